@@ -1,0 +1,1 @@
+"""Teams transport (issue 4). The only package that imports ``botbuilder``."""

@@ -1,0 +1,202 @@
+"""Cards the scheduler sends: reminders, the officer's agenda and list of unbooked schools, next-TSM offers.
+
+Each function takes a small frozen view and returns an Adaptive Card 1.5 dict. Verbs emitted here are
+listed in ``VERBS``; the bot's registry must have exactly one handler for each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move"}
+
+CHECKLIST = (
+    "The school's overall attendance this year",
+    "How many pupils are persistently absent (10% or more) and severely absent (50% or more)",
+    "Cohort figures if you wish (SEN, FSM, EAL, GRT): numbers only",
+    "Pupil lists stay in school: no pupil-level data is handed over",
+)
+
+
+def _card(body: list[dict], actions: list[dict] | None = None) -> dict:
+    card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _text(text: str, **kw) -> dict:
+    return {"type": "TextBlock", "text": text, "wrap": True, **kw}
+
+
+def _facts(pairs: list[tuple[str, str]]) -> dict:
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
+
+
+def _execute(title: str, verb: str, data: dict) -> dict:
+    """Action.Execute with an Action.Submit fallback carrying the same verb (older clients)."""
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": {"verb": verb, **data},
+            "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
+
+
+def when(start: datetime, end: datetime, tz: str) -> str:
+    z = ZoneInfo(tz)
+    s, e = start.astimezone(z), end.astimezone(z)
+    return f"{s:%A} {s.day} {s:%B} {s:%H:%M}–{e:%H:%M}"
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    kind: str  # confirm | remind_7d | remind_1d
+    school: str
+    officer: str
+    start: datetime
+    end: datetime
+    timezone: str
+    mode: str
+    location: str
+    join_url: str | None
+    moved: bool = False
+
+
+def reminder(v: ReminderView) -> dict:
+    place = ("On Microsoft Teams" + ("" if v.join_url else " (the link is in the invitation)")) if v.mode == "teams" \
+        else f"At school: {v.location}"
+    heading = {
+        "confirm": "Your TSM has moved" if v.moved else "Your TSM is booked",
+        "remind_7d": "Your TSM is in a week",
+        "remind_1d": "Your TSM is tomorrow",
+    }[v.kind]
+    body = [_text(heading, weight="Bolder", size="Medium"),
+            _facts([("School", v.school), ("When", when(v.start, v.end, v.timezone)), ("Where", place),
+                    ("Link officer", v.officer)])]
+    if v.kind == "remind_7d":
+        body.append(_text("To prepare, please bring:", weight="Bolder"))
+        body.extend(_text(f"- {item}") for item in CHECKLIST)
+    if v.kind in ("remind_1d", "remind_7d"):
+        body.append(_text("A senior leader is expected to attend. If they can't, say "
+                          "**senior leader unavailable** and we will offer other times."))
+    actions = [{"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url}] if v.join_url else None
+    return _card(body, actions)
+
+
+def reminder_text(v: ReminderView) -> str:
+    what = {"confirm": "TSM moved" if v.moved else "TSM booked", "remind_7d": "TSM in a week",
+            "remind_1d": "TSM tomorrow"}[v.kind]
+    return f"{what}: {v.school}, {when(v.start, v.end, v.timezone)}"
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    start: datetime
+    end: datetime
+    school: str
+    mode: str
+    place: str
+
+
+@dataclass(frozen=True)
+class AgendaView:
+    day: str
+    timezone: str
+    items: tuple[AgendaItem, ...]
+
+
+def agenda(v: AgendaView) -> dict:
+    body = [_text(f"Your TSMs on {v.day}", weight="Bolder", size="Medium")]
+    z = ZoneInfo(v.timezone)
+    for it in v.items:
+        body.append(_facts([("Time", f"{it.start.astimezone(z):%H:%M}–{it.end.astimezone(z):%H:%M}"),
+                            ("School", it.school),
+                            ("Where", "Microsoft Teams" if it.mode == "teams" else it.place)]))
+    return _card(body)
+
+
+@dataclass(frozen=True)
+class UnbookedSchool:
+    school_id: int
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class UnbookedView:
+    term: str
+    schools: tuple[UnbookedSchool, ...]
+
+
+def unbooked(v: UnbookedView) -> dict:
+    body = [_text(f"{len(v.schools)} of your schools have no TSM in the {v.term}", weight="Bolder", size="Medium")]
+    actions = []
+    for sc in v.schools[:20]:
+        body.append(_text(f"**{sc.name}**: {sc.why}"))
+        if len(actions) < 5:
+            actions.append(_execute(f"Offer slots to {sc.name}"[:40], "officer.offer_slots", {"schoolId": sc.school_id}))
+    if len(v.schools) > 20:
+        body.append(_text(f"…and {len(v.schools) - 20} more: say **my schools** for the full list."))
+    return _card(body, actions)
+
+
+@dataclass(frozen=True)
+class OfferSlot:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class OfferView:
+    heading: str
+    school: str
+    school_id: int
+    officer: str
+    term: str
+    mode: str
+    timezone: str
+    slots: tuple[OfferSlot, ...]
+    can_pick: bool  # Kent: the officer proposes and the school accepts; Norfolk: either side picks
+
+
+def next_tsm_offer(v: OfferView) -> dict:
+    body = [_text(v.heading, weight="Bolder", size="Medium"),
+            _text(f"Next TSM for {v.school} with {v.officer}, {v.term}, "
+                  f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's calendar:")]
+    if not v.slots:
+        body.append(_text("No free times are left in that term yet: your link officer will be in touch."))
+        return _card(body)
+    actions = []
+    for sl in v.slots[:5]:
+        label = when(sl.start, sl.end, v.timezone)
+        if v.can_pick:
+            actions.append(_execute(label, "offer.pick_slot", {"schoolId": v.school_id, "start": sl.start.isoformat(),
+                                                               "mode": v.mode}))
+        else:
+            body.append(_text(f"- {label}"))
+    return _card(body, actions or None)
+
+
+@dataclass(frozen=True)
+class RebookView:
+    meeting_id: int
+    school: str
+    officer: str
+    start: datetime
+    end: datetime
+    timezone: str
+    slots: tuple[OfferSlot, ...]
+
+
+def leader_rebook(v: RebookView) -> dict:
+    """The school said (or Outlook shows) its senior leader can't attend: other times in the same term."""
+    body = [_text("Your senior leader can't attend: let's find another time", weight="Bolder", size="Medium"),
+            _text(f"Your TSM with {v.officer} on {when(v.start, v.end, v.timezone)} needs a senior leader. "
+                  "These times in the same term are free; pick one to move the meeting. "
+                  f"{v.officer} has been told.")]
+    if not v.slots:
+        body.append(_text("No other free times are left this term: your link officer will contact you."))
+        return _card(body)
+    actions = [_execute(when(sl.start, sl.end, v.timezone), "meeting.move",
+                        {"meetingId": v.meeting_id, "start": sl.start.isoformat()}) for sl in v.slots[:5]]
+    return _card(body, actions)

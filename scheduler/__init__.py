@@ -1,0 +1,1 @@
+"""Sweep jobs woken by APScheduler; the database holds what is due (issue 5)."""

@@ -1,0 +1,508 @@
+"""The sweep jobs: what happens without anyone typing.
+
+Every sweep works out what is due *now* from the database (meetings, terms, schools), claims it in the
+ledger (exactly one worker wins each item) and sends what it won through the messenger port. Nothing
+is scheduled ahead in memory, so a move, a cancellation, a restart or a second worker needs no
+bookkeeping: a moved meeting's reminders are due at new times (the ledger key carries the start), a
+cancelled meeting is simply no longer a candidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from cards import notifications as cards
+from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.adapters.db.tables import (
+    LA,
+    Meeting,
+    MeetingAttendee,
+    MeetingSchool,
+    MeetingStatusChange,
+    Officer,
+    School,
+    SchoolContact,
+)
+from tsm.domain.entitlement import entitlement_for
+from tsm.domain.model import MeetingStatus
+from tsm.domain.terms import default_bank_holidays
+from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
+from tsm.services.actors import Actor
+from tsm.services.booking import BookingService, school_facts
+from tsm.services.reference import ReferenceData
+
+from .ledger import Claim, Due, Ledger
+
+log = logging.getLogger(__name__)
+CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    agenda_hour: int = 16  # the officer's agenda for the next working day, from this local hour
+    weekly_day: int = 0  # Monday
+    weekly_hour: int = 8
+    chaser_after_weeks: int = 3  # chase schools still not booked this many weeks into term
+    meeting_end_margin: timedelta = timedelta(minutes=30)  # timer fallback when no meetingEnd event came
+    leader_rebook_within: timedelta = timedelta(hours=48)  # then the officer is nudged to rearrange
+    max_attempts: int = 5
+    send_concurrency: int = 64
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    undeliverable: int = 0
+    retry: int = 0
+    failed: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: SweepResult) -> None:
+        for k in ("claimed", "sent", "skipped", "undeliverable", "retry", "failed"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for k, v in other.by_kind.items():
+            self.by_kind[k] = self.by_kind.get(k, 0) + v
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+class Jobs:
+    def __init__(self, *, db: Database, messenger: MessengerPort, booking: BookingService, reference: ReferenceData,
+                 ledger: Ledger, clock: Callable[[], datetime], settings: JobSettings | None = None) -> None:
+        self.db = db
+        self.messenger = messenger
+        self.booking = booking
+        self.ref = reference
+        self.ledger = ledger
+        self.clock = clock
+        self.settings = settings or JobSettings()
+
+    # ------------------------------------------------------------------ the sweeps
+
+    async def run_all(self) -> SweepResult:
+        """One pass of every sweep (what the scheduler runs every minute)."""
+        total = SweepResult()
+        for sweep in (self.reminders, self.leader_unavailable, self.meeting_ends, self.officer_agendas,
+                      self.unbooked_weekly,
+                      self.term_start_nudges, self.chasers, self.retry_expired):
+            try:
+                total.add(await sweep())
+            except Exception:  # one failing sweep must not stop the others
+                log.exception("sweep %s failed", sweep.__name__)
+        return total
+
+    async def reminders(self) -> SweepResult:
+        """Confirmation at booking or move; 7 days before with the checklist; 1 day before with place or link."""
+        return await self._deliver(await self.ledger.claim(await self.due_reminders()))
+
+    async def due_reminders(self) -> list[Due]:
+        """The reminders due now and not claimed yet (the sweep query; no side effects)."""
+        now = self.clock()
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            rows = await s.exec(
+                select(Meeting, MeetingAttendee.contact_id)
+                .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
+                .where(col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
+                       col(MeetingAttendee.contact_id).is_not(None),
+                       (Meeting.start <= now + timedelta(days=7)) | (Meeting.updated_at >= now - timedelta(days=2)))
+            )
+            for m, contact_id in rows:
+                r = Recipient("contact", contact_id)
+                lead = m.start - now
+                if m.updated_at >= now - timedelta(days=2) and m.booked_by != f"contact:{contact_id}":
+                    due.append(Due("confirm", "meeting", m.id, r, iso(m.start)))
+                if lead <= timedelta(days=1):
+                    if m.updated_at <= m.start - timedelta(days=1):
+                        due.append(Due("remind_1d", "meeting", m.id, r, iso(m.start)))
+                elif lead <= timedelta(days=7) and m.updated_at <= m.start - timedelta(days=7):
+                    due.append(Due("remind_7d", "meeting", m.id, r, iso(m.start)))
+        return await self._not_yet_claimed(due)
+
+    async def leader_unavailable(self) -> SweepResult:
+        """The senior leader can't attend (the school said so, or declined the invitation): the school gets
+        other times in the same term and the officer is told; nothing chosen in time, the officer is nudged."""
+        now = self.clock()
+        declined = select(MeetingAttendee.meeting_id).where(
+            MeetingAttendee.role == "senior_leader", MeetingAttendee.response == "declined")
+        marked = select(MeetingLeaderUnavailable.meeting_id)
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            meetings = list(await s.exec(select(Meeting).where(
+                col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
+                col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked))))
+            told = {row.subject_id: row.created_at for row in await s.exec(select(Outbound).where(
+                Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_([m.id for m in meetings])))
+                if any(m.id == row.subject_id and iso(m.start) == row.ref for m in meetings)}
+            for m in meetings:
+                ref = iso(m.start)
+                contacts = await s.exec(select(SchoolContact.id).join(
+                    MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id).where(
+                    MeetingSchool.meeting_id == m.id, SchoolContact.active == True,  # noqa: E712
+                    col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
+                due.extend(Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts)
+                due.append(Due("leader_unavailable_officer", "meeting", m.id, Recipient("officer", m.officer_id), ref))
+                if m.id in told and told[m.id] + self.settings.leader_rebook_within <= now:
+                    due.append(Due("leader_rebook_overdue", "meeting", m.id, Recipient("officer", m.officer_id), ref))
+        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+
+    async def officer_agendas(self) -> SweepResult:
+        """From ``agenda_hour`` on a working day, each officer's meetings on the next working day."""
+        now = self.clock()
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            for la in await s.exec(select(LA)):
+                tz = ZoneInfo(la.timezone)
+                local = now.astimezone(tz)
+                if not _is_working_day(local.date()) or local.hour < self.settings.agenda_hour:
+                    continue
+                day = _next_working_day(local.date())
+                start = datetime.combine(day, time(0), tzinfo=tz)
+                officers = await s.exec(
+                    select(Meeting.officer_id).join(Officer, Officer.id == Meeting.officer_id)
+                    .where(Officer.la_id == la.id, col(Meeting.status).in_(CHANGEABLE),
+                           Meeting.start >= start, Meeting.start < start + timedelta(days=1)).distinct())
+                due.extend(Due("agenda", "officer", oid, Recipient("officer", oid), day.isoformat()) for oid in officers)
+        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+
+    async def unbooked_weekly(self) -> SweepResult:
+        """Each week, an officer's schools with no TSM this term that the LA's rules say should have one."""
+        now = self.clock()
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            for la in await s.exec(select(LA)):
+                tz = ZoneInfo(la.timezone)
+                local = now.astimezone(tz)
+                if local.weekday() < self.settings.weekly_day or (
+                        local.weekday() == self.settings.weekly_day and local.hour < self.settings.weekly_hour):
+                    continue
+                term = (await self.ref.calendar(s, la.id)).term_for(local.date())
+                if term is None:
+                    continue
+                week = f"{local.isocalendar().year}-W{local.isocalendar().week:02d}"
+                for officer_id in {sc.officer_id for sc in await self._unbooked(s, la, term.id)}:
+                    due.append(Due("unbooked_weekly", "officer", officer_id, Recipient("officer", officer_id),
+                                   f"{term.id}:{week}"))
+        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+
+    async def term_start_nudges(self) -> SweepResult:
+        """From the first day of term: the schools that should book and book themselves, not yet booked."""
+        return await self._school_nudges("term_start", weeks=0)
+
+    async def chasers(self) -> SweepResult:
+        """``chaser_after_weeks`` into term: chase the school again and tell its officer."""
+        res = await self._school_nudges("chaser", weeks=self.settings.chaser_after_weeks)
+        return res
+
+    async def meeting_ends(self) -> SweepResult:
+        """Timer fallback: meetings past their end (plus a margin) for which no meetingEnd event came."""
+        now = self.clock()
+        async with self.db.reader() as s:
+            ids = list(await s.exec(select(Meeting.id).where(
+                col(Meeting.status).in_(CHANGEABLE), Meeting.end <= now - self.settings.meeting_end_margin,
+                Meeting.end > now - timedelta(days=14))))
+        total = SweepResult()
+        for mid in ids:
+            total.add(await self.on_meeting_end(mid, source="timer"))
+        return total
+
+    async def on_meeting_end(self, meeting_id: int, *, source: str) -> SweepResult:
+        """Teams' meetingEnd event or the timer: mark held, offer next term's TSM, ask for an evaluation.
+
+        Whichever path comes first claims the meeting's end in the ledger; the other finds it claimed and
+        does nothing, so both together make one offer.
+        """
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, meeting_id)
+            if m is None:
+                return SweepResult()
+            officer_id, start = m.officer_id, m.start
+        gate = await self.ledger.claim([Due("meeting_end", "meeting", meeting_id, Recipient("officer", officer_id),
+                                            iso(start))])
+        if not gate:
+            return SweepResult()
+        log.info("meeting %s ended (%s)", meeting_id, source)
+        try:
+            if m.status in CHANGEABLE:
+                await self.booking.mark_held(Actor.system(), meeting_id)
+            due = await self._end_of_meeting_messages(meeting_id)
+            result = await self._deliver(await self.ledger.claim(due))
+            await self.ledger.finish(gate[0], "sent")
+            result.claimed += 1
+            return result
+        except Exception as exc:
+            await self.ledger.retry_later(gate[0], timedelta(minutes=5), type(exc).__name__)
+            raise
+
+    async def retry_expired(self) -> SweepResult:
+        """Send what other workers claimed but did not finish (they died, or were told to retry later)."""
+        return await self._deliver(await self.ledger.reclaim_expired())
+
+    # ------------------------------------------------------------------ due computation helpers
+
+    async def _not_yet_claimed(self, due: list[Due]) -> list[Due]:
+        """Drop items already in the ledger, so a sweep re-offers only what is new (one read, not N inserts)."""
+        if not due:
+            return due
+        kinds = {d.kind for d in due}
+        subjects = {d.subject_id for d in due}
+        async with self.db.reader() as s:
+            seen = {tuple(row) for row in await s.exec(
+                select(Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
+                       Outbound.recipient_id, Outbound.ref)
+                .where(col(Outbound.kind).in_(kinds), col(Outbound.subject_id).in_(subjects)))}
+        return [d for d in due if (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref)
+                not in seen]
+
+    async def _unbooked(self, s, la: LA, term_id: int) -> list:
+        """Open schools of the LA with a link officer, wanted this term, with no active or held TSM in it."""
+        policy, _ = await self.ref.policy_for_la(s, la.id)
+        booked = select(MeetingSchool.school_id).where(MeetingSchool.active_term_id == term_id)
+        schools = list(await s.exec(select(School).where(
+            School.la_id == la.id, School.open == True, col(School.link_officer_id).is_not(None),  # noqa: E712
+            col(School.id).not_in(booked))))
+        out = []
+        for sc in schools:
+            ent = entitlement_for(await school_facts(s, sc), policy)
+            if ent.should_book_each_term:
+                out.append(_Unbooked(sc.id, sc.name, sc.link_officer_id, ent))
+        return out
+
+    async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:
+        now = self.clock()
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            for la in await s.exec(select(LA)):
+                tz = ZoneInfo(la.timezone)
+                local = now.astimezone(tz)
+                term = (await self.ref.calendar(s, la.id)).term_for(local.date())
+                if term is None or local.date() < term.dates.first + timedelta(weeks=weeks):
+                    continue
+                if local.date() > term.dates.last - timedelta(weeks=1):
+                    continue  # too late in term to be useful
+                for u in await self._unbooked(s, la, term.id):
+                    if u.entitlement.may_book:
+                        contacts = await s.exec(select(SchoolContact.id).where(
+                            SchoolContact.school_id == u.school_id, SchoolContact.active == True,  # noqa: E712
+                            col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
+                        due.extend(Due(kind, "school", u.school_id, Recipient("contact", c), str(term.id))
+                                   for c in contacts)
+                    if kind == "chaser" or not u.entitlement.may_book:
+                        due.append(Due(f"{kind}_officer", "school", u.school_id, Recipient("officer", u.officer_id),
+                                       str(term.id)))
+        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+
+    async def _end_of_meeting_messages(self, meeting_id: int) -> list[Due]:
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, meeting_id)
+            contacts = list(await s.exec(select(MeetingAttendee.contact_id).where(
+                MeetingAttendee.meeting_id == meeting_id, col(MeetingAttendee.contact_id).is_not(None))))
+        ref = iso(m.start)
+        due = [Due("next_tsm_offer", "meeting", meeting_id, Recipient("officer", m.officer_id), ref)]
+        due += [Due("next_tsm_offer", "meeting", meeting_id, Recipient("contact", c), ref) for c in contacts]
+        due += [Due("evaluation", "meeting", meeting_id, Recipient("contact", c), ref) for c in contacts]
+        return due
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _deliver(self, claims: Sequence[Claim]) -> SweepResult:
+        result = SweepResult(claimed=len(claims))
+        sem = asyncio.Semaphore(self.settings.send_concurrency)
+
+        async def one(claim: Claim) -> None:
+            async with sem:
+                await self._deliver_one(claim, result)
+
+        await asyncio.gather(*(one(c) for c in claims))
+        return result
+
+    async def _deliver_one(self, claim: Claim, result: SweepResult) -> None:
+        try:
+            message = await self.compose(claim.due)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind, claim.due.subject_id)
+            await self._retry_or_fail(claim, result, type(exc).__name__)
+            return
+        if message is None:
+            await self.ledger.finish(claim, "skipped")
+            result.skipped += 1
+            return
+        try:
+            sent = await self.messenger.send(claim.due.recipient, message)
+        except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claim
+            log.exception("messenger failed on %s", claim.due.kind)
+            await self._retry_or_fail(claim, result, type(exc).__name__)
+            return
+        if sent.status is SendStatus.SENT:
+            await self.ledger.finish(claim, "sent")
+            result.sent += 1
+            result.by_kind[claim.due.kind] = result.by_kind.get(claim.due.kind, 0) + 1
+        elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
+            await self.ledger.finish(claim, "undeliverable", sent.status.value)
+            result.undeliverable += 1
+        else:
+            await self._retry_or_fail(claim, result, sent.detail or sent.status.value, sent.retry_after)
+
+    async def _retry_or_fail(self, claim: Claim, result: SweepResult, error: str, retry_after: float | None = None):
+        if claim.attempts >= self.settings.max_attempts:
+            await self.ledger.finish(claim, "failed", error)
+            result.failed += 1
+        else:
+            delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
+            await self.ledger.retry_later(claim, delay, error)
+            result.retry += 1
+
+    async def compose(self, due: Due) -> Message | None:
+        """The message for a claimed item, from the database as it is *now* (None: no longer relevant)."""
+        if due.subject_kind == "meeting":
+            return await self._compose_meeting(due)
+        if due.kind == "agenda":
+            return await self._compose_agenda(due)
+        if due.kind == "unbooked_weekly":
+            return await self._compose_unbooked(due)
+        if due.subject_kind == "school":
+            return await self._compose_school_nudge(due)
+        raise ValueError(f"unknown outbound kind {due.kind}")
+
+    async def _compose_meeting(self, due: Due) -> Message | None:
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, due.subject_id)
+            if m is None or iso(m.start) != due.ref:
+                return None  # moved since (its new time has its own reminders) or gone
+            schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                        .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+            officer = await s.get(Officer, m.officer_id)
+            la = await self.ref.la(s, schools[0].la_id)
+            moved = (await s.exec(select(MeetingStatusChange.status).where(MeetingStatusChange.meeting_id == m.id)
+                                  .order_by(col(MeetingStatusChange.id).desc()).limit(1))).first() == "moved"
+        names = " & ".join(sc.name for sc in schools)
+        if due.kind in ("confirm", "remind_7d", "remind_1d"):
+            if m.status not in CHANGEABLE or m.start <= self.clock():
+                return None  # cancelled or past: no reminder
+            view = cards.ReminderView(due.kind, names, officer.name, m.start, m.end, la.timezone, m.mode, m.location,
+                                      m.join_url, moved=moved)
+            return Message(cards.reminder_text(view), cards.reminder(view))
+        if due.kind == "next_tsm_offer":
+            return await self._compose_offer(due, m, schools, officer, la)
+        if due.kind.startswith("leader_"):
+            if m.status not in CHANGEABLE or m.start <= self.clock():
+                return None
+            when_text = cards.when(m.start, m.end, la.timezone)
+            if due.kind == "leader_unavailable_officer":
+                return Message(f"The senior leader of {names} can't attend the TSM on {when_text}. The school has "
+                               "been offered other times this term.")
+            if due.kind == "leader_rebook_overdue":
+                return Message(f"{names} has not picked a new time for the TSM on {when_text} (senior leader "
+                               "unavailable). Please contact the school to rearrange it.")
+            offer = await self.booking.free_slots(Actor.system(), [sc.id for sc in schools], term=m.term_id,
+                                                  mode=m.mode, limit=5, exclude_meeting_id=m.id)
+            view = cards.RebookView(m.id, names, officer.name, m.start, m.end, la.timezone,
+                                    tuple(cards.OfferSlot(sl.start, sl.end) for sl in offer.slots))
+            return Message(f"Rearrange the TSM for {names}", cards.leader_rebook(view))
+        if due.kind == "evaluation":
+            return Message(f"How was your TSM with {officer.name}? Your feedback helps us improve.")
+        raise ValueError(f"unknown meeting message {due.kind}")
+
+    async def _compose_offer(self, due: Due, m: Meeting, schools, officer: Officer, la: LA) -> Message | None:
+        policy = self.ref.policy(la.policy)
+        actor = Actor("officer", officer.id) if due.recipient.kind == "officer" else Actor("admin")
+        try:
+            offer = await self.booking.free_slots(actor, [sc.id for sc in schools], term="next", mode=m.mode, limit=5)
+        except Exception as exc:  # noqa: BLE001 - e.g. next term's dates are not set yet
+            log.info("no next-term offer for meeting %s: %s", m.id, type(exc).__name__)
+            offer = None
+        can_pick = policy.next_tsm_at_meeting_end == "offer_both" or due.recipient.kind == "officer"
+        names = " & ".join(sc.name for sc in schools)
+        view = cards.OfferView(
+            heading="Book next term's TSM now?" if can_pick else "Your link officer will propose next term's TSM",
+            school=names, school_id=schools[0].id, officer=officer.name, term=offer.term_label if offer else "next term",
+            mode=m.mode, timezone=la.timezone,
+            slots=tuple(cards.OfferSlot(sl.start, sl.end) for sl in (offer.slots if offer else [])),
+            can_pick=can_pick)
+        return Message(f"Next term's TSM for {names}", cards.next_tsm_offer(view))
+
+    async def _compose_agenda(self, due: Due) -> Message | None:
+        day = date.fromisoformat(due.ref)
+        async with self.db.reader() as s:
+            officer = await s.get(Officer, due.subject_id)
+            la = await self.ref.la(s, officer.la_id)
+            tz = ZoneInfo(la.timezone)
+            start = datetime.combine(day, time(0), tzinfo=tz)
+            meetings = list(await s.exec(select(Meeting).where(
+                Meeting.officer_id == officer.id, col(Meeting.status).in_(CHANGEABLE), Meeting.start >= start,
+                Meeting.start < start + timedelta(days=1)).order_by(Meeting.start)))
+            items = []
+            for m in meetings:
+                names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                          .where(MeetingSchool.meeting_id == m.id)))
+                items.append(cards.AgendaItem(m.start, m.end, " & ".join(names), m.mode, m.location))
+        if not items:
+            return None
+        view = cards.AgendaView(f"{day:%A} {day.day} {day:%B}", la.timezone, tuple(items))
+        return Message(f"{len(items)} TSM{'s' if len(items) > 1 else ''} on {view.day}", cards.agenda(view))
+
+    async def _compose_unbooked(self, due: Due) -> Message | None:
+        term_id = int(due.ref.split(":")[0])
+        async with self.db.reader() as s:
+            officer = await s.get(Officer, due.subject_id)
+            la = await self.ref.la(s, officer.la_id)
+            cal = await self.ref.calendar(s, la.id)
+            term = next((t for t in cal.terms if t.id == term_id), None)
+            mine = [u for u in await self._unbooked(s, la, term_id) if u.officer_id == officer.id]
+        if not mine or term is None:
+            return None
+        view = cards.UnbookedView(term.label, tuple(cards.UnbookedSchool(u.school_id, u.name, u.entitlement.message)
+                                                    for u in sorted(mine, key=lambda u: u.name)))
+        return Message(f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term",
+                       cards.unbooked(view))
+
+    async def _compose_school_nudge(self, due: Due) -> Message | None:
+        term_id = int(due.ref)
+        async with self.db.reader() as s:
+            school = await s.get(School, due.subject_id)
+            booked = (await s.exec(select(MeetingSchool).where(MeetingSchool.school_id == school.id,
+                                                               MeetingSchool.active_term_id == term_id))).first()
+            officer = await s.get(Officer, school.link_officer_id) if school.link_officer_id else None
+        if booked is not None or officer is None:
+            return None  # booked in the meantime
+        if due.recipient.kind == "officer":
+            lead = "Still no TSM" if due.kind == "chaser_officer" else "No TSM yet"
+            return Message(f"{lead} this term for {school.name}. Say **book for school** to offer slots or book "
+                           "on its behalf.")
+        if due.kind == "chaser":
+            return Message(f"{school.name} has no TSM booked this term yet. Say **book** to pick a time with "
+                           f"{officer.name}; it takes a minute.")
+        return Message(f"A new term has started: say **book** to book {school.name}'s TSM with {officer.name}.")
+
+
+@dataclass(frozen=True)
+class _Unbooked:
+    school_id: int
+    name: str
+    officer_id: int
+    entitlement: object
+
+
+def _is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and default_bank_holidays().name(day) is None
+
+
+def _next_working_day(day: date) -> date:
+    d = day + timedelta(days=1)
+    while not _is_working_day(d):
+        d += timedelta(days=1)
+    return d
+

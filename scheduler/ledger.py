@@ -1,0 +1,114 @@
+"""Claiming due work exactly once, across restarts and across several workers.
+
+``claim`` inserts ledger rows with ON CONFLICT DO NOTHING ... RETURNING: the rows that come back are
+this worker's and no other worker's, on SQLite and PostgreSQL alike. ``reclaim_expired`` takes over rows
+whose lease ran out (their worker died mid-send) with one UPDATE ... RETURNING, guarded on PostgreSQL by
+FOR UPDATE SKIP LOCKED so two workers never take the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.messaging import Recipient
+
+COLUMNS = (Outbound.id, Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
+           Outbound.recipient_id, Outbound.ref, Outbound.attempts)
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Due:
+    """One message that should go out once: ``kind`` about ``subject`` to ``recipient``, ``ref`` making it unique."""
+
+    kind: str
+    subject_kind: str
+    subject_id: int
+    recipient: Recipient
+    ref: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    due: Due
+    attempts: int
+
+
+def _claim_from_row(row) -> Claim:
+    return Claim(row.id, Due(row.kind, row.subject_kind, row.subject_id,
+                             Recipient(row.recipient_kind, row.recipient_id), row.ref), row.attempts)
+
+
+class Ledger:
+    def __init__(self, db: Database, worker_id: str, *, lease: timedelta = timedelta(minutes=5),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.worker_id = worker_id
+        self.lease = lease
+        self.clock = clock
+
+    async def claim(self, items: Sequence[Due]) -> list[Claim]:
+        """Insert the items not claimed before; return those this call inserted (this worker's to send)."""
+        now = self.clock()
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        out: list[Claim] = []
+        unique = list({(d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref): d
+                       for d in items}.values())
+        for i in range(0, len(unique), CHUNK):
+            rows = [dict(kind=d.kind, subject_kind=d.subject_kind, subject_id=d.subject_id,
+                         recipient_kind=d.recipient.kind, recipient_id=d.recipient.id, ref=d.ref, status="claimed",
+                         claimed_by=self.worker_id, lease_until=now + self.lease, attempts=1, created_at=now,
+                         last_error="") for d in unique[i:i + CHUNK]]
+            stmt = insert(Outbound).values(rows).on_conflict_do_nothing(constraint="uq_outbound_once") \
+                if self.db.is_postgres else insert(Outbound).values(rows).on_conflict_do_nothing()
+            async with self.db.transaction() as s:
+                result = await s.exec(stmt.returning(*COLUMNS))
+                out.extend(_claim_from_row(r) for r in result)
+        return out
+
+    async def reclaim_expired(self, limit: int = 500) -> list[Claim]:
+        """Take over claims whose worker's lease has run out (it died, or asked to retry later)."""
+        now = self.clock()
+        expired = and_(Outbound.status == "claimed", Outbound.lease_until < now)
+        pick = select(Outbound.id).where(expired).order_by(Outbound.lease_until).limit(limit)
+        if self.db.is_postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (update(Outbound).where(Outbound.id.in_(pick.scalar_subquery()), expired)
+                .values(claimed_by=self.worker_id, lease_until=now + self.lease, attempts=Outbound.attempts + 1)
+                .returning(*COLUMNS).execution_options(synchronize_session=False))
+        async with self.db.transaction() as s:
+            return [_claim_from_row(r) for r in await s.exec(stmt)]
+
+    async def finish(self, claim: Claim, status: str, error: str = "") -> bool:
+        """Record the outcome, only while the claim is still this worker's."""
+        now = self.clock()
+        async with self.db.transaction() as s:
+            result = await s.exec(
+                update(Outbound).where(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id,
+                                       Outbound.status == "claimed")
+                .values(status=status, lease_until=None, sent_at=now if status == "sent" else None,
+                        last_error=error[:300]).execution_options(synchronize_session=False))
+            return result.rowcount == 1
+
+    async def retry_later(self, claim: Claim, delay: timedelta, error: str = "") -> None:
+        """Keep the claim but let its lease end at ``now + delay``, when any worker may take it over."""
+        async with self.db.transaction() as s:
+            await s.exec(
+                update(Outbound).where(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id,
+                                       Outbound.status == "claimed")
+                .values(lease_until=self.clock() + delay, last_error=error[:300])
+                .execution_options(synchronize_session=False))
+
+    async def counts(self) -> dict[str, int]:
+        async with self.db.reader() as s:
+            rows = await s.exec(text("SELECT status, COUNT(*) FROM outbound GROUP BY status"))
+            return {status: n for status, n in rows}

@@ -1,0 +1,101 @@
+"""A small, fully known world for service tests: one LA, Norfolk's 2025-26 terms, officers, schools, contacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.tables import LA, CalendarEvent, Officer, School, SchoolContact, Term, TermBreak, Trust
+from tsm.services.actors import Actor
+
+LONDON = ZoneInfo("Europe/London")
+
+# Norfolk 2025-26 (shared/notes/domain.md)
+TERMS = [
+    ("2025-26", "autumn", date(2025, 9, 3), date(2025, 12, 19), [(date(2025, 10, 27), date(2025, 10, 31))]),
+    ("2025-26", "spring", date(2026, 1, 6), date(2026, 3, 27), [(date(2026, 2, 16), date(2026, 2, 20))]),
+    ("2025-26", "summer", date(2026, 4, 15), date(2026, 7, 17), [(date(2026, 5, 25), date(2026, 5, 29))]),
+]
+
+
+def local(y, m, d, hh=0, mm=0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=LONDON)
+
+
+class Clock:
+    """A settable clock for services under test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    la_id: int
+    officers: dict[str, int] = field(default_factory=dict)
+    schools: dict[str, int] = field(default_factory=dict)
+    contacts: dict[str, int] = field(default_factory=dict)
+    terms: dict[str, int] = field(default_factory=dict)
+
+    def contact(self, key: str) -> Actor:
+        school_key = key.split(".")[0]
+        return Actor("contact", self.contacts[key], self.schools[school_key])
+
+    def officer(self, key: str) -> Actor:
+        return Actor("officer", self.officers[key])
+
+
+SCHOOLS = {
+    # key: (urn, name, type, group, phase_of_education, phase, attendance, trust, officer)
+    "low_primary": (100001, "Low Primary School", "Community school", "Local authority maintained schools", "Primary", "primary", 92.0, None, "ann"),
+    "high_primary": (100002, "High Primary School", "Academy converter", "Academies", "Primary", "primary", 96.5, None, "ann"),
+    "secondary": (100003, "Town High School", "Academy converter", "Academies", "Secondary", "secondary", 93.0, None, "ann"),
+    "independent": (100004, "Oak Independent School", "Other independent school", "Independent schools", "Not applicable", "other", None, None, "ann"),
+    "la_special": (100005, "Willow Special School", "Community special school", "Local authority maintained schools", "Not applicable", "special", 85.0, None, "ann"),
+    "trust_a": (100006, "Trust A Primary", "Academy sponsor led", "Academies", "Primary", "primary", 93.0, "T1", "ann"),
+    "trust_b": (100007, "Trust B Primary", "Academy sponsor led", "Academies", "Primary", "primary", 93.5, "T1", "ann"),
+    "allocated": (100008, "Allocated Trust Academy", "Academy converter", "Academies", "Primary", "primary", 91.0, "T2", "bob"),
+    "bob_school": (100009, "Bob's Primary", "Community school", "Local authority maintained schools", "Primary", "primary", 90.0, None, "bob"),
+}
+
+
+async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[str, datetime, datetime, str]] = ()) -> World:
+    async with db.transaction() as s:
+        la = LA(code="926", name="Norfolk", timezone="Europe/London", policy=policy)
+        s.add(la)
+        await s.flush()
+        w = World(la.id)
+        for key, name, email in (("ann", "Ann Officer", "ann@la.example"), ("bob", "Bob Officer", "bob@la.example")):
+            o = Officer(la_id=la.id, name=name, email=email, mailbox=email)
+            s.add(o)
+            await s.flush()
+            w.officers[key] = o.id
+        s.add(Trust(code="T1", name="Shared Learning Trust"))
+        s.add(Trust(code="T2", name="Allocated Trust", allocated_officer_id=w.officers["bob"]))
+        for year, name, first, last, breaks in TERMS:
+            t = Term(la_id=la.id, academic_year=year, name=name, start_date=first, end_date=last, source="test")
+            s.add(t)
+            await s.flush()
+            w.terms[name] = t.id
+            for a, b in breaks:
+                s.add(TermBreak(term_id=t.id, kind="half_term", start_date=a, end_date=b))
+        for key, (urn, name, type_, group, poe, phase, att, trust, off) in SCHOOLS.items():
+            sc = School(urn=urn, la_id=la.id, name=name, type_name=type_, type_group=group, phase_of_education=poe,
+                        phase=phase, attendance_pct=att, trust_code=trust, street="1 School Lane", town="Norwich",
+                        postcode="NR1 1AA", link_officer_id=w.officers[off])
+            s.add(sc)
+            await s.flush()
+            w.schools[key] = sc.id
+            for role, who in (("attendance_lead", "lead"), ("senior_leader", "head")):
+                c = SchoolContact(school_id=sc.id, name=f"{who.title()} of {name}", email=f"{who}@{urn}.sch.example", role=role)
+                s.add(c)
+                await s.flush()
+                w.contacts[f"{key}.{who}"] = c.id
+        for officer_key, start, end, show_as in busy:
+            s.add(CalendarEvent(officer_id=w.officers[officer_key], start=start, end=end, show_as=show_as, subject="busy"))
+    return w

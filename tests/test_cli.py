@@ -1,0 +1,97 @@
+"""The command-line interface end to end on a fresh SQLite file: migrate, demo, import, slots, book, cancel."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+
+from tsm.cli import cli
+
+GIAS_HEADER = ("URN,LA (code),LA (name),EstablishmentName,TypeOfEstablishment (name),EstablishmentTypeGroup (name),"
+               "EstablishmentStatus (name),PhaseOfEducation (name),TrustSchoolFlag (name),Trusts (code),Trusts (name),"
+               "Street,Town,Postcode,NumberOfPupils,HeadFirstName,HeadLastName")
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # invitations and the default database stay in the test's folder
+    url = f"sqlite:///{tmp_path}/cli.db"
+
+    def invoke(*args: str, code: int = 0):
+        result = CliRunner().invoke(cli, ["--database-url", url, *args], obj={}, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def test_demo_then_list_book_move_and_cancel(run):
+    out = run("demo")
+    assert "30 schools" in out and "3 officers" in out
+    assert "already loaded" in run("demo")  # idempotent
+
+    slots = run("slots", "--urn", "990001", "--limit", "3")
+    assert "with Alex Carter" in slots
+    starts = re.findall(r"(\w{3} \d\d \w{3} \d{4} \d\d:\d\d)–", slots)
+    assert len(starts) == 3
+    first = datetime.strptime(starts[0], "%a %d %b %Y %H:%M")
+    second = datetime.strptime(starts[2], "%a %d %b %Y %H:%M")
+
+    booked = run("book", "--urn", "990001", "--at", f"{first:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example")
+    meeting_id = int(re.search(r"Meeting id (\d+)", booked).group(1))
+    assert "TSM booked: Ashcombe Primary School with Alex Carter" in booked
+
+    again = run("book", "--urn", "990001", "--at", f"{second:%Y-%m-%d %H:%M}", "--as",
+                "mohammed.iqbal@demo.example", code=2)
+    assert "already booked" in again
+
+    moved = run("move", str(meeting_id), "--to", f"{second:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example")
+    assert "TSM moved" in moved
+
+    listing = run("meetings", "--urn", "990001")
+    assert f"{meeting_id:>5}" in listing and "moved" in listing
+
+    cancelled = run("cancel", str(meeting_id), "--reason", "Ofsted visit", "--as", "mohammed.iqbal@demo.example")
+    assert "TSM cancelled" in cancelled
+    assert run("meetings", "--urn", "990001").strip() == "no meetings"
+    assert "cancelled" in run("meetings", "--urn", "990001", "--all")
+
+
+def test_a_contact_cannot_act_for_another_school(run):
+    run("demo")
+    out = run("slots", "--urn", "990002", "--as", "mohammed.iqbal@demo.example", code=2)
+    assert "another school" in out
+
+
+def test_import_gias_keeps_good_rows_and_reports_bad_ones_by_line(run, tmp_path):
+    run("db", "upgrade")
+    csv = tmp_path / "gias.csv"
+    csv.write_text("\n".join([
+        GIAS_HEADER,
+        "500001,926,Norfolk,Good Primary,Community school,Local authority maintained schools,Open,Primary,,,,"
+        "1 Road,Norwich,NR1 1AA,200,Secret,Head",
+        "notanumber,926,Norfolk,Bad Row School,Community school,Local authority maintained schools,Open,Primary,,,,"
+        "1 Road,Norwich,NR1 1AA,200,Secret,Head",
+        "500003,886,Kent,Other LA School,Community school,Local authority maintained schools,Open,Primary,,,,"
+        "1 Road,Dover,CT1 1AA,200,Secret,Head",
+    ]) + "\n", encoding="utf-8")
+    out = run("import", "gias", str(csv), "--la-code", "926", "--policy", "norfolk", code=1)
+    assert "1 schools imported" in out or "1 school imported" in out
+    assert "line 3" in out
+    assert "Secret" not in (tmp_path / "cli.db").read_bytes().decode("latin-1")
+
+
+def test_a_date_without_a_time_is_a_clear_error(run):
+    run("demo")
+    result = CliRunner().invoke(cli, ["book", "--urn", "990001", "--at", "next tuesday"], obj={})
+    assert result.exit_code == 2 and "is not a date and time" in result.output
+
+
+def test_manifest_command_builds_the_teams_package(run, tmp_path):
+    out = run("manifest", "--bot-id", "6f1c2a9e-1111-4c3b-9a55-0123456789ab", "--out", str(tmp_path / "pkg.zip"))
+    assert "Teams app package written" in out and (tmp_path / "pkg.zip").stat().st_size > 1000
+    bad = CliRunner().invoke(cli, ["manifest", "--bot-id", "not-a-guid", "--out", str(tmp_path / "x.zip")], obj={})
+    assert bad.exit_code == 2

@@ -1,0 +1,1 @@
+"""Adapters: the database, the calendars (local and Microsoft Graph) and the messengers."""

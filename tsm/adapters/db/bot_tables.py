@@ -1,0 +1,66 @@
+"""Tables of the Teams bot (issue 4): conversation references, processed activities, and the
+"senior leader can't attend" mark. Created by migration ``0002``.
+
+Nothing here holds a message body: a conversation reference is addresses and ids only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from .tables import UTCDateTime
+
+
+def _ts(**kw) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class BotConversation(SQLModel, table=True):
+    """Where the bot can write to someone proactively: stored at install and refreshed on every message.
+
+    ``blocked_at`` is set when the channel answered 403 (app uninstalled or the user blocked the bot);
+    sends to a blocked conversation are not attempted until the user writes again.
+    """
+
+    __tablename__ = "bot_conversation"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(max_length=400, unique=True)
+    conversation_type: str = Field(default="personal", max_length=24)
+    tenant_id: str = Field(default="", max_length=64, index=True)
+    aad_object_id: str | None = Field(default=None, max_length=64, index=True)
+    user_id: str = Field(default="", max_length=400)
+    service_url: str = Field(max_length=400)
+    channel_id: str = Field(default="msteams", max_length=32)
+    bot_id: str = Field(default="", max_length=400)
+    reference: dict = Field(sa_column=Column(JSON, nullable=False))
+    contact_id: int | None = Field(default=None, foreign_key="school_contact.id", index=True)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
+    installed: bool = True
+    blocked_at: datetime | None = _ts(nullable=True)
+    last_error: str = Field(default="", max_length=300)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class BotProcessedActivity(SQLModel, table=True):
+    """An incoming activity already handled: the channel may deliver the same activity (same id) again.
+
+    ``response`` keeps an invoke's answer so a redelivered invoke gets the same card back.
+    """
+
+    __tablename__ = "bot_processed_activity"
+    conversation_id: str = Field(max_length=400, primary_key=True)
+    activity_id: str = Field(max_length=200, primary_key=True)
+    received_at: datetime = _ts(nullable=False, index=True)
+    response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class MeetingLeaderUnavailable(SQLModel, table=True):
+    """The school said its senior leader cannot attend this meeting: it must be rearranged (Kent's rule)."""
+
+    __tablename__ = "meeting_leader_unavailable"
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
+    reported_at: datetime = _ts(nullable=False)
+    reported_by: str = Field(max_length=80)
+    note: str = Field(default="", max_length=300)

@@ -1,0 +1,44 @@
+"""The scheduler's ledger: one row per message a sweep decided to send, created by the claim itself.
+
+A sweep computes what is due from the meetings (so a move or cancellation needs no bookkeeping) and
+claims each item by inserting its row: the UNIQUE (kind, subject_kind, subject_id, recipient_kind,
+recipient_id, ref) key lets exactly one worker win. The winner holds a lease while it sends; a worker
+that dies mid-send leaves the row 'claimed' with an expired lease, and another worker takes it over.
+Rows hold ids and times only, never message bodies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Column, Field, SQLModel
+
+from .tables import UTCDateTime
+
+
+def _ts(**kw) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class Outbound(SQLModel, table=True):
+    __tablename__ = "outbound"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "subject_kind", "subject_id", "recipient_kind", "recipient_id", "ref",
+                            name="uq_outbound_once"),
+        sa.Index("ix_outbound_status_lease", "status", "lease_until"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # remind_7d, remind_1d, confirm, agenda, unbooked_weekly, meeting_end, ...
+    subject_kind: str = Field(max_length=16)  # meeting | officer | school | term
+    subject_id: int
+    recipient_kind: str = Field(max_length=16)  # contact | officer
+    recipient_id: int
+    ref: str = Field(max_length=40, description="what makes it once: the meeting's start, the day, the term...")
+    status: str = Field(default="claimed", max_length=16)  # claimed | sent | skipped | undeliverable | failed
+    claimed_by: str = Field(default="", max_length=80)
+    lease_until: datetime | None = _ts(nullable=True)
+    attempts: int = 1
+    created_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts(nullable=True)
+    last_error: str = Field(default="", max_length=300)

@@ -1,0 +1,50 @@
+"""The composition root: everything is built here from one Settings object, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .adapters.calendar_local import LocalCalendar
+from .adapters.db.engine import Database
+from .ports import CalendarPort
+from .services.booking import BookingService, now_utc
+from .services.calendar_sync import CalendarSync
+from .services.reference import ReferenceData
+from .settings import Settings
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    calendar: CalendarPort
+    reference: ReferenceData
+    sync: CalendarSync
+    booking: BookingService
+
+    async def close(self) -> None:
+        close = getattr(self.calendar, "close", None)
+        if close is not None:
+            await close()
+        await self.db.dispose()
+
+
+def build_calendar(settings: Settings, db: Database) -> CalendarPort:
+    if settings.calendar_backend == "local":
+        return LocalCalendar(db, settings.invitations_dir)
+    from .adapters.calendar_graph import build_graph_calendar  # only this path imports msgraph
+
+    return build_graph_calendar(settings, db)
+
+
+def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = now_utc,
+              calendar: CalendarPort | None = None) -> App:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    cal = calendar or build_calendar(settings, db)
+    reference = ReferenceData(db)
+    sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
+    booking = BookingService(db, cal, reference, clock=clock, sync=sync)
+    return App(settings, db, cal, reference, sync, booking)

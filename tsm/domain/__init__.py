@@ -1,0 +1,1 @@
+"""The domain core: no SDK, no database, no event loop. Everything here is plain, testable Python."""

@@ -1,0 +1,1 @@
+"""Application services: one transaction per operation, the domain rules applied to the database."""

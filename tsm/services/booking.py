@@ -1,0 +1,722 @@
+"""The booking service: book, move, cancel, mark held / no-show, list free slots and meetings.
+
+Every operation runs in one database transaction. Calendar I/O (free/busy) happens before the
+transaction and calendar writes after it, through the outbox (``CalendarSync``), so a slow or failing
+calendar never holds a database lock and never loses a booking.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..adapters.db.bot_tables import MeetingLeaderUnavailable
+from ..adapters.db.engine import Database
+from ..adapters.db.tables import (
+    AuditLog,
+    CalendarOutbox,
+    Meeting,
+    MeetingAttendee,
+    MeetingSchool,
+    MeetingStatusChange,
+    Officer,
+    OfficerBlock,
+    OfficerDayLoad,
+    School,
+    SchoolContact,
+    Term,
+    Trust,
+)
+from ..domain.entitlement import Entitlement, SchoolFacts, entitlement_for
+from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from ..domain.model import ContactRole, Interval, MeetingStatus, Mode, Phase, TermName
+from ..domain.policy import BLOCK_MINUTES, Policy, WorkingHours
+from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots, footprint
+from ..domain.terms import Term as DomainTerm
+from ..domain.terms import TermCalendar
+from ..domain.text import day_text, time_text, when_text
+from ..importers.gias import school_facts as gias_school_facts
+from ..ports import CalendarPort, CalendarRef
+from .actors import Actor
+from .reference import ReferenceData
+from .views import AttendeeView, BookingResult, MeetingView, SlotOffer
+
+log = logging.getLogger(__name__)
+
+ACTIVE = [s.value for s in MeetingStatus if s.is_active]
+CHANGEABLE = [MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value]
+BLOCK = timedelta(minutes=BLOCK_MINUTES)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def blocks_of(fp: Interval) -> list[datetime]:
+    """The 5-minute blocks a footprint covers (footprints are on the block grid by construction)."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    first = epoch + ((fp.start - epoch) // BLOCK) * BLOCK
+    out, t = [], first
+    while t < fp.end:
+        out.append(t)
+        t += BLOCK
+    return out
+
+
+def _audit(s: AsyncSession, actor: Actor, action: str, entity: str, entity_id, at: datetime, **detail) -> None:
+    s.add(AuditLog(at=at, actor=actor.key, action=action, entity=entity, entity_id=str(entity_id), detail=detail or None))
+
+
+class BookingService:
+    def __init__(
+        self,
+        db: Database,
+        calendar: CalendarPort,
+        reference: ReferenceData,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        sync=None,  # CalendarSync; optional so the core can be used without calendar writes
+    ) -> None:
+        self.db = db
+        self.calendar = calendar
+        self.ref = reference
+        self.clock = clock
+        self.sync = sync
+
+    # ------------------------------------------------------------------ reading
+
+    async def entitlement(self, school_id: int) -> Entitlement:
+        async with self.db.reader() as s:
+            school = await self._school(s, school_id)
+            return await self._entitlement(s, school)
+
+    async def _entitlement(self, s: AsyncSession, school: School) -> Entitlement:
+        policy, _ = await self.ref.policy_for_la(s, school.la_id)
+        return entitlement_for(await school_facts(s, school), policy)
+
+    async def free_slots(
+        self,
+        actor: Actor,
+        school_ids: int | Sequence[int],
+        *,
+        term: str | int = "current",
+        mode: str | Mode | None = None,
+        meeting_type: str | None = None,
+        limit: int | None = None,
+        exclude_meeting_id: int | None = None,
+    ) -> SlotOffer:
+        """Free slots of the schools' link officer in a term ("current", "next" or a term id)."""
+        ids = _ids(school_ids)
+        now = self.clock()
+        async with self.db.reader() as s:
+            schools = [await self._school(s, i) for i in ids]
+            officer = await self._officer_for(s, schools)
+            self._authorize(actor, schools, officer)
+            policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
+            cal = await self.ref.calendar(s, schools[0].la_id)
+            the_term = self._pick_term(cal, term, now.astimezone(tz).date())
+            mode_ = self._mode(policy, mode)
+            mtype = self._meeting_type(policy, schools[0], meeting_type)
+            window = _term_window(the_term, tz, now)
+            meetings = await self._officer_meetings(s, officer.id, window, exclude_meeting_id)
+        slots: list[Slot] = []
+        if window.end > window.start:
+            busy = _without_own(await self._busy(officer, window), meetings)
+            slots = find_slots(
+                window=window, duration=mtype.duration, mode=mode_, tz=tz,
+                working_hours=_working_hours(officer, policy), calendar=cal,
+                rules=SlotRules.from_policy(policy, officer.max_meetings_per_day),
+                busy=busy, meetings=[m for _, m in meetings], now=now, officer_id=officer.id, limit=limit,
+            )
+        return SlotOffer(tuple(ids), officer.id, officer.name, the_term.id, the_term.label, mode_.value, mtype.key,
+                         int(mtype.duration.total_seconds() // 60), str(tz), slots)
+
+    async def get_meeting(self, actor: Actor, meeting_id: int) -> MeetingView:
+        async with self.db.reader() as s:
+            meeting, schools, officer = await self._meeting(s, meeting_id)
+            self._authorize(actor, schools, officer)
+            return await self._view(s, meeting)
+
+    async def list_meetings(
+        self,
+        actor: Actor,
+        *,
+        school_id: int | None = None,
+        officer_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_inactive: bool = False,
+    ) -> list[MeetingView]:
+        async with self.db.reader() as s:
+            q = select(Meeting).order_by(Meeting.start)
+            if actor.kind == "contact":
+                school_id = actor.school_id
+            elif actor.kind == "officer" and officer_id is None and school_id is None:
+                officer_id = actor.id
+            if school_id is not None:
+                q = q.where(col(Meeting.id).in_(select(MeetingSchool.meeting_id).where(MeetingSchool.school_id == school_id)))
+            if officer_id is not None:
+                q = q.where(Meeting.officer_id == officer_id)
+            if since is not None:
+                q = q.where(Meeting.end > since)
+            if until is not None:
+                q = q.where(Meeting.start < until)
+            if not include_inactive:
+                q = q.where(col(Meeting.status).in_(ACTIVE))
+            out = []
+            for m in await s.exec(q):
+                _, schools, officer = await self._meeting(s, m.id)
+                try:
+                    self._authorize(actor, schools, officer)
+                except NotAllowed:
+                    continue
+                out.append(await self._view(s, m))
+            return out
+
+    # ------------------------------------------------------------------ booking
+
+    async def book(
+        self,
+        actor: Actor,
+        school_ids: int | Sequence[int],
+        start: datetime,
+        *,
+        mode: str | Mode | None = None,
+        meeting_type: str | None = None,
+        attendee_contact_ids: Sequence[int] | None = None,
+    ) -> BookingResult:
+        """Book a TSM for one school (or several schools of one trust) at ``start``."""
+        ids = _ids(school_ids)
+        start = _aware(start)
+        now = self.clock()
+        async with self.db.reader() as s:
+            schools = [await self._school(s, i) for i in ids]
+            officer = await self._officer_for(s, schools)
+            self._authorize(actor, schools, officer)
+            if len(schools) > 1:
+                trusts = {sc.trust_code for sc in schools}
+                if len(trusts) != 1 or None in trusts:
+                    raise InvalidInput("A joint TSM is only for schools of one trust.")
+            policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
+            if actor.kind == "contact":
+                await self._check_may_self_book(s, schools[0], officer, policy)
+            cal = await self.ref.calendar(s, schools[0].la_id)
+            mode_ = self._mode(policy, mode)
+            mtype = self._meeting_type(policy, schools[0], meeting_type)
+            end = start + mtype.duration
+            dterm = self._term_of(cal, start, tz)
+            term = await s.get(Term, dterm.id)
+            for sc in schools:
+                await self._check_not_booked(s, sc, term, tz)
+            attendees = await self._attendees(s, schools, actor, attendee_contact_ids)
+        busy = await self._busy(officer, _day_window(start, end, tz))
+
+        async def write(s: AsyncSession) -> Meeting:
+            meetings = await self._officer_meetings(s, officer.id, _day_window(start, end, tz), None)
+            self._check_slot(start, mode_, mtype.duration, tz, officer, policy, cal, busy, meetings, now)
+            m = Meeting(
+                officer_id=officer.id, term_id=term.id, start=start, end=end, mode=mode_.value,
+                meeting_type=mtype.key, status=MeetingStatus.BOOKED.value,
+                location=_location(schools[0], mode_), booked_by=actor.key,
+                ical_uid=f"tsm-{uuid.uuid4()}@tsm-bot", created_at=now, updated_at=now,
+            )
+            s.add(m)
+            await s.flush()
+            for sc in schools:
+                s.add(MeetingSchool(meeting_id=m.id, school_id=sc.id, term_id=term.id, active_term_id=term.id))
+            for a in attendees:
+                a.meeting_id = m.id
+                s.add(a)
+            await self._reserve(s, m, officer, policy, tz)
+            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start, end=end))
+            s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
+            _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(), mode=mode_.value)
+            return m
+
+        meeting = await self._write_with_conflicts(
+            write, schools=schools, term=term, tz=tz,
+            alternatives=lambda: self._alternatives(actor, ids, dterm.id, mode_, mtype.key, None),
+        )
+        return await self._after_write(actor, meeting.id, "booked")
+
+    async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
+        """Move a meeting to another free slot of the same term."""
+        new_start = _aware(new_start)
+        now = self.clock()
+        async with self.db.reader() as s:
+            meeting, schools, officer = await self._meeting(s, meeting_id)
+            self._authorize(actor, schools, officer)
+            self._check_changeable(meeting, now, "moved")
+            policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
+            cal = await self.ref.calendar(s, schools[0].la_id)
+            term = await s.get(Term, meeting.term_id)
+            new_term = cal.term_for(new_start.astimezone(tz).date())
+            if new_term is None or new_term.id != meeting.term_id:
+                raise BookingRefused(
+                    "move_other_term",
+                    f"A TSM can only be moved within its own term ({_term_text(term)}, "
+                    f"{day_text(term.start_date, weekday=False)} – {day_text(term.end_date, weekday=False)}). "
+                    "To meet in another term, cancel this one and book that term's TSM.",
+                    alternatives=await self._alternatives(actor, [sc.id for sc in schools], term.id, Mode(meeting.mode),
+                                                          meeting.meeting_type, meeting.id),
+                )
+            duration = meeting.end - meeting.start
+            mode_ = Mode(meeting.mode)
+        new_end = new_start + duration
+        busy = await self._busy(officer, _day_window(new_start, new_end, tz))
+        busy = [b for b in busy if not (b.start == meeting.start and b.end == meeting.end)]
+
+        async def write(s: AsyncSession) -> Meeting:
+            m = await s.get(Meeting, meeting_id, with_for_update=self.db.is_postgres)
+            self._check_changeable(m, now, "moved")
+            meetings = await self._officer_meetings(s, officer.id, _day_window(new_start, new_end, tz), meeting_id)
+            self._check_slot(new_start, mode_, duration, tz, officer, policy, cal, busy, meetings, now)
+            await self._release(s, m.id)
+            # A new time is a new invitation: earlier answers (and a "senior leader can't attend") no longer hold.
+            await s.exec(update(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).values(response="none"))
+            await s.exec(delete(MeetingLeaderUnavailable).where(MeetingLeaderUnavailable.meeting_id == m.id))
+            old = (m.start, m.end)
+            m.start, m.end, m.status = new_start, new_end, MeetingStatus.MOVED.value
+            m.ical_sequence += 1
+            m.updated_at = now
+            s.add(m)
+            await s.flush()
+            await self._reserve(s, m, officer, policy, tz)
+            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=new_start, end=new_end))
+            s.add(CalendarOutbox(meeting_id=m.id, op="update", next_attempt_at=now, created_at=now))
+            _audit(s, actor, "meeting.move", "meeting", m.id, now, old_start=old[0].isoformat(), new_start=new_start.isoformat())
+            return m
+
+        await self._write_with_conflicts(
+            write, schools=None, term=None, tz=tz,
+            alternatives=lambda: self._alternatives(actor, [sc.id for sc in schools], meeting.term_id, mode_,
+                                                    meeting.meeting_type, meeting.id),
+        )
+        return await self._after_write(actor, meeting_id, "moved")
+
+    async def cancel(self, actor: Actor, meeting_id: int, reason: str) -> BookingResult:
+        reason = (reason or "").strip()
+        if len(reason) < 3:
+            raise InvalidInput("Please give a short reason for cancelling (it goes to the other side).")
+        if len(reason) > 500:
+            raise InvalidInput("Please keep the reason under 500 characters.")
+        now = self.clock()
+        async with self.db.transaction() as s:
+            meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
+            self._authorize(actor, schools, officer)
+            self._check_changeable(meeting, now, "cancelled")
+            await self._deactivate(s, meeting, MeetingStatus.CANCELLED, actor, now, reason)
+            meeting.ical_sequence += 1
+            s.add(CalendarOutbox(meeting_id=meeting.id, op="cancel", message=reason[:500], next_attempt_at=now, created_at=now))
+            _audit(s, actor, "meeting.cancel", "meeting", meeting.id, now)
+        return await self._after_write(actor, meeting_id, "cancelled")
+
+    async def mark_held(self, actor: Actor, meeting_id: int) -> MeetingView:
+        return await self._mark(actor, meeting_id, MeetingStatus.HELD)
+
+    async def mark_no_show(self, actor: Actor, meeting_id: int, reason: str = "") -> MeetingView:
+        return await self._mark(actor, meeting_id, MeetingStatus.NO_SHOW, reason)
+
+    async def _mark(self, actor: Actor, meeting_id: int, status: MeetingStatus, reason: str = "") -> MeetingView:
+        if actor.kind not in ("officer", "admin", "system"):
+            raise NotAllowed("Only the link officer can record whether a meeting was held.")
+        now = self.clock()
+        try:
+            async with self.db.transaction() as s:
+                meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
+                self._authorize(actor, schools, officer)
+                if meeting.start > now:
+                    raise BookingRefused("not_started", "This meeting has not started yet, so it cannot be marked "
+                                         f"{'held' if status is MeetingStatus.HELD else 'a no-show'}.")
+                if meeting.status == MeetingStatus.CANCELLED.value:
+                    raise BookingRefused("cancelled", "This meeting was cancelled.")
+                if meeting.status == status.value:
+                    return await self._view(s, meeting)
+                if status is MeetingStatus.HELD:
+                    if meeting.status == MeetingStatus.NO_SHOW.value:  # the officer corrects a no-show
+                        await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id)
+                                     .values(active_term_id=MeetingSchool.term_id))
+                    meeting.status, meeting.updated_at = status.value, now
+                    s.add(meeting)
+                    s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason))
+                else:
+                    await self._deactivate(s, meeting, status, actor, now, reason)
+                _audit(s, actor, f"meeting.{status.value}", "meeting", meeting.id, now)
+                await s.flush()
+                return await self._view(s, meeting)
+        except IntegrityError as exc:
+            raise BookingRefused("already_booked", "The school has booked another TSM this term since, so this one "
+                                 "cannot be marked held. Cancel one of them first.") from exc
+
+    async def add_attendee(self, actor: Actor, meeting_id: int, *, contact_id: int | None = None,
+                           name: str = "", email: str = "", role: str = "other") -> MeetingView:
+        """Add a colleague (an existing contact, or a name and work email) and re-send the invitation."""
+        now = self.clock()
+        async with self.db.transaction() as s:
+            meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
+            self._authorize(actor, schools, officer)
+            self._check_changeable(meeting, now, "changed")
+            if contact_id is not None:
+                c = await s.get(SchoolContact, contact_id)
+                if c is None or c.school_id not in {sc.id for sc in schools}:
+                    raise NotAllowed("That person is not a contact of this school.")
+                name, email, role = c.name, c.email, c.role
+            email = _valid_email(email)
+            name = name.strip()[:120] or email
+            exists = (await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting.id,
+                                                                 MeetingAttendee.email == email))).first()
+            if exists is None:
+                s.add(MeetingAttendee(meeting_id=meeting.id, contact_id=contact_id, name=name, email=email,
+                                      role=role, required=role == ContactRole.SENIOR_LEADER.value))
+                meeting.ical_sequence += 1
+                meeting.updated_at = now
+                s.add(meeting)
+                s.add(CalendarOutbox(meeting_id=meeting.id, op="update", next_attempt_at=now, created_at=now))
+                _audit(s, actor, "meeting.add_attendee", "meeting", meeting.id, now, contact_id=contact_id)
+        if self.sync is not None:
+            await self.sync.process_meeting(meeting_id)
+        return await self.get_meeting(actor, meeting_id)
+
+    # ------------------------------------------------------------------ internals: checks
+
+    def _authorize(self, actor: Actor, schools: Sequence[School], officer: Officer | None) -> None:
+        if actor.kind in ("admin", "system"):
+            return
+        if actor.kind == "contact":
+            if actor.school_id is None or any(sc.id != actor.school_id for sc in schools):
+                if len(schools) > 1 and actor.school_id in {sc.id for sc in schools}:
+                    return  # a contact of one school in a trust's joint TSM sees it
+                raise NotAllowed("That is another school's meeting: you can only see and change your own school's TSMs.")
+            return
+        if actor.kind == "officer":
+            if officer is None or officer.id != actor.id:
+                raise NotAllowed("That school is not on your list: only its link officer (or an LA admin) can do this.")
+            return
+        raise NotAllowed("Unknown user.")
+
+    async def _check_may_self_book(self, s: AsyncSession, school: School, officer: Officer, policy: Policy) -> None:
+        ent = entitlement_for(await school_facts(s, school), policy)
+        if not ent.may_book or not policy.schools_book_themselves:
+            msg = ent.message if not ent.may_book else "Your link officer arranges your TSMs."
+            raise BookingRefused("contacted_directly", f"{msg} Your link officer is {officer.name} ({officer.email}).",
+                                 context={"officer_id": officer.id, "school_id": school.id, "rule": ent.rule})
+
+    async def _check_not_booked(self, s: AsyncSession, school: School, term: Term, tz: ZoneInfo) -> None:
+        existing = (await s.exec(
+            select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+            .where(MeetingSchool.school_id == school.id, MeetingSchool.active_term_id == term.id)
+        )).first()
+        if existing is not None:
+            raise BookingRefused(
+                "already_booked",
+                f"{school.name} is already booked for the {_term_text(term)} on {day_text(existing.start, tz, weekday=False)} "
+                f"at {time_text(existing.start, tz)}. Only one TSM per term: you can move or cancel that one instead.",
+                context={"meeting_id": existing.id},
+            )
+
+    def _check_changeable(self, meeting: Meeting, now: datetime, verb: str) -> None:
+        if meeting.status not in CHANGEABLE:
+            raise BookingRefused("not_active", f"This meeting is {meeting.status.replace('_', ' ')}, so it cannot be {verb}.")
+        if meeting.start <= now:
+            raise BookingRefused("started", f"This meeting has already started, so it cannot be {verb}.")
+
+    def _check_slot(self, start, mode, duration, tz, officer, policy, cal: TermCalendar, busy, meetings, now) -> None:
+        """Raise BookingRefused with the specific reason when ``start`` is not a free slot."""
+        rules = SlotRules.from_policy(policy, officer.max_meetings_per_day)
+        wh = _working_hours(officer, policy)
+        kwargs = dict(window=Interval(start, start + duration), duration=duration, mode=mode, tz=tz,
+                      working_hours=wh, calendar=cal, rules=rules, now=now, officer_id=officer.id)
+        existing = [m for _, m in meetings]
+        busy = _without_own(busy, meetings)
+        if find_slots(busy=busy, meetings=existing, **kwargs):
+            return
+        local_day = start.astimezone(tz).date()
+        why = cal.why_not_bookable(local_day)
+        if why:
+            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
+        if start < now + rules.minimum_notice:
+            hours = int(rules.minimum_notice.total_seconds() // 3600)
+            raise BookingRefused("too_soon", f"TSMs need at least {hours} hours' notice: please pick a later time.")
+        if not find_slots(busy=[], meetings=[], **kwargs):
+            raise BookingRefused("not_offered", f"{when_text(start, start + duration, tz)} is not one of the times on "
+                                 f"offer (within {officer.name}'s working hours, on the {_minutes(rules.granularity)}-minute grid).")
+        if not find_slots(busy=busy, meetings=[], **kwargs):
+            raise BookingRefused("officer_busy", f"{officer.name} is not free at {when_text(start, start + duration, tz)}.")
+        raise BookingRefused("slot_taken", f"Sorry, {when_text(start, start + duration, tz)} has just been taken. "
+                             "Here are other times.")
+
+    # ------------------------------------------------------------------ internals: writes
+
+    async def _write_with_conflicts(self, write, *, schools, term, tz, alternatives) -> Meeting:
+        """Run ``write`` in a transaction. A unique-constraint clash means a concurrent booking won a race:
+        the write is tried again (its checks now see the winner and refuse precisely, or it succeeds when
+        only a daily seat number clashed); after the last try the clash becomes "just taken"."""
+        for attempt in range(3):
+            try:
+                async with self.db.transaction() as s:
+                    return await write(s)
+            except IntegrityError:
+                if schools is not None:
+                    async with self.db.reader() as s:
+                        for sc in schools:
+                            await self._check_not_booked(s, sc, term, tz)
+                if attempt == 2:
+                    raise BookingRefused("slot_taken", "Sorry, that time has just been taken. Here are other times.",
+                                         alternatives=await alternatives()) from None
+            except BookingRefused as refusal:
+                if refusal.code == "slot_taken" and not refusal.alternatives:
+                    refusal.alternatives = await alternatives()
+                raise
+        raise AssertionError("unreachable")
+
+    async def _alternatives(self, actor, school_ids, term_id, mode, meeting_type, exclude_meeting_id) -> list[Slot]:
+        try:
+            offer = await self.free_slots(actor, school_ids, term=term_id, mode=mode, meeting_type=meeting_type,
+                                          limit=6, exclude_meeting_id=exclude_meeting_id)
+            return offer.slots
+        except Exception:  # alternatives are a courtesy; the refusal itself must still reach the user
+            log.exception("could not compute alternative slots")
+            return []
+
+    async def _reserve(self, s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo) -> None:
+        """Claim the footprint's blocks and a seat in the officer's day: the database refuses any clash."""
+        fp = footprint(m.start, m.end, Mode(m.mode), SlotRules.from_policy(policy))
+        for b in blocks_of(fp):
+            s.add(OfficerBlock(officer_id=officer.id, block_start=b, meeting_id=m.id))
+        day = m.start.astimezone(tz).date()
+        cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
+        taken = set(await s.exec(select(OfficerDayLoad.seat).where(OfficerDayLoad.officer_id == officer.id,
+                                                                    OfficerDayLoad.day == day)))
+        free = [n for n in range(1, cap + 1) if n not in taken]
+        if not free:
+            raise BookingRefused("day_full", f"{officer.name} already has {cap} meetings on {day_text(day)}.")
+        s.add(OfficerDayLoad(officer_id=officer.id, day=day, seat=free[0], meeting_id=m.id))
+        await s.flush()
+
+    async def _release(self, s: AsyncSession, meeting_id: int) -> None:
+        await s.exec(delete(OfficerBlock).where(OfficerBlock.meeting_id == meeting_id))
+        await s.exec(delete(OfficerDayLoad).where(OfficerDayLoad.meeting_id == meeting_id))
+
+    async def _deactivate(self, s, meeting: Meeting, status: MeetingStatus, actor: Actor, now: datetime, reason: str) -> None:
+        await self._release(s, meeting.id)
+        await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id).values(active_term_id=None))
+        meeting.status, meeting.updated_at = status.value, now
+        s.add(meeting)
+        s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason[:500]))
+
+    async def _after_write(self, actor: Actor, meeting_id: int, verb: str) -> BookingResult:
+        ics = None
+        if self.sync is not None:
+            try:
+                results = await self.sync.process_meeting(meeting_id)
+                ics = next((r.ics for r in reversed(results) if r.ics), None)
+            except Exception:  # the booking stands; the outbox retries the calendar later
+                log.exception("calendar sync failed for meeting %s; will retry", meeting_id)
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, meeting_id)
+            view = await self._view(s, m)
+        tz = ZoneInfo(view.timezone)
+        msg = f"TSM {verb}: {view.school_label} with {view.officer_name}, {when_text(view.start, view.end, tz)}."
+        return BookingResult(view, ics, msg)
+
+    # ------------------------------------------------------------------ internals: loading
+
+    async def _school(self, s: AsyncSession, school_id: int) -> School:
+        school = await s.get(School, school_id) if isinstance(school_id, int) else None
+        if school is None:
+            raise NotFound(f"No school with id {school_id}.")
+        return school
+
+    async def _officer_for(self, s: AsyncSession, schools: Sequence[School]) -> Officer:
+        officer_ids = {sc.link_officer_id for sc in schools}
+        if None in officer_ids:
+            names = ", ".join(sc.name for sc in schools if sc.link_officer_id is None)
+            raise BookingRefused("no_officer", f"{names} has no link officer yet. Please contact the LA attendance team.")
+        if len(officer_ids) > 1:
+            raise InvalidInput("A joint TSM needs the schools to share one link officer.")
+        officer = await s.get(Officer, officer_ids.pop())
+        if officer is None or not officer.active:
+            raise BookingRefused("no_officer", "Your link officer is not available in the system at the moment. "
+                                 "Please contact the LA attendance team.")
+        return officer
+
+    async def _meeting(self, s: AsyncSession, meeting_id: int, *, for_update: bool = False):
+        if not isinstance(meeting_id, int) or isinstance(meeting_id, bool):
+            raise NotFound("No such meeting.")
+        meeting = await s.get(Meeting, meeting_id, with_for_update=for_update and self.db.is_postgres)
+        if meeting is None:
+            raise NotFound("No such meeting.")
+        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                    .where(MeetingSchool.meeting_id == meeting_id).order_by(School.name)))
+        officer = await s.get(Officer, meeting.officer_id)
+        return meeting, schools, officer
+
+    async def _officer_meetings(self, s: AsyncSession, officer_id: int, window: Interval,
+                                exclude: int | None) -> list[tuple[int, ExistingMeeting]]:
+        pad = timedelta(days=1)
+        q = select(Meeting).where(Meeting.officer_id == officer_id, col(Meeting.status).in_(ACTIVE),
+                                  Meeting.start < window.end + pad, Meeting.end > window.start - pad)
+        if exclude is not None:
+            q = q.where(Meeting.id != exclude)
+        return [(m.id, ExistingMeeting(m.start, m.end, Mode(m.mode))) for m in await s.exec(q)]
+
+    async def _busy(self, officer: Officer, window: Interval) -> list[Interval]:
+        return (await self.calendar.busy([CalendarRef(officer.id, officer.mailbox)], window)).get(officer.id, [])
+
+    async def _attendees(self, s, schools, actor: Actor, contact_ids) -> list[MeetingAttendee]:
+        q = select(SchoolContact).where(col(SchoolContact.school_id).in_([sc.id for sc in schools]),
+                                        SchoolContact.active == True)  # noqa: E712
+        contacts = list(await s.exec(q))
+        if contact_ids is not None:
+            wanted = set(contact_ids)
+            unknown = wanted - {c.id for c in contacts}
+            if unknown:
+                raise NotAllowed("Some of the people chosen are not contacts of this school.")
+            contacts = [c for c in contacts if c.id in wanted or (actor.kind == "contact" and c.id == actor.id)]
+        else:
+            contacts = [c for c in contacts if c.role in (ContactRole.SENIOR_LEADER, ContactRole.ATTENDANCE_LEAD)
+                        or (actor.kind == "contact" and c.id == actor.id)]
+        return [MeetingAttendee(meeting_id=0, contact_id=c.id, name=c.name, email=c.email, role=c.role,
+                                required=c.role == ContactRole.SENIOR_LEADER.value) for c in contacts]
+
+    async def _view(self, s: AsyncSession, m: Meeting) -> MeetingView:
+        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                    .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+        officer = await s.get(Officer, m.officer_id)
+        term = await s.get(Term, m.term_id)
+        la = await self.ref.la(s, schools[0].la_id) if schools else None
+        atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).order_by(MeetingAttendee.id)))
+        return MeetingView(
+            id=m.id, school_ids=tuple(sc.id for sc in schools), school_names=tuple(sc.name for sc in schools),
+            officer_id=officer.id, officer_name=officer.name, officer_email=officer.email,
+            term_id=term.id, term_label=f"{term.name} term {term.academic_year}", start=m.start, end=m.end,
+            mode=m.mode, meeting_type=m.meeting_type, status=m.status, location=m.location, join_url=m.join_url,
+            timezone=la.timezone if la else "Europe/London",
+            attendees=tuple(AttendeeView(a.name, a.email, a.role, a.required, a.response) for a in atts),
+        )
+
+    # ------------------------------------------------------------------ internals: policy helpers
+
+    def _pick_term(self, cal: TermCalendar, term: str | int, today: date) -> DomainTerm:
+        current = cal.current_or_next(today)
+        if isinstance(term, int) and not isinstance(term, bool):
+            for t in cal.terms:
+                if t.id == term:
+                    return t
+            raise NotFound("No such term.")
+        if current is None:
+            raise BookingRefused("no_terms", "No term dates are set for the coming months yet. Please contact the LA.")
+        if term == "current":
+            return current
+        if term == "next":
+            nxt = cal.next_after(current)
+            if nxt is None:
+                raise BookingRefused("no_terms", "Next term's dates are not set yet. Please try again later.")
+            return nxt
+        raise InvalidInput("term must be 'current', 'next' or a term id")
+
+    def _term_of(self, cal: TermCalendar, start: datetime, tz: ZoneInfo) -> DomainTerm:
+        day = start.astimezone(tz).date()
+        why = cal.why_not_bookable(day)
+        if why:
+            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
+        return cal.term_for(day)  # type: ignore[return-value]  # bookable implies in a term
+
+    def _mode(self, policy: Policy, mode: str | Mode | None) -> Mode:
+        if mode is None:
+            return policy.default_mode
+        try:
+            m = Mode(mode)
+        except ValueError:
+            raise InvalidInput(f"'{mode}' is not a meeting mode (on_site or teams).") from None
+        if m not in policy.modes_allowed:
+            raise BookingRefused("mode_not_allowed", f"{policy.la_name} does not offer TSMs {m.label}.")
+        return m
+
+    def _meeting_type(self, policy: Policy, school: School, key: str | None):
+        if key is not None:
+            try:
+                return policy.meeting_type(key)
+            except Exception:
+                raise InvalidInput(f"'{key}' is not a meeting type here.") from None
+        for mt in policy.meeting_types:
+            if mt.key == school.phase:
+                return mt
+        if school.phase == Phase.OTHER.value:
+            for mt in policy.meeting_types:
+                if mt.key == "special":
+                    return mt
+        return policy.meeting_types[0]
+
+
+# ---------------------------------------------------------------------- module helpers
+
+
+async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
+    trust = await s.get(Trust, school.trust_code) if school.trust_code else None
+    return gias_school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
+
+
+def _without_own(busy: list[Interval], meetings) -> list[Interval]:
+    """Drop busy intervals that are our own meetings' calendar events: their footprints already count."""
+    own = {(m.start, m.end) for _, m in meetings}
+    return [b for b in busy if (b.start, b.end) not in own]
+
+
+def _ids(school_ids) -> list[int]:
+    ids = [school_ids] if isinstance(school_ids, int) else list(school_ids)
+    if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidInput("Which school? (school ids are whole numbers)")
+    return sorted(set(ids))
+
+
+def _aware(dt: datetime) -> datetime:
+    if not isinstance(dt, datetime) or dt.tzinfo is None:
+        raise InvalidInput("A meeting time needs a date, a time and a time zone.")
+    return dt.astimezone(UTC)
+
+
+def _term_window(term: DomainTerm, tz: ZoneInfo, now: datetime) -> Interval:
+    start = datetime.combine(term.dates.first, time(0), tzinfo=tz)
+    end = datetime.combine(term.dates.last + timedelta(days=1), time(0), tzinfo=tz)
+    start = max(start, now)
+    return Interval(min(start, end), end)
+
+
+def _day_window(start: datetime, end: datetime, tz: ZoneInfo) -> Interval:
+    day = start.astimezone(tz).date()
+    return Interval(min(start, datetime.combine(day, time(0), tzinfo=tz)) - timedelta(hours=4),
+                    max(end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)) + timedelta(hours=4))
+
+
+def _working_hours(officer: Officer, policy: Policy) -> WorkingHours:
+    if officer.working_hours:
+        return WorkingHours.parse(officer.working_hours, where=f"officer {officer.id} working hours")
+    return policy.working_hours
+
+
+def _location(school: School, mode: Mode) -> str:
+    return school.address or school.name if mode is Mode.ON_SITE else "Microsoft Teams"
+
+
+def _term_text(term: Term) -> str:
+    return f"{TermName(term.name).value} term"
+
+
+def _minutes(td: timedelta) -> int:
+    return int(td.total_seconds() // 60)
+
+
+def _valid_email(email: str) -> str:
+    e = (email or "").strip().lower()
+    if len(e) > 254 or e.count("@") != 1 or "." not in e.split("@")[1] or " " in e:
+        raise InvalidInput(f"'{email}' is not a valid work email address.")
+    return e

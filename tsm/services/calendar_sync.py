@@ -1,0 +1,166 @@
+"""The calendar outbox: calendar writes committed with the booking, done after it, retried with backoff.
+
+A booking is confirmed as soon as its transaction commits. ``CalendarSync`` then claims the meeting's
+pending outbox rows in order (create → update → cancel), calls the calendar port and stores the event id
+and join URL. A failure is retried with exponential backoff; after ``max_attempts`` (or at once for a failure that
+retrying cannot fix, e.g. a mailbox outside the application access policy) the row is marked failed and an
+``officer_notice`` tells the officer, whose booking stands but is not in their calendar. A crash between commit and calendar call leaves the row pending,
+so the next sweep (``process_due``) repairs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+
+from ..adapters.db.engine import Database
+from ..adapters.db.graph_tables import OfficerNotice
+from ..adapters.db.tables import LA, CalendarOutbox, Meeting, MeetingAttendee, MeetingSchool, Officer, School
+from ..domain.model import Mode
+from ..domain.text import when_text
+from ..ports import Attendee, CalendarError, CalendarPort, CalendarRef, EventDetails, EventResult
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=120)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CalendarSync:
+    def __init__(self, db: Database, calendar: CalendarPort, *, clock: Callable[[], datetime] = _now,
+                 max_attempts: int = 6, base_delay: float = 30.0) -> None:
+        self.db = db
+        self.calendar = calendar
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+
+    async def process_meeting(self, meeting_id: int) -> list[EventResult]:
+        """Do a meeting's pending calendar work now (right after its booking commits)."""
+        results = []
+        while True:
+            row = await self._claim_next(meeting_id)
+            if row is None:
+                return results
+            result = await self._run(row)
+            if result is None:
+                return results
+            results.append(result)
+
+    async def process_due(self, limit: int = 100) -> int:
+        """One sweep: every meeting whose first pending row is due. Returns rows completed."""
+        now = self.clock()
+        async with self.db.reader() as s:
+            rows = list(await s.exec(select(CalendarOutbox.meeting_id).where(
+                CalendarOutbox.status == "pending", CalendarOutbox.next_attempt_at <= now).distinct().limit(limit)))
+        done = 0
+        for meeting_id in rows:
+            done += len(await self.process_meeting(meeting_id))
+        return done
+
+    async def _claim_next(self, meeting_id: int) -> CalendarOutbox | None:
+        now = self.clock()
+        async with self.db.transaction() as s:
+            row = (await s.exec(select(CalendarOutbox).where(
+                CalendarOutbox.meeting_id == meeting_id, CalendarOutbox.status == "pending")
+                .order_by(CalendarOutbox.id).limit(1))).first()
+            if row is None or row.next_attempt_at > now:
+                return None
+            claimed = await s.exec(update(CalendarOutbox).where(
+                CalendarOutbox.id == row.id, CalendarOutbox.status == "pending",
+                or_(col(CalendarOutbox.lease_until).is_(None), CalendarOutbox.lease_until < now),
+            ).values(lease_until=now + LEASE, attempts=CalendarOutbox.attempts + 1))
+            if claimed.rowcount != 1:
+                return None  # another worker holds it
+            await s.refresh(row)
+            return row
+
+    async def _run(self, row: CalendarOutbox) -> EventResult | None:
+        details, event_id = await self.details(row.meeting_id)
+        try:
+            if row.op == "create":
+                result = await self.calendar.create_event(details)
+            elif row.op == "update":
+                result = await self.calendar.update_event(event_id, details)
+            else:
+                result = await self.calendar.cancel_event(event_id, details, row.message)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried or surfaced
+            await self._failed(row, exc)
+            return None
+        now = self.clock()
+        async with self.db.transaction() as s:
+            m = await s.get(Meeting, row.meeting_id)
+            if result.event_id and row.op != "cancel":
+                m.calendar_event_id = result.event_id
+            if result.join_url:
+                m.join_url = result.join_url
+            s.add(m)
+            await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == row.id)
+                         .values(status="done", lease_until=None, last_error=""))
+            log.info("calendar %s done for meeting %s at %s", row.op, row.meeting_id, now.isoformat())
+        return result
+
+    async def _failed(self, row: CalendarOutbox, exc: Exception) -> None:
+        retryable = getattr(exc, "retryable", True) if isinstance(exc, CalendarError) else True
+        final = not retryable or row.attempts >= self.max_attempts
+        delay = timedelta(seconds=self.base_delay * (2 ** (row.attempts - 1)) * (1 + random.random() / 4))
+        log.warning("calendar %s failed for meeting %s (attempt %s): %s", row.op, row.meeting_id, row.attempts,
+                    type(exc).__name__)
+        reason = str(exc) if isinstance(exc, CalendarError) else f"an unexpected error ({type(exc).__name__})"
+        async with self.db.transaction() as s:
+            await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == row.id).values(
+                status="failed" if final else "pending", lease_until=None, last_error=reason[:500],
+                next_attempt_at=self.clock() + delay))
+            if final:
+                s.add(await self._failure_notice(s, row, reason))
+
+    async def _failure_notice(self, s, row: CalendarOutbox, reason: str) -> OfficerNotice:
+        """What the officer is told when a calendar write has finally failed (shown by the bot / scheduler)."""
+        m = await s.get(Meeting, row.meeting_id)
+        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                    .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+        la = await s.get(LA, schools[0].la_id) if schools else None
+        tz = ZoneInfo(la.timezone if la else "Europe/London")
+        what = {"create": "added to", "update": "changed in", "cancel": "removed from"}.get(row.op, "written to")
+        text = (f"The TSM with {' & '.join(sc.name for sc in schools) or 'a school'} on "
+                f"{when_text(m.start, m.end, tz)} could not be {what} your Outlook calendar: {reason} "
+                "The booking itself stands in the TSM bot.")
+        if len(text) > 500:
+            text = text[:497] + "..."
+        return OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="calendar_failed", text=text,
+                             created_at=self.clock())
+
+    async def details(self, meeting_id: int) -> tuple[EventDetails, str | None]:
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, meeting_id)
+            officer = await s.get(Officer, m.officer_id)
+            schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                        .where(MeetingSchool.meeting_id == meeting_id).order_by(School.name)))
+            atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
+                                     .order_by(MeetingAttendee.id)))
+            la = await s.get(LA, schools[0].la_id) if schools else None
+        tz = ZoneInfo(la.timezone if la else "Europe/London")
+        names = " & ".join(sc.name for sc in schools)
+        online = m.mode == Mode.TEAMS.value
+        body = (
+            f"Targeting Support Meeting between {names} and {officer.name} (LA link officer), "
+            f"{when_text(m.start, m.end, tz)}, {'on Microsoft Teams' if online else 'at ' + m.location}.\n\n"
+            "Please bring the school's overall attendance and the numbers of persistently and severely absent "
+            "pupils. No pupil-level data is handed over. A senior leader is expected to attend."
+        )
+        details = EventDetails(
+            meeting_id=m.id, ical_uid=m.ical_uid, sequence=m.ical_sequence,
+            organizer=CalendarRef(officer.id, officer.mailbox), organizer_name=officer.name,
+            organizer_email=officer.email, subject=f"Targeting Support Meeting: {names}", body_text=body,
+            start=m.start, end=m.end, location=m.location, online=online,
+            attendees=tuple(Attendee(a.name, a.email, a.required) for a in atts),
+        )
+        return details, m.calendar_event_id

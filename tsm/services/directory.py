@@ -1,0 +1,181 @@
+"""Who is who: a Teams user matched to a school contact or an officer, and contacts added by officers.
+
+The transport passes the user's verified AAD object id (and, when that is not known yet, the email or
+UPN from the Teams roster); the match is remembered by AAD object id. Nothing here trusts card data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from ..adapters.db.engine import Database
+from ..adapters.db.tables import AuditLog, Officer, School, SchoolContact
+from ..domain.errors import InvalidInput, NotAllowed, NotFound
+from ..domain.model import ContactRole
+from .actors import Actor
+from .booking import now_utc
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ROLE_WORDS = {
+    "attendance_lead": ContactRole.ATTENDANCE_LEAD, "attendance": ContactRole.ATTENDANCE_LEAD,
+    "lead": ContactRole.ATTENDANCE_LEAD, "senior_leader": ContactRole.SENIOR_LEADER,
+    "senior": ContactRole.SENIOR_LEADER, "slt": ContactRole.SENIOR_LEADER, "head": ContactRole.SENIOR_LEADER,
+    "other": ContactRole.OTHER,
+}
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    school_id: int
+    name: str
+    email: str
+    role: str
+
+
+@dataclass(frozen=True)
+class SchoolRow:
+    id: int
+    urn: int
+    name: str
+
+
+def parse_role(word: str) -> ContactRole:
+    role = ROLE_WORDS.get((word or "").strip().lower().replace("-", "_"))
+    if role is None:
+        raise InvalidInput(f"'{word}' is not a role: use attendance_lead, senior_leader or other.")
+    return role
+
+
+def normalise_email(email: str) -> str:
+    e = (email or "").strip().lower()
+    if len(e) > 254 or not _EMAIL.match(e):
+        raise InvalidInput(f"'{email}' is not a valid work email address.")
+    return e
+
+
+class Directory:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_utc) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def identify(self, aad_object_id: str | None, email_or_upn: str | None = None) -> Actor | None:
+        """The actor for a Teams user: by AAD object id, else by email/UPN (then the AAD id is remembered)."""
+        aad = (aad_object_id or "").strip() or None
+        if aad is not None:
+            async with self.db.reader() as s:
+                o = (await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))).first()  # noqa: E712
+                if o is not None:
+                    return _officer_actor(o)
+                c = (await s.exec(select(SchoolContact).where(SchoolContact.teams_aad_id == aad,
+                                                              SchoolContact.active == True))).first()  # noqa: E712
+                if c is not None:
+                    return Actor("contact", c.id, c.school_id, c.name)
+        if not email_or_upn:
+            return None
+        try:
+            email = normalise_email(email_or_upn)
+        except InvalidInput:
+            return None
+        async with self.db.transaction() as s:
+            o = (await s.exec(select(Officer).where(func.lower(Officer.email) == email,
+                                                    Officer.active == True))).first()  # noqa: E712
+            if o is not None:
+                if aad and o.teams_aad_id != aad:
+                    o.teams_aad_id = aad
+                    s.add(o)
+                return _officer_actor(o)
+            contacts = list(await s.exec(select(SchoolContact).where(func.lower(SchoolContact.email) == email,
+                                                                     SchoolContact.active == True)  # noqa: E712
+                                         .order_by(SchoolContact.id)))
+            if not contacts:
+                return None
+            # The same person at two schools (an executive head, say): the first contact is used and remembered.
+            c = contacts[0]
+            if aad and c.teams_aad_id != aad:
+                c.teams_aad_id = aad
+                s.add(c)
+            return Actor("contact", c.id, c.school_id, c.name)
+
+    async def contacts_of(self, actor: Actor, school_id: int) -> list[ContactView]:
+        async with self.db.reader() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound(f"No school with id {school_id}.")
+            _check_school(actor, school)
+            rows = await s.exec(select(SchoolContact).where(SchoolContact.school_id == school_id,
+                                                            SchoolContact.active == True)  # noqa: E712
+                                .order_by(SchoolContact.role, SchoolContact.name))
+            return [ContactView(c.id, c.school_id, c.name, c.email, c.role) for c in rows]
+
+    async def officer_schools(self, actor: Actor) -> list[SchoolRow]:
+        if not actor.is_officer:
+            raise NotAllowed("Only link officers have a list of schools.")
+        async with self.db.reader() as s:
+            rows = await s.exec(select(School).where(School.link_officer_id == actor.id, School.open == True)  # noqa: E712
+                                .order_by(School.name))
+            return [SchoolRow(sc.id, sc.urn, sc.name) for sc in rows]
+
+    async def school_by_urn(self, actor: Actor, urn: int) -> SchoolRow:
+        async with self.db.reader() as s:
+            school = (await s.exec(select(School).where(School.urn == urn))).first()
+            if school is None:
+                raise NotFound(f"No school with URN {urn}.")
+            _check_school(actor, school)
+            return SchoolRow(school.id, school.urn, school.name)
+
+    async def add_contact(self, actor: Actor, urn: int, name: str, email: str, role: str) -> ContactView:
+        """An officer (for one of their schools) or an admin adds a school contact."""
+        if not actor.is_officer:
+            raise NotAllowed("Only your link officer or the LA attendance team can add school contacts.")
+        if not isinstance(urn, int) or isinstance(urn, bool):
+            raise InvalidInput("The school's URN is a number (6 digits).")
+        name = " ".join((name or "").split())
+        if not 2 <= len(name) <= 120:
+            raise InvalidInput("Give the person's name (2 to 120 characters).")
+        email = normalise_email(email)
+        role_ = parse_role(role)
+        now = self.clock()
+        try:
+            async with self.db.transaction() as s:
+                school = (await s.exec(select(School).where(School.urn == urn))).first()
+                if school is None:
+                    raise NotFound(f"No school with URN {urn}.")
+                _check_school(actor, school)
+                existing = (await s.exec(select(SchoolContact).where(SchoolContact.school_id == school.id,
+                                                                     col(SchoolContact.email) == email))).first()
+                if existing is not None:
+                    if existing.active:
+                        raise InvalidInput(f"{email} is already a contact of {school.name}.")
+                    existing.active, existing.name, existing.role = True, name, role_.value
+                    c = existing
+                else:
+                    c = SchoolContact(school_id=school.id, name=name, email=email, role=role_.value)
+                s.add(c)
+                await s.flush()
+                s.add(AuditLog(at=now, actor=actor.key, action="contact.add", entity="school_contact",
+                               entity_id=str(c.id), detail={"school_id": school.id, "role": role_.value}))
+                return ContactView(c.id, c.school_id, c.name, c.email, c.role)
+        except IntegrityError:
+            raise InvalidInput(f"{email} is already a contact of that school.") from None
+
+
+def _officer_actor(o: Officer) -> Actor:
+    return Actor("admin" if o.is_admin else "officer", o.id, None, o.name)
+
+
+def _check_school(actor: Actor, school: School) -> None:
+    if actor.kind in ("admin", "system"):
+        return
+    if actor.kind == "officer" and school.link_officer_id == actor.id:
+        return
+    if actor.kind == "contact" and actor.school_id == school.id:
+        return
+    raise NotAllowed("That school is not on your list.")

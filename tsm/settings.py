@@ -1,0 +1,57 @@
+"""One settings object, read from the environment (prefix ``TSM_``) or a ``.env`` file. Secrets never logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TSM_", env_file=".env", extra="ignore")
+
+    # Storage: SQLite file by default (embedded, zero set-up); postgresql://user@host/db in production.
+    database_url: str = "sqlite:///var/tsm.db"
+    # The default LA: its GIAS code and policy profile (bundled name or a .toml path).
+    la_code: str = "999"
+    policy: str = "demo"
+
+    # Calendars: "local" keeps events in the database and writes .ics invitations; "graph" uses Outlook.
+    calendar_backend: Literal["local", "graph"] = "local"
+    invitations_dir: Path = Path("var/invitations")
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: SecretStr = SecretStr("")
+    graph_certificate_path: str = ""
+    graph_certificate_password: SecretStr = SecretStr("")
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # Change notifications: the public HTTPS URL of POST /api/graph/notifications, and the clientState secret
+    # Graph echoes in every notification (a long random string; notifications without it are ignored).
+    graph_notification_url: str = ""
+    graph_client_state: SecretStr = SecretStr("")
+    graph_subscription_minutes: int = Field(default=4200, ge=45, le=4230)  # Graph's maximum for events is 4230
+    # Throttling and retries: Graph allows 4 concurrent requests per app per mailbox.
+    graph_max_concurrent_per_mailbox: int = Field(default=4, ge=1, le=4)
+    graph_retry_max: int = Field(default=3, ge=0, le=10)  # the SDK's retries on 429/503/504
+    graph_retry_delay: float = Field(default=3.0, ge=0, le=180)  # base delay added to the SDK's backoff
+    graph_timeout_seconds: float = 30.0
+    # Free/busy cache per officer, invalidated by change notifications; this age is the safety net.
+    graph_busy_cache_seconds: float = 600.0
+    # A Teams meeting's join URL can arrive after the create: re-read the event this many times.
+    graph_join_url_reads: int = Field(default=3, ge=0, le=10)
+    graph_join_url_read_delay: float = 1.0
+    # The delta sweep watches this many days ahead (re-initialised when half of it has passed).
+    graph_delta_days: int = Field(default=400, ge=30, le=1000)
+
+    # Bot Framework (empty app id = local no-auth mode, for development only).
+    microsoft_app_id: str = ""
+    microsoft_app_password: SecretStr = SecretStr("")
+    microsoft_app_tenant_id: str = ""
+    allowed_tenants: list[str] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 3978
+
+    # Calendar outbox retries.
+    outbox_max_attempts: int = 6
