@@ -11,6 +11,8 @@ from .adapters.db.engine import Database
 from .ports import CalendarPort
 from .services.booking import BookingService, now_utc
 from .services.calendar_sync import CalendarSync
+from .services.directory import Directory
+from .services.notices import Notices
 from .services.reference import ReferenceData
 from .settings import Settings
 
@@ -23,6 +25,8 @@ class App:
     reference: ReferenceData
     sync: CalendarSync
     booking: BookingService
+    directory: Directory
+    notices: Notices
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -47,4 +51,4 @@ def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime]
     reference = ReferenceData(db)
     sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
     booking = BookingService(db, cal, reference, clock=clock, sync=sync)
-    return App(settings, db, cal, reference, sync, booking)
+    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock))

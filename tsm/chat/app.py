@@ -1,0 +1,21 @@
+"""Builds the one Router of the product from its feature modules; each has ``register(router)``.
+
+Adding a feature is one line in ``FEATURES``. Built by the composition root, never at import time.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from .router import Router
+
+# Each module defines ``register(router: Router) -> None`` and owns the verbs and commands it registers.
+FEATURES: tuple[str, ...] = (
+)
+
+
+def build_router(features: tuple[str, ...] = FEATURES) -> Router:
+    router = Router()
+    for name in features:
+        import_module(name).register(router)
+    return router
