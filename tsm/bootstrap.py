@@ -8,6 +8,7 @@ from datetime import datetime
 
 from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
+from .observability import Metrics, instrument_booking, instrument_graph
 from .ports import CalendarPort
 from .services.booking import BookingService, now_utc
 from .services.calendar_sync import CalendarSync
@@ -27,6 +28,7 @@ class App:
     booking: BookingService
     directory: Directory
     notices: Notices
+    metrics: Metrics | None = None  # this app's own Prometheus registry (tsm.observability)
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -51,4 +53,8 @@ def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime]
     reference = ReferenceData(db)
     sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
     booking = BookingService(db, cal, reference, clock=clock, sync=sync)
-    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock))
+    metrics = Metrics()
+    instrument_booking(booking, metrics)
+    instrument_graph(cal, metrics)  # no-op unless the calendar is the Graph one
+    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),
+               metrics=metrics)

@@ -1,0 +1,314 @@
+"""Observability: Prometheus metrics, structured JSON logs, and a filter that keeps secrets out of logs.
+
+- :class:`Metrics` owns its own ``CollectorRegistry``: one per application built by the composition root,
+  never a module-global made at import time, so two apps in one process (tests, a bot and a worker) never
+  share or double-register series. ``GET /metrics`` serves it (:func:`metrics_handler`).
+- Counters are fed at the few places where things happen: every chat turn (``Router.dispatch``), the
+  booking service's book/move/cancel (:func:`instrument_booking`, wrapped in the composition root), the
+  scheduler ledger's outcomes (:func:`instrument_ledger`), and every HTTP attempt to Microsoft Graph, the
+  SDK's own retries included (:func:`instrument_graph`), so a 429 answered and retried is still counted.
+- :class:`JsonFormatter` writes one JSON object per line with the level, logger, message and the record's
+  extras (``meeting_id``, ``school_id``, ``actor_kind``...). :class:`RedactingFilter` (and the formatter
+  itself) blank anything that looks like a bearer token, a JWT, a password in a URL or a ``secret=...``
+  pair. Message bodies are never logged anywhere in the product: log ids and outcomes, not text.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------- metrics
+
+
+class Metrics:
+    """The product's Prometheus series, registered in a registry of their own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.turns = Counter("tsm_turns", "Chat turns handled, by kind (message|action) and outcome "
+                             "(ok|refused|error|unknown_user|rate_limited)", ["kind", "outcome"], registry=r)
+        self.turn_seconds = Histogram("tsm_turn_seconds", "Time to handle a chat turn (Router.dispatch)",
+                                      buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
+        self.bookings = Counter("tsm_bookings", "Booking operations by outcome (booked|moved|cancelled|refused|failed)",
+                                ["outcome"], registry=r)
+        self.booking_refusals = Counter("tsm_booking_refusals", "Bookings refused, by the rule that refused them",
+                                        ["reason"], registry=r)
+        self.reminders = Counter("tsm_reminders", "Scheduled messages (reminders, nudges...) by kind and outcome "
+                                 "(sent|failed|undeliverable|skipped|retry)", ["kind", "outcome"], registry=r)
+        self.graph_calls = Counter("tsm_graph_calls", "HTTP requests to Microsoft Graph (every attempt, SDK retries "
+                                   "included), by HTTP method and status class", ["method", "status"], registry=r)
+        self.graph_throttles = Counter("tsm_graph_throttles", "Microsoft Graph answers 429 (throttled)", registry=r)
+        self.graph_errors = Counter("tsm_graph_errors", "Microsoft Graph requests that got no answer (timeouts, "
+                                    "connection errors), by exception type", ["error"], registry=r)
+
+    # Convenience recorders (one place that knows the label values).
+
+    def turn(self, kind: str, outcome: str, seconds: float | None = None) -> None:
+        self.turns.labels(kind, outcome).inc()
+        if seconds is not None:
+            self.turn_seconds.observe(seconds)
+
+    def reminder(self, kind: str, outcome: str) -> None:
+        self.reminders.labels(kind, outcome).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def value(self, name: str, **labels: str) -> float:
+        """A sample's current value (0 when never set): for tests and the CLI, not for the hot path."""
+        v = self.registry.get_sample_value(name, labels or None)
+        return 0.0 if v is None else v
+
+
+def metrics_handler(metrics: Metrics, *, token: str = ""):
+    """An aiohttp handler for ``GET /metrics``. With ``token`` set, a ``Authorization: Bearer <token>`` is required
+    (the reverse proxy should not expose /metrics to the internet in any case)."""
+    from aiohttp import web
+
+    async def handle(request: web.Request) -> web.Response:
+        if token:
+            given = request.headers.get("Authorization", "")
+            import hmac
+
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return web.Response(status=401, text="metrics need a bearer token\n")
+        body = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return handle
+
+
+def add_metrics_route(web_app, metrics: Metrics, *, token: str = "") -> None:
+    """Mount ``GET /metrics`` on an aiohttp application (before it is started)."""
+    web_app.router.add_get("/metrics", metrics_handler(metrics, token=token))
+
+
+# ---------------------------------------------------------------------- instrumenting the services
+
+
+def instrument_booking(booking: Any, metrics: Metrics) -> Any:
+    """Count and log book/move/cancel outcomes of a BookingService instance (wraps its bound methods)."""
+    from .domain.errors import BookingRefused
+
+    verbs = {"book": "booked", "move": "moved", "cancel": "cancelled"}
+    for method, outcome in verbs.items():
+        original = getattr(booking, method, None)
+        if original is None or getattr(original, "_tsm_instrumented", False):
+            continue
+
+        def wrap(fn: Callable, outcome: str = outcome, method: str = method) -> Callable:
+            @functools.wraps(fn)
+            async def instrumented(actor, *args, **kwargs):
+                try:
+                    result = await fn(actor, *args, **kwargs)
+                except BookingRefused as refusal:
+                    metrics.bookings.labels("refused").inc()
+                    metrics.booking_refusals.labels(refusal.code).inc()
+                    log.info("booking refused", extra={"op": method, "reason": refusal.code,
+                                                       "actor_kind": getattr(actor, "kind", "?")})
+                    raise
+                except Exception as exc:
+                    metrics.bookings.labels("failed").inc()
+                    log.info("booking operation failed", extra={"op": method, "error": type(exc).__name__,
+                                                                "actor_kind": getattr(actor, "kind", "?")})
+                    raise
+                metrics.bookings.labels(outcome).inc()
+                view = getattr(result, "meeting", None)
+                log.info("meeting %s", outcome, extra={
+                    "op": method, "meeting_id": getattr(view, "id", None),
+                    "school_id": _first(getattr(view, "school_ids", None)),
+                    "actor_kind": getattr(actor, "kind", "?")})
+                return result
+
+            instrumented._tsm_instrumented = True  # type: ignore[attr-defined]
+            return instrumented
+
+        setattr(booking, method, wrap(original))
+    return booking
+
+
+def instrument_ledger(ledger: Any, metrics: Metrics) -> Any:
+    """Count the scheduler's outcomes where they are recorded: ``Ledger.finish`` (sent, failed, undeliverable,
+    skipped) and ``Ledger.retry_later`` (retry), labelled by the message kind (remind_7d, agenda...)."""
+    finish, retry_later = ledger.finish, ledger.retry_later
+    if getattr(finish, "_tsm_instrumented", False):
+        return ledger
+
+    @functools.wraps(finish)
+    async def counted_finish(claim, status: str, error: str = "") -> bool:
+        ok = await finish(claim, status, error)
+        if ok:
+            metrics.reminder(claim.due.kind, status)
+            log.info("outbound %s", status, extra={"kind": claim.due.kind, "subject_kind": claim.due.subject_kind,
+                                                  "subject_id": claim.due.subject_id,
+                                                  "recipient_kind": claim.due.recipient.kind})
+        return ok
+
+    @functools.wraps(retry_later)
+    async def counted_retry(claim, delay, error: str = "") -> None:
+        await retry_later(claim, delay, error)
+        metrics.reminder(claim.due.kind, "retry")
+
+    counted_finish._tsm_instrumented = True  # type: ignore[attr-defined]
+    ledger.finish, ledger.retry_later = counted_finish, counted_retry
+    return ledger
+
+
+class CountingTransport:
+    """An httpx async transport that counts every request it carries (and 429s, and failures to answer)."""
+
+    def __init__(self, inner: Any, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    async def handle_async_request(self, request):
+        try:
+            response = await self.inner.handle_async_request(request)
+        except Exception as exc:
+            self.metrics.graph_errors.labels(type(exc).__name__).inc()
+            self.metrics.graph_calls.labels(request.method, "error").inc()
+            raise
+        self.metrics.graph_calls.labels(request.method, f"{response.status_code // 100}xx").inc()
+        if response.status_code == 429:
+            self.metrics.graph_throttles.inc()
+            log.info("graph throttled", extra={"method": request.method, "retry_after":
+                                               response.headers.get("Retry-After", "")})
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def instrument_graph(calendar: Any, metrics: Metrics) -> bool:
+    """Put a :class:`CountingTransport` under the Graph SDK's middleware (its retry handler included), so every
+    attempt is counted. Returns False (and counts nothing) if the calendar is not a Graph calendar or the SDK's
+    layout is not the expected one (msgraph-core: client._transport is a transport with a pipeline whose
+    ``_transport`` makes the network request)."""
+    adapter = getattr(getattr(calendar, "client", None), "request_adapter", None)
+    http = getattr(adapter, "_http_client", None)
+    outer = getattr(http, "_transport", None)
+    if outer is None:
+        return False
+    pipeline = getattr(outer, "pipeline", None)
+    inner = getattr(pipeline, "_transport", None) if pipeline is not None else None
+    if inner is None or isinstance(inner, CountingTransport):
+        return isinstance(inner, CountingTransport)
+    counting = CountingTransport(inner, metrics)
+    pipeline._transport = counting
+    if getattr(outer, "transport", None) is inner:
+        outer.transport = counting
+    return True
+
+
+def _first(values: Any) -> Any:
+    try:
+        return next(iter(values)) if values else None
+    except TypeError:
+        return None
+
+
+# ---------------------------------------------------------------------- logs
+
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization headers and bearer tokens.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]{8,}=*"), r"\1 [REDACTED]"),
+    # JWTs (three base64url parts, the first starting with eyJ: '{"').
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[REDACTED-JWT]"),
+    # Passwords inside URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:[REDACTED]@"),
+    # key=value / "key": "value" pairs whose key says secret.
+    (re.compile(r"""(?ix)
+        (["']?\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|client[_-]?state|signature|sig)["']?
+         \s*[:=]\s*)
+        (["']?)[^\s"'&,;}]{3,}\2"""), r"\1\2[REDACTED]\2"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, repl in _SECRET_PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message (args merged in) with secrets blanked; attach it to handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
+            message = str(record.msg)
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the record's extras, the exception if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key in _STANDARD or key.startswith("_") or key in out:
+                continue
+            out[key] = value if isinstance(value, int | float | bool | type(None)) else redact(str(value))
+        if record.exc_info:
+            out["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text", *, stream=None) -> logging.Handler:
+    """The process's root handler: JSON lines (``fmt="json"``, for production) or plain text, secrets redacted.
+    Replaces handlers an earlier call installed, so it can be called again (tests, reloads)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_tsm_handler", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler._tsm_handler = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Libraries that log request bodies or headers at DEBUG stay at WARNING whatever the level.
+    for noisy in ("httpx", "httpcore", "azure", "msal", "botbuilder", "msrest", "urllib3", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    return handler
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
