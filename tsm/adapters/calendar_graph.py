@@ -72,6 +72,7 @@ BLOCKING = {FreeBusyStatus.Busy, FreeBusyStatus.Tentative, FreeBusyStatus.Oof}  
 CHANGE_TYPES = "created,updated,deleted"
 _TXN_NAMESPACE = uuid.UUID("5b0d8a53-7a0e-4f43-9a43-1f3c2d0e6a11")
 _PREFER_UTC = 'outlook.timezone="UTC"'
+OWN_VERSIONS_KEPT = 5000
 T = TypeVar("T")
 
 
@@ -244,11 +245,30 @@ class GraphCalendar:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._cache: dict[str, _Cached] = {}
         self._generation: dict[str, int] = {}
+        self._own_versions: dict[str, str] = {}  # event id -> changeKey of the version our own write produced
         self.stats = {"cache_hits": 0, "cache_misses": 0}
 
     async def close(self) -> None:
         if self._close is not None:
             await self._close()
+
+    # ------------------------------------------------------------------ our own writes, echoed by notifications
+
+    def _remember(self, event: Event | None) -> None:
+        if event is not None and event.id and event.change_key:
+            self._own_versions.pop(event.id, None)
+            self._own_versions[event.id] = event.change_key
+            while len(self._own_versions) > OWN_VERSIONS_KEPT:
+                self._own_versions.pop(next(iter(self._own_versions)))
+
+    def is_own_version(self, event_id: str, etag: object) -> bool:
+        """Whether a notification's ``resourceData["@odata.etag"]`` (``W/"changeKey"``) is the version of the event
+        our own create/PATCH produced in this process: then its content is already in the database and reading
+        the event again would be a wasted call."""
+        if not isinstance(etag, str) or not event_id:
+            return False
+        key = etag.removeprefix("W/").strip('"')
+        return bool(key) and self._own_versions.get(event_id) == key
 
     # ------------------------------------------------------------------ calls
 
@@ -393,6 +413,7 @@ class GraphCalendar:
             body, self._utc_config()))
         if created is None or not created.id:
             raise CalendarError(f"Graph created no event in {mailbox}'s calendar.", retryable=True)
+        self._remember(created)
         join_url = _join_url(created)
         if details.online and not join_url:
             join_url = await self._read_join_url(mailbox, created.id)
@@ -407,6 +428,7 @@ class GraphCalendar:
             event = await self._get(mailbox, event_id)
             join_url = _join_url(event)
             if join_url:
+                self._remember(event)  # the version with the join URL is what the outbox is about to store
                 return join_url
         log.info("join URL not yet available for an event in %s's calendar", mailbox)
         return None
@@ -426,6 +448,7 @@ class GraphCalendar:
         except _NotFound:
             log.info("event gone from %s's calendar; creating it again", mailbox)
             return await self.create_event(details)
+        self._remember(patched)
         self.invalidate(mailbox)
         return EventResult(event_id=event_id, join_url=_join_url(patched), attendee_responses=_responses(patched))
 
@@ -578,7 +601,7 @@ class GraphWatcher:
     async def handle(self, items: list[dict[str, Any]]) -> dict[str, int]:
         """Process notifications already acknowledged (202): invalidate the officer's free/busy, bring the
         changed meetings' events into the database; lifecycle events trigger a renewal or a delta sweep."""
-        counts = {"changes": 0, "applied": 0, "unknown_subscription": 0, "lifecycle": 0}
+        counts = {"changes": 0, "applied": 0, "own_writes": 0, "unknown_subscription": 0, "lifecycle": 0}
         subs = await self._subscriptions_by_id({str(i.get("subscriptionId", "")) for i in items})
         todo: dict[tuple[int, str], str] = {}
         for item in items:
@@ -593,9 +616,15 @@ class GraphWatcher:
                 counts["lifecycle"] += 1
                 await self._lifecycle(sub, str(lifecycle))
                 continue
-            event_id = str((item.get("resourceData") or {}).get("id") or "")
-            if event_id:
-                todo[(sub.officer_id, event_id)] = str(item.get("changeType") or "updated")
+            data = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
+            event_id = str(data.get("id") or "")
+            change_type = str(item.get("changeType") or "updated")
+            if not event_id:
+                continue
+            if change_type != "deleted" and self.calendar.is_own_version(event_id, data.get("@odata.etag")):
+                counts["own_writes"] += 1  # the echo of our own create/PATCH: nothing new to read
+                continue
+            todo[(sub.officer_id, event_id)] = change_type
         for (officer_id, event_id), change_type in todo.items():
             counts["changes"] += 1
             if await self.changes.meeting_for_event(officer_id, event_id) is None:

@@ -128,6 +128,7 @@ class _Mailbox:
         "timeZone": {"name": "GMT Standard Time"},
     })
     in_flight: int = 0
+    peak_in_flight: int = 0  # the most requests for this mailbox ever in flight at once (since reset_counters)
 
 
 @dataclass
@@ -699,6 +700,12 @@ class GraphEmulator:
 
     def reset_counters(self) -> None:
         self._counters.clear()
+        for mb in self._mailboxes.values():
+            mb.peak_in_flight = mb.in_flight
+
+    def peak_in_flight(self, mailbox: str) -> int:
+        """The most Graph requests for ``mailbox`` (in the URL path) in flight at once since the last reset."""
+        return self._mailbox(mailbox).peak_in_flight
 
     # ------------------------------------------------------------------ subscriptions and notifications
 
@@ -873,18 +880,20 @@ class GraphEmulator:
         mb = self._mailbox(params["user"]) if "user" in params else None
         counted = False
         try:
+            # A request is in flight for its mailbox from arrival to answer, slow (fault delay) answers included.
+            if mb is not None:
+                if self.mailbox_concurrency is not None and mb.in_flight >= self.mailbox_concurrency:
+                    raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
+                                     {"Retry-After": "1"})
+                mb.in_flight += 1
+                mb.peak_in_flight = max(mb.peak_in_flight, mb.in_flight)
+                counted = True
             if fault and fault.delay:
                 await asyncio.sleep(fault.delay)
             if mb is not None and mb.forbidden:
                 raise GraphError(403, "ErrorAccessDenied", RAOP_MESSAGE)
             if fault and fault.status and not fault.after_perform:
                 return self._fault_response(fault, request_id, client_request_id)
-            if mb is not None and self.mailbox_concurrency is not None:
-                if mb.in_flight >= self.mailbox_concurrency:
-                    raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
-                                     {"Retry-After": "1"})
-                mb.in_flight += 1
-                counted = True
             resp = await getattr(self, route.handler)(request, params)
             if fault and fault.status and fault.after_perform:
                 return self._fault_response(fault, request_id, client_request_id)
