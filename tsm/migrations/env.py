@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 from tsm.adapters.db import (
     bot_tables,  # noqa: F401  (Teams bot: conversations, processed activities)
     chat_tables,  # noqa: F401  (conversations: offers kept server-side)
+    feedback_tables,  # noqa: F401  (evaluations, TSM records and actions)
     graph_tables,  # noqa: F401  (Graph subscriptions, delta state, officer notices)
     scheduler_tables,  # noqa: F401  (the scheduler's ledger)
     tables,  # noqa: F401  (registers the tables on the metadata)
