@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
     metrics_token: SecretStr = SecretStr("")  # when set, GET /metrics needs "Authorization: Bearer <token>"
     # Per-user chat rate limit (each bot process): at most N turns in any window of T seconds; 0 turns it off.
-    chat_burst_turns: int = Field(default=8, ge=0)
+    chat_burst_turns: int = Field(default=20, ge=0)
     chat_burst_seconds: float = Field(default=10.0, gt=0)
-    chat_sustained_turns: int = Field(default=120, ge=0)
+    chat_sustained_turns: int = Field(default=300, ge=0)
     chat_sustained_seconds: float = Field(default=600.0, gt=0)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,6 +115,8 @@ class Router:
         self._commands: list[_Command] = []
         self.fallback: Handler | None = None
         self.unknown_user: Callable[[Incoming], Awaitable[Reply]] | None = None
+        # Per-user rate limit against abusive chat; built from the app's settings on the first turn (or set here).
+        self.turn_limiter: TurnLimiter | None = None
 
     # ------------------------------------------------------------------ registration
 
@@ -154,23 +158,49 @@ class Router:
 
     async def dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
                        clock: Callable[[], datetime]) -> Reply:
+        metrics = getattr(services, "metrics", None)
+        kind = "action" if incoming.verb is not None else "message"
+        started = time.perf_counter()
+        reply, outcome = await self._dispatch(incoming, identify=identify, services=services, clock=clock)
+        if metrics is not None:
+            metrics.turn(kind, outcome or ("refused" if reply.error else "ok"), time.perf_counter() - started)
+        return reply
+
+    async def _dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
+                        clock: Callable[[], datetime]) -> tuple[Reply, str | None]:
+        """The reply, and the outcome when it is not simply ok/refused (rate_limited, unknown_user, error)."""
+        wait = self._turn_limiter(services).hit(_sender_key(incoming.who))
+        if wait > 0:  # checked before anything else, the directory lookup included: a flood costs no database work
+            log.info("turn refused by the per-user rate limit", extra={"retry_in": round(wait, 1)})
+            return (Reply(text=f"You're sending messages faster than I can take them. Please wait about "
+                               f"{max(1, round(wait))} seconds and try again; nothing was changed. "
+                               "Type **help** then to carry on.", error=True), "rate_limited")
         actor = await identify(incoming.who)
         if actor is None:
             if self.unknown_user is not None:
-                return await self.unknown_user(incoming)
-            return Reply(text="I don't know you yet. Ask your LA link officer to add you as a school contact.",
-                         error=True)
+                return await self.unknown_user(incoming), "unknown_user"
+            return (Reply(text="I don't know you yet. Ask your LA link officer to add you as a school contact.",
+                          error=True), "unknown_user")
         ctx = ChatContext(actor, incoming, services, clock)
         try:
             if incoming.verb is not None:
-                return await self._dispatch_verb(ctx)
-            return await self._dispatch_text(ctx)
+                return await self._dispatch_verb(ctx), None
+            return await self._dispatch_text(ctx), None
         except TsmError as exc:
-            return error_reply(str(exc))
+            return error_reply(str(exc)), None
         except Exception:
             log.exception("turn failed (actor %s, verb %s)", actor.key, incoming.verb or "-")
-            return error_reply("Sorry, something went wrong on our side and nothing was changed. Please try again "
-                               "in a minute; if it keeps happening, tell your link officer.")
+            return (error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
+                                "again in a minute; if it keeps happening, tell your link officer."), "error")
+
+    def _turn_limiter(self, services: Any) -> TurnLimiter:
+        """The per-user limit, from the settings of the first app this router serves (one app per process)."""
+        if self.turn_limiter is None:
+            settings = getattr(services, "settings", None)
+            limits = [(getattr(settings, f"chat_{w}_turns", n), getattr(settings, f"chat_{w}_seconds", t))
+                      for w, n, t in (("burst", 20, 10.0), ("sustained", 300, 600.0))]
+            self.turn_limiter = TurnLimiter([(n, t) for n, t in limits if n > 0])
+        return self.turn_limiter
 
     async def _dispatch_verb(self, ctx: ChatContext) -> Reply:
         verb = ctx.incoming.verb or ""
@@ -194,6 +224,48 @@ class Router:
         if self.fallback is not None:
             return await self.fallback(ctx, {"args": ctx.incoming.text or ""})
         raise InvalidInput("I didn't understand that. Type **help** to see what I can do.")
+
+
+def _sender_key(who: Who) -> str:
+    """Whom a turn counts against: the AAD object id (stable, vouched for by the channel), else the channel's user
+    id, else the email; unknown users are limited the same way as known ones."""
+    return (f"aad:{who.tenant_id}:{who.aad_object_id}" if who.aad_object_id else
+            f"ch:{who.channel_user_id}" if who.channel_user_id else f"mail:{(who.email or '').lower()}")
+
+
+class TurnLimiter:
+    """Non-blocking sliding windows per sender: ``hit(key)`` records a turn and returns 0, or returns the seconds
+    to wait when one more turn would exceed any window (and then records nothing: a refused turn does not
+    extend the penalty). The least recently seen senders are forgotten past ``max_keys``."""
+
+    def __init__(self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 50_000) -> None:
+        self.limits = tuple((int(n), float(t)) for n, t in limits)
+        if any(n < 1 or t <= 0 for n, t in self.limits):
+            raise ValueError("limits are (count >= 1, seconds > 0) pairs")
+        self.clock = clock
+        self.max_keys = max_keys
+        self._logs: OrderedDict[str, deque[float]] = OrderedDict()
+        self._keep = max((n for n, _ in self.limits), default=0)
+
+    def hit(self, key: str) -> float:
+        if not self.limits:
+            return 0.0
+        now = self.clock()
+        entries = self._logs.pop(key, None)
+        if entries is None:
+            entries = deque(maxlen=self._keep)
+        self._logs[key] = entries
+        while len(self._logs) > self.max_keys:
+            self._logs.popitem(last=False)
+        wait = 0.0
+        for n, window in self.limits:
+            if len(entries) >= n:
+                wait = max(wait, entries[-n] + window - now)
+        if wait > 0:
+            return wait
+        entries.append(now)
+        return 0.0
 
 
 def error_reply(message: str) -> Reply:
