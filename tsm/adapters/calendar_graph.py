@@ -60,7 +60,7 @@ from ..ports import CalendarChange, CalendarError, CalendarRef, EventDetails, Ev
 from ..settings import Settings
 from .db.engine import Database
 from .db.graph_tables import GraphDeltaState, GraphSubscription
-from .db.tables import Officer
+from .db.tables import Meeting, Officer
 
 log = logging.getLogger(__name__)
 
@@ -748,6 +748,19 @@ class GraphWatcher:
                     counts["applied"] += 1
         return counts
 
+    async def _missing_from_full_sync(self, ref: CalendarRef, window: Interval,
+                                      listed: list[CalendarChange]) -> list[CalendarChange]:
+        """A full sync (first sweep, or Graph forgot the delta state) lists only the events that exist, so a
+        meeting's event deleted meanwhile would never be reported: read each active meeting's event that the
+        listing lacks (normally none) to learn whether it was deleted or moved out of the window."""
+        seen = {c.event_id for c in listed}
+        async with self.db.reader() as s:
+            rows = await s.exec(select(Meeting.calendar_event_id).where(
+                Meeting.officer_id == ref.officer_id, Meeting.calendar_event_id.is_not(None),
+                Meeting.status.in_(("booked", "moved")), Meeting.end > window.start, Meeting.start < window.end))
+            missing = [event_id for event_id in rows if event_id and event_id not in seen]
+        return [await self.calendar.read_change(ref, event_id) for event_id in missing]
+
     async def _delta_one(self, ref: CalendarRef) -> list[CalendarChange]:
         now = self.clock()
         async with self.db.reader() as s:
@@ -762,6 +775,8 @@ class GraphWatcher:
         except _DeltaGone:
             link = None
             changes, new_link = await self.calendar.delta(ref, None, window)
+        if link is None:
+            changes += await self._missing_from_full_sync(ref, window, changes)
         async with self.db.transaction() as s:
             row = await s.get(GraphDeltaState, ref.officer_id)
             if row is None:
