@@ -44,6 +44,7 @@ from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
+ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class JobSettings:
     max_attempts: int = 5
     send_concurrency: int = 64
 
+    @classmethod
+    def from_settings(cls, settings) -> JobSettings:
+        """From ``TSM_SCHEDULER_*`` (see tsm/settings.py); anything not set keeps the default above."""
+        d = cls()
+        return cls(
+            agenda_hour=getattr(settings, "scheduler_agenda_hour", d.agenda_hour),
+            chaser_after_weeks=getattr(settings, "scheduler_chaser_after_weeks", d.chaser_after_weeks),
+            meeting_end_margin=timedelta(minutes=getattr(settings, "scheduler_meeting_end_margin_minutes",
+                                                         d.meeting_end_margin.total_seconds() // 60)),
+            leader_rebook_within=timedelta(hours=getattr(settings, "scheduler_leader_rebook_hours",
+                                                         d.leader_rebook_within.total_seconds() // 3600)),
+        )
+
 
 @dataclass
 class SweepResult:
@@ -66,10 +80,11 @@ class SweepResult:
     undeliverable: int = 0
     retry: int = 0
     failed: int = 0
+    lost: int = 0  # taken over by another worker (our lease ran out) before we sent: theirs to send now
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: SweepResult) -> None:
-        for k in ("claimed", "sent", "skipped", "undeliverable", "retry", "failed"):
+        for k in ("claimed", "sent", "skipped", "undeliverable", "retry", "failed", "lost"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for k, v in other.by_kind.items():
             self.by_kind[k] = self.by_kind.get(k, 0) + v
@@ -136,8 +151,12 @@ class Jobs:
         """The senior leader can't attend (the school said so, or declined the invitation): the school gets
         other times in the same term and the officer is told; nothing chosen in time, the officer is nudged."""
         now = self.clock()
+        # Every senior leader invited has declined (one of two declining still leaves one to come).
+        still_coming = select(MeetingAttendee.meeting_id).where(
+            MeetingAttendee.role == "senior_leader", MeetingAttendee.response != "declined")
         declined = select(MeetingAttendee.meeting_id).where(
-            MeetingAttendee.role == "senior_leader", MeetingAttendee.response == "declined")
+            MeetingAttendee.role == "senior_leader", MeetingAttendee.response == "declined",
+            col(MeetingAttendee.meeting_id).not_in(still_coming))
         marked = select(MeetingLeaderUnavailable.meeting_id)
         due: list[Due] = []
         async with self.db.reader() as s:
@@ -208,44 +227,57 @@ class Jobs:
         return res
 
     async def meeting_ends(self) -> SweepResult:
-        """Timer fallback: meetings past their end (plus a margin) for which no meetingEnd event came."""
+        """Timer fallback: meetings past their end (plus a margin) for which no meetingEnd event came. On-site
+        meetings never send one, and Teams sends none when nobody joined or the app is not in the chat."""
         now = self.clock()
         async with self.db.reader() as s:
-            ids = list(await s.exec(select(Meeting.id).where(
-                col(Meeting.status).in_(CHANGEABLE), Meeting.end <= now - self.settings.meeting_end_margin,
+            rows = list(await s.exec(select(Meeting.id, Meeting.officer_id, Meeting.start).where(
+                col(Meeting.status).in_(ENDABLE), Meeting.end <= now - self.settings.meeting_end_margin,
                 Meeting.end > now - timedelta(days=14))))
+        gates = await self._not_yet_claimed([_end_gate(mid, officer_id, start) for mid, officer_id, start in rows])
         total = SweepResult()
-        for mid in ids:
-            total.add(await self.on_meeting_end(mid, source="timer"))
+        for gate in gates:
+            total.add(await self.on_meeting_end(gate.subject_id, source="timer"))
         return total
 
     async def on_meeting_end(self, meeting_id: int, *, source: str) -> SweepResult:
         """Teams' meetingEnd event or the timer: mark held, offer next term's TSM, ask for an evaluation.
 
-        Whichever path comes first claims the meeting's end in the ledger; the other finds it claimed and
-        does nothing, so both together make one offer.
+        Whichever path comes first claims the meeting's end in the ledger (the "gate"); the other finds it
+        claimed and does nothing, so both together make one offer. An event for a meeting that has not
+        started yet (someone tried the link early), was cancelled or was a no-show is ignored.
         """
+        now = self.clock()
         async with self.db.reader() as s:
             m = await s.get(Meeting, meeting_id)
-            if m is None:
-                return SweepResult()
-            officer_id, start = m.officer_id, m.start
-        gate = await self.ledger.claim([Due("meeting_end", "meeting", meeting_id, Recipient("officer", officer_id),
-                                            iso(start))])
+        if m is None or m.status not in ENDABLE or m.start > now:
+            return SweepResult()
+        gate = await self.ledger.claim([_end_gate(m.id, m.officer_id, m.start)])
         if not gate:
             return SweepResult()
         log.info("meeting %s ended (%s)", meeting_id, source)
+        result = SweepResult(claimed=1)
+        await self._end_meeting(gate[0], result)
+        return result
+
+    async def _end_meeting(self, gate: Claim, result: SweepResult) -> None:
+        """The work behind a claimed gate; re-run as is by ``retry_expired`` if its worker died half way (the
+        messages already claimed are not claimed twice, and those claimed but unsent are retried on their own)."""
         try:
+            async with self.db.reader() as s:
+                m = await s.get(Meeting, gate.due.subject_id)
+            if m is None or iso(m.start) != gate.due.ref or m.status not in ENDABLE:
+                await self.ledger.finish(gate, "skipped")  # moved, cancelled or marked a no-show since
+                result.skipped += 1
+                return
             if m.status in CHANGEABLE:
-                await self.booking.mark_held(Actor.system(), meeting_id)
-            due = await self._end_of_meeting_messages(meeting_id)
-            result = await self._deliver(await self.ledger.claim(due))
-            await self.ledger.finish(gate[0], "sent")
-            result.claimed += 1
-            return result
-        except Exception as exc:
-            await self.ledger.retry_later(gate[0], timedelta(minutes=5), type(exc).__name__)
-            raise
+                await self.booking.mark_held(Actor.system(), m.id)  # the officer can correct it (no-show)
+            due = await self._end_of_meeting_messages(m.id)
+            result.add(await self._deliver(await self.ledger.claim(due)))
+            await self.ledger.finish(gate, "sent")
+        except Exception as exc:  # noqa: BLE001 - recorded on the gate, retried by any worker
+            log.exception("end of meeting %s failed", gate.due.subject_id)
+            await self._retry_or_fail(gate, result, type(exc).__name__)
 
     async def retry_expired(self) -> SweepResult:
         """Send what other workers claimed but did not finish (they died, or were told to retry later)."""
@@ -330,6 +362,9 @@ class Jobs:
         return result
 
     async def _deliver_one(self, claim: Claim, result: SweepResult) -> None:
+        if claim.due.kind == "meeting_end":  # a gate taken over from a worker that died half way
+            await self._end_meeting(claim, result)
+            return
         try:
             message = await self.compose(claim.due)
         except Exception as exc:  # noqa: BLE001
@@ -339,6 +374,9 @@ class Jobs:
         if message is None:
             await self.ledger.finish(claim, "skipped")
             result.skipped += 1
+            return
+        if not await self.ledger.touch(claim):
+            result.lost += 1  # our lease ran out while this waited and another worker took it: theirs now
             return
         try:
             sent = await self.messenger.send(claim.due.recipient, message)
@@ -486,6 +524,11 @@ class Jobs:
             return Message(f"{school.name} has no TSM booked this term yet. Say **book** to pick a time with "
                            f"{officer.name}; it takes a minute.")
         return Message(f"A new term has started: say **book** to book {school.name}'s TSM with {officer.name}.")
+
+
+def _end_gate(meeting_id: int, officer_id: int, start: datetime) -> Due:
+    """The ledger row that makes a meeting's end handled once, whichever of the event and the timer comes first."""
+    return Due("meeting_end", "meeting", meeting_id, Recipient("officer", officer_id), iso(start))
 
 
 @dataclass(frozen=True)

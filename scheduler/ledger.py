@@ -88,13 +88,28 @@ class Ledger:
         async with self.db.transaction() as s:
             return [_claim_from_row(r) for r in await s.exec(stmt)]
 
+    def _mine(self, claim: Claim):
+        """The claim's row while it is still this very claim: same worker AND same attempt. A takeover (even by
+        this worker's own retry sweep) bumps ``attempts``, so the older holder's writes no longer match."""
+        return and_(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id, Outbound.status == "claimed",
+                    Outbound.attempts == claim.attempts)
+
+    async def touch(self, claim: Claim) -> bool:
+        """Right before sending: renew the lease if the claim is still ours. False means another worker (or a
+        later attempt) has taken it over, so this holder must not send. With the lease renewed here, a send
+        that follows at once cannot be taken over while it is in flight."""
+        async with self.db.transaction() as s:
+            result = await s.exec(update(Outbound).where(self._mine(claim))
+                                  .values(lease_until=self.clock() + self.lease)
+                                  .execution_options(synchronize_session=False))
+            return result.rowcount == 1
+
     async def finish(self, claim: Claim, status: str, error: str = "") -> bool:
         """Record the outcome, only while the claim is still this worker's."""
         now = self.clock()
         async with self.db.transaction() as s:
             result = await s.exec(
-                update(Outbound).where(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id,
-                                       Outbound.status == "claimed")
+                update(Outbound).where(self._mine(claim))
                 .values(status=status, lease_until=None, sent_at=now if status == "sent" else None,
                         last_error=error[:300]).execution_options(synchronize_session=False))
             return result.rowcount == 1
@@ -103,10 +118,19 @@ class Ledger:
         """Keep the claim but let its lease end at ``now + delay``, when any worker may take it over."""
         async with self.db.transaction() as s:
             await s.exec(
-                update(Outbound).where(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id,
-                                       Outbound.status == "claimed")
+                update(Outbound).where(self._mine(claim))
                 .values(lease_until=self.clock() + delay, last_error=error[:300])
                 .execution_options(synchronize_session=False))
+
+    async def once(self, job: str, period: str) -> bool:
+        """True for exactly one caller, across every worker, per ``(job, period)``: for work that must run once
+        per period however many workers there are (e.g. renewing Graph subscriptions once an hour). The row is
+        a ledger row of kind ``job`` (subject and recipient 0), finished at once; it holds no message."""
+        key = f"{job}:{period}"[:40]
+        claims = await self.claim([Due("job", "job", 0, Recipient("officer", 0), key)])
+        if claims:
+            await self.finish(claims[0], "sent")
+        return bool(claims)
 
     async def counts(self) -> dict[str, int]:
         async with self.db.reader() as s:

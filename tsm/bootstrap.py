@@ -8,6 +8,7 @@ from datetime import datetime
 
 from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
+from .domain.errors import TsmError
 from .observability import Metrics, instrument_booking, instrument_graph
 from .ports import CalendarPort
 from .services.booking import BookingService, now_utc
@@ -58,3 +59,23 @@ def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime]
     instrument_graph(cal, metrics)  # no-op unless the calendar is the Graph one
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),
                metrics=metrics)
+
+
+class MessengerUnavailable(TsmError):
+    """No way to send proactive Teams messages in this installation (``bot.messenger`` is missing)."""
+
+
+def build_messenger(app: App):
+    """The Teams messenger (a :class:`tsm.messaging.MessengerPort`) for proactive sends: the scheduler's worker
+    and the bot use it. ``bot/`` is the only package importing botbuilder, so it is imported here lazily; its
+    ``bot.messenger.build_messenger(app)`` builds the messenger (with the shared send limiter)."""
+    try:
+        from bot import messenger as teams
+    except ImportError as exc:
+        raise MessengerUnavailable(
+            "The Teams messenger (bot.messenger) is not installed, so nothing can be sent to Teams: "
+            f"the scheduler worker cannot start without it ({exc}).") from exc
+    factory = getattr(teams, "build_messenger", None)
+    if factory is None:
+        raise MessengerUnavailable("bot.messenger has no build_messenger(app): the scheduler worker cannot send.")
+    return factory(app)

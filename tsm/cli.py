@@ -425,6 +425,22 @@ def run(ctx: click.Context, with_demo: bool) -> None:
     serve(settings)
 
 
+@cli.command()
+@click.option("--worker-id", default=None, help="a name for this worker in the ledger (default: host:pid)")
+@click.pass_context
+def worker(ctx: click.Context, worker_id: str | None) -> None:
+    """Run the scheduler as its own process (production): reminders, nudges, rebooking, meeting ends, calendar
+    outbox and Outlook subscriptions. Any number of workers may share one database; stops on SIGTERM/SIGINT."""
+    from scheduler.service import run_worker
+
+    from .observability import configure_logging
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level, settings.log_format)
+    _run(run_worker(settings, worker_id=worker_id))
+    click.echo("Scheduler worker stopped.")
+
+
 def main() -> None:
     cli(obj={})
 

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # Calendar outbox retries.
     outbox_max_attempts: int = 6
 
+    # Scheduler (issue 5): when officers' agendas go, how long before chasers, rebooking and end-of-meeting waits.
+    scheduler_agenda_hour: int = Field(default=16, ge=0, le=23)  # local hour the next working day's agenda goes
+    scheduler_chaser_after_weeks: int = Field(default=3, ge=1, le=12)  # weeks into term before chasing a school
+    scheduler_leader_rebook_hours: int = Field(default=48, ge=1, le=336)  # then the officer is nudged to rearrange
+    scheduler_meeting_end_margin_minutes: int = Field(default=30, ge=0, le=240)  # timer fallback after the end
+
     # Production: logs, metrics, abuse protection (issue 7).
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector

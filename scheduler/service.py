@@ -1,0 +1,278 @@
+"""The scheduler as a service: inside the bot (the embedded default) or as its own process (``tsm worker``).
+
+:class:`SchedulerService` builds the sweep jobs, the ledger (claims with a lease) and an APScheduler
+``AsyncIOScheduler`` with a few sweeps under stable ids. APScheduler only wakes them: the database holds what
+is due, so a restart loses nothing and any number of workers on one database never send a message twice.
+
+==========================  =========  ============================================================
+job id                      every      what
+==========================  =========  ============================================================
+``tsm.reminders``           60 s       confirmations, 7-day (checklist) and 1-day reminders
+``tsm.meetings``            60 s       senior leader unavailable (rebooking, officer told/nudged);
+                                       meetings ended with no Teams event (timer fallback)
+``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers
+``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
+``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
+``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
+                                       once an hour across all workers)
+``tsm.graph_delta``         15 min     the ``calendarView/delta`` fallback sweep (Graph backend only;
+                                       once a quarter-hour across all workers)
+==========================  =========  ============================================================
+
+The transport's ``tsm/server.py`` runs it next to the bot::
+
+    service = SchedulerService(app, messenger)
+    await service.start()      # on start-up
+    ...
+    await service.shutdown()   # on clean-up: running sweeps finish (or are cancelled after a grace period)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from .jobs import Jobs, JobSettings, SweepResult
+from .ledger import Ledger
+from .runner import build_scheduler
+from .runner import worker_id as default_worker_id
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from tsm.bootstrap import App
+    from tsm.messaging import MessengerPort
+    from tsm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SweepIntervals:
+    """Seconds between two runs of each sweep."""
+
+    reminders: int = 60
+    meetings: int = 60
+    nudges: int = 300
+    retries: int = 30
+    calendar_outbox: int = 30
+    graph_subscriptions: int = 3600
+    graph_delta: int = 900
+
+
+def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
+               worker_id: str | None = None, lease: timedelta = LEASE) -> Jobs:
+    """The sweep jobs for ``app``, sending through ``messenger``, claiming as ``worker_id``."""
+    clock = app.booking.clock
+    ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock)
+    metrics = getattr(app, "metrics", None)
+    if metrics is not None:
+        from tsm.observability import instrument_ledger
+
+        instrument_ledger(ledger, metrics)
+    return Jobs(db=app.db, messenger=messenger, booking=app.booking, reference=app.reference, ledger=ledger,
+                clock=clock, settings=job_settings or JobSettings.from_settings(app.settings))
+
+
+def build_graph_watcher(app: App):
+    """The Outlook watcher when the calendar is Graph, else None. Prefers the composition root's
+    ``build_graph_watcher_if_configured`` (the Graph engineer's); falls back to the adapter's own builder."""
+    from tsm import bootstrap
+
+    factory = getattr(bootstrap, "build_graph_watcher_if_configured", None)
+    if factory is not None:
+        return factory(app)
+    if app.settings.calendar_backend != "graph":
+        return None
+    # Only the Graph path imports msgraph.
+    from tsm.adapters.calendar_graph import build_graph_watcher as build
+
+    return build(app)
+
+
+class SchedulerService:
+    def __init__(self, app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
+                 worker_id: str | None = None, intervals: SweepIntervals | None = None, lease: timedelta = LEASE,
+                 watcher=None) -> None:
+        self.app = app
+        self.messenger = messenger
+        self.worker_id = worker_id or default_worker_id()
+        self.intervals = intervals or SweepIntervals()
+        self.jobs = build_jobs(app, messenger, job_settings=job_settings, worker_id=self.worker_id, lease=lease)
+        self.ledger = self.jobs.ledger
+        self.watcher = watcher
+        self.scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ the sweeps
+
+    async def reminders(self) -> SweepResult:
+        return await self.jobs.reminders()
+
+    async def meetings(self) -> SweepResult:
+        result = await self.jobs.leader_unavailable()
+        result.add(await self.jobs.meeting_ends())
+        return result
+
+    async def nudges(self) -> SweepResult:
+        result = SweepResult()
+        for sweep in (self.jobs.officer_agendas, self.jobs.unbooked_weekly, self.jobs.term_start_nudges,
+                      self.jobs.chasers):
+            try:
+                result.add(await sweep())
+            except Exception:  # one failing nudge must not stop the others
+                log.exception("sweep %s failed", sweep.__name__)
+        return result
+
+    async def retries(self) -> SweepResult:
+        return await self.jobs.retry_expired()
+
+    async def calendar_outbox(self) -> int:
+        return await self.app.sync.process_due()
+
+    async def graph_subscriptions(self) -> dict[str, int] | None:
+        """Once an hour across all workers: create and renew the officers' calendar subscriptions."""
+        if self.watcher is None or not await self.ledger.once("graph_subscriptions", self._period(3600)):
+            return None
+        return await self.watcher.renew_subscriptions()
+
+    async def graph_delta(self) -> dict[str, int] | None:
+        """Once a quarter-hour across all workers: catch up on calendar changes notifications missed."""
+        if self.watcher is None or not await self.ledger.once("graph_delta", self._period(900)):
+            return None
+        return await self.watcher.sweep_delta()
+
+    def _period(self, seconds: int) -> str:
+        now = self.jobs.clock()
+        return str(int(now.timestamp()) // seconds)
+
+    def sweeps(self) -> dict[str, tuple[Callable[[], Awaitable[object]], int]]:
+        """Stable job id -> (coroutine function, interval in seconds)."""
+        i = self.intervals
+        sweeps: dict[str, tuple[Callable[[], Awaitable[object]], int]] = {
+            "tsm.reminders": (self.reminders, i.reminders),
+            "tsm.meetings": (self.meetings, i.meetings),
+            "tsm.nudges": (self.nudges, i.nudges),
+            "tsm.retries": (self.retries, i.retries),
+            "tsm.calendar_outbox": (self.calendar_outbox, i.calendar_outbox),
+        }
+        if self.watcher is not None:
+            settings = self.app.settings
+            if settings.graph_notification_url and settings.graph_client_state.get_secret_value():
+                sweeps["tsm.graph_subscriptions"] = (self.graph_subscriptions, i.graph_subscriptions)
+            else:
+                log.warning("Outlook change notifications are off (TSM_GRAPH_NOTIFICATION_URL or "
+                            "TSM_GRAPH_CLIENT_STATE unset): calendar changes arrive by the delta sweep only")
+            sweeps["tsm.graph_delta"] = (self.graph_delta, i.graph_delta)
+        return {job_id: (self._tracked(job_id, fn), seconds) for job_id, (fn, seconds) in sweeps.items()}
+
+    def _tracked(self, job_id: str, fn: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """Keeps the running sweeps' tasks (for a graceful shutdown) and logs what a sweep did (counts only)."""
+
+        async def run() -> object:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                result = await fn()
+                if isinstance(result, SweepResult) and result.claimed:
+                    log.info("%s: claimed %d, sent %d, skipped %d, undeliverable %d, retry %d, failed %d, lost %d",
+                             job_id, result.claimed, result.sent, result.skipped, result.undeliverable,
+                             result.retry, result.failed, result.lost)
+                return result
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        run.__name__ = job_id
+        return run
+
+    # ------------------------------------------------------------------ life cycle
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler is not None and self.scheduler.running
+
+    async def start(self) -> None:
+        """Start the sweeps (each runs at once, then at its interval). Call from inside the event loop."""
+        if self.running:
+            return
+        if self.watcher is None:
+            self.watcher = build_graph_watcher(self.app)
+        self.scheduler = build_scheduler(self.sweeps())
+        self.scheduler.start()
+        log.info("scheduler started as %s with jobs %s", self.worker_id,
+                 ", ".join(job.id for job in self.scheduler.get_jobs()))
+
+    async def shutdown(self, grace: float = 30.0) -> None:
+        """Stop waking sweeps; let running ones finish for up to ``grace`` seconds, then cancel them. What a
+        cancelled sweep had claimed but not sent is taken over by any worker once its lease runs out."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        running = {t for t in self._running if not t.done()}
+        if running:
+            log.info("waiting for %d running sweep(s) to finish", len(running))
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("%d sweep(s) cancelled at shutdown; their claims are retried after the lease",
+                            len(pending))
+        self.scheduler = None
+
+
+async def run_worker(settings: Settings, *, worker_id: str | None = None, messenger: MessengerPort | None = None,
+                     stop: asyncio.Event | None = None, intervals: SweepIntervals | None = None) -> None:
+    """``tsm worker``: the scheduler as its own process, sending through the Teams messenger, until SIGTERM or
+    SIGINT (or ``stop`` is set); then running sweeps finish and everything is closed."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the version check is not news
+    from tsm.adapters.db.migrate import current
+    from tsm.bootstrap import build_app, build_messenger
+    from tsm.domain.errors import TsmError
+
+    head = _migration_head()
+    at = current(settings.database_url)
+    if at != head:
+        raise TsmError(f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first.")
+    app = build_app(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    service: SchedulerService | None = None
+    try:
+        messenger = messenger or build_messenger(app)
+        service = SchedulerService(app, messenger, worker_id=worker_id, intervals=intervals)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                handled.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+                pass
+        await service.start()
+        await stop.wait()
+        log.info("scheduler worker %s stopping", service.worker_id)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        if service is not None:
+            await service.shutdown()
+        close = getattr(messenger, "close", None)
+        if close is not None:
+            await close()
+        await app.close()
+
+
+def _migration_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from tsm.adapters.db.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
