@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     allowed_tenants: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 3978
+    # The bot's public origin (https://bot.example.org) for links it serves (.ics invitations); empty = the
+    # origin of the request being answered. run_scheduler: run the sweeps inside the bot process (`tsm run`).
+    public_url: str = ""
+    run_scheduler: bool = True
 
     # Calendar outbox retries.
     outbox_max_attempts: int = 6
