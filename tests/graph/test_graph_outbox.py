@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from tsm.adapters.calendar_graph import build_graph_calendar
 from tsm.adapters.db.graph_tables import OfficerNotice
-from tsm.adapters.db.tables import CalendarOutbox, MeetingSchool
+from tsm.adapters.db.tables import CalendarOutbox, MeetingSchool, Officer
 from tsm.bootstrap import build_app
 from tsm.services.calendar_sync import LEASE
 
@@ -199,3 +199,37 @@ async def test_moves_and_cancellations_reach_outlook_in_order(fast_sqlite):
     async with st.app.db.reader() as s:
         ms = (await s.exec(select(MeetingSchool).where(MeetingSchool.meeting_id == result.meeting.id))).one()
     assert ms.active_term_id is None
+
+
+async def test_an_officer_without_a_mailbox_gets_a_notice_instead_of_endless_retries(fast_sqlite):
+    st = fast_sqlite
+    async with st.app.db.transaction() as s:
+        ann = await s.get(Officer, st.world.officers["ann"])
+        ann.mailbox = ""
+        s.add(ann)
+    offer = await st.app.booking.free_slots(st.world.contact("low_primary.lead"), st.world.schools["low_primary"])
+    assert offer.slots and st.emulator.count() == 0  # no Outlook calendar to read: not even a call
+    result = await st.book()
+    assert result.meeting.status == "booked"
+    (row,) = await outbox(st, result.meeting.id)
+    assert (row.status, row.attempts) == ("failed", 1)
+    (notice,) = await notices(st, "calendar_failed")
+    assert "no Outlook mailbox" in notice.text
+    assert st.emulator.count() == 0
+
+
+async def test_one_meeting_s_trouble_does_not_stop_the_sweep_for_the_others(fast_sqlite, monkeypatch):
+    st = fast_sqlite
+    st.app.booking.sync = None
+    first = await st.book()
+    second = await st.book("secondary", local(2026, 1, 8, 13), mode="on_site")
+    real = st.app.sync.process_meeting
+
+    async def broken_for_the_first(meeting_id):
+        if meeting_id == first.meeting.id:
+            raise RuntimeError("database hiccup")
+        return await real(meeting_id)
+
+    monkeypatch.setattr(st.app.sync, "process_meeting", broken_for_the_first)
+    assert await st.app.sync.process_due() == 1
+    assert (await st.meeting(second.meeting.id)).calendar_event_id is not None

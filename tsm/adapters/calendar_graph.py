@@ -273,6 +273,9 @@ class GraphCalendar:
     # ------------------------------------------------------------------ calls
 
     def _user(self, mailbox: str):
+        if not mailbox:
+            raise CalendarError("This officer has no Outlook mailbox in the TSM bot: an LA admin must set it "
+                                "(tsm import officers, column mailbox).", retryable=False)
         return self.client.users.by_user_id(mailbox)
 
     async def _call(self, mailbox: str, what: str, call: Callable[[], Awaitable[T]], *, not_found: bool = False) -> T:
@@ -328,12 +331,15 @@ class GraphCalendar:
         out: dict[int, list[Interval]] = {}
         missing: list[CalendarRef] = []
         for ref in calendars:
+            if not ref.mailbox:  # no Outlook calendar to read: only the bot's own meetings count
+                out[ref.officer_id] = []
+                continue
             hit = self._cached(ref.mailbox, window)
             if hit is None:
                 missing.append(ref)
             else:
                 out[ref.officer_id] = hit
-        self.stats["cache_hits"] += len(calendars) - len(missing)
+        self.stats["cache_hits"] += len(out)
         self.stats["cache_misses"] += len(missing)
         if missing:
             wide = Interval(window.start - CACHE_PAD, window.end + CACHE_PAD)
@@ -710,8 +716,9 @@ class GraphWatcher:
             if expires is not None:
                 async with self.db.transaction() as s:
                     stored = await s.get(GraphSubscription, ref.officer_id)
-                    stored.expires_at, stored.renewed_at = expires.astimezone(UTC), now
-                    s.add(stored)
+                    if stored is not None:  # (a subscriptionRemoved may have dropped it meanwhile)
+                        stored.expires_at, stored.renewed_at = expires.astimezone(UTC), now
+                        s.add(stored)
                 return "renewed"
         sub_id, expires = await self.calendar.create_subscription(
             ref, self.settings.graph_notification_url, self._client_state, wanted)

@@ -63,7 +63,10 @@ class CalendarSync:
                 CalendarOutbox.status == "pending", CalendarOutbox.next_attempt_at <= now).distinct().limit(limit)))
         done = 0
         for meeting_id in rows:
-            done += len(await self.process_meeting(meeting_id))
+            try:
+                done += len(await self.process_meeting(meeting_id))
+            except Exception:  # noqa: BLE001 - one meeting's trouble must not stop the sweep for the others
+                log.exception("calendar outbox sweep: meeting %s could not be processed", meeting_id)
         return done
 
     async def _claim_next(self, meeting_id: int) -> CalendarOutbox | None:
@@ -84,8 +87,8 @@ class CalendarSync:
             return row
 
     async def _run(self, row: CalendarOutbox) -> EventResult | None:
-        details, event_id = await self.details(row.meeting_id)
         try:
+            details, event_id = await self.details(row.meeting_id)
             if row.op == "create":
                 result = await self.calendar.create_event(details)
             elif row.op == "update":
