@@ -14,8 +14,11 @@ from .ports import CalendarPort
 from .services.booking import BookingService, now_utc
 from .services.calendar_sync import CalendarSync
 from .services.directory import Directory
+from .services.evaluations import Evaluations
 from .services.notices import Notices
+from .services.records import Records
 from .services.reference import ReferenceData
+from .services.reports import Reports
 from .settings import Settings
 
 
@@ -30,6 +33,9 @@ class App:
     directory: Directory
     notices: Notices
     metrics: Metrics | None = None  # this app's own Prometheus registry (tsm.observability)
+    evaluations: Evaluations | None = None  # issue 6: evaluations, TSM records, LA reports
+    records: Records | None = None
+    reports: Reports | None = None
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -58,7 +64,8 @@ def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime]
     instrument_booking(booking, metrics)
     instrument_graph(cal, metrics)  # no-op unless the calendar is the Graph one
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),
-               metrics=metrics)
+               metrics=metrics, evaluations=Evaluations(db, clock=clock), records=Records(db, clock=clock),
+               reports=Reports(db, reference, clock=clock))
 
 
 class MessengerUnavailable(TsmError):

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     scheduler_leader_rebook_hours: int = Field(default=48, ge=1, le=336)  # then the officer is nudged to rearrange
     scheduler_meeting_end_margin_minutes: int = Field(default=30, ge=0, le=240)  # timer fallback after the end
 
+    # Feedback (issue 6): evaluation comments and TSM records are kept this many days after the meeting, then
+    # purged (comments and the author link go, anonymous ratings stay for the trends; records and actions go).
+    feedback_retention_days: int = Field(default=730, ge=30, le=3650)
+    evaluation_reminder_days: int = Field(default=3, ge=1, le=30)  # one reminder this long after the request
+    action_reminder_lead_days: int = Field(default=7, ge=0, le=60)  # open actions remind their owner from then
+
     # Production: logs, metrics, abuse protection (issue 7).
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector

@@ -1,0 +1,461 @@
+"""LA reports: coverage per term, evaluation summary per term and officer (with a PNG chart), outstanding
+actions; each as a read model and as CSV.
+
+Scope: an officer sees their own schools and meetings only; an LA admin (and the CLI) sees the whole LA,
+optionally one officer. School contacts have no reports. The aggregation itself is in
+:mod:`tsm.domain.feedback`; this module reads the rows and hands them over.
+
+Coverage "offered": the school has no meeting in the term but was invited to book it: a term-start or
+chaser message was sent to it for that term, it was offered next term's TSM at the end of its previous
+meeting, or slots for that term were put in front of it in chat (a ``chat_offer`` other than a move).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..adapters.db.chat_tables import ChatOffer
+from ..adapters.db.engine import Database
+from ..adapters.db.feedback_tables import Evaluation, RecordAction, TsmRecord
+from ..adapters.db.scheduler_tables import Outbound
+from ..adapters.db.tables import LA, Meeting, MeetingSchool, Officer, School, SchoolContact, Term
+from ..domain.errors import InvalidInput, NotAllowed, NotFound
+from ..domain.feedback import (
+    COVERAGE_ORDER,
+    LA_TOTAL,
+    QUESTION_KEYS,
+    SHORT_LABELS,
+    Answer,
+    Coverage,
+    CoverageRow,
+    CoverageTally,
+    EvaluationSummary,
+    Ratings,
+    TermMeeting,
+    coverage_of,
+    show_count,
+    summarise_evaluations,
+    tally_coverage,
+)
+from ..domain.terms import TermCalendar
+from .actors import Actor
+from .reference import ReferenceData
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TermRef:
+    id: int
+    la_id: int
+    academic_year: str
+    name: str
+    start_date: date
+    end_date: date
+
+    @property
+    def label(self) -> str:
+        return f"{self.name.title()} term {self.academic_year}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    la_id: int
+    officer_id: int | None  # None: the whole LA
+    officer_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.officer_name or "the whole LA"
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    term: TermRef
+    scope: Scope
+    rows: tuple[CoverageRow, ...]
+    tallies: tuple[CoverageTally, ...]
+    timezone: str = "Europe/London"
+
+
+@dataclass(frozen=True)
+class CommentView:
+    officer: str
+    school: str
+    author: str  # "Anonymous" for anonymous answers
+    text: str
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    term: TermRef
+    scope: Scope
+    summaries: tuple[EvaluationSummary, ...]
+    comments: tuple[CommentView, ...]
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action_id: int
+    due: date
+    days_overdue: int  # 0 when not overdue
+    urn: int
+    school: str
+    officer: str
+    owner: str
+    owner_detail: str
+    text: str
+    meeting_id: int
+    meeting_day: date
+    term: str
+
+
+@dataclass(frozen=True)
+class ActionsReport:
+    term: TermRef | None
+    scope: Scope
+    today: date
+    rows: tuple[ActionRow, ...]
+
+
+class Reports:
+    def __init__(self, db: Database, reference: ReferenceData, *, clock: Callable[[], datetime] = _now) -> None:
+        self.db = db
+        self.ref = reference
+        self.clock = clock
+
+    # ------------------------------------------------------------------ scope and term
+
+    async def _scope(self, s: AsyncSession, actor: Actor, officer_id: int | None, la_code: str | None) -> Scope:
+        if actor.kind == "officer":
+            if officer_id is not None and officer_id != actor.id:
+                raise NotAllowed("You can see reports on your own schools; LA admins see every officer's.")
+            me = await s.get(Officer, actor.id)
+            if me is None:
+                raise NotFound("No such officer.")
+            return Scope(me.la_id, me.id, me.name)
+        if actor.kind not in ("admin", "system"):
+            raise NotAllowed("Reports are for link officers and the LA's managers.")
+        if actor.id is not None:
+            me = await s.get(Officer, actor.id)
+            la_id = me.la_id if me else None
+        else:
+            la_id = None
+        if la_id is None:
+            q = select(LA).where(LA.code == la_code) if la_code else select(LA)
+            las = list(await s.exec(q))
+            if not las:
+                raise NotFound(f"No LA with code {la_code}." if la_code else "No LA is set up yet.")
+            if len(las) > 1:
+                raise InvalidInput("There are several LAs: say which (--la-code).")
+            la_id = las[0].id
+        if officer_id is None:
+            return Scope(la_id, None)
+        o = await s.get(Officer, officer_id)
+        if o is None or o.la_id != la_id:
+            raise NotFound("No such officer in this LA.")
+        return Scope(la_id, o.id, o.name)
+
+    async def officer_id_by_email(self, email: str) -> int:
+        async with self.db.reader() as s:
+            o = (await s.exec(select(Officer).where(Officer.email == email.strip().lower()))).first()
+        if o is None:
+            raise NotFound(f"No officer with email {email}.")
+        return o.id
+
+    async def _term(self, s: AsyncSession, la_id: int, spec: str | int | None) -> TermRef:
+        cal = await self.ref.calendar(s, la_id)
+        la = await self.ref.la(s, la_id)
+        today = self.clock().astimezone(ZoneInfo(la.timezone)).date()
+        term_id = resolve_term(cal, spec, today)
+        t = await s.get(Term, term_id)
+        if t is None or t.la_id != la_id:
+            raise NotFound("No such term in this LA.")
+        return TermRef(t.id, t.la_id, t.academic_year, t.name, t.start_date, t.end_date)
+
+    async def terms(self, actor: Actor) -> list[TermRef]:
+        """The LA's terms up to the current one (newest first): what the report card offers."""
+        async with self.db.reader() as s:
+            scope = await self._scope(s, actor, None, None)
+            la = await self.ref.la(s, scope.la_id)
+            today = self.clock().astimezone(ZoneInfo(la.timezone)).date()
+            rows = await s.exec(select(Term).where(Term.la_id == scope.la_id, Term.start_date <= today)
+                                .order_by(col(Term.start_date).desc()))
+            return [TermRef(t.id, t.la_id, t.academic_year, t.name, t.start_date, t.end_date) for t in rows]
+
+    # ------------------------------------------------------------------ coverage
+
+    async def coverage(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
+                       la_code: str | None = None) -> CoverageReport:
+        async with self.db.reader() as s:
+            scope = await self._scope(s, actor, officer_id, la_code)
+            t = await self._term(s, scope.la_id, term)
+            la = await self.ref.la(s, scope.la_id)
+            q = select(School, Officer.name).join(Officer, Officer.id == School.link_officer_id, isouter=True).where(
+                School.la_id == scope.la_id, School.open == True)  # noqa: E712
+            if scope.officer_id is not None:
+                q = q.where(School.link_officer_id == scope.officer_id)
+            schools = list(await s.exec(q))
+            ids = [sc.id for sc, _ in schools]
+            meetings: dict[int, list[tuple[TermMeeting, int]]] = {}
+            for ms, m in await s.exec(select(MeetingSchool, Meeting).join(Meeting, Meeting.id == MeetingSchool.meeting_id)
+                                      .where(MeetingSchool.term_id == t.id, col(MeetingSchool.school_id).in_(ids))):
+                meetings.setdefault(ms.school_id, []).append((TermMeeting(m.status, m.start, m.updated_at), m.id))
+            offered = await self._offered(s, t, ids)
+            records = {r.meeting_id: r for r in await s.exec(select(TsmRecord).where(col(TsmRecord.meeting_id).in_(
+                [mid for lst in meetings.values() for _, mid in lst])))}
+        rows = []
+        for sc, officer_name in schools:
+            mine = meetings.get(sc.id, [])
+            status, decided = coverage_of([tm for tm, _ in mine], offered=sc.id in offered)
+            rec = None
+            if decided is not None:
+                mid = next(mid for tm, mid in mine if tm is decided)
+                rec = records.get(mid)
+            rows.append(CoverageRow(sc.urn, sc.name, officer_name or "(no link officer)", status,
+                                    decided.start if decided else None,
+                                    rec.attendance_pct if rec else None, rec.pa_count if rec else None,
+                                    rec.sa_count if rec else None))
+        rows.sort(key=lambda r: (r.officer, COVERAGE_ORDER.index(r.status), r.school))
+        return CoverageReport(t, scope, tuple(rows), tuple(tally_coverage(rows)), la.timezone)
+
+    async def _offered(self, s: AsyncSession, t: TermRef, school_ids: Sequence[int]) -> set[int]:
+        out: set[int] = set()
+        ids = set(school_ids)
+        out.update(sid for sid in await s.exec(select(Outbound.subject_id).where(
+            col(Outbound.kind).in_(("term_start", "chaser")), Outbound.subject_kind == "school",
+            Outbound.ref == str(t.id), Outbound.status == "sent")) if sid in ids)
+        # Next term's TSM offered at the end of the previous term's meeting.
+        cal = await self.ref.calendar(s, t.la_id)
+        prev = next((x for x in cal.terms if cal.next_after(x) is not None and cal.next_after(x).id == t.id), None)
+        if prev is not None:
+            offered_meetings = select(Outbound.subject_id).where(
+                Outbound.kind == "next_tsm_offer", Outbound.subject_kind == "meeting",
+                Outbound.recipient_kind == "contact", Outbound.status == "sent")
+            out.update(sid for sid in await s.exec(select(MeetingSchool.school_id).where(
+                MeetingSchool.term_id == prev.id, col(MeetingSchool.meeting_id).in_(offered_meetings))) if sid in ids)
+        for offer in await s.exec(select(ChatOffer).where(ChatOffer.term_id == t.id, ChatOffer.kind != "move")):
+            out.update(int(x) for x in (offer.school_ids or []) if isinstance(x, int) and x in ids)
+        return out
+
+    # ------------------------------------------------------------------ evaluations
+
+    async def evaluations(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
+                          la_code: str | None = None) -> EvaluationReport:
+        async with self.db.reader() as s:
+            scope = await self._scope(s, actor, officer_id, la_code)
+            t = await self._term(s, scope.la_id, term)
+            mq = select(Meeting, Officer.name).join(Officer, Officer.id == Meeting.officer_id).where(
+                Meeting.term_id == t.id, Officer.la_id == scope.la_id)
+            if scope.officer_id is not None:
+                mq = mq.where(Meeting.officer_id == scope.officer_id)
+            meetings = {m.id: (m, name) for m, name in await s.exec(mq)}
+            held: dict[str, int] = {}
+            for m, name in meetings.values():
+                held.setdefault(name, 0)
+                if m.status == "held":
+                    held[name] += 1
+            school_names: dict[int, str] = {}
+            for ms, name in await s.exec(select(MeetingSchool, School.name).join(School, School.id == MeetingSchool.school_id)
+                                         .where(col(MeetingSchool.meeting_id).in_(list(meetings)))):
+                school_names[ms.meeting_id] = " & ".join(filter(None, (school_names.get(ms.meeting_id), name)))
+            rows = list(await s.exec(select(Evaluation, SchoolContact.name)
+                                     .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
+                                     .where(col(Evaluation.meeting_id).in_(list(meetings))).order_by(Evaluation.id)))
+        answers, comments = [], []
+        for e, author in rows:
+            officer = meetings[e.meeting_id][1]
+            who = None if e.anonymous or author is None else author
+            answers.append(Answer(officer, Ratings(e.usefulness, e.working_together, e.clarity, e.overall),
+                                  e.comments, who, school_names.get(e.meeting_id, "")))
+            if e.comments:
+                comments.append(CommentView(officer, school_names.get(e.meeting_id, ""), who or "Anonymous", e.comments))
+        comments.sort(key=lambda c: (c.officer, c.school))
+        summaries = summarise_evaluations(answers, held_by_officer=held)
+        if scope.officer_id is not None:
+            summaries = [x for x in summaries if x.officer != LA_TOTAL]
+        return EvaluationReport(t, scope, tuple(summaries), tuple(comments))
+
+    # ------------------------------------------------------------------ outstanding actions
+
+    async def actions(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
+                      la_code: str | None = None, all_terms: bool = False) -> ActionsReport:
+        """Open actions (not done), soonest due first; of one term's meetings unless ``all_terms``."""
+        async with self.db.reader() as s:
+            scope = await self._scope(s, actor, officer_id, la_code)
+            t = None if all_terms else await self._term(s, scope.la_id, term)
+            la = await self.ref.la(s, scope.la_id)
+            tz = ZoneInfo(la.timezone)
+            today = self.clock().astimezone(tz).date()
+            q = (select(RecordAction, Meeting, Officer.name, Term)
+                 .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+                 .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+                 .join(Officer, Officer.id == Meeting.officer_id)
+                 .join(Term, Term.id == Meeting.term_id)
+                 .where(col(RecordAction.done_at).is_(None), Officer.la_id == scope.la_id))
+            if t is not None:
+                q = q.where(Meeting.term_id == t.id)
+            if scope.officer_id is not None:
+                q = q.where(Meeting.officer_id == scope.officer_id)
+            found = list(await s.exec(q))
+            schools: dict[int, list[School]] = {}
+            mids = list({m.id for _, m, _, _ in found})
+            for ms, sc in await s.exec(select(MeetingSchool, School).join(School, School.id == MeetingSchool.school_id)
+                                       .where(col(MeetingSchool.meeting_id).in_(mids)).order_by(School.name)):
+                schools.setdefault(ms.meeting_id, []).append(sc)
+        rows = []
+        for a, m, officer, term_row in found:
+            scs = schools.get(m.id, [])
+            rows.append(ActionRow(a.id, a.due_date, max(0, (today - a.due_date).days),
+                                  scs[0].urn if scs else 0, " & ".join(sc.name for sc in scs), officer, a.owner,
+                                  a.owner_detail, a.text, m.id, m.start.astimezone(tz).date(),
+                                  f"{term_row.name.title()} term {term_row.academic_year}"))
+        rows.sort(key=lambda r: (r.due, r.school, r.action_id))
+        return ActionsReport(t, scope, today, tuple(rows))
+
+
+# ---------------------------------------------------------------------- terms
+
+
+def resolve_term(cal: TermCalendar, spec: str | int | None, today: date) -> int:
+    """A term id from "current" (or None), "previous", "next", an id, or "autumn 2026-27" in any order."""
+    terms = sorted(cal.terms, key=lambda x: x.dates.first)
+    if not terms:
+        raise NotFound("No term dates are set for this LA yet (tsm import terms ...).")
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if any(x.id == spec for x in terms):
+            return spec
+        raise NotFound(f"No term with id {spec}.")
+    text = (spec or "current").strip().lower()
+    if text.isdigit():
+        return resolve_term(cal, int(text), today)
+    current = cal.term_for(today) or next((x for x in reversed(terms) if x.dates.last < today), None) or terms[0]
+    i = terms.index(current)
+    if text in ("current", "this", "now"):
+        return current.id
+    if text in ("previous", "last", "prev"):
+        if i == 0:
+            raise NotFound("There is no term before the current one.")
+        return terms[i - 1].id
+    if text == "next":
+        if i + 1 >= len(terms):
+            raise NotFound("Next term's dates are not set yet.")
+        return terms[i + 1].id
+    name = re.search(r"autumn|spring|summer", text)
+    year = re.search(r"(20\d\d)[-/](\d\d)", text)
+    if name and year:
+        wanted = f"{year.group(1)}-{year.group(2)}"
+        for x in terms:
+            if x.name.value == name.group(0) and x.academic_year == wanted:
+                return x.id
+        raise NotFound(f"No {name.group(0)} term {wanted} is set up.")
+    raise InvalidInput("Which term? Say current, previous, next, or e.g. 'autumn 2026-27'.")
+
+
+# ---------------------------------------------------------------------- CSV and chart
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow([_cell(v) for v in r])
+    return buf.getvalue()
+
+
+def coverage_csv(r: CoverageReport) -> str:
+    """One row per school. Counts under 5 are exported as "<5"."""
+    tz = ZoneInfo(r.timezone)
+    return _csv(
+        ["term", "urn", "school", "officer", "status", "meeting_date", "attendance_pct", "pa_count", "sa_count"],
+        [[r.term.label, x.urn, x.school, x.officer, x.status.value,
+          x.meeting_start.astimezone(tz).date().isoformat() if x.meeting_start else "",
+          "" if x.attendance_pct is None else f"{x.attendance_pct:.1f}", show_count(x.pa), show_count(x.sa)]
+         for x in r.rows])
+
+
+def coverage_summary_csv(r: CoverageReport) -> str:
+    """One row per officer and one for the LA (or the one officer in scope)."""
+    tallies = [x for x in r.tallies if not (r.scope.officer_id is not None and x.officer == LA_TOTAL)]
+    return _csv(["term", "officer", "schools", *[c.value for c in COVERAGE_ORDER], "held_pct", "held_or_booked_pct"],
+                [[r.term.label, x.officer, x.schools, *[x.counts[c] for c in COVERAGE_ORDER], f"{x.held_pct:.1f}",
+                  f"{x.covered_pct:.1f}"] for x in tallies])
+
+
+def evaluations_csv(r: EvaluationReport) -> str:
+    return _csv(["term", "officer", "meetings_held", "answers", *[f"mean_{k}" for k in QUESTION_KEYS]],
+                [[r.term.label, x.officer, x.meetings_held, x.answers,
+                  *["" if x.means[k] is None else f"{x.means[k]:.2f}" for k in QUESTION_KEYS]] for x in r.summaries])
+
+
+def actions_csv(r: ActionsReport) -> str:
+    return _csv(["due_date", "days_overdue", "urn", "school", "officer", "owner", "owner_detail", "action",
+                 "meeting_date", "term"],
+                [[x.due.isoformat(), x.days_overdue, x.urn, x.school, x.officer, x.owner, x.owner_detail, x.text,
+                  x.meeting_day.isoformat(), x.term] for x in r.rows])
+
+
+def evaluation_chart_png(r: EvaluationReport, *, dpi: int = 80) -> bytes:
+    """Grouped bars: the mean of each question (1–5) per officer and for the LA. A PNG, drawn with Agg."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure  # the object API: no global pyplot state, safe in a server
+
+    groups = [x for x in r.summaries if x.answers] or list(r.summaries[-1:])
+    fig = Figure(figsize=(7.5, 3.6), dpi=dpi)
+    ax = fig.add_subplot(1, 1, 1)
+    n = max(len(groups), 1)
+    width = 0.8 / n
+    xs = range(len(QUESTION_KEYS))
+    for i, g in enumerate(groups):
+        values = [g.means[k] or 0 for k in QUESTION_KEYS]
+        bars = ax.bar([x + (i - (n - 1) / 2) * width for x in xs], values, width,
+                      label=f"{g.officer} ({g.answers} answer{'s' if g.answers != 1 else ''})")
+        for b, v in zip(bars, values, strict=True):
+            if v:
+                ax.annotate(f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(xs), [SHORT_LABELS[k] for k in QUESTION_KEYS], fontsize=8)
+    ax.set_ylim(0, 5.6)
+    ax.set_yticks([1, 2, 3, 4, 5])
+    ax.set_ylabel("Mean rating (1–5)", fontsize=8)
+    ax.set_title(f"TSM evaluations, {r.term.label}: {r.scope.label}", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(n, 3), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def coverage_lines(r: CoverageReport) -> list[str]:
+    """The per-officer tallies as text lines (CLI)."""
+    out = [f"Coverage, {r.term.label} ({r.scope.label})"]
+    for x in r.tallies:
+        if r.scope.officer_id is not None and x.officer == LA_TOTAL:
+            continue
+        parts = ", ".join(f"{c.label.lower()} {x.counts[c]}" for c in COVERAGE_ORDER)
+        out.append(f"  {x.officer}: {x.schools} schools: {parts}; held {x.held_pct:.1f}%")
+    return out
+
+
+__all__ = ["Coverage", "Reports", "resolve_term", "coverage_csv", "coverage_summary_csv", "evaluations_csv",
+           "actions_csv", "evaluation_chart_png", "coverage_lines"]
