@@ -86,3 +86,17 @@ def build_messenger(app: App):
     if factory is None:
         raise MessengerUnavailable("bot.messenger has no build_messenger(app): the scheduler worker cannot send.")
     return factory(app)
+
+
+def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime] | None = None):
+    """The Outlook watcher (a ``tsm.adapters.calendar_graph.GraphWatcher``) when the calendar backend is Graph, else
+    None. Its plain async entry points are for the scheduler: ``renew_subscriptions()`` (hourly, and at start-up)
+    and ``sweep_delta()`` (every 15 minutes or so); the outbox sweep is ``app.sync.process_due()`` (every minute).
+    The server mounts ``tsm.web.graph_notifications.graph_routes(watcher)`` for the change notifications."""
+    if app.settings.calendar_backend != "graph":
+        return None
+    from .adapters.calendar_graph import GraphCalendar, build_graph_watcher  # msgraph only on this path
+
+    if not isinstance(app.calendar, GraphCalendar):
+        return None
+    return build_graph_watcher(app, clock=clock)
