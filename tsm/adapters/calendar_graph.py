@@ -596,6 +596,10 @@ class GraphWatcher:
         self._client_state = settings.graph_client_state.get_secret_value()
         self._officer_locks: dict[int, asyncio.Lock] = {}
 
+    @property
+    def notifications_configured(self) -> bool:
+        return bool(self.settings.graph_notification_url and self._client_state)
+
     # ------------------------------------------------------------------ notifications (see tsm.web.graph_notifications)
 
     def accepts(self, client_state: object) -> bool:
@@ -676,12 +680,14 @@ class GraphWatcher:
     async def renew_subscriptions(self) -> dict[str, int]:
         """Create missing subscriptions, renew those with less than a third of their life left, drop those of
         officers no longer active. Call it from the scheduler every hour or so (and at start-up)."""
-        url = self.settings.graph_notification_url
-        if not url or not self._client_state:
-            raise GraphConfigError("Change notifications need TSM_GRAPH_NOTIFICATION_URL (the public HTTPS URL of "
-                                   "/api/graph/notifications) and TSM_GRAPH_CLIENT_STATE (a long random secret).")
-        now = self.clock()
         counts = {"created": 0, "renewed": 0, "kept": 0, "deleted": 0, "failed": 0}
+        if not self.notifications_configured:
+            # Not fatal: the delta sweep still brings Outlook's changes, only later (and free/busy is cached for
+            # graph_busy_cache_seconds at most).
+            log.warning("Outlook change notifications are off: set TSM_GRAPH_NOTIFICATION_URL (the public HTTPS URL "
+                        "of /api/graph/notifications) and TSM_GRAPH_CLIENT_STATE (a long random secret).")
+            return counts
+        now = self.clock()
         officers = await self._officers()
         async with self.db.reader() as s:
             rows = {r.officer_id: r for r in await s.exec(select(GraphSubscription))}
