@@ -7,12 +7,11 @@ Runs on a private throw-away cluster (conftest ``private_pg``), never the machin
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from factories import Clock, local, make_world
+from prod_figures import record_figures
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
@@ -22,16 +21,6 @@ from tsm.bootstrap import build_app
 from tsm.domain.errors import BookingRefused
 from tsm.services.actors import Actor
 from tsm.settings import Settings
-
-FIGURES = Path("var/production-figures.json")
-
-
-def record_figures(section: str, figures: dict) -> None:
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    data[section] = figures
-    FIGURES.write_text(json.dumps(data, indent=2, sort_keys=True))
-    print(f"\n[{section}] " + json.dumps(figures, sort_keys=True))
 
 
 def school_days(n: int):
