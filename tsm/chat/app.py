@@ -11,6 +11,9 @@ from .router import Router
 
 # Each module defines ``register(router: Router) -> None`` and owns the verbs and commands it registers.
 FEATURES: tuple[str, ...] = (
+    "tsm.chat.booking",  # school staff: book, my meetings, move, cancel, add colleague, senior leader unavailable
+    "tsm.chat.officer",  # officers: my week, my schools, book for a school, add a contact
+    "tsm.chat.help",  # help, and the answer to anything not understood (keep last: it sets the fallback)
 )
 
 

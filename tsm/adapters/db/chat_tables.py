@@ -32,5 +32,6 @@ class ChatOffer(SQLModel, table=True):
     duration_minutes: int
     timezone: str = Field(max_length=64)
     slots: list = Field(sa_column=Column(JSON, nullable=False))  # starts, as minutes since the Unix epoch (UTC)
+    context: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # words for the cards
     created_at: datetime = _ts(nullable=False)
     expires_at: datetime = _ts(nullable=False, index=True)

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("slots", sa.JSON(), nullable=False),
+        sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"], name="fk_chat_offer_meeting"),

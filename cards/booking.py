@@ -1,0 +1,546 @@
+"""Cards of the conversations: booking, my meetings (move, cancel, add a colleague, senior leader can't attend),
+an officer's week and schools, booking on a school's behalf, adding a contact, help.
+
+Each function takes a small frozen view and returns an Adaptive Card 1.5 dict; every button is an
+``Action.Execute`` with an ``Action.Submit`` fallback carrying the same verb. Cards carry ids and the choice
+made, never anything the server believes without re-reading it (offers are kept server-side: ``offerId``).
+Every card has a way on: a next step, a way back, or a way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .notifications import SCHEMA, _facts, _text
+
+# Every verb a card in this module can emit (the registry must have exactly one handler for each).
+VERBS = {
+    "book.start", "book.pick_mode", "book.dates", "book.pick_date", "book.pick_time", "book.attendees",
+    "book.confirm", "book.stop",
+    "meeting.list", "meeting.move_start", "meeting.move", "meeting.cancel_start", "meeting.cancel_confirm",
+    "meeting.cancel", "meeting.add_colleague_start", "meeting.add_colleague", "meeting.leader_unavailable",
+    "officer.week", "officer.schools", "officer.book_start", "officer.pick_school",
+    "contact.start", "contact.add",
+    "offer.accept", "offer.pick_slot",
+    "help.show",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    title: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    verb: str
+    data: tuple[tuple[str, Any], ...] = ()
+    inputs: bool = False  # send the card's inputs with it (and let the client check required ones)
+    style: str = ""  # "positive" | "destructive" | ""
+
+
+def _card(body: list[dict], actions: list[dict] | None = None) -> dict:
+    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def action(b: Button) -> dict:
+    """Action.Execute with an Action.Submit fallback carrying the same verb and data (older clients)."""
+    data = {"verb": b.verb, **dict(b.data)}
+    assoc = "auto" if b.inputs else "none"
+    out: dict[str, Any] = {"type": "Action.Execute", "title": b.title[:60], "verb": b.verb, "data": data,
+                           "associatedInputs": assoc,
+                           "fallback": {"type": "Action.Submit", "title": b.title[:60], "data": data,
+                                        "associatedInputs": assoc}}
+    if b.style:
+        out["style"] = b.style
+    return out
+
+
+def _actions(buttons: tuple[Button, ...] | list[Button]) -> list[dict]:
+    return [action(b) for b in buttons]
+
+
+def _action_set(buttons: list[Button]) -> dict:
+    return {"type": "ActionSet", "actions": _actions(buttons)}
+
+
+def _heading(text: str) -> dict:
+    return _text(text, weight="Bolder", size="Medium")
+
+
+def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: str = "", required: bool = True,
+             multi: bool = False, error: str = "", expanded: bool = False) -> dict:
+    out: dict[str, Any] = {"type": "Input.ChoiceSet", "id": input_id, "label": label,
+                           "style": "expanded" if expanded else "compact", "isMultiSelect": multi,
+                           "choices": [{"title": c.title, "value": c.value} for c in choices]}
+    if value:
+        out["value"] = value
+    if required:
+        out["isRequired"] = True
+        out["errorMessage"] = error or f"Please choose {label.lower()}."
+    return out
+
+
+def _input_text(input_id: str, label: str, *, required: bool, max_length: int, placeholder: str = "",
+                multiline: bool = False, style: str = "") -> dict:
+    out: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label, "maxLength": max_length,
+                           "isMultiline": multiline}
+    if placeholder:
+        out["placeholder"] = placeholder
+    if style:
+        out["style"] = style
+    if required:
+        out["isRequired"] = True
+        out["errorMessage"] = f"Please fill in {label.lower()}."
+    return out
+
+
+STOP = Button("Stop", "book.stop")
+HELP = Button("Help", "help.show")
+MY_MEETINGS = Button("My meetings", "meeting.list")
+
+
+# ---------------------------------------------------------------------- booking, step by step
+
+
+@dataclass(frozen=True)
+class StartView:
+    """Step 1: who the TSM is with, what the LA expects of this school, and on site or Teams."""
+
+    heading: str
+    school: str
+    officer: str
+    entitlement: str
+    figures: str
+    modes: tuple[Choice, ...]  # value = mode, title = label; the LA's default first
+    school_id: int | None = None  # an officer booking on a school's behalf
+    note: str = ""
+
+
+def book_start(v: StartView) -> dict:
+    body = [_heading(v.heading), _text(f"**{v.school}**, with your link officer **{v.officer}**." if v.school_id is None
+                                       else f"**{v.school}**, with you as link officer.")]
+    if v.entitlement:
+        body.append(_text(v.entitlement))
+    if v.figures:
+        body.append(_text(v.figures, isSubtle=True, size="Small"))
+    if v.note:
+        body.append(_text(v.note, weight="Bolder"))
+    body.append(_text("How would you like to meet?"))
+    extra = () if v.school_id is None else (("schoolId", v.school_id),)
+    buttons = [Button(c.title, "book.pick_mode", (("mode", c.value), *extra), style="positive" if i == 0 else "")
+               for i, c in enumerate(v.modes)]
+    return _card(body, _actions([*buttons, STOP]))
+
+
+@dataclass(frozen=True)
+class DatesView:
+    """Step 2: the days with free times (the choice goes back with the offer's id)."""
+
+    offer_id: str
+    heading: str
+    intro: str
+    dates: tuple[Choice, ...]  # value = ISO date
+    note: str = ""
+    back: Button | None = None
+
+
+def pick_date(v: DatesView) -> dict:
+    body = [_heading(v.heading), _text(v.intro)]
+    if v.note:
+        body.append(_text(v.note, weight="Bolder"))
+    if not v.dates:
+        body.append(_text("There are no free times left in that term. Your link officer can help: "
+                          "say **help** to see what else you can do."))
+        return _card(body, _actions([b for b in (v.back, HELP) if b is not None]))
+    body.append(_choices("date", "Date", v.dates, value=v.dates[0].value, error="Please choose a date."))
+    buttons = [Button("Show times", "book.pick_date", (("offerId", v.offer_id),), inputs=True, style="positive")]
+    if v.back is not None:
+        buttons.append(v.back)
+    return _card(body, _actions([*buttons, STOP]))
+
+
+@dataclass(frozen=True)
+class TimesView:
+    """Step 3: the free times on the chosen day."""
+
+    offer_id: str
+    heading: str
+    day: str
+    times: tuple[Choice, ...]  # value = ISO start with offset
+    note: str = ""
+
+
+def pick_time(v: TimesView) -> dict:
+    body = [_heading(v.heading), _text(f"Free times on **{v.day}**:")]
+    if v.note:
+        body.append(_text(v.note, weight="Bolder"))
+    body.append(_choices("start", "Time", v.times, value=v.times[0].value if v.times else "",
+                         error="Please choose a time.", expanded=len(v.times) <= 6))
+    return _card(body, _actions([
+        Button("Choose this time", "book.pick_time", (("offerId", v.offer_id),), inputs=True, style="positive"),
+        Button("Other dates", "book.dates", (("offerId", v.offer_id),)),
+        STOP,
+    ]))
+
+
+@dataclass(frozen=True)
+class AttendeesView:
+    """Step 4: who attends. A senior leader is required; colleagues are optional."""
+
+    offer_id: str
+    start: str  # ISO
+    when: str
+    leaders: tuple[Choice, ...]  # value = contact id
+    leader: str  # preselected contact id
+    colleagues: tuple[Choice, ...]
+    date: str  # ISO date, for "back to the times"
+    note: str = ""
+
+
+def pick_attendees(v: AttendeesView) -> dict:
+    body = [_heading("Who will attend?"), _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend.")]
+    if v.note:
+        body.append(_text(v.note, isSubtle=True))
+    body.append(_choices("leader", "Senior leader", v.leaders, value=v.leader, error="Please choose the senior leader "
+                         "who will attend."))
+    if v.colleagues:
+        body.append(_choices("colleagues", "Colleagues (optional)", v.colleagues, required=False, multi=True,
+                             expanded=len(v.colleagues) <= 6))
+    return _card(body, _actions([
+        Button("Next", "book.attendees", (("offerId", v.offer_id), ("start", v.start)), inputs=True, style="positive"),
+        Button("Other times", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
+        STOP,
+    ]))
+
+
+@dataclass(frozen=True)
+class ConfirmView:
+    """The last look before booking or moving: nothing is written until the button is pressed."""
+
+    offer_id: str
+    start: str
+    heading: str
+    facts: tuple[tuple[str, str], ...]
+    confirm: Button
+    date: str
+    note: str = ""
+
+
+def confirm(v: ConfirmView) -> dict:
+    body = [_heading(v.heading), _facts(list(v.facts))]
+    if v.note:
+        body.append(_text(v.note, isSubtle=True))
+    return _card(body, _actions([
+        v.confirm,
+        Button("Change the time", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
+        STOP,
+    ]))
+
+
+@dataclass(frozen=True)
+class DoneView:
+    """Booked, moved, cancelled, changed: what now stands, and where to go next."""
+
+    heading: str
+    facts: tuple[tuple[str, str], ...]
+    join_url: str | None = None
+    note: str = ""
+    buttons: tuple[Button, ...] = (MY_MEETINGS,)
+
+
+def done(v: DoneView) -> dict:
+    body = [_heading(v.heading)]
+    if v.facts:
+        body.append(_facts(list(v.facts)))
+    if v.note:
+        body.append(_text(v.note))
+    actions = []
+    if v.join_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url})
+    return _card(body, actions + _actions(v.buttons))
+
+
+@dataclass(frozen=True)
+class SlotsView:
+    """A refusal with fresh times (just taken, other times this term, senior leader can't attend...)."""
+
+    heading: str
+    message: str
+    offer_id: str | None
+    slots: tuple[Choice, ...]  # value = ISO start
+    pick_verb: str  # book.pick_time (on to attendees), meeting.move (move now), offer.pick_slot
+    pick_title: str = "Choose this time"
+    extra: tuple[Button, ...] = ()
+
+
+def slots(v: SlotsView) -> dict:
+    body = [_heading(v.heading), _text(v.message)]
+    buttons: list[Button] = []
+    if v.slots and v.offer_id:
+        body.append(_choices("start", "Other free times", v.slots, value=v.slots[0].value, expanded=len(v.slots) <= 6,
+                             error="Please choose a time."))
+        buttons.append(Button(v.pick_title, v.pick_verb, (("offerId", v.offer_id),), inputs=True, style="positive"))
+        buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
+    else:
+        body.append(_text("No other free times are left in that term: your link officer will help you find one."))
+    return _card(body, _actions([*buttons, *v.extra]))
+
+
+# ---------------------------------------------------------------------- my meetings
+
+
+@dataclass(frozen=True)
+class MeetingItem:
+    meeting_id: int
+    title: str  # "Tuesday 1 December 10:00–11:00"
+    facts: tuple[tuple[str, str], ...]
+    changeable: bool
+    for_school: bool  # the viewer is the school (add colleague, senior leader can't attend)
+    leader_unavailable: bool = False
+
+
+@dataclass(frozen=True)
+class MeetingsView:
+    heading: str
+    items: tuple[MeetingItem, ...]
+    empty: str
+    buttons: tuple[Button, ...] = ()
+
+
+def meetings(v: MeetingsView) -> dict:
+    body: list[dict] = [_heading(v.heading)]
+    if not v.items:
+        body.append(_text(v.empty))
+    for it in v.items[:12]:
+        part: list[dict] = [_text(f"**{it.title}**", separator=True, spacing="Medium"), _facts(list(it.facts))]
+        if it.leader_unavailable:
+            part.append(_text("Senior leader can't attend: please pick another time.", color="Attention"))
+        if it.changeable:
+            mid = (("meetingId", it.meeting_id),)
+            row = [Button("Move", "meeting.move_start", mid), Button("Cancel", "meeting.cancel_start", mid)]
+            if it.for_school:
+                row.append(Button("Add a colleague", "meeting.add_colleague_start", mid))
+                if not it.leader_unavailable:
+                    row.append(Button("Senior leader can't attend", "meeting.leader_unavailable", mid))
+            part.append(_action_set(row))
+        body.append({"type": "Container", "items": part})
+    if len(v.items) > 12:
+        body.append(_text(f"…and {len(v.items) - 12} more."))
+    return _card(body, _actions([*v.buttons, HELP]))
+
+
+@dataclass(frozen=True)
+class CancelView:
+    meeting_id: int
+    facts: tuple[tuple[str, str], ...]
+    reason: str = ""  # set on the confirmation step
+
+
+def cancel_reason(v: CancelView) -> dict:
+    body = [_heading("Cancel this TSM?"), _facts(list(v.facts)),
+            _text("Please give a short reason: it goes to the other side with the cancellation."),
+            _input_text("reason", "Reason", required=True, max_length=500, multiline=True,
+                        placeholder="e.g. Ofsted visit that week")]
+    return _card(body, _actions([
+        Button("Continue", "meeting.cancel_confirm", (("meetingId", v.meeting_id),), inputs=True),
+        Button("Keep the meeting", "meeting.list"),
+    ]))
+
+
+def cancel_confirm(v: CancelView) -> dict:
+    body = [_heading("Cancel this TSM for good?"), _facts([*v.facts, ("Reason", v.reason)]),
+            _text("The invitation will be withdrawn and the other side told. You can book another time afterwards.")]
+    return _card(body, _actions([
+        Button("Yes, cancel it", "meeting.cancel", (("meetingId", v.meeting_id), ("reason", v.reason)),
+               style="destructive"),
+        Button("No, keep it", "meeting.list"),
+    ]))
+
+
+@dataclass(frozen=True)
+class AddColleagueView:
+    meeting_id: int
+    facts: tuple[tuple[str, str], ...]
+    contacts: tuple[Choice, ...]  # the school's contacts not invited yet; value = contact id
+
+
+def add_colleague(v: AddColleagueView) -> dict:
+    body = [_heading("Add a colleague"), _facts(list(v.facts))]
+    if v.contacts:
+        body.append(_choices("contactId", "A colleague we know", v.contacts, required=False))
+        body.append(_text("Or someone new:", isSubtle=True))
+    body.append(_input_text("name", "Name", required=False, max_length=120))
+    body.append(_input_text("email", "Work email", required=False, max_length=254, style="Email"))
+    return _card(body, _actions([
+        Button("Add and send the invitation", "meeting.add_colleague", (("meetingId", v.meeting_id),), inputs=True,
+               style="positive"),
+        Button("Back to my meetings", "meeting.list"),
+    ]))
+
+
+@dataclass(frozen=True)
+class LeaderAskView:
+    """"Our senior leader can't attend": which meeting (there may be this term's and next term's)."""
+
+    officer: str
+    items: tuple[Choice, ...]  # title = when, value = meeting id
+
+
+def leader_ask(v: LeaderAskView) -> dict:
+    body = [_heading("Senior leader can't attend?"),
+            _text(f"A senior leader is expected at every TSM. Tell us which meeting, and we will tell {v.officer} "
+                  "and offer you other times in the same term.")]
+    buttons = [Button(f"Can't attend {c.title}", "meeting.leader_unavailable", (("meetingId", int(c.value)),))
+               for c in v.items[:4]]
+    return _card(body, _actions([*buttons, MY_MEETINGS]))
+
+
+# ---------------------------------------------------------------------- officers
+
+
+@dataclass(frozen=True)
+class WeekItem:
+    when: str
+    school: str
+    where: str
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class WeekView:
+    heading: str
+    items: tuple[WeekItem, ...]
+    notices: tuple[str, ...] = ()
+
+
+def officer_week(v: WeekView) -> dict:
+    body: list[dict] = [_heading(v.heading)]
+    if v.notices:
+        body.append(_text("**For your attention**"))
+        body.extend(_text(f"- {n}", color="Attention") for n in v.notices[:10])
+    if not v.items:
+        body.append(_text("No TSMs in the coming week."))
+    for it in v.items[:40]:
+        facts = [("When", it.when), ("School", it.school), ("Where", it.where)]
+        if it.status:
+            facts.append(("Note", it.status))
+        body.append({"type": "Container", "separator": True, "items": [_facts(facts)]})
+    return _card(body, _actions([Button("My schools", "officer.schools"), Button("Book for a school", "officer.book_start"),
+                                 HELP]))
+
+
+@dataclass(frozen=True)
+class SchoolRowView:
+    name: str
+    status: str  # in words
+
+
+@dataclass(frozen=True)
+class SchoolsView:
+    heading: str
+    summary: str
+    rows: tuple[SchoolRowView, ...]
+    to_book: tuple[Choice, ...]  # schools with no TSM this term; value = school id
+
+
+def officer_schools(v: SchoolsView) -> dict:
+    body: list[dict] = [_heading(v.heading), _text(v.summary)]
+    body.append(_facts([(r.name, r.status) for r in v.rows[:60]]))
+    buttons: list[Button] = []
+    if v.to_book:
+        body.append(_choices("schoolId", "Book for", v.to_book, value=v.to_book[0].value,
+                             error="Please choose a school."))
+        buttons.append(Button("Book for this school", "officer.pick_school", inputs=True, style="positive"))
+    buttons += [Button("My week", "officer.week"), Button("Add a school contact", "contact.start"), HELP]
+    return _card(body, _actions(buttons))
+
+
+@dataclass(frozen=True)
+class PickSchoolView:
+    heading: str
+    schools: tuple[Choice, ...]  # value = school id
+
+
+def pick_school(v: PickSchoolView) -> dict:
+    body = [_heading(v.heading)]
+    if not v.schools:
+        body.append(_text("You have no schools linked to you yet. The LA attendance team links schools to officers."))
+        return _card(body, _actions([HELP]))
+    body.append(_choices("schoolId", "School", v.schools, value=v.schools[0].value, error="Please choose a school."))
+    return _card(body, _actions([Button("Next", "officer.pick_school", inputs=True, style="positive"),
+                                 Button("My schools", "officer.schools"), STOP]))
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    """To a school's staff: their officer booked a time; accept it or pick another."""
+
+    meeting_id: int
+    officer: str
+    facts: tuple[tuple[str, str], ...]
+    offer_id: str | None
+    slots: tuple[Choice, ...]
+    join_url: str | None = None
+
+
+def proposal(v: ProposalView) -> dict:
+    body = [_heading(f"{v.officer} has booked your TSM"), _facts(list(v.facts)),
+            _text("Does this time suit you? Accept it, or pick another free time in the same term.")]
+    buttons = [Button("Accept", "offer.accept", (("meetingId", v.meeting_id),), style="positive")]
+    if v.slots and v.offer_id:
+        body.append(_choices("start", "Another time", v.slots, required=False))
+        buttons.append(Button("Move to this time", "offer.pick_slot", (("offerId", v.offer_id),), inputs=True))
+        buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
+    actions = _actions(buttons)
+    if v.join_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url})
+    return _card(body, actions)
+
+
+@dataclass(frozen=True)
+class AddContactView:
+    schools: tuple[Choice, ...]  # value = URN
+    roles: tuple[Choice, ...]
+
+
+def add_contact(v: AddContactView) -> dict:
+    body = [_heading("Add a school contact"),
+            _text("They can then use this bot for their school: book, move or cancel its TSM.")]
+    if not v.schools:
+        body.append(_text("You have no schools linked to you yet."))
+        return _card(body, _actions([HELP]))
+    body += [_choices("urn", "School", v.schools, value=v.schools[0].value, error="Please choose a school."),
+             _input_text("name", "Name", required=True, max_length=120),
+             _input_text("email", "Work email", required=True, max_length=254, style="Email"),
+             _choices("role", "Role", v.roles, value=v.roles[0].value if v.roles else "")]
+    return _card(body, _actions([Button("Add contact", "contact.add", inputs=True, style="positive"),
+                                 Button("My schools", "officer.schools")]))
+
+
+# ---------------------------------------------------------------------- help
+
+
+@dataclass(frozen=True)
+class HelpView:
+    heading: str
+    intro: str
+    commands: tuple[tuple[str, str], ...]
+    buttons: tuple[Button, ...]
+
+
+def help_card(v: HelpView) -> dict:
+    body = [_heading(v.heading), _text(v.intro),
+            _facts([(f"**{word}**", text) for word, text in v.commands])]
+    return _card(body, _actions(v.buttons))
+
+
+BUILDERS = (book_start, pick_date, pick_time, pick_attendees, confirm, done, slots, meetings, cancel_reason,
+            cancel_confirm, add_colleague, leader_ask, officer_week, officer_schools, pick_school, proposal,
+            add_contact, help_card)

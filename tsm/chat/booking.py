@@ -1,0 +1,676 @@
+"""School staff (and officers, where the same steps apply): book a TSM, my meetings, move, cancel, add a
+colleague, "our senior leader can't attend", and answering a time the officer booked.
+
+State lives in the card data and the server-side offer (``chat_offer``), never in memory: a restart or a
+second instance continues a flow. Every handler re-reads what it needs through the services as the actor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cards import booking as cards
+
+from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
+from ..domain.model import ContactRole, Mode
+from ..domain.text import when_text
+from ..messaging import Message, Recipient
+from ..services.booking import CHANGEABLE
+from ..services.conversation import PROPOSAL_TTL, ExpiredOffer, Offer, SchoolInfo
+from ..services.views import BookingResult, MeetingView
+from .common import (
+    MODE_LABELS,
+    conversation,
+    dates_reply,
+    ics_files,
+    intro_for,
+    invitation_line,
+    load_offer,
+    meeting_facts,
+    now,
+    place,
+    read_date,
+    read_start,
+    slot_choices,
+    term_words,
+    times_reply,
+    when,
+)
+from .router import ChatContext, Reply, Router, field_datetime, field_int, field_str
+
+SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day"}
+
+
+# ---------------------------------------------------------------------- book: start and mode
+
+
+def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
+    """(what the LA expects of this school, the figures behind it) in words."""
+    ent = info.entitlement
+    figures = ""
+    if info.attendance_pct is not None and ent.national_average is not None:
+        whose = "The school's attendance" if officer_view else "Your attendance"
+        period = f" ({info.attendance_period})" if info.attendance_period else ""
+        year = f", {info.national_average_year}" if info.national_average_year else ""
+        figures = (f"{whose}: {info.attendance_pct:.1f}%{period}. National average for {info.phase} schools: "
+                   f"{ent.national_average:.1f}% (DfE{year}).")
+    return ent.message, figures
+
+
+def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
+    """A school the LA contacts directly tried to book: tell it so, naming its officer, and tell the officer."""
+    text = message if info.officer_name and info.officer_name in message else (
+        f"{message} Your link officer is {info.officer_name} ({info.officer_email})." if info.officer_name else message)
+    card = cards.done(cards.DoneView("You don't need to book", (), note=text + " We have let them know you asked.",
+                                     buttons=(cards.MY_MEETINGS, cards.HELP)))
+    notes: tuple = ()
+    if info.officer_id is not None:
+        who = ctx.actor.name or "A member of staff"
+        notes = ((Recipient("officer", info.officer_id),
+                  Message(f"{who} at {info.name} asked to book a TSM. The school is contacted directly, so please "
+                          "get in touch to arrange it (say **book for school** to book it here).")),)
+    return Reply(card=card, notify=notes)
+
+
+async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool, note: str = "") -> Reply:
+    """Step 1 (entitlement and mode); with one mode allowed, straight on to the dates."""
+    modes = [info.default_mode, *[m for m in info.modes_allowed if m != info.default_mode]]
+    if len(modes) == 1:
+        return await open_dates(ctx, info, modes[0], officer=officer)
+    message, figures = entitlement_words(info, officer_view=officer)
+    choices = tuple(cards.Choice(MODE_LABELS.get(m, m) + (" (recommended)" if i == 0 else ""), m)
+                    for i, m in enumerate(modes))
+    heading = f"Book a TSM for {info.name}" if officer else "Book your TSM"
+    return Reply(card=cards.book_start(cards.StartView(heading, info.name, info.officer_name, message, figures, choices,
+                                                       info.id if officer else None, note)))
+
+
+async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    if ctx.actor.is_officer:
+        from .officer import school_picker
+
+        return await school_picker(ctx)
+    if ctx.actor.school_id is None:
+        raise NotAllowed("Only school staff can book their school's TSM.")
+    info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
+    if not info.entitlement.may_book:
+        return contacted_directly_reply(ctx, info, info.entitlement.message)
+    return await start_for_school(ctx, info, officer=False)
+
+
+async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mode = field_str(data, "mode", label="how to meet", max_len=16)
+    if ctx.actor.is_officer:
+        school_id = field_int(data, "schoolId", label="the school")
+        officer = True
+    else:
+        school_id = ctx.actor.school_id  # card data never says which school a contact acts for
+        officer = False
+    info = await conversation(ctx).school_info(ctx.actor, school_id)
+    if mode not in info.modes_allowed:
+        raise InvalidInput(f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
+                           " only. Please pick one of the buttons.")
+    if not officer and not info.entitlement.may_book:
+        return contacted_directly_reply(ctx, info, info.entitlement.message)
+    return await open_dates(ctx, info, mode, officer=officer)
+
+
+async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool) -> Reply:
+    """Dates with free times in the current term, or the next one if this term is booked or has no time left."""
+    booking = ctx.services.booking
+    actor = ctx.actor
+    active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id)}
+    offer = await booking.free_slots(actor, [info.id], term="current", mode=mode)
+    note = ""
+    if offer.term_id in active or not offer.slots:
+        m = active.get(offer.term_id)
+        why = (f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
+               f"{term_words(offer.term_label)} TSM: {when(m)}." if m else
+               f"No free times are left in the {term_words(offer.term_label)}.")
+        try:
+            nxt = await booking.free_slots(actor, [info.id], term="next", mode=mode)
+        except BookingRefused as exc:
+            return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
+        if nxt.term_id in active:
+            return _dead_end_reply(f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
+                                   f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
+                                   has_meeting=True)
+        offer, note = nxt, why + f" These dates are for the {term_words(nxt.term_label)}."
+    saved = await conversation(ctx).save_offer(actor, "officer_book" if officer else "book", offer,
+                                               school_name=info.name)
+    who = info.name if officer else info.officer_name
+    back = cards.Button("Back", "officer.pick_school", (("schoolId", info.id),)) if officer else \
+        cards.Button("Back", "book.start")
+    return dates_reply(saved, intro=intro_for(saved, who, offer.term_label), note=note, back=back)
+
+
+def _dead_end_reply(message: str, *, has_meeting: bool) -> Reply:
+    buttons = (cards.MY_MEETINGS, cards.HELP) if has_meeting else (cards.HELP,)
+    return Reply(card=cards.done(cards.DoneView("Nothing to book just now", (), note=message, buttons=buttons)))
+
+
+# ---------------------------------------------------------------------- dates and times (every flow)
+
+
+async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
+    """A fresh offer with the same school, term, mode and meeting as an expired or spent one."""
+    fresh = await ctx.services.booking.free_slots(ctx.actor, list(old.school_ids), term=old.term_id, mode=old.mode,
+                                                  meeting_type=old.meeting_type, exclude_meeting_id=old.meeting_id)
+    audience = None if old.kind == "proposal" else ctx.actor
+    return await conversation(ctx).save_offer(audience, old.kind, fresh, meeting_id=old.meeting_id,
+                                              ttl=PROPOSAL_TTL if old.kind == "proposal" else timedelta(days=3),
+                                              school_name=old.school_name)
+
+
+async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
+    try:
+        return await load_offer(ctx, data), ""
+    except ExpiredOffer as exc:
+        if exc.offer is None:
+            raise InvalidInput("Those times are no longer on offer. Type **book** (or **my meetings**) to start "
+                               "again.") from None
+        return await refreshed(ctx, exc.offer), str(exc)
+
+
+def _intro(offer: Offer) -> str:
+    who = offer.school_name if offer.kind == "officer_book" else (offer.officer_name or "your link officer")
+    return intro_for(offer, who, offer.term_label)
+
+
+async def show_dates(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    offer, note = await _offer_or_fresh(ctx, data)
+    return dates_reply(offer, intro=_intro(offer), note=note)
+
+
+async def pick_date(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    try:
+        offer = await load_offer(ctx, data)
+    except ExpiredOffer as exc:
+        if exc.offer is None:
+            raise
+        fresh = await refreshed(ctx, exc.offer)
+        return dates_reply(fresh, intro=_intro(fresh), note=str(exc))
+    day = read_date(data, offer)
+    return times_reply(offer, day)
+
+
+async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    try:
+        offer = await load_offer(ctx, data)
+    except ExpiredOffer as exc:
+        if exc.offer is None:
+            raise
+        fresh = await refreshed(ctx, exc.offer)
+        return dates_reply(fresh, intro=_intro(fresh), note=str(exc))
+    start = read_start(data, offer)
+    day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
+    if offer.kind == "book":
+        return await _attendees_card(ctx, offer, start, day)
+    if offer.kind == "officer_book":
+        info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
+        facts = _slot_facts(offer, start, info)
+        return Reply(card=cards.confirm(cards.ConfirmView(
+            offer.id, start.isoformat(), "Book this TSM for the school?", facts,
+            cards.Button("Book it", "book.confirm", (("offerId", offer.id), ("start", start.isoformat())),
+                         style="positive"),
+            day, note="The school's senior leader and attendance lead are invited; the school is then asked to "
+                      "accept the time or pick another.")))
+    # move / proposal: moving an existing meeting
+    view = await ctx.services.booking.get_meeting(ctx.actor, offer.meeting_id)
+    tz = ZoneInfo(offer.timezone)
+    facts = (("School", view.school_label), ("Now", when(view)), ("New time", when_text(start, start + offer.duration, tz)),
+             ("Where", place(view)), ("Link officer", view.officer_name))
+    verb = "meeting.move" if offer.kind == "move" else "offer.pick_slot"
+    return Reply(card=cards.confirm(cards.ConfirmView(
+        offer.id, start.isoformat(), "Move the TSM to this time?", facts,
+        cards.Button("Move it", verb, (("offerId", offer.id), ("start", start.isoformat())), style="positive"),
+        day, note="Everyone invited gets an updated invitation.")))
+
+
+def _slot_facts(offer: Offer, start: datetime, info: SchoolInfo) -> tuple[tuple[str, str], ...]:
+    where = "Microsoft Teams (the link comes with the invitation)" if offer.mode == Mode.TEAMS.value else \
+        (info.address or "At school")
+    return (("School", info.name), ("When", when_text(start, start + offer.duration, ZoneInfo(offer.timezone))),
+            ("Where", where), ("Link officer", info.officer_name))
+
+
+async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "") -> Reply:
+    contacts = await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])
+    leaders = [c for c in contacts if c.role == ContactRole.SENIOR_LEADER.value]
+    if not leaders:
+        leaders = list(contacts)
+        note = note or "No one is recorded as your senior leader: pick who will attend as the senior leader."
+    leader_default = next((c for c in leaders if c.id == ctx.actor.id), leaders[0]) if leaders else None
+    colleagues = [c for c in contacts if c.id != ctx.actor.id and not (len(leaders) == 1 and c.id == leaders[0].id)]
+    return Reply(card=cards.pick_attendees(cards.AttendeesView(
+        offer.id, start.isoformat(), when_text(start, start + offer.duration, ZoneInfo(offer.timezone)),
+        tuple(cards.Choice(f"{c.name} ({c.email})", str(c.id)) for c in leaders),
+        str(leader_default.id) if leader_default else "",
+        tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in colleagues),
+        day, note)))
+
+
+def _role(role: str) -> str:
+    return {"senior_leader": "senior leader", "attendance_lead": "attendance lead"}.get(role, "colleague")
+
+
+def _read_people(data: dict[str, Any], contact_ids: set[int]) -> tuple[int, list[int]]:
+    leader = field_int(data, "leader", label="the senior leader")
+    if leader not in contact_ids:
+        raise NotAllowed("The senior leader chosen is not a contact of your school, so nothing was booked.")
+    raw = data.get("colleagues", "")
+    if raw is None:
+        raw = ""
+    if isinstance(raw, list):
+        raw = ",".join(str(x) for x in raw)
+    if not isinstance(raw, str) or len(raw) > 2000:
+        raise InvalidInput("The colleagues chosen are not in the expected form.")
+    colleagues: list[int] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise InvalidInput("The colleagues chosen are not in the expected form.")
+        cid = int(part)
+        if cid not in contact_ids:
+            raise NotAllowed("Some of the people chosen are not contacts of your school, so nothing was booked.")
+        if cid != leader and cid not in colleagues:
+            colleagues.append(cid)
+    return leader, colleagues
+
+
+async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    offer = await load_offer(ctx, data, "book")
+    start = read_start(data, offer)
+    contacts = {c.id: c for c in await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])}
+    leader, colleagues = _read_people(data, set(contacts))
+    info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
+    people = [f"{contacts[leader].name} (senior leader)", *[contacts[c].name for c in colleagues]]
+    if ctx.actor.id not in (leader, *colleagues) and ctx.actor.id in contacts:
+        people.append(f"{contacts[ctx.actor.id].name} (you)")
+    facts = (*_slot_facts(offer, start, info), ("Invited", ", ".join(people)))
+    day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
+    data_out = (("offerId", offer.id), ("start", start.isoformat()), ("leader", str(leader)),
+                ("colleagues", ",".join(str(c) for c in colleagues)))
+    return Reply(card=cards.confirm(cards.ConfirmView(
+        offer.id, start.isoformat(), "Book this TSM?", facts,
+        cards.Button("Book it", "book.confirm", data_out, style="positive"), day,
+        note="Nothing is booked until you press Book it.")))
+
+
+async def confirm_book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    offer = await load_offer(ctx, data, "book", "officer_book")
+    start = read_start(data, offer)
+    people: list[int] | None = None
+    if offer.kind == "book":
+        contacts = {c.id for c in await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])}
+        leader, colleagues = _read_people(data, contacts)
+        people = [leader, *colleagues]
+    try:
+        result = await ctx.services.booking.book(ctx.actor, list(offer.school_ids), start, mode=offer.mode,
+                                                 meeting_type=offer.meeting_type, attendee_contact_ids=people)
+    except BookingRefused as exc:
+        return await refusal_reply(ctx, exc, offer)
+    return await booked_reply(ctx, result)
+
+
+async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str = "Your TSM is booked") -> Reply:
+    v = result.meeting
+    officer_booked = ctx.actor.is_officer
+    facts = (*meeting_facts(v, with_attendees=True), ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
+    notes: list[tuple[Recipient, Message]] = []
+    conv = conversation(ctx)
+    if officer_booked:
+        heading = f"Booked for {v.school_label}"
+        # The school is asked to accept the time or pick another free one in the same term.
+        notes += await proposal_notes(ctx, v)
+        note = "The school has been sent the time to accept, or to pick another."
+    else:
+        notes.append((Recipient("officer", v.officer_id),
+                      Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")))
+        note = "A reminder comes a week before, with what to prepare."
+    _ = conv
+    card = cards.done(cards.DoneView(heading, facts, v.join_url, note, (cards.MY_MEETINGS, cards.HELP)))
+    return Reply(text=result.message, card=card, files=ics_files(result.invitation_ics), notify=tuple(notes))
+
+
+async def proposal_notes(ctx: ChatContext, v: MeetingView) -> list[tuple[Recipient, Message]]:
+    """The card a school gets when its officer booked for it: accept, or pick another free time this term."""
+    conv = conversation(ctx)
+    try:
+        fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
+                                                      meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+        saved = await conv.save_offer(None, "proposal", fresh, meeting_id=v.id, ttl=PROPOSAL_TTL,
+                                      school_name=v.school_label)
+        offer_id, choices = saved.id, slot_choices(saved, 6)
+    except BookingRefused:
+        offer_id, choices = None, ()
+    card = cards.proposal(cards.ProposalView(v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
+    recipients = await conv.school_contacts_to_tell(v.school_ids)
+    text = f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time."
+    return [(r, Message(text, card)) for r in recipients]
+
+
+async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | None) -> Reply:
+    """A refusal in words, with the next step: fresh times, my meetings, or whom to contact."""
+    if exc.code == "contacted_directly":
+        info = await conversation(ctx).school_info(ctx.actor, exc.context.get("school_id") or ctx.actor.school_id)
+        return contacted_directly_reply(ctx, info, exc.message)
+    if exc.code == "already_booked" or exc.code in ("not_active", "started"):
+        return Reply(text=exc.message, card=cards.done(cards.DoneView(
+            "Already booked" if exc.code == "already_booked" else "That can't be changed", (), note=exc.message,
+            buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
+    if offer is not None and (exc.code in SLOT_REFUSALS or exc.code == "move_other_term"):
+        fresh = await refreshed(ctx, offer)
+        verb = {"book": "book.pick_time", "officer_book": "book.pick_time", "move": "meeting.move",
+                "proposal": "offer.pick_slot"}[offer.kind]
+        title = "Choose this time" if offer.kind in ("book", "officer_book") else "Move to this time"
+        heading = "Just taken" if exc.code == "slot_taken" else "That time can't be booked"
+        return Reply(card=cards.slots(cards.SlotsView(heading, exc.message, fresh.id, slot_choices(fresh), verb, title,
+                                                      (cards.STOP,))), error=True)
+    return Reply(text=exc.message, card=cards.done(cards.DoneView("That can't be done", (), note=exc.message,
+                                                                  buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
+
+
+async def stop(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    from .help import help_reply
+
+    reply = await help_reply(ctx, heading="OK, nothing was changed")
+    return reply
+
+
+# ---------------------------------------------------------------------- my meetings
+
+
+async def _upcoming(ctx: ChatContext) -> list[MeetingView]:
+    return await ctx.services.booking.list_meetings(ctx.actor, since=now(ctx))
+
+
+def _changeable(v: MeetingView, at: datetime) -> bool:
+    return v.status in CHANGEABLE and v.start > at
+
+
+async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    at = now(ctx)
+    views = await _upcoming(ctx)
+    conv = conversation(ctx)
+    items = []
+    for v in views:
+        marked = await conv.leader_unavailable_marked(v.id)
+        items.append(cards.MeetingItem(v.id, when(v), meeting_facts(v, with_attendees=True)[:1] + (
+            ("Where", place(v)), ("Link officer", v.officer_name), ("Term", term_words(v.term_label)),
+            ("Status", "held" if v.status == "held" else "booked")), _changeable(v, at),
+            for_school=ctx.actor.kind == "contact", leader_unavailable=marked))
+    buttons: tuple[cards.Button, ...] = (cards.Button("Book a TSM", "book.start"),)
+    if ctx.actor.is_officer:
+        buttons = (cards.Button("Book for a school", "officer.book_start"), cards.Button("My week", "officer.week"))
+    heading = "Your upcoming TSMs" if views else "No upcoming TSMs"
+    empty = "You have no TSM booked from today on." + ("" if ctx.actor.is_officer else " Book this term's now?")
+    return Reply(card=cards.meetings(cards.MeetingsView(heading, tuple(items), empty, buttons)))
+
+
+async def _one_meeting(ctx: ChatContext, data: dict[str, Any], what: str) -> MeetingView | Reply:
+    """The meeting a button names (re-read and authorised), or for a typed command the only changeable one."""
+    if "meetingId" in data:
+        mid = field_int(data, "meetingId", label="the meeting")
+        return await ctx.services.booking.get_meeting(ctx.actor, mid)
+    at = now(ctx)
+    changeable = [v for v in await _upcoming(ctx) if _changeable(v, at)]
+    if len(changeable) == 1:
+        return changeable[0]
+    if not changeable:
+        return Reply(card=cards.done(cards.DoneView(f"No TSM to {what}", (), note="You have no upcoming TSM that can "
+                                                    "be changed.", buttons=(cards.Button("Book a TSM", "book.start"),
+                                                                            cards.HELP))))
+    reply = await my_meetings(ctx, {})
+    return Reply(text=f"Which one? Use the buttons under the meeting you want to {what}.", card=reply.card)
+
+
+async def move_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    v = await _one_meeting(ctx, data, "move")
+    if isinstance(v, Reply):
+        return v
+    if not _changeable(v, now(ctx)):
+        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
+    fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
+                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+    saved = await conversation(ctx).save_offer(ctx.actor, "move", fresh, meeting_id=v.id, school_name=v.school_label)
+    intro = (f"Now: {when(v)}. A TSM moves within its own term ({term_words(v.term_label)}); these dates have free "
+             "times.")
+    return dates_reply(saved, intro=intro, back=cards.MY_MEETINGS)
+
+
+async def _tell_other_side(ctx: ChatContext, v: MeetingView, text: str) -> tuple[tuple[Recipient, Message], ...]:
+    if ctx.actor.kind == "contact":
+        return ((Recipient("officer", v.officer_id), Message(text)),)
+    recipients = await conversation(ctx).school_contacts_to_tell(v.school_ids)
+    return tuple((r, Message(text)) for r in recipients)
+
+
+async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """Move a meeting: from our own offer (offerId + start), or from the scheduler's rebooking card
+    (meetingId + start), where the start must be among the meeting's free times this term right now."""
+    offer: Offer | None = None
+    if "offerId" in data:
+        offer = await load_offer(ctx, data, "move", "proposal")
+        start = read_start(data, offer)
+        meeting_id = offer.meeting_id
+        assert meeting_id is not None
+    else:
+        meeting_id = field_int(data, "meetingId", label="the meeting")
+        start = field_datetime(data, "start", label="the time")
+        v = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)  # authorises the actor
+        if not _changeable(v, now(ctx)):
+            raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
+        fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
+                                                      meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+        saved = await conversation(ctx).save_offer(ctx.actor, "move", fresh, meeting_id=v.id,
+                                                   school_name=v.school_label)
+        if not saved.has(start):
+            return Reply(card=cards.slots(cards.SlotsView(
+                "That time is not on offer", "That time is not one of this meeting's free times in its term (it may "
+                "have been taken), so nothing was changed. These are free:", saved.id, slot_choices(saved),
+                "meeting.move", "Move to this time", (cards.MY_MEETINGS,))), error=True)
+        offer = saved
+    before = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)
+    try:
+        result = await ctx.services.booking.move(ctx.actor, meeting_id, start)
+    except BookingRefused as exc:
+        return await refusal_reply(ctx, exc, offer)
+    v = result.meeting
+    facts = (*meeting_facts(v, with_attendees=True), ("Was", when(before)),
+             ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
+    notes = await _tell_other_side(ctx, v, f"The TSM for {v.school_label} has moved from {when(before)} to {when(v)}.")
+    return Reply(text=result.message, card=cards.done(cards.DoneView("Your TSM has moved", facts, v.join_url,
+                                                                     buttons=(cards.MY_MEETINGS, cards.HELP))),
+                 files=ics_files(result.invitation_ics), notify=notes)
+
+
+async def cancel_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    v = await _one_meeting(ctx, data, "cancel")
+    if isinstance(v, Reply):
+        return v
+    if not _changeable(v, now(ctx)):
+        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled.")
+    return Reply(card=cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v))))
+
+
+def _reason(data: dict[str, Any]) -> str:
+    reason = field_str(data, "reason", label="a reason", max_len=500)
+    if len(reason) < 3:
+        raise InvalidInput("Please give a short reason for cancelling (it goes to the other side).")
+    return reason
+
+
+async def cancel_confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mid = field_int(data, "meetingId", label="the meeting")
+    v = await ctx.services.booking.get_meeting(ctx.actor, mid)
+    if not _changeable(v, now(ctx)):
+        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled.")
+    return Reply(card=cards.cancel_confirm(cards.CancelView(v.id, meeting_facts(v), _reason(data))))
+
+
+async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mid = field_int(data, "meetingId", label="the meeting")
+    reason = _reason(data)
+    try:
+        result = await ctx.services.booking.cancel(ctx.actor, mid, reason)
+    except BookingRefused as exc:
+        return await refusal_reply(ctx, exc, None)
+    v = result.meeting
+    notes = await _tell_other_side(ctx, v, f"The TSM for {v.school_label} on {when(v)} was cancelled "
+                                           f"by {ctx.actor.name or 'the other side'}. Reason: {reason}")
+    again = cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),)) \
+        if ctx.actor.is_officer else cards.Button("Book another time", "book.start")
+    return Reply(text=result.message, card=cards.done(cards.DoneView(
+        "TSM cancelled", (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
+        note="The other side has been told and the invitation withdrawn.", buttons=(again, cards.MY_MEETINGS))),
+        files=ics_files(result.invitation_ics, "tsm-cancellation.ics"), notify=notes)
+
+
+async def add_colleague_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    v = await _one_meeting(ctx, data, "add a colleague to")
+    if isinstance(v, Reply):
+        return v
+    if not _changeable(v, now(ctx)):
+        raise BookingRefused("not_active", f"This meeting is {v.status} or has started: no one can be added now.")
+    invited = {a.email.lower() for a in v.attendees}
+    contacts = []
+    for sid in v.school_ids:
+        contacts += [c for c in await ctx.services.directory.contacts_of(ctx.actor, sid) if c.email.lower() not in invited]
+    choices = tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in contacts)
+    return Reply(card=cards.add_colleague(cards.AddColleagueView(v.id, meeting_facts(v, with_attendees=True), choices)))
+
+
+async def add_colleague(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mid = field_int(data, "meetingId", label="the meeting")
+    booking = ctx.services.booking
+    raw_contact = data.get("contactId")
+    if raw_contact not in (None, ""):
+        cid = field_int(data, "contactId", label="the colleague")
+        v = await booking.add_attendee(ctx.actor, mid, contact_id=cid)
+    else:
+        name = field_str(data, "name", label="your colleague's name", max_len=120)
+        email = field_str(data, "email", label="your colleague's work email", max_len=254)
+        if len(name) < 2:
+            raise InvalidInput("Please give your colleague's name.")
+        v = await booking.add_attendee(ctx.actor, mid, name=name, email=email, role="other")
+    added = v.attendees[-1].name if v.attendees else ""
+    return Reply(text=f"{added} has been invited.", card=cards.done(cards.DoneView(
+        "Colleague invited", meeting_facts(v, with_attendees=True),
+        note="They get the invitation by email, like everyone invited.",
+        buttons=(cards.Button("Add another", "meeting.add_colleague_start", (("meetingId", v.id),)),
+                 cards.MY_MEETINGS))))
+
+
+# ---------------------------------------------------------------------- our senior leader can't attend
+
+
+async def leader_ask(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    at = now(ctx)
+    changeable = [v for v in await _upcoming(ctx) if _changeable(v, at)]
+    if not changeable:
+        return Reply(card=cards.done(cards.DoneView("No TSM booked", (), note="You have no upcoming TSM to rearrange.",
+                                                    buttons=(cards.Button("Book a TSM", "book.start"), cards.HELP))))
+    return Reply(card=cards.leader_ask(cards.LeaderAskView(
+        changeable[0].officer_name, tuple(cards.Choice(when(v), str(v.id)) for v in changeable))))
+
+
+async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mid = field_int(data, "meetingId", label="the meeting")
+    conv = conversation(ctx)
+    v = await conv.mark_leader_unavailable(ctx.actor, mid)
+    fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
+                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+    saved = await conv.save_offer(ctx.actor, "move", fresh, meeting_id=v.id, school_name=v.school_label)
+    message = (f"Thank you: {v.officer_name} has been told that your senior leader can't attend the TSM on {when(v)}. "
+               f"A senior leader is expected, so please move it to another time in the {term_words(v.term_label)}:")
+    note = (Recipient("officer", v.officer_id),
+            Message(f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has been "
+                    "offered other times this term."))
+    return Reply(card=cards.slots(cards.SlotsView("Let's find another time", message, saved.id, slot_choices(saved),
+                                                  "meeting.move", "Move to this time",
+                                                  (cards.Button("Keep the current time", "meeting.list"),))),
+                 notify=(note,))
+
+
+# ---------------------------------------------------------------------- a time the officer booked, or the scheduler offered
+
+
+async def offer_accept(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    mid = field_int(data, "meetingId", label="the meeting")
+    v = await conversation(ctx).accept(ctx.actor, mid)
+    note = (Recipient("officer", v.officer_id),
+            Message(f"{ctx.actor.name or 'The school'} accepted the TSM for {v.school_label}: {when(v)}."))
+    return Reply(card=cards.done(cards.DoneView("Accepted: see you then", meeting_facts(v, with_attendees=True),
+                                                v.join_url, note=f"{v.officer_name} has been told.",
+                                                buttons=(cards.MY_MEETINGS, cards.HELP))), notify=(note,))
+
+
+async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """Another time for a meeting the officer booked (offerId + start), or a next-term time offered by the
+    scheduler's card (schoolId + start + mode), which must be free for that school right now."""
+    if "offerId" in data:
+        return await move(ctx, data)
+    school_id = field_int(data, "schoolId", label="the school")
+    start = field_datetime(data, "start", label="the time")
+    mode = field_str(data, "mode", label="how to meet", max_len=16)
+    if mode not in {m.value for m in Mode}:
+        raise InvalidInput("That card's meeting mode is not one I know.")
+    conv = conversation(ctx)
+    info = await conv.school_info(ctx.actor, school_id)  # authorises: own school, or the officer's school
+    if ctx.actor.kind == "contact" and not info.entitlement.may_book:
+        return contacted_directly_reply(ctx, info, info.entitlement.message)
+    try:
+        term_id = await conv.term_id_for(ctx.actor, school_id, start)
+    except BookingRefused as exc:
+        return await refusal_reply(ctx, exc, None)
+    fresh = await ctx.services.booking.free_slots(ctx.actor, [school_id], term=term_id, mode=mode)
+    kind = "officer_book" if ctx.actor.is_officer else "book"
+    saved = await conv.save_offer(ctx.actor, kind, fresh, school_name=info.name)
+    if not saved.has(start):
+        return Reply(card=cards.slots(cards.SlotsView(
+            "That time is not on offer", "That time is no longer free (or was never offered), so nothing was "
+            "booked. These are free:", saved.id, slot_choices(saved), "book.pick_time", "Choose this time",
+            (cards.STOP,))), error=True)
+    if kind == "book":  # the school still chooses who attends, then confirms
+        return await _attendees_card(ctx, saved, start, start.astimezone(ZoneInfo(saved.timezone)).date().isoformat())
+    try:
+        result = await ctx.services.booking.book(ctx.actor, [school_id], start, mode=mode)
+    except BookingRefused as exc:
+        return await refusal_reply(ctx, exc, saved)
+    return await booked_reply(ctx, result)
+
+
+def register(router: Router) -> None:
+    school = ("contact",)
+    router.command("book", help="Book this term's TSM")(book)
+    router.command("my meetings", "meetings", help="Your upcoming TSMs: move, cancel, add a colleague")(my_meetings)
+    router.command("move", help="Move a booked TSM to another time in its term")(move_start)
+    router.command("cancel", help="Cancel a booked TSM (with a reason)")(cancel_start)
+    router.command("add colleague", help="Invite a colleague to your TSM", roles=school)(add_colleague_start)
+    router.command("senior leader unavailable", "senior leader can't attend", "leader unavailable",
+                   help="Your senior leader can't make the booked TSM", roles=school)(leader_ask)
+
+    router.verb("book.start")(book)
+    router.verb("book.pick_mode")(pick_mode)
+    router.verb("book.dates")(show_dates)
+    router.verb("book.pick_date")(pick_date)
+    router.verb("book.pick_time")(pick_time)
+    router.verb("book.attendees", roles=school)(attendees)
+    router.verb("book.confirm")(confirm_book)
+    router.verb("book.stop")(stop)
+    router.verb("meeting.list")(my_meetings)
+    router.verb("meeting.move_start")(move_start)
+    router.verb("meeting.move")(move)
+    router.verb("meeting.cancel_start")(cancel_start)
+    router.verb("meeting.cancel_confirm")(cancel_confirm)
+    router.verb("meeting.cancel")(cancel)
+    router.verb("meeting.add_colleague_start")(add_colleague_start)
+    router.verb("meeting.add_colleague")(add_colleague)
+    router.verb("meeting.leader_unavailable", roles=school)(leader_unavailable)
+    router.verb("offer.accept", roles=school)(offer_accept)
+    router.verb("offer.pick_slot")(offer_pick_slot)

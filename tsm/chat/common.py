@@ -1,0 +1,163 @@
+"""Helpers shared by the conversation features: services for the turn, words for meetings and slots,
+and the date → time steps every flow (book, book for a school, move, pick another time) goes through.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cards import booking as cards
+
+from ..domain.errors import InvalidInput
+from ..domain.model import Mode
+from ..domain.text import day_text, time_text, when_text
+from ..messaging import Message, Recipient
+from ..services.conversation import ConversationService, ExpiredOffer, Offer
+from ..services.views import MeetingView
+from .router import ChatContext, Reply, field_datetime, field_str
+
+MODE_LABELS = {"on_site": "In person at school", "teams": "On Microsoft Teams"}
+
+
+def conversation(ctx: ChatContext) -> ConversationService:
+    """The conversation service of this App (built once per App, from its own services)."""
+    app = ctx.services
+    svc = app.__dict__.get("_conversation_service")
+    if svc is None:
+        svc = ConversationService(app.db, app.booking, app.reference, clock=app.booking.clock)
+        app.__dict__["_conversation_service"] = svc
+    return svc
+
+
+def now(ctx: ChatContext) -> datetime:
+    return ctx.clock()
+
+
+# ---------------------------------------------------------------------- words
+
+
+def when(v: MeetingView) -> str:
+    return when_text(v.start, v.end, ZoneInfo(v.timezone))
+
+
+def place(v: MeetingView) -> str:
+    if v.mode == Mode.TEAMS.value:
+        return "Microsoft Teams" + ("" if v.join_url else " (the Teams link will follow)")
+    return v.location or "At school"
+
+
+def meeting_facts(v: MeetingView, *, with_attendees: bool = False) -> tuple[tuple[str, str], ...]:
+    facts = [("School", v.school_label), ("When", when(v)), ("Where", place(v)), ("Link officer", v.officer_name)]
+    if with_attendees and v.attendees:
+        facts.append(("Invited", ", ".join(a.name + (" (senior leader)" if a.required else "") for a in v.attendees)))
+    return tuple(facts)
+
+
+def invitation_line(ctx: ChatContext, has_ics: bool) -> str:
+    if getattr(ctx.services.settings, "calendar_backend", "local") == "graph":
+        return "Emailed from Outlook to everyone invited"
+    return "Attached (.ics): open it to add the TSM to your calendar" if has_ics else \
+        "It will be sent shortly"
+
+
+def ics_files(ics: bytes | None, name: str = "tsm-invitation.ics") -> tuple[tuple[str, str, bytes], ...]:
+    return ((name, "text/calendar", ics),) if ics else ()
+
+
+def slot_title(start: datetime, duration: timedelta, tz: ZoneInfo) -> str:
+    return when_text(start, start + duration, tz)
+
+
+def offer_tz(offer: Offer) -> ZoneInfo:
+    return ZoneInfo(offer.timezone)
+
+
+def days_of(offer: Offer) -> OrderedDict[date, list[datetime]]:
+    tz = offer_tz(offer)
+    out: OrderedDict[date, list[datetime]] = OrderedDict()
+    for s in sorted(offer.starts):
+        out.setdefault(s.astimezone(tz).date(), []).append(s)
+    return out
+
+
+def term_words(label: str) -> str:
+    return label.replace("autumn", "Autumn").replace("spring", "Spring").replace("summer", "Summer")
+
+
+# ---------------------------------------------------------------------- reading card data against an offer
+
+
+def read_start(data: dict[str, Any], offer: Offer) -> datetime:
+    start = field_datetime(data, "start", label="the time")
+    if not offer.has(start):
+        raise InvalidInput("That time was not one of the times offered on this card, so nothing was changed. "
+                           "Please pick one of the times shown.")
+    return start
+
+
+def read_date(data: dict[str, Any], offer: Offer) -> date:
+    raw = field_str(data, "date", label="a date", max_len=10)
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("That date is not in the expected form (YYYY-MM-DD).") from None
+    if day not in days_of(offer):
+        raise InvalidInput(f"{day_text(day)} has no free time on offer here. Please pick one of the dates shown.")
+    return day
+
+
+async def load_offer(ctx: ChatContext, data: dict[str, Any], *kinds: str) -> Offer:
+    offer = await conversation(ctx).offer(ctx.actor, data.get("offerId"))
+    if kinds and offer.kind not in kinds:
+        raise InvalidInput("That button does not belong to this step. Type **help** to start again.")
+    return offer
+
+
+# ---------------------------------------------------------------------- the date and time steps
+
+
+def heading_for(offer: Offer) -> str:
+    return {"book": "Book your TSM", "officer_book": "Book a TSM for the school", "move": "Move your TSM",
+            "proposal": "Pick another time"}.get(offer.kind, "Pick a time")
+
+
+def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button | None = None) -> Reply:
+    tz = offer_tz(offer)
+    choices = []
+    for day, starts in days_of(offer).items():
+        n = len(starts)
+        choices.append(cards.Choice(f"{day_text(day)} ({n} free time{'s' if n != 1 else ''})", day.isoformat()))
+    if len(choices) > 60:
+        choices = choices[:60]
+    _ = tz
+    return Reply(card=cards.pick_date(cards.DatesView(offer.id, heading_for(offer), intro, tuple(choices), note, back)))
+
+
+def times_reply(offer: Offer, day: date, *, note: str = "") -> Reply:
+    tz = offer_tz(offer)
+    starts = days_of(offer).get(day, [])
+    choices = tuple(cards.Choice(f"{time_text(s, tz)}–{time_text(s + offer.duration, tz)}", s.isoformat())
+                    for s in starts)
+    return Reply(card=cards.pick_time(cards.TimesView(offer.id, heading_for(offer), day_text(day), choices, note)))
+
+
+def slot_choices(offer: Offer, limit: int = 6) -> tuple[cards.Choice, ...]:
+    tz = offer_tz(offer)
+    return tuple(cards.Choice(slot_title(s, offer.duration, tz), s.isoformat()) for s in sorted(offer.starts)[:limit])
+
+
+def intro_for(offer: Offer, who: str, term_label: str) -> str:
+    mode = "on Teams" if offer.mode == Mode.TEAMS.value else "in person at school"
+    minutes = int(offer.duration.total_seconds() // 60)
+    return (f"{term_words(term_label)}: a {minutes}-minute TSM {mode} with {who}. "
+            "These dates have free times; pick one.")
+
+
+def notify(recipients: list[Recipient], text: str, card: dict | None = None) -> tuple[tuple[Recipient, Message], ...]:
+    return tuple((r, Message(text, card)) for r in recipients)
+
+
+__all__ = ["ExpiredOffer", "MODE_LABELS", "conversation", "dates_reply", "times_reply"]

@@ -1,0 +1,118 @@
+"""Officers: my week, my schools (this term's status per school), book on a school's behalf, add a contact.
+
+Booking for a school goes through the same date and time steps as a school's own booking (``booking.py``);
+on confirmation the school's staff get a card to accept the time or pick another (``offer.*``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cards import booking as cards
+
+from ..domain.model import ContactRole
+from .booking import start_for_school
+from .common import conversation, now, place, term_words, when
+from .router import ChatContext, Reply, Router, field_int, field_str
+
+OFFICERS = ("officer", "admin")
+STATUS_WORDS = {"booked": "Booked", "held": "Held", "not_booked": "Not booked",
+                "contacted_directly": "Not booked (contacted directly: you arrange it)"}
+EXPECTATION_WORDS = {"termly": "expected each term", "termly_encouraged": "encouraged each term",
+                     "yearly": "one a year is enough", "contacted_directly": "you contact them"}
+
+
+async def school_picker(ctx: ChatContext) -> Reply:
+    schools = await ctx.services.directory.officer_schools(ctx.actor)
+    choices = tuple(cards.Choice(f"{s.name} ({s.urn})", str(s.id)) for s in schools)
+    return Reply(card=cards.pick_school(cards.PickSchoolView("Book a TSM for which school?", choices)))
+
+
+async def book_for_school(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    return await school_picker(ctx)
+
+
+async def pick_school(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    school_id = field_int(data, "schoolId", label="the school")
+    info = await conversation(ctx).school_info(ctx.actor, school_id)  # only the school's officer (or an admin)
+    note = "" if info.entitlement.may_book else "This school is contacted directly: you arrange its TSMs."
+    return await start_for_school(ctx, info, officer=True, note=note)
+
+
+async def my_week(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    at = now(ctx)
+    views = await ctx.services.booking.list_meetings(ctx.actor, officer_id=ctx.actor.id, since=at,
+                                                     until=at + timedelta(days=7))
+    conv = conversation(ctx)
+    items = []
+    for v in views:
+        status = "Senior leader can't attend: rearrange" if await conv.leader_unavailable_marked(v.id) else ""
+        mode = "On Teams" if v.mode == "teams" else "On site"
+        items.append(cards.WeekItem(when(v), v.school_label, f"{mode}: {place(v)}", status))
+    notices = await ctx.services.notices.unseen(ctx.actor.id)
+    if notices:
+        await ctx.services.notices.mark_seen(ctx.actor.id, [n.id for n in notices])
+    heading = f"Your coming week: {len(views)} TSM{'s' if len(views) != 1 else ''}"
+    return Reply(card=cards.officer_week(cards.WeekView(heading, tuple(items), tuple(n.text for n in notices))))
+
+
+async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    label, statuses = await conversation(ctx).officer_statuses(ctx.actor)
+    rows = []
+    counts: dict[str, int] = {}
+    for st in statuses:
+        counts[st.status] = counts.get(st.status, 0) + 1
+        words = STATUS_WORDS[st.status]
+        if st.start is not None:
+            words += f": {st.start.astimezone(ctx.tz):%a %d %b %H:%M}, {'Teams' if st.mode == 'teams' else 'on site'}"
+        elif st.status == "not_booked":
+            words += f" ({EXPECTATION_WORDS.get(st.expectation, st.expectation)})"
+        rows.append(cards.SchoolRowView(f"{st.name} ({st.urn})", words))
+    summary = (f"{term_words(label)}: {counts.get('booked', 0)} booked, {counts.get('held', 0)} held, "
+               f"{counts.get('not_booked', 0)} not booked, {counts.get('contacted_directly', 0)} to contact directly."
+               if statuses else "You have no schools linked to you yet.")
+    to_book = tuple(cards.Choice(st.name, str(st.school_id)) for st in statuses
+                    if st.status in ("not_booked", "contacted_directly"))
+    return Reply(card=cards.officer_schools(cards.SchoolsView("Your schools this term", summary, tuple(rows), to_book)))
+
+
+ROLE_CHOICES = (cards.Choice("Attendance lead", ContactRole.ATTENDANCE_LEAD.value),
+                cards.Choice("Senior leader", ContactRole.SENIOR_LEADER.value),
+                cards.Choice("Other", ContactRole.OTHER.value))
+
+
+async def contact_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    schools = await ctx.services.directory.officer_schools(ctx.actor)
+    choices = tuple(cards.Choice(f"{s.name} ({s.urn})", str(s.urn)) for s in schools)
+    return Reply(card=cards.add_contact(cards.AddContactView(choices, ROLE_CHOICES)))
+
+
+async def contact_add(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    urn = field_int(data, "urn", label="the school")
+    name = field_str(data, "name", label="the person's name", max_len=120)
+    email = field_str(data, "email", label="their work email", max_len=254)
+    role = field_str(data, "role", label="their role", max_len=24, required=False) or ContactRole.OTHER.value
+    c = await ctx.services.directory.add_contact(ctx.actor, urn, name, email, role)
+    school = await ctx.services.directory.school_by_urn(ctx.actor, urn)
+    role_words = {"attendance_lead": "attendance lead", "senior_leader": "senior leader"}.get(c.role, "other")
+    return Reply(text=f"{c.name} added to {school.name}.", card=cards.done(cards.DoneView(
+        "Contact added", (("School", school.name), ("Name", c.name), ("Email", c.email), ("Role", role_words)),
+        note="When they message this bot in Teams, it will know them and their school.",
+        buttons=(cards.Button("Add another", "contact.start"), cards.Button("My schools", "officer.schools")))))
+
+
+def register(router: Router) -> None:
+    router.command("book for school", "book for a school", help="Book a TSM on a school's behalf",
+                   roles=OFFICERS)(book_for_school)
+    router.command("my week", help="Your TSMs in the coming week", roles=OFFICERS)(my_week)
+    router.command("my schools", help="Your schools and whether each has its TSM this term",
+                   roles=OFFICERS)(my_schools)
+    router.command("add contact", help="Add a school contact", roles=OFFICERS)(contact_start)
+    router.verb("officer.book_start", roles=OFFICERS)(book_for_school)
+    router.verb("officer.pick_school", roles=OFFICERS)(pick_school)
+    router.verb("officer.offer_slots", roles=OFFICERS)(pick_school)  # from the scheduler's "unbooked" card
+    router.verb("officer.week", roles=OFFICERS)(my_week)
+    router.verb("officer.schools", roles=OFFICERS)(my_schools)
+    router.verb("contact.start", roles=OFFICERS)(contact_start)
+    router.verb("contact.add", roles=OFFICERS)(contact_add)

@@ -1,0 +1,304 @@
+"""What the conversations need beyond booking: offers kept server-side, a school's facts in words, officers'
+school statuses, "our senior leader can't attend", and a school accepting a time its officer booked.
+
+Every method takes the acting :class:`Actor` and checks it; nothing here trusts card data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+
+from ..adapters.db.bot_tables import MeetingLeaderUnavailable
+from ..adapters.db.chat_tables import ChatOffer
+from ..adapters.db.engine import Database
+from ..adapters.db.tables import (
+    AuditLog,
+    Meeting,
+    MeetingAttendee,
+    MeetingSchool,
+    Officer,
+    School,
+    SchoolContact,
+)
+from ..domain.entitlement import Entitlement, entitlement_for
+from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from ..domain.model import ContactRole, MeetingStatus, Mode
+from ..messaging import Recipient
+from .actors import Actor
+from .booking import CHANGEABLE, BookingService, now_utc, school_facts
+from .reference import ReferenceData
+from .views import MeetingView, SlotOffer
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FLOW_TTL = timedelta(days=3)  # an interactive flow the person walked away from
+PROPOSAL_TTL = timedelta(days=21)  # a card sent to a school about a time its officer booked
+NOTIFY_ROLES = (ContactRole.ATTENDANCE_LEAD.value, ContactRole.SENIOR_LEADER.value)
+
+
+def _minutes(dt: datetime) -> int:
+    return int((dt - EPOCH).total_seconds() // 60)
+
+
+def _instant(minutes: int) -> datetime:
+    return EPOCH + timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A server-side offer: the slots a card showed, who may pick one, and the flow's state."""
+
+    id: str
+    kind: str  # book | officer_book | move | proposal
+    actor_key: str
+    school_ids: tuple[int, ...]
+    meeting_id: int | None
+    term_id: int
+    mode: str
+    meeting_type: str
+    duration: timedelta
+    timezone: str
+    starts: tuple[datetime, ...]
+    expires_at: datetime
+    officer_name: str = ""
+    term_label: str = ""
+    school_name: str = ""
+
+    def has(self, start: datetime) -> bool:
+        return start in set(self.starts)
+
+
+@dataclass(frozen=True)
+class SchoolInfo:
+    id: int
+    urn: int
+    name: str
+    phase: str
+    attendance_pct: float | None
+    attendance_period: str | None
+    address: str
+    officer_id: int | None
+    officer_name: str
+    officer_email: str
+    la_name: str
+    modes_allowed: tuple[str, ...]
+    default_mode: str
+    entitlement: Entitlement
+    national_average_year: str
+
+
+@dataclass(frozen=True)
+class SchoolStatus:
+    school_id: int
+    urn: int
+    name: str
+    status: str  # booked | held | not_booked | contacted_directly
+    meeting_id: int | None
+    start: datetime | None
+    mode: str | None
+    expectation: str
+
+
+class ExpiredOffer(InvalidInput):
+    """The card's offer has expired or is gone: the caller starts the step again with fresh slots."""
+
+    def __init__(self, message: str, offer: Offer | None = None) -> None:
+        super().__init__(message)
+        self.offer = offer
+
+
+class ConversationService:
+    def __init__(self, db: Database, booking: BookingService, reference: ReferenceData, *,
+                 clock: Callable[[], datetime] = now_utc) -> None:
+        self.db = db
+        self.booking = booking
+        self.ref = reference
+        self.clock = clock
+
+    # ------------------------------------------------------------------ offers
+
+    async def save_offer(self, actor: Actor | None, kind: str, offer: SlotOffer, *, meeting_id: int | None = None,
+                         ttl: timedelta = FLOW_TTL, starts: Sequence[datetime] | None = None,
+                         school_name: str = "") -> Offer:
+        """Keep the slots a card is about to show. ``actor`` None: any contact of the offer's schools may pick."""
+        now = self.clock()
+        row = ChatOffer(
+            id=uuid.uuid4().hex, kind=kind, actor_key=actor.key if actor is not None else "",
+            school_ids=list(offer.school_ids), meeting_id=meeting_id, term_id=offer.term_id, mode=offer.mode,
+            meeting_type=offer.meeting_type, duration_minutes=offer.duration_minutes, timezone=offer.timezone,
+            slots=[_minutes(s) for s in (starts if starts is not None else [sl.start for sl in offer.slots])],
+            created_at=now, expires_at=now + ttl,
+            context={"officer": offer.officer_name, "term": offer.term_label, "school": school_name},
+        )
+        async with self.db.transaction() as s:
+            s.add(row)
+        return _offer(row)
+
+    async def offer(self, actor: Actor, offer_id: object) -> Offer:
+        """The offer a card refers to, if the actor may use it; otherwise a clear refusal."""
+        if not isinstance(offer_id, str) or not offer_id or len(offer_id) > 32 or not offer_id.isalnum():
+            raise InvalidInput("This card is missing the times it offered. Type **book** to start again.")
+        async with self.db.reader() as s:
+            row = await s.get(ChatOffer, offer_id)
+        if row is None:
+            raise ExpiredOffer("Those times are no longer on offer. Here are fresh ones.")
+        offer = _offer(row)
+        if offer.actor_key:
+            if offer.actor_key != actor.key:
+                raise NotAllowed("That card was made for someone else: nothing was changed.")
+        elif not (actor.kind == "contact" and actor.school_id in offer.school_ids):
+            raise NotAllowed("That card was sent to another school: nothing was changed.")
+        if offer.expires_at <= self.clock():
+            raise ExpiredOffer("That card has expired (its times may have gone). Here are fresh ones.", offer)
+        return offer
+
+    async def purge_offers(self, older_than: timedelta = timedelta(days=30)) -> int:
+        async with self.db.transaction() as s:
+            done = await s.exec(delete(ChatOffer).where(ChatOffer.expires_at < self.clock() - older_than))
+            return done.rowcount
+
+    # ------------------------------------------------------------------ reading
+
+    async def school_info(self, actor: Actor, school_id: int) -> SchoolInfo:
+        async with self.db.reader() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound("No such school.")
+            _check_school(actor, school)
+            officer = await s.get(Officer, school.link_officer_id) if school.link_officer_id else None
+            policy, _ = await self.ref.policy_for_la(s, school.la_id)
+            ent = entitlement_for(await school_facts(s, school), policy)
+            return SchoolInfo(
+                school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
+                school.address, officer.id if officer else None, officer.name if officer else "",
+                officer.email if officer else "", policy.la_name, tuple(m.value for m in policy.modes_allowed),
+                policy.default_mode.value, ent, policy.national_averages.year,
+            )
+
+    async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:
+        """The officer's schools and their TSM this term: (term label, statuses)."""
+        if not actor.is_officer:
+            raise NotAllowed("Only link officers have a list of schools.")
+        now = self.clock()
+        out: list[SchoolStatus] = []
+        label = ""
+        async with self.db.reader() as s:
+            schools = list(await s.exec(select(School).where(School.link_officer_id == actor.id,
+                                                             School.open == True).order_by(School.name)))  # noqa: E712
+            for sc in schools:
+                policy, tz = await self.ref.policy_for_la(s, sc.la_id)
+                term = (await self.ref.calendar(s, sc.la_id)).current_or_next(now.astimezone(tz).date())
+                if term is None:
+                    continue
+                label = term.label
+                ent = entitlement_for(await school_facts(s, sc), policy)
+                m = (await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                                  .where(MeetingSchool.school_id == sc.id,
+                                         MeetingSchool.active_term_id == term.id))).first()
+                if m is not None:
+                    status = "held" if m.status == MeetingStatus.HELD.value else "booked"
+                else:
+                    status = "contacted_directly" if not ent.may_book else "not_booked"
+                out.append(SchoolStatus(sc.id, sc.urn, sc.name, status, m.id if m else None, m.start if m else None,
+                                        m.mode if m else None, ent.expectation))
+        return label, out
+
+    async def school_contacts_to_tell(self, school_ids: Sequence[int], *, except_key: str = "") -> list[Recipient]:
+        async with self.db.reader() as s:
+            rows = await s.exec(select(SchoolContact.id).where(col(SchoolContact.school_id).in_(list(school_ids)),
+                                                               SchoolContact.active == True,  # noqa: E712
+                                                               col(SchoolContact.role).in_(NOTIFY_ROLES))
+                                .order_by(SchoolContact.id))
+            return [Recipient("contact", cid) for cid in rows if f"contact:{cid}" != except_key]
+
+    async def term_id_for(self, actor: Actor, school_id: int, start: datetime) -> int:
+        """The term a start falls in for this school's LA; a refusal in words when it is not a bookable day."""
+        async with self.db.reader() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound("No such school.")
+            _check_school(actor, school)
+            _, tz = await self.ref.policy_for_la(s, school.la_id)
+            cal = await self.ref.calendar(s, school.la_id)
+        day = start.astimezone(tz).date()
+        why = cal.why_not_bookable(day)
+        if why:
+            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
+        term = cal.term_for(day)
+        assert term is not None and term.id is not None  # bookable implies in a term
+        return term.id
+
+    async def leader_unavailable_marked(self, meeting_id: int) -> bool:
+        async with self.db.reader() as s:
+            return await s.get(MeetingLeaderUnavailable, meeting_id) is not None
+
+    # ------------------------------------------------------------------ writes
+
+    async def mark_leader_unavailable(self, actor: Actor, meeting_id: int, note: str = "") -> MeetingView:
+        """The school says its senior leader can't attend: the meeting must be rearranged (Kent's rule)."""
+        view = await self.booking.get_meeting(actor, meeting_id)  # authorises the actor
+        now = self.clock()
+        if view.status not in CHANGEABLE:
+            raise BookingRefused("not_active", f"This meeting is {view.status.replace('_', ' ')}: nothing to rearrange.")
+        if view.start <= now:
+            raise BookingRefused("started", "This meeting has already started, so it cannot be rearranged.")
+        async with self.db.transaction() as s:
+            if await s.get(MeetingLeaderUnavailable, meeting_id) is None:
+                s.add(MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=now, reported_by=actor.key,
+                                               note=(note or "").strip()[:300]))
+                s.add(AuditLog(at=now, actor=actor.key, action="meeting.leader_unavailable", entity="meeting",
+                               entity_id=str(meeting_id)))
+        return view
+
+    async def accept(self, actor: Actor, meeting_id: int) -> MeetingView:
+        """A school contact accepts the time their officer booked: their invitation answer becomes accepted."""
+        if actor.kind != "contact":
+            raise NotAllowed("Only the school's staff can accept a time their officer booked.")
+        view = await self.booking.get_meeting(actor, meeting_id)
+        now = self.clock()
+        if view.status not in CHANGEABLE or view.start <= now:
+            raise BookingRefused("not_active", "This meeting can no longer be accepted (it has been cancelled, "
+                                 "or it has started).")
+        async with self.db.reader() as s:
+            contact = await s.get(SchoolContact, actor.id)
+            present = (await s.exec(select(MeetingAttendee.id).where(MeetingAttendee.meeting_id == meeting_id,
+                                                                     MeetingAttendee.contact_id == actor.id))).first()
+        if contact is None:
+            raise NotAllowed("Unknown school contact.")
+        if present is None:
+            await self.booking.add_attendee(actor, meeting_id, contact_id=actor.id)
+        async with self.db.transaction() as s:
+            att = (await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id,
+                                                              MeetingAttendee.contact_id == actor.id))).first()
+            if att is not None and att.response != "accepted":
+                att.response = "accepted"
+                s.add(att)
+                s.add(AuditLog(at=now, actor=actor.key, action="meeting.accept", entity="meeting",
+                               entity_id=str(meeting_id)))
+        return await self.booking.get_meeting(actor, meeting_id)
+
+
+def _offer(row: ChatOffer) -> Offer:
+    return Offer(
+        id=row.id, kind=row.kind, actor_key=row.actor_key, school_ids=tuple(int(i) for i in row.school_ids),
+        meeting_id=row.meeting_id, term_id=row.term_id, mode=Mode(row.mode).value, meeting_type=row.meeting_type,
+        duration=timedelta(minutes=row.duration_minutes), timezone=row.timezone,
+        starts=tuple(_instant(int(m)) for m in row.slots), expires_at=row.expires_at,
+        officer_name=str((row.context or {}).get("officer", "")), term_label=str((row.context or {}).get("term", "")),
+        school_name=str((row.context or {}).get("school", "")),
+    )
+
+
+def _check_school(actor: Actor, school: School) -> None:
+    if actor.kind in ("admin", "system"):
+        return
+    if actor.kind == "officer" and school.link_officer_id == actor.id:
+        return
+    if actor.kind == "contact" and actor.school_id == school.id:
+        return
+    raise NotAllowed("That school is not on your list.")
