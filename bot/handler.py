@@ -1,0 +1,358 @@
+"""The Teams activity handler: it only converts. Activity -> :class:`~tsm.chat.Incoming` -> ``Router.dispatch`` ->
+:class:`~tsm.chat.Reply` -> activity (or an ``adaptiveCard/action`` invoke response).
+
+Per turn, in order:
+
+1. tenant allow-list (``settings.allowed_tenants``; empty = every tenant); a refused tenant gets nothing;
+2. the sender is identified from what the channel vouches for: the AAD object id, else the email/UPN read
+   from the Teams roster (``TeamsInfo.get_member``, cached per user, failures tolerated); never card data;
+3. the activity is claimed (conversation id + activity id) and the conversation reference stored, in one
+   transaction; a redelivered activity stops here (a redelivered invoke gets the stored card back);
+4. ``Router.dispatch``; the reply is sent; ``Reply.notify`` goes out through the messenger in the background.
+
+Nothing of a message's text or card data is logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+
+from tsm.chat import Incoming, Reply, Router, Who
+from tsm.services.actors import Actor
+
+from .files import FileStore, ics_card
+from .store import BotStore, RefInfo
+
+log = logging.getLogger(__name__)
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+ROSTER_TTL = 3600.0  # an email read from the roster is trusted for an hour
+ROSTER_FAIL_TTL = 60.0  # a failed roster lookup is not retried for a minute
+_AT_TAG = re.compile(r"<at>[^<]*</at>", re.I)
+
+
+class TenantNotAllowed(Exception):
+    """The activity comes from a Microsoft 365 tenant that is not on the allow-list."""
+
+
+def tenant_of(activity: Activity) -> str:
+    conv = activity.conversation
+    tenant = getattr(conv, "tenant_id", None) if conv is not None else None
+    if not tenant and isinstance(activity.channel_data, dict):
+        t = activity.channel_data.get("tenant")
+        tenant = t.get("id") if isinstance(t, dict) else None
+    return str(tenant or "")
+
+
+def ref_info(activity: Activity) -> RefInfo:
+    ref: ConversationReference = TurnContext.get_conversation_reference(activity)
+    reference = ref.serialize()
+    reference.pop("activityId", None)  # a reference to the conversation, not to this message
+    conv, frm, rcp = activity.conversation, activity.from_property, activity.recipient
+    return RefInfo(conversation_id=conv.id, conversation_type=(conv.conversation_type or "personal"),
+                   tenant_id=tenant_of(activity), aad_object_id=getattr(frm, "aad_object_id", None) if frm else None,
+                   user_id=(frm.id if frm else "") or "", service_url=activity.service_url or "",
+                   channel_id=activity.channel_id or "", bot_id=(rcp.id if rcp else "") or "", reference=reference)
+
+
+def card_attachment(card: dict) -> Attachment:
+    return Attachment(content_type=CARD_CONTENT_TYPE, content=card)
+
+
+def text_card(text: str, *, error: bool = False) -> dict:
+    block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
+    if error:
+        block["color"] = "Attention"
+    return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "version": "1.5", "body": [block]}
+
+
+def invoke_body(reply: Reply) -> dict:
+    """The ``adaptiveCard/action`` answer: the card that replaces the one acted on (errors included)."""
+    if reply.card is not None:
+        card = dict(reply.card)
+        if reply.text and reply.text not in _texts(card):
+            block = {"type": "TextBlock", "text": reply.text, "wrap": True}
+            if reply.error:
+                block["color"] = "Attention"
+            card["body"] = [block, *card.get("body", [])]
+    else:
+        card = text_card(reply.text or "Done.", error=reply.error)
+    return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
+
+
+def _texts(card: dict) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock" and isinstance(node.get("text"), str):
+                found.add(node["text"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(card.get("body", []))
+    return found
+
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+class TsmTeamsBot(TeamsActivityHandler):
+    def __init__(self, *, router: Router, services: Any, store: BotStore, files: FileStore,
+                 clock: Callable[[], datetime], allowed_tenants: list[str] | tuple[str, ...] = (),
+                 messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000) -> None:
+        super().__init__()
+        self.router = router
+        self.services = services
+        self.store = store
+        self.files = files
+        self.clock = clock
+        self.allowed_tenants = frozenset(t.strip().lower() for t in allowed_tenants if t and t.strip())
+        self.messenger = messenger
+        self.spawn = spawn or _default_spawn
+        self._roster: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._roster_cache_size = roster_cache_size
+        self.stats = {"turns": 0, "duplicates": 0, "roster_lookups": 0}
+
+    # ------------------------------------------------------------------ the turn
+
+    async def on_turn(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        if self.allowed_tenants and tenant_of(activity).lower() not in self.allowed_tenants:
+            log.warning("activity from a tenant not on the allow-list refused (type %s)", activity.type)
+            raise TenantNotAllowed()
+        if activity.conversation is None or not activity.conversation.id:
+            log.info("activity without a conversation ignored (type %s)", activity.type)
+            return
+        self.stats["turns"] += 1
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        who, actor = await self._who(turn_context)
+        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
+            self.stats["duplicates"] += 1
+            return
+        try:
+            incoming = self._incoming_from_message(activity, who)
+            reply = await self._dispatch(incoming, actor)
+            await self._send_reply(turn_context, reply)
+        except Exception:
+            await self.store.release(activity.conversation.id, activity.id)
+            raise
+        self._notify(reply)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        who, actor = await self._who(turn_context)
+        conv_id = activity.conversation.id
+        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
+            self.stats["duplicates"] += 1
+            stored = await self.store.stored_response(conv_id, activity.id)
+            body = stored or invoke_body(Reply(text="That was already done: this card is out of date. "
+                                                    "Type **help** to start again.", error=True))
+            return self._create_invoke_response(body)
+        try:
+            incoming = self._incoming_from_invoke(activity, who)
+            if isinstance(incoming, Reply):
+                reply = incoming  # the invoke was malformed: refused before dispatch
+            else:
+                reply = await self._dispatch(incoming, actor)
+            body = invoke_body(reply)
+            await self.store.save_response(conv_id, activity.id, body)
+            if reply.files:
+                await self._send_files(turn_context, reply)
+        except Exception:
+            await self.store.release(conv_id, activity.id)
+            raise
+        self._notify(reply)
+        return self._create_invoke_response(body)
+
+    async def on_installation_update_add(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        who, actor = await self._who(turn_context)
+        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
+            return
+        if (activity.conversation.conversation_type or "personal") != "personal" or activity.action != "add":
+            return  # no greeting in group chats, nor again when the app is upgraded
+        if actor is None:
+            reply = await self._unknown(Incoming(who=who, text=None, conversation_id=activity.conversation.id))
+        else:
+            reply = Reply(text=welcome_text(actor))
+        await self._send_reply(turn_context, reply)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext):
+        await self.store.set_installed(turn_context.activity.conversation.id, False)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext):
+        """Members added or removed (the bot installed in a chat or team): keep the reference current."""
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        removed = [m for m in (activity.members_removed or []) if m.id == bot_id]
+        if removed:
+            await self.store.set_installed(activity.conversation.id, False)
+            return
+        actor = None
+        if activity.from_property is not None and (activity.conversation.conversation_type or "personal") == "personal":
+            _who, actor = await self._who(turn_context)
+        await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor, claim=False)
+
+    # ------------------------------------------------------------------ conversion
+
+    def _incoming_from_message(self, activity: Activity, who: Who) -> Incoming:
+        value = activity.value
+        tz = activity.local_timezone or None
+        if isinstance(value, dict) and value:
+            verb = value.get("verb")
+            return Incoming(who=who, verb=verb if isinstance(verb, str) else "", data=value, timezone=tz,
+                            conversation_id=activity.conversation.id)
+        text = _AT_TAG.sub(" ", activity.text or "").strip()
+        return Incoming(who=who, text=text, timezone=tz, conversation_id=activity.conversation.id)
+
+    def _incoming_from_invoke(self, activity: Activity, who: Who) -> Incoming | Reply:
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = value.get("action")
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute" \
+                or not isinstance(action.get("verb"), str):
+            return Reply(text="That button sent something I can't read. Type **help** to start again.", error=True)
+        data = action.get("data")
+        return Incoming(who=who, verb=action["verb"], data=data if isinstance(data, dict) else {},
+                        timezone=activity.local_timezone or None, conversation_id=activity.conversation.id,
+                        is_invoke=True)
+
+    @staticmethod
+    def _create_invoke_response(body: object = None) -> InvokeResponse:
+        # The SDK serialises the body here and CloudAdapter.process serialises it again (HTTP 500 on every
+        # invoke with a body). Keep the body a plain dict; the HTTP layer serialises it once.
+        return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+
+    # ------------------------------------------------------------------ identity
+
+    async def _who(self, turn_context: TurnContext) -> tuple[Who, Actor | None]:
+        activity = turn_context.activity
+        frm = activity.from_property
+        aad = (getattr(frm, "aad_object_id", None) or None) if frm else None
+        who = Who(aad_object_id=aad, email=None, name=(frm.name if frm else "") or "", tenant_id=tenant_of(activity),
+                  channel_user_id=(frm.id if frm else "") or "")
+        directory = self.services.directory
+        if aad:
+            actor = await directory.identify(aad, None)
+            if actor is not None:
+                return who, actor
+        if not who.channel_user_id:
+            return who, None
+        email = await self._roster_email(turn_context, aad or who.channel_user_id)
+        if email:
+            who = Who(aad_object_id=aad, email=email, name=who.name, tenant_id=who.tenant_id,
+                      channel_user_id=who.channel_user_id)
+            return who, await directory.identify(aad, email)
+        return who, None
+
+    async def _roster_email(self, turn_context: TurnContext, key: str) -> str:
+        now = time.monotonic()
+        hit = self._roster.get(key)
+        if hit is not None:
+            email, at = hit
+            if now - at < (ROSTER_TTL if email else ROSTER_FAIL_TTL):
+                return email
+        email = ""
+        try:
+            self.stats["roster_lookups"] += 1
+            member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
+            email = (getattr(member, "email", None) or getattr(member, "user_principal_name", None) or "").strip()
+        except Exception as exc:  # the roster is a convenience: identity by AAD id still works without it
+            log.info("Teams roster lookup failed (%s)", type(exc).__name__)
+        self._roster[key] = (email, now)
+        self._roster.move_to_end(key)
+        while len(self._roster) > self._roster_cache_size:
+            self._roster.popitem(last=False)
+        return email
+
+    # ------------------------------------------------------------------ dispatch and replies
+
+    async def _dispatch(self, incoming: Incoming, actor: Actor | None) -> Reply:
+        async def identify(_who: Who) -> Actor | None:
+            return actor  # resolved for this turn from the channel's identity above
+
+        # The router answers an unknown sender itself (router.unknown_user) and applies its per-user limits.
+        return await self.router.dispatch(incoming, identify=identify, services=self.services, clock=self.clock)
+
+    async def _unknown(self, incoming: Incoming) -> Reply:
+        if self.router.unknown_user is not None:
+            return await self.router.unknown_user(incoming)
+        return Reply(text=unknown_user_text(incoming.who), error=True)
+
+    async def _send_reply(self, turn_context: TurnContext, reply: Reply) -> None:
+        activity = Activity(type=ActivityTypes.message, text=reply.text or None, text_format="markdown")
+        if reply.card is not None:
+            activity.attachments = [card_attachment(reply.card)]
+        if activity.text or activity.attachments:
+            await turn_context.send_activity(activity)
+        if reply.files:
+            await self._send_files(turn_context, reply)
+
+    async def _send_files(self, turn_context: TurnContext, reply: Reply) -> None:
+        for name, content_type, data in reply.files:
+            url = self.files.put(name, content_type, data)
+            await turn_context.send_activity(Activity(type=ActivityTypes.message,
+                                                      attachments=[card_attachment(ics_card(name, url))]))
+
+    def _notify(self, reply: Reply) -> None:
+        if not reply.notify or self.messenger is None:
+            return
+        for recipient, message in reply.notify:
+            self.spawn(self._send_note(recipient, message))
+
+    async def _send_note(self, recipient, message) -> None:
+        try:
+            result = await self.messenger.send(recipient, message)
+            if not result.delivered:
+                log.info("notification to %s:%s not delivered: %s", recipient.kind, recipient.id, result.status)
+        except Exception:
+            log.exception("notification to %s:%s failed", recipient.kind, recipient.id)
+
+
+def welcome_text(actor: Actor) -> str:
+    first = (actor.name or "").split(" ")[0]
+    hello = f"Hello {first}!" if first else "Hello!"
+    if actor.is_officer:
+        return (f"{hello} I'm the TSM bot: I keep your Targeting Support Meetings with your schools in order. "
+                "Type **help** to see what I can do.")
+    return (f"{hello} I'm the TSM bot: I book your school's termly Targeting Support Meeting with your LA link "
+            "officer. Type **help** to see what I can do.")
+
+
+def unknown_user_text(who: Who) -> str:
+    addr = f" ({who.email})" if who.email else ""
+    return (f"Hello{(' ' + who.name.split(' ')[0]) if who.name else ''}. I can't find you{addr} among the school "
+            "contacts or link officers I know, so I can't book anything for you yet. Please ask your school's LA "
+            "link officer, or your local authority's attendance team, to add you as a contact for your school"
+            f"{' with the address ' + who.email if who.email else ''}. Once they have, say **hi** here again.")
+
+
+def _default_spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+    task = asyncio.get_running_loop().create_task(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
+
+
+_BACKGROUND: set[asyncio.Task] = set()

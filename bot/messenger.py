@@ -1,0 +1,143 @@
+"""Proactive messages through Teams: the :class:`tsm.messaging.MessengerPort` the scheduler and the turns use.
+
+- The recipient's 1:1 conversation reference is looked up in ``bot_conversation`` (stored at install and on
+  every message). None: ``NO_CONVERSATION`` (the app is not installed for that person yet).
+- Every send waits for Teams' limits (``tsm.ratelimit.SendLimiter``: per conversation 7/s, 60/30 s, 1800/h;
+  per tenant 50/s), shared by every sender in the process.
+- 429 (and 412/502/503/504, timeouts, connection errors) are retried after ``Retry-After`` or an exponential
+  backoff with jitter, a bounded number of times; a wait longer than ``max_wait`` is handed back as
+  ``RETRY`` with ``retry_after`` so the caller's ledger tries later instead of holding a task.
+- 403 (``MessageWritesBlocked``: the user blocked the bot, or it was uninstalled) is recorded on
+  ``bot_conversation.blocked_at`` and never retried; later sends answer ``BLOCKED`` without calling Teams
+  until the user writes to the bot again.
+
+The message text is the notification preview; it is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from tsm.messaging import Message, Recipient, SendResult, SendStatus
+from tsm.ratelimit import SendLimiter
+
+from .handler import card_attachment
+from .store import BotStore
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({412, 429, 502, 503, 504})
+
+
+class TeamsMessenger:
+    def __init__(self, adapter: Any, store: BotStore, *, app_id: str = "", limiter: SendLimiter | None = None,
+                 max_attempts: int = 4, base_backoff: float = 1.0, max_wait: float = 60.0,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.adapter = adapter
+        self.store = store
+        self.app_id = app_id
+        self.limiter = limiter or SendLimiter()
+        self.max_attempts = max_attempts
+        self.base_backoff = base_backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "no_conversation": 0}
+
+    async def send(self, recipient: Recipient, message: Message) -> SendResult:
+        conv = await self.store.conversation_for(recipient.kind, recipient.id)
+        if conv is None:
+            self.stats["no_conversation"] += 1
+            return SendResult(SendStatus.NO_CONVERSATION, "the app is not installed for this person")
+        if conv.blocked_at is not None:
+            self.stats["blocked"] += 1
+            return SendResult(SendStatus.BLOCKED, "blocked or uninstalled (recorded earlier)")
+        reference = ConversationReference().deserialize(conv.reference)
+        activity = to_activity(message)
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire(conv.tenant_id, conv.conversation_id)
+            try:
+                await self.adapter.continue_conversation(reference, _sender(activity), bot_app_id=self.app_id)
+                self.stats["sent"] += 1
+                return SendResult(SendStatus.SENT)
+            except HttpOperationError as exc:
+                status, retry_after, code = _status_of(exc)
+                if status == 403:
+                    await self.store.mark_blocked(conv.conversation_id, f"403 {code}".strip())
+                    self.stats["blocked"] += 1
+                    return SendResult(SendStatus.BLOCKED, f"403 {code}".strip())
+                if status not in RETRYABLE:
+                    await self.store.note_error(conv.conversation_id, f"{status} {code}".strip())
+                    self.stats["failed"] += 1
+                    return SendResult(SendStatus.FAILED, f"{status} {code}".strip())
+                detail = f"{status} {code}".strip()
+            except (TimeoutError, aiohttp.ClientError, ClientRequestError, OSError) as exc:
+                retry_after, detail = None, type(exc).__name__
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if retry_after is not None:
+                self.limiter.conversations.get(conv.conversation_id).defer(retry_after)
+            if attempt >= self.max_attempts or wait > self.max_wait:
+                await self.store.note_error(conv.conversation_id, detail)
+                return SendResult(SendStatus.RETRY, detail, retry_after=wait)
+            self.stats["retried"] += 1
+            await self.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return self.base_backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
+
+
+def to_activity(message: Message) -> Activity:
+    attachments: list[Attachment] = []
+    if message.card is not None:
+        attachments.append(card_attachment(message.card))
+    for a in message.attachments:
+        attachments.append(Attachment(content_type=a.get("contentType"), content=a.get("content"),
+                                      content_url=a.get("contentUrl"), name=a.get("name")))
+    return Activity(type=ActivityTypes.message, text=message.text, text_format="markdown",
+                    attachments=attachments or None,
+                    summary=message.text[:120] if message.card is not None else None)
+
+
+def _sender(activity: Activity):
+    async def send(turn_context: TurnContext) -> None:
+        await turn_context.send_activity(activity)
+
+    return send
+
+
+def _status_of(exc: HttpOperationError) -> tuple[int, float | None, str]:
+    resp = getattr(exc, "response", None)
+    status = getattr(resp, "status", None) or getattr(resp, "status_code", None) or 0
+    headers = getattr(resp, "headers", None) or {}
+    retry_after = None
+    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+    if raw:
+        try:
+            retry_after = max(0.0, float(raw))
+        except ValueError:
+            retry_after = None
+    code = ""
+    err = getattr(exc, "error", None)
+    inner = getattr(err, "error", None)
+    if inner is not None and isinstance(getattr(inner, "code", None), str):
+        code = inner.code[:80]
+    return int(status), retry_after, code
+
+
+def build_messenger(app: Any) -> TeamsMessenger:
+    """A messenger for a process that sends but serves no turns (``tsm worker``): its own adapter and pool."""
+    from .connector import ConnectorPool
+    from .runtime import TsmCloudAdapter
+
+    adapter = TsmCloudAdapter(app.settings, ConnectorPool())
+    return TeamsMessenger(adapter, BotStore(app.db), app_id=adapter.app_id)

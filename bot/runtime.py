@@ -1,0 +1,166 @@
+"""The Teams transport assembled from one Settings: adapter, activity handler, messenger, and the HTTP endpoint.
+
+``POST /api/messages`` is handled here rather than by ``CloudAdapter.process`` so that bad input never
+becomes a 500: a body over ``max_body`` answers 413, a non-JSON content type 415, malformed JSON or an
+activity without a type 400, a missing or bad Bot Framework token 401 (whenever an app id is configured),
+a tenant not on the allow-list 403. An invoke's answer is serialised exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import InvokeResponse
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import Activity
+
+from tsm.chat import Router
+from tsm.ratelimit import SendLimiter
+
+from .connector import ConnectorPool, PooledAuthentication
+from .files import REQUEST_ORIGIN, FileStore
+from .handler import TenantNotAllowed, TsmTeamsBot, unknown_user_text
+from .messenger import TeamsMessenger
+from .store import BotStore
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024  # Teams caps a message at ~100 KB; anything much bigger is not from Teams
+
+
+def bot_config(settings: Any) -> SimpleNamespace:
+    """The SDK's configuration object from our Settings (empty app id = the local no-auth mode)."""
+    password = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
+    tenant = settings.microsoft_app_tenant_id or ""
+    return SimpleNamespace(APP_ID=settings.microsoft_app_id or "", APP_PASSWORD=password,
+                           APP_TYPE="SingleTenant" if tenant else "MultiTenant", APP_TENANTID=tenant)
+
+
+class TsmCloudAdapter(CloudAdapter):
+    """CloudAdapter whose outbound connector clients are pooled (see ``bot/connector.py``)."""
+
+    def __init__(self, settings: Any, pool: ConnectorPool) -> None:
+        config = bot_config(settings)
+        credentials = ConfigurationServiceClientCredentialFactory(config)
+        inner = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials)
+        super().__init__(PooledAuthentication(inner, credentials, pool))
+        self.pool = pool
+        self.auth_enabled = bool(config.APP_ID)
+        self.app_id = config.APP_ID
+
+
+@dataclass
+class BotRuntime:
+    adapter: TsmCloudAdapter
+    bot: TsmTeamsBot
+    messenger: TeamsMessenger
+    store: BotStore
+    files: FileStore
+    pool: ConnectorPool
+    max_body: int = MAX_BODY
+
+    async def handle_messages(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > self.max_body:
+            return _error(413, "request body too large")
+        try:
+            body = await request.content.read(self.max_body + 1)
+        except Exception:  # the client went away or sent a broken stream
+            return _error(400, "unreadable request body")
+        if len(body) > self.max_body:
+            return _error(413, "request body too large")
+        if "json" not in (request.headers.get("Content-Type") or "").lower():
+            return _error(415, "expected application/json")
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "malformed JSON")
+        if not isinstance(payload, dict):
+            return _error(400, "an activity is a JSON object")
+        try:
+            activity = Activity().deserialize(payload)
+        except Exception:
+            return _error(400, "not an activity")
+        if not activity.type or not isinstance(activity.type, str):
+            return _error(400, "an activity needs a type")
+        if activity.type in ("message", "invoke", "conversationUpdate", "installationUpdate") and \
+                (not activity.service_url or activity.conversation is None or not activity.conversation.id):
+            return _error(400, "an activity needs a serviceUrl and a conversation")
+        auth_header = request.headers.get("Authorization") or None
+        REQUEST_ORIGIN.set(f"{request.scheme}://{request.host}")
+        try:
+            # Authenticated here (None = no header: refused unless the local no-auth mode), then the turn.
+            auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
+        except PermissionError:
+            return _error(401, "unauthorized")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the signing keys could not be fetched
+            log.warning("cannot check the token now (%s)", type(exc).__name__)
+            return _error(503, "cannot check the token now; try again")
+        except Exception as exc:  # a token the validator cannot even parse
+            log.warning("authentication failed (%s)", type(exc).__name__)
+            return _error(401, "unauthorized")
+        try:
+            invoke_response: InvokeResponse | None = await self.adapter.process_activity(
+                auth, activity, self.bot.on_turn)
+        except PermissionError:
+            return _error(401, "unauthorized")
+        except TenantNotAllowed:
+            return _error(403, "this bot is not available to your organisation")
+        except Exception:
+            log.exception("turn failed (activity type %s)", activity.type)
+            return _error(500, "the turn failed")
+        if invoke_response is not None:
+            body = invoke_response.body
+            if body is None:
+                return web.Response(status=int(invoke_response.status))
+            return web.json_response(body, status=int(invoke_response.status))
+        return web.Response(status=200)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/api/messages", self.handle_messages), *self.files.routes()]
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+def build_bot_runtime(app: Any, router: Router, *, clock: Callable[[], datetime] | None = None,
+                      limiter: SendLimiter | None = None, spawn=None, max_body: int = MAX_BODY,
+                      messenger_options: dict | None = None) -> BotRuntime:
+    """Everything between Teams and ``Router.dispatch`` for one composition root ``app`` (tsm.bootstrap.App)."""
+    settings = app.settings
+    pool = ConnectorPool()
+    adapter = TsmCloudAdapter(settings, pool)
+    store = BotStore(app.db)
+    files = FileStore(public_url=getattr(settings, "public_url", "") or "")
+    messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, **(messenger_options or {}))
+    if router.unknown_user is None:
+        async def unknown_user(incoming):
+            from tsm.chat import Reply
+
+            return Reply(text=unknown_user_text(incoming.who), error=True)
+
+        router.unknown_user = unknown_user
+    bot = TsmTeamsBot(router=router, services=app, store=store, files=files, clock=clock or _clock_of(app),
+                      allowed_tenants=list(settings.allowed_tenants or []), messenger=messenger, spawn=spawn)
+    return BotRuntime(adapter, bot, messenger, store, files, pool, max_body)
+
+
+def _clock_of(app: Any) -> Callable[[], datetime]:
+    from tsm.services.booking import now_utc
+
+    return getattr(app.booking, "clock", None) or now_utc

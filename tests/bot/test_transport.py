@@ -1,0 +1,280 @@
+"""Literal Teams activities through the real aiohttp server and CloudAdapter, replies caught by a fake connector."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
+from tsm.adapters.db.tables import SchoolContact
+
+from .conftest import (
+    TENANT,
+    conversation_update,
+    installation_update,
+    invoke,
+    make_harness,
+    member,
+    message,
+)
+
+
+async def _contact(h, key="low_primary.lead"):
+    async with h.app.db.reader() as s:
+        return await s.get(SchoolContact, h.world.contacts[key])
+
+
+async def _conversations(h):
+    async with h.app.db.reader() as s:
+        return list(await s.exec(select(BotConversation)))
+
+
+async def _know_user(h, aad="aad-1", user_id="29:user-1", key="low_primary.lead"):
+    c = await _contact(h, key)
+    h.connector.members[user_id] = member(user_id, c.email.upper(), aad, c.name)
+    return c
+
+
+async def test_message_identified_by_roster_email_then_by_remembered_aad(harness):
+    h = harness
+    c = await _know_user(h)
+    r = await h.post(message(h.connector, "ping"))
+    assert r.status == 200
+    assert h.connector.texts() == [f"pong contact:{c.id} tz=Europe/London"]
+    assert h.connector.sent[0].reply_to is not None  # a reply to the user's message
+    assert h.connector.roster_calls == 1
+    # The AAD id is remembered: the next turn needs no roster lookup, even from a fresh process cache.
+    h.runtime.bot._roster.clear()
+    r = await h.post(message(h.connector, "ping"))
+    assert r.status == 200 and len(h.connector.sent) == 2
+    assert h.connector.roster_calls == 1
+    assert (await _contact(h)).teams_aad_id == "aad-1"
+
+
+async def test_unknown_user_is_told_whom_to_ask_and_nothing_runs(harness):
+    h = harness
+    h.connector.members["29:user-1"] = member("29:user-1", "stranger@elsewhere.example", "aad-x", "Sam Stranger")
+    r = await h.post(message(h.connector, "ping", aad="aad-x", name="Sam Stranger"))
+    assert r.status == 200
+    [text] = h.connector.texts()
+    assert "stranger@elsewhere.example" in text and "link officer" in text and "attendance team" in text
+    assert h.counter.calls == {}
+    # The conversation is stored (the bot may greet them once added) but linked to nobody.
+    [conv] = await _conversations(h)
+    assert conv.contact_id is None and conv.officer_id is None
+
+
+async def test_roster_failure_is_tolerated(harness):
+    h = harness  # no member registered: the roster answers 404
+    r = await h.post(message(h.connector, "ping", aad="aad-unknown"))
+    assert r.status == 200
+    [text] = h.connector.texts()
+    assert "can't find you" in text
+    # A failed lookup is cached for a while: a second turn does not ask the roster again.
+    await h.post(message(h.connector, "ping", aad="aad-unknown"))
+    assert h.connector.roster_calls == 1
+
+
+async def test_same_activity_twice_is_processed_once(harness):
+    h = harness
+    await _know_user(h)
+    act = message(h.connector, "ping", id="f:dup-1")
+    r1 = await h.post(act)
+    r2 = await h.post(act)
+    assert r1.status == 200 and r2.status == 200
+    assert h.counter.calls == {"ping": 1}
+    assert len(h.connector.sent) == 1
+    # The same id in another conversation is another activity.
+    other = message(h.connector, "ping", id="f:dup-1", conv="a:conv-2")
+    assert (await h.post(other)).status == 200
+    assert h.counter.calls == {"ping": 2}
+
+
+async def test_concurrent_redeliveries_claim_once(harness):
+    h = harness
+    await _know_user(h)
+    act = message(h.connector, "ping", id="f:race-1")
+    results = await asyncio.gather(*(h.post(act) for _ in range(8)))
+    assert all(r.status == 200 for r in results)
+    assert h.counter.calls == {"ping": 1}
+
+
+async def test_invoke_answers_200_with_the_replacement_card_and_redelivery_gets_the_same(harness):
+    h = harness
+    await _know_user(h)
+    act = invoke(h.connector, "test.card", {"n": 7}, id="f:inv-1")
+    r = await h.post(act)
+    assert r.status == 200
+    body = await r.json()
+    assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+    texts = [b["text"] for b in body["value"]["body"]]
+    assert texts == ["Here is your card", "n=7"]
+    assert h.connector.sent == []  # the card replaces the one acted on: no extra message
+    r2 = await h.post(act)
+    assert r2.status == 200 and await r2.json() == body
+    assert h.counter.calls == {"test.card": 1}
+    async with h.app.db.reader() as s:
+        row = await s.get(BotProcessedActivity, ("a:conv-1", "f:inv-1"))
+    assert row.response == body
+
+
+async def test_invoke_errors_come_back_as_a_card(harness):
+    h = harness
+    await _know_user(h)
+    r = await h.post(invoke(h.connector, "no.such_verb", {}))
+    body = await r.json()
+    assert r.status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "not one I know" in body["value"]["body"][0]["text"]
+    assert body["value"]["body"][0]["color"] == "Attention"
+    # A handler that crashes: an apology card, not a 500 and not a traceback.
+    r = await h.post(invoke(h.connector, "test.fail", {}))
+    body = await r.json()
+    assert r.status == 200 and "something went wrong" in body["value"]["body"][0]["text"]
+    # A malformed invoke (no action, or not an Action.Execute) is refused with a card; nothing dispatched.
+    bad = invoke(h.connector, "test.card", {})
+    bad["value"] = {"trigger": "manual"}
+    r = await h.post(bad)
+    body = await r.json()
+    assert r.status == 200 and "can't read" in body["value"]["body"][0]["text"]
+    r = await h.post(invoke(h.connector, "test.card", {}, action_type="Action.Submit"))
+    assert r.status == 200 and "can't read" in (await r.json())["value"]["body"][0]["text"]
+    assert h.counter.calls == {"test.fail": 1}
+
+
+async def test_submit_fallback_message_with_value_runs_the_verb(harness):
+    h = harness
+    await _know_user(h)
+    r = await h.post(message(h.connector, None, value={"verb": "test.card", "n": 3}))
+    assert r.status == 200
+    [card] = h.connector.cards()
+    assert card["body"][0]["text"] == "n=3"
+    assert h.connector.texts() == ["Here is your card"]
+    # A value whose verb is not a string is an unknown button, not a crash.
+    await h.post(message(h.connector, None, value={"verb": ["x"]}))
+    assert "not one I know" in h.connector.texts()[-1]
+
+
+async def test_installation_stores_reference_and_greets(harness):
+    h = harness
+    c = await _know_user(h)
+    r = await h.post(installation_update(h.connector, "add"))
+    assert r.status == 200
+    [conv] = await _conversations(h)
+    assert conv.conversation_id == "a:conv-1" and conv.tenant_id == TENANT and conv.installed
+    assert conv.contact_id == c.id and conv.service_url == h.connector.url
+    assert conv.reference["conversation"]["id"] == "a:conv-1"
+    assert conv.reference["bot"]["id"] == "28:bot-app-id"
+    [greeting] = h.connector.texts()
+    assert greeting.startswith("Hello Lead!") and "help" in greeting
+    # Uninstall: the reference is kept but marked, so the messenger stops using it.
+    await h.post(installation_update(h.connector, "remove"))
+    [conv] = await _conversations(h)
+    assert conv.installed is False
+
+
+async def test_conversation_update_stores_reference_without_message_bodies(harness):
+    h = harness
+    await _know_user(h)
+    r = await h.post(conversation_update(h.connector))
+    assert r.status == 200
+    [conv] = await _conversations(h)
+    assert conv.installed and conv.user_id == "29:user-1"
+    # A message refreshes the same row; its text is stored nowhere.
+    await h.post(message(h.connector, "ping secret words"))
+    [conv] = await _conversations(h)
+    assert "secret words" not in repr(conv.reference)
+    async with h.app.db.reader() as s:
+        rows = list(await s.exec(select(BotProcessedActivity)))
+    assert all("secret" not in repr(r.response) for r in rows)
+
+
+async def test_malformed_and_oversized_bodies_are_4xx_and_change_nothing(harness):
+    h = harness
+    c = h.client
+    r = await c.post("/api/messages", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    r = await c.post("/api/messages", data=b"[1, 2]", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    r = await c.post("/api/messages", json={"text": "no type"})
+    assert r.status == 400
+    r = await c.post("/api/messages", json={"type": "message", "text": "no conversation"})
+    assert r.status == 400
+    r = await c.post("/api/messages", data=b"type=message", headers={"Content-Type": "text/plain"})
+    assert r.status == 415
+    big = message(h.connector, "x" * (300 * 1024))
+    r = await h.post(big)
+    assert r.status == 413
+    r = await c.get("/api/messages")
+    assert r.status == 405
+    assert await _conversations(h) == [] and h.connector.sent == []
+
+
+async def test_file_reply_becomes_a_download_link_served_by_the_bot(harness):
+    h = harness
+    await _know_user(h)
+    r = await h.post(invoke(h.connector, "test.file", {}))
+    assert r.status == 200
+    [card] = h.connector.cards()
+    [action] = card["actions"]
+    assert action["type"] == "Action.OpenUrl" and action["url"].endswith("/tsm-invitation.ics")
+    path = action["url"].split("://", 1)[1].split("/", 1)[1]
+    got = await h.client.get("/" + path)
+    assert got.status == 200 and got.headers["Content-Type"].startswith("text/calendar")
+    assert await got.read() == b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    assert (await h.client.get("/files/not-a-token/tsm-invitation.ics")).status == 404
+
+
+async def test_turn_notifications_go_through_the_messenger(harness):
+    h = harness
+    await _know_user(h)
+    officer_id = h.world.officers["ann"]
+    # The officer installed the bot earlier: their conversation is known.
+    h.connector.members["29:ann"] = member("29:ann", "ann@la.example", "aad-ann", "Ann Officer")
+    await h.post(installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer"))
+    h.connector.sent.clear()
+    r = await h.post(invoke(h.connector, "test.notify", {"officer": officer_id}))
+    assert r.status == 200
+    await h.drain()
+    assert [(s.conversation_id, s.activity["text"]) for s in h.connector.sent] == [("a:ann", "A school did something")]
+
+
+async def test_healthz_reports_database_and_scheduler(harness):
+    r = await harness.client.get("/healthz")
+    body = await r.json()
+    assert r.status == 200
+    assert body["database"]["ok"] is True and body["scheduler"] == {"enabled": False, "running": False}
+    assert body["graph"]["configured"] is False and body["auth"].startswith("none")
+
+
+async def test_tenant_allow_list(sqlite_url, connector):
+    h = await make_harness(sqlite_url, connector, allowed_tenants=["aaaaaaaa-0000-0000-0000-000000000000"])
+    try:
+        await _know_user(h)
+        r = await h.post(message(connector, "ping"))
+        assert r.status == 403
+        assert h.counter.calls == {} and connector.sent == [] and await _conversations(h) == []
+        r = await h.post(message(connector, "ping", tenant="AAAAAAAA-0000-0000-0000-000000000000"))
+        assert r.status == 200 and h.counter.calls == {"ping": 1}
+    finally:
+        await h.client.close()
+        await h.app.close()
+
+
+async def test_auth_on_requires_a_valid_bot_framework_token(sqlite_url, connector):
+    h = await make_harness(sqlite_url, connector, microsoft_app_id="00000000-1111-2222-3333-444444444444",
+                           microsoft_app_password="not-used", microsoft_app_tenant_id=TENANT)
+    try:
+        await _know_user(h)
+        r = await h.post(message(connector, "ping"))
+        assert r.status == 401
+        r = await h.post(message(connector, "ping"), headers={"Authorization": "Bearer not-a-jwt"})
+        assert r.status == 401
+        r = await h.post(invoke(connector, "test.card", {}), headers={"Authorization": "Basic abc"})
+        assert r.status == 401
+        assert h.counter.calls == {} and connector.sent == [] and await _conversations(h) == []
+        health = await (await h.client.get("/healthz")).json()
+        assert health["auth"] == "bot-framework"
+    finally:
+        await h.client.close()
+        await h.app.close()
