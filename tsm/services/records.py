@@ -79,6 +79,17 @@ class RecordView:
 
 
 @dataclass(frozen=True)
+class OpenAction:
+    action_id: int
+    text: str
+    owner: str
+    due: date
+    school: str
+    meeting_id: int
+    meeting_start: datetime
+
+
+@dataclass(frozen=True)
 class SaveOutcome:
     """Either the saved record, or the findings that stopped the save (nothing was written)."""
 
@@ -188,6 +199,28 @@ class Records:
                            entity="record_action", entity_id=str(a.id), detail={"meeting_id": m.id}))
             meeting_id = m.id
         return await self.view(actor, meeting_id)
+
+    async def open_actions(self, actor: Actor, *, limit: int = 50) -> list[OpenAction]:
+        """Actions not done yet of the contact's school, or of the officer's meetings (admins: all), soonest first."""
+        q = (select(RecordAction, Meeting).join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+             .join(Meeting, Meeting.id == TsmRecord.meeting_id).where(col(RecordAction.done_at).is_(None)))
+        if actor.kind == "contact":
+            q = q.where(col(Meeting.id).in_(select(MeetingSchool.meeting_id).where(
+                MeetingSchool.school_id == actor.school_id)))
+        elif actor.kind == "officer":
+            q = q.where(Meeting.officer_id == actor.id)
+        elif actor.kind != "admin":
+            raise NotAllowed("Unknown user.")
+        async with self.db.reader() as s:
+            rows = list(await s.exec(q.order_by(RecordAction.due_date, RecordAction.id).limit(limit)))
+            out = []
+            for a, m in rows:
+                names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                          .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+                out.append(OpenAction(a.id, a.text, ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date,
+                                                               False).owner_label, a.due_date, " & ".join(names),
+                                      m.id, m.start))
+            return out
 
     async def _view(self, s: AsyncSession, m: MeetingFacts) -> RecordView:
         rec = (await s.exec(select(TsmRecord).where(TsmRecord.meeting_id == m.id))).first()

@@ -1,0 +1,207 @@
+"""What comes out of a TSM, in chat: the evaluation (school staff), the TSM record (school and officer),
+open actions, and reports (officers and LA managers).
+
+Commands: ``feedback`` / ``evaluate`` (school staff), ``record [meeting id]``, ``actions``,
+``report [coverage|evaluations|actions] [term]`` (officers, admins).
+Verbs: ``eval.submit``, ``record.edit``, ``record.save``, ``record.action_done``, ``report.show``, ``report.csv``.
+Every handler re-checks the sender's right through the services (own school's meetings / own schools / all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cards import evaluation as eval_cards
+from cards import record as record_cards
+from cards import report as report_cards
+
+from ..domain.errors import InvalidInput
+from ..domain.text import day_text
+from ..messaging import Message, Recipient
+from ..services import reports as rep
+from .router import ChatContext, Reply, Router, field_int
+
+SCHOOL = ("contact",)
+OFFICERS = ("officer", "admin")
+EVERYONE = ("contact", "officer", "admin")
+KINDS = ("coverage", "evaluations", "actions")
+
+
+def _meeting_arg(args: str) -> int | None:
+    words = (args or "").replace("#", " ").split()
+    if not words:
+        return None
+    if words[0].isdigit() and len(words[0]) <= 12:
+        return int(words[0])
+    raise InvalidInput("Give the meeting's number, e.g. **record 12**, or just **record** for your latest TSM.")
+
+
+# ---------------------------------------------------------------------- evaluation
+
+
+async def feedback(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    svc = ctx.services.evaluations
+    meeting_id = _meeting_arg(data.get("args", "")) or await svc.latest_meeting(ctx.actor)
+    if meeting_id is None:
+        return Reply(text="Your school has no past TSM to give feedback on yet. Say **my meetings** to see the "
+                          "coming one.")
+    view = await svc.view_for(ctx.actor, meeting_id)
+    return Reply(card=eval_cards.evaluation_card(view))
+
+
+async def eval_submit(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    meeting_id = field_int(data, "meetingId", label="the meeting")
+    token = data.get("editToken") if isinstance(data.get("editToken"), str) else None
+    view = await ctx.services.evaluations.submit(ctx.actor, meeting_id, data, edit_token=token)
+    return Reply(text="Thank you: your feedback is " + ("updated." if view.updated else "saved."),
+                 card=eval_cards.evaluation_card(view))
+
+
+# ---------------------------------------------------------------------- the TSM record
+
+
+async def record(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    svc = ctx.services.records
+    meeting_id = _meeting_arg(data.get("args", ""))
+    if meeting_id is None:
+        meeting_id = await svc.latest_meeting(ctx.actor)
+    if meeting_id is None:
+        return Reply(text="There is no TSM that has started yet to write a record for. The record opens at the "
+                          "meeting. Say **my meetings** to see the coming ones.")
+    return Reply(card=record_cards.record_card(await svc.view(ctx.actor, meeting_id)))
+
+
+async def record_edit(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    meeting_id = field_int(data, "meetingId", label="the meeting")
+    view = await ctx.services.records.view(ctx.actor, meeting_id)
+    return Reply(card=record_cards.record_form(view))
+
+
+def _ack(data: dict[str, Any]) -> list[str]:
+    if data.get("confirm") not in (True, "true"):
+        return []
+    raw = data.get("ack")
+    if not isinstance(raw, list):
+        return []
+    return [a for a in raw[:50] if isinstance(a, str) and len(a) <= 300]
+
+
+async def record_save(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    meeting_id = field_int(data, "meetingId", label="the meeting")
+    outcome = await ctx.services.records.save(ctx.actor, meeting_id, data, acknowledged=_ack(data))
+    if not outcome.saved:
+        return Reply(text="Nothing is saved yet: some text may be about individual pupils. Please check it.",
+                     card=record_cards.record_form(outcome.view, draft=outcome.draft, findings=outcome.findings))
+    notify: tuple = ()
+    if ctx.actor.kind == "contact":  # the school wrote it: the officer hears of it (and gets the record)
+        officer_id = await _officer_of(ctx, meeting_id)
+        if officer_id is not None:
+            notify = ((Recipient("officer", officer_id),
+                       Message(f"{outcome.view.school} updated the TSM record of "
+                               f"{day_text(outcome.view.start, ZoneInfo(outcome.view.timezone), weekday=False)}.",
+                               record_cards.record_card(outcome.view))),)
+    return Reply(text="The TSM record is saved.", card=record_cards.record_card(outcome.view), notify=notify)
+
+
+async def _officer_of(ctx: ChatContext, meeting_id: int) -> int | None:
+    from ..adapters.db.tables import Meeting
+
+    async with ctx.services.db.reader() as s:
+        m = await s.get(Meeting, meeting_id)
+        return m.officer_id if m else None
+
+
+async def action_done(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    action_id = field_int(data, "actionId", label="the action")
+    view = await ctx.services.records.set_action_done(ctx.actor, action_id, True)
+    return Reply(text="Marked done.", card=record_cards.record_card(view))
+
+
+async def open_actions(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    rows = await ctx.services.records.open_actions(ctx.actor)
+    if not rows:
+        return Reply(text="No open actions from your TSMs. Say **record** to see the latest TSM record.")
+    lines = [f"- **{a.school}**: {a.text} ({a.owner}, due {a.due:%d %b %Y}) [meeting {a.meeting_id}]" for a in rows]
+    body = [eval_cards.text(f"Open actions ({len(rows)})", weight="Bolder", size="Medium"),
+            *[eval_cards.text(line, size="Small") for line in lines[:25]]]
+    buttons = [eval_cards.execute(f"Done: {a.text[:28]}", "record.action_done", {"actionId": a.action_id})
+               for a in rows[:4]]
+    return Reply(card=eval_cards.card(body, buttons))
+
+
+# ---------------------------------------------------------------------- reports
+
+
+async def report(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    words = (data.get("args") or "").split()
+    if words and words[0].lower() in KINDS:
+        return await _show(ctx, words[0].lower(), " ".join(words[1:]) or None)
+    terms = await ctx.services.reports.terms(ctx.actor)
+    scope = "the whole LA" if ctx.actor.kind == "admin" else "your schools"
+    view = report_cards.MenuView(scope, tuple(report_cards.TermChoice(t.id, t.label) for t in terms[:9]))
+    return Reply(card=report_cards.report_menu(view))
+
+
+def _kind(data: dict[str, Any]) -> str:
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise InvalidInput("Which report? Coverage, evaluations or actions.")
+    return kind
+
+
+def _term(data: dict[str, Any]) -> int | None:
+    if data.get("termId") in (None, "", 0, "0"):
+        return None
+    return field_int(data, "termId", label="the term")
+
+
+async def report_show(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    return await _show(ctx, _kind(data), _term(data))
+
+
+async def _show(ctx: ChatContext, kind: str, term: int | str | None) -> Reply:
+    svc = ctx.services.reports
+    if kind == "coverage":
+        return Reply(card=report_cards.coverage_card(await svc.coverage(ctx.actor, term)))
+    if kind == "evaluations":
+        r = await svc.evaluations(ctx.actor, term)
+        return Reply(card=report_cards.evaluations_card(r, rep.evaluation_chart_png(r, dpi=60)))
+    return Reply(card=report_cards.actions_card(await svc.actions(ctx.actor, term, all_terms=term is None)))
+
+
+async def report_csv(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    kind, term = _kind(data), _term(data)
+    svc = ctx.services.reports
+    if kind == "coverage":
+        r = await svc.coverage(ctx.actor, term)
+        name = f"tsm-coverage-{r.term.name}-{r.term.academic_year}"
+        files = ((f"{name}.csv", "text/csv", rep.coverage_csv(r).encode()),
+                 (f"{name}-summary.csv", "text/csv", rep.coverage_summary_csv(r).encode()))
+    elif kind == "evaluations":
+        r = await svc.evaluations(ctx.actor, term)
+        name = f"tsm-evaluations-{r.term.name}-{r.term.academic_year}"
+        files = ((f"{name}.csv", "text/csv", rep.evaluations_csv(r).encode()),
+                 (f"{name}.png", "image/png", rep.evaluation_chart_png(r)))
+    else:
+        r = await svc.actions(ctx.actor, term, all_terms=term is None)
+        name = f"tsm-actions-{r.term.name}-{r.term.academic_year}" if r.term else "tsm-actions-open"
+        files = ((f"{name}.csv", "text/csv", rep.actions_csv(r).encode()),)
+    return Reply(text=f"Here is the {kind} report as CSV" + (" with its chart." if kind == "evaluations" else "."),
+                 files=files)
+
+
+def register(router: Router) -> None:
+    router.command("feedback", "evaluate", "evaluation", help="Give feedback on your last TSM", roles=SCHOOL)(feedback)
+    router.command("record", "tsm record", help="The TSM record: figures, agreed actions, lead practitioner",
+                   roles=EVERYONE)(record)
+    router.command("actions", "my actions", "open actions", help="Open actions from your TSMs", roles=EVERYONE)(
+        open_actions)
+    router.command("report", "reports", help="Coverage, evaluations and open actions, with CSV",
+                   roles=OFFICERS)(report)
+    router.verb("eval.submit", roles=SCHOOL)(eval_submit)
+    router.verb("record.edit", roles=EVERYONE)(record_edit)
+    router.verb("record.save", roles=EVERYONE)(record_save)
+    router.verb("record.action_done", roles=EVERYONE)(action_done)
+    router.verb("report.show", roles=OFFICERS)(report_show)
+    router.verb("report.csv", roles=OFFICERS)(report_csv)
