@@ -34,7 +34,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .jobs import Jobs, JobSettings, SweepResult
@@ -214,8 +214,9 @@ class SchedulerService:
     async def shutdown(self, grace: float = 30.0) -> None:
         """Stop waking sweeps; let running ones finish for up to ``grace`` seconds, then cancel them. What a
         cancelled sweep had claimed but not sent is taken over by any worker once its lease runs out."""
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()  # no new runs; APScheduler's own shutdown would cancel the running ones at once
         running = {t for t in self._running if not t.done()}
         if running:
             log.info("waiting for %d running sweep(s) to finish", len(running))
@@ -226,11 +227,14 @@ class SchedulerService:
                 await asyncio.gather(*pending, return_exceptions=True)
                 log.warning("%d sweep(s) cancelled at shutdown; their claims are retried after the lease",
                             len(pending))
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
         self.scheduler = None
 
 
 async def run_worker(settings: Settings, *, worker_id: str | None = None, messenger: MessengerPort | None = None,
-                     stop: asyncio.Event | None = None, intervals: SweepIntervals | None = None) -> None:
+                     stop: asyncio.Event | None = None, intervals: SweepIntervals | None = None,
+                     clock: Callable[[], datetime] | None = None) -> None:
     """``tsm worker``: the scheduler as its own process, sending through the Teams messenger, until SIGTERM or
     SIGINT (or ``stop`` is set); then running sweeps finish and everything is closed."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the version check is not news
@@ -242,7 +246,7 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
     at = current(settings.database_url)
     if at != head:
         raise TsmError(f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first.")
-    app = build_app(settings)
+    app = build_app(settings, clock=clock) if clock is not None else build_app(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

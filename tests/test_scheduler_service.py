@@ -1,0 +1,428 @@
+"""The scheduler end to end: the service (APScheduler sweeps), two workers and restarts on SQLite and PostgreSQL,
+leases taken over, the senior-leader path from an Outlook decline, Teams' meetingEnd, and the worker command."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import sys
+import types
+from collections import Counter
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from factories import Clock, local, make_world
+from sqlmodel import select
+from test_scheduler import Env, FakeMessenger
+
+from scheduler.jobs import JobSettings, _end_gate
+from scheduler.ledger import Due
+from scheduler.meeting_events import teams_meeting_ended, thread_id
+from scheduler.service import SchedulerService, SweepIntervals, run_worker
+from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.adapters.db.tables import Meeting
+from tsm.bootstrap import build_app
+from tsm.domain.errors import TsmError
+from tsm.messaging import Recipient
+from tsm.ports import CalendarChange
+from tsm.services.calendar_changes import CalendarChanges
+from tsm.settings import Settings
+
+THREAD = "19:meeting_NjA5ZTdiYzUtYWJjZC00ZjE2LTk3ZDItZmQ3YjQxOTI4ZGU3@thread.v2"
+JOIN_URL = (f"https://teams.microsoft.com/l/meetup-join/{quote(THREAD, safe='').replace('%3A', '%3a')}/0"
+            "?context=%7b%22Tid%22%3a%22t-1%22%2c%22Oid%22%3a%22o-1%22%7d")
+
+
+@pytest.fixture
+async def env(db):
+    clock = Clock(local(2026, 1, 5, 8))
+    e = Env(db, clock, FakeMessenger())
+    e.world = await make_world(db)
+    return e
+
+
+def texts_to(messenger: FakeMessenger, recipient: Recipient) -> list[str]:
+    return [m.text for r, m in messenger.sent if r == recipient]
+
+
+# ---------------------------------------------------------------- claims and leases
+
+
+async def test_a_claim_taken_over_after_its_lease_is_sent_by_the_new_holder_only(any_db_url):
+    """Worker A claimed, stalled past its lease; B took the claim over. A, waking up, must not send it too."""
+    db = Database(any_db_url)
+    try:
+        clock = Clock(local(2026, 1, 5, 8))
+        w = await make_world(db)
+        a, b = Env(db, clock, FakeMessenger(), "worker-a"), Env(db, clock, FakeMessenger(), "worker-b")
+        await a.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+        clock.now = local(2026, 1, 27, 10, 1).astimezone(clock.now.tzinfo)
+        claims = await a.ledger.claim(await a.jobs.due_reminders())
+        assert len(claims) == 2
+        clock.now += timedelta(minutes=6)  # A stalled: its lease ran out
+        taken = await b.ledger.reclaim_expired()
+        assert {c.id for c in taken} == {c.id for c in claims} and all(c.attempts == 2 for c in taken)
+        late = await a.jobs._deliver(claims)  # A wakes up with its old claims
+        assert (late.lost, late.sent) == (2, 0) and a.messenger.sent == []
+        assert not await a.ledger.finish(claims[0], "sent")  # nor can it record an outcome on B's claim
+        done = await b.jobs._deliver(taken)
+        assert done.sent == 2 and len(b.messenger.sent) == 2
+        assert await b.ledger.counts() == {"sent": 2}
+    finally:
+        await db.dispose()
+
+
+async def test_a_workers_own_retry_sweep_taking_a_claim_over_does_not_double_send(env):
+    """Same worker id, two attempts: only the latest attempt may send (the older one is stale)."""
+    w = env.world
+    await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    env.clock.now = local(2026, 1, 27, 10, 1).astimezone(env.clock.now.tzinfo)
+    first = await env.ledger.claim(await env.jobs.due_reminders())
+    env.clock.now += timedelta(minutes=6)
+    again = await env.ledger.reclaim_expired()
+    assert (await env.jobs._deliver(first)).lost == 2
+    assert (await env.jobs._deliver(again)).sent == 2
+    assert len(env.messenger.sent) == 2
+
+
+async def test_once_per_period_across_workers(env):
+    other = env.restart("w2")
+    assert await env.ledger.once("graph_subscriptions", "100")
+    assert not await other.ledger.once("graph_subscriptions", "100")
+    assert await other.ledger.once("graph_subscriptions", "101")
+    assert await env.ledger.once("graph_delta", "100")
+
+
+# ---------------------------------------------------------------- the service: two workers, a restart
+
+
+def service_app(url: str, tmp_path, clock):
+    settings = Settings(database_url=url, invitations_dir=tmp_path / "invitations", calendar_backend="local")
+    return build_app(settings, clock=clock)
+
+
+async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_once(any_db_url, tmp_path):
+    clock = Clock(local(2026, 1, 5, 8))
+    app_a, app_b = service_app(any_db_url, tmp_path, clock), service_app(any_db_url, tmp_path, clock)
+    try:
+        w = await make_world(app_a.db)
+        clock.now = local(2026, 1, 26, 9).astimezone(clock.now.tzinfo)
+        for key, at in (("low_primary", local(2026, 2, 3, 10)), ("secondary", local(2026, 2, 3, 13)),
+                        ("bob_school", local(2026, 2, 3, 14))):
+            officer = "bob" if key == "bob_school" else "ann"
+            await app_a.booking.book(w.officer(officer), w.schools[key], at)
+        # The next day: the confirmations (the officer booked) and the 7-day reminders are all due.
+        clock.now = local(2026, 1, 27, 14, 10).astimezone(clock.now.tzinfo)
+        fast = SweepIntervals(reminders=1, meetings=1, nudges=1, retries=1, calendar_outbox=1)
+        ma, mb = FakeMessenger(), FakeMessenger()
+        a = SchedulerService(app_a, ma, worker_id="svc-a", intervals=fast)
+        b = SchedulerService(app_b, mb, worker_id="svc-b", intervals=fast)
+        await asyncio.gather(a.start(), b.start())
+        assert {j.id for j in a.scheduler.get_jobs()} == {"tsm.reminders", "tsm.meetings", "tsm.nudges",
+                                                         "tsm.retries", "tsm.calendar_outbox"}
+        await asyncio.sleep(2.5)  # both run every sweep at once, then twice more each
+        await asyncio.gather(a.shutdown(), b.shutdown())
+        assert not a.running and not b.running
+        sends = Counter((r, m.text) for r, m in ma.sent + mb.sent)
+        assert sends and max(sends.values()) == 1, [k for k, n in sends.items() if n > 1]
+        week = [t for (_, t) in sends if t.startswith("TSM in a week")]
+        booked = [t for (_, t) in sends if t.startswith("TSM booked")]
+        assert len(week) == 6 and len(booked) == 6  # 3 meetings x 2 contacts each (the officer booked)
+        assert any(r.kind == "officer" for r, _ in sends)  # Monday nudges: weekly unbooked lists
+
+        # A restart (a new process on the same database) sends nothing again; the next day's work goes once.
+        app_c = service_app(any_db_url, tmp_path, clock)
+        mc = FakeMessenger()
+        c = SchedulerService(app_c, mc, worker_id="svc-c", intervals=fast)
+        await c.start()
+        await asyncio.sleep(1.5)
+        await c.shutdown()
+        assert mc.sent == []
+        clock.now = local(2026, 2, 2, 14, 5).astimezone(clock.now.tzinfo)
+        await c.start()
+        await asyncio.sleep(1.5)
+        await c.shutdown()
+        tomorrow = [m.text for _, m in mc.sent if m.text.startswith("TSM tomorrow")]
+        assert len(tomorrow) == 6 and len({(r, m.text) for r, m in mc.sent}) == len(mc.sent)
+        await app_c.close()
+    finally:
+        await app_a.close()
+        await app_b.close()
+
+
+async def test_shutdown_lets_a_running_sweep_finish(tmp_path, sqlite_url):
+    clock = Clock(local(2026, 1, 5, 8))
+    app = service_app(sqlite_url, tmp_path, clock)
+    try:
+        w = await make_world(app.db)
+        await app.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
+        release = asyncio.Event()
+
+        class SlowMessenger(FakeMessenger):
+            async def send(self, recipient, message):
+                await release.wait()
+                return await super().send(recipient, message)
+
+        m = SlowMessenger()
+        svc = SchedulerService(app, m, worker_id="slow", intervals=SweepIntervals(reminders=3600))
+        await svc.start()
+        await asyncio.sleep(0.3)  # the reminders sweep is now waiting on the messenger
+        stopping = asyncio.create_task(svc.shutdown(grace=5))
+        await asyncio.sleep(0.2)
+        assert not stopping.done()  # waits for the running sweep
+        release.set()
+        await stopping
+        assert len([1 for _, msg in m.sent if msg.text.startswith("TSM booked")]) == 2
+        assert (await svc.ledger.counts()).get("claimed", 0) == 0
+    finally:
+        await app.close()
+
+
+async def test_graph_sweeps_are_scheduled_and_renewals_run_once_an_hour_across_workers(tmp_path, sqlite_url):
+    clock = Clock(local(2026, 1, 5, 8))
+    calls = Counter()
+
+    class Watcher:
+        async def renew_subscriptions(self):
+            calls["renew"] += 1
+            return {"created": 1}
+
+        async def sweep_delta(self, officer_ids=None):
+            calls["delta"] += 1
+            return {"officers": 1}
+
+    def make(worker: str, url_set: bool) -> SchedulerService:
+        settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path, calendar_backend="local",
+                            graph_notification_url="https://bot.example/api/graph/notifications" if url_set else "",
+                            graph_client_state="s" * 40)
+        return SchedulerService(build_app(settings, clock=clock), FakeMessenger(), worker_id=worker, watcher=Watcher())
+
+    a, b = make("a", True), make("b", True)
+    try:
+        assert {"tsm.graph_subscriptions", "tsm.graph_delta"} <= set(a.sweeps())
+        assert "tsm.graph_subscriptions" not in make("c", False).sweeps()  # no public URL: delta only
+        await asyncio.gather(a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta())
+        assert calls == {"renew": 1, "delta": 1}
+        clock.now += timedelta(minutes=16)
+        await asyncio.gather(a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta())
+        assert calls == {"renew": 1, "delta": 2}
+        clock.now += timedelta(hours=1)
+        await b.graph_subscriptions()
+        assert calls["renew"] == 2
+    finally:
+        await a.app.close()
+        await b.app.close()
+
+
+# ---------------------------------------------------------------- senior leader unavailable
+
+
+async def test_a_senior_leader_declining_in_outlook_offers_the_school_other_times_and_nudges_the_officer(env):
+    w = env.world
+    lead, head = (Recipient("contact", w.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
+    ann = Recipient("officer", w.officers["ann"])
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    async with env.db.reader() as s:
+        meeting = await s.get(Meeting, r.meeting.id)
+    assert meeting.calendar_event_id  # the local calendar made the event
+    changes = CalendarChanges(env.db, env.booking, clock=env.clock)
+    assert (await env.jobs.leader_unavailable()).claimed == 0  # nobody declined yet
+
+    env.clock.now = local(2026, 1, 12, 9).astimezone(env.clock.now.tzinfo)
+    await changes.apply(CalendarChange(w.officers["ann"], meeting.calendar_event_id, "updated",
+                                       attendee_responses={"head@100001.sch.example": "declined"}))
+    res = await env.jobs.leader_unavailable()
+    assert res.by_kind == {"leader_rebook": 2, "leader_unavailable_officer": 1}
+    card = next(m.card for rcp, m in env.messenger.sent if rcp == lead)
+    moves = [a for a in card["actions"] if a["verb"] == "meeting.move"]
+    assert moves and all(a["data"]["meetingId"] == r.meeting.id for a in moves)
+    starts = [a["data"]["start"] for a in moves]
+    assert all("2026-01-06" <= s[:10] <= "2026-03-27" for s in starts)  # the same (spring) term
+    assert meeting.start.isoformat() not in starts
+    assert texts_to(env.messenger, head) and "can't attend" in texts_to(env.messenger, ann)[0]
+
+    env.clock.now += timedelta(hours=47)
+    assert (await env.jobs.leader_unavailable()).claimed == 0  # told once; not overdue yet
+    env.clock.now += timedelta(hours=2)
+    assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook_overdue": 1}
+    assert "has not picked a new time" in texts_to(env.messenger, ann)[-1]
+    env.clock.now += timedelta(days=1)
+    assert (await env.jobs.leader_unavailable()).claimed == 0  # nudged once
+
+    # The school picks one of the times: the meeting moves, the decline no longer holds, nothing more is sent.
+    await env.booking.move(w.contact("low_primary.lead"), r.meeting.id, local(2026, 2, 10, 10))
+    assert (await env.jobs.leader_unavailable()).claimed == 0
+
+
+async def test_rebooking_chosen_in_time_means_no_officer_nudge(env):
+    w = env.world
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    async with env.db.transaction() as s:  # what the bot records when the school says so
+        s.add(MeetingLeaderUnavailable(meeting_id=r.meeting.id, reported_at=env.clock(), reported_by="contact:1"))
+    assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook": 2, "leader_unavailable_officer": 1}
+    env.clock.now += timedelta(hours=3)
+    await env.booking.move(w.contact("low_primary.lead"), r.meeting.id, local(2026, 2, 10, 10))
+    env.clock.now += timedelta(days=3)
+    assert (await env.jobs.leader_unavailable()).claimed == 0
+    assert not any(m.text.startswith("Low Primary School has not picked") for _, m in env.messenger.sent)
+
+
+async def test_one_of_two_senior_leaders_declining_needs_no_rebooking(env):
+    w = env.world
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    await env.booking.add_attendee(w.officer("ann"), r.meeting.id, name="Deputy Head", email="deputy@100001.sch.example",
+                                   role="senior_leader")
+    async with env.db.reader() as s:
+        event_id = (await s.get(Meeting, r.meeting.id)).calendar_event_id
+    changes = CalendarChanges(env.db, env.booking, clock=env.clock)
+    await changes.apply(CalendarChange(w.officers["ann"], event_id, "updated",
+                                       attendee_responses={"head@100001.sch.example": "declined"}))
+    assert (await env.jobs.leader_unavailable()).claimed == 0
+    await changes.apply(CalendarChange(w.officers["ann"], event_id, "updated",
+                                       attendee_responses={"deputy@100001.sch.example": "declined"}))
+    assert (await env.jobs.leader_unavailable()).by_kind["leader_rebook"] == 2
+
+
+# ---------------------------------------------------------------- end of meeting
+
+
+def test_thread_id_from_a_join_url_and_from_a_teams_meeting_id():
+    assert thread_id(JOIN_URL) == THREAD
+    encoded = base64.b64encode(f"0#{THREAD}#0".encode()).decode().rstrip("=")
+    assert thread_id(teams_meeting_id=encoded) == THREAD
+    assert thread_id(teams_meeting_id=THREAD) == THREAD
+    assert thread_id("https://teams.microsoft.com/meet/2345?p=abc") is None
+    assert thread_id(teams_meeting_id="not base64 at all!") is None
+
+
+async def _teams_meeting(env, at):
+    w = env.world
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], at)
+    async with env.db.transaction() as s:  # what the Graph calendar stores for a Teams meeting
+        m = await s.get(Meeting, r.meeting.id)
+        m.join_url = JOIN_URL
+        s.add(m)
+    return r.meeting.id
+
+
+async def test_meeting_end_event_by_teams_meeting_id_then_the_timer_makes_one_offer(env):
+    mid = await _teams_meeting(env, local(2026, 2, 3, 10))
+    app = types.SimpleNamespace()  # not needed when the caller passes its Jobs
+    env.clock.now = local(2026, 2, 3, 10, 58).astimezone(env.clock.now.tzinfo)
+    meeting_id = base64.b64encode(f"0#{THREAD}#0".encode()).decode()
+    out = await teams_meeting_ended(app, env.messenger, teams_meeting_id=meeting_id, jobs=env.jobs)
+    assert (out.meeting_id, out.status) == (mid, "ended") and out.result.sent == 5
+    again = await teams_meeting_ended(app, env.messenger, join_url=JOIN_URL, jobs=env.restart("w2").jobs)
+    assert (again.meeting_id, again.status) == (mid, "already_handled")
+    env.clock.now = local(2026, 2, 3, 11, 45).astimezone(env.clock.now.tzinfo)
+    assert (await env.jobs.meeting_ends()).claimed == 0
+    assert sum(1 for _, m in env.messenger.sent if m.text.startswith("Next term's TSM")) == 3
+    assert sum(1 for _, m in env.messenger.sent if m.text.startswith("How was your TSM")) == 2
+
+
+async def test_an_end_event_before_the_meeting_or_for_another_meeting_changes_nothing(env):
+    mid = await _teams_meeting(env, local(2026, 2, 3, 10))
+    env.clock.now = local(2026, 2, 2, 16).astimezone(env.clock.now.tzinfo)  # someone tried the link the day before
+    out = await teams_meeting_ended(None, env.messenger, join_url=JOIN_URL, jobs=env.jobs)
+    assert out.status == "unknown_meeting" and env.messenger.sent == []
+    assert (await env.jobs.on_meeting_end(mid, source="teams")).claimed == 0  # not started: not ended either
+    other = JOIN_URL.replace("NjA5", "OTk5")
+    env.clock.now = local(2026, 2, 3, 11).astimezone(env.clock.now.tzinfo)
+    assert (await teams_meeting_ended(None, env.messenger, join_url=other, jobs=env.jobs)).status == "unknown_meeting"
+    assert (await teams_meeting_ended(None, env.messenger, jobs=env.jobs)).status == "no_identifier"
+    assert env.messenger.sent == []
+    env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)  # the timer still ends it, once
+    assert (await env.jobs.meeting_ends()).sent == 5
+    assert (await env.booking.get_meeting(env.world.officer("ann"), mid)).status == "held"
+
+
+async def test_a_cancelled_meeting_has_no_end(env):
+    mid = await _teams_meeting(env, local(2026, 2, 3, 10))
+    await env.booking.cancel(env.world.contact("low_primary.lead"), mid, "Ofsted visit")
+    env.clock.now = local(2026, 2, 3, 11, 40).astimezone(env.clock.now.tzinfo)
+    assert (await env.jobs.on_meeting_end(mid, source="teams")).claimed == 0
+    assert (await env.jobs.meeting_ends()).claimed == 0
+    assert env.messenger.sent == []
+
+
+async def test_a_meeting_the_officer_marked_held_early_still_gets_its_offer_once(env):
+    w = env.world
+    r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site")
+    env.clock.now = local(2026, 2, 3, 11, 5).astimezone(env.clock.now.tzinfo)
+    await env.booking.mark_held(w.officer("ann"), r.meeting.id)
+    env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)
+    assert (await env.jobs.meeting_ends()).sent == 5
+    assert (await env.jobs.meeting_ends()).claimed == 0
+
+
+async def test_a_worker_dying_half_way_through_a_meeting_end_is_finished_by_another(env):
+    w = env.world
+    r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)
+    crashed = env.restart("crashed")
+    async with env.db.reader() as s:
+        m = await s.get(Meeting, r.meeting.id)
+    assert await crashed.ledger.claim([_end_gate(m.id, m.officer_id, m.start)])  # then the process died
+    # ... after claiming one of the messages too
+    await crashed.ledger.claim([Due("evaluation", "meeting", m.id, Recipient("contact", w.contacts["low_primary.lead"]),
+                                    "2026-02-03T10:00Z")])
+    other = env.restart("w2")
+    assert (await other.jobs.meeting_ends()).claimed == 0  # claimed, lease running
+    env.clock.now += timedelta(minutes=6)
+    res = await other.jobs.retry_expired()
+    assert res.sent == 5 and (await env.booking.get_meeting(w.officer("ann"), m.id)).status == "held"
+    assert (await other.jobs.retry_expired()).claimed == 0
+    assert (await other.jobs.meeting_ends()).claimed == 0
+    async with env.db.reader() as s:
+        rows = list(await s.exec(select(Outbound.kind, Outbound.status).where(Outbound.subject_id == m.id)))
+    assert Counter(rows) == {("meeting_end", "sent"): 1, ("next_tsm_offer", "sent"): 3, ("evaluation", "sent"): 2}
+
+
+# ---------------------------------------------------------------- the worker process
+
+
+async def test_the_worker_refuses_an_unmigrated_database(tmp_path):
+    with pytest.raises(TsmError, match="tsm db upgrade"):
+        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=FakeMessenger())
+
+
+async def test_the_worker_refuses_to_start_without_the_teams_messenger(sqlite_url, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bot.messenger", types.ModuleType("bot.messenger"))
+    with pytest.raises(TsmError, match="cannot send"):
+        await run_worker(Settings(database_url=sqlite_url), stop=asyncio.Event())
+
+
+async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_url, tmp_path):
+    db = Database(sqlite_url)
+    w = await make_world(db)
+    clock = Clock(local(2026, 1, 5, 8))
+    app = service_app(sqlite_url, tmp_path, clock)
+    await app.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    await app.close()
+    await db.dispose()
+    messenger = FakeMessenger()
+    settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path / "inv")
+    worker = asyncio.create_task(run_worker(settings, messenger=messenger, worker_id="proc", clock=clock))
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if len(messenger.sent) >= 2:
+            break
+    os.kill(os.getpid(), signal.SIGTERM)  # the handler sets the stop event; the test process lives on
+    await asyncio.wait_for(worker, timeout=10)
+    assert [m.text.split(":")[0] for _, m in messenger.sent] == ["TSM booked", "TSM booked"]
+    async with Database(sqlite_url).reader() as s:
+        assert list(await s.exec(select(Outbound.status).where(Outbound.status == "claimed"))) == []
+
+
+async def test_job_settings_come_from_the_environment():
+    s = JobSettings.from_settings(Settings(scheduler_chaser_after_weeks=5, scheduler_leader_rebook_hours=24,
+                                           scheduler_meeting_end_margin_minutes=10, scheduler_agenda_hour=15))
+    assert (s.chaser_after_weeks, s.leader_rebook_within, s.meeting_end_margin, s.agenda_hour) == (
+        5, timedelta(hours=24), timedelta(minutes=10), 15)
+    assert JobSettings.from_settings(Settings()) == JobSettings()
+
