@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/slot_finder.py
+	$(PY) bench/graph_calls.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
