@@ -120,10 +120,16 @@ async def test_the_officer_deleting_the_event_in_outlook_cancels_the_meeting(sta
     assert old.active_term_id is None
 
 
-async def test_our_own_writes_are_not_read_back(stack):
+async def test_our_own_writes_are_not_read_back_nor_flush_the_cache(stack):
+    who, school = stack.world.contact("secondary.lead"), stack.world.schools["secondary"]
+    await stack.app.booking.free_slots(who, school)
+    listed = stack.emulator.count("POST", SCHEDULE)
     result, event_id = await subscribed_booking(stack, "secondary", local(2026, 1, 8, 13), mode="on_site")
     assert stack.receiver.stats["accepted"] >= 1  # the create's notification arrived...
     assert stack.emulator.count("GET", GET_EVENT) == 0  # ...and cost no read: it echoed our own write
+    offer = await stack.app.booking.free_slots(stack.world.contact("low_primary.lead"), stack.world.schools["low_primary"])
+    assert stack.emulator.count("POST", SCHEDULE) == listed  # ...and left Ann's cached free/busy in place
+    assert local(2026, 1, 8, 13) not in {s.start for s in offer.slots}  # the new TSM counts (from the database)
     await stack.app.booking.move(stack.world.contact("secondary.lead"), result.meeting.id, local(2026, 1, 9, 13))
     await stack.settle()
     assert stack.emulator.count("GET", GET_EVENT) == 0

@@ -620,21 +620,23 @@ class GraphWatcher:
                 counts["unknown_subscription"] += 1
                 log.warning("Graph notification for an unknown subscription ignored")
                 continue
-            self.calendar.invalidate(sub.mailbox)
             lifecycle = item.get("lifecycleEvent")
             if lifecycle:
+                self.calendar.invalidate(sub.mailbox)
                 counts["lifecycle"] += 1
                 await self._lifecycle(sub, str(lifecycle))
                 continue
             data = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
             event_id = str(data.get("id") or "")
             change_type = str(item.get("changeType") or "updated")
-            if not event_id:
-                continue
             if change_type != "deleted" and self.calendar.is_own_version(event_id, data.get("@odata.etag")):
-                counts["own_writes"] += 1  # the echo of our own create/PATCH: nothing new to read
+                # The echo of our own create/PATCH: nothing new to read, and the cached free/busy stays valid
+                # (our meeting's own time is taken from the database; a PATCH already invalidated the cache).
+                counts["own_writes"] += 1
                 continue
-            todo[(sub.officer_id, event_id)] = change_type
+            self.calendar.invalidate(sub.mailbox)
+            if event_id:
+                todo[(sub.officer_id, event_id)] = change_type
         for (officer_id, event_id), change_type in todo.items():
             counts["changes"] += 1
             if await self.changes.meeting_for_event(officer_id, event_id) is None:
