@@ -20,6 +20,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from copy import copy
 from typing import Any
 
 import aiohttp
@@ -110,7 +111,11 @@ def to_activity(message: Message) -> Activity:
 
 def _sender(activity: Activity):
     async def send(turn_context: TurnContext) -> None:
-        await turn_context.send_activity(activity)
+        # Not turn_context.send_activity: that would make it a reply to the continuation event's made-up id.
+        out = copy(activity)
+        TurnContext.apply_conversation_reference(out, TurnContext.get_conversation_reference(turn_context.activity))
+        out.reply_to_id = None
+        await turn_context.adapter.send_activities(turn_context, [out])
 
     return send
 

@@ -1,7 +1,7 @@
 """What the transport keeps in the database: conversation references and the activities already handled.
 
 - **Idempotency**: an activity (conversation id + activity id) is claimed by inserting its row with
-  ``ON CONFLICT DO NOTHING``; a row count of 0 means another delivery got there first (on SQLite and
+  ``ON CONFLICT DO NOTHING RETURNING``; no row back means another delivery got there first (on SQLite and
   PostgreSQL alike, across processes). An invoke's answer is kept on the row so a redelivered invoke gets
   the same card back.
 - **Conversation references** are upserted (``ON CONFLICT DO UPDATE``) at install and on every message, in
@@ -88,8 +88,9 @@ class BotStore:
             if claim and activity_id:
                 ins = self._insert(BotProcessedActivity.__table__).values(
                     conversation_id=ref.conversation_id, activity_id=activity_id[:200], received_at=now,
-                    response=None).on_conflict_do_nothing(index_elements=["conversation_id", "activity_id"])
-                if (await s.exec(ins)).rowcount == 0:
+                    response=None).on_conflict_do_nothing(index_elements=["conversation_id", "activity_id"]) \
+                    .returning(BotProcessedActivity.__table__.c.activity_id)
+                if (await s.exec(ins)).first() is None:  # RETURNING gives no row when the claim existed
                     return False
             up = self._insert(BotConversation.__table__).values(**values)
             up = up.on_conflict_do_update(index_elements=["conversation_id"], set_=set_)
