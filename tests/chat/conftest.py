@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+from chatkit import make_chat
+
+
+@pytest.fixture
+async def chat(sqlite_url, tmp_path):
+    c = await make_chat(sqlite_url, tmp_path)
+    yield c
+    await c.app.close()

@@ -1,0 +1,338 @@
+"""School staff in conversation: the whole booking, each refusal in words, my meetings, move, cancel, add a
+colleague, "our senior leader can't attend". Driven through Router.dispatch with the demo LA."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from chatkit import button, choices, facts, input_values, inputs, make_chat, text_of, titles
+from sqlmodel import select
+
+from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
+from tsm.adapters.db.tables import LA, MeetingAttendee, SchoolContact
+from tsm.messaging import Recipient
+from tsm.services.actors import Actor
+
+ASHCOMBE = 990001  # primary, below average, officer Alex Carter (an admin)
+BROOKFIELD = 990002  # primary, above average, officer Priya Shah
+NORTHGATE = 990014  # secondary
+BEACON = 990027  # independent: contacted directly
+UPTON = 990021  # LA-maintained special: contacted directly
+ST_BEDE = 990007  # another of Alex Carter's schools
+
+
+async def walk_to_dates(chat, person, mode="On Microsoft Teams"):
+    r = await chat.say(person, "book")
+    assert not r.error, text_of(r)
+    return await chat.press(person, r, mode)
+
+
+async def walk_to_confirm(chat, person, mode="On Microsoft Teams", *, date_index=0, time_index=0, **people):
+    dates = await walk_to_dates(chat, person, mode)
+    day = choices(dates.card, "date")[date_index]["value"]
+    times = await chat.press(person, dates, "Show times", date=day)
+    start = choices(times.card, "start")[time_index]["value"]
+    who = await chat.press(person, times, "Choose this time", start=start)
+    review = await chat.press(person, who, "Next", **people)
+    return review, start
+
+
+async def book_through_chat(chat, person, **kw):
+    review, start = await walk_to_confirm(chat, person, **kw)
+    return await chat.press(person, review, "Book it"), start
+
+
+async def test_the_whole_booking_conversation(chat):
+    lead = await chat.contact(ASHCOMBE)
+    leader = await chat.contact(ASHCOMBE, "senior_leader")
+    officer = await chat.officer_of(ASHCOMBE)
+
+    start_card = await chat.say(lead, "book")
+    words = text_of(start_card)
+    assert "below the national average" in words and "primary schools" in words
+    assert "Alex Carter" in words
+    assert titles(start_card.card)[:2] == ["On Microsoft Teams (recommended)", "In person at school"]  # demo: Teams first
+
+    dates = await chat.press(lead, start_card, "On Microsoft Teams")
+    days = choices(dates.card, "date")
+    assert days and all("free time" in d["title"] for d in days)
+    # 48 hours' notice from Monday 09:00: the first day on offer is Wednesday 25 November
+    assert days[0]["value"] == "2026-11-25"
+    times = await chat.press(lead, dates, "Show times", date=days[1]["value"])
+    start = choices(times.card, "start")[0]["value"]
+    who = await chat.press(lead, times, "Choose this time", start=start)
+    leader_input = who.card and [c["value"] for c in choices(who.card, "leader")]
+    assert leader_input == [str(leader.id)] and input_values(who.card)["leader"] == str(leader.id)
+    review = await chat.press(lead, who, "Next")
+    assert facts(review)["Invited"].startswith(f"{leader.name} (senior leader)")
+    assert await chat.count_meetings() == 0  # nothing is booked before "Book it"
+
+    done = await chat.press(lead, review, "Book it")
+    assert not done.error, text_of(done)
+    f = facts(done)
+    assert f["When"].startswith("Thursday 26 November 09:00")
+    assert f["Where"] == "Microsoft Teams (the Teams link will follow)"
+    assert f["Link officer"] == "Alex Carter"
+    assert f["Invitation"].startswith("Attached (.ics)")
+    (name, ctype, ics), = done.files
+    assert (name, ctype) == ("tsm-invitation.ics", "text/calendar") and b"BEGIN:VCALENDAR" in ics
+    assert leader.email.encode() in ics
+    assert done.notify and done.notify[0][0] == Recipient("officer", officer.id)
+
+    meetings = await chat.meetings_of(ASHCOMBE)
+    assert len(meetings) == 1 and meetings[0].mode == "teams" and meetings[0].start.isoformat() == start
+    async with chat.app.db.reader() as s:
+        invited = {a.contact_id for a in await s.exec(select(MeetingAttendee)
+                                                       .where(MeetingAttendee.meeting_id == meetings[0].id))}
+    assert invited == {lead.id, leader.id}
+
+
+async def test_on_site_confirmation_shows_the_school_address(chat):
+    lead = await chat.contact(ASHCOMBE)
+    done, _ = await book_through_chat(chat, lead, mode="In person at school")
+    school = await chat.school(ASHCOMBE)
+    assert facts(done)["Where"] == school.address
+    assert (await chat.meetings_of(ASHCOMBE))[0].mode == "on_site"
+
+
+async def test_graph_calendar_says_the_invitation_was_emailed(chat):
+    chat.app.settings = chat.app.settings.model_copy(update={"calendar_backend": "graph"})
+    done, _ = await book_through_chat(chat, await chat.contact(ASHCOMBE))
+    assert facts(done)["Invitation"] == "Emailed from Outlook to everyone invited"
+
+
+async def test_kent_offers_on_site_first(chat):
+    async with chat.app.db.transaction() as s:
+        la = (await s.exec(select(LA))).first()
+        la.policy = "kent"
+        s.add(la)
+    chat.app.reference.invalidate()
+    r = await chat.say(await chat.contact(ASHCOMBE), "book")
+    assert titles(r.card)[0] == "In person at school (recommended)"
+    assert "Every Kent school holds one TSM each term" in text_of(r)
+
+
+@pytest.mark.parametrize("urn, words", [
+    (ASHCOMBE, "below the national average"),
+    (BROOKFIELD, "one TSM this academic year is enough, but you are welcome to meet us termly"),
+    (NORTHGATE, "encourage all secondary schools to book a TSM for each term"),
+])
+async def test_entitlement_is_said_up_front(chat, urn, words):
+    r = await chat.say(await chat.contact(urn), "book")
+    assert words in text_of(r)
+
+
+@pytest.mark.parametrize("urn", [BEACON, UPTON])
+async def test_contacted_directly_school_is_told_and_its_officer_too(chat, urn):
+    lead = await chat.contact(urn)
+    officer = await chat.officer_of(urn)
+    r = await chat.say(lead, "book")
+    words = text_of(r)
+    assert "contact you directly" in words and officer.name in words
+    (recipient, message), = r.notify
+    assert recipient == Recipient("officer", officer.id) and "contacted directly" in message.text
+    # the buttons lead on (no dead end), and a forged mode step is refused the same way
+    assert "My meetings" in titles(r.card)
+    forged = await chat.act(lead, "book.pick_mode", {"mode": "teams"})
+    assert "contact you directly" in text_of(forged) and forged.notify
+    assert await chat.meetings_of(urn) == []
+
+
+async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(chat):
+    lead = await chat.contact(ASHCOMBE)
+    dates = await walk_to_dates(chat, lead)  # an autumn offer, kept on the card
+    await book_through_chat(chat, lead)
+    again = await chat.say(lead, "book")
+    nxt = await chat.press(lead, again, "On Microsoft Teams")
+    words = text_of(nxt)
+    assert "You already have the Autumn term 2026-27 TSM" in words and "These dates are for the Spring term 2026-27" in words
+    assert choices(nxt.card, "date")[0]["value"] >= "2027-01-05"
+    # the old autumn card, used again: refused in words, nothing changed
+    before = await chat.snapshot()
+    times = await chat.press(lead, dates, "Show times", date=choices(dates.card, "date")[3]["value"])
+    who = await chat.press(lead, times, "Choose this time")
+    review = await chat.press(lead, who, "Next")
+    r = await chat.press(lead, review, "Book it")
+    assert r.error and "already booked for the autumn term" in text_of(r) and "Only one TSM per term" in text_of(r)
+    assert "My meetings" in titles(r.card)
+    assert await chat.snapshot() == before
+
+
+async def test_outside_term_time_is_refused_in_words(chat):
+    lead = await chat.contact(ASHCOMBE)
+    school = await chat.school(ASHCOMBE)
+    # the scheduler's next-TSM card carries schoolId + start + mode: a start in the Christmas holidays
+    r = await chat.act(lead, "offer.pick_slot", {"schoolId": school.id, "start": "2026-12-29T10:00:00+00:00",
+                                                 "mode": "teams"})
+    assert r.error and "is outside term time" in text_of(r)
+    r = await chat.act(lead, "offer.pick_slot", {"schoolId": school.id, "start": "2026-10-28T10:00:00+00:00",
+                                                 "mode": "teams"})
+    assert "half term" in text_of(r)
+    assert await chat.meetings_of(ASHCOMBE) == []
+
+
+async def test_just_taken_shows_fresh_times(chat):
+    lead = await chat.contact(ASHCOMBE)
+    review, start = await walk_to_confirm(chat, lead)
+    # meanwhile another school of the same officer takes that very time
+    other = await chat.school(ST_BEDE)
+    await chat.app.booking.book(Actor.system(), other.id, datetime.fromisoformat(start), mode="teams")
+    r = await chat.press(lead, review, "Book it")
+    assert r.error and "has just been taken" in text_of(r) and "Just taken" in text_of(r)
+    fresh = [c["value"] for c in choices(r.card, "start")]
+    assert fresh and start not in fresh
+    assert await chat.meetings_of(ASHCOMBE) == []
+    # one of the fresh times goes on to the attendees step and books
+    who = await chat.press(lead, r, "Choose this time")
+    done = await chat.press(lead, await chat.press(lead, who, "Next"), "Book it")
+    assert not done.error and len(await chat.meetings_of(ASHCOMBE)) == 1
+
+
+async def test_stop_and_help_are_never_a_dead_end(chat):
+    lead = await chat.contact(ASHCOMBE)
+    dates = await walk_to_dates(chat, lead)
+    r = await chat.press(lead, dates, "Stop")
+    assert "nothing was changed" in text_of(r) and "Book a TSM" in titles(r.card)
+    r = await chat.say(lead, "what is this")
+    assert "didn't understand" in text_of(r) and "book" in text_of(r)
+
+
+async def test_a_flow_continues_on_another_instance(chat, sqlite_url, tmp_path):
+    lead = await chat.contact(ASHCOMBE)
+    dates = await walk_to_dates(chat, lead)
+    second = await make_chat(sqlite_url, tmp_path / "second")  # a restart: same database, new App and router
+    try:
+        times = await second.press(lead, dates, "Show times")
+        who = await second.press(lead, times, "Choose this time")
+        done = await second.press(lead, await second.press(lead, who, "Next"), "Book it")
+        assert not done.error and len(await second.meetings_of(ASHCOMBE)) == 1
+    finally:
+        await second.app.close()
+
+
+async def test_an_expired_card_gives_fresh_dates(chat):
+    lead = await chat.contact(ASHCOMBE)
+    dates = await walk_to_dates(chat, lead)
+    chat.clock.now += timedelta(days=4)
+    r = await chat.press(lead, dates, "Show times")
+    assert "expired" in text_of(r)
+    assert choices(r.card, "date")[0]["value"] >= "2026-11-29"
+    assert button(r.card, "Show times")["data"]["offerId"] != button(dates.card, "Show times")["data"]["offerId"]
+
+
+# ---------------------------------------------------------------------- my meetings
+
+
+async def booked(chat, urn=ASHCOMBE):
+    lead = await chat.contact(urn)
+    done, start = await book_through_chat(chat, lead)
+    assert not done.error, text_of(done)
+    return lead, (await chat.meetings_of(urn))[-1]
+
+
+async def test_my_meetings_lists_with_actions(chat):
+    lead, m = await booked(chat)
+    r = await chat.say(lead, "my meetings")
+    assert "Your upcoming TSMs" in text_of(r)
+    assert {"Move", "Cancel", "Add a colleague", "Senior leader can't attend"} <= set(titles(r.card))
+    assert button(r.card, "Move")["data"]["meetingId"] == m.id
+
+
+async def test_move_within_the_term(chat):
+    lead, m = await booked(chat)
+    officer = await chat.officer_of(ASHCOMBE)
+    r = await chat.say(lead, "move")
+    assert "within its own term" in text_of(r)
+    day = choices(r.card, "date")[-1]["value"]
+    times = await chat.press(lead, r, "Show times", date=day)
+    new = choices(times.card, "start")[0]["value"]
+    review = await chat.press(lead, times, "Choose this time", start=new)
+    assert "Move the TSM to this time?" in text_of(review)
+    done = await chat.press(lead, review, "Move it")
+    assert not done.error, text_of(done)
+    after = await chat.meeting(m.id)
+    assert after.start.isoformat() == new and after.status == "moved" and after.term_id == m.term_id
+    assert facts(done)["Was"].startswith("Thursday 26 November") or facts(done)["Was"].startswith("Wednesday")
+    assert done.notify[0][0] == Recipient("officer", officer.id) and "has moved" in done.notify[0][1].text
+    assert done.files and b"SEQUENCE:1" in done.files[0][2]
+
+
+async def test_move_to_another_term_is_refused(chat):
+    lead, m = await booked(chat)
+    before = await chat.snapshot()
+    r = await chat.act(lead, "meeting.move", {"meetingId": m.id, "start": "2027-01-12T10:00:00+00:00"})
+    assert r.error and "not one of this meeting's free times in its term" in text_of(r)
+    assert await chat.snapshot() == before
+
+
+async def test_cancel_with_reason_and_confirmation(chat):
+    lead, m = await booked(chat)
+    r = await chat.say(lead, "cancel")
+    assert inputs(r.card)["reason"]["isRequired"] is True
+    short = await chat.press(lead, r, "Continue", reason="no")
+    assert short.error and "short reason" in text_of(short)
+    confirm = await chat.press(lead, r, "Continue", reason="Ofsted visit that week")
+    assert "Cancel this TSM for good?" in text_of(confirm) and (await chat.meeting(m.id)).status == "booked"
+    done = await chat.press(lead, confirm, "Yes, cancel it")
+    assert not done.error and (await chat.meeting(m.id)).status == "cancelled"
+    assert "Ofsted visit that week" in done.notify[0][1].text
+    assert "Book another time" in titles(done.card)  # the cheap undo: book again
+    again = await chat.press(lead, done, "Book another time")
+    assert "How would you like to meet?" in text_of(again)
+
+
+async def test_keep_the_meeting_changes_nothing(chat):
+    lead, m = await booked(chat)
+    before = await chat.snapshot()
+    r = await chat.act(lead, "meeting.cancel_start", {"meetingId": m.id})
+    kept = await chat.press(lead, r, "Keep the meeting")
+    assert "Your upcoming TSMs" in text_of(kept) and await chat.snapshot() == before
+
+
+async def test_add_a_colleague_existing_or_new(chat):
+    lead, m = await booked(chat)
+    school = await chat.school(ASHCOMBE)
+    async with chat.app.db.transaction() as s:
+        s.add(SchoolContact(school_id=school.id, name="Pat Pastoral", email="pat.pastoral@demo.example", role="other"))
+    r = await chat.say(lead, "add colleague")
+    pat = next(c for c in choices(r.card, "contactId") if c["title"].startswith("Pat Pastoral"))
+    done = await chat.press(lead, r, "Add and send", contactId=pat["value"])
+    assert not done.error and "Pat Pastoral" in facts(done)["Invited"]
+    bad = await chat.act(lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New", "email": "not-an-email"})
+    assert bad.error and "not a valid work email" in text_of(bad)
+    done = await chat.act(lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New",
+                                                         "email": "sam.new@demo.example"})
+    assert "Sam New" in facts(done)["Invited"]
+    async with chat.app.db.reader() as s:
+        emails = {a.email for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id))}
+    assert {"pat.pastoral@demo.example", "sam.new@demo.example"} <= emails
+
+
+async def test_senior_leader_cannot_attend(chat):
+    lead, m = await booked(chat)
+    officer = await chat.officer_of(ASHCOMBE)
+    ask = await chat.say(lead, "senior leader unavailable")
+    r = await chat.press(lead, ask, "Can't attend")
+    assert not r.error, text_of(r)
+    assert "Alex Carter has been told" in text_of(r)
+    (recipient, message), = r.notify
+    assert recipient == Recipient("officer", officer.id) and "can't attend" in message.text
+    async with chat.app.db.reader() as s:
+        mark = await s.get(MeetingLeaderUnavailable, m.id)
+    assert mark is not None and mark.reported_by == f"contact:{lead.id}"
+    offered = [c["value"] for c in choices(r.card, "start")]
+    assert offered and all("2026-11-" in v or "2026-12-" in v for v in offered)  # the same (autumn) term
+    listed = await chat.say(lead, "my meetings")
+    assert "Senior leader can't attend: please pick another time." in text_of(listed)
+    moved = await chat.press(lead, r, "Move to this time", start=offered[1])
+    assert not moved.error and (await chat.meeting(m.id)).start.isoformat() == offered[1]
+    async with chat.app.db.reader() as s:
+        assert await s.get(MeetingLeaderUnavailable, m.id) is None  # a new time is a new invitation
+
+
+async def test_commands_without_a_meeting_lead_somewhere(chat):
+    lead = await chat.contact(ASHCOMBE)
+    for text in ("move", "cancel", "add colleague", "senior leader unavailable"):
+        r = await chat.say(lead, text)
+        assert "Book a TSM" in titles(r.card), text
