@@ -1,0 +1,311 @@
+"""Feedback sweeps (issue 6): the one evaluation reminder, reminders of agreed actions, the retention purge.
+
+Like the other sweeps, each works out what is due *now* from the database and claims it in the ledger
+(``scheduler.ledger.Ledger``), so a restart or a second worker never sends anything twice:
+
+- ``evaluation_reminders``: ``evaluation_reminder_days`` after the evaluation request was sent (ledger kind
+  ``evaluation``, sent by ``Jobs.on_meeting_end``), one reminder to each person asked who has not answered;
+  the ledger key (kind, meeting, contact, meeting start) makes it once.
+- ``action_reminders``: an open action due before the school's next TSM (or with none booked) reminds its
+  owner from ``action_reminder_lead_days`` before its due date: the school's attendance lead and senior
+  leader for a school action, the link officer for an LA or other-service action. Keyed by the due date:
+  a new due date gets one new reminder.
+- ``purge``: after ``feedback_retention_days`` from the meeting's end, evaluation comments, authors, edit
+  tokens and receipts are deleted (the ratings stay, anonymous, for the trend reports) and TSM records
+  with their actions are deleted. Idempotent; one audit row per run that removed anything.
+
+``Jobs.compose`` (the scheduler's) should hand the kinds in ``KINDS`` to :meth:`FeedbackJobs.compose`, so a
+claim that another worker takes over after a failed send is composed the same way; and it can send the
+evaluation request itself as a card with :func:`evaluation_message`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from cards import evaluation as eval_cards
+from cards.evaluation import card, execute, text
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.adapters.db.tables import LA, AuditLog, Meeting, MeetingSchool, School, SchoolContact
+from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cutoff
+from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
+from tsm.services.evaluations import Evaluations
+
+from .ledger import Claim, Due, Ledger
+
+log = logging.getLogger(__name__)
+
+KINDS = frozenset({"evaluation_reminder", "action_reminder"})
+ACTIVE = ("booked", "moved", "held")
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@dataclass
+class FeedbackSweep:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    undeliverable: int = 0
+    retry: int = 0
+    failed: int = 0
+    lost: int = 0
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    evaluations: int = 0
+    receipts: int = 0
+    records: int = 0
+    actions: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.evaluations + self.receipts + self.records + self.actions
+
+
+async def evaluation_message(evaluations: Evaluations, meeting_id: int, contact_id: int, *,
+                             reminder: bool = False) -> Message | None:
+    """The evaluation request (or its reminder) as a card; None when the person has answered already."""
+    view = await evaluations.card_view(meeting_id, contact_id)
+    if view.answered:
+        return None
+    preview = eval_cards.evaluation_text(view)
+    return Message(("Reminder: " if reminder else "") + preview, eval_cards.evaluation_card(view))
+
+
+class FeedbackJobs:
+    def __init__(self, *, db: Database, messenger: MessengerPort, ledger: Ledger, clock: Callable[[], datetime],
+                 evaluations: Evaluations | None = None, retention_days: int = 730,
+                 evaluation_reminder_after: timedelta = timedelta(days=3), action_lead_days: int = 7,
+                 max_attempts: int = 5) -> None:
+        self.db = db
+        self.messenger = messenger
+        self.ledger = ledger
+        self.clock = clock
+        self.evaluations = evaluations or Evaluations(db, clock=clock)
+        self.retention_days = retention_days
+        self.evaluation_reminder_after = evaluation_reminder_after
+        self.action_lead_days = action_lead_days
+        self.max_attempts = max_attempts
+
+    @classmethod
+    def for_app(cls, app, messenger: MessengerPort, ledger: Ledger) -> FeedbackJobs:
+        s = app.settings
+        return cls(db=app.db, messenger=messenger, ledger=ledger, clock=ledger.clock,
+                   evaluations=getattr(app, "evaluations", None), retention_days=s.feedback_retention_days,
+                   evaluation_reminder_after=timedelta(days=s.evaluation_reminder_days),
+                   action_lead_days=s.action_reminder_lead_days)
+
+    async def run_all(self) -> FeedbackSweep:
+        total = FeedbackSweep()
+        for sweep in (self.evaluation_reminders, self.action_reminders):
+            try:
+                r = await sweep()
+                for k in vars(total):
+                    setattr(total, k, getattr(total, k) + getattr(r, k))
+            except Exception:  # one failing sweep must not stop the other, nor the purge
+                log.exception("feedback sweep %s failed", sweep.__name__)
+        try:  # once a day across all workers
+            once = getattr(self.ledger, "once", None)
+            if once is None or await once("feedback_purge", self.clock().date().isoformat()):
+                await self.purge()
+        except Exception:
+            log.exception("feedback purge failed")
+        return total
+
+    # ------------------------------------------------------------------ evaluation reminder
+
+    async def due_evaluation_reminders(self) -> list[Due]:
+        now = self.clock()
+        async with self.db.reader() as s:
+            asked = list(await s.exec(select(Outbound).where(
+                Outbound.kind == "evaluation", Outbound.status == "sent", Outbound.recipient_kind == "contact",
+                col(Outbound.sent_at) <= now - self.evaluation_reminder_after,
+                col(Outbound.sent_at) > now - self.evaluation_reminder_after - timedelta(days=30))))
+            if not asked:
+                return []
+            answered = {(r.meeting_id, r.contact_id) for r in await s.exec(select(EvaluationReceipt).where(
+                col(EvaluationReceipt.meeting_id).in_({o.subject_id for o in asked})))}
+            meetings = {m.id: m for m in await s.exec(select(Meeting).where(
+                col(Meeting.id).in_({o.subject_id for o in asked})))}
+        due = []
+        for o in asked:
+            m = meetings.get(o.subject_id)
+            if m is None or m.status in ("cancelled", "no_show") or (o.subject_id, o.recipient_id) in answered:
+                continue
+            due.append(Due("evaluation_reminder", "meeting", o.subject_id, Recipient("contact", o.recipient_id),
+                           iso(m.start)))
+        return due
+
+    async def evaluation_reminders(self) -> FeedbackSweep:
+        return await self._deliver(await self.ledger.claim(await self.due_evaluation_reminders()))
+
+    # ------------------------------------------------------------------ action reminders
+
+    async def due_action_reminders(self) -> list[Due]:
+        now = self.clock()
+        due: list[Due] = []
+        async with self.db.reader() as s:
+            rows = list(await s.exec(
+                select(RecordAction, Meeting).join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+                .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+                .where(col(RecordAction.done_at).is_(None),
+                       RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
+                       RecordAction.due_date >= (now - timedelta(days=14)).date())))
+            for a, m in rows:
+                schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                            .where(MeetingSchool.meeting_id == m.id)))
+                if not schools:
+                    continue
+                la = await s.get(LA, schools[0].la_id)
+                today = now.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date()
+                nxt = (await s.exec(select(Meeting.start).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                                    .where(col(MeetingSchool.school_id).in_([sc.id for sc in schools]),
+                                           Meeting.start > m.start, col(Meeting.status).in_(ACTIVE))
+                                    .order_by(Meeting.start).limit(1))).first()
+                next_day = nxt.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date() if nxt else None
+                if not action_reminder_due(due=a.due_date, today=today, done=False, next_tsm=next_day,
+                                           lead_days=self.action_lead_days):
+                    continue
+                if a.owner == ActionOwner.SCHOOL.value:
+                    contacts = list(await s.exec(select(SchoolContact.id).where(
+                        col(SchoolContact.school_id).in_([sc.id for sc in schools]),
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")))))
+                    due += [Due("action_reminder", "action", a.id, Recipient("contact", c), a.due_date.isoformat())
+                            for c in contacts]
+                else:
+                    due.append(Due("action_reminder", "action", a.id, Recipient("officer", m.officer_id),
+                                   a.due_date.isoformat()))
+        return due
+
+    async def action_reminders(self) -> FeedbackSweep:
+        return await self._deliver(await self.ledger.claim(await self.due_action_reminders()))
+
+    # ------------------------------------------------------------------ composing and sending
+
+    async def compose(self, due: Due) -> Message | None:
+        """The message for a claimed item, from the database as it is now (None: no longer relevant)."""
+        if due.kind == "evaluation_reminder":
+            async with self.db.reader() as s:
+                m = await s.get(Meeting, due.subject_id)
+            if m is None or iso(m.start) != due.ref or m.status in ("cancelled", "no_show"):
+                return None
+            return await evaluation_message(self.evaluations, due.subject_id, due.recipient.id, reminder=True)
+        if due.kind == "action_reminder":
+            return await self._compose_action(due)
+        raise ValueError(f"not a feedback kind: {due.kind}")
+
+    async def _compose_action(self, due: Due) -> Message | None:
+        async with self.db.reader() as s:
+            a = await s.get(RecordAction, due.subject_id)
+            if a is None or a.done_at is not None or a.due_date.isoformat() != due.ref:
+                return None  # done, re-dated (its new date has its own reminder) or purged
+            rec = await s.get(TsmRecord, a.record_id)
+            m = await s.get(Meeting, rec.meeting_id)
+            names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
+                                      .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+            la = await s.get(LA, (await s.exec(select(School.la_id).join(
+                MeetingSchool, MeetingSchool.school_id == School.id).where(MeetingSchool.meeting_id == m.id))).first())
+        tz = ZoneInfo(la.timezone if la else "Europe/London")
+        school = " & ".join(names)
+        today = self.clock().astimezone(tz).date()
+        when = "was due" if a.due_date < today else "is due"
+        owner = ActionOwner(a.owner).label + (f" ({a.owner_detail})" if a.owner_detail else "")
+        body = [text("Reminder: an action from your TSM", weight="Bolder", size="Medium"),
+                text(f"**{a.text}**"),
+                text(f"{school}: agreed at the TSM on {m.start.astimezone(tz):%d %B %Y}. Owner: {owner}. "
+                     f"It {when} on {a.due_date:%A %d %B %Y}.")]
+        buttons = [execute("Mark it done", "record.action_done", {"actionId": a.id}),
+                   execute("Open the record", "record.edit", {"meetingId": m.id})]
+        return Message(f"Action {when} {a.due_date:%d %b}: {school}", card(body, buttons))
+
+    async def _deliver(self, claims: list[Claim]) -> FeedbackSweep:
+        result = FeedbackSweep(claimed=len(claims))
+        for claim in claims:
+            try:
+                message = await self.compose(claim.due)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind,
+                              claim.due.subject_id)
+                await self._retry_or_fail(claim, result, type(exc).__name__)
+                continue
+            if message is None:
+                await self.ledger.finish(claim, "skipped")
+                result.skipped += 1
+                continue
+            if not await self.ledger.touch(claim):
+                result.lost += 1
+                continue
+            try:
+                sent = await self.messenger.send(claim.due.recipient, message)
+            except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claim
+                log.exception("messenger failed on %s", claim.due.kind)
+                await self._retry_or_fail(claim, result, type(exc).__name__)
+                continue
+            if sent.status is SendStatus.SENT:
+                await self.ledger.finish(claim, "sent")
+                result.sent += 1
+            elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
+                await self.ledger.finish(claim, "undeliverable", sent.status.value)
+                result.undeliverable += 1
+            else:
+                await self._retry_or_fail(claim, result, sent.detail or sent.status.value, sent.retry_after)
+        return result
+
+    async def _retry_or_fail(self, claim: Claim, result: FeedbackSweep, error: str,
+                             retry_after: float | None = None) -> None:
+        if claim.attempts >= self.max_attempts:
+            await self.ledger.finish(claim, "failed", error)
+            result.failed += 1
+        else:
+            delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
+            await self.ledger.retry_later(claim, delay, error)
+            result.retry += 1
+
+    # ------------------------------------------------------------------ retention
+
+    async def purge(self) -> PurgeResult:
+        """Purge what is past the retention period (see the module docstring). Safe to run any number of times."""
+        now = self.clock()
+        cutoff = retention_cutoff(now, self.retention_days)
+        old = select(Meeting.id).where(Meeting.end < cutoff)
+        async with self.db.transaction() as s:
+            evals = await s.exec(update(Evaluation).where(col(Evaluation.meeting_id).in_(old),
+                                                          Evaluation.purged == False)  # noqa: E712
+                                 .values(comments="", contact_id=None, anonymous=True, edit_token_hash=None,
+                                         purged=True).execution_options(synchronize_session=False))
+            receipts = await s.exec(delete(EvaluationReceipt).where(col(EvaluationReceipt.meeting_id).in_(old)))
+            old_records = select(TsmRecord.id).where(col(TsmRecord.meeting_id).in_(old))
+            actions = await s.exec(delete(RecordAction).where(col(RecordAction.record_id).in_(old_records)))
+            records = await s.exec(delete(TsmRecord).where(col(TsmRecord.meeting_id).in_(old)))
+            result = PurgeResult(evals.rowcount or 0, receipts.rowcount or 0, records.rowcount or 0,
+                                 actions.rowcount or 0)
+            if result.total:
+                s.add(AuditLog(at=now, actor="system", action="feedback.purge", entity="retention", entity_id="-",
+                               detail={"cutoff": cutoff.isoformat(), "evaluations": result.evaluations,
+                                       "receipts": result.receipts, "records": result.records,
+                                       "actions": result.actions}))
+        if result.total:
+            log.info("feedback purge: %d evaluations anonymised, %d receipts, %d records, %d actions deleted",
+                     result.evaluations, result.receipts, result.records, result.actions)
+        return result
+
+
+def feedback_sweep(service) -> tuple[Callable[[], object], int]:
+    """(coroutine function, interval seconds) for ``SchedulerService.sweeps()``: the feedback sweeps every 5
+    minutes through the service's own ledger and messenger."""
+    jobs = FeedbackJobs.for_app(service.app, service.messenger, service.ledger)
+    return jobs.run_all, 300
