@@ -281,7 +281,7 @@ class Reports:
                                   e.comments, who, school_names.get(e.meeting_id, "")))
             if e.comments:
                 comments.append(CommentView(officer, school_names.get(e.meeting_id, ""), who or "Anonymous", e.comments))
-        comments.sort(key=lambda c: (c.officer, c.school))
+        comments.sort(key=lambda c: (c.officer, c.school, c.text))  # never submission order (anonymity)
         summaries = summarise_evaluations(answers, held_by_officer=held)
         if scope.officer_id is not None:
             summaries = [x for x in summaries if x.officer != LA_TOTAL]
