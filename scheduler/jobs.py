@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Integer, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from cards import notifications as cards
@@ -128,23 +130,26 @@ class Jobs:
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
+            # Plain columns, not Meeting objects: at 2,000 rows, building ORM objects was most of the sweep's time.
             rows = await s.exec(
-                select(Meeting, MeetingAttendee.contact_id)
+                select(Meeting.id, Meeting.start, Meeting.updated_at, Meeting.booked_by, MeetingAttendee.contact_id)
                 .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
                 .where(col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
                        col(MeetingAttendee.contact_id).is_not(None),
                        (Meeting.start <= now + timedelta(days=7)) | (Meeting.updated_at >= now - timedelta(days=2)))
             )
-            for m, contact_id in rows:
+            refs: dict[datetime, str] = {}
+            for mid, start, updated_at, booked_by, contact_id in rows:
                 r = Recipient("contact", contact_id)
-                lead = m.start - now
-                if m.updated_at >= now - timedelta(days=2) and m.booked_by != f"contact:{contact_id}":
-                    due.append(Due("confirm", "meeting", m.id, r, iso(m.start)))
+                lead = start - now
+                ref = refs.get(start) or refs.setdefault(start, iso(start))
+                if updated_at >= now - timedelta(days=2) and booked_by != f"contact:{contact_id}":
+                    due.append(Due("confirm", "meeting", mid, r, ref))
                 if lead <= timedelta(days=1):
-                    if m.updated_at <= m.start - timedelta(days=1):
-                        due.append(Due("remind_1d", "meeting", m.id, r, iso(m.start)))
-                elif lead <= timedelta(days=7) and m.updated_at <= m.start - timedelta(days=7):
-                    due.append(Due("remind_7d", "meeting", m.id, r, iso(m.start)))
+                    if updated_at <= start - timedelta(days=1):
+                        due.append(Due("remind_1d", "meeting", mid, r, ref))
+                elif lead <= timedelta(days=7) and updated_at <= start - timedelta(days=7):
+                    due.append(Due("remind_7d", "meeting", mid, r, ref))
         return await self._not_yet_claimed(due)
 
     async def leader_unavailable(self) -> SweepResult:
@@ -290,12 +295,19 @@ class Jobs:
         if not due:
             return due
         kinds = {d.kind for d in due}
-        subjects = {d.subject_id for d in due}
+        subjects = sorted({d.subject_id for d in due})
+        if self.db.is_postgres:  # one array parameter, not thousands of bound values to render on every sweep
+            of_subjects = Outbound.subject_id == any_(bindparam("subjects", subjects, type_=ARRAY(Integer)))
+        else:
+            of_subjects = col(Outbound.subject_id).in_(subjects)
         async with self.db.reader() as s:
             seen = {tuple(row) for row in await s.exec(
                 select(Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
                        Outbound.recipient_id, Outbound.ref)
-                .where(col(Outbound.kind).in_(kinds), col(Outbound.subject_id).in_(subjects)))}
+                # kind, subject_kind, subject_id: the leading columns of uq_outbound_once, so the ledger's unique
+                # index answers this however large it grows (without subject_kind, PostgreSQL scans the table).
+                .where(col(Outbound.kind).in_(kinds), col(Outbound.subject_kind).in_({d.subject_kind for d in due}),
+                       of_subjects))}
         return [d for d in due if (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref)
                 not in seen]
 

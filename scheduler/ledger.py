@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -131,6 +131,15 @@ class Ledger:
         if claims:
             await self.finish(claims[0], "sent")
         return bool(claims)
+
+    async def purge(self, older_than: timedelta = timedelta(days=180)) -> int:
+        """Delete finished rows older than ``older_than``. Safe once no sweep can offer their key again: the
+        sweeps look at meetings at most 14 days past, weeks and days that are over, and the current term."""
+        async with self.db.transaction() as s:
+            result = await s.exec(delete(Outbound).where(Outbound.status != "claimed",
+                                                         Outbound.created_at < self.clock() - older_than)
+                                  .execution_options(synchronize_session=False))
+            return result.rowcount
 
     async def counts(self) -> dict[str, int]:
         async with self.db.reader() as s:

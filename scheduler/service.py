@@ -13,6 +13,7 @@ job id                      every      what
 ``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
+``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago (once a day across workers)
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
                                        once an hour across all workers)
 ``tsm.graph_delta``         15 min     the ``calendarView/delta`` fallback sweep (Graph backend only;
@@ -65,6 +66,7 @@ class SweepIntervals:
     calendar_outbox: int = 30
     graph_subscriptions: int = 3600
     graph_delta: int = 900
+    ledger_purge: int = 3600  # it works once a day; hourly wake-ups catch a day missed while no worker ran
 
 
 def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
@@ -149,6 +151,12 @@ class SchedulerService:
             return None
         return await self.watcher.sweep_delta()
 
+    async def ledger_purge(self) -> int | None:
+        """Once a day across all workers: drop ledger rows finished more than 180 days ago."""
+        if not await self.ledger.once("ledger_purge", self._period(86400)):
+            return None
+        return await self.ledger.purge()
+
     def _period(self, seconds: int) -> str:
         now = self.jobs.clock()
         return str(int(now.timestamp()) // seconds)
@@ -162,6 +170,7 @@ class SchedulerService:
             "tsm.nudges": (self.nudges, i.nudges),
             "tsm.retries": (self.retries, i.retries),
             "tsm.calendar_outbox": (self.calendar_outbox, i.calendar_outbox),
+            "tsm.ledger_purge": (self.ledger_purge, i.ledger_purge),
         }
         if self.watcher is not None:
             settings = self.app.settings

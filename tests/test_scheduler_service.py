@@ -98,6 +98,19 @@ async def test_once_per_period_across_workers(env):
     assert await env.ledger.once("graph_delta", "100")
 
 
+async def test_purge_drops_only_old_finished_rows(env):
+    def due(i: int) -> Due:
+        return Due("agenda", "officer", 1, Recipient("officer", 1), f"2025-01-{i:02d}")
+
+    old = await env.ledger.claim([due(1), due(2)])
+    await env.ledger.finish(old[0], "sent")  # old[1] stays claimed: a send in flight is never purged
+    env.clock.now += timedelta(days=181)
+    recent = await env.ledger.claim([due(3)])
+    await env.ledger.finish(recent[0], "sent")
+    assert await env.ledger.purge() == 1
+    assert await env.ledger.counts() == {"claimed": 1, "sent": 1}
+
+
 # ---------------------------------------------------------------- the service: two workers, a restart
 
 
@@ -124,7 +137,7 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         b = SchedulerService(app_b, mb, worker_id="svc-b", intervals=fast)
         await asyncio.gather(a.start(), b.start())
         assert {j.id for j in a.scheduler.get_jobs()} == {"tsm.reminders", "tsm.meetings", "tsm.nudges",
-                                                         "tsm.retries", "tsm.calendar_outbox"}
+                                                         "tsm.retries", "tsm.calendar_outbox", "tsm.ledger_purge"}
         await asyncio.sleep(2.5)  # both run every sweep at once, then twice more each
         await asyncio.gather(a.shutdown(), b.shutdown())
         assert not a.running and not b.running

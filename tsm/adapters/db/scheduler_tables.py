@@ -27,6 +27,7 @@ class Outbound(SQLModel, table=True):
         sa.UniqueConstraint("kind", "subject_kind", "subject_id", "recipient_kind", "recipient_id", "ref",
                             name="uq_outbound_once"),
         sa.Index("ix_outbound_status_lease", "status", "lease_until"),
+        sa.Index("ix_outbound_subject", "subject_kind", "subject_id"),  # migration 0007
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)  # remind_7d, remind_1d, confirm, agenda, unbooked_weekly, meeting_end, ...
