@@ -51,6 +51,12 @@ def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, b
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
+    metrics = getattr(app, "metrics", None)
+    if metrics is not None:
+        from .observability import add_metrics_route
+
+        token = getattr(settings, "metrics_token", None)
+        add_metrics_route(web_app, metrics, token=token.get_secret_value() if token is not None else "")
 
     if settings.calendar_backend == "graph":
         state["watcher"] = _graph_watcher(app)
@@ -165,7 +171,9 @@ async def _healthz(request: web.Request) -> web.Response:
 
 def serve(settings: Settings) -> None:
     """Build everything from ``settings`` and serve until interrupted (``tsm run``)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
 
     async def make() -> web.Application:
         app = build_app(settings)
