@@ -441,6 +441,15 @@ def worker(ctx: click.Context, worker_id: str | None) -> None:
     click.echo("Scheduler worker stopped.")
 
 
+def _add_report_commands() -> None:
+    from .cli_reports import report  # tsm report coverage|evaluations|actions|purge (issue 6)
+
+    cli.add_command(report)
+
+
+_add_report_commands()
+
+
 def main() -> None:
     cli(obj={})
 

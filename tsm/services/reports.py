@@ -261,7 +261,10 @@ class Reports:
             if scope.officer_id is not None:
                 mq = mq.where(Meeting.officer_id == scope.officer_id)
             meetings = {m.id: (m, name) for m, name in await s.exec(mq)}
-            held: dict[str, int] = {}
+            oq = select(Officer.name).where(Officer.la_id == scope.la_id, Officer.active == True)  # noqa: E712
+            if scope.officer_id is not None:
+                oq = oq.where(Officer.id == scope.officer_id)
+            held: dict[str, int] = {name: 0 for name in await s.exec(oq)}  # every officer, answers or not
             for m, name in meetings.values():
                 held.setdefault(name, 0)
                 if m.status == "held":
@@ -452,7 +455,7 @@ def coverage_lines(r: CoverageReport) -> list[str]:
     for x in r.tallies:
         if r.scope.officer_id is not None and x.officer == LA_TOTAL:
             continue
-        parts = ", ".join(f"{c.label.lower()} {x.counts[c]}" for c in COVERAGE_ORDER)
+        parts = ", ".join(f"{c.value.replace('_', ' ')} {x.counts[c]}" for c in COVERAGE_ORDER)
         out.append(f"  {x.officer}: {x.schools} schools: {parts}; held {x.held_pct:.1f}%")
     return out
 

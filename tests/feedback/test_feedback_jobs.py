@@ -1,0 +1,179 @@
+"""The feedback sweeps with a fixed clock: the one evaluation reminder (once, across workers and restarts),
+action reminders to their owners, and the retention purge."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from factories import local
+from sqlmodel import select
+
+from scheduler.feedback_jobs import FeedbackJobs
+from scheduler.ledger import Ledger
+from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.adapters.db.tables import AuditLog
+from tsm.messaging import Message, Recipient, SendResult, SendStatus
+
+RATINGS = {"usefulness": "4", "working_together": "4", "clarity": "4", "overall": "4"}
+
+
+class Messenger:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Recipient, Message]] = []
+        self.script: list[SendResult] = []
+
+    async def send(self, recipient: Recipient, message: Message) -> SendResult:
+        result = self.script.pop(0) if self.script else SendResult(SendStatus.SENT)
+        if result.status is SendStatus.SENT:
+            self.sent.append((recipient, message))
+        return result
+
+
+def jobs(env, messenger, worker="w1", **kw) -> FeedbackJobs:
+    return FeedbackJobs(db=env.db, messenger=messenger, ledger=Ledger(env.db, worker, clock=env.clock),
+                        clock=env.clock, evaluations=env.evaluations, **kw)
+
+
+async def test_one_evaluation_reminder_to_those_who_have_not_answered(env):
+    w = env.world
+    end_day = local(2026, 3, 10, 11)
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    lead, head = w.contacts["low_primary.lead"], w.contacts["low_primary.head"]
+    for c in (lead, head):  # the scheduler asked both at the meeting's end
+        await env.sent("evaluation", "meeting", mid, ("contact", c), "2026-03-10T10:00Z", at=end_day)
+    await env.evaluations.submit(w.contact("low_primary.lead"), mid, RATINGS)
+    m = Messenger()
+    env.clock.now = end_day + timedelta(days=2, hours=23)  # not yet: 3 days after the request
+    assert (await jobs(env, m).evaluation_reminders()).claimed == 0
+    env.clock.now = end_day + timedelta(days=3, minutes=1)
+    first, second = jobs(env, m, "w1"), jobs(env, m, "w2")
+    r1 = await first.evaluation_reminders()
+    r2 = await second.evaluation_reminders()  # another worker, same moment
+    assert (r1.sent, r2.claimed) == (1, 0)
+    [(to, msg)] = m.sent
+    assert to == Recipient("contact", head) and msg.text.startswith("Reminder: How was your TSM")
+    assert "eval.submit" in json.dumps(msg.card)
+    env.clock.now += timedelta(days=1)
+    assert (await jobs(env, m, "w3").evaluation_reminders()).claimed == 0  # a restart: still once
+    assert len(m.sent) == 1
+
+
+async def test_an_answer_given_after_the_claim_skips_the_reminder(env):
+    w = env.world
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    head = w.contacts["low_primary.head"]
+    await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
+    env.clock.now = local(2026, 3, 14, 9)
+    j = jobs(env, Messenger())
+    claims = await j.ledger.claim(await j.due_evaluation_reminders())
+    await env.evaluations.submit(w.contact("low_primary.head"), mid, {**RATINGS, "anonymous": "true"})
+    result = await j._deliver(claims)
+    assert (result.claimed, result.sent, result.skipped) == (1, 0, 1)
+    assert j.messenger.sent == []
+
+
+async def test_a_throttled_reminder_is_retried_not_duplicated(env):
+    w = env.world
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    head = w.contacts["low_primary.head"]
+    await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
+    env.clock.now = local(2026, 3, 14, 9)
+    m = Messenger()
+    m.script = [SendResult(SendStatus.RETRY, "429", retry_after=60)]
+    j = jobs(env, m)
+    assert (await j.evaluation_reminders()).retry == 1
+    assert (await j.evaluation_reminders()).claimed == 0  # still held by the claim, not claimed again
+    [row] = await env.outbound("evaluation_reminder")
+    assert row.status == "claimed" and row.last_error == "429"
+
+
+async def test_actions_remind_their_owner_once_before_the_due_date(env):
+    w = env.world
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    await env.records.save(w.officer("ann"), mid, {
+        "action1_text": "Send first-day calling letters", "action1_owner": "school", "action1_due": "2026-03-27",
+        "action2_text": "Arrange a multi-agency meeting", "action2_owner": "la", "action2_due": "2026-03-26",
+        "action3_text": "Family sessions", "action3_owner": "other", "action3_detail": "Early Help",
+        "action3_due": "2026-06-20"})
+    m = Messenger()
+    env.clock.now = local(2026, 3, 18, 9)  # 9 and 8 days before: too early
+    assert (await jobs(env, m).action_reminders()).claimed == 0
+    env.clock.now = local(2026, 3, 20, 9)  # 7 and 6 days before
+    r = await jobs(env, m).action_reminders()
+    assert r.sent == 3
+    assert sorted((to.kind, to.id) for to, _ in m.sent) == sorted([
+        ("contact", w.contacts["low_primary.lead"]), ("contact", w.contacts["low_primary.head"]),
+        ("officer", w.officers["ann"])])
+    officer_msg = next(msg for to, msg in m.sent if to.kind == "officer")
+    assert "Arrange a multi-agency meeting" in json.dumps(officer_msg.card) and "record.action_done" in json.dumps(
+        officer_msg.card)
+    env.clock.now = local(2026, 3, 26, 9)
+    assert (await jobs(env, m, "w2").action_reminders()).claimed == 0  # once
+    # A new due date is a new reminder; an action done is not reminded; the June one waits for June.
+    async with env.db.transaction() as s:
+        a1 = (await s.exec(select(RecordAction).where(RecordAction.text == "Send first-day calling letters"))).one()
+        a1.due_date = a1.due_date + timedelta(days=7)
+        s.add(a1)
+        a2 = (await s.exec(select(RecordAction).where(RecordAction.owner == "la"))).one()
+    await env.records.set_action_done(w.officer("ann"), a2.id)
+    env.clock.now = local(2026, 3, 28, 9)
+    r = await jobs(env, m).action_reminders()
+    assert (r.sent, len(m.sent)) == (2, 5)
+
+
+async def test_actions_due_after_the_next_tsm_are_left_to_that_meeting(env):
+    w = env.world
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    await env.meeting(["low_primary"], local(2026, 4, 20, 10), status="booked", term="summer")
+    await env.records.save(w.officer("ann"), mid, {
+        "action1_text": "Before the next TSM", "action1_owner": "la", "action1_due": "2026-04-17",
+        "action2_text": "After the next TSM", "action2_owner": "la", "action2_due": "2026-04-22"})
+    m = Messenger()
+    env.clock.now = local(2026, 4, 17, 9)
+    assert (await jobs(env, m).action_reminders()).sent == 1
+    assert "Before the next TSM" in json.dumps(m.sent[0][1].card)
+
+
+async def test_retention_purge(env):
+    w = env.world
+    old = await env.meeting(["low_primary"], local(2025, 11, 10, 10), term="autumn")
+    new = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    for mid in (old, new):
+        await env.evaluations.submit(w.contact("low_primary.lead"), mid, {**RATINGS, "comments": "named comment"})
+        await env.evaluations.submit(w.contact("low_primary.head"), mid, {**RATINGS, "overall": "2",
+                                                                          "anonymous": "true", "comments": "anon"})
+        await env.records.save(w.officer("ann"), mid, {"notes": "Trends discussed", "pa": "12",
+                                                       "action1_text": "Letters", "action1_owner": "school",
+                                                       "action1_due": "2026-03-27"})
+    env.clock.now = local(2026, 3, 20, 12)
+    j = jobs(env, Messenger(), retention_days=120)  # cut-off 20 Nov 2025: the November meeting is past it
+    result = await j.purge()
+    assert (result.evaluations, result.receipts, result.records, result.actions) == (2, 2, 1, 1)
+    async with env.db.reader() as s:
+        evals = list(await s.exec(select(Evaluation).order_by(Evaluation.meeting_id)))
+        records = list(await s.exec(select(TsmRecord)))
+        receipts = list(await s.exec(select(EvaluationReceipt)))
+        audit = list(await s.exec(select(AuditLog).where(AuditLog.action == "feedback.purge")))
+    purged = [e for e in evals if e.meeting_id == old]
+    kept = [e for e in evals if e.meeting_id == new]
+    # Old answers: ratings kept, anonymous, no comment, no author, no token.
+    assert sorted(e.overall for e in purged) == [2, 4]
+    assert all(e.purged and e.anonymous and e.contact_id is None and e.comments == "" and e.edit_token_hash is None
+               for e in purged)
+    assert sorted(e.comments for e in kept) == ["anon", "named comment"] and not any(e.purged for e in kept)
+    assert [r.meeting_id for r in records] == [new] and {r.meeting_id for r in receipts} == {new}
+    assert audit[0].detail["records"] == 1
+    # The ratings still count in the autumn report; the comments are gone from it.
+    from tsm.services.actors import Actor
+
+    autumn = await env.reports.evaluations(Actor("admin"), "autumn 2025-26")
+    assert autumn.summaries[-1].answers == 2 and autumn.comments == ()
+    assert (await j.purge()).total == 0  # idempotent
+
+
+@pytest.mark.parametrize("days", [0, -5])
+async def test_a_retention_period_under_a_day_is_refused(env, days):
+    with pytest.raises(ValueError):
+        await jobs(env, Messenger(), retention_days=days).purge()
