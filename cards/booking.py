@@ -49,7 +49,7 @@ def _card(body: list[dict], actions: list[dict] | None = None) -> dict:
     return card
 
 
-def action(b: Button) -> dict:
+def _act(b: Button) -> dict:
     """Action.Execute with an Action.Submit fallback carrying the same verb and data (older clients)."""
     data = {"verb": b.verb, **dict(b.data)}
     assoc = "auto" if b.inputs else "none"
@@ -63,7 +63,7 @@ def action(b: Button) -> dict:
 
 
 def _actions(buttons: tuple[Button, ...] | list[Button]) -> list[dict]:
-    return [action(b) for b in buttons]
+    return [_act(b) for b in buttons]
 
 
 def _action_set(buttons: list[Button]) -> dict:
@@ -290,6 +290,8 @@ def slots(v: SlotsView) -> dict:
         buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
     else:
         body.append(_text("No other free times are left in that term: your link officer will help you find one."))
+    if not buttons and not v.extra:
+        buttons.append(HELP)
     return _card(body, _actions([*buttons, *v.extra]))
 
 
