@@ -262,7 +262,10 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
     service: SchedulerService | None = None
     try:
         messenger = messenger or build_messenger(app)
-        service = SchedulerService(app, messenger, worker_id=worker_id, intervals=intervals)
+        service = SchedulerService(
+            app, messenger, worker_id=worker_id,
+            intervals=intervals or SweepIntervals(retries=settings.scheduler_retry_sweep_seconds),
+            lease=timedelta(seconds=settings.scheduler_lease_seconds))
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.add_signal_handler(sig, stop.set)

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     scheduler_chaser_after_weeks: int = Field(default=3, ge=1, le=12)  # weeks into term before chasing a school
     scheduler_leader_rebook_hours: int = Field(default=48, ge=1, le=336)  # then the officer is nudged to rearrange
     scheduler_meeting_end_margin_minutes: int = Field(default=30, ge=0, le=240)  # timer fallback after the end
+    # A worker's claim on a message lasts this long (renewed right before the send); a worker that dies mid-send
+    # has its claims taken over by another after it, by the retry sweep that runs this often.
+    scheduler_lease_seconds: int = Field(default=300, ge=2, le=3600)
+    scheduler_retry_sweep_seconds: int = Field(default=30, ge=1, le=3600)
 
     # Feedback (issue 6): evaluation comments and TSM records are kept this many days after the meeting, then
     # purged (comments and the author link go, anonymous ratings stay for the trends; records and actions go).
