@@ -1,0 +1,76 @@
+"""Every command of the Teams manifest works for the people it is for; help is by role; and the whole booking
+conversation runs on PostgreSQL as on SQLite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from chatkit import make_chat, text_of, titles
+from test_chat_booking import ASHCOMBE, book_through_chat
+
+MANIFEST = Path(__file__).parents[2] / "appmanifest" / "manifest.template.json"
+OFFICER_ONLY = {"my week", "my schools", "book for school", "add contact"}
+SCHOOL_ONLY = {"add colleague", "senior leader unavailable"}
+BROOKFIELD = 990002
+
+
+def manifest_commands() -> set[str]:
+    m = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {c["title"] for cl in m["bots"][0]["commandLists"] for c in cl["commands"]}
+
+
+@pytest.mark.parametrize("command", sorted(manifest_commands()))
+async def test_every_manifest_command_answers(chat, command):
+    lead = await chat.contact(ASHCOMBE)
+    await book_through_chat(chat, lead)  # so move/cancel/add colleague have a meeting to act on
+    officer = await chat.officer_of(BROOKFIELD)
+    person = officer if command in OFFICER_ONLY else lead
+    r = await chat.say(person, command)
+    assert not r.error, f"{command}: {text_of(r)}"
+    assert r.card is not None and r.card["version"] == "1.5"
+    assert "didn't understand" not in text_of(r)
+    if command == "book for school":  # school staff typing it simply book their own school's TSM
+        assert "Book your TSM" in text_of(await chat.say(lead, command))
+    elif command in OFFICER_ONLY:
+        refused = await chat.say(lead, command)
+        assert refused.error and "not open to you" in text_of(refused)
+    if command in SCHOOL_ONLY:
+        refused = await chat.say(officer, command)
+        assert refused.error and "not open to you" in text_of(refused)
+
+
+async def test_help_is_by_role(chat):
+    lead = await chat.contact(ASHCOMBE)
+    officer = await chat.officer_of(BROOKFIELD)
+    school_help = text_of(await chat.say(lead, "help"))
+    officer_help = await chat.say(officer, "help")
+    assert "book" in school_help and "my week" not in school_help
+    assert "my week" in text_of(officer_help) and "senior leader unavailable" not in text_of(officer_help)
+    assert {"My week", "My schools", "Book for a school", "Add a school contact"} <= set(titles(officer_help.card))
+    assert "Hello Priya" in text_of(officer_help)
+
+
+async def test_typed_commands_ignore_case_and_punctuation(chat):
+    lead = await chat.contact(ASHCOMBE)
+    r = await chat.say(lead, "  Book!  ")
+    assert "How would you like to meet?" in text_of(r)
+    r = await chat.say(lead, "My Meetings.")
+    assert "No upcoming TSMs" in text_of(r)
+
+
+@pytest.mark.postgres
+async def test_the_booking_conversation_on_postgres(pg_url, tmp_path):
+    chat = await make_chat(pg_url, tmp_path)
+    try:
+        lead = await chat.contact(ASHCOMBE)
+        done, start = await book_through_chat(chat, lead)
+        assert not done.error, text_of(done)
+        m, = await chat.meetings_of(ASHCOMBE)
+        assert m.start.isoformat() == start
+        again = await chat.say(lead, "book")
+        nxt = await chat.press(lead, again, "On Microsoft Teams")
+        assert "You already have the Autumn term 2026-27 TSM" in text_of(nxt)
+    finally:
+        await chat.app.close()
