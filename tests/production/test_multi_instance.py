@@ -1,0 +1,212 @@
+"""Several instances on one PostgreSQL: 2 bot processes (``tsm run``) and 2 workers (``tsm worker``) as subprocesses.
+
+School staff book through both bots at once, two colleagues of each school racing through different bots, by posting
+literal Teams activities and pressing the bots' own card buttons; a fake Bot Connector on loopback records the
+replies and the proactive sends. Then both workers start together on reminders that are due now (meetings whose
+7-day and 1-day reminders are due, plus the confirmations of the bookings just made). Figures are printed and kept in
+var/production-figures.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from card_walker import card_text, invoke_card, next_step, reply_cards
+from processes import start_bot, start_worker, wait_healthy, wait_log
+from prod_figures import record_figures
+from sqlalchemy import func, text
+from sqlmodel import col, select
+from teams_fakes import FakeConnector, ThreadServer, installation_update, invoke, message
+
+from scheduler.jobs import Jobs
+from scheduler.ledger import Ledger
+from tsm.adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, School, SchoolContact, Term
+from tsm.bootstrap import build_app
+from tsm.demo import load_demo
+from tsm.messaging import SendResult, SendStatus
+from tsm.settings import Settings
+
+LONDON = ZoneInfo("Europe/London")
+BOOKING_SCHOOLS = 6
+REMINDER_SCHOOLS = 10
+REMINDER_KINDS = ("confirm", "remind_7d", "remind_1d")
+
+
+class _NoSend:
+    async def send(self, recipient, message):  # only to build Jobs for the read-only due query
+        return SendResult(SendStatus.FAILED)
+
+
+async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """Demo data; (school, [two contacts]) pairs that may book; contacts with a reminder due now."""
+    await load_demo(app.db, today=datetime.now(LONDON).date())
+    async with app.db.reader() as s:
+        schools = list(await s.exec(select(School).where(col(School.link_officer_id).is_not(None))
+                                    .order_by(School.id)))
+        contacts: dict[int, list[SchoolContact]] = {}
+        for c in await s.exec(select(SchoolContact).where(SchoolContact.active == True)  # noqa: E712
+                              .order_by(SchoolContact.id)):
+            contacts.setdefault(c.school_id, []).append(c)
+        term = (await s.exec(select(Term).order_by(Term.start_date))).first()
+    bookers: list[tuple[int, list[int]]] = []
+    reminded: list[int] = []
+    for sc in schools:
+        people = contacts.get(sc.id, [])
+        if len(people) >= 2 and len(bookers) < BOOKING_SCHOOLS and (await app.booking.entitlement(sc.id)).may_book:
+            bookers.append((sc.id, [people[0].id, people[1].id]))
+        elif people and len(reminded) < REMINDER_SCHOOLS:
+            reminded.append((sc, people[0]))
+    assert len(bookers) == BOOKING_SCHOOLS and len(reminded) == REMINDER_SCHOOLS
+    now = datetime.now(UTC)
+    async with app.db.transaction() as s:
+        for _school, pair in bookers:
+            for cid in pair:
+                c = await s.get(SchoolContact, cid)
+                c.teams_aad_id = f"aad-{cid}"
+                s.add(c)
+        for i, (sc, c) in enumerate(reminded):
+            # Booked ten days ago; half start in 3 days (7-day reminder due), half in 12 hours (1-day reminder due).
+            start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
+            m = Meeting(officer_id=sc.link_officer_id, term_id=term.id, start=start, end=start + timedelta(hours=1),
+                        mode="teams", meeting_type="tsm", status="booked", booked_by="officer:1",
+                        ical_uid=f"tsm-{uuid.uuid4()}@test", created_at=now - timedelta(days=10),
+                        updated_at=now - timedelta(days=10))
+            s.add(m)
+            await s.flush()
+            s.add(MeetingSchool(meeting_id=m.id, school_id=sc.id, term_id=term.id, active_term_id=None))
+            s.add(MeetingAttendee(meeting_id=m.id, contact_id=c.id, name=c.name, email=c.email, role=c.role,
+                                  required=True))
+            contact = await s.get(SchoolContact, c.id)
+            contact.teams_aad_id = f"aad-{c.id}"
+            s.add(contact)
+    return bookers, [c.id for _, c in reminded]
+
+
+async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeConnector, cid: int) -> dict:
+    """One person booking through one bot: "book", then the cards' buttons until booked or refused."""
+    conv, uid, aad = f"a:conv-{cid}", f"29:user-{cid}", f"aad-{cid}"
+    before = len([s for s in connector.snapshot() if s.conversation_id == conv])
+    r = await http.post(bot_url + "/api/messages", json=message(connector.url, "book", conv=conv, user_id=uid, aad=aad))
+    statuses = [r.status_code]
+    card = (reply_cards([s.activity for s in connector.snapshot() if s.conversation_id == conv][before:]) or [None])[-1]
+    outcome = "no_card"
+    for _ in range(14):
+        if card is None:
+            break
+        step = next_step(card)
+        if step is None:
+            outcome = "refused"  # e.g. "your school has this term's TSM already": no booking button left
+            break
+        verb, data = step
+        r = await http.post(bot_url + "/api/messages",
+                            json=invoke(connector.url, verb, data, conv=conv, user_id=uid, aad=aad))
+        statuses.append(r.status_code)
+        card = invoke_card(r.json()) if r.status_code == 200 else None
+        if verb == "book.confirm" and card is not None and "is booked" in card_text(card):
+            outcome = "booked"
+            break
+    return {"contact": cid, "outcome": outcome, "statuses": statuses, "turns": len(statuses)}
+
+
+async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
+    app = build_app(Settings(_env_file=None, database_url=pg_url, invitations_dir=tmp_path / "inv"))
+    threads = ThreadServer()
+    connector = FakeConnector()
+    connector.url = threads.serve(connector.app()) + "/"
+    procs = []
+    try:
+        bookers, reminded = await _prepare(app)
+        bots = [start_bot(f"bot{i}", pg_url, tmp_path) for i in (1, 2)]
+        procs += bots
+        for b in bots:
+            wait_healthy(b)
+
+        async with httpx.AsyncClient(timeout=30) as http:
+            # Everyone installs the app (through either bot): the conversation references the workers will use.
+            people = [cid for _, pair in bookers for cid in pair] + reminded
+            installs = await asyncio.gather(*(
+                http.post(bots[i % 2].url + "/api/messages",
+                          json=installation_update(connector.url, conv=f"a:conv-{cid}", user_id=f"29:user-{cid}",
+                                                   aad=f"aad-{cid}"))
+                for i, cid in enumerate(people)))
+            assert all(r.status_code == 200 for r in installs)
+            # Two colleagues of each school book at the same time, one through each bot.
+            t0 = time.perf_counter()
+            walks = await asyncio.gather(*(
+                _walk_booking(http, bots[j].url, connector, cid)
+                for _, pair in bookers for j, cid in enumerate(pair)))
+            booking_seconds = time.perf_counter() - t0
+
+        async with app.db.reader() as s:
+            per_school = {sc: (await s.exec(select(func.count()).select_from(MeetingSchool).where(
+                MeetingSchool.school_id == sc, col(MeetingSchool.active_term_id).is_not(None)))).one()
+                for sc, _ in bookers}
+        statuses = Counter(code for w in walks for code in w["statuses"])
+        outcomes = Counter(w["outcome"] for w in walks)
+        assert all(code < 500 for code in statuses), statuses
+        assert per_school == {sc: 1 for sc, _ in bookers}, per_school  # exactly one TSM per school, never two
+        assert outcomes["booked"] == BOOKING_SCHOOLS, walks
+
+        # What is due now, computed by the sweep's own query (read-only), before any worker runs.
+        jobs = Jobs(db=app.db, messenger=_NoSend(), booking=app.booking, reference=app.reference,
+                    ledger=Ledger(app.db, "probe"), clock=lambda: datetime.now(UTC))
+        due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
+        assert len([d for d in due if d[0] in ("remind_7d", "remind_1d")]) == REMINDER_SCHOOLS
+        sent_before = Counter(s.conversation_id for s in connector.snapshot())
+
+        # Both workers start together and race for the same due messages.
+        workers = [start_worker(f"worker{i}", pg_url, tmp_path) for i in (1, 2)]
+        procs += workers
+        for w in workers:
+            wait_log(w, "scheduler started as")
+        deadline = time.monotonic() + 45
+        rows: list = []
+        while time.monotonic() < deadline:
+            async with app.db.reader() as s:
+                rows = list(await s.exec(text(
+                    "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound")))
+            done = {(r[0], r[1], r[2], r[3]) for r in rows if r[4] != "claimed"}
+            if due <= done and not any(r[4] == "claimed" for r in rows):
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # let any stray second send (there should be none) reach the connector
+        for w in workers:
+            assert w.terminate() == 0, w.tail()
+        async with app.db.reader() as s:
+            rows = list(await s.exec(text(
+                "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound")))
+
+        reminder_rows = [r for r in rows if r[0] in REMINDER_KINDS]
+        assert {(r[0], r[1], r[2], r[3]) for r in reminder_rows} == due, "due reminders missing, or extra ones"
+        # Every message a worker recorded as sent reached the connector exactly once, and nothing else did.
+        sent_rows = Counter(f"a:conv-{r[3]}" for r in rows if r[4] == "sent" and r[2] == "contact")
+        posts = Counter(s.conversation_id for s in connector.snapshot()) - sent_before
+        duplicated = sum(max(0, posts[c] - sent_rows[c]) for c in posts)
+        missing = sum(max(0, sent_rows[c] - posts[c]) for c in sent_rows)
+        reminders_sent = sum(1 for r in reminder_rows if r[4] == "sent")
+        by_worker = Counter(r[5] for r in rows if r[4] == "sent")
+        assert duplicated == 0 and missing == 0, (posts, sent_rows)
+        assert reminders_sent == len(due), Counter(r[4] for r in reminder_rows)
+        assert len(by_worker) == 2, f"one worker did everything ({by_worker}): the race was not exercised"
+
+        record_figures("multi_instance", {
+            "bots": 2, "workers": 2, "database": "postgresql",
+            "bookings_attempted": len(walks), "bookings_succeeded": outcomes["booked"],
+            "bookings_refused": len(walks) - outcomes["booked"], "schools_double_booked": 0,
+            "booking_turns": sum(w["turns"] for w in walks), "booking_http_5xx": 0,
+            "booking_seconds": round(booking_seconds, 2),
+            "reminders_due": len(due), "reminders_sent": reminders_sent, "reminders_duplicated": duplicated,
+            "proactive_sends_total": sum(posts.values()), "outbound_sent_by_worker": dict(by_worker),
+            "outbound_by_status": dict(Counter(r[4] for r in rows)),
+        })
+    finally:
+        for p in procs:
+            p.terminate()
+        threads.close()
+        await app.close()
