@@ -221,6 +221,15 @@ async def test_an_expired_card_gives_fresh_dates(chat):
     assert button(r.card, "Show times")["data"]["offerId"] != button(dates.card, "Show times")["data"]["offerId"]
 
 
+async def test_book_it_on_a_card_left_open_for_days_still_books_when_free(chat):
+    lead = await chat.contact(ASHCOMBE)
+    review, start = await walk_to_confirm(chat, lead, date_index=5)
+    chat.clock.now += timedelta(days=4)
+    done = await chat.press(lead, review, "Book it")
+    assert not done.error, text_of(done)
+    assert (await chat.meetings_of(ASHCOMBE))[0].start.isoformat() == start
+
+
 # ---------------------------------------------------------------------- my meetings
 
 

@@ -169,8 +169,7 @@ async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer
         return await load_offer(ctx, data), ""
     except ExpiredOffer as exc:
         if exc.offer is None:
-            raise InvalidInput("Those times are no longer on offer. Type **book** (or **my meetings**) to start "
-                               "again.") from None
+            raise
         return await refreshed(ctx, exc.offer), str(exc)
 
 
@@ -283,7 +282,7 @@ def _read_people(data: dict[str, Any], contact_ids: set[int]) -> tuple[int, list
 
 
 async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    offer = await load_offer(ctx, data, "book")
+    offer = await load_offer(ctx, data, "book", allow_expired=True)
     start = read_start(data, offer)
     contacts = {c.id: c for c in await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])}
     leader, colleagues = _read_people(data, set(contacts))
@@ -302,7 +301,7 @@ async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 
 async def confirm_book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    offer = await load_offer(ctx, data, "book", "officer_book")
+    offer = await load_offer(ctx, data, "book", "officer_book", allow_expired=True)
     start = read_start(data, offer)
     people: list[int] | None = None
     if offer.kind == "book":
@@ -455,7 +454,7 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     (meetingId + start), where the start must be among the meeting's free times this term right now."""
     offer: Offer | None = None
     if "offerId" in data:
-        offer = await load_offer(ctx, data, "move", "proposal")
+        offer = await load_offer(ctx, data, "move", "proposal", allow_expired=True)
         start = read_start(data, offer)
         meeting_id = offer.meeting_id
         assert meeting_id is not None

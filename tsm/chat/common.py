@@ -109,8 +109,15 @@ def read_date(data: dict[str, Any], offer: Offer) -> date:
     return day
 
 
-async def load_offer(ctx: ChatContext, data: dict[str, Any], *kinds: str) -> Offer:
-    offer = await conversation(ctx).offer(ctx.actor, data.get("offerId"))
+async def load_offer(ctx: ChatContext, data: dict[str, Any], *kinds: str, allow_expired: bool = False) -> Offer:
+    """The card's offer, for this actor. ``allow_expired``: a decisive step (book it, move it) on a card left
+    open a while goes ahead when its start is one the offer held; the booking service re-checks it is free."""
+    try:
+        offer = await conversation(ctx).offer(ctx.actor, data.get("offerId"))
+    except ExpiredOffer as exc:
+        if not allow_expired or exc.offer is None:
+            raise
+        offer = exc.offer
     if kinds and offer.kind not in kinds:
         raise InvalidInput("That button does not belong to this step. Type **help** to start again.")
     return offer

@@ -146,7 +146,8 @@ class ConversationService:
         async with self.db.reader() as s:
             row = await s.get(ChatOffer, offer_id)
         if row is None:
-            raise ExpiredOffer("Those times are no longer on offer. Here are fresh ones.")
+            raise ExpiredOffer("Those times are no longer on offer, so nothing was changed. Type **book** (or **my "
+                               "meetings**) to start again.")
         offer = _offer(row)
         if offer.actor_key:
             if offer.actor_key != actor.key:
