@@ -31,6 +31,9 @@ class FakeConnector:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict] = field(default_factory=dict)  # user id -> TeamsChannelAccount JSON
     url: str = ""
+    hang_next: int = 0  # the next N sends hang (never answered while the test runs) and are not recorded
+    hung: threading.Event = field(default_factory=threading.Event)  # set when a send is hanging
+    release: threading.Event = field(default_factory=threading.Event)  # set to let hanging sends end (with a 503)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,6 +47,13 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        with self._lock:
+            hang = self.hang_next > 0
+            self.hang_next -= hang
+        if hang:
+            self.hung.set()
+            await asyncio.to_thread(self.release.wait)  # a threading.Event: set from the test's thread
+            return web.json_response({"error": {"code": "ServiceUnavailable", "message": "hung"}}, status=503)
         with self._lock:
             self.sent.append(Sent(request.match_info["cid"], request.match_info.get("aid"), body))
         return web.json_response({"id": f"reply-{next(self._ids)}"})
