@@ -40,8 +40,11 @@ from tsm.domain.terms import default_bank_holidays
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService, school_facts
+from tsm.services.evaluations import Evaluations
 from tsm.services.reference import ReferenceData
 
+from .feedback_jobs import KINDS as FEEDBACK_KINDS
+from .feedback_jobs import FeedbackJobs, evaluation_message
 from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,9 @@ class Jobs:
         self.ledger = ledger
         self.clock = clock
         self.settings = settings or JobSettings()
+        self.evaluations = Evaluations(db, clock=clock)  # the evaluation card at meeting end (issue 6)
+        self.feedback = FeedbackJobs(db=db, messenger=messenger, ledger=ledger, clock=clock,
+                                     evaluations=self.evaluations)
 
     # ------------------------------------------------------------------ the sweeps
 
@@ -153,8 +159,15 @@ class Jobs:
         return await self._not_yet_claimed(due)
 
     async def leader_unavailable(self) -> SweepResult:
-        """The senior leader can't attend (the school said so, or declined the invitation): the school gets
-        other times in the same term and the officer is told; nothing chosen in time, the officer is nudged."""
+        """The senior leader can't attend, so the meeting must be rearranged (Kent's rule).
+
+        - They declined the invitation in Outlook (Graph brought the answer in): the school's contacts get the
+          rebooking card (other free times in the same term) and the officer is told.
+        - The school said so in the bot: the bot has already answered with those times and told the officer, so
+          nothing is sent again.
+        Either way, nothing chosen within ``leader_rebook_within`` (a move clears both marks), the officer is
+        nudged once to rearrange it.
+        """
         now = self.clock()
         # Every senior leader invited has declined (one of two declining still leaves one to come).
         still_coming = select(MeetingAttendee.meeting_id).where(
@@ -162,24 +175,30 @@ class Jobs:
         declined = select(MeetingAttendee.meeting_id).where(
             MeetingAttendee.role == "senior_leader", MeetingAttendee.response == "declined",
             col(MeetingAttendee.meeting_id).not_in(still_coming))
-        marked = select(MeetingLeaderUnavailable.meeting_id)
+        marked_ids = select(MeetingLeaderUnavailable.meeting_id)
         due: list[Due] = []
         async with self.db.reader() as s:
             meetings = list(await s.exec(select(Meeting).where(
                 col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
-                col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked))))
+                col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked_ids))))
+            ids = [m.id for m in meetings]
+            marked = {row.meeting_id: row.reported_at for row in await s.exec(
+                select(MeetingLeaderUnavailable).where(col(MeetingLeaderUnavailable.meeting_id).in_(ids)))}
             told = {row.subject_id: row.created_at for row in await s.exec(select(Outbound).where(
-                Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_([m.id for m in meetings])))
+                Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_(ids)))
                 if any(m.id == row.subject_id and iso(m.start) == row.ref for m in meetings)}
             for m in meetings:
                 ref = iso(m.start)
-                contacts = await s.exec(select(SchoolContact.id).join(
-                    MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id).where(
-                    MeetingSchool.meeting_id == m.id, SchoolContact.active == True,  # noqa: E712
-                    col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
-                due.extend(Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts)
-                due.append(Due("leader_unavailable_officer", "meeting", m.id, Recipient("officer", m.officer_id), ref))
-                if m.id in told and told[m.id] + self.settings.leader_rebook_within <= now:
+                since = marked.get(m.id) or told.get(m.id)
+                if m.id not in marked:
+                    contacts = await s.exec(select(SchoolContact.id).join(
+                        MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id).where(
+                        MeetingSchool.meeting_id == m.id, SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
+                    due.extend(Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts)
+                    due.append(Due("leader_unavailable_officer", "meeting", m.id, Recipient("officer", m.officer_id),
+                                   ref))
+                if since is not None and since + self.settings.leader_rebook_within <= now:
                     due.append(Due("leader_rebook_overdue", "meeting", m.id, Recipient("officer", m.officer_id), ref))
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
@@ -417,6 +436,8 @@ class Jobs:
 
     async def compose(self, due: Due) -> Message | None:
         """The message for a claimed item, from the database as it is *now* (None: no longer relevant)."""
+        if due.kind in FEEDBACK_KINDS:  # claimed by the feedback sweeps, taken over here by retry_expired
+            return await self.feedback.compose(due)
         if due.subject_kind == "meeting":
             return await self._compose_meeting(due)
         if due.kind == "agenda":
@@ -463,7 +484,9 @@ class Jobs:
                                     tuple(cards.OfferSlot(sl.start, sl.end) for sl in offer.slots))
             return Message(f"Rearrange the TSM for {names}", cards.leader_rebook(view))
         if due.kind == "evaluation":
-            return Message(f"How was your TSM with {officer.name}? Your feedback helps us improve.")
+            if m.status not in ENDABLE:
+                return None  # marked a no-show (or cancelled) since: nothing to evaluate
+            return await evaluation_message(self.evaluations, m.id, due.recipient.id)  # None once answered
         raise ValueError(f"unknown meeting message {due.kind}")
 
     async def _compose_offer(self, due: Due, m: Meeting, schools, officer: Officer, la: LA) -> Message | None:

@@ -272,17 +272,33 @@ async def test_a_senior_leader_declining_in_outlook_offers_the_school_other_time
     assert (await env.jobs.leader_unavailable()).claimed == 0
 
 
+async def _school_says_leader_unavailable(env, meeting_id: int) -> None:
+    """What the bot records when the school says so (it answers in chat with other times and tells the officer)."""
+    async with env.db.transaction() as s:
+        s.add(MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=env.clock(), reported_by="contact:1"))
+
+
+async def test_the_school_saying_so_in_the_bot_is_not_repeated_and_the_officer_is_nudged_if_nothing_is_chosen(env):
+    w = env.world
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    await _school_says_leader_unavailable(env, r.meeting.id)
+    assert (await env.jobs.leader_unavailable()).claimed == 0  # the bot already answered and told the officer
+    env.clock.now += timedelta(hours=48)
+    res = await env.jobs.leader_unavailable()
+    assert res.by_kind == {"leader_rebook_overdue": 1}
+    assert env.messenger.sent[-1][0] == Recipient("officer", w.officers["ann"])
+    assert (await env.jobs.leader_unavailable()).claimed == 0
+
+
 async def test_rebooking_chosen_in_time_means_no_officer_nudge(env):
     w = env.world
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    async with env.db.transaction() as s:  # what the bot records when the school says so
-        s.add(MeetingLeaderUnavailable(meeting_id=r.meeting.id, reported_at=env.clock(), reported_by="contact:1"))
-    assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook": 2, "leader_unavailable_officer": 1}
+    await _school_says_leader_unavailable(env, r.meeting.id)
     env.clock.now += timedelta(hours=3)
     await env.booking.move(w.contact("low_primary.lead"), r.meeting.id, local(2026, 2, 10, 10))
     env.clock.now += timedelta(days=3)
     assert (await env.jobs.leader_unavailable()).claimed == 0
-    assert not any(m.text.startswith("Low Primary School has not picked") for _, m in env.messenger.sent)
+    assert env.messenger.sent == []
 
 
 async def test_one_of_two_senior_leaders_declining_needs_no_rebooking(env):
@@ -335,7 +351,24 @@ async def test_meeting_end_event_by_teams_meeting_id_then_the_timer_makes_one_of
     env.clock.now = local(2026, 2, 3, 11, 45).astimezone(env.clock.now.tzinfo)
     assert (await env.jobs.meeting_ends()).claimed == 0
     assert sum(1 for _, m in env.messenger.sent if m.text.startswith("Next term's TSM")) == 3
-    assert sum(1 for _, m in env.messenger.sent if m.text.startswith("How was your TSM")) == 2
+    evaluations = [(r, m) for r, m in env.messenger.sent if m.text.startswith("How was your TSM")]
+    assert len(evaluations) == 2 and {r.kind for r, _ in evaluations} == {"contact"}
+    actions = evaluations[0][1].card["actions"]
+    assert [a["verb"] for a in actions] == ["eval.submit"] and actions[0]["data"]["meetingId"] == mid
+
+
+async def test_a_feedback_claim_left_by_a_dead_worker_is_composed_and_sent_by_the_retry_sweep(env):
+    w = env.world
+    r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    env.clock.now = local(2026, 2, 6, 12).astimezone(env.clock.now.tzinfo)
+    await env.booking.mark_held(w.officer("ann"), r.meeting.id)
+    lead = Recipient("contact", w.contacts["low_primary.lead"])
+    assert await env.restart("dead").ledger.claim([Due("evaluation_reminder", "meeting", r.meeting.id, lead,
+                                                       "2026-02-03T10:00Z")])
+    env.clock.now += timedelta(minutes=6)
+    res = await env.jobs.retry_expired()
+    assert res.by_kind == {"evaluation_reminder": 1}
+    assert env.messenger.sent[0][1].text.startswith("Reminder: How was your TSM")
 
 
 async def test_an_end_event_before_the_meeting_or_for_another_meeting_changes_nothing(env):
