@@ -206,7 +206,7 @@ class Evaluations:
                 raise InvalidInput("You have already answered this evaluation anonymously. Your name is not kept with "
                                    "an anonymous answer, so it can only be changed from the card that confirmed it "
                                    "(it has a **Change my answer** button).")
-            if row is not None and receipt is None:  # a token that is not this person's
+            if row is not None and row.contact_id != actor.id and receipt is None:  # someone else's token
                 raise NotAllowed("That answer is not yours to change.")
             updated = row is not None
             token = secrets.token_urlsafe(24) if anonymous else None
