@@ -11,6 +11,8 @@ from sqlmodel import select
 
 from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
 from tsm.adapters.db.tables import LA, MeetingAttendee, SchoolContact
+from tsm.chat import ChatContext
+from tsm.chat.common import conversation
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
 
@@ -345,3 +347,15 @@ async def test_commands_without_a_meeting_lead_somewhere(chat):
     for text in ("move", "cancel", "add colleague", "senior leader unavailable"):
         r = await chat.say(lead, text)
         assert "Book a TSM" in titles(r.card), text
+
+
+async def test_old_offers_are_purged_and_live_ones_kept(chat):
+    lead = await chat.contact(ASHCOMBE)
+    old = await walk_to_dates(chat, lead)
+    chat.clock.now += timedelta(days=40)
+    live = await walk_to_dates(chat, lead)
+    ctx = ChatContext(Actor("contact", lead.id, None), None, chat.app, chat.clock)  # type: ignore[arg-type]
+    assert await conversation(ctx).purge_offers() == 1
+    gone = await chat.press(lead, old, "Show times")
+    assert gone.error and "no longer on offer" in text_of(gone)
+    assert not (await chat.press(lead, live, "Show times")).error
