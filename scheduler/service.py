@@ -14,6 +14,7 @@ job id                      every      what
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
 ``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago (once a day across workers)
+``tsm.feedback``            5 min      evaluation reminder, action reminders, feedback retention purge
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
                                        once an hour across all workers)
 ``tsm.graph_delta``         15 min     the ``calendarView/delta`` fallback sweep (Graph backend only;
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .feedback_jobs import feedback_sweep
 from .jobs import Jobs, JobSettings, SweepResult
 from .ledger import Ledger
 from .runner import build_scheduler
@@ -171,6 +173,8 @@ class SchedulerService:
             "tsm.retries": (self.retries, i.retries),
             "tsm.calendar_outbox": (self.calendar_outbox, i.calendar_outbox),
             "tsm.ledger_purge": (self.ledger_purge, i.ledger_purge),
+            # Issue 6: the evaluation reminder, action reminders and the feedback retention purge.
+            "tsm.feedback": feedback_sweep(self),
         }
         if self.watcher is not None:
             settings = self.app.settings

@@ -137,7 +137,8 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         b = SchedulerService(app_b, mb, worker_id="svc-b", intervals=fast)
         await asyncio.gather(a.start(), b.start())
         assert {j.id for j in a.scheduler.get_jobs()} == {"tsm.reminders", "tsm.meetings", "tsm.nudges",
-                                                         "tsm.retries", "tsm.calendar_outbox", "tsm.ledger_purge"}
+                                                         "tsm.retries", "tsm.calendar_outbox", "tsm.ledger_purge",
+                                                         "tsm.feedback"}
         await asyncio.sleep(2.5)  # both run every sweep at once, then twice more each
         await asyncio.gather(a.shutdown(), b.shutdown())
         assert not a.running and not b.running
