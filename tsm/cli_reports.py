@@ -88,7 +88,8 @@ def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_pat
         for x in r.summaries:
             means = ", ".join(f"{SHORT_LABELS[k].lower()} {'-' if x.means[k] is None else f'{x.means[k]:.2f}'}"
                               for k in QUESTION_KEYS)
-            click.echo(f"  {x.officer}: {x.answers} answers from {x.meetings_held} meetings held; {means}")
+            click.echo(f"  {x.officer}: {x.answers} answer{'s' if x.answers != 1 else ''} from {x.meetings_held} "
+                       f"meeting{'s' if x.meetings_held != 1 else ''} held; {means}")
         _write(csv_path, rep.evaluations_csv(r), "CSV")
         if chart_path:
             _write(chart_path, rep.evaluation_chart_png(r), "Chart")
