@@ -111,3 +111,24 @@ def private_pg():
         except Exception:  # noqa: BLE001 - already stopped
             pass
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+PG_ADMIN_URL = os.environ.get("TSM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def empty_pg_url():
+    """A fresh PostgreSQL database with no schema at all (``pg_url`` migrates it; this one does not)."""
+    import uuid
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            pass
+    except Exception as exc:  # noqa: BLE001
+        skip_or_fail(f"no PostgreSQL reachable at {PG_ADMIN_URL} ({type(exc).__name__})")
+    name = f"tsm_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -6,6 +6,9 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from .engine import driver_urls, ensure_sqlite_dir
 
@@ -18,9 +21,27 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# pg_advisory_lock key held while migrating, so that instances starting together on one PostgreSQL database
+# migrate one after the other (the first builds the schema, the others find it at head) instead of racing.
+MIGRATION_LOCK_KEY = 7_315_447_201
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     ensure_sqlite_dir(url)
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(cfg, revision)  # SQLite: one file, writers serialised by its own lock
+        return
+    engine = create_engine(driver_urls(url)[0], poolclass=NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            try:
+                command.upgrade(cfg, revision)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:
