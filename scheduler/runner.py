@@ -20,10 +20,14 @@ def worker_id() -> str:
 
 def build_scheduler(sweeps: dict[str, tuple[Callable[[], Awaitable[object]], int]]) -> AsyncIOScheduler:
     """``sweeps``: stable job id -> (coroutine function, interval in seconds)."""
+    # APScheduler logs every wake-up at INFO ("Running job ...", "executed successfully"): each sweep logs its own
+    # counts when it did something, so only APScheduler's warnings (missed runs, errors) are kept.
+    for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone=UTC)
     for job_id, (fn, seconds) in sweeps.items():
-        scheduler.add_job(_guarded(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True,
-                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(_guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id,
+                          replace_existing=True, max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
     return scheduler
 
 

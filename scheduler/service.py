@@ -251,12 +251,18 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
     """``tsm worker``: the scheduler as its own process, sending through the Teams messenger, until SIGTERM or
     SIGINT (or ``stop`` is set); then running sweeps finish and everything is closed."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the version check is not news
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tsm.adapters.db.migrate import current
     from tsm.bootstrap import build_app, build_messenger
     from tsm.domain.errors import TsmError
 
     head = _migration_head()
-    at = current(settings.database_url)
+    try:
+        at = current(settings.database_url)
+    except SQLAlchemyError as exc:  # the URL may hold a password: not repeated here
+        raise TsmError(f"Cannot open the database ({type(exc).__name__}): check TSM_DATABASE_URL, and that the "
+                       "database server is running.") from exc
     if at != head:
         raise TsmError(f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first.")
     app = build_app(settings, clock=clock) if clock is not None else build_app(settings)

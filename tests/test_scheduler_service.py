@@ -438,6 +438,12 @@ async def test_the_worker_refuses_an_unmigrated_database(tmp_path):
         await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=FakeMessenger())
 
 
+async def test_the_worker_says_plainly_when_the_database_cannot_be_opened(tmp_path):
+    with pytest.raises(TsmError, match="Cannot open the database") as err:
+        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/no/such/dir/tsm.db"), messenger=FakeMessenger())
+    assert str(tmp_path) not in str(err.value)  # a URL may hold a password: it is not repeated
+
+
 async def test_the_worker_refuses_to_start_without_the_teams_messenger(sqlite_url, monkeypatch):
     monkeypatch.setitem(sys.modules, "bot.messenger", types.ModuleType("bot.messenger"))
     with pytest.raises(TsmError, match="cannot send"):
