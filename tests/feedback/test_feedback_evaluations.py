@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from conftest import NOW
 from factories import local
@@ -97,7 +99,11 @@ async def test_one_receipt_per_person_and_the_unanswered_are_known(env):
     assert await env.evaluations.unanswered(mid, [lead.id, head.id]) == [head.id]
     async with env.db.reader() as s:
         receipts = list(await s.exec(select(EvaluationReceipt)))
-    assert [(r.meeting_id, r.contact_id, r.answered_on) for r in receipts] == [(mid, lead.id, NOW.date())]
+    # The meeting's day, not the day of answering (which could link an anonymous answer to its receipt).
+    assert [(r.meeting_id, r.contact_id, r.answered_on) for r in receipts] == [(mid, lead.id, date(2026, 3, 10))]
+    async with env.db.reader() as s:
+        assert [e.submitted_on for e in await s.exec(select(Evaluation))] == [date(2026, 3, 10)]
+    assert NOW.date() != date(2026, 3, 10)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -120,7 +121,7 @@ class AnswerView:
     ratings: Ratings
     comments: str
     author: str | None
-    submitted_on: object
+    meeting_day: object
 
 
 class Evaluations:
@@ -209,19 +210,22 @@ class Evaluations:
             if row is not None and row.contact_id != actor.id and receipt is None:  # someone else's token
                 raise NotAllowed("That answer is not yours to change.")
             updated = row is not None
+            # Both dates are the meeting's day, never the day of answering: matching an anonymous answer's date
+            # with a receipt's would tell whose it is.
+            day = m.start.astimezone(ZoneInfo(m.timezone)).date()
             token = secrets.token_urlsafe(24) if anonymous else None
             if row is None:
                 row = Evaluation(id=secrets.token_hex(16), meeting_id=m.id, usefulness=0, working_together=0,
-                                 clarity=0, overall=0, submitted_on=now.date())
+                                 clarity=0, overall=0, submitted_on=day)
             row.usefulness, row.working_together = ratings.usefulness, ratings.working_together
             row.clarity, row.overall = ratings.clarity, ratings.overall
             row.comments, row.anonymous = comments, anonymous
             row.contact_id = None if anonymous else actor.id
             row.edit_token_hash = token_hash(token) if token else None
-            row.submitted_on = now.date()
+            row.submitted_on = day
             s.add(row)
             if receipt is None:
-                s.add(EvaluationReceipt(meeting_id=m.id, contact_id=actor.id, answered_on=now.date()))
+                s.add(EvaluationReceipt(meeting_id=m.id, contact_id=actor.id, answered_on=day))
             # The audit names the person and the meeting, never the answer (that would undo anonymity).
             s.add(AuditLog(at=now, actor=actor.key, action="evaluation.update" if updated else "evaluation.answer",
                            entity="meeting", entity_id=str(m.id)))

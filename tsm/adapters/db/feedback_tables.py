@@ -3,8 +3,10 @@ Created by migration ``0006``.
 
 Anonymity: an anonymous evaluation stores no author. ``evaluation_receipt`` records only *that* a person
 answered (so they are not reminded and cannot answer twice); nothing links a receipt to an anonymous
-answer: the answer's primary key is random, it carries no time of day, and the only way back to it is an
-edit token held in the respondent's own chat (stored here as a SHA-256 hash).
+answer: the answer's primary key is random, neither row says when the person answered (both carry the meeting's
+day), and the only way back to it is an edit token held in the respondent's own chat (stored here as a SHA-256
+hash). Residual risk, stated plainly: someone with raw database access could still guess from the physical order
+of rows; the product never shows the author of an anonymous answer to anyone, the officer included.
 
 No pupil-level field exists anywhere here. Counts are school-level and shown suppressed ("<5").
 """
@@ -40,7 +42,8 @@ class Evaluation(SQLModel, table=True):
     overall: int
     comments: str = Field(default="", max_length=2000)
     edit_token_hash: str | None = Field(default=None, max_length=64, index=True)
-    submitted_on: date = Field(description="the day only: a time would help link an anonymous answer to a receipt")
+    submitted_on: date = Field(description="the MEETING's day, not the day of answering: any time of answering "
+                               "would help link an anonymous answer to its author's receipt")
     purged: bool = False
 
 
@@ -50,7 +53,7 @@ class EvaluationReceipt(SQLModel, table=True):
     __tablename__ = "evaluation_receipt"
     meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
     contact_id: int = Field(foreign_key="school_contact.id", primary_key=True)
-    answered_on: date
+    answered_on: date = Field(description="the meeting's day too (see Evaluation.submitted_on)")
 
 
 class TsmRecord(SQLModel, table=True):
