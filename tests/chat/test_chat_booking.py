@@ -359,3 +359,25 @@ async def test_old_offers_are_purged_and_live_ones_kept(chat):
     gone = await chat.press(lead, old, "Show times")
     assert gone.error and "no longer on offer" in text_of(gone)
     assert not (await chat.press(lead, live, "Show times")).error
+
+
+async def test_book_a_typed_date(chat):
+    lead = await chat.contact(ASHCOMBE)
+    r = await chat.say(lead, "book 25 December")
+    assert r.error and "Friday 25 December 2026 is a bank holiday" in text_of(r)
+    assert "How would you like to meet?" in text_of(r)  # and the normal start, so the person can go on
+    r = await chat.say(lead, "book 29/12")
+    assert r.error and "outside term time" in text_of(r)
+    r = await chat.say(lead, "book 28 October 2026")
+    assert r.error  # in the past, and in half term
+    r = await chat.say(lead, "book Thursday 3rd December")
+    assert "Free times on **Thursday 3 December**" in text_of(r)
+    r = await chat.say(lead, "book 2027-01-12")
+    assert "Free times on **Tuesday 12 January**" in text_of(r)  # a spring-term day: that term's offer
+    done = await chat.press(lead, await chat.press(lead, await chat.press(lead, r, "Choose this time"), "Next"),
+                            "Book it")
+    assert not done.error and (await chat.meetings_of(ASHCOMBE))[0].start.date().isoformat() == "2027-01-12"
+    r = await chat.say(lead, "book 13 January 2027")
+    assert "already have the Spring term 2026-27 TSM" in text_of(r)
+    r = await chat.say(lead, "book soon please")
+    assert r.error and "couldn't read that date" in text_of(r)

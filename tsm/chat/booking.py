@@ -7,7 +7,8 @@ second instance continues a flow. Every handler re-reads what it needs through t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from cards import booking as cards
 
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
-from ..domain.text import when_text
+from ..domain.text import day_text, when_text
 from ..messaging import Message, Recipient
 from ..services.booking import CHANGEABLE
 from ..services.conversation import PROPOSAL_TTL, ExpiredOffer, Offer, SchoolInfo
@@ -24,6 +25,7 @@ from .common import (
     MODE_LABELS,
     conversation,
     dates_reply,
+    days_of,
     ics_files,
     intro_for,
     invitation_line,
@@ -38,12 +40,44 @@ from .common import (
     times_reply,
     when,
 )
-from .router import ChatContext, Reply, Router, field_datetime, field_int, field_str
+from .router import DEFAULT_TZ, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
 SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day"}
 
 
 # ---------------------------------------------------------------------- book: start and mode
+
+MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                          "dec"))}
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A date as people type it: 2026-12-03, 3/12, 3/12/2026, 3 December, Thursday 3 Dec (UK order). Without a
+    year, the next such day from today."""
+    t = text.strip().lower().replace(",", " ")
+    try:
+        return date.fromisoformat(t)
+    except ValueError:
+        pass
+    day = month = year = None
+    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?", t)
+    if m:
+        day, month = int(m[1]), int(m[2])
+        year = int(m[3]) if m[3] else None
+    else:
+        m = re.fullmatch(r"(?:[a-z]+day\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9})(?:\s+(\d{4}))?", t)
+        if not m or m[2][:3] not in MONTHS:
+            return None
+        day, month, year = int(m[1]), MONTHS[m[2][:3]], int(m[3]) if m[3] else None
+    if year is not None and year < 100:
+        year += 2000
+    try:
+        if year is not None:
+            return date(year, month, day)
+        candidate = date(today.year, month, day)
+        return candidate if candidate >= today else date(today.year + 1, month, day)
+    except ValueError:
+        return None
 
 
 def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
@@ -97,6 +131,18 @@ async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
     if not info.entitlement.may_book:
         return contacted_directly_reply(ctx, info, info.entitlement.message)
+    args = str(data.get("args", "") or "").strip()
+    if args:  # "book 3 December": straight to that day's times (with the LA's default mode), or why not
+        day = parse_day(args, now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date())
+        if day is None:
+            raise InvalidInput("I couldn't read that date. Try **book 3 December**, or just **book**.")
+        try:
+            term_id = await conversation(ctx).term_id_for(ctx.actor, info.id, datetime.combine(
+                day, time(12), tzinfo=ZoneInfo(DEFAULT_TZ)))
+        except BookingRefused as exc:
+            reply = await start_for_school(ctx, info, officer=False)
+            return Reply(text=exc.message, card=reply.card, error=True)
+        return await open_dates(ctx, info, info.default_mode, officer=False, term_id=term_id, day=day)
     return await start_for_school(ctx, info, officer=False)
 
 
@@ -117,14 +163,19 @@ async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return await open_dates(ctx, info, mode, officer=officer)
 
 
-async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool) -> Reply:
-    """Dates with free times in the current term, or the next one if this term is booked or has no time left."""
+async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool, term_id: int | None = None,
+                     day: date | None = None) -> Reply:
+    """Dates with free times in the current term, or the next one if this term is booked or has no time left.
+    With ``term_id`` and ``day`` (a typed date): that term, and that day's times if it has any."""
     booking = ctx.services.booking
     actor = ctx.actor
     active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id)}
-    offer = await booking.free_slots(actor, [info.id], term="current", mode=mode)
+    offer = await booking.free_slots(actor, [info.id], term=term_id if term_id is not None else "current", mode=mode)
     note = ""
-    if offer.term_id in active or not offer.slots:
+    if term_id is not None and term_id in active:
+        return _dead_end_reply(f"You already have the {term_words(offer.term_label)} TSM: {when(active[term_id])}. "
+                               "Only one TSM per term: you can move or cancel it instead.", has_meeting=True)
+    if term_id is None and (offer.term_id in active or not offer.slots):
         m = active.get(offer.term_id)
         why = (f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
                f"{term_words(offer.term_label)} TSM: {when(m)}." if m else
@@ -141,6 +192,10 @@ async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: 
     saved = await conversation(ctx).save_offer(actor, "officer_book" if officer else "book", offer,
                                                school_name=info.name)
     who = info.name if officer else info.officer_name
+    if day is not None:
+        if day in days_of(saved):
+            return times_reply(saved, day)
+        note = f"{day_text(day)} has no free time left{' with ' + who if who else ''}: please pick another date."
     back = cards.Button("Back", "officer.pick_school", (("schoolId", info.id),)) if officer else \
         cards.Button("Back", "book.start")
     return dates_reply(saved, intro=intro_for(saved, who, offer.term_label), note=note, back=back)
