@@ -445,9 +445,13 @@ async def test_the_worker_says_plainly_when_the_database_cannot_be_opened(tmp_pa
 
 
 async def test_the_worker_refuses_to_start_without_the_teams_messenger(sqlite_url, monkeypatch):
-    monkeypatch.setitem(sys.modules, "bot.messenger", types.ModuleType("bot.messenger"))
+    import bot
+
+    empty = types.ModuleType("bot.messenger")  # an installation whose bot package has no Teams messenger
+    monkeypatch.setitem(sys.modules, "bot.messenger", empty)
+    monkeypatch.setattr(bot, "messenger", empty, raising=False)
     with pytest.raises(TsmError, match="cannot send"):
-        await run_worker(Settings(database_url=sqlite_url), stop=asyncio.Event())
+        await asyncio.wait_for(run_worker(Settings(database_url=sqlite_url), stop=asyncio.Event()), timeout=20)
 
 
 async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_url, tmp_path):
