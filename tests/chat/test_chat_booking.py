@@ -379,5 +379,7 @@ async def test_book_a_typed_date(chat):
     assert not done.error and (await chat.meetings_of(ASHCOMBE))[0].start.date().isoformat() == "2027-01-12"
     r = await chat.say(lead, "book 13 January 2027")
     assert "already have the Spring term 2026-27 TSM" in text_of(r)
-    r = await chat.say(lead, "book soon please")
+    r = await chat.say(lead, "book 32/13")
     assert r.error and "couldn't read that date" in text_of(r)
+    r = await chat.say(lead, "book soon please")  # no date in it: the normal start
+    assert not r.error and "How would you like to meet?" in text_of(r)

@@ -132,7 +132,7 @@ async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if not info.entitlement.may_book:
         return contacted_directly_reply(ctx, info, info.entitlement.message)
     args = str(data.get("args", "") or "").strip()
-    if args:  # "book 3 December": straight to that day's times (with the LA's default mode), or why not
+    if any(ch.isdigit() for ch in args):  # "book 3 December": straight to that day's times, or why not
         day = parse_day(args, now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date())
         if day is None:
             raise InvalidInput("I couldn't read that date. Try **book 3 December**, or just **book**.")
