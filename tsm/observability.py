@@ -296,8 +296,11 @@ def configure_logging(level: str = "INFO", fmt: str = "text", *, stream=None) ->
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Libraries that log request bodies or headers at DEBUG stay at WARNING whatever the level.
-    for noisy in ("httpx", "httpcore", "azure", "msal", "botbuilder", "msrest", "urllib3", "aiohttp.access"):
+    # Libraries that log request bodies, headers or SQL parameters at DEBUG stay at WARNING whatever the level:
+    # a DEBUG run must not write what people typed (a cancellation reason, a colleague's name) to the logs.
+    for noisy in ("httpx", "httpcore", "azure", "msal", "botbuilder", "msrest", "urllib3", "aiohttp.access",
+                  "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "psycopg",
+                  "kiota_http", "msgraph", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler
 
