@@ -42,7 +42,8 @@ class Metrics:
                              "(ok|refused|error|unknown_user|rate_limited)", ["kind", "outcome"], registry=r)
         self.turn_seconds = Histogram("tsm_turn_seconds", "Time to handle a chat turn (Router.dispatch)",
                                       buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
-        self.bookings = Counter("tsm_bookings", "Booking operations by outcome (booked|moved|cancelled|refused|failed)",
+        self.bookings = Counter("tsm_bookings", "Booking operations by outcome (booked|moved|cancelled|refused|failed: "
+                                "an unexpected error)",
                                 ["outcome"], registry=r)
         self.booking_refusals = Counter("tsm_booking_refusals", "Bookings refused, by the rule that refused them",
                                         ["reason"], registry=r)
@@ -101,7 +102,7 @@ def add_metrics_route(web_app, metrics: Metrics, *, token: str = "") -> None:
 
 def instrument_booking(booking: Any, metrics: Metrics) -> Any:
     """Count and log book/move/cancel outcomes of a BookingService instance (wraps its bound methods)."""
-    from .domain.errors import BookingRefused
+    from .domain.errors import BookingRefused, TsmError
 
     verbs = {"book": "booked", "move": "moved", "cancel": "cancelled"}
     for method, outcome in verbs.items():
@@ -114,10 +115,11 @@ def instrument_booking(booking: Any, metrics: Metrics) -> Any:
             async def instrumented(actor, *args, **kwargs):
                 try:
                     result = await fn(actor, *args, **kwargs)
-                except BookingRefused as refusal:
+                except TsmError as refusal:  # a rule, a permission, bad input: refused, nothing changed
+                    code = refusal.code if isinstance(refusal, BookingRefused) else _snake(type(refusal).__name__)
                     metrics.bookings.labels("refused").inc()
-                    metrics.booking_refusals.labels(refusal.code).inc()
-                    log.info("booking refused", extra={"op": method, "reason": refusal.code,
+                    metrics.booking_refusals.labels(code).inc()
+                    log.info("booking refused", extra={"op": method, "reason": code,
                                                        "actor_kind": getattr(actor, "kind", "?")})
                     raise
                 except Exception as exc:
@@ -214,6 +216,10 @@ def instrument_graph(calendar: Any, metrics: Metrics) -> bool:
     if getattr(outer, "transport", None) is inner:
         outer.transport = counting
     return True
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _first(values: Any) -> Any:

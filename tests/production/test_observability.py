@@ -13,7 +13,7 @@ from factories import Clock, local, make_world
 
 from scheduler.ledger import Due, Ledger
 from tsm.bootstrap import build_app
-from tsm.domain.errors import BookingRefused
+from tsm.domain.errors import BookingRefused, NotAllowed
 from tsm.messaging import Recipient
 from tsm.observability import (
     JsonFormatter,
@@ -78,6 +78,14 @@ async def test_booking_outcomes_are_counted_and_logged_with_ids(sqlite_url, capl
         assert app.metrics.value("tsm_bookings_total", outcome="refused") == 1
         assert app.metrics.value("tsm_booking_refusals_total", reason=code) == 1
 
+        # Not this contact's meeting to cancel: refused as not allowed (not an unexpected failure).
+        try:
+            await app.booking.cancel(world.contact("high_primary.lead"), result.meeting.id, "not mine")
+            raise AssertionError("another school's contact cancelled the meeting")
+        except NotAllowed:
+            pass
+        assert app.metrics.value("tsm_booking_refusals_total", reason="not_allowed") == 1
+        assert app.metrics.value("tsm_bookings_total", outcome="failed") == 0
         await app.booking.move(lead, result.meeting.id, local(2026, 1, 8, 11))
         await app.booking.cancel(lead, result.meeting.id, "Ofsted visit")
         assert app.metrics.value("tsm_bookings_total", outcome="moved") == 1
