@@ -14,10 +14,12 @@ platform notes). Here the :class:`PooledAuthentication` wraps the configured ``B
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from botframework.connector import BotFrameworkConnectorConfiguration
@@ -86,10 +88,16 @@ class _BearerPolicy(AsyncHTTPPolicy):
             self._token_at = now
         return self._token
 
-    async def send(self, request, **kwargs):
+    async def authorization(self) -> str | None:
         creds = self.credentials
         if creds is not None and getattr(creds, "microsoft_app_id", "") and creds._should_set_token(None):
-            request.http_request.headers["Authorization"] = f"Bearer {await self._get_token()}"
+            return f"Bearer {await self._get_token()}"
+        return None
+
+    async def send(self, request, **kwargs):
+        auth = await self.authorization()
+        if auth:
+            request.http_request.headers["Authorization"] = auth
         return await self.next.send(request, **kwargs)
 
 
@@ -122,8 +130,10 @@ class ConnectorPool:
     def _build(self, service_url: str, credentials: AppCredentials | None) -> ConnectorClient:
         pool = self
 
+        bearer = _BearerPolicy(credentials)
+
         def pipeline(config: BotFrameworkConnectorConfiguration) -> AsyncPipeline:
-            return AsyncPipeline([config.user_agent_policy, _BearerPolicy(credentials), RawDeserializer(),
+            return AsyncPipeline([config.user_agent_policy, bearer, RawDeserializer(),
                                   config.http_logger_policy], _SharedSessionSender(pool))
 
         # The credentials object is required by msrest's configuration; our pipeline signs requests itself.
@@ -131,6 +141,8 @@ class ConnectorPool:
                                                     pipeline_type=pipeline)
         client = ConnectorClient(credentials or _NoCredentials(), base_url=service_url, custom_configuration=config)
         client.config.add_user_agent("tsm-bot")
+        client.tsm_bearer = bearer  # used by post_activity to sign replies sent without msrest
+        client.tsm_pool = self
         return client
 
     async def close(self) -> None:
@@ -239,3 +251,38 @@ class PooledAuthentication(BotFrameworkAuthentication):
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
         return await self.inner.authenticate_channel_request(auth_header)
+
+
+class ReplyFailed(Exception):
+    """The Bot Connector refused a reply (status kept; the body is not: it may echo message content)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the Bot Connector answered HTTP {status}")
+        self.status = status
+
+
+async def post_activity(client: ConnectorClient, service_url: str, conversation_id: str, reply_to_id: str | None,
+                        activity: dict) -> str | None:
+    """Send one activity (a plain dict, already JSON-shaped) through the client's pool and credentials.
+
+    The SDK's ``TurnContext.send_activity`` deep-copies the activity and msrest serialises it model by model
+    (a card is walked key by key): for a card reply that is most of a turn's CPU. This posts the JSON as is,
+    to the same endpoint (``/v3/conversations/{id}/activities[/{replyToId}]``), signed the same way.
+    """
+    pool: ConnectorPool = client.tsm_pool
+    url = f"{service_url.rstrip('/')}/v3/conversations/{quote(conversation_id, safe='')}/activities"
+    if reply_to_id:
+        url += f"/{quote(reply_to_id, safe='')}"
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "tsm-bot"}
+    auth = await client.tsm_bearer.authorization()
+    if auth:
+        headers["Authorization"] = auth
+    async with pool.session().post(url, data=json.dumps(activity, separators=(",", ":")), headers=headers,
+                                   timeout=pool.timeout) as resp:
+        if resp.status >= 300:
+            raise ReplyFailed(resp.status)
+        try:
+            body = await resp.json(content_type=None)
+        except ValueError:
+            return None
+        return body.get("id") if isinstance(body, dict) else None

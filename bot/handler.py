@@ -21,17 +21,19 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema import Activity, Attachment
 
 from tsm.chat import Incoming, Reply, Router, Who
 from tsm.services.actors import Actor
 
+from .connector import post_activity
 from .files import FileStore, ics_card
 from .store import BotStore, RefInfo
 
@@ -56,15 +58,31 @@ def tenant_of(activity: Activity) -> str:
     return str(tenant or "")
 
 
+# The JSON body Teams posted for the turn being handled (set by the HTTP layer): read without msrest.
+RAW_ACTIVITY: ContextVar[dict | None] = ContextVar("tsm_raw_activity", default=None)
+
+
+def raw_of(activity: Activity) -> dict:
+    raw = RAW_ACTIVITY.get()
+    if raw is None or raw.get("id") != activity.id:
+        raw = activity.serialize()
+    return raw
+
+
 def ref_info(activity: Activity) -> RefInfo:
-    ref: ConversationReference = TurnContext.get_conversation_reference(activity)
-    reference = ref.serialize()
-    reference.pop("activityId", None)  # a reference to the conversation, not to this message
-    conv, frm, rcp = activity.conversation, activity.from_property, activity.recipient
-    return RefInfo(conversation_id=conv.id, conversation_type=(conv.conversation_type or "personal"),
-                   tenant_id=tenant_of(activity), aad_object_id=getattr(frm, "aad_object_id", None) if frm else None,
-                   user_id=(frm.id if frm else "") or "", service_url=activity.service_url or "",
-                   channel_id=activity.channel_id or "", bot_id=(rcp.id if rcp else "") or "", reference=reference)
+    """The conversation reference (addresses and ids only; never text, value or attachments)."""
+    raw = raw_of(activity)
+    conv = raw.get("conversation") or {}
+    frm = raw.get("from") or {}
+    rcp = raw.get("recipient") or {}
+    reference = {k: v for k, v in (("user", frm), ("bot", rcp), ("conversation", conv),
+                                   ("channelId", raw.get("channelId")), ("serviceUrl", raw.get("serviceUrl")),
+                                   ("locale", raw.get("locale"))) if v}
+    return RefInfo(conversation_id=str(conv.get("id") or ""),
+                   conversation_type=str(conv.get("conversationType") or "personal"),
+                   tenant_id=tenant_of(activity), aad_object_id=frm.get("aadObjectId") or None,
+                   user_id=str(frm.get("id") or ""), service_url=str(raw.get("serviceUrl") or ""),
+                   channel_id=str(raw.get("channelId") or ""), bot_id=str(rcp.get("id") or ""), reference=reference)
 
 
 def card_attachment(card: dict) -> Attachment:
@@ -116,7 +134,8 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 class TsmTeamsBot(TeamsActivityHandler):
     def __init__(self, *, router: Router, services: Any, store: BotStore, files: FileStore,
                  clock: Callable[[], datetime], allowed_tenants: list[str] | tuple[str, ...] = (),
-                 messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000) -> None:
+                 messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000,
+                 aad_resolver: Any = None) -> None:
         super().__init__()
         self.router = router
         self.services = services
@@ -126,6 +145,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         self.allowed_tenants = frozenset(t.strip().lower() for t in allowed_tenants if t and t.strip())
         self.messenger = messenger
         self.spawn = spawn or _default_spawn
+        self.aad = aad_resolver  # batched AAD-id lookups (bot/identity.py); None: Directory.identify per turn
         self._roster: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._roster_cache_size = roster_cache_size
         self.stats = {"turns": 0, "duplicates": 0, "roster_lookups": 0}
@@ -254,7 +274,7 @@ class TsmTeamsBot(TeamsActivityHandler):
                   channel_user_id=(frm.id if frm else "") or "")
         directory = self.services.directory
         if aad:
-            actor = await directory.identify(aad, None)
+            actor = await (self.aad.resolve(aad) if self.aad is not None else directory.identify(aad, None))
             if actor is not None:
                 return who, actor
         if not who.channel_user_id:
@@ -301,19 +321,34 @@ class TsmTeamsBot(TeamsActivityHandler):
         return Reply(text=unknown_user_text(incoming.who), error=True)
 
     async def _send_reply(self, turn_context: TurnContext, reply: Reply) -> None:
-        activity = Activity(type=ActivityTypes.message, text=reply.text or None, text_format="markdown")
+        body: dict[str, Any] = {"type": "message"}
+        if reply.text:
+            body.update(text=reply.text, textFormat="markdown")
         if reply.card is not None:
-            activity.attachments = [card_attachment(reply.card)]
-        if activity.text or activity.attachments:
-            await turn_context.send_activity(activity)
+            body["attachments"] = [{"contentType": CARD_CONTENT_TYPE, "content": reply.card}]
+        if len(body) > 1:
+            await self._post(turn_context, body)
         if reply.files:
             await self._send_files(turn_context, reply)
 
     async def _send_files(self, turn_context: TurnContext, reply: Reply) -> None:
         for name, content_type, data in reply.files:
             url = self.files.put(name, content_type, data)
-            await turn_context.send_activity(Activity(type=ActivityTypes.message,
-                                                      attachments=[card_attachment(ics_card(name, url))]))
+            await self._post(turn_context, {"type": "message", "attachments": [
+                {"contentType": CARD_CONTENT_TYPE, "content": ics_card(name, url)}]})
+
+    async def _post(self, turn_context: TurnContext, body: dict) -> None:
+        """A reply in the turn's conversation, posted as JSON through the pooled client (see post_activity)."""
+        client = turn_context.turn_state.get(turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY)
+        raw = raw_of(turn_context.activity)
+        if client is None or not hasattr(client, "tsm_pool"):  # not our adapter: the SDK's way
+            await turn_context.send_activity(Activity().deserialize(body))
+            return
+        payload = {**body, "channelId": raw.get("channelId"), "serviceUrl": raw.get("serviceUrl"),
+                   "conversation": raw.get("conversation"), "from": raw.get("recipient"),
+                   "recipient": raw.get("from"), "replyToId": raw.get("id"), "locale": raw.get("locale")}
+        await post_activity(client, raw.get("serviceUrl") or "", (raw.get("conversation") or {}).get("id", ""),
+                            raw.get("id"), {k: v for k, v in payload.items() if v is not None})
 
     def _notify(self, reply: Reply) -> None:
         if not reply.notify or self.messenger is None:

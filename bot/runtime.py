@@ -31,7 +31,8 @@ from tsm.ratelimit import SendLimiter
 
 from .connector import ConnectorPool, PooledAuthentication
 from .files import REQUEST_ORIGIN, FileStore
-from .handler import TenantNotAllowed, TsmTeamsBot, unknown_user_text
+from .handler import RAW_ACTIVITY, TenantNotAllowed, TsmTeamsBot, unknown_user_text
+from .identity import AadResolver
 from .messenger import TeamsMessenger
 from .store import BotStore
 
@@ -99,6 +100,7 @@ class BotRuntime:
             return _error(400, "an activity needs a serviceUrl and a conversation")
         auth_header = request.headers.get("Authorization") or None
         REQUEST_ORIGIN.set(f"{request.scheme}://{request.host}")
+        RAW_ACTIVITY.set(payload)
         try:
             # Authenticated here (None = no header: refused unless the local no-auth mode), then the turn.
             auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
@@ -156,7 +158,8 @@ def build_bot_runtime(app: Any, router: Router, *, clock: Callable[[], datetime]
 
         router.unknown_user = unknown_user
     bot = TsmTeamsBot(router=router, services=app, store=store, files=files, clock=clock or _clock_of(app),
-                      allowed_tenants=list(settings.allowed_tenants or []), messenger=messenger, spawn=spawn)
+                      allowed_tenants=list(settings.allowed_tenants or []), messenger=messenger, spawn=spawn,
+                      aad_resolver=AadResolver(app.db))
     return BotRuntime(adapter, bot, messenger, store, files, pool, max_body)
 
 

@@ -12,7 +12,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +31,18 @@ from tsm.services.actors import Actor
 from tsm.services.booking import now_utc
 
 KEEP_PROCESSED = timedelta(days=3)  # the channel redelivers within minutes; older claims are purged
+REF_REFRESH = 60.0  # an unchanged conversation reference is rewritten at most once a minute per process
+
+
+@dataclass
+class _Op:
+    """One queued write: a claim (conversation id, activity id), a reference upsert, an invoke answer."""
+
+    claim: tuple[str, str] | None = None
+    upsert: dict[str, Any] | None = None
+    response: tuple[str, str, dict] | None = None
+    received_at: datetime | None = None
+    future: asyncio.Future | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,10 @@ class BotStore:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_utc) -> None:
         self.db = db
         self.clock = clock
+        self._queue: list[_Op] = []
+        self._writer: asyncio.Task | None = None
+        self._refs: dict[str, tuple[tuple, float]] = {}  # conversation id -> (what was stored, when)
+        self._responses: OrderedDict[tuple[str, str], dict] = OrderedDict()
 
     def _insert(self, table):
         return (postgresql.insert if self.db.is_postgres else sqlite.insert)(table)
@@ -67,10 +87,11 @@ class BotStore:
 
     async def record_turn(self, ref: RefInfo, *, activity_id: str | None, actor: Actor | None,
                           installed: bool = True, claim: bool = True) -> bool:
-        """Claim the activity (if it has an id) and store its conversation reference, in one transaction.
+        """Claim the activity (if it has an id) and store its conversation reference, atomically.
 
         Returns False when the activity was already claimed (a redelivery): the caller then does nothing more.
-        A message from the user clears ``blocked_at``: they can be written to again.
+        A message from the user clears ``blocked_at``: they can be written to again. The reference is rewritten
+        only when it (or the link, or the install state) changed, or ``REF_REFRESH`` seconds have passed.
         """
         now = self.clock()
         contact_id = actor.id if actor is not None and actor.kind == "contact" else None
@@ -80,22 +101,84 @@ class BotStore:
                       user_id=ref.user_id[:400], service_url=ref.service_url[:400], channel_id=ref.channel_id[:32],
                       bot_id=ref.bot_id[:400], reference=ref.reference, installed=installed, blocked_at=None,
                       last_error="", updated_at=now)
-        set_ = {k: v for k, v in values.items() if k != "conversation_id"}
         if actor is not None:  # an unidentified turn keeps the link made earlier
             values.update(contact_id=contact_id, officer_id=officer_id)
-            set_.update(contact_id=contact_id, officer_id=officer_id)
-        async with self.db.transaction() as s:
-            if claim and activity_id:
-                ins = self._insert(BotProcessedActivity.__table__).values(
-                    conversation_id=ref.conversation_id, activity_id=activity_id[:200], received_at=now,
-                    response=None).on_conflict_do_nothing(index_elements=["conversation_id", "activity_id"]) \
-                    .returning(BotProcessedActivity.__table__.c.activity_id)
-                if (await s.exec(ins)).first() is None:  # RETURNING gives no row when the claim existed
-                    return False
-            up = self._insert(BotConversation.__table__).values(**values)
-            up = up.on_conflict_do_update(index_elements=["conversation_id"], set_=set_)
-            await s.exec(up)
-        return True
+        sig = (json.dumps(ref.reference, sort_keys=True, default=str), actor is not None, contact_id, officer_id,
+               installed)
+        seen = self._refs.get(ref.conversation_id)
+        upsert = seen is None or seen[0] != sig or time.monotonic() - seen[1] > REF_REFRESH
+        key = (ref.conversation_id, activity_id[:200]) if claim and activity_id else None
+        if key is None and not upsert:
+            return True
+        op = _Op(claim=key, upsert=values if upsert else None, received_at=now,
+                 future=asyncio.get_running_loop().create_future())
+        self._submit(op)
+        won = await op.future
+        if upsert:
+            self._refs[ref.conversation_id] = (sig, time.monotonic())
+            while len(self._refs) > 50_000:
+                self._refs.pop(next(iter(self._refs)))
+        return won
+
+    # ------------------------------------------------------------------ the group-commit writer
+
+    def _submit(self, op: _Op) -> None:
+        self._queue.append(op)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        """Runs the queued writes, all that arrived meanwhile in ONE transaction (group commit): under load a
+        turn's claim costs a fraction of a transaction, and this process never queues on SQLite's write lock
+        against itself."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                won = await self._write(batch)
+            except Exception as exc:
+                for op in batch:
+                    if op.future is not None and not op.future.done():
+                        op.future.set_exception(exc)
+                continue
+            first: set[tuple[str, str]] = set()
+            for op in batch:
+                result = True
+                if op.claim is not None:
+                    result = op.claim in won and op.claim not in first
+                    first.add(op.claim)
+                if op.future is not None and not op.future.done():
+                    op.future.set_result(result)
+
+    async def _write(self, batch: list[_Op]) -> set[tuple[str, str]]:
+        table = BotProcessedActivity.__table__
+        claims = {op.claim: op.received_at for op in batch if op.claim is not None}
+        won: set[tuple[str, str]] = set()
+        async with self._core_transaction() as conn:
+            if claims:
+                ins = self._insert(table).values([
+                    {"conversation_id": c, "activity_id": a, "received_at": at, "response": None}
+                    for (c, a), at in claims.items()]).on_conflict_do_nothing(
+                    index_elements=["conversation_id", "activity_id"]).returning(table.c.conversation_id,
+                                                                                 table.c.activity_id)
+                won = {(r[0], r[1]) for r in (await conn.execute(ins)).all()}
+            for op in batch:
+                if op.upsert is not None:
+                    up = self._insert(BotConversation.__table__).values(**op.upsert)
+                    set_ = {k: v for k, v in op.upsert.items() if k != "conversation_id"}
+                    await conn.execute(up.on_conflict_do_update(index_elements=["conversation_id"], set_=set_))
+                if op.response is not None:
+                    c, a, body = op.response
+                    await conn.execute(update(table).where(table.c.conversation_id == c, table.c.activity_id == a)
+                                       .values(response=body))
+        return won
+
+    @asynccontextmanager
+    async def _core_transaction(self):
+        async with self.db.engine.connect() as conn:
+            if not self.db.is_postgres:
+                conn = await conn.execution_options(sqlite_immediate=True)
+            async with conn.begin():
+                yield conn
 
     async def release(self, conversation_id: str, activity_id: str | None) -> None:
         """The turn failed before anything was answered: let a redelivery try again."""
@@ -107,12 +190,17 @@ class BotStore:
                 BotProcessedActivity.activity_id == activity_id[:200]))
 
     async def save_response(self, conversation_id: str, activity_id: str | None, response: dict) -> None:
+        """Keep an invoke's answer for redeliveries: at once in this process, in the database with the next
+        group commit (awaited)."""
         if not activity_id:
             return
-        async with self.db.transaction() as s:
-            await s.exec(update(BotProcessedActivity).where(
-                BotProcessedActivity.conversation_id == conversation_id,
-                BotProcessedActivity.activity_id == activity_id[:200]).values(response=response))
+        key = (conversation_id, activity_id[:200])
+        self._responses[key] = response
+        while len(self._responses) > 2000:
+            self._responses.popitem(last=False)
+        op = _Op(response=(key[0], key[1], response), future=asyncio.get_running_loop().create_future())
+        self._submit(op)
+        await op.future
 
     async def stored_response(self, conversation_id: str, activity_id: str, *, wait: float = 10.0,
                               poll: float = 0.1) -> dict | None:
@@ -120,6 +208,9 @@ class BotStore:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
+            mine = self._responses.get((conversation_id, activity_id[:200]))
+            if mine is not None:
+                return mine
             async with self.db.reader() as s:
                 row = await s.get(BotProcessedActivity, (conversation_id, activity_id[:200]))
                 if row is None or row.response is not None:
@@ -129,6 +220,7 @@ class BotStore:
             await asyncio.sleep(poll)
 
     async def set_installed(self, conversation_id: str, installed: bool) -> None:
+        self._refs.pop(conversation_id, None)
         async with self.db.transaction() as s:
             await s.exec(update(BotConversation).where(BotConversation.conversation_id == conversation_id)
                          .values(installed=installed, updated_at=self.clock()))
@@ -155,6 +247,7 @@ class BotStore:
                                row.blocked_at, row.installed)
 
     async def mark_blocked(self, conversation_id: str, detail: str) -> None:
+        self._refs.pop(conversation_id, None)  # the next message from this user must clear the block
         async with self.db.transaction() as s:
             await s.exec(update(BotConversation).where(BotConversation.conversation_id == conversation_id)
                          .values(blocked_at=self.clock(), last_error=detail[:300]))

@@ -1,0 +1,266 @@
+"""Bot turns per second and latency: booking-flow turns through our server vs a bare botbuilder echo bot.
+
+    .venv/bin/python bench/bot_turns.py [--turns 600] [--concurrency 8] [--users 8]
+
+Everything runs on loopback in one process: a fake Bot Connector (an aiohttp server that accepts replies and
+answers the roster lookup), our server (``tsm.server.build_web_app``: the real CloudAdapter, the database on an
+embedded SQLite file with the demo LA, the booking flows of ``tsm.chat``), and the SDK's echo bot with its
+defaults (``bot/echo.py``). Each phase posts literal Teams activities from ``--concurrency`` clients over
+keep-alive connections and times each POST until its answer (a message's reply is sent to the connector before
+the bot answers the POST, so the time includes it). Phases:
+
+- ``echo``: "hello" to the SDK echo bot;
+- ``book``: the "book" text command (identify the sender, claim the activity, store the conversation reference,
+  work out the school's entitlement and this term's state, reply with the first booking card);
+- ``pick_date``: the ``book.pick_date`` Action.Execute invoke (the free times on a date, from the officer's
+  calendar and the slot finder), answered with the replacement card.
+
+The per-user chat rate limit is switched off (``chat_burst_turns=0``): the clients send far faster than a person.
+Target: booking turns at 3x or more the echo bot's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.echo import build_echo_web_app  # noqa: E402
+from tsm.adapters.db.migrate import upgrade  # noqa: E402
+from tsm.adapters.db.tables import SchoolContact  # noqa: E402
+from tsm.bootstrap import build_app  # noqa: E402
+from tsm.demo import load_demo  # noqa: E402
+from tsm.server import build_web_app  # noqa: E402
+from tsm.settings import Settings  # noqa: E402
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+_ids = itertools.count(1)
+
+
+class FakeConnector:
+    def __init__(self) -> None:
+        self.replies = 0
+        self.members: dict[str, dict] = {}
+
+    def app(self) -> web.Application:
+        a = web.Application()
+        a.add_routes([web.post("/v3/conversations/{cid}/activities/{aid}", self.send),
+                      web.post("/v3/conversations/{cid}/activities", self.send),
+                      web.get("/v3/conversations/{cid}/members/{mid}", self.member)])
+        return a
+
+    async def send(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.replies += 1
+        return web.json_response({"id": f"r{self.replies}"})
+
+    async def member(self, request: web.Request) -> web.Response:
+        m = self.members.get(request.match_info["mid"])
+        return web.json_response(m) if m else web.json_response({"error": {"code": "NotFound"}}, status=404)
+
+
+async def start(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def activity(service_url: str, user: int, **kw) -> dict:
+    a = {"id": f"f:{next(_ids)}", "serviceUrl": service_url, "channelId": "msteams",
+         "timestamp": "2026-11-25T10:00:00.000Z", "localTimezone": "Europe/London",
+         "from": {"id": f"29:user-{user}", "name": f"User {user}", "aadObjectId": f"aad-bench-{user}"},
+         "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": f"a:bench-{user}"},
+         "recipient": {"id": "28:bot", "name": "TSM bot"}, "channelData": {"tenant": {"id": TENANT}},
+         "locale": "en-GB"}
+    a.update(kw)
+    return a
+
+
+def message(service_url: str, user: int, text: str) -> dict:
+    return activity(service_url, user, type="message", text=text)
+
+
+def invoke(service_url: str, user: int, verb: str, data: dict) -> dict:
+    return activity(service_url, user, type="invoke", name="adaptiveCard/action",
+                    value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"})
+
+
+def first_card(body: dict) -> dict:
+    return body["value"]
+
+
+def find(card: dict, verb: str) -> dict:
+    stack = [card]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            if n.get("type") == "Action.Execute" and n.get("verb") == verb:
+                return n
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    raise RuntimeError(f"no {verb} on the card")
+
+
+def first_choice(card: dict, input_id: str) -> str:
+    stack = [card]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            if n.get("id") == input_id and n.get("choices"):
+                return n["choices"][0]["value"]
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    raise RuntimeError(f"no input {input_id}")
+
+
+async def phase(session: aiohttp.ClientSession, url: str, make, turns: int, concurrency: int,
+                expect: int) -> dict:
+    latencies: list[float] = []
+    counter = itertools.count()
+    errors = 0
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        while next(counter) < turns:
+            body = make(w)
+            t0 = time.perf_counter()
+            async with session.post(url, json=body) as r:
+                await r.read()
+                ok = r.status == expect
+            latencies.append(time.perf_counter() - t0)
+            errors += 0 if ok else 1
+
+    cpu0 = _cpu()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    cpu = _cpu() - cpu0
+    latencies.sort()
+    return {"turns": len(latencies), "seconds": elapsed, "tps": len(latencies) / elapsed,
+            "p50": statistics.median(latencies) * 1000, "p99": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+            "cpu_ms": cpu / len(latencies) * 1000, "errors": errors}
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def main(args: argparse.Namespace) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-"))
+    url = f"sqlite:///{tmp}/bench.db"
+    upgrade(url)
+    settings = Settings(database_url=url, _env_file=None, run_scheduler=False, invitations_dir=str(tmp / "inv"),
+                        chat_burst_turns=0, chat_sustained_turns=0)
+    app = build_app(settings)
+    await load_demo(app.db, today=datetime.now(ZoneInfo("Europe/London")).date())
+
+    connector = FakeConnector()
+    runners = []
+    r, connector_url = await start(connector.app())
+    runners.append(r)
+    service_url = connector_url + "/"
+    r, tsm_url = await start(build_web_app(app, run_scheduler=False))
+    runners.append(r)
+    r, echo_url = await start(build_echo_web_app())
+    runners.append(r)
+
+    from sqlmodel import select
+
+    async with app.db.reader() as s:
+        leads = list(await s.exec(select(SchoolContact).where(SchoolContact.role == "attendance_lead")
+                                  .order_by(SchoolContact.id)))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as session:
+        # Users whose school books by itself, each with an open offer (the dates card) for the pick_date phase.
+        users: list[tuple[int, dict]] = []
+        for c in leads:
+            if len(users) >= args.users:
+                break
+            n = len(users) + 1 + 1000 * c.id
+            connector.members[f"29:user-{n}"] = {"id": f"29:user-{n}", "name": c.name, "email": c.email,
+                                                 "userPrincipalName": c.email, "aadObjectId": f"aad-bench-{n}"}
+            async with session.post(tsm_url + "/api/messages", json=invoke(service_url, n, "book.start", {})) as resp:
+                card = first_card(await resp.json())
+            try:
+                mode = find(card, "book.pick_mode")
+            except RuntimeError:
+                continue  # contacted directly by the LA, or already booked
+            async with session.post(tsm_url + "/api/messages",
+                                    json=invoke(service_url, n, "book.pick_mode", mode["data"])) as resp:
+                card = first_card(await resp.json())
+            pick = find(card, "book.pick_date")
+            data = {**pick["data"], "date": first_choice(card, "date")}
+            users.append((n, data))
+        if not users:
+            print("no demo school can book by itself: nothing to measure", file=sys.stderr)
+            return 2
+
+        def echo_turn(w: int) -> dict:
+            return message(service_url, 10_000 + w, "hello")
+
+        def book_turn(w: int) -> dict:
+            n, _ = users[w % len(users)]
+            return message(service_url, n, "book")
+
+        def pick_turn(w: int) -> dict:
+            n, data = users[w % len(users)]
+            return invoke(service_url, n, "book.pick_date", data)
+
+        # Warm-up (imports, caches, connection pools) for each, not measured.
+        await phase(session, echo_url + "/api/messages", echo_turn, 40, args.concurrency, 201)
+        await phase(session, tsm_url + "/api/messages", book_turn, 40, args.concurrency, 200)
+        await phase(session, tsm_url + "/api/messages", pick_turn, 40, args.concurrency, 200)
+        results = {
+            "echo (SDK defaults)": await phase(session, echo_url + "/api/messages", echo_turn, args.turns,
+                                               args.concurrency, 201),
+            "book (text command)": await phase(session, tsm_url + "/api/messages", book_turn, args.turns,
+                                               args.concurrency, 200),
+            "book.pick_date (invoke)": await phase(session, tsm_url + "/api/messages", pick_turn, args.turns,
+                                                   args.concurrency, 200),
+        }
+
+    for r in runners:
+        await r.cleanup()
+    await app.close()
+
+    print(f"$ {shlex.join(['.venv/bin/python', 'bench/bot_turns.py', *sys.argv[1:]])}")
+    print(f"loopback, one process, {args.concurrency} concurrent clients, {len(users)} booking users, "
+          f"SQLite with the demo LA; CPU is the whole process's (clients and fake connector included)")
+    print(f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
+              f"{r['errors']:>8}")
+    echo = results["echo (SDK defaults)"]["tps"]
+    worst = min(results["book (text command)"]["tps"], results["book.pick_date (invoke)"]["tps"])
+    ratio = worst / echo
+    print(f"slowest booking turn / echo throughput: {ratio:.2f}x (target >= 3x): {'met' if ratio >= 3 else 'NOT met'}")
+    errors = sum(r["errors"] for r in results.values())
+    return 0 if errors == 0 else 1
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--turns", type=int, default=600)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--users", type=int, default=8)
+    sys.exit(asyncio.run(main(p.parse_args())))
