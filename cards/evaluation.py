@@ -65,13 +65,13 @@ def evaluation_card(v: EvaluationView) -> dict:
     body.append(facts([("School", v.school), ("Link officer", v.officer), ("Meeting", when(v.start, v.end, v.timezone))]))
     if v.answered and v.ratings is None:
         body.append(text("You have already answered this evaluation anonymously. Your name is not kept with an "
-                         "anonymous answer, so it can only be changed from the card that confirmed it. "
-                         "Type **help** to see what else I can do.", color="Attention"))
-        return card(body)
+                         "anonymous answer, so it can only be changed from the card that confirmed it.",
+                         color="Attention"))
+        return card(body, [execute("What else can I do?", "help.show", {})])
     prefill = v.ratings or {}
     for key, label in QUESTIONS:
-        body.append(text(label, weight="Bolder", spacing="Medium"))
-        choice = {"type": "Input.ChoiceSet", "id": key, "style": "expanded", "isRequired": True,
+        choice = {"type": "Input.ChoiceSet", "id": key, "label": label, "style": "expanded", "isRequired": True,
+                  "spacing": "Medium",
                   "errorMessage": "Please choose a rating from 1 to 5.",
                   "choices": [{"title": t, "value": str(n)} for n, t in SCALE.items()]}
         if key in prefill:
@@ -80,8 +80,9 @@ def evaluation_card(v: EvaluationView) -> dict:
     body.append({"type": "Input.Text", "id": "comments", "label": "Comments (optional)", "isMultiline": True,
                  "maxLength": 2000, "value": v.comments,
                  "placeholder": "What worked well? What could be better? Please don't name pupils."})
-    body.append({"type": "Input.Toggle", "id": "anonymous", "title": "Send anonymously: my name is not kept with "
-                 "my answer", "value": "true" if v.anonymous else "false", "valueOn": "true", "valueOff": "false"})
+    body.append({"type": "Input.Toggle", "id": "anonymous", "label": "Anonymity", "title": "Send anonymously: my "
+                 "name is not kept with my answer", "value": "true" if v.anonymous else "false", "valueOn": "true",
+                 "valueOff": "false"})
     data: dict = {"meetingId": v.meeting_id}
     if v.edit_token:
         data["editToken"] = v.edit_token

@@ -7,6 +7,7 @@ Verbs: ``report.show`` (kind + term), ``report.csv`` (the same report as a CSV f
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 
 from tsm.domain.feedback import COVERAGE_ORDER, LA_TOTAL, QUESTION_KEYS, SHORT_LABELS, Coverage
@@ -16,8 +17,18 @@ from .evaluation import card, execute, facts, text
 
 VERBS = {"report.show", "report.csv"}
 KINDS = (("coverage", "Coverage"), ("evaluations", "Evaluations"), ("actions", "Outstanding actions"))
-MAX_IMAGE_BYTES = 45_000  # a data URI image above this is left out (Teams messages must stay under ~80 KB)
+MAX_CARD_BYTES = 27 * 1024  # Teams refuses bot messages much above 28 KB
 MAX_LISTED = 25
+MAX_COMMENTS = 12
+COMMENT_CHARS = 280
+
+
+def _size(c: dict) -> int:
+    return len(json.dumps(c, ensure_ascii=False).encode())
+
+
+def _clip(value: str, n: int) -> str:
+    return value if len(value) <= n else value[: n - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ def report_menu(v: MenuView) -> dict:
             text(f"For {v.scope}. Pick a term and a report; each has a CSV with every row.")]
     if not v.terms:
         body.append(text("No term has started yet, so there is nothing to report.", color="Attention"))
-        return card(body)
+        return card(body, [execute("What else can I do?", "help.show", {})])
     body.append({"type": "Input.ChoiceSet", "id": "termId", "label": "Term", "value": str(v.terms[0].id),
                  "choices": [{"title": t.label, "value": str(t.id)} for t in v.terms]})
     return card(body, [execute(label, "report.show", {"kind": kind}) for kind, label in KINDS])
@@ -50,18 +61,10 @@ def _nav(kind: str, term_id: int) -> list[dict]:
 
 def coverage_card(r: CoverageReport) -> dict:
     body = [text(f"Coverage: {r.term.label}", weight="Bolder", size="Medium"), text(f"For {r.scope.label}.", isSubtle=True)]
-    header = {"type": "ColumnSet", "columns": [
-        {"type": "Column", "width": 3, "items": [text("**Officer**")]},
-        *[{"type": "Column", "width": 1, "items": [text(f"**{c.label.split(',')[0]}**", size="Small")]}
-          for c in COVERAGE_ORDER]]}
-    body.append(header)
-    for t in r.tallies:
-        if r.scope.officer_id is not None and t.officer == LA_TOTAL:
-            continue
-        body.append({"type": "ColumnSet", "separator": t.officer == LA_TOTAL, "columns": [
-            {"type": "Column", "width": 3, "items": [text(f"{t.officer} ({t.schools})",
-                                                          weight="Bolder" if t.officer == LA_TOTAL else "Default")]},
-            *[{"type": "Column", "width": 1, "items": [text(str(t.counts[c]))]} for c in COVERAGE_ORDER]]})
+    tallies = [t for t in r.tallies if not (r.scope.officer_id is not None and t.officer == LA_TOTAL)]
+    body.append(facts([(f"{t.officer} ({t.schools})",
+                        " · ".join(f"{c.label.split(',')[0].lower()} {t.counts[c]}" for c in COVERAGE_ORDER)
+                        + f" · {t.held_pct:.0f}% held") for t in tallies]))
     todo = [x for x in r.rows if x.status in (Coverage.NOT_BOOKED, Coverage.OFFERED, Coverage.CANCELLED,
                                               Coverage.NO_SHOW)]
     if todo:
@@ -75,8 +78,19 @@ def coverage_card(r: CoverageReport) -> dict:
 
 
 def evaluations_card(r: EvaluationReport, chart_png: bytes | None = None) -> dict:
+    """The summary, the chart (when the card stays small enough with it) and the first comments, shortened."""
+    without = _evaluations_card(r, None)
+    if chart_png:
+        with_chart = _evaluations_card(r, chart_png)
+        if _size(with_chart) <= MAX_CARD_BYTES:
+            return with_chart
+        without["body"].insert(2, text("The chart is in the CSV download (too big for a chat card).", isSubtle=True))
+    return without
+
+
+def _evaluations_card(r: EvaluationReport, chart_png: bytes | None) -> dict:
     body = [text(f"Evaluations: {r.term.label}", weight="Bolder", size="Medium"), text(f"For {r.scope.label}.", isSubtle=True)]
-    if chart_png and len(chart_png) <= MAX_IMAGE_BYTES:
+    if chart_png:
         body.append({"type": "Image", "url": "data:image/png;base64," + base64.b64encode(chart_png).decode(),
                      "altText": "Mean rating of each question per officer", "size": "Stretch"})
     for sm in r.summaries:
@@ -86,8 +100,11 @@ def evaluations_card(r: EvaluationReport, chart_png: bytes | None = None) -> dic
         body.append(facts(rows))
     if r.comments:
         body.append(text(f"Comments ({len(r.comments)})", weight="Bolder", spacing="Medium"))
-        for c in r.comments[:MAX_LISTED]:
-            body.append(text(f"“{c.text}”  \n_{c.author}, {c.school}_", size="Small"))
+        for c in r.comments[:MAX_COMMENTS]:
+            body.append(text(f"“{_clip(c.text, COMMENT_CHARS)}”  \n_{c.author}, {c.school}_", size="Small"))
+        if len(r.comments) > MAX_COMMENTS:
+            body.append(text(f"…and {len(r.comments) - MAX_COMMENTS} more in the comments CSV (**Download CSV**).",
+                             isSubtle=True))
     return card(body, _nav("evaluations", r.term.id))
 
 
@@ -103,7 +120,7 @@ def actions_card(r: ActionsReport) -> dict:
         due = f"**overdue {x.days_overdue} day{'s' if x.days_overdue != 1 else ''}**" if x.days_overdue \
             else f"due {x.due:%d %b %Y}"
         owner = {"school": "School", "la": "LA", "other": x.owner_detail or "Other service"}.get(x.owner, x.owner)
-        body.append(text(f"- {x.school}: {x.text}  \n_{owner}, {due}_", size="Small"))
+        body.append(text(f"- {x.school}: {_clip(x.text, 200)}  \n_{owner}, {due}_", size="Small"))
     if len(r.rows) > MAX_LISTED:
         body.append(text(f"…and {len(r.rows) - MAX_LISTED} more in the CSV.", isSubtle=True))
     return card(body, _nav("actions", r.term.id if r.term else 0))

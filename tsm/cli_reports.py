@@ -75,8 +75,9 @@ def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv)
 @_common
 @click.option("--csv", "csv_path", default=None, help="write one row per officer (and the LA) to this CSV file")
 @click.option("--chart", "chart_path", default=None, help="write the chart (PNG) to this file")
+@click.option("--comments-csv", default=None, help="write the comments (author only when named) to this CSV file")
 @click.pass_context
-def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_path) -> None:
+def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_path, comments_csv) -> None:
     """Evaluation answers per officer and for the LA: mean of each question, number of answers."""
     from .domain.feedback import QUESTION_KEYS, SHORT_LABELS
     from .services import reports as rep
@@ -91,6 +92,7 @@ def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_pat
             click.echo(f"  {x.officer}: {x.answers} answer{'s' if x.answers != 1 else ''} from {x.meetings_held} "
                        f"meeting{'s' if x.meetings_held != 1 else ''} held; {means}")
         _write(csv_path, rep.evaluations_csv(r), "CSV")
+        _write(comments_csv, rep.evaluation_comments_csv(r), "Comments CSV")
         if chart_path:
             _write(chart_path, rep.evaluation_chart_png(r), "Chart")
 

@@ -66,19 +66,28 @@ def button(card, title: str) -> dict:
 
 
 def words(reply) -> str:
-    return (reply.text or "") + "\n" + "\n".join(n.get("text", "") for n in walk(reply.card or {})
-                                                 if n.get("type") == "TextBlock")
+    parts = [reply.text or ""]
+    for n in walk(reply.card or {}):
+        if n.get("type") == "TextBlock":
+            parts.append(n["text"])
+        if n.get("type") == "FactSet":
+            parts.extend(f"{f['title']}: {f['value']}" for f in n["facts"])
+    return "\n".join(parts)
 
 
 def check_card(card: dict) -> None:
-    """The house rules for a card: 1.5, every Action.Execute with an Action.Submit fallback carrying the same
-    verb and data, and small enough for Teams."""
+    """The house rules for a card: 1.5, under Teams' ~28 KB, every input labelled and unique, every
+    Action.Execute with an Action.Submit fallback carrying the same verb and data, and a way on (a button)."""
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
-    for n in walk(card):
-        if n.get("type") == "Action.Execute":
-            assert n["data"]["verb"] == n["verb"]
-            assert n["fallback"] == {"type": "Action.Submit", "title": n["title"], "data": n["data"]}
-    assert len(json.dumps(card)) < 80_000
+    assert len(json.dumps(card, ensure_ascii=False).encode()) < 28 * 1024
+    ids = [n["id"] for n in walk(card["body"]) if str(n.get("type", "")).startswith("Input.")]
+    assert len(ids) == len(set(ids))
+    assert all(n.get("label") for n in walk(card["body"]) if str(n.get("type", "")).startswith("Input."))
+    executes = [n for n in walk(card) if n.get("type") == "Action.Execute"]
+    assert executes, "a card with no way on"
+    for n in executes:
+        assert n["data"]["verb"] == n["verb"]
+        assert n["fallback"] == {"type": "Action.Submit", "title": n["title"], "data": n["data"]}
 
 
 LEAD, HEAD = "lead@100001.sch.example", "head@100001.sch.example"
@@ -140,6 +149,7 @@ async def test_an_anonymous_answer_is_changed_from_its_own_card_only(chat):
     # Asking for the card again says it is answered (no form to fill twice).
     fresh = await chat.say(HEAD, "feedback")
     assert "already answered this evaluation anonymously" in words(fresh) and not inputs_of(fresh.card)
+    check_card(fresh.card)
     assert len(await evaluations(chat)) == 1
 
 
@@ -215,7 +225,7 @@ async def test_reports_for_officers_and_managers_only(chat):
     [img] = [n for n in walk(ev.card) if n.get("type") == "Image"]
     assert base64.b64decode(img["url"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     files = await chat.press(ADMIN, ev, "Download CSV")
-    assert [f[1] for f in files.files] == ["text/csv", "image/png"]
+    assert [f[1] for f in files.files] == ["text/csv", "text/csv", "image/png"]
     acts = await chat.say(ANN, "report actions")
     check_card(acts.card)
     assert "No open actions" in words(acts)

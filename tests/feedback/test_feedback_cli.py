@@ -27,7 +27,8 @@ async def _seed(url: str) -> None:
     low = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     await env.meeting(["allocated"], local(2026, 3, 11, 10), status="cancelled")
     await env.evaluations.submit(world.contact("low_primary.lead"), low, {"usefulness": "5", "working_together": "4",
-                                                                         "clarity": "4", "overall": "5"})
+                                                                         "clarity": "4", "overall": "5",
+                                                                         "comments": "Short and useful"})
     await env.records.save(world.officer("ann"), low, {"attendance_pct": "94", "pa": "17", "sa": "1",
                                                        "action1_text": "Send letters", "action1_owner": "school",
                                                        "action1_due": "2026-03-27"})
@@ -60,7 +61,11 @@ def test_coverage_evaluations_and_actions_from_the_command_line(run, tmp_path):
     assert (tmp_path / "sum.csv").read_text().splitlines()[-1] == \
         "Spring term 2025-26,All officers (LA),9,1,0,0,1,0,7,11.1,11.1"
 
-    out = run("report", "evaluations", "--term", "spring 2025-26", "--csv", "ev.csv", "--chart", "ev.png")
+    out = run("report", "evaluations", "--term", "spring 2025-26", "--csv", "ev.csv", "--chart", "ev.png",
+              "--comments-csv", "comments.csv")
+    assert (tmp_path / "comments.csv").read_text().splitlines() == [
+        "term,officer,school,author,comment",
+        "Spring term 2025-26,Ann Officer,Low Primary School,Lead of Low Primary School,Short and useful"]
     assert "Ann Officer: 1 answer from 1 meeting held; usefulness 5.00" in out
     assert (tmp_path / "ev.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "ev.csv").read_text().splitlines()[1] == \

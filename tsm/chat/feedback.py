@@ -182,6 +182,7 @@ async def report_csv(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         r = await svc.evaluations(ctx.actor, term)
         name = f"tsm-evaluations-{r.term.name}-{r.term.academic_year}"
         files = ((f"{name}.csv", "text/csv", rep.evaluations_csv(r).encode()),
+                 (f"{name}-comments.csv", "text/csv", rep.evaluation_comments_csv(r).encode()),
                  (f"{name}.png", "image/png", rep.evaluation_chart_png(r)))
     else:
         r = await svc.actions(ctx.actor, term, all_terms=term is None)

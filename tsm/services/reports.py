@@ -409,6 +409,12 @@ def evaluations_csv(r: EvaluationReport) -> str:
                   *["" if x.means[k] is None else f"{x.means[k]:.2f}" for k in QUESTION_KEYS]] for x in r.summaries])
 
 
+def evaluation_comments_csv(r: EvaluationReport) -> str:
+    """Every comment of the term in scope; the author only for named answers ("Anonymous" otherwise)."""
+    return _csv(["term", "officer", "school", "author", "comment"],
+                [[r.term.label, c.officer, c.school, c.author, c.text] for c in r.comments])
+
+
 def actions_csv(r: ActionsReport) -> str:
     return _csv(["due_date", "days_overdue", "urn", "school", "officer", "owner", "owner_detail", "action",
                  "meeting_date", "term"],
@@ -461,4 +467,4 @@ def coverage_lines(r: CoverageReport) -> list[str]:
 
 
 __all__ = ["Coverage", "Reports", "resolve_term", "coverage_csv", "coverage_summary_csv", "evaluations_csv",
-           "actions_csv", "evaluation_chart_png", "coverage_lines"]
+           "evaluation_comments_csv", "actions_csv", "evaluation_chart_png", "coverage_lines"]
