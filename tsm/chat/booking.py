@@ -376,7 +376,6 @@ async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str 
     officer_booked = ctx.actor.is_officer
     facts = (*meeting_facts(v, with_attendees=True), ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
     notes: list[tuple[Recipient, Message]] = []
-    conv = conversation(ctx)
     if officer_booked:
         heading = f"Booked for {v.school_label}"
         # The school is asked to accept the time or pick another free one in the same term.
@@ -386,7 +385,6 @@ async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str 
         notes.append((Recipient("officer", v.officer_id),
                       Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")))
         note = "A reminder comes a week before, with what to prepare."
-    _ = conv
     card = cards.done(cards.DoneView(heading, facts, v.join_url, note, (cards.MY_MEETINGS, cards.HELP)))
     return Reply(text=result.message, card=card, files=ics_files(result.invitation_ics), notify=tuple(notes))
 

@@ -14,7 +14,6 @@ from cards import booking as cards
 from ..domain.errors import InvalidInput
 from ..domain.model import Mode
 from ..domain.text import day_text, time_text, when_text
-from ..messaging import Message, Recipient
 from ..services.conversation import ConversationService, ExpiredOffer, Offer
 from ..services.views import MeetingView
 from .router import ChatContext, Reply, field_datetime, field_str
@@ -132,14 +131,12 @@ def heading_for(offer: Offer) -> str:
 
 
 def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button | None = None) -> Reply:
-    tz = offer_tz(offer)
     choices = []
     for day, starts in days_of(offer).items():
         n = len(starts)
         choices.append(cards.Choice(f"{day_text(day)} ({n} free time{'s' if n != 1 else ''})", day.isoformat()))
-    if len(choices) > 60:
+    if len(choices) > 60:  # a term has about 60 school days; the card stays small
         choices = choices[:60]
-    _ = tz
     return Reply(card=cards.pick_date(cards.DatesView(offer.id, heading_for(offer), intro, tuple(choices), note, back)))
 
 
@@ -161,10 +158,3 @@ def intro_for(offer: Offer, who: str, term_label: str) -> str:
     minutes = int(offer.duration.total_seconds() // 60)
     return (f"{term_words(term_label)}: a {minutes}-minute TSM {mode} with {who}. "
             "These dates have free times; pick one.")
-
-
-def notify(recipients: list[Recipient], text: str, card: dict | None = None) -> tuple[tuple[Recipient, Message], ...]:
-    return tuple((r, Message(text, card)) for r in recipients)
-
-
-__all__ = ["ExpiredOffer", "MODE_LABELS", "conversation", "dates_reply", "times_reply"]
