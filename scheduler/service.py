@@ -270,6 +270,7 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     service: SchedulerService | None = None
+    metrics_server = None
     try:
         messenger = messenger or build_messenger(app)
         service = SchedulerService(
@@ -283,9 +284,17 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
             except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
                 pass
         await service.start()
+        if settings.worker_metrics_port and app.metrics is not None:  # Prometheus /metrics for this worker
+            from tsm.observability import start_metrics_server
+
+            metrics_server = await start_metrics_server(
+                app.metrics, host=settings.host, port=settings.worker_metrics_port,
+                token=settings.metrics_token.get_secret_value(), healthy=lambda: service.running)
         await stop.wait()
         log.info("scheduler worker %s stopping", service.worker_id)
     finally:
+        if metrics_server is not None:
+            await metrics_server.cleanup()
         for sig in handled:
             loop.remove_signal_handler(sig)
         if service is not None:

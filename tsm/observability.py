@@ -97,6 +97,27 @@ def add_metrics_route(web_app, metrics: Metrics, *, token: str = "") -> None:
     web_app.router.add_get("/metrics", metrics_handler(metrics, token=token))
 
 
+async def start_metrics_server(metrics: Metrics, *, host: str, port: int, token: str = "",
+                               healthy: Callable[[], bool] | None = None):
+    """A small HTTP server with ``GET /metrics`` (and ``GET /healthz`` from ``healthy()``) for processes that serve
+    nothing else: ``tsm worker`` with TSM_WORKER_METRICS_PORT. Returns the aiohttp AppRunner (``await r.cleanup()``)."""
+    from aiohttp import web
+
+    web_app = web.Application()
+    add_metrics_route(web_app, metrics, token=token)
+    if healthy is not None:
+        async def health(_request: web.Request) -> web.Response:
+            ok = bool(healthy())
+            return web.json_response({"status": "ok" if ok else "degraded", "scheduler": {"running": ok}},
+                                     status=200 if ok else 503)
+
+        web_app.router.add_get("/healthz", health)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
 # ---------------------------------------------------------------------- instrumenting the services
 
 

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
     metrics_token: SecretStr = SecretStr("")  # when set, GET /metrics needs "Authorization: Bearer <token>"
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # `tsm worker` serves /metrics, /healthz here (0: off)
     # Per-user chat rate limit (each bot process): at most N turns in any window of T seconds; 0 turns it off.
     chat_burst_turns: int = Field(default=20, ge=0)
     chat_burst_seconds: float = Field(default=10.0, gt=0)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from factories import make_world
-from processes import start_bot, start_worker, wait_healthy, wait_log
+from processes import free_port, start_bot, start_worker, wait_healthy, wait_log
 from prod_figures import record_figures
 from sqlalchemy import text
 from teams_fakes import FakeConnector, ThreadServer, installation_update
@@ -90,7 +90,8 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
         killed_at = time.monotonic()
         assert doomed.popen.returncode == -9
 
-        survivor = start_worker("survivor", pg_url, tmp_path, **fast)
+        metrics_port = free_port()
+        survivor = start_worker("survivor", pg_url, tmp_path, TSM_WORKER_METRICS_PORT=str(metrics_port), **fast)
         procs.append(survivor)
         wait_log(survivor, "scheduler started as")
         row = None
@@ -103,6 +104,11 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
             await asyncio.sleep(0.25)
         takeover_seconds = time.monotonic() - killed_at
         await asyncio.sleep(1.5)  # room for a (wrong) second send to show up
+        async with httpx.AsyncClient(timeout=10) as http:  # the worker's own /metrics and /healthz
+            scraped = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            health = await http.get(f"http://127.0.0.1:{metrics_port}/healthz")
+        assert health.status_code == 200 and health.json()["scheduler"]["running"] is True
+        assert 'tsm_reminders_total{kind="remind_1d",outcome="sent"} 1.0' in scraped, scraped[-1500:]
         survivor.terminate()
 
         assert tuple(row) == ("sent", "survivor", 2), row
