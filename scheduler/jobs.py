@@ -138,18 +138,18 @@ class Jobs:
         async with self.db.reader() as s:
             # Plain columns, not Meeting objects: at 2,000 rows, building ORM objects was most of the sweep's time.
             rows = await s.exec(
-                select(Meeting.id, Meeting.start, Meeting.updated_at, Meeting.booked_by, MeetingAttendee.contact_id)
+                select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
                 .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
                 .where(col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
                        col(MeetingAttendee.contact_id).is_not(None),
                        (Meeting.start <= now + timedelta(days=7)) | (Meeting.updated_at >= now - timedelta(days=2)))
             )
             refs: dict[datetime, str] = {}
-            for mid, start, updated_at, booked_by, contact_id in rows:
+            for mid, start, updated_at, contact_id in rows:
                 r = Recipient("contact", contact_id)
                 lead = start - now
                 ref = refs.get(start) or refs.setdefault(start, iso(start))
-                if updated_at >= now - timedelta(days=2) and booked_by != f"contact:{contact_id}":
+                if updated_at >= now - timedelta(days=2):  # whoever made the change is skipped at compose
                     due.append(Due("confirm", "meeting", mid, r, ref))
                 if lead <= timedelta(days=1):
                     if updated_at <= start - timedelta(days=1):
@@ -457,12 +457,16 @@ class Jobs:
                                         .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
             officer = await s.get(Officer, m.officer_id)
             la = await self.ref.la(s, schools[0].la_id)
-            moved = (await s.exec(select(MeetingStatusChange.status).where(MeetingStatusChange.meeting_id == m.id)
-                                  .order_by(col(MeetingStatusChange.id).desc()).limit(1))).first() == "moved"
+            last = (await s.exec(select(MeetingStatusChange.status, MeetingStatusChange.actor)
+                                 .where(MeetingStatusChange.meeting_id == m.id)
+                                 .order_by(col(MeetingStatusChange.id).desc()).limit(1))).first()
+        moved = last is not None and last[0] == "moved"
         names = " & ".join(sc.name for sc in schools)
         if due.kind in ("confirm", "remind_7d", "remind_1d"):
             if m.status not in CHANGEABLE or m.start <= self.clock():
                 return None  # cancelled or past: no reminder
+            if due.kind == "confirm" and last is not None and last[1] == f"{due.recipient.kind}:{due.recipient.id}":
+                return None  # they made this change themselves and saw it confirmed in the chat
             view = cards.ReminderView(due.kind, names, officer.name, m.start, m.end, la.timezone, m.mode, m.location,
                                       m.join_url, moved=moved)
             return Message(cards.reminder_text(view), cards.reminder(view))

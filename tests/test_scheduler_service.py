@@ -111,6 +111,20 @@ async def test_purge_drops_only_old_finished_rows(env):
     assert await env.ledger.counts() == {"claimed": 1, "sent": 1}
 
 
+async def test_a_move_is_confirmed_to_the_colleague_not_to_the_person_who_moved_it(env):
+    w = env.world
+    lead, head = (Recipient("contact", w.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
+    r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    first = await env.jobs.reminders()
+    assert (first.by_kind, first.skipped) == ({"confirm": 1}, 1)  # to the head; the lead booked it
+    env.clock.now += timedelta(hours=2)
+    await env.booking.move(w.contact("low_primary.head"), r.meeting.id, local(2026, 2, 10, 10))
+    res = await env.jobs.reminders()
+    assert (res.sent, res.skipped) == (1, 1)
+    assert [rcp for rcp, _ in env.messenger.sent] == [head, lead]
+    assert "Your TSM has moved" in str(env.messenger.sent[-1][1].card)
+
+
 # ---------------------------------------------------------------- the service: two workers, a restart
 
 
