@@ -415,6 +415,17 @@ async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | No
         return Reply(text=exc.message, card=cards.done(cards.DoneView(
             "Already booked" if exc.code == "already_booked" else "That can't be changed", (), note=exc.message,
             buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
+    if offer is not None and offer.kind in ("book", "officer_book") and exc.code in SLOT_REFUSALS:
+        # A double press (or a colleague at the same moment) may have booked this school's TSM: say so,
+        # rather than "just taken" about the school's own new meeting.
+        mine = [m for m in await ctx.services.booking.list_meetings(ctx.actor, school_id=offer.school_ids[0])
+                if m.term_id == offer.term_id]
+        if mine:
+            message = (f"{mine[0].school_label} is already booked for the {term_words(offer.term_label)}: "
+                       f"{when(mine[0])}. Only one TSM per term.")
+            return Reply(text=message, card=cards.done(cards.DoneView(
+                "Already booked", meeting_facts(mine[0]), note=message, buttons=(cards.MY_MEETINGS, cards.HELP))),
+                error=True)
     if offer is not None and (exc.code in SLOT_REFUSALS or exc.code == "move_other_term"):
         fresh = await refreshed(ctx, offer)
         verb = {"book": "book.pick_time", "officer_book": "book.pick_time", "move": "meeting.move",

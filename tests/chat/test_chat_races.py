@@ -1,0 +1,85 @@
+"""Races and calendars: two schools pressing "Book it" on the same time at once (SQLite and PostgreSQL), a
+double press, and the confirmation when the calendar is Outlook (a Teams link, the invitation emailed)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from chatkit import NOW, Chat, Clock, choices, facts, text_of, titles
+from test_chat_booking import ASHCOMBE, ST_BEDE, walk_to_confirm
+
+from tsm.adapters.calendar_local import LocalCalendar
+from tsm.adapters.db.engine import Database
+from tsm.bootstrap import build_app
+from tsm.demo import load_demo
+from tsm.settings import Settings
+
+
+async def test_same_time_pressed_by_two_schools_at_once_books_one(any_db_url, tmp_path):
+    clock = Clock(NOW)
+    app = build_app(Settings(database_url=any_db_url, invitations_dir=tmp_path / "inv"), clock=clock)
+    await load_demo(app.db, today=date(2026, 11, 23))
+    chat = Chat(app, clock)
+    try:
+        a, b = await chat.contact(ASHCOMBE), await chat.contact(ST_BEDE)  # both Alex Carter's schools
+        review_a, start_a = await walk_to_confirm(chat, a, date_index=2, time_index=1)
+        review_b, start_b = await walk_to_confirm(chat, b, date_index=2, time_index=1)
+        assert start_a == start_b
+        ra, rb = await asyncio.gather(chat.press(a, review_a, "Book it"), chat.press(b, review_b, "Book it"))
+        won = [r for r in (ra, rb) if not r.error]
+        lost = [r for r in (ra, rb) if r.error]
+        assert len(won) == 1 and len(lost) == 1, [text_of(r) for r in (ra, rb)]
+        assert "Just taken" in text_of(lost[0]) and start_a not in [c["value"] for c in choices(lost[0].card, "start")]
+        assert len(await chat.meetings_of(ASHCOMBE)) + len(await chat.meetings_of(ST_BEDE)) == 1
+    finally:
+        await app.close()
+
+
+async def test_a_double_press_books_once(chat):
+    lead = await chat.contact(ASHCOMBE)
+    review, _ = await walk_to_confirm(chat, lead)
+    first, second = await asyncio.gather(chat.press(lead, review, "Book it"), chat.press(lead, review, "Book it"))
+    assert sorted([first.error, second.error]) == [False, True]
+    loser = first if first.error else second
+    assert "already booked" in text_of(loser) and "My meetings" in titles(loser.card)
+    assert len(await chat.meetings_of(ASHCOMBE)) == 1
+
+
+class OutlookLike(LocalCalendar):
+    """The local calendar's store, answering like Graph: a Teams join URL, no .ics (Outlook emails it)."""
+
+    async def create_event(self, details):
+        result = await super().create_event(details)
+        join = "https://teams.microsoft.com/l/meetup-join/example" if details.online else None
+        return replace(result, join_url=join, ics=None)
+
+    async def update_event(self, event_id, details):
+        return replace(await super().update_event(event_id, details), ics=None)
+
+
+@pytest.fixture
+async def outlook_chat(sqlite_url, tmp_path):
+    clock = Clock(NOW)
+    settings = Settings(database_url=sqlite_url, calendar_backend="graph", graph_tenant_id="t", graph_client_id="c")
+    db = Database(sqlite_url)
+    app = build_app(settings, clock=clock, calendar=OutlookLike(db))
+    await load_demo(app.db, today=date(2026, 11, 23))
+    yield Chat(app, clock)
+    await app.close()
+    await db.dispose()
+
+
+async def test_with_outlook_the_confirmation_has_the_teams_link_and_no_file(outlook_chat):
+    chat = outlook_chat
+    lead = await chat.contact(ASHCOMBE)
+    review, _ = await walk_to_confirm(chat, lead)
+    done = await chat.press(lead, review, "Book it")
+    assert not done.error, text_of(done)
+    f = facts(done)
+    assert f["Where"] == "Microsoft Teams" and f["Invitation"] == "Emailed from Outlook to everyone invited"
+    assert done.files == ()
+    join = next(a for a in done.card["actions"] if a["type"] == "Action.OpenUrl")
+    assert join["url"] == "https://teams.microsoft.com/l/meetup-join/example"
