@@ -183,6 +183,10 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     # The warning card keeps what was typed, so confirming saves exactly that.
     saved = await chat.press(ANN, warned, "Save as written")
     assert saved.text == "The TSM record is saved."
+    # The officer wrote it first: the school's invited staff get a copy of the record.
+    assert sorted((to.kind, to.id) for to, _ in saved.notify) == sorted(
+        ("contact", chat.world.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
+    assert all("is ready" in msg.text and msg.card for _, msg in saved.notify)
     facts = {f["title"]: f["value"] for n in walk(saved.card) if n.get("type") == "FactSet" for f in n["facts"]}
     assert (facts["Persistently absent (10%+)"], facts["Severely absent (50%+)"], facts["GRT"]) == ("23", "<5", "<5")
     # The school sees the same record and may mark the action done; the officer is told when the school saves.

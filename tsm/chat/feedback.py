@@ -93,23 +93,17 @@ async def record_save(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if not outcome.saved:
         return Reply(text="Nothing is saved yet: some text may be about individual pupils. Please check it.",
                      card=record_cards.record_form(outcome.view, draft=outcome.draft, findings=outcome.findings))
+    v = outcome.view
+    day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
     notify: tuple = ()
-    if ctx.actor.kind == "contact":  # the school wrote it: the officer hears of it (and gets the record)
-        officer_id = await _officer_of(ctx, meeting_id)
-        if officer_id is not None:
-            notify = ((Recipient("officer", officer_id),
-                       Message(f"{outcome.view.school} updated the TSM record of "
-                               f"{day_text(outcome.view.start, ZoneInfo(outcome.view.timezone), weekday=False)}.",
-                               record_cards.record_card(outcome.view))),)
-    return Reply(text="The TSM record is saved.", card=record_cards.record_card(outcome.view), notify=notify)
-
-
-async def _officer_of(ctx: ChatContext, meeting_id: int) -> int | None:
-    from ..adapters.db.tables import Meeting
-
-    async with ctx.services.db.reader() as s:
-        m = await s.get(Meeting, meeting_id)
-        return m.officer_id if m else None
+    if ctx.actor.kind == "contact" and outcome.officer_id:  # the school wrote it: its officer gets the record
+        notify = ((Recipient("officer", outcome.officer_id),
+                   Message(f"{v.school} updated the TSM record of {day}.", record_cards.record_card(v))),)
+    elif ctx.actor.is_officer and outcome.created:  # the officer wrote it: the school's attendees get a copy
+        notify = tuple((Recipient("contact", c), Message(f"The record of your TSM of {day} is ready: figures, "
+                                                         "agreed actions and who leads.", record_cards.record_card(v)))
+                       for c in outcome.attendee_contact_ids)
+    return Reply(text="The TSM record is saved.", card=record_cards.record_card(v), notify=notify)
 
 
 async def action_done(ctx: ChatContext, data: dict[str, Any]) -> Reply:

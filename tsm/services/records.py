@@ -19,7 +19,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.engine import Database
 from ..adapters.db.feedback_tables import RecordAction, TsmRecord
-from ..adapters.db.tables import AuditLog, Meeting, MeetingSchool, Officer, School, SchoolContact
+from ..adapters.db.tables import (
+    AuditLog,
+    Meeting,
+    MeetingAttendee,
+    MeetingSchool,
+    Officer,
+    School,
+    SchoolContact,
+)
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import (
     MAX_NOTES,
@@ -96,6 +104,9 @@ class SaveOutcome:
     view: RecordView
     findings: tuple[Finding, ...] = ()
     draft: dict | None = None  # the submitted fields, to put back in the form or the warning card
+    created: bool = False  # this save wrote the meeting's first record
+    officer_id: int = 0  # who to tell: the meeting's officer...
+    attendee_contact_ids: tuple[int, ...] = ()  # ...and the school staff invited to it
 
     @property
     def saved(self) -> bool:
@@ -149,15 +160,19 @@ class Records:
             return SaveOutcome(view, tuple(pending), draft)
         try:
             async with self.db.transaction() as s:
-                await self._write(s, actor, m, figures, lead, notes, actions, now,
-                                  acknowledged=len(findings))
+                created = await self._write(s, actor, m, figures, lead, notes, actions, now,
+                                            acknowledged=len(findings))
         except IntegrityError:  # two first saves at once: the other created the record; save over it
             async with self.db.transaction() as s:
-                await self._write(s, actor, m, figures, lead, notes, actions, now, acknowledged=len(findings))
-        return SaveOutcome(await self.view(actor, meeting_id), (), draft)
+                created = await self._write(s, actor, m, figures, lead, notes, actions, now,
+                                            acknowledged=len(findings))
+        async with self.db.reader() as s:
+            contacts = tuple(c for c in await s.exec(select(MeetingAttendee.contact_id).where(
+                MeetingAttendee.meeting_id == m.id, col(MeetingAttendee.contact_id).is_not(None))) if c is not None)
+        return SaveOutcome(await self.view(actor, meeting_id), (), draft, created, m.officer_id, contacts)
 
     async def _write(self, s: AsyncSession, actor: Actor, m: MeetingFacts, figures: Figures, lead: str, notes: str,
-                     actions: list[ActionDraft], now: datetime, *, acknowledged: int) -> None:
+                     actions: list[ActionDraft], now: datetime, *, acknowledged: int) -> bool:
         rec = (await s.exec(select(TsmRecord).where(TsmRecord.meeting_id == m.id))).first()
         created = rec is None
         if rec is None:
@@ -180,6 +195,7 @@ class Records:
         s.add(AuditLog(at=now, actor=actor.key, action="record.create" if created else "record.update",
                        entity="tsm_record", entity_id=str(rec.id),
                        detail={"meeting_id": m.id, "actions": len(actions), "confirmed_warnings": acknowledged}))
+        return created
 
     async def set_action_done(self, actor: Actor, action_id: int, done: bool = True) -> RecordView:
         if not isinstance(action_id, int) or isinstance(action_id, bool):
