@@ -86,8 +86,8 @@ async def find_meeting(jobs: Jobs, *, join_url: str | None = None, teams_meeting
     if join_url:
         match.append(Meeting.join_url == join_url.strip())
     if thread:  # a cheap pre-filter (case-insensitive on the encoded id); confirmed exactly below
-        match.append(func.lower(Meeting.join_url).contains(quote(thread, safe="").lower()))
-        match.append(func.lower(Meeting.join_url).contains(thread.lower()))
+        match.append(func.lower(Meeting.join_url).contains(quote(thread, safe="").lower(), autoescape=True))
+        match.append(func.lower(Meeting.join_url).contains(thread.lower(), autoescape=True))
     async with jobs.db.reader() as s:
         rows = list(await s.exec(select(Meeting.id, Meeting.join_url, Meeting.start).where(
             col(Meeting.join_url).is_not(None), col(Meeting.status).in_(ENDABLE),

@@ -386,6 +386,24 @@ async def test_a_feedback_claim_left_by_a_dead_worker_is_composed_and_sent_by_th
     assert env.messenger.sent[0][1].text.startswith("Reminder: How was your TSM")
 
 
+async def test_the_end_event_finds_its_meeting_on_both_databases(any_db_url):
+    db = Database(any_db_url)
+    try:
+        env = Env(db, Clock(local(2026, 1, 5, 8)), FakeMessenger())
+        env.world = await make_world(db)
+        mid = await _teams_meeting(env, local(2026, 2, 3, 10))
+        env.clock.now = local(2026, 2, 3, 11, 2).astimezone(env.clock.now.tzinfo)
+        by_id = base64.b64encode(f"0#{THREAD}#0".encode()).decode()
+        outcomes = await asyncio.gather(
+            teams_meeting_ended(None, env.messenger, teams_meeting_id=by_id, jobs=env.jobs),
+            teams_meeting_ended(None, env.messenger, join_url=JOIN_URL, jobs=env.restart("w2").jobs))
+        assert sorted(o.status for o in outcomes) == ["already_handled", "ended"]
+        assert {o.meeting_id for o in outcomes} == {mid}
+        assert sum(1 for _, m in env.messenger.sent if m.text.startswith("Next term's TSM")) == 3
+    finally:
+        await db.dispose()
+
+
 async def test_an_end_event_before_the_meeting_or_for_another_meeting_changes_nothing(env):
     mid = await _teams_meeting(env, local(2026, 2, 3, 10))
     env.clock.now = local(2026, 2, 2, 16).astimezone(env.clock.now.tzinfo)  # someone tried the link the day before
