@@ -112,6 +112,8 @@ async def test_one_receipt_per_person_and_the_unanswered_are_known(env):
     ({**GOOD, "overall": True}, "from 1 to 5"),
     ({**GOOD, "working_together": "four"}, "from 1 to 5"),
     ({**GOOD, "comments": "x" * 2001}, "under 2000"),
+    ({**GOOD, "comments": "We discussed A123456789012 at length"}, "looks like a pupil's UPN"),
+    ({**GOOD, "comments": "Child born 01/02/2016 needs support"}, "date of birth"),
 ])
 async def test_bad_answers_are_refused_and_change_nothing(env, bad, message):
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))

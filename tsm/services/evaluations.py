@@ -26,7 +26,7 @@ from ..adapters.db.engine import Database
 from ..adapters.db.feedback_tables import Evaluation, EvaluationReceipt
 from ..adapters.db.tables import LA, AuditLog, Meeting, MeetingSchool, Officer, School, SchoolContact
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
-from ..domain.feedback import MAX_COMMENT, Ratings, clean_text, parse_flag, parse_ratings
+from ..domain.feedback import MAX_COMMENT, Ratings, clean_text, find_pupil_data, parse_flag, parse_ratings
 from .actors import Actor
 
 ENDED_OK = ("held",)
@@ -183,6 +183,10 @@ class Evaluations:
             raise NotAllowed("Evaluations are for the school's staff who attended.")
         ratings = parse_ratings(data)
         comments = clean_text(data.get("comments"), label="your comments", max_len=MAX_COMMENT)
+        ids = [f.text for f in find_pupil_data(comments) if f.kind in ("upn", "dob")]
+        if ids:  # feedback is about the meeting: a pupil's UPN or date of birth has no place in it
+            raise InvalidInput(f"Please remove “{ids[0]}” from your comments: it looks like a pupil's UPN or date "
+                               "of birth, and feedback must not identify pupils.")
         anonymous = parse_flag(data.get("anonymous"))
         if edit_token is not None and (not isinstance(edit_token, str) or len(edit_token) > 100):
             edit_token = None
