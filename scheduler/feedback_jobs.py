@@ -3,6 +3,9 @@
 Like the other sweeps, each works out what is due *now* from the database and claims it in the ledger
 (``scheduler.ledger.Ledger``), so a restart or a second worker never sends anything twice:
 
+- ``record_prompts``: half an hour after a meeting's end, its officer gets the TSM record card to fill in,
+  once, unless the record was written already (by either side).
+
 - ``evaluation_reminders``: ``evaluation_reminder_days`` after the evaluation request was sent (ledger kind
   ``evaluation``, sent by ``Jobs.on_meeting_end``), one reminder to each person asked who has not answered;
   the ledger key (kind, meeting, contact, meeting start) makes it once.
@@ -44,7 +47,7 @@ from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset({"evaluation_reminder", "action_reminder"})
+KINDS = frozenset({"evaluation_reminder", "action_reminder", "record_prompt"})
 ACTIVE = ("booked", "moved", "held")
 
 
@@ -89,7 +92,7 @@ class FeedbackJobs:
     def __init__(self, *, db: Database, messenger: MessengerPort, ledger: Ledger, clock: Callable[[], datetime],
                  evaluations: Evaluations | None = None, retention_days: int = 730,
                  evaluation_reminder_after: timedelta = timedelta(days=3), action_lead_days: int = 7,
-                 max_attempts: int = 5) -> None:
+                 record_prompt_after: timedelta = timedelta(minutes=30), max_attempts: int = 5) -> None:
         self.db = db
         self.messenger = messenger
         self.ledger = ledger
@@ -98,6 +101,7 @@ class FeedbackJobs:
         self.retention_days = retention_days
         self.evaluation_reminder_after = evaluation_reminder_after
         self.action_lead_days = action_lead_days
+        self.record_prompt_after = record_prompt_after
         self.max_attempts = max_attempts
 
     @classmethod
@@ -110,7 +114,7 @@ class FeedbackJobs:
 
     async def run_all(self) -> FeedbackSweep:
         total = FeedbackSweep()
-        for sweep in (self.evaluation_reminders, self.action_reminders):
+        for sweep in (self.record_prompts, self.evaluation_reminders, self.action_reminders):
             try:
                 r = await sweep()
                 for k in vars(total):
@@ -151,6 +155,36 @@ class FeedbackJobs:
 
     async def evaluation_reminders(self) -> FeedbackSweep:
         return await self._deliver(await self.ledger.claim(await self.due_evaluation_reminders()))
+
+    # ------------------------------------------------------------------ the record, at the meeting's end
+
+    async def due_record_prompts(self) -> list[Due]:
+        """Meetings that ended ``record_prompt_after`` ago (up to 3 days) with no record yet: their officer gets the
+        record card to fill in, once per meeting (and time: a moved meeting is a new one)."""
+        now = self.clock()
+        async with self.db.reader() as s:
+            rows = list(await s.exec(select(Meeting).where(
+                col(Meeting.status).in_(ACTIVE), Meeting.end <= now - self.record_prompt_after,
+                Meeting.end > now - timedelta(days=3),
+                col(Meeting.id).not_in(select(TsmRecord.meeting_id)))))
+        return [Due("record_prompt", "meeting", m.id, Recipient("officer", m.officer_id), iso(m.start)) for m in rows]
+
+    async def record_prompts(self) -> FeedbackSweep:
+        return await self._deliver(await self.ledger.claim(await self.due_record_prompts()))
+
+    async def _compose_record_prompt(self, due: Due) -> Message | None:
+        from cards.record import record_card
+        from tsm.services.actors import Actor
+        from tsm.services.records import Records
+
+        async with self.db.reader() as s:
+            m = await s.get(Meeting, due.subject_id)
+        if m is None or iso(m.start) != due.ref or m.status not in ACTIVE:
+            return None
+        view = await Records(self.db, clock=self.clock).view(Actor("officer", m.officer_id), m.id)
+        if view.exists:
+            return None  # written in the meantime (by the officer or the school)
+        return Message(f"Write the TSM record: {view.school}", record_card(view))
 
     # ------------------------------------------------------------------ action reminders
 
@@ -206,6 +240,8 @@ class FeedbackJobs:
             return await evaluation_message(self.evaluations, due.subject_id, due.recipient.id, reminder=True)
         if due.kind == "action_reminder":
             return await self._compose_action(due)
+        if due.kind == "record_prompt":
+            return await self._compose_record_prompt(due)
         raise ValueError(f"not a feedback kind: {due.kind}")
 
     async def _compose_action(self, due: Due) -> Message | None:

@@ -177,3 +177,22 @@ async def test_retention_purge(env):
 async def test_a_retention_period_under_a_day_is_refused(env, days):
     with pytest.raises(ValueError):
         await jobs(env, Messenger(), retention_days=days).purge()
+
+
+async def test_the_officer_is_asked_for_the_record_once_after_the_meeting(env):
+    w = env.world
+    m1 = await env.meeting(["low_primary"], local(2026, 3, 19, 10))
+    m2 = await env.meeting(["high_primary"], local(2026, 3, 19, 13))
+    await env.meeting(["secondary"], local(2026, 3, 19, 9), status="cancelled")
+    m = Messenger()
+    env.clock.now = local(2026, 3, 19, 11, 20)  # 20 minutes after the first ended: not yet
+    assert (await jobs(env, m).record_prompts()).claimed == 0
+    env.clock.now = local(2026, 3, 19, 11, 31)
+    assert (await jobs(env, m).record_prompts()).sent == 1
+    [(to, msg)] = m.sent
+    assert to == Recipient("officer", w.officers["ann"]) and msg.text == "Write the TSM record: Low Primary School"
+    assert "record.edit" in json.dumps(msg.card)
+    await env.records.save(w.contact("high_primary.lead"), m2, {"pa": "9"})  # the school wrote the second one
+    env.clock.now = local(2026, 3, 19, 15)
+    assert (await jobs(env, m, "w2").record_prompts()).sent == 0  # m1 once; m2 has its record
+    assert [o.subject_id for o in await env.outbound("record_prompt")] == [m1]
