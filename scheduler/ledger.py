@@ -124,13 +124,18 @@ class Ledger:
 
     async def once(self, job: str, period: str) -> bool:
         """True for exactly one caller, across every worker, per ``(job, period)``: for work that must run once
-        per period however many workers there are (e.g. renewing Graph subscriptions once an hour). The row is
-        a ledger row of kind ``job`` (subject and recipient 0), finished at once; it holds no message."""
-        key = f"{job}:{period}"[:40]
-        claims = await self.claim([Due("job", "job", 0, Recipient("officer", 0), key)])
-        if claims:
-            await self.finish(claims[0], "sent")
-        return bool(claims)
+        per period however many workers there are (e.g. renewing Graph subscriptions once an hour). One insert
+        of a finished ledger row of kind ``job`` (subject and recipient 0, no message); not counted as a send."""
+        now = self.clock()
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        row = dict(kind="job", subject_kind="job", subject_id=0, recipient_kind="job", recipient_id=0,
+                   ref=f"{job}:{period}"[:40], status="sent", claimed_by=self.worker_id, lease_until=None, attempts=1,
+                   created_at=now, sent_at=now, last_error="")
+        stmt = insert(Outbound).values([row])
+        stmt = stmt.on_conflict_do_nothing(constraint="uq_outbound_once") if self.db.is_postgres \
+            else stmt.on_conflict_do_nothing()
+        async with self.db.transaction() as s:
+            return (await s.exec(stmt.returning(Outbound.id))).first() is not None
 
     async def purge(self, older_than: timedelta = timedelta(days=180)) -> int:
         """Delete finished rows older than ``older_than``. Safe once no sweep can offer their key again: the
