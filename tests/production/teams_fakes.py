@@ -31,6 +31,9 @@ class FakeConnector:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict] = field(default_factory=dict)  # user id -> TeamsChannelAccount JSON
     url: str = ""
+    # conversation id -> answers to give its next sends instead of accepting them: (status, headers, error code)
+    fail_plan: dict[str, list[tuple[int, dict, str]]] = field(default_factory=dict)
+    attempts: Any = field(default_factory=lambda: __import__("collections").Counter())  # sends tried, per conversation
     hang_next: int = 0  # the next N sends hang (never answered while the test runs) and are not recorded
     hung: threading.Event = field(default_factory=threading.Event)  # set when a send is hanging
     release: threading.Event = field(default_factory=threading.Event)  # set to let hanging sends end (with a 503)
@@ -47,6 +50,15 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         body = await request.json()
+        cid = request.match_info["cid"]
+        with self._lock:
+            self.attempts[cid] += 1
+            plan = self.fail_plan.get(cid)
+            failure = plan.pop(0) if plan else None
+        if failure is not None:
+            status, headers, code = failure
+            return web.json_response({"error": {"code": code, "message": "refused by the fake connector"}},
+                                     status=status, headers=headers)
         with self._lock:
             hang = self.hang_next > 0
             self.hang_next -= hang

@@ -88,6 +88,10 @@ async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[int]]:
     return bookers, [c.id for _, c in reminded]
 
 
+def posts_to(connector: FakeConnector, conv: str, before: Counter) -> int:
+    return Counter(s.conversation_id for s in connector.snapshot())[conv] - before[conv]
+
+
 async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeConnector, cid: int) -> dict:
     """One person booking through one bot: "book", then the cards' buttons until booked or refused."""
     conv, uid, aad = f"a:conv-{cid}", f"29:user-{cid}", f"aad-{cid}"
@@ -159,6 +163,12 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
         assert len([d for d in due if d[0] in ("remind_7d", "remind_1d")]) == REMINDER_SCHOOLS
         sent_before = Counter(s.conversation_id for s in connector.snapshot())
+        # Faults on the way out: Teams throttles one recipient twice (429, Retry-After 1 s); another has blocked the
+        # bot (403 MessageWritesBlocked).
+        throttled, blocked = f"a:conv-{reminded[0]}", f"a:conv-{reminded[1]}"
+        connector.fail_plan[throttled] = [(429, {"Retry-After": "1"}, "TooManyRequests")] * 2
+        connector.fail_plan[blocked] = [(403, {}, "ConversationBlockedByUser")] * 5
+        attempts_before = Counter(connector.attempts)
 
         # Both workers start together and race for the same due messages.
         workers = [start_worker(f"worker{i}", pg_url, tmp_path) for i in (1, 2)]
@@ -184,6 +194,19 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
 
         reminder_rows = [r for r in rows if r[0] in REMINDER_KINDS]
         assert {(r[0], r[1], r[2], r[3]) for r in reminder_rows} == due, "due reminders missing, or extra ones"
+        # The throttled reminder went out once after waiting; the blocked person was tried once and recorded.
+        attempts = Counter(connector.attempts) - attempts_before
+        to_throttled = [r for r in rows if r[2] == "contact" and r[3] == reminded[0]]
+        assert {r[4] for r in reminder_rows if r[3] == reminded[0]} == {"sent"}
+        assert posts_to(connector, throttled, sent_before) == sum(r[4] == "sent" for r in to_throttled)
+        assert attempts[throttled] == posts_to(connector, throttled, sent_before) + 2  # two 429s, then accepted
+        # The blocked person: one attempt in all (403 recorded), every message to them undeliverable, none retried.
+        assert attempts[blocked] == 1 and posts_to(connector, blocked, sent_before) == 0
+        assert {r[4] for r in rows if r[2] == "contact" and r[3] == reminded[1]} == {"undeliverable"}
+        async with app.db.reader() as s:
+            blocked_at = (await s.exec(text("SELECT blocked_at FROM bot_conversation WHERE conversation_id = :c")
+                                       .bindparams(c=blocked))).one()[0]
+        assert blocked_at is not None
         # Every message a worker recorded as sent reached the connector exactly once, and nothing else did.
         sent_rows = Counter(f"a:conv-{r[3]}" for r in rows if r[4] == "sent" and r[2] == "contact")
         posts = Counter(s.conversation_id for s in connector.snapshot()) - sent_before
@@ -192,7 +215,12 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         reminders_sent = sum(1 for r in reminder_rows if r[4] == "sent")
         by_worker = Counter(r[5] for r in rows if r[4] == "sent")
         assert duplicated == 0 and missing == 0, (posts, sent_rows)
-        assert reminders_sent == len(due), Counter(r[4] for r in reminder_rows)
+        reminder_status = Counter(r[4] for r in reminder_rows)
+        # Every due reminder was dealt with once: sent, skipped at compose time (a confirmation to the person who made
+        # the change), or undeliverable (the one who blocked the bot). None failed, none left claimed.
+        assert reminder_status["undeliverable"] == 1 and reminder_status["sent"] == reminders_sent > 0
+        assert reminder_status["sent"] + reminder_status["skipped"] + 1 == len(due), reminder_status
+        assert reminder_status["sent"] >= REMINDER_SCHOOLS - 1
         assert len(by_worker) == 2, f"one worker did everything ({by_worker}): the race was not exercised"
 
         record_figures("multi_instance", {
@@ -202,6 +230,9 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
             "booking_turns": sum(w["turns"] for w in walks), "booking_http_5xx": 0,
             "booking_seconds": round(booking_seconds, 2),
             "reminders_due": len(due), "reminders_sent": reminders_sent, "reminders_duplicated": duplicated,
+            "reminders_undeliverable_blocked": reminder_status["undeliverable"],
+            "reminders_skipped_not_needed": reminder_status["skipped"], "connector_faults_injected": {"429": 2, "403": 1},
+            "connector_faults_survived": 3,
             "proactive_sends_total": sum(posts.values()), "outbound_sent_by_worker": dict(by_worker),
             "outbound_by_status": dict(Counter(r[4] for r in rows)),
         })
