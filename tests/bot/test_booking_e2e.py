@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import cardclient as cc
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from botkit import invoke, member, message
 from sqlmodel import func, select
 
 from tsm.adapters.db.tables import Meeting, MeetingSchool, School, SchoolContact
@@ -15,9 +17,6 @@ from tsm.bootstrap import build_app
 from tsm.demo import load_demo
 from tsm.server import build_web_app
 from tsm.settings import Settings
-
-from . import cardclient as cc
-from .conftest import invoke, member, message
 
 LONDON = ZoneInfo("Europe/London")
 

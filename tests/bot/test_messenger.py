@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
+from botkit import installation_update, member, message
 from sqlmodel import select
 
 from bot.messenger import TeamsMessenger
 from tsm.adapters.db.bot_tables import BotConversation
 from tsm.messaging import Message, Recipient, SendStatus
 from tsm.ratelimit import SendLimiter
-
-from .conftest import installation_update, member, message
 
 
 class FakeTime:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlmodel import select
-
-from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
-from tsm.adapters.db.tables import SchoolContact
-
-from .conftest import (
+from botkit import (
     TENANT,
     conversation_update,
     installation_update,
@@ -18,6 +13,10 @@ from .conftest import (
     member,
     message,
 )
+from sqlmodel import select
+
+from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
+from tsm.adapters.db.tables import SchoolContact
 
 
 async def _contact(h, key="low_primary.lead"):
