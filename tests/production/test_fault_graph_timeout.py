@@ -85,3 +85,18 @@ async def test_a_timed_out_free_busy_read_refuses_cleanly(graph_app):
                                     local(2026, 1, 7, 10))
     assert result.meeting.status == "booked"
     record_figures("graph_freebusy_timeout", {"faults_injected": 1, "faults_survived": 1, "bookings_succeeded": 1})
+
+
+async def test_every_graph_attempt_is_counted_including_the_sdk_retries(graph_app):
+    """A 429 the SDK retries by itself never reaches the adapter's code; the metrics still see it."""
+    emulator, app, clock, world = graph_app
+    emulator.throttle("POST", EVENTS, retry_after=0)
+    result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
+                                    local(2026, 1, 7, 10))
+    assert result.meeting.status == "booked" and len(emulator.events(ANN)) == 1
+    m = app.metrics
+    assert m.value("tsm_graph_throttles_total") == 1
+    assert m.value("tsm_graph_calls_total", method="POST", status="4xx") == 1  # the 429
+    assert m.value("tsm_graph_calls_total", method="POST", status="2xx") >= 2  # getSchedule, then the retried create
+    assert emulator.count("POST") == m.value("tsm_graph_calls_total", method="POST", status="4xx") + \
+        m.value("tsm_graph_calls_total", method="POST", status="2xx")
