@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import NOW
 from factories import Clock, local, make_world
+from feedback_world import NOW
 from sqlmodel import select
 
 from cards import evaluation as eval_cards
@@ -103,7 +103,7 @@ async def chat(sqlite_url, tmp_path):
     async with app.db.transaction() as s:
         s.add(Officer(la_id=world.la_id, name="Mo Manager", email=ADMIN, mailbox=ADMIN, is_admin=True))
     c = Chat(app, clock, world)
-    from conftest import Env
+    from feedback_world import Env
 
     c.env = Env(app.db, world, clock, app.evaluations, app.records, app.reports, app.reference)
     c.meeting_id = await c.env.meeting(["low_primary"], local(2026, 3, 10, 10))

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from click.testing import CliRunner
-from conftest import NOW, Env
 from factories import Clock, local, make_world
+from feedback_world import NOW, Env
 
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade

@@ -7,8 +7,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, Env
 from factories import Clock, local, make_world
+from feedback_world import NOW, Env
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import NOW
 from factories import local
+from feedback_world import NOW
 from sqlmodel import select
 
 from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt
