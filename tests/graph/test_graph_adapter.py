@@ -97,7 +97,7 @@ async def test_the_event_carries_the_meeting_s_details(stack):
     assert visit["subject"] == "Targeting Support Meeting: Town High School"
 
 
-async def test_a_late_join_url_is_read_back(emulator, calendar_factory, stack):
+async def test_a_late_join_url_is_read_back(stack):
     stack.emulator.join_url_after_reads = 2
     result = await stack.book()
     meeting = await stack.meeting(result.meeting.id)
