@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ANN, BOB, NOW, graph_settings
 from factories import local
+from graph_stack import ANN, BOB, NOW, graph_settings
 
 from tsm.adapters.calendar_graph import MAX_SCHEDULES, GraphCalendar, make_graph_client, transaction_id
 from tsm.domain.model import Interval

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import ANN, NOW, graph_settings
 from factories import Clock, local, make_world
+from graph_stack import ANN, NOW, graph_settings
 
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher
 from tsm.bootstrap import build_app, build_graph_watcher_if_configured

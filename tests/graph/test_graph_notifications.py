@@ -11,7 +11,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import ANN, CLIENT_STATE
+from graph_stack import ANN, CLIENT_STATE
 from sqlmodel import select
 
 from tsm.adapters.calendar_graph import GraphWatcher

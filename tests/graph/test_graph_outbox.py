@@ -7,8 +7,8 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from conftest import ANN, make_stack
 from factories import local
+from graph_stack import ANN, make_stack
 from sqlmodel import select
 
 from tsm.adapters.calendar_graph import build_graph_calendar

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import ANN, BOB, CLIENT_STATE
 from factories import local
+from graph_stack import ANN, BOB, CLIENT_STATE
 from sqlmodel import select
 
 from tsm.adapters.db.graph_tables import GraphSubscription, OfficerNotice
