@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/slot_finder.py
 	$(PY) bench/graph_calls.py
+	$(PY) bench/bot_turns.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
