@@ -383,3 +383,16 @@ async def test_book_a_typed_date(chat):
     assert r.error and "couldn't read that date" in text_of(r)
     r = await chat.say(lead, "book soon please")  # no date in it: the normal start
     assert not r.error and "How would you like to meet?" in text_of(r)
+
+
+async def test_a_school_without_a_link_officer_is_told_whom_to_contact(chat):
+    from tsm.adapters.db.tables import School
+
+    lead = await chat.contact(ASHCOMBE)
+    async with chat.app.db.transaction() as s:
+        school = (await s.exec(select(School).where(School.urn == ASHCOMBE))).one()
+        school.link_officer_id = None
+        s.add(school)
+    r = await chat.say(lead, "book")
+    assert "has no link officer yet" in text_of(r) and "Demoshire attendance team" in text_of(r)
+    assert "Help" in titles(r.card)

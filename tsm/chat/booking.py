@@ -110,6 +110,9 @@ def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -
 
 async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool, note: str = "") -> Reply:
     """Step 1 (entitlement and mode); with one mode allowed, straight on to the dates."""
+    if info.officer_id is None:
+        return _dead_end_reply(f"{info.name} has no link officer yet, so there is no calendar to book in. Please "
+                               f"contact the {info.la_name} attendance team.", has_meeting=False)
     modes = [info.default_mode, *[m for m in info.modes_allowed if m != info.default_mode]]
     if len(modes) == 1:
         return await open_dates(ctx, info, modes[0], officer=officer)
