@@ -52,8 +52,10 @@ def bot_config(settings: Any) -> SimpleNamespace:
 class TsmCloudAdapter(CloudAdapter):
     """CloudAdapter whose outbound connector clients are pooled (see ``bot/connector.py``)."""
 
-    def __init__(self, settings: Any, pool: ConnectorPool) -> None:
+    def __init__(self, settings: Any, pool: ConnectorPool, *, auth_overrides: dict | None = None) -> None:
         config = bot_config(settings)
+        for key, value in (auth_overrides or {}).items():  # the SDK's endpoints (tests: a local OpenID issuer)
+            setattr(config, key, value)
         credentials = ConfigurationServiceClientCredentialFactory(config)
         inner = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials)
         super().__init__(PooledAuthentication(inner, credentials, pool))
@@ -142,11 +144,11 @@ def _error(status: int, reason: str) -> web.Response:
 
 def build_bot_runtime(app: Any, router: Router, *, clock: Callable[[], datetime] | None = None,
                       limiter: SendLimiter | None = None, spawn=None, max_body: int = MAX_BODY,
-                      messenger_options: dict | None = None) -> BotRuntime:
+                      messenger_options: dict | None = None, auth_overrides: dict | None = None) -> BotRuntime:
     """Everything between Teams and ``Router.dispatch`` for one composition root ``app`` (tsm.bootstrap.App)."""
     settings = app.settings
     pool = ConnectorPool()
-    adapter = TsmCloudAdapter(settings, pool)
+    adapter = TsmCloudAdapter(settings, pool, auth_overrides=auth_overrides)
     store = BotStore(app.db)
     files = FileStore(public_url=getattr(settings, "public_url", "") or "")
     messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, **(messenger_options or {}))

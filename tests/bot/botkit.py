@@ -39,6 +39,7 @@ class FakeConnector:
     roster_calls: int = 0
     fail_next: list[tuple[int, dict, str]] = field(default_factory=list)  # (status, headers, error code)
     attempts: int = 0
+    auth_headers: list[str] = field(default_factory=list)  # Authorization of every call the bot made
     url: str = ""
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -51,6 +52,7 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         self.attempts += 1
+        self.auth_headers.append(request.headers.get("Authorization", ""))
         if self.fail_next:
             status, headers, code = self.fail_next.pop(0)
             return web.json_response({"error": {"code": code, "message": "refused by the fake"}}, status=status,
@@ -61,6 +63,7 @@ class FakeConnector:
 
     async def _member(self, request: web.Request) -> web.Response:
         self.roster_calls += 1
+        self.auth_headers.append(request.headers.get("Authorization", ""))
         m = self.members.get(request.match_info["mid"])
         if m is None:
             return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "no"}}, status=404)
@@ -141,14 +144,15 @@ class Harness:
 
 
 async def make_harness(url: str, connector: FakeConnector, *, router: Router | None = None, counter=None,
-                       world: bool = True, **settings_kw) -> Harness:
+                       world: bool = True, bot_options: dict | None = None, **settings_kw) -> Harness:
     settings = Settings(database_url=url, _env_file=None, run_scheduler=False, **settings_kw)
     app = build_app(settings)
     w = await make_world(app.db) if world else None
     counter = counter or Counter()
     from tsm.server import RUNTIME_KEY, build_web_app
 
-    web_app = build_web_app(app, router=router or make_test_router(counter), run_scheduler=False)
+    web_app = build_web_app(app, router=router or make_test_router(counter), run_scheduler=False,
+                            bot_options=bot_options)
     client = TestClient(TestServer(web_app, host="127.0.0.1"))
     await client.start_server()
     return Harness(client, app, web_app[RUNTIME_KEY], connector, counter, w)

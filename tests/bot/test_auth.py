@@ -1,0 +1,119 @@
+"""Bot Framework authentication for real: tokens signed by a local OpenID issuer standing in for the Bot Connector's.
+
+With an app id configured the adapter validates the channel's JWT (signature against the issuer's keys, issuer,
+audience = our app id, the ``serviceurl`` claim = the activity's serviceUrl, the key endorsed for the channel):
+a valid token is served, anything else is 401 and nothing is processed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from botkit import TENANT, make_harness, member, message
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+import bot.connector as connector_module
+
+APP_ID = "00000000-1111-2222-3333-444444444444"
+ISSUER = "https://api.botframework.com"
+
+
+class Issuer:
+    """OpenID metadata and keys on a thread (the SDK fetches them with blocking ``requests``)."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update(kid="k1", use="sig", endorsements=["msteams"])
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path.startswith("/openid"):
+                    body = {"issuer": ISSUER, "jwks_uri": f"{issuer.base}/keys",
+                            "id_token_signing_alg_values_supported": ["RS256"]}
+                else:
+                    body = {"keys": [jwk]}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.metadata_url = f"{self.base}/openid/{uuid.uuid4().hex}"  # the SDK caches metadata per URL
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, service_url: str, *, aud: str = APP_ID, iss: str = ISSUER, key=None, kid: str = "k1",
+              expires_in: int = 3600, **extra) -> str:
+        now = int(time.time())
+        claims = {"iss": iss, "aud": aud, "serviceurl": service_url, "nbf": now - 10, "exp": now + expires_in,
+                  **extra}
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})
+
+
+@pytest.fixture
+def issuer():
+    i = Issuer()
+    yield i
+    i.server.shutdown()
+
+
+async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url, connector, issuer, monkeypatch):
+    async def bot_token(self):  # the bot's own outbound token would come from Entra ID: not on loopback
+        return "bot-outbound-token"
+
+    monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
+    overrides = {"TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
+                 "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
+                 "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
+                 "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
+                 "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
+    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
+                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": overrides})
+    try:
+        async with h.app.db.reader() as s:
+            from tsm.adapters.db.tables import SchoolContact
+
+            c = await s.get(SchoolContact, h.world.contacts["low_primary.lead"])
+        connector.members["29:user-1"] = member("29:user-1", c.email, "aad-1", c.name)
+
+        def post(token: str, **kw):
+            return h.post(message(connector, "ping", **kw), headers={"Authorization": f"Bearer {token}"})
+
+        forged = {
+            "signed by another key": issuer.token(connector.url, key=issuer.other),
+            "for another bot": issuer.token(connector.url, aud="99999999-0000-0000-0000-000000000000"),
+            "from another issuer": issuer.token(connector.url, iss="https://evil.example"),
+            "for another serviceUrl": issuer.token("https://smba.evil.example/"),
+            "expired": issuer.token(connector.url, expires_in=-3600),
+            "unknown key id": issuer.token(connector.url, kid="k2"),
+        }
+        for why, token in forged.items():
+            r = await post(token)
+            assert r.status == 401, why
+        assert h.counter.calls == {} and connector.sent == []
+
+        r = await post(issuer.token(connector.url))
+        assert r.status == 200
+        assert h.counter.calls == {"ping": 1}
+        [reply] = connector.sent
+        assert reply.activity["text"].startswith("pong contact:")
+        # Outbound calls (the roster lookup, the reply) carry the bot's own token.
+        assert connector.auth_headers and set(connector.auth_headers) == {"Bearer bot-outbound-token"}
+    finally:
+        await h.client.close()
+        await h.app.close()
