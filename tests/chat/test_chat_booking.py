@@ -396,3 +396,24 @@ async def test_a_school_without_a_link_officer_is_told_whom_to_contact(chat):
     r = await chat.say(lead, "book")
     assert "has no link officer yet" in text_of(r) and "Demoshire attendance team" in text_of(r)
     assert "Help" in titles(r.card)
+
+
+async def test_one_mode_allowed_skips_the_mode_step(chat, tmp_path):
+    from importlib import resources
+
+    text = (resources.files("tsm.policies") / "demo.toml").read_text(encoding="utf-8")
+    text = text.replace('modes_allowed = ["teams", "on_site"]\ndefault_mode = "teams"',
+                        'modes_allowed = ["on_site"]\ndefault_mode = "on_site"')
+    assert 'modes_allowed = ["on_site"]' in text
+    policy = tmp_path / "onsite_only.toml"
+    policy.write_text(text, encoding="utf-8")
+    async with chat.app.db.transaction() as s:
+        la = (await s.exec(select(LA))).first()
+        la.policy = str(policy)
+        s.add(la)
+    chat.app.reference.invalidate()
+    lead = await chat.contact(ASHCOMBE)
+    r = await chat.say(lead, "book")
+    assert "in person at school" in text_of(r) and choices(r.card, "date")  # straight to the dates
+    forged = await chat.act(lead, "book.pick_mode", {"mode": "teams"})
+    assert forged.error and "offers TSMs in person at school only" in text_of(forged)
