@@ -146,6 +146,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         self.messenger = messenger
         self.spawn = spawn or _default_spawn
         self.aad = aad_resolver  # batched AAD-id lookups (bot/identity.py); None: Directory.identify per turn
+        self.scheduler = None  # the in-process SchedulerService, when the server runs one (its jobs are reused)
         self._roster: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._roster_cache_size = roster_cache_size
         self.stats = {"turns": 0, "duplicates": 0, "roster_lookups": 0}
@@ -205,6 +206,33 @@ class TsmTeamsBot(TeamsActivityHandler):
             raise
         self._notify(reply)
         return self._create_invoke_response(body)
+
+    async def on_event_activity(self, turn_context: TurnContext):
+        """Teams' meetingEnd (the app is in the meeting's chat): handed to the scheduler, which ends the TSM once
+        (its timer does it anyway when no event comes). Other events are ignored."""
+        activity = turn_context.activity
+        if activity.name != "application/vnd.microsoft.meetingEnd":
+            return
+        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=None, store=False):
+            self.stats["duplicates"] += 1
+            return
+        value = activity.value if isinstance(activity.value, dict) else {}
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        meeting = channel_data.get("meeting") if isinstance(channel_data.get("meeting"), dict) else {}
+        join_url = value.get("JoinUrl") or value.get("joinUrl")
+        teams_id = meeting.get("id")
+        try:
+            from scheduler.meeting_events import teams_meeting_ended
+        except ImportError:  # pragma: no cover - the scheduler ships with the bot
+            log.warning("meetingEnd received but scheduler.meeting_events is missing: left to the timer")
+            return
+        outcome = await self.meeting_ended(teams_meeting_ended, join_url=join_url if isinstance(join_url, str)
+                                           else None, teams_meeting_id=teams_id if isinstance(teams_id, str) else None)
+        log.info("Teams meetingEnd: %s", getattr(outcome, "outcome", outcome))
+
+    async def meeting_ended(self, fn, **kw):
+        jobs = getattr(self.scheduler, "jobs", None) if self.scheduler is not None else None
+        return await fn(self.services, self.messenger, jobs=jobs, **kw)
 
     async def on_installation_update_add(self, turn_context: TurnContext):
         activity = turn_context.activity

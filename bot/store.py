@@ -86,7 +86,7 @@ class BotStore:
     # ------------------------------------------------------------------ inbound
 
     async def record_turn(self, ref: RefInfo, *, activity_id: str | None, actor: Actor | None,
-                          installed: bool = True, claim: bool = True) -> bool:
+                          installed: bool = True, claim: bool = True, store: bool = True) -> bool:
         """Claim the activity (if it has an id) and store its conversation reference, atomically.
 
         Returns False when the activity was already claimed (a redelivery): the caller then does nothing more.
@@ -106,7 +106,7 @@ class BotStore:
         sig = (json.dumps(ref.reference, sort_keys=True, default=str), actor is not None, contact_id, officer_id,
                installed)
         seen = self._refs.get(ref.conversation_id)
-        upsert = seen is None or seen[0] != sig or time.monotonic() - seen[1] > REF_REFRESH
+        upsert = store and (seen is None or seen[0] != sig or time.monotonic() - seen[1] > REF_REFRESH)
         key = (ref.conversation_id, activity_id[:200]) if claim and activity_id else None
         if key is None and not upsert:
             return True

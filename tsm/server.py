@@ -72,6 +72,7 @@ def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, b
     async def on_startup(_web_app: web.Application) -> None:
         if scheduler_wanted:
             state["scheduler"] = await _start_scheduler(app, runtime.messenger, state["watcher"])
+            runtime.bot.scheduler = state["scheduler"]
         state["tasks"].add(asyncio.get_running_loop().create_task(_purge_loop(runtime)))
 
     async def on_cleanup(_web_app: web.Application) -> None:

@@ -277,3 +277,43 @@ async def test_auth_on_requires_a_valid_bot_framework_token(sqlite_url, connecto
     finally:
         await h.client.close()
         await h.app.close()
+
+
+async def test_meeting_end_event_goes_to_the_scheduler_once(harness, monkeypatch):
+    import scheduler.meeting_events as meeting_events
+
+    calls = []
+
+    async def ended(app, messenger, *, join_url=None, teams_meeting_id=None, jobs=None):
+        calls.append((join_url, teams_meeting_id))
+        return meeting_events.MeetingEndOutcome(None, "unknown_meeting")
+
+    monkeypatch.setattr(meeting_events, "teams_meeting_ended", ended)
+    h = harness
+    act = message(h.connector, "", conv="19:meeting_abc@thread.v2", id="f:end-1")
+    act.pop("text")
+    act.update(type="event", name="application/vnd.microsoft.meetingEnd",
+               value={"Id": "m1", "MeetingType": "Scheduled", "Title": "TSM",
+                      "JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+                      "EndTime": "2026-11-25T11:00:00Z"},
+               channelData={"tenant": {"id": TENANT}, "meeting": {"id": "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA=="}})
+    act["conversation"].update(conversationType="groupChat", isGroup=True)
+    assert (await h.post(act)).status == 200
+    assert (await h.post(act)).status == 200  # redelivered: handled once
+    assert calls == [("https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+                      "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA==")]
+    assert await _conversations(h) == []  # a meeting chat is not a conversation to write to
+    # Other events are ignored.
+    other = {**act, "id": "f:other", "name": "application/vnd.microsoft.meetingStart"}
+    assert (await h.post(other)).status == 200 and len(calls) == 1
+
+
+async def test_meeting_end_for_an_unknown_meeting_is_ignored_by_the_real_scheduler(harness):
+    h = harness
+    act = message(h.connector, "", conv="19:meeting_zzz@thread.v2")
+    act.pop("text")
+    act.update(type="event", name="application/vnd.microsoft.meetingEnd",
+               value={"JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_zzz%40thread.v2/0"},
+               channelData={"tenant": {"id": TENANT}, "meeting": {"id": "bm90LWEtbWVldGluZw=="}})
+    assert (await h.post(act)).status == 200
+    assert h.connector.sent == []
