@@ -74,6 +74,11 @@ def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, b
             state["scheduler"] = await _start_scheduler(app, runtime.messenger, state["watcher"])
             runtime.bot.scheduler = state["scheduler"]
         state["tasks"].add(asyncio.get_running_loop().create_task(_purge_loop(runtime)))
+        if runtime.adapter.auth_enabled:
+            from bot.connector import channel_metadata_url, keep_signing_keys_fresh
+
+            state["tasks"].add(asyncio.get_running_loop().create_task(
+                keep_signing_keys_fresh(channel_metadata_url(runtime.adapter.bot_framework_authentication))))
 
     async def on_cleanup(_web_app: web.Application) -> None:
         for task in state["tasks"]:

@@ -7,6 +7,7 @@ a valid token is served, anything else is 401 and nothing is processed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -85,6 +86,15 @@ async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url,
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
                            microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": overrides})
     try:
+        # The server fetched the issuer's keys on a worker thread at start-up, before any turn needed them.
+        from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+
+        metadata = JwtTokenExtractor.get_open_id_metadata(issuer.metadata_url)
+        for _ in range(100):
+            if metadata.keys:
+                break
+            await asyncio.sleep(0.05)
+        assert [k["kid"] for k in metadata.keys] == ["k1"]
         async with h.app.db.reader() as s:
             from tsm.adapters.db.tables import SchoolContact
 
