@@ -271,6 +271,7 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
     handled: list[signal.Signals] = []
     service: SchedulerService | None = None
     metrics_server = None
+    own_messenger = messenger is None  # close only what was built here
     try:
         messenger = messenger or build_messenger(app)
         service = SchedulerService(
@@ -299,7 +300,7 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
             loop.remove_signal_handler(sig)
         if service is not None:
             await service.shutdown()
-        close = getattr(messenger, "close", None)
+        close = getattr(messenger, "close", None) if own_messenger else None
         if close is not None:
             await close()
         await app.close()
