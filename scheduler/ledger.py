@@ -4,6 +4,10 @@
 this worker's and no other worker's, on SQLite and PostgreSQL alike. ``reclaim_expired`` takes over rows
 whose lease ran out (their worker died mid-send) with one UPDATE ... RETURNING, guarded on PostgreSQL by
 FOR UPDATE SKIP LOCKED so two workers never take the same row.
+
+A claim is (row id, attempt): a takeover bumps ``attempts``, and ``touch`` (right before a send), ``finish`` and
+``retry_later`` only match the current attempt of this worker. So a holder whose lease ran out while its item
+waited in the send queue finds ``touch`` refused and does not send: the new holder does, once.
 """
 
 from __future__ import annotations
