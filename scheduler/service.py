@@ -276,7 +276,8 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
         messenger = messenger or build_messenger(app)
         service = SchedulerService(
             app, messenger, worker_id=worker_id,
-            intervals=intervals or SweepIntervals(retries=settings.scheduler_retry_sweep_seconds),
+            intervals=intervals or SweepIntervals(retries=settings.scheduler_retry_sweep_seconds,
+                                                  reminders=settings.scheduler_reminder_sweep_seconds),
             lease=timedelta(seconds=settings.scheduler_lease_seconds))
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # has its claims taken over by another after it, by the retry sweep that runs this often.
     scheduler_lease_seconds: int = Field(default=300, ge=2, le=3600)
     scheduler_retry_sweep_seconds: int = Field(default=30, ge=1, le=3600)
+    scheduler_reminder_sweep_seconds: int = Field(default=60, ge=1, le=3600)  # how often reminders due are looked for
 
     # Feedback (issue 6): evaluation comments and TSM records are kept this many days after the meeting, then
     # purged (comments and the author link go, anonymous ratings stay for the trends; records and actions go).
