@@ -311,6 +311,32 @@ async def test_the_school_saying_so_in_the_bot_is_not_repeated_and_the_officer_i
     assert (await env.jobs.leader_unavailable()).claimed == 0
 
 
+async def test_every_sweep_runs_its_sql_on_both_databases(any_db_url):
+    """Each sweep called directly (the service logs a failing sweep and carries on, so it would hide one)."""
+    db = Database(any_db_url)
+    try:
+        env = Env(db, Clock(local(2026, 1, 5, 8)), FakeMessenger())
+        w = await make_world(db)
+        r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
+        async with db.reader() as s:
+            event_id = (await s.get(Meeting, r.meeting.id)).calendar_event_id
+        await CalendarChanges(db, env.booking, clock=env.clock).apply(CalendarChange(
+            w.officers["ann"], event_id, "updated", attendee_responses={"head@100001.sch.example": "declined"}))
+        env.clock.now = local(2026, 1, 27, 16, 5).astimezone(env.clock.now.tzinfo)
+        sent = Counter()
+        for sweep in (env.jobs.reminders, env.jobs.leader_unavailable, env.jobs.meeting_ends, env.jobs.officer_agendas,
+                      env.jobs.unbooked_weekly, env.jobs.term_start_nudges, env.jobs.chasers, env.jobs.retry_expired):
+            sent.update((await sweep()).by_kind)
+        assert sent["remind_7d"] == 2 and sent["leader_rebook"] == 2 and sent["leader_unavailable_officer"] == 1
+        assert sent["unbooked_weekly"] == 2 and sent["chaser"] > 0 and sent["term_start"] > 0
+        env.clock.now += timedelta(hours=49)
+        assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook_overdue": 1}
+        env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)
+        assert (await env.jobs.meeting_ends()).by_kind == {"next_tsm_offer": 3, "evaluation": 2}
+    finally:
+        await db.dispose()
+
+
 async def test_rebooking_chosen_in_time_means_no_officer_nudge(env):
     w = env.world
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
