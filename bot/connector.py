@@ -254,11 +254,13 @@ class PooledAuthentication(BotFrameworkAuthentication):
 
 
 class ReplyFailed(Exception):
-    """The Bot Connector refused a reply (status kept; the body is not: it may echo message content)."""
+    """The Bot Connector refused an activity: its status, Retry-After and error code (never the body's text)."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the Bot Connector answered HTTP {status}")
+    def __init__(self, status: int, retry_after: float | None = None, code: str = "") -> None:
+        super().__init__(f"the Bot Connector answered HTTP {status} {code}".strip())
         self.status = status
+        self.retry_after = retry_after
+        self.code = code
 
 
 async def post_activity(client: ConnectorClient, service_url: str, conversation_id: str, reply_to_id: str | None,
@@ -280,7 +282,18 @@ async def post_activity(client: ConnectorClient, service_url: str, conversation_
     async with pool.session().post(url, data=json.dumps(activity, separators=(",", ":")), headers=headers,
                                    timeout=pool.timeout) as resp:
         if resp.status >= 300:
-            raise ReplyFailed(resp.status)
+            retry_after = None
+            try:
+                retry_after = max(0.0, float(resp.headers.get("Retry-After", "")))
+            except ValueError:
+                pass
+            code = ""
+            try:
+                err = (await resp.json(content_type=None) or {}).get("error") or {}
+                code = str(err.get("code") or "")[:80] if isinstance(err, dict) else ""
+            except (ValueError, AttributeError):
+                pass
+            raise ReplyFailed(resp.status, retry_after, code)
         try:
             body = await resp.json(content_type=None)
         except ValueError:

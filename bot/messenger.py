@@ -20,18 +20,18 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from copy import copy
 from typing import Any
 
 import aiohttp
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema import Activity, ConversationReference
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 from tsm.ratelimit import SendLimiter
 
-from .handler import card_attachment
+from .connector import ReplyFailed, post_activity
+from .handler import CARD_CONTENT_TYPE
 from .store import BotStore
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,19 @@ class TeamsMessenger:
             self.stats["blocked"] += 1
             return SendResult(SendStatus.BLOCKED, "blocked or uninstalled (recorded earlier)")
         reference = ConversationReference().deserialize(conv.reference)
-        activity = to_activity(message)
+        body = to_activity(message)
         attempt = 0
         while True:
             attempt += 1
             await self.limiter.acquire(conv.tenant_id, conv.conversation_id)
             try:
-                await self.adapter.continue_conversation(reference, _sender(activity), bot_app_id=self.app_id)
+                await self.adapter.continue_conversation(reference, _sender(body, conv.reference),
+                                                         bot_app_id=self.app_id)
                 self.stats["sent"] += 1
                 return SendResult(SendStatus.SENT)
-            except HttpOperationError as exc:
-                status, retry_after, code = _status_of(exc)
+            except (HttpOperationError, ReplyFailed) as exc:
+                status, retry_after, code = (exc.status, exc.retry_after, exc.code) if isinstance(exc, ReplyFailed) \
+                    else _status_of(exc)
                 if status == 403:
                     await self.store.mark_blocked(conv.conversation_id, f"403 {code}".strip())
                     self.stats["blocked"] += 1
@@ -97,25 +99,35 @@ class TeamsMessenger:
         return self.base_backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
 
 
-def to_activity(message: Message) -> Activity:
-    attachments: list[Attachment] = []
+def to_activity(message: Message) -> dict:
+    """The message as the JSON activity Teams receives: text (also the notification preview) and card."""
+    attachments: list[dict] = []
     if message.card is not None:
-        attachments.append(card_attachment(message.card))
+        attachments.append({"contentType": CARD_CONTENT_TYPE, "content": message.card})
     for a in message.attachments:
-        attachments.append(Attachment(content_type=a.get("contentType"), content=a.get("content"),
-                                      content_url=a.get("contentUrl"), name=a.get("name")))
-    return Activity(type=ActivityTypes.message, text=message.text, text_format="markdown",
-                    attachments=attachments or None,
-                    summary=message.text[:120] if message.card is not None else None)
+        attachments.append({k: a[k] for k in ("contentType", "content", "contentUrl", "name") if a.get(k) is not None})
+    body: dict[str, Any] = {"type": "message", "text": message.text, "textFormat": "markdown"}
+    if attachments:
+        body["attachments"] = attachments
+    if message.card is not None and message.text:
+        body["summary"] = message.text[:120]
+    return body
 
 
-def _sender(activity: Activity):
+def _sender(body: dict, reference: dict):
     async def send(turn_context: TurnContext) -> None:
-        # Not turn_context.send_activity: that would make it a reply to the continuation event's made-up id.
-        out = copy(activity)
-        TurnContext.apply_conversation_reference(out, TurnContext.get_conversation_reference(turn_context.activity))
-        out.reply_to_id = None
-        await turn_context.adapter.send_activities(turn_context, [out])
+        # A new message in the conversation (not a reply to the continuation event's made-up id), posted as JSON
+        # through the pooled client like the turns' replies.
+        client = turn_context.turn_state.get(turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY)
+        payload = {**body, "conversation": reference.get("conversation"), "from": reference.get("bot"),
+                   "recipient": reference.get("user"), "channelId": reference.get("channelId"),
+                   "serviceUrl": reference.get("serviceUrl")}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        if client is None or not hasattr(client, "tsm_pool"):
+            await turn_context.adapter.send_activities(turn_context, [Activity().deserialize(payload)])
+            return
+        await post_activity(client, turn_context.activity.service_url, turn_context.activity.conversation.id, None,
+                            payload)
 
     return send
 

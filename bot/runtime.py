@@ -8,6 +8,7 @@ a tenant not on the allow-list 403. An invoke's answer is serialised exactly onc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -134,7 +135,15 @@ class BotRuntime:
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/messages", self.handle_messages), *self.files.routes()]
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """Let notifications still being sent finish (for up to ``grace`` seconds), then close the connections."""
+        from .handler import _BACKGROUND
+
+        pending = [t for t in _BACKGROUND if not t.done()]
+        if pending:
+            _done, late = await asyncio.wait(pending, timeout=grace)
+            for t in late:
+                t.cancel()
         await self.pool.close()
 
 
