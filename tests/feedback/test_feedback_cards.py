@@ -117,3 +117,15 @@ def test_report_cards_for_a_big_la_stay_small():
     check_card(actions_card(acts))
     check_card(report_menu(MenuView("the whole LA", tuple(TermChoice(i, f"Term {i}") for i in range(9)))))
     check_card(report_menu(MenuView("your schools", ())))
+
+
+def test_with_many_officers_the_chart_has_one_bar_per_officer():
+    import io
+
+    from PIL import Image
+
+    answers = [Answer(f"Officer {i:02d}", Ratings(3, 3, 3, 1 + i % 5)) for i in range(20)]
+    ev = EvaluationReport(TERM, Scope(1, None), tuple(summarise_evaluations(answers, held_by_officer={})), ())
+    png = evaluation_chart_png(ev, dpi=50)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.size == (375, round((1.2 + 0.22 * 20) * 50))

@@ -9,6 +9,7 @@ Every handler re-checks the sender's right through the services (own school's me
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -160,7 +161,8 @@ async def _show(ctx: ChatContext, kind: str, term: int | str | None) -> Reply:
         return Reply(card=report_cards.coverage_card(await svc.coverage(ctx.actor, term)))
     if kind == "evaluations":
         r = await svc.evaluations(ctx.actor, term)
-        return Reply(card=report_cards.evaluations_card(r, rep.evaluation_chart_png(r, dpi=60)))
+        chart = await asyncio.to_thread(rep.evaluation_chart_png, r, dpi=60)  # CPU work off the event loop
+        return Reply(card=report_cards.evaluations_card(r, chart))
     return Reply(card=report_cards.actions_card(await svc.actions(ctx.actor, term, all_terms=term is None)))
 
 
@@ -177,7 +179,7 @@ async def report_csv(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         name = f"tsm-evaluations-{r.term.name}-{r.term.academic_year}"
         files = ((f"{name}.csv", "text/csv", rep.evaluations_csv(r).encode()),
                  (f"{name}-comments.csv", "text/csv", rep.evaluation_comments_csv(r).encode()),
-                 (f"{name}.png", "image/png", rep.evaluation_chart_png(r)))
+                 (f"{name}.png", "image/png", await asyncio.to_thread(rep.evaluation_chart_png, r)))
     else:
         r = await svc.actions(ctx.actor, term, all_terms=term is None)
         name = f"tsm-actions-{r.term.name}-{r.term.academic_year}" if r.term else "tsm-actions-open"

@@ -422,15 +422,36 @@ def actions_csv(r: ActionsReport) -> str:
                   x.meeting_day.isoformat(), x.term] for x in r.rows])
 
 
+GROUPED_MAX = 6  # up to this many officers (+ the LA): bars per question; more: one bar per officer
+
+
 def evaluation_chart_png(r: EvaluationReport, *, dpi: int = 80) -> bytes:
-    """Grouped bars: the mean of each question (1–5) per officer and for the LA. A PNG, drawn with Agg."""
+    """The evaluation chart as a PNG, drawn with matplotlib's Agg backend (no display, no global state).
+
+    Up to ``GROUPED_MAX`` officers: the mean of each question (1–5) per officer and for the LA, grouped by
+    question. More officers (a whole LA): one horizontal bar per officer, their mean overall rating, with the
+    LA's mean as a line, so the chart stays readable.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure  # the object API: no global pyplot state, safe in a server
+    from matplotlib.figure import Figure  # the object API: no pyplot state, safe in a server thread
 
     groups = [x for x in r.summaries if x.answers] or list(r.summaries[-1:])
-    fig = Figure(figsize=(7.5, 3.6), dpi=dpi)
+    officers = [g for g in groups if g.officer != LA_TOTAL]
+    if len(officers) <= GROUPED_MAX:
+        fig = _grouped(Figure(figsize=(7.5, 3.6), dpi=dpi), groups)
+    else:
+        fig = _per_officer(Figure(figsize=(7.5, 1.2 + 0.22 * len(officers)), dpi=dpi), officers,
+                           next((g for g in groups if g.officer == LA_TOTAL), None))
+    fig.axes[0].set_title(f"TSM evaluations, {r.term.label}: {r.scope.label}", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _grouped(fig, groups):
     ax = fig.add_subplot(1, 1, 1)
     n = max(len(groups), 1)
     width = 0.8 / n
@@ -446,13 +467,28 @@ def evaluation_chart_png(r: EvaluationReport, *, dpi: int = 80) -> bytes:
     ax.set_ylim(0, 5.6)
     ax.set_yticks([1, 2, 3, 4, 5])
     ax.set_ylabel("Mean rating (1–5)", fontsize=8)
-    ax.set_title(f"TSM evaluations, {r.term.label}: {r.scope.label}", fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(n, 3), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig
+
+
+def _per_officer(fig, officers, la):
+    ax = fig.add_subplot(1, 1, 1)
+    rows = sorted(officers, key=lambda g: (g.means["overall"] or 0, g.officer))
+    values = [g.means["overall"] or 0 for g in rows]
+    ax.barh(range(len(rows)), values, height=0.7)
+    ax.set_yticks(range(len(rows)), [f"{g.officer} ({g.answers})" for g in rows], fontsize=7)
+    for y, v in enumerate(values):
+        ax.annotate(f"{v:.1f}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
+    if la is not None and la.means["overall"] is not None:
+        ax.axvline(la.means["overall"], color="black", linestyle="--", linewidth=1,
+                   label=f"LA mean {la.means['overall']:.2f} ({la.answers} answers)")
+        ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.set_xlim(0, 5.4)
+    ax.set_xticks([1, 2, 3, 4, 5])
+    ax.set_xlabel("Mean overall rating (1–5), answers in brackets", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
 
 
 def coverage_lines(r: CoverageReport) -> list[str]:
