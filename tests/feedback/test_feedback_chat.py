@@ -247,3 +247,26 @@ def test_feedback_cards_declare_the_verbs_they_emit():
     router = build_router()
     for module in (eval_cards, record_cards, report_cards):
         assert module.VERBS <= router.verbs
+
+
+async def test_open_actions_in_chat_and_marking_one_done(chat):
+    empty = await chat.say(LEAD, "actions")
+    assert "No open actions" in empty.text
+    await chat.app.records.save(chat.world.officer("ann"), chat.meeting_id, {
+        "action1_text": "Send letters", "action1_owner": "school", "action1_due": "2026-03-27",
+        "action2_text": "Book the panel", "action2_owner": "la", "action2_due": "2026-04-10"})
+    listed = await chat.say(LEAD, "my actions")
+    check_card(listed.card)
+    assert "Open actions (2)" in words(listed) and "Send letters" in words(listed)
+    done = await chat.press(LEAD, listed, "Done: Send letters")
+    assert done.text == "Marked done."
+    assert [a.text for a in await chat.app.records.open_actions(chat.world.contact("low_primary.lead"))] == [
+        "Book the panel"]
+    [panel] = await chat.app.records.open_actions(chat.world.contact("low_primary.lead"))
+    other = await chat.act(OTHER_SCHOOL, "record.action_done", {"actionId": panel.action_id})
+    assert other.error and "another school" in other.text and [a.text for a in await chat.app.records.open_actions(
+        chat.world.contact("low_primary.lead"))] == ["Book the panel"]
+    bob = await chat.say(BOB, "actions")
+    assert "No open actions" in bob.text  # not his meeting
+    text_report = await chat.say(ANN, "report coverage previous")
+    assert "Coverage: Autumn term 2025-26" in words(text_report)
