@@ -56,6 +56,7 @@ class Proc:
 
     def terminate(self, timeout: float = 20) -> int | None:
         if self.alive():
+            self.popen.send_signal(signal.SIGCONT)  # in case a test paused it
             self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)

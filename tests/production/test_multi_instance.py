@@ -10,6 +10,7 @@ var/production-figures.json.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from collections import Counter
@@ -43,8 +44,8 @@ class _NoSend:
         return SendResult(SendStatus.FAILED)
 
 
-async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[int]]:
-    """Demo data; (school, [two contacts]) pairs that may book; contacts with a reminder due now."""
+async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School, SchoolContact]], int]:
+    """Demo data; (school, [two contacts]) pairs that may book; (school, contact) pairs to remind; a term id."""
     await load_demo(app.db, today=datetime.now(LONDON).date())
     async with app.db.reader() as s:
         schools = list(await s.exec(select(School).where(col(School.link_officer_id).is_not(None))
@@ -55,37 +56,49 @@ async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[int]]:
             contacts.setdefault(c.school_id, []).append(c)
         term = (await s.exec(select(Term).order_by(Term.start_date))).first()
     bookers: list[tuple[int, list[int]]] = []
-    reminded: list[int] = []
+    reminding: list[tuple[School, SchoolContact]] = []
     for sc in schools:
         people = contacts.get(sc.id, [])
         if len(people) >= 2 and len(bookers) < BOOKING_SCHOOLS and (await app.booking.entitlement(sc.id)).may_book:
             bookers.append((sc.id, [people[0].id, people[1].id]))
-        elif people and len(reminded) < REMINDER_SCHOOLS:
-            reminded.append((sc, people[0]))
-    assert len(bookers) == BOOKING_SCHOOLS and len(reminded) == REMINDER_SCHOOLS
-    now = datetime.now(UTC)
+        elif people and len(reminding) < REMINDER_SCHOOLS:
+            reminding.append((sc, people[0]))
+    assert len(bookers) == BOOKING_SCHOOLS and len(reminding) == REMINDER_SCHOOLS
     async with app.db.transaction() as s:
-        for _school, pair in bookers:
-            for cid in pair:
-                c = await s.get(SchoolContact, cid)
-                c.teams_aad_id = f"aad-{cid}"
-                s.add(c)
-        for i, (sc, c) in enumerate(reminded):
-            # Booked ten days ago; half start in 3 days (7-day reminder due), half in 12 hours (1-day reminder due).
-            start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
-            m = Meeting(officer_id=sc.link_officer_id, term_id=term.id, start=start, end=start + timedelta(hours=1),
-                        mode="teams", meeting_type="tsm", status="booked", booked_by="officer:1",
-                        ical_uid=f"tsm-{uuid.uuid4()}@test", created_at=now - timedelta(days=10),
-                        updated_at=now - timedelta(days=10))
-            s.add(m)
-            await s.flush()
-            s.add(MeetingSchool(meeting_id=m.id, school_id=sc.id, term_id=term.id, active_term_id=None))
-            s.add(MeetingAttendee(meeting_id=m.id, contact_id=c.id, name=c.name, email=c.email, role=c.role,
-                                  required=True))
-            contact = await s.get(SchoolContact, c.id)
-            contact.teams_aad_id = f"aad-{c.id}"
-            s.add(contact)
-    return bookers, [c.id for _, c in reminded]
+        for cid in [c for _, pair in bookers for c in pair] + [c.id for _, c in reminding]:
+            c = await s.get(SchoolContact, cid)
+            c.teams_aad_id = f"aad-{cid}"
+            s.add(c)
+    return bookers, reminding, term.id
+
+
+async def _due_meeting(app, school: School, contact: SchoolContact, term_id: int, i: int) -> tuple:
+    """A meeting booked ten days ago whose 7-day (even i) or 1-day (odd i) reminder is due now."""
+    now = datetime.now(UTC)
+    start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
+    async with app.db.transaction() as s:
+        m = Meeting(officer_id=school.link_officer_id, term_id=term_id, start=start, end=start + timedelta(hours=1),
+                    mode="teams", meeting_type="tsm", status="booked", booked_by="officer:1",
+                    ical_uid=f"tsm-{uuid.uuid4()}@test", created_at=now - timedelta(days=10),
+                    updated_at=now - timedelta(days=10))
+        s.add(m)
+        await s.flush()
+        s.add(MeetingSchool(meeting_id=m.id, school_id=school.id, term_id=term_id, active_term_id=None))
+        s.add(MeetingAttendee(meeting_id=m.id, contact_id=contact.id, name=contact.name, email=contact.email,
+                              role=contact.role, required=True))
+        return ("remind_7d" if i % 2 == 0 else "remind_1d", m.id, "contact", contact.id)
+
+
+async def _until_finished(app, items: set, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        async with app.db.reader() as s:
+            rows = {(r[0], r[1], r[2], r[3]) for r in await s.exec(text(
+                "SELECT kind, subject_id, recipient_kind, recipient_id FROM outbound WHERE status <> 'claimed'"))}
+        if items <= rows:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not sent within {within}s: {items - rows}")
 
 
 def posts_to(connector: FakeConnector, conv: str, before: Counter) -> int:
@@ -125,7 +138,8 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
     connector.url = threads.serve(connector.app()) + "/"
     procs = []
     try:
-        bookers, reminded = await _prepare(app)
+        bookers, reminding, term_id = await _prepare(app)
+        reminded = [c.id for _, c in reminding]
         bots = [start_bot(f"bot{i}", pg_url, tmp_path) for i in (1, 2)]
         procs += bots
         for b in bots:
@@ -157,11 +171,12 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         assert per_school == {sc: 1 for sc, _ in bookers}, per_school  # exactly one TSM per school, never two
         assert outcomes["booked"] == BOOKING_SCHOOLS, walks
 
-        # What is due now, computed by the sweep's own query (read-only), before any worker runs.
+        # The confirmations of the bookings just made are due now (the sweep's own read-only query, before any
+        # worker runs); the reminders are added in waves while both workers run, so both get some to race for.
         jobs = Jobs(db=app.db, messenger=_NoSend(), booking=app.booking, reference=app.reference,
                     ledger=Ledger(app.db, "probe"), clock=lambda: datetime.now(UTC))
         due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
-        assert len([d for d in due if d[0] in ("remind_7d", "remind_1d")]) == REMINDER_SCHOOLS
+        assert {d[0] for d in due} <= {"confirm"}
         sent_before = Counter(s.conversation_id for s in connector.snapshot())
         # Faults on the way out: Teams throttles one recipient twice (429, Retry-After 1 s); another has blocked the
         # bot (403 MessageWritesBlocked).
@@ -170,11 +185,26 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         connector.fail_plan[blocked] = [(403, {}, "ConversationBlockedByUser")] * 5
         attempts_before = Counter(connector.attempts)
 
-        # Both workers start together and race for the same due messages.
-        workers = [start_worker(f"worker{i}", pg_url, tmp_path) for i in (1, 2)]
+        # Both workers start together, sweeping for reminders every second, and race for the same messages.
+        fast = {"TSM_SCHEDULER_REMINDER_SWEEP_SECONDS": "1"}
+        workers = [start_worker(f"worker{i}", pg_url, tmp_path, **fast) for i in (1, 2)]
         procs += workers
         for w in workers:
             wait_log(w, "scheduler started as")
+        # Reminders fall due in waves: a few while both workers run; then with each worker paused (SIGSTOP) in turn,
+        # so that each one certainly sends some, whatever the phase of their sweeps.
+        waves = [reminding[:4], reminding[4:7], reminding[7:]]
+        for wave, paused in zip(waves, (None, workers[0], workers[1]), strict=True):
+            if paused is not None:
+                paused.popen.send_signal(signal.SIGSTOP)
+            new = set()
+            for school, contact in wave:
+                new.add(await _due_meeting(app, school, contact, term_id, len(due)))
+                await asyncio.sleep(0.3)
+            due |= new
+            await _until_finished(app, new)
+            if paused is not None:
+                paused.popen.send_signal(signal.SIGCONT)
         deadline = time.monotonic() + 45
         rows: list = []
         while time.monotonic() < deadline:
@@ -214,6 +244,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         missing = sum(max(0, sent_rows[c] - posts[c]) for c in sent_rows)
         reminders_sent = sum(1 for r in reminder_rows if r[4] == "sent")
         by_worker = Counter(r[5] for r in rows if r[4] == "sent")
+        reminders_by_worker = Counter(r[5] for r in reminder_rows if r[4] == "sent")
         assert duplicated == 0 and missing == 0, (posts, sent_rows)
         reminder_status = Counter(r[4] for r in reminder_rows)
         # Every due reminder was dealt with once: sent, skipped at compose time (a confirmation to the person who made
@@ -221,7 +252,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         assert reminder_status["undeliverable"] == 1 and reminder_status["sent"] == reminders_sent > 0
         assert reminder_status["sent"] + reminder_status["skipped"] + 1 == len(due), reminder_status
         assert reminder_status["sent"] >= REMINDER_SCHOOLS - 1
-        assert len(by_worker) == 2, f"one worker did everything ({by_worker}): the race was not exercised"
+        assert len(reminders_by_worker) == 2, f"one worker sent every reminder ({reminders_by_worker})"
 
         record_figures("multi_instance", {
             "bots": 2, "workers": 2, "database": "postgresql",
@@ -234,6 +265,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
             "reminders_skipped_not_needed": reminder_status["skipped"], "connector_faults_injected": {"429": 2, "403": 1},
             "connector_faults_survived": 3,
             "proactive_sends_total": sum(posts.values()), "outbound_sent_by_worker": dict(by_worker),
+            "reminders_sent_by_worker": dict(reminders_by_worker),
             "outbound_by_status": dict(Counter(r[4] for r in rows)),
         })
     finally:
