@@ -2,9 +2,10 @@
 
 School staff book through both bots at once, two colleagues of each school racing through different bots, by posting
 literal Teams activities and pressing the bots' own card buttons; a fake Bot Connector on loopback records the
-replies and the proactive sends. Then both workers start together on reminders that are due now (meetings whose
-7-day and 1-day reminders are due, plus the confirmations of the bookings just made). Figures are printed and kept in
-var/production-figures.json.
+replies and the proactive sends. Then both workers start together on the confirmations of the bookings just made,
+and 7-day and 1-day reminders fall due in waves (with both running, then with each paused in turn), while the
+connector throttles one recipient (429) and refuses another who blocked the bot (403). Figures are printed and kept
+in var/production-figures.json.
 """
 
 from __future__ import annotations
