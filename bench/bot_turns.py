@@ -24,9 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import resource
 import shlex
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -132,8 +135,13 @@ def first_choice(card: dict, input_id: str) -> str:
     raise RuntimeError(f"no input {input_id}")
 
 
+async def _child_cpu(session: aiohttp.ClientSession, cpu_url: str) -> float:
+    async with session.get(cpu_url) as r:
+        return (await r.json())["cpu"]
+
+
 async def phase(session: aiohttp.ClientSession, url: str, make, turns: int, concurrency: int,
-                expect: int) -> dict:
+                expect: int, cpu_url: str) -> dict:
     latencies: list[float] = []
     counter = itertools.count()
     errors = 0
@@ -149,11 +157,11 @@ async def phase(session: aiohttp.ClientSession, url: str, make, turns: int, conc
             latencies.append(time.perf_counter() - t0)
             errors += 0 if ok else 1
 
-    cpu0 = _cpu()
+    cpu0 = await _child_cpu(session, cpu_url)
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     elapsed = time.perf_counter() - t0
-    cpu = _cpu() - cpu0
+    cpu = await _child_cpu(session, cpu_url) - cpu0
     latencies.sort()
     return {"turns": len(latencies), "seconds": elapsed, "tps": len(latencies) / elapsed, "latencies": latencies,
             "cpu_ms": cpu / len(latencies) * 1000, "errors": errors}
@@ -172,13 +180,71 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _settings(url: str, tmp: Path) -> Settings:
+    return Settings(database_url=url, _env_file=None, run_scheduler=False, invitations_dir=str(tmp / "inv"),
+                    chat_burst_turns=0, chat_sustained_turns=0)
+
+
+def transport_only_router():
+    """Stand-in flows that do no work: the same verbs and card sizes, to measure the transport alone."""
+    from tsm.chat import Reply, Router
+
+    router = Router()
+    text = {"type": "TextBlock", "text": "x" * 60, "wrap": True}
+
+    def card(actions=(), inputs=()) -> dict:
+        return {"type": "AdaptiveCard", "version": "1.5", "body": [text] * 5 + list(inputs),
+                "actions": [{"type": "Action.Execute", "verb": v, "title": v, "data": {"verb": v, **d}}
+                            for v, d in actions]}
+
+    async def book(ctx, data):
+        return Reply(card=card([("book.pick_mode", {"mode": "teams"}), ("book.stop", {})]))
+
+    async def pick_mode(ctx, data):
+        return Reply(card=card([("book.pick_date", {"offerId": "x"})],
+                               [{"type": "Input.ChoiceSet", "id": "date",
+                                 "choices": [{"title": "a", "value": "2026-12-01"}]}]))
+
+    async def pick_date(ctx, data):
+        return Reply(card=card([("book.pick_time", {"offerId": "x"})] * 3))
+
+    router.command("book")(book)
+    router.verb("book.start")(book)
+    router.verb("book.pick_mode")(pick_mode)
+    router.verb("book.pick_date")(pick_date)
+    return router
+
+
+async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool = False) -> None:
+    """The process under test: our server and the SDK echo bot, and ``GET /_bench/cpu`` (this process's CPU)."""
+    app = build_app(_settings(url, tmp))
+    web_app = build_web_app(app, run_scheduler=False, router=transport_only_router() if transport_only else None)
+
+    async def cpu(_request: web.Request) -> web.Response:
+        return web.json_response({"cpu": _cpu()})
+
+    web_app.router.add_get("/_bench/cpu", cpu)
+    r1, tsm_url = await start(web_app)
+    r2, echo_url = await start(build_echo_web_app())
+    await asyncio.to_thread(port_file.write_text, json.dumps({"tsm": tsm_url, "echo": echo_url}))
+    try:
+        await asyncio.Event().wait()  # until the parent terminates us
+    finally:
+        await r1.cleanup()
+        await r2.cleanup()
+        await app.close()
+
+
+def _spawn_bots(url: str, tmp: Path, port_file: Path, transport_only: bool) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, "--tmp", str(tmp),
+                             "--port-file", str(port_file), *(["--transport-only"] if transport_only else [])])
+
+
 async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-"))
     url = f"sqlite:///{tmp}/bench.db"
     upgrade(url)
-    settings = Settings(database_url=url, _env_file=None, run_scheduler=False, invitations_dir=str(tmp / "inv"),
-                        chat_burst_turns=0, chat_sustained_turns=0)
-    app = build_app(settings)
+    app = build_app(_settings(url, tmp))
     await load_demo(app.db, today=datetime.now(ZoneInfo("Europe/London")).date())
 
     connector = FakeConnector()
@@ -186,10 +252,18 @@ async def main(args: argparse.Namespace) -> int:
     r, connector_url = await start(connector.app())
     runners.append(r)
     service_url = connector_url + "/"
-    r, tsm_url = await start(build_web_app(app, run_scheduler=False))
-    runners.append(r)
-    r, echo_url = await start(build_echo_web_app())
-    runners.append(r)
+    # The bots run in their own process: its CPU is theirs alone (the clients and the fake connector are here).
+    port_file = tmp / "ports.json"
+    child = _spawn_bots(url, tmp, port_file, args.transport_only)
+    for _ in range(300):
+        if port_file.exists() and port_file.read_text():
+            break
+        if child.poll() is not None:
+            print("the bot process exited", file=sys.stderr)
+            return 2
+        await asyncio.sleep(0.1)
+    ports = json.loads(port_file.read_text())
+    tsm_url, echo_url = ports["tsm"], ports["echo"]
 
     from sqlmodel import select
 
@@ -234,9 +308,10 @@ async def main(args: argparse.Namespace) -> int:
             return invoke(service_url, n, "book.pick_date", data)
 
         # Warm-up (imports, caches, connection pools) for each, not measured.
-        await phase(session, echo_url + "/api/messages", echo_turn, 40, args.concurrency, 201)
-        await phase(session, tsm_url + "/api/messages", book_turn, 40, args.concurrency, 200)
-        await phase(session, tsm_url + "/api/messages", pick_turn, 40, args.concurrency, 200)
+        cpu_url = tsm_url + "/_bench/cpu"
+        await phase(session, echo_url + "/api/messages", echo_turn, 40, args.concurrency, 201, cpu_url)
+        await phase(session, tsm_url + "/api/messages", book_turn, 40, args.concurrency, 200, cpu_url)
+        await phase(session, tsm_url + "/api/messages", pick_turn, 40, args.concurrency, 200, cpu_url)
         phases = {
             "echo (SDK defaults)": (echo_url, echo_turn, 201),
             "book (text command)": (tsm_url, book_turn, 200),
@@ -246,17 +321,21 @@ async def main(args: argparse.Namespace) -> int:
         for _ in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every phase alike
             for name, (base, make, expect) in phases.items():
                 runs[name].append(await phase(session, base + "/api/messages", make, args.turns, args.concurrency,
-                                              expect))
+                                              expect, cpu_url))
         results = {name: _median_run(rs) for name, rs in runs.items()}
 
+    child.terminate()
+    child.wait(timeout=30)
     for r in runners:
         await r.cleanup()
     await app.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"$ {shlex.join(['.venv/bin/python', 'bench/bot_turns.py', *sys.argv[1:]])}")
-    print(f"loopback, one process, {args.concurrency} concurrent clients, {len(users)} booking users, SQLite with the "
-          f"demo LA; {args.repeat} interleaved runs of {args.turns} turns per kind: turns/s and CPU are medians of the "
-          f"runs, p50/p99 over all turns; CPU is the whole process's (clients and fake connector included)")
+    print(f"loopback; both bots in one process, the {args.concurrency} concurrent clients and the fake connector in "
+          f"another; {len(users)} booking users, SQLite with the demo LA; {args.repeat} interleaved runs of "
+          f"{args.turns} turns per kind: turns/s and CPU per turn (the bots' process only) are medians of the runs, "
+          f"p50/p99 over all turns")
     print(f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}")
     for name, r in results.items():
         print(f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
@@ -277,4 +356,16 @@ if __name__ == "__main__":
     p.add_argument("--repeat", type=int, default=3, help="interleaved runs of every kind")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--users", type=int, default=8)
-    sys.exit(asyncio.run(main(p.parse_args())))
+    p.add_argument("--transport-only", action="store_true",
+                   help="stand-in flows that do no work: what the transport alone costs")
+    p.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the bots' process on this database
+    p.add_argument("--tmp", help=argparse.SUPPRESS)
+    p.add_argument("--port-file", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.serve:
+        try:
+            asyncio.run(serve_bots(a.serve, Path(a.tmp), Path(a.port_file), a.transport_only))
+        except KeyboardInterrupt:
+            pass
+        sys.exit(0)
+    sys.exit(asyncio.run(main(a)))

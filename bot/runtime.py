@@ -144,6 +144,7 @@ class BotRuntime:
             _done, late = await asyncio.wait(pending, timeout=grace)
             for t in late:
                 t.cancel()
+        await self.store.flush()
         await self.pool.close()
 
 

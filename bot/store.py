@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,8 +31,15 @@ from tsm.adapters.db.engine import Database
 from tsm.services.actors import Actor
 from tsm.services.booking import now_utc
 
+log = logging.getLogger(__name__)
+
 KEEP_PROCESSED = timedelta(days=3)  # the channel redelivers within minutes; older claims are purged
 REF_REFRESH = 60.0  # an unchanged conversation reference is rewritten at most once a minute per process
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("saving an invoke's answer failed (%s)", type(future.exception()).__name__)
 
 
 @dataclass
@@ -190,8 +198,9 @@ class BotStore:
                 BotProcessedActivity.activity_id == activity_id[:200]))
 
     async def save_response(self, conversation_id: str, activity_id: str | None, response: dict) -> None:
-        """Keep an invoke's answer for redeliveries: at once in this process, in the database with the next
-        group commit (awaited)."""
+        """Keep an invoke's answer for redeliveries: at once in this process, in the database with the next group
+        commit (not awaited: it rides in the transaction that claims the next turns, and the answer goes out now;
+        another instance asked for it meanwhile waits for it, see :meth:`stored_response`)."""
         if not activity_id:
             return
         key = (conversation_id, activity_id[:200])
@@ -199,8 +208,16 @@ class BotStore:
         while len(self._responses) > 2000:
             self._responses.popitem(last=False)
         op = _Op(response=(key[0], key[1], response), future=asyncio.get_running_loop().create_future())
+        op.future.add_done_callback(_log_failure)
         self._submit(op)
-        await op.future
+
+    async def flush(self) -> None:
+        """Wait until every queued write is committed (shutdown, tests)."""
+        while self._queue or (self._writer is not None and not self._writer.done()):
+            if self._writer is not None and not self._writer.done():
+                await asyncio.wait([self._writer])
+            else:
+                await asyncio.sleep(0)
 
     async def stored_response(self, conversation_id: str, activity_id: str, *, wait: float = 10.0,
                               poll: float = 0.1) -> dict | None:

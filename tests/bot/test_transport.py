@@ -113,9 +113,14 @@ async def test_invoke_answers_200_with_the_replacement_card_and_redelivery_gets_
     r2 = await h.post(act)
     assert r2.status == 200 and await r2.json() == body
     assert h.counter.calls == {"test.card": 1}
+    await h.runtime.store.flush()
     async with h.app.db.reader() as s:
         row = await s.get(BotProcessedActivity, ("a:conv-1", "f:inv-1"))
     assert row.response == body
+    # Another instance (no answer in its memory) gets the stored card too.
+    h.runtime.store._responses.clear()
+    r3 = await h.post(act)
+    assert await r3.json() == body and h.counter.calls == {"test.card": 1}
 
 
 async def test_invoke_errors_come_back_as_a_card(harness):
