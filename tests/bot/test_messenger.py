@@ -150,3 +150,17 @@ async def test_connector_clients_are_reused(harness):
     for _ in range(3):
         await h.post(message(h.connector, "hello", conv="a:ann", user_id="29:ann", aad="aad-ann"))
     assert h.runtime.pool.created == 1  # one client for this serviceUrl, turns and proactive sends alike
+
+
+async def test_worker_messenger_is_built_from_the_app(harness):
+    """``tsm worker`` builds its messenger with ``bot.messenger.build_messenger(app)`` (no server in that process)."""
+    from bot.messenger import build_messenger
+
+    h = harness
+    officer_id = await _officer_installed(h)
+    m = build_messenger(h.app)
+    assert (await m.send(Recipient("officer", h.world.officers["bob"]), Message("x"))).status \
+        is SendStatus.NO_CONVERSATION
+    assert (await m.send(Recipient("officer", officer_id), Message("from the worker"))).delivered
+    assert h.connector.sent[-1].activity["text"] == "from the worker"
+    await m.adapter.pool.close()
