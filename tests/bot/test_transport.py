@@ -322,3 +322,21 @@ async def test_meeting_end_for_an_unknown_meeting_is_ignored_by_the_real_schedul
                channelData={"tenant": {"id": TENANT}, "meeting": {"id": "bm90LWEtbWVldGluZw=="}})
     assert (await h.post(act)).status == 200
     assert h.connector.sent == []
+
+
+async def test_redeliveries_through_the_adapter_on_both_databases(any_db_url, connector):
+    """The same message and the same invoke, each delivered 6 times at once: handled once, on SQLite and PostgreSQL."""
+    h = await make_harness(any_db_url, connector)
+    try:
+        await _know_user(h)
+        msg = message(connector, "ping", id="f:pg-msg")
+        inv = invoke(connector, "test.card", {"n": 1}, id="f:pg-inv")
+        results = await asyncio.gather(*(h.post(msg) for _ in range(6)), *(h.post(inv) for _ in range(6)))
+        assert all(r.status == 200 for r in results)
+        bodies = [await r.json() for r in results[6:]]
+        assert all(b == bodies[0] for b in bodies) and bodies[0]["value"]["body"][1]["text"] == "n=1"
+        assert h.counter.calls == {"ping": 1, "test.card": 1}
+        assert len(connector.sent) == 1
+    finally:
+        await h.client.close()
+        await h.app.close()
