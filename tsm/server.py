@@ -187,5 +187,8 @@ def serve(settings: Settings) -> None:
 
     if not settings.microsoft_app_id:
         log.warning("No TSM_MICROSOFT_APP_ID: serving WITHOUT Bot Framework authentication (local use only)")
+    elif not settings.microsoft_app_password.get_secret_value():
+        log.error("TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
+                  "to answer Teams")
     web.run_app(make(), host=settings.host, port=settings.port, print=lambda m: log.info("%s", m),
                 access_log=None)
