@@ -42,8 +42,11 @@ RETRYABLE = frozenset({412, 429, 502, 503, 504})
 class TeamsMessenger:
     def __init__(self, adapter: Any, store: BotStore, *, app_id: str = "", limiter: SendLimiter | None = None,
                  max_attempts: int = 4, base_backoff: float = 1.0, max_wait: float = 60.0,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, owns_pool: bool = False) -> None:
         self.adapter = adapter
+        # True when this messenger's adapter and connection pool are its own (``tsm worker``): ``close`` closes
+        # them. The server's messenger shares the turns' pool, which the bot runtime closes.
+        self.owns_pool = owns_pool
         self.store = store
         self.app_id = app_id
         self.limiter = limiter or SendLimiter()
@@ -94,6 +97,12 @@ class TeamsMessenger:
                 return SendResult(SendStatus.RETRY, detail, retry_after=wait)
             self.stats["retried"] += 1
             await self.sleep(wait)
+
+    async def close(self) -> None:
+        """Close the connection pool when it is this messenger's own (idempotent; a shared one is left open)."""
+        pool = getattr(self.adapter, "pool", None)
+        if self.owns_pool and pool is not None:
+            await pool.close()
 
     def _backoff(self, attempt: int) -> float:
         return self.base_backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
@@ -152,9 +161,10 @@ def _status_of(exc: HttpOperationError) -> tuple[int, float | None, str]:
 
 
 def build_messenger(app: Any) -> TeamsMessenger:
-    """A messenger for a process that sends but serves no turns (``tsm worker``): its own adapter and pool."""
+    """A messenger for a process that sends but serves no turns (``tsm worker``): its own adapter and pool,
+    closed by :meth:`TeamsMessenger.close` (``run_worker`` calls it at shutdown)."""
     from .connector import ConnectorPool
     from .runtime import TsmCloudAdapter
 
     adapter = TsmCloudAdapter(app.settings, ConnectorPool())
-    return TeamsMessenger(adapter, BotStore(app.db), app_id=adapter.app_id)
+    return TeamsMessenger(adapter, BotStore(app.db), app_id=adapter.app_id, owns_pool=True)
