@@ -39,7 +39,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.turns = Counter("tsm_turns", "Chat turns handled, by kind (message|action) and outcome "
-                             "(ok|refused|error|unknown_user|rate_limited)", ["kind", "outcome"], registry=r)
+                             "(ok|refused|unavailable: the calendar did not answer|error|unknown_user|rate_limited)", ["kind", "outcome"], registry=r)
         self.turn_seconds = Histogram("tsm_turn_seconds", "Time to handle a chat turn (Router.dispatch)",
                                       buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
         self.bookings = Counter("tsm_bookings", "Booking operations by outcome (booked|moved|cancelled|refused|failed: "

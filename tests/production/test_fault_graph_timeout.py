@@ -100,3 +100,34 @@ async def test_every_graph_attempt_is_counted_including_the_sdk_retries(graph_ap
     assert m.value("tsm_graph_calls_total", method="POST", status="2xx") >= 2  # getSchedule, then the retried create
     assert emulator.count("POST") == m.value("tsm_graph_calls_total", method="POST", status="4xx") + \
         m.value("tsm_graph_calls_total", method="POST", status="2xx")
+
+
+async def test_a_chat_turn_stopped_by_an_outlook_timeout_says_so(graph_app):
+    """Through the conversation: Outlook does not answer while the dates are looked up; the person is told plainly,
+    nothing is written, the turn is counted as 'unavailable' (not as a bug), and the next try works."""
+    from card_walker import next_step
+
+    from tsm.chat.app import build_router
+    from tsm.chat.router import Incoming, Who
+
+    emulator, app, clock, world = graph_app
+    router = build_router()
+    who = Who(email="lead@100001.sch.example", aad_object_id="aad-lead-100001")
+
+    async def turn(**kw):
+        return await router.dispatch(Incoming(who=who, **kw), identify=lambda w: app.directory.identify(
+            w.aad_object_id, w.email), services=app, clock=clock)
+
+    first = await turn(text="book")
+    assert not first.error and first.card is not None
+    verb, data = next_step(first.card)
+    assert verb == "book.pick_mode"
+    emulator.slow("POST", r"/calendar/getSchedule$", seconds=1.5, count=5)
+    stuck = await turn(verb=verb, data=data)
+    assert stuck.error and "Outlook isn't answering" in stuck.text and "nothing was booked" in stuck.text
+    assert app.metrics.value("tsm_turns_total", kind="action", outcome="unavailable") == 1
+    assert app.metrics.value("tsm_turns_total", kind="action", outcome="error") == 0
+    emulator.clear_faults()
+    await asyncio.sleep(1.6)
+    again = await turn(verb=verb, data=data)
+    assert not again.error and next_step(again.card)[0] == "book.pick_date"

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..domain.errors import InvalidInput, NotAllowed, TsmError
+from ..ports import CalendarError
 from ..services.actors import Actor
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,8 @@ class Router:
 
     async def _dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
                         clock: Callable[[], datetime]) -> tuple[Reply, str | None]:
-        """The reply, and the outcome when it is not simply ok/refused (rate_limited, unknown_user, error)."""
+        """The reply, and the outcome when it is not simply ok/refused (rate_limited, unknown_user, unavailable,
+        error)."""
         wait = self._turn_limiter(services).hit(_sender_key(incoming.who))
         if wait > 0:  # checked before anything else, the directory lookup included: a flood costs no database work
             log.info("turn refused by the per-user rate limit", extra={"retry_in": round(wait, 1)})
@@ -188,6 +190,12 @@ class Router:
             return await self._dispatch_text(ctx), None
         except TsmError as exc:
             return error_reply(str(exc)), None
+        except CalendarError as exc:  # Outlook slow, down or refusing: nothing was written (bookings read first)
+            log.warning("turn stopped by the calendar (%s, retryable=%s)", type(exc).__name__, exc.retryable)
+            if exc.retryable:
+                return error_reply("Outlook isn't answering just now, so nothing was booked or changed. Please try "
+                                   "again in a minute."), "unavailable"
+            return error_reply(f"{exc} Nothing was booked or changed."), "unavailable"
         except Exception:
             log.exception("turn failed (actor %s, verb %s)", actor.key, incoming.verb or "-")
             return (error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
