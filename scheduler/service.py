@@ -13,7 +13,8 @@ job id                      every      what
 ``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
-``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago (once a day across workers)
+``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago, chat offers expired over 30
+                                       days ago (once a day across workers)
 ``tsm.feedback``            5 min      evaluation reminder, action reminders, feedback retention purge
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
                                        once an hour across all workers)
@@ -153,11 +154,25 @@ class SchedulerService:
             return None
         return await self.watcher.sweep_delta()
 
-    async def ledger_purge(self) -> int | None:
-        """Once a day across all workers: drop ledger rows finished more than 180 days ago."""
+    async def ledger_purge(self) -> dict[str, int] | None:
+        """Once a day across all workers: drop ledger rows finished more than 180 days ago, and the chat's
+        offers (the times a card offered, kept server-side) expired more than 30 days ago."""
         if not await self.ledger.once("ledger_purge", self._period(86400)):
             return None
-        return await self.ledger.purge()
+        removed = {"ledger": await self.ledger.purge(), "offers": 0}
+        try:
+            removed["offers"] = await self._conversations().purge_offers()
+        except Exception:  # the ledger's purge stands; the offers are tried again tomorrow
+            log.exception("purging expired chat offers failed")
+        if any(removed.values()):
+            log.info("housekeeping: %d ledger rows, %d expired chat offers removed", removed["ledger"],
+                     removed["offers"])
+        return removed
+
+    def _conversations(self):
+        from tsm.services.conversation import ConversationService
+
+        return ConversationService(self.app.db, self.app.booking, self.app.reference, clock=self.jobs.clock)
 
     def _period(self, seconds: int) -> str:
         now = self.jobs.clock()

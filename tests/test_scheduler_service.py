@@ -117,6 +117,35 @@ async def test_purge_drops_only_old_finished_rows(env):
     assert await env.ledger.counts() == {"claimed": 1, "sent": 1}
 
 
+async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ago(sqlite_url, tmp_path):
+    from tsm.adapters.db.chat_tables import ChatOffer
+
+    clock = Clock(local(2026, 1, 5, 8))
+    app = service_app(sqlite_url, tmp_path, clock)
+    try:
+        w = await make_world(app.db)
+        now = clock.now
+        async with app.db.transaction() as s:
+            for oid, expired_days_ago in (("a" * 32, 31), ("b" * 32, 29), ("c" * 32, -1)):
+                s.add(ChatOffer(id=oid, kind="book", school_ids=[w.schools["low_primary"]],
+                                term_id=w.terms["spring"], mode="teams", meeting_type="tsm", duration_minutes=60,
+                                timezone="Europe/London", slots=[], created_at=now - timedelta(days=40),
+                                expires_at=now - timedelta(days=expired_days_ago)))
+        service = SchedulerService(app, FakeMessenger(), worker_id="a")
+        other = SchedulerService(app, FakeMessenger(), worker_id="b")
+        assert "tsm.ledger_purge" in service.sweeps()
+        assert await service.ledger_purge() == {"ledger": 0, "offers": 1}
+        assert await other.ledger_purge() is None  # once a day across workers
+        async with app.db.reader() as s:
+            assert sorted(o.id[0] for o in await s.exec(select(ChatOffer))) == ["b", "c"]
+        clock.now += timedelta(days=2)  # a later day: the offer that expired 29 days ago is now over 30 days
+        assert await other.ledger_purge() == {"ledger": 0, "offers": 1}
+        async with app.db.reader() as s:
+            assert [o.id[0] for o in await s.exec(select(ChatOffer))] == ["c"]
+    finally:
+        await app.close()
+
+
 async def test_a_move_is_confirmed_to_the_colleague_not_to_the_person_who_moved_it(env):
     w = env.world
     lead, head = (Recipient("contact", w.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
