@@ -162,7 +162,12 @@ async def _healthz(request: web.Request) -> web.Response:
         if health is not None:
             try:
                 async with asyncio.timeout(5):
-                    graph["ok"] = bool(await health())
+                    answer = await health()  # GraphCalendar.health: one cheap call, its answer kept a minute
+                if isinstance(answer, dict):
+                    graph["ok"] = answer.get("ok") is True
+                    graph.update({k: answer[k] for k in ("detail", "checked_at") if k in answer})
+                else:
+                    graph["ok"] = bool(answer)
             except Exception as exc:
                 graph["ok"], graph["detail"] = False, type(exc).__name__
         graph["watcher"] = state["watcher"] is not None

@@ -50,6 +50,7 @@ from msgraph.generated.models.subscription import Subscription
 from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_request_body import (
     GetSchedulePostRequestBody,
 )
+from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 from msgraph_core import GraphClientFactory
 from sqlalchemy import delete
@@ -73,6 +74,8 @@ CHANGE_TYPES = "created,updated,deleted"
 _TXN_NAMESPACE = uuid.UUID("5b0d8a53-7a0e-4f43-9a43-1f3c2d0e6a11")
 _PREFER_UTC = 'outlook.timezone="UTC"'
 OWN_VERSIONS_KEPT = 5000
+HEALTH_TTL = 60.0  # seconds an answer of GraphCalendar.health is reused
+HEALTH_TIMEOUT = 3.0  # seconds the health check waits for Graph (the SDK's retries included)
 T = TypeVar("T")
 
 
@@ -151,9 +154,9 @@ def make_graph_client(settings: Settings, *, base_url: str | None = None,
 
 
 def build_graph_calendar(settings: Settings, db: Database | None = None) -> GraphCalendar:
-    """The composition root's Graph calendar (``db`` is accepted for symmetry with the local adapter)."""
+    """The composition root's Graph calendar (``db``: where :meth:`GraphCalendar.health` finds an officer's mailbox)."""
     client, close = make_graph_client(settings)
-    return GraphCalendar(client, settings=settings, close=close)
+    return GraphCalendar(client, settings=settings, close=close, db=db)
 
 
 # ---------------------------------------------------------------------- Graph JSON <-> plain values
@@ -231,8 +234,11 @@ class GraphCalendar:
 
     def __init__(self, client: GraphServiceClient, *, settings: Settings | None = None,
                  close: Callable[[], Awaitable[None]] | None = None, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, db: Database | None = None) -> None:
         settings = settings or Settings(calendar_backend="graph")
+        self.db = db
+        self._health: tuple[float, dict[str, Any]] | None = None  # (checked at, answer): /healthz reuses it a while
+        self._health_lock = asyncio.Lock()
         self.client = client
         self.settings = settings
         self.per_mailbox = settings.graph_max_concurrent_per_mailbox
@@ -251,6 +257,61 @@ class GraphCalendar:
     async def close(self) -> None:
         if self._close is not None:
             await self._close()
+
+    # ------------------------------------------------------------------ health (for /healthz)
+
+    async def health(self, mailbox: str | None = None) -> dict[str, Any]:
+        """Whether Graph answers this application now: one ``GET /users/{mailbox}/events?$top=1&$select=id`` for
+        an officer's mailbox (a token from Entra ID, the network, and the ``Calendars.ReadWrite`` consent with the
+        application access policy, all in one cheap call), bounded by ``HEALTH_TIMEOUT``.
+
+        The answer is kept ``HEALTH_TTL`` seconds (concurrent callers share one request), so a load balancer
+        polling /healthz cannot hammer Graph. Returns ``{"ok": bool, "detail": str, "checked_at": ISO time,
+        "ms": round trip}``; never raises, and never names the mailbox (the officer's address is personal data).
+        """
+        cached = self._health
+        if cached is not None and self._monotonic() - cached[0] < HEALTH_TTL:
+            return cached[1]
+        async with self._health_lock:
+            cached = self._health
+            if cached is not None and self._monotonic() - cached[0] < HEALTH_TTL:
+                return cached[1]
+            answer = await self._check_health(mailbox)
+            self._health = (self._monotonic(), answer)
+            return answer
+
+    async def _check_health(self, mailbox: str | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        checked_at = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                mailbox = mailbox or await self._health_mailbox()
+                if not mailbox:
+                    return {"ok": True, "detail": "no officer mailbox to check yet", "checked_at": checked_at}
+                config = RequestConfiguration(
+                    query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(top=1, select=["id"]),
+                    options=[RetryHandlerOption(delay=0, max_retries=0, should_retry=False)])  # one attempt: a probe
+                await self._call(mailbox, "check the connection", lambda: self._user(mailbox).events.get(config))
+            detail, ok = "ok", True
+        except TimeoutError:
+            detail, ok = f"no answer within {HEALTH_TIMEOUT:g} s", False
+        except CalendarError as exc:
+            detail, ok = ("unreachable" if exc.retryable else "refused"), False
+            log.warning("Graph health check failed (%s)", "retryable" if exc.retryable else "not retryable")
+        except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+            detail, ok = type(exc).__name__, False
+        return {"ok": ok, "detail": detail, "checked_at": checked_at,
+                "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+    async def _health_mailbox(self) -> str | None:
+        """A mailbox to check: one this process has already called, else the first active officer's."""
+        if self._semaphores:
+            return next(reversed(self._semaphores))
+        if self.db is None:
+            return None
+        async with self.db.reader() as s:
+            return (await s.exec(select(Officer.mailbox).where(Officer.active == True, Officer.mailbox != "")  # noqa: E712
+                                 .order_by(Officer.id).limit(1))).first()
 
     # ------------------------------------------------------------------ our own writes, echoed by notifications
 
