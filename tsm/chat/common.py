@@ -4,7 +4,6 @@ and the date → time steps every flow (book, book for a school, move, pick anot
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,12 +73,9 @@ def offer_tz(offer: Offer) -> ZoneInfo:
     return ZoneInfo(offer.timezone)
 
 
-def days_of(offer: Offer) -> OrderedDict[date, list[datetime]]:
-    tz = offer_tz(offer)
-    out: OrderedDict[date, list[datetime]] = OrderedDict()
-    for s in sorted(offer.starts):
-        out.setdefault(s.astimezone(tz).date(), []).append(s)
-    return out
+def days_of(offer: Offer) -> dict[date, tuple[datetime, ...]]:
+    """The offer's starts by local day, in order (worked out once per offer, not per use)."""
+    return offer.days
 
 
 def term_words(label: str) -> str:
@@ -142,7 +138,7 @@ def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button 
 
 def times_reply(offer: Offer, day: date, *, note: str = "") -> Reply:
     tz = offer_tz(offer)
-    starts = days_of(offer).get(day, [])
+    starts = days_of(offer).get(day, ())
     choices = tuple(cards.Choice(f"{time_text(s, tz)}–{time_text(s + offer.duration, tz)}", s.isoformat())
                     for s in starts)
     return Reply(card=cards.pick_time(cards.TimesView(offer.id, heading_for(offer), day_text(day), choices, note)))

@@ -9,15 +9,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from ..adapters.db.bot_tables import MeetingLeaderUnavailable
 from ..adapters.db.chat_tables import ChatOffer
 from ..adapters.db.engine import Database
 from ..adapters.db.tables import (
+    LA,
     AuditLog,
     Meeting,
     MeetingAttendee,
@@ -25,10 +29,12 @@ from ..adapters.db.tables import (
     Officer,
     School,
     SchoolContact,
+    Trust,
 )
 from ..domain.entitlement import Entitlement, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, MeetingStatus, Mode
+from ..importers.gias import school_facts as gias_school_facts
 from ..messaging import Recipient
 from .actors import Actor
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
@@ -70,7 +76,20 @@ class Offer:
     school_name: str = ""
 
     def has(self, start: datetime) -> bool:
-        return start in set(self.starts)
+        return start in self._start_set
+
+    @cached_property
+    def _start_set(self) -> frozenset[datetime]:
+        return frozenset(self.starts)
+
+    @cached_property
+    def days(self) -> dict[date, tuple[datetime, ...]]:
+        """The starts by local day (in the offer's time zone), days and times in order; worked out once."""
+        tz = ZoneInfo(self.timezone)
+        out: dict[date, list[datetime]] = {}
+        for s in sorted(self.starts):
+            out.setdefault(s.astimezone(tz).date(), []).append(s)
+        return {d: tuple(v) for d, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,50 @@ class SchoolStatus:
     start: datetime | None
     mode: str | None
     expectation: str
+
+
+@dataclass(frozen=True, slots=True)
+class _SchoolRow:
+    """The columns of a school a turn needs (what the entitlement rules and the access check read)."""
+
+    id: int
+    urn: int
+    la_id: int
+    name: str
+    type_name: str
+    type_group: str
+    phase_of_education: str
+    phase: str
+    street: str
+    town: str
+    postcode: str
+    attendance_pct: float | None
+    attendance_period: str | None
+    link_officer_id: int | None
+
+    @property
+    def address(self) -> str:
+        return ", ".join(p for p in (self.street, self.town, self.postcode) if p)
+
+
+def _school_info_query():
+    sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, Trust.__table__.c
+    cols = [sc.id, sc.urn, sc.la_id, sc.name, sc.type_name, sc.type_group, sc.phase_of_education, sc.phase,
+            sc.street, sc.town, sc.postcode, sc.attendance_pct, sc.attendance_period, sc.link_officer_id]
+    return len(cols), (
+        core_select(*cols, o.id.label("officer_id"), o.name.label("officer_name"), o.email.label("officer_email"),
+                    la.policy.label("la_policy"), la.timezone.label("la_timezone"),
+                    t.allocated_officer_id.label("trust_officer_id"))
+        .select_from(School.__table__.join(LA.__table__, la.id == sc.la_id)
+                     .outerjoin(Officer.__table__, o.id == sc.link_officer_id)
+                     .outerjoin(Trust.__table__, t.code == sc.trust_code))
+        .where(sc.id == bindparam("school_id"))
+    )
+
+
+# Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
+_SCHOOL_WIDTH, _SCHOOL_INFO = _school_info_query()
+_OFFER_BY_ID = core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
 
 
 class ExpiredOffer(InvalidInput):
@@ -143,8 +206,8 @@ class ConversationService:
         """The offer a card refers to, if the actor may use it; otherwise a clear refusal."""
         if not isinstance(offer_id, str) or not offer_id or len(offer_id) > 32 or not offer_id.isalnum():
             raise InvalidInput("This card is missing the times it offered. Type **book** to start again.")
-        async with self.db.reader() as s:
-            row = await s.get(ChatOffer, offer_id)
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_OFFER_BY_ID, {"offer_id": offer_id})).first()
         if row is None:
             raise ExpiredOffer("Those times are no longer on offer, so nothing was changed. Type **book** (or **my "
                                "meetings**) to start again.")
@@ -166,20 +229,25 @@ class ConversationService:
     # ------------------------------------------------------------------ reading
 
     async def school_info(self, actor: Actor, school_id: int) -> SchoolInfo:
-        async with self.db.reader() as s:
-            school = await s.get(School, school_id) if isinstance(school_id, int) else None
-            if school is None:
-                raise NotFound("No such school.")
-            _check_school(actor, school)
-            officer = await s.get(Officer, school.link_officer_id) if school.link_officer_id else None
-            policy, _ = await self.ref.policy_for_la(s, school.la_id)
-            ent = entitlement_for(await school_facts(s, school), policy)
-            return SchoolInfo(
-                school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
-                school.address, officer.id if officer else None, officer.name if officer else "",
-                officer.email if officer else "", policy.la_name, tuple(m.value for m in policy.modes_allowed),
-                policy.default_mode.value, ent, policy.national_averages.year,
-            )
+        """The school, its link officer, LA and trust allocation in one query (a turn's hot path)."""
+        if not isinstance(school_id, int) or isinstance(school_id, bool):
+            raise NotFound("No such school.")
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_SCHOOL_INFO, {"school_id": school_id})).first()
+        if row is None:
+            raise NotFound("No such school.")
+        school = _SchoolRow(*row[:_SCHOOL_WIDTH])
+        _check_school(actor, school)
+        officer_id, officer_name, officer_email, la_policy, _la_tz, trust_officer = row[_SCHOOL_WIDTH:]
+        policy = self.ref.policy(la_policy)
+        facts = gias_school_facts(school, trust_has_allocated_officer=bool(trust_officer))  # type: ignore[arg-type]
+        ent = entitlement_for(facts, policy)
+        return SchoolInfo(
+            school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
+            school.address, officer_id, officer_name or "", officer_email or "", policy.la_name,
+            tuple(m.value for m in policy.modes_allowed), policy.default_mode.value, ent,
+            policy.national_averages.year,
+        )
 
     async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:
         """The officer's schools and their TSM this term: (term label, statuses)."""
@@ -295,7 +363,7 @@ def _offer(row: ChatOffer) -> Offer:
     )
 
 
-def _check_school(actor: Actor, school: School) -> None:
+def _check_school(actor: Actor, school: School | _SchoolRow) -> None:
     if actor.kind in ("admin", "system"):
         return
     if actor.kind == "officer" and school.link_officer_id == actor.id:
