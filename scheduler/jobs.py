@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, any_, bindparam
+from sqlalchemy import Integer, and_, any_, bindparam, or_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from cards import notifications as cards
-from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
+from tsm.adapters.db.bot_tables import BotConversation, MeetingLeaderUnavailable
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.scheduler_tables import Outbound
 from tsm.adapters.db.tables import (
@@ -50,6 +50,7 @@ from .ledger import Claim, Due, Ledger
 log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
+LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Jobs:
         total = SweepResult()
         for sweep in (self.reminders, self.leader_unavailable, self.meeting_ends, self.officer_agendas,
                       self.unbooked_weekly,
-                      self.term_start_nudges, self.chasers, self.retry_expired):
+                      self.term_start_nudges, self.chasers, self.retry_expired, self.late_installs):
             try:
                 total.add(await sweep())
             except Exception:  # one failing sweep must not stop the others
@@ -306,6 +307,26 @@ class Jobs:
     async def retry_expired(self) -> SweepResult:
         """Send what other workers claimed but did not finish (they died, or were told to retry later)."""
         return await self._deliver(await self.ledger.reclaim_expired())
+
+    async def late_installs(self) -> SweepResult:
+        """Messages that found no bot conversation (the person had not installed the app yet) are sent once the
+        person has one, while they are still useful (:func:`useful_until`): e.g. a school contact who installs
+        the app three days before the TSM still gets its booking confirmation and the checklist. The row goes
+        back from ``undeliverable`` to claimed in one guarded update (:meth:`Ledger.rearm`), so exactly one
+        worker sends it; composed from the database as it is now, so a cancelled or moved meeting sends nothing.
+        """
+        now = self.clock()
+        has_conversation = select(BotConversation.id).where(
+            BotConversation.conversation_type == "personal", BotConversation.installed == True,  # noqa: E712
+            col(BotConversation.blocked_at).is_(None),
+            or_(and_(Outbound.recipient_kind == "contact", BotConversation.contact_id == Outbound.recipient_id),
+                and_(Outbound.recipient_kind == "officer", BotConversation.officer_id == Outbound.recipient_id)))
+        async with self.db.reader() as s:
+            rows = list(await s.exec(select(Outbound.id, Outbound.kind, Outbound.ref, Outbound.created_at).where(
+                Outbound.status == "undeliverable", Outbound.last_error == SendStatus.NO_CONVERSATION.value,
+                Outbound.created_at >= now - LATE_INSTALL_WINDOW, has_conversation.exists())))
+        ids = [oid for oid, kind, ref, created_at in rows if now < useful_until(kind, ref, created_at)]
+        return await self._deliver(await self.ledger.rearm(ids, max_attempts=self.settings.max_attempts))
 
     # ------------------------------------------------------------------ due computation helpers
 
@@ -563,6 +584,34 @@ class Jobs:
             return Message(f"{school.name} has no TSM booked this term yet. Say **book** to pick a time with "
                            f"{officer.name}; it takes a minute.")
         return Message(f"A new term has started: say **book** to book {school.name}'s TSM with {officer.name}.")
+
+
+def _ref_time(ref: str) -> datetime | None:
+    try:
+        return datetime.strptime(ref, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def useful_until(kind: str, ref: str, created_at: datetime) -> datetime:
+    """Until when a message that could not be delivered is still worth sending late (see ``late_installs``):
+    a confirmation or the 1-day reminder until the meeting starts, the 7-day reminder (the checklist) until the
+    1-day one is due, next term's offer and the evaluation request for two weeks after the meeting, an agenda
+    until its day is over; anything else for a week."""
+    start = _ref_time(ref)
+    if start is not None:
+        if kind in ("confirm", "remind_1d") or kind.startswith("leader_"):
+            return start
+        if kind == "remind_7d":
+            return start - timedelta(days=1)
+        if kind in ("next_tsm_offer", "evaluation"):
+            return start + timedelta(days=14)
+    if kind == "agenda":
+        try:
+            return datetime.combine(date.fromisoformat(ref) + timedelta(days=1), time(0), tzinfo=UTC)
+        except ValueError:
+            pass
+    return created_at + timedelta(days=7)
 
 
 def _end_gate(meeting_id: int, officer_id: int, start: datetime) -> Due:

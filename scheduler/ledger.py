@@ -92,6 +92,28 @@ class Ledger:
         async with self.db.transaction() as s:
             return [_claim_from_row(r) for r in await s.exec(stmt)]
 
+    async def rearm(self, ids: Sequence[int], *, max_attempts: int) -> list[Claim]:
+        """Take back rows finished ``undeliverable`` (the person had no conversation with the bot then) as this
+        worker's claims, to send now. One guarded UPDATE ... RETURNING: a row is re-armed only while it is still
+        ``undeliverable``, so of several workers re-arming the same row exactly one gets it (PostgreSQL re-checks
+        the condition after the first writer commits; SQLite has one writer), and the bumped ``attempts``
+        makes any older claim on it stale. Rows re-armed ``max_attempts`` times already are left alone."""
+        if not ids:
+            return []
+        now = self.clock()
+        out: list[Claim] = []
+        unique = sorted(set(ids))
+        for i in range(0, len(unique), CHUNK):
+            cond = and_(Outbound.id.in_(unique[i:i + CHUNK]), Outbound.status == "undeliverable",
+                        Outbound.attempts < max_attempts)
+            stmt = (update(Outbound).where(cond)
+                    .values(status="claimed", claimed_by=self.worker_id, lease_until=now + self.lease,
+                            attempts=Outbound.attempts + 1, last_error="")
+                    .returning(*COLUMNS).execution_options(synchronize_session=False))
+            async with self.db.transaction() as s:
+                out.extend(_claim_from_row(r) for r in await s.exec(stmt))
+        return out
+
     def _mine(self, claim: Claim):
         """The claim's row while it is still this very claim: same worker AND same attempt. A takeover (even by
         this worker's own retry sweep) bumps ``attempts``, so the older holder's writes no longer match."""

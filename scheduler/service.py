@@ -10,7 +10,9 @@ job id                      every      what
 ``tsm.reminders``           60 s       confirmations, 7-day (checklist) and 1-day reminders
 ``tsm.meetings``            60 s       senior leader unavailable (rebooking, officer told/nudged);
                                        meetings ended with no Teams event (timer fallback)
-``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers
+``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers;
+                                       messages that found no bot conversation, once the person installs
+                                       the app (while still useful)
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
 ``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago, chat offers expired over 30
@@ -129,7 +131,7 @@ class SchedulerService:
     async def nudges(self) -> SweepResult:
         result = SweepResult()
         for sweep in (self.jobs.officer_agendas, self.jobs.unbooked_weekly, self.jobs.term_start_nudges,
-                      self.jobs.chasers):
+                      self.jobs.chasers, self.jobs.late_installs):
             try:
                 result.add(await sweep())
             except Exception:  # one failing nudge must not stop the others
