@@ -21,6 +21,7 @@ VERBS = {
     "meeting.list", "meeting.move_start", "meeting.move", "meeting.cancel_start", "meeting.cancel_confirm",
     "meeting.cancel", "meeting.add_colleague_start", "meeting.add_colleague", "meeting.leader_unavailable",
     "officer.week", "officer.schools", "officer.book_start", "officer.pick_school",
+    "officer.past", "meeting.mark_no_show_start", "meeting.mark_no_show", "meeting.mark_held",
     "contact.start", "contact.add",
     "offer.accept", "offer.pick_slot",
     "help.show",
@@ -435,7 +436,72 @@ def officer_week(v: WeekView) -> dict:
             facts.append(("Note", it.status))
         body.append({"type": "Container", "separator": True, "items": [_facts(facts)]})
     return _card(body, _actions([Button("My schools", "officer.schools"), Button("Book for a school", "officer.book_start"),
-                                 HELP]))
+                                 PAST, HELP]))
+
+
+PAST = Button("Past meetings", "officer.past")
+
+
+@dataclass(frozen=True)
+class PastItem:
+    """One of the officer's meetings that has started: held (the default at its end), not held, or not yet marked."""
+
+    meeting_id: int
+    title: str  # "Tuesday 1 December 10:00–11:00"
+    school: str
+    where: str
+    status: str  # held | no_show | booked/moved (started, not marked yet)
+
+
+PAST_WORDS = {"held": "Held", "no_show": "Not held", "booked": "Not marked yet", "moved": "Not marked yet"}
+
+
+@dataclass(frozen=True)
+class PastView:
+    heading: str
+    items: tuple[PastItem, ...]
+    days: int
+
+
+def officer_past(v: PastView) -> dict:
+    """The officer's meetings of the last ``days`` days: correct held <-> not held (with a reason)."""
+    body: list[dict] = [_heading(v.heading)]
+    if not v.items:
+        body.append(_text(f"No TSMs in the last {v.days} days."))
+    else:
+        body.append(_text("Meetings are recorded as held when they end. If one did not take place, say so here; "
+                          "you can change it back."))
+    for it in v.items[:20]:
+        facts = [("School", it.school), ("Where", it.where), ("Recorded", PAST_WORDS.get(it.status, it.status))]
+        mid = (("meetingId", it.meeting_id),)
+        row = [Button("It was held", "meeting.mark_held", mid)] if it.status == "no_show" else \
+            [Button("It didn't take place", "meeting.mark_no_show_start", mid)]
+        if it.status in ("booked", "moved"):
+            row.insert(0, Button("It was held", "meeting.mark_held", mid, style="positive"))
+        body.append({"type": "Container", "separator": True, "items": [
+            _text(f"**{it.title}**", spacing="Medium"), _facts(facts), _action_set(row)]})
+    if len(v.items) > 20:
+        body.append(_text(f"…and {len(v.items) - 20} more."))
+    return _card(body, _actions([Button("My week", "officer.week"), Button("My schools", "officer.schools"), HELP]))
+
+
+@dataclass(frozen=True)
+class NoShowView:
+    meeting_id: int
+    facts: tuple[tuple[str, str], ...]
+
+
+def no_show_reason(v: NoShowView) -> dict:
+    body = [_heading("Record this TSM as not held?"), _facts(list(v.facts)),
+            _text("Please say briefly why (for example, nobody from the school came). The school's TSM for the term "
+                  "is then open to book again."),
+            _input_text("reason", "Why it did not take place", required=True, max_length=300, multiline=True,
+                        placeholder="e.g. Nobody from the school joined")]
+    return _card(body, _actions([
+        Button("Record as not held", "meeting.mark_no_show", (("meetingId", v.meeting_id),), inputs=True,
+               style="destructive"),
+        Button("Keep it as held", "officer.past"),
+    ]))
 
 
 @dataclass(frozen=True)
@@ -545,4 +611,4 @@ def help_card(v: HelpView) -> dict:
 
 BUILDERS = (book_start, pick_date, pick_time, pick_attendees, confirm, done, slots, meetings, cancel_reason,
             cancel_confirm, add_colleague, leader_ask, officer_week, officer_schools, pick_school, proposal,
-            add_contact, help_card)
+            add_contact, help_card, officer_past, no_show_reason)

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move"}
+VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start"}
 
 CHECKLIST = (
     "The school's overall attendance this year",
@@ -157,15 +157,24 @@ class OfferView:
     timezone: str
     slots: tuple[OfferSlot, ...]
     can_pick: bool  # Kent: the officer proposes and the school accepts; Norfolk: either side picks
+    # To the officer at the meeting's end: the meeting just recorded as held, which they can correct.
+    held_meeting_id: int | None = None
 
 
 def next_tsm_offer(v: OfferView) -> dict:
-    body = [_text(v.heading, weight="Bolder", size="Medium"),
-            _text(f"Next TSM for {v.school} with {v.officer}, {v.term}, "
-                  f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's calendar:")]
+    body = [_text(v.heading, weight="Bolder", size="Medium")]
+    correction = []
+    if v.held_meeting_id is not None:
+        body.append(_text(f"The TSM with {v.school} that has just ended is recorded as held. If it did not take "
+                          "place, say so below.", isSubtle=True))
+        correction.append(_execute("It didn't take place", "meeting.mark_no_show_start",
+                                   {"meetingId": v.held_meeting_id}))
+    body.append(_text(f"Next TSM for {v.school} with {v.officer}, {v.term}, "
+                      f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's "
+                      "calendar:"))
     if not v.slots:
         body.append(_text("No free times are left in that term yet: your link officer will be in touch."))
-        return _card(body)
+        return _card(body, correction or None)
     actions = []
     for sl in v.slots[:5]:
         label = when(sl.start, sl.end, v.timezone)
@@ -174,7 +183,7 @@ def next_tsm_offer(v: OfferView) -> dict:
                                                                "mode": v.mode}))
         else:
             body.append(_text(f"- {label}"))
-    return _card(body, actions or None)
+    return _card(body, (actions + correction) or None)
 
 
 @dataclass(frozen=True)

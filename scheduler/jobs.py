@@ -529,7 +529,9 @@ class Jobs:
             school=names, school_id=schools[0].id, officer=officer.name, term=offer.term_label if offer else "next term",
             mode=m.mode, timezone=la.timezone,
             slots=tuple(cards.OfferSlot(sl.start, sl.end) for sl in (offer.slots if offer else [])),
-            can_pick=can_pick)
+            can_pick=can_pick,
+            # the officer can correct "held" from here (meeting.mark_no_show_start)
+            held_meeting_id=m.id if due.recipient.kind == "officer" and m.status == MeetingStatus.HELD.value else None)
         return Message(f"Next term's TSM for {names}", cards.next_tsm_offer(view))
 
     async def _compose_agenda(self, due: Due) -> Message | None:

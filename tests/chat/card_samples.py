@@ -86,6 +86,15 @@ def samples() -> dict[str, tuple]:
              b.SchoolRowView("Denby Road Primary School (990004)", "Not booked (one a year is enough)"),
              b.SchoolRowView("Willowbrook School (990023)", "Not booked (contacted directly: you arrange it)")),
             (b.Choice("Denby Road Primary School", "4"), b.Choice("Willowbrook School", "23")))),
+        "officer_past": (b.officer_past, b.PastView("Your TSMs of the last 14 days: 3", (
+            b.PastItem(3, "Monday 30 November 14:00–15:00", "Ashcombe Primary School", "On Teams: Microsoft Teams",
+                       "booked"),
+            b.PastItem(2, "Thursday 26 November 10:00–11:00", "Northgate High School", "On site: 1 High Street",
+                       "held"),
+            b.PastItem(1, "Tuesday 24 November 10:00–11:00", "Denby Road Primary School", "On site: School Lane",
+                       "no_show")), 14)),
+        "officer_past_empty": (b.officer_past, b.PastView("Your TSMs of the last 14 days: 0", (), 14)),
+        "no_show_reason": (b.no_show_reason, b.NoShowView(1, FACTS)),
         "pick_school": (b.pick_school, b.PickSchoolView("Book a TSM for which school?", (
             b.Choice("Ashcombe Primary School (990001)", "1"), b.Choice("Denby Road Primary School (990004)", "4")))),
         "pick_school_none": (b.pick_school, b.PickSchoolView("Book a TSM for which school?", ())),
@@ -118,6 +127,12 @@ def samples() -> dict[str, tuple]:
         "n_next_tsm_offer_officer_proposes": (n.next_tsm_offer, n.OfferView(
             "Next term's TSM", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "on_site", TZ,
             (n.OfferSlot(T0, T0 + H),), False)),
+        "n_next_tsm_offer_to_officer": (n.next_tsm_offer, n.OfferView(
+            "Book next term's TSM now?", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
+            TZ, (n.OfferSlot(T0, T0 + H),), True, held_meeting_id=7)),
+        "n_next_tsm_offer_to_officer_no_slots": (n.next_tsm_offer, n.OfferView(
+            "Book next term's TSM now?", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
+            TZ, (), True, held_meeting_id=7)),
         "n_leader_rebook": (n.leader_rebook, n.RebookView(1, "Ashcombe Primary School", "Alex Carter", T0, T0 + H, TZ,
                                                           (n.OfferSlot(T0 + 24 * H, T0 + 25 * H),))),
     }

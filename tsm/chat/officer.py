@@ -1,4 +1,6 @@
-"""Officers: my week, my schools (this term's status per school), book on a school's behalf, add a contact.
+"""Officers: my week, my schools (this term's status per school), book on a school's behalf, add a contact, past
+meetings (a meeting is recorded as held when it ends: the officer can record it as not held, with a reason, and
+back).
 
 Booking for a school goes through the same date and time steps as a school's own booking (``booking.py``);
 on confirmation the school's staff get a card to accept the time or pick another (``offer.*``).
@@ -11,9 +13,10 @@ from typing import Any
 
 from cards import booking as cards
 
+from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
 from .booking import start_for_school
-from .common import conversation, now, place, term_words, when
+from .common import conversation, meeting_facts, now, place, term_words, when
 from .router import ChatContext, Reply, Router, field_int, field_str
 
 OFFICERS = ("officer", "admin")
@@ -77,6 +80,69 @@ async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return Reply(card=cards.officer_schools(cards.SchoolsView("Your schools this term", summary, tuple(rows), to_book)))
 
 
+PAST_DAYS = 14  # how far back "past meetings" looks (the scheduler's meeting-end sweep looks as far)
+STARTED = ("booked", "moved", "held", "no_show")
+
+
+async def past_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """The officer's meetings of the last two weeks that have started, newest first, each with its correction."""
+    at = now(ctx)
+    views = await ctx.services.booking.list_meetings(ctx.actor, officer_id=ctx.actor.id if ctx.actor.kind == "officer"
+                                                     else None, since=at - timedelta(days=PAST_DAYS), until=at,
+                                                     include_inactive=True)
+    items = tuple(cards.PastItem(v.id, when(v), v.school_label, f"{'On Teams' if v.mode == 'teams' else 'On site'}: "
+                                 f"{place(v)}", v.status)
+                  for v in sorted(views, key=lambda v: v.start, reverse=True)
+                  if v.status in STARTED and v.start <= at)
+    heading = f"Your TSMs of the last {PAST_DAYS} days: {len(items)}"
+    return Reply(card=cards.officer_past(cards.PastView(heading, items, PAST_DAYS)))
+
+
+async def _started_meeting(ctx: ChatContext, data: dict[str, Any]):
+    """The meeting named by the card, read again for this officer (another officer's is refused by the service)."""
+    meeting_id = field_int(data, "meetingId", label="the meeting")
+    v = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)
+    if v.status == "cancelled":
+        raise BookingRefused("cancelled", "This meeting was cancelled, so there is nothing to record.")
+    if v.start > now(ctx):
+        raise BookingRefused("not_started", "This meeting has not started yet: you can record whether it was held "
+                             "once it has.")
+    return v
+
+
+async def no_show_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    v = await _started_meeting(ctx, data)
+    if v.status == "no_show":
+        return Reply(card=cards.done(cards.DoneView(
+            "Already recorded as not held", meeting_facts(v),
+            buttons=(cards.Button("It was held", "meeting.mark_held", (("meetingId", v.id),)), cards.PAST))))
+    return Reply(card=cards.no_show_reason(cards.NoShowView(v.id, meeting_facts(v))))
+
+
+async def mark_no_show(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    meeting_id = field_int(data, "meetingId", label="the meeting")
+    reason = field_str(data, "reason", label="why it did not take place", max_len=300)
+    if len(reason) < 3:
+        raise InvalidInput("Please say briefly why the meeting did not take place.")
+    await _started_meeting(ctx, data)
+    v = await ctx.services.booking.mark_no_show(ctx.actor, meeting_id, reason)
+    return Reply(text=f"Recorded: the TSM with {v.school_label} did not take place.", card=cards.done(cards.DoneView(
+        "Recorded as not held", (*meeting_facts(v), ("Why", reason)),
+        note="The school's TSM for this term is open to book again. Changed your mind? Undo it below.",
+        buttons=(cards.Button("Undo: it was held", "meeting.mark_held", (("meetingId", v.id),)),
+                 cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),)),
+                 cards.PAST))))
+
+
+async def mark_held(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    await _started_meeting(ctx, data)
+    v = await ctx.services.booking.mark_held(ctx.actor, field_int(data, "meetingId", label="the meeting"))
+    return Reply(text=f"Recorded: the TSM with {v.school_label} was held.", card=cards.done(cards.DoneView(
+        "Recorded as held", meeting_facts(v),
+        buttons=(cards.Button("It didn't take place", "meeting.mark_no_show_start", (("meetingId", v.id),)),
+                 cards.PAST))))
+
+
 ROLE_CHOICES = (cards.Choice("Attendance lead", ContactRole.ATTENDANCE_LEAD.value),
                 cards.Choice("Senior leader", ContactRole.SENIOR_LEADER.value),
                 cards.Choice("Other", ContactRole.OTHER.value))
@@ -114,5 +180,11 @@ def register(router: Router) -> None:
     router.verb("officer.offer_slots", roles=OFFICERS)(pick_school)  # from the scheduler's "unbooked" card
     router.verb("officer.week", roles=OFFICERS)(my_week)
     router.verb("officer.schools", roles=OFFICERS)(my_schools)
+    router.command("past meetings", "recent meetings", help="Your TSMs of the last two weeks: record one as not "
+                   "held, or held again", roles=OFFICERS)(past_meetings)
+    router.verb("officer.past", roles=OFFICERS)(past_meetings)
+    router.verb("meeting.mark_no_show_start", roles=OFFICERS)(no_show_start)  # also on the meeting-end card
+    router.verb("meeting.mark_no_show", roles=OFFICERS)(mark_no_show)
+    router.verb("meeting.mark_held", roles=OFFICERS)(mark_held)
     router.verb("contact.start", roles=OFFICERS)(contact_start)
     router.verb("contact.add", roles=OFFICERS)(contact_add)
