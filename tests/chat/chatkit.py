@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cardtree import walk
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -115,16 +116,6 @@ async def make_chat(url: str, tmp_path, *, now: datetime = NOW) -> Chat:
 
 
 # ---------------------------------------------------------------------- reading cards
-
-
-def walk(node: Any):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 def actions(card: dict | None) -> list[dict]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from card_samples import NOTIFICATION_BUILDERS, big_samples, samples
+from cardtree import walk
 
 from cards import booking, notifications
 from tsm.chat.app import build_router
@@ -23,16 +24,6 @@ MAX_BYTES = 28 * 1024
 ELEMENTS = {"TextBlock", "FactSet", "Container", "ActionSet", "Input.ChoiceSet", "Input.Text", "ColumnSet", "Column",
             "Image"}
 ACTIONS = {"Action.Execute", "Action.Submit", "Action.OpenUrl"}
-
-
-def walk(node):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 def emitted_verbs(card: dict) -> set[str]:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from cardtree import walk
 from factories import Clock, local, make_world
 from feedback_world import NOW
 from sqlmodel import select
@@ -42,16 +43,6 @@ class Chat:
         a = button(reply.card, title)
         data = {**a["data"], **{k: v.get("value", "") for k, v in inputs_of(reply.card).items()}, **inputs}
         return await self.act(email, data.pop("verb"), data)
-
-
-def walk(node):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 def inputs_of(card) -> dict[str, dict]:

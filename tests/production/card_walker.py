@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardtree import walk
+
 BOOKING_STEPS = ("book.confirm", "book.attendees", "book.pick_time", "book.pick_date", "book.pick_mode")
-
-
-def walk(node: Any):
-    if isinstance(node, dict):
-        yield node
-        for v in node.values():
-            yield from walk(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from walk(v)
 
 
 def actions(card: dict) -> list[dict]:
