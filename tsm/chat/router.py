@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..domain.errors import InvalidInput, NotAllowed, TsmError
+from ..domain.text import clean_text
 from ..ports import CalendarError
 from ..services.actors import Actor
 
@@ -288,17 +289,7 @@ def _norm(text: str) -> str:
 
 
 def field_str(data: dict[str, Any], key: str, *, label: str, max_len: int = 500, required: bool = True) -> str:
-    value = data.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"Please fill in {label}.")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{label[:1].upper()}{label[1:]} is not in the expected form.")
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput(f"Please keep {label} under {max_len} characters.")
-    return value
+    return clean_text(data.get(key), label=label, max_len=max_len, required=required)
 
 
 def field_int(data: dict[str, Any], key: str, *, label: str) -> int:

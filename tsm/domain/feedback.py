@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidInput
+from .text import clean_text
 
 # ---------------------------------------------------------------------- evaluation ratings
 
@@ -81,19 +82,6 @@ def parse_rating(value: Any, label: str) -> int:
 
 def parse_ratings(raw: Mapping[str, Any]) -> Ratings:
     return Ratings(**{k: parse_rating(raw.get(k), label) for k, label in QUESTIONS})
-
-
-def clean_text(value: Any, *, label: str, max_len: int, required: bool = False) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"Please fill in {label}.")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{label[:1].upper()}{label[1:]} is not in the expected form.")
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput(f"Please keep {label} under {max_len} characters.")
-    return value
 
 
 def parse_flag(value: Any) -> bool:
