@@ -60,16 +60,35 @@ class ReminderView:
     location: str
     join_url: str | None
     moved: bool = False
+    sent_at: datetime | None = None  # when the reminder goes out: a late one says the real lead time
+
+
+def lead_days(start: datetime, sent_at: datetime, tz: str) -> int:
+    """Calendar days from the send to the meeting, in the LA's time zone (tomorrow = 1, whatever the hour)."""
+    z = ZoneInfo(tz)
+    return (start.astimezone(z).date() - sent_at.astimezone(z).date()).days
+
+
+def _lead(v: ReminderView) -> tuple[str, str]:
+    """(heading, short text) of a reminder: "in a week" / "tomorrow" when on time, the real lead time when late."""
+    if v.kind not in ("remind_7d", "remind_1d"):
+        raise ValueError(f"not a reminder: {v.kind}")
+    nominal = 7 if v.kind == "remind_7d" else 1
+    days = nominal if v.sent_at is None else lead_days(v.start, v.sent_at, v.timezone)
+    if days <= 0:
+        return "Your TSM is today", "TSM today"
+    if days == 1:
+        return "Your TSM is tomorrow", "TSM tomorrow"
+    if days == 7:
+        return "Your TSM is in a week", "TSM in a week"
+    s = v.start.astimezone(ZoneInfo(v.timezone))
+    return f"Your TSM is on {s:%A} {s.day} {s:%B}, in {days} days", f"TSM in {days} days"
 
 
 def reminder(v: ReminderView) -> dict:
     place = ("On Microsoft Teams" + ("" if v.join_url else " (the link is in the invitation)")) if v.mode == "teams" \
         else f"At school: {v.location}"
-    heading = {
-        "confirm": "Your TSM has moved" if v.moved else "Your TSM is booked",
-        "remind_7d": "Your TSM is in a week",
-        "remind_1d": "Your TSM is tomorrow",
-    }[v.kind]
+    heading = ("Your TSM has moved" if v.moved else "Your TSM is booked") if v.kind == "confirm" else _lead(v)[0]
     body = [_text(heading, weight="Bolder", size="Medium"),
             _facts([("School", v.school), ("When", when(v.start, v.end, v.timezone)), ("Where", place),
                     ("Link officer", v.officer)])]
@@ -84,8 +103,7 @@ def reminder(v: ReminderView) -> dict:
 
 
 def reminder_text(v: ReminderView) -> str:
-    what = {"confirm": "TSM moved" if v.moved else "TSM booked", "remind_7d": "TSM in a week",
-            "remind_1d": "TSM tomorrow"}[v.kind]
+    what = ("TSM moved" if v.moved else "TSM booked") if v.kind == "confirm" else _lead(v)[1]
     return f"{what}: {v.school}, {when(v.start, v.end, v.timezone)}"
 
 

@@ -489,7 +489,7 @@ class Jobs:
             if due.kind == "confirm" and last is not None and last[1] == f"{due.recipient.kind}:{due.recipient.id}":
                 return None  # they made this change themselves and saw it confirmed in the chat
             view = cards.ReminderView(due.kind, names, officer.name, m.start, m.end, la.timezone, m.mode, m.location,
-                                      m.join_url, moved=moved)
+                                      m.join_url, moved=moved, sent_at=self.clock())
             return Message(cards.reminder_text(view), cards.reminder(view))
         if due.kind == "next_tsm_offer":
             return await self._compose_offer(due, m, schools, officer, la)

@@ -109,7 +109,7 @@ async def test_nothing_is_sent_late_once_it_is_no_use_or_the_meeting_is_cancelle
     env.clock.now = local(2026, 2, 1, 9).astimezone(UTC)
     await install(env.db, lead, env.clock.now)
     assert (await env.jobs.late_installs()).sent == 1
-    assert [t.split(":")[0] for t in env.messenger.to(lead)] == ["TSM in a week"]
+    assert [t.split(":")[0] for t in env.messenger.to(lead)] == ["TSM in 2 days"]  # the real lead time
 
     # the head installs after the meeting has started: the confirmation and the checklist are no use any more
     env.clock.now = local(2026, 2, 3, 10, 5).astimezone(UTC)

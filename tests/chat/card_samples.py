@@ -113,7 +113,8 @@ def samples() -> dict[str, tuple]:
             b.Button("Help", "help.show")))),
         # the scheduler's cards (cards/notifications.py)
         "n_reminder_7d": (n.reminder, n.ReminderView("remind_7d", "Ashcombe Primary School", "Alex Carter", T0, T0 + H,
-                                                     TZ, "teams", "Microsoft Teams", "https://teams.example/join/1")),
+                                                     TZ, "teams", "Microsoft Teams", "https://teams.example/join/1",
+                                                     sent_at=T0 - 5 * 24 * H)),  # sent late: "in 5 days"
         "n_reminder_confirm": (n.reminder, n.ReminderView("confirm", "Ashcombe Primary School", "Alex Carter", T0,
                                                           T0 + H, TZ, "on_site", "1 High Street", None, moved=True)),
         "n_agenda": (n.agenda, n.AgendaView("Tuesday 1 December", TZ, (
