@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
+# Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
+MISSED = (SendStatus.NO_CONVERSATION.value, SendStatus.BLOCKED.value)
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,11 @@ class Jobs:
         the app three days before the TSM still gets its booking confirmation and the checklist. The row goes
         back from ``undeliverable`` to claimed in one guarded update (:meth:`Ledger.rearm`), so exactly one
         worker sends it; composed from the database as it is now, so a cancelled or moved meeting sends nothing.
+
+        The same goes for people who had blocked the bot or uninstalled it (Teams answered 403, the row finished
+        ``undeliverable`` with ``blocked``) and came back: writing to the bot again or reinstalling it clears
+        ``bot_conversation.blocked_at``, and what they missed is sent on the same terms. While they stay blocked,
+        nothing is attempted.
         """
         now = self.clock()
         has_conversation = select(BotConversation.id).where(
@@ -323,7 +330,7 @@ class Jobs:
                 and_(Outbound.recipient_kind == "officer", BotConversation.officer_id == Outbound.recipient_id)))
         async with self.db.reader() as s:
             rows = list(await s.exec(select(Outbound.id, Outbound.kind, Outbound.ref, Outbound.created_at).where(
-                Outbound.status == "undeliverable", Outbound.last_error == SendStatus.NO_CONVERSATION.value,
+                Outbound.status == "undeliverable", col(Outbound.last_error).in_(MISSED),
                 Outbound.created_at >= now - LATE_INSTALL_WINDOW, has_conversation.exists())))
         ids = [oid for oid, kind, ref, created_at in rows if now < useful_until(kind, ref, created_at)]
         return await self._deliver(await self.ledger.rearm(ids, max_attempts=self.settings.max_attempts))

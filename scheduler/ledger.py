@@ -93,8 +93,8 @@ class Ledger:
             return [_claim_from_row(r) for r in await s.exec(stmt)]
 
     async def rearm(self, ids: Sequence[int], *, max_attempts: int) -> list[Claim]:
-        """Take back rows finished ``undeliverable`` (the person had no conversation with the bot then) as this
-        worker's claims, to send now. One guarded UPDATE ... RETURNING: a row is re-armed only while it is still
+        """Take back rows finished ``undeliverable`` (the person had no conversation with the bot then, or had
+        blocked it) as this worker's claims, to send now. One guarded UPDATE ... RETURNING: a row is re-armed only while it is still
         ``undeliverable``, so of several workers re-arming the same row exactly one gets it (PostgreSQL re-checks
         the condition after the first writer commits; SQLite has one writer), and the bumped ``attempts``
         makes any older claim on it stale. Rows re-armed ``max_attempts`` times already are left alone."""
