@@ -173,7 +173,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         try:
             incoming = self._incoming_from_message(activity, who)
             reply = await self._dispatch(incoming, actor)
-            await self._send_reply(turn_context, reply)
+            await self._send_reply(turn_context, reply, actor)
         except Exception:
             await self.store.release(activity.conversation.id, activity.id)
             raise
@@ -200,7 +200,7 @@ class TsmTeamsBot(TeamsActivityHandler):
             body = invoke_body(reply)
             await self.store.save_response(conv_id, activity.id, body)
             if reply.files:
-                await self._send_files(turn_context, reply)
+                await self._send_files(turn_context, reply, actor)
         except Exception:
             await self.store.release(conv_id, activity.id)
             raise
@@ -348,7 +348,7 @@ class TsmTeamsBot(TeamsActivityHandler):
             return await self.router.unknown_user(incoming)
         return Reply(text=unknown_user_text(incoming.who), error=True)
 
-    async def _send_reply(self, turn_context: TurnContext, reply: Reply) -> None:
+    async def _send_reply(self, turn_context: TurnContext, reply: Reply, actor: Actor | None = None) -> None:
         body: dict[str, Any] = {"type": "message"}
         if reply.text:
             body.update(text=reply.text, textFormat="markdown")
@@ -357,11 +357,11 @@ class TsmTeamsBot(TeamsActivityHandler):
         if len(body) > 1:
             await self._post(turn_context, body)
         if reply.files:
-            await self._send_files(turn_context, reply)
+            await self._send_files(turn_context, reply, actor)
 
-    async def _send_files(self, turn_context: TurnContext, reply: Reply) -> None:
+    async def _send_files(self, turn_context: TurnContext, reply: Reply, actor: Actor | None = None) -> None:
         for name, content_type, data in reply.files:
-            url = self.files.put(name, content_type, data)
+            url = await self.files.put(name, content_type, data, actor=actor)
             await self._post(turn_context, {"type": "message", "attachments": [
                 {"contentType": CARD_CONTENT_TYPE, "content": ics_card(name, url)}]})
 

@@ -162,7 +162,7 @@ def build_bot_runtime(app: Any, router: Router, *, clock: Callable[[], datetime]
     pool = ConnectorPool()
     adapter = TsmCloudAdapter(settings, pool, auth_overrides=auth_overrides)
     store = BotStore(app.db)
-    files = FileStore(public_url=getattr(settings, "public_url", "") or "")
+    files = FileStore(app.db, public_url=getattr(settings, "public_url", "") or "", clock=clock or _clock_of(app))
     messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, **(messenger_options or {}))
     if router.unknown_user is None:
         async def unknown_user(incoming):

@@ -11,12 +11,13 @@ job id                      every      what
 ``tsm.meetings``            60 s       senior leader unavailable (rebooking, officer told/nudged);
                                        meetings ended with no Teams event (timer fallback)
 ``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers;
-                                       messages that found no bot conversation, once the person installs
-                                       the app (while still useful)
+                                       messages that found no bot conversation (or a blocked one), once
+                                       the person installs the app or comes back (while still useful)
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
 ``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago, chat offers expired over 30
-                                       days ago (once a day across workers)
+                                       days ago, download files whose links expired (once a day across
+                                       workers)
 ``tsm.feedback``            5 min      evaluation reminder, action reminders, feedback retention purge
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
                                        once an hour across all workers)
@@ -157,19 +158,34 @@ class SchedulerService:
         return await self.watcher.sweep_delta()
 
     async def ledger_purge(self) -> dict[str, int] | None:
-        """Once a day across all workers: drop ledger rows finished more than 180 days ago, and the chat's
-        offers (the times a card offered, kept server-side) expired more than 30 days ago."""
+        """Once a day across all workers: drop ledger rows finished more than 180 days ago, the chat's
+        offers (the times a card offered, kept server-side) expired more than 30 days ago, and the files handed
+        over as download links (``bot_file``: invitations, report CSVs) whose links have expired."""
         if not await self.ledger.once("ledger_purge", self._period(86400)):
             return None
-        removed = {"ledger": await self.ledger.purge(), "offers": 0}
+        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0}
         try:
             removed["offers"] = await self._conversations().purge_offers()
         except Exception:  # the ledger's purge stands; the offers are tried again tomorrow
             log.exception("purging expired chat offers failed")
+        try:
+            removed["files"] = await self._purge_files()
+        except Exception:  # tried again tomorrow; an expired link answers 410 meanwhile
+            log.exception("purging expired download files failed")
         if any(removed.values()):
-            log.info("housekeeping: %d ledger rows, %d expired chat offers removed", removed["ledger"],
-                     removed["offers"])
+            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files removed",
+                     removed["ledger"], removed["offers"], removed["files"])
         return removed
+
+    async def _purge_files(self) -> int:
+        from sqlalchemy import delete
+
+        from tsm.adapters.db.bot_tables import BotFile
+
+        async with self.app.db.transaction() as s:
+            result = await s.exec(delete(BotFile).where(BotFile.expires_at < self.jobs.clock())
+                                  .execution_options(synchronize_session=False))
+            return result.rowcount or 0
 
     def _conversations(self):
         from tsm.services.conversation import ConversationService

@@ -134,12 +134,12 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
         service = SchedulerService(app, FakeMessenger(), worker_id="a")
         other = SchedulerService(app, FakeMessenger(), worker_id="b")
         assert "tsm.ledger_purge" in service.sweeps()
-        assert await service.ledger_purge() == {"ledger": 0, "offers": 1}
+        assert await service.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0}
         assert await other.ledger_purge() is None  # once a day across workers
         async with app.db.reader() as s:
             assert sorted(o.id[0] for o in await s.exec(select(ChatOffer))) == ["b", "c"]
         clock.now += timedelta(days=2)  # a later day: the offer that expired 29 days ago is now over 30 days
-        assert await other.ledger_purge() == {"ledger": 0, "offers": 1}
+        assert await other.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0}
         async with app.db.reader() as s:
             assert [o.id[0] for o in await s.exec(select(ChatOffer))] == ["c"]
     finally:

@@ -1,14 +1,15 @@
 """Tables of the Teams bot (issue 4): conversation references, processed activities, and the
-"senior leader can't attend" mark. Created by migration ``0002``.
+"senior leader can't attend" mark (migration ``0002``), and files served as download links (``0008``).
 
-Nothing here holds a message body: a conversation reference is addresses and ids only.
+Nothing here holds a message body: a conversation reference is addresses and ids only. A ``bot_file`` row holds
+the file a user was handed (an invitation: the meeting, attendees' names and emails; never pupil data).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel import JSON, Column, Field, LargeBinary, SQLModel
 
 from .tables import UTCDateTime
 
@@ -64,3 +65,24 @@ class MeetingLeaderUnavailable(SQLModel, table=True):
     reported_at: datetime = _ts(nullable=False)
     reported_by: str = Field(max_length=80)
     note: str = Field(default="", max_length=300)
+
+
+class BotFile(SQLModel, table=True):
+    """A file a reply handed over as a download link (``GET /files/<token>/<name>``): the ``.ics`` invitation of the
+    local calendar, a report's CSV. Kept here, not in a bot's memory, so the link works on any instance behind a
+    load balancer and after a restart, until ``expires_at``; expired rows are purged by the scheduler's daily
+    housekeeping. Only the SHA-256 of the link's token is stored: the table alone cannot make a working link.
+    Created by migration ``0008``.
+    """
+
+    __tablename__ = "bot_file"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    name: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    meeting_id: int | None = Field(default=None, index=True)  # the invitation's meeting (found by its UID)
+    made_for: str = Field(default="", max_length=80)  # the actor key of the turn: "contact:12", "officer:3"
+    school_id: int | None = Field(default=None)  # a school contact's school
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
