@@ -7,6 +7,7 @@ Every method takes the acting :class:`Actor` and checks it; nothing here trusts 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +45,7 @@ from .views import MeetingView, SlotOffer
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLOW_TTL = timedelta(days=3)  # an interactive flow the person walked away from
 PROPOSAL_TTL = timedelta(days=21)  # a card sent to a school about a time its officer booked
+OFFER_CACHE_SIZE = 512  # offers kept in memory (a card's next step usually comes straight after it was shown)
 NOTIFY_ROLES = (ContactRole.ATTENDANCE_LEAD.value, ContactRole.SENIOR_LEADER.value)
 
 
@@ -162,9 +164,49 @@ def _school_info_query():
     )
 
 
+class _OneRow:
+    """The first row of a fixed Core ``select``, read as one statement on its own.
+
+    On SQLite the compiled statement goes to the driver connection of a pooled connection, outside any
+    transaction: one trip to aiosqlite's thread instead of eight through a Core transaction (BEGIN, then cursor,
+    execute, fetch and close, then the rollback). A single SELECT reads one consistent snapshot by itself, so
+    nothing is lost. Values pass through the column types' result processors as Core would apply them. On
+    PostgreSQL it is an ordinary Core execute.
+    """
+
+    def __init__(self, stmt) -> None:
+        self.stmt = stmt
+        self.row = namedtuple("Row", [c.key for c in stmt.selected_columns], rename=True)  # type: ignore[misc]
+        self._sqlite: tuple[str, tuple[str, ...], tuple] | None = None
+
+    def _compiled(self, dialect) -> tuple[str, tuple[str, ...], tuple]:
+        if self._sqlite is None:
+            c = self.stmt.compile(dialect=dialect)
+            names = tuple(c.positiontup or ())
+            procs = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
+                          for col in self.stmt.selected_columns)
+            self._sqlite = (c.string, names, procs)
+        return self._sqlite
+
+    async def first(self, db: Database, **params) -> tuple | None:
+        """The row as a named tuple (by position or by column name), or None."""
+        if db.backend != "sqlite":
+            async with db.engine.connect() as conn:
+                row = (await conn.execute(self.stmt, params)).first()
+            return self.row(*row) if row is not None else None
+        sql, names, procs = self._compiled(db.engine.dialect)
+        async with db.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            rows = await raw.driver_connection.execute_fetchall(sql, tuple(params[n] for n in names))
+        if not rows:
+            return None
+        return self.row(*(p(v) if p is not None else v for p, v in zip(procs, rows[0], strict=True)))
+
+
 # Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
-_SCHOOL_WIDTH, _SCHOOL_INFO = _school_info_query()
-_OFFER_BY_ID = core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
+_SCHOOL_WIDTH, _SCHOOL_INFO_STMT = _school_info_query()
+_SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
+_OFFER_BY_ID = _OneRow(core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id")))
 
 
 class ExpiredOffer(InvalidInput):
@@ -182,8 +224,19 @@ class ConversationService:
         self.booking = booking
         self.ref = reference
         self.clock = clock
+        # Offers this process wrote or read, by id. A chat_offer row never changes once written; the only
+        # deletion is the housekeeping of offers expired 30 days ago, so a copy that has not expired is exactly
+        # what the database holds, on this instance or another. Expired ones are always read afresh.
+        self._offers: OrderedDict[str, Offer] = OrderedDict()
 
     # ------------------------------------------------------------------ offers
+
+    def _remember(self, offer: Offer) -> Offer:
+        self._offers[offer.id] = offer
+        self._offers.move_to_end(offer.id)
+        while len(self._offers) > OFFER_CACHE_SIZE:
+            self._offers.popitem(last=False)
+        return offer
 
     async def save_offer(self, actor: Actor | None, kind: str, offer: SlotOffer, *, meeting_id: int | None = None,
                          ttl: timedelta = FLOW_TTL, starts: Sequence[datetime] | None = None,
@@ -200,31 +253,37 @@ class ConversationService:
         )
         async with self.db.transaction() as s:
             s.add(row)
-        return _offer(row)
+        return self._remember(_offer(row))
 
     async def offer(self, actor: Actor, offer_id: object) -> Offer:
         """The offer a card refers to, if the actor may use it; otherwise a clear refusal."""
         if not isinstance(offer_id, str) or not offer_id or len(offer_id) > 32 or not offer_id.isalnum():
             raise InvalidInput("This card is missing the times it offered. Type **book** to start again.")
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(_OFFER_BY_ID, {"offer_id": offer_id})).first()
-        if row is None:
-            raise ExpiredOffer("Those times are no longer on offer, so nothing was changed. Type **book** (or **my "
-                               "meetings**) to start again.")
-        offer = _offer(row)
+        now = self.clock()
+        offer = self._offers.get(offer_id)
+        if offer is None or offer.expires_at <= now:
+            row = await _OFFER_BY_ID.first(self.db, offer_id=offer_id)
+            if row is None:
+                self._offers.pop(offer_id, None)
+                raise ExpiredOffer("Those times are no longer on offer, so nothing was changed. Type **book** (or "
+                                   "**my meetings**) to start again.")
+            offer = self._remember(_offer(row))
         if offer.actor_key:
             if offer.actor_key != actor.key:
                 raise NotAllowed("That card was made for someone else: nothing was changed.")
         elif not (actor.kind == "contact" and actor.school_id in offer.school_ids):
             raise NotAllowed("That card was sent to another school: nothing was changed.")
-        if offer.expires_at <= self.clock():
+        if offer.expires_at <= now:
             raise ExpiredOffer("That card has expired (its times may have gone). Here are fresh ones.", offer)
         return offer
 
     async def purge_offers(self, older_than: timedelta = timedelta(days=30)) -> int:
+        cutoff = self.clock() - older_than
         async with self.db.transaction() as s:
-            done = await s.exec(delete(ChatOffer).where(ChatOffer.expires_at < self.clock() - older_than))
-            return done.rowcount
+            done = await s.exec(delete(ChatOffer).where(ChatOffer.expires_at < cutoff))
+        for oid in [oid for oid, o in self._offers.items() if o.expires_at < cutoff]:
+            del self._offers[oid]
+        return done.rowcount
 
     # ------------------------------------------------------------------ reading
 
@@ -232,8 +291,7 @@ class ConversationService:
         """The school, its link officer, LA and trust allocation in one query (a turn's hot path)."""
         if not isinstance(school_id, int) or isinstance(school_id, bool):
             raise NotFound("No such school.")
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(_SCHOOL_INFO, {"school_id": school_id})).first()
+        row = await _SCHOOL_INFO.first(self.db, school_id=school_id)
         if row is None:
             raise NotFound("No such school.")
         school = _SchoolRow(*row[:_SCHOOL_WIDTH])

@@ -1,0 +1,167 @@
+"""Round trips per booking turn, counted, not timed: a later change that adds database work to the hot turns
+fails here (``bench/bot_turns.py`` times them).
+
+SQLite reports every statement it runs (``sqlite3``'s trace callback, installed on each pooled connection), so
+the count covers every path a read can take: ORM, Core, or the driver itself; BEGIN and ROLLBACK included.
+The actor is resolved outside the count (the transport does it for all turns in flight in one batched read).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chatkit import Chat, button, choices, text_of, titles
+from sqlalchemy import event
+
+from tsm.adapters.db.chat_tables import ChatOffer
+from tsm.adapters.db.engine import Database
+from tsm.chat.common import conversation
+from tsm.services.conversation import ConversationService, ExpiredOffer
+
+ASHCOMBE = 990001  # demo primary, self-booking, officer Alex Carter
+BROOKFIELD = 990002
+
+# Budgets: statements SQLite runs for the booking flow of one turn (see the module docstring).
+BOOK_COMMAND = 1  # the school, its officer, LA and trust allocation in one SELECT, outside a transaction
+PICK_DATE_WARM = 0  # the offer this instance wrote (offers never change once written)
+PICK_DATE_COLD = 1  # the offer written by another instance: one SELECT
+
+
+class SqlTrace:
+    def __init__(self) -> None:
+        self.on = False
+        self.statements: list[str] = []
+
+    async def install(self, db: Database) -> None:
+        await db.engine.dispose()  # connections made from now on are traced
+
+        @event.listens_for(db.engine.sync_engine, "connect")
+        def _connect(dbapi_conn, _record):
+            dbapi_conn.driver_connection._conn.set_trace_callback(self._trace)
+
+    def _trace(self, sql: str) -> None:
+        if self.on:
+            self.statements.append(" ".join(sql.split())[:120])
+
+    async def count(self, turn):
+        self.statements.clear()
+        self.on = True
+        try:
+            reply = await turn()
+        finally:
+            self.on = False
+        return reply, list(self.statements)
+
+
+class TracedChat(Chat):
+    """Identify outside the count: the flow's own statements only."""
+
+    trace: SqlTrace
+
+    async def identify(self, who):
+        was, self.trace.on = self.trace.on, False
+        try:
+            return await super().identify(who)
+        finally:
+            self.trace.on = was
+
+
+async def traced(chat: Chat) -> tuple[TracedChat, SqlTrace]:
+    t = TracedChat(chat.app, chat.clock)
+    t.trace = SqlTrace()
+    await t.trace.install(chat.app.db)
+    return t, t.trace
+
+
+async def _dates(chat: Chat, lead):
+    start = await chat.say(lead, "book")
+    return await chat.press(lead, start, "On Microsoft Teams")
+
+
+async def test_book_command_turn_stays_within_its_statement_budget(chat):
+    c, trace = await traced(chat)
+    lead = await c.contact(ASHCOMBE)
+    await c.say(lead, "book")  # warm: the pool's connection is made (and its PRAGMAs run) outside the count
+    reply, stmts = await trace.count(lambda: c.say(lead, "book"))
+    assert not reply.error, text_of(reply)
+    assert titles(reply.card)[:2] == ["On Microsoft Teams (recommended)", "In person at school"]
+    assert "Alex Carter" in text_of(reply) and "below the national average" in text_of(reply)
+    assert len(stmts) <= BOOK_COMMAND, stmts
+    assert stmts and stmts[0].startswith("SELECT"), "the school is read from the database on every turn"
+
+
+async def test_pick_date_turn_stays_within_its_statement_budget(chat):
+    c, trace = await traced(chat)
+    lead = await c.contact(ASHCOMBE)
+    dates = await _dates(c, lead)
+    day = choices(dates.card, "date")[0]["value"]
+    data = dict(button(dates.card, "Show times")["data"])
+    data.pop("verb")
+
+    reply, stmts = await trace.count(lambda: c.act(lead, "book.pick_date", {**data, "date": day}))
+    assert not reply.error, text_of(reply)
+    assert choices(reply.card, "start"), "the times of that day are on the card"
+    assert len(stmts) <= PICK_DATE_WARM, stmts
+
+    # Another instance (its own services, nothing in memory) reads the offer from the database.
+    other = ConversationService(c.app.db, c.app.booking, c.app.reference, clock=c.app.booking.clock)
+    c.app.__dict__["_conversation_service"] = other
+    reply2, stmts2 = await trace.count(lambda: c.act(lead, "book.pick_date", {**data, "date": day}))
+    assert reply2.card == reply.card
+    assert len(stmts2) <= PICK_DATE_COLD, stmts2
+    assert stmts2 and stmts2[0].startswith("SELECT")
+
+
+async def test_a_remembered_offer_is_still_checked_against_the_actor_and_the_clock(chat):
+    lead = await chat.contact(ASHCOMBE)
+    other_school = await chat.contact(BROOKFIELD)
+    dates = await _dates(chat, lead)
+    data = dict(button(dates.card, "Show times")["data"])
+    data.pop("verb")
+    day = choices(dates.card, "date")[0]["value"]
+    assert data["offerId"] in conversation_of(chat)._offers
+
+    forged = await chat.act(other_school, "book.pick_date", {**data, "date": day})
+    assert forged.error and "someone else" in text_of(forged)
+
+    # Past its expiry the offer is read afresh and the person gets fresh times, as before.
+    chat.clock.now += timedelta(days=4)
+    expired = await chat.act(lead, "book.pick_date", {**data, "date": day})
+    assert "expired" in text_of(expired) and choices(expired.card, "date")
+    fresh_id = button(expired.card, "Show times")["data"]["offerId"]
+    assert fresh_id != data["offerId"]
+
+    # Housekeeping deletes long-expired offers: then they are gone, from memory too.
+    chat.clock.now += timedelta(days=31)
+    assert await conversation_of(chat).purge_offers() >= 1
+    assert data["offerId"] not in conversation_of(chat)._offers
+    gone = await chat.act(lead, "book.pick_date", {**data, "date": day})
+    assert gone.error and "no longer on offer" in text_of(gone)
+
+
+async def test_an_offer_read_back_equals_the_one_written(chat):
+    lead = await chat.contact(ASHCOMBE)
+    await _dates(chat, lead)
+    svc = conversation_of(chat)
+    written = list(svc._offers.values())[-1]
+    cold = ConversationService(chat.app.db, chat.app.booking, chat.app.reference, clock=chat.app.booking.clock)
+    actor = await chat.identify(lead.who)
+    read = await cold.offer(actor, written.id)
+    assert read == written and read.days == written.days
+    async with chat.app.db.reader() as s:
+        row = await s.get(ChatOffer, written.id)
+    assert read.expires_at == row.expires_at and list(read.school_ids) == row.school_ids
+    # Not there at all: the same words as before.
+    try:
+        await cold.offer(actor, "0" * 32)
+    except ExpiredOffer as exc:
+        assert "no longer on offer" in str(exc) and exc.offer is None
+    else:
+        raise AssertionError("an unknown offer id must be refused")
+
+
+def conversation_of(chat: Chat) -> ConversationService:
+    class _Ctx:
+        services = chat.app
+
+    return conversation(_Ctx())  # type: ignore[arg-type]
