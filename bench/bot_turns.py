@@ -2,16 +2,16 @@
 
     .venv/bin/python bench/bot_turns.py [--turns 400] [--repeat 3] [--concurrency 8] [--users 8]
 
-Everything runs on loopback in one process: a fake Bot Connector (an aiohttp server that accepts replies and
-answers the roster lookup), our server (``tsm.server.build_web_app``: the real CloudAdapter, the database on an
-embedded SQLite file with the demo LA, the booking flows of ``tsm.chat``), and the SDK's echo bot with its
-defaults (``bot/echo.py``). Each phase posts literal Teams activities from ``--concurrency`` clients over
+Everything runs on loopback. One process runs the bots: our server (``tsm.server.build_web_app``: the real
+CloudAdapter, the database on an embedded SQLite file with the demo LA, the booking flows of ``tsm.chat``) and the
+SDK's echo bot with its defaults (``bot/echo.py``); this one runs the clients and a fake Bot Connector (an aiohttp
+server that accepts replies and answers the roster lookup). Each phase posts literal Teams activities from ``--concurrency`` clients over
 keep-alive connections and times each POST until its answer (a message's reply is sent to the connector before
 the bot answers the POST, so the time includes it). Phases:
 
 - ``echo``: "hello" to the SDK echo bot;
 - ``book``: the "book" text command (identify the sender, claim the activity, store the conversation reference,
-  work out the school's entitlement and this term's state, reply with the first booking card);
+  read the school with its officer, LA and trust and work out its entitlement, reply with the first booking card);
 - ``pick_date``: the ``book.pick_date`` Action.Execute invoke (the free times on a date, from the officer's
   calendar and the slot finder), answered with the replacement card.
 
@@ -215,8 +215,13 @@ def transport_only_router():
     return router
 
 
-async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool = False) -> None:
+async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool = False,
+                     cold_offers: bool = False) -> None:
     """The process under test: our server and the SDK echo bot, and ``GET /_bench/cpu`` (this process's CPU)."""
+    if cold_offers:  # every card's offer read from the database, as when another instance showed the card
+        import tsm.services.conversation as conversation
+
+        conversation.OFFER_CACHE_SIZE = 0
     app = build_app(_settings(url, tmp))
     web_app = build_web_app(app, run_scheduler=False, router=transport_only_router() if transport_only else None)
 
@@ -235,9 +240,11 @@ async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool 
         await app.close()
 
 
-def _spawn_bots(url: str, tmp: Path, port_file: Path, transport_only: bool) -> subprocess.Popen:
+def _spawn_bots(url: str, tmp: Path, port_file: Path, transport_only: bool,
+                cold_offers: bool = False) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, "--tmp", str(tmp),
-                             "--port-file", str(port_file), *(["--transport-only"] if transport_only else [])])
+                             "--port-file", str(port_file), *(["--transport-only"] if transport_only else []),
+                             *(["--cold-offers"] if cold_offers else [])])
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -254,7 +261,7 @@ async def main(args: argparse.Namespace) -> int:
     service_url = connector_url + "/"
     # The bots run in their own process: its CPU is theirs alone (the clients and the fake connector are here).
     port_file = tmp / "ports.json"
-    child = _spawn_bots(url, tmp, port_file, args.transport_only)
+    child = _spawn_bots(url, tmp, port_file, args.transport_only, args.cold_offers)
     for _ in range(300):
         if port_file.exists() and port_file.read_text():
             break
@@ -335,7 +342,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"loopback; both bots in one process, the {args.concurrency} concurrent clients and the fake connector in "
           f"another; {len(users)} booking users, SQLite with the demo LA; {args.repeat} interleaved runs of "
           f"{args.turns} turns per kind: turns/s and CPU per turn (the bots' process only) are medians of the runs, "
-          f"p50/p99 over all turns")
+          f"p50/p99 over all turns{'; stand-in flows (--transport-only)' if args.transport_only else ''}"
+          f"{'; no offers kept in memory (--cold-offers)' if args.cold_offers else ''}")
     print(f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}")
     for name, r in results.items():
         print(f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
@@ -358,13 +366,16 @@ if __name__ == "__main__":
     p.add_argument("--users", type=int, default=8)
     p.add_argument("--transport-only", action="store_true",
                    help="stand-in flows that do no work: what the transport alone costs")
+    p.add_argument("--cold-offers", action="store_true",
+                   help="no offers kept in memory: each date pick reads its offer from the database (as when "
+                        "another instance showed the card)")
     p.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the bots' process on this database
     p.add_argument("--tmp", help=argparse.SUPPRESS)
     p.add_argument("--port-file", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve:
         try:
-            asyncio.run(serve_bots(a.serve, Path(a.tmp), Path(a.port_file), a.transport_only))
+            asyncio.run(serve_bots(a.serve, Path(a.tmp), Path(a.port_file), a.transport_only, a.cold_offers))
         except KeyboardInterrupt:
             pass
         sys.exit(0)

@@ -54,7 +54,7 @@ def _minutes(dt: datetime) -> int:
 
 
 def _instant(minutes: int) -> datetime:
-    return EPOCH + timedelta(minutes=minutes)
+    return datetime.fromtimestamp(60 * minutes, UTC)  # = EPOCH + minutes, built in C (a term has hundreds)
 
 
 @dataclass(frozen=True)
