@@ -81,8 +81,12 @@ def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, b
                 keep_signing_keys_fresh(channel_metadata_url(runtime.adapter.bot_framework_authentication))))
 
     async def on_cleanup(_web_app: web.Application) -> None:
-        for task in state["tasks"]:
+        tasks = list(state["tasks"])
+        for task in tasks:
             task.cancel()
+        # Wait for them: a purge cancelled mid-query must let go of its connection before the engine is disposed,
+        # or SQLAlchemy closes it later from the garbage collector, in a task that can outlive the event loop.
+        await asyncio.gather(*tasks, return_exceptions=True)
         service = state["scheduler"]
         if service is not None:
             await service.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient, TestServer
 from botkit import Counter, make_test_router
 
@@ -19,6 +21,12 @@ async def _client(settings: Settings, **kw) -> tuple[TestClient, object]:
     return client, app
 
 
+def _tasks_left() -> list[asyncio.Task]:
+    """Tasks still pending once the server and the app are closed: each would be cancelled by the loop's close,
+    and one busy with a database connection could hang it (the server must wait for its own tasks)."""
+    return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+
+
 async def test_scheduler_runs_in_process_and_stops_with_the_server(sqlite_url):
     client, app = await _client(Settings(database_url=sqlite_url, _env_file=None))  # run_scheduler defaults on
     try:
@@ -30,6 +38,7 @@ async def test_scheduler_runs_in_process_and_stops_with_the_server(sqlite_url):
         await client.close()
         await app.close()
     assert not service.running
+    assert _tasks_left() == []
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable():
@@ -69,5 +78,6 @@ async def test_graph_notification_route_is_mounted_with_the_graph_calendar(sqlit
         finally:
             await client.close()
             await app.close()
+        assert _tasks_left() == []
     finally:
         await emulator.stop()
