@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
+
+from ..domain.errors import NotAllowed
 
 ActorKind = Literal["contact", "officer", "admin", "system"]
 
@@ -26,3 +28,20 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls("system", None, None, "TSM bot")
+
+
+class _SchoolLike(Protocol):
+    id: int | None
+    link_officer_id: int | None
+
+
+def check_school(actor: Actor, school: _SchoolLike) -> None:
+    """Whether ``actor`` may act for ``school``: admins and the system for all, an officer for the schools on
+    their list, school staff for their own school. The one rule the directory and the conversations share."""
+    if actor.kind in ("admin", "system"):
+        return
+    if actor.kind == "officer" and school.link_officer_id == actor.id:
+        return
+    if actor.kind == "contact" and actor.school_id == school.id:
+        return
+    raise NotAllowed("That school is not on your list.")

@@ -38,6 +38,7 @@ from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..importers.gias import school_facts as gias_school_facts
 from ..messaging import Recipient
 from .actors import Actor
+from .actors import check_school as _check_school
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
 from .reference import ReferenceData
 from .views import MeetingView, SlotOffer
@@ -420,12 +421,3 @@ def _offer(row: ChatOffer) -> Offer:
         school_name=str((row.context or {}).get("school", "")),
     )
 
-
-def _check_school(actor: Actor, school: School | _SchoolRow) -> None:
-    if actor.kind in ("admin", "system"):
-        return
-    if actor.kind == "officer" and school.link_officer_id == actor.id:
-        return
-    if actor.kind == "contact" and actor.school_id == school.id:
-        return
-    raise NotAllowed("That school is not on your list.")

@@ -20,6 +20,7 @@ from ..adapters.db.tables import AuditLog, Officer, School, SchoolContact
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole
 from .actors import Actor
+from .actors import check_school as _check_school
 from .booking import now_utc
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -170,12 +171,3 @@ class Directory:
 def _officer_actor(o: Officer) -> Actor:
     return Actor("admin" if o.is_admin else "officer", o.id, None, o.name)
 
-
-def _check_school(actor: Actor, school: School) -> None:
-    if actor.kind in ("admin", "system"):
-        return
-    if actor.kind == "officer" and school.link_officer_id == actor.id:
-        return
-    if actor.kind == "contact" and actor.school_id == school.id:
-        return
-    raise NotAllowed("That school is not on your list.")
