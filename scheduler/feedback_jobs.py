@@ -40,9 +40,10 @@ from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, Recor
 from tsm.adapters.db.scheduler_tables import Outbound
 from tsm.adapters.db.tables import LA, AuditLog, Meeting, MeetingSchool, School, SchoolContact
 from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cutoff
-from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
+from tsm.messaging import Message, MessengerPort, Recipient
 from tsm.services.evaluations import Evaluations
 
+from .delivery import deliver
 from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
@@ -271,45 +272,9 @@ class FeedbackJobs:
     async def _deliver(self, claims: list[Claim]) -> FeedbackSweep:
         result = FeedbackSweep(claimed=len(claims))
         for claim in claims:
-            try:
-                message = await self.compose(claim.due)
-            except Exception as exc:  # noqa: BLE001
-                log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind,
-                              claim.due.subject_id)
-                await self._retry_or_fail(claim, result, type(exc).__name__)
-                continue
-            if message is None:
-                await self.ledger.finish(claim, "skipped")
-                result.skipped += 1
-                continue
-            if not await self.ledger.touch(claim):
-                result.lost += 1
-                continue
-            try:
-                sent = await self.messenger.send(claim.due.recipient, message)
-            except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claim
-                log.exception("messenger failed on %s", claim.due.kind)
-                await self._retry_or_fail(claim, result, type(exc).__name__)
-                continue
-            if sent.status is SendStatus.SENT:
-                await self.ledger.finish(claim, "sent")
-                result.sent += 1
-            elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
-                await self.ledger.finish(claim, "undeliverable", sent.status.value)
-                result.undeliverable += 1
-            else:
-                await self._retry_or_fail(claim, result, sent.detail or sent.status.value, sent.retry_after)
+            await deliver(claim, result, ledger=self.ledger, messenger=self.messenger, compose=self.compose,
+                          max_attempts=self.max_attempts)
         return result
-
-    async def _retry_or_fail(self, claim: Claim, result: FeedbackSweep, error: str,
-                             retry_after: float | None = None) -> None:
-        if claim.attempts >= self.max_attempts:
-            await self.ledger.finish(claim, "failed", error)
-            result.failed += 1
-        else:
-            delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
-            await self.ledger.retry_later(claim, delay, error)
-            result.retry += 1
 
     # ------------------------------------------------------------------ retention
 

@@ -43,6 +43,7 @@ from tsm.services.booking import BookingService, school_facts
 from tsm.services.evaluations import Evaluations
 from tsm.services.reference import ReferenceData
 
+from .delivery import deliver, retry_or_fail
 from .feedback_jobs import KINDS as FEEDBACK_KINDS
 from .feedback_jobs import FeedbackJobs, evaluation_message
 from .ledger import Claim, Due, Ledger
@@ -424,43 +425,14 @@ class Jobs:
         if claim.due.kind == "meeting_end":  # a gate taken over from a worker that died half way
             await self._end_meeting(claim, result)
             return
-        try:
-            message = await self.compose(claim.due)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind, claim.due.subject_id)
-            await self._retry_or_fail(claim, result, type(exc).__name__)
-            return
-        if message is None:
-            await self.ledger.finish(claim, "skipped")
-            result.skipped += 1
-            return
-        if not await self.ledger.touch(claim):
-            result.lost += 1  # our lease ran out while this waited and another worker took it: theirs now
-            return
-        try:
-            sent = await self.messenger.send(claim.due.recipient, message)
-        except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claim
-            log.exception("messenger failed on %s", claim.due.kind)
-            await self._retry_or_fail(claim, result, type(exc).__name__)
-            return
-        if sent.status is SendStatus.SENT:
-            await self.ledger.finish(claim, "sent")
-            result.sent += 1
+        status = await deliver(claim, result, ledger=self.ledger, messenger=self.messenger, compose=self.compose,
+                               max_attempts=self.settings.max_attempts)
+        if status is SendStatus.SENT:
             result.by_kind[claim.due.kind] = result.by_kind.get(claim.due.kind, 0) + 1
-        elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
-            await self.ledger.finish(claim, "undeliverable", sent.status.value)
-            result.undeliverable += 1
-        else:
-            await self._retry_or_fail(claim, result, sent.detail or sent.status.value, sent.retry_after)
 
     async def _retry_or_fail(self, claim: Claim, result: SweepResult, error: str, retry_after: float | None = None):
-        if claim.attempts >= self.settings.max_attempts:
-            await self.ledger.finish(claim, "failed", error)
-            result.failed += 1
-        else:
-            delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
-            await self.ledger.retry_later(claim, delay, error)
-            result.retry += 1
+        await retry_or_fail(claim, result, error, retry_after, ledger=self.ledger,
+                            max_attempts=self.settings.max_attempts)
 
     async def compose(self, due: Due) -> Message | None:
         """The message for a claimed item, from the database as it is *now* (None: no longer relevant)."""

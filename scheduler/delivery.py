@@ -1,0 +1,73 @@
+"""Sending one claimed item: the step every sweep shares, so exactly-once has one implementation.
+
+compose from the database as it is now → touch the lease (another worker may have taken the claim over while
+this one waited: then it is theirs) → send → record the outcome in the ledger. Throttled or failed sends are
+retried with backoff (or after the channel's Retry-After) until ``max_attempts``, then recorded as failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Protocol
+
+from tsm.messaging import Message, MessengerPort, SendStatus
+
+from .ledger import Claim, Due, Ledger
+
+log = logging.getLogger(__name__)
+
+
+class Counts(Protocol):
+    sent: int
+    skipped: int
+    undeliverable: int
+    retry: int
+    failed: int
+    lost: int
+
+
+async def deliver(claim: Claim, counts: Counts, *, ledger: Ledger, messenger: MessengerPort,
+                  compose: Callable[[Due], Awaitable[Message | None]], max_attempts: int) -> SendStatus | None:
+    """Deliver one claim and count the outcome; returns the send status when a send was attempted."""
+    try:
+        message = await compose(claim.due)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind, claim.due.subject_id)
+        await retry_or_fail(claim, counts, type(exc).__name__, ledger=ledger, max_attempts=max_attempts)
+        return None
+    if message is None:
+        await ledger.finish(claim, "skipped")
+        counts.skipped += 1
+        return None
+    if not await ledger.touch(claim):
+        counts.lost += 1  # our lease ran out while this waited and another worker took it: theirs now
+        return None
+    try:
+        sent = await messenger.send(claim.due.recipient, message)
+    except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claim
+        log.exception("messenger failed on %s", claim.due.kind)
+        await retry_or_fail(claim, counts, type(exc).__name__, ledger=ledger, max_attempts=max_attempts)
+        return None
+    if sent.status is SendStatus.SENT:
+        await ledger.finish(claim, "sent")
+        counts.sent += 1
+    elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
+        await ledger.finish(claim, "undeliverable", sent.status.value)
+        counts.undeliverable += 1
+    else:
+        await retry_or_fail(claim, counts, sent.detail or sent.status.value, sent.retry_after, ledger=ledger,
+                            max_attempts=max_attempts)
+    return sent.status
+
+
+async def retry_or_fail(claim: Claim, counts: Counts, error: str, retry_after: float | None = None, *,
+                        ledger: Ledger, max_attempts: int) -> None:
+    if claim.attempts >= max_attempts:
+        await ledger.finish(claim, "failed", error)
+        counts.failed += 1
+    else:
+        delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
+        await ledger.retry_later(claim, delay, error)
+        counts.retry += 1
