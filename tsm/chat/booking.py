@@ -223,6 +223,7 @@ async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
 
 
 async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
+    """The card's offer, or (when it has expired) a fresh one for the same choices and why: never empty then."""
     try:
         return await load_offer(ctx, data), ""
     except ExpiredOffer as exc:
@@ -242,25 +243,17 @@ async def show_dates(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 
 async def pick_date(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    try:
-        offer = await load_offer(ctx, data)
-    except ExpiredOffer as exc:
-        if exc.offer is None:
-            raise
-        fresh = await refreshed(ctx, exc.offer)
-        return dates_reply(fresh, intro=_intro(fresh), note=str(exc))
+    offer, expired = await _offer_or_fresh(ctx, data)
+    if expired:  # the card was too old: the dates again, worked out afresh
+        return dates_reply(offer, intro=_intro(offer), note=expired)
     day = read_date(data, offer)
     return times_reply(offer, day)
 
 
 async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    try:
-        offer = await load_offer(ctx, data)
-    except ExpiredOffer as exc:
-        if exc.offer is None:
-            raise
-        fresh = await refreshed(ctx, exc.offer)
-        return dates_reply(fresh, intro=_intro(fresh), note=str(exc))
+    offer, expired = await _offer_or_fresh(ctx, data)
+    if expired:  # the card was too old: the dates again, worked out afresh
+        return dates_reply(offer, intro=_intro(offer), note=expired)
     start = read_start(data, offer)
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
     if offer.kind == "book":
