@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -17,6 +18,24 @@ from tsm.messaging import Message, MessengerPort, SendStatus
 from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    undeliverable: int = 0
+    retry: int = 0
+    failed: int = 0
+    lost: int = 0  # taken over by another worker (our lease ran out) before we sent: theirs to send now
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: SweepResult) -> None:
+        for k in ("claimed", "sent", "skipped", "undeliverable", "retry", "failed", "lost"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for k, v in other.by_kind.items():
+            self.by_kind[k] = self.by_kind.get(k, 0) + v
 
 
 class Counts(Protocol):

@@ -43,7 +43,7 @@ from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cuto
 from tsm.messaging import Message, MessengerPort, Recipient
 from tsm.services.evaluations import Evaluations
 
-from .delivery import deliver
+from .delivery import SweepResult, deliver
 from .ledger import Claim, Due, Ledger
 
 log = logging.getLogger(__name__)
@@ -56,15 +56,6 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-@dataclass
-class FeedbackSweep:
-    claimed: int = 0
-    sent: int = 0
-    skipped: int = 0
-    undeliverable: int = 0
-    retry: int = 0
-    failed: int = 0
-    lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,13 +104,11 @@ class FeedbackJobs:
                    evaluation_reminder_after=timedelta(days=s.evaluation_reminder_days),
                    action_lead_days=s.action_reminder_lead_days)
 
-    async def run_all(self) -> FeedbackSweep:
-        total = FeedbackSweep()
+    async def run_all(self) -> SweepResult:
+        total = SweepResult()
         for sweep in (self.record_prompts, self.evaluation_reminders, self.action_reminders):
             try:
-                r = await sweep()
-                for k in vars(total):
-                    setattr(total, k, getattr(total, k) + getattr(r, k))
+                total.add(await sweep())
             except Exception:  # one failing sweep must not stop the other, nor the purge
                 log.exception("feedback sweep %s failed", sweep.__name__)
         try:  # once a day across all workers
@@ -154,7 +143,7 @@ class FeedbackJobs:
                            iso(m.start)))
         return due
 
-    async def evaluation_reminders(self) -> FeedbackSweep:
+    async def evaluation_reminders(self) -> SweepResult:
         return await self._deliver(await self.ledger.claim(await self.due_evaluation_reminders()))
 
     # ------------------------------------------------------------------ the record, at the meeting's end
@@ -170,7 +159,7 @@ class FeedbackJobs:
                 col(Meeting.id).not_in(select(TsmRecord.meeting_id)))))
         return [Due("record_prompt", "meeting", m.id, Recipient("officer", m.officer_id), iso(m.start)) for m in rows]
 
-    async def record_prompts(self) -> FeedbackSweep:
+    async def record_prompts(self) -> SweepResult:
         return await self._deliver(await self.ledger.claim(await self.due_record_prompts()))
 
     async def _compose_record_prompt(self, due: Due) -> Message | None:
@@ -226,7 +215,7 @@ class FeedbackJobs:
                                    a.due_date.isoformat()))
         return due
 
-    async def action_reminders(self) -> FeedbackSweep:
+    async def action_reminders(self) -> SweepResult:
         return await self._deliver(await self.ledger.claim(await self.due_action_reminders()))
 
     # ------------------------------------------------------------------ composing and sending
@@ -269,8 +258,8 @@ class FeedbackJobs:
                    execute("Open the record", "record.edit", {"meetingId": m.id})]
         return Message(f"Action {when} {a.due_date:%d %b}: {school}", card(body, buttons))
 
-    async def _deliver(self, claims: list[Claim]) -> FeedbackSweep:
-        result = FeedbackSweep(claimed=len(claims))
+    async def _deliver(self, claims: list[Claim]) -> SweepResult:
+        result = SweepResult(claimed=len(claims))
         for claim in claims:
             await deliver(claim, result, ledger=self.ledger, messenger=self.messenger, compose=self.compose,
                           max_attempts=self.max_attempts)

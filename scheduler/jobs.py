@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,7 +43,7 @@ from tsm.services.booking import BookingService, school_facts
 from tsm.services.evaluations import Evaluations
 from tsm.services.reference import ReferenceData
 
-from .delivery import deliver, retry_or_fail
+from .delivery import SweepResult, deliver, retry_or_fail
 from .feedback_jobs import KINDS as FEEDBACK_KINDS
 from .feedback_jobs import FeedbackJobs, evaluation_message
 from .ledger import Claim, Due, Ledger
@@ -79,24 +79,6 @@ class JobSettings:
             leader_rebook_within=timedelta(hours=getattr(settings, "scheduler_leader_rebook_hours",
                                                          d.leader_rebook_within.total_seconds() // 3600)),
         )
-
-
-@dataclass
-class SweepResult:
-    claimed: int = 0
-    sent: int = 0
-    skipped: int = 0
-    undeliverable: int = 0
-    retry: int = 0
-    failed: int = 0
-    lost: int = 0  # taken over by another worker (our lease ran out) before we sent: theirs to send now
-    by_kind: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: SweepResult) -> None:
-        for k in ("claimed", "sent", "skipped", "undeliverable", "retry", "failed", "lost"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
-        for k, v in other.by_kind.items():
-            self.by_kind[k] = self.by_kind.get(k, 0) + v
 
 
 def iso(dt: datetime) -> str:
