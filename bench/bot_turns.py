@@ -4,7 +4,7 @@
 
 Everything runs on loopback. One process runs the bots: our server (``tsm.server.build_web_app``: the real
 CloudAdapter, the database on an embedded SQLite file with the demo LA, the booking flows of ``tsm.chat``) and the
-SDK's echo bot with its defaults (``bot/echo.py``); this one runs the clients and a fake Bot Connector (an aiohttp
+SDK's echo bot with its defaults (``dev/echo_bot.py``); this one runs the clients and a fake Bot Connector (an aiohttp
 server that accepts replies and answers the roster lookup). Each phase posts literal Teams activities from ``--concurrency`` clients over
 keep-alive connections and times each POST until its answer (a message's reply is sent to the connector before
 the bot answers the POST, so the time includes it). Phases:
@@ -42,7 +42,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.echo import build_echo_web_app  # noqa: E402
+from dev.echo_bot import build_echo_web_app  # noqa: E402
 from tsm.adapters.db.migrate import upgrade  # noqa: E402
 from tsm.adapters.db.tables import SchoolContact  # noqa: E402
 from tsm.bootstrap import build_app  # noqa: E402

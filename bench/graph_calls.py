@@ -1,4 +1,4 @@
-"""Graph calls per booking and per slot listing, counted at the Graph emulator (tsm.graph_emulator).
+"""Graph calls per booking and per slot listing, counted at the Graph emulator (dev/graph_emulator).
 
 Run from the project root:  .venv/bin/python bench/graph_calls.py [--officers 30] [--busy 10] [--seed 2026]
 
@@ -23,21 +23,24 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tsm.adapters.calendar_graph import GraphWatcher, build_graph_calendar
-from tsm.adapters.db.migrate import upgrade
-from tsm.adapters.db.tables import LA, Officer, School, SchoolContact, Term, TermBreak
-from tsm.bootstrap import build_app
-from tsm.domain.model import Interval
-from tsm.graph_emulator import GraphEmulator
-from tsm.ports import CalendarRef
-from tsm.services.actors import Actor
-from tsm.services.calendar_changes import CalendarChanges
-from tsm.settings import Settings
-from tsm.web.graph_notifications import GraphNotificationReceiver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root, for dev/ (the Graph emulator)
+
+from dev.graph_emulator import GraphEmulator  # noqa: E402
+from tsm.adapters.calendar_graph import GraphWatcher, build_graph_calendar  # noqa: E402
+from tsm.adapters.db.migrate import upgrade  # noqa: E402
+from tsm.adapters.db.tables import LA, Officer, School, SchoolContact, Term, TermBreak  # noqa: E402
+from tsm.bootstrap import build_app  # noqa: E402
+from tsm.domain.model import Interval  # noqa: E402
+from tsm.ports import CalendarRef  # noqa: E402
+from tsm.services.actors import Actor  # noqa: E402
+from tsm.services.calendar_changes import CalendarChanges  # noqa: E402
+from tsm.settings import Settings  # noqa: E402
+from tsm.web.graph_notifications import GraphNotificationReceiver  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=LONDON).astimezone(UTC)  # the Monday before the spring term

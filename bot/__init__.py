@@ -8,5 +8,5 @@
   fresh off the event loop;
 - ``store.py``: idempotency claims and conversation references (group commit); ``identity.py``: batched AAD lookups;
 - ``messenger.py``: proactive messages (``tsm.messaging.MessengerPort``) within Teams' limits;
-- ``files.py``: ``.ics`` invitations as download links served by the bot; ``echo.py``: the SDK's echo bot (bench).
+- ``files.py``: ``.ics`` invitations as download links served by the bot.
 """

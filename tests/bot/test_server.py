@@ -7,8 +7,8 @@ import asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from botkit import Counter, make_test_router
 
+from dev.graph_emulator import GraphEmulator
 from tsm.bootstrap import build_app
-from tsm.graph_emulator import GraphEmulator
 from tsm.server import STATE_KEY, build_web_app
 from tsm.settings import Settings
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from factories import Clock, World, local, make_world
 from sqlmodel import select
 
+from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher, build_graph_calendar
 from tsm.adapters.db.tables import Meeting
 from tsm.bootstrap import App, build_app
-from tsm.graph_emulator import GraphEmulator
 from tsm.services.calendar_changes import CalendarChanges
 from tsm.settings import Settings
 from tsm.web.graph_notifications import GraphNotificationReceiver

@@ -11,9 +11,9 @@ import pytest
 from factories import local
 from graph_stack import ANN, BOB, NOW, graph_settings
 
+from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import MAX_SCHEDULES, GraphCalendar, make_graph_client, transaction_id
 from tsm.domain.model import Interval
-from tsm.graph_emulator import GraphEmulator
 from tsm.ports import CalendarError, CalendarRef
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),

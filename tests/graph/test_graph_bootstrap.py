@@ -8,9 +8,9 @@ import pytest
 from factories import Clock, local, make_world
 from graph_stack import ANN, NOW, graph_settings
 
+from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher
 from tsm.bootstrap import build_app, build_graph_watcher_if_configured
-from tsm.graph_emulator import GraphEmulator
 from tsm.settings import Settings
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),

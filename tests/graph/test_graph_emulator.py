@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -31,8 +32,9 @@ from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_reques
 )
 from msgraph_core import GraphClientFactory
 
-from tsm.graph_emulator import GraphEmulator
+from dev.graph_emulator import GraphEmulator
 
+ROOT = Path(__file__).resolve().parents[2]  # the project root: where `python -m dev.graph_emulator` runs
 OFFICER = "jo.bloggs@la.example.gov.uk"
 OTHER = "sam.smith@la.example.gov.uk"
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -390,8 +392,8 @@ async def test_control_api_over_http(emulator: GraphEmulator):
 
 
 def test_runs_as_a_module():
-    proc = subprocess.Popen([sys.executable, "-m", "tsm.graph_emulator", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "dev.graph_emulator", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline()
         assert "Graph emulator: http://127.0.0.1:" in line

@@ -10,9 +10,9 @@ from factories import make_world
 from graph_stack import graph_settings
 
 import tsm.adapters.calendar_graph as graph
+from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import build_graph_calendar
 from tsm.bootstrap import build_app
-from tsm.graph_emulator import GraphEmulator
 from tsm.server import build_web_app
 
 EVENTS = "/v1.0/users/{user}/events"

@@ -10,9 +10,9 @@ from factories import local
 from graph_stack import ANN, BOB, CLIENT_STATE
 from sqlmodel import select
 
+from dev.graph_emulator._times import parse_iso
 from tsm.adapters.db.graph_tables import GraphSubscription, OfficerNotice
 from tsm.adapters.db.tables import MeetingAttendee, MeetingSchool, Officer, OfficerBlock
-from tsm.graph_emulator._times import parse_iso
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]

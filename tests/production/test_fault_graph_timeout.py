@@ -14,10 +14,10 @@ from prod_figures import record_figures
 from sqlalchemy import func
 from sqlmodel import select
 
+from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import build_graph_calendar
 from tsm.adapters.db.tables import CalendarOutbox, Meeting
 from tsm.bootstrap import build_app
-from tsm.graph_emulator import GraphEmulator
 from tsm.ports import CalendarError
 from tsm.settings import Settings
 

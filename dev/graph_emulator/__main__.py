@@ -1,4 +1,4 @@
-"""``python -m tsm.graph_emulator --port 8765``: run the Graph emulator until interrupted."""
+"""``python -m dev.graph_emulator --port 8765`` (from the project root): run the Graph emulator until interrupted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .app import serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tsm.graph_emulator",
+    parser = argparse.ArgumentParser(prog="python -m dev.graph_emulator",
                                      description="A local Microsoft Graph (calendars, subscriptions) for testing.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

@@ -2,7 +2,8 @@
 
 Plain ``ActivityHandler`` + ``CloudAdapter(ConfigurationBotFrameworkAuthentication(...))`` + ``adapter.process``,
 exactly as the SDK's samples wire it: a new ConnectorClient and user-token client per turn, the reply sent
-through ``requests`` in a thread pool. Kept in ``bot/`` because every botbuilder import lives here.
+through ``requests`` in a thread pool. A bench tool, not the product: it lives in ``dev/`` (never installed), the
+one place outside ``bot/`` that imports botbuilder.
 """
 
 from __future__ import annotations
