@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tsm.chat.router import Incoming, Reply, Router, TurnLimiter, Who
+from tsm.chat.router import Incoming, Reply, Router, Who
+from tsm.ratelimit import TurnLimiter
 from tsm.observability import Metrics
 from tsm.services.actors import Actor
 from tsm.settings import Settings

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..domain.errors import InvalidInput, NotAllowed, TsmError
 from ..domain.text import clean_text
 from ..ports import CalendarError
+from ..ratelimit import TurnLimiter
 from ..services.actors import Actor
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ class Reply:
     card: dict[str, Any] | None = None
     # Files to attach (name, content type, bytes), e.g. the .ics invitation with the local calendar.
     files: tuple[tuple[str, str, bytes], ...] = ()
-    # Proactive notes to others caused by this turn (e.g. tell the officer); sent by the transport's messenger.
-    notify: tuple[tuple[Any, Any], ...] = ()  # (tsm.messaging.Recipient, tsm.messaging.Message)
     error: bool = False  # the turn was refused (bad input, not allowed...): nothing changed
 
 
@@ -112,13 +110,15 @@ ALL_ROLES = frozenset({"contact", "officer", "admin"})
 class Router:
     """Text commands and card verbs, each with exactly one handler and the roles allowed to use it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, turn_limiter: TurnLimiter | None = None) -> None:
         self._verbs: dict[str, _Verb] = {}
         self._commands: list[_Command] = []
         self.fallback: Handler | None = None
         self.unknown_user: Callable[[Incoming], Awaitable[Reply]] | None = None
-        # Per-user rate limit against abusive chat; built from the app's settings on the first turn (or set here).
-        self.turn_limiter: TurnLimiter | None = None
+        # Per-user rate limit against abusive chat, checked before anything else. The composition root passes
+        # ``TurnLimiter.for_chat(settings)``; a router built without one (tests) takes the settings of the first
+        # app it serves.
+        self.turn_limiter = turn_limiter
 
     # ------------------------------------------------------------------ registration
 
@@ -203,12 +203,8 @@ class Router:
                                 "again in a minute; if it keeps happening, tell your link officer."), "error")
 
     def _turn_limiter(self, services: Any) -> TurnLimiter:
-        """The per-user limit, from the settings of the first app this router serves (one app per process)."""
         if self.turn_limiter is None:
-            settings = getattr(services, "settings", None)
-            limits = [(getattr(settings, f"chat_{w}_turns", n), getattr(settings, f"chat_{w}_seconds", t))
-                      for w, n, t in (("burst", 20, 10.0), ("sustained", 300, 600.0))]
-            self.turn_limiter = TurnLimiter([(n, t) for n, t in limits if n > 0])
+            self.turn_limiter = TurnLimiter.for_chat(services.settings)
         return self.turn_limiter
 
     async def _dispatch_verb(self, ctx: ChatContext) -> Reply:
@@ -240,41 +236,6 @@ def _sender_key(who: Who) -> str:
     id, else the email; unknown users are limited the same way as known ones."""
     return (f"aad:{who.tenant_id}:{who.aad_object_id}" if who.aad_object_id else
             f"ch:{who.channel_user_id}" if who.channel_user_id else f"mail:{(who.email or '').lower()}")
-
-
-class TurnLimiter:
-    """Non-blocking sliding windows per sender: ``hit(key)`` records a turn and returns 0, or returns the seconds
-    to wait when one more turn would exceed any window (and then records nothing: a refused turn does not
-    extend the penalty). The least recently seen senders are forgotten past ``max_keys``."""
-
-    def __init__(self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 50_000) -> None:
-        self.limits = tuple((int(n), float(t)) for n, t in limits)
-        if any(n < 1 or t <= 0 for n, t in self.limits):
-            raise ValueError("limits are (count >= 1, seconds > 0) pairs")
-        self.clock = clock
-        self.max_keys = max_keys
-        self._logs: OrderedDict[str, deque[float]] = OrderedDict()
-        self._keep = max((n for n, _ in self.limits), default=0)
-
-    def hit(self, key: str) -> float:
-        if not self.limits:
-            return 0.0
-        now = self.clock()
-        entries = self._logs.pop(key, None)
-        if entries is None:
-            entries = deque(maxlen=self._keep)
-        self._logs[key] = entries
-        while len(self._logs) > self.max_keys:
-            self._logs.popitem(last=False)
-        wait = 0.0
-        for n, window in self.limits:
-            if len(entries) >= n:
-                wait = max(wait, entries[-n] + window - now)
-        if wait > 0:
-            return wait
-        entries.append(now)
-        return 0.0
 
 
 def error_reply(message: str) -> Reply:
