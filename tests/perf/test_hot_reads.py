@@ -13,7 +13,7 @@ from tsm.adapters.db.engine import Database
 from tsm.adapters.db.tables import Officer, School, Trust
 from tsm.domain.entitlement import entitlement_for
 from tsm.domain.errors import NotAllowed, NotFound
-from tsm.importers.gias import school_facts
+from tsm.domain.schools import school_facts
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
 from tsm.services.conversation import ConversationService

@@ -5,7 +5,7 @@ names, which the product must never import (data minimisation), so the reader pi
 position and never builds a value for any other column.
 
 Also the helpers every importer uses: reading a CSV in utf-8 or cp1252, and recomputing a school's
-booking route (who books its TSMs) from the LA's policy.
+booking route (who books its TSMs: ``tsm.domain.schools`` and the LA's entitlement rules) from its policy.
 """
 
 from __future__ import annotations
@@ -28,15 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.tables import LA, AuditLog, School, Trust, now_utc
-from tsm.domain.entitlement import (
-    SchoolFacts,
-    classify_phase,
-    entitlement_for,
-    is_independent,
-    is_la_maintained,
-)
-from tsm.domain.model import Phase
+from tsm.domain.entitlement import classify_phase, entitlement_for
 from tsm.domain.policy import Policy, load_policy
+from tsm.domain.schools import school_facts
 
 from .report import ImportReport
 
@@ -223,21 +217,6 @@ def audit(session: AsyncSession, *, actor: str, action: str, entity: str, entity
 
 # --------------------------------------------------------------------------------------------------
 # Booking route
-
-
-def school_facts(school: School, *, trust_has_allocated_officer: bool) -> SchoolFacts:
-    """What the LA's entitlement rules look at, from a School row."""
-    try:
-        phase = Phase(school.phase)
-    except ValueError:
-        phase = classify_phase(school.type_name, school.phase_of_education)
-    return SchoolFacts(
-        phase=phase,
-        independent=is_independent(school.type_name, school.type_group),
-        la_maintained=is_la_maintained(school.type_group, school.type_name),
-        trust_has_allocated_officer=trust_has_allocated_officer,
-        attendance_pct=school.attendance_pct,
-    )
 
 
 def apply_booking_route(school: School, policy: Policy, *, trust_has_allocated_officer: bool) -> None:

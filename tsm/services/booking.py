@@ -39,11 +39,11 @@ from ..domain.entitlement import Entitlement, SchoolFacts, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, Interval, MeetingStatus, Mode, Phase, TermName
 from ..domain.policy import BLOCK_MINUTES, Policy, WorkingHours
+from ..domain.schools import school_facts as domain_school_facts
 from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots, footprint
 from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
 from ..domain.text import day_text, time_text, when_text
-from ..importers.gias import school_facts as gias_school_facts
 from ..ports import CalendarPort, CalendarRef
 from .actors import Actor
 from .reference import ReferenceData
@@ -662,7 +662,7 @@ class BookingService:
 
 async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
     trust = await s.get(Trust, school.trust_code) if school.trust_code else None
-    return gias_school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
+    return domain_school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
 
 
 def _without_own(busy: list[Interval], meetings) -> list[Interval]:

@@ -35,7 +35,7 @@ from ..adapters.db.tables import (
 from ..domain.entitlement import Entitlement, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, MeetingStatus, Mode
-from ..importers.gias import school_facts as gias_school_facts
+from ..domain.schools import school_facts as domain_school_facts
 from ..messaging import Recipient
 from .actors import Actor
 from .actors import check_school as _check_school
@@ -299,7 +299,7 @@ class ConversationService:
         _check_school(actor, school)
         officer_id, officer_name, officer_email, la_policy, _la_tz, trust_officer = row[_SCHOOL_WIDTH:]
         policy = self.ref.policy(la_policy)
-        facts = gias_school_facts(school, trust_has_allocated_officer=bool(trust_officer))  # type: ignore[arg-type]
+        facts = domain_school_facts(school, trust_has_allocated_officer=bool(trust_officer))
         ent = entitlement_for(facts, policy)
         return SchoolInfo(
             school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
