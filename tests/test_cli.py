@@ -15,9 +15,15 @@ GIAS_HEADER = ("URN,LA (code),LA (name),EstablishmentName,TypeOfEstablishment (n
                "Street,Town,Postcode,NumberOfPupils,HeadFirstName,HeadLastName")
 
 
+# The CLI's clock is pinned through its settings (TSM_CLOCK_START), so these tests do not depend on the day they
+# run: a Tuesday in the middle of the demo's example autumn term (the demo's terms follow the clock too).
+CLOCK_START = "2026-11-10T09:00:00+00:00"
+
+
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # invitations and the default database stay in the test's folder
+    monkeypatch.setenv("TSM_CLOCK_START", CLOCK_START)
     url = f"sqlite:///{tmp_path}/cli.db"
 
     def invoke(*args: str, code: int = 0):
@@ -95,3 +101,45 @@ def test_manifest_command_builds_the_teams_package(run, tmp_path):
     assert "Teams app package written" in out and (tmp_path / "pkg.zip").stat().st_size > 1000
     bad = CliRunner().invoke(cli, ["manifest", "--bot-id", "not-a-guid", "--out", str(tmp_path / "x.zip")], obj={})
     assert bad.exit_code == 2
+
+
+def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_path):
+    """The CLI records the same domain event as the chat: the scheduler's event sweep tells the school's staff
+    (a proposal to accept) and the officer (an admin booked in their calendar)."""
+    import asyncio
+    from datetime import datetime as dt
+
+    from scheduler.service import build_jobs
+    from tsm.bootstrap import build_app
+    from tsm.clock import FixedClock
+    from tsm.messaging import SendResult, SendStatus
+    from tsm.settings import Settings
+
+    run("demo")
+    slots = run("slots", "--urn", "990001", "--limit", "1")
+    [start] = re.findall(r"(\w{3} \d\d \w{3} \d{4} \d\d:\d\d)–", slots)
+    run("book", "--urn", "990001", "--at", f"{datetime.strptime(start, '%a %d %b %Y %H:%M'):%Y-%m-%d %H:%M}")
+
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        async def send(self, recipient, message):
+            self.sent.append((recipient, message))
+            return SendResult(SendStatus.SENT)
+
+    async def sweep():
+        app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
+                        clock=FixedClock(dt.fromisoformat(CLOCK_START)))
+        try:
+            messenger = Recorder()
+            result = await build_jobs(app, messenger, worker_id="w1").events()
+            return result, messenger.sent
+        finally:
+            await app.close()
+
+    result, sent = asyncio.run(sweep())
+    assert result.by_kind["ev.booked_for_officer"] == 1 and result.by_kind["ev.proposal"] >= 1
+    kinds = {r.kind for r, _ in sent}
+    assert kinds == {"contact", "officer"}
+    assert any("Alex Carter booked your TSM" in m.text for r, m in sent if r.kind == "contact")

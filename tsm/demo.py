@@ -38,7 +38,6 @@ DEMO_LA_CODE = "999"
 DEMO_POLICY = "demo"
 DEMO_SEED = 20261122
 DEMO_GIAS_FILE = "demo-gias.csv"
-DEMO_TERMS_FILE = "example-terms-2026-28.csv"
 DEMO_ACTOR = "system:demo"
 CALENDAR_WEEKS = 6
 LONDON = ZoneInfo("Europe/London")
@@ -111,6 +110,61 @@ TRUSTS = {
     "9002": ("Wexbridge Schools Partnership", "Supported by a multi-academy trust", False),
     "9003": ("Ridgeway Academy Trust", "Supported by a single-academy trust", False),
 }
+
+
+def _on_or_after(day: date, weekday: int) -> date:
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def _on_or_before(day: date, weekday: int) -> date:
+    return day - timedelta(days=(day.weekday() - weekday) % 7)
+
+
+def _weekday_on_or_after(day: date) -> date:
+    return day if day.weekday() < 5 else _on_or_after(day, 0)
+
+
+def example_year(start_year: int) -> list[tuple[str, str, date, date, str, str]]:
+    """Plausible, made-up term dates for the academic year starting in September ``start_year``, shaped like an
+    English LA's: (academic_year, term, start, end, kind, label) rows. Autumn from the first weekday on or after
+    3 September to the Friday on or before 20 December, half term the week from the Monday on or after
+    24 October; spring from the first weekday on or after 5 January, half term the week from the Monday on or
+    after 14 February, ending the day before Good Friday when Easter is early, else the Friday on or before
+    31 March; summer from the Monday two weeks after spring ends (after Easter Monday), half term the week of
+    the spring bank holiday, ending the weekday on or before 20 July. No LA published these."""
+    from dateutil.easter import easter
+
+    y, n = start_year, start_year + 1
+    label = f"{y}-{n % 100:02d}"
+    good_friday = easter(n) - timedelta(days=2)
+    spring_end = good_friday - timedelta(days=1) if good_friday <= date(n, 4, 2) else _on_or_before(date(n, 3, 31), 4)
+    summer_start = _on_or_after(spring_end + timedelta(days=15), 0)
+    if summer_start <= easter(n) + timedelta(days=1):
+        summer_start = easter(n) + timedelta(days=2)
+    autumn_half = _on_or_after(date(y, 10, 24), 0)
+    spring_half = _on_or_after(date(n, 2, 14), 0)
+    may_bank = _on_or_before(date(n, 5, 31), 0)
+    summer_end = date(n, 7, 20) if date(n, 7, 20).weekday() < 5 else _on_or_before(date(n, 7, 20), 4)
+    week = timedelta(days=4)
+    return [
+        (label, "autumn", _weekday_on_or_after(date(y, 9, 3)), _on_or_before(date(y, 12, 20), 4), "term", ""),
+        (label, "autumn", autumn_half, autumn_half + week, "half_term", "October half term"),
+        (label, "spring", _weekday_on_or_after(date(n, 1, 5)), spring_end, "term", ""),
+        (label, "spring", spring_half, spring_half + week, "half_term", "February half term"),
+        (label, "summer", summer_start, summer_end, "term", ""),
+        (label, "summer", may_bank, may_bank + week, "half_term", "May half term"),
+    ]
+
+
+def example_terms_csv(today: date, years: int = 2) -> str:
+    """The demo's term dates as a terms CSV marked EXAMPLE: the academic year holding ``today`` and the next
+    (``years`` in all), so the demo never runs out of terms whatever the date."""
+    first = today.year if today.month >= 9 else today.year - 1
+    lines = ["# EXAMPLE dates, not published by any LA: made up for the demo, relative to the day it was loaded",
+             "academic_year,term,start_date,end_date,kind,label"]
+    for y in range(first, first + years):
+        lines += [f"{a},{t},{s.isoformat()},{e.isoformat()},{k},{lab}" for a, t, s, e, k, lab in example_year(y)]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -427,9 +481,9 @@ async def load_demo(db: Database, *, today: date) -> DemoSummary:
 
     reports: dict[str, ImportReport] = {}
     # Terms first, in their own transaction (import_terms opens one); re-importing them is harmless.
-    terms_text = (resources.files("tsm") / "data" / DEMO_TERMS_FILE).read_text(encoding="utf-8-sig")
-    parsed = parse_terms_csv(terms_text)
-    reports["terms"] = await import_terms(db, la.id, parsed.terms, source="example" if parsed.example else DEMO_TERMS_FILE)
+    # The example terms follow the clock: this academic year and the next, whatever the date.
+    parsed = parse_terms_csv(example_terms_csv(today))
+    reports["terms"] = await import_terms(db, la.id, parsed.terms, source="example")
     reports["terms"].errors[:0] = parsed.errors
 
     rng = random.Random(DEMO_SEED)

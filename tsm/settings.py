@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TSM_", env_file=".env", extra="ignore")
+
+    # The clock (tsm.clock): unset = the machine's time; an instant with its offset (2026-11-10T09:00:00+00:00)
+    # starts the service's clock there and lets it run on, so a demo or an end-to-end test behaves the same on
+    # any day. Never set it in production.
+    clock_start: datetime | None = None
 
     # Storage: SQLite file by default (embedded, zero set-up); postgresql://user@host/db in production.
     database_url: str = "sqlite:///var/tsm.db"

@@ -38,6 +38,8 @@ async def _seed(url: str) -> None:
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # The CLI's clock, pinned (tsm.clock): the retention purge below counts from "now", not from the day CI runs.
+    monkeypatch.setenv("TSM_CLOCK_START", "2026-04-20T09:00:00+00:00")
     url = f"sqlite:///{tmp_path}/cli.db"
     upgrade(url)
     asyncio.run(_seed(url))

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The date-sensitive tests under faked wall clocks (libfaketime), so a test that reads today's date fails here
+# rather than on the day CI happens to run. Dates: a term's last days, Easter's, the summer term's last day, the
+# summer holiday, when the old example terms ran out, half terms, a bank holiday, the DST change weekends, and
+# three years on. Usage: tests/dates/run.sh [PYTHON]   (make test-dates)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY="${1:-.venv/bin/python}"
+if ! command -v faketime >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get install -y -qq faketime >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq faketime >/dev/null; })
+  else
+    echo "faketime is not installed (Debian: apt-get install faketime)" >&2
+    exit 1
+  fi
+fi
+DATES=(
+  "2026-12-17 16:30:00"  # the autumn term's last days
+  "2026-12-18 08:00:00"
+  "2027-03-24 12:00:00"  # the spring term's last days (Easter early)
+  "2027-07-19 12:00:00"  # the summer term's last days
+  "2027-08-20 12:00:00"  # the summer holiday
+  "2028-09-01 10:00:00"  # after the old example terms ran out
+  "2027-02-17 10:00:00"  # February half term
+  "2027-05-31 10:00:00"  # spring bank holiday
+  "2026-10-25 01:30:00"  # clocks go back
+  "2027-03-28 00:30:00"  # clocks go forward
+  "2029-12-06 10:00:00"  # three years on
+)
+# The tests that build services on the composition root's clock, read the demo's terms or run the CLI.
+TESTS=(tests/test_cli.py tests/test_demo.py tests/feedback/test_feedback_cli.py tests/bot tests/chat
+       tests/test_notifications_delivery.py tests/graph/test_graph_bootstrap.py tests/graph/test_graph_watcher.py)
+status=0
+for d in "${DATES[@]}"; do
+  # The monotonic clock stays real: asyncio and the time-outs use it.
+  if FAKETIME_DONT_FAKE_MONOTONIC=1 faketime "$d" "$PY" -m pytest -q -p no:cacheprovider -x "${TESTS[@]}" \
+      > "/tmp/tsm-dates.log" 2>&1; then
+    echo "dates: $d: $(tail -n 1 /tmp/tsm-dates.log)"
+  else
+    echo "dates: $d: FAILED"; tail -n 40 /tmp/tsm-dates.log; status=1
+  fi
+done
+exit $status
