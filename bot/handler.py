@@ -8,7 +8,10 @@ Per turn, in order:
    from the Teams roster (``TeamsInfo.get_member``, cached per user, failures tolerated); never card data;
 3. the activity is claimed (conversation id + activity id) and the conversation reference stored, in one
    transaction; a redelivered activity stops here (a redelivered invoke gets the stored card back);
-4. ``Router.dispatch``; the reply is sent; ``Reply.notify`` goes out through the messenger in the background.
+4. ``Router.dispatch``; the reply is sent; the delivery of what the turn's changes call for is woken.
+
+Teams' ``meetingEnd`` event goes to the ``meeting_ended`` port given at construction (the composition root wires
+it to the scheduler's handler): this package imports neither the scheduler nor the composition root.
 
 Nothing of a message's text or card data is logged or stored.
 """
@@ -24,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -131,11 +134,19 @@ def _texts(card: dict) -> set[str]:
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
+class MeetingEnded(Protocol):
+    """The port for "a Teams meeting ended": given the meeting's join URL and/or Teams meeting id, end our TSM
+    once (``scheduler.meeting_events.meeting_end_handler`` is the one the composition root plugs in)."""
+
+    async def __call__(self, *, join_url: str | None, teams_meeting_id: str | None) -> object: ...
+
+
 class TsmTeamsBot(TeamsActivityHandler):
     def __init__(self, *, router: Router, services: Any, store: BotStore, files: FileStore,
                  clock: Callable[[], datetime], allowed_tenants: list[str] | tuple[str, ...] = (),
                  messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000,
-                 aad_resolver: Any = None) -> None:
+                 aad_resolver: Any = None, meeting_ended: MeetingEnded | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.router = router
         self.services = services
@@ -146,7 +157,10 @@ class TsmTeamsBot(TeamsActivityHandler):
         self.messenger = messenger
         self.spawn = spawn or _default_spawn
         self.aad = aad_resolver  # batched AAD-id lookups (bot/identity.py); None: Directory.identify per turn
-        self.scheduler = None  # the in-process SchedulerService, when the server runs one (its jobs are reused)
+        # Wakes the delivery of what a turn's changes call for (the scheduler's event sweep); the events are in the
+        # database already, so a bot without it (TSM_RUN_SCHEDULER=false) leaves them to the worker's sweep.
+        self.on_change = on_change
+        self.meeting_ended = meeting_ended  # None: meetings are ended by the scheduler's timer only
         self._roster: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._roster_cache_size = roster_cache_size
         self.stats = {"turns": 0, "duplicates": 0, "roster_lookups": 0}
@@ -177,7 +191,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         except Exception:
             await self.store.release(activity.conversation.id, activity.id)
             raise
-        self._notify(reply)
+        self._changed(reply)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -204,14 +218,14 @@ class TsmTeamsBot(TeamsActivityHandler):
         except Exception:
             await self.store.release(conv_id, activity.id)
             raise
-        self._notify(reply)
+        self._changed(reply)
         return self._create_invoke_response(body)
 
     async def on_event_activity(self, turn_context: TurnContext):
-        """Teams' meetingEnd (the app is in the meeting's chat): handed to the scheduler, which ends the TSM once
-        (its timer does it anyway when no event comes). Other events are ignored."""
+        """Teams' meetingEnd (the app is in the meeting's chat): handed to the ``meeting_ended`` port, which ends
+        the TSM once (the scheduler's timer does it anyway when no event comes). Other events are ignored."""
         activity = turn_context.activity
-        if activity.name != "application/vnd.microsoft.meetingEnd":
+        if activity.name != "application/vnd.microsoft.meetingEnd" or self.meeting_ended is None:
             return
         if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=None, store=False):
             self.stats["duplicates"] += 1
@@ -221,18 +235,9 @@ class TsmTeamsBot(TeamsActivityHandler):
         meeting = channel_data.get("meeting") if isinstance(channel_data.get("meeting"), dict) else {}
         join_url = value.get("JoinUrl") or value.get("joinUrl")
         teams_id = meeting.get("id")
-        try:
-            from scheduler.meeting_events import teams_meeting_ended
-        except ImportError:  # pragma: no cover - the scheduler ships with the bot
-            log.warning("meetingEnd received but scheduler.meeting_events is missing: left to the timer")
-            return
-        outcome = await self.meeting_ended(teams_meeting_ended, join_url=join_url if isinstance(join_url, str)
-                                           else None, teams_meeting_id=teams_id if isinstance(teams_id, str) else None)
-        log.info("Teams meetingEnd: %s", getattr(outcome, "outcome", outcome))
-
-    async def meeting_ended(self, fn, **kw):
-        jobs = getattr(self.scheduler, "jobs", None) if self.scheduler is not None else None
-        return await fn(self.services, self.messenger, jobs=jobs, **kw)
+        outcome = await self.meeting_ended(join_url=join_url if isinstance(join_url, str) else None,
+                                           teams_meeting_id=teams_id if isinstance(teams_id, str) else None)
+        log.info("Teams meetingEnd: %s", getattr(outcome, "status", outcome))
 
     async def on_installation_update_add(self, turn_context: TurnContext):
         activity = turn_context.activity
@@ -344,9 +349,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         return await self.router.dispatch(incoming, identify=identify, services=self.services, clock=self.clock)
 
     async def _unknown(self, incoming: Incoming) -> Reply:
-        if self.router.unknown_user is not None:
-            return await self.router.unknown_user(incoming)
-        return Reply(text=unknown_user_text(incoming.who), error=True)
+        return await self.router.unknown(incoming)
 
     async def _send_reply(self, turn_context: TurnContext, reply: Reply, actor: Actor | None = None) -> None:
         body: dict[str, Any] = {"type": "message"}
@@ -378,19 +381,11 @@ class TsmTeamsBot(TeamsActivityHandler):
         await post_activity(client, raw.get("serviceUrl") or "", (raw.get("conversation") or {}).get("id", ""),
                             raw.get("id"), {k: v for k, v in payload.items() if v is not None})
 
-    def _notify(self, reply: Reply) -> None:
-        if not reply.notify or self.messenger is None:
-            return
-        for recipient, message in reply.notify:
-            self.spawn(self._send_note(recipient, message))
-
-    async def _send_note(self, recipient, message) -> None:
-        try:
-            result = await self.messenger.send(recipient, message)
-            if not result.delivered:
-                log.info("notification to %s:%s not delivered: %s", recipient.kind, recipient.id, result.status)
-        except Exception:
-            log.exception("notification to %s:%s failed", recipient.kind, recipient.id)
+    def _changed(self, reply: Reply) -> None:
+        """A turn that changed something recorded its events in its own transaction (tsm.services.events): wake
+        their delivery now rather than at the next sweep. Only a wake-up: nothing is sent from the turn."""
+        if self.on_change is not None and not reply.error:
+            self.on_change()
 
 
 def welcome_text(actor: Actor) -> str:
@@ -401,14 +396,6 @@ def welcome_text(actor: Actor) -> str:
                 "Type **help** to see what I can do.")
     return (f"{hello} I'm the TSM bot: I book your school's termly Targeting Support Meeting with your LA link "
             "officer. Type **help** to see what I can do.")
-
-
-def unknown_user_text(who: Who) -> str:
-    addr = f" ({who.email})" if who.email else ""
-    return (f"Hello{(' ' + who.name.split(' ')[0]) if who.name else ''}. I can't find you{addr} among the school "
-            "contacts or link officers I know, so I can't book anything for you yet. Please ask your school's LA "
-            "link officer, or your local authority's attendance team, to add you as a contact for your school"
-            f"{' with the address ' + who.email if who.email else ''}. Once they have, say **hi** here again.")
 
 
 def _default_spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:

@@ -38,9 +38,14 @@ from tsm.domain.entitlement import entitlement_for
 from tsm.domain.model import MeetingStatus
 from tsm.domain.terms import default_bank_holidays
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
+from tsm.notifications import KIND_PREFIX as EVENT_KIND_PREFIX
+from tsm.notifications import Notifications
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService, school_facts
+from tsm.services.conversation import ConversationService
 from tsm.services.evaluations import Evaluations
+from tsm.services.events import iso as events_iso
+from tsm.services.records import Records
 from tsm.services.reference import ReferenceData
 
 from .delivery import SweepResult, deliver, retry_or_fail
@@ -81,13 +86,13 @@ class JobSettings:
         )
 
 
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+iso = events_iso  # the ledger's ref for a meeting's start: one format for events and sweeps
 
 
 class Jobs:
     def __init__(self, *, db: Database, messenger: MessengerPort, booking: BookingService, reference: ReferenceData,
-                 ledger: Ledger, clock: Callable[[], datetime], settings: JobSettings | None = None) -> None:
+                 ledger: Ledger, clock: Callable[[], datetime], settings: JobSettings | None = None,
+                 notifications: Notifications | None = None) -> None:
         self.db = db
         self.messenger = messenger
         self.booking = booking
@@ -98,13 +103,15 @@ class Jobs:
         self.evaluations = Evaluations(db, clock=clock)  # the evaluation card at meeting end (issue 6)
         self.feedback = FeedbackJobs(db=db, messenger=messenger, ledger=ledger, clock=clock,
                                      evaluations=self.evaluations)
+        self.notifications = notifications or Notifications(
+            db, booking, ConversationService(db, booking, reference, clock=clock), Records(db, clock=clock))
 
     # ------------------------------------------------------------------ the sweeps
 
     async def run_all(self) -> SweepResult:
         """One pass of every sweep (what the scheduler runs every minute)."""
         total = SweepResult()
-        for sweep in (self.reminders, self.leader_unavailable, self.meeting_ends, self.officer_agendas,
+        for sweep in (self.events, self.reminders, self.leader_unavailable, self.meeting_ends, self.officer_agendas,
                       self.unbooked_weekly,
                       self.term_start_nudges, self.chasers, self.retry_expired, self.late_installs):
             try:
@@ -112,6 +119,23 @@ class Jobs:
             except Exception:  # one failing sweep must not stop the others
                 log.exception("sweep %s failed", sweep.__name__)
         return total
+
+    async def events(self) -> SweepResult:
+        """What the changes since the last sweep call for (``tsm.notifications``): each event's messages are
+        claimed in the ledger (one row per event and recipient, so exactly one worker sends each, once) and the
+        events marked dispatched; a worker that dies in between leaves them pending, and the next sweep finds the
+        rows already claimed. Reads only the events not dispatched yet."""
+        total = SweepResult()
+        while True:
+            pending = await self.notifications.pending()
+            if not pending:
+                return total
+            out = await self.notifications.outgoing(pending)
+            claims = await self.ledger.claim([Due(o.kind, "event", o.event_id, o.recipient, o.ref) for o in out])
+            await self.notifications.mark_dispatched([ev.id for ev in pending], self.clock())
+            total.add(await self._deliver(claims))
+            if len(pending) < 500:
+                return total
 
     async def reminders(self) -> SweepResult:
         """Confirmation at booking or move; 7 days before with the checklist; 1 day before with place or link."""
@@ -420,6 +444,8 @@ class Jobs:
         """The message for a claimed item, from the database as it is *now* (None: no longer relevant)."""
         if due.kind in FEEDBACK_KINDS:  # claimed by the feedback sweeps, taken over here by retry_expired
             return await self.feedback.compose(due)
+        if due.subject_kind == "event":
+            return await self.notifications.compose(due.subject_id, due.kind, due.recipient)
         if due.subject_kind == "meeting":
             return await self._compose_meeting(due)
         if due.kind == "agenda":
@@ -563,7 +589,9 @@ def useful_until(kind: str, ref: str, created_at: datetime) -> datetime:
     until its day is over; anything else for a week."""
     start = _ref_time(ref)
     if start is not None:
-        if kind in ("confirm", "remind_1d") or kind.startswith("leader_"):
+        if kind.startswith(EVENT_KIND_PREFIX + "record"):
+            return start + timedelta(days=14)  # a TSM record is worth reading for a while after the meeting
+        if kind in ("confirm", "remind_1d") or kind.startswith(("leader_", EVENT_KIND_PREFIX)):
             return start
         if kind == "remind_7d":
             return start - timedelta(days=1)

@@ -25,9 +25,9 @@ job id                      every      what
                                        once a quarter-hour across all workers)
 ==========================  =========  ============================================================
 
-The transport's ``tsm/server.py`` runs it next to the bot::
+The composition root (``tsm.composition.compose``) builds it with its messenger and Graph watcher; the server
+(``tsm run``) and ``tsm worker`` (``tsm/worker.py``) run it::
 
-    service = SchedulerService(app, messenger)
     await service.start()      # on start-up
     ...
     await service.shutdown()   # on clean-up: running sweeps finish (or are cancelled after a grace period)
@@ -37,10 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .feedback_jobs import feedback_sweep
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
     from tsm.bootstrap import App
     from tsm.messaging import MessengerPort
-    from tsm.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +63,7 @@ LEASE = timedelta(minutes=5)
 class SweepIntervals:
     """Seconds between two runs of each sweep."""
 
+    events: int = 5  # what changes call for (woken at once by the bot after a change; this is the fallback)
     reminders: int = 60
     meetings: int = 60
     nudges: int = 300
@@ -78,7 +77,7 @@ class SweepIntervals:
 def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
                worker_id: str | None = None, lease: timedelta = LEASE) -> Jobs:
     """The sweep jobs for ``app``, sending through ``messenger``, claiming as ``worker_id``."""
-    clock = app.booking.clock
+    clock = app.clock
     ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock)
     metrics = getattr(app, "metrics", None)
     if metrics is not None:
@@ -86,23 +85,8 @@ def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings 
 
         instrument_ledger(ledger, metrics)
     return Jobs(db=app.db, messenger=messenger, booking=app.booking, reference=app.reference, ledger=ledger,
-                clock=clock, settings=job_settings or JobSettings.from_settings(app.settings))
-
-
-def build_graph_watcher(app: App):
-    """The Outlook watcher when the calendar is Graph, else None. Prefers the composition root's
-    ``build_graph_watcher_if_configured`` (the Graph engineer's); falls back to the adapter's own builder."""
-    from tsm import bootstrap
-
-    factory = getattr(bootstrap, "build_graph_watcher_if_configured", None)
-    if factory is not None:
-        return factory(app)
-    if app.settings.calendar_backend != "graph":
-        return None
-    # Only the Graph path imports msgraph.
-    from tsm.adapters.calendar_graph import build_graph_watcher as build
-
-    return build(app)
+                clock=clock, settings=job_settings or JobSettings.from_settings(app.settings),
+                notifications=app.notifications)
 
 
 class SchedulerService:
@@ -120,6 +104,19 @@ class SchedulerService:
         self._running: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ the sweeps
+
+    async def events(self) -> SweepResult:
+        return await self.jobs.events()
+
+    def wake(self) -> None:
+        """Run the event sweep now (a change was just recorded), not at its next interval. A sweep already
+        running finishes first; the events stay in the database either way."""
+        scheduler = self.scheduler
+        if scheduler is None or not scheduler.running:
+            return
+        job = scheduler.get_job("tsm.events")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
 
     async def reminders(self) -> SweepResult:
         return await self.jobs.reminders()
@@ -188,9 +185,7 @@ class SchedulerService:
             return result.rowcount or 0
 
     def _conversations(self):
-        from tsm.services.conversation import ConversationService
-
-        return ConversationService(self.app.db, self.app.booking, self.app.reference, clock=self.jobs.clock)
+        return self.app.conversation
 
     def _period(self, seconds: int) -> str:
         now = self.jobs.clock()
@@ -200,6 +195,7 @@ class SchedulerService:
         """Stable job id -> (coroutine function, interval in seconds)."""
         i = self.intervals
         sweeps: dict[str, tuple[Callable[[], Awaitable[object]], int]] = {
+            "tsm.events": (self.events, i.events),
             "tsm.reminders": (self.reminders, i.reminders),
             "tsm.meetings": (self.meetings, i.meetings),
             "tsm.nudges": (self.nudges, i.nudges),
@@ -250,8 +246,6 @@ class SchedulerService:
         """Start the sweeps (each runs at once, then at its interval). Call from inside the event loop."""
         if self.running:
             return
-        if self.watcher is None:
-            self.watcher = build_graph_watcher(self.app)
         self.scheduler = build_scheduler(self.sweeps())
         self.scheduler.start()
         log.info("scheduler started as %s with jobs %s", self.worker_id,
@@ -276,73 +270,3 @@ class SchedulerService:
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         self.scheduler = None
-
-
-async def run_worker(settings: Settings, *, worker_id: str | None = None, messenger: MessengerPort | None = None,
-                     stop: asyncio.Event | None = None, intervals: SweepIntervals | None = None,
-                     clock: Callable[[], datetime] | None = None) -> None:
-    """``tsm worker``: the scheduler as its own process, sending through the Teams messenger, until SIGTERM or
-    SIGINT (or ``stop`` is set); then running sweeps finish and everything is closed."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the version check is not news
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from tsm.adapters.db.migrate import current
-    from tsm.bootstrap import build_app, build_messenger
-    from tsm.domain.errors import TsmError
-
-    head = _migration_head()
-    try:
-        at = current(settings.database_url)
-    except SQLAlchemyError as exc:  # the URL may hold a password: not repeated here
-        raise TsmError(f"Cannot open the database ({type(exc).__name__}): check TSM_DATABASE_URL, and that the "
-                       "database server is running.") from exc
-    if at != head:
-        raise TsmError(f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first.")
-    app = build_app(settings, clock=clock) if clock is not None else build_app(settings)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    service: SchedulerService | None = None
-    metrics_server = None
-    own_messenger = messenger is None  # close only what was built here
-    try:
-        messenger = messenger or build_messenger(app)
-        service = SchedulerService(
-            app, messenger, worker_id=worker_id,
-            intervals=intervals or SweepIntervals(retries=settings.scheduler_retry_sweep_seconds,
-                                                  reminders=settings.scheduler_reminder_sweep_seconds),
-            lease=timedelta(seconds=settings.scheduler_lease_seconds))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-                handled.append(sig)
-            except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-                pass
-        await service.start()
-        if settings.worker_metrics_port and app.metrics is not None:  # Prometheus /metrics for this worker
-            from tsm.observability import start_metrics_server
-
-            metrics_server = await start_metrics_server(
-                app.metrics, host=settings.host, port=settings.worker_metrics_port,
-                token=settings.metrics_token.get_secret_value(), healthy=lambda: service.running)
-        await stop.wait()
-        log.info("scheduler worker %s stopping", service.worker_id)
-    finally:
-        if metrics_server is not None:
-            await metrics_server.cleanup()
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        if service is not None:
-            await service.shutdown()
-        close = getattr(messenger, "close", None) if own_messenger else None
-        if close is not None:
-            await close()
-        await app.close()
-
-
-def _migration_head() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    from tsm.adapters.db.migrate import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()

@@ -99,3 +99,18 @@ async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[
         for officer_key, start, end, show_as in busy:
             s.add(CalendarEvent(officer_id=w.officers[officer_key], start=start, end=end, show_as=show_as, subject="busy"))
     return w
+
+
+async def told(app, clock) -> list:
+    """What the changes since the last call told other people, as (Recipient, Message): the pending domain events
+    run through the one notifications module (tsm.notifications: who is told what, and the message), then marked
+    dispatched. Delivery itself (the ledger, the channels) is the scheduler's."""
+    notes = app.notifications
+    pending = await notes.pending()
+    out = []
+    for o in await notes.outgoing(pending):
+        message = await notes.compose(o.event_id, o.kind, o.recipient)
+        if message is not None:
+            out.append((o.recipient, message))
+    await notes.mark_dispatched([e.id for e in pending], clock())
+    return out

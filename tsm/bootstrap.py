@@ -1,4 +1,7 @@
-"""The composition root: everything is built here from one Settings object, nothing at import time."""
+"""The shared services every channel uses (:class:`App`: clock, database, calendar, services), built from one
+Settings by :func:`build_app`, nothing at import time. The composition root (``tsm.composition.compose``) calls
+it, then builds the channels, the router and the scheduler on top; this module imports neither ``bot/`` nor
+``scheduler/``."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from datetime import datetime
 
 from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
-from .domain.errors import TsmError
+from .clock import Clock, clock_from_settings
+from .notifications import Notifications
 from .observability import Metrics, instrument_booking, instrument_graph
 from .ports import CalendarPort
-from .services.booking import BookingService, now_utc
+from .services.booking import BookingService
 from .services.calendar_sync import CalendarSync
+from .services.conversation import ConversationService
 from .services.directory import Directory
 from .services.evaluations import Evaluations
 from .services.notices import Notices
@@ -32,10 +37,13 @@ class App:
     booking: BookingService
     directory: Directory
     notices: Notices
+    clock: Clock
+    conversation: ConversationService  # the chat's offers and flows (one per App: it remembers offers)
     metrics: Metrics | None = None  # this app's own Prometheus registry (tsm.observability)
     evaluations: Evaluations | None = None  # issue 6: evaluations, TSM records, LA reports
     records: Records | None = None
     reports: Reports | None = None
+    notifications: Notifications | None = None  # who is told what: events -> recipients -> messages
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -52,9 +60,11 @@ def build_calendar(settings: Settings, db: Database) -> CalendarPort:
     return build_graph_calendar(settings, db)
 
 
-def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime] = now_utc,
+def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
               calendar: CalendarPort | None = None) -> App:
+    """Everything the channels share, from one Settings. ``clock`` overrides the settings' clock (tests)."""
     settings = settings or Settings()
+    clock = clock or clock_from_settings(settings.clock_start)
     db = Database(settings.database_url)
     cal = calendar or build_calendar(settings, db)
     reference = ReferenceData(db)
@@ -63,29 +73,12 @@ def build_app(settings: Settings | None = None, *, clock: Callable[[], datetime]
     metrics = Metrics()
     instrument_booking(booking, metrics)
     instrument_graph(cal, metrics)  # no-op unless the calendar is the Graph one
+    conversation = ConversationService(db, booking, reference, clock=clock)
+    records = Records(db, clock=clock)
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),
-               metrics=metrics, evaluations=Evaluations(db, clock=clock), records=Records(db, clock=clock),
-               reports=Reports(db, reference, clock=clock))
-
-
-class MessengerUnavailable(TsmError):
-    """No way to send proactive Teams messages in this installation (``bot.messenger`` is missing)."""
-
-
-def build_messenger(app: App):
-    """The Teams messenger (a :class:`tsm.messaging.MessengerPort`) for proactive sends: the scheduler's worker
-    and the bot use it. ``bot/`` is the only package importing botbuilder, so it is imported here lazily; its
-    ``bot.messenger.build_messenger(app)`` builds the messenger (with the shared send limiter)."""
-    try:
-        from bot import messenger as teams
-    except ImportError as exc:
-        raise MessengerUnavailable(
-            "The Teams messenger (bot.messenger) is not installed, so nothing can be sent to Teams: "
-            f"the scheduler worker cannot start without it ({exc}).") from exc
-    factory = getattr(teams, "build_messenger", None)
-    if factory is None:
-        raise MessengerUnavailable("bot.messenger has no build_messenger(app): the scheduler worker cannot send.")
-    return factory(app)
+               clock, conversation, metrics=metrics, evaluations=Evaluations(db, clock=clock), records=records,
+               reports=Reports(db, reference, clock=clock),
+               notifications=Notifications(db, booking, conversation, records))
 
 
 def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime] | None = None):

@@ -1,70 +1,27 @@
 """The one command-line entry point: ``tsm`` (or ``python -m tsm``).
 
 Every command builds the application from ``Settings`` (environment / ``.env``) through the composition
-root, runs one async operation and closes it. LA administrators use it for set-up and imports; it acts
+root (``compose(settings, role="cli")``; ``tsm run`` and ``tsm worker`` with their own roles), runs one async
+operation and closes it. LA administrators use it for set-up and imports; it acts
 as an LA admin unless ``--as EMAIL`` names a school contact or officer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
-from .domain.errors import BookingRefused, TsmError
+from .cli_common import LONDON
+from .cli_common import acting_as as _actor
+from .cli_common import run_async as _run
+from .cli_common import settings_of as _settings
+from .cli_common import with_app as _with_app
+from .clock import local_today
+from .domain.errors import TsmError
 from .settings import Settings
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]
-
-
-def _run(coro):
-    try:
-        return asyncio.run(coro)
-    except BookingRefused as refusal:
-        click.secho(f"Refused: {refusal.message}", fg="red", err=True)
-        for slot in refusal.alternatives[:6]:
-            click.echo(f"  alternative: {slot.start.astimezone(LONDON):%a %d %b %Y %H:%M}", err=True)
-        sys.exit(2)
-    except TsmError as err:
-        click.secho(f"Error: {err}", fg="red", err=True)
-        sys.exit(2)
-
-
-async def _with_app(settings: Settings, fn):
-    from .bootstrap import build_app
-
-    app = build_app(settings)
-    try:
-        return await fn(app)
-    finally:
-        await app.close()
-
-
-async def _actor(app, email: str | None):
-    from .services.actors import Actor
-
-    if not email:
-        return Actor("admin", None, None, "cli")
-    from sqlmodel import select
-
-    from .adapters.db.tables import Officer, SchoolContact
-
-    async with app.db.reader() as s:
-        officer = (await s.exec(select(Officer).where(Officer.email == email.lower()))).first()
-        if officer:
-            return Actor("admin" if officer.is_admin else "officer", officer.id, None, officer.name)
-        contact = (await s.exec(select(SchoolContact).where(SchoolContact.email == email.lower()))).first()
-        if contact:
-            return Actor("contact", contact.id, contact.school_id, contact.name)
-    raise TsmError(f"No officer or school contact with email {email}.")
 
 
 async def _school_id(app, urn: int) -> int:
@@ -261,7 +218,7 @@ def demo(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     upgrade(settings.database_url)
-    summary = _run(_with_app(settings, lambda app: load_demo(app.db, today=datetime.now(LONDON).date())))
+    summary = _run(_with_app(settings, lambda app: load_demo(app.db, today=local_today(app.clock))))
     click.echo(summary.summary())
 
 
@@ -377,6 +334,25 @@ def meetings(ctx: click.Context, urn: int | None, officer_email: str | None, inc
 
 
 @cli.command()
+@click.option("--days", type=click.IntRange(1, 365), default=14, show_default=True, help="how far back to look")
+@click.option("--officer", "officer_email", default=None, help="only messages to this officer and their schools' staff")
+@click.pass_context
+def undelivered(ctx: click.Context, days: int, officer_email: str | None) -> None:
+    """Messages the bot could not deliver (the person has not installed the app, blocked it, or Teams kept
+    failing): who, what and why. They are sent late when the person installs the app, while still useful."""
+    from datetime import timedelta
+
+    async def go(app):
+        officer_id = (await _actor(app, officer_email)).id if officer_email else None
+        rows = await app.notifications.undelivered(since=app.clock() - timedelta(days=days), officer_id=officer_id)
+        for u in rows:
+            click.echo(f"{u.at.astimezone(LONDON):%a %d %b %Y %H:%M}  {u.kind:<24}  {u.recipient}: {u.why}")
+        click.echo(f"{len(rows)} message{'s' if len(rows) != 1 else ''} not delivered in the last {days} days")
+
+    _run(_with_app(_settings(ctx), go))
+
+
+@cli.command()
 def policies() -> None:
     """List the bundled LA policy profiles."""
     from .domain.policy import bundled_policies, load_policy
@@ -418,7 +394,7 @@ def run(ctx: click.Context, with_demo: bool) -> None:
     if with_demo:
         from .demo import load_demo
 
-        summary = _run(_with_app(settings, lambda app: load_demo(app.db, today=datetime.now(LONDON).date())))
+        summary = _run(_with_app(settings, lambda app: load_demo(app.db, today=local_today(app.clock))))
         click.echo(summary.summary())
     from .server import serve
 
@@ -431,9 +407,8 @@ def run(ctx: click.Context, with_demo: bool) -> None:
 def worker(ctx: click.Context, worker_id: str | None) -> None:
     """Run the scheduler as its own process (production): reminders, nudges, rebooking, meeting ends, calendar
     outbox and Outlook subscriptions. Any number of workers may share one database; stops on SIGTERM/SIGINT."""
-    from scheduler.service import run_worker
-
     from .observability import configure_logging
+    from .worker import run_worker
 
     settings = _settings(ctx)
     configure_logging(settings.log_level, settings.log_format)

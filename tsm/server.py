@@ -1,9 +1,9 @@
 """The bot's HTTP server: ``POST /api/messages`` (Teams), ``GET /healthz``, the ``.ics`` links, and, with the
 Graph calendar and a notification URL, ``POST /api/graph/notifications``; the in-process scheduler.
 
-Everything is built by :func:`build_web_app` from one composition root (``tsm.bootstrap.App``); nothing
-happens at import time. ``serve(settings)`` (``tsm run``) builds the App, the web app, and runs it on
-``settings.host:settings.port``.
+Everything is built by the composition root (``tsm.composition.compose(settings, role="server")``); this module
+only serves it (:func:`web_app_for`), and nothing happens at import time. ``serve(settings)`` (``tsm run``)
+composes, builds the web app and runs it on ``settings.host:settings.port``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from .bootstrap import App, build_app
+from bot.connector import channel_metadata_url, keep_signing_keys_fresh
+
+from .bootstrap import App
+from .chat.router import Router
+from .composition import Composition, compose
+from .observability import add_metrics_route, configure_logging
 from .settings import Settings
+from .web.graph_notifications import GraphNotificationReceiver
 
 log = logging.getLogger(__name__)
 
@@ -27,56 +33,43 @@ STATE_KEY = web.AppKey("tsm.state", dict)
 PURGE_EVERY = 3600.0
 
 
-def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, bot_options: dict | None = None,
-                  close_app: bool = False) -> web.Application:
-    """The aiohttp application serving the bot for ``app``.
+def build_web_app(app: App, *, router: Router | None = None, run_scheduler: bool | None = None,
+                  bot_options: dict | None = None, close_app: bool = False) -> web.Application:
+    """The aiohttp application serving the bot for an ``app`` already built (tests, benchmarks): the rest is
+    composed by the composition root (``compose(app=app, role="server", ...)``, which see for the options).
+    ``close_app``: close ``app`` (database, calendar) when the web app shuts down."""
+    built = compose(app=app, role="server", router=router, run_scheduler=run_scheduler, bot_options=bot_options)
+    return web_app_for(built, close_app=close_app)
 
-    ``router``: the conversation router (default: ``tsm.chat.app.build_router()``, every feature).
-    ``run_scheduler``: start the sweeps in this process (default ``settings.run_scheduler``).
-    ``close_app``: close ``app`` (database, calendar) when the web app shuts down (``serve`` does).
-    """
-    from bot.runtime import build_bot_runtime  # bot/ is the only package importing botbuilder
 
-    if router is None:
-        from .chat.app import build_router
-
-        router = build_router()
+def web_app_for(built: Composition, *, close_app: bool = False) -> web.Application:
+    """The HTTP side of a server composition: Teams' endpoint and the file links, ``/healthz``, ``/metrics``, the
+    Graph notification route (with the Outlook calendar and a notification URL); the sweeps started with it."""
+    app, runtime = built.app, built.bot
+    assert runtime is not None, "a server composition has the Teams bot"
     settings = app.settings
-    runtime = build_bot_runtime(app, router, **(bot_options or {}))
     web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024)
     web_app[APP_KEY] = app
     web_app[RUNTIME_KEY] = runtime
-    state: dict[str, Any] = {"scheduler": None, "watcher": None, "graph_route": False, "tasks": set(),
-                             "started": time.time()}
+    state: dict[str, Any] = {"scheduler": built.scheduler, "watcher": built.watcher, "graph_route": False,
+                             "tasks": set(), "started": time.time()}
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
-    metrics = getattr(app, "metrics", None)
-    if metrics is not None:
-        from .observability import add_metrics_route
-
-        token = getattr(settings, "metrics_token", None)
-        add_metrics_route(web_app, metrics, token=token.get_secret_value() if token is not None else "")
-
-    if settings.calendar_backend == "graph":
-        state["watcher"] = _graph_watcher(app)
-        if settings.graph_notification_url and state["watcher"] is not None:
-            receiver = _graph_receiver(state["watcher"])
-            if receiver is not None:
-                web_app.add_routes(receiver.routes())
-                web_app.on_shutdown.append(receiver.on_shutdown)
-                state["graph_route"] = True
-
-    scheduler_wanted = getattr(settings, "run_scheduler", True) if run_scheduler is None else run_scheduler
+    if app.metrics is not None:
+        add_metrics_route(web_app, app.metrics, token=settings.metrics_token.get_secret_value())
+    if built.watcher is not None and settings.graph_notification_url:
+        receiver = GraphNotificationReceiver(built.watcher)
+        web_app.add_routes(receiver.routes())
+        web_app.on_shutdown.append(receiver.on_shutdown)
+        state["graph_route"] = True
 
     async def on_startup(_web_app: web.Application) -> None:
-        if scheduler_wanted:
-            state["scheduler"] = await _start_scheduler(app, runtime.messenger, state["watcher"])
-            runtime.bot.scheduler = state["scheduler"]
+        if built.scheduler is not None:
+            await built.scheduler.start()
+            log.info("in-process scheduler started")
         state["tasks"].add(asyncio.get_running_loop().create_task(_purge_loop(runtime)))
         if runtime.adapter.auth_enabled:
-            from bot.connector import channel_metadata_url, keep_signing_keys_fresh
-
             state["tasks"].add(asyncio.get_running_loop().create_task(
                 keep_signing_keys_fresh(channel_metadata_url(runtime.adapter.bot_framework_authentication))))
 
@@ -87,51 +80,11 @@ def build_web_app(app: App, *, router=None, run_scheduler: bool | None = None, b
         # Wait for them: a purge cancelled mid-query must let go of its connection before the engine is disposed,
         # or SQLAlchemy closes it later from the garbage collector, in a task that can outlive the event loop.
         await asyncio.gather(*tasks, return_exceptions=True)
-        service = state["scheduler"]
-        if service is not None:
-            await service.shutdown()
-        await runtime.close()
-        if close_app:
-            await app.close()
+        await built.close(app=close_app)  # the sweeps (running ones finish), the Teams connections, the App
 
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
-
-
-def _graph_watcher(app: App):
-    try:
-        from .adapters.calendar_graph import build_graph_watcher
-    except ImportError as exc:
-        log.warning("Graph watcher unavailable (%s): no change notifications", exc)
-        return None
-    try:
-        return build_graph_watcher(app)
-    except Exception as exc:  # a misconfiguration is reported on /healthz, not a crash at start-up
-        log.warning("Graph watcher not built (%s): no change notifications", type(exc).__name__)
-        return None
-
-
-def _graph_receiver(watcher):
-    try:
-        from .web.graph_notifications import GraphNotificationReceiver
-    except ImportError:
-        log.warning("tsm.web.graph_notifications is not there: the Graph notification route is not mounted")
-        return None
-    return GraphNotificationReceiver(watcher)
-
-
-async def _start_scheduler(app: App, messenger, watcher):
-    try:
-        from scheduler.service import SchedulerService
-    except ImportError as exc:
-        log.warning("scheduler.service is not available (%s): the in-process scheduler is not started", exc)
-        return None
-    kwargs = {"watcher": watcher} if watcher is not None else {}
-    service = SchedulerService(app, messenger, **kwargs)
-    await service.start()
-    log.info("in-process scheduler started")
-    return service
 
 
 async def _purge_loop(runtime) -> None:
@@ -158,7 +111,7 @@ async def _healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         db_ok, db_detail = False, type(exc).__name__
     service = state["scheduler"]
-    scheduler = {"enabled": getattr(settings, "run_scheduler", True), "running": bool(service and service.running)}
+    scheduler = {"enabled": settings.run_scheduler, "running": bool(service and service.running)}
     graph: dict[str, Any] = {"configured": settings.calendar_backend == "graph",
                              "notifications": state["graph_route"]}
     if graph["configured"]:
@@ -185,14 +138,11 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 def serve(settings: Settings) -> None:
-    """Build everything from ``settings`` and serve until interrupted (``tsm run``)."""
-    from .observability import configure_logging
-
+    """Build everything from ``settings`` (the composition root) and serve until interrupted (``tsm run``)."""
     configure_logging(settings.log_level, settings.log_format)  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
 
     async def make() -> web.Application:
-        app = build_app(settings)
-        return build_web_app(app, close_app=True)
+        return web_app_for(compose(settings, role="server"), close_app=True)
 
     if not settings.microsoft_app_id:
         log.warning("No TSM_MICROSOFT_APP_ID: serving WITHOUT Bot Framework authentication (local use only)")

@@ -18,7 +18,6 @@ from factories import make_world
 
 from tsm.bootstrap import build_app
 from tsm.chat import Reply, Router
-from tsm.messaging import Message, Recipient
 from tsm.settings import Settings
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -110,11 +109,12 @@ def make_test_router(counter: Counter) -> Router:
         counter.hit("test.fail")
         raise RuntimeError("boom")
 
-    @router.verb("test.notify")
-    async def notify(ctx, data):
-        counter.hit("test.notify")
-        return Reply(text="Told your officer.", notify=((Recipient("officer", int(data["officer"])),
-                                                        Message("A school did something")),))
+    @router.verb("test.change")
+    async def change(ctx, data):
+        """A real change that tells someone else: school staff ask to book (recorded as a domain event)."""
+        counter.hit("test.change")
+        await ctx.services.conversation.request_booking(ctx.actor, ctx.actor.school_id)
+        return Reply(text="Your officer will be told.")
 
     @router.verb("test.file")
     async def file(ctx, data):

@@ -229,18 +229,30 @@ async def test_file_reply_becomes_a_download_link_served_by_the_bot(harness):
     assert (await h.client.get("/files/not-a-token/tsm-invitation.ics")).status == 404
 
 
-async def test_turn_notifications_go_through_the_messenger(harness):
+async def test_a_turns_change_is_delivered_through_the_event_sweep_not_the_turn(harness):
+    """The turn only records the change (a domain event) and wakes delivery; the scheduler's event sweep sends it
+    through the Teams messenger, once: a second sweep finds nothing to send."""
+    from scheduler.service import build_jobs
+
     h = harness
     await _know_user(h)
-    officer_id = h.world.officers["ann"]
     # The officer installed the bot earlier: their conversation is known.
     h.connector.members["29:ann"] = member("29:ann", "ann@la.example", "aad-ann", "Ann Officer")
     await h.post(installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer"))
+    woken = []
+    h.runtime.bot.on_change = lambda: woken.append(1)
     h.connector.sent.clear()
-    r = await h.post(invoke(h.connector, "test.notify", {"officer": officer_id}))
-    assert r.status == 200
+    r = await h.post(invoke(h.connector, "test.change", {}))
+    assert r.status == 200 and woken == [1]
     await h.drain()
-    assert [(s.conversation_id, s.activity["text"]) for s in h.connector.sent] == [("a:ann", "A school did something")]
+    assert h.connector.sent == []  # the invoke is answered in its HTTP response; nothing else is sent by the turn
+    h.connector.sent.clear()
+    jobs = build_jobs(h.app, h.runtime.messenger, worker_id="w1")
+    first = await jobs.events()
+    assert first.sent == 1 and first.by_kind == {"ev.book_requested": 1}
+    [(conv, text)] = [(s.conversation_id, s.activity["text"]) for s in h.connector.sent]
+    assert conv == "a:ann" and "asked to book a TSM" in text and "Low Primary School" in text
+    assert (await jobs.events()).claimed == 0
 
 
 async def test_healthz_reports_database_and_scheduler(harness):

@@ -162,3 +162,11 @@ def facts(reply: Reply) -> dict[str, str]:
         if n.get("type") == "FactSet":
             out.update({f["title"]: f["value"] for f in n["facts"]})
     return out
+
+
+
+async def told(chat: Chat) -> list[tuple[Any, Any]]:
+    """What the changes since the last call told other people (factories.told)."""
+    from factories import told as told_by
+
+    return await told_by(chat.app, chat.clock)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chatkit import Person, button, choices, facts, text_of, titles
+from chatkit import Person, button, choices, facts, text_of, titles, told
 from sqlmodel import select
 
 from tsm.adapters.db.tables import MeetingAttendee
@@ -50,15 +50,17 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     # each of the school's contacts (attendance lead, senior leader) gets a card to accept or pick another time
     lead = await chat.contact(BROOKFIELD)
     leader = await chat.contact(BROOKFIELD, "senior_leader")
-    assert {r for r, _ in done.notify} == {Recipient("contact", lead.id), Recipient("contact", leader.id)}
-    card = done.notify[0][1].card
+    done_told = await told(chat)
+    assert {r for r, _ in done_told} == {Recipient("contact", lead.id), Recipient("contact", leader.id)}
+    card = done_told[0][1].card
     assert {"Accept", "Move to this time", "Other dates"} <= set(titles(card))
     from tsm.chat import Reply
 
     proposal = Reply(card=card)
     accepted = await chat.press(lead, proposal, "Accept")
     assert not accepted.error and "Priya Shah has been told" in text_of(accepted)
-    assert accepted.notify[0][0] == Recipient("officer", officer.id)
+    accepted_told = await told(chat)
+    assert accepted_told[0][0] == Recipient("officer", officer.id)
     async with chat.app.db.reader() as s:
         answer = (await s.exec(select(MeetingAttendee.response).where(MeetingAttendee.meeting_id == m.id,
                                                                       MeetingAttendee.contact_id == lead.id))).one()
@@ -69,7 +71,8 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     moved = await chat.press(leader, proposal, "Move to this time", start=other)
     assert not moved.error, text_of(moved)
     assert (await chat.meeting(m.id)).start.isoformat() == other
-    assert moved.notify[0][0] == Recipient("officer", officer.id)
+    moved_told = await told(chat)
+    assert moved_told[0][0] == Recipient("officer", officer.id)
 
 
 async def test_a_proposal_card_is_for_that_school_only(chat):
@@ -79,9 +82,11 @@ async def test_a_proposal_card_is_for_that_school_only(chat):
     dates = await chat.press(officer, start, "On Microsoft Teams")
     done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
                                                       "Choose this time"), "Book it")
+    assert not done.error, text_of(done)
     from tsm.chat import Reply
 
-    card = Reply(card=done.notify[0][1].card)
+    done_told = await told(chat)
+    card = Reply(card=done_told[0][1].card)
     stranger = await chat.contact(ASHCOMBE)
     before = await chat.snapshot()
     r = await chat.press(stranger, card, "Move to this time", start=choices(card.card, "start")[0]["value"])
@@ -196,7 +201,8 @@ async def test_next_tsm_offer_pick_slot_by_the_officer_books_and_asks_the_school
     r = await chat.act(officer, "offer.pick_slot", {"schoolId": school.id, "start": free.slots[0].start.isoformat(),
                                                     "mode": "on_site"})
     assert not r.error and "Booked for Brookfield Infant School" in text_of(r)
-    assert len(r.notify) == 2 and all(rc.kind == "contact" for rc, _ in r.notify)
+    r_told = await told(chat)
+    assert len(r_told) == 2 and all(rc.kind == "contact" for rc, _ in r_told)
 
 
 async def test_pick_slot_of_a_time_no_longer_free_shows_fresh_times(chat):
@@ -238,5 +244,6 @@ async def test_officer_moves_and_cancels_and_the_school_is_told(chat):
     assert "Add a colleague" not in titles(r.card) and "Move" in titles(r.card)
     r = await chat.act(officer, "meeting.cancel", {"meetingId": m.id, "reason": "Officer off sick"})
     assert not r.error and (await chat.meeting(m.id)).status == "cancelled"
-    assert {rc.kind for rc, _ in r.notify} == {"contact"} and "Officer off sick" in r.notify[0][1].text
+    r_told = await told(chat)
+    assert {rc.kind for rc, _ in r_told} == {"contact"} and "Officer off sick" in r_told[0][1].text
     assert button(r.card, "Book another time")["verb"] == "officer.pick_school"

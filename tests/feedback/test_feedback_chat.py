@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from cardtree import walk
-from factories import Clock, local, make_world
+from factories import Clock, local, make_world, told
 from feedback_world import NOW
 from sqlmodel import select
 
@@ -175,9 +175,10 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     saved = await chat.press(ANN, warned, "Save as written")
     assert saved.text == "The TSM record is saved."
     # The officer wrote it first: the school's invited staff get a copy of the record.
-    assert sorted((to.kind, to.id) for to, _ in saved.notify) == sorted(
+    saved_told = await told(chat.app, chat.clock)
+    assert sorted((to.kind, to.id) for to, _ in saved_told) == sorted(
         ("contact", chat.world.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
-    assert all("is ready" in msg.text and msg.card for _, msg in saved.notify)
+    assert all("is ready" in msg.text and msg.card for _, msg in saved_told)
     facts = {f["title"]: f["value"] for n in walk(saved.card) if n.get("type") == "FactSet" for f in n["facts"]}
     assert (facts["Persistently absent (10%+)"], facts["Severely absent (50%+)"], facts["GRT"]) == ("23", "<5", "<5")
     # The school sees the same record and may mark the action done; the officer is told when the school saves.
@@ -187,7 +188,7 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     edit = await chat.press(LEAD, done, "Edit the record")
     resaved = await chat.press(LEAD, edit, "Save the record", notes="Agreed a plan for the Year 8 cohort")
     assert resaved.text == "The TSM record is saved."
-    [(to, msg)] = resaved.notify
+    [(to, msg)] = await told(chat.app, chat.clock)
     assert (to.kind, to.id) == ("officer", chat.world.officers["ann"]) and "updated the TSM record" in msg.text
     assert "✅ done" in words(resaved)  # the done mark survived the edit
 

@@ -17,7 +17,6 @@ from cards import booking as cards
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
 from ..domain.text import day_text, when_text
-from ..messaging import Message, Recipient
 from ..services.booking import CHANGEABLE
 from ..services.conversation import PROPOSAL_TTL, ExpiredOffer, Offer, SchoolInfo
 from ..services.views import BookingResult, MeetingView
@@ -35,6 +34,7 @@ from .common import (
     place,
     read_date,
     read_start,
+    school_picker,
     slot_choices,
     term_words,
     times_reply,
@@ -93,19 +93,16 @@ def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[
     return ent.message, figures
 
 
-def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
-    """A school the LA contacts directly tried to book: tell it so, naming its officer, and tell the officer."""
+async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
+    """A school the LA contacts directly tried to book: tell it so, naming its officer; the request is recorded
+    (an event), so the officer is told (tsm.notifications)."""
     text = message if info.officer_name and info.officer_name in message else (
         f"{message} Your link officer is {info.officer_name} ({info.officer_email})." if info.officer_name else message)
     card = cards.done(cards.DoneView("You don't need to book", (), note=text + " We have let them know you asked.",
                                      buttons=(cards.MY_MEETINGS, cards.HELP)))
-    notes: tuple = ()
-    if info.officer_id is not None:
-        who = ctx.actor.name or "A member of staff"
-        notes = ((Recipient("officer", info.officer_id),
-                  Message(f"{who} at {info.name} asked to book a TSM. The school is contacted directly, so please "
-                          "get in touch to arrange it (say **book for school** to book it here).")),)
-    return Reply(card=card, notify=notes)
+    if info.officer_id is not None and ctx.actor.kind == "contact":
+        await conversation(ctx).request_booking(ctx.actor, info.id)
+    return Reply(card=card)
 
 
 async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool, note: str = "") -> Reply:
@@ -126,14 +123,12 @@ async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool,
 
 async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if ctx.actor.is_officer:
-        from .officer import school_picker
-
         return await school_picker(ctx)
     if ctx.actor.school_id is None:
         raise NotAllowed("Only school staff can book their school's TSM.")
     info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
     if not info.entitlement.may_book:
-        return contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.message)
     args = str(data.get("args", "") or "").strip()
     if any(ch.isdigit() for ch in args):  # "book 3 December": straight to that day's times, or why not
         day = parse_day(args, now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date())
@@ -162,7 +157,7 @@ async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         raise InvalidInput(f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
                            " only. Please pick one of the buttons.")
     if not officer and not info.entitlement.may_book:
-        return contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.message)
     return await open_dates(ctx, info, mode, officer=officer)
 
 
@@ -371,42 +366,21 @@ async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str 
     v = result.meeting
     officer_booked = ctx.actor.is_officer
     facts = (*meeting_facts(v, with_attendees=True), ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
-    notes: list[tuple[Recipient, Message]] = []
     if officer_booked:
         heading = f"Booked for {v.school_label}"
-        # The school is asked to accept the time or pick another free one in the same term.
-        notes += await proposal_notes(ctx, v)
+        # The school is asked to accept the time or pick another free one in the same term (tsm.notifications).
         note = "The school has been sent the time to accept, or to pick another."
     else:
-        notes.append((Recipient("officer", v.officer_id),
-                      Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")))
-        note = "A reminder comes a week before, with what to prepare."
+        note = f"{v.officer_name} has been told. A reminder comes a week before, with what to prepare."
     card = cards.done(cards.DoneView(heading, facts, v.join_url, note, (cards.MY_MEETINGS, cards.HELP)))
-    return Reply(text=result.message, card=card, files=ics_files(result.invitation_ics), notify=tuple(notes))
-
-
-async def proposal_notes(ctx: ChatContext, v: MeetingView) -> list[tuple[Recipient, Message]]:
-    """The card a school gets when its officer booked for it: accept, or pick another free time this term."""
-    conv = conversation(ctx)
-    try:
-        fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
-                                                      meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-        saved = await conv.save_offer(None, "proposal", fresh, meeting_id=v.id, ttl=PROPOSAL_TTL,
-                                      school_name=v.school_label)
-        offer_id, choices = saved.id, slot_choices(saved, 6)
-    except BookingRefused:
-        offer_id, choices = None, ()
-    card = cards.proposal(cards.ProposalView(v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
-    recipients = await conv.school_contacts_to_tell(v.school_ids)
-    text = f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time."
-    return [(r, Message(text, card)) for r in recipients]
+    return Reply(text=result.message, card=card, files=ics_files(result.invitation_ics))
 
 
 async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | None) -> Reply:
     """A refusal in words, with the next step: fresh times, my meetings, or whom to contact."""
     if exc.code == "contacted_directly":
         info = await conversation(ctx).school_info(ctx.actor, exc.context.get("school_id") or ctx.actor.school_id)
-        return contacted_directly_reply(ctx, info, exc.message)
+        return await contacted_directly_reply(ctx, info, exc.message)
     if exc.code == "already_booked" or exc.code in ("not_active", "started"):
         return Reply(text=exc.message, card=cards.done(cards.DoneView(
             "Already booked" if exc.code == "already_booked" else "That can't be changed", (), note=exc.message,
@@ -502,13 +476,6 @@ async def move_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return dates_reply(saved, intro=intro, back=cards.MY_MEETINGS)
 
 
-async def _tell_other_side(ctx: ChatContext, v: MeetingView, text: str) -> tuple[tuple[Recipient, Message], ...]:
-    if ctx.actor.kind == "contact":
-        return ((Recipient("officer", v.officer_id), Message(text)),)
-    recipients = await conversation(ctx).school_contacts_to_tell(v.school_ids)
-    return tuple((r, Message(text)) for r in recipients)
-
-
 async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     """Move a meeting: from our own offer (offerId + start), or from the scheduler's rebooking card
     (meetingId + start), where the start must be among the meeting's free times this term right now."""
@@ -542,10 +509,9 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     v = result.meeting
     facts = (*meeting_facts(v, with_attendees=True), ("Was", when(before)),
              ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
-    notes = await _tell_other_side(ctx, v, f"The TSM for {v.school_label} has moved from {when(before)} to {when(v)}.")
     return Reply(text=result.message, card=cards.done(cards.DoneView("Your TSM has moved", facts, v.join_url,
                                                                      buttons=(cards.MY_MEETINGS, cards.HELP))),
-                 files=ics_files(result.invitation_ics), notify=notes)
+                 files=ics_files(result.invitation_ics))
 
 
 async def cancel_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -580,14 +546,12 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, None)
     v = result.meeting
-    notes = await _tell_other_side(ctx, v, f"The TSM for {v.school_label} on {when(v)} was cancelled "
-                                           f"by {ctx.actor.name or 'the other side'}. Reason: {reason}")
     again = cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),)) \
         if ctx.actor.is_officer else cards.Button("Book another time", "book.start")
     return Reply(text=result.message, card=cards.done(cards.DoneView(
         "TSM cancelled", (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
         note="The other side has been told and the invitation withdrawn.", buttons=(again, cards.MY_MEETINGS))),
-        files=ics_files(result.invitation_ics, "tsm-cancellation.ics"), notify=notes)
+        files=ics_files(result.invitation_ics, "tsm-cancellation.ics"))
 
 
 async def add_colleague_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -647,13 +611,9 @@ async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     saved = await conv.save_offer(ctx.actor, "move", fresh, meeting_id=v.id, school_name=v.school_label)
     message = (f"Thank you: {v.officer_name} has been told that your senior leader can't attend the TSM on {when(v)}. "
                f"A senior leader is expected, so please move it to another time in the {term_words(v.term_label)}:")
-    note = (Recipient("officer", v.officer_id),
-            Message(f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has been "
-                    "offered other times this term."))
     return Reply(card=cards.slots(cards.SlotsView("Let's find another time", message, saved.id, slot_choices(saved),
                                                   "meeting.move", "Move to this time",
-                                                  (cards.Button("Keep the current time", "meeting.list"),))),
-                 notify=(note,))
+                                                  (cards.Button("Keep the current time", "meeting.list"),))))
 
 
 # ---------------------------------------------------------------------- a time the officer booked, or the scheduler offered
@@ -662,11 +622,9 @@ async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 async def offer_accept(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     mid = field_int(data, "meetingId", label="the meeting")
     v = await conversation(ctx).accept(ctx.actor, mid)
-    note = (Recipient("officer", v.officer_id),
-            Message(f"{ctx.actor.name or 'The school'} accepted the TSM for {v.school_label}: {when(v)}."))
     return Reply(card=cards.done(cards.DoneView("Accepted: see you then", meeting_facts(v, with_attendees=True),
                                                 v.join_url, note=f"{v.officer_name} has been told.",
-                                                buttons=(cards.MY_MEETINGS, cards.HELP))), notify=(note,))
+                                                buttons=(cards.MY_MEETINGS, cards.HELP))))
 
 
 async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -682,7 +640,7 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     conv = conversation(ctx)
     info = await conv.school_info(ctx.actor, school_id)  # authorises: own school, or the officer's school
     if ctx.actor.kind == "contact" and not info.entitlement.may_book:
-        return contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.message)
     try:
         term_id = await conv.term_id_for(ctx.actor, school_id, start)
     except BookingRefused as exc:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cards import evaluation as eval_cards
 from cards import record as record_cards
 from cards import report as report_cards
 
 from ..domain.errors import InvalidInput
-from ..domain.text import day_text
-from ..messaging import Message, Recipient
 from ..services import reports as rep
 from .router import ChatContext, Reply, Router, field_int
 
@@ -95,16 +92,8 @@ async def record_save(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         return Reply(text="Nothing is saved yet: some text may be about individual pupils. Please check it.",
                      card=record_cards.record_form(outcome.view, draft=outcome.draft, findings=outcome.findings))
     v = outcome.view
-    day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
-    notify: tuple = ()
-    if ctx.actor.kind == "contact" and outcome.officer_id:  # the school wrote it: its officer gets the record
-        notify = ((Recipient("officer", outcome.officer_id),
-                   Message(f"{v.school} updated the TSM record of {day}.", record_cards.record_card(v))),)
-    elif ctx.actor.is_officer and outcome.created:  # the officer wrote it: the school's attendees get a copy
-        notify = tuple((Recipient("contact", c), Message(f"The record of your TSM of {day} is ready: figures, "
-                                                         "agreed actions and who leads.", record_cards.record_card(v)))
-                       for c in outcome.attendee_contact_ids)
-    return Reply(text="The TSM record is saved.", card=record_cards.record_card(v), notify=notify)
+    # The other side is told through the record_saved event (tsm.notifications).
+    return Reply(text="The TSM record is saved.", card=record_cards.record_card(v))
 
 
 async def action_done(ctx: ChatContext, data: dict[str, Any]) -> Reply:

@@ -16,7 +16,7 @@ from cards import booking as cards
 from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
 from .booking import start_for_school
-from .common import conversation, meeting_facts, now, place, term_words, when
+from .common import conversation, meeting_facts, now, place, school_picker, term_words, when
 from .router import ChatContext, Reply, Router, field_int, field_str
 
 OFFICERS = ("officer", "admin")
@@ -24,12 +24,6 @@ STATUS_WORDS = {"booked": "Booked", "held": "Held", "not_booked": "Not booked",
                 "contacted_directly": "Not booked (contacted directly: you arrange it)"}
 EXPECTATION_WORDS = {"termly": "expected each term", "termly_encouraged": "encouraged each term",
                      "yearly": "one a year is enough", "contacted_directly": "you contact them"}
-
-
-async def school_picker(ctx: ChatContext) -> Reply:
-    schools = await ctx.services.directory.officer_schools(ctx.actor)
-    choices = tuple(cards.Choice(f"{s.name} ({s.urn})", str(s.id)) for s in schools)
-    return Reply(card=cards.pick_school(cards.PickSchoolView("Book a TSM for which school?", choices)))
 
 
 async def book_for_school(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -56,8 +50,15 @@ async def my_week(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     notices = await ctx.services.notices.unseen(ctx.actor.id)
     if notices:
         await ctx.services.notices.mark_seen(ctx.actor.id, [n.id for n in notices])
+    # Messages to them or their schools' staff that could not be delivered: never only in a log line.
+    missed = await ctx.services.notifications.undelivered(since=at - timedelta(days=14), officer_id=ctx.actor.id,
+                                                          limit=5)
+    lines = (*(n.text for n in notices),
+             *(f"Not delivered: {u.kind} to {u.recipient}, who {u.why}. It goes when they install the app."
+               if u.status == "undeliverable" else f"Not delivered: {u.kind} to {u.recipient} ({u.why})."
+               for u in missed))
     heading = f"Your coming week: {len(views)} TSM{'s' if len(views) != 1 else ''}"
-    return Reply(card=cards.officer_week(cards.WeekView(heading, tuple(items), tuple(n.text for n in notices))))
+    return Reply(card=cards.officer_week(cards.WeekView(heading, tuple(items), lines)))
 
 
 async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:

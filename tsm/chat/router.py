@@ -180,10 +180,7 @@ class Router:
                                "Type **help** then to carry on.", error=True), "rate_limited")
         actor = await identify(incoming.who)
         if actor is None:
-            if self.unknown_user is not None:
-                return await self.unknown_user(incoming), "unknown_user"
-            return (Reply(text="I don't know you yet. Ask your LA link officer to add you as a school contact.",
-                          error=True), "unknown_user")
+            return await self.unknown(incoming), "unknown_user"
         ctx = ChatContext(actor, incoming, services, clock)
         try:
             if incoming.verb is not None:
@@ -201,6 +198,12 @@ class Router:
             log.exception("turn failed (actor %s, verb %s)", actor.key, incoming.verb or "-")
             return (error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
                                 "again in a minute; if it keeps happening, tell your link officer."), "error")
+
+    async def unknown(self, incoming: Incoming) -> Reply:
+        """The answer to someone the directory does not know: ``unknown_user`` if set, else whom to ask."""
+        if self.unknown_user is not None:
+            return await self.unknown_user(incoming)
+        return Reply(text=unknown_user_text(incoming.who), error=True)
 
     def _turn_limiter(self, services: Any) -> TurnLimiter:
         if self.turn_limiter is None:
@@ -236,6 +239,14 @@ def _sender_key(who: Who) -> str:
     id, else the email; unknown users are limited the same way as known ones."""
     return (f"aad:{who.tenant_id}:{who.aad_object_id}" if who.aad_object_id else
             f"ch:{who.channel_user_id}" if who.channel_user_id else f"mail:{(who.email or '').lower()}")
+
+
+def unknown_user_text(who: Who) -> str:
+    addr = f" ({who.email})" if who.email else ""
+    return (f"Hello{(' ' + who.name.split(' ')[0]) if who.name else ''}. I can't find you{addr} among the school "
+            "contacts or link officers I know, so I can't book anything for you yet. Please ask your school's LA "
+            "link officer, or your local authority's attendance team, to add you as a contact for your school"
+            f"{' with the address ' + who.email if who.email else ''}. Once they have, say **hi** here again.")
 
 
 def error_reply(message: str) -> Reply:

@@ -46,6 +46,8 @@ from ..domain.terms import TermCalendar
 from ..domain.text import day_text, time_text, when_text
 from ..ports import CalendarPort, CalendarRef
 from .actors import Actor
+from .events import EventKind, record
+from .events import iso as _iso
 from .reference import ReferenceData
 from .views import AttendeeView, BookingResult, MeetingView, SlotOffer
 
@@ -239,6 +241,9 @@ class BookingService:
             s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start, end=end))
             s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(), mode=mode_.value)
+            # Booked by the school itself, or by the LA for it (a proposal the school accepts or moves).
+            kind = EventKind.BOOKED if actor.kind == "contact" else EventKind.PROPOSED
+            record(s, kind, actor, now, meeting_id=m.id, start=_iso(start))
             return m
 
         meeting = await self._write_with_conflicts(
@@ -293,6 +298,7 @@ class BookingService:
             s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=new_start, end=new_end))
             s.add(CalendarOutbox(meeting_id=m.id, op="update", next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.move", "meeting", m.id, now, old_start=old[0].isoformat(), new_start=new_start.isoformat())
+            record(s, EventKind.MOVED, actor, now, meeting_id=m.id, old_start=_iso(old[0]), start=_iso(new_start))
             return m
 
         await self._write_with_conflicts(
@@ -317,6 +323,7 @@ class BookingService:
             meeting.ical_sequence += 1
             s.add(CalendarOutbox(meeting_id=meeting.id, op="cancel", message=reason[:500], next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.cancel", "meeting", meeting.id, now)
+            record(s, EventKind.CANCELLED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start), reason=reason)
         return await self._after_write(actor, meeting_id, "cancelled")
 
     async def mark_held(self, actor: Actor, meeting_id: int) -> MeetingView:
@@ -341,14 +348,19 @@ class BookingService:
                 if meeting.status == status.value:
                     return await self._view(s, meeting)
                 if status is MeetingStatus.HELD:
-                    if meeting.status == MeetingStatus.NO_SHOW.value:  # the officer corrects a no-show
+                    undo = meeting.status == MeetingStatus.NO_SHOW.value
+                    if undo:  # the officer corrects a no-show
                         await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id)
                                      .values(active_term_id=MeetingSchool.term_id))
+                    record(s, EventKind.NO_SHOW_UNDONE if undo else EventKind.HELD, actor, now, meeting_id=meeting.id,
+                           start=_iso(meeting.start))
                     meeting.status, meeting.updated_at = status.value, now
                     s.add(meeting)
                     s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason))
                 else:
                     await self._deactivate(s, meeting, status, actor, now, reason)
+                    record(s, EventKind.NO_SHOW, actor, now, meeting_id=meeting.id, start=_iso(meeting.start),
+                           reason=reason[:500])
                 _audit(s, actor, f"meeting.{status.value}", "meeting", meeting.id, now)
                 await s.flush()
                 return await self._view(s, meeting)
@@ -381,6 +393,7 @@ class BookingService:
                 s.add(meeting)
                 s.add(CalendarOutbox(meeting_id=meeting.id, op="update", next_attempt_at=now, created_at=now))
                 _audit(s, actor, "meeting.add_attendee", "meeting", meeting.id, now, contact_id=contact_id)
+                record(s, EventKind.ATTENDEE_ADDED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start))
         if self.sync is not None:
             await self.sync.process_meeting(meeting_id)
         return await self.get_meeting(actor, meeting_id)

@@ -41,6 +41,7 @@ from ..domain.model import MeetingStatus
 from ..domain.text import when_text
 from ..ports import CalendarChange
 from .actors import Actor
+from .events import EventKind, iso, record
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class CalendarChanges:
                            entity_id=str(m.id), detail={"attendee_id": a.id, "from": old, "to": new}))
             if new == "declined" and m.status in CHANGEABLE:
                 tz, label = await self._where_when(s, m)
-                s.add(OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="attendee_declined", created_at=now,
+                _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="attendee_declined", created_at=now,
                                     text=_cut(f"{a.name} ({label}) declined the TSM on "
                                               f"{when_text(m.start, m.end, tz)}.")))
         return changed
@@ -136,7 +137,10 @@ class CalendarChanges:
         await self.booking._deactivate(s, m, MeetingStatus.CANCELLED, OUTLOOK, now, "deleted in Outlook")
         s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.cancel", entity="meeting", entity_id=str(m.id),
                        detail={"reason": "deleted in Outlook"}))
-        s.add(OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="deleted_in_outlook", created_at=now,
+        # The officer deleted it in their Outlook: to the school, the officer cancelled it.
+        record(s, EventKind.CANCELLED, f"officer:{m.officer_id}", now, meeting_id=m.id, start=iso(m.start),
+               reason="deleted in the link officer's Outlook calendar", source="outlook")
+        _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="deleted_in_outlook", created_at=now,
                             text=_cut(f"The TSM with {label} on {when_text(m.start, m.end, tz)} was deleted in Outlook, "
                                       "so it is cancelled here too. The school can book another time.")))
         log.info("meeting %s cancelled: deleted in Outlook", m.id)
@@ -168,12 +172,14 @@ class CalendarChanges:
                                   reason="moved in Outlook"))
         s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.move", entity="meeting", entity_id=str(m.id),
                        detail={"old_start": old[0].isoformat(), "new_start": start.isoformat(), "source": "outlook"}))
+        record(s, EventKind.MOVED, f"officer:{m.officer_id}", now, meeting_id=m.id, old_start=iso(old[0]),
+               start=iso(start), source="outlook")
         log.info("meeting %s moved in Outlook", m.id)
         return "moved"
 
     async def _notice_refused(self, s, m: Meeting, start: datetime, end: datetime, now: datetime, why: str) -> None:
         tz, label = await self._where_when(s, m)
-        s.add(OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="move_refused", created_at=now, text=_cut(
+        _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="move_refused", created_at=now, text=_cut(
             f"You moved the TSM with {label} in Outlook to {when_text(start, end, tz)}, but {why}. "
             f"The booking still says {when_text(m.start, m.end, tz)}: please move it through the TSM bot, "
             "or back in Outlook.")))
@@ -189,6 +195,13 @@ class CalendarChanges:
                 return "unchanged"
             await self._notice_refused(s, m, change.start, change.end, now, why)
         return "move_refused"
+
+
+def _notice(s, notice: OfficerNotice) -> None:
+    """An officer notice (listed in "my week") that is also sent to the officer, through a domain event."""
+    s.add(notice)
+    record(s, EventKind.OUTLOOK_CHANGE, OUTLOOK_KEY, notice.created_at, meeting_id=notice.meeting_id,
+           notice=notice.kind, text=notice.text)
 
 
 def _cut(text: str) -> str:

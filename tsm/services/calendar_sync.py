@@ -25,6 +25,7 @@ from ..adapters.db.tables import LA, CalendarOutbox, Meeting, MeetingAttendee, M
 from ..domain.model import Mode
 from ..domain.text import when_text
 from ..ports import Attendee, CalendarError, CalendarPort, CalendarRef, EventDetails, EventResult
+from .events import EventKind, record
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=120)
@@ -123,7 +124,10 @@ class CalendarSync:
                 status="failed" if final else "pending", lease_until=None, last_error=reason[:500],
                 next_attempt_at=self.clock() + delay))
             if final:
-                s.add(await self._failure_notice(s, row, reason))
+                notice = await self._failure_notice(s, row, reason)
+                s.add(notice)
+                record(s, EventKind.CALENDAR_FAILED, "system:calendar", notice.created_at, meeting_id=row.meeting_id,
+                       op=row.op, text=notice.text)
 
     async def _failure_notice(self, s, row: CalendarOutbox, reason: str) -> OfficerNotice:
         """What the officer is told when a calendar write has finally failed (shown by the bot / scheduler)."""

@@ -40,6 +40,7 @@ from ..messaging import Recipient
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
+from .events import EventKind, iso, record
 from .reference import ReferenceData
 from .views import MeetingView, SlotOffer
 
@@ -381,7 +382,17 @@ class ConversationService:
                                                note=(note or "").strip()[:300]))
                 s.add(AuditLog(at=now, actor=actor.key, action="meeting.leader_unavailable", entity="meeting",
                                entity_id=str(meeting_id)))
+                record(s, EventKind.LEADER_UNAVAILABLE, actor, now, meeting_id=meeting_id, start=iso(view.start))
         return view
+
+    async def request_booking(self, actor: Actor, school_id: int) -> None:
+        """Staff of a school the LA contacts directly asked to book: recorded, so its officer is told."""
+        async with self.db.transaction() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound("No such school.")
+            _check_school(actor, school)
+            record(s, EventKind.BOOK_REQUESTED, actor, self.clock(), school_id=school.id)
 
     async def accept(self, actor: Actor, meeting_id: int) -> MeetingView:
         """A school contact accepts the time their officer booked: their invitation answer becomes accepted."""
@@ -408,6 +419,7 @@ class ConversationService:
                 s.add(att)
                 s.add(AuditLog(at=now, actor=actor.key, action="meeting.accept", entity="meeting",
                                entity_id=str(meeting_id)))
+                record(s, EventKind.ACCEPTED, actor, now, meeting_id=meeting_id, start=iso(view.start))
         return await self.booking.get_meeting(actor, meeting_id)
 
 

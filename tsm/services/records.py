@@ -44,6 +44,7 @@ from ..domain.feedback import (
 )
 from .actors import Actor
 from .evaluations import MeetingFacts, check_ended, load_meeting
+from .events import EventKind, record
 
 OPEN_STATUSES = ("booked", "moved", "held")
 COUNT_COLUMNS = {"pa": "pa_count", "sa": "sa_count", "sen": "sen_count", "fsm": "fsm_count", "eal": "eal_count",
@@ -195,6 +196,7 @@ class Records:
         s.add(AuditLog(at=now, actor=actor.key, action="record.create" if created else "record.update",
                        entity="tsm_record", entity_id=str(rec.id),
                        detail={"meeting_id": m.id, "actions": len(actions), "confirmed_warnings": acknowledged}))
+        record(s, EventKind.RECORD_SAVED, actor, now, meeting_id=m.id, created=created)
         return created
 
     async def set_action_done(self, actor: Actor, action_id: int, done: bool = True) -> RecordView:

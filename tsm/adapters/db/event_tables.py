@@ -1,0 +1,38 @@
+"""Domain events: what happened to a meeting (or a school), recorded in the transaction that made the change.
+
+Whoever made it (Teams, the CLI, the scheduler, a Graph notification, a web page), the change writes one
+``domain_event`` row beside it. ``tsm.notifications`` turns each event into the messages it calls for (who is
+told what) and hands them to the delivery ledger (``outbound``), which sends them exactly once; then the event
+is marked dispatched. Rows hold ids, times and short facts written for people (a cancellation's reason, an
+Outlook problem); never message bodies or pupil data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from .tables import UTCDateTime
+
+
+def _ts(**kw) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class DomainEvent(SQLModel, table=True):
+    __tablename__ = "domain_event"
+    __table_args__ = (
+        # The dispatch sweep reads only events not dispatched yet: a partial index keeps that cheap for ever.
+        sa.Index("ix_domain_event_pending", "id", postgresql_where=sa.text("dispatched_at IS NULL"),
+                 sqlite_where=sa.text("dispatched_at IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # tsm.notifications.EventKind
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    school_id: int | None = Field(default=None, foreign_key="school.id")
+    actor: str = Field(max_length=80)  # Actor.key: contact:12, officer:3, admin:cli, system:graph ...
+    at: datetime = _ts(nullable=False)
+    data: dict | None = Field(default=None, sa_column=Column(JSON))
+    dispatched_at: datetime | None = _ts(nullable=True)

@@ -1,0 +1,341 @@
+"""Who is told what: every domain event (``tsm.services.events``) → its recipients → the message, in one place.
+
+The rules are one table, :data:`RULES`: for each kind of event, the audiences told and the message each gets.
+Audiences are resolved from the database when the event is dispatched; the person who made the change is never
+told of it (they saw it in their own reply). Messages are composed when they are sent, from the database as it
+is then, so a proposal that reaches a school late (its staff installed the app a week after) still carries a
+fresh "Accept / pick another time" card, and a message about a meeting cancelled since is not sent at all.
+
+Delivery is not here: the scheduler's dispatch sweep (``scheduler.jobs.Jobs.events``) claims one ledger row per
+(event, recipient) and sends it by the person's channel, exactly once, retried, and again when someone installs
+the app later while the message is still useful.
+
+| event | told | message |
+|---|---|---|
+| booked (by the school) | the officer | "<school> booked its TSM: <when>, <where>." |
+| proposed (the LA booked for the school) | the school's staff; the officer when an admin booked | the proposal card: Accept, or pick another free time this term |
+| accepted | the officer | "<person> accepted the TSM for <school>: <when>." |
+| moved | the other side | "The TSM for <school> has moved from <before> to <now>." |
+| cancelled | the other side | "... was cancelled by <person>. Reason: <reason>" |
+| leader_unavailable | the officer | "The senior leader of <school> can't attend ..." |
+| book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
+| calendar_failed, outlook_change | the officer | what Outlook refused or changed |
+| record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
+| held, no_show, no_show_undone, attendee_added, ended | nobody (recorded for the history and the reports) | |
+
+"The other side" of a change made by school staff is the officer; of a change made by the officer, the school's
+staff; of a change made by an LA admin, the CLI or the system, both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from cards import booking as booking_cards
+from cards import record as record_cards
+
+from .adapters.db.engine import Database
+from .adapters.db.event_tables import DomainEvent
+from .adapters.db.scheduler_tables import Outbound
+from .adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, Officer, School, SchoolContact
+from .chat.common import meeting_facts, place, slot_choices, when
+from .domain.errors import BookingRefused
+from .domain.model import MeetingStatus
+from .domain.text import day_text, when_text
+from .messaging import Message, Recipient
+from .services.actors import Actor
+from .services.booking import BookingService
+from .services.conversation import NOTIFY_ROLES, PROPOSAL_TTL, ConversationService
+from .services.events import EventKind, iso
+from .services.records import Records
+from .services.views import MeetingView
+
+CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
+KIND_PREFIX = "ev."  # ledger kinds of event messages: ev.<message>
+
+
+class Audience(StrEnum):
+    OFFICER = "officer"  # the meeting's (or the school's) link officer
+    SCHOOL = "school"  # the school's active attendance leads and senior leaders
+    ATTENDEES = "attendees"  # the school staff invited to the meeting
+    OTHER_SIDE = "other_side"  # school staff acted: the officer; the officer acted: the school; else both
+
+
+@dataclass(frozen=True)
+class Rule:
+    audience: Audience
+    message: str  # the message kind (see Notifications._compose_*)
+    actor_kinds: tuple[str, ...] = ()  # only when the change was made by one of these kinds of actor (empty: any)
+    unless_actor_is_officer: bool = False  # skip when the meeting's own officer made the change
+    only_if: str = ""  # only when the event's data has this flag set
+
+
+RULES: dict[EventKind, tuple[Rule, ...]] = {
+    EventKind.BOOKED: (Rule(Audience.OFFICER, "school_booked"),),
+    EventKind.PROPOSED: (Rule(Audience.SCHOOL, "proposal"),
+                         Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True)),
+    EventKind.ACCEPTED: (Rule(Audience.OFFICER, "accepted"),),
+    EventKind.MOVED: (Rule(Audience.OTHER_SIDE, "moved"),),
+    EventKind.CANCELLED: (Rule(Audience.OTHER_SIDE, "cancelled"),),
+    EventKind.LEADER_UNAVAILABLE: (Rule(Audience.OFFICER, "leader_unavailable"),),
+    EventKind.BOOK_REQUESTED: (Rule(Audience.OFFICER, "book_requested"),),
+    EventKind.CALENDAR_FAILED: (Rule(Audience.OFFICER, "officer_notice"),),
+    EventKind.OUTLOOK_CHANGE: (Rule(Audience.OFFICER, "officer_notice"),),
+    EventKind.RECORD_SAVED: (Rule(Audience.OFFICER, "record_from_school", actor_kinds=("contact",)),
+                             Rule(Audience.ATTENDEES, "record_ready", actor_kinds=("officer", "admin"), only_if="created")),
+    EventKind.HELD: (),
+    EventKind.NO_SHOW: (),
+    EventKind.NO_SHOW_UNDONE: (),
+    EventKind.ATTENDEE_ADDED: (),
+    EventKind.ENDED: (),
+}
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """A message that could not be delivered (yet): shown to LA admins (``tsm undelivered``) and in "my week"."""
+
+    at: datetime
+    kind: str
+    recipient: str  # the person's name and school (or "officer")
+    status: str  # undeliverable (no app yet, or blocked) | failed (gave up after retries)
+    why: str
+
+
+UNDELIVERED_WHY = {"no_conversation": "has not installed the TSM app yet", "blocked": "has blocked or removed the app"}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message an event calls for: the ledger row's kind, recipient and ``ref`` (the meeting's start at the
+    time of the event, which also says until when a late delivery is still useful)."""
+
+    event_id: int
+    kind: str  # ev.<message>
+    recipient: Recipient
+    ref: str
+
+
+def _actor_of(key: str) -> tuple[str, int | None]:
+    kind, _, rest = key.partition(":")
+    return kind, int(rest) if rest.isdigit() else None
+
+
+class Notifications:
+    """Turns events into recipients and messages. Plain reads; no sending (see the module docstring)."""
+
+    def __init__(self, db: Database, booking: BookingService, conversations: ConversationService,
+                 records: Records) -> None:
+        self.db = db
+        self.booking = booking
+        self.conversations = conversations
+        self.records = records
+
+    # ------------------------------------------------------------------ who
+
+    async def pending(self, limit: int = 500) -> list[DomainEvent]:
+        """Events not dispatched yet, oldest first (the partial index ``ix_domain_event_pending``)."""
+        async with self.db.reader() as s:
+            return list(await s.exec(select(DomainEvent).where(col(DomainEvent.dispatched_at).is_(None))
+                                     .order_by(DomainEvent.id).limit(limit)))
+
+    async def mark_dispatched(self, event_ids: Sequence[int], at: datetime) -> None:
+        if not event_ids:
+            return
+        async with self.db.transaction() as s:
+            await s.exec(update(DomainEvent).where(col(DomainEvent.id).in_(list(event_ids)),
+                                                   col(DomainEvent.dispatched_at).is_(None))
+                         .values(dispatched_at=at).execution_options(synchronize_session=False))
+
+    async def outgoing(self, events: Sequence[DomainEvent]) -> list[Outgoing]:
+        """Every message the events call for, by :data:`RULES`."""
+        out: list[Outgoing] = []
+        async with self.db.reader() as s:
+            for ev in events:
+                rules = RULES.get(EventKind(ev.kind), ()) if ev.kind in EventKind._value2member_map_ else ()
+                if not rules:
+                    continue
+                actor_kind, actor_id = _actor_of(ev.actor)
+                officer_id, school_ids, ref = await self._subject(s, ev)
+                if officer_id is None and not school_ids:
+                    continue
+                for rule in rules:
+                    if rule.actor_kinds and actor_kind not in rule.actor_kinds:
+                        continue
+                    if rule.only_if and not (ev.data or {}).get(rule.only_if):
+                        continue
+                    if rule.unless_actor_is_officer and actor_kind in ("officer", "admin") and actor_id == officer_id:
+                        continue
+                    for r in await self._audience(s, rule.audience, ev, actor_kind, actor_id, officer_id, school_ids):
+                        if (r.kind, r.id) == (actor_kind if actor_kind != "admin" else "officer", actor_id):
+                            continue  # whoever made the change saw it in their own reply
+                        out.append(Outgoing(ev.id, KIND_PREFIX + rule.message, r, ref))
+        unique = {(o.event_id, o.kind, o.recipient): o for o in out}
+        return list(unique.values())
+
+    async def _subject(self, s, ev: DomainEvent) -> tuple[int | None, list[int], str]:
+        if ev.meeting_id is not None:
+            m = await s.get(Meeting, ev.meeting_id)
+            if m is None:
+                return None, [], ""
+            schools = list(await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.meeting_id == m.id)))
+            start = (ev.data or {}).get("start")
+            ref = start if isinstance(start, str) else iso(m.start)
+            return m.officer_id, schools, ref
+        if ev.school_id is not None:
+            school = await s.get(School, ev.school_id)
+            if school is None:
+                return None, [], ""
+            return school.link_officer_id, [school.id], ""
+        return None, [], ""
+
+    async def _audience(self, s, audience: Audience, ev: DomainEvent, actor_kind: str, actor_id: int | None,
+                        officer_id: int | None, school_ids: list[int]) -> list[Recipient]:
+        if audience is Audience.OTHER_SIDE:
+            if actor_kind == "contact":
+                audience = Audience.OFFICER
+            elif actor_kind in ("officer", "admin") and actor_id == officer_id:
+                audience = Audience.SCHOOL
+            else:  # an LA admin, the CLI, the system: both sides
+                return [*await self._audience(s, Audience.SCHOOL, ev, actor_kind, actor_id, officer_id, school_ids),
+                        *await self._audience(s, Audience.OFFICER, ev, actor_kind, actor_id, officer_id, school_ids)]
+        if audience is Audience.OFFICER:
+            return [Recipient("officer", officer_id)] if officer_id is not None else []
+        if audience is Audience.SCHOOL:
+            rows = await s.exec(select(SchoolContact.id).where(
+                col(SchoolContact.school_id).in_(school_ids), SchoolContact.active == True,  # noqa: E712
+                col(SchoolContact.role).in_(NOTIFY_ROLES)).order_by(SchoolContact.id))
+            return [Recipient("contact", cid) for cid in rows]
+        if audience is Audience.ATTENDEES and ev.meeting_id is not None:
+            rows = await s.exec(select(MeetingAttendee.contact_id).where(
+                MeetingAttendee.meeting_id == ev.meeting_id, col(MeetingAttendee.contact_id).is_not(None))
+                .order_by(MeetingAttendee.id))
+            return [Recipient("contact", cid) for cid in rows]
+        return []
+
+    async def undelivered(self, *, since: datetime, officer_id: int | None = None,
+                          limit: int = 200) -> list[Undelivered]:
+        """Messages not delivered since ``since``: every one (an LA admin), or those to an officer and to the
+        staff of their schools. Sent late when the person installs the app, while still useful."""
+        q = (select(Outbound.created_at, Outbound.kind, Outbound.recipient_kind, Outbound.recipient_id,
+                    Outbound.status, Outbound.last_error)
+             .where(col(Outbound.status).in_(("undeliverable", "failed")), Outbound.created_at >= since)
+             .order_by(col(Outbound.created_at).desc()).limit(limit))
+        if officer_id is not None:
+            staff = select(SchoolContact.id).join(School, School.id == SchoolContact.school_id).where(
+                School.link_officer_id == officer_id)
+            q = q.where(((Outbound.recipient_kind == "officer") & (Outbound.recipient_id == officer_id))
+                        | ((Outbound.recipient_kind == "contact") & col(Outbound.recipient_id).in_(staff)))
+        out = []
+        async with self.db.reader() as s:
+            for at, kind, rkind, rid, status, error in await s.exec(q):
+                if rkind == "contact":
+                    c = await s.get(SchoolContact, rid)
+                    school = await s.get(School, c.school_id) if c is not None else None
+                    who = f"{c.name} ({school.name})" if c is not None and school is not None else f"contact {rid}"
+                else:
+                    o = await s.get(Officer, rid)
+                    who = f"{o.name} (officer)" if o is not None else f"officer {rid}"
+                out.append(Undelivered(at, kind.removeprefix(KIND_PREFIX).replace("_", " "), who, status,
+                                       UNDELIVERED_WHY.get(error, error or status)))
+        return out
+
+    # ------------------------------------------------------------------ what
+
+    async def compose(self, event_id: int, kind: str, recipient: Recipient) -> Message | None:
+        """The message for one (event, recipient), from the database as it is now; None when no longer useful."""
+        async with self.db.reader() as s:
+            ev = await s.get(DomainEvent, event_id)
+            if ev is None:
+                return None
+            actor_name = await self._actor_name(s, ev.actor)
+        message = kind.removeprefix(KIND_PREFIX)
+        data = ev.data or {}
+        if message == "book_requested":
+            return await self._book_requested(ev, actor_name)
+        if ev.meeting_id is None:
+            return None
+        v = await self.booking.get_meeting(Actor.system(), ev.meeting_id)
+        active = v.status in CHANGEABLE
+        if message == "officer_notice":
+            return Message(str(data.get("text", ""))[:500]) if data.get("text") else None
+        if message in ("record_ready", "record_from_school"):
+            return await self._record(v, message)
+        if message == "cancelled":
+            return Message(f"The TSM for {v.school_label} on {self._when(v, data.get('start'))} was cancelled by "
+                           f"{actor_name}. Reason: {data.get('reason', '')}".strip())
+        if not active:
+            return None  # cancelled (or past) since: the cancellation says so
+        if message == "school_booked":
+            return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
+        if message == "booked_for_officer":
+            return Message(f"{actor_name} booked a TSM for {v.school_label} in your calendar: {when(v)}, "
+                           f"{place(v)}. The school has been asked to accept it or pick another time.")
+        if message == "proposal":
+            return await self._proposal(v, recipient)
+        if message == "accepted":
+            return Message(f"{actor_name} accepted the TSM for {v.school_label}: {when(v)}.")
+        if message == "moved":
+            before = data.get("old_start")
+            was = f" from {self._when(v, before)}" if isinstance(before, str) else ""
+            return Message(f"The TSM for {v.school_label} has moved{was} to {when(v)}.")
+        if message == "leader_unavailable":
+            return Message(f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has "
+                           "been offered other times this term.")
+        raise ValueError(f"unknown event message {kind}")
+
+    def _when(self, v: MeetingView, start_iso: object) -> str:
+        if isinstance(start_iso, str):
+            try:
+                start = datetime.fromisoformat(start_iso.replace("Z", "+00:00"))
+                return when_text(start, start + (v.end - v.start), ZoneInfo(v.timezone))
+            except ValueError:
+                pass
+        return when(v)
+
+    async def _actor_name(self, s, key: str) -> str:
+        kind, ident = _actor_of(key)
+        if kind == "contact" and ident is not None:
+            c = await s.get(SchoolContact, ident)
+            return c.name if c is not None else "The school"
+        if kind in ("officer", "admin") and ident is not None:
+            o = await s.get(Officer, ident)
+            return o.name if o is not None else "The LA"
+        return "the LA attendance team" if kind == "admin" else "the TSM service"
+
+    async def _book_requested(self, ev: DomainEvent, actor_name: str) -> Message | None:
+        async with self.db.reader() as s:
+            school = await s.get(School, ev.school_id) if ev.school_id is not None else None
+        if school is None:
+            return None
+        return Message(f"{actor_name} at {school.name} asked to book a TSM. The school is contacted directly, so "
+                       "please get in touch to arrange it (say **book for school** to book it here).")
+
+    async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message | None:
+        """Accept, or pick another free time this term: the slots are worked out now and kept server-side."""
+        try:
+            fresh = await self.booking.free_slots(Actor.system(), list(v.school_ids), term=v.term_id, mode=v.mode,
+                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+            saved = await self.conversations.save_offer(None, "proposal", fresh, meeting_id=v.id, ttl=PROPOSAL_TTL,
+                                                        school_name=v.school_label)
+            offer_id, choices = saved.id, slot_choices(saved, 6)
+        except BookingRefused:
+            offer_id, choices = None, ()
+        card = booking_cards.proposal(booking_cards.ProposalView(
+            v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
+        return Message(f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time.", card)
+
+    async def _record(self, v: MeetingView, message: str) -> Message | None:
+        view = await self.records.view(Actor.system(), v.id)  # the record as it is now
+        day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
+        if message == "record_from_school":
+            return Message(f"{v.school_label} updated the TSM record of {day}.", record_cards.record_card(view))
+        return Message(f"The record of your TSM of {day} is ready: figures, agreed actions and who leads.",
+                       record_cards.record_card(view))
