@@ -105,7 +105,7 @@ async def test_pick_date_turn_stays_within_its_statement_budget(chat):
 
     # Another instance (its own services, nothing in memory) reads the offer from the database.
     other = ConversationService(c.app.db, c.app.booking, c.app.reference, clock=c.app.booking.clock)
-    c.app.__dict__["_conversation_service"] = other
+    c.app.conversation = other
     reply2, stmts2 = await trace.count(lambda: c.act(lead, "book.pick_date", {**data, "date": day}))
     assert reply2.card == reply.card
     assert len(stmts2) <= PICK_DATE_COLD, stmts2

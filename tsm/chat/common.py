@@ -21,17 +21,19 @@ MODE_LABELS = {"on_site": "In person at school", "teams": "On Microsoft Teams"}
 
 
 def conversation(ctx: ChatContext) -> ConversationService:
-    """The conversation service of this App (built once per App, from its own services)."""
-    app = ctx.services
-    svc = app.__dict__.get("_conversation_service")
-    if svc is None:
-        svc = ConversationService(app.db, app.booking, app.reference, clock=app.booking.clock)
-        app.__dict__["_conversation_service"] = svc
-    return svc
+    """The conversation service of this App (built with it by ``tsm.bootstrap.build_app``)."""
+    return ctx.services.conversation
 
 
 def now(ctx: ChatContext) -> datetime:
     return ctx.clock()
+
+
+async def school_picker(ctx: ChatContext) -> Reply:
+    """An officer's first step when booking: which of their schools (book, book for a school)."""
+    schools = await ctx.services.directory.officer_schools(ctx.actor)
+    choices = tuple(cards.Choice(f"{s.name} ({s.urn})", str(s.id)) for s in schools)
+    return Reply(card=cards.pick_school(cards.PickSchoolView("Book a TSM for which school?", choices)))
 
 
 # ---------------------------------------------------------------------- words
