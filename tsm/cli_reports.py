@@ -10,11 +10,7 @@ from pathlib import Path
 
 import click
 
-
-def _cli():
-    from . import cli as base  # imported lazily: tsm.cli registers this group
-
-    return base
+from .cli_common import acting_as, run_async, settings_of, with_app
 
 
 def _write(path: str | None, content: str | bytes, what: str) -> None:
@@ -30,8 +26,7 @@ def _write(path: str | None, content: str | bytes, what: str) -> None:
 
 
 async def _scope(app, as_email: str | None, officer_email: str | None):
-    base = _cli()
-    actor = await base._actor(app, as_email)
+    actor = await acting_as(app, as_email)
     officer_id = await app.reports.officer_id_by_email(officer_email) if officer_email else None
     return actor, officer_id
 
@@ -67,8 +62,7 @@ def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv)
         _write(csv_path, rep.coverage_csv(r), "Schools CSV")
         _write(summary_csv, rep.coverage_summary_csv(r), "Summary CSV")
 
-    base = _cli()
-    base._run(base._with_app(base._settings(ctx), go))
+    run_async(with_app(settings_of(ctx), go))
 
 
 @report.command("evaluations")
@@ -96,8 +90,7 @@ def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_pat
         if chart_path:
             _write(chart_path, rep.evaluation_chart_png(r), "Chart")
 
-    base = _cli()
-    base._run(base._with_app(base._settings(ctx), go))
+    run_async(with_app(settings_of(ctx), go))
 
 
 @report.command("actions")
@@ -120,8 +113,7 @@ def actions(ctx, term, officer_email, la_code, as_email, all_terms, csv_path) ->
             click.echo(f"  {x.due.isoformat()}{late}  {x.school}  [{x.owner}] {x.text}  ({x.officer})")
         _write(csv_path, rep.actions_csv(r), "CSV")
 
-    base = _cli()
-    base._run(base._with_app(base._settings(ctx), go))
+    run_async(with_app(settings_of(ctx), go))
 
 
 @report.command("purge")
@@ -137,5 +129,4 @@ def purge(ctx) -> None:
         click.echo(f"Retention {app.settings.feedback_retention_days} days: {r.evaluations} evaluations anonymised "
                    f"(comments removed), {r.receipts} receipts, {r.records} records and {r.actions} actions deleted.")
 
-    base = _cli()
-    base._run(base._with_app(base._settings(ctx), go))
+    run_async(with_app(settings_of(ctx), go))
