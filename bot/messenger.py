@@ -158,13 +158,3 @@ def _status_of(exc: HttpOperationError) -> tuple[int, float | None, str]:
     if inner is not None and isinstance(getattr(inner, "code", None), str):
         code = inner.code[:80]
     return int(status), retry_after, code
-
-
-def build_messenger(app: Any) -> TeamsMessenger:
-    """A messenger for a process that sends but serves no turns (``tsm worker``): its own adapter and pool,
-    closed by :meth:`TeamsMessenger.close` (``run_worker`` calls it at shutdown)."""
-    from .connector import ConnectorPool
-    from .runtime import TsmCloudAdapter
-
-    adapter = TsmCloudAdapter(app.settings, ConnectorPool())
-    return TeamsMessenger(adapter, BotStore(app.db), app_id=adapter.app_id, owns_pool=True)

@@ -32,7 +32,7 @@ from tsm.ratelimit import SendLimiter
 
 from .connector import ConnectorPool, PooledAuthentication
 from .files import REQUEST_ORIGIN, FileStore
-from .handler import RAW_ACTIVITY, TenantNotAllowed, TsmTeamsBot, unknown_user_text
+from .handler import RAW_ACTIVITY, MeetingEnded, TenantNotAllowed, TsmTeamsBot
 from .identity import AadResolver
 from .messenger import TeamsMessenger
 from .store import BotStore
@@ -154,30 +154,48 @@ def _error(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-def build_bot_runtime(app: Any, router: Router, *, clock: Callable[[], datetime] | None = None,
-                      limiter: SendLimiter | None = None, spawn=None, max_body: int = MAX_BODY,
-                      messenger_options: dict | None = None, auth_overrides: dict | None = None) -> BotRuntime:
-    """Everything between Teams and ``Router.dispatch`` for one composition root ``app`` (tsm.bootstrap.App)."""
-    settings = app.settings
+@dataclass
+class TeamsChannel:
+    """The connection to Teams of one process: the adapter and its connection pool, the conversation store and
+    the messenger (proactive sends), shared by the turns and the scheduler."""
+
+    adapter: TsmCloudAdapter
+    pool: ConnectorPool
+    store: BotStore
+    messenger: TeamsMessenger
+
+
+def build_teams_channel(settings: Any, db: Any, *, limiter: SendLimiter | None = None,
+                        messenger_options: dict | None = None, auth_overrides: dict | None = None,
+                        owns_pool: bool = False) -> TeamsChannel:
+    """The Teams channel from ``settings``. ``owns_pool``: the messenger closes the pool (a process that sends but
+    serves no turns, ``tsm worker``); otherwise the bot runtime closes it."""
     pool = ConnectorPool()
     adapter = TsmCloudAdapter(settings, pool, auth_overrides=auth_overrides)
-    store = BotStore(app.db)
-    files = FileStore(app.db, public_url=getattr(settings, "public_url", "") or "", clock=clock or _clock_of(app))
-    messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, **(messenger_options or {}))
-    if router.unknown_user is None:
-        async def unknown_user(incoming):
-            from tsm.chat import Reply
+    store = BotStore(db)
+    messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, owns_pool=owns_pool,
+                               **(messenger_options or {}))
+    return TeamsChannel(adapter, pool, store, messenger)
 
-            return Reply(text=unknown_user_text(incoming.who), error=True)
 
-        router.unknown_user = unknown_user
-    bot = TsmTeamsBot(router=router, services=app, store=store, files=files, clock=clock or _clock_of(app),
-                      allowed_tenants=list(settings.allowed_tenants or []), messenger=messenger, spawn=spawn,
-                      aad_resolver=AadResolver(app.db))
-    return BotRuntime(adapter, bot, messenger, store, files, pool, max_body)
+def build_messenger(app: Any) -> TeamsMessenger:
+    """A messenger for a process that sends but serves no turns (``tsm worker``): its own adapter and pool,
+    closed by :meth:`TeamsMessenger.close`."""
+    return build_teams_channel(app.settings, app.db, owns_pool=True).messenger
+
+
+def build_bot_runtime(app: Any, router: Router, channel: TeamsChannel, *, clock: Callable[[], datetime] | None = None,
+                      spawn=None, max_body: int = MAX_BODY, meeting_ended: MeetingEnded | None = None,
+                      on_change: Callable[[], None] | None = None) -> BotRuntime:
+    """Everything between Teams and ``Router.dispatch`` for ``app`` (``tsm.bootstrap.App``), over ``channel``.
+    ``meeting_ended`` and ``on_change`` are the ports the composition root plugs the scheduler into."""
+    settings = app.settings
+    files = FileStore(app.db, public_url=settings.public_url, clock=clock or _clock_of(app))
+    bot = TsmTeamsBot(router=router, services=app, store=channel.store, files=files, clock=clock or _clock_of(app),
+                      allowed_tenants=list(settings.allowed_tenants or []), messenger=channel.messenger, spawn=spawn,
+                      aad_resolver=AadResolver(app.db), meeting_ended=meeting_ended, on_change=on_change)
+    return BotRuntime(channel.adapter, bot, channel.messenger, channel.store, files, channel.pool, max_body)
 
 
 def _clock_of(app: Any) -> Callable[[], datetime]:
-    from tsm.services.booking import now_utc
-
-    return getattr(app.booking, "clock", None) or now_utc
+    return app.clock

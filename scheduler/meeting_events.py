@@ -5,12 +5,11 @@ meeting's chat, someone actually joined, and not always even then; the scheduler
 anyway (``Jobs.meeting_ends``). Both paths claim the same ledger gate, so together they make one next-TSM
 offer and one evaluation request, never two.
 
-The transport calls::
+The transport does not import this module: the composition root gives the bot a ``meeting_ended`` port made by
+:func:`meeting_end_handler` (over the in-process scheduler's jobs when it runs one), which the bot calls as::
 
-    from scheduler.meeting_events import teams_meeting_ended
-    outcome = await teams_meeting_ended(app, messenger,
-                                        join_url=activity.value.get("JoinUrl"),
-                                        teams_meeting_id=(activity.channel_data or {}).get("meeting", {}).get("id"))
+    outcome = await meeting_ended(join_url=activity.value.get("JoinUrl"),
+                                  teams_meeting_id=(activity.channel_data or {}).get("meeting", {}).get("id"))
 
 and may ignore the outcome (it is for logs and tests). Matching needs no stored Teams id: a Teams join URL
 carries the meeting chat's thread id (``19:meeting_...@thread.v2``, URL-encoded) and the ``channelData.meeting.id``
@@ -24,6 +23,7 @@ import base64
 import binascii
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from sqlmodel import col, select
 from tsm.adapters.db.tables import Meeting
 
 from .jobs import ENDABLE, Jobs, SweepResult
+from .service import build_jobs
 
 if TYPE_CHECKING:
     from tsm.bootstrap import App
@@ -109,8 +110,6 @@ async def teams_meeting_ended(app: App, messenger: MessengerPort, *, join_url: s
     if not join_url and not teams_meeting_id:
         return MeetingEndOutcome(None, "no_identifier")
     if jobs is None:
-        from .service import build_jobs
-
         jobs = build_jobs(app, messenger)
     meeting_id = await find_meeting(jobs, join_url=join_url, teams_meeting_id=teams_meeting_id)
     if meeting_id is None:
@@ -119,3 +118,14 @@ async def teams_meeting_ended(app: App, messenger: MessengerPort, *, join_url: s
     result = await jobs.on_meeting_end(meeting_id, source="teams")
     return MeetingEndOutcome(meeting_id, "ended" if result.claimed else "already_handled", result)
 
+
+def meeting_end_handler(app: App, messenger: MessengerPort,
+                        jobs: Jobs) -> Callable[..., Awaitable[MeetingEndOutcome]]:
+    """The bot's ``meeting_ended`` port (``bot.handler.MeetingEnded``) over ``jobs``: the in-process scheduler's,
+    or ones the composition root built for the bot when the scheduler runs elsewhere."""
+
+    async def meeting_ended(*, join_url: str | None = None, teams_meeting_id: str | None = None) -> MeetingEndOutcome:
+        return await teams_meeting_ended(app, messenger, join_url=join_url, teams_meeting_id=teams_meeting_id,
+                                         jobs=jobs)
+
+    return meeting_ended

@@ -153,8 +153,8 @@ async def test_connector_clients_are_reused(harness):
 
 
 async def test_worker_messenger_is_built_from_the_app(harness):
-    """``tsm worker`` builds its messenger with ``bot.messenger.build_messenger(app)`` (no server in that process)."""
-    from bot.messenger import build_messenger
+    """``tsm worker`` builds its messenger with ``bot.runtime.build_messenger(app)`` (no server in that process)."""
+    from bot.runtime import build_messenger
 
     h = harness
     officer_id = await _officer_installed(h)

@@ -10,10 +10,12 @@ from botkit import installation_update, member
 from factories import Clock, local
 
 import bot.messenger as teams
-from scheduler.service import SweepIntervals, run_worker
+import tsm.composition as composition
+from scheduler.service import SweepIntervals
 from tsm.bootstrap import build_app
 from tsm.messaging import Message, Recipient, SendStatus
 from tsm.settings import Settings
+from tsm.worker import run_worker
 
 
 async def _ann_installed(h) -> int:
@@ -37,14 +39,14 @@ async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(h
     clock.now = local(2026, 2, 2, 17)  # Monday after 16:00: Ann's agenda for Tuesday is due
 
     built: list[teams.TeamsMessenger] = []
-    real_build = teams.build_messenger
+    real_build = composition.build_messenger  # the composition root builds the worker's own messenger
 
     def spy(app):
         m = real_build(app)
         built.append(m)
         return m
 
-    monkeypatch.setattr(teams, "build_messenger", spy)
+    monkeypatch.setattr(composition, "build_messenger", spy)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, worker_id="w1", stop=stop, clock=clock,
                                             intervals=SweepIntervals(nudges=1)))

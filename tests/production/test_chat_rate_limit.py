@@ -112,7 +112,7 @@ async def test_unknown_users_are_limited_too_by_their_channel_identity():
     stranger = Who(aad_object_id=None, channel_user_id="29:stranger")
     texts = [(await router.dispatch(Incoming(who=stranger, text="hi"), identify=nobody, services=services,
                                     clock=lambda: datetime.now(UTC))).text for _ in range(3)]
-    assert "don't know you" in texts[0] and "don't know you" in texts[1]
+    assert "can't find you" in texts[0] and "can't find you" in texts[1]
     assert "faster than I can take them" in texts[2]
     assert services.metrics.value("tsm_turns_total", kind="message", outcome="unknown_user") == 2
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from ..ratelimit import TurnLimiter
 from .router import Router
 
 # Each module defines ``register(router: Router) -> None`` and owns the verbs and commands it registers.
@@ -18,8 +19,10 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def build_router(features: tuple[str, ...] = FEATURES) -> Router:
-    router = Router()
+def build_router(features: tuple[str, ...] = FEATURES, *, turn_limiter: TurnLimiter | None = None) -> Router:
+    """The router with every feature of ``features`` and its per-user limit (``TurnLimiter.for_chat(settings)``,
+    from the composition root)."""
+    router = Router(turn_limiter=turn_limiter)
     for name in features:
         import_module(name).register(router)
     return router
