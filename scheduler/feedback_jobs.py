@@ -100,7 +100,7 @@ class FeedbackJobs:
     def for_app(cls, app, messenger: MessengerPort, ledger: Ledger) -> FeedbackJobs:
         s = app.settings
         return cls(db=app.db, messenger=messenger, ledger=ledger, clock=ledger.clock,
-                   evaluations=getattr(app, "evaluations", None), retention_days=s.feedback_retention_days,
+                   evaluations=app.evaluations, retention_days=s.feedback_retention_days,
                    evaluation_reminder_after=timedelta(days=s.evaluation_reminder_days),
                    action_lead_days=s.action_reminder_lead_days)
 

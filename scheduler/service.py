@@ -79,7 +79,7 @@ def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings 
     """The sweep jobs for ``app``, sending through ``messenger``, claiming as ``worker_id``."""
     clock = app.clock
     ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock)
-    metrics = getattr(app, "metrics", None)
+    metrics = app.metrics
     if metrics is not None:
         from tsm.observability import instrument_ledger
 

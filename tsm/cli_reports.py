@@ -124,7 +124,7 @@ def purge(ctx) -> None:
     from scheduler.ledger import Ledger
 
     async def go(app):
-        jobs = FeedbackJobs.for_app(app, messenger=None, ledger=Ledger(app.db, "cli", clock=app.booking.clock))
+        jobs = FeedbackJobs.for_app(app, messenger=None, ledger=Ledger(app.db, "cli", clock=app.clock))
         r = await jobs.purge()
         click.echo(f"Retention {app.settings.feedback_retention_days} days: {r.evaluations} evaluations anonymised "
                    f"(comments removed), {r.receipts} receipts, {r.records} records and {r.actions} actions deleted.")
