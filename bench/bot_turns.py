@@ -43,8 +43,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dev.echo_bot import build_echo_web_app  # noqa: E402
+from tsm.adapters.db.directory import SchoolContact  # noqa: E402
 from tsm.adapters.db.migrate import upgrade  # noqa: E402
-from tsm.adapters.db.tables import SchoolContact  # noqa: E402
 from tsm.bootstrap import build_app  # noqa: E402
 from tsm.demo import load_demo  # noqa: E402
 from tsm.server import build_web_app  # noqa: E402

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
 
 from dev.graph_emulator import GraphEmulator  # noqa: E402
 from tsm.adapters.calendar_graph import GraphWatcher, build_graph_calendar  # noqa: E402
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak  # noqa: E402
 from tsm.adapters.db.migrate import upgrade  # noqa: E402
-from tsm.adapters.db.tables import LA, Officer, School, SchoolContact, Term, TermBreak  # noqa: E402
 from tsm.bootstrap import build_app  # noqa: E402
 from tsm.domain.model import Interval  # noqa: E402
 from tsm.ports import CalendarRef  # noqa: E402

@@ -28,8 +28,8 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import select
 
-from tsm.adapters.db.bot_tables import BotFile
-from tsm.adapters.db.tables import Meeting
+from tsm.adapters.db.meetings import Meeting
+from tsm.adapters.db.teams import BotFile
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import asyncio
 
 from sqlalchemy import select
 
+from tsm.adapters.db.directory import Officer, SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import Officer, SchoolContact
 from tsm.services.actors import Actor
 
 

@@ -26,8 +26,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
-from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
 from tsm.adapters.db.engine import Database
+from tsm.adapters.db.teams import BotConversation, BotProcessedActivity
 from tsm.services.actors import Actor
 from tsm.services.booking import now_utc
 

@@ -35,10 +35,12 @@ from sqlmodel import col, select
 
 from cards import evaluation as eval_cards
 from cards.evaluation import card, execute, text
+from tsm.adapters.db.delivery import Outbound
+from tsm.adapters.db.directory import LA, School, SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
-from tsm.adapters.db.scheduler_tables import Outbound
-from tsm.adapters.db.tables import LA, AuditLog, Meeting, MeetingSchool, School, SchoolContact
+from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.adapters.db.history import AuditLog
+from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cutoff
 from tsm.messaging import Message, MessengerPort, Recipient
 from tsm.services.evaluations import Evaluations

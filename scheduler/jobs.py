@@ -21,19 +21,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from cards import notifications as cards
-from tsm.adapters.db.bot_tables import BotConversation, MeetingLeaderUnavailable
+from tsm.adapters.db.delivery import Outbound
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.scheduler_tables import Outbound
-from tsm.adapters.db.tables import (
-    LA,
+from tsm.adapters.db.meetings import (
     Meeting,
     MeetingAttendee,
+    MeetingLeaderUnavailable,
     MeetingSchool,
     MeetingStatusChange,
-    Officer,
-    School,
-    SchoolContact,
 )
+from tsm.adapters.db.teams import BotConversation
 from tsm.domain.entitlement import entitlement_for
 from tsm.domain.model import MeetingStatus
 from tsm.domain.terms import default_bank_holidays

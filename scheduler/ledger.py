@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import and_, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.scheduler_tables import Outbound
 from tsm.messaging import Recipient
 
 COLUMNS = (Outbound.id, Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
@@ -52,13 +53,23 @@ def _claim_from_row(row) -> Claim:
                              Recipient(row.recipient_kind, row.recipient_id), row.ref), row.attempts)
 
 
+class LedgerObserver(Protocol):
+    def outbound(self, due: Due, status: str) -> None:
+        """An outcome was recorded for ``due`` (sent, failed, undeliverable, skipped), or ``retry``."""
+
+
 class Ledger:
+    """``observer`` (the composition root passes the App's ``tsm.observability.Metrics``) hears of every outcome
+    this ledger records: after the commit, and only when the claim was still this worker's."""
+
     def __init__(self, db: Database, worker_id: str, *, lease: timedelta = timedelta(minutes=5),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 observer: LedgerObserver | None = None) -> None:
         self.db = db
         self.worker_id = worker_id
         self.lease = lease
         self.clock = clock
+        self.observer = observer
 
     async def claim(self, items: Sequence[Due]) -> list[Claim]:
         """Insert the items not claimed before; return those this call inserted (this worker's to send)."""
@@ -138,7 +149,10 @@ class Ledger:
                 update(Outbound).where(self._mine(claim))
                 .values(status=status, lease_until=None, sent_at=now if status == "sent" else None,
                         last_error=error[:300]).execution_options(synchronize_session=False))
-            return result.rowcount == 1
+            ok = result.rowcount == 1
+        if ok and self.observer is not None:
+            self.observer.outbound(claim.due, status)
+        return ok
 
     async def retry_later(self, claim: Claim, delay: timedelta, error: str = "") -> None:
         """Keep the claim but let its lease end at ``now + delay``, when any worker may take it over."""
@@ -147,6 +161,8 @@ class Ledger:
                 update(Outbound).where(self._mine(claim))
                 .values(lease_until=self.clock() + delay, last_error=error[:300])
                 .execution_options(synchronize_session=False))
+        if self.observer is not None:
+            self.observer.outbound(claim.due, "retry")
 
     async def once(self, job: str, period: str) -> bool:
         """True for exactly one caller, across every worker, per ``(job, period)``: for work that must run once

@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
-from tsm.adapters.db.tables import Meeting
+from tsm.adapters.db.meetings import Meeting
 
 from .jobs import ENDABLE, Jobs, SweepResult
 from .service import build_jobs

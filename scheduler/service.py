@@ -78,12 +78,7 @@ def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings 
                worker_id: str | None = None, lease: timedelta = LEASE) -> Jobs:
     """The sweep jobs for ``app``, sending through ``messenger``, claiming as ``worker_id``."""
     clock = app.clock
-    ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock)
-    metrics = app.metrics
-    if metrics is not None:
-        from tsm.observability import instrument_ledger
-
-        instrument_ledger(ledger, metrics)
+    ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock, observer=app.metrics)
     return Jobs(db=app.db, messenger=messenger, booking=app.booking, reference=app.reference, ledger=ledger,
                 clock=clock, settings=job_settings or JobSettings.from_settings(app.settings),
                 notifications=app.notifications)
@@ -177,7 +172,7 @@ class SchedulerService:
     async def _purge_files(self) -> int:
         from sqlalchemy import delete
 
-        from tsm.adapters.db.bot_tables import BotFile
+        from tsm.adapters.db.teams import BotFile
 
         async with self.app.db.transaction() as s:
             result = await s.exec(delete(BotFile).where(BotFile.expires_at < self.jobs.clock())

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from tsm.adapters.db.calendars import CalendarEvent
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import LA, CalendarEvent, Officer, School, SchoolContact, Term, TermBreak, Trust
 from tsm.services.actors import Actor
 
 LONDON = ZoneInfo("Europe/London")

@@ -12,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from tsm.adapters.calendar_local import LocalCalendar
-from tsm.adapters.db.tables import AuditLog, CalendarEvent, Meeting, MeetingSchool, OfficerBlock
+from tsm.adapters.db.calendars import CalendarEvent
+from tsm.adapters.db.history import AuditLog
+from tsm.adapters.db.meetings import Meeting, MeetingSchool, OfficerBlock
 from tsm.domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService

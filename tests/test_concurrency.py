@@ -14,8 +14,9 @@ from factories import Clock, local
 from sqlmodel import select
 
 from tsm.adapters.calendar_local import LocalCalendar
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import LA, Meeting, Officer, School, SchoolContact, Term, TermBreak
+from tsm.adapters.db.meetings import Meeting
 from tsm.domain.errors import BookingRefused
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService

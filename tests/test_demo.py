@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from tsm.adapters.db.calendars import CalendarEvent
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade
-from tsm.adapters.db.tables import LA, CalendarEvent, Officer, School, SchoolContact, Term, TermBreak, Trust
 from tsm.demo import (
     CALENDAR_WEEKS,
     CONTACT_FIRST_NAMES,

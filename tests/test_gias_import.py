@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 from sqlmodel import func, select
 
-from tsm.adapters.db.tables import LA, AuditLog, School, Trust
+from tsm.adapters.db.directory import LA, School, Trust
+from tsm.adapters.db.history import AuditLog
 from tsm.demo import GIAS_HEADER, HEAD_COLUMNS
 from tsm.domain.policy import load_policy
 from tsm.importers.gias import detect_encoding, import_attendance, import_gias

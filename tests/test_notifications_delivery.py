@@ -16,9 +16,9 @@ from sqlmodel import select
 from test_scheduler import Env
 from test_scheduler_late_install import InstallAwareMessenger, install
 
+from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.event_tables import DomainEvent
-from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.adapters.db.history import DomainEvent
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
 from tsm.services.conversation import ConversationService

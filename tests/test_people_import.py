@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlmodel import func, select
 
-from tsm.adapters.db.tables import LA, Officer, School, SchoolContact, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from tsm.demo import GIAS_HEADER
 from tsm.domain.errors import NotFound
 from tsm.domain.policy import WorkingHours, load_policy

@@ -12,9 +12,9 @@ from sqlmodel import select
 from test_scheduler import Env
 
 from scheduler.jobs import useful_until
-from tsm.adapters.db.bot_tables import BotConversation
+from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.scheduler_tables import Outbound
+from tsm.adapters.db.teams import BotConversation
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 
 

@@ -21,10 +21,9 @@ from scheduler.jobs import JobSettings, _end_gate
 from scheduler.ledger import Due, Ledger
 from scheduler.meeting_events import teams_meeting_ended, thread_id
 from scheduler.service import SchedulerService, SweepIntervals
-from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
+from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.scheduler_tables import Outbound
-from tsm.adapters.db.tables import Meeting
+from tsm.adapters.db.meetings import Meeting, MeetingLeaderUnavailable
 from tsm.bootstrap import build_app
 from tsm.domain.errors import TsmError
 from tsm.messaging import Recipient
@@ -118,7 +117,7 @@ async def test_purge_drops_only_old_finished_rows(env):
 
 
 async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ago(sqlite_url, tmp_path):
-    from tsm.adapters.db.chat_tables import ChatOffer
+    from tsm.adapters.db.offers import ChatOffer
 
     clock = Clock(local(2026, 1, 5, 8))
     app = service_app(sqlite_url, tmp_path, clock)

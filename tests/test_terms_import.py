@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 from sqlmodel import func, select
 
-from tsm.adapters.db import tables
+from tsm.adapters.db import directory
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade
 from tsm.domain.model import DateRange, TermName
@@ -365,8 +365,8 @@ async def db(tmp_path):
     upgrade(url)
     database = Database(url)
     async with database.transaction() as s:
-        s.add(tables.LA(id=1, code="926", name="Norfolk", policy="norfolk"))
-        s.add(tables.LA(id=2, code="886", name="Kent", policy="kent"))
+        s.add(directory.LA(id=1, code="926", name="Norfolk", policy="norfolk"))
+        s.add(directory.LA(id=2, code="886", name="Kent", policy="kent"))
     yield database
     await database.dispose()
 
@@ -390,7 +390,7 @@ async def test_terms_imported_then_loaded_come_back_the_same_with_their_row_ids(
     assert cal.why_not_bookable(D("2025-10-29")) == "Wednesday 29 October 2025 is in half term"
     assert cal.why_not_bookable(D("2026-05-04")) == "Monday 4 May 2026 is a bank holiday (May Day)"
     assert cal.why_not_bookable(D("2025-11-04")) is None
-    assert await count(db, tables.TermBreak) == 3
+    assert await count(db, directory.TermBreak) == 3
 
 
 async def test_reimporting_the_same_terms_changes_nothing(db: Database) -> None:
@@ -399,7 +399,7 @@ async def test_reimporting_the_same_terms_changes_nothing(db: Database) -> None:
     report = await import_terms(db, 1, norfolk_terms(), source="norfolk")
     assert (report.ok, report.created, report.updated, report.unchanged) == (3, 0, 0, 3)
     assert [t.id for t in (await load_calendar(db, 1)).terms] == before
-    assert await count(db, tables.Term) == 3 and await count(db, tables.TermBreak) == 3
+    assert await count(db, directory.Term) == 3 and await count(db, directory.TermBreak) == 3
 
 
 async def test_reimporting_moved_dates_updates_the_term_in_place_and_replaces_its_breaks(db: Database) -> None:
@@ -417,7 +417,7 @@ async def test_reimporting_moved_dates_updates_the_term_in_place_and_replaces_it
         Break(rng("2026-01-05", "2026-01-05"), "closure", "INSET day"),
         Break(rng("2026-02-09", "2026-02-13"), "half_term", "moved")))
     assert cal.is_bookable_day(D("2026-02-16")) and not cal.is_bookable_day(D("2026-02-10"))
-    assert await count(db, tables.TermBreak) == 4  # the old spring half term is gone
+    assert await count(db, directory.TermBreak) == 4  # the old spring half term is gone
 
 
 async def test_each_la_keeps_its_own_terms(db: Database) -> None:
@@ -448,7 +448,7 @@ async def test_a_term_overlapping_a_stored_term_is_not_imported_and_the_others_a
 async def test_importing_for_an_unknown_la_raises_and_writes_nothing(db: Database) -> None:
     with pytest.raises(LookupError, match="no LA with id 99"):
         await import_terms(db, 99, norfolk_terms(), source="x")
-    assert await count(db, tables.Term) == 0
+    assert await count(db, directory.Term) == 0
 
 
 async def test_an_example_file_is_stored_with_source_example_and_file_errors_are_reported(
@@ -456,7 +456,7 @@ async def test_an_example_file_is_stored_with_source_example_and_file_errors_are
     report = await import_terms_file(db, 1, str(DATA / "example-terms-2026-28.csv"))
     assert (report.ok, report.created, report.errors) == (6, 6, [])
     async with db.reader() as s:
-        assert set((await s.exec(select(tables.Term.source))).all()) == {"example"}
+        assert set((await s.exec(select(directory.Term.source))).all()) == {"example"}
 
     bad = tmp_path / "terms.csv"
     bad.write_text(HEADER + GOOD_ROWS + "2025-26,winter,2026-01-06,2026-03-27,term,\n")
@@ -464,7 +464,7 @@ async def test_an_example_file_is_stored_with_source_example_and_file_errors_are
     assert (report.ok, report.created) == (1, 1)
     assert report.errors == [(4, "unknown term name 'winter': use autumn, spring, summer or Term 1..6")]
     async with db.reader() as s:
-        assert (await s.exec(select(tables.Term.source).where(tables.Term.la_id == 2))).all() == ["terms.csv"]
+        assert (await s.exec(select(directory.Term.source).where(directory.Term.la_id == 2))).all() == ["terms.csv"]
 
 
 def test_an_import_report_summary_lists_counts_and_errors_by_line() -> None:

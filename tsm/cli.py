@@ -27,7 +27,7 @@ from .settings import Settings
 async def _school_id(app, urn: int) -> int:
     from sqlmodel import select
 
-    from .adapters.db.tables import School
+    from .adapters.db.directory import School
 
     async with app.db.reader() as s:
         school = (await s.exec(select(School).where(School.urn == urn))).first()
@@ -39,7 +39,7 @@ async def _school_id(app, urn: int) -> int:
 async def _la_id(app, la_code: str) -> int:
     from sqlmodel import select
 
-    from .adapters.db.tables import LA
+    from .adapters.db.directory import LA
 
     async with app.db.reader() as s:
         la = (await s.exec(select(LA).where(LA.code == la_code))).first()

@@ -48,7 +48,7 @@ async def acting_as(app, email: str | None):
     """The actor for ``--as EMAIL`` (an officer or a school contact), or an LA admin without it."""
     from sqlmodel import select
 
-    from .adapters.db.tables import Officer, SchoolContact
+    from .adapters.db.directory import Officer, SchoolContact
     from .services.actors import Actor
 
     if not email:

@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import select
 
+from tsm.adapters.db.calendars import CalendarEvent
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import LA, CalendarEvent, Officer, School, SchoolContact, Term
 from tsm.domain.policy import load_policy
 from tsm.importers.gias import csv_text, ensure_la, import_attendance_in, import_gias_in
 from tsm.importers.people import (

@@ -41,10 +41,11 @@ from sqlmodel import col, select
 from cards import booking as booking_cards
 from cards import record as record_cards
 
+from .adapters.db.delivery import Outbound
+from .adapters.db.directory import Officer, School, SchoolContact
 from .adapters.db.engine import Database
-from .adapters.db.event_tables import DomainEvent
-from .adapters.db.scheduler_tables import Outbound
-from .adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, Officer, School, SchoolContact
+from .adapters.db.history import DomainEvent
+from .adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from .chat.common import meeting_facts, place, slot_choices, when
 from .domain.errors import BookingRefused
 from .domain.model import MeetingStatus

@@ -96,7 +96,7 @@ async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url,
             await asyncio.sleep(0.05)
         assert [k["kid"] for k in metadata.keys] == ["k1"]
         async with h.app.db.reader() as s:
-            from tsm.adapters.db.tables import SchoolContact
+            from tsm.adapters.db.directory import SchoolContact
 
             c = await s.get(SchoolContact, h.world.contacts["low_primary.lead"])
         connector.members["29:user-1"] = member("29:user-1", c.email, "aad-1", c.name)

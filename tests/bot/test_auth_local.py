@@ -10,7 +10,7 @@ from __future__ import annotations
 import jwt
 from botkit import TENANT, make_harness, member, message
 
-from tsm.adapters.db.tables import SchoolContact
+from tsm.adapters.db.directory import SchoolContact
 
 APP_ID = "00000000-1111-2222-3333-444444444444"
 HEADERS = {

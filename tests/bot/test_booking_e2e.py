@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from botkit import invoke, member, message
 from sqlmodel import func, select
 
-from tsm.adapters.db.tables import Meeting, MeetingSchool, School, SchoolContact
+from tsm.adapters.db.directory import School, SchoolContact
+from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.demo import load_demo
 from tsm.server import build_web_app

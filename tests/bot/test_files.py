@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from bot.files import FileStore, token_hash
 from scheduler.service import SchedulerService
-from tsm.adapters.db.bot_tables import BotFile
-from tsm.adapters.db.tables import SchoolContact
+from tsm.adapters.db.directory import SchoolContact
+from tsm.adapters.db.teams import BotFile
 from tsm.bootstrap import build_app
 from tsm.settings import Settings
 

@@ -8,8 +8,8 @@ from factories import make_world
 from sqlmodel import update
 
 from bot.identity import AadResolver
+from tsm.adapters.db.directory import Officer, SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import Officer, SchoolContact
 from tsm.services.directory import Directory
 
 

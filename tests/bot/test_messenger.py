@@ -7,7 +7,7 @@ from botkit import installation_update, member, message
 from sqlmodel import select
 
 from bot.messenger import TeamsMessenger
-from tsm.adapters.db.bot_tables import BotConversation
+from tsm.adapters.db.teams import BotConversation
 from tsm.messaging import Message, Recipient, SendStatus
 from tsm.ratelimit import SendLimiter
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from bot.store import BotStore, RefInfo
-from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
 from tsm.adapters.db.engine import Database
+from tsm.adapters.db.teams import BotConversation, BotProcessedActivity
 
 
 def _ref(conv="a:c1", user="29:u1") -> RefInfo:

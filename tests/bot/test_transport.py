@@ -15,8 +15,8 @@ from botkit import (
 )
 from sqlmodel import select
 
-from tsm.adapters.db.bot_tables import BotConversation, BotProcessedActivity
-from tsm.adapters.db.tables import SchoolContact
+from tsm.adapters.db.directory import SchoolContact
+from tsm.adapters.db.teams import BotConversation, BotProcessedActivity
 
 
 async def _contact(h, key="low_primary.lead"):

@@ -14,7 +14,8 @@ from cardtree import walk
 from sqlalchemy import func
 from sqlmodel import select
 
-from tsm.adapters.db.tables import Meeting, MeetingSchool, Officer, School, SchoolContact
+from tsm.adapters.db.directory import Officer, School, SchoolContact
+from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.bootstrap import App, build_app
 from tsm.chat import Incoming, Reply, Who
 from tsm.chat.app import build_router

@@ -9,8 +9,8 @@ import pytest
 from chatkit import button, choices, facts, input_values, inputs, make_chat, text_of, titles, told
 from sqlmodel import select
 
-from tsm.adapters.db.bot_tables import MeetingLeaderUnavailable
-from tsm.adapters.db.tables import LA, MeetingAttendee, SchoolContact
+from tsm.adapters.db.directory import LA, SchoolContact
+from tsm.adapters.db.meetings import MeetingAttendee, MeetingLeaderUnavailable
 from tsm.chat import ChatContext
 from tsm.chat.common import conversation
 from tsm.messaging import Recipient
@@ -393,7 +393,7 @@ async def test_book_a_typed_date(chat):
 
 
 async def test_a_school_without_a_link_officer_is_told_whom_to_contact(chat):
-    from tsm.adapters.db.tables import School
+    from tsm.adapters.db.directory import School
 
     lead = await chat.contact(ASHCOMBE)
     async with chat.app.db.transaction() as s:

@@ -44,7 +44,7 @@ async def ended_meeting(chat, *, end_it: bool = True):
 async def officer_by_email(chat, email: str) -> Person:
     from sqlmodel import select
 
-    from tsm.adapters.db.tables import Officer
+    from tsm.adapters.db.directory import Officer
 
     async with chat.app.db.reader() as s:
         o = (await s.exec(select(Officer).where(Officer.email == email))).one()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from chatkit import Person, button, choices, facts, text_of, titles, told
 from sqlmodel import select
 
-from tsm.adapters.db.tables import MeetingAttendee
+from tsm.adapters.db.meetings import MeetingAttendee
 from tsm.chat import Who
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
@@ -145,7 +145,7 @@ async def test_my_week_lists_the_coming_week_and_unseen_notices(chat):
     later = await chat.school(990008)
     await chat.app.booking.book(Actor.system(), later.id,
                                 await free_start(chat, later.id, after=chat.clock.now + timedelta(days=9)), mode="teams")
-    from tsm.adapters.db.graph_tables import OfficerNotice
+    from tsm.adapters.db.delivery import OfficerNotice
 
     async with chat.app.db.transaction() as s:
         s.add(OfficerNotice(officer_id=officer.id, kind="calendar_failed", text="Calendar write failed for a TSM",

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from factories import Clock, World, local
 from sqlmodel import select
 
+from tsm.adapters.db.delivery import Outbound
+from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.scheduler_tables import Outbound
-from tsm.adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, SchoolContact
+from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records
 from tsm.services.reference import ReferenceData

@@ -16,8 +16,8 @@ from sqlmodel import select
 from cards import evaluation as eval_cards
 from cards import record as record_cards
 from cards import report as report_cards
-from tsm.adapters.db.feedback_tables import Evaluation, TsmRecord
-from tsm.adapters.db.tables import Officer
+from tsm.adapters.db.directory import Officer
+from tsm.adapters.db.feedback import Evaluation, TsmRecord
 from tsm.bootstrap import build_app
 from tsm.chat import Incoming, Who
 from tsm.chat.app import build_router

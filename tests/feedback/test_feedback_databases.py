@@ -15,7 +15,7 @@ from sqlmodel import select
 from scheduler.feedback_jobs import FeedbackJobs
 from scheduler.ledger import Ledger
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
 from tsm.domain.errors import InvalidInput
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records

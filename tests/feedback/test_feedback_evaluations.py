@@ -9,8 +9,8 @@ from factories import local
 from feedback_world import NOW
 from sqlmodel import select
 
-from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt
-from tsm.adapters.db.tables import AuditLog
+from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt
+from tsm.adapters.db.history import AuditLog
 from tsm.domain.errors import InvalidInput, NotAllowed
 
 GOOD = {"usefulness": "4", "working_together": "5", "clarity": "3", "overall": "4", "comments": "Clear and useful."}

@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from scheduler.feedback_jobs import FeedbackJobs
 from scheduler.ledger import Ledger
-from tsm.adapters.db.feedback_tables import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
-from tsm.adapters.db.tables import AuditLog
+from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.adapters.db.history import AuditLog
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 
 RATINGS = {"usefulness": "4", "working_together": "4", "clarity": "4", "overall": "4"}

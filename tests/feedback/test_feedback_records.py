@@ -10,7 +10,7 @@ from factories import local
 from sqlmodel import select
 
 from cards.record import record_card, record_form
-from tsm.adapters.db.feedback_tables import RecordAction, TsmRecord
+from tsm.adapters.db.feedback import RecordAction, TsmRecord
 from tsm.domain.errors import InvalidInput, NotAllowed
 
 FORM = {

@@ -22,7 +22,7 @@ import zlib
 import pytest
 from factories import local
 
-from tsm.adapters.db.chat_tables import ChatOffer
+from tsm.adapters.db.offers import ChatOffer
 from tsm.domain.errors import NotAllowed
 from tsm.domain.feedback import LA_TOTAL, Coverage
 from tsm.services import reports as rep

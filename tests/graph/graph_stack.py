@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher, build_graph_calendar
-from tsm.adapters.db.tables import Meeting
+from tsm.adapters.db.meetings import Meeting
 from tsm.bootstrap import App, build_app
 from tsm.services.calendar_changes import CalendarChanges
 from tsm.settings import Settings

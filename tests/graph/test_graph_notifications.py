@@ -15,7 +15,7 @@ from graph_stack import ANN, CLIENT_STATE
 from sqlmodel import select
 
 from tsm.adapters.calendar_graph import GraphWatcher
-from tsm.adapters.db.tables import MeetingAttendee
+from tsm.adapters.db.meetings import MeetingAttendee
 from tsm.ports import CalendarRef
 from tsm.settings import Settings
 from tsm.web.graph_notifications import PATH, GraphNotificationReceiver, graph_routes

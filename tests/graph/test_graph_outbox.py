@@ -12,8 +12,10 @@ from graph_stack import ANN, make_stack
 from sqlmodel import select
 
 from tsm.adapters.calendar_graph import build_graph_calendar
-from tsm.adapters.db.graph_tables import OfficerNotice
-from tsm.adapters.db.tables import CalendarOutbox, MeetingSchool, Officer
+from tsm.adapters.db.calendars import CalendarOutbox
+from tsm.adapters.db.delivery import OfficerNotice
+from tsm.adapters.db.directory import Officer
+from tsm.adapters.db.meetings import MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.services.calendar_sync import LEASE
 

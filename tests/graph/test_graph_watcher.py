@@ -11,8 +11,10 @@ from graph_stack import ANN, BOB, CLIENT_STATE
 from sqlmodel import select
 
 from dev.graph_emulator._times import parse_iso
-from tsm.adapters.db.graph_tables import GraphSubscription, OfficerNotice
-from tsm.adapters.db.tables import MeetingAttendee, MeetingSchool, Officer, OfficerBlock
+from tsm.adapters.db.calendars import GraphSubscription
+from tsm.adapters.db.delivery import OfficerNotice
+from tsm.adapters.db.directory import Officer
+from tsm.adapters.db.meetings import MeetingAttendee, MeetingSchool, OfficerBlock
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]

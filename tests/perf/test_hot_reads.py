@@ -9,8 +9,8 @@ import pytest
 from factories import make_world
 
 from tsm.adapters.calendar_local import LocalCalendar
+from tsm.adapters.db.directory import Officer, School, Trust
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import Officer, School, Trust
 from tsm.domain.entitlement import entitlement_for
 from tsm.domain.errors import NotAllowed, NotFound
 from tsm.domain.schools import school_facts

@@ -13,8 +13,8 @@ from datetime import timedelta
 from chatkit import Chat, button, choices, text_of, titles
 from sqlalchemy import event
 
-from tsm.adapters.db.chat_tables import ChatOffer
 from tsm.adapters.db.engine import Database
+from tsm.adapters.db.offers import ChatOffer
 from tsm.chat.common import conversation
 from tsm.services.conversation import ConversationService, ExpiredOffer
 

@@ -21,7 +21,8 @@ from sqlalchemy import func
 from sqlmodel import select
 from teams_fakes import FakeConnector, ThreadServer, invoke, message
 
-from tsm.adapters.db.tables import Meeting, MeetingSchool, SchoolContact
+from tsm.adapters.db.directory import SchoolContact
+from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.demo import load_demo
 from tsm.settings import Settings

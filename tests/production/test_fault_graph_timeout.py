@@ -16,8 +16,10 @@ from sqlmodel import select
 
 from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import build_graph_calendar
-from tsm.adapters.db.tables import CalendarOutbox, Meeting
+from tsm.adapters.db.calendars import CalendarOutbox
+from tsm.adapters.db.meetings import Meeting
 from tsm.bootstrap import build_app
+from tsm.observability import Metrics
 from tsm.ports import CalendarError
 from tsm.settings import Settings
 
@@ -35,7 +37,8 @@ async def graph_app(sqlite_url, tmp_path):
                         graph_base_url=emulator.graph_url, graph_timeout_seconds=0.5, graph_retry_max=1,
                         graph_retry_delay=0.0, graph_join_url_reads=0, outbox_max_attempts=4)
     clock = Clock(NOW)
-    app = build_app(settings, clock=clock, calendar=build_graph_calendar(settings))
+    metrics = Metrics()  # the Graph client's middleware counts into the App's registry
+    app = build_app(settings, clock=clock, metrics=metrics, calendar=build_graph_calendar(settings, observer=metrics))
     try:
         world = await make_world(app.db)
         yield emulator, app, clock, world

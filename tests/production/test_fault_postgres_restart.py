@@ -16,7 +16,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
-from tsm.adapters.db.tables import Meeting, MeetingSchool, OfficerBlock, Trust
+from tsm.adapters.db.directory import Trust
+from tsm.adapters.db.meetings import Meeting, MeetingSchool, OfficerBlock
 from tsm.bootstrap import build_app
 from tsm.domain.errors import BookingRefused
 from tsm.services.actors import Actor

@@ -18,7 +18,8 @@ from prod_figures import record_figures
 from sqlalchemy import text
 from teams_fakes import FakeConnector, ThreadServer, installation_update
 
-from tsm.adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, SchoolContact, Term
+from tsm.adapters.db.directory import SchoolContact, Term
+from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.settings import Settings
 

@@ -66,7 +66,7 @@ class Served:
     async def _setup(self) -> None:
         from sqlmodel import select
 
-        from tsm.adapters.db.tables import Officer, SchoolContact
+        from tsm.adapters.db.directory import Officer, SchoolContact
         from tsm.demo import load_demo
 
         await load_demo(self.app.db, today=date.today())

@@ -14,8 +14,8 @@ from card_walker import card_text, invoke_card, next_step, reply_cards
 from sqlmodel import select
 from teams_fakes import FakeConnector, ThreadServer, invoke, message
 
+from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.migrate import upgrade
-from tsm.adapters.db.tables import SchoolContact
 from tsm.bootstrap import build_app
 from tsm.demo import load_demo
 from tsm.observability import configure_logging
@@ -77,7 +77,7 @@ async def test_logs_carry_ids_and_never_bodies_or_secrets(tmp_path):
             assert "is booked" in card_text(card)
             # Free text that is stored and sent on (a cancellation reason) is still never logged.
             async def meeting_id() -> int:
-                from tsm.adapters.db.tables import Meeting
+                from tsm.adapters.db.meetings import Meeting
 
                 async with app.db.reader() as s:
                     return (await s.exec(select(Meeting.id))).one()

@@ -28,7 +28,8 @@ from teams_fakes import FakeConnector, ThreadServer, installation_update, invoke
 
 from scheduler.jobs import Jobs
 from scheduler.ledger import Ledger
-from tsm.adapters.db.tables import Meeting, MeetingAttendee, MeetingSchool, School, SchoolContact, Term
+from tsm.adapters.db.directory import School, SchoolContact, Term
+from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.demo import load_demo
 from tsm.messaging import SendResult, SendStatus

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,8 @@ import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware.middleware import BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.attendee import Attendee as GraphAttendee
@@ -53,15 +55,17 @@ from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_reques
 from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 from msgraph_core import GraphClientFactory
+from msgraph_core.middleware import GraphTelemetryHandler
 from sqlalchemy import delete
 from sqlmodel import select
 
 from ..domain.model import Interval
 from ..ports import CalendarChange, CalendarError, CalendarRef, EventDetails, EventResult
 from ..settings import Settings
+from .db.calendars import GraphDeltaState, GraphSubscription
+from .db.directory import Officer
 from .db.engine import Database
-from .db.graph_tables import GraphDeltaState, GraphSubscription
-from .db.tables import Meeting, Officer
+from .db.meetings import Meeting
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +124,56 @@ def _credential(settings: Settings):
     return ClientSecretCredential(settings.graph_tenant_id, settings.graph_client_id, secret)
 
 
-def make_graph_client(settings: Settings, *, base_url: str | None = None,
-                      anonymous: bool | None = None) -> tuple[GraphServiceClient, Callable[[], Awaitable[None]]]:
+class GraphObserver(Protocol):
+    def graph_request(self, method: str, status: int | None, seconds: float, *, error: BaseException | None = None,
+                      retry_after: str = "") -> None:
+        """One HTTP attempt to Graph got ``status`` after ``seconds``, or no answer (``status`` None, ``error``)."""
+
+
+class ObservingHandler(BaseMiddleware):
+    """The last middleware of the Graph client's pipeline (below the SDK's retry handler): it sees every HTTP
+    attempt, the SDK's own retries included, and tells its observer the method, status and time taken."""
+
+    def __init__(self, observer: GraphObserver) -> None:
+        super().__init__()
+        self.observer = observer
+
+    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await super().send(request, transport)
+        except Exception as exc:
+            self.observer.graph_request(request.method, None, time.perf_counter() - started, error=exc)
+            raise
+        self.observer.graph_request(request.method, response.status_code, time.perf_counter() - started,
+                                    retry_after=response.headers.get("Retry-After", ""))
+        return response
+
+
+def graph_middleware(settings: Settings, observer: GraphObserver | None = None) -> list[BaseMiddleware]:
+    """The SDK's default middleware (``GraphClientFactory.create_with_default_middleware``'s list: Kiota's
+    defaults, the retry handler configured from the settings, Graph's telemetry handler), then
+    :class:`ObservingHandler` last when there is an observer."""
+    retry = RetryHandlerOption(delay=settings.graph_retry_delay, max_retries=settings.graph_retry_max)
+    middleware = KiotaClientFactory.get_default_middleware({retry.get_key(): retry})
+    middleware.append(GraphTelemetryHandler())
+    if observer is not None:
+        middleware.append(ObservingHandler(observer))
+    return middleware
+
+
+def make_graph_client(settings: Settings, *, base_url: str | None = None, anonymous: bool | None = None,
+                      observer: GraphObserver | None = None) -> tuple[GraphServiceClient, Callable[[], Awaitable[None]]]:
     """A GraphServiceClient with the SDK's default middleware (retry handler included, configured from the
-    settings) and a close function. ``anonymous`` (no token) is only for a local emulator on loopback."""
+    settings), an :class:`ObservingHandler` for ``observer`` (the App's metrics), and a close function.
+    ``anonymous`` (no token) is only for a local emulator on loopback."""
     base_url = (base_url or settings.graph_base_url).rstrip("/")
     if anonymous is None:
         anonymous = not settings.graph_tenant_id and _is_loopback(base_url)
     if anonymous and not _is_loopback(base_url):
         raise GraphConfigError("Graph without credentials is only for a local emulator (a loopback TSM_GRAPH_BASE_URL).")
-    retry = RetryHandlerOption(delay=settings.graph_retry_delay, max_retries=settings.graph_retry_max)
-    http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(timeout=settings.graph_timeout_seconds), options={retry.get_key(): retry})
+    http = GraphClientFactory.create_with_custom_middleware(
+        graph_middleware(settings, observer), client=httpx.AsyncClient(timeout=settings.graph_timeout_seconds))
     credential = None
     if anonymous:
         auth = AnonymousAuthenticationProvider()
@@ -153,9 +195,11 @@ def make_graph_client(settings: Settings, *, base_url: str | None = None,
     return GraphServiceClient(request_adapter=adapter), close
 
 
-def build_graph_calendar(settings: Settings, db: Database | None = None) -> GraphCalendar:
-    """The composition root's Graph calendar (``db``: where :meth:`GraphCalendar.health` finds an officer's mailbox)."""
-    client, close = make_graph_client(settings)
+def build_graph_calendar(settings: Settings, db: Database | None = None, *,
+                         observer: GraphObserver | None = None) -> GraphCalendar:
+    """The composition root's Graph calendar (``db``: where :meth:`GraphCalendar.health` finds an officer's mailbox;
+    ``observer``: what hears of every HTTP attempt, the App's metrics)."""
+    client, close = make_graph_client(settings, observer=observer)
     return GraphCalendar(client, settings=settings, close=close, db=db)
 
 

@@ -14,8 +14,8 @@ from sqlmodel import col, select
 
 from ..domain.model import Interval
 from ..ports import CalendarRef, EventDetails, EventResult
+from .db.calendars import CalendarEvent
 from .db.engine import Database
-from .db.tables import CalendarEvent
 
 BLOCKING = ("busy", "tentative", "oof")  # workingElsewhere and free do not block a slot
 PRODID = "-//TSM bot//Targeting Support Meetings//EN"

@@ -26,8 +26,10 @@ from typing import TextIO
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tsm.adapters.db.columns import now_utc
+from tsm.adapters.db.directory import LA, School, Trust
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import LA, AuditLog, School, Trust, now_utc
+from tsm.adapters.db.history import AuditLog
 from tsm.domain.entitlement import classify_phase, entitlement_for
 from tsm.domain.policy import Policy, load_policy
 from tsm.domain.schools import school_facts

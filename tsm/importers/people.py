@@ -19,8 +19,8 @@ import re
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from tsm.adapters.db.engine import Database
-from tsm.adapters.db.tables import LA, Officer, School, SchoolContact, Trust
 from tsm.domain.errors import NotFound, PolicyError
 from tsm.domain.model import ContactRole
 from tsm.domain.policy import WEEKDAYS, WorkingHours

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from ..adapters.db import tables
+from ..adapters.db import directory
 from ..adapters.db.engine import Database
 from ..domain.model import DateRange, TermName
 from ..domain.terms import TERM_ORDER, Break, Term, TermCalendar, academic_year_of
@@ -506,10 +506,10 @@ async def import_terms(db: Database, la_id: int, terms: Iterable[Term], *, sourc
             wanted.append(t)
 
     async with db.transaction() as s:
-        if await s.get(tables.LA, la_id) is None:
+        if await s.get(directory.LA, la_id) is None:
             raise LookupError(f"no LA with id {la_id}")
         stored = {(r.academic_year, r.name): r
-                  for r in await s.exec(select(tables.Term).where(tables.Term.la_id == la_id))}
+                  for r in await s.exec(select(directory.Term).where(directory.Term.la_id == la_id))}
 
         # Drop imported terms until the LA's resulting terms no longer overlap.
         while True:
@@ -530,13 +530,13 @@ async def import_terms(db: Database, la_id: int, terms: Iterable[Term], *, sourc
             row = stored.get((t.academic_year, t.name.value))
             new_breaks = sorted(_break_key(b.kind, b.dates.first, b.dates.last, b.label) for b in t.breaks)
             if row is None:
-                row = tables.Term(la_id=la_id, academic_year=t.academic_year, name=t.name.value,
-                                  start_date=t.dates.first, end_date=t.dates.last, source=source)
+                row = directory.Term(la_id=la_id, academic_year=t.academic_year, name=t.name.value,
+                                     start_date=t.dates.first, end_date=t.dates.last, source=source)
                 s.add(row)
                 await s.flush()
                 report.created += 1
             else:
-                old = list(await s.exec(select(tables.TermBreak).where(tables.TermBreak.term_id == row.id)))
+                old = list(await s.exec(select(directory.TermBreak).where(directory.TermBreak.term_id == row.id)))
                 old_breaks = sorted(_break_key(b.kind, b.start_date, b.end_date, b.label) for b in old)
                 if (row.start_date, row.end_date, row.source, old_breaks) == (
                         t.dates.first, t.dates.last, source, new_breaks):
@@ -550,7 +550,7 @@ async def import_terms(db: Database, la_id: int, terms: Iterable[Term], *, sourc
                 report.updated += 1
             assert row.id is not None
             for kind, first, last, label in new_breaks:
-                s.add(tables.TermBreak(term_id=row.id, kind=kind, start_date=first, end_date=last, label=label[:120]))
+                s.add(directory.TermBreak(term_id=row.id, kind=kind, start_date=first, end_date=last, label=label[:120]))
             report.ok += 1
     return report
 

@@ -4,13 +4,15 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-from tsm.adapters.db import (
-    bot_tables,  # noqa: F401  (Teams bot: conversations, processed activities)
-    chat_tables,  # noqa: F401  (conversations: offers kept server-side)
-    feedback_tables,  # noqa: F401  (evaluations, TSM records and actions)
-    graph_tables,  # noqa: F401  (Graph subscriptions, delta state, officer notices)
-    scheduler_tables,  # noqa: F401  (the scheduler's ledger)
-    tables,  # noqa: F401  (registers the tables on the metadata)
+from tsm.adapters.db import (  # importing the table modules registers their tables on the metadata
+    calendars,  # noqa: F401  (officers' calendars: local events, the calendar outbox, Graph sync state)
+    delivery,  # noqa: F401  (the delivery ledger, officers' notices)
+    directory,  # noqa: F401  (LAs, officers, schools, contacts, trusts, terms)
+    feedback,  # noqa: F401  (evaluations, TSM records and actions)
+    history,  # noqa: F401  (domain events, the audit log)
+    meetings,  # noqa: F401  (meetings and what hangs on them)
+    offers,  # noqa: F401  (card offers kept server-side)
+    teams,  # noqa: F401  (the Teams channel: conversations, processed activities, files)
 )
 
 config = context.config

@@ -18,22 +18,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..adapters.db.bot_tables import MeetingLeaderUnavailable
+from ..adapters.db.calendars import CalendarOutbox
+from ..adapters.db.directory import Officer, School, SchoolContact, Term, Trust
 from ..adapters.db.engine import Database
-from ..adapters.db.tables import (
-    AuditLog,
-    CalendarOutbox,
+from ..adapters.db.history import AuditLog
+from ..adapters.db.meetings import (
     Meeting,
     MeetingAttendee,
+    MeetingLeaderUnavailable,
     MeetingSchool,
     MeetingStatusChange,
-    Officer,
     OfficerBlock,
     OfficerDayLoad,
-    School,
-    SchoolContact,
-    Term,
-    Trust,
 )
 from ..domain.entitlement import Entitlement, SchoolFacts, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
@@ -45,9 +41,10 @@ from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
 from ..domain.text import day_text, time_text, when_text
 from ..ports import CalendarPort, CalendarRef
-from .actors import Actor
+from .actors import Actor, check_meeting
 from .events import EventKind, record
 from .events import iso as _iso
+from .observer import BookingObserver, observed
 from .reference import ReferenceData
 from .views import AttendeeView, BookingResult, MeetingView, SlotOffer
 
@@ -86,12 +83,14 @@ class BookingService:
         *,
         clock: Callable[[], datetime] = now_utc,
         sync=None,  # CalendarSync; optional so the core can be used without calendar writes
+        observer: BookingObserver | None = None,  # told how each book/move/cancel ended (metrics, logs)
     ) -> None:
         self.db = db
         self.calendar = calendar
         self.ref = reference
         self.clock = clock
         self.sync = sync
+        self.observer = observer
 
     # ------------------------------------------------------------------ reading
 
@@ -185,6 +184,7 @@ class BookingService:
 
     # ------------------------------------------------------------------ booking
 
+    @observed("book")
     async def book(
         self,
         actor: Actor,
@@ -252,6 +252,7 @@ class BookingService:
         )
         return await self._after_write(actor, meeting.id, "booked")
 
+    @observed("move")
     async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
         """Move a meeting to another free slot of the same term."""
         new_start = _aware(new_start)
@@ -308,6 +309,7 @@ class BookingService:
         )
         return await self._after_write(actor, meeting_id, "moved")
 
+    @observed("cancel")
     async def cancel(self, actor: Actor, meeting_id: int, reason: str) -> BookingResult:
         reason = (reason or "").strip()
         if len(reason) < 3:
@@ -401,19 +403,8 @@ class BookingService:
     # ------------------------------------------------------------------ internals: checks
 
     def _authorize(self, actor: Actor, schools: Sequence[School], officer: Officer | None) -> None:
-        if actor.kind in ("admin", "system"):
-            return
-        if actor.kind == "contact":
-            if actor.school_id is None or any(sc.id != actor.school_id for sc in schools):
-                if len(schools) > 1 and actor.school_id in {sc.id for sc in schools}:
-                    return  # a contact of one school in a trust's joint TSM sees it
-                raise NotAllowed("That is another school's meeting: you can only see and change your own school's TSMs.")
-            return
-        if actor.kind == "officer":
-            if officer is None or officer.id != actor.id:
-                raise NotAllowed("That school is not on your list: only its link officer (or an LA admin) can do this.")
-            return
-        raise NotAllowed("Unknown user.")
+        """The one access rule (``actors.may_act_for``): the schools' (or the meeting's) officer, their staff."""
+        check_meeting(actor, schools, officer.id if officer is not None else None)
 
     async def _check_may_self_book(self, s: AsyncSession, school: School, officer: Officer, policy: Policy) -> None:
         ent = entitlement_for(await school_facts(s, school), policy)

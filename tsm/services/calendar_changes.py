@@ -24,18 +24,12 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from ..adapters.db.calendars import CalendarOutbox
+from ..adapters.db.delivery import OfficerNotice
+from ..adapters.db.directory import Officer, School
 from ..adapters.db.engine import Database
-from ..adapters.db.graph_tables import OfficerNotice
-from ..adapters.db.tables import (
-    AuditLog,
-    CalendarOutbox,
-    Meeting,
-    MeetingAttendee,
-    MeetingSchool,
-    MeetingStatusChange,
-    Officer,
-    School,
-)
+from ..adapters.db.history import AuditLog
+from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool, MeetingStatusChange
 from ..domain.errors import BookingRefused
 from ..domain.model import MeetingStatus
 from ..domain.text import when_text

@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
+from ..adapters.db.calendars import CalendarOutbox
+from ..adapters.db.delivery import OfficerNotice
+from ..adapters.db.directory import LA, Officer, School
 from ..adapters.db.engine import Database
-from ..adapters.db.graph_tables import OfficerNotice
-from ..adapters.db.tables import LA, CalendarOutbox, Meeting, MeetingAttendee, MeetingSchool, Officer, School
+from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from ..domain.model import Mode
 from ..domain.text import when_text
 from ..ports import Attendee, CalendarError, CalendarPort, CalendarRef, EventDetails, EventResult

@@ -18,20 +18,11 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
-from ..adapters.db.bot_tables import MeetingLeaderUnavailable
-from ..adapters.db.chat_tables import ChatOffer
+from ..adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from ..adapters.db.engine import Database
-from ..adapters.db.tables import (
-    LA,
-    AuditLog,
-    Meeting,
-    MeetingAttendee,
-    MeetingSchool,
-    Officer,
-    School,
-    SchoolContact,
-    Trust,
-)
+from ..adapters.db.history import AuditLog
+from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingLeaderUnavailable, MeetingSchool
+from ..adapters.db.offers import ChatOffer
 from ..domain.entitlement import Entitlement, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, MeetingStatus, Mode

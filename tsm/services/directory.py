@@ -15,8 +15,9 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from ..adapters.db.directory import Officer, School, SchoolContact
 from ..adapters.db.engine import Database
-from ..adapters.db.tables import AuditLog, Officer, School, SchoolContact
+from ..adapters.db.history import AuditLog
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole
 from .actors import Actor

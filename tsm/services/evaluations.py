@@ -22,12 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..adapters.db.directory import LA, Officer, School, SchoolContact
 from ..adapters.db.engine import Database
-from ..adapters.db.feedback_tables import Evaluation, EvaluationReceipt
-from ..adapters.db.tables import LA, AuditLog, Meeting, MeetingSchool, Officer, School, SchoolContact
+from ..adapters.db.feedback import Evaluation, EvaluationReceipt
+from ..adapters.db.history import AuditLog
+from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import MAX_COMMENT, Ratings, clean_text, find_pupil_data, parse_flag, parse_ratings
-from .actors import Actor
+from .actors import Actor, may_act_for
 
 ENDED_OK = ("held",)
 WAITING = ("booked", "moved")
@@ -73,13 +75,11 @@ async def load_meeting(s: AsyncSession, actor: Actor, meeting_id: object) -> Mee
                                 .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
     officer = await s.get(Officer, m.officer_id)
     ids = tuple(sc.id for sc in schools)
-    if actor.kind == "contact":
-        if actor.school_id not in ids:
+    if not may_act_for(actor, schools, officer.id if officer is not None else None):  # the one access rule
+        if actor.kind == "contact":
             raise NotAllowed("That is another school's meeting: you can only see your own school's TSMs.")
-    elif actor.kind == "officer":
-        if officer is None or officer.id != actor.id:
+        if actor.kind == "officer":
             raise NotAllowed("That meeting is not one of yours: only its link officer (or an LA admin) can see it.")
-    elif actor.kind not in ("admin", "system"):
         raise NotAllowed("Unknown user.")
     la = await s.get(LA, schools[0].la_id) if schools else None
     return MeetingFacts(m.id, m.start, m.end, m.status, m.term_id, m.officer_id, officer.name if officer else "",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..adapters.db.event_tables import DomainEvent
+from ..adapters.db.history import DomainEvent
 from .actors import Actor
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from ..adapters.db.delivery import OfficerNotice
 from ..adapters.db.engine import Database
-from ..adapters.db.graph_tables import OfficerNotice
 
 
 @dataclass(frozen=True)

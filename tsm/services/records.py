@@ -17,17 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..adapters.db.directory import Officer, School, SchoolContact
 from ..adapters.db.engine import Database
-from ..adapters.db.feedback_tables import RecordAction, TsmRecord
-from ..adapters.db.tables import (
-    AuditLog,
-    Meeting,
-    MeetingAttendee,
-    MeetingSchool,
-    Officer,
-    School,
-    SchoolContact,
-)
+from ..adapters.db.feedback import RecordAction, TsmRecord
+from ..adapters.db.history import AuditLog
+from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import (
     MAX_NOTES,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..adapters.db.directory import LA, Term, TermBreak
 from ..adapters.db.engine import Database
-from ..adapters.db.tables import LA, Term, TermBreak
 from ..domain.model import DateRange, TermName
 from ..domain.policy import Policy, load_policy
 from ..domain.terms import Break, TermCalendar

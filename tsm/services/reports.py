@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..adapters.db.chat_tables import ChatOffer
+from ..adapters.db.delivery import Outbound
+from ..adapters.db.directory import LA, Officer, School, SchoolContact, Term
 from ..adapters.db.engine import Database
-from ..adapters.db.feedback_tables import Evaluation, RecordAction, TsmRecord
-from ..adapters.db.scheduler_tables import Outbound
-from ..adapters.db.tables import LA, Meeting, MeetingSchool, Officer, School, SchoolContact, Term
+from ..adapters.db.feedback import Evaluation, RecordAction, TsmRecord
+from ..adapters.db.meetings import Meeting, MeetingSchool
+from ..adapters.db.offers import ChatOffer
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import (
     COVERAGE_ORDER,

@@ -16,13 +16,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Field, SQLModel
 
-from .tables import UTCDateTime
-
-
-def _ts(**kw) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kw))
+from .columns import utc_ts
 
 
 class Evaluation(SQLModel, table=True):
@@ -73,8 +69,8 @@ class TsmRecord(SQLModel, table=True):
     notes: str = Field(default="", max_length=2000)
     created_by: str = Field(max_length=80)
     updated_by: str = Field(max_length=80)
-    created_at: datetime = _ts(nullable=False)
-    updated_at: datetime = _ts(nullable=False)
+    created_at: datetime = utc_ts(nullable=False)
+    updated_at: datetime = utc_ts(nullable=False)
 
 
 class RecordAction(SQLModel, table=True):
@@ -86,5 +82,5 @@ class RecordAction(SQLModel, table=True):
     owner: str = Field(max_length=16)  # school | la | other
     owner_detail: str = Field(default="", max_length=120)
     due_date: date = Field(index=True)
-    done_at: datetime | None = _ts(nullable=True)
+    done_at: datetime | None = utc_ts(nullable=True)
     done_by: str = Field(default="", max_length=80)

@@ -1,5 +1,6 @@
-"""Tables of the Teams bot (issue 4): conversation references, processed activities, and the
-"senior leader can't attend" mark (migration ``0002``), and files served as download links (``0008``).
+"""The Teams channel's own state: where the bot can reach someone (conversation references), the activities
+it already handled (so a redelivered one is handled once), and the files it serves as download links.
+Created by migrations ``0002`` and ``0008``.
 
 Nothing here holds a message body: a conversation reference is addresses and ids only. A ``bot_file`` row holds
 the file a user was handed (an invitation: the meeting, attendees' names and emails; never pupil data).
@@ -11,11 +12,7 @@ from datetime import datetime
 
 from sqlmodel import JSON, Column, Field, LargeBinary, SQLModel
 
-from .tables import UTCDateTime
-
-
-def _ts(**kw) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kw))
+from .columns import utc_ts
 
 
 class BotConversation(SQLModel, table=True):
@@ -39,9 +36,9 @@ class BotConversation(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="school_contact.id", index=True)
     officer_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
     installed: bool = True
-    blocked_at: datetime | None = _ts(nullable=True)
+    blocked_at: datetime | None = utc_ts(nullable=True)
     last_error: str = Field(default="", max_length=300)
-    updated_at: datetime = _ts(nullable=False)
+    updated_at: datetime = utc_ts(nullable=False)
 
 
 class BotProcessedActivity(SQLModel, table=True):
@@ -53,18 +50,8 @@ class BotProcessedActivity(SQLModel, table=True):
     __tablename__ = "bot_processed_activity"
     conversation_id: str = Field(max_length=400, primary_key=True)
     activity_id: str = Field(max_length=200, primary_key=True)
-    received_at: datetime = _ts(nullable=False, index=True)
+    received_at: datetime = utc_ts(nullable=False, index=True)
     response: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-
-
-class MeetingLeaderUnavailable(SQLModel, table=True):
-    """The school said its senior leader cannot attend this meeting: it must be rearranged (Kent's rule)."""
-
-    __tablename__ = "meeting_leader_unavailable"
-    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
-    reported_at: datetime = _ts(nullable=False)
-    reported_by: str = Field(max_length=80)
-    note: str = Field(default="", max_length=300)
 
 
 class BotFile(SQLModel, table=True):
@@ -84,5 +71,5 @@ class BotFile(SQLModel, table=True):
     meeting_id: int | None = Field(default=None, index=True)  # the invitation's meeting (found by its UID)
     made_for: str = Field(default="", max_length=80)  # the actor key of the turn: "contact:12", "officer:3"
     school_id: int | None = Field(default=None)  # a school contact's school
-    created_at: datetime = _ts(nullable=False)
-    expires_at: datetime = _ts(nullable=False, index=True)
+    created_at: datetime = utc_ts(nullable=False)
+    expires_at: datetime = utc_ts(nullable=False, index=True)

@@ -12,11 +12,7 @@ from datetime import datetime
 
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from .tables import UTCDateTime
-
-
-def _ts(**kw) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kw))
+from .columns import utc_ts
 
 
 class ChatOffer(SQLModel, table=True):
@@ -33,5 +29,5 @@ class ChatOffer(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     slots: list = Field(sa_column=Column(JSON, nullable=False))  # starts, as minutes since the Unix epoch (UTC)
     context: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # words for the cards
-    created_at: datetime = _ts(nullable=False)
-    expires_at: datetime = _ts(nullable=False, index=True)
+    created_at: datetime = utc_ts(nullable=False)
+    expires_at: datetime = utc_ts(nullable=False, index=True)

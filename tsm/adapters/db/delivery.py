@@ -1,10 +1,16 @@
-"""The scheduler's ledger: one row per message a sweep decided to send, created by the claim itself.
+"""What reaches people: the delivery ledger (``outbound``) and the notices officers are shown.
+
+The ledger holds one row per message decided on (by a sweep or from a domain event), created by the claim itself.
 
 A sweep computes what is due from the meetings (so a move or cancellation needs no bookkeeping) and
 claims each item by inserting its row: the UNIQUE (kind, subject_kind, subject_id, recipient_kind,
 recipient_id, ref) key lets exactly one worker win. The winner holds a lease while it sends; a worker
 that dies mid-send leaves the row 'claimed' with an expired lease, and another worker takes it over.
 Rows hold ids and times only, never message bodies.
+
+``officer_notice`` is what an officer must be told (a calendar write that finally failed, a meeting changed or
+deleted in Outlook, an attendee's decline, a move refused), for the bot's "my week" or the scheduler to show;
+``seen_at`` is set once shown (migration ``0003``).
 """
 
 from __future__ import annotations
@@ -12,13 +18,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Field, SQLModel
 
-from .tables import UTCDateTime
-
-
-def _ts(**kw) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kw))
+from .columns import utc_ts
 
 
 class Outbound(SQLModel, table=True):
@@ -38,8 +40,21 @@ class Outbound(SQLModel, table=True):
     ref: str = Field(max_length=40, description="what makes it once: the meeting's start, the day, the term...")
     status: str = Field(default="claimed", max_length=16)  # claimed | sent | skipped | undeliverable | failed
     claimed_by: str = Field(default="", max_length=80)
-    lease_until: datetime | None = _ts(nullable=True)
+    lease_until: datetime | None = utc_ts(nullable=True)
     attempts: int = 1
-    created_at: datetime = _ts(nullable=False)
-    sent_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = utc_ts(nullable=False)
+    sent_at: datetime | None = utc_ts(nullable=True)
     last_error: str = Field(default="", max_length=300)
+
+
+class OfficerNotice(SQLModel, table=True):
+    """Something an officer must be told. ``text`` is written for them; never message bodies or pupil data."""
+
+    __tablename__ = "officer_notice"
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
+    kind: str = Field(max_length=32)  # calendar_failed | attendee_declined | moved_in_outlook | deleted_in_outlook | move_refused
+    text: str = Field(max_length=500)
+    created_at: datetime = utc_ts(nullable=False)
+    seen_at: datetime | None = utc_ts(nullable=True)
