@@ -13,7 +13,7 @@ from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
 from .clock import Clock, clock_from_settings
 from .notifications import Notifications
-from .observability import Metrics, instrument_booking, instrument_graph
+from .observability import Metrics
 from .ports import CalendarPort
 from .services.booking import BookingService
 from .services.calendar_sync import CalendarSync
@@ -52,27 +52,30 @@ class App:
         await self.db.dispose()
 
 
-def build_calendar(settings: Settings, db: Database) -> CalendarPort:
+def build_calendar(settings: Settings, db: Database, *, metrics: Metrics | None = None) -> CalendarPort:
+    """The calendar backend; with Graph, ``metrics`` hears of every HTTP attempt (a middleware of the client)."""
     if settings.calendar_backend == "local":
         return LocalCalendar(db, settings.invitations_dir)
     from .adapters.calendar_graph import build_graph_calendar  # only this path imports msgraph
 
-    return build_graph_calendar(settings, db)
+    return build_graph_calendar(settings, db, observer=metrics)
 
 
 def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
-              calendar: CalendarPort | None = None) -> App:
-    """Everything the channels share, from one Settings. ``clock`` overrides the settings' clock (tests)."""
+              calendar: CalendarPort | None = None, metrics: Metrics | None = None) -> App:
+    """Everything the channels share, from one Settings. ``clock`` overrides the settings' clock (tests);
+    ``calendar`` the calendar (tests: one built with ``build_graph_calendar(..., observer=metrics)`` to have its
+    Graph calls counted); ``metrics`` the App's registry (default: a new one). The metrics are given to what they
+    observe at construction: the booking service and the Graph client's middleware (the scheduler's ledger gets
+    them in ``scheduler.service.build_jobs``)."""
     settings = settings or Settings()
     clock = clock or clock_from_settings(settings.clock_start)
     db = Database(settings.database_url)
-    cal = calendar or build_calendar(settings, db)
+    metrics = metrics if metrics is not None else Metrics()
+    cal = calendar or build_calendar(settings, db, metrics=metrics)
     reference = ReferenceData(db)
     sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
-    booking = BookingService(db, cal, reference, clock=clock, sync=sync)
-    metrics = Metrics()
-    instrument_booking(booking, metrics)
-    instrument_graph(cal, metrics)  # no-op unless the calendar is the Graph one
+    booking = BookingService(db, cal, reference, clock=clock, sync=sync, observer=metrics)
     conversation = ConversationService(db, booking, reference, clock=clock)
     records = Records(db, clock=clock)
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),

@@ -3,10 +3,12 @@
 - :class:`Metrics` owns its own ``CollectorRegistry``: one per application built by the composition root,
   never a module-global made at import time, so two apps in one process (tests, a bot and a worker) never
   share or double-register series. ``GET /metrics`` serves it (:func:`metrics_handler`).
-- Counters are fed at the few places where things happen: every chat turn (``Router.dispatch``), the
-  booking service's book/move/cancel (:func:`instrument_booking`, wrapped in the composition root), the
-  scheduler ledger's outcomes (:func:`instrument_ledger`), and every HTTP attempt to Microsoft Graph, the
-  SDK's own retries included (:func:`instrument_graph`), so a 429 answered and retried is still counted.
+- Counters are fed by hooks the composition root gives each piece at construction, never by replacing methods:
+  every chat turn (``Router.dispatch``), the booking service's book/move/cancel (``BookingService(observer=)``:
+  :meth:`Metrics.booking`), the scheduler ledger's outcomes (``Ledger(observer=)``: :meth:`Metrics.outbound`),
+  and every HTTP attempt to Microsoft Graph, the SDK's own retries included, from a middleware of the Graph
+  client's own pipeline (``make_graph_client(observer=)``: :meth:`Metrics.graph_request`), so a 429 answered and
+  retried is still counted. The recorders also write the log lines (ids and outcomes, never message text).
 - :class:`JsonFormatter` writes one JSON object per line with the level, logger, message and the record's
   extras (``meeting_id``, ``school_id``, ``actor_kind``...). :class:`RedactingFilter` (and the formatter
   itself) blank anything that looks like a bearer token, a JWT, a password in a URL or a ``secret=...``
@@ -15,7 +17,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -26,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from .domain.errors import BookingRefused, TsmError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,9 @@ class Metrics:
         self.graph_throttles = Counter("tsm_graph_throttles", "Microsoft Graph answers 429 (throttled)", registry=r)
         self.graph_errors = Counter("tsm_graph_errors", "Microsoft Graph requests that got no answer (timeouts, "
                                     "connection errors), by exception type", ["error"], registry=r)
+        self.graph_seconds = Histogram("tsm_graph_request_seconds", "Time to an answer (or to giving up) of each "
+                                       "HTTP attempt to Microsoft Graph, by HTTP method", ["method"],
+                                       buckets=(.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30), registry=r)
 
     # Convenience recorders (one place that knows the label values).
 
@@ -64,6 +70,52 @@ class Metrics:
 
     def reminder(self, kind: str, outcome: str) -> None:
         self.reminders.labels(kind, outcome).inc()
+
+    # Hooks: what the services, the ledger and the Graph middleware call (their observer protocols are
+    # tsm.services.observer.BookingObserver, scheduler.ledger.LedgerObserver, tsm.adapters.calendar_graph.GraphObserver).
+
+    def booking(self, op: str, actor: Any, *, result: Any = None, error: BaseException | None = None) -> None:
+        """A book/move/cancel of the booking service ended: with ``result``, or raising ``error`` (a refusal by a
+        rule, a permission or bad input; anything else is an unexpected failure)."""
+        actor_kind = getattr(actor, "kind", "?")
+        if isinstance(error, TsmError):  # refused, nothing changed
+            code = error.code if isinstance(error, BookingRefused) else _snake(type(error).__name__)
+            self.bookings.labels("refused").inc()
+            self.booking_refusals.labels(code).inc()
+            log.info("booking refused", extra={"op": op, "reason": code, "actor_kind": actor_kind})
+            return
+        if error is not None:
+            self.bookings.labels("failed").inc()
+            log.info("booking operation failed", extra={"op": op, "error": type(error).__name__,
+                                                        "actor_kind": actor_kind})
+            return
+        outcome = _BOOKING_DONE.get(op, op)
+        self.bookings.labels(outcome).inc()
+        view = getattr(result, "meeting", None)
+        log.info("meeting %s", outcome, extra={"op": op, "meeting_id": getattr(view, "id", None),
+                                               "school_id": _first(getattr(view, "school_ids", None)),
+                                               "actor_kind": actor_kind})
+
+    def outbound(self, due: Any, status: str) -> None:
+        """The ledger recorded an outcome of a claimed message (sent, failed, undeliverable, skipped) or a retry."""
+        self.reminder(due.kind, status)
+        if status != "retry":
+            log.info("outbound %s", status, extra={"kind": due.kind, "subject_kind": due.subject_kind,
+                                                   "subject_id": due.subject_id, "recipient_kind": due.recipient.kind})
+
+    def graph_request(self, method: str, status: int | None, seconds: float, *, error: BaseException | None = None,
+                      retry_after: str = "") -> None:
+        """One HTTP attempt to Graph: answered with ``status``, or no answer (``error``: a timeout, a refused
+        connection)."""
+        self.graph_seconds.labels(method).observe(seconds)
+        if status is None:
+            self.graph_errors.labels(type(error).__name__ if error is not None else "unknown").inc()
+            self.graph_calls.labels(method, "error").inc()
+            return
+        self.graph_calls.labels(method, f"{status // 100}xx").inc()
+        if status == 429:
+            self.graph_throttles.inc()
+            log.info("graph throttled", extra={"method": method, "retry_after": retry_after})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -118,125 +170,7 @@ async def start_metrics_server(metrics: Metrics, *, host: str, port: int, token:
     return runner
 
 
-# ---------------------------------------------------------------------- instrumenting the services
-
-
-def instrument_booking(booking: Any, metrics: Metrics) -> Any:
-    """Count and log book/move/cancel outcomes of a BookingService instance (wraps its bound methods)."""
-    from .domain.errors import BookingRefused, TsmError
-
-    verbs = {"book": "booked", "move": "moved", "cancel": "cancelled"}
-    for method, outcome in verbs.items():
-        original = getattr(booking, method, None)
-        if original is None or getattr(original, "_tsm_instrumented", False):
-            continue
-
-        def wrap(fn: Callable, outcome: str = outcome, method: str = method) -> Callable:
-            @functools.wraps(fn)
-            async def instrumented(actor, *args, **kwargs):
-                try:
-                    result = await fn(actor, *args, **kwargs)
-                except TsmError as refusal:  # a rule, a permission, bad input: refused, nothing changed
-                    code = refusal.code if isinstance(refusal, BookingRefused) else _snake(type(refusal).__name__)
-                    metrics.bookings.labels("refused").inc()
-                    metrics.booking_refusals.labels(code).inc()
-                    log.info("booking refused", extra={"op": method, "reason": code,
-                                                       "actor_kind": getattr(actor, "kind", "?")})
-                    raise
-                except Exception as exc:
-                    metrics.bookings.labels("failed").inc()
-                    log.info("booking operation failed", extra={"op": method, "error": type(exc).__name__,
-                                                                "actor_kind": getattr(actor, "kind", "?")})
-                    raise
-                metrics.bookings.labels(outcome).inc()
-                view = getattr(result, "meeting", None)
-                log.info("meeting %s", outcome, extra={
-                    "op": method, "meeting_id": getattr(view, "id", None),
-                    "school_id": _first(getattr(view, "school_ids", None)),
-                    "actor_kind": getattr(actor, "kind", "?")})
-                return result
-
-            instrumented._tsm_instrumented = True  # type: ignore[attr-defined]
-            return instrumented
-
-        setattr(booking, method, wrap(original))
-    return booking
-
-
-def instrument_ledger(ledger: Any, metrics: Metrics) -> Any:
-    """Count the scheduler's outcomes where they are recorded: ``Ledger.finish`` (sent, failed, undeliverable,
-    skipped) and ``Ledger.retry_later`` (retry), labelled by the message kind (remind_7d, agenda...)."""
-    finish, retry_later = ledger.finish, ledger.retry_later
-    if getattr(finish, "_tsm_instrumented", False):
-        return ledger
-
-    @functools.wraps(finish)
-    async def counted_finish(claim, status: str, error: str = "") -> bool:
-        ok = await finish(claim, status, error)
-        if ok:
-            metrics.reminder(claim.due.kind, status)
-            log.info("outbound %s", status, extra={"kind": claim.due.kind, "subject_kind": claim.due.subject_kind,
-                                                  "subject_id": claim.due.subject_id,
-                                                  "recipient_kind": claim.due.recipient.kind})
-        return ok
-
-    @functools.wraps(retry_later)
-    async def counted_retry(claim, delay, error: str = "") -> None:
-        await retry_later(claim, delay, error)
-        metrics.reminder(claim.due.kind, "retry")
-
-    counted_finish._tsm_instrumented = True  # type: ignore[attr-defined]
-    ledger.finish, ledger.retry_later = counted_finish, counted_retry
-    return ledger
-
-
-class CountingTransport:
-    """An httpx async transport that counts every request it carries (and 429s, and failures to answer)."""
-
-    def __init__(self, inner: Any, metrics: Metrics) -> None:
-        self.inner = inner
-        self.metrics = metrics
-
-    async def handle_async_request(self, request):
-        try:
-            response = await self.inner.handle_async_request(request)
-        except Exception as exc:
-            self.metrics.graph_errors.labels(type(exc).__name__).inc()
-            self.metrics.graph_calls.labels(request.method, "error").inc()
-            raise
-        self.metrics.graph_calls.labels(request.method, f"{response.status_code // 100}xx").inc()
-        if response.status_code == 429:
-            self.metrics.graph_throttles.inc()
-            log.info("graph throttled", extra={"method": request.method, "retry_after":
-                                               response.headers.get("Retry-After", "")})
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def instrument_graph(calendar: Any, metrics: Metrics) -> bool:
-    """Put a :class:`CountingTransport` under the Graph SDK's middleware (its retry handler included), so every
-    attempt is counted. Returns False (and counts nothing) if the calendar is not a Graph calendar or the SDK's
-    layout is not the expected one (msgraph-core: client._transport is a transport with a pipeline whose
-    ``_transport`` makes the network request)."""
-    adapter = getattr(getattr(calendar, "client", None), "request_adapter", None)
-    http = getattr(adapter, "_http_client", None)
-    outer = getattr(http, "_transport", None)
-    if outer is None:
-        return False
-    pipeline = getattr(outer, "pipeline", None)
-    inner = getattr(pipeline, "_transport", None) if pipeline is not None else None
-    if inner is None or isinstance(inner, CountingTransport):
-        return isinstance(inner, CountingTransport)
-    counting = CountingTransport(inner, metrics)
-    pipeline._transport = counting
-    if getattr(outer, "transport", None) is inner:
-        outer.transport = counting
-    return True
+_BOOKING_DONE = {"book": "booked", "move": "moved", "cancel": "cancelled"}
 
 
 def _snake(name: str) -> str:

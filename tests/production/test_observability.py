@@ -21,7 +21,6 @@ from tsm.observability import (
     RedactingFilter,
     add_metrics_route,
     configure_logging,
-    instrument_ledger,
     redact,
 )
 from tsm.settings import Settings
@@ -96,7 +95,7 @@ async def test_booking_outcomes_are_counted_and_logged_with_ids(sqlite_url, capl
 
 async def test_ledger_outcomes_are_counted_by_kind(db):
     m = Metrics()
-    ledger = instrument_ledger(Ledger(db, "w1"), m)
+    ledger = Ledger(db, "w1", observer=m)
     claims = await ledger.claim([Due("remind_1d", "meeting", 1, Recipient("contact", 7), "2026-01-07T10:00Z"),
                                  Due("remind_7d", "meeting", 2, Recipient("contact", 8), "2026-01-14T10:00Z")])
     assert len(claims) == 2
