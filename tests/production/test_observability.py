@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -175,3 +176,77 @@ def test_filter_and_configured_handler_never_write_a_token():
     rec = _record("password=%s", "letmein123")
     RedactingFilter().filter(rec)
     assert rec.getMessage() == "password=[REDACTED]"
+
+
+# ---------------------------------------------------------------------- hooks, not patches
+
+_OWN = ("tsm.", "bot.", "scheduler.", "cards.")
+
+
+def _patched_methods(root) -> list[str]:
+    """Every instance attribute of the project's objects reachable from ``root`` that shadows a method of its class:
+    what replacing an instance's method (``obj.book = wrapper``) leaves behind."""
+    found, seen, todo = [], set(), [("root", root)]
+    while todo:
+        path, obj = todo.pop()
+        if id(obj) in seen or not type(obj).__module__.startswith(_OWN):
+            continue
+        seen.add(id(obj))
+        try:
+            attrs = vars(obj)
+        except TypeError:  # __slots__ only
+            continue
+        for name, value in attrs.items():
+            static = inspect.getattr_static(type(obj), name, None)
+            if inspect.isfunction(static) or isinstance(static, staticmethod | classmethod):
+                found.append(f"{path}.{name}")
+            todo.append((f"{path}.{name}", value))
+    return found
+
+
+async def test_no_method_is_replaced_when_the_app_is_composed(sqlite_url, tmp_path):
+    """Metrics come from hooks given at construction: every service, the ledger and the bot run their class's own
+    methods. Fails if anything wraps an instance's method (as tsm.observability.instrument_* once did)."""
+    from scheduler.ledger import Ledger
+    from tsm.composition import compose
+    from tsm.services.booking import BookingService
+
+    settings = Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv")
+    server = compose(settings, role="server")
+    worker = compose(settings, role="worker", worker_id="w1")
+    try:
+        for built in (server, worker):
+            assert _patched_methods(built) == []
+            booking, ledger = built.app.booking, built.scheduler.ledger
+            for name in ("book", "move", "cancel"):
+                assert name not in vars(booking) and getattr(booking, name).__func__ is vars(BookingService)[name]
+            for name in ("finish", "retry_later"):
+                assert name not in vars(ledger) and getattr(ledger, name).__func__ is vars(Ledger)[name]
+            assert booking.observer is built.app.metrics and ledger.observer is built.app.metrics
+        # The check does catch a replaced method.
+        original = server.app.booking.book
+        server.app.booking.book = lambda *a, **kw: original(*a, **kw)
+        [found] = _patched_methods(server)
+        assert found.endswith("booking.book")
+    finally:
+        await worker.close()
+        await server.close()
+
+
+async def test_a_failing_observer_never_changes_a_booking(sqlite_url, tmp_path, caplog):
+    class Broken:
+        def booking(self, *args, **kwargs):
+            raise RuntimeError("observer bug")
+
+    clock = Clock(local(2026, 1, 5, 8))
+    app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock)
+    try:
+        world = await make_world(app.db)
+        app.booking.observer = Broken()
+        with caplog.at_level(logging.ERROR, logger="tsm.services.observer"):
+            result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
+                                            local(2026, 1, 7, 10))
+        assert result.meeting.status == "booked"
+        assert any(r.getMessage() == "booking observer failed on book" for r in caplog.records)
+    finally:
+        await app.close()
