@@ -72,6 +72,25 @@ def test_a_contact_cannot_act_for_another_school(run):
     assert "another school" in out
 
 
+def test_as_resolves_people_like_teams_so_an_inactive_officer_or_contact_cannot_act(run, tmp_path):
+    """``--as`` goes through the one identity resolver (Directory.identify), as a Teams sender does."""
+    import sqlite3
+
+    run("demo")
+    assert "Error" not in run("meetings", "--as", "priya.shah@demo.example")  # an active officer acts
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE officer SET active = 0 WHERE email = 'priya.shah@demo.example'")
+        db.execute("UPDATE school_contact SET active = 0 WHERE email = 'mohammed.iqbal@demo.example'")
+    out = run("meetings", "--as", "priya.shah@demo.example", code=2)
+    assert "priya.shah@demo.example is marked inactive, so they cannot act" in out
+    out = run("slots", "--urn", "990001", "--as", "Mohammed.Iqbal@demo.example", code=2)
+    assert "marked inactive" in out and "no free slots" not in out and "with Alex Carter" not in out
+    out = run("meetings", "--as", "nobody@demo.example", code=2)
+    assert "No officer or school contact with email nobody@demo.example" in out
+    # Listing an inactive officer's meetings is a filter, not someone acting: still allowed.
+    assert "Error" not in run("meetings", "--officer", "priya.shah@demo.example")
+
+
 def test_import_gias_keeps_good_rows_and_reports_bad_ones_by_line(run, tmp_path):
     run("db", "upgrade")
     csv = tmp_path / "gias.csv"

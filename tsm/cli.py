@@ -318,10 +318,8 @@ def meetings(ctx: click.Context, urn: int | None, officer_email: str | None, inc
     async def go(app):
         actor = await _actor(app, as_email)
         school_id = await _school_id(app, urn) if urn else None
-        officer_id = None
-        if officer_email:
-            officer_actor = await _actor(app, officer_email)
-            officer_id = officer_actor.id
+        # A filter, not someone acting: an officer who has left (inactive) still has meetings to list.
+        officer_id = await app.reports.officer_id_by_email(officer_email) if officer_email else None
         rows = await app.booking.list_meetings(actor, school_id=school_id, officer_id=officer_id,
                                                include_inactive=include_inactive)
         for m in rows:

@@ -45,19 +45,16 @@ async def with_app(settings: Settings, fn):
 
 
 async def acting_as(app, email: str | None):
-    """The actor for ``--as EMAIL`` (an officer or a school contact), or an LA admin without it."""
-    from sqlmodel import select
-
-    from .adapters.db.directory import Officer, SchoolContact
+    """The actor for ``--as EMAIL``, resolved like a Teams sender (``Directory.identify``: active officers and school
+    contacts only), or an LA admin without it."""
     from .services.actors import Actor
 
     if not email:
         return Actor("admin", None, None, "cli")
-    async with app.db.reader() as s:
-        officer = (await s.exec(select(Officer).where(Officer.email == email.lower()))).first()
-        if officer:
-            return Actor("admin" if officer.is_admin else "officer", officer.id, None, officer.name)
-        contact = (await s.exec(select(SchoolContact).where(SchoolContact.email == email.lower()))).first()
-        if contact:
-            return Actor("contact", contact.id, contact.school_id, contact.name)
+    actor = await app.directory.identify(None, email)
+    if actor is not None:
+        return actor
+    if await app.directory.inactive(email):
+        raise TsmError(f"{email} is marked inactive, so they cannot act. Import them again (tsm import officers or "
+                       "tsm import contacts) to make them active.")
     raise TsmError(f"No officer or school contact with email {email}.")

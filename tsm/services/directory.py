@@ -69,7 +69,8 @@ class Directory:
         self.clock = clock
 
     async def identify(self, aad_object_id: str | None, email_or_upn: str | None = None) -> Actor | None:
-        """The actor for a Teams user: by AAD object id, else by email/UPN (then the AAD id is remembered)."""
+        """The actor for a sender: by AAD object id, else by email/UPN (then the AAD id is remembered); active
+        officers and contacts only. The one resolver of every channel: Teams, the CLI's ``--as``, any later one."""
         aad = (aad_object_id or "").strip() or None
         if aad is not None:
             async with self.db.reader() as s:
@@ -105,6 +106,20 @@ class Directory:
                 c.teams_aad_id = aad
                 s.add(c)
             return Actor("contact", c.id, c.school_id, c.name)
+
+    async def inactive(self, email_or_upn: str) -> bool:
+        """Whether ``identify`` found nobody for this address because the officer or contact is marked inactive
+        (so a refusal can say so rather than "unknown")."""
+        try:
+            email = normalise_email(email_or_upn)
+        except InvalidInput:
+            return False
+        async with self.db.reader() as s:
+            for table in (Officer, SchoolContact):
+                if (await s.exec(select(table.id).where(func.lower(table.email) == email,
+                                                        table.active == False))).first() is not None:  # noqa: E712
+                    return True
+        return False
 
     async def contacts_of(self, actor: Actor, school_id: int) -> list[ContactView]:
         async with self.db.reader() as s:
