@@ -4,11 +4,17 @@
 Per turn, in order:
 
 1. tenant allow-list (``settings.allowed_tenants``; empty = every tenant); a refused tenant gets nothing;
-2. the sender is identified from what the channel vouches for: the AAD object id, else the email/UPN read
-   from the Teams roster (``TeamsInfo.get_member``, cached per user, failures tolerated); never card data;
-3. the activity is claimed (conversation id + activity id) and the conversation reference stored, in one
-   transaction; a redelivered activity stops here (a redelivered invoke gets the stored card back);
-4. ``Router.dispatch``; the reply is sent; the delivery of what the turn's changes call for is woken.
+2. ``Router.dispatch``, whose guards run in order:
+
+   a. the per-user rate limit, keyed on the ids in the activity: a refused turn costs no database work
+      (``tests/perf/test_rate_limited_turn.py`` holds it at 0 statements);
+   b. identify, from what the channel vouches for: the AAD object id, else the email/UPN read from the Teams
+      roster (``TeamsInfo.get_member``, cached per user, failures tolerated); never card data;
+   c. this transport's claim (``_TeamsTurn.claim``): the activity (conversation id + activity id) claimed and the
+      conversation reference stored, in one transaction; a redelivered activity stops here (a redelivered invoke
+      gets the stored card back);
+   d. the role check, then the handler;
+3. the reply is sent; the delivery of what the turn's changes call for is woken.
 
 Teams' ``meetingEnd`` event goes to the ``meeting_ended`` port given at construction (the composition root wires
 it to the scheduler's handler): this package imports neither the scheduler nor the composition root.
@@ -25,6 +31,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from dataclasses import replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -34,7 +41,9 @@ from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, Attachment
 
 from tsm.chat import Incoming, Reply, Router, Who
+from tsm.chat.router import Next, Turn
 from tsm.services.actors import Actor
+from tsm.services.events import recorded_in_this_task
 
 from .connector import post_activity
 from .files import FileStore, ics_card
@@ -180,16 +189,14 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
-        who, actor = await self._who(turn_context)
-        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
-            self.stats["duplicates"] += 1
-            return
+        turn = _TeamsTurn(self, turn_context)
         try:
-            incoming = self._incoming_from_message(activity, who)
-            reply = await self._dispatch(incoming, actor)
-            await self._send_reply(turn_context, reply, actor)
+            reply = await self._dispatch(self._incoming_from_message(activity, sender(activity)), turn)
+            if turn.duplicate:
+                return
+            await self._send_reply(turn_context, reply, turn.actor)
         except Exception:
-            await self.store.release(activity.conversation.id, activity.id)
+            await turn.release()
             raise
         self._changed(reply)
 
@@ -197,26 +204,24 @@ class TsmTeamsBot(TeamsActivityHandler):
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
-        who, actor = await self._who(turn_context)
         conv_id = activity.conversation.id
-        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
-            self.stats["duplicates"] += 1
-            stored = await self.store.stored_response(conv_id, activity.id)
-            body = stored or invoke_body(Reply(text="That was already done: this card is out of date. "
-                                                    "Type **help** to start again.", error=True))
-            return self._create_invoke_response(body)
+        incoming = self._incoming_from_invoke(activity, sender(activity))
+        if isinstance(incoming, Reply):  # malformed: refused before anything runs (a redelivery gets the same)
+            return self._create_invoke_response(invoke_body(incoming))
+        turn = _TeamsTurn(self, turn_context)
         try:
-            incoming = self._incoming_from_invoke(activity, who)
-            if isinstance(incoming, Reply):
-                reply = incoming  # the invoke was malformed: refused before dispatch
-            else:
-                reply = await self._dispatch(incoming, actor)
+            reply = await self._dispatch(incoming, turn)
+            if turn.duplicate:
+                stored = await self.store.stored_response(conv_id, activity.id)
+                return self._create_invoke_response(stored or invoke_body(Reply(
+                    text="That was already done: this card is out of date. Type **help** to start again.", error=True)))
             body = invoke_body(reply)
-            await self.store.save_response(conv_id, activity.id, body)
+            if turn.claimed:  # a turn refused before the claim (the rate limit) leaves nothing in the database
+                await self.store.save_response(conv_id, activity.id, body)
             if reply.files:
-                await self._send_files(turn_context, reply, actor)
+                await self._send_files(turn_context, reply, turn.actor)
         except Exception:
-            await self.store.release(conv_id, activity.id)
+            await turn.release()
             raise
         self._changed(reply)
         return self._create_invoke_response(body)
@@ -300,11 +305,10 @@ class TsmTeamsBot(TeamsActivityHandler):
     # ------------------------------------------------------------------ identity
 
     async def _who(self, turn_context: TurnContext) -> tuple[Who, Actor | None]:
-        activity = turn_context.activity
-        frm = activity.from_property
-        aad = (getattr(frm, "aad_object_id", None) or None) if frm else None
-        who = Who(aad_object_id=aad, email=None, name=(frm.name if frm else "") or "", tenant_id=tenant_of(activity),
-                  channel_user_id=(frm.id if frm else "") or "")
+        """The sender and the actor they are: by AAD object id, else by the email the Teams roster gives (the
+        directory then remembers the AAD id). The Who comes back with that email, for "I can't find you (...)"."""
+        who = sender(turn_context.activity)
+        aad = who.aad_object_id
         directory = self.services.directory
         if aad:
             actor = await (self.aad.resolve(aad) if self.aad is not None else directory.identify(aad, None))
@@ -341,12 +345,11 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     # ------------------------------------------------------------------ dispatch and replies
 
-    async def _dispatch(self, incoming: Incoming, actor: Actor | None) -> Reply:
-        async def identify(_who: Who) -> Actor | None:
-            return actor  # resolved for this turn from the channel's identity above
-
-        # The router answers an unknown sender itself (router.unknown_user) and applies its per-user limits.
-        return await self.router.dispatch(incoming, identify=identify, services=self.services, clock=self.clock)
+    async def _dispatch(self, incoming: Incoming, turn: _TeamsTurn) -> Reply:
+        """Through the router's guards: rate limit -> identify (``turn.identify``) -> claim (``turn.claim``) -> role
+        check -> handler. A turn over the rate limit is answered before any database work."""
+        return await self.router.dispatch(incoming, identify=turn.identify, services=self.services, clock=self.clock,
+                                          claim=turn.claim)
 
     async def _unknown(self, incoming: Incoming) -> Reply:
         return await self.router.unknown(incoming)
@@ -382,10 +385,55 @@ class TsmTeamsBot(TeamsActivityHandler):
                             raw.get("id"), {k: v for k, v in payload.items() if v is not None})
 
     def _changed(self, reply: Reply) -> None:
-        """A turn that changed something recorded its events in its own transaction (tsm.services.events): wake
-        their delivery now rather than at the next sweep. Only a wake-up: nothing is sent from the turn."""
-        if self.on_change is not None and not reply.error:
+        """A turn that changed something recorded its events in its own transaction (tsm.services.events counts
+        them per task, and each turn is its own task): wake their delivery now rather than at the next sweep. Only
+        a wake-up: nothing is sent from the turn, and a turn that only read wakes nothing."""
+        if self.on_change is not None and recorded_in_this_task():
             self.on_change()
+
+
+class _TeamsTurn:
+    """The Teams transport's part of one turn in the router's guards: ``identify`` (the channel's identity, the
+    roster's email) and ``claim`` (after identify, before the role check: the activity claimed and the conversation
+    reference stored in one transaction; a redelivery stops there, ``duplicate``)."""
+
+    def __init__(self, bot: TsmTeamsBot, turn_context: TurnContext) -> None:
+        self.bot = bot
+        self.turn_context = turn_context
+        self.who: Who | None = None
+        self.actor: Actor | None = None
+        self.claimed = False
+        self.duplicate = False
+
+    async def identify(self, _who: Who) -> Actor | None:
+        self.who, self.actor = await self.bot._who(self.turn_context)
+        return self.actor
+
+    async def claim(self, turn: Turn, next: Next) -> Reply:
+        activity = self.turn_context.activity
+        if not await self.bot.store.record_turn(ref_info(activity), activity_id=activity.id, actor=turn.actor):
+            self.duplicate = True
+            self.bot.stats["duplicates"] += 1
+            turn.outcome = "duplicate"
+            return Reply(error=True)
+        self.claimed = True
+        if self.who is not None:  # the roster's email, for the unknown-user answer
+            turn.incoming = replace(turn.incoming, who=self.who)
+        return await next()
+
+    async def release(self) -> None:
+        """The turn failed after its claim: let a redelivery try again."""
+        if self.claimed:
+            activity = self.turn_context.activity
+            await self.bot.store.release(activity.conversation.id, activity.id)
+
+
+def sender(activity: Activity) -> Who:
+    """Who sent ``activity``, as the channel vouches for it (no lookup: what the rate limit keys on)."""
+    frm = activity.from_property
+    aad = (getattr(frm, "aad_object_id", None) or None) if frm else None
+    return Who(aad_object_id=aad, email=None, name=(frm.name if frm else "") or "", tenant_id=tenant_of(activity),
+               channel_user_id=(frm.id if frm else "") or "")
 
 
 def welcome_text(actor: Actor) -> str:

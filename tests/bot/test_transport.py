@@ -242,6 +242,8 @@ async def test_a_turns_change_is_delivered_through_the_event_sweep_not_the_turn(
     woken = []
     h.runtime.bot.on_change = lambda: woken.append(1)
     h.connector.sent.clear()
+    assert (await h.post(message(h.connector, "ping"))).status == 200 and woken == []  # a turn that only reads
+    h.connector.sent.clear()
     r = await h.post(invoke(h.connector, "test.change", {}))
     assert r.status == 200 and woken == [1]
     await h.drain()

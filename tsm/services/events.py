@@ -7,6 +7,7 @@ change does (a rolled-back booking leaves no event). Who is told what is decided
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.history import DomainEvent
 from .actors import Actor
+
+# Events recorded in the current task: a transport's turn runs in its own task, so after the turn this says whether
+# it changed anything (the Teams bot then wakes delivery; a turn that only read wakes nothing).
+_recorded: ContextVar[int] = ContextVar("tsm_events_recorded", default=0)
+
+
+def recorded_in_this_task() -> int:
+    return _recorded.get()
 
 
 class EventKind(StrEnum):
@@ -47,4 +56,5 @@ def record(s: AsyncSession, kind: EventKind, actor: Actor | str, at: datetime, *
     event = DomainEvent(kind=kind.value, meeting_id=meeting_id, school_id=school_id, actor=who[:80], at=at,
                         data=data or None)
     s.add(event)
+    _recorded.set(_recorded.get() + 1)
     return event
