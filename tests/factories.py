@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from tsm.adapters.db.calendars import CalendarEvent
@@ -23,16 +23,6 @@ TERMS = [
 
 def local(y, m, d, hh=0, mm=0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=LONDON)
-
-
-class Clock:
-    """A settable clock for services under test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now.astimezone(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

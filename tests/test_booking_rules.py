@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from icalendar import Calendar
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.calendars import CalendarEvent
 from tsm.adapters.db.history import AuditLog
 from tsm.adapters.db.meetings import Meeting, MeetingSchool, OfficerBlock
+from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
@@ -26,7 +27,7 @@ NOW = local(2026, 1, 5, 8, 0)  # Monday before the spring term (6 Jan – 27 Mar
 
 @pytest.fixture
 def clock():
-    return Clock(NOW)
+    return FixedClock(NOW)
 
 
 async def service(db, clock, tmp_path=None):

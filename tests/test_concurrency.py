@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from factories import Clock, local
+from factories import local
 from sqlmodel import select
 
 from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import Meeting
+from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
@@ -55,7 +56,7 @@ async def _world(db: Database) -> tuple[int, list[tuple[int, int]]]:
 
 
 def _service(db: Database) -> BookingService:
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     cal = LocalCalendar(db)
     return BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))
 

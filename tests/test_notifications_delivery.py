@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from sqlmodel import select
 from test_scheduler import Env
 from test_scheduler_late_install import InstallAwareMessenger, install
@@ -19,12 +19,13 @@ from test_scheduler_late_install import InstallAwareMessenger, install
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.history import DomainEvent
+from tsm.clock import FixedClock
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
 from tsm.services.conversation import ConversationService
 
 
-def env_for(db: Database, clock: Clock, world, worker: str = "w1") -> Env:
+def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
     e = Env(db, clock, InstallAwareMessenger(db), worker)
     e.world = world
     return e
@@ -32,7 +33,7 @@ def env_for(db: Database, clock: Clock, world, worker: str = "w1") -> Env:
 
 @pytest.fixture
 async def env(db):
-    return env_for(db, Clock(local(2026, 1, 5, 8)), await make_world(db))
+    return env_for(db, FixedClock(local(2026, 1, 5, 8)), await make_world(db))
 
 
 def card_titles(card: dict | None) -> list[str]:
@@ -124,7 +125,7 @@ async def test_a_change_made_by_an_admin_tells_both_the_school_and_the_officer(e
 async def test_every_event_message_goes_once_across_two_workers_and_a_restart(any_db_url):
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         world = await make_world(db)
         a, b = env_for(db, clock, world, "w1"), env_for(db, clock, world, "w2")
         b.messenger = a.messenger

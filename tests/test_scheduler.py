@@ -7,12 +7,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 
 from scheduler.jobs import Jobs, JobSettings
 from scheduler.ledger import Due, Ledger
 from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.engine import Database
+from tsm.clock import FixedClock
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 from tsm.services.booking import BookingService
 from tsm.services.calendar_sync import CalendarSync
@@ -41,7 +42,7 @@ class FakeMessenger:
 
 
 class Env:
-    def __init__(self, db: Database, clock: Clock, messenger: FakeMessenger, worker: str = "w1") -> None:
+    def __init__(self, db: Database, clock: FixedClock, messenger: FakeMessenger, worker: str = "w1") -> None:
         cal = LocalCalendar(db)
         self.db, self.clock, self.messenger = db, clock, messenger
         self.ref = ReferenceData(db)
@@ -57,7 +58,7 @@ class Env:
 
 @pytest.fixture
 async def env(db):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     world = await make_world(db)
     e = Env(db, clock, FakeMessenger())
     e.world = world
@@ -182,9 +183,9 @@ async def test_the_timer_fallback_ends_an_on_site_meeting_with_no_event(env):
 
 
 async def test_kent_officer_proposes_and_the_school_only_sees_the_times(db):
-    clock = Clock(local(2026, 2, 3, 11, 45))
+    clock = FixedClock(local(2026, 2, 3, 11, 45))
     world = await make_world(db, policy="kent")
-    env = Env(db, Clock(local(2026, 1, 5, 8)), FakeMessenger())
+    env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
     r = await env.booking.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 9))
     env.clock.now = clock.now
     await env.jobs.meeting_ends()
@@ -250,7 +251,7 @@ async def test_term_start_nudges_self_booking_schools_and_chasers_escalate(env):
 async def test_two_workers_at_once_send_every_message_exactly_once(any_db_url):
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         world = await make_world(db)
         a = Env(db, clock, FakeMessenger(clock), "worker-a")
         plan = [("low_primary", "ann", local(2026, 2, 3, 10)), ("secondary", "ann", local(2026, 2, 4, 10)),

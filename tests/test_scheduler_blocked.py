@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC
 
-from factories import Clock, local, make_world
+from factories import local, make_world
 from sqlmodel import select
 from test_scheduler import Env
 
@@ -17,6 +17,7 @@ from bot.store import BotStore, RefInfo
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.teams import BotConversation
+from tsm.clock import FixedClock
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 from tsm.services.actors import Actor
 
@@ -57,7 +58,7 @@ async def writes_to_the_bot(store: BotStore, recipient: Recipient, *, installed:
     await store.record_turn(ref, activity_id=None, actor=Actor(recipient.kind, recipient.id), installed=installed)
 
 
-def env_for(db: Database, clock: Clock, world, worker: str = "w1") -> Env:
+def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
     store = BotStore(db, clock=clock)
     e = Env(db, clock, TeamsLikeMessenger(store), worker)
     e.world, e.store = world, store
@@ -79,7 +80,7 @@ async def outbound(db: Database, recipient: Recipient) -> list[tuple[str, str, s
 async def _blocked_head(db: Database):
     """The lead books a TSM on Tuesday 3 February; the head had blocked the bot and misses the confirmation and
     the 7-day reminder."""
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     world = await make_world(db)
     env = env_for(db, clock, world)
     head = Recipient("contact", world.contacts["low_primary.head"])
@@ -141,7 +142,7 @@ async def test_back_after_blocking_missed_messages_go_once_across_workers(any_db
 async def test_uninstalled_then_reinstalled_gets_the_confirmation_then_reminders_on_time(any_db_url):
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         world = await make_world(db)
         env = env_for(db, clock, world)
         head = Recipient("contact", world.contacts["low_primary.head"])

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from sqlmodel import select
 from test_scheduler import Env
 
@@ -15,6 +15,7 @@ from scheduler.jobs import useful_until
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.teams import BotConversation
+from tsm.clock import FixedClock
 from tsm.messaging import Message, Recipient, SendResult, SendStatus
 
 
@@ -49,7 +50,7 @@ async def install(db: Database, recipient: Recipient, now: datetime) -> None:
                               officer_id=recipient.id if recipient.kind == "officer" else None))
 
 
-def env_for(db: Database, clock: Clock, world, worker: str = "w1") -> Env:
+def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
     e = Env(db, clock, InstallAwareMessenger(db), worker)
     e.world = world
     return e
@@ -57,7 +58,7 @@ def env_for(db: Database, clock: Clock, world, worker: str = "w1") -> Env:
 
 @pytest.fixture
 async def env(db):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     return env_for(db, clock, await make_world(db))
 
 
@@ -148,7 +149,7 @@ async def test_late_sends_are_bounded_when_the_conversation_still_cannot_be_used
 async def test_two_workers_send_a_late_message_exactly_once(any_db_url):
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         world = await make_world(db)
         workers = [env_for(db, clock, world, f"w{i}") for i in range(4)]
         for day, school in enumerate(("low_primary", "high_primary", "secondary")):
@@ -188,7 +189,7 @@ async def test_rearm_gives_each_undeliverable_row_to_exactly_one_worker(any_db_u
 
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         ledgers = [Ledger(db, f"w{i}", clock=clock) for i in range(4)]
         claims = await ledgers[0].claim([Due("agenda", "officer", 1, Recipient("officer", i), "2026-01-06")
                                          for i in range(1, 41)])

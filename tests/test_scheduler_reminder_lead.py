@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from test_scheduler import Env, FakeMessenger
 
 from cards.notifications import ReminderView, lead_days, reminder, reminder_text
+from tsm.clock import FixedClock
 
 TZ = "Europe/London"
 START = datetime(2026, 2, 3, 10, 0, tzinfo=UTC)  # Tuesday 3 February, 10:00 in London
@@ -58,7 +59,7 @@ def test_without_a_send_time_the_nominal_lead_time_and_a_confirmation_is_unchang
 
 @pytest.fixture
 async def env(db):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     world = await make_world(db)
     e = Env(db, clock, FakeMessenger())
     e.world = world

@@ -13,7 +13,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from sqlmodel import select
 from test_scheduler import Env, FakeMessenger
 
@@ -25,6 +25,7 @@ from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import Meeting, MeetingLeaderUnavailable
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.domain.errors import TsmError
 from tsm.messaging import Recipient
 from tsm.ports import CalendarChange
@@ -39,7 +40,7 @@ JOIN_URL = (f"https://teams.microsoft.com/l/meetup-join/{quote(THREAD, safe='').
 
 @pytest.fixture
 async def env(db):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     e = Env(db, clock, FakeMessenger())
     e.world = await make_world(db)
     return e
@@ -56,7 +57,7 @@ async def test_a_claim_taken_over_after_its_lease_is_sent_by_the_new_holder_only
     """Worker A claimed, stalled past its lease; B took the claim over. A, waking up, must not send it too."""
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         w = await make_world(db)
         a, b = Env(db, clock, FakeMessenger(), "worker-a"), Env(db, clock, FakeMessenger(), "worker-b")
         await a.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
@@ -92,7 +93,7 @@ async def test_a_workers_own_retry_sweep_taking_a_claim_over_does_not_double_sen
 async def test_once_per_period_across_workers(any_db_url):
     db = Database(any_db_url)
     try:
-        clock = Clock(local(2026, 1, 5, 8))
+        clock = FixedClock(local(2026, 1, 5, 8))
         ledgers = [Ledger(db, f"w{i}", clock=clock) for i in range(5)]
         won = await asyncio.gather(*(lg.once("graph_subscriptions", "100") for lg in ledgers))
         assert sorted(won) == [False] * 4 + [True]
@@ -119,7 +120,7 @@ async def test_purge_drops_only_old_finished_rows(env):
 async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ago(sqlite_url, tmp_path):
     from tsm.adapters.db.offers import ChatOffer
 
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = service_app(sqlite_url, tmp_path, clock)
     try:
         w = await make_world(app.db)
@@ -168,7 +169,7 @@ def service_app(url: str, tmp_path, clock):
 
 
 async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_once(any_db_url, tmp_path):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app_a, app_b = service_app(any_db_url, tmp_path, clock), service_app(any_db_url, tmp_path, clock)
     try:
         w = await make_world(app_a.db)
@@ -218,7 +219,7 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
 
 
 async def test_shutdown_lets_a_running_sweep_finish(tmp_path, sqlite_url):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = service_app(sqlite_url, tmp_path, clock)
     try:
         w = await make_world(app.db)
@@ -246,7 +247,7 @@ async def test_shutdown_lets_a_running_sweep_finish(tmp_path, sqlite_url):
 
 
 async def test_graph_sweeps_are_scheduled_and_renewals_run_once_an_hour_across_workers(tmp_path, sqlite_url):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     calls = Counter()
 
     class Watcher:
@@ -343,7 +344,7 @@ async def test_every_sweep_runs_its_sql_on_both_databases(any_db_url):
     """Each sweep called directly (the service logs a failing sweep and carries on, so it would hide one)."""
     db = Database(any_db_url)
     try:
-        env = Env(db, Clock(local(2026, 1, 5, 8)), FakeMessenger())
+        env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
         w = await make_world(db)
         r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
         async with db.reader() as s:
@@ -449,7 +450,7 @@ async def test_a_feedback_claim_left_by_a_dead_worker_is_composed_and_sent_by_th
 async def test_the_end_event_finds_its_meeting_on_both_databases(any_db_url):
     db = Database(any_db_url)
     try:
-        env = Env(db, Clock(local(2026, 1, 5, 8)), FakeMessenger())
+        env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
         env.world = await make_world(db)
         mid = await _teams_meeting(env, local(2026, 2, 3, 10))
         env.clock.now = local(2026, 2, 3, 11, 2).astimezone(env.clock.now.tzinfo)
@@ -539,7 +540,7 @@ async def test_the_worker_says_plainly_when_the_database_cannot_be_opened(tmp_pa
 async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_url, tmp_path):
     db = Database(sqlite_url)
     w = await make_world(db)
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = service_app(sqlite_url, tmp_path, clock)
     await app.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
     await app.close()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botkit import invoke, make_harness, member
-from factories import Clock, local, make_world
+from factories import local, make_world
 from sqlmodel import select
 
 from bot.files import FileStore, token_hash
@@ -16,6 +16,7 @@ from scheduler.service import SchedulerService
 from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.teams import BotFile
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.settings import Settings
 
 ICS = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
@@ -127,7 +128,7 @@ async def test_a_forged_or_unknown_link_is_404_and_gives_nothing_away(sqlite_url
 
 
 async def test_an_invitation_records_its_meeting_and_who_it_was_made_for(sqlite_url, tmp_path):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = build_app(Settings(database_url=sqlite_url, _env_file=None, calendar_backend="local",
                              invitations_dir=tmp_path / "inv"), clock=clock)
     try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 
 from botkit import installation_update, member
-from factories import Clock, local
+from factories import local
 
 import bot.messenger as teams
 import tsm.composition as composition
 from scheduler.service import SweepIntervals
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.messaging import Message, Recipient, SendStatus
 from tsm.settings import Settings
 from tsm.worker import run_worker
@@ -31,7 +32,7 @@ async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(h
                                                                                monkeypatch):
     h = harness
     await _ann_installed(h)
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     settings = Settings(database_url=sqlite_url, _env_file=None, invitations_dir=tmp_path / "inv", run_scheduler=False)
     booker = build_app(settings, clock=clock)
     await booker.booking.book(h.world.officer("ann"), h.world.schools["low_primary"], local(2026, 2, 3, 10))

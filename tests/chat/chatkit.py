@@ -19,19 +19,12 @@ from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.bootstrap import App, build_app
 from tsm.chat import Incoming, Reply, Who
 from tsm.chat.app import build_router
+from tsm.clock import FixedClock
 from tsm.demo import load_demo
 from tsm.settings import Settings
 
 # Monday 23 November 2026, 09:00 in London (= UTC in winter): autumn term 2026-27 of the demo's example dates.
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -43,7 +36,7 @@ class Person:
 
 
 class Chat:
-    def __init__(self, app: App, clock: Clock) -> None:
+    def __init__(self, app: App, clock: FixedClock) -> None:
         self.app = app
         self.clock = clock
         self.router = build_router()
@@ -110,7 +103,7 @@ class Chat:
 
 
 async def make_chat(url: str, tmp_path, *, now: datetime = NOW) -> Chat:
-    clock = Clock(now)
+    clock = FixedClock(now)
     app = build_app(Settings(database_url=url, invitations_dir=tmp_path / "invitations"), clock=clock)
     await load_demo(app.db, today=date(2026, 11, 23))
     return Chat(app, clock)
@@ -163,7 +156,6 @@ def facts(reply: Reply) -> dict[str, str]:
         if n.get("type") == "FactSet":
             out.update({f["title"]: f["value"] for f in n["facts"]})
     return out
-
 
 
 async def told(chat: Chat) -> list[tuple[Any, Any]]:

@@ -8,18 +8,19 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from chatkit import NOW, Chat, Clock, choices, facts, text_of, titles
+from chatkit import NOW, Chat, choices, facts, text_of, titles
 from test_chat_booking import ASHCOMBE, ST_BEDE, walk_to_confirm
 
 from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.engine import Database
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.demo import load_demo
 from tsm.settings import Settings
 
 
 async def test_same_time_pressed_by_two_schools_at_once_books_one(any_db_url, tmp_path):
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     app = build_app(Settings(database_url=any_db_url, invitations_dir=tmp_path / "inv"), clock=clock)
     await load_demo(app.db, today=date(2026, 11, 23))
     chat = Chat(app, clock)
@@ -62,7 +63,7 @@ class OutlookLike(LocalCalendar):
 
 @pytest.fixture
 async def outlook_chat(sqlite_url, tmp_path):
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     settings = Settings(database_url=sqlite_url, calendar_backend="graph", graph_tenant_id="t", graph_client_id="c")
     db = Database(sqlite_url)
     app = build_app(settings, clock=clock, calendar=OutlookLike(db))

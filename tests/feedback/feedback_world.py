@@ -8,13 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from factories import Clock, World, local
+from factories import World, local
 from sqlmodel import select
 
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
+from tsm.clock import FixedClock
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records
 from tsm.services.reference import ReferenceData
@@ -27,7 +28,7 @@ NOW = local(2026, 3, 20, 12)  # late in Norfolk's spring term 2026 (6 Jan - 27 M
 class Env:
     db: Database
     world: World
-    clock: Clock
+    clock: FixedClock
     evaluations: Evaluations
     records: Records
     reports: Reports

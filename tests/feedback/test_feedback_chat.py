@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from cardtree import walk
-from factories import Clock, local, make_world, told
+from factories import local, make_world, told
 from feedback_world import NOW
 from sqlmodel import select
 
@@ -21,6 +21,7 @@ from tsm.adapters.db.feedback import Evaluation, TsmRecord
 from tsm.bootstrap import build_app
 from tsm.chat import Incoming, Who
 from tsm.chat.app import build_router
+from tsm.clock import FixedClock
 from tsm.settings import Settings
 
 
@@ -88,7 +89,7 @@ ANN, BOB, ADMIN = "ann@la.example", "bob@la.example", "manager@la.example"
 
 @pytest.fixture
 async def chat(sqlite_url, tmp_path):
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path), clock=clock)
     world = await make_world(app.db)
     async with app.db.transaction() as s:

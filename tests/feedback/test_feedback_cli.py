@@ -6,12 +6,13 @@ import asyncio
 
 import pytest
 from click.testing import CliRunner
-from factories import Clock, local, make_world
+from factories import local, make_world
 from feedback_world import NOW, Env
 
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade
 from tsm.cli import cli
+from tsm.clock import FixedClock
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records
 from tsm.services.reference import ReferenceData
@@ -21,7 +22,7 @@ from tsm.services.reports import Reports
 async def _seed(url: str) -> None:
     db = Database(url)
     world = await make_world(db)
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     env = Env(db, world, clock, Evaluations(db, clock=clock), Records(db, clock=clock),
               Reports(db, ReferenceData(db), clock=clock), ReferenceData(db))
     low = await env.meeting(["low_primary"], local(2026, 3, 10, 10))

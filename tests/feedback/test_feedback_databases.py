@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from feedback_world import NOW, Env
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -16,6 +16,7 @@ from scheduler.feedback_jobs import FeedbackJobs
 from scheduler.ledger import Ledger
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
+from tsm.clock import FixedClock
 from tsm.domain.errors import InvalidInput
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records
@@ -29,7 +30,7 @@ RATINGS = {"usefulness": "4", "working_together": "4", "clarity": "4", "overall"
 async def env2(any_db_url):
     db = Database(any_db_url)
     world = await make_world(db)
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     ref = ReferenceData(db)
     yield Env(db, world, clock, Evaluations(db, clock=clock), Records(db, clock=clock), Reports(db, ref, clock=clock),
               ref)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
-from factories import Clock, World, local, make_world
+from factories import World, local, make_world
 from sqlmodel import select
 
 from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher, build_graph_calendar
 from tsm.adapters.db.meetings import Meeting
 from tsm.bootstrap import App, build_app
+from tsm.clock import FixedClock
 from tsm.services.calendar_changes import CalendarChanges
 from tsm.settings import Settings
 from tsm.web.graph_notifications import GraphNotificationReceiver
@@ -35,7 +36,7 @@ BOB = "bob@la.example"
 class Stack:
     emulator: GraphEmulator
     settings: Settings
-    clock: Clock
+    clock: FixedClock
     app: App
     calendar: GraphCalendar
     watcher: GraphWatcher
@@ -84,7 +85,7 @@ async def make_stack(db_url: str, *, emulator_options: dict | None = None, **ove
     sock = _free_port_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/graph/notifications"
     settings = graph_settings(db_url, emulator, url, **overrides)
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     calendar = build_graph_calendar(settings)
     app = build_app(settings, clock=clock, calendar=calendar)
     app.sync.base_delay = 10.0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import local
+from fakes.clock import FixedClock, monotonic
 from graph_stack import ANN, BOB, NOW, graph_settings
 
 from dev.graph_emulator import GraphEmulator
@@ -23,14 +24,6 @@ CREATE = "/v1.0/users/{user}/events"
 SCHEDULE = "/v1.0/users/{user}/calendar/getSchedule"
 GET_EVENT = "/v1.0/users/{user}/events/{event}"
 EVENTS_PATH = r"/users/[^/]+/events$"
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -228,8 +221,8 @@ async def test_get_schedule_batches_of_20_and_windows_under_62_days(emulator, ca
 
 
 async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, calendar_factory):
-    clock = FakeMonotonic()
-    cal = calendar_factory(monotonic=clock, graph_busy_cache_seconds=600)
+    clock = FixedClock(NOW)
+    cal = calendar_factory(monotonic=monotonic(clock), graph_busy_cache_seconds=600)
     refs = [CalendarRef(1, ANN), CalendarRef(2, BOB)]
     term = Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 3, 28, tzinfo=UTC))
     await cal.busy(refs, term)
@@ -238,7 +231,7 @@ async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, cale
 
     emulator.seed_event(ANN, start="2026-01-14T10:00:00Z", end="2026-01-14T11:00:00Z")
     day = Interval(datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC))
-    clock.now += 599
+    clock.advance(timedelta(seconds=599))
     assert await cal.busy(refs, day) == {1: [], 2: []}  # fresh cache: the new event is not seen yet...
     assert len(schedule_requests(emulator)) == first  # ...because Graph was not asked
 
@@ -248,14 +241,14 @@ async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, cale
     assert [c["body"]["Schedules"] for c in calls] == [[ANN]]  # only the invalidated mailbox, once
     assert again[1] == [Interval(datetime(2026, 1, 14, 10, tzinfo=UTC), datetime(2026, 1, 14, 11, tzinfo=UTC))]
 
-    clock.now += 601  # the safety-net age passed: ask again
+    clock.advance(timedelta(seconds=601))  # the safety-net age passed: ask again
     await cal.busy(refs, day)
     assert len(schedule_requests(emulator)) == first + 2
     assert cal.stats["cache_hits"] >= 3
 
 
 async def test_a_window_outside_the_cached_one_is_fetched(emulator, calendar_factory):
-    cal = calendar_factory(monotonic=FakeMonotonic())
+    cal = calendar_factory(monotonic=monotonic(FixedClock(NOW)))
     await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC)))
     await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)))
     assert len(schedule_requests(emulator)) == 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from graph_stack import ANN, NOW, graph_settings
 
 from dev.graph_emulator import GraphEmulator
 from tsm.adapters.calendar_graph import GraphCalendar, GraphWatcher
 from tsm.bootstrap import build_app, build_graph_watcher_if_configured
+from tsm.clock import FixedClock
 from tsm.settings import Settings
 
 pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
@@ -29,7 +30,7 @@ async def test_the_graph_backend_gives_a_watcher_whose_entry_points_run(sqlite_u
     emulator = GraphEmulator()
     await emulator.start()
     emulator.advance_time((NOW - emulator.now()).total_seconds())
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     app = build_app(graph_settings(sqlite_url, emulator, notification_url="", graph_client_state=""), clock=clock)
     try:
         assert isinstance(app.calendar, GraphCalendar)

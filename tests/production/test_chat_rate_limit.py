@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from fakes.clock import FixedClock, monotonic
 
 from tsm.chat.router import Incoming, Reply, Router, Who
 from tsm.ratelimit import TurnLimiter
@@ -13,32 +14,26 @@ from tsm.observability import Metrics
 from tsm.services.actors import Actor
 from tsm.settings import Settings
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def test_turn_limiter_windows_and_refusals_that_do_not_extend_the_penalty():
-    clock = FakeClock()
-    lim = TurnLimiter([(3, 10.0), (5, 60.0)], clock=clock)
+    clock = FixedClock(NOW)
+    lim = TurnLimiter([(3, 10.0), (5, 60.0)], clock=monotonic(clock))
     assert [lim.hit("u") for _ in range(3)] == [0, 0, 0]
     assert lim.hit("u") == pytest.approx(10.0)
     assert lim.hit("other") == 0  # one sender's flood does not slow anyone else
-    clock.t += 4
+    clock.advance(timedelta(seconds=4))
     assert lim.hit("u") == pytest.approx(6.0)  # refused turns were not recorded
-    clock.t += 6
+    clock.advance(timedelta(seconds=6))
     assert lim.hit("u") == 0 and lim.hit("u") == 0  # 5 in the last 60 s now
     assert lim.hit("u") == pytest.approx(50.0)  # the sustained window bites
-    clock.t += 50
+    clock.advance(timedelta(seconds=50))
     assert lim.hit("u") == 0
 
 
 def test_turn_limiter_forgets_the_least_recent_senders():
-    lim = TurnLimiter([(1, 100.0)], clock=FakeClock(), max_keys=2)
+    lim = TurnLimiter([(1, 100.0)], clock=monotonic(FixedClock(NOW)), max_keys=2)
     assert lim.hit("a") == 0 and lim.hit("b") == 0 and lim.hit("c") == 0
     assert lim.hit("a") == 0  # forgotten: a fresh window (memory stays bounded under many senders)
     assert lim.hit("c") > 0

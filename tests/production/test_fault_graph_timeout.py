@@ -9,7 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import Clock, local, make_world
+from factories import local, make_world
 from prod_figures import record_figures
 from sqlalchemy import func
 from sqlmodel import select
@@ -19,6 +19,7 @@ from tsm.adapters.calendar_graph import build_graph_calendar
 from tsm.adapters.db.calendars import CalendarOutbox
 from tsm.adapters.db.meetings import Meeting
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.observability import Metrics
 from tsm.ports import CalendarError
 from tsm.settings import Settings
@@ -36,7 +37,7 @@ async def graph_app(sqlite_url, tmp_path):
     settings = Settings(_env_file=None, database_url=sqlite_url, calendar_backend="graph",
                         graph_base_url=emulator.graph_url, graph_timeout_seconds=0.5, graph_retry_max=1,
                         graph_retry_delay=0.0, graph_join_url_reads=0, outbox_max_attempts=4)
-    clock = Clock(NOW)
+    clock = FixedClock(NOW)
     metrics = Metrics()  # the Graph client's middleware counts into the App's registry
     app = build_app(settings, clock=clock, metrics=metrics, calendar=build_graph_calendar(settings, observer=metrics))
     try:

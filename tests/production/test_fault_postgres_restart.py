@@ -10,7 +10,7 @@ import asyncio
 import time
 from datetime import timedelta
 
-from factories import Clock, local, make_world
+from factories import local, make_world
 from prod_figures import record_figures
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -19,6 +19,7 @@ from sqlmodel import select
 from tsm.adapters.db.directory import Trust
 from tsm.adapters.db.meetings import Meeting, MeetingSchool, OfficerBlock
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused
 from tsm.services.actors import Actor
 from tsm.settings import Settings
@@ -35,7 +36,7 @@ def school_days(n: int):
 
 async def test_postgres_restart_mid_run_loses_nothing(private_pg, tmp_path):
     settings = Settings(_env_file=None, database_url=private_pg.url("tsm"), invitations_dir=tmp_path / "inv")
-    app = build_app(settings, clock=Clock(local(2026, 1, 5, 8)))
+    app = build_app(settings, clock=FixedClock(local(2026, 1, 5, 8)))
     admin = Actor("admin", None, None, "LA admin")
     try:
         world = await make_world(app.db)
@@ -106,7 +107,7 @@ async def test_a_transaction_cut_by_the_restart_leaves_nothing_behind(private_pg
     """The server goes away between a transaction's first write and its commit: the write is gone, the next
     operation on the same Database succeeds."""
     settings = Settings(_env_file=None, database_url=private_pg.url("tsm"), invitations_dir=tmp_path / "inv")
-    app = build_app(settings, clock=Clock(local(2026, 1, 5, 8)))
+    app = build_app(settings, clock=FixedClock(local(2026, 1, 5, 8)))
     try:
         world = await make_world(app.db)
         cut = False

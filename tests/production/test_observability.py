@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from factories import Clock, local, make_world
+from factories import local, make_world
 
 from scheduler.ledger import Due, Ledger
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused, NotAllowed
 from tsm.messaging import Recipient
 from tsm.observability import (
@@ -57,7 +58,7 @@ async def test_metrics_endpoint_serves_prometheus_text_and_honours_its_token():
 
 
 async def test_booking_outcomes_are_counted_and_logged_with_ids(sqlite_url, caplog, tmp_path):
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock)
     try:
         world = await make_world(app.db)
@@ -238,7 +239,7 @@ async def test_a_failing_observer_never_changes_a_booking(sqlite_url, tmp_path, 
         def booking(self, *args, **kwargs):
             raise RuntimeError("observer bug")
 
-    clock = Clock(local(2026, 1, 5, 8))
+    clock = FixedClock(local(2026, 1, 5, 8))
     app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock)
     try:
         world = await make_world(app.db)
