@@ -1,7 +1,12 @@
 """The listener registry: text commands and card verbs mapped to handlers, and the rules every turn obeys.
 
+- Every turn goes through one ordered list of guards, :attr:`Router.middleware` (bolt-python's middleware list,
+  the Agents SDK's ``before_turn``): **rate limit → identify → role check**, then the handler. The rate limit
+  needs only what the channel sent, so a flood is refused before any database work; a transport's own step (Teams:
+  claim the activity) goes between identify and the role check (``dispatch(..., claim=...)``).
 - The sender is identified by the transport (AAD object id, else email/UPN from the Teams roster) and
-  turned into an :class:`~tsm.services.actors.Actor` here, on every turn: card data never says who acts.
+  turned into an :class:`~tsm.services.actors.Actor` by the identify guard, on every turn: card data never says
+  who acts.
 - Card data is untrusted input: handlers read it only through :func:`field` / the typed readers, which
   raise :class:`~tsm.domain.errors.InvalidInput` with a sentence a person understands.
 - A :class:`~tsm.domain.errors.TsmError` raised by a handler becomes a reply with its message; anything
@@ -19,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..domain.errors import InvalidInput, NotAllowed, TsmError
+from ..domain.errors import InvalidInput, TsmError
 from ..domain.text import clean_text
 from ..ports import CalendarError
 from ..ratelimit import TurnLimiter
@@ -91,6 +96,35 @@ Identify = Callable[[Who], Awaitable[Actor | None]]
 
 
 @dataclass(frozen=True)
+class Route:
+    """The handler a turn goes to, the data it gets, the roles allowed and the sentence that refuses the others."""
+
+    handler: Handler
+    data: dict[str, Any]
+    roles: frozenset[str]
+    refusal: str
+
+
+@dataclass
+class Turn:
+    """One turn on its way through the guards: filled in as it goes (the actor by identify, the route by the role
+    check); ``outcome`` when it is not simply ok/refused (rate_limited, unknown_user, unavailable, error, or
+    duplicate: a redelivery the transport had handled already, which is not counted as a turn)."""
+
+    incoming: Incoming
+    identify: Identify
+    services: Any
+    clock: Callable[[], datetime]
+    actor: Actor | None = None
+    route: Route | None = None
+    outcome: str | None = None
+
+
+Next = Callable[[], Awaitable[Reply]]
+Middleware = Callable[[Turn, Next], Awaitable[Reply]]  # answers itself, or returns ``await next()``
+
+
+@dataclass(frozen=True)
 class _Command:
     words: tuple[str, ...]
     handler: Handler
@@ -119,6 +153,13 @@ class Router:
         # ``TurnLimiter.for_chat(settings)``; a router built without one (tests) takes the settings of the first
         # app it serves.
         self.turn_limiter = turn_limiter
+        # The turn guards, in order; ``use`` adds more after them (run before the handler).
+        self.middleware: list[Middleware] = [self.limit_rate, self.identify_sender, self.check_role]
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Add a middleware after the guards (bolt-python's ``app.use``): it runs before every handler."""
+        self.middleware.append(middleware)
+        return middleware
 
     # ------------------------------------------------------------------ registration
 
@@ -159,45 +200,87 @@ class Router:
     # ------------------------------------------------------------------ dispatch
 
     async def dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
-                       clock: Callable[[], datetime]) -> Reply:
+                       clock: Callable[[], datetime], claim: Middleware | None = None) -> Reply:
+        """Run the turn through :attr:`middleware` and its handler. ``claim`` is the transport's own step, run right
+        after identify (Teams: claim the activity and store the conversation reference; a redelivery stops there
+        with ``turn.outcome = "duplicate"``)."""
         metrics = getattr(services, "metrics", None)
         kind = "action" if incoming.verb is not None else "message"
         started = time.perf_counter()
-        reply, outcome = await self._dispatch(incoming, identify=identify, services=services, clock=clock)
-        if metrics is not None:
-            metrics.turn(kind, outcome or ("refused" if reply.error else "ok"), time.perf_counter() - started)
+        turn = Turn(incoming, identify, services, clock)
+        reply = await self._run(turn, self._chain(claim))
+        if metrics is not None and turn.outcome != "duplicate":
+            metrics.turn(kind, turn.outcome or ("refused" if reply.error else "ok"), time.perf_counter() - started)
         return reply
 
-    async def _dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
-                        clock: Callable[[], datetime]) -> tuple[Reply, str | None]:
-        """The reply, and the outcome when it is not simply ok/refused (rate_limited, unknown_user, unavailable,
-        error)."""
-        wait = self._turn_limiter(services).hit(_sender_key(incoming.who))
-        if wait > 0:  # checked before anything else, the directory lookup included: a flood costs no database work
+    def _chain(self, claim: Middleware | None) -> list[Middleware]:
+        guards = list(self.middleware)
+        if claim is not None:
+            guards.insert(guards.index(self.identify_sender) + 1 if self.identify_sender in guards else 0, claim)
+        return guards
+
+    async def _run(self, turn: Turn, guards: list[Middleware]) -> Reply:
+        async def step(i: int) -> Reply:
+            if i == len(guards):
+                return await self._handle(turn)
+            return await guards[i](turn, lambda: step(i + 1))
+
+        return await step(0)
+
+    # ------------------------------------------------------------------ the guards, in order
+
+    async def limit_rate(self, turn: Turn, next: Next) -> Reply:
+        """Per sender, from what the channel vouches for (no lookup): a flood costs no database work."""
+        wait = self._turn_limiter(turn.services).hit(_sender_key(turn.incoming.who))
+        if wait > 0:
             log.info("turn refused by the per-user rate limit", extra={"retry_in": round(wait, 1)})
-            return (Reply(text=f"You're sending messages faster than I can take them. Please wait about "
-                               f"{max(1, round(wait))} seconds and try again; nothing was changed. "
-                               "Type **help** then to carry on.", error=True), "rate_limited")
-        actor = await identify(incoming.who)
-        if actor is None:
-            return await self.unknown(incoming), "unknown_user"
-        ctx = ChatContext(actor, incoming, services, clock)
+            turn.outcome = "rate_limited"
+            return Reply(text=f"You're sending messages faster than I can take them. Please wait about "
+                              f"{max(1, round(wait))} seconds and try again; nothing was changed. "
+                              "Type **help** then to carry on.", error=True)
+        return await next()
+
+    async def identify_sender(self, turn: Turn, next: Next) -> Reply:
+        """The actor from the channel's identity (``Directory.identify`` behind every transport); None: unknown."""
+        turn.actor = await turn.identify(turn.incoming.who)
+        return await next()
+
+    async def check_role(self, turn: Turn, next: Next) -> Reply:
+        """An unknown sender is told whom to ask; a known one reaches the handler only with one of its roles."""
+        if turn.actor is None:
+            turn.outcome = "unknown_user"
+            return await self.unknown(turn.incoming)
         try:
-            if incoming.verb is not None:
-                return await self._dispatch_verb(ctx), None
-            return await self._dispatch_text(ctx), None
+            route = self._route(turn.incoming)
+        except InvalidInput as exc:
+            return error_reply(str(exc))
+        if turn.actor.kind not in route.roles:
+            return error_reply(route.refusal)
+        turn.route = route
+        return await next()
+
+    async def _handle(self, turn: Turn) -> Reply:
+        actor, route, incoming = turn.actor, turn.route, turn.incoming
+        if actor is None or route is None:  # the middleware list lost its role check: refuse, never run unchecked
+            log.error("turn reached its handler without identify and the role check; refused")
+            turn.outcome = "error"
+            return error_reply("Sorry, something went wrong on our side and nothing was changed.")
+        try:
+            return await route.handler(ChatContext(actor, incoming, turn.services, turn.clock), route.data)
         except TsmError as exc:
-            return error_reply(str(exc)), None
+            return error_reply(str(exc))
         except CalendarError as exc:  # Outlook slow, down or refusing: nothing was written (bookings read first)
             log.warning("turn stopped by the calendar (%s, retryable=%s)", type(exc).__name__, exc.retryable)
+            turn.outcome = "unavailable"
             if exc.retryable:
                 return error_reply("Outlook isn't answering just now, so nothing was booked or changed. Please try "
-                                   "again in a minute."), "unavailable"
-            return error_reply(f"{exc} Nothing was booked or changed."), "unavailable"
+                                   "again in a minute.")
+            return error_reply(f"{exc} Nothing was booked or changed.")
         except Exception:
             log.exception("turn failed (actor %s, verb %s)", actor.key, incoming.verb or "-")
-            return (error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
-                                "again in a minute; if it keeps happening, tell your link officer."), "error")
+            turn.outcome = "error"
+            return error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
+                               "again in a minute; if it keeps happening, tell your link officer.")
 
     async def unknown(self, incoming: Incoming) -> Reply:
         """The answer to someone the directory does not know: ``unknown_user`` if set, else whom to ask."""
@@ -210,27 +293,25 @@ class Router:
             self.turn_limiter = TurnLimiter.for_chat(services.settings)
         return self.turn_limiter
 
-    async def _dispatch_verb(self, ctx: ChatContext) -> Reply:
-        verb = ctx.incoming.verb or ""
-        entry = self._verbs.get(verb)
-        if entry is None:
-            raise InvalidInput("That button is not one I know (perhaps an old card). Type **help** to start again.")
-        if ctx.actor.kind not in entry.roles:
-            raise NotAllowed("That action is not open to you.")
-        data = ctx.incoming.data if isinstance(ctx.incoming.data, dict) else {}
-        return await entry.handler(ctx, data)
-
-    async def _dispatch_text(self, ctx: ChatContext) -> Reply:
-        text = _norm(ctx.incoming.text or "")
+    def _route(self, incoming: Incoming) -> Route:
+        """The verb's or the command's handler (else the fallback); InvalidInput when there is none."""
+        if incoming.verb is not None:
+            entry = self._verbs.get(incoming.verb)
+            if entry is None:
+                raise InvalidInput("That button is not one I know (perhaps an old card). Type **help** to start "
+                                   "again.")
+            data = incoming.data if isinstance(incoming.data, dict) else {}
+            return Route(entry.handler, data, entry.roles, "That action is not open to you.")
+        raw = (incoming.text or "").strip()
+        text = _norm(raw)
         for c in self._commands:
             for w in c.words:
                 if text == w or text.startswith(w + " "):
-                    if ctx.actor.kind not in c.roles:
-                        raise NotAllowed("That command is not open to you. Type **help** to see what you can do.")
-                    rest = (ctx.incoming.text or "").strip()[len(w):].strip() if text.startswith(w) else ""
-                    return await c.handler(ctx, {"args": rest})
+                    rest = raw[len(w):].strip() if text.startswith(w) else ""
+                    return Route(c.handler, {"args": rest}, c.roles,
+                                 "That command is not open to you. Type **help** to see what you can do.")
         if self.fallback is not None:
-            return await self.fallback(ctx, {"args": ctx.incoming.text or ""})
+            return Route(self.fallback, {"args": incoming.text or ""}, ALL_ROLES, "")
         raise InvalidInput("I didn't understand that. Type **help** to see what I can do.")
 
 
