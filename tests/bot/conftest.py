@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import TestServer
-from botkit import FakeConnector, make_harness
+from botkit import make_harness
+from fakes.connector import FakeConnector
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from botkit import TENANT, make_harness, member, message
+from botkit import make_harness
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fakes.connector import TENANT, member, message
 from jwt.algorithms import RSAAlgorithm
 
 import bot.connector as connector_module

@@ -8,7 +8,8 @@ so the turn is served as in the no-auth mode; with an app id configured the same
 from __future__ import annotations
 
 import jwt
-from botkit import TENANT, make_harness, member, message
+from botkit import make_harness
+from fakes.connector import TENANT, member, message
 
 from tsm.adapters.db.directory import SchoolContact
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import cardclient as cc
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from botkit import invoke, member, message
+from fakes.connector import invoke, member, message
 from sqlmodel import func, select
 
 from tsm.adapters.db.directory import School, SchoolContact

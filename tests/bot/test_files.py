@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from botkit import invoke, make_harness, member
+from botkit import make_harness
 from factories import local, make_world
+from fakes.connector import invoke, member
 from sqlmodel import select
 
 from bot.files import FileStore, token_hash

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from botkit import (
-    TENANT,
-    conversation_update,
-    installation_update,
-    invoke,
-    make_harness,
-    member,
-    message,
-)
+from botkit import make_harness
+from fakes.connector import TENANT, conversation_update, installation_update, invoke, member, message
 from sqlmodel import select
 
 from tsm.adapters.db.directory import SchoolContact

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from botkit import installation_update, member
 from factories import local
+from fakes.connector import installation_update, member
 
 import bot.messenger as teams
 import tsm.composition as composition

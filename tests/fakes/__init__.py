@@ -1,8 +1,9 @@
 """What the tests stand in for, one of each: import these rather than writing another.
 
 - ``fakes.clock``: the clock. Tests use the product's own :class:`tsm.clock.FixedClock` (set ``clock.now`` or
-  ``clock.advance(...)``); :func:`fakes.clock.monotonic` reads the same clock as seconds, for code that takes a
-  monotonic clock (the Graph busy cache, the rate limiters).
+  ``clock.advance(...)``); :class:`fakes.clock.FakeClock`, a thin subclass, also reads as monotonic seconds and
+  sleeps by moving on, for code that takes a monotonic clock or sleeps (the Graph busy cache, the rate limiters,
+  the Teams messenger's retries).
 - ``fakes.messenger``: :class:`ScriptedMessenger`, the delivery port (``tsm.messaging.MessengerPort``) that records
   what it is given and answers what the test scripted; options make it install-aware (like Teams: no
   conversation, no send), Teams-like with blocked conversations, blocking until released, failing, or refusing

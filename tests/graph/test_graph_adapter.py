@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import local
-from fakes.clock import FixedClock, monotonic
+from fakes.clock import FakeClock
 from graph_stack import ANN, BOB, NOW, graph_settings
 
 from dev.graph_emulator import GraphEmulator
@@ -221,8 +221,8 @@ async def test_get_schedule_batches_of_20_and_windows_under_62_days(emulator, ca
 
 
 async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, calendar_factory):
-    clock = FixedClock(NOW)
-    cal = calendar_factory(monotonic=monotonic(clock), graph_busy_cache_seconds=600)
+    clock = FakeClock(seconds=1000.0)
+    cal = calendar_factory(monotonic=clock.monotonic, graph_busy_cache_seconds=600)
     refs = [CalendarRef(1, ANN), CalendarRef(2, BOB)]
     term = Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 3, 28, tzinfo=UTC))
     await cal.busy(refs, term)
@@ -248,7 +248,7 @@ async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, cale
 
 
 async def test_a_window_outside_the_cached_one_is_fetched(emulator, calendar_factory):
-    cal = calendar_factory(monotonic=monotonic(FixedClock(NOW)))
+    cal = calendar_factory(monotonic=FakeClock(seconds=1000.0).monotonic)
     await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC)))
     await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)))
     assert len(schedule_requests(emulator)) == 1

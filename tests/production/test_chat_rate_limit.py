@@ -6,20 +6,18 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from fakes.clock import FixedClock, monotonic
+from fakes.clock import FakeClock
 
 from tsm.chat.router import Incoming, Reply, Router, Who
-from tsm.ratelimit import TurnLimiter
 from tsm.observability import Metrics
+from tsm.ratelimit import TurnLimiter
 from tsm.services.actors import Actor
 from tsm.settings import Settings
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
 
 def test_turn_limiter_windows_and_refusals_that_do_not_extend_the_penalty():
-    clock = FixedClock(NOW)
-    lim = TurnLimiter([(3, 10.0), (5, 60.0)], clock=monotonic(clock))
+    clock = FakeClock(seconds=1000.0)
+    lim = TurnLimiter([(3, 10.0), (5, 60.0)], clock=clock.monotonic)
     assert [lim.hit("u") for _ in range(3)] == [0, 0, 0]
     assert lim.hit("u") == pytest.approx(10.0)
     assert lim.hit("other") == 0  # one sender's flood does not slow anyone else
@@ -33,7 +31,7 @@ def test_turn_limiter_windows_and_refusals_that_do_not_extend_the_penalty():
 
 
 def test_turn_limiter_forgets_the_least_recent_senders():
-    lim = TurnLimiter([(1, 100.0)], clock=monotonic(FixedClock(NOW)), max_keys=2)
+    lim = TurnLimiter([(1, 100.0)], clock=FakeClock(seconds=1000.0).monotonic, max_keys=2)
     assert lim.hit("a") == 0 and lim.hit("b") == 0 and lim.hit("c") == 0
     assert lim.hit("a") == 0  # forgotten: a fresh window (memory stays bounded under many senders)
     assert lim.hit("c") > 0

@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta
 import httpx
 import pytest
 from card_walker import card_text, invoke_card, next_step, reply_cards
+from fakes.connector import FakeConnector, ThreadServer, invoke, message
 from sqlalchemy import func
 from sqlmodel import select
-from teams_fakes import FakeConnector, ThreadServer, invoke, message
 
 from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.meetings import Meeting, MeetingSchool

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from factories import make_world
+from fakes.connector import FakeConnector, ThreadServer, installation_update
 from processes import free_port, start_bot, start_worker, wait_healthy, wait_log
 from prod_figures import record_figures
 from sqlalchemy import text
-from teams_fakes import FakeConnector, ThreadServer, installation_update
 
 from tsm.adapters.db.directory import SchoolContact, Term
 from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool

@@ -20,10 +20,10 @@ from datetime import date
 
 import httpx
 import pytest
+from fakes.connector import FakeConnector, ThreadServer, installation_update, invoke, message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prod_figures import record_figures
-from teams_fakes import FakeConnector, ThreadServer, installation_update, invoke, message
 
 from tsm.adapters.db.migrate import upgrade
 from tsm.bootstrap import build_app

@@ -11,8 +11,8 @@ from datetime import date
 
 import httpx
 from card_walker import card_text, invoke_card, next_step, reply_cards
+from fakes.connector import FakeConnector, ThreadServer, invoke, message
 from sqlmodel import select
-from teams_fakes import FakeConnector, ThreadServer, invoke, message
 
 from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.migrate import upgrade

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from card_walker import card_text, invoke_card, next_step, reply_cards
+from fakes.connector import FakeConnector, ThreadServer, installation_update, invoke, message
 from processes import start_bot, start_worker, wait_healthy, wait_log
 from prod_figures import record_figures
 from sqlalchemy import func, text
 from sqlmodel import col, select
-from teams_fakes import FakeConnector, ThreadServer, installation_update, invoke, message
 
 from scheduler.jobs import Jobs
 from scheduler.ledger import Ledger
