@@ -128,10 +128,11 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     import asyncio
     from datetime import datetime as dt
 
+    from fakes.messenger import ScriptedMessenger
+
     from scheduler.service import build_jobs
     from tsm.bootstrap import build_app
     from tsm.clock import FixedClock
-    from tsm.messaging import SendResult, SendStatus
     from tsm.settings import Settings
 
     run("demo")
@@ -139,19 +140,11 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     [start] = re.findall(r"(\w{3} \d\d \w{3} \d{4} \d\d:\d\d)–", slots)
     run("book", "--urn", "990001", "--at", f"{datetime.strptime(start, '%a %d %b %Y %H:%M'):%Y-%m-%d %H:%M}")
 
-    class Recorder:
-        def __init__(self):
-            self.sent = []
-
-        async def send(self, recipient, message):
-            self.sent.append((recipient, message))
-            return SendResult(SendStatus.SENT)
-
     async def sweep():
         app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
                         clock=FixedClock(dt.fromisoformat(CLOCK_START)))
         try:
-            messenger = Recorder()
+            messenger = ScriptedMessenger()
             result = await build_jobs(app, messenger, worker_id="w1").events()
             return result, messenger.sent
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_scheduler import FakeMessenger
+from fakes.messenger import ScriptedMessenger
 
 from scheduler.service import SchedulerService
 from tsm.chat.router import Incoming, Who
@@ -63,7 +63,7 @@ async def test_the_worker_sends_through_its_own_channel_or_the_one_given(sqlite_
         assert built.messenger.owns_pool and built.closes_messenger
     finally:
         await built.close()
-    fake = FakeMessenger()
+    fake = ScriptedMessenger()
     built = compose(_settings(sqlite_url, tmp_path), role="worker", messenger=fake)
     try:
         assert built.scheduler.messenger is fake and not built.closes_messenger

@@ -12,9 +12,10 @@ from datetime import UTC
 
 import pytest
 from factories import local, make_world
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
 from test_scheduler import Env
-from test_scheduler_late_install import InstallAwareMessenger, install
+from test_scheduler_late_install import install
 
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
@@ -26,7 +27,7 @@ from tsm.services.conversation import ConversationService
 
 
 def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
-    e = Env(db, clock, InstallAwareMessenger(db), worker)
+    e = Env(db, clock, ScriptedMessenger(installs=db), worker)
     e.world = world
     return e
 

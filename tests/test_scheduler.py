@@ -8,41 +8,21 @@ from datetime import timedelta
 
 import pytest
 from factories import local, make_world
+from fakes.messenger import ScriptedMessenger
 
 from scheduler.jobs import Jobs, JobSettings
 from scheduler.ledger import Due, Ledger
 from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.engine import Database
 from tsm.clock import FixedClock
-from tsm.messaging import Message, Recipient, SendResult, SendStatus
+from tsm.messaging import Recipient, SendResult, SendStatus
 from tsm.services.booking import BookingService
 from tsm.services.calendar_sync import CalendarSync
 from tsm.services.reference import ReferenceData
 
 
-class FakeMessenger:
-    """Records what would be sent; ``script`` maps a recipient to the statuses to answer in turn."""
-
-    def __init__(self, clock=None) -> None:
-        self.clock = clock
-        self.log: list[tuple[Recipient, str, object]] = []  # (recipient, text, clock time) of every send
-        self.sent: list[tuple[Recipient, Message]] = []
-        self.script: dict[Recipient, list[SendResult]] = {}
-
-    async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        queue = self.script.get(recipient)
-        result = queue.pop(0) if queue else SendResult(SendStatus.SENT)
-        if result.status is SendStatus.SENT:
-            self.sent.append((recipient, message))
-            self.log.append((recipient, message.text, self.clock() if self.clock else None))
-        return result
-
-    def texts(self) -> list[str]:
-        return [m.text for _, m in self.sent]
-
-
 class Env:
-    def __init__(self, db: Database, clock: FixedClock, messenger: FakeMessenger, worker: str = "w1") -> None:
+    def __init__(self, db: Database, clock: FixedClock, messenger: ScriptedMessenger, worker: str = "w1") -> None:
         cal = LocalCalendar(db)
         self.db, self.clock, self.messenger = db, clock, messenger
         self.ref = ReferenceData(db)
@@ -60,7 +40,7 @@ class Env:
 async def env(db):
     clock = FixedClock(local(2026, 1, 5, 8))
     world = await make_world(db)
-    e = Env(db, clock, FakeMessenger())
+    e = Env(db, clock, ScriptedMessenger())
     e.world = world
     return e
 
@@ -185,7 +165,7 @@ async def test_the_timer_fallback_ends_an_on_site_meeting_with_no_event(env):
 async def test_kent_officer_proposes_and_the_school_only_sees_the_times(db):
     clock = FixedClock(local(2026, 2, 3, 11, 45))
     world = await make_world(db, policy="kent")
-    env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
+    env = Env(db, FixedClock(local(2026, 1, 5, 8)), ScriptedMessenger())
     r = await env.booking.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 9))
     env.clock.now = clock.now
     await env.jobs.meeting_ends()
@@ -253,13 +233,13 @@ async def test_two_workers_at_once_send_every_message_exactly_once(any_db_url):
     try:
         clock = FixedClock(local(2026, 1, 5, 8))
         world = await make_world(db)
-        a = Env(db, clock, FakeMessenger(clock), "worker-a")
+        a = Env(db, clock, ScriptedMessenger(clock), "worker-a")
         plan = [("low_primary", "ann", local(2026, 2, 3, 10)), ("secondary", "ann", local(2026, 2, 4, 10)),
                 ("trust_a", "ann", local(2026, 2, 5, 10)), ("trust_b", "ann", local(2026, 2, 9, 10)),
                 ("bob_school", "bob", local(2026, 2, 10, 10))]
         for key, officer, at in plan:
             await a.booking.book(world.officer(officer), world.schools[key], at)
-        b = Env(db, clock, FakeMessenger(clock), "worker-b")
+        b = Env(db, clock, ScriptedMessenger(clock), "worker-b")
         for day in (local(2026, 1, 5, 8, 30), local(2026, 1, 28, 10, 1), local(2026, 2, 8, 10, 1)):
             clock.now = day
             await asyncio.gather(a.jobs.run_all(), b.jobs.run_all(), a.jobs.run_all(), b.jobs.run_all())

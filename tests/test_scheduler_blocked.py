@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC
 
 from factories import local, make_world
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
 from test_scheduler import Env
 
@@ -18,36 +19,8 @@ from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.teams import BotConversation
 from tsm.clock import FixedClock
-from tsm.messaging import Message, Recipient, SendResult, SendStatus
+from tsm.messaging import Recipient
 from tsm.services.actors import Actor
-
-
-class TeamsLikeMessenger:
-    """What ``bot.messenger.TeamsMessenger`` does with a conversation, minus HTTP: no conversation ->
-    NO_CONVERSATION; ``blocked_at`` recorded -> BLOCKED without calling Teams; a person who blocked the bot in
-    Teams -> Teams answers 403, recorded with ``BotStore.mark_blocked``, BLOCKED."""
-
-    def __init__(self, store: BotStore) -> None:
-        self.store = store
-        self.blocked_in_teams: set[Recipient] = set()
-        self.sent: list[tuple[Recipient, Message]] = []
-        self.teams_calls = 0
-
-    async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        conv = await self.store.conversation_for(recipient.kind, recipient.id)
-        if conv is None:
-            return SendResult(SendStatus.NO_CONVERSATION, "not installed")
-        if conv.blocked_at is not None:
-            return SendResult(SendStatus.BLOCKED, "blocked or uninstalled (recorded earlier)")
-        self.teams_calls += 1
-        if recipient in self.blocked_in_teams:
-            await self.store.mark_blocked(conv.conversation_id, "403 MessageWritesBlocked")
-            return SendResult(SendStatus.BLOCKED, "403")
-        self.sent.append((recipient, message))
-        return SendResult(SendStatus.SENT)
-
-    def to(self, recipient: Recipient) -> list[str]:
-        return [m.text.split(":")[0] for r, m in self.sent if r == recipient]
 
 
 async def writes_to_the_bot(store: BotStore, recipient: Recipient, *, installed: bool = True) -> None:
@@ -60,7 +33,7 @@ async def writes_to_the_bot(store: BotStore, recipient: Recipient, *, installed:
 
 def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
     store = BotStore(db, clock=clock)
-    e = Env(db, clock, TeamsLikeMessenger(store), worker)
+    e = Env(db, clock, ScriptedMessenger(teams=store), worker)
     e.world, e.store = world, store
     return e
 
@@ -94,7 +67,7 @@ async def _blocked_head(db: Database):
     assert await blocked_at(db, head) is not None
     clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)
     week = await env.jobs.reminders()
-    assert (week.sent, week.undeliverable) == (1, 1) and env.messenger.to(lead) == ["TSM in a week"]
+    assert (week.sent, week.undeliverable) == (1, 1) and env.messenger.headlines(lead) == ["TSM in a week"]
     assert env.messenger.teams_calls == 2  # the 403, then the lead's: a recorded block is not tried again
     assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"),
                                         ("remind_7d", "undeliverable", "blocked")]
@@ -109,7 +82,7 @@ async def test_blocked_and_not_back_nothing_is_sent(any_db_url):
             clock.now = local(2026, 1, day, 9).astimezone(UTC)
             res = await env.jobs.late_installs()
             assert res.claimed == 0
-        assert env.messenger.to(head) == [] and env.messenger.teams_calls == 2
+        assert env.messenger.headlines(head) == [] and env.messenger.teams_calls == 2
         assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"),
                                             ("remind_7d", "undeliverable", "blocked")]
     finally:
@@ -129,12 +102,12 @@ async def test_back_after_blocking_missed_messages_go_once_across_workers(any_db
         assert sum(r.sent for r in results) == 1 and sum(r.claimed for r in results) == 1, results
         # the checklist reminder, once, saying the real lead time; the confirmation, four weeks old, is past the
         # 14 days a missed message is kept for (LATE_INSTALL_WINDOW): the reminder carries the same facts
-        assert [t for w in workers for t in w.messenger.to(head)] == ["TSM in 2 days"]
+        assert [t for w in workers for t in w.messenger.headlines(head)] == ["TSM in 2 days"]
         assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"), ("remind_7d", "sent", "")]
         again = await asyncio.gather(*(w.jobs.late_installs() for w in workers))
         assert sum(r.claimed for r in again) == 0
         assert sum(len(w.messenger.sent) for w in workers) == 2  # + the lead's on-time reminder
-        assert env.messenger.to(lead) == ["TSM in a week"]
+        assert env.messenger.headlines(lead) == ["TSM in a week"]
     finally:
         await db.dispose()
 
@@ -159,11 +132,11 @@ async def test_uninstalled_then_reinstalled_gets_the_confirmation_then_reminders
         await writes_to_the_bot(env.store, head, installed=True)
         res = await env.jobs.late_installs()
         assert (res.claimed, res.sent) == (1, 1)
-        assert env.messenger.to(head) == ["TSM booked"]
+        assert env.messenger.headlines(head) == ["TSM booked"]
         assert (await env_for(db, clock, world, "w2").jobs.late_installs()).claimed == 0
         clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)
         assert (await env.jobs.reminders()).by_kind == {"remind_7d": 1}
-        assert env.messenger.to(head) == ["TSM booked", "TSM in a week"]
+        assert env.messenger.headlines(head) == ["TSM booked", "TSM in a week"]
         assert await outbound(db, head) == [("confirm", "sent", ""), ("remind_7d", "sent", "")]
     finally:
         await db.dispose()
@@ -181,7 +154,7 @@ async def test_still_blocked_after_coming_back_is_bounded(any_db_url):
             await env.jobs.late_installs()
         # two rows, each sent at most max_attempts times in all (the first send included)
         assert env.messenger.teams_calls - 2 <= 2 * (env.jobs.settings.max_attempts - 1)
-        assert env.messenger.to(head) == []
+        assert env.messenger.headlines(head) == []
         assert [s for _k, s, _e in await outbound(db, head)] == ["undeliverable", "undeliverable"]
     finally:
         await db.dispose()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import local, make_world
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
 from test_scheduler import Env
 
@@ -16,30 +17,7 @@ from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.teams import BotConversation
 from tsm.clock import FixedClock
-from tsm.messaging import Message, Recipient, SendResult, SendStatus
-
-
-class InstallAwareMessenger:
-    """Like the Teams messenger: NO_CONVERSATION unless the person has a personal conversation with the bot."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.sent: list[tuple[Recipient, Message]] = []
-        self.attempts = 0
-        self.always_missing = False  # answer NO_CONVERSATION whatever the table says
-
-    async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        self.attempts += 1
-        column = BotConversation.contact_id if recipient.kind == "contact" else BotConversation.officer_id
-        async with self.db.reader() as s:
-            conv = (await s.exec(select(BotConversation).where(column == recipient.id))).first()
-        if conv is None or self.always_missing:
-            return SendResult(SendStatus.NO_CONVERSATION, "not installed")
-        self.sent.append((recipient, message))
-        return SendResult(SendStatus.SENT)
-
-    def to(self, recipient: Recipient) -> list[str]:
-        return [m.text for r, m in self.sent if r == recipient]
+from tsm.messaging import Recipient
 
 
 async def install(db: Database, recipient: Recipient, now: datetime) -> None:
@@ -51,7 +29,7 @@ async def install(db: Database, recipient: Recipient, now: datetime) -> None:
 
 
 def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
-    e = Env(db, clock, InstallAwareMessenger(db), worker)
+    e = Env(db, clock, ScriptedMessenger(installs=db), worker)
     e.world = world
     return e
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from factories import local, make_world
-from test_scheduler import Env, FakeMessenger
+from fakes.messenger import ScriptedMessenger
+from test_scheduler import Env
 
 from cards.notifications import ReminderView, lead_days, reminder, reminder_text
 from tsm.clock import FixedClock
@@ -61,7 +62,7 @@ def test_without_a_send_time_the_nominal_lead_time_and_a_confirmation_is_unchang
 async def env(db):
     clock = FixedClock(local(2026, 1, 5, 8))
     world = await make_world(db)
-    e = Env(db, clock, FakeMessenger())
+    e = Env(db, clock, ScriptedMessenger())
     e.world = world
     return e
 

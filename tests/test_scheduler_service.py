@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 import pytest
 from factories import local, make_world
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
-from test_scheduler import Env, FakeMessenger
+from test_scheduler import Env
 
 from scheduler.jobs import JobSettings, _end_gate
 from scheduler.ledger import Due, Ledger
@@ -41,12 +42,12 @@ JOIN_URL = (f"https://teams.microsoft.com/l/meetup-join/{quote(THREAD, safe='').
 @pytest.fixture
 async def env(db):
     clock = FixedClock(local(2026, 1, 5, 8))
-    e = Env(db, clock, FakeMessenger())
+    e = Env(db, clock, ScriptedMessenger())
     e.world = await make_world(db)
     return e
 
 
-def texts_to(messenger: FakeMessenger, recipient: Recipient) -> list[str]:
+def texts_to(messenger: ScriptedMessenger, recipient: Recipient) -> list[str]:
     return [m.text for r, m in messenger.sent if r == recipient]
 
 
@@ -59,7 +60,7 @@ async def test_a_claim_taken_over_after_its_lease_is_sent_by_the_new_holder_only
     try:
         clock = FixedClock(local(2026, 1, 5, 8))
         w = await make_world(db)
-        a, b = Env(db, clock, FakeMessenger(), "worker-a"), Env(db, clock, FakeMessenger(), "worker-b")
+        a, b = Env(db, clock, ScriptedMessenger(), "worker-a"), Env(db, clock, ScriptedMessenger(), "worker-b")
         await a.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
         clock.now = local(2026, 1, 27, 10, 1).astimezone(clock.now.tzinfo)
         claims = await a.ledger.claim(await a.jobs.due_reminders())
@@ -131,8 +132,8 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
                                 term_id=w.terms["spring"], mode="teams", meeting_type="tsm", duration_minutes=60,
                                 timezone="Europe/London", slots=[], created_at=now - timedelta(days=40),
                                 expires_at=now - timedelta(days=expired_days_ago)))
-        service = SchedulerService(app, FakeMessenger(), worker_id="a")
-        other = SchedulerService(app, FakeMessenger(), worker_id="b")
+        service = SchedulerService(app, ScriptedMessenger(), worker_id="a")
+        other = SchedulerService(app, ScriptedMessenger(), worker_id="b")
         assert "tsm.ledger_purge" in service.sweeps()
         assert await service.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0}
         assert await other.ledger_purge() is None  # once a day across workers
@@ -181,7 +182,7 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         # The next day: the confirmations (the officer booked) and the 7-day reminders are all due.
         clock.now = local(2026, 1, 27, 14, 10).astimezone(clock.now.tzinfo)
         fast = SweepIntervals(reminders=1, meetings=1, nudges=1, retries=1, calendar_outbox=1)
-        ma, mb = FakeMessenger(), FakeMessenger()
+        ma, mb = ScriptedMessenger(), ScriptedMessenger()
         a = SchedulerService(app_a, ma, worker_id="svc-a", intervals=fast)
         b = SchedulerService(app_b, mb, worker_id="svc-b", intervals=fast)
         await asyncio.gather(a.start(), b.start())
@@ -200,7 +201,7 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
 
         # A restart (a new process on the same database) sends nothing again; the next day's work goes once.
         app_c = service_app(any_db_url, tmp_path, clock)
-        mc = FakeMessenger()
+        mc = ScriptedMessenger()
         c = SchedulerService(app_c, mc, worker_id="svc-c", intervals=fast)
         await c.start()
         await asyncio.sleep(1.5)
@@ -226,12 +227,7 @@ async def test_shutdown_lets_a_running_sweep_finish(tmp_path, sqlite_url):
         await app.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
         release = asyncio.Event()
 
-        class SlowMessenger(FakeMessenger):
-            async def send(self, recipient, message):
-                await release.wait()
-                return await super().send(recipient, message)
-
-        m = SlowMessenger()
+        m = ScriptedMessenger(gate=release)
         svc = SchedulerService(app, m, worker_id="slow", intervals=SweepIntervals(reminders=3600))
         await svc.start()
         await asyncio.sleep(0.3)  # the reminders sweep is now waiting on the messenger
@@ -263,7 +259,7 @@ async def test_graph_sweeps_are_scheduled_and_renewals_run_once_an_hour_across_w
         settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path, calendar_backend="local",
                             graph_notification_url="https://bot.example/api/graph/notifications" if url_set else "",
                             graph_client_state="s" * 40)
-        return SchedulerService(build_app(settings, clock=clock), FakeMessenger(), worker_id=worker, watcher=Watcher())
+        return SchedulerService(build_app(settings, clock=clock), ScriptedMessenger(), worker_id=worker, watcher=Watcher())
 
     a, b = make("a", True), make("b", True)
     try:
@@ -344,7 +340,7 @@ async def test_every_sweep_runs_its_sql_on_both_databases(any_db_url):
     """Each sweep called directly (the service logs a failing sweep and carries on, so it would hide one)."""
     db = Database(any_db_url)
     try:
-        env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
+        env = Env(db, FixedClock(local(2026, 1, 5, 8)), ScriptedMessenger())
         w = await make_world(db)
         r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
         async with db.reader() as s:
@@ -450,7 +446,7 @@ async def test_a_feedback_claim_left_by_a_dead_worker_is_composed_and_sent_by_th
 async def test_the_end_event_finds_its_meeting_on_both_databases(any_db_url):
     db = Database(any_db_url)
     try:
-        env = Env(db, FixedClock(local(2026, 1, 5, 8)), FakeMessenger())
+        env = Env(db, FixedClock(local(2026, 1, 5, 8)), ScriptedMessenger())
         env.world = await make_world(db)
         mid = await _teams_meeting(env, local(2026, 2, 3, 10))
         env.clock.now = local(2026, 2, 3, 11, 2).astimezone(env.clock.now.tzinfo)
@@ -528,12 +524,12 @@ async def test_a_worker_dying_half_way_through_a_meeting_end_is_finished_by_anot
 
 async def test_the_worker_refuses_an_unmigrated_database(tmp_path):
     with pytest.raises(TsmError, match="tsm db upgrade"):
-        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=FakeMessenger())
+        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=ScriptedMessenger())
 
 
 async def test_the_worker_says_plainly_when_the_database_cannot_be_opened(tmp_path):
     with pytest.raises(TsmError, match="Cannot open the database") as err:
-        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/no/such/dir/tsm.db"), messenger=FakeMessenger())
+        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/no/such/dir/tsm.db"), messenger=ScriptedMessenger())
     assert str(tmp_path) not in str(err.value)  # a URL may hold a password: it is not repeated
 
 
@@ -545,7 +541,7 @@ async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_ur
     await app.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
     await app.close()
     await db.dispose()
-    messenger = FakeMessenger()
+    messenger = ScriptedMessenger()
     settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path / "inv")
     worker = asyncio.create_task(run_worker(settings, messenger=messenger, worker_id="proc", clock=clock))
     for _ in range(50):

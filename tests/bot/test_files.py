@@ -10,6 +10,7 @@ import pytest
 from botkit import make_harness
 from factories import local, make_world
 from fakes.connector import invoke, member
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
 
 from bot.files import FileStore, token_hash
@@ -21,11 +22,6 @@ from tsm.clock import FixedClock
 from tsm.settings import Settings
 
 ICS = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
-
-
-class NoMessenger:
-    async def send(self, recipient, message):  # pragma: no cover - housekeeping sends nothing
-        raise AssertionError("housekeeping sends no message")
 
 
 async def _file_link(h) -> tuple[str, str]:
@@ -92,7 +88,7 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
         # A file made 3 days later is kept; the expired one goes at the next daily housekeeping.
         fresh = await FileStore(h.app.db, clock=lambda: made + timedelta(days=3)).put("report.csv", "text/csv",
                                                                                        b"a,b\r\n1,2\r\n")
-        service = SchedulerService(h.app, NoMessenger(), worker_id="a")
+        service = SchedulerService(h.app, ScriptedMessenger(forbidden=True), worker_id="a")
         service.jobs.clock = lambda: made + timedelta(days=7, minutes=1)
         removed = await service.ledger_purge()
         assert removed == {"ledger": 0, "offers": 0, "files": 1}

@@ -8,24 +8,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chatkit import Person, button, text_of, titles
+from fakes.messenger import ScriptedMessenger
 
 from scheduler.service import build_jobs
 from tsm.chat import Reply, Who
-from tsm.messaging import Message, Recipient, SendResult, SendStatus
+from tsm.messaging import Recipient
 from tsm.services.actors import Actor
 
 BROOKFIELD = 990002  # Priya Shah's
 ASHCOMBE = 990001  # Alex Carter's (an LA admin too)
 TOM = "tom.okafor@demo.example"  # an officer, not an admin, not Brookfield's
-
-
-class Outbox:
-    def __init__(self) -> None:
-        self.sent: list[tuple[Recipient, Message]] = []
-
-    async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        self.sent.append((recipient, message))
-        return SendResult(SendStatus.SENT)
 
 
 async def ended_meeting(chat, *, end_it: bool = True):
@@ -34,7 +26,7 @@ async def ended_meeting(chat, *, end_it: bool = True):
     offer = await chat.app.booking.free_slots(Actor.system(), school.id, mode="teams")
     m = (await chat.app.booking.book(Actor.system(), school.id, offer.slots[0].start, mode="teams")).meeting
     chat.clock.now = m.end + timedelta(minutes=45)
-    outbox = Outbox()
+    outbox = ScriptedMessenger()
     if end_it:
         jobs = build_jobs(chat.app, outbox, worker_id="test")
         await jobs.meeting_ends()

@@ -8,27 +8,16 @@ from datetime import timedelta
 
 import pytest
 from factories import local
+from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
 
 from scheduler.feedback_jobs import FeedbackJobs
 from scheduler.ledger import Ledger
 from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction, TsmRecord
 from tsm.adapters.db.history import AuditLog
-from tsm.messaging import Message, Recipient, SendResult, SendStatus
+from tsm.messaging import Recipient, SendResult, SendStatus
 
 RATINGS = {"usefulness": "4", "working_together": "4", "clarity": "4", "overall": "4"}
-
-
-class Messenger:
-    def __init__(self) -> None:
-        self.sent: list[tuple[Recipient, Message]] = []
-        self.script: list[SendResult] = []
-
-    async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        result = self.script.pop(0) if self.script else SendResult(SendStatus.SENT)
-        if result.status is SendStatus.SENT:
-            self.sent.append((recipient, message))
-        return result
 
 
 def jobs(env, messenger, worker="w1", **kw) -> FeedbackJobs:
@@ -44,7 +33,7 @@ async def test_one_evaluation_reminder_to_those_who_have_not_answered(env):
     for c in (lead, head):  # the scheduler asked both at the meeting's end
         await env.sent("evaluation", "meeting", mid, ("contact", c), "2026-03-10T10:00Z", at=end_day)
     await env.evaluations.submit(w.contact("low_primary.lead"), mid, RATINGS)
-    m = Messenger()
+    m = ScriptedMessenger()
     env.clock.now = end_day + timedelta(days=2, hours=23)  # not yet: 3 days after the request
     assert (await jobs(env, m).evaluation_reminders()).claimed == 0
     env.clock.now = end_day + timedelta(days=3, minutes=1)
@@ -66,7 +55,7 @@ async def test_an_answer_given_after_the_claim_skips_the_reminder(env):
     head = w.contacts["low_primary.head"]
     await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
     env.clock.now = local(2026, 3, 14, 9)
-    j = jobs(env, Messenger())
+    j = jobs(env, ScriptedMessenger())
     claims = await j.ledger.claim(await j.due_evaluation_reminders())
     await env.evaluations.submit(w.contact("low_primary.head"), mid, {**RATINGS, "anonymous": "true"})
     result = await j._deliver(claims)
@@ -80,8 +69,8 @@ async def test_a_throttled_reminder_is_retried_not_duplicated(env):
     head = w.contacts["low_primary.head"]
     await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
     env.clock.now = local(2026, 3, 14, 9)
-    m = Messenger()
-    m.script = [SendResult(SendStatus.RETRY, "429", retry_after=60)]
+    m = ScriptedMessenger()
+    m.answers = [SendResult(SendStatus.RETRY, "429", retry_after=60)]
     j = jobs(env, m)
     assert (await j.evaluation_reminders()).retry == 1
     assert (await j.evaluation_reminders()).claimed == 0  # still held by the claim, not claimed again
@@ -97,7 +86,7 @@ async def test_actions_remind_their_owner_once_before_the_due_date(env):
         "action2_text": "Arrange a multi-agency meeting", "action2_owner": "la", "action2_due": "2026-03-26",
         "action3_text": "Family sessions", "action3_owner": "other", "action3_detail": "Early Help",
         "action3_due": "2026-06-20"})
-    m = Messenger()
+    m = ScriptedMessenger()
     env.clock.now = local(2026, 3, 18, 9)  # 9 and 8 days before: too early
     assert (await jobs(env, m).action_reminders()).claimed == 0
     env.clock.now = local(2026, 3, 20, 9)  # 7 and 6 days before
@@ -130,7 +119,7 @@ async def test_actions_due_after_the_next_tsm_are_left_to_that_meeting(env):
     await env.records.save(w.officer("ann"), mid, {
         "action1_text": "Before the next TSM", "action1_owner": "la", "action1_due": "2026-04-17",
         "action2_text": "After the next TSM", "action2_owner": "la", "action2_due": "2026-04-22"})
-    m = Messenger()
+    m = ScriptedMessenger()
     env.clock.now = local(2026, 4, 17, 9)
     assert (await jobs(env, m).action_reminders()).sent == 1
     assert "Before the next TSM" in json.dumps(m.sent[0][1].card)
@@ -148,7 +137,7 @@ async def test_retention_purge(env):
                                                        "action1_text": "Letters", "action1_owner": "school",
                                                        "action1_due": "2026-03-27"})
     env.clock.now = local(2026, 3, 20, 12)
-    j = jobs(env, Messenger(), retention_days=120)  # cut-off 20 Nov 2025: the November meeting is past it
+    j = jobs(env, ScriptedMessenger(), retention_days=120)  # cut-off 20 Nov 2025: the November meeting is past it
     result = await j.purge()
     assert (result.evaluations, result.receipts, result.records, result.actions) == (2, 2, 1, 1)
     async with env.db.reader() as s:
@@ -176,7 +165,7 @@ async def test_retention_purge(env):
 @pytest.mark.parametrize("days", [0, -5])
 async def test_a_retention_period_under_a_day_is_refused(env, days):
     with pytest.raises(ValueError):
-        await jobs(env, Messenger(), retention_days=days).purge()
+        await jobs(env, ScriptedMessenger(), retention_days=days).purge()
 
 
 async def test_the_officer_is_asked_for_the_record_once_after_the_meeting(env):
@@ -184,7 +173,7 @@ async def test_the_officer_is_asked_for_the_record_once_after_the_meeting(env):
     m1 = await env.meeting(["low_primary"], local(2026, 3, 19, 10))
     m2 = await env.meeting(["high_primary"], local(2026, 3, 19, 13))
     await env.meeting(["secondary"], local(2026, 3, 19, 9), status="cancelled")
-    m = Messenger()
+    m = ScriptedMessenger()
     env.clock.now = local(2026, 3, 19, 11, 20)  # 20 minutes after the first ended: not yet
     assert (await jobs(env, m).record_prompts()).claimed == 0
     env.clock.now = local(2026, 3, 19, 11, 31)

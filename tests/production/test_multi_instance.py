@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from card_walker import card_text, invoke_card, next_step, reply_cards
 from fakes.connector import FakeConnector, ThreadServer, installation_update, invoke, message
+from fakes.messenger import ScriptedMessenger
 from processes import start_bot, start_worker, wait_healthy, wait_log
 from prod_figures import record_figures
 from sqlalchemy import func, text
@@ -39,11 +40,6 @@ LONDON = ZoneInfo("Europe/London")
 BOOKING_SCHOOLS = 6
 REMINDER_SCHOOLS = 10
 REMINDER_KINDS = ("confirm", "remind_7d", "remind_1d")
-
-
-class _NoSend:
-    async def send(self, recipient, message):  # only to build Jobs for the read-only due query
-        return SendResult(SendStatus.FAILED)
 
 
 async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School, SchoolContact]], int]:
@@ -175,7 +171,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
 
         # The confirmations of the bookings just made are due now (the sweep's own read-only query, before any
         # worker runs); the reminders are added in waves while both workers run, so both get some to race for.
-        jobs = Jobs(db=app.db, messenger=_NoSend(), booking=app.booking, reference=app.reference,
+        jobs = Jobs(db=app.db, messenger=ScriptedMessenger(answer=SendResult(SendStatus.FAILED)), booking=app.booking, reference=app.reference,
                     ledger=Ledger(app.db, "probe"), clock=lambda: datetime.now(UTC))
         due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
         assert {d[0] for d in due} <= {"confirm"}
