@@ -44,6 +44,7 @@ from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cutoff
 from tsm.messaging import Message, MessengerPort, Recipient
 from tsm.services.evaluations import Evaluations
+from tsm.services.meetings import schools_of
 
 from .delivery import SweepResult, deliver
 from .ledger import Claim, Due, Ledger
@@ -191,8 +192,7 @@ class FeedbackJobs:
                        RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
                        RecordAction.due_date >= (now - timedelta(days=14)).date())))
             for a, m in rows:
-                schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                            .where(MeetingSchool.meeting_id == m.id)))
+                schools = await schools_of(s, m.id)
                 if not schools:
                     continue
                 la = await s.get(LA, schools[0].la_id)
@@ -243,8 +243,7 @@ class FeedbackJobs:
                 return None  # done, re-dated (its new date has its own reminder) or purged
             rec = await s.get(TsmRecord, a.record_id)
             m = await s.get(Meeting, rec.meeting_id)
-            names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                      .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+            names = [sc.name for sc in await schools_of(s, m.id)]
             la = await s.get(LA, (await s.exec(select(School.la_id).join(
                 MeetingSchool, MeetingSchool.school_id == School.id).where(MeetingSchool.meeting_id == m.id))).first())
         tz = ZoneInfo(la.timezone if la else "Europe/London")

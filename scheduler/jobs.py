@@ -43,6 +43,7 @@ from tsm.services.booking import BookingService, school_facts
 from tsm.services.conversation import ConversationService
 from tsm.services.evaluations import Evaluations
 from tsm.services.events import iso as events_iso
+from tsm.services.meetings import schools_of
 from tsm.services.records import Records
 from tsm.services.reference import ReferenceData
 
@@ -459,8 +460,7 @@ class Jobs:
             m = await s.get(Meeting, due.subject_id)
             if m is None or iso(m.start) != due.ref:
                 return None  # moved since (its new time has its own reminders) or gone
-            schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                        .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+            schools = await schools_of(s, m.id)
             officer = await s.get(Officer, m.officer_id)
             la = await self.ref.la(s, schools[0].la_id)
             last = (await s.exec(select(MeetingStatusChange.status, MeetingStatusChange.actor)
@@ -531,8 +531,7 @@ class Jobs:
                 Meeting.start < start + timedelta(days=1)).order_by(Meeting.start)))
             items = []
             for m in meetings:
-                names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                          .where(MeetingSchool.meeting_id == m.id)))
+                names = [sc.name for sc in await schools_of(s, m.id)]
                 items.append(cards.AgendaItem(m.start, m.end, " & ".join(names), m.mode, m.location))
         if not items:
             return None

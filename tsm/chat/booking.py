@@ -8,7 +8,7 @@ second instance continues a flow. Every handler re-reads what it needs through t
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
 from ..domain.text import day_text, when_text
 from ..services.booking import CHANGEABLE
-from ..services.conversation import PROPOSAL_TTL, ExpiredOffer, Offer, SchoolInfo
+from ..services.conversation import ExpiredOffer, Offer, SchoolInfo
 from ..services.views import BookingResult, MeetingView
 from .common import (
     MODE_LABELS,
@@ -40,6 +40,7 @@ from .common import (
     times_reply,
     when,
 )
+from .flows import BOOK, BOOKING_KINDS, MOVE, MOVING_KINDS, OFFICER_BOOK, Next, booking_flow, flow_of
 from .router import DEFAULT_TZ, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
 SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day"}
@@ -187,7 +188,7 @@ async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: 
                                    f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
                                    has_meeting=True)
         offer, note = nxt, why + f" These dates are for the {term_words(nxt.term_label)}."
-    saved = await conversation(ctx).save_offer(actor, "officer_book" if officer else "book", offer,
+    saved = await conversation(ctx).save_offer(actor, booking_flow(officer=officer).kind, offer,
                                                school_name=info.name)
     who = info.name if officer else info.officer_name
     if day is not None:
@@ -211,10 +212,9 @@ async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
     """A fresh offer with the same school, term, mode and meeting as an expired or spent one."""
     fresh = await ctx.services.booking.free_slots(ctx.actor, list(old.school_ids), term=old.term_id, mode=old.mode,
                                                   meeting_type=old.meeting_type, exclude_meeting_id=old.meeting_id)
-    audience = None if old.kind == "proposal" else ctx.actor
-    return await conversation(ctx).save_offer(audience, old.kind, fresh, meeting_id=old.meeting_id,
-                                              ttl=PROPOSAL_TTL if old.kind == "proposal" else timedelta(days=3),
-                                              school_name=old.school_name)
+    flow = flow_of(old.kind)
+    return await conversation(ctx).save_offer(None if flow.for_school_staff else ctx.actor, flow.kind, fresh,
+                                              meeting_id=old.meeting_id, ttl=flow.ttl, school_name=old.school_name)
 
 
 async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
@@ -228,7 +228,7 @@ async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer
 
 
 def _intro(offer: Offer) -> str:
-    who = offer.school_name if offer.kind == "officer_book" else (offer.officer_name or "your link officer")
+    who = offer.school_name if flow_of(offer.kind) is OFFICER_BOOK else (offer.officer_name or "your link officer")
     return intro_for(offer, who, offer.term_label)
 
 
@@ -251,14 +251,15 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         return dates_reply(offer, intro=_intro(offer), note=expired)
     start = read_start(data, offer)
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
-    if offer.kind == "book":
+    flow = flow_of(offer.kind)
+    if flow.next is Next.ATTENDEES:
         return await _attendees_card(ctx, offer, start, day)
-    if offer.kind == "officer_book":
+    if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
         facts = _slot_facts(offer, start, info)
         return Reply(card=cards.confirm(cards.ConfirmView(
             offer.id, start.isoformat(), "Book this TSM for the school?", facts,
-            cards.Button("Book it", "book.confirm", (("offerId", offer.id), ("start", start.isoformat())),
+            cards.Button("Book it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
                          style="positive"),
             day, note="The school's senior leader and attendance lead are invited; the school is then asked to "
                       "accept the time or pick another.")))
@@ -267,10 +268,10 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     tz = ZoneInfo(offer.timezone)
     facts = (("School", view.school_label), ("Now", when(view)), ("New time", when_text(start, start + offer.duration, tz)),
              ("Where", place(view)), ("Link officer", view.officer_name))
-    verb = "meeting.move" if offer.kind == "move" else "offer.pick_slot"
     return Reply(card=cards.confirm(cards.ConfirmView(
         offer.id, start.isoformat(), "Move the TSM to this time?", facts,
-        cards.Button("Move it", verb, (("offerId", offer.id), ("start", start.isoformat())), style="positive"),
+        cards.Button("Move it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
+                     style="positive"),
         day, note="Everyone invited gets an updated invitation.")))
 
 
@@ -301,9 +302,11 @@ def _role(role: str) -> str:
     return {"senior_leader": "senior leader", "attendance_lead": "attendance lead"}.get(role, "colleague")
 
 
-def _read_people(data: dict[str, Any], contact_ids: set[int]) -> tuple[int, list[int]]:
+def _read_people(data: dict[str, Any], contact_ids: set[int] | None) -> tuple[int, list[int]]:
+    """The senior leader and colleagues a card sent, in form; ``contact_ids`` None leaves checking that they are the
+    school's contacts to the booking service (it reads them in its own transaction anyway)."""
     leader = field_int(data, "leader", label="the senior leader")
-    if leader not in contact_ids:
+    if contact_ids is not None and leader not in contact_ids:
         raise NotAllowed("The senior leader chosen is not a contact of your school, so nothing was booked.")
     raw = data.get("colleagues", "")
     if raw is None:
@@ -320,7 +323,7 @@ def _read_people(data: dict[str, Any], contact_ids: set[int]) -> tuple[int, list
         if not part.isdigit():
             raise InvalidInput("The colleagues chosen are not in the expected form.")
         cid = int(part)
-        if cid not in contact_ids:
+        if contact_ids is not None and cid not in contact_ids:
             raise NotAllowed("Some of the people chosen are not contacts of your school, so nothing was booked.")
         if cid != leader and cid not in colleagues:
             colleagues.append(cid)
@@ -328,7 +331,7 @@ def _read_people(data: dict[str, Any], contact_ids: set[int]) -> tuple[int, list
 
 
 async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    offer = await load_offer(ctx, data, "book", allow_expired=True)
+    offer = await load_offer(ctx, data, BOOK.kind, allow_expired=True)
     start = read_start(data, offer)
     contacts = {c.id: c for c in await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])}
     leader, colleagues = _read_people(data, set(contacts))
@@ -347,12 +350,11 @@ async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 
 async def confirm_book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    offer = await load_offer(ctx, data, "book", "officer_book", allow_expired=True)
+    offer = await load_offer(ctx, data, *BOOKING_KINDS, allow_expired=True)
     start = read_start(data, offer)
     people: list[int] | None = None
-    if offer.kind == "book":
-        contacts = {c.id for c in await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])}
-        leader, colleagues = _read_people(data, contacts)
+    if flow_of(offer.kind).next is Next.ATTENDEES:
+        leader, colleagues = _read_people(data, None)  # the booking checks they are the school's contacts
         people = [leader, *colleagues]
     try:
         result = await ctx.services.booking.book(ctx.actor, list(offer.school_ids), start, mode=offer.mode,
@@ -385,7 +387,7 @@ async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | No
         return Reply(text=exc.message, card=cards.done(cards.DoneView(
             "Already booked" if exc.code == "already_booked" else "That can't be changed", (), note=exc.message,
             buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
-    if offer is not None and offer.kind in ("book", "officer_book") and exc.code in SLOT_REFUSALS:
+    if offer is not None and flow_of(offer.kind).books and exc.code in SLOT_REFUSALS:
         # A double press (or a colleague at the same moment) may have booked this school's TSM: say so,
         # rather than "just taken" about the school's own new meeting.
         mine = [m for m in await ctx.services.booking.list_meetings(ctx.actor, school_id=offer.school_ids[0])
@@ -398,12 +400,10 @@ async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | No
                 error=True)
     if offer is not None and (exc.code in SLOT_REFUSALS or exc.code == "move_other_term"):
         fresh = await refreshed(ctx, offer)
-        verb = {"book": "book.pick_time", "officer_book": "book.pick_time", "move": "meeting.move",
-                "proposal": "offer.pick_slot"}[offer.kind]
-        title = "Choose this time" if offer.kind in ("book", "officer_book") else "Move to this time"
+        flow = flow_of(offer.kind)
         heading = "Just taken" if exc.code == "slot_taken" else "That time can't be booked"
-        return Reply(card=cards.slots(cards.SlotsView(heading, exc.message, fresh.id, slot_choices(fresh), verb, title,
-                                                      (cards.STOP,))), error=True)
+        return Reply(card=cards.slots(cards.SlotsView(heading, exc.message, fresh.id, slot_choices(fresh),
+                                                      flow.pick_verb, flow.pick_title, (cards.STOP,))), error=True)
     return Reply(text=exc.message, card=cards.done(cards.DoneView("That can't be done", (), note=exc.message,
                                                                   buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
 
@@ -470,7 +470,7 @@ async def move_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
     fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
                                                   meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-    saved = await conversation(ctx).save_offer(ctx.actor, "move", fresh, meeting_id=v.id, school_name=v.school_label)
+    saved = await conversation(ctx).save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label)
     intro = (f"Now: {when(v)}. A TSM moves within its own term ({term_words(v.term_label)}); these dates have free "
              "times.")
     return dates_reply(saved, intro=intro, back=cards.MY_MEETINGS)
@@ -481,7 +481,7 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     (meetingId + start), where the start must be among the meeting's free times this term right now."""
     offer: Offer | None = None
     if "offerId" in data:
-        offer = await load_offer(ctx, data, "move", "proposal", allow_expired=True)
+        offer = await load_offer(ctx, data, *MOVING_KINDS, allow_expired=True)
         start = read_start(data, offer)
         meeting_id = offer.meeting_id
         assert meeting_id is not None
@@ -493,7 +493,7 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
         fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
                                                       meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-        saved = await conversation(ctx).save_offer(ctx.actor, "move", fresh, meeting_id=v.id,
+        saved = await conversation(ctx).save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id,
                                                    school_name=v.school_label)
         if not saved.has(start):
             return Reply(card=cards.slots(cards.SlotsView(
@@ -608,7 +608,7 @@ async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     v = await conv.mark_leader_unavailable(ctx.actor, mid)
     fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
                                                   meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-    saved = await conv.save_offer(ctx.actor, "move", fresh, meeting_id=v.id, school_name=v.school_label)
+    saved = await conv.save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label)
     message = (f"Thank you: {v.officer_name} has been told that your senior leader can't attend the TSM on {when(v)}. "
                f"A senior leader is expected, so please move it to another time in the {term_words(v.term_label)}:")
     return Reply(card=cards.slots(cards.SlotsView("Let's find another time", message, saved.id, slot_choices(saved),
@@ -646,14 +646,14 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, None)
     fresh = await ctx.services.booking.free_slots(ctx.actor, [school_id], term=term_id, mode=mode)
-    kind = "officer_book" if ctx.actor.is_officer else "book"
-    saved = await conv.save_offer(ctx.actor, kind, fresh, school_name=info.name)
+    flow = booking_flow(officer=ctx.actor.is_officer)
+    saved = await conv.save_offer(ctx.actor, flow.kind, fresh, school_name=info.name)
     if not saved.has(start):
         return Reply(card=cards.slots(cards.SlotsView(
             "That time is not on offer", "That time is no longer free (or was never offered), so nothing was "
-            "booked. These are free:", saved.id, slot_choices(saved), "book.pick_time", "Choose this time",
+            "booked. These are free:", saved.id, slot_choices(saved), flow.pick_verb, flow.pick_title,
             (cards.STOP,))), error=True)
-    if kind == "book":  # the school still chooses who attends, then confirms
+    if flow.next is Next.ATTENDEES:  # the school still chooses who attends, then confirms
         return await _attendees_card(ctx, saved, start, start.astimezone(ZoneInfo(saved.timezone)).date().isoformat())
     try:
         result = await ctx.services.booking.book(ctx.actor, [school_id], start, mode=mode)

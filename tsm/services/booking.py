@@ -7,13 +7,14 @@ calendar never holds a database lock and never loses a booking.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,19 +29,18 @@ from ..adapters.db.meetings import (
     MeetingLeaderUnavailable,
     MeetingSchool,
     MeetingStatusChange,
-    OfficerBlock,
-    OfficerDayLoad,
 )
 from ..domain.entitlement import Entitlement, SchoolFacts, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, Interval, MeetingStatus, Mode, Phase, TermName
 from ..domain.policy import BLOCK_MINUTES, Policy, WorkingHours
 from ..domain.schools import school_facts as domain_school_facts
-from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots, footprint
+from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots
 from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
 from ..domain.text import day_text, time_text, when_text
 from ..ports import CalendarPort, CalendarRef
+from . import meetings as meetings_
 from .actors import Actor, check_meeting
 from .events import EventKind, record
 from .events import iso as _iso
@@ -59,15 +59,17 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def blocks_of(fp: Interval) -> list[datetime]:
-    """The 5-minute blocks a footprint covers (footprints are on the block grid by construction)."""
-    epoch = datetime(2000, 1, 1, tzinfo=UTC)
-    first = epoch + ((fp.start - epoch) // BLOCK) * BLOCK
-    out, t = [], first
-    while t < fp.end:
-        out.append(t)
-        t += BLOCK
-    return out
+def _view_from(m: Meeting, schools: Sequence[School], officer: Officer, term: Term,
+               attendees: Sequence[MeetingAttendee], timezone: str) -> MeetingView:
+    """A meeting as people see it, from rows in hand (``schools`` by name, ``attendees`` in the order invited)."""
+    return MeetingView(
+        id=m.id, school_ids=tuple(sc.id for sc in schools), school_names=tuple(sc.name for sc in schools),
+        officer_id=officer.id, officer_name=officer.name, officer_email=officer.email,
+        term_id=term.id, term_label=f"{term.name} term {term.academic_year}", start=m.start, end=m.end,
+        mode=m.mode, meeting_type=m.meeting_type, status=m.status, location=m.location, join_url=m.join_url,
+        timezone=timezone,
+        attendees=tuple(AttendeeView(a.name, a.email, a.role, a.required, a.response or "none") for a in attendees),
+    )
 
 
 def _audit(s: AsyncSession, actor: Actor, action: str, entity: str, entity_id, at: datetime, **detail) -> None:
@@ -195,7 +197,8 @@ class BookingService:
         meeting_type: str | None = None,
         attendee_contact_ids: Sequence[int] | None = None,
     ) -> BookingResult:
-        """Book a TSM for one school (or several schools of one trust) at ``start``."""
+        """Book a TSM for one school (or several schools of one trust) at ``start``. ``attendee_contact_ids``: the
+        school staff invited, the senior leader first (None: its attendance leads and senior leaders)."""
         ids = _ids(school_ids)
         start = _aware(start)
         now = self.clock()
@@ -232,12 +235,14 @@ class BookingService:
             )
             s.add(m)
             await s.flush()
-            for sc in schools:
-                s.add(MeetingSchool(meeting_id=m.id, school_id=sc.id, term_id=term.id, active_term_id=term.id))
-            for a in attendees:
-                a.meeting_id = m.id
-                s.add(a)
-            await self._reserve(s, m, officer, policy, tz)
+            await s.exec(insert(MeetingSchool).values([
+                {"meeting_id": m.id, "school_id": sc.id, "term_id": term.id, "active_term_id": term.id}
+                for sc in schools]))
+            if attendees:  # one multi-row INSERT, not one per person
+                await s.exec(insert(MeetingAttendee).values([
+                    {"meeting_id": m.id, "contact_id": a.contact_id, "name": a.name, "email": a.email,
+                     "role": a.role, "required": a.required, "response": "none"} for a in attendees]))
+            await meetings_.reserve(s, m, officer, policy, tz)
             s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start, end=end))
             s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(), mode=mode_.value)
@@ -250,7 +255,10 @@ class BookingService:
             write, schools=schools, term=term, tz=tz,
             alternatives=lambda: self._alternatives(actor, ids, dterm.id, mode_, mtype.key, None),
         )
-        return await self._after_write(actor, meeting.id, "booked")
+        # Everything the confirmation shows is in hand: no read after the write.
+        ordered = sorted(schools, key=lambda sc: sc.name)
+        view = _view_from(meeting, ordered, officer, term, attendees, str(tz))
+        return await self._after_write(actor, meeting.id, "booked", view=view)
 
     @observed("move")
     async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
@@ -285,17 +293,12 @@ class BookingService:
             self._check_changeable(m, now, "moved")
             meetings = await self._officer_meetings(s, officer.id, _day_window(new_start, new_end, tz), meeting_id)
             self._check_slot(new_start, mode_, duration, tz, officer, policy, cal, busy, meetings, now)
-            await self._release(s, m.id)
             # A new time is a new invitation: earlier answers (and a "senior leader can't attend") no longer hold.
             await s.exec(update(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).values(response="none"))
             await s.exec(delete(MeetingLeaderUnavailable).where(MeetingLeaderUnavailable.meeting_id == m.id))
             old = (m.start, m.end)
-            m.start, m.end, m.status = new_start, new_end, MeetingStatus.MOVED.value
             m.ical_sequence += 1
-            m.updated_at = now
-            s.add(m)
-            await s.flush()
-            await self._reserve(s, m, officer, policy, tz)
+            await meetings_.move_to(s, m, new_start, new_end, MeetingStatus.MOVED, officer, policy, tz, now)
             s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=new_start, end=new_end))
             s.add(CalendarOutbox(meeting_id=m.id, op="update", next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.move", "meeting", m.id, now, old_start=old[0].isoformat(), new_start=new_start.isoformat())
@@ -321,7 +324,7 @@ class BookingService:
             meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
             self._authorize(actor, schools, officer)
             self._check_changeable(meeting, now, "cancelled")
-            await self._deactivate(s, meeting, MeetingStatus.CANCELLED, actor, now, reason)
+            await meetings_.deactivate(s, meeting, MeetingStatus.CANCELLED, actor.key, now, reason)
             meeting.ical_sequence += 1
             s.add(CalendarOutbox(meeting_id=meeting.id, op="cancel", message=reason[:500], next_attempt_at=now, created_at=now))
             _audit(s, actor, "meeting.cancel", "meeting", meeting.id, now)
@@ -360,7 +363,7 @@ class BookingService:
                     s.add(meeting)
                     s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason))
                 else:
-                    await self._deactivate(s, meeting, status, actor, now, reason)
+                    await meetings_.deactivate(s, meeting, status, actor.key, now, reason)
                     record(s, EventKind.NO_SHOW, actor, now, meeting_id=meeting.id, start=_iso(meeting.start),
                            reason=reason[:500])
                 _audit(s, actor, f"meeting.{status.value}", "meeting", meeting.id, now)
@@ -490,43 +493,25 @@ class BookingService:
             log.exception("could not compute alternative slots")
             return []
 
-    async def _reserve(self, s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo) -> None:
-        """Claim the footprint's blocks and a seat in the officer's day: the database refuses any clash."""
-        fp = footprint(m.start, m.end, Mode(m.mode), SlotRules.from_policy(policy))
-        for b in blocks_of(fp):
-            s.add(OfficerBlock(officer_id=officer.id, block_start=b, meeting_id=m.id))
-        day = m.start.astimezone(tz).date()
-        cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
-        taken = set(await s.exec(select(OfficerDayLoad.seat).where(OfficerDayLoad.officer_id == officer.id,
-                                                                    OfficerDayLoad.day == day)))
-        free = [n for n in range(1, cap + 1) if n not in taken]
-        if not free:
-            raise BookingRefused("day_full", f"{officer.name} already has {cap} meetings on {day_text(day)}.")
-        s.add(OfficerDayLoad(officer_id=officer.id, day=day, seat=free[0], meeting_id=m.id))
-        await s.flush()
-
-    async def _release(self, s: AsyncSession, meeting_id: int) -> None:
-        await s.exec(delete(OfficerBlock).where(OfficerBlock.meeting_id == meeting_id))
-        await s.exec(delete(OfficerDayLoad).where(OfficerDayLoad.meeting_id == meeting_id))
-
-    async def _deactivate(self, s, meeting: Meeting, status: MeetingStatus, actor: Actor, now: datetime, reason: str) -> None:
-        await self._release(s, meeting.id)
-        await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id).values(active_term_id=None))
-        meeting.status, meeting.updated_at = status.value, now
-        s.add(meeting)
-        s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason[:500]))
-
-    async def _after_write(self, actor: Actor, meeting_id: int, verb: str) -> BookingResult:
+    async def _after_write(self, actor: Actor, meeting_id: int, verb: str, *,
+                           view: MeetingView | None = None) -> BookingResult:
+        """The calendar work the change queued, done now (the outbox retries it if it fails), and the result.
+        ``view``: the meeting as the write left it, when the caller has it (the calendar may add the join URL)."""
         ics = None
+        join_url = None
         if self.sync is not None:
             try:
                 results = await self.sync.process_meeting(meeting_id)
                 ics = next((r.ics for r in reversed(results) if r.ics), None)
+                join_url = next((r.join_url for r in reversed(results) if r.join_url), None)
             except Exception:  # the booking stands; the outbox retries the calendar later
                 log.exception("calendar sync failed for meeting %s; will retry", meeting_id)
-        async with self.db.reader() as s:
-            m = await s.get(Meeting, meeting_id)
-            view = await self._view(s, m)
+        if view is None:
+            async with self.db.reader() as s:
+                m = await s.get(Meeting, meeting_id)
+                view = await self._view(s, m)
+        elif join_url:
+            view = dataclasses.replace(view, join_url=join_url)
         tz = ZoneInfo(view.timezone)
         msg = f"TSM {verb}: {view.school_label} with {view.officer_name}, {when_text(view.start, view.end, tz)}."
         return BookingResult(view, ics, msg)
@@ -558,8 +543,7 @@ class BookingService:
         meeting = await s.get(Meeting, meeting_id, with_for_update=for_update and self.db.is_postgres)
         if meeting is None:
             raise NotFound("No such meeting.")
-        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                    .where(MeetingSchool.meeting_id == meeting_id).order_by(School.name)))
+        schools = await meetings_.schools_of(s, meeting_id)
         officer = await s.get(Officer, meeting.officer_id)
         return meeting, schools, officer
 
@@ -582,8 +566,10 @@ class BookingService:
         if contact_ids is not None:
             wanted = set(contact_ids)
             unknown = wanted - {c.id for c in contacts}
+            if contact_ids and contact_ids[0] in unknown:  # the chat sends the senior leader first
+                raise NotAllowed("The senior leader chosen is not a contact of your school, so nothing was booked.")
             if unknown:
-                raise NotAllowed("Some of the people chosen are not contacts of this school.")
+                raise NotAllowed("Some of the people chosen are not contacts of your school, so nothing was booked.")
             contacts = [c for c in contacts if c.id in wanted or (actor.kind == "contact" and c.id == actor.id)]
         else:
             contacts = [c for c in contacts if c.role in (ContactRole.SENIOR_LEADER, ContactRole.ATTENDANCE_LEAD)
@@ -592,20 +578,12 @@ class BookingService:
                                 required=c.role == ContactRole.SENIOR_LEADER.value) for c in contacts]
 
     async def _view(self, s: AsyncSession, m: Meeting) -> MeetingView:
-        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                    .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+        schools = await meetings_.schools_of(s, m.id)
         officer = await s.get(Officer, m.officer_id)
         term = await s.get(Term, m.term_id)
         la = await self.ref.la(s, schools[0].la_id) if schools else None
         atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).order_by(MeetingAttendee.id)))
-        return MeetingView(
-            id=m.id, school_ids=tuple(sc.id for sc in schools), school_names=tuple(sc.name for sc in schools),
-            officer_id=officer.id, officer_name=officer.name, officer_email=officer.email,
-            term_id=term.id, term_label=f"{term.name} term {term.academic_year}", start=m.start, end=m.end,
-            mode=m.mode, meeting_type=m.meeting_type, status=m.status, location=m.location, join_url=m.join_url,
-            timezone=la.timezone if la else "Europe/London",
-            attendees=tuple(AttendeeView(a.name, a.email, a.role, a.required, a.response) for a in atts),
-        )
+        return _view_from(m, schools, officer, term, atts, la.timezone if la else "Europe/London")
 
     # ------------------------------------------------------------------ internals: policy helpers
 

@@ -34,12 +34,11 @@ from ..domain.errors import BookingRefused
 from ..domain.model import MeetingStatus
 from ..domain.text import when_text
 from ..ports import CalendarChange
-from .actors import Actor
+from . import meetings as meetings_
 from .events import EventKind, iso, record
 
 log = logging.getLogger(__name__)
 
-OUTLOOK = Actor("system", None, None, "Outlook")
 OUTLOOK_KEY = "system:outlook"
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 
@@ -50,7 +49,8 @@ def _now() -> datetime:
 
 class CalendarChanges:
     """Applies :class:`CalendarChange` objects to meetings. ``booking`` is the BookingService whose reservation
-    code (``_reserve``/``_release``/``_deactivate``) a move or a delete reuses, so the invariants stay in one place."""
+    code (``tsm.services.meetings``: ``move_to``/``deactivate``) a move or a delete reuses, so the invariants stay in
+    one place."""
 
     def __init__(self, db: Database, booking, *, clock: Callable[[], datetime] = _now) -> None:
         self.db = db
@@ -121,14 +121,13 @@ class CalendarChanges:
         return changed
 
     async def _where_when(self, s, m: Meeting):
-        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                    .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+        schools = await meetings_.schools_of(s, m.id)
         _, tz = await self.booking.ref.policy_for_la(s, schools[0].la_id) if schools else (None, UTC)
         return tz, " & ".join(sc.name for sc in schools) or "a school"
 
     async def _cancel(self, s, m: Meeting, now: datetime) -> None:
         tz, label = await self._where_when(s, m)
-        await self.booking._deactivate(s, m, MeetingStatus.CANCELLED, OUTLOOK, now, "deleted in Outlook")
+        await meetings_.deactivate(s, m, MeetingStatus.CANCELLED, OUTLOOK_KEY, now, "deleted in Outlook")
         s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.cancel", entity="meeting", entity_id=str(m.id),
                        detail={"reason": "deleted in Outlook"}))
         # The officer deleted it in their Outlook: to the school, the officer cancelled it.
@@ -152,11 +151,7 @@ class CalendarChanges:
         old = (m.start, m.end)
         try:
             async with s.begin_nested():
-                await self.booking._release(s, m.id)
-                m.start, m.end, m.status, m.updated_at = start, end, MeetingStatus.MOVED.value, now
-                s.add(m)
-                await s.flush()
-                await self.booking._reserve(s, m, officer, policy, tz)
+                await meetings_.move_to(s, m, start, end, MeetingStatus.MOVED, officer, policy, tz, now)
         except (IntegrityError, BookingRefused) as exc:
             await s.refresh(m)
             why = exc.message if isinstance(exc, BookingRefused) else "it clashes with another TSM (travel time included)"

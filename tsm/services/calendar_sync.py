@@ -21,13 +21,14 @@ from sqlmodel import col, select
 
 from ..adapters.db.calendars import CalendarOutbox
 from ..adapters.db.delivery import OfficerNotice
-from ..adapters.db.directory import LA, Officer, School
+from ..adapters.db.directory import LA, Officer
 from ..adapters.db.engine import Database
-from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
+from ..adapters.db.meetings import Meeting, MeetingAttendee
 from ..domain.model import Mode
 from ..domain.text import when_text
 from ..ports import Attendee, CalendarError, CalendarPort, CalendarRef, EventDetails, EventResult
 from .events import EventKind, record
+from .meetings import schools_of
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=120)
@@ -134,8 +135,7 @@ class CalendarSync:
     async def _failure_notice(self, s, row: CalendarOutbox, reason: str) -> OfficerNotice:
         """What the officer is told when a calendar write has finally failed (shown by the bot / scheduler)."""
         m = await s.get(Meeting, row.meeting_id)
-        schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                    .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+        schools = await schools_of(s, m.id)
         la = await s.get(LA, schools[0].la_id) if schools else None
         tz = ZoneInfo(la.timezone if la else "Europe/London")
         what = {"create": "added to", "update": "changed in", "cancel": "removed from"}.get(row.op, "written to")
@@ -151,8 +151,7 @@ class CalendarSync:
         async with self.db.reader() as s:
             m = await s.get(Meeting, meeting_id)
             officer = await s.get(Officer, m.officer_id)
-            schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                        .where(MeetingSchool.meeting_id == meeting_id).order_by(School.name)))
+            schools = await schools_of(s, meeting_id)
             atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
                                      .order_by(MeetingAttendee.id)))
             la = await s.get(LA, schools[0].la_id) if schools else None

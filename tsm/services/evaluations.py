@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..adapters.db.directory import LA, Officer, School, SchoolContact
+from ..adapters.db.directory import LA, Officer, SchoolContact
 from ..adapters.db.engine import Database
 from ..adapters.db.feedback import Evaluation, EvaluationReceipt
 from ..adapters.db.history import AuditLog
@@ -30,6 +30,7 @@ from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import MAX_COMMENT, Ratings, clean_text, find_pupil_data, parse_flag, parse_ratings
 from .actors import Actor, may_act_for
+from .meetings import schools_of
 
 ENDED_OK = ("held",)
 WAITING = ("booked", "moved")
@@ -71,8 +72,7 @@ async def load_meeting(s: AsyncSession, actor: Actor, meeting_id: object) -> Mee
     m = await s.get(Meeting, meeting_id)
     if m is None:
         raise NotFound("No such meeting.")
-    schools = list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+    schools = await schools_of(s, m.id)
     officer = await s.get(Officer, m.officer_id)
     ids = tuple(sc.id for sc in schools)
     if not may_act_for(actor, schools, officer.id if officer is not None else None):  # the one access rule

@@ -39,6 +39,7 @@ from ..domain.feedback import (
 from .actors import Actor
 from .evaluations import MeetingFacts, check_ended, load_meeting
 from .events import EventKind, record
+from .meetings import schools_of
 
 OPEN_STATUSES = ("booked", "moved", "held")
 COUNT_COLUMNS = {"pa": "pa_count", "sa": "sa_count", "sen": "sen_count", "fsm": "fsm_count", "eal": "eal_count",
@@ -227,8 +228,7 @@ class Records:
             rows = list(await s.exec(q.order_by(RecordAction.due_date, RecordAction.id).limit(limit)))
             out = []
             for a, m in rows:
-                names = list(await s.exec(select(School.name).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                                          .where(MeetingSchool.meeting_id == m.id).order_by(School.name)))
+                names = [sc.name for sc in await schools_of(s, m.id)]
                 out.append(OpenAction(a.id, a.text, ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date,
                                                                False).owner_label, a.due_date, " & ".join(names),
                                       m.id, m.start))
