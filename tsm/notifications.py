@@ -47,13 +47,14 @@ from .adapters.db.engine import Database
 from .adapters.db.history import DomainEvent
 from .adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from .chat.common import meeting_facts, place, slot_choices, when
+from .chat.flows import PROPOSAL
 from .domain.errors import BookingRefused
 from .domain.model import MeetingStatus
 from .domain.text import day_text, when_text
 from .messaging import Message, Recipient
 from .services.actors import Actor
 from .services.booking import BookingService
-from .services.conversation import NOTIFY_ROLES, PROPOSAL_TTL, ConversationService
+from .services.conversation import NOTIFY_ROLES, ConversationService
 from .services.events import EventKind, iso
 from .services.records import Records
 from .services.views import MeetingView
@@ -324,7 +325,7 @@ class Notifications:
         try:
             fresh = await self.booking.free_slots(Actor.system(), list(v.school_ids), term=v.term_id, mode=v.mode,
                                                   meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-            saved = await self.conversations.save_offer(None, "proposal", fresh, meeting_id=v.id, ttl=PROPOSAL_TTL,
+            saved = await self.conversations.save_offer(None, PROPOSAL.kind, fresh, meeting_id=v.id, ttl=PROPOSAL.ttl,
                                                         school_name=v.school_label)
             offer_id, choices = saved.id, slot_choices(saved, 6)
         except BookingRefused:

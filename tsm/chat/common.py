@@ -15,6 +15,7 @@ from ..domain.model import Mode
 from ..domain.text import day_text, time_text, when_text
 from ..services.conversation import ConversationService, ExpiredOffer, Offer
 from ..services.views import MeetingView
+from .flows import flow_of
 from .router import ChatContext, Reply, field_datetime, field_str
 
 MODE_LABELS = {"on_site": "In person at school", "teams": "On Microsoft Teams"}
@@ -124,8 +125,7 @@ async def load_offer(ctx: ChatContext, data: dict[str, Any], *kinds: str, allow_
 
 
 def heading_for(offer: Offer) -> str:
-    return {"book": "Book your TSM", "officer_book": "Book a TSM for the school", "move": "Move your TSM",
-            "proposal": "Pick another time"}.get(offer.kind, "Pick a time")
+    return flow_of(offer.kind).heading
 
 
 def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button | None = None) -> Reply:
