@@ -3,7 +3,7 @@ refused with a card and nothing changed; a redelivered confirm books once."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import cardclient as cc
@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from tsm.adapters.db.directory import School, SchoolContact
 from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.bootstrap import build_app
+from tsm.clock import FixedClock, local_today
 from tsm.demo import load_demo
 from tsm.server import build_web_app
 from tsm.settings import Settings
@@ -59,9 +60,11 @@ class H:
 
 @pytest.fixture
 async def demo(sqlite_url, connector, tmp_path):
+    # The bot's clock is pinned to a Tuesday in the demo's autumn term: the demo's terms follow it, so the test
+    # books the same way whatever the day it runs.
     app = build_app(Settings(database_url=sqlite_url, _env_file=None, run_scheduler=False,
-                             invitations_dir=str(tmp_path / "inv")))
-    await load_demo(app.db, today=datetime.now(LONDON).date())
+                             invitations_dir=str(tmp_path / "inv")), clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)))
+    await load_demo(app.db, today=local_today(app.clock))
     client = TestClient(TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1"))
     await client.start_server()
     yield H(client, app, connector)

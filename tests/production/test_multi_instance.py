@@ -32,6 +32,7 @@ from scheduler.ledger import Ledger
 from tsm.adapters.db.directory import School, SchoolContact, Term
 from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
 from tsm.bootstrap import build_app
+from tsm.clock import StartedClock, local_today
 from tsm.demo import load_demo
 from tsm.messaging import SendResult, SendStatus
 from tsm.settings import Settings
@@ -40,11 +41,18 @@ LONDON = ZoneInfo("Europe/London")
 BOOKING_SCHOOLS = 6
 REMINDER_SCHOOLS = 10
 REMINDER_KINDS = ("confirm", "remind_7d", "remind_1d")
+# One clock for the test and every process it starts (each gets TSM_CLOCK_START = this clock's now when spawned):
+# a Tuesday in the demo's autumn term, so the bookings find free times whatever the day the test runs.
+CLOCK_ORIGIN = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+
+
+def clocked(clock) -> dict[str, str]:
+    return {"TSM_CLOCK_START": clock().isoformat()}
 
 
 async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School, SchoolContact]], int]:
     """Demo data; (school, [two contacts]) pairs that may book; (school, contact) pairs to remind; a term id."""
-    await load_demo(app.db, today=datetime.now(LONDON).date())
+    await load_demo(app.db, today=local_today(app.clock))
     async with app.db.reader() as s:
         schools = list(await s.exec(select(School).where(col(School.link_officer_id).is_not(None))
                                     .order_by(School.id)))
@@ -72,7 +80,7 @@ async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School,
 
 async def _due_meeting(app, school: School, contact: SchoolContact, term_id: int, i: int) -> tuple:
     """A meeting booked ten days ago whose 7-day (even i) or 1-day (odd i) reminder is due now."""
-    now = datetime.now(UTC)
+    now = app.clock()
     start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
     async with app.db.transaction() as s:
         m = Meeting(officer_id=school.link_officer_id, term_id=term_id, start=start, end=start + timedelta(hours=1),
@@ -130,7 +138,8 @@ async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeCo
 
 
 async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
-    app = build_app(Settings(_env_file=None, database_url=pg_url, invitations_dir=tmp_path / "inv"))
+    app = build_app(Settings(_env_file=None, database_url=pg_url, invitations_dir=tmp_path / "inv"),
+                    clock=StartedClock(CLOCK_ORIGIN))
     threads = ThreadServer()
     connector = FakeConnector()
     connector.url = threads.serve(connector.app()) + "/"
@@ -138,7 +147,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
     try:
         bookers, reminding, term_id = await _prepare(app)
         reminded = [c.id for _, c in reminding]
-        bots = [start_bot(f"bot{i}", pg_url, tmp_path) for i in (1, 2)]
+        bots = [start_bot(f"bot{i}", pg_url, tmp_path, **clocked(app.clock)) for i in (1, 2)]
         procs += bots
         for b in bots:
             wait_healthy(b)
@@ -172,7 +181,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         # The confirmations of the bookings just made are due now (the sweep's own read-only query, before any
         # worker runs); the reminders are added in waves while both workers run, so both get some to race for.
         jobs = Jobs(db=app.db, messenger=ScriptedMessenger(answer=SendResult(SendStatus.FAILED)), booking=app.booking, reference=app.reference,
-                    ledger=Ledger(app.db, "probe"), clock=lambda: datetime.now(UTC))
+                    ledger=Ledger(app.db, "probe"), clock=app.clock)
         due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
         assert {d[0] for d in due} <= {"confirm"}
         sent_before = Counter(s.conversation_id for s in connector.snapshot())
@@ -185,7 +194,7 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
 
         # Both workers start together, sweeping for reminders every second, and race for the same messages.
         fast = {"TSM_SCHEDULER_REMINDER_SWEEP_SECONDS": "1"}
-        workers = [start_worker(f"worker{i}", pg_url, tmp_path, **fast) for i in (1, 2)]
+        workers = [start_worker(f"worker{i}", pg_url, tmp_path, **fast, **clocked(app.clock)) for i in (1, 2)]
         procs += workers
         for w in workers:
             wait_log(w, "scheduler started as")
