@@ -105,3 +105,31 @@ async def told(app, clock) -> list:
             out.append((o.recipient, message))
     await notes.mark_dispatched([e.id for e in pending], clock())
     return out
+
+
+@dataclass(frozen=True)
+class OfficerNoticeSeen:
+    officer_id: int
+    meeting_id: int | None
+    kind: str
+    text: str
+
+
+async def officer_notices(app, kind: str | None = None) -> list[OfficerNoticeSeen]:
+    """What Outlook changed or refused, as the officer is told it: the calendar_failed and outlook_change domain
+    events, each with the officer tsm.notifications sends it to (so the routing is checked too)."""
+    from sqlmodel import col, select
+
+    from tsm.adapters.db.history import DomainEvent
+
+    async with app.db.reader() as s:
+        events = list(await s.exec(select(DomainEvent).where(
+            col(DomainEvent.kind).in_(("calendar_failed", "outlook_change"))).order_by(DomainEvent.id)))
+    out = []
+    for ev in events:
+        notice = (ev.data or {}).get("notice", ev.kind)
+        if kind is not None and notice != kind:
+            continue
+        [to] = [o.recipient for o in await app.notifications.outgoing([ev]) if o.recipient.kind == "officer"]
+        out.append(OfficerNoticeSeen(to.id, ev.meeting_id, notice, (ev.data or {})["text"]))
+    return out

@@ -20,7 +20,6 @@ from .services.calendar_sync import CalendarSync
 from .services.conversation import ConversationService
 from .services.directory import Directory
 from .services.evaluations import Evaluations
-from .services.notices import Notices
 from .services.records import Records
 from .services.reference import ReferenceData
 from .services.reports import Reports
@@ -36,7 +35,6 @@ class App:
     sync: CalendarSync
     booking: BookingService
     directory: Directory
-    notices: Notices
     clock: Clock
     conversation: ConversationService  # the chat's offers and flows (one per App: it remembers offers)
     metrics: Metrics | None = None  # this app's own Prometheus registry (tsm.observability)
@@ -78,7 +76,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     booking = BookingService(db, cal, reference, clock=clock, sync=sync, observer=metrics)
     conversation = ConversationService(db, booking, reference, clock=clock)
     records = Records(db, clock=clock)
-    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock), Notices(db, clock=clock),
+    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock),
                clock, conversation, metrics=metrics, evaluations=Evaluations(db, clock=clock), records=records,
                reports=Reports(db, reference, clock=clock),
                notifications=Notifications(db, booking, conversation, records))

@@ -7,13 +7,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from factories import local
+from factories import local, officer_notices
 from graph_stack import ANN, make_stack
 from sqlmodel import select
 
 from tsm.adapters.calendar_graph import build_graph_calendar
 from tsm.adapters.db.calendars import CalendarOutbox
-from tsm.adapters.db.delivery import OfficerNotice
 from tsm.adapters.db.directory import Officer
 from tsm.adapters.db.meetings import MeetingSchool
 from tsm.bootstrap import build_app
@@ -45,12 +44,8 @@ async def outbox(stack, meeting_id: int) -> list[CalendarOutbox]:
                                  .order_by(CalendarOutbox.id)))
 
 
-async def notices(stack, kind: str | None = None) -> list[OfficerNotice]:
-    async with stack.app.db.reader() as s:
-        q = select(OfficerNotice).order_by(OfficerNotice.id)
-        if kind:
-            q = q.where(OfficerNotice.kind == kind)
-        return list(await s.exec(q))
+async def notices(stack, kind: str | None = None):
+    return await officer_notices(stack.app, kind)
 
 
 async def test_the_booking_is_confirmed_while_outlook_is_down_and_the_worker_catches_up(fast):

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories import local
+from factories import local, officer_notices
 from graph_stack import ANN, BOB, CLIENT_STATE
 from sqlmodel import select
 
 from dev.graph_emulator._times import parse_iso
 from tsm.adapters.db.calendars import GraphSubscription
-from tsm.adapters.db.delivery import OfficerNotice
 from tsm.adapters.db.directory import Officer
 from tsm.adapters.db.meetings import MeetingAttendee, MeetingSchool, OfficerBlock
 
@@ -31,9 +30,8 @@ async def responses(stack, meeting_id: int) -> dict[str, str]:
             select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id))}
 
 
-async def notices(stack, kind: str) -> list[OfficerNotice]:
-    async with stack.app.db.reader() as s:
-        return list(await s.exec(select(OfficerNotice).where(OfficerNotice.kind == kind).order_by(OfficerNotice.id)))
+async def notices(stack, kind: str | None = None):
+    return await officer_notices(stack.app, kind)
 
 
 async def blocks(stack, meeting_id: int) -> list:

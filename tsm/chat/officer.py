@@ -47,16 +47,12 @@ async def my_week(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         status = "Senior leader can't attend: rearrange" if await conv.leader_unavailable_marked(v.id) else ""
         mode = "On Teams" if v.mode == "teams" else "On site"
         items.append(cards.WeekItem(when(v), v.school_label, f"{mode}: {place(v)}", status))
-    notices = await ctx.services.notices.unseen(ctx.actor.id)
-    if notices:
-        await ctx.services.notices.mark_seen(ctx.actor.id, [n.id for n in notices])
     # Messages to them or their schools' staff that could not be delivered: never only in a log line.
     missed = await ctx.services.notifications.undelivered(since=at - timedelta(days=14), officer_id=ctx.actor.id,
                                                           limit=5)
-    lines = (*(n.text for n in notices),
-             *(f"Not delivered: {u.kind} to {u.recipient}, who {u.why}. It goes when they install the app."
-               if u.status == "undeliverable" else f"Not delivered: {u.kind} to {u.recipient} ({u.why})."
-               for u in missed))
+    lines = tuple(f"Not delivered: {u.kind} to {u.recipient}, who {u.why}. It goes when they install the app."
+                  if u.status == "undeliverable" else f"Not delivered: {u.kind} to {u.recipient} ({u.why})."
+                  for u in missed)
     heading = f"Your coming week: {len(views)} TSM{'s' if len(views) != 1 else ''}"
     return Reply(card=cards.officer_week(cards.WeekView(heading, tuple(items), lines)))
 

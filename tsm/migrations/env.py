@@ -6,7 +6,7 @@ from sqlmodel import SQLModel
 
 from tsm.adapters.db import (  # importing the table modules registers their tables on the metadata
     calendars,  # noqa: F401  (officers' calendars: local events, the calendar outbox, Graph sync state)
-    delivery,  # noqa: F401  (the delivery ledger, officers' notices)
+    delivery,  # noqa: F401  (the delivery ledger)
     directory,  # noqa: F401  (LAs, officers, schools, contacts, trusts, terms)
     feedback,  # noqa: F401  (evaluations, TSM records and actions)
     history,  # noqa: F401  (domain events, the audit log)

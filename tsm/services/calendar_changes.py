@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from ..adapters.db.calendars import CalendarOutbox
-from ..adapters.db.delivery import OfficerNotice
 from ..adapters.db.directory import Officer, School
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
@@ -115,9 +114,8 @@ class CalendarChanges:
                            entity_id=str(m.id), detail={"attendee_id": a.id, "from": old, "to": new}))
             if new == "declined" and m.status in CHANGEABLE:
                 tz, label = await self._where_when(s, m)
-                _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="attendee_declined", created_at=now,
-                                    text=_cut(f"{a.name} ({label}) declined the TSM on "
-                                              f"{when_text(m.start, m.end, tz)}.")))
+                _notice(s, m.id, "attendee_declined", now,
+                        f"{a.name} ({label}) declined the TSM on {when_text(m.start, m.end, tz)}.")
         return changed
 
     async def _where_when(self, s, m: Meeting):
@@ -133,9 +131,9 @@ class CalendarChanges:
         # The officer deleted it in their Outlook: to the school, the officer cancelled it.
         record(s, EventKind.CANCELLED, f"officer:{m.officer_id}", now, meeting_id=m.id, start=iso(m.start),
                reason="deleted in the link officer's Outlook calendar", source="outlook")
-        _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="deleted_in_outlook", created_at=now,
-                            text=_cut(f"The TSM with {label} on {when_text(m.start, m.end, tz)} was deleted in Outlook, "
-                                      "so it is cancelled here too. The school can book another time.")))
+        _notice(s, m.id, "deleted_in_outlook", now,
+                f"The TSM with {label} on {when_text(m.start, m.end, tz)} was deleted in Outlook, so it is cancelled "
+                "here too. The school can book another time.")
         log.info("meeting %s cancelled: deleted in Outlook", m.id)
 
     async def _move(self, s, m: Meeting, start: datetime, end: datetime, now: datetime) -> str:
@@ -168,10 +166,10 @@ class CalendarChanges:
 
     async def _notice_refused(self, s, m: Meeting, start: datetime, end: datetime, now: datetime, why: str) -> None:
         tz, label = await self._where_when(s, m)
-        _notice(s, OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="move_refused", created_at=now, text=_cut(
-            f"You moved the TSM with {label} in Outlook to {when_text(start, end, tz)}, but {why}. "
-            f"The booking still says {when_text(m.start, m.end, tz)}: please move it through the TSM bot, "
-            "or back in Outlook.")))
+        _notice(s, m.id, "move_refused", now,
+                f"You moved the TSM with {label} in Outlook to {when_text(start, end, tz)}, but {why}. "
+                f"The booking still says {when_text(m.start, m.end, tz)}: please move it through the TSM bot, "
+                "or back in Outlook.")
         s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.move_refused", entity="meeting", entity_id=str(m.id),
                        detail={"new_start": start.isoformat()}))
         log.info("meeting %s: a move in Outlook was not applied", m.id)
@@ -186,11 +184,10 @@ class CalendarChanges:
         return "move_refused"
 
 
-def _notice(s, notice: OfficerNotice) -> None:
-    """An officer notice (listed in "my week") that is also sent to the officer, through a domain event."""
-    s.add(notice)
-    record(s, EventKind.OUTLOOK_CHANGE, OUTLOOK_KEY, notice.created_at, meeting_id=notice.meeting_id,
-           notice=notice.kind, text=notice.text)
+def _notice(s, meeting_id: int, notice: str, at: datetime, text: str) -> None:
+    """What Outlook changed or refused, for the meeting's officer: a domain event, delivered like every message
+    (tsm.notifications; the officer's "my week" lists it if it could not be delivered)."""
+    record(s, EventKind.OUTLOOK_CHANGE, OUTLOOK_KEY, at, meeting_id=meeting_id, notice=notice, text=_cut(text))
 
 
 def _cut(text: str) -> str:

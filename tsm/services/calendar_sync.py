@@ -20,7 +20,6 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from ..adapters.db.calendars import CalendarOutbox
-from ..adapters.db.delivery import OfficerNotice
 from ..adapters.db.directory import LA, Officer
 from ..adapters.db.engine import Database
 from ..adapters.db.meetings import Meeting, MeetingAttendee
@@ -126,14 +125,12 @@ class CalendarSync:
             await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == row.id).values(
                 status="failed" if final else "pending", lease_until=None, last_error=reason[:500],
                 next_attempt_at=self.clock() + delay))
-            if final:
-                notice = await self._failure_notice(s, row, reason)
-                s.add(notice)
-                record(s, EventKind.CALENDAR_FAILED, "system:calendar", notice.created_at, meeting_id=row.meeting_id,
-                       op=row.op, text=notice.text)
+            if final:  # the officer is told, like every message (tsm.notifications)
+                record(s, EventKind.CALENDAR_FAILED, "system:calendar", self.clock(), meeting_id=row.meeting_id,
+                       op=row.op, text=await self._failure_text(s, row, reason))
 
-    async def _failure_notice(self, s, row: CalendarOutbox, reason: str) -> OfficerNotice:
-        """What the officer is told when a calendar write has finally failed (shown by the bot / scheduler)."""
+    async def _failure_text(self, s, row: CalendarOutbox, reason: str) -> str:
+        """What the officer is told when a calendar write has finally failed."""
         m = await s.get(Meeting, row.meeting_id)
         schools = await schools_of(s, m.id)
         la = await s.get(LA, schools[0].la_id) if schools else None
@@ -144,8 +141,7 @@ class CalendarSync:
                 "The booking itself stands in the TSM bot.")
         if len(text) > 500:
             text = text[:497] + "..."
-        return OfficerNotice(officer_id=m.officer_id, meeting_id=m.id, kind="calendar_failed", text=text,
-                             created_at=self.clock())
+        return text
 
     async def details(self, meeting_id: int) -> tuple[EventDetails, str | None]:
         async with self.db.reader() as s:

@@ -8,7 +8,7 @@ The tables are grouped by what they hold (the schema itself is made only by the 
 - ``meetings``: a meeting and what hangs on it: its schools, attendees, status changes, the officer's time it
   holds (``officer_block``, ``officer_day_load``) and the "senior leader can't attend" mark;
 - ``history``: what happened: domain events (turned into notifications) and the audit log;
-- ``delivery``: what reaches people: the delivery ledger (``outbound``) and the notices officers are shown;
+- ``delivery``: what reaches people: the delivery ledger (``outbound``; officers' notices are domain events now);
 - ``teams``: the Teams channel's own state: conversation references, activities already handled, files served;
 - ``calendars``: officers' calendars and keeping them in step: the local calendar's events, the calendar outbox,
   Graph subscriptions and delta-sweep state;

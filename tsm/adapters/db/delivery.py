@@ -1,4 +1,4 @@
-"""What reaches people: the delivery ledger (``outbound``) and the notices officers are shown.
+"""What reaches people: the delivery ledger (``outbound``).
 
 The ledger holds one row per message decided on (by a sweep or from a domain event), created by the claim itself.
 
@@ -8,9 +8,9 @@ recipient_id, ref) key lets exactly one worker win. The winner holds a lease whi
 that dies mid-send leaves the row 'claimed' with an expired lease, and another worker takes it over.
 Rows hold ids and times only, never message bodies.
 
-``officer_notice`` is what an officer must be told (a calendar write that finally failed, a meeting changed or
-deleted in Outlook, an attendee's decline, a move refused), for the bot's "my week" or the scheduler to show;
-``seen_at`` is set once shown (migration ``0003``).
+What an officer must be told about Outlook (a calendar write that finally failed, a meeting changed or deleted
+there, an attendee's decline, a move refused) is a domain event delivered like every message; the old
+``officer_notice`` table went with migration ``0010``.
 """
 
 from __future__ import annotations
@@ -45,16 +45,3 @@ class Outbound(SQLModel, table=True):
     created_at: datetime = utc_ts(nullable=False)
     sent_at: datetime | None = utc_ts(nullable=True)
     last_error: str = Field(default="", max_length=300)
-
-
-class OfficerNotice(SQLModel, table=True):
-    """Something an officer must be told. ``text`` is written for them; never message bodies or pupil data."""
-
-    __tablename__ = "officer_notice"
-    id: int | None = Field(default=None, primary_key=True)
-    officer_id: int = Field(foreign_key="officer.id", index=True)
-    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
-    kind: str = Field(max_length=32)  # calendar_failed | attendee_declined | moved_in_outlook | deleted_in_outlook | move_refused
-    text: str = Field(max_length=500)
-    created_at: datetime = utc_ts(nullable=False)
-    seen_at: datetime | None = utc_ts(nullable=True)
