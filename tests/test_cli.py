@@ -155,3 +155,38 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     kinds = {r.kind for r, _ in sent}
     assert kinds == {"contact", "officer"}
     assert any("Alex Carter booked your TSM" in m.text for r, m in sent if r.kind == "contact")
+
+
+def test_undelivered_lists_who_missed_what_and_why(run, tmp_path):
+    """Messages the bot could not deliver are listed for an LA admin, never only in a log line."""
+    import asyncio
+    from datetime import datetime as dt
+
+    from fakes.messenger import ScriptedMessenger
+
+    from scheduler.service import build_jobs
+    from tsm.bootstrap import build_app
+    from tsm.clock import FixedClock
+    from tsm.settings import Settings
+
+    run("demo")
+    assert "0 messages not delivered in the last 14 days" in run("undelivered")
+    slots = run("slots", "--urn", "990001", "--limit", "1")
+    [start] = re.findall(r"(\w{3} \d\d \w{3} \d{4} \d\d:\d\d)–", slots)
+    run("book", "--urn", "990001", "--at", f"{datetime.strptime(start, '%a %d %b %Y %H:%M'):%Y-%m-%d %H:%M}")
+
+    async def sweep():  # nobody has the app: every message is undeliverable
+        app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
+                        clock=FixedClock(dt.fromisoformat(CLOCK_START)))
+        try:
+            return await build_jobs(app, ScriptedMessenger(installs=app.db), worker_id="w1").events()
+        finally:
+            await app.close()
+
+    result = asyncio.run(sweep())
+    out = run("undelivered")
+    assert f"{result.undeliverable} messages not delivered in the last 14 days" in out and result.undeliverable >= 2
+    assert "proposal" in out and "(Ashcombe Primary School): has not installed the TSM app yet" in out
+    assert "booked for officer" in out and "Alex Carter (officer): has not installed the TSM app yet" in out
+    mine = run("undelivered", "--officer", "priya.shah@demo.example")
+    assert "0 messages not delivered" in mine  # Ashcombe is Alex Carter's school, not Priya Shah's
