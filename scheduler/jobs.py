@@ -137,7 +137,8 @@ class Jobs:
                 return total
 
     async def reminders(self) -> SweepResult:
-        """Confirmation at booking or move; 7 days before with the checklist; 1 day before with place or link."""
+        """7 days before with the checklist; 1 day before with place or link. (The confirmation of a booking or a
+        move is the change's own message: tsm.notifications.)"""
         return await self._deliver(await self.ledger.claim(await self.due_reminders()))
 
     async def due_reminders(self) -> list[Due]:
@@ -150,16 +151,13 @@ class Jobs:
                 select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
                 .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
                 .where(col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
-                       col(MeetingAttendee.contact_id).is_not(None),
-                       (Meeting.start <= now + timedelta(days=7)) | (Meeting.updated_at >= now - timedelta(days=2)))
+                       col(MeetingAttendee.contact_id).is_not(None), Meeting.start <= now + timedelta(days=7))
             )
             refs: dict[datetime, str] = {}
             for mid, start, updated_at, contact_id in rows:
                 r = Recipient("contact", contact_id)
                 lead = start - now
                 ref = refs.get(start) or refs.setdefault(start, iso(start))
-                if updated_at >= now - timedelta(days=2):  # whoever made the change is skipped at compose
-                    due.append(Due("confirm", "meeting", mid, r, ref))
                 if lead <= timedelta(days=1):
                     if updated_at <= start - timedelta(days=1):
                         due.append(Due("remind_1d", "meeting", mid, r, ref))

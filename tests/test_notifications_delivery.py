@@ -96,9 +96,9 @@ async def test_a_schools_cancellation_with_its_reason_reaches_an_officer_who_ins
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
     await env.booking.cancel(w.contact("low_primary.lead"), r.meeting.id, "Ofsted visit that week")
     result = await env.jobs.events()
-    # Messages are composed from the database as it is when sent: "booked" is skipped (cancelled since); the
-    # cancellation finds no conversation yet.
-    assert (result.skipped, result.undeliverable, env.messenger.sent) == (1, 1, [])
+    # Messages are composed from the database as it is when sent: the booking's (the officer's "booked", the head's
+    # confirmation) are skipped, cancelled since; the cancellation finds no conversation yet.
+    assert (result.skipped, result.undeliverable, env.messenger.sent) == (2, 1, [])
     env.clock.now = local(2026, 1, 6, 9).astimezone(UTC)
     await install(env.db, officer, env.clock())
     late = await env.jobs.late_installs()
@@ -119,8 +119,11 @@ async def test_a_change_made_by_an_admin_tells_both_the_school_and_the_officer(e
     assert "booked a TSM for Low Primary School in your calendar" in env.messenger.to(officer)[0]
     await env.booking.move(w.officer("ann"), r.meeting.id, local(2026, 2, 4, 14))
     moved = await env.jobs.events()
-    assert moved.by_kind == {"ev.moved": 2}  # the officer moved it: the school is told, the officer is not
-    assert all("has moved from Tuesday 3 February" in m.text for to, m in env.messenger.sent[-2:])
+    # the officer moved it: the staff invited get the confirmation card with the new time (one message each, not
+    # a second "has moved" note too); the officer, who moved it, nothing
+    assert moved.by_kind == {"ev.confirm": 2}
+    assert all(to.kind == "contact" and "Your TSM has moved" in str(m.card) and "Wednesday 4 February" in m.text
+               for to, m in env.messenger.sent[-2:])
 
 
 async def test_every_event_message_goes_once_across_two_workers_and_a_restart(any_db_url):

@@ -48,10 +48,13 @@ async def env(db):
 async def test_reminders_go_once_each_across_a_restart(env):
     w = env.world
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    res = await env.jobs.reminders()  # at booking: confirmation to the other attendee (the booker saw it in chat)
-    assert res.by_kind == {"confirm": 1}
-    assert env.messenger.sent[0][0] == Recipient("contact", w.contacts["low_primary.head"])
-    assert (await env.restart().jobs.reminders()).claimed == 0
+    # At booking, the change's own messages: the confirmation to the other attendee (the booker saw it in the chat)
+    # and the officer told; the reminder sweeps have nothing yet.
+    res = await env.jobs.events()
+    assert res.by_kind == {"ev.confirm": 1, "ev.school_booked": 1}
+    assert {r for r, m in env.messenger.sent if "TSM booked" in m.text} == {
+        Recipient("contact", w.contacts["low_primary.head"])}
+    assert (await env.restart().jobs.events()).claimed == 0 and (await env.jobs.reminders()).claimed == 0
 
     env.clock.now = local(2026, 1, 27, 10, 1).astimezone(env.clock.now.tzinfo)  # 7 days before
     assert (await env.jobs.reminders()).by_kind == {"remind_7d": 2}
@@ -64,8 +67,9 @@ async def test_reminders_go_once_each_across_a_restart(env):
     assert (await env.jobs.reminders()).claimed == 0
     env.clock.now = local(2026, 2, 3, 10, 30).astimezone(env.clock.now.tzinfo)  # during the meeting: nothing more
     assert (await env.jobs.reminders()).claimed == 0
-    assert Counter(r.id for r, _ in env.messenger.sent) == {w.contacts["low_primary.lead"]: 2,
-                                                             w.contacts["low_primary.head"]: 3}
+    assert Counter((r.kind, r.id) for r, _ in env.messenger.sent) == {
+        ("contact", w.contacts["low_primary.lead"]): 2, ("contact", w.contacts["low_primary.head"]): 3,
+        ("officer", w.officers["ann"]): 1}
     assert r.meeting.id
 
 
@@ -73,14 +77,16 @@ async def test_a_moved_meetings_reminders_move(env):
     w = env.world
     who = w.contact("low_primary.lead")
     r = await env.booking.book(who, w.schools["low_primary"], local(2026, 2, 3, 10))
+    assert (await env.jobs.events()).by_kind == {"ev.confirm": 1, "ev.school_booked": 1}  # at booking
     env.clock.now = local(2026, 1, 27, 10, 1)
-    assert (await env.jobs.reminders()).by_kind == {"remind_7d": 2}  # the confirmation went at booking... if swept
+    assert (await env.jobs.reminders()).by_kind == {"remind_7d": 2}
     env.messenger.sent.clear()
     env.clock.now = local(2026, 1, 28, 9)
     await env.booking.move(who, r.meeting.id, local(2026, 2, 10, 10))
-    res = await env.jobs.reminders()
-    assert res.by_kind == {"confirm": 1}  # "your TSM has moved" to the colleague
-    assert "Your TSM has moved" in str(env.messenger.sent[-1][1].card)
+    res = await env.jobs.events()
+    assert res.by_kind == {"ev.confirm": 1, "ev.moved": 1}  # "your TSM has moved" to the colleague; the officer told
+    [card] = [m.card for to, m in env.messenger.sent if to == Recipient("contact", w.contacts["low_primary.head"])]
+    assert "Your TSM has moved" in str(card)
     env.clock.now = local(2026, 2, 2, 10, 1)  # the day before the OLD time: no reminder
     assert (await env.jobs.reminders()).sent == 0
     env.clock.now = local(2026, 2, 3, 10, 1)  # 7 days before the NEW time
@@ -248,10 +254,12 @@ async def test_two_workers_at_once_send_every_message_exactly_once(any_db_url):
         assert max(per_day.values()) == 1, [k for k, n in per_day.items() if n > 1]
         sends = Counter((r, text) for r, text, _ in per_day)
         by_kind = Counter(text.split(":")[0] for _, text in sends)
-        # 5 meetings x 2 school contacts: booked by the officer, so both get a confirmation; on 28 Jan the
-        # 7-day reminders of the 3 Feb (due since the 27th: "in 6 days") and 4 Feb meetings go; on 8 Feb the
-        # 10 Feb one's goes late ("in 2 days"), and the 9 Feb one is tomorrow.
-        assert by_kind["TSM booked"] == 10 and by_kind["TSM tomorrow"] == 2
+        # 5 meetings x 2 school contacts: booked by the officer, so both get the proposal (accept it or pick another
+        # time) and no second "TSM booked" for the same change; on 28 Jan the 7-day reminders of the 3 Feb (due
+        # since the 27th: "in 6 days") and 4 Feb meetings go; on 8 Feb the 10 Feb one's goes late ("in 2 days"),
+        # and the 9 Feb one is tomorrow.
+        assert sum(n for k, n in by_kind.items() if k.endswith("Officer booked your TSM")) == 10
+        assert by_kind["TSM booked"] == 0 and by_kind["TSM tomorrow"] == 2
         assert (by_kind["TSM in 6 days"], by_kind["TSM in a week"], by_kind["TSM in 2 days"]) == (2, 2, 2)
         # The 3, 4 and 5 Feb meetings have ended: an offer to the officer and both contacts, an evaluation each.
         assert by_kind["Next term's TSM for Low Primary School"] == 3

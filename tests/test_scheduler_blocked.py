@@ -62,14 +62,16 @@ async def _blocked_head(db: Database):
     await writes_to_the_bot(env.store, lead)
     env.messenger.blocked_in_teams.add(head)
     await env.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
-    first = await env.jobs.reminders()
-    assert (first.skipped, first.undeliverable) == (1, 1)  # the lead saw it in the chat; the head: 403
+    first = await env.jobs.events()
+    # the booking's messages: the head's confirmation meets a 403; the officer has no app yet (the lead booked it
+    # and saw it in the chat: nothing for them)
+    assert (first.claimed, first.skipped, first.undeliverable) == (2, 0, 2)
     assert await blocked_at(db, head) is not None
     clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)
     week = await env.jobs.reminders()
     assert (week.sent, week.undeliverable) == (1, 1) and env.messenger.headlines(lead) == ["TSM in a week"]
     assert env.messenger.teams_calls == 2  # the 403, then the lead's: a recorded block is not tried again
-    assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"),
+    assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"),
                                         ("remind_7d", "undeliverable", "blocked")]
     return env, clock, world, head, lead
 
@@ -83,7 +85,7 @@ async def test_blocked_and_not_back_nothing_is_sent(any_db_url):
             res = await env.jobs.late_installs()
             assert res.claimed == 0
         assert env.messenger.headlines(head) == [] and env.messenger.teams_calls == 2
-        assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"),
+        assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"),
                                             ("remind_7d", "undeliverable", "blocked")]
     finally:
         await db.dispose()
@@ -103,7 +105,7 @@ async def test_back_after_blocking_missed_messages_go_once_across_workers(any_db
         # the checklist reminder, once, saying the real lead time; the confirmation, four weeks old, is past the
         # 14 days a missed message is kept for (LATE_INSTALL_WINDOW): the reminder carries the same facts
         assert [t for w in workers for t in w.messenger.headlines(head)] == ["TSM in 2 days"]
-        assert await outbound(db, head) == [("confirm", "undeliverable", "blocked"), ("remind_7d", "sent", "")]
+        assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"), ("remind_7d", "sent", "")]
         again = await asyncio.gather(*(w.jobs.late_installs() for w in workers))
         assert sum(r.claimed for r in again) == 0
         assert sum(len(w.messenger.sent) for w in workers) == 2  # + the lead's on-time reminder
@@ -123,7 +125,7 @@ async def test_uninstalled_then_reinstalled_gets_the_confirmation_then_reminders
         env.messenger.blocked_in_teams.add(head)  # uninstalled in Teams: the first send meets a 403
         await env.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
                                local(2026, 2, 3, 10))
-        assert (await env.jobs.reminders()).undeliverable == 1
+        assert (await env.jobs.events()).undeliverable == 2  # the head (403) and the officer (no app)
         await env.store.set_installed(f"a:contact{head.id}", False)  # the uninstall event arrives
         clock.now = local(2026, 1, 8, 9).astimezone(UTC)
         assert (await env.jobs.late_installs()).claimed == 0  # not back: nothing
@@ -137,7 +139,7 @@ async def test_uninstalled_then_reinstalled_gets_the_confirmation_then_reminders
         clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)
         assert (await env.jobs.reminders()).by_kind == {"remind_7d": 1}
         assert env.messenger.headlines(head) == ["TSM booked", "TSM in a week"]
-        assert await outbound(db, head) == [("confirm", "sent", ""), ("remind_7d", "sent", "")]
+        assert await outbound(db, head) == [("ev.confirm", "sent", ""), ("remind_7d", "sent", "")]
     finally:
         await db.dispose()
 

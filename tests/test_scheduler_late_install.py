@@ -49,23 +49,24 @@ async def test_a_contact_who_installs_later_gets_the_confirmation_then_the_remin
     w = env.world
     head = Recipient("contact", w.contacts["low_primary.head"])
     await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    first = await env.jobs.reminders()
-    # the lead booked (saw it in the chat); the head has not installed the app
-    assert (first.claimed, first.skipped, first.undeliverable, first.sent) == (2, 1, 1, 0)
-    assert ("undeliverable", "no_conversation") in await statuses(env.db, "confirm")
+    first = await env.jobs.events()
+    # the booking's messages: the head's confirmation and the officer's "booked" (the lead booked it and saw it in
+    # the chat); neither the head nor the officer has installed the app
+    assert (first.claimed, first.skipped, first.undeliverable, first.sent) == (2, 0, 2, 0)
+    assert await statuses(env.db, "ev.confirm") == [("undeliverable", "no_conversation")]
     assert (await env.jobs.late_installs()).claimed == 0  # still no conversation: nothing re-armed, nothing sent
-    assert env.messenger.attempts == 1
+    assert env.messenger.attempts == 2
 
     env.clock.now = local(2026, 1, 10, 9).astimezone(UTC)
     await install(env.db, head, env.clock.now)
     late = await env.jobs.late_installs()
     assert (late.claimed, late.sent) == (1, 1)
     assert env.messenger.to(head) == ["TSM booked: Low Primary School, Tuesday 3 February 10:00–11:00"]
-    assert sorted(await statuses(env.db, "confirm")) == [("sent", ""), ("skipped", "")]
-    # once: again, after a restart, and the reminder sweep does not offer it again either
+    assert await statuses(env.db, "ev.confirm") == [("sent", "")]
+    # once: again, after a restart, and neither the event sweep nor the reminder sweep offers it again
     assert (await env.jobs.late_installs()).claimed == 0
     assert (await env.restart("w2").jobs.late_installs()).claimed == 0
-    assert (await env.jobs.reminders()).claimed == 0
+    assert (await env.jobs.events()).claimed == 0 and (await env.jobs.reminders()).claimed == 0
     assert len(env.messenger.to(head)) == 1
 
     env.clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)  # a week before: the head now gets it on time
@@ -79,7 +80,7 @@ async def test_nothing_is_sent_late_once_it_is_no_use_or_the_meeting_is_cancelle
     head = Recipient("contact", w.contacts["low_primary.head"])
     lead = Recipient("contact", w.contacts["low_primary.lead"])
     r = await env.booking.book(lead_actor, w.schools["low_primary"], local(2026, 2, 3, 10))
-    await env.jobs.reminders()  # confirm to the head: undeliverable
+    await env.jobs.events()  # confirm to the head: undeliverable
     env.clock.now = local(2026, 1, 27, 10, 1).astimezone(UTC)
     res = await env.jobs.reminders()  # the week's reminder to both: neither has installed
     assert (res.claimed, res.undeliverable) == (2, 2)
@@ -101,27 +102,28 @@ async def test_nothing_is_sent_late_once_it_is_no_use_or_the_meeting_is_cancelle
 async def test_a_meeting_cancelled_before_the_person_installs_sends_nothing_late(env):
     w = env.world
     other = await env.booking.book(w.contact("high_primary.lead"), w.schools["high_primary"], local(2026, 2, 10, 10))
-    await env.jobs.reminders()
+    await env.jobs.events()
     await env.booking.cancel(w.contact("high_primary.lead"), other.meeting.id, "Ofsted visit that week")
     hp_head = Recipient("contact", w.contacts["high_primary.head"])
     await install(env.db, hp_head, env.clock.now)
     res = await env.jobs.late_installs()
     assert (res.claimed, res.sent, res.skipped) == (1, 0, 1)
     assert env.messenger.to(hp_head) == []
-    assert sorted(await statuses(env.db, "confirm")) == [("skipped", ""), ("skipped", "")]
+    assert await statuses(env.db, "ev.confirm") == [("skipped", "")]
 
 
 async def test_late_sends_are_bounded_when_the_conversation_still_cannot_be_used(env):
     w = env.world
     head = Recipient("contact", w.contacts["low_primary.head"])
     await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    await env.jobs.reminders()
+    await env.jobs.events()  # the head's confirmation and the officer's message: neither has the app
     await install(env.db, head, env.clock.now)
     env.messenger.always_missing = True  # the table says installed, Teams says otherwise
     for _ in range(10):
         await env.jobs.late_installs()
-    assert env.messenger.attempts == env.jobs.settings.max_attempts  # the first send and 4 late tries, then no more
-    assert sorted(await statuses(env.db, "confirm")) == [("skipped", ""), ("undeliverable", "no_conversation")]
+    # the head's first send and 4 late tries, then no more; + the officer's one send (never installed)
+    assert env.messenger.attempts == env.jobs.settings.max_attempts + 1
+    assert await statuses(env.db, "ev.confirm") == [("undeliverable", "no_conversation")]
 
 
 async def test_two_workers_send_a_late_message_exactly_once(any_db_url):
@@ -133,8 +135,8 @@ async def test_two_workers_send_a_late_message_exactly_once(any_db_url):
         for day, school in enumerate(("low_primary", "high_primary", "secondary")):
             await workers[0].booking.book(world.contact(f"{school}.lead"), world.schools[school],
                                           local(2026, 2, 3 + day, 10))
-        first = await workers[0].jobs.reminders()
-        assert first.undeliverable == 3
+        first = await workers[0].jobs.events()
+        assert first.undeliverable == 6  # each head's confirmation, and the officer told of each booking
         for school in ("low_primary", "high_primary", "secondary"):
             await install(db, Recipient("contact", world.contacts[f"{school}.head"]), clock.now)
         results = await asyncio.gather(*(e.jobs.late_installs() for e in workers))

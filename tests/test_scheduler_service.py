@@ -151,14 +151,16 @@ async def test_a_move_is_confirmed_to_the_colleague_not_to_the_person_who_moved_
     w = env.world
     lead, head = (Recipient("contact", w.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    first = await env.jobs.reminders()
-    assert (first.by_kind, first.skipped) == ({"confirm": 1}, 1)  # to the head; the lead booked it
+    first = await env.jobs.events()
+    # the confirmation to the head (the lead booked it and saw it in the chat), and the officer told
+    assert first.by_kind == {"ev.confirm": 1, "ev.school_booked": 1}
     env.clock.now += timedelta(hours=2)
     await env.booking.move(w.contact("low_primary.head"), r.meeting.id, local(2026, 2, 10, 10))
-    res = await env.jobs.reminders()
-    assert (res.sent, res.skipped) == (1, 1)
-    assert [rcp for rcp, _ in env.messenger.sent] == [head, lead]
-    assert "Your TSM has moved" in str(env.messenger.sent[-1][1].card)
+    res = await env.jobs.events()
+    assert res.by_kind == {"ev.confirm": 1, "ev.moved": 1}
+    confirmed = [rcp for rcp, m in env.messenger.sent if "TSM" in m.text and m.card and "has moved" in str(m.card)]
+    assert confirmed == [lead]  # the colleague, not the head who moved it
+    assert (await env.jobs.reminders()).claimed == 0  # no second confirmation from the reminder sweep
 
 
 # ---------------------------------------------------------------- the service: two workers, a restart
@@ -179,7 +181,7 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
                         ("bob_school", local(2026, 2, 3, 14))):
             officer = "bob" if key == "bob_school" else "ann"
             await app_a.booking.book(w.officer(officer), w.schools[key], at)
-        # The next day: the confirmations (the officer booked) and the 7-day reminders are all due.
+        # The next day: the proposals (the officer booked) and the 7-day reminders are all due.
         clock.now = local(2026, 1, 27, 14, 10).astimezone(clock.now.tzinfo)
         fast = SweepIntervals(reminders=1, meetings=1, nudges=1, retries=1, calendar_outbox=1)
         ma, mb = ScriptedMessenger(), ScriptedMessenger()
@@ -195,8 +197,9 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         sends = Counter((r, m.text) for r, m in ma.sent + mb.sent)
         assert sends and max(sends.values()) == 1, [k for k, n in sends.items() if n > 1]
         week = [t for (_, t) in sends if t.startswith("TSM in a week")]
-        booked = [t for (_, t) in sends if t.startswith("TSM booked")]
-        assert len(week) == 6 and len(booked) == 6  # 3 meetings x 2 contacts each (the officer booked)
+        proposed = [t for (_, t) in sends if " Officer booked your TSM" in t]
+        # 3 meetings x 2 contacts each: the officer booked, so each gets the proposal, and no second "TSM booked"
+        assert len(week) == 6 and len(proposed) == 6 and not [t for (_, t) in sends if t.startswith("TSM booked")]
         assert any(r.kind == "officer" for r, _ in sends)  # Monday nudges: weekly unbooked lists
 
         # A restart (a new process on the same database) sends nothing again; the next day's work goes once.
@@ -228,15 +231,15 @@ async def test_shutdown_lets_a_running_sweep_finish(tmp_path, sqlite_url):
         release = asyncio.Event()
 
         m = ScriptedMessenger(gate=release)
-        svc = SchedulerService(app, m, worker_id="slow", intervals=SweepIntervals(reminders=3600))
+        svc = SchedulerService(app, m, worker_id="slow", intervals=SweepIntervals(events=3600))
         await svc.start()
-        await asyncio.sleep(0.3)  # the reminders sweep is now waiting on the messenger
+        await asyncio.sleep(0.3)  # the event sweep is now waiting on the messenger
         stopping = asyncio.create_task(svc.shutdown(grace=5))
         await asyncio.sleep(0.2)
         assert not stopping.done()  # waits for the running sweep
         release.set()
         await stopping
-        assert len([1 for _, msg in m.sent if msg.text.startswith("TSM booked")]) == 2
+        assert len([1 for _, msg in m.sent if msg.text.startswith("Ann Officer booked your TSM")]) == 2
         assert (await svc.ledger.counts()).get("claimed", 0) == 0
     finally:
         await app.close()
@@ -546,14 +549,13 @@ async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_ur
     worker = asyncio.create_task(run_worker(settings, messenger=messenger, worker_id="proc", clock=clock))
     for _ in range(50):
         await asyncio.sleep(0.1)
-        if len(messenger.sent) >= 4:
+        if len(messenger.sent) >= 2:
             break
     os.kill(os.getpid(), signal.SIGTERM)  # the handler sets the stop event; the test process lives on
     await asyncio.wait_for(worker, timeout=10)
-    # The officer booked it: the school's two contacts get the confirmation and the proposal (accept or pick
-    # another time), each once.
-    assert sorted(m.text.split(":")[0] for _, m in messenger.sent) == ["Ann Officer booked your TSM"] * 2 + \
-        ["TSM booked"] * 2
+    # The officer booked it: the school's two contacts get the proposal (accept it or pick another time), once,
+    # and no second "TSM booked" for the same change.
+    assert [m.text.split(":")[0] for _, m in messenger.sent] == ["Ann Officer booked your TSM"] * 2
     async with Database(sqlite_url).reader() as s:
         assert list(await s.exec(select(Outbound.status).where(Outbound.status == "claimed"))) == []
 

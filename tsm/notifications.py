@@ -12,10 +12,10 @@ the app later while the message is still useful.
 
 | event | told | message |
 |---|---|---|
-| booked (by the school) | the officer | "<school> booked its TSM: <when>, <where>." |
-| proposed (the LA booked for the school) | the school's staff; the officer when an admin booked | the proposal card: Accept, or pick another free time this term |
+| booked (by the school) | the staff invited; the officer | the confirmation card; "<school> booked its TSM: <when>, <where>." |
+| proposed (the LA booked for the school) | the school's staff; the officer when an admin booked; other staff invited | the proposal card: Accept, or pick another free time this term; the confirmation card |
 | accepted | the officer | "<person> accepted the TSM for <school>: <when>." |
-| moved | the other side | "The TSM for <school> has moved from <before> to <now>." |
+| moved | the staff invited; the other side | the confirmation card with the new time; "The TSM for <school> has moved from <before> to <now>." |
 | cancelled | the other side | "... was cancelled by <person>. Reason: <reason>" |
 | leader_unavailable | the officer | "The senior leader of <school> can't attend ..." |
 | book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
@@ -23,7 +23,7 @@ the app later while the message is still useful.
 | record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
 | held, no_show, no_show_undone, attendee_added, ended | nobody (recorded for the history and the reports) | |
 
-"The other side" of a change made by school staff is the officer; of a change made by the officer, the school's
+A person gets one message per event: the first rule that reaches them. "The other side" of a change made by school staff is the officer; of a change made by the officer, the school's
 staff; of a change made by an LA admin, the CLI or the system, both.
 """
 
@@ -39,6 +39,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from cards import booking as booking_cards
+from cards import notifications as reminder_cards
 from cards import record as record_cards
 
 from .adapters.db.delivery import Outbound
@@ -79,12 +80,14 @@ class Rule:
     only_if: str = ""  # only when the event's data has this flag set
 
 
+# For each event, its rules in order; a person gets one message per event, from the first rule that reaches them.
 RULES: dict[EventKind, tuple[Rule, ...]] = {
-    EventKind.BOOKED: (Rule(Audience.OFFICER, "school_booked"),),
+    EventKind.BOOKED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OFFICER, "school_booked")),
     EventKind.PROPOSED: (Rule(Audience.SCHOOL, "proposal"),
-                         Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True)),
+                         Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True),
+                         Rule(Audience.ATTENDEES, "confirm")),
     EventKind.ACCEPTED: (Rule(Audience.OFFICER, "accepted"),),
-    EventKind.MOVED: (Rule(Audience.OTHER_SIDE, "moved"),),
+    EventKind.MOVED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OTHER_SIDE, "moved")),
     EventKind.CANCELLED: (Rule(Audience.OTHER_SIDE, "cancelled"),),
     EventKind.LEADER_UNAVAILABLE: (Rule(Audience.OFFICER, "leader_unavailable"),),
     EventKind.BOOK_REQUESTED: (Rule(Audience.OFFICER, "book_requested"),),
@@ -168,6 +171,7 @@ class Notifications:
                 officer_id, school_ids, ref = await self._subject(s, ev)
                 if officer_id is None and not school_ids:
                     continue
+                told: set[Recipient] = set()  # one message per person per event: the first rule that reaches them
                 for rule in rules:
                     if rule.actor_kinds and actor_kind not in rule.actor_kinds:
                         continue
@@ -178,9 +182,10 @@ class Notifications:
                     for r in await self._audience(s, rule.audience, ev, actor_kind, actor_id, officer_id, school_ids):
                         if (r.kind, r.id) == (actor_kind if actor_kind != "admin" else "officer", actor_id):
                             continue  # whoever made the change saw it in their own reply
-                        out.append(Outgoing(ev.id, KIND_PREFIX + rule.message, r, ref))
-        unique = {(o.event_id, o.kind, o.recipient): o for o in out}
-        return list(unique.values())
+                        if r not in told:
+                            told.add(r)
+                            out.append(Outgoing(ev.id, KIND_PREFIX + rule.message, r, ref))
+        return out
 
     async def _subject(self, s, ev: DomainEvent) -> tuple[int | None, list[int], str]:
         if ev.meeting_id is not None:
@@ -275,6 +280,8 @@ class Notifications:
                            f"{actor_name}. Reason: {data.get('reason', '')}".strip())
         if not active:
             return None  # cancelled (or past) since: the cancellation says so
+        if message == "confirm":
+            return await self._confirm(v, data)
         if message == "school_booked":
             return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
         if message == "booked_for_officer":
@@ -292,6 +299,15 @@ class Notifications:
             return Message(f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has "
                            "been offered other times this term.")
         raise ValueError(f"unknown event message {kind}")
+
+    async def _confirm(self, v: MeetingView, data: dict) -> Message | None:
+        """The booking confirmation card (moved: the new time) for the school staff invited."""
+        if data.get("start") != iso(v.start):
+            return None  # moved again since: the later move confirms the time that stands
+        view = reminder_cards.ReminderView("confirm", v.school_label, v.officer_name, v.start, v.end, v.timezone,
+                                           v.mode, v.location, v.join_url, moved="old_start" in data,
+                                           sent_at=self.booking.clock())
+        return Message(reminder_cards.reminder_text(view), reminder_cards.reminder(view))
 
     def _when(self, v: MeetingView, start_iso: object) -> str:
         if isinstance(start_iso, str):
