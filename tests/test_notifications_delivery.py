@@ -11,11 +11,10 @@ import asyncio
 from datetime import UTC
 
 import pytest
+from cardtree import actions
 from factories import local, make_world
-from fakes.messenger import ScriptedMessenger
 from sqlmodel import select
-from test_scheduler import Env
-from test_scheduler_late_install import install
+from test_scheduler_late_install import env_for, install
 
 from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
@@ -26,32 +25,13 @@ from tsm.services.actors import Actor
 from tsm.services.conversation import ConversationService
 
 
-def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
-    e = Env(db, clock, ScriptedMessenger(installs=db), worker)
-    e.world = world
-    return e
-
-
 @pytest.fixture
 async def env(db):
     return env_for(db, FixedClock(local(2026, 1, 5, 8)), await make_world(db))
 
 
 def card_titles(card: dict | None) -> list[str]:
-    found: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Action.") and "title" in node:
-                found.append(node["title"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(card)
-    return found
+    return [a["title"] for a in actions(card) if "title" in a]
 
 
 async def ledger(db: Database, kind: str) -> list[tuple[str, str, int]]:
