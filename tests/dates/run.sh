@@ -31,13 +31,15 @@ DATES=(
 TESTS=(tests/test_cli.py tests/test_demo.py tests/feedback/test_feedback_cli.py tests/bot tests/chat
        tests/test_notifications_delivery.py tests/graph/test_graph_bootstrap.py tests/graph/test_graph_watcher.py)
 status=0
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 for d in "${DATES[@]}"; do
   # The monotonic clock stays real: asyncio and the time-outs use it.
   if FAKETIME_DONT_FAKE_MONOTONIC=1 faketime "$d" "$PY" -m pytest -q -p no:cacheprovider -x "${TESTS[@]}" \
-      > "/tmp/tsm-dates.log" 2>&1; then
-    echo "dates: $d: $(tail -n 1 /tmp/tsm-dates.log)"
+      > "$log" 2>&1; then
+    echo "dates: $d: $(tail -n 1 "$log")"
   else
-    echo "dates: $d: FAILED"; tail -n 40 /tmp/tsm-dates.log; status=1
+    echo "dates: $d: FAILED"; tail -n 40 "$log"; status=1
   fi
 done
 exit $status
