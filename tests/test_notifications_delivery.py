@@ -152,3 +152,26 @@ async def test_undelivered_messages_are_listed_for_the_officer_and_the_la_admin(
     assert {(u.kind, u.status, u.why) for u in mine} == {("proposal", "undeliverable", "has not installed the TSM app yet")}
     assert await notes.undelivered(since=since, officer_id=w.officers["bob"]) == []  # not Bob's schools
     assert len(await notes.undelivered(since=since)) == 2  # the LA admin sees everything
+
+
+async def test_every_change_of_a_meeting_records_its_event_whoever_makes_it(env):
+    """Booked, moved, ended (the system saw its end), a no-show and its undo: each in the change's transaction,
+    with who made it; none of these last three tells anyone."""
+    w = env.world
+    lead, officer = w.contact("low_primary.lead"), w.officer("ann")
+    r = await env.booking.book(lead, w.schools["low_primary"], local(2026, 2, 3, 10))
+    await env.booking.move(lead, r.meeting.id, local(2026, 2, 4, 10))
+    env.clock.now = local(2026, 2, 4, 11, 30).astimezone(UTC)
+    await env.booking.mark_held(Actor.system(), r.meeting.id)
+    await env.booking.mark_no_show(officer, r.meeting.id, "Nobody came")
+    await env.booking.mark_held(officer, r.meeting.id)
+    async with env.db.reader() as s:
+        events = [(e.kind, e.actor) for e in await s.exec(select(DomainEvent).order_by(DomainEvent.id))]
+    assert events == [("booked", lead.key), ("moved", lead.key), ("ended", "system"), ("no_show", officer.key),
+                      ("no_show_undone", officer.key)]
+    await env.jobs.events()
+    async with env.db.reader() as s:
+        claimed = {r.kind for r in await s.exec(select(Outbound))}
+    # the booking's and the move's messages were claimed (composed now: the meeting has ended, so skipped); the
+    # end, the no-show and its undo tell nobody
+    assert claimed == {"ev.confirm", "ev.school_booked", "ev.moved"}

@@ -357,8 +357,11 @@ class BookingService:
                     if undo:  # the officer corrects a no-show
                         await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id)
                                      .values(active_term_id=MeetingSchool.term_id))
-                    record(s, EventKind.NO_SHOW_UNDONE if undo else EventKind.HELD, actor, now, meeting_id=meeting.id,
-                           start=_iso(meeting.start))
+                    # The system marks a meeting held when its end is seen (Teams' meetingEnd or the timer): "ended";
+                    # the officer marking it held, or correcting a no-show, is theirs.
+                    kind = EventKind.NO_SHOW_UNDONE if undo else (
+                        EventKind.ENDED if actor.kind == "system" else EventKind.HELD)
+                    record(s, kind, actor, now, meeting_id=meeting.id, start=_iso(meeting.start))
                     meeting.status, meeting.updated_at = status.value, now
                     s.add(meeting)
                     s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason))
