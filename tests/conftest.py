@@ -59,6 +59,20 @@ def any_db_url(request):
 
 
 @pytest.fixture
+async def connector():
+    """A fake Bot Connector (tests/fakes/connector.py) listening on loopback."""
+    from aiohttp.test_utils import TestServer
+    from fakes.connector import FakeConnector
+
+    fake = FakeConnector()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    fake.url = str(server.make_url("")).rstrip("/") + "/"
+    yield fake
+    await server.close()
+
+
+@pytest.fixture
 async def db(sqlite_url):
     database = Database(sqlite_url)
     yield database

@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestServer
 from botkit import make_harness
-from fakes.connector import FakeConnector
-
-
-@pytest.fixture
-async def connector():
-    fake = FakeConnector()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/") + "/"
-    yield fake
-    await server.close()
 
 
 @pytest.fixture

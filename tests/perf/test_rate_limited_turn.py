@@ -12,27 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bot"))
 
 from botkit import make_harness
-from fakes.connector import FakeConnector, invoke, member, message
+from fakes.connector import invoke, member, message
 from sqlalchemy import text  # noqa: E402
 from test_turn_statements import SqlTrace  # noqa: E402
 
 RATE_LIMITED_TURN = 0  # statements a turn refused by the rate limit may run (7 when the transport identified and
 # claimed before the router: BEGIN, 2 SELECTs of the directory, ROLLBACK, BEGIN IMMEDIATE, the claim's INSERT, COMMIT)
-
-
-@pytest.fixture
-async def connector():
-    fake = FakeConnector()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/") + "/"
-    yield fake
-    await server.close()
 
 
 @pytest.fixture
