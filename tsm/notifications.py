@@ -164,7 +164,7 @@ class Notifications:
         out: list[Outgoing] = []
         async with self.db.reader() as s:
             for ev in events:
-                rules = RULES.get(EventKind(ev.kind), ()) if ev.kind in EventKind._value2member_map_ else ()
+                rules = RULES.get(ev.kind, ())  # EventKind is a StrEnum: its members are their strings
                 if not rules:
                     continue
                 actor_kind, actor_id = _actor_of(ev.actor)
