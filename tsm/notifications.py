@@ -263,10 +263,11 @@ class Notifications:
             if ev is None:
                 return None
             actor_name = await self._actor_name(s, ev.actor)
+            school = await s.get(School, ev.school_id) if ev.school_id is not None else None
         message = kind.removeprefix(KIND_PREFIX)
         data = ev.data or {}
         if message == "book_requested":
-            return await self._book_requested(ev, actor_name)
+            return _book_requested(school, actor_name)
         if ev.meeting_id is None:
             return None
         v = await self.booking.get_meeting(Actor.system(), ev.meeting_id)
@@ -328,14 +329,6 @@ class Notifications:
             return o.name if o is not None else "The LA"
         return "the LA attendance team" if kind == "admin" else "the TSM service"
 
-    async def _book_requested(self, ev: DomainEvent, actor_name: str) -> Message | None:
-        async with self.db.reader() as s:
-            school = await s.get(School, ev.school_id) if ev.school_id is not None else None
-        if school is None:
-            return None
-        return Message(f"{actor_name} at {school.name} asked to book a TSM. The school is contacted directly, so "
-                       "please get in touch to arrange it (say **book for school** to book it here).")
-
     async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message | None:
         """Accept, or pick another free time this term: the slots are worked out now and kept server-side."""
         try:
@@ -357,3 +350,10 @@ class Notifications:
             return Message(f"{v.school_label} updated the TSM record of {day}.", record_cards.record_card(view))
         return Message(f"The record of your TSM of {day} is ready: figures, agreed actions and who leads.",
                        record_cards.record_card(view))
+
+
+def _book_requested(school: School | None, actor_name: str) -> Message | None:
+    if school is None:
+        return None
+    return Message(f"{actor_name} at {school.name} asked to book a TSM. The school is contacted directly, so "
+                   "please get in touch to arrange it (say **book for school** to book it here).")

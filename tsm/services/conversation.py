@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
-from sqlmodel import col, select
+from sqlmodel import select
 
 from ..adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from ..adapters.db.engine import Database
@@ -27,7 +27,6 @@ from ..domain.entitlement import Entitlement, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..domain.schools import school_facts as domain_school_facts
-from ..messaging import Recipient
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
@@ -327,14 +326,6 @@ class ConversationService:
                 out.append(SchoolStatus(sc.id, sc.urn, sc.name, status, m.id if m else None, m.start if m else None,
                                         m.mode if m else None, ent.expectation))
         return label, out
-
-    async def school_contacts_to_tell(self, school_ids: Sequence[int], *, except_key: str = "") -> list[Recipient]:
-        async with self.db.reader() as s:
-            rows = await s.exec(select(SchoolContact.id).where(col(SchoolContact.school_id).in_(list(school_ids)),
-                                                               SchoolContact.active == True,  # noqa: E712
-                                                               col(SchoolContact.role).in_(NOTIFY_ROLES))
-                                .order_by(SchoolContact.id))
-            return [Recipient("contact", cid) for cid in rows if f"contact:{cid}" != except_key]
 
     async def term_id_for(self, actor: Actor, school_id: int, start: datetime) -> int:
         """The term a start falls in for this school's LA; a refusal in words when it is not a bookable day."""
