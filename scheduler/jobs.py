@@ -55,6 +55,7 @@ from .ledger import Claim, Due, Ledger
 log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
+EVENT_BATCH = 500  # events dispatched per read by the event sweep
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 # Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
 MISSED = (SendStatus.NO_CONVERSATION.value, SendStatus.BLOCKED.value)
@@ -126,14 +127,14 @@ class Jobs:
         rows already claimed. Reads only the events not dispatched yet."""
         total = SweepResult()
         while True:
-            pending = await self.notifications.pending()
+            pending = await self.notifications.pending(limit=EVENT_BATCH)
             if not pending:
                 return total
             out = await self.notifications.outgoing(pending)
             claims = await self.ledger.claim([Due(o.kind, "event", o.event_id, o.recipient, o.ref) for o in out])
             await self.notifications.mark_dispatched([ev.id for ev in pending], self.clock())
             total.add(await self._deliver(claims))
-            if len(pending) < 500:
+            if len(pending) < EVENT_BATCH:
                 return total
 
     async def reminders(self) -> SweepResult:
