@@ -23,6 +23,7 @@ from .services.evaluations import Evaluations
 from .services.records import Records
 from .services.reference import ReferenceData
 from .services.reports import Reports
+from .services.signin import SignInLinks
 from .settings import Settings
 
 
@@ -42,6 +43,7 @@ class App:
     records: Records | None = None
     reports: Reports | None = None
     notifications: Notifications | None = None  # who is told what: events -> recipients -> messages
+    signin: SignInLinks | None = None  # the web page's sign-in links and sessions (tsm/web/page.py)
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -68,7 +70,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     them in ``scheduler.service.build_jobs``)."""
     settings = settings or Settings()
     clock = clock or clock_from_settings(settings.clock_start)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     metrics = metrics if metrics is not None else Metrics()
     cal = calendar or build_calendar(settings, db, metrics=metrics)
     reference = ReferenceData(db)
@@ -76,10 +78,11 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     booking = BookingService(db, cal, reference, clock=clock, sync=sync, observer=metrics)
     conversation = ConversationService(db, booking, reference, clock=clock)
     records = Records(db, clock=clock)
+    signin = SignInLinks.from_settings(settings, db, clock=clock)
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock),
                clock, conversation, metrics=metrics, evaluations=Evaluations(db, clock=clock), records=records,
                reports=Reports(db, reference, clock=clock),
-               notifications=Notifications(db, booking, conversation, records))
+               notifications=Notifications(db, booking, conversation, records, signin=signin), signin=signin)
 
 
 def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime] | None = None):

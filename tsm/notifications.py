@@ -21,6 +21,7 @@ the app later while the message is still useful.
 | book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
 | calendar_failed, outlook_change | the officer | what Outlook refused or changed |
 | record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
+| signin_requested (the web page's "email me a link") | the person who asked | their sign-in link, made when it is sent |
 | held, no_show, no_show_undone, attendee_added, ended | nobody (recorded for the history and the reports) | |
 
 A person gets one message per event: the first rule that reaches them. "The other side" of a change made by school staff is the officer; of a change made by the officer, the school's
@@ -58,6 +59,7 @@ from .services.booking import BookingService
 from .services.conversation import NOTIFY_ROLES, ConversationService
 from .services.events import EventKind, iso
 from .services.records import Records
+from .services.signin import SignInLinks
 from .services.views import MeetingView
 
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
@@ -69,6 +71,7 @@ class Audience(StrEnum):
     SCHOOL = "school"  # the school's active attendance leads and senior leaders
     ATTENDEES = "attendees"  # the school staff invited to the meeting
     OTHER_SIDE = "other_side"  # school staff acted: the officer; the officer acted: the school; else both
+    PERSON = "person"  # the contact or officer the event names (data: person, "contact:12"): a sign-in link
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.NO_SHOW_UNDONE: (),
     EventKind.ATTENDEE_ADDED: (),
     EventKind.ENDED: (),
+    EventKind.SIGNIN_REQUESTED: (Rule(Audience.PERSON, "signin"),),
 }
 
 
@@ -137,8 +141,9 @@ class Notifications:
     """Turns events into recipients and messages. Plain reads; no sending (see the module docstring)."""
 
     def __init__(self, db: Database, booking: BookingService, conversations: ConversationService,
-                 records: Records) -> None:
+                 records: Records, *, signin: SignInLinks | None = None) -> None:
         self.db = db
+        self.signin = signin  # sign-in links for the web page (None: no page, no link sent)
         self.booking = booking
         self.conversations = conversations
         self.records = records
@@ -169,7 +174,7 @@ class Notifications:
                     continue
                 actor_kind, actor_id = _actor_of(ev.actor)
                 officer_id, school_ids, ref = await self._subject(s, ev)
-                if officer_id is None and not school_ids:
+                if officer_id is None and not school_ids and not any(r.audience is Audience.PERSON for r in rules):
                     continue
                 told: set[Recipient] = set()  # one message per person per event: the first rule that reaches them
                 for rule in rules:
@@ -213,6 +218,9 @@ class Notifications:
             else:  # an LA admin, the CLI, the system: both sides
                 return [*await self._audience(s, Audience.SCHOOL, ev, actor_kind, actor_id, officer_id, school_ids),
                         *await self._audience(s, Audience.OFFICER, ev, actor_kind, actor_id, officer_id, school_ids)]
+        if audience is Audience.PERSON:
+            kind, _, ident = str((ev.data or {}).get("person", "")).partition(":")
+            return [Recipient(kind, int(ident))] if kind in ("contact", "officer") and ident.isdigit() else []
         if audience is Audience.OFFICER:
             return [Recipient("officer", officer_id)] if officer_id is not None else []
         if audience is Audience.SCHOOL:
@@ -268,6 +276,8 @@ class Notifications:
         data = ev.data or {}
         if message == "book_requested":
             return _book_requested(school, actor_name)
+        if message == "signin":
+            return await self._signin(recipient)
         if ev.meeting_id is None:
             return None
         v = await self.booking.get_meeting(Actor.system(), ev.meeting_id)
@@ -343,6 +353,16 @@ class Notifications:
             v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
         return Message(f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time.", card)
 
+    async def _signin(self, recipient: Recipient) -> Message | None:
+        """The sign-in link someone asked the web page for, made now (only its hash is kept; a link in a message
+        that could not be delivered is never usable by anyone else)."""
+        if self.signin is None:
+            return None
+        url = await self.signin.issue(recipient)
+        if url is None:
+            return None
+        return _signin_message(url, max(1, round(self.signin.link_ttl.total_seconds() / 86400)))
+
     async def _record(self, v: MeetingView, message: str) -> Message | None:
         view = await self.records.view(Actor.system(), v.id)  # the record as it is now
         day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
@@ -350,6 +370,18 @@ class Notifications:
             return Message(f"{v.school_label} updated the TSM record of {day}.", record_cards.record_card(view))
         return Message(f"The record of your TSM of {day} is ready: figures, agreed actions and who leads.",
                        record_cards.record_card(view))
+
+
+def _signin_message(url: str, days: int) -> Message:
+    return Message(f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
+                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
+                   {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "version": "1.5", "body": [
+                        {"type": "TextBlock", "text": "Sign in to the TSM booking page", "weight": "Bolder",
+                         "size": "Medium", "wrap": True},
+                        {"type": "TextBlock", "wrap": True, "text": f"The link works once, for {days} days. If you "
+                         "did not ask for it, ignore this message: nothing happens until the link is opened."}],
+                    "actions": [{"type": "Action.OpenUrl", "title": "Sign in", "url": url}]})
 
 
 def _book_requested(school: School | None, actor_name: str) -> Message | None:

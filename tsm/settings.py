@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     public_url: str = ""
     run_scheduler: bool = True
 
+    # The web page for school staff and officers (tsm/web/page.py, under /web/ on the bot's server): off, no sign-in
+    # links are issued. A link is single use and lasts web_link_days; the session it opens lasts web_session_hours.
+    # Sign-in requests ("email me a link") are limited per address and per client, per hour.
+    web_page: bool = True
+    web_link_days: int = Field(default=7, ge=1, le=30)
+    web_session_hours: int = Field(default=12, ge=1, le=720)
+    web_signin_per_address_hour: int = Field(default=3, ge=1, le=100)
+    web_signin_per_client_hour: int = Field(default=20, ge=1, le=10_000)
+
     # Calendar outbox retries.
     outbox_max_attempts: int = 6
 

@@ -12,6 +12,7 @@ from tsm.adapters.db import (  # importing the table modules registers their tab
     history,  # noqa: F401  (domain events, the audit log)
     meetings,  # noqa: F401  (meetings and what hangs on them)
     offers,  # noqa: F401  (card offers kept server-side)
+    signin,  # noqa: F401  (the web page: sign-in links and sessions)
     teams,  # noqa: F401  (the Teams channel: conversations, processed activities, files)
 )
 

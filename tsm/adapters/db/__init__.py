@@ -13,6 +13,7 @@ The tables are grouped by what they hold (the schema itself is made only by the 
 - ``calendars``: officers' calendars and keeping them in step: the local calendar's events, the calendar outbox,
   Graph subscriptions and delta-sweep state;
 - ``offers``: the times a card offered, kept server-side (``chat_offer``);
+- ``signin``: the web page's single-use sign-in links and the sessions they open (hashes only);
 - ``feedback``: what comes out of a TSM: evaluations, receipts, the TSM record and its actions;
 - ``columns``: the column types they share (UTC timestamps).
 
