@@ -310,32 +310,3 @@ def channel_metadata_url(authentication: BotFrameworkAuthentication) -> str:
     return (getattr(impl, "_to_bot_from_channel_open_id_metadata_url", None)
             or ChannelValidation.open_id_metadata_endpoint
             or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL)
-
-
-def _refresh_keys_blocking(url: str) -> int:
-    from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
-
-    metadata = JwtTokenExtractor.get_open_id_metadata(url)
-    asyncio.run(metadata._refresh())  # the SDK's own refresh, whose HTTP calls block: run on a worker thread
-    return len(metadata.keys)
-
-
-async def keep_signing_keys_fresh(url: str, *, every: float = 6 * 3600.0, first_wait: float = 10.0) -> None:
-    """Keep the SDK's cache of the channel's signing keys fresh from a worker thread.
-
-    The SDK refreshes them inside the event loop with blocking ``requests`` calls (no timeout) once they are a
-    day old, stalling every turn meanwhile; refreshed here every ``every`` seconds, they never get that old.
-    """
-    wait = first_wait
-    while True:
-        try:
-            async with asyncio.timeout(wait):
-                keys = await asyncio.to_thread(_refresh_keys_blocking, url)
-            log.info("channel signing keys refreshed (%d keys)", keys)
-            delay = every
-        except Exception as exc:  # keep serving: the SDK falls back to its own refresh
-            log.warning("could not refresh the channel's signing keys (%s); retrying in a minute",
-                        type(exc).__name__)
-            delay = 60.0
-        wait = 60.0
-        await asyncio.sleep(delay)

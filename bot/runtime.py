@@ -30,7 +30,8 @@ from botbuilder.schema import Activity
 from tsm.chat import Router
 from tsm.ratelimit import SendLimiter
 
-from .connector import ConnectorPool, PooledAuthentication
+from .auth import CHANNEL_ISSUER, Refused, SigningKeys, TokenGate
+from .connector import ConnectorPool, PooledAuthentication, channel_metadata_url
 from .files import REQUEST_ORIGIN, FileStore
 from .handler import RAW_ACTIVITY, MeetingEnded, TenantNotAllowed, TsmTeamsBot
 from .identity import AadResolver
@@ -63,6 +64,10 @@ class TsmCloudAdapter(CloudAdapter):
         self.pool = pool
         self.auth_enabled = bool(config.APP_ID)
         self.app_id = config.APP_ID
+        # What every token must pass before the SDK sees it (bot/auth.py); None in the local no-auth mode.
+        self.gate = TokenGate(SigningKeys(channel_metadata_url(self.bot_framework_authentication)),
+                              issuer=getattr(config, "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", None) or CHANNEL_ISSUER) \
+            if self.auth_enabled else None
 
 
 @dataclass
@@ -106,6 +111,11 @@ class BotRuntime:
         auth_header = (request.headers.get("Authorization") or None) if self.adapter.auth_enabled else None
         REQUEST_ORIGIN.set(f"{request.scheme}://{request.host}")
         RAW_ACTIVITY.set(payload)
+        if self.adapter.gate is not None:  # issuer, kind of token and signing keys, before the SDK fetches anything
+            try:
+                await self.adapter.gate.check(auth_header)
+            except Refused as refused:
+                return _error(refused.status, refused.sentence)
         try:
             # Authenticated here (None = no header: refused unless the local no-auth mode), then the turn.
             auth = await self.adapter.bot_framework_authentication.authenticate_request(activity, auth_header)

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.connector import channel_metadata_url, keep_signing_keys_fresh
+from bot.auth import keep_fresh
 
 from .bootstrap import App
 from .chat.router import Router
@@ -69,9 +69,8 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
             await built.scheduler.start()
             log.info("in-process scheduler started")
         state["tasks"].add(asyncio.get_running_loop().create_task(_purge_loop(runtime)))
-        if runtime.adapter.auth_enabled:
-            state["tasks"].add(asyncio.get_running_loop().create_task(
-                keep_signing_keys_fresh(channel_metadata_url(runtime.adapter.bot_framework_authentication))))
+        if runtime.adapter.gate is not None:  # the channel's signing keys fetched before any turn needs them
+            state["tasks"].add(asyncio.get_running_loop().create_task(keep_fresh(runtime.adapter.gate.keys)))
 
     async def on_cleanup(_web_app: web.Application) -> None:
         tasks = list(state["tasks"])

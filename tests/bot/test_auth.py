@@ -36,9 +36,21 @@ class Issuer:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update(kid="k1", use="sig", endorsements=["msteams"])
         issuer = self
+        self.delay = 0.0  # seconds every answer waits (a slow metadata server)
+        self.status = 200  # what it answers (500: a failing one)
+        self.fetches = 0  # requests it received
+        self._lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
+                with issuer._lock:
+                    issuer.fetches += 1
+                time.sleep(issuer.delay)
+                if issuer.status != 200:
+                    self.send_response(issuer.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path.startswith("/openid"):
                     body = {"issuer": ISSUER, "jwks_uri": f"{issuer.base}/keys",
                             "id_token_signing_alg_values_supported": ["RS256"]}
@@ -125,6 +137,99 @@ async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url,
         assert reply.activity["text"].startswith("pong contact:")
         # Outbound calls (the roster lookup, the reply) carry the bot's own token.
         assert connector.auth_headers and set(connector.auth_headers) == {"Bearer bot-outbound-token"}
+    finally:
+        await h.client.close()
+        await h.app.close()
+
+
+def _overrides(issuer: Issuer) -> dict:
+    return {"TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
+            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
+            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
+            "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url + "-emulator"}
+
+
+EMULATOR_ISSUER = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
+
+
+async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(sqlite_url, connector, issuer):
+    """Issue 12 B1: a token naming another issuer made the SDK fetch OpenID metadata with a blocking call in the
+    event loop (no timeout), freezing every request. Unknown issuers are refused before any fetch, keys are fetched
+    without blocking, and /healthz answers within 100 ms while forged tokens arrive against a slow server."""
+    issuer.delay = 2.0
+    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
+                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": _overrides(issuer)})
+    try:
+        forged = {
+            "emulator issuer": issuer.token(connector.url, iss=EMULATOR_ISSUER, appid=APP_ID, ver="1.0"),
+            "another issuer": issuer.token(connector.url, iss="https://evil.example/"),
+            "a skill token": issuer.token(connector.url, ver="2.0", azp="99999999-0000-0000-0000-000000000000"),
+            "unknown key id": issuer.token(connector.url, kid="k-unknown"),
+            "a real key, while the keys are still on their way": issuer.token(connector.url),
+        }
+        posts = {why: asyncio.ensure_future(h.post(message(connector, "ping"),
+                                                   headers={"Authorization": f"Bearer {t}"}))
+                 for why, t in forged.items()}
+        worst = 0.0
+        for _ in range(25):
+            started = time.perf_counter()
+            r = await h.client.get("/healthz")
+            worst = max(worst, time.perf_counter() - started)
+            assert r.status == 200
+            await asyncio.sleep(0.04)
+        assert worst < 0.1, f"/healthz took {worst * 1000:.0f} ms while forged tokens were checked"
+        answers = {why: await p for why, p in posts.items()}
+        for why in ("emulator issuer", "another issuer", "a skill token"):
+            assert answers[why].status == 401, why
+        body = await answers["emulator issuer"].json()
+        assert "Emulator" in body["error"]
+        assert answers["unknown key id"].status in (401, 503)
+        assert h.counter.calls.get("ping", 0) <= 1 and issuer.fetches <= 4  # one metadata + keys fetch, shared
+    finally:
+        await h.client.close()
+        await h.app.close()
+
+
+async def test_a_failing_key_fetch_is_not_retried_on_every_request(sqlite_url, connector, issuer):
+    issuer.status = 500
+    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
+                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": _overrides(issuer)})
+    try:
+        for _ in range(50):  # the start-up fetch fails
+            if h.runtime.adapter.gate.keys._failed_at is not None:
+                break
+            await asyncio.sleep(0.02)
+        before = issuer.fetches
+        answers = []
+        for _ in range(10):
+            r = await h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {issuer.token(connector.url)}"})
+            answers.append((r.status, (await r.json())["error"]))
+        assert {a for a, _ in answers} == {503}
+        assert "try again" in answers[0][1]
+        assert issuer.fetches == before  # the failure is remembered: no fetch per request
+        assert h.counter.calls == {}
+    finally:
+        await h.client.close()
+        await h.app.close()
+
+
+async def test_an_emulator_token_answers_401_with_a_sentence_not_500(sqlite_url, connector, issuer, monkeypatch):
+    """Issue 12 B10: a token from the emulator's issuer, signed by keys the emulator metadata publishes, used to
+    authenticate and then fail in the turn with a 500 (``Invalid app_id``)."""
+    async def bot_token(self):
+        return "bot-outbound-token"
+
+    monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
+    overrides = {**_overrides(issuer), "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
+    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
+                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": overrides})
+    try:
+        token = issuer.token(connector.url, iss=EMULATOR_ISSUER, aud=APP_ID, appid=APP_ID, ver="1.0")
+        r = await h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {token}"})
+        assert r.status in (401, 403)
+        assert "Emulator" in (await r.json())["error"]
+        assert h.counter.calls == {} and connector.sent == []
     finally:
         await h.client.close()
         await h.app.close()
