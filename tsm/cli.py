@@ -414,6 +414,25 @@ def worker(ctx: click.Context, worker_id: str | None) -> None:
     click.echo("Scheduler worker stopped.")
 
 
+@cli.group()
+def sessions() -> None:
+    """The web page's sign-in sessions and links."""
+
+
+@sessions.command("revoke")
+@click.option("--email", required=True, help="the school contact's or officer's address")
+@click.pass_context
+def sessions_revoke(ctx: click.Context, email: str) -> None:
+    """End every web session of this address now, and make its unused sign-in links stop working."""
+
+    async def go(app):
+        return await app.signin.revoke(email)
+
+    ended, links = _run(_with_app(_settings(ctx), go))
+    click.echo(f"{ended} session{'' if ended == 1 else 's'} ended, {links} unused link{'' if links == 1 else 's'} "
+               f"stopped for {email.strip().lower()}.")
+
+
 def _add_report_commands() -> None:
     from .cli_reports import report  # tsm report coverage|evaluations|actions|purge (issue 6)
 

@@ -38,6 +38,7 @@ from .messaging import MessengerPort
 from .ports import CalendarPort
 from .ratelimit import TurnLimiter
 from .settings import Settings
+from .web.page import WebPage
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Composition:
     bot: BotRuntime | None = None
     scheduler: SchedulerService | None = None  # started by the server or the worker, not here
     watcher: Any = None  # tsm.adapters.calendar_graph.GraphWatcher, with the Outlook calendar
+    web: WebPage | None = None  # the web page for school staff (/web/), another transport for the same router
     closes_messenger: bool = False  # the messenger has its own pool (a worker's): close it
 
     async def close(self, *, app: bool = True) -> None:
@@ -119,7 +121,13 @@ def compose(settings: Settings | None = None, *, role: Role, app: App | None = N
     jobs = scheduler.jobs if scheduler is not None else build_jobs(app, messenger, worker_id=worker_id)
     bot = build_bot_runtime(app, router, channel, meeting_ended=meeting_end_handler(app, messenger, jobs),
                             on_change=scheduler.wake if scheduler is not None else None, **options)
-    return Composition(app, role, messenger, router, bot, scheduler, watcher)
+    web = None
+    if settings.web_page and app.signin is not None:
+        web = WebPage(router=router, services=app, signin=app.signin, clock=app.clock, put_file=bot.files.put,
+                      on_change=scheduler.wake if scheduler is not None else None,
+                      per_address_hour=settings.web_signin_per_address_hour,
+                      per_client_hour=settings.web_signin_per_client_hour)
+    return Composition(app, role, messenger, router, bot, scheduler, watcher, web=web)
 
 
 def _graph_watcher(app: App, *, tolerant: bool):

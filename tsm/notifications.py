@@ -353,6 +353,28 @@ class Notifications:
             v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
         return Message(f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time.", card)
 
+    async def waiting(self, actor: Actor, *, limit: int = 3) -> list[Message]:
+        """What a school contact has still to answer: the times the LA booked for their school that nobody at the
+        school has accepted or moved since (the web page's home shows them as the same proposal card, fresh)."""
+        if actor.kind != "contact" or actor.school_id is None:
+            return []
+        answered = (EventKind.ACCEPTED.value, EventKind.MOVED.value, EventKind.CANCELLED.value)
+        out: list[Message] = []
+        for v in await self.booking.list_meetings(actor, since=self.booking.clock()):
+            if v.status not in CHANGEABLE:
+                continue
+            async with self.db.reader() as s:
+                kinds = list(await s.exec(select(DomainEvent.kind).where(DomainEvent.meeting_id == v.id)
+                                          .order_by(col(DomainEvent.id).desc())))
+            last = next((k for k in kinds if k in (EventKind.PROPOSED.value, EventKind.BOOKED.value, *answered)), None)
+            if last == EventKind.PROPOSED.value:
+                message = await self._proposal(v, Recipient("contact", actor.id))
+                if message is not None:
+                    out.append(message)
+            if len(out) >= limit:
+                break
+        return out
+
     async def _signin(self, recipient: Recipient) -> Message | None:
         """The sign-in link someone asked the web page for, made now (only its hash is kept; a link in a message
         that could not be delivered is never usable by anyone else)."""

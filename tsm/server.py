@@ -56,6 +56,8 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
+    if built.web is not None:  # the page for school staff, opened from a sign-in link (/web/)
+        web_app.add_routes(built.web.routes())
     if app.metrics is not None:
         add_metrics_route(web_app, app.metrics, token=settings.metrics_token.get_secret_value())
     if built.watcher is not None and settings.graph_notification_url:

@@ -220,7 +220,7 @@ class SignInLinks:
                 res = await s.exec(update(SignInLink).where(
                     SignInLink.person_kind == r.kind, SignInLink.person_id == r.id,
                     col(SignInLink.used_at).is_(None), SignInLink.expires_at > now)
-                    .values(expires_at=now).execution_options(synchronize_session=False))
+                    .values(expires_at=SignInLink.created_at).execution_options(synchronize_session=False))
                 links += res.rowcount or 0
         return sessions, links
 

@@ -1,0 +1,267 @@
+"""The web page over HTTP (the real server, the demo LA): a contact signs in with a link and books, moves and adds a
+colleague through the same router as Teams; the link rules (expired, reused, forged, another contact's, another
+school's meeting, CSRF missing: each refused with a clear page and nothing changed); sessions ended by sign-out, by
+the CLI and by the person being made inactive; "email me a link" with its rate limits and the same answer for
+known and unknown addresses."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlmodel import func, select
+
+from tsm.adapters.db.directory import SchoolContact
+from tsm.adapters.db.history import DomainEvent
+from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
+from tsm.adapters.db.signin import SignInLink, WebSession
+from tsm.messaging import Recipient
+from tsm.web.page import COOKIE
+
+
+async def _meetings(site, school_id: int) -> list[Meeting]:
+    async with site.app.db.reader() as s:
+        return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                                 .where(MeetingSchool.school_id == school_id).order_by(Meeting.id)))
+
+
+async def _count(site, table) -> int:
+    async with site.app.db.reader() as s:
+        return (await s.exec(select(func.count()).select_from(table))).one()
+
+
+async def _signed_in(site, contact):
+    u = await site.user()
+    page = await u.open_link(await site.app.signin.issue(Recipient("contact", contact.id)))
+    assert u.status == 200 and f"Hello {contact.name.split()[0]}" in page.text
+    return u
+
+
+async def _book(u):
+    await u.press("Book a TSM")
+    await u.press("On Microsoft Teams (recommended)")
+    await u.press("Show times")
+    await u.press("Choose this time")
+    await u.press("Next")
+    return await u.press("Book it")
+
+
+async def test_book_see_move_and_add_a_colleague_through_the_page(site):
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    page = await _book(u)
+    assert u.status == 200 and "Your TSM is booked" in page.text
+    [m] = await _meetings(site, c.school_id)
+    assert m.status == "booked" and m.booked_by == f"contact:{c.id}"
+    # The invitation (.ics) is a download served by the same server.
+    [(_, href)] = [link for link in page.links if link[0].startswith("Download")]
+    got = await u.client.get(href)
+    assert got.status == 200 and b"BEGIN:VCALENDAR" in await got.read()
+
+    page = await u.press(verb="meeting.list")
+    assert "Move" in [b.text for b in page.buttons] and "Ashcombe" in page.text or c.school_id
+    first = m.start
+    await u.press("Move")
+    # Another day: the second date offered.
+    dates = next(f for f in u.page.forms if "i.date" in f.choices).choices["i.date"]
+    await u.press("Show times", values={"date": dates[1]})
+    await u.press(verb="book.pick_time")
+    page = await u.press(verb="meeting.move") if "meeting.move" in u.page.verbs() else u.page
+    if "meeting.move" not in {b.verb for b in page.buttons} and "moved" not in page.text.lower():
+        page = await u.press(verb=next(v for v in page.verbs() if v.startswith("meeting.") or v == "book.confirm"))
+    [m] = await _meetings(site, c.school_id)
+    assert m.status == "moved" and m.start != first, page.text
+
+    await u.press(verb="meeting.list")
+    await u.press("Add a colleague")
+    page = await u.press("Add and send the invitation", values={"name": "Dana Colleague",
+                                                                  "email": "dana.colleague@ashcombe.example"})
+    assert u.status == 200, page.text
+    async with site.app.db.reader() as s:
+        emails = set(await s.exec(select(MeetingAttendee.email).where(MeetingAttendee.meeting_id == m.id)))
+    assert "dana.colleague@ashcombe.example" in emails
+    # The changes are domain events like Teams' (the officer is told by the delivery path).
+    async with site.app.db.reader() as s:
+        kinds = list(await s.exec(select(DomainEvent.kind).where(DomainEvent.meeting_id == m.id)
+                                  .order_by(DomainEvent.id)))
+    assert kinds[:2] == ["booked", "moved"] and "attendee_added" in kinds
+
+
+async def test_link_rules_each_refused_with_a_clear_page_and_nothing_changed(site):
+    c = await site.bookable_lead()
+    links = site.app.signin
+
+    # Forged: no such token.
+    u = await site.user()
+    page = await u.open_link("http://127.0.0.1/web/link/" + "A" * 43)
+    assert u.status == 404 and "not valid" in page.text
+    r = await u.client.post("/web/link/" + "A" * 43, data={"csrf": "x" * 30})
+    assert r.status == 403  # and the pre-sign-in CSRF check comes first
+    assert COOKIE not in {ck.key for ck in u.client.session.cookie_jar}
+
+    # Reused: the second press of one link opens nothing.
+    url = await links.issue(Recipient("contact", c.id))
+    first = await site.user()
+    await first.open_link(url)
+    assert first.status == 200
+    sessions = await _count(site, WebSession)
+    again = await site.user()
+    page = await again.open_link(url)
+    assert again.status == 410 and "used already" in page.text
+    assert await _count(site, WebSession) == sessions
+
+    # Expired: a week and a day later.
+    url = await links.issue(Recipient("contact", c.id))
+    site.app.clock.advance(timedelta(days=8))
+    late = await site.user()
+    page = await late.open_link(url)
+    assert late.status == 410 and "expired" in page.text
+    # ... refused at the exchange too (a page kept open), and the link stays unspent.
+    token = url.rsplit("/", 1)[1]
+    pre = late.page.forms[-1].fields["csrf"][0]
+    r = await late.client.post(f"/web/link/{token}", data={"csrf": pre})
+    assert r.status == 410 and "expired" in await r.text()
+    async with site.app.db.reader() as s:
+        row = (await s.exec(select(SignInLink).order_by(SignInLink.id.desc()))).first()
+    assert row.used_at is None
+    assert await _count(site, WebSession) == sessions
+
+    # CSRF missing at the link's exchange: not signed in, the link not spent.
+    site.app.clock.advance(timedelta(days=-8))
+    url = await links.issue(Recipient("contact", c.id))
+    v = await site.user()
+    await v.get("/" + url.split("://", 1)[1].split("/", 1)[1])
+    r = await v.client.post("/web/link/" + url.rsplit("/", 1)[1], data={})
+    assert r.status == 403 and "not signed in" in (await r.text()).replace("were not signed in", "not signed in")
+    assert (await links.peek(url.rsplit("/", 1)[1])).ok
+
+
+async def test_forms_without_csrf_or_for_another_school_or_contact_change_nothing(site):
+    a = await site.bookable_lead()
+    b = await site.bookable_lead(skip_school=a.school_id)
+    ua = await _signed_in(site, a)
+    ub = await _signed_in(site, b)
+    await _book(ub)
+    [mb] = await _meetings(site, b.school_id)
+
+    # CSRF missing (a cross-site form carries the cookie but cannot know the token): refused, nothing booked.
+    await ua.press("Book a TSM")
+    await ua.press("On Microsoft Teams (recommended)")
+    await ua.press("Show times")
+    await ua.press("Choose this time")
+    await ua.press("Next")
+    confirm = ua.page.button("Book it")
+    r = await ua.client.post("/web/act", data={"action": confirm.value})
+    assert r.status == 403 and "Nothing was changed" in await r.text()
+    r = await ua.client.post("/web/act", data={"action": confirm.value, "csrf": "0" * 64})
+    assert r.status == 403
+    assert await _meetings(site, a.school_id) == []
+
+    # Another school's meeting: cancelling B's TSM from A's session is refused by the same rule as in Teams.
+    import json
+
+    for verb, data in (("meeting.cancel", {"meetingId": mb.id, "reason": "forged"}),
+                       ("meeting.move_start", {"meetingId": mb.id}),
+                       ("meeting.add_colleague", {"meetingId": mb.id, "name": "Eve", "email": "eve@x.example"})):
+        page = await ua.post("/web/act", {"csrf": ua.csrf(), "action": json.dumps(
+            {"verb": verb, "data": {"verb": verb, **data}, "inputs": False})})
+        assert ua.status == 200 and "another school's meeting" in page.text, (verb, page.text)
+    [again] = await _meetings(site, b.school_id)
+    assert (again.status, again.start) == (mb.status, mb.start)
+
+    # Another contact's offer: A's confirm button pressed in B's session is refused (offers are bound to people).
+    page = await ub.post("/web/act", {"csrf": ub.csrf(), "action": confirm.value})
+    assert "book.confirm" not in page.verbs() and len(await _meetings(site, b.school_id)) == 1
+    assert await _meetings(site, a.school_id) == []
+    assert "made for someone else" in page.text
+
+    # Junk in the action field: 400, never 500.
+    page = await ua.post("/web/act", {"csrf": ua.csrf(), "action": "{not json"})
+    assert ua.status == 400
+    r = await ua.client.post("/web/act", json={"action": "x"})
+    assert r.status == 415
+
+
+async def test_sessions_end_by_sign_out_by_the_cli_and_when_the_person_is_made_inactive(site, monkeypatch):
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    page = await u.post("/web/signout", {"csrf": u.csrf()})
+    assert u.status == 200 and "signed out" in page.text
+    page = await u.get("/web/")
+    assert u.status == 401 and "Sign in" in page.text
+
+    # tsm sessions revoke --email: every session and unused link of that address ends.
+    u = await _signed_in(site, c)
+    spare = await site.app.signin.issue(Recipient("contact", c.id))
+    from tsm.cli import cli
+
+    monkeypatch.setenv("TSM_DATABASE_URL", site.app.settings.database_url)
+    monkeypatch.setenv("TSM_CLOCK_START", site.app.clock().isoformat())
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["sessions", "revoke", "--email", c.email.upper()])
+    assert result.exit_code == 0, result.output
+    assert "1 session" in result.output and "1 unused link" in result.output
+    page = await u.get("/web/")
+    assert u.status == 401 and "session has ended" in page.text
+    other = await site.user()
+    await other.open_link(spare)
+    assert other.status == 410
+
+    # Made inactive since signing in: signed out at the next request, nothing done.
+    u = await _signed_in(site, c)
+    async with site.app.db.transaction() as s:
+        row = await s.get(SchoolContact, c.id)
+        row.active = False
+        s.add(row)
+    page = await u.get("/web/")
+    assert u.status == 403 and "no longer" in page.text
+    async with site.app.db.transaction() as s:
+        row = await s.get(SchoolContact, c.id)
+        row.active = True
+        s.add(row)
+    page = await u.get("/web/")
+    assert u.status == 401  # the session was ended, not just refused once
+
+
+async def test_email_me_a_link_same_answer_rate_limited_and_the_link_sent_works(site):
+    c = await site.bookable_lead()
+    u = await site.user()
+    page = await u.get("/web/signin")
+    pre = page.forms[-1].fields["csrf"][0]
+    known = await u.post("/web/signin", {"csrf": pre, "email": c.email.upper()})
+    assert u.status == 200
+    unknown = await u.post("/web/signin", {"csrf": pre, "email": "nobody@nowhere.example"})
+    assert u.status == 200 and unknown.text == known.text  # never says whether the address is known
+    async with site.app.db.reader() as s:
+        events = list(await s.exec(select(DomainEvent).where(DomainEvent.kind == "signin_requested")))
+    assert [e.data["person"] for e in events] == [f"contact:{c.id}"]
+
+    # The notifications send the person their link, made when the message is composed; it signs them in.
+    notes = site.app.notifications
+    [out] = await notes.outgoing(events)
+    assert out.recipient == Recipient("contact", c.id)
+    message = await notes.compose(out.event_id, out.kind, out.recipient)
+    url = next(w for w in message.text.split() if "/web/link/" in w)
+    v = await site.user()
+    page = await v.open_link(url)
+    assert v.status == 200 and f"Hello {c.name.split()[0]}" in page.text
+
+    # Per address: 3 an hour (the first above counts), then 429 with the same words for any address.
+    for _ in range(2):
+        await u.post("/web/signin", {"csrf": pre, "email": c.email})
+        assert u.status == 200
+    page = await u.post("/web/signin", {"csrf": pre, "email": c.email})
+    assert u.status == 429 and "Too many" in page.text
+    async with site.app.db.reader() as s:
+        assert (await s.exec(select(func.count()).select_from(DomainEvent)
+                             .where(DomainEvent.kind == "signin_requested"))).one() == 3
+    # Per client: 20 an hour whatever the addresses (4 counted so far; the refused one did not count).
+    for i in range(20 - 4):
+        await u.post("/web/signin", {"csrf": pre, "email": f"someone{i}@nowhere.example"})
+        assert u.status == 200, i
+    await u.post("/web/signin", {"csrf": pre, "email": "fresh@nowhere.example"})
+    assert u.status == 429
+    # Without the form's own token nothing is sent.
+    w = await site.user()
+    r = await w.client.post("/web/signin", data={"email": c.email})
+    assert r.status == 403
