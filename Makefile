@@ -1,24 +1,59 @@
 # Two commands on a fresh machine (Python 3.11+, git, make):
 #   make run    set up a virtual environment, migrate the embedded SQLite database, load demo data, run the bot
 #   make test   set up the virtual environment and run the whole test suite
+#
+# Dependencies: the venv installs exactly requirements-dev.lock (every version pinned, every file hashed; the image
+# installs requirements.lock), then the project itself with --no-deps. pyproject.toml keeps the ranges.
+#   make lock                          rewrite both locks after a change to pyproject.toml's dependencies (keeps
+#                                      every other pin; a few seconds)
+#   make lock UPGRADE_PACKAGE=aiohttp  move one package (and what it needs) to its newest allowed version
+#   make lock-upgrade                  move everything to the newest versions pyproject.toml allows
+# A lock made from another pyproject.toml is refused under CI=true ("run make lock"); elsewhere the venv step says
+# so and installs the lock, then what pyproject.toml adds, unlocked.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements-dev.lock
+LOCK_TOOLS := .cache/lock-tools
+UV_VERSION := 0.13.9
 
-.PHONY: run test test-dates venv bench lint clean
+.PHONY: run test check lint typecheck format-check test-dates venv lock lock-upgrade bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+$(STAMP): pyproject.toml requirements.lock $(LOCK)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@if $(PYTHON) dev/lockfile.py check; then \
+	  echo "$(PY) -m pip install --require-hashes -r $(LOCK)"; \
+	  $(PY) -m pip install --quiet --require-hashes -r $(LOCK) || exit 1; \
+	  $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . || exit 1; \
+	elif [ -n "$$CI" ] && [ "$$CI" != "false" ]; then \
+	  echo "lock: CI installs only locked versions: refusing (run make lock)" >&2; exit 1; \
+	else \
+	  echo "lock: WARNING: installing $(LOCK), then what pyproject.toml adds from its ranges, NOT LOCKED;" \
+	       "run make lock" >&2; \
+	  $(PY) -m pip install --quiet --require-hashes -r $(LOCK) || exit 1; \
+	  $(PY) -m pip install --quiet --no-build-isolation -e '.[dev]' || exit 1; \
+	fi
+	$(PY) -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+lock:
+	@$(LOCK_TOOLS)/bin/uv --version 2>/dev/null | grep -q '^uv $(UV_VERSION)' || \
+	  { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(PYTHON) dev/lockfile.py compile --uv $(LOCK_TOOLS)/bin/uv $(if $(UPGRADE),--upgrade) \
+	  $(foreach p,$(UPGRADE_PACKAGE),--upgrade-package $(p))
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=1
+
 run: $(STAMP)
 	$(PY) -m tsm run --demo
+
+# What CI runs (.ci/run): the checks, then the tests. format-check joins `check` once the tree is formatted.
+check: lint typecheck
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -33,6 +68,12 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+format-check: $(STAMP)
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
