@@ -61,6 +61,10 @@ test: $(STAMP)
 test-dates: $(STAMP)
 	bash tests/dates/run.sh $(PY)
 
+# Mutation testing of one file with the tests that reach it: make mutate FILE=tsm/domain/slots.py [MUTATE_ARGS="--sample 40"]
+mutate: $(STAMP)
+	$(PY) tools/mutate.py $(FILE) $(MUTATE_ARGS)
+
 bench: $(STAMP)
 	$(PY) bench/slot_finder.py
 	$(PY) bench/graph_calls.py
