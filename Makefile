@@ -18,7 +18,7 @@ LOCK := requirements-dev.lock
 LOCK_TOOLS := .cache/lock-tools
 UV_VERSION := 0.13.9
 
-.PHONY: run test check lint typecheck format-check test-dates venv lock lock-upgrade bench clean
+.PHONY: run test check lint typecheck format-check test-dates mutate venv lock lock-upgrade bench clean
 
 $(STAMP): pyproject.toml requirements.lock $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
