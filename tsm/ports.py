@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .domain.model import Interval
 
@@ -87,3 +87,24 @@ class CalendarPort(Protocol):
     async def update_event(self, event_id: str | None, details: EventDetails) -> EventResult: ...
 
     async def cancel_event(self, event_id: str | None, details: EventDetails, message: str) -> EventResult: ...
+
+
+@runtime_checkable
+class InDatabaseCalendar(Protocol):
+    """A calendar kept in the product's own database (the local calendar). Its reads and its writes can join the
+    caller's transaction, so "Book it" reads the officer's busy times, books and writes the calendar entry in one
+    transaction with no outbox round trip (``BookingService.book``). ``s`` is the caller's session.
+    ``in_database`` False: the calendar is kept there but answers like Outlook (a test's stand-in), outbox path."""
+
+    in_database: bool
+
+    async def busy_in(self, s: Any, calendars: Sequence[CalendarRef], window: Interval) -> dict[int, list[Interval]]:
+        ...
+
+    def create_in(self, s: Any, details: EventDetails) -> str:
+        """Add the event to the caller's transaction; returns its event id (known before the flush)."""
+        ...
+
+    def invitation(self, details: EventDetails, method: str) -> bytes:
+        """The ``.ics`` for attendees (written where the calendar keeps them), once the transaction committed."""
+        ...

@@ -52,6 +52,8 @@ async def test_a_double_press_books_once(chat):
 class OutlookLike(LocalCalendar):
     """The local calendar's store, answering like Graph: a Teams join URL, no .ics (Outlook emails it)."""
 
+    in_database = False  # written through the outbox, after the booking's transaction, as Outlook is
+
     async def create_event(self, details):
         result = await super().create_event(details)
         join = "https://teams.microsoft.com/l/meetup-join/example" if details.online else None

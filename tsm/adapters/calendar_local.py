@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from icalendar import Calendar, Event, vCalAddress, vText
@@ -56,26 +56,56 @@ def build_ics(details: EventDetails, method: str, *, comment: str = "", now: dat
 class LocalCalendar:
     """CalendarPort over the ``calendar_event`` table; invitations are written to ``invitations_dir``."""
 
+    in_database = True  # tsm.ports.InDatabaseCalendar: "Book it" writes the event in the booking's transaction
+
     def __init__(self, db: Database, invitations_dir: Path | None = None) -> None:
         self.db = db
         self.invitations_dir = invitations_dir
 
     async def busy(self, calendars: Sequence[CalendarRef], window: Interval) -> dict[int, list[Interval]]:
+        async with self.db.reader() as s:
+            return await self.busy_in(s, calendars, window)
+
+    async def busy_in(self, s, calendars: Sequence[CalendarRef], window: Interval) -> dict[int, list[Interval]]:
+        """``busy`` read in the caller's session (``tsm.ports.InDatabaseCalendar``)."""
         ids = [c.officer_id for c in calendars]
         out: dict[int, list[Interval]] = defaultdict(list)
-        async with self.db.reader() as s:
-            rows = await s.exec(
-                select(CalendarEvent).where(
-                    col(CalendarEvent.officer_id).in_(ids),
-                    CalendarEvent.cancelled == False,  # noqa: E712
-                    col(CalendarEvent.show_as).in_(BLOCKING),
-                    CalendarEvent.start < window.end,
-                    CalendarEvent.end > window.start,
-                )
+        rows = await s.exec(
+            select(CalendarEvent).where(
+                col(CalendarEvent.officer_id).in_(ids),
+                CalendarEvent.cancelled == False,  # noqa: E712
+                col(CalendarEvent.show_as).in_(BLOCKING),
+                CalendarEvent.start < window.end,
+                CalendarEvent.end > window.start,
             )
-            for ev in rows:
-                out[ev.officer_id].append(Interval(ev.start, ev.end))
+        )
+        for ev in rows:
+            out[ev.officer_id].append(Interval(ev.start, ev.end))
         return {i: out.get(i, []) for i in ids}
+
+    def create_in(self, s, details: EventDetails) -> str:
+        """A new meeting's event, added to the caller's (the booking's) transaction. Its event id is the meeting's
+        iCalendar UID, known before anything is written, so the meeting row carries it from its INSERT."""
+        s.add(CalendarEvent(officer_id=details.organizer.officer_id, start=details.start, end=details.end,
+                            subject=details.subject, location=details.location, show_as="busy",
+                            meeting_id=details.meeting_id, ical_uid=details.ical_uid, cancelled=False))
+        return details.ical_uid
+
+    def invitation(self, details: EventDetails, method: str) -> bytes:
+        """The ``.ics`` for the attendees, written under ``invitations_dir`` (after the booking committed)."""
+        ics = build_ics(details, method)
+        self._write(details, ics, method)
+        return ics
+
+    @staticmethod
+    async def _find(s, event_id: str | None) -> CalendarEvent | None:
+        """An event by its id: the row's number (events written through ``create_event``) or the meeting's UID
+        (events written in the booking's transaction, ``create_in``)."""
+        if not event_id:
+            return None
+        if event_id.isdigit():
+            return await s.get(CalendarEvent, int(event_id))
+        return (await s.exec(select(CalendarEvent).where(CalendarEvent.ical_uid == event_id))).first()
 
     def _write(self, details: EventDetails, ics: bytes, method: str) -> None:
         if self.invitations_dir is None:
@@ -83,6 +113,22 @@ class LocalCalendar:
         self.invitations_dir.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", details.ical_uid)
         (self.invitations_dir / f"{safe}-{details.sequence}-{method.lower()}.ics").write_bytes(ics)
+
+    def purge_invitations(self, now: datetime, older_than: timedelta) -> int:
+        """Delete the ``.ics`` files written more than ``older_than`` before ``now`` (they hold attendees' names
+        and emails; the invitation itself went out by email and as a download link with its own expiry)."""
+        if self.invitations_dir is None or not self.invitations_dir.is_dir():
+            return 0
+        cutoff = (now - older_than).timestamp()
+        removed = 0
+        for f in self.invitations_dir.glob("*.ics"):
+            try:
+                if f.is_file() and f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another worker's sweep took it
+                continue
+        return removed
 
     async def create_event(self, details: EventDetails) -> EventResult:
         async with self.db.transaction() as s:
@@ -100,9 +146,9 @@ class LocalCalendar:
 
     async def update_event(self, event_id: str | None, details: EventDetails) -> EventResult:
         found = False
-        if event_id is not None and event_id.isdigit():
+        if event_id:
             async with self.db.transaction() as s:
-                ev = await s.get(CalendarEvent, int(event_id))
+                ev = await self._find(s, event_id)
                 if ev is not None:
                     found = True
                     ev.start, ev.end, ev.subject, ev.location, ev.cancelled = (
@@ -115,9 +161,9 @@ class LocalCalendar:
         return EventResult(event_id=event_id, ics=ics)
 
     async def cancel_event(self, event_id: str | None, details: EventDetails, message: str) -> EventResult:
-        if event_id is not None and event_id.isdigit():
+        if event_id:
             async with self.db.transaction() as s:
-                ev = await s.get(CalendarEvent, int(event_id))
+                ev = await self._find(s, event_id)
                 if ev is not None:
                     ev.cancelled = True
                     s.add(ev)

@@ -11,10 +11,12 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,18 +32,22 @@ from ..adapters.db.meetings import (
     MeetingSchool,
     MeetingStatusChange,
 )
+from ..domain.emails import work_email
 from ..domain.entitlement import Entitlement, SchoolFacts, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from ..domain.feedback import allowed_from_names
 from ..domain.model import ContactRole, Interval, MeetingStatus, Mode, Phase, TermName
 from ..domain.policy import BLOCK_MINUTES, Policy, WorkingHours
+from ..domain.pupil_data import check_free_text
 from ..domain.schools import school_facts as domain_school_facts
 from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots
 from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
-from ..domain.text import day_text, time_text, when_text
-from ..ports import CalendarPort, CalendarRef
+from ..domain.text import clean_text, day_text, time_text, when_text
+from ..ports import CalendarPort, CalendarRef, EventDetails, InDatabaseCalendar
 from . import meetings as meetings_
 from .actors import Actor, check_meeting
+from .calendar_sync import event_details
 from .events import EventKind, record
 from .events import iso as _iso
 from .observer import BookingObserver, observed
@@ -198,67 +204,146 @@ class BookingService:
         attendee_contact_ids: Sequence[int] | None = None,
     ) -> BookingResult:
         """Book a TSM for one school (or several schools of one trust) at ``start``. ``attendee_contact_ids``: the
-        school staff invited, the senior leader first (None: its attendance leads and senior leaders)."""
+        school staff invited, the senior leader first (None: its attendance leads and senior leaders).
+
+        With the local calendar (``InDatabaseCalendar``) everything is one transaction: the checks' reads, the
+        officer's busy times, the booking and its calendar entry (the ``.ics`` is written once it committed). With
+        Outlook the busy times are read between a reading transaction and the writing one (never holding a lock
+        across a network call) and the event is written after, through the outbox."""
         ids = _ids(school_ids)
         start = _aware(start)
         now = self.clock()
-        async with self.db.reader() as s:
-            schools = [await self._school(s, i) for i in ids]
-            officer = await self._officer_for(s, schools)
-            self._authorize(actor, schools, officer)
-            if len(schools) > 1:
-                trusts = {sc.trust_code for sc in schools}
-                if len(trusts) != 1 or None in trusts:
-                    raise InvalidInput("A joint TSM is only for schools of one trust.")
-            policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
-            if actor.kind == "contact":
-                await self._check_may_self_book(s, schools[0], officer, policy)
-            cal = await self.ref.calendar(s, schools[0].la_id)
-            mode_ = self._mode(policy, mode)
-            mtype = self._meeting_type(policy, schools[0], meeting_type)
-            end = start + mtype.duration
-            dterm = self._term_of(cal, start, tz)
-            term = await s.get(Term, dterm.id)
-            for sc in schools:
-                await self._check_not_booked(s, sc, term, tz)
-            attendees = await self._attendees(s, schools, actor, attendee_contact_ids)
-        busy = await self._busy(officer, _day_window(start, end, tz))
+        local = self.calendar if isinstance(self.calendar, InDatabaseCalendar) and self.calendar.in_database else None
+        plan: _BookPlan | None = None
+        busy: list[Interval] = []
+        if local is None:
+            async with self.db.reader() as s:
+                plan = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
+                                                with_day=False)
+            busy = await self._busy(plan.officer, plan.day)
+        details: EventDetails | None = None
 
         async def write(s: AsyncSession) -> Meeting:
-            meetings = await self._officer_meetings(s, officer.id, _day_window(start, end, tz), None)
-            self._check_slot(start, mode_, mtype.duration, tz, officer, policy, cal, busy, meetings, now)
+            nonlocal plan, details
+            if local is None:
+                p = plan
+                assert p is not None
+                meetings = await self._officer_meetings(s, p.officer.id, p.day, None)
+                officer_busy = busy
+            else:
+                plan = p = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
+                                                    with_day=True)
+                meetings = p.day_meetings
+                officer_busy = (await local.busy_in(s, [CalendarRef(p.officer.id, p.officer.mailbox)], p.day)
+                                ).get(p.officer.id, [])
+            officer, schools, tz = p.officer, p.schools, p.tz
+            self._check_slot(start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now)
+            uid = f"tsm-{uuid.uuid4()}@tsm-bot"
             m = Meeting(
-                officer_id=officer.id, term_id=term.id, start=start, end=end, mode=mode_.value,
-                meeting_type=mtype.key, status=MeetingStatus.BOOKED.value,
-                location=_location(schools[0], mode_), booked_by=actor.key,
-                ical_uid=f"tsm-{uuid.uuid4()}@tsm-bot", created_at=now, updated_at=now,
+                officer_id=officer.id, term_id=p.term.id, start=start, end=p.end, mode=p.mode.value,
+                meeting_type=p.mtype.key, status=MeetingStatus.BOOKED.value,
+                location=_location(schools[0], p.mode), booked_by=actor.key, ical_uid=uid,
+                calendar_event_id=uid if local is not None else None, created_at=now, updated_at=now,
             )
             s.add(m)
             await s.flush()
             await s.exec(insert(MeetingSchool).values([
-                {"meeting_id": m.id, "school_id": sc.id, "term_id": term.id, "active_term_id": term.id}
+                {"meeting_id": m.id, "school_id": sc.id, "term_id": p.term.id, "active_term_id": p.term.id}
                 for sc in schools]))
-            if attendees:  # one multi-row INSERT, not one per person
+            if p.attendees:  # one multi-row INSERT, not one per person
                 await s.exec(insert(MeetingAttendee).values([
                     {"meeting_id": m.id, "contact_id": a.contact_id, "name": a.name, "email": a.email,
-                     "role": a.role, "required": a.required, "response": "none"} for a in attendees]))
-            await meetings_.reserve(s, m, officer, policy, tz)
-            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start, end=end))
-            s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
-            _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(), mode=mode_.value)
+                     "role": a.role, "required": a.required, "response": "none"} for a in p.attendees]))
+            await meetings_.reserve(s, m, officer, p.policy, tz, day_checked=True)
+            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start,
+                                      end=p.end))
+            if local is not None:
+                details = event_details(m, officer, sorted(schools, key=lambda sc: sc.name), p.attendees, tz)
+                local.create_in(s, details)
+            else:
+                s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
+            _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(),
+                   mode=p.mode.value)
             # Booked by the school itself, or by the LA for it (a proposal the school accepts or moves).
             kind = EventKind.BOOKED if actor.kind == "contact" else EventKind.PROPOSED
             record(s, kind, actor, now, meeting_id=m.id, start=_iso(start))
             return m
 
+        def alternatives():
+            assert plan is not None
+            return self._alternatives(actor, ids, plan.term.id, plan.mode, plan.mtype.key, None)
+
         meeting = await self._write_with_conflicts(
-            write, schools=schools, term=term, tz=tz,
-            alternatives=lambda: self._alternatives(actor, ids, dterm.id, mode_, mtype.key, None),
+            write, schools=plan.schools if plan is not None else None,
+            term=plan.term if plan is not None else None, tz=plan.tz if plan is not None else None,
+            alternatives=alternatives,
         )
+        assert plan is not None
         # Everything the confirmation shows is in hand: no read after the write.
-        ordered = sorted(schools, key=lambda sc: sc.name)
-        view = _view_from(meeting, ordered, officer, term, attendees, str(tz))
+        ordered = sorted(plan.schools, key=lambda sc: sc.name)
+        view = _view_from(meeting, ordered, plan.officer, plan.term, plan.attendees, str(plan.tz))
+        if local is not None and details is not None:
+            ics = None
+            try:
+                ics = local.invitation(details, "REQUEST")
+            except OSError:  # the booking and its calendar entry stand; only the file for attendees is missing
+                log.exception("could not write the invitation file for meeting %s", meeting.id)
+            return _booked(view, ics, "booked")
         return await self._after_write(actor, meeting.id, "booked", view=view)
+
+    async def _plan_booking(self, s: AsyncSession, actor: Actor, ids: list[int], start: datetime, mode, meeting_type,
+                            attendee_contact_ids, *, with_day: bool) -> _BookPlan:
+        """Everything a booking checks before it writes, in three reads: the schools with their officer, the
+        meetings that matter (the schools' booking this term; with ``with_day``, also the officer's meetings around
+        the day, which the slot check needs) and the contacts invited."""
+        rows = list(await s.exec(select(School, Officer).outerjoin(Officer, Officer.id == School.link_officer_id)
+                                 .where(col(School.id).in_(ids))))
+        found = {sc.id: (sc, off) for sc, off in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"No school with id {missing[0]}.")
+        schools = [found[i][0] for i in ids]
+        officer = _the_officer(schools, {off.id: off for _, off in rows if off is not None})
+        self._authorize(actor, schools, officer)
+        if len(schools) > 1:
+            trusts = {sc.trust_code for sc in schools}
+            if len(trusts) != 1 or None in trusts:
+                raise InvalidInput("A joint TSM is only for schools of one trust.")
+        policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
+        if actor.kind == "contact":
+            await self._check_may_self_book(s, schools[0], officer, policy)
+        cal = await self.ref.calendar(s, schools[0].la_id)
+        mode_ = self._mode(policy, mode)
+        mtype = self._meeting_type(policy, schools[0], meeting_type)
+        end = start + mtype.duration
+        term = self._term_of(cal, start, tz)
+        day = _day_window(start, end, tz)
+        booked_q = select(MeetingSchool.meeting_id).where(col(MeetingSchool.school_id).in_(ids),
+                                                          MeetingSchool.active_term_id == term.id)
+        q = select(Meeting).where(col(Meeting.id).in_(booked_q))
+        pad = timedelta(days=1)
+        in_day = and_(Meeting.officer_id == officer.id, col(Meeting.status).in_(ACTIVE),
+                      Meeting.start < day.end + pad, Meeting.end > day.start - pad)
+        if with_day:
+            q = select(Meeting, col(Meeting.id).in_(booked_q).label("booked")).where(or_(col(Meeting.id).in_(booked_q),
+                                                                                          in_day))
+            rows_m = [(m, bool(b)) for m, b in await s.exec(q)]
+        else:
+            rows_m = [(m, True) for m in await s.exec(q)]
+        booked = [m for m, b in rows_m if b]
+        if booked:
+            existing = booked[0]
+            which = {ids[0]} if len(ids) == 1 else set(await s.exec(select(MeetingSchool.school_id).where(
+                MeetingSchool.meeting_id == existing.id, col(MeetingSchool.school_id).in_(ids))))
+            raise _already_booked(found[min(which)][0], term, existing, tz)
+        day_meetings = [(m.id, ExistingMeeting(m.start, m.end, Mode(m.mode))) for m, _ in rows_m
+                        if m.officer_id == officer.id and m.status in ACTIVE
+                        and m.start < day.end + pad and m.end > day.start - pad]
+        attendees = await self._attendees(s, schools, actor, attendee_contact_ids)
+        if len(attendees) > policy.max_invitees:
+            raise InvalidInput(f"A TSM can have at most {policy.max_invitees} people invited: please choose fewer. "
+                               "Nothing was booked.")
+        return _BookPlan(schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings)
 
     @observed("move")
     async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
@@ -314,15 +399,14 @@ class BookingService:
 
     @observed("cancel")
     async def cancel(self, actor: Actor, meeting_id: int, reason: str) -> BookingResult:
-        reason = (reason or "").strip()
+        reason = clean_text(reason, label="the reason", max_len=500)
         if len(reason) < 3:
             raise InvalidInput("Please give a short reason for cancelling (it goes to the other side).")
-        if len(reason) > 500:
-            raise InvalidInput("Please keep the reason under 500 characters.")
         now = self.clock()
         async with self.db.transaction() as s:
             meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
             self._authorize(actor, schools, officer)
+            check_free_text(reason, label="the reason", allowed=_known_names(schools, officer))  # no pupil data
             self._check_changeable(meeting, now, "cancelled")
             await meetings_.deactivate(s, meeting, MeetingStatus.CANCELLED, actor.key, now, reason)
             meeting.ical_sequence += 1
@@ -345,6 +429,8 @@ class BookingService:
             async with self.db.transaction() as s:
                 meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
                 self._authorize(actor, schools, officer)
+                reason = check_free_text(clean_text(reason, label="the reason", max_len=500), label="the reason",
+                                         allowed=_known_names(schools, officer))  # no pupil data
                 if meeting.start > now:
                     raise BookingRefused("not_started", "This meeting has not started yet, so it cannot be marked "
                                          f"{'held' if status is MeetingStatus.HELD else 'a no-show'}.")
@@ -389,11 +475,16 @@ class BookingService:
                 if c is None or c.school_id not in {sc.id for sc in schools}:
                     raise NotAllowed("That person is not a contact of this school.")
                 name, email, role = c.name, c.email, c.role
-            email = _valid_email(email)
-            name = name.strip()[:120] or email
-            exists = (await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting.id,
-                                                                 MeetingAttendee.email == email))).first()
-            if exists is None:
+            email = work_email(email, label="your colleague's work email")
+            # A name is what this field holds: only a pupil's UPN or date of birth is looked for in it.
+            name = check_free_text(clean_text(name, label="the name", max_len=120), label="the name",
+                                   names=False) or email
+            invited = list(await s.exec(select(MeetingAttendee.email).where(MeetingAttendee.meeting_id == meeting.id)))
+            if email not in invited:
+                policy, _tz = await self.ref.policy_for_la(s, schools[0].la_id)
+                if len(invited) >= policy.max_invitees:
+                    raise InvalidInput(f"This TSM already has {len(invited)} people invited, the most it can have: "
+                                       "nobody was added. Ask your link officer if more need to come.")
                 s.add(MeetingAttendee(meeting_id=meeting.id, contact_id=contact_id, name=name, email=email,
                                       role=role, required=role == ContactRole.SENIOR_LEADER.value))
                 meeting.ical_sequence += 1
@@ -425,12 +516,7 @@ class BookingService:
             .where(MeetingSchool.school_id == school.id, MeetingSchool.active_term_id == term.id)
         )).first()
         if existing is not None:
-            raise BookingRefused(
-                "already_booked",
-                f"{school.name} is already booked for the {_term_text(term)} on {day_text(existing.start, tz, weekday=False)} "
-                f"at {time_text(existing.start, tz)}. Only one TSM per term: you can move or cancel that one instead.",
-                context={"meeting_id": existing.id},
-            )
+            raise _already_booked(school, term, existing, tz)
 
     def _check_changeable(self, meeting: Meeting, now: datetime, verb: str) -> None:
         if meeting.status not in CHANGEABLE:
@@ -515,9 +601,7 @@ class BookingService:
                 view = await self._view(s, m)
         elif join_url:
             view = dataclasses.replace(view, join_url=join_url)
-        tz = ZoneInfo(view.timezone)
-        msg = f"TSM {verb}: {view.school_label} with {view.officer_name}, {when_text(view.start, view.end, tz)}."
-        return BookingResult(view, ics, msg)
+        return _booked(view, ics, verb)
 
     # ------------------------------------------------------------------ internals: loading
 
@@ -528,17 +612,9 @@ class BookingService:
         return school
 
     async def _officer_for(self, s: AsyncSession, schools: Sequence[School]) -> Officer:
-        officer_ids = {sc.link_officer_id for sc in schools}
-        if None in officer_ids:
-            names = ", ".join(sc.name for sc in schools if sc.link_officer_id is None)
-            raise BookingRefused("no_officer", f"{names} has no link officer yet. Please contact the LA attendance team.")
-        if len(officer_ids) > 1:
-            raise InvalidInput("A joint TSM needs the schools to share one link officer.")
-        officer = await s.get(Officer, officer_ids.pop())
-        if officer is None or not officer.active:
-            raise BookingRefused("no_officer", "Your link officer is not available in the system at the moment. "
-                                 "Please contact the LA attendance team.")
-        return officer
+        ids = {sc.link_officer_id for sc in schools} - {None}
+        officer = await s.get(Officer, next(iter(ids))) if len(ids) == 1 else None
+        return _the_officer(schools, {officer.id: officer} if officer is not None else {})
 
     async def _meeting(self, s: AsyncSession, meeting_id: int, *, for_update: bool = False):
         if not isinstance(meeting_id, int) or isinstance(meeting_id, bool):
@@ -645,6 +721,54 @@ class BookingService:
 # ---------------------------------------------------------------------- module helpers
 
 
+@dataclass(frozen=True)
+class _BookPlan:
+    """What a booking checked before writing (``BookingService._plan_booking``)."""
+
+    schools: list[School]  # in the order asked for
+    officer: Officer
+    policy: Policy
+    tz: ZoneInfo
+    cal: TermCalendar
+    mode: Mode
+    mtype: Any  # tsm.domain.policy.MeetingType
+    end: datetime
+    term: DomainTerm
+    day: Interval  # the window around the meeting's day that the slot check looks at
+    attendees: list[MeetingAttendee]
+    day_meetings: list[tuple[int, ExistingMeeting]]  # the officer's active meetings in ``day`` (when read)
+
+
+def _the_officer(schools: Sequence[School], officers: dict[int, Officer]) -> Officer:
+    """The one active link officer of the schools, or the refusal that says why there is none."""
+    officer_ids = {sc.link_officer_id for sc in schools}
+    if None in officer_ids:
+        names = ", ".join(sc.name for sc in schools if sc.link_officer_id is None)
+        raise BookingRefused("no_officer", f"{names} has no link officer yet. Please contact the LA attendance team.")
+    if len(officer_ids) > 1:
+        raise InvalidInput("A joint TSM needs the schools to share one link officer.")
+    officer = officers.get(officer_ids.pop())
+    if officer is None or not officer.active:
+        raise BookingRefused("no_officer", "Your link officer is not available in the system at the moment. "
+                             "Please contact the LA attendance team.")
+    return officer
+
+
+def _already_booked(school: School, term, existing: Meeting, tz: ZoneInfo) -> BookingRefused:
+    return BookingRefused(
+        "already_booked",
+        f"{school.name} is already booked for the {_term_text(term)} on {day_text(existing.start, tz, weekday=False)} "
+        f"at {time_text(existing.start, tz)}. Only one TSM per term: you can move or cancel that one instead.",
+        context={"meeting_id": existing.id},
+    )
+
+
+def _booked(view: MeetingView, ics: bytes | None, verb: str) -> BookingResult:
+    tz = ZoneInfo(view.timezone)
+    return BookingResult(view, ics, f"TSM {verb}: {view.school_label} with {view.officer_name}, "
+                                    f"{when_text(view.start, view.end, tz)}.")
+
+
 async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
     trust = await s.get(Trust, school.trust_code) if school.trust_code else None
     return domain_school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
@@ -696,12 +820,13 @@ def _term_text(term: Term) -> str:
     return f"{TermName(term.name).value} term"
 
 
+def _known_names(schools: Sequence[School], officer: Officer | None) -> frozenset[str]:
+    """Words a reason may hold without looking like a pupil's name: the schools' names and towns, the officer's."""
+    return allowed_from_names([*(sc.name for sc in schools), *(sc.town or "" for sc in schools),
+                               officer.name if officer else ""])
+
+
 def _minutes(td: timedelta) -> int:
     return int(td.total_seconds() // 60)
 
 
-def _valid_email(email: str) -> str:
-    e = (email or "").strip().lower()
-    if len(e) > 254 or e.count("@") != 1 or "." not in e.split("@")[1] or " " in e:
-        raise InvalidInput(f"'{email}' is not a valid work email address.")
-    return e

@@ -151,20 +151,25 @@ class CalendarSync:
             atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
                                      .order_by(MeetingAttendee.id)))
             la = await s.get(LA, schools[0].la_id) if schools else None
-        tz = ZoneInfo(la.timezone if la else "Europe/London")
-        names = " & ".join(sc.name for sc in schools)
-        online = m.mode == Mode.TEAMS.value
-        body = (
-            f"Targeting Support Meeting between {names} and {officer.name} (LA link officer), "
-            f"{when_text(m.start, m.end, tz)}, {'on Microsoft Teams' if online else 'at ' + m.location}.\n\n"
-            "Please bring the school's overall attendance and the numbers of persistently and severely absent "
-            "pupils. No pupil-level data is handed over. A senior leader is expected to attend."
-        )
-        details = EventDetails(
-            meeting_id=m.id, ical_uid=m.ical_uid, sequence=m.ical_sequence,
-            organizer=CalendarRef(officer.id, officer.mailbox), organizer_name=officer.name,
-            organizer_email=officer.email, subject=f"Targeting Support Meeting: {names}", body_text=body,
-            start=m.start, end=m.end, location=m.location, online=online,
-            attendees=tuple(Attendee(a.name, a.email, a.required) for a in atts),
-        )
-        return details, m.calendar_event_id
+        return event_details(m, officer, schools, atts, ZoneInfo(la.timezone if la else "Europe/London")), \
+            m.calendar_event_id
+
+
+def event_details(m: Meeting, officer: Officer, schools, attendees, tz: ZoneInfo) -> EventDetails:
+    """The calendar entry of a meeting, from rows in hand (``schools`` by name, ``attendees`` in invitation order):
+    the outbox's writes and the booking's own (the local calendar, in the booking's transaction) share it."""
+    names = " & ".join(sc.name for sc in schools)
+    online = m.mode == Mode.TEAMS.value
+    body = (
+        f"Targeting Support Meeting between {names} and {officer.name} (LA link officer), "
+        f"{when_text(m.start, m.end, tz)}, {'on Microsoft Teams' if online else 'at ' + m.location}.\n\n"
+        "Please bring the school's overall attendance and the numbers of persistently and severely absent "
+        "pupils. No pupil-level data is handed over. A senior leader is expected to attend."
+    )
+    return EventDetails(
+        meeting_id=m.id, ical_uid=m.ical_uid, sequence=m.ical_sequence,
+        organizer=CalendarRef(officer.id, officer.mailbox), organizer_name=officer.name,
+        organizer_email=officer.email, subject=f"Targeting Support Meeting: {names}", body_text=body,
+        start=m.start, end=m.end, location=m.location, online=online,
+        attendees=tuple(Attendee(a.name, a.email, a.required) for a in attendees),
+    )

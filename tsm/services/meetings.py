@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Date, Integer, delete, func, insert, literal, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,16 +52,30 @@ async def schools_of(s: AsyncSession, meeting_ids: int | Sequence[int]) -> list[
                              .where(col(MeetingSchool.meeting_id).in_(ids)).order_by(School.name)))
 
 
-async def reserve(s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo) -> None:
+async def reserve(s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo, *,
+                  day_checked: bool = False) -> None:
     """Claim the footprint's blocks (one multi-row INSERT) and a seat in the officer's day: the database refuses any
-    clash with an IntegrityError, which the caller turns into a precise refusal or a retry."""
+    clash with an IntegrityError, which the caller turns into a precise refusal or a retry.
+
+    ``day_checked``: the caller's slot check has just seen the officer's meetings that day (the booking does, in
+    this transaction), so the first free seat is taken in the INSERT itself; a day filled meanwhile leaves no free
+    seat and the NOT NULL seat refuses the row (a retry then refuses precisely). Otherwise (an Outlook move) the
+    seats are read first and a full day is refused in words."""
     fp = footprint(m.start, m.end, Mode(m.mode), SlotRules.from_policy(policy))
     await s.exec(insert(OfficerBlock).values(
         [{"officer_id": officer.id, "block_start": b, "meeting_id": m.id} for b in blocks_of(fp)]))
     day = m.start.astimezone(tz).date()
     cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
-    taken = set(await s.exec(select(OfficerDayLoad.seat).where(OfficerDayLoad.officer_id == officer.id,
-                                                                OfficerDayLoad.day == day)))
+    taken_q = select(OfficerDayLoad.seat).where(OfficerDayLoad.officer_id == officer.id, OfficerDayLoad.day == day)
+    if day_checked:
+        seats = select(literal(1, Integer).label("n")).cte("seats", recursive=True)
+        seats = seats.union_all(select(seats.c.n + 1).where(seats.c.n < cap))
+        first_free = (select(literal(officer.id, Integer), literal(day, Date), func.min(seats.c.n),
+                             literal(m.id, Integer))
+                      .where(seats.c.n.not_in(taken_q)))
+        await s.exec(insert(OfficerDayLoad).from_select(["officer_id", "day", "seat", "meeting_id"], first_free))
+        return
+    taken = set(await s.exec(taken_q))
     free = [n for n in range(1, cap + 1) if n not in taken]
     if not free:
         raise BookingRefused("day_full", f"{officer.name} already has {cap} meetings on {day_text(day)}.")

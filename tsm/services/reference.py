@@ -37,6 +37,7 @@ class ReferenceData:
             la = await s.get(LA, la_id)
             if la is None:
                 raise LookupError(f"no LA {la_id}")
+            s.expunge(la)  # kept apart from the session: a rolled-back transaction must not expire the cached row
             self._las[la_id] = la
         return self._las[la_id]
 
