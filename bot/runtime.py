@@ -28,6 +28,7 @@ from botbuilder.integration.aiohttp import (
 from botbuilder.schema import Activity
 
 from tsm.chat import Router
+from tsm.domain.errors import ServiceBusy
 from tsm.ratelimit import SendLimiter
 
 from .auth import CHANNEL_ISSUER, Refused, SigningKeys, TokenGate
@@ -95,8 +96,16 @@ class BotRuntime:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return _error(400, "malformed JSON")
+        except RecursionError:  # "[[[[...": nested deeper than the parser goes; no activity is
+            return _error(400, "JSON nested too deeply")
         if not isinstance(payload, dict):
             return _error(400, "an activity is a JSON object")
+        if not all(isinstance(payload.get(k), str | None) for k in ("type", "serviceUrl", "channelId", "id")):
+            return _error(400, "an activity's type, id, channelId and serviceUrl are strings")
+        if not all(isinstance(payload.get(k), dict | None) for k in ("conversation", "from", "recipient")):
+            return _error(400, "an activity's conversation, from and recipient are objects")
+        if _has_nul(payload):  # PostgreSQL's text cannot hold it, and no channel sends it
+            return _error(400, "an activity cannot contain NUL characters")
         try:
             activity = Activity().deserialize(payload)
         except Exception:
@@ -134,6 +143,10 @@ class BotRuntime:
             return _error(401, "unauthorized")
         except TenantNotAllowed:
             return _error(403, "this bot is not available to your organisation")
+        except ServiceBusy as exc:  # the database is locked by someone else: nothing was changed
+            log.warning("turn refused: the database is busy (activity type %s)", activity.type)
+            return web.json_response({"error": str(exc)}, status=503,
+                                     headers={"Retry-After": str(exc.retry_after)})
         except Exception:
             log.exception("turn failed (activity type %s)", activity.type)
             return _error(500, "the turn failed")
@@ -158,6 +171,23 @@ class BotRuntime:
                 t.cancel()
         await self.store.flush()
         await self.pool.close()
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any string (key or value) of a parsed JSON document (walked without
+    recursion: the parser already bounds the depth, this walk must not hit Python's limit either)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _error(status: int, reason: str) -> web.Response:

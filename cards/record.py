@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tsm.domain.feedback import COHORTS, MAX_ACTIONS, ActionOwner, Finding, show_count
+from tsm.domain.text import plain
 from tsm.services.records import RecordView
 
 from .evaluation import card, execute, facts, text, when
@@ -42,17 +43,17 @@ def record_card(v: RecordView) -> dict:
                        ("Severely absent (50%+)", show_count(f.sa)),
                        *[(label, show_count(f.cohort(k))) for k, label in COHORTS]]))
     if v.lead_practitioner:
-        body.append(facts([("Lead practitioner", v.lead_practitioner)]))
-    if v.notes:
+        body.append(facts([("Lead practitioner", plain(v.lead_practitioner))]))
+    if v.notes:  # typed by one side, read by the other: shown as written, never as markup
         body.append(text("Notes", weight="Bolder", spacing="Medium"))
-        body.append(text(v.notes))
+        body.append(text(plain(v.notes)))
     body.append(text(f"Agreed actions ({len(v.actions)})", weight="Bolder", spacing="Medium"))
     actions: list[dict] = []
     if not v.actions:
         body.append(text("None recorded.", isSubtle=True))
     for i, a in enumerate(v.actions, 1):
         status = "✅ done" if a.done else f"due {a.due:%d %b %Y}"
-        body.append(text(f"{i}. {a.text}  \n_{a.owner_label}, {status}_"))
+        body.append(text(f"{i}. {plain(a.text)}  \n_{plain(a.owner_label)}, {status}_"))
         if not a.done and a.id is not None and len(actions) < 4:
             actions.append(execute(f"Mark action {i} done", "record.action_done", {"actionId": a.id}))
     if v.updated_by:
@@ -75,10 +76,12 @@ def record_form(v: RecordView, *, draft: dict | None = None, findings: Sequence[
                  "date of birth:"),
             *[text(f"- “{f.text}”: {f.label}") for f in findings],
             text("Please edit them out and save again. If they are not about pupils (a member of staff, a service, "
-                 "a place), you can save as written."),
+                 "a place), you can save as written." if not any(f.kind in ("upn", "dob") for f in findings) else
+                 "Please edit them out and save again: a pupil's UPN or date of birth is never stored."),
         ]})
-        actions.append(execute("Save as written: not pupil data", "record.save",
-                               {**data, "confirm": True, "ack": [f.text for f in findings]}))
+        if not any(f.kind in ("upn", "dob") for f in findings):  # names only: the user may confirm them
+            actions.append(execute("Save as written: not pupil data", "record.save",
+                                   {**data, "confirm": True, "ack": [f.text for f in findings]}))
     body += [text("TSM record" if findings else ("Edit the TSM record" if v.exists else "Write the TSM record"),
                   weight="Bolder", size="Medium"),
              facts([("School", v.school), ("Meeting", when(v.start, v.end, v.timezone))]),

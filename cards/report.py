@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from tsm.domain.feedback import COVERAGE_ORDER, LA_TOTAL, QUESTION_KEYS, SHORT_LABELS, Coverage
+from tsm.domain.text import plain
 from tsm.services.reports import ActionsReport, CoverageReport, EvaluationReport
 
 from .evaluation import card, execute, facts, text
@@ -101,7 +102,8 @@ def _evaluations_card(r: EvaluationReport, chart_png: bytes | None) -> dict:
     if r.comments:
         body.append(text(f"Comments ({len(r.comments)})", weight="Bolder", spacing="Medium"))
         for c in r.comments[:MAX_COMMENTS]:
-            body.append(text(f"“{_clip(c.text, COMMENT_CHARS)}”  \n_{c.author}, {c.school}_", size="Small"))
+            body.append(text(f"“{plain(_clip(c.text, COMMENT_CHARS))}”  \n_{plain(c.author)}, {c.school}_",
+                             size="Small"))
         if len(r.comments) > MAX_COMMENTS:
             body.append(text(f"…and {len(r.comments) - MAX_COMMENTS} more in the comments CSV (**Download CSV**).",
                              isSubtle=True))
@@ -120,7 +122,7 @@ def actions_card(r: ActionsReport) -> dict:
         due = f"**overdue {x.days_overdue} day{'s' if x.days_overdue != 1 else ''}**" if x.days_overdue \
             else f"due {x.due:%d %b %Y}"
         owner = {"school": "School", "la": "LA", "other": x.owner_detail or "Other service"}.get(x.owner, x.owner)
-        body.append(text(f"- {x.school}: {_clip(x.text, 200)}  \n_{owner}, {due}_", size="Small"))
+        body.append(text(f"- {x.school}: {plain(_clip(x.text, 200))}  \n_{plain(owner)}, {due}_", size="Small"))
     if len(r.rows) > MAX_LISTED:
         body.append(text(f"…and {len(r.rows) - MAX_LISTED} more in the CSV.", isSubtle=True))
     return card(body, _nav("actions", r.term.id if r.term else 0))

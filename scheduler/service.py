@@ -16,7 +16,8 @@ job id                      every      what
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
 ``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago, chat offers expired over 30
-                                       days ago, download files whose links expired (once a day across
+                                       days ago, download files whose links expired, the local calendar's
+                                       .ics files past TSM_INVITATIONS_RETENTION_DAYS (once a day across
                                        workers)
 ``tsm.feedback``            5 min      evaluation reminder, action reminders, feedback retention purge
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
@@ -155,7 +156,7 @@ class SchedulerService:
         over as download links (``bot_file``: invitations, report CSVs) whose links have expired."""
         if not await self.ledger.once("ledger_purge", self._period(86400)):
             return None
-        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0}
+        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0, "invitations": 0}
         try:
             removed["offers"] = await self._conversations().purge_offers()
         except Exception:  # the ledger's purge stands; the offers are tried again tomorrow
@@ -164,9 +165,13 @@ class SchedulerService:
             removed["files"] = await self._purge_files()
         except Exception:  # tried again tomorrow; an expired link answers 410 meanwhile
             log.exception("purging expired download files failed")
+        try:
+            removed["invitations"] = purge_invitations(self.app, self.jobs.clock())
+        except Exception:  # tried again tomorrow
+            log.exception("purging old .ics invitations failed")
         if any(removed.values()):
-            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files removed",
-                     removed["ledger"], removed["offers"], removed["files"])
+            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations "
+                     "removed", removed["ledger"], removed["offers"], removed["files"], removed["invitations"])
         return removed
 
     async def _purge_files(self) -> int:
@@ -265,3 +270,13 @@ class SchedulerService:
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         self.scheduler = None
+
+
+def purge_invitations(app, now) -> int:
+    """The local calendar's ``.ics`` files older than ``TSM_INVITATIONS_RETENTION_DAYS`` deleted (0 with Outlook)."""
+    from datetime import timedelta
+
+    purge = getattr(app.calendar, "purge_invitations", None)
+    if purge is None:
+        return 0
+    return purge(now, timedelta(days=app.settings.invitations_retention_days))

@@ -119,14 +119,18 @@ def actions(ctx, term, officer_email, la_code, as_email, all_terms, csv_path) ->
 @report.command("purge")
 @click.pass_context
 def purge(ctx) -> None:
-    """Apply the retention period now (TSM_FEEDBACK_RETENTION_DAYS; the worker also does it daily)."""
+    """Apply the retention periods now (TSM_FEEDBACK_RETENTION_DAYS, TSM_INVITATIONS_RETENTION_DAYS for the local
+    calendar's .ics files; the worker also does it daily)."""
     from scheduler.feedback_jobs import FeedbackJobs
     from scheduler.ledger import Ledger
+    from scheduler.service import purge_invitations
 
     async def go(app):
         jobs = FeedbackJobs.for_app(app, messenger=None, ledger=Ledger(app.db, "cli", clock=app.clock))
         r = await jobs.purge()
         click.echo(f"Retention {app.settings.feedback_retention_days} days: {r.evaluations} evaluations anonymised "
                    f"(comments removed), {r.receipts} receipts, {r.records} records and {r.actions} actions deleted.")
+        ics = purge_invitations(app, app.clock())
+        click.echo(f"Invitations: {ics} .ics files older than {app.settings.invitations_retention_days} days deleted.")
 
     run_async(with_app(settings_of(ctx), go))

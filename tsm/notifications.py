@@ -52,7 +52,7 @@ from .chat.common import meeting_facts, place, slot_choices, when
 from .chat.flows import PROPOSAL
 from .domain.errors import BookingRefused
 from .domain.model import MeetingStatus
-from .domain.text import day_text, when_text
+from .domain.text import day_text, plain, when_text
 from .messaging import Message, Recipient
 from .services.actors import Actor
 from .services.booking import BookingService
@@ -288,7 +288,7 @@ class Notifications:
             return await self._record(v, message)
         if message == "cancelled":
             return Message(f"The TSM for {v.school_label} on {self._when(v, data.get('start'))} was cancelled by "
-                           f"{actor_name}. Reason: {data.get('reason', '')}".strip())
+                           f"{actor_name}. Reason: {plain(str(data.get('reason', '')))}".strip())  # as typed, no markup
         if not active:
             return None  # cancelled (or past) since: the cancellation says so
         if message == "confirm":

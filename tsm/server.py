@@ -109,6 +109,10 @@ async def _healthz(request: web.Request) -> web.Response:
         async with asyncio.timeout(3):
             async with app.db.reader() as s:
                 await s.exec(text("SELECT 1"))
+        # SELECT 1 answers while another process holds SQLite's write lock: check a write could start too.
+        db_ok, db_detail = await app.db.can_write(wait=1.0)
+        if not db_ok:
+            db_detail = f"cannot write ({db_detail})"
     except Exception as exc:
         db_ok, db_detail = False, type(exc).__name__
     service = state["scheduler"]

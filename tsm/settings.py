@@ -20,6 +20,8 @@ class Settings(BaseSettings):
 
     # Storage: SQLite file by default (embedded, zero set-up); postgresql://user@host/db in production.
     database_url: str = "sqlite:///var/tsm.db"
+    # How long a SQLite write waits for another writer before the request is answered 503 (Retry-After).
+    sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=60)
     # The default LA: its GIAS code and policy profile (bundled name or a .toml path).
     la_code: str = "999"
     policy: str = "demo"
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
     # Calendars: "local" keeps events in the database and writes .ics invitations; "graph" uses Outlook.
     calendar_backend: Literal["local", "graph"] = "local"
     invitations_dir: Path = Path("var/invitations")
+    # The .ics files written there (attendees' names and emails) are deleted this many days after they were
+    # written, by the daily housekeeping and `tsm report purge`.
+    invitations_retention_days: int = Field(default=30, ge=1, le=3650)
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: SecretStr = SecretStr("")

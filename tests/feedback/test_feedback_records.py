@@ -65,16 +65,26 @@ async def test_text_that_looks_like_pupil_data_is_not_saved_until_confirmed(env)
                                                          ("name", "Mrs Whitmore")]
     assert await stored(env) == ([], [])  # nothing written
     card = json.dumps(record_form(out.view, draft=out.draft, findings=out.findings))
-    assert "This may contain pupil data" in card and "Jayden Clarke" in card and "Save as written" in card
-    # Confirming only some phrases is not enough.
+    assert "This may contain pupil data" in card and "Jayden Clarke" in card
+    assert "Save as written" not in card and "never stored" in card  # a UPN: no override (issue 12 B3)
+    # Confirming only some phrases is not enough, and confirming a UPN changes nothing.
     partly = await env.records.save(ann, mid, risky, acknowledged=["Jayden Clarke", "A123456789012"])
-    assert [f.text for f in partly.findings] == ["Mrs Whitmore"] and await stored(env) == ([], [])
+    assert [f.text for f in partly.findings] == ["A123456789012", "Mrs Whitmore"] and await stored(env) == ([], [])
     # Editing the text out saves at once.
     clean = await env.records.save(ann, mid, {**risky, "notes": "Discussed the Year 10 cohort.",
                                               "action1_text": "Call the family liaison officer"})
     assert clean.saved and clean.view.notes == "Discussed the Year 10 cohort."
-    # Confirming every phrase shown saves it as written (the user knows these are not pupils).
+    # Confirming every phrase shown does not store a UPN (nor a date of birth): "Save as written" is for names only.
     confirmed = await env.records.save(ann, mid, risky, acknowledged=["A123456789012", "Jayden Clarke", "Mrs Whitmore"])
+    assert not confirmed.saved and [f.text for f in confirmed.findings] == ["A123456789012"]
+    assert [r.notes for r in (await stored(env))[0]] == ["Discussed the Year 10 cohort."]  # unchanged
+    dob = {**risky, "notes": "Jayden Clarke, DOB 01/02/2015"}
+    out = await env.records.save(ann, mid, dob, acknowledged=["Jayden Clarke", "Mrs Whitmore", "DOB 01/02/2015"])
+    assert not out.saved and [f.kind for f in out.findings] == ["dob"]
+    assert [r.notes for r in (await stored(env))[0]] == ["Discussed the Year 10 cohort."]
+    # Names the user confirms as not pupils (a member of staff, a place) are saved as written.
+    names = {**risky, "notes": "Discussed Jayden Clarke's club."}
+    confirmed = await env.records.save(ann, mid, names, acknowledged=["Jayden Clarke", "Mrs Whitmore"])
     assert confirmed.saved and "Jayden Clarke" in confirmed.view.notes
 
 

@@ -19,6 +19,7 @@ import tempfile
 from datetime import date
 
 import httpx
+import psycopg
 import pytest
 from fakes.connector import FakeConnector, ThreadServer, installation_update, invoke, message
 from hypothesis import HealthCheck, given, settings
@@ -43,16 +44,21 @@ USERS = {  # key -> (aad object id, Teams user id); identities are set on real d
 
 
 class Served:
-    def __init__(self) -> None:
+    def __init__(self, url: str | None = None, **overrides) -> None:
+        """The server on ``url`` (a migrated PostgreSQL database), or on a fresh SQLite file; ``overrides``:
+        more settings."""
         self.tmp = tempfile.mkdtemp(prefix="tsm-fuzz-")
         self.db_path = os.path.join(self.tmp, "tsm.db")
-        url = f"sqlite:///{self.db_path}"
-        upgrade(url)
+        if url is None:
+            url = f"sqlite:///{self.db_path}"
+            upgrade(url)
+        self.url = url
         self.threads = ThreadServer()
         self.connector = FakeConnector()
         self.connector.url = self.threads.serve(self.connector.app()) + "/"
         s = Settings(_env_file=None, database_url=url, run_scheduler=False, invitations_dir=os.path.join(self.tmp, "inv"),
-                     chat_burst_turns=0, chat_sustained_turns=0)  # the rate limit has its own tests
+                     chat_burst_turns=0, chat_sustained_turns=0,  # the rate limit has its own tests
+                     **overrides)
         self.app = build_app(s)
         self.threads.run(self._setup())
         from tsm.server import build_web_app
@@ -85,6 +91,9 @@ class Served:
         return set(build_router().verbs)
 
     def counts(self) -> dict[str, int]:
+        if self.url.startswith("postgresql"):
+            with psycopg.connect(self.url) as conn:
+                return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in WATCHED}
         with sqlite3.connect(self.db_path) as conn:
             return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in WATCHED}
 
@@ -109,8 +118,35 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served():
-    s = Served()
+def module_pg_url():
+    """A fresh, migrated PostgreSQL database for the module (tests/conftest.py's ``pg_url`` is per test)."""
+    import uuid
+
+    admin = os.environ.get("TSM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        psycopg.connect(admin, connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"PostgreSQL is required under CI but unreachable: {exc}")
+        pytest.skip(f"no PostgreSQL reachable ({type(exc).__name__})")
+    name = f"tsm_fuzz_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{admin.rsplit('/', 1)[0]}/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request):
+    """The server on the embedded default and on PostgreSQL (a database of its own for the module)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("module_pg_url")
+        s = Served(url)
+    else:
+        s = Served()
     before = s.counts()
     yield s
     after = s.counts()
@@ -118,7 +154,7 @@ def served():
     turns = {f"{k}_{o}": int(m.value("tsm_turns_total", kind=k, outcome=o)) for k in ("message", "action")
              for o in ("ok", "refused", "error", "unknown_user")}
     s.close()
-    record_figures("fuzz", {"examples_per_property": EXAMPLES, "posts": s.posts, "status_5xx": s.status_5xx,
+    record_figures(f"fuzz_{request.param}", {"examples_per_property": EXAMPLES, "posts": s.posts, "status_5xx": s.status_5xx,
                             "turns": turns, "booking_tables_changed": sum(after[t] != before[t] for t in WATCHED)})
     assert after == before, "invalid input changed the booking tables"
     # The fuzz reached the handlers: card actions by known users were dispatched and refused with a message.

@@ -41,7 +41,7 @@ from .common import (
     when,
 )
 from .flows import BOOK, BOOKING_KINDS, MOVE, MOVING_KINDS, OFFICER_BOOK, Next, booking_flow, flow_of
-from .router import DEFAULT_TZ, ChatContext, Reply, Router, field_datetime, field_int, field_str
+from .router import DEFAULT_TZ, MAX_ID, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
 SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day"}
 
@@ -320,7 +320,7 @@ def _read_people(data: dict[str, Any], contact_ids: set[int] | None) -> tuple[in
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()) or len(part) > 10 or int(part) > MAX_ID:
             raise InvalidInput("The colleagues chosen are not in the expected form.")
         cid = int(part)
         if contact_ids is not None and cid not in contact_ids:

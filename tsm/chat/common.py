@@ -12,7 +12,7 @@ from cards import booking as cards
 
 from ..domain.errors import InvalidInput
 from ..domain.model import Mode
-from ..domain.text import day_text, time_text, when_text
+from ..domain.text import day_text, plain, time_text, when_text
 from ..services.conversation import ConversationService, ExpiredOffer, Offer
 from ..services.views import MeetingView
 from .flows import flow_of
@@ -53,7 +53,8 @@ def place(v: MeetingView) -> str:
 def meeting_facts(v: MeetingView, *, with_attendees: bool = False) -> tuple[tuple[str, str], ...]:
     facts = [("School", v.school_label), ("When", when(v)), ("Where", place(v)), ("Link officer", v.officer_name)]
     if with_attendees and v.attendees:
-        facts.append(("Invited", ", ".join(a.name + (" (senior leader)" if a.required else "") for a in v.attendees)))
+        facts.append(("Invited", ", ".join(plain(a.name) + (" (senior leader)" if a.required else "")
+                                           for a in v.attendees)))  # names typed by school staff: no markup
     return tuple(facts)
 
 

@@ -18,7 +18,7 @@ from cards import report as report_cards
 
 from ..domain.errors import InvalidInput
 from ..services import reports as rep
-from .router import ChatContext, Reply, Router, field_int
+from .router import MAX_ID, ChatContext, Reply, Router, field_int
 
 SCHOOL = ("contact",)
 OFFICERS = ("officer", "admin")
@@ -30,7 +30,7 @@ def _meeting_arg(args: str) -> int | None:
     words = (args or "").replace("#", " ").split()
     if not words:
         return None
-    if words[0].isdigit() and len(words[0]) <= 12:
+    if words[0].isascii() and words[0].isdigit() and int(words[0]) <= MAX_ID:
         return int(words[0])
     raise InvalidInput("Give the meeting's number, e.g. **record 12**, or just **record** for your latest TSM.")
 

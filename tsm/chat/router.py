@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..domain.errors import InvalidInput, TsmError
+from ..domain.errors import InvalidInput, ServiceBusy, TsmError
 from ..domain.text import clean_text
 from ..ports import CalendarError
 from ..ratelimit import TurnLimiter
@@ -269,6 +269,9 @@ class Router:
             return await route.handler(ChatContext(actor, incoming, turn.services, turn.clock), route.data)
         except TsmError as exc:
             return error_reply(str(exc))
+        except ServiceBusy:  # the database is locked by someone else: the transport answers 503 + Retry-After
+            turn.outcome = "unavailable"
+            raise
         except CalendarError as exc:  # Outlook slow, down or refusing: nothing was written (bookings read first)
             log.warning("turn stopped by the calendar (%s, retryable=%s)", type(exc).__name__, exc.retryable)
             turn.outcome = "unavailable"
@@ -345,14 +348,18 @@ def field_str(data: dict[str, Any], key: str, *, label: str, max_len: int = 500,
     return clean_text(data.get(key), label=label, max_len=max_len, required=required)
 
 
+MAX_ID = 2**31 - 1  # the largest id a column can hold on every backend (PostgreSQL's integer)
+
+
 def field_int(data: dict[str, Any], key: str, *, label: str) -> int:
+    """An id from a card: a whole number from 0 to :data:`MAX_ID` (larger ones overflow the database's integer)."""
     value = data.get(key)
     if isinstance(value, bool):
         raise InvalidInput(f"{label[:1].upper()}{label[1:]} is not in the expected form.")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and re.fullmatch(r"\d{1,12}", value.strip()):
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int) and 0 <= value <= MAX_ID:
+        return value
     raise InvalidInput(f"{label[:1].upper()}{label[1:]} is missing or not in the expected form.")
 
 

@@ -10,6 +10,17 @@ class TsmError(Exception):
     """Base class: ``str(err)`` is a sentence a school or an officer understands."""
 
 
+class ServiceBusy(Exception):
+    """The database could not take the work now (a SQLite file locked by another process, a lock wait timed
+    out): nothing was changed; the transport answers 503 with ``Retry-After`` (not a TsmError: no handler
+    turns it into a chat reply)."""
+
+    def __init__(self, message: str = "The service is busy just now: nothing was changed. Please try again in a "
+                 "few seconds.", retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(TsmError):
     pass
 

@@ -234,7 +234,7 @@ _DOB = re.compile(r"\b(?:d\.?o\.?b\.?|born|date of birth)\s*:?\s*(?:on\s+)?"
                   r"(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\s+\d{4})",
                   re.IGNORECASE)
 _WORD = r"[A-Z][a-z]+(?:['’-][A-Za-z][a-z]+)*|[A-Z]['’][A-Z][a-z]+"
-_TITLE_RUN = re.compile(rf"(?<![\w'’-])(?:{_WORD})(?:\s+(?:{_WORD}))+(?![\w'’])")
+_TITLE_RUN = re.compile(rf"(?<![\w'’-])(?:{_WORD})(?:\s+(?:{_WORD}))+(?:(?=['’]s\b)|(?![\w'’]))")  # "Jo Bloggs's"
 _TITLED = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+({_WORD})")
 
 # Capitalised words that are not names in a TSM's context. Lower-cased; compared lower-cased.

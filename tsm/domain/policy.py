@@ -106,6 +106,13 @@ class Policy:
     national_averages: NationalAverages
     entitlement_rules: tuple[EntitlementRule, ...]
     notes: str = ""
+    # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
+    # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
+    max_invitees: int = 12
+    # An evaluation's school is shown to officers only when the school gave at least this many answers in what is
+    # shown (else the answer is "a school": with two people attending, the school names its author).
+    # evaluation.min_answers_to_name_school.
+    min_answers_to_name_school: int = 3
 
     def meeting_type(self, key: str | None = None) -> MeetingType:
         if key is None:
@@ -180,6 +187,12 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         # The database enforces one active TSM per school per term (both seed LAs); more needs a schema change.
         raise PolicyError("entitlement.max_tsms_per_school_per_term: only 1 is supported")
     granularity = _minutes(booking, "slot_granularity_minutes", where="booking", default=30, lo=5, hi=120)
+    max_invitees = booking.get("max_invitees", 12)
+    if not isinstance(max_invitees, int) or isinstance(max_invitees, bool) or not 2 <= max_invitees <= 100:
+        raise PolicyError("booking.max_invitees must be a whole number from 2 to 100")
+    min_named = raw.get("evaluation", {}).get("min_answers_to_name_school", 3)
+    if not isinstance(min_named, int) or isinstance(min_named, bool) or not 1 <= min_named <= 50:
+        raise PolicyError("evaluation.min_answers_to_name_school must be a whole number from 1 to 50")
     if granularity <= timedelta(0):
         raise PolicyError("booking.slot_granularity_minutes must be positive")
 
@@ -201,6 +214,8 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         national_averages=NationalAverages(str(nat.get("year", "")), str(nat.get("source", "")), averages),
         entitlement_rules=tuple(rules),
         notes=str(la.get("notes", "")),
+        max_invitees=max_invitees,
+        min_answers_to_name_school=min_named,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -38,4 +39,36 @@ def clean_text(value: Any, *, label: str, max_len: int, required: bool = False) 
     value = value.strip()
     if len(value) > max_len:
         raise InvalidInput(f"Please keep {label} under {max_len} characters.")
+    if _CONTROL.search(value):  # NUL cannot be stored in PostgreSQL; CR/LF-style controls have no place in a field
+        raise InvalidInput(f"{label[:1].upper()}{label[1:]} contains characters that cannot be saved: please retype it.")
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# Characters that make markup in a Teams TextBlock, FactSet or message (its markdown: emphasis, links, code,
+# headings, quotes, lists, tables) or in HTML (tags, entities). Backslash-escaped, each renders as itself.
+_MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+_LINE_START = re.compile(r"^(\s*)(?:([-=])|(\d+)\.)", re.MULTILINE)  # "- item", "=== " underline, "1. item"
+
+
+def plain(value: str) -> str:
+    """Text one person typed, made safe to show another (a reason, a note, a comment, a name): every markdown and
+    HTML construct is escaped, so a ``[link](https://...)`` shows as those characters, never as a link, and
+    ``<b>``/``&lt;`` as written. For cards and chat messages (their text is markdown); plain-text channels
+    (the ``.ics``, email bodies) use the text as typed."""
+    if not value:
+        return ""
+    out = _MARKUP.sub(r"\\\1", value)
+    out = _LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\."), out)
+    return out.replace("\r", "")
+
+
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()<>#+!|~&.=-])")
+
+
+def unescape(value: str) -> str:
+    """:func:`plain`'s escapes undone, for a channel that shows the words as plain text (an email's text part),
+    after it has turned the message's own markdown into its form."""
+    return _ESCAPED.sub(r"\1", value or "")

@@ -25,7 +25,9 @@ from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingLeaderUnavai
 from ..adapters.db.offers import ChatOffer
 from ..domain.entitlement import Entitlement, entitlement_for
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from ..domain.feedback import allowed_from_names
 from ..domain.model import ContactRole, MeetingStatus, Mode
+from ..domain.pupil_data import free_text
 from ..domain.schools import school_facts as domain_school_facts
 from .actors import Actor
 from .actors import check_school as _check_school
@@ -353,6 +355,8 @@ class ConversationService:
     async def mark_leader_unavailable(self, actor: Actor, meeting_id: int, note: str = "") -> MeetingView:
         """The school says its senior leader can't attend: the meeting must be rearranged (Kent's rule)."""
         view = await self.booking.get_meeting(actor, meeting_id)  # authorises the actor
+        note = free_text(note, label="the note", max_len=300,  # the officer reads it: never pupil data
+                         allowed=allowed_from_names([*view.school_names, view.officer_name]))
         now = self.clock()
         if view.status not in CHANGEABLE:
             raise BookingRefused("not_active", f"This meeting is {view.status.replace('_', ' ')}: nothing to rearrange.")
@@ -361,7 +365,7 @@ class ConversationService:
         async with self.db.transaction() as s:
             if await s.get(MeetingLeaderUnavailable, meeting_id) is None:
                 s.add(MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=now, reported_by=actor.key,
-                                               note=(note or "").strip()[:300]))
+                                               note=note))
                 s.add(AuditLog(at=now, actor=actor.key, action="meeting.leader_unavailable", entity="meeting",
                                entity_id=str(meeting_id)))
                 record(s, EventKind.LEADER_UNAVAILABLE, actor, now, meeting_id=meeting_id, start=iso(view.start))

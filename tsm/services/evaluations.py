@@ -28,7 +28,8 @@ from ..adapters.db.feedback import Evaluation, EvaluationReceipt
 from ..adapters.db.history import AuditLog
 from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
-from ..domain.feedback import MAX_COMMENT, Ratings, clean_text, find_pupil_data, parse_flag, parse_ratings
+from ..domain.feedback import MAX_COMMENT, Ratings, allowed_from_names, parse_flag, parse_ratings
+from ..domain.pupil_data import check_free_text, free_text
 from .actors import Actor, may_act_for
 from .meetings import schools_of
 
@@ -182,11 +183,9 @@ class Evaluations:
         if actor.kind != "contact" or actor.id is None:
             raise NotAllowed("Evaluations are for the school's staff who attended.")
         ratings = parse_ratings(data)
-        comments = clean_text(data.get("comments"), label="your comments", max_len=MAX_COMMENT)
-        ids = [f.text for f in find_pupil_data(comments) if f.kind in ("upn", "dob")]
-        if ids:  # feedback is about the meeting: a pupil's UPN or date of birth has no place in it
-            raise InvalidInput(f"Please remove “{ids[0]}” from your comments: it looks like a pupil's UPN or date "
-                               "of birth, and feedback must not identify pupils.")
+        # Feedback is about the meeting: a pupil's UPN or date of birth is refused here, names once the meeting's
+        # own names (schools, officer) are known, in _submit.
+        comments = free_text(data.get("comments"), label="your comments", max_len=MAX_COMMENT, names=False)
         anonymous = parse_flag(data.get("anonymous"))
         if edit_token is not None and (not isinstance(edit_token, str) or len(edit_token) > 100):
             edit_token = None
@@ -205,6 +204,8 @@ class Evaluations:
         async with self.db.transaction() as s:
             m = await load_meeting(s, actor, meeting_id)
             check_ended(m, now, "evaluate")
+            check_free_text(comments, label="your comments", allowed=allowed_from_names([*m.school_names,
+                                                                                         m.officer_name]))
             receipt = await s.get(EvaluationReceipt, (m.id, actor.id))
             row = await self._find(s, m.id, actor.id, edit_token)
             if receipt is not None and row is None:

@@ -22,6 +22,7 @@ from ..adapters.db.engine import Database
 from ..adapters.db.feedback import RecordAction, TsmRecord
 from ..adapters.db.history import AuditLog
 from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
+from ..domain import pupil_data
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import (
     MAX_NOTES,
@@ -34,7 +35,6 @@ from ..domain.feedback import (
     find_pupil_data,
     parse_actions,
     parse_figures,
-    unacknowledged,
 )
 from .actors import Actor
 from .evaluations import MeetingFacts, check_ended, load_meeting
@@ -148,7 +148,8 @@ class Records:
             actions = parse_actions(data, meeting_day=m.start.astimezone(_tz(m)).date())
             allowed = await self._allowed_words(s, m)
         findings = _check_text(lead, notes, actions, allowed)
-        pending = unacknowledged(findings, [a for a in acknowledged if isinstance(a, str)])
+        # A UPN or a date of birth stops the save whatever was acknowledged; names only until confirmed.
+        pending = pupil_data.pending(findings, [a for a in acknowledged if isinstance(a, str)])
         draft = _draft(figures, lead, notes, actions)
         if pending:
             async with self.db.reader() as s:

@@ -8,8 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tsm.domain.errors import ServiceBusy
+
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a SQLite write waits for another writer: under Teams' 15 s for an answer
 
 
 def driver_urls(url: str) -> tuple[str, str]:
@@ -31,7 +36,17 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(sync_engine) -> None:
+def _busy(exc: OperationalError) -> bool:
+    """A lock held by someone else, not a broken query: SQLite's "database is locked"/"busy", PostgreSQL's lock or
+    statement timeout (SQLSTATE 55P03 lock_not_available, 57014 query_canceled)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("55P03", "57014"):
+        return True
+    text = str(orig or exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
     """Foreign keys on, WAL, a busy timeout; write transactions BEGIN IMMEDIATE so concurrent writers queue
     instead of deadlocking on a lock upgrade, while readers BEGIN DEFERRED and never wait for a writer."""
 
@@ -41,7 +56,7 @@ def _sqlite_pragmas(sync_engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -54,7 +69,8 @@ def _sqlite_pragmas(sync_engine) -> None:
 class Database:
     """The async engine and the transactions the services run in (one per operation)."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
         self.sync_url, self.async_url = driver_urls(url)
         self.backend = make_url(url).get_backend_name()
@@ -64,7 +80,7 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
-            _sqlite_pragmas(self.engine.sync_engine)
+            _sqlite_pragmas(self.engine.sync_engine, busy_timeout)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     @property
@@ -73,16 +89,61 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on any error."""
-        async with self._sessions() as session, session.begin():
-            if self.backend == "sqlite":
-                await session.connection(execution_options={"sqlite_immediate": True})
-            yield session
+        """A session inside one transaction: committed on success, rolled back on any error. A database locked
+        by someone else raises :class:`ServiceBusy` (nothing was written)."""
+        try:
+            async with self._sessions() as session, session.begin():
+                if self.backend == "sqlite":
+                    await session.connection(execution_options={"sqlite_immediate": True})
+                yield session
+        except OperationalError as exc:
+            if _busy(exc):
+                raise ServiceBusy() from exc
+            raise
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        try:
+            async with self._sessions() as session:
+                yield session
+        except OperationalError as exc:
+            if _busy(exc):
+                raise ServiceBusy() from exc
+            raise
+
+    async def can_write(self, wait: float = 1.0) -> tuple[bool, str]:
+        """Whether a write could start now (``/healthz``): SQLite takes and drops the write lock with its own
+        short wait (a file locked by another process fails here, while SELECT 1 still answers); PostgreSQL
+        starts a read-write transaction and gets it a transaction id (fails on a read-only server)."""
+        if self.backend == "sqlite":
+            import asyncio
+            import sqlite3
+
+            path = make_url(self.url).database or ""
+
+            def probe() -> None:
+                conn = sqlite3.connect(path, timeout=wait, isolation_level=None)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+                finally:
+                    conn.close()
+
+            try:
+                await asyncio.to_thread(probe)
+            except sqlite3.OperationalError as exc:
+                return False, "locked" if "locked" in str(exc) or "busy" in str(exc) else type(exc).__name__
+            return True, "ok"
+        from sqlalchemy import text
+
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(wait * 1000)}")
+                await conn.execute(text("SELECT txid_current()"))
+                await conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: this is a health check
+            return False, type(exc).__name__
+        return True, "ok"
 
     async def dispose(self) -> None:
         await self.engine.dispose()
