@@ -56,6 +56,7 @@ run: $(STAMP)
 check: lint typecheck
 
 test: $(STAMP)
+	bash tests/e2e/install-chromium.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-dates: $(STAMP)

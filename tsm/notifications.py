@@ -395,15 +395,9 @@ class Notifications:
 
 
 def _signin_message(url: str, days: int) -> Message:
+    """Text only: the link is the message (an email channel adds no second link to a message without a card)."""
     return Message(f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
-                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
-                   {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "version": "1.5", "body": [
-                        {"type": "TextBlock", "text": "Sign in to the TSM booking page", "weight": "Bolder",
-                         "size": "Medium", "wrap": True},
-                        {"type": "TextBlock", "wrap": True, "text": f"The link works once, for {days} days. If you "
-                         "did not ask for it, ignore this message: nothing happens until the link is opened."}],
-                    "actions": [{"type": "Action.OpenUrl", "title": "Sign in", "url": url}]})
+                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.")
 
 
 def _book_requested(school: School | None, actor_name: str) -> Message | None:
