@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from factories import local
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from tsm.adapters.calendar_local import LocalCalendar
@@ -19,6 +21,7 @@ from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import Meeting
 from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused
+from tsm.services import meetings as meetings_
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
 from tsm.services.calendar_sync import CalendarSync
@@ -137,5 +140,55 @@ async def test_one_school_racing_for_two_slots_gets_one_tsm(any_db_url):
         assert sum(not isinstance(r, BaseException) for r in results) == 1
         assert {r.code for r in results if isinstance(r, BookingRefused)} == {"already_booked"}
         assert len(await _active_meetings(db)) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_schools_racing_for_one_officers_last_seats_of_a_day_never_exceed_the_daily_cap(any_db_url):
+    """Four schools press "Book it" at once for four separate times of one day; Norfolk's officer takes three TSMs
+    a day. The seat is taken in the booking's INSERT itself (no seat read first), so the database must refuse the
+    fourth row: exactly three are booked and the other is told the time has gone, with other times."""
+    db = Database(any_db_url)
+    try:
+        _, pairs = await _world(db)
+        svc = _service(db)
+        times = [local(2026, 1, 8, h) for h in (9, 11, 13, 15)]  # two hours apart: no footprints meet
+        results = await asyncio.gather(*(
+            svc.book(Actor("contact", c, s), s, at, mode="teams") for (s, c), at in zip(pairs, times, strict=False)
+        ), return_exceptions=True)
+        booked = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, BookingRefused)]
+        assert len(booked) == 3 and len(refused) == 1, results
+        assert {r.code for r in refused} == {"slot_taken"}
+        assert all(r.alternatives and all(a.start.date() != times[0].date() for a in r.alternatives)
+                   for r in refused)
+        assert len(await _active_meetings(db)) == 3
+    finally:
+        await db.dispose()
+
+
+async def test_a_booking_whose_check_missed_the_days_last_seat_is_refused_by_its_own_insert(any_db_url):
+    """The race the test above can only sometimes produce, made certain: a booking's slot check saw room in the day,
+    then other bookings filled it before its INSERT. The seat is chosen in that INSERT from the seats still free,
+    so with none left the row is refused (NOT NULL), and the booking is retried and refused in words."""
+    db = Database(any_db_url)
+    try:
+        officer_id, pairs = await _world(db)
+        svc = _service(db)
+        for (s, c), h in zip(pairs, (9, 11, 13), strict=False):
+            await svc.book(Actor("contact", c, s), s, local(2026, 1, 8, h), mode="teams")
+        late = local(2026, 1, 8, 15)
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as s:
+                officer = await s.get(Officer, officer_id)
+                policy, tz = await svc.ref.policy_for_la(s, officer.la_id)
+                term = (await s.exec(select(Term))).first()
+                m = Meeting(officer_id=officer_id, term_id=term.id, start=late, end=late + timedelta(hours=1),
+                            mode="teams", meeting_type="standard", status="booked", location="Microsoft Teams",
+                            booked_by="test", ical_uid="tsm-late@test", created_at=late, updated_at=late)
+                s.add(m)
+                await s.flush()
+                await meetings_.reserve(s, m, officer, policy, tz, day_checked=True)
+        assert len(await _active_meetings(db)) == 3
     finally:
         await db.dispose()
