@@ -17,7 +17,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -180,13 +179,8 @@ class BotStore:
                                        .values(response=body))
         return won
 
-    @asynccontextmanager
-    async def _core_transaction(self):
-        async with self.db.engine.connect() as conn:
-            if not self.db.is_postgres:
-                conn = await conn.execution_options(sqlite_immediate=True)
-            async with conn.begin():
-                yield conn
+    def _core_transaction(self):
+        return self.db.core_transaction()  # a locked database raises ServiceBusy (503 + Retry-After)
 
     async def release(self, conversation_id: str, activity_id: str | None) -> None:
         """The turn failed before anything was answered: let a redelivery try again."""

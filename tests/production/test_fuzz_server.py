@@ -7,7 +7,11 @@ generated value is invalid by construction (ids that do not exist, wrong types, 
 - no answer is a 5xx;
 - no handler fails with an unexpected exception (the turn counter's ``error`` outcome stays 0: a handler that
   crashed would have been answered with an apology, not a 500, so the status alone would not show it);
-- nothing changes in the booking tables (meetings, attendees, blocks, outbox, audit, contacts, ledger...).
+- nothing changes in the booking tables (meetings, attendees, blocks, outbox, audit, contacts, ledger...);
+- all of it on SQLite and on PostgreSQL (NUL characters, which PostgreSQL's text refuses, are in the text drawn).
+
+Not covered here: the web page's forms (tsm/web/page.py, issue 11), being built alongside; its fuzz belongs next
+to it, over the same properties (``Served`` takes any database URL and settings).
 """
 
 from __future__ import annotations
@@ -165,7 +169,9 @@ def served(request):
 
 NOT_DIGITS = st.characters(blacklist_categories=("Cs",), blacklist_characters="@0123456789")
 garbage_text = st.text(NOT_DIGITS, min_size=0, max_size=30)
-bad_ints = st.integers(min_value=10**9, max_value=10**15) | st.integers(max_value=-1)
+# Ids no row has, up to past every database's integer (2^31 on PostgreSQL, 2^63 on SQLite: both once gave 500s).
+bad_ints = (st.integers(min_value=10**9, max_value=10**15) | st.integers(max_value=-1)
+            | st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]))
 scalars = st.none() | st.booleans() | bad_ints | st.floats(allow_nan=False, allow_infinity=False) | garbage_text
 json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(garbage_text, kids,
                                                                                                  max_size=4),

@@ -111,6 +111,21 @@ class Database:
                 raise ServiceBusy() from exc
             raise
 
+    @asynccontextmanager
+    async def core_transaction(self) -> AsyncIterator:
+        """A Core connection inside one transaction (``BEGIN IMMEDIATE`` on SQLite), for writers that batch raw
+        statements; a database locked by someone else raises :class:`ServiceBusy`, as in :meth:`transaction`."""
+        try:
+            async with self.engine.connect() as conn:
+                if self.backend == "sqlite":
+                    conn = await conn.execution_options(sqlite_immediate=True)
+                async with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            if _busy(exc):
+                raise ServiceBusy() from exc
+            raise
+
     async def can_write(self, wait: float = 1.0) -> tuple[bool, str]:
         """Whether a write could start now (``/healthz``): SQLite takes and drops the write lock with its own
         short wait (a file locked by another process fails here, while SELECT 1 still answers); PostgreSQL
