@@ -62,6 +62,8 @@ class Page(HTMLParser):
                     f.fields.setdefault(name, []).append(a.get("value", ""))
             else:
                 f.fields.setdefault(name, []).append(a.get("value", ""))
+        elif tag == "textarea" and self.forms and a.get("name"):
+            self.forms[-1].fields.setdefault(a["name"], []).append("")
         elif tag == "select" and self.forms:
             self._select = a.get("name")
         elif tag == "option" and self._select and self.forms:
