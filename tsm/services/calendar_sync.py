@@ -3,8 +3,10 @@
 A booking is confirmed as soon as its transaction commits. ``CalendarSync`` then claims the meeting's
 pending outbox rows in order (create → update → cancel), calls the calendar port and stores the event id
 and join URL. A failure is retried with exponential backoff; after ``max_attempts`` (or at once for a failure that
-retrying cannot fix, e.g. a mailbox outside the application access policy) the row is marked failed and an
-``officer_notice`` tells the officer, whose booking stands but is not in their calendar. A crash between commit and calendar call leaves the row pending,
+retrying cannot fix, e.g. a mailbox outside the application access policy, or data the calendar cannot take) the
+row is marked failed and a ``calendar_failed`` event tells the officer, whose booking stands but is not in their
+calendar. An update waiting for its retry is superseded by a later write of the same meeting (the meeting's
+cancellation is never held up behind it). A crash between commit and calendar call leaves the row pending,
 so the next sweep (``process_due``) repairs it.
 """
 
@@ -75,9 +77,18 @@ class CalendarSync:
     async def _claim_next(self, meeting_id: int) -> CalendarOutbox | None:
         now = self.clock()
         async with self.db.transaction() as s:
-            row = (await s.exec(select(CalendarOutbox).where(
+            pending = list(await s.exec(select(CalendarOutbox).where(
                 CalendarOutbox.meeting_id == meeting_id, CalendarOutbox.status == "pending")
-                .order_by(CalendarOutbox.id).limit(1))).first()
+                .order_by(CalendarOutbox.id).limit(20)))
+            # An update that failed and waits for its retry does not hold up what came after it: the later write
+            # carries the meeting as it is now (details are read when a row runs), so the update is superseded.
+            while len(pending) > 1 and pending[0].op == "update" and pending[0].attempts > 0 \
+                    and pending[0].next_attempt_at > now:
+                await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == pending[0].id,
+                                                          CalendarOutbox.status == "pending")
+                             .values(status="superseded", lease_until=None))
+                pending.pop(0)
+            row = pending[0] if pending else None
             if row is None or row.next_attempt_at > now:
                 return None
             claimed = await s.exec(update(CalendarOutbox).where(
@@ -115,7 +126,10 @@ class CalendarSync:
         return result
 
     async def _failed(self, row: CalendarOutbox, exc: Exception) -> None:
-        retryable = getattr(exc, "retryable", True) if isinstance(exc, CalendarError) else True
+        # What the meeting's own data made impossible (an address the calendar refuses, text it cannot encode) is
+        # not retried: the officer is told at once instead of the row blocking the meeting's later writes.
+        retryable = getattr(exc, "retryable", True) if isinstance(exc, CalendarError) else \
+            not isinstance(exc, ValueError | TypeError | KeyError)
         final = not retryable or row.attempts >= self.max_attempts
         delay = timedelta(seconds=self.base_delay * (2 ** (row.attempts - 1)) * (1 + random.random() / 4))
         log.warning("calendar %s failed for meeting %s (attempt %s): %s", row.op, row.meeting_id, row.attempts,

@@ -38,7 +38,7 @@ class CalendarOutbox(SQLModel, table=True):
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     op: str = Field(max_length=16)  # create | update | cancel
     message: str = Field(default="", max_length=500)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | done | failed
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | done | failed | superseded
     attempts: int = 0
     next_attempt_at: datetime = utc_ts(nullable=False, index=True)
     lease_until: datetime | None = utc_ts(nullable=True)
