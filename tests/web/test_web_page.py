@@ -263,3 +263,52 @@ async def test_email_me_a_link_same_answer_rate_limited_and_the_link_sent_works(
     w = await site.user()
     r = await w.client.post("/web/signin", data={"email": c.email})
     assert r.status == 403
+
+
+async def test_an_emailed_card_opens_after_sign_in_and_works_the_evaluation(site):
+    """A link issued with a card (as the email channel does) lands on that card; its radio buttons and toggle come
+    back as the Teams card's inputs, and the router saves the evaluation as it does from Teams."""
+    from cards import evaluation as eval_cards
+    from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt
+    from tsm.domain.feedback import QUESTION_KEYS
+
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    await _book(u)
+    [m] = await _meetings(site, c.school_id)
+    site.app.clock.advance(m.end - site.app.clock() + timedelta(minutes=5))  # the meeting has ended
+    card = eval_cards.evaluation_card(await site.app.evaluations.card_view(m.id, c.id))
+    url = await site.app.signin.issue(Recipient("contact", c.id), card=card)
+
+    v = await site.user()
+    page = await v.open_link(url)
+    assert v.status == 200 and "How was your TSM?" in page.text and v.page.button("Send feedback")
+    choices = next(f for f in page.forms if "i.usefulness" in f.choices).choices
+    assert choices["i.usefulness"] == ["1", "2", "3", "4", "5"]
+    page = await v.press("Send feedback", values={**{k: "4" for k in QUESTION_KEYS}, "overall": "5",
+                                                  "comments": "Clear actions.", "anonymous": "true"})
+    assert "Thank you" in page.text, page.text
+    async with site.app.db.reader() as s:
+        [e] = list(await s.exec(select(Evaluation).where(Evaluation.meeting_id == m.id)))
+        receipts = list(await s.exec(select(EvaluationReceipt).where(EvaluationReceipt.meeting_id == m.id)))
+    assert e.anonymous and e.contact_id is None and e.comments == "Clear actions."
+    assert [r.contact_id for r in receipts] == [c.id]
+
+
+async def test_an_officer_signs_in_with_their_la_address_and_gets_their_own_commands(site):
+    from tsm.adapters.db.directory import Officer
+
+    async with site.app.db.reader() as s:
+        officer = (await s.exec(select(Officer).where(Officer.is_admin == False).order_by(Officer.id))).first()  # noqa: E712
+    u = await site.user()
+    page = await u.open_link(await site.app.signin.issue(Recipient("officer", officer.id)))
+    assert u.status == 200 and {"officer.week", "officer.schools", "officer.book_start"} <= page.verbs()
+    assert "book.start" not in page.verbs()  # the school's own booking is not offered to an officer
+    page = await u.press("My schools")
+    assert u.status == 200 and "officer.pick_school" in page.verbs()
+    # A school's verb is refused for an officer by the router's role check, as in Teams.
+    import json
+
+    page = await u.post("/web/act", {"csrf": u.csrf(), "action": json.dumps(
+        {"verb": "eval.submit", "data": {"verb": "eval.submit", "meetingId": 1}, "inputs": False})})
+    assert "not open to you" in page.text
