@@ -15,7 +15,6 @@ longer than needed). An unknown token or a name that does not match answers 404.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import logging
 import re
@@ -33,8 +32,6 @@ from tsm.adapters.db.teams import BotFile
 
 log = logging.getLogger(__name__)
 
-# The origin (scheme://host[:port]) of the request being handled, when no public URL is configured.
-REQUEST_ORIGIN: contextvars.ContextVar[str] = contextvars.ContextVar("tsm_request_origin", default="")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _UID = re.compile(rb"^UID:([^\r\n]{1,120})\r?$", re.MULTILINE)
@@ -69,8 +66,12 @@ def _now() -> datetime:
 
 
 class FileStore:
-    def __init__(self, db: Any, *, public_url: str = "", ttl: timedelta = TTL,
+    def __init__(self, db: Any, *, public_url: str, ttl: timedelta = TTL,
                  clock: Callable[[], datetime] = _now) -> None:
+        """``public_url``: the origin links are made with (``TSM_PUBLIC_URL``), never a request's Host header,
+        which whoever sends the request chooses."""
+        if not public_url.startswith(("https://", "http://")):
+            raise ValueError("download links need the bot's public URL (TSM_PUBLIC_URL), e.g. https://tsm.la.gov.uk")
         self.db = db
         self.public_url = public_url.rstrip("/")
         self.ttl = ttl
@@ -96,8 +97,7 @@ class FileStore:
                           size=len(data), meeting_id=meeting_id,
                           made_for=(getattr(actor, "key", "") or "")[:80],
                           school_id=getattr(actor, "school_id", None), created_at=now, expires_at=now + self.ttl))
-        base = self.public_url or REQUEST_ORIGIN.get() or "http://127.0.0.1:3978"
-        return f"{base}/files/{token}/{safe}"
+        return f"{self.public_url}/files/{token}/{safe}"
 
     async def get(self, token: str) -> StoredFile | None:
         """The file behind a token (expired or not), or None when there is none."""

@@ -3,7 +3,8 @@
 
 Per turn, in order:
 
-1. tenant allow-list (``settings.allowed_tenants``; empty = every tenant); a refused tenant gets nothing;
+1. the tenant gate (``bot/tenants.py``: the tenants registered with ``tsm tenants add``, held in memory); a refused
+   tenant gets nothing;
 2. ``Router.dispatch``, whose guards run in order:
 
    a. the per-user rate limit, keyed on the ids in the activity: a refused turn costs no database work
@@ -152,7 +153,7 @@ class MeetingEnded(Protocol):
 
 class TsmTeamsBot(TeamsActivityHandler):
     def __init__(self, *, router: Router, services: Any, store: BotStore, files: FileStore,
-                 clock: Callable[[], datetime], allowed_tenants: list[str] | tuple[str, ...] = (),
+                 clock: Callable[[], datetime], tenant_gate: Any = None,
                  messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000,
                  aad_resolver: Any = None, meeting_ended: MeetingEnded | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
@@ -162,7 +163,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         self.store = store
         self.files = files
         self.clock = clock
-        self.allowed_tenants = frozenset(t.strip().lower() for t in allowed_tenants if t and t.strip())
+        self.tenant_gate = tenant_gate  # bot.tenants.TenantGate; None: every tenant, no tenant rules (tests)
         self.messenger = messenger
         self.spawn = spawn or _default_spawn
         self.aad = aad_resolver  # batched AAD-id lookups (bot/identity.py); None: Directory.identify per turn
@@ -178,7 +179,7 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     async def on_turn(self, turn_context: TurnContext):
         activity = turn_context.activity
-        if self.allowed_tenants and tenant_of(activity).lower() not in self.allowed_tenants:
+        if self.tenant_gate is not None and not self.tenant_gate.allows(tenant_of(activity)):
             log.warning("activity from a tenant not on the allow-list refused (type %s)", activity.type)
             raise TenantNotAllowed()
         if activity.conversation is None or not activity.conversation.id:
@@ -310,8 +311,11 @@ class TsmTeamsBot(TeamsActivityHandler):
         who = sender(turn_context.activity)
         aad = who.aad_object_id
         directory = self.services.directory
+        # Identity is bound to the tenant the activity comes from whenever a tenant is registered (bot/tenants.py).
+        tenant = self.tenant_gate.bound_tenant(who.tenant_id) if self.tenant_gate is not None else None
         if aad:
-            actor = await (self.aad.resolve(aad) if self.aad is not None else directory.identify(aad, None))
+            actor = await (self.aad.resolve(aad, tenant) if self.aad is not None
+                           else directory.identify(aad, None, tenant))
             if actor is not None:
                 return who, actor
         if not who.channel_user_id:
@@ -320,7 +324,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         if email:
             who = Who(aad_object_id=aad, email=email, name=who.name, tenant_id=who.tenant_id,
                       channel_user_id=who.channel_user_id)
-            return who, await directory.identify(aad, email)
+            return who, await directory.identify(aad, email, tenant)
         return who, None
 
     async def _roster_email(self, turn_context: TurnContext, key: str) -> str:

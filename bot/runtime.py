@@ -33,11 +33,13 @@ from tsm.ratelimit import SendLimiter
 
 from .auth import CHANNEL_ISSUER, Refused, SigningKeys, TokenGate
 from .connector import ConnectorPool, PooledAuthentication, channel_metadata_url
-from .files import REQUEST_ORIGIN, FileStore
+from .files import FileStore
 from .handler import RAW_ACTIVITY, MeetingEnded, TenantNotAllowed, TsmTeamsBot
 from .identity import AadResolver
 from .messenger import TeamsMessenger
+from .service_urls import ServiceUrls
 from .store import BotStore
+from .tenants import TenantGate
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class BotRuntime:
     files: FileStore
     pool: ConnectorPool
     max_body: int = MAX_BODY
+    service_urls: ServiceUrls | None = None  # the serviceUrls an activity may name (None: any, tests only)
+    tenant_gate: TenantGate | None = None
 
     async def handle_messages(self, request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > self.max_body:
@@ -115,10 +119,13 @@ class BotRuntime:
         if activity.type in ("message", "invoke", "conversationUpdate", "installationUpdate") and \
                 (not activity.service_url or activity.conversation is None or not activity.conversation.id):
             return _error(400, "an activity needs a serviceUrl and a conversation")
+        if activity.service_url and self.service_urls is not None and not self.service_urls.allows(activity.service_url):
+            log.warning("activity refused: its serviceUrl is not a Teams service URL (type %s)", activity.type)
+            return _error(403, "this bot answers only Microsoft Teams: the activity's serviceUrl is not a Teams "
+                               "service URL")
         # In the local no-auth mode (no app id) any Authorization header is ignored: there is nothing to check it
         # against, and the SDK would otherwise try to validate it and fail. With an app id it is always checked.
         auth_header = (request.headers.get("Authorization") or None) if self.adapter.auth_enabled else None
-        REQUEST_ORIGIN.set(f"{request.scheme}://{request.host}")
         RAW_ACTIVITY.set(payload)
         if self.adapter.gate is not None:  # issuer, kind of token and signing keys, before the SDK fetches anything
             try:
@@ -230,11 +237,16 @@ def build_bot_runtime(app: Any, router: Router, channel: TeamsChannel, *, clock:
     """Everything between Teams and ``Router.dispatch`` for ``app`` (``tsm.bootstrap.App``), over ``channel``.
     ``meeting_ended`` and ``on_change`` are the ports the composition root plugs the scheduler into."""
     settings = app.settings
-    files = FileStore(app.db, public_url=settings.public_url, clock=clock or _clock_of(app))
+    # Links use the configured public URL, never a request's Host header (tsm.server refuses an app id without it).
+    files = FileStore(app.db, public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+                      clock=clock or _clock_of(app))
+    gate = TenantGate(app.directory.tenants, auth_enabled=channel.adapter.auth_enabled)
+    service_urls = ServiceUrls(settings.teams_service_urls, loopback=not channel.adapter.auth_enabled)
     bot = TsmTeamsBot(router=router, services=app, store=channel.store, files=files, clock=clock or _clock_of(app),
-                      allowed_tenants=list(settings.allowed_tenants or []), messenger=channel.messenger, spawn=spawn,
+                      tenant_gate=gate, messenger=channel.messenger, spawn=spawn,
                       aad_resolver=AadResolver(app.db), meeting_ended=meeting_ended, on_change=on_change)
-    return BotRuntime(channel.adapter, bot, channel.messenger, channel.store, files, channel.pool, max_body)
+    return BotRuntime(channel.adapter, bot, channel.messenger, channel.store, files, channel.pool, max_body,
+                      service_urls, gate)
 
 
 def _clock_of(app: Any) -> Callable[[], datetime]:

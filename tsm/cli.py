@@ -394,9 +394,13 @@ def run(ctx: click.Context, with_demo: bool) -> None:
 
         summary = _run(_with_app(settings, lambda app: load_demo(app.db, today=local_today(app.clock))))
         click.echo(summary.summary())
-    from .server import serve
+    from .server import StartupRefused, serve
 
-    serve(settings)
+    try:
+        serve(settings)
+    except StartupRefused as refused:
+        click.secho(str(refused), fg="red", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -437,6 +441,9 @@ def _add_report_commands() -> None:
     from .cli_reports import report  # tsm report coverage|evaluations|actions|purge (issue 6)
 
     cli.add_command(report)
+    from .cli_tenants import tenants  # tsm tenants add|list|remove|import (issue 12)
+
+    cli.add_command(tenants)
 
 
 _add_report_commands()

@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.auth import keep_fresh
+from bot.service_urls import is_loopback_host
 
 from .bootstrap import App
 from .chat.router import Router
@@ -31,6 +32,37 @@ APP_KEY = web.AppKey("tsm.app", App)
 RUNTIME_KEY = web.AppKey("tsm.bot", object)
 STATE_KEY = web.AppKey("tsm.state", dict)
 PURGE_EVERY = 3600.0
+
+
+class StartupRefused(Exception):
+    """The settings (or the database) say the bot must not serve as it stands: the sentence says what to change."""
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to serve with settings that would be unsafe (issue 12): every problem found, in one message."""
+    problems = []
+    if settings.allowed_tenants:
+        ids = " ".join(settings.allowed_tenants)
+        problems.append(
+            f"TSM_ALLOWED_TENANTS ({ids}) is no longer read: the Microsoft 365 tenants allowed to use the bot are kept "
+            "in the database, each tied to what it vouches for. Register each one, e.g. `tsm tenants add <tenant id> "
+            "la <LA code>` for the LA's own tenant and `tsm tenants add <tenant id> school <URN>` (or `trust <trust "
+            "code>`) for a school's or trust's (docs/school-it.md), then remove TSM_ALLOWED_TENANTS.")
+    if not settings.microsoft_app_id and not is_loopback_host(settings.host) \
+            and not settings.insecure_no_auth_on_public_address:
+        problems.append(
+            f"TSM_MICROSOFT_APP_ID is empty (the local no-auth mode: nobody is authenticated, anyone can act as "
+            f"anyone) and TSM_HOST={settings.host} is not a loopback address. Set the app id (docs/deployment.md), "
+            "or listen on 127.0.0.1; for a closed test network only, TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS=true.")
+    if settings.microsoft_app_id:
+        url = settings.public_url.strip()
+        if not url:
+            problems.append("TSM_MICROSOFT_APP_ID is set but TSM_PUBLIC_URL is empty: download links need the bot's "
+                            "public HTTPS address (e.g. https://tsm.la.gov.uk), never a request's Host header.")
+        elif not url.startswith("https://"):
+            problems.append(f"TSM_PUBLIC_URL ({url}) must be an https:// address in production.")
+    if problems:
+        raise StartupRefused("The bot will not start:\n- " + "\n- ".join(problems))
 
 
 def build_web_app(app: App, *, router: Router | None = None, run_scheduler: bool | None = None,
@@ -48,6 +80,7 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     app, runtime = built.app, built.bot
     assert runtime is not None, "a server composition has the Teams bot"
     settings = app.settings
+    check_settings(settings)
     web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024)
     web_app[APP_KEY] = app
     web_app[RUNTIME_KEY] = runtime
@@ -67,6 +100,20 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
         state["graph_route"] = True
 
     async def on_startup(_web_app: web.Application) -> None:
+        gate = runtime.tenant_gate
+        if gate is not None:
+            try:
+                ids = await gate.load()
+            except Exception as exc:  # the database is down: start anyway (/healthz says so); the gate stays closed
+                log.warning("could not read the registered tenants (%s); reading them again in %.0f s",
+                            type(exc).__name__, gate.every)
+                ids = None
+            if ids is not None and not ids and runtime.adapter.auth_enabled:
+                raise StartupRefused(
+                    "The bot will not start: TSM_MICROSOFT_APP_ID is set but no Microsoft 365 tenant is registered, so "
+                    "nobody could use it. Register the LA's tenant (`tsm tenants add <tenant id> la <LA code>`) and "
+                    "each school's or trust's (docs/school-it.md).")
+            state["tasks"].add(asyncio.get_running_loop().create_task(gate.keep_fresh()))
         if built.scheduler is not None:
             await built.scheduler.start()
             log.info("in-process scheduler started")

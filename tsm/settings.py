@@ -60,11 +60,20 @@ class Settings(BaseSettings):
     microsoft_app_id: str = ""
     microsoft_app_password: SecretStr = SecretStr("")
     microsoft_app_tenant_id: str = ""
+    # No longer read (issue 12): the tenants allowed are kept in the database, each tied to the LA, a trust or a
+    # school (`tsm tenants add`). Set, it stops `tsm run` with a message saying what to do instead.
     allowed_tenants: list[str] = Field(default_factory=list)
+    # The only serviceUrls an activity may name (the bot posts its replies there): Teams' public cloud by default;
+    # in the local no-auth mode loopback addresses too (bot/service_urls.py).
+    teams_service_urls: list[str] = Field(default_factory=lambda: ["https://smba.trafficmanager.net/"])
     host: str = "127.0.0.1"
     port: int = 3978
-    # The bot's public origin (https://bot.example.org) for links it serves (.ics invitations); empty = the
-    # origin of the request being answered. run_scheduler: run the sweeps inside the bot process (`tsm run`).
+    # Without an app id the bot authenticates nobody, so it listens only on a loopback address unless this is set:
+    # for a closed test network only, never in production.
+    insecure_no_auth_on_public_address: bool = False
+    # The bot's public origin (https://bot.example.org) for links it serves (.ics invitations), never the Host
+    # header of a request: required with an app id; empty in the local mode = http://TSM_HOST:TSM_PORT.
+    # run_scheduler: run the sweeps inside the bot process (`tsm run`).
     public_url: str = ""
     run_scheduler: bool = True
 

@@ -81,10 +81,14 @@ class Harness:
 
 
 async def make_harness(url: str, connector: FakeConnector, *, router: Router | None = None, counter=None,
-                       world: bool = True, bot_options: dict | None = None, **settings_kw) -> Harness:
+                       world: bool = True, bot_options: dict | None = None,
+                       tenants: list[tuple[str, str, str]] = (), **settings_kw) -> Harness:
+    """``tenants``: (tenant id, kind, ref) registered before the server starts (``tsm tenants add``)."""
     settings = Settings(database_url=url, _env_file=None, run_scheduler=False, **settings_kw)
     app = build_app(settings)
     w = await make_world(app.db) if world else None
+    for tenant_id, kind, ref in tenants:
+        await app.directory.tenants.add(tenant_id, kind, ref, actor="test")
     counter = counter or Counter()
     from tsm.server import RUNTIME_KEY, build_web_app
 
@@ -93,3 +97,10 @@ async def make_harness(url: str, connector: FakeConnector, *, router: Router | N
     client = TestClient(TestServer(web_app, host="127.0.0.1"))
     await client.start_server()
     return Harness(client, app, web_app[RUNTIME_KEY], connector, counter, w)
+
+
+def production(connector: FakeConnector, tenant: str = "11111111-2222-3333-4444-555555555555") -> dict:
+    """What a bot with an app id needs besides it (issue 12): its public URL, the serviceUrls it may answer (here
+    the fake connector's) and a registered tenant (the LA's, and the school of the users the tests play)."""
+    return {"public_url": "https://tsm.example", "teams_service_urls": [connector.url],
+            "tenants": [(tenant, "la", "926"), (tenant, "school", "100001")]}

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from botkit import make_harness
+from botkit import make_harness, production
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.connector import TENANT, member, message
 from jwt.algorithms import RSAAlgorithm
@@ -97,7 +97,8 @@ async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url,
                  "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
                  "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": overrides})
+                           microsoft_app_tenant_id=TENANT,
+                           **production(connector), bot_options={"auth_overrides": overrides})
     try:
         # The server fetched the issuer's keys on a worker thread at start-up, before any turn needed them.
         from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
@@ -159,7 +160,8 @@ async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
     without blocking, and /healthz answers within 100 ms while forged tokens arrive against a slow server."""
     issuer.delay = 2.0
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": _overrides(issuer)})
+                           microsoft_app_tenant_id=TENANT,
+                           **production(connector), bot_options={"auth_overrides": _overrides(issuer)})
     try:
         forged = {
             "emulator issuer": issuer.token(connector.url, iss=EMULATOR_ISSUER, appid=APP_ID, ver="1.0"),
@@ -194,7 +196,8 @@ async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
 async def test_a_failing_key_fetch_is_not_retried_on_every_request(sqlite_url, connector, issuer):
     issuer.status = 500
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": _overrides(issuer)})
+                           microsoft_app_tenant_id=TENANT,
+                           **production(connector), bot_options={"auth_overrides": _overrides(issuer)})
     try:
         for _ in range(50):  # the start-up fetch fails
             if h.runtime.adapter.gate.keys._failed_at is not None:
@@ -223,7 +226,8 @@ async def test_an_emulator_token_answers_401_with_a_sentence_not_500(sqlite_url,
     monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
     overrides = {**_overrides(issuer), "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT, bot_options={"auth_overrides": overrides})
+                           microsoft_app_tenant_id=TENANT,
+                           **production(connector), bot_options={"auth_overrides": overrides})
     try:
         token = issuer.token(connector.url, iss=EMULATOR_ISSUER, aud=APP_ID, appid=APP_ID, ver="1.0")
         r = await h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {token}"})

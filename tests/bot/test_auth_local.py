@@ -8,7 +8,7 @@ so the turn is served as in the no-auth mode; with an app id configured the same
 from __future__ import annotations
 
 import jwt
-from botkit import make_harness
+from botkit import make_harness, production
 from fakes.connector import TENANT, member, message
 
 from tsm.adapters.db.directory import SchoolContact
@@ -49,7 +49,7 @@ async def test_no_auth_mode_ignores_an_authorization_header(sqlite_url, connecto
 
 async def test_with_an_app_id_the_same_headers_and_no_header_are_refused(sqlite_url, connector):
     h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT)
+                           microsoft_app_tenant_id=TENANT, **production(connector))
     try:
         await _know_user(h)
         assert h.runtime.adapter.auth_enabled is True

@@ -86,8 +86,8 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
         assert ICS.decode() not in text
 
         # A file made 3 days later is kept; the expired one goes at the next daily housekeeping.
-        fresh = await FileStore(h.app.db, clock=lambda: made + timedelta(days=3)).put("report.csv", "text/csv",
-                                                                                       b"a,b\r\n1,2\r\n")
+        later = FileStore(h.app.db, public_url="http://127.0.0.1:3978", clock=lambda: made + timedelta(days=3))
+        fresh = await later.put("report.csv", "text/csv", b"a,b\r\n1,2\r\n")
         service = SchedulerService(h.app, ScriptedMessenger(forbidden=True), worker_id="a")
         service.jobs.clock = lambda: made + timedelta(days=7, minutes=1)
         removed = await service.ledger_purge()

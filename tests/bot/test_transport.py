@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from botkit import make_harness
+from botkit import make_harness, production
 from fakes.connector import TENANT, conversation_update, installation_update, invoke, member, message
 from sqlmodel import select
 
@@ -259,7 +259,8 @@ async def test_healthz_reports_database_and_scheduler(harness):
 
 
 async def test_tenant_allow_list(sqlite_url, connector):
-    h = await make_harness(sqlite_url, connector, allowed_tenants=["aaaaaaaa-0000-0000-0000-000000000000"])
+    """Only the tenants registered in the database (tsm tenants add) are served, whatever the case of the id."""
+    h = await make_harness(sqlite_url, connector, tenants=[("aaaaaaaa-0000-0000-0000-000000000000", "school", "100001")])
     try:
         await _know_user(h)
         r = await h.post(message(connector, "ping"))
@@ -274,7 +275,8 @@ async def test_tenant_allow_list(sqlite_url, connector):
 
 async def test_auth_on_requires_a_valid_bot_framework_token(sqlite_url, connector):
     h = await make_harness(sqlite_url, connector, microsoft_app_id="00000000-1111-2222-3333-444444444444",
-                           microsoft_app_password="not-used", microsoft_app_tenant_id=TENANT)
+                           microsoft_app_password="not-used", microsoft_app_tenant_id=TENANT,
+                           **production(connector))
     try:
         await _know_user(h)
         r = await h.post(message(connector, "ping"))

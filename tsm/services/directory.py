@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -23,6 +23,7 @@ from ..domain.model import ContactRole
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import now_utc
+from .tenants import Tenants
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLE_WORDS = {
@@ -67,19 +68,29 @@ class Directory:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_utc) -> None:
         self.db = db
         self.clock = clock
+        self.tenants = Tenants(db, clock=clock)
 
-    async def identify(self, aad_object_id: str | None, email_or_upn: str | None = None) -> Actor | None:
-        """The actor for a sender: by AAD object id, else by email/UPN (then the AAD id is remembered); active
-        officers and contacts only. The one resolver of every channel: Teams, the CLI's ``--as``, any later one."""
+    async def identify(self, aad_object_id: str | None, email_or_upn: str | None = None,
+                       tenant_id: str | None = None) -> Actor | None:
+        """The actor for a sender; active officers and contacts only. The one resolver of every channel: Teams, the
+        CLI's ``--as``, any later one.
+
+        With ``tenant_id`` (Teams, whenever a tenant is registered): the user is matched by (tenant, AAD object id);
+        else the roster's email makes the first match only when the tenant is registered for that person's LA
+        (officers, admins) or school/trust (contacts, :class:`~tsm.services.tenants.Tenants`), and only then are the
+        AAD id and tenant remembered. A user of a school's tenant whose roster email equals an officer's is not
+        that officer, and the officer's stored AAD id is left alone. Without ``tenant_id`` (the CLI, the local
+        no-auth mode with no tenant registered): by AAD id alone, else by email."""
         aad = (aad_object_id or "").strip() or None
+        tid = (tenant_id or "").strip().lower() or None
         if aad is not None:
             async with self.db.reader() as s:
                 o = (await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))).first()  # noqa: E712
-                if o is not None:
+                if o is not None and (tid is None or o.teams_tenant_id == tid):
                     return _officer_actor(o)
                 c = (await s.exec(select(SchoolContact).where(SchoolContact.teams_aad_id == aad,
                                                               SchoolContact.active == True))).first()  # noqa: E712
-                if c is not None:
+                if c is not None and (tid is None or c.teams_tenant_id == tid):
                     return Actor("contact", c.id, c.school_id, c.name)
         if not email_or_upn:
             return None
@@ -90,22 +101,19 @@ class Directory:
         async with self.db.transaction() as s:
             o = (await s.exec(select(Officer).where(func.lower(Officer.email) == email,
                                                     Officer.active == True))).first()  # noqa: E712
-            if o is not None:
-                if aad and o.teams_aad_id != aad:
-                    o.teams_aad_id = aad
-                    s.add(o)
+            if o is not None and (tid is None or await self.tenants.covers(s, tid, o)):
+                await _remember(s, o, aad, tid)
                 return _officer_actor(o)
             contacts = list(await s.exec(select(SchoolContact).where(func.lower(SchoolContact.email) == email,
                                                                      SchoolContact.active == True)  # noqa: E712
                                          .order_by(SchoolContact.id)))
-            if not contacts:
-                return None
-            # The same person at two schools (an executive head, say): the first contact is used and remembered.
-            c = contacts[0]
-            if aad and c.teams_aad_id != aad:
-                c.teams_aad_id = aad
-                s.add(c)
-            return Actor("contact", c.id, c.school_id, c.name)
+            # The same person at two schools (an executive head, say): the first contact their tenant vouches for is
+            # used and remembered.
+            for c in contacts:
+                if tid is None or await self.tenants.covers(s, tid, c):
+                    await _remember(s, c, aad, tid)
+                    return Actor("contact", c.id, c.school_id, c.name)
+            return None
 
     async def inactive(self, email_or_upn: str) -> bool:
         """Whether ``identify`` found nobody for this address because the officer or contact is marked inactive
@@ -182,6 +190,18 @@ class Directory:
                 return ContactView(c.id, c.school_id, c.name, c.email, c.role)
         except IntegrityError:
             raise InvalidInput(f"{email} is already a contact of that school.") from None
+
+
+async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: str | None) -> None:
+    """Remember the AAD id (and the tenant it was seen in) of a person just matched by their email. Another row
+    holding the same AAD id lets go of it first (the id is unique): the email match is the newer evidence."""
+    if not aad or (person.teams_aad_id == aad and person.teams_tenant_id == tid):
+        return
+    for table in (Officer, SchoolContact):
+        await s.exec(update(table).where(table.teams_aad_id == aad, table.id != person.id)
+                        .values(teams_aad_id=None, teams_tenant_id=None))
+    person.teams_aad_id, person.teams_tenant_id = aad, tid
+    s.add(person)
 
 
 def _officer_actor(o: Officer) -> Actor:

@@ -33,6 +33,7 @@ class Officer(SQLModel, table=True):
     max_meetings_per_day: int | None = None
     is_admin: bool = False
     teams_aad_id: str | None = Field(default=None, unique=True, max_length=64)
+    teams_tenant_id: str | None = Field(default=None, max_length=36)  # the tenant the AAD id was seen in
     active: bool = True
 
 
@@ -80,6 +81,7 @@ class SchoolContact(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     role: str = Field(default="other", max_length=24)
     teams_aad_id: str | None = Field(default=None, unique=True, max_length=64)
+    teams_tenant_id: str | None = Field(default=None, max_length=36)  # the tenant the AAD id was seen in
     active: bool = True
 
 
