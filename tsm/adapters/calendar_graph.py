@@ -742,15 +742,17 @@ class GraphWatcher:
             self.calendar.invalidate(sub.mailbox)
             if event_id:
                 todo[(sub.officer_id, event_id)] = change_type
-        for (officer_id, event_id), change_type in todo.items():
+        for (officer_id, event_id), _change_type in todo.items():
             counts["changes"] += 1
             if await self.changes.meeting_for_event(officer_id, event_id) is None:
                 continue  # not one of our meetings: the cache invalidation was all it needed
             sub = next(s for s in subs.values() if s.officer_id == officer_id)
             ref = CalendarRef(officer_id, sub.mailbox)
             try:
-                change = (CalendarChange(officer_id, event_id, "deleted") if change_type == "deleted"
-                          else await self.calendar.read_change(ref, event_id))
+                # Whatever the notification says (a forged "deleted" with the right clientState once cancelled a
+                # meeting whose event still existed), the event is read back from Graph: only what Graph answers
+                # is applied. A 404 there is the deletion.
+                change = await self.calendar.read_change(ref, event_id)
             except CalendarError as exc:
                 log.warning("could not read a changed event of officer %s: %s", officer_id, exc)
                 continue
