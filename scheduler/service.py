@@ -156,7 +156,7 @@ class SchedulerService:
         over as download links (``bot_file``: invitations, report CSVs) whose links have expired."""
         if not await self.ledger.once("ledger_purge", self._period(86400)):
             return None
-        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0, "invitations": 0}
+        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0, "invitations": 0, "signin": 0}
         try:
             removed["offers"] = await self._conversations().purge_offers()
         except Exception:  # the ledger's purge stands; the offers are tried again tomorrow
@@ -166,12 +166,18 @@ class SchedulerService:
         except Exception:  # tried again tomorrow; an expired link answers 410 meanwhile
             log.exception("purging expired download files failed")
         try:
+            if self.app.signin is not None:  # the web page's spent or expired sign-in links and ended sessions
+                removed["signin"] = await self.app.signin.purge()
+        except Exception:  # tried again tomorrow; an ended session or spent link works nowhere meanwhile
+            log.exception("purging ended web sessions and sign-in links failed")
+        try:
             removed["invitations"] = purge_invitations(self.app, self.jobs.clock())
         except Exception:  # tried again tomorrow
             log.exception("purging old .ics invitations failed")
         if any(removed.values()):
-            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations "
-                     "removed", removed["ledger"], removed["offers"], removed["files"], removed["invitations"])
+            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations, "
+                     "%d ended web sessions and sign-in links removed", removed["ledger"], removed["offers"],
+                     removed["files"], removed["invitations"], removed["signin"])
         return removed
 
     async def _purge_files(self) -> int:

@@ -135,12 +135,12 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
         service = SchedulerService(app, ScriptedMessenger(), worker_id="a")
         other = SchedulerService(app, ScriptedMessenger(), worker_id="b")
         assert "tsm.ledger_purge" in service.sweeps()
-        assert await service.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0}
+        assert await service.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0, "invitations": 0, "signin": 0}
         assert await other.ledger_purge() is None  # once a day across workers
         async with app.db.reader() as s:
             assert sorted(o.id[0] for o in await s.exec(select(ChatOffer))) == ["b", "c"]
         clock.now += timedelta(days=2)  # a later day: the offer that expired 29 days ago is now over 30 days
-        assert await other.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0}
+        assert await other.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0, "invitations": 0, "signin": 0}
         async with app.db.reader() as s:
             assert [o.id[0] for o in await s.exec(select(ChatOffer))] == ["c"]
     finally:
@@ -566,4 +566,3 @@ async def test_job_settings_come_from_the_environment():
     assert (s.chaser_after_weeks, s.leader_rebook_within, s.meeting_end_margin, s.agenda_hour) == (
         5, timedelta(hours=24), timedelta(minutes=10), 15)
     assert JobSettings.from_settings(Settings()) == JobSettings()
-

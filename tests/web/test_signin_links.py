@@ -84,5 +84,14 @@ async def test_links_and_sessions(any_db_url):
         assert await links.session(bob.session_token) is not None
         async with db.reader() as s:
             assert (await s.exec(select(func.count()).select_from(WebSession))).one() == 4
+
+        # Housekeeping: what ended over a day ago goes (the first link, spent a week ago, and its session, expired);
+        # what ended today stays until tomorrow's run, and a link still within its week stays.
+        assert await links.purge() == 2
+        clock.advance(timedelta(days=2))
+        assert await links.purge() == 5 + 3  # five links spent or expired, three sessions revoked or expired
+        async with db.reader() as s:
+            assert (await s.exec(select(func.count()).select_from(WebSession))).one() == 0
+            assert [r.token_hash for r in await s.exec(select(SignInLink))] == [hashlib.sha256(fresh.encode()).hexdigest()]
     finally:
         await db.dispose()

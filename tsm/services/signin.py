@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from ..adapters.db.directory import Officer, School, SchoolContact
@@ -223,6 +223,20 @@ class SignInLinks:
                     .values(expires_at=SignInLink.created_at).execution_options(synchronize_session=False))
                 links += res.rowcount or 0
         return sessions, links
+
+    async def purge(self, *, after: timedelta = timedelta(days=1)) -> int:
+        """Housekeeping (the scheduler, daily): links spent or expired, and sessions ended or expired, over ``after``
+        ago are deleted (a session keeps the last card it showed, which may name people)."""
+        cutoff = self.clock() - after
+        async with self.db.transaction() as s:
+            links = await s.exec(delete(SignInLink).where(
+                (SignInLink.expires_at < cutoff) | (col(SignInLink.used_at).is_not(None) & (SignInLink.used_at < cutoff)))
+                .execution_options(synchronize_session=False))
+            sessions = await s.exec(delete(WebSession).where(
+                (WebSession.expires_at < cutoff)
+                | (col(WebSession.revoked_at).is_not(None) & (WebSession.revoked_at < cutoff)))
+                .execution_options(synchronize_session=False))
+            return (links.rowcount or 0) + (sessions.rowcount or 0)
 
     @staticmethod
     def csrf_token(session_token: str) -> str:
