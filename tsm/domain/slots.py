@@ -16,9 +16,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
 
 from .model import Interval, Mode
-from .policy import WorkingHours
+from .policy import Policy, WorkingHours
 from .terms import TermCalendar
 
 
@@ -54,7 +55,7 @@ class SlotRules:
         return self.travel_buffer if mode is Mode.ON_SITE else timedelta(0)
 
     @classmethod
-    def from_policy(cls, policy, max_per_day: int | None = None) -> SlotRules:
+    def from_policy(cls, policy: Policy, max_per_day: int | None = None) -> SlotRules:
         return cls(policy.slot_granularity, policy.minimum_notice, policy.travel_buffer,
                    max_per_day or policy.max_meetings_per_officer_per_day)
 
@@ -158,7 +159,7 @@ def find_slots(
     return out
 
 
-def is_slot_free(slot_start: datetime, **kwargs) -> bool:
+def is_slot_free(slot_start: datetime, **kwargs: Any) -> bool:
     """Would a slot starting exactly at ``slot_start`` be offered? (Same rules as ``find_slots``.)"""
     duration = kwargs["duration"]
     window = Interval(slot_start, slot_start + duration)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from .model import DateRange, TermName
@@ -109,7 +109,7 @@ class TermCalendar:
     def is_bookable_day(self, day: date) -> bool:
         return self.why_not_bookable(day) is None
 
-    def is_bookable_instant(self, at: datetime, tz) -> bool:
+    def is_bookable_instant(self, at: datetime, tz: tzinfo) -> bool:
         return self.is_bookable_day(at.astimezone(tz).date())
 
     def current_or_next(self, today: date) -> Term | None:

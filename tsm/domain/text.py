@@ -36,12 +36,12 @@ def clean_text(value: Any, *, label: str, max_len: int, required: bool = False) 
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{label[:1].upper()}{label[1:]} is not in the expected form.")
-    value = value.strip()
-    if len(value) > max_len:
+    text: str = value.strip()
+    if len(text) > max_len:
         raise InvalidInput(f"Please keep {label} under {max_len} characters.")
-    if _CONTROL.search(value):  # NUL cannot be stored in PostgreSQL; CR/LF-style controls have no place in a field
+    if _CONTROL.search(text):  # NUL cannot be stored in PostgreSQL; CR/LF-style controls have no place in a field
         raise InvalidInput(f"{label[:1].upper()}{label[1:]} contains characters that cannot be saved: please retype it.")
-    return value
+    return text
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
