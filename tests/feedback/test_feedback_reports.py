@@ -136,7 +136,7 @@ async def test_evaluation_summary_and_csv(env, seeded):
     assert by[LA_TOTAL].distribution["overall"] == {1: 0, 2: 1, 3: 1, 4: 1, 5: 1}
     assert [(c.officer, c.school, c.author, c.text) for c in r.comments] == [
         ("Ann Officer", "Low Primary School", "Lead of Low Primary School", "Clear plan"),
-        ("Ann Officer", "Low Primary School", "Anonymous", "Too long"),
+        ("Ann Officer", "a school (too few answers to name it)", "Anonymous", "Too long"),  # 2 answers: hidden
         ("Bob Officer", "Allocated Trust Academy", "Head of Allocated Trust Academy", "Useful"),
     ]
     assert rep.evaluations_csv(r).splitlines() == [

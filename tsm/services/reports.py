@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -54,6 +55,10 @@ from .reference import ReferenceData
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# What an anonymous comment says instead of its school when the school gave too few answers to be named.
+HIDDEN_SCHOOL = "a school (too few answers to name it)"
 
 
 @dataclass(frozen=True)
@@ -277,14 +282,21 @@ class Reports:
             rows = list(await s.exec(select(Evaluation, SchoolContact.name)
                                      .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
                                      .where(col(Evaluation.meeting_id).in_(list(meetings))).order_by(Evaluation.id)))
+            policy, _tz = await self.ref.policy_for_la(s, scope.la_id)
+        # An anonymous comment names its school only when the school gave enough answers in the term: with two
+        # people at a TSM, "Low Primary School" would name the author (policy evaluation.min_answers_to_name_school).
+        per_school = Counter(school_names.get(e.meeting_id, "") for e, _ in rows)
         answers, comments = [], []
         for e, author in rows:
             officer = meetings[e.meeting_id][1]
             who = None if e.anonymous or author is None else author
+            school = school_names.get(e.meeting_id, "")
             answers.append(Answer(officer, Ratings(e.usefulness, e.working_together, e.clarity, e.overall),
-                                  e.comments, who, school_names.get(e.meeting_id, "")))
+                                  e.comments, who, school))
             if e.comments:
-                comments.append(CommentView(officer, school_names.get(e.meeting_id, ""), who or "Anonymous", e.comments))
+                if who is None and per_school[school] < policy.min_answers_to_name_school:
+                    school = HIDDEN_SCHOOL
+                comments.append(CommentView(officer, school, who or "Anonymous", e.comments))
         comments.sort(key=lambda c: (c.officer, c.school, c.text))  # never submission order (anonymity)
         summaries = summarise_evaluations(answers, held_by_officer=held)
         if scope.officer_id is not None:
