@@ -70,7 +70,7 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for iv in sorted(intervals):
         if out and iv.start <= out[-1].end:
-            if iv.end > out[-1].end:
+            if iv.end > out[-1].end:  # equivalent-mutant[compare]: >= rewrites the same end
                 out[-1] = Interval(out[-1].start, iv.end)
         else:
             out.append(iv)
@@ -100,7 +100,7 @@ class _Blocked:
         i = bisect.bisect_right(self.ends, fp.start)
         if i < len(self.items) and self.items[i].start < fp.end:
             return self.items[i]
-        return None
+        return None  # equivalent-mutant[delete]: falling off the end returns None too
 
 
 def find_slots(
@@ -151,7 +151,7 @@ def find_slots(
                         else:
                             # Jump to the first grid point whose footprint starts after the clash.
                             gap = clash.end + buf - start
-                            if gap > step:
+                            if gap > step:  # equivalent-mutant[compare]: gap == step jumps one step, as below
                                 start += step * (gap // step)
                                 continue
                     start += step
@@ -164,3 +164,54 @@ def is_slot_free(slot_start: datetime, **kwargs: Any) -> bool:
     duration = kwargs["duration"]
     window = Interval(slot_start, slot_start + duration)
     return any(s.start == slot_start for s in find_slots(window=window, **kwargs))
+
+
+@dataclass(frozen=True)
+class NotFree:
+    """Why a time is not free, most fundamental reason first (``why_not_free``): the refusal says the true one.
+
+    ``code``: ``not_bookable_day`` (``detail``: the calendar's words), ``not_working`` (the officer works no hours
+    that weekday), ``too_soon``, ``not_offered`` (off the grid or outside working hours), ``day_full`` (the
+    officer's daily cap), ``taken`` (another TSM overlaps the time itself; ``detail``: it), ``officer_busy``
+    (the calendar; ``detail``: the busy interval), ``travel_time`` (only the travel buffers meet; ``detail``: the
+    meeting or busy time too close)."""
+
+    code: str
+    detail: object = None
+
+
+def why_not_free(start: datetime, *, duration: timedelta, mode: Mode, tz: tzinfo, working_hours: WorkingHours,
+                 calendar: TermCalendar, rules: SlotRules, busy: Sequence[Interval] = (),
+                 meetings: Sequence[ExistingMeeting] = (), now: datetime) -> NotFree | None:
+    """The reason ``find_slots`` would not offer ``start`` (None: it would)."""
+    day = start.astimezone(tz).date()
+    why = calendar.why_not_bookable(day)
+    if why:
+        return NotFree("not_bookable_day", why)
+    if not working_hours.by_weekday.get(day.weekday()):
+        return NotFree("not_working")
+    if start < now + rules.minimum_notice:
+        return NotFree("too_soon")
+    common = dict(duration=duration, mode=mode, tz=tz, working_hours=working_hours, calendar=calendar, rules=rules,
+                  now=now)
+    if not is_slot_free(start, **common):
+        return NotFree("not_offered")
+    if sum(1 for m in meetings if m.start.astimezone(tz).date() == day) >= rules.max_per_day:
+        return NotFree("day_full")
+    end = start + duration
+    for m in meetings:
+        if m.start < end and m.end > start:
+            return NotFree("taken", m)
+    for b in busy:
+        if b.start < end and b.end > start:
+            return NotFree("officer_busy", b)
+    if is_slot_free(start, busy=busy, meetings=meetings, **common):
+        return None
+    buf = rules.buffer_for(mode)
+    near = Interval(start - buf, end + buf)
+    for m in meetings:
+        fp = footprint(m.start, m.end, m.mode, rules)
+        if fp.start < near.end and fp.end > near.start:
+            return NotFree("travel_time", m)
+    close = next((b for b in busy if b.start < near.end and b.end > near.start), None)
+    return NotFree("travel_time", close) if close is not None else NotFree("taken")
