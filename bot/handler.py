@@ -36,6 +36,7 @@ from dataclasses import replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
@@ -190,6 +191,9 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
+        if not _is_personal(activity):  # a group chat, a channel, a meeting's chat: nothing personal said there
+            await self._send_reply(turn_context, await self._private_only(activity))
+            return
         turn = _TeamsTurn(self, turn_context)
         try:
             reply = await self._dispatch(self._incoming_from_message(activity, sender(activity)), turn)
@@ -206,6 +210,8 @@ class TsmTeamsBot(TeamsActivityHandler):
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
         conv_id = activity.conversation.id
+        if not _is_personal(activity):
+            return self._create_invoke_response(invoke_body(await self._private_only(activity)))
         incoming = self._incoming_from_invoke(activity, sender(activity))
         if isinstance(incoming, Reply):  # malformed: refused before anything runs (a redelivery gets the same)
             return self._create_invoke_response(invoke_body(incoming))
@@ -355,6 +361,17 @@ class TsmTeamsBot(TeamsActivityHandler):
         return await self.router.dispatch(incoming, identify=turn.identify, services=self.services, clock=self.clock,
                                           claim=turn.claim)
 
+    async def _private_only(self, activity: Activity) -> Reply:
+        """The only answer in a shared conversation (issue 12 A4): meetings, schools and reports are personal, so
+        they are dealt with in the person's 1:1 chat with the bot, which the button opens. Nobody is identified and
+        nothing is read or stored; the per-user rate limit still applies (no database work either way)."""
+        incoming = Incoming(who=sender(activity), text="", conversation_id=activity.conversation.id)
+
+        async def answer() -> Reply:
+            return private_only_reply(activity.recipient.id if activity.recipient else "")
+
+        return await self.router.limit_rate(Turn(incoming, _nobody, self.services, self.clock), answer)
+
     async def _unknown(self, incoming: Incoming) -> Reply:
         return await self.router.unknown(incoming)
 
@@ -430,6 +447,31 @@ class _TeamsTurn:
         if self.claimed:
             activity = self.turn_context.activity
             await self.bot.store.release(activity.conversation.id, activity.id)
+
+
+PRIVATE_ONLY_TEXT = ("I only talk about meetings, schools and reports in a private chat, so that nothing about them is "
+                     "shown to everyone here. Message me privately and say **help**.")
+
+
+def private_only_reply(bot_id: str) -> Reply:
+    """"Message me privately", with a button that opens the 1:1 chat with the bot (a Teams deep link to
+    ``28:<bot app id>``, the bot's id in every activity it receives)."""
+    card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.5",
+            "body": [{"type": "TextBlock", "text": PRIVATE_ONLY_TEXT, "wrap": True}]}
+    if bot_id:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Message me privately",
+                            "url": f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}"}]
+    return Reply(card=card)
+
+
+def _is_personal(activity: Activity) -> bool:
+    conv = activity.conversation
+    return ((getattr(conv, "conversation_type", None) or "personal") == "personal"
+            and not getattr(conv, "is_group", False))
+
+
+async def _nobody(_who: Who) -> Actor | None:
+    return None
 
 
 def sender(activity: Activity) -> Who:
