@@ -126,7 +126,8 @@ def compose(settings: Settings | None = None, *, role: Role, app: App | None = N
         web = WebPage(router=router, services=app, signin=app.signin, clock=app.clock, put_file=bot.files.put,
                       on_change=scheduler.wake if scheduler is not None else None,
                       per_address_hour=settings.web_signin_per_address_hour,
-                      per_client_hour=settings.web_signin_per_client_hour)
+                      per_client_hour=settings.web_signin_per_client_hour,
+                      forwarded_for=settings.web_forwarded_for)
     return Composition(app, role, messenger, router, bot, scheduler, watcher, web=web)
 
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     web_session_hours: int = Field(default=12, ge=1, le=720)
     web_signin_per_address_hour: int = Field(default=3, ge=1, le=100)
     web_signin_per_client_hour: int = Field(default=20, ge=1, le=10_000)
+    # Behind a reverse proxy that appends the client's address to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for):
+    # the per-client limit counts the address the proxy saw (the header's last entry), not the proxy's own.
+    web_forwarded_for: bool = False
 
     # Calendar outbox retries.
     outbox_max_attempts: int = 6

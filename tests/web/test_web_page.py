@@ -312,3 +312,20 @@ async def test_an_officer_signs_in_with_their_la_address_and_gets_their_own_comm
     page = await u.post("/web/act", {"csrf": u.csrf(), "action": json.dumps(
         {"verb": "eval.submit", "data": {"verb": "eval.submit", "meetingId": 1}, "inputs": False})})
     assert "not open to you" in page.text
+
+
+async def test_the_per_client_limit_trusts_x_forwarded_for_only_behind_our_proxy(site):
+    from aiohttp.test_utils import make_mocked_request
+
+    from tsm.web.page import WebPage
+
+    def client(page: WebPage, xff: str) -> str:
+        return page._client(make_mocked_request("POST", "/web/signin", headers={"X-Forwarded-For": xff}))
+
+    direct = WebPage(router=None, services=None, signin=site.app.signin, clock=site.app.clock)
+    proxied = WebPage(router=None, services=None, signin=site.app.signin, clock=site.app.clock, forwarded_for=True)
+    # Directly exposed: whatever the client writes in the header, it is counted by its own address.
+    assert client(direct, "1.1.1.1") == client(direct, "2.2.2.2")
+    # Behind the proxy: the address the proxy appended (the last one); what the client put before it is ignored.
+    assert client(proxied, "6.6.6.6, 203.0.113.7") == "203.0.113.7"
+    assert client(proxied, "203.0.113.8") == "203.0.113.8"

@@ -71,7 +71,8 @@ SIGNIN_SENT = ("If that address belongs to a school contact or an officer we kno
 class WebPage:
     def __init__(self, *, router: Router, services: Any, signin: SignInLinks, clock: Callable[[], datetime],
                  put_file: PutFile | None = None, on_change: Callable[[], None] | None = None,
-                 per_address_hour: int = 3, per_client_hour: int = 20, secure: bool | None = None) -> None:
+                 per_address_hour: int = 3, per_client_hour: int = 20, secure: bool | None = None,
+                 forwarded_for: bool = False) -> None:
         self.router = router
         self.services = services
         self.signin = signin
@@ -79,6 +80,7 @@ class WebPage:
         self.put_file = put_file
         self.on_change = on_change
         self.secure = secure  # None: from the public URL / the request's scheme
+        self.forwarded_for = forwarded_for  # trust the proxy's X-Forwarded-For for the per-client limit
         self.per_address = KeyedLimiters(((per_address_hour, 3600.0),), kind=SlidingWindow)
         self.per_client = KeyedLimiters(((per_client_hour, 3600.0),), kind=SlidingWindow)
 
@@ -208,7 +210,7 @@ class WebPage:
         if "@" not in email:
             return await self.signin_form(request, status=400, email=email, note=_alert(
                 "Please give your work email address, such as name@school.example."))
-        client = request.remote or "unknown"
+        client = self._client(request)
         wait = max(self.per_client.get(f"client:{client}").wait(), self.per_address.get(f"addr:{email}").wait())
         if wait > 0:
             minutes = max(1, round(wait / 60))
@@ -357,6 +359,15 @@ class WebPage:
     def _set_pre(self, request: web.Request, response: web.Response, pre: str) -> None:
         response.set_cookie(PRE_COOKIE, pre, path=f"{PREFIX}/", httponly=True, samesite="Lax",
                             secure=self._secure(request), max_age=3600 * 24)
+
+    def _client(self, request: web.Request) -> str:
+        """Whom the per-client limit counts: the peer, or behind our proxy the address it appended last (earlier
+        entries are whatever the client sent, so they are never trusted)."""
+        if self.forwarded_for:
+            hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+            if hops:
+                return hops[-1][:64]
+        return request.remote or "unknown"
 
     def _secure(self, request: web.Request) -> bool:
         if self.secure is not None:
