@@ -421,6 +421,23 @@ def candidate_tests(rel: str, given: list[str] | None) -> tuple[list[str], list[
     return list(entry["tests"]), list(entry.get("pytest_args", []))
 
 
+def hand_mutant(args: argparse.Namespace) -> int:
+    path = (ROOT / args.file).resolve()
+    rel = str(path.relative_to(ROOT))
+    original = path.read_text(encoding="utf-8")
+    old, new = (a.encode().decode("unicode_escape") for a in args.replace)
+    if old not in original:
+        sys.exit(f"mutate: {old!r} is not in {rel}")
+    tests, extra = candidate_tests(rel, args.tests)
+    m = Mutant(0, "hand", 0, 0, (0, 0), (0, 0), new, f"{old!r} -> {new!r}", source=original.replace(old, new, 1))
+    m.tests, m.seconds = tests, 600.0
+    print(diff(rel, original, m.source), end="")
+    with tempfile.TemporaryDirectory(prefix="tsm-mutate-") as tmp:
+        run_all([m], module_name(path), path, Path(tmp), 1, extra)
+    print(f"{rel}: hand mutant {m.description}: {m.status.upper()} ({' '.join(tests)})")
+    return 0 if m.status in ("killed", "timeout") else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("file", help="the source file to mutate, e.g. tsm/domain/slots.py")
@@ -432,7 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--op", action="append", choices=OPS, help="only these operators (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutants and stop")
     ap.add_argument("--json", help="write the results here as JSON")
+    ap.add_argument("--replace", nargs=2, metavar=("OLD", "NEW"),
+                    help="one hand-made mutant: the first OLD in the file replaced by NEW, run against the candidate "
+                         "tests (to check a test fails on the change a rule forbids, without editing the tree)")
     args = ap.parse_args(argv)
+    if args.replace:
+        return hand_mutant(args)
 
     path = (ROOT / args.file).resolve() if not Path(args.file).is_absolute() else Path(args.file)
     rel = str(path.relative_to(ROOT))
