@@ -134,9 +134,10 @@ class WebPage:
                       error=bool(v.get("error")))
         body = self._reply_html(reply, token, heading_level=1)
         for f in v.get("files") or []:
+            hint = ("Open it to add the meeting to Outlook or any other calendar." if f["name"].lower().endswith(".ics")
+                    else "")
             body += (f'<p class="download"><a class="button" href="{escape(f["url"])}" download>'
-                     f'Download {escape(f["name"])}</a> <span class="subtle">Open it to add the meeting to Outlook or '
-                     "any other calendar. The link works for 7 days.</span></p>")
+                     f'Download {escape(f["name"])}</a> <span class="subtle">{hint} The link works for 7 days.</span></p>')
         return self._page("TSM", body, actor=actor, token=token)
 
     async def act(self, request: web.Request) -> web.Response:
