@@ -20,6 +20,10 @@ class Settings(BaseSettings):
 
     # Storage: SQLite file by default (embedded, zero set-up); postgresql://user@host/db in production.
     database_url: str = "sqlite:///var/tsm.db"
+    # Slow clients (tsm/web/slow_clients.py): a request's headers must arrive within the first (aiohttp's keep-alive
+    # timer, which also closes idle connections), its body within the second after its headers.
+    http_header_timeout: float = Field(default=15.0, gt=0, le=600)
+    http_body_timeout: float = Field(default=30.0, gt=0, le=600)
     # How long a SQLite write waits for another writer before the request is answered 503 (Retry-After).
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=60)
     # The default LA: its GIAS code and policy profile (bundled name or a .toml path).
