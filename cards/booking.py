@@ -20,7 +20,7 @@ VERBS = {
     "book.confirm", "book.stop",
     "meeting.list", "meeting.move_start", "meeting.move", "meeting.cancel_start", "meeting.cancel_confirm",
     "meeting.cancel", "meeting.add_colleague_start", "meeting.add_colleague", "meeting.leader_unavailable",
-    "officer.week", "officer.schools", "officer.book_start", "officer.pick_school",
+    "officer.week", "officer.schools", "officer.book_start", "officer.pick_school", "officer.invite",
     "officer.past", "meeting.mark_no_show_start", "meeting.mark_no_show", "meeting.mark_held",
     "contact.start", "contact.add",
     "offer.accept", "offer.pick_slot",
@@ -534,6 +534,8 @@ def officer_schools(v: SchoolsView) -> dict:
 class PickSchoolView:
     heading: str
     schools: tuple[Choice, ...]  # value = school id
+    verb: str = "officer.pick_school"  # what "Next" does with the school: book for it, or invite it (officer.invite)
+    next_title: str = "Next"
 
 
 def pick_school(v: PickSchoolView) -> dict:
@@ -542,7 +544,7 @@ def pick_school(v: PickSchoolView) -> dict:
         body.append(_text("You have no schools linked to you yet. The LA attendance team links schools to officers."))
         return _card(body, _actions([HELP]))
     body.append(_choices("schoolId", "School", v.schools, value=v.schools[0].value, error="Please choose a school."))
-    return _card(body, _actions([Button("Next", "officer.pick_school", inputs=True, style="positive"),
+    return _card(body, _actions([Button(v.next_title, v.verb, inputs=True, style="positive"),
                                  Button("My schools", "officer.schools"), STOP]))
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start"}
+VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start", "book.start"}
 
 CHECKLIST = (
     "The school's overall attendance this year",
@@ -86,7 +86,9 @@ def _lead(v: ReminderView) -> tuple[str, str]:
 
 
 def reminder(v: ReminderView) -> dict:
-    place = ("On Microsoft Teams" + ("" if v.join_url else " (the link is in the invitation)")) if v.mode == "teams" \
+    # No promise of a link: the local calendar makes none (with Outlook it is on the meeting by now).
+    place = ("On Microsoft Teams" + ("" if v.join_url else " (no joining link here: ask your link officer)")) \
+        if v.mode == "teams" \
         else f"At school: {v.location}"
     heading = ("Your TSM has moved" if v.moved else "Your TSM is booked") if v.kind == "confirm" else _lead(v)[0]
     body = [_text(heading, weight="Bolder", size="Medium"),
@@ -100,6 +102,23 @@ def reminder(v: ReminderView) -> dict:
                           "**senior leader unavailable** and we will offer other times."))
     actions = [{"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url}] if v.join_url else None
     return _card(body, actions)
+
+
+@dataclass(frozen=True)
+class BookInviteView:
+    """An invitation to book this term's TSM: the start-of-term nudge, the chaser, an officer's "invite"."""
+
+    heading: str
+    text: str
+    school: str
+    officer: str
+
+
+def book_invite(v: BookInviteView) -> dict:
+    """The Book button (in an email: the sign-in link to the web page, which opens the same booking)."""
+    return _card([_text(v.heading, weight="Bolder", size="Medium"), _text(v.text),
+                  _facts([("School", v.school), ("Link officer", v.officer)])],
+                 [_execute("Book a TSM", "book.start", {})])
 
 
 def reminder_text(v: ReminderView) -> str:

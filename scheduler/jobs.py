@@ -37,7 +37,7 @@ from tsm.domain.model import MeetingStatus
 from tsm.domain.terms import default_bank_holidays
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
 from tsm.notifications import KIND_PREFIX as EVENT_KIND_PREFIX
-from tsm.notifications import Notifications
+from tsm.notifications import Notifications, invite_message
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService, school_facts
 from tsm.services.conversation import ConversationService
@@ -565,10 +565,8 @@ class Jobs:
             lead = "Still no TSM" if due.kind == "chaser_officer" else "No TSM yet"
             return Message(f"{lead} this term for {school.name}. Say **book for school** to offer slots or book "
                            "on its behalf.")
-        if due.kind == "chaser":
-            return Message(f"{school.name} has no TSM booked this term yet. Say **book** to pick a time with "
-                           f"{officer.name}; it takes a minute.")
-        return Message(f"A new term has started: say **book** to book {school.name}'s TSM with {officer.name}.")
+        # The Book button; by email (no Teams conversation), the sign-in link to the web page.
+        return await invite_message(self.db, school, chaser=due.kind == "chaser", term_start=due.kind != "chaser")
 
 
 def _ref_time(ref: str) -> datetime | None:

@@ -6,6 +6,7 @@ PostgreSQL tests skip only when no server is reachable AND CI is unset; under CI
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import psycopg
@@ -13,6 +14,10 @@ import pytest
 
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade
+
+# Emails that tests write with the default backend (.eml files) go to a folder of the run's own, not the work
+# tree's var/mail; a test that reads them gives its own folder (TSM_MAIL_DIR / Settings(mail_dir=...)).
+os.environ.setdefault("TSM_MAIL_DIR", tempfile.mkdtemp(prefix="tsm-test-mail-"))
 
 PG_ADMIN_URL = os.environ.get("TSM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -95,11 +95,14 @@ async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[
 async def told(app, clock) -> list:
     """What the changes since the last call told other people, as (Recipient, Message): the pending domain events
     run through the one notifications module (tsm.notifications: who is told what, and the message), then marked
-    dispatched. Delivery itself (the ledger, the channels) is the scheduler's."""
+    dispatched. Delivery itself (the ledger, the channels) is the scheduler's. The local calendar's invitations (by
+    email to everyone invited, tests/mail) are calendar entries, not what people are told: left out."""
     notes = app.notifications
     pending = await notes.pending()
     out = []
     for o in await notes.outgoing(pending):
+        if o.kind == "ev.invitation":
+            continue
         message = await notes.compose(o.event_id, o.kind, o.recipient)
         if message is not None:
             out.append((o.recipient, message))

@@ -153,7 +153,7 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     result, sent = asyncio.run(sweep())
     assert result.by_kind["ev.booked_for_officer"] == 1 and result.by_kind["ev.proposal"] >= 1
     kinds = {r.kind for r, _ in sent}
-    assert kinds == {"contact", "officer"}
+    assert kinds == {"contact", "officer", "attendee"}  # attendee: the invitation by email (the local calendar)
     assert any("Alex Carter booked your TSM" in m.text for r, m in sent if r.kind == "contact")
 
 

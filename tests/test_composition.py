@@ -8,6 +8,7 @@ from scheduler.service import SchedulerService
 from tsm.chat.router import Incoming, Who
 from tsm.clock import StartedClock, SystemClock
 from tsm.composition import compose
+from tsm.mailing import ChannelChoice, EmailChannel
 from tsm.settings import Settings
 
 
@@ -30,7 +31,11 @@ async def test_the_server_wires_the_bot_to_its_scheduler_at_construction(sqlite_
     try:
         bot = built.bot.bot
         assert isinstance(built.scheduler, SchedulerService) and not built.scheduler.running  # started by the server
-        assert built.scheduler.messenger is built.messenger is built.bot.messenger  # one Teams channel
+        # one delivery channel: Teams (the bot's own connection) for who has a conversation, else email
+        assert built.scheduler.messenger is built.messenger and built.messenger.teams is built.bot.messenger
+        assert isinstance(built.messenger, ChannelChoice) and isinstance(built.messenger.email, EmailChannel)
+        assert built.messenger.delivery == "teams_then_email" and built.messenger.email.mail is built.app.mail
+        assert built.messenger.email.signin is built.app.signin  # the web page's sign-in links
         assert bot.on_change == built.scheduler.wake and bot.meeting_ended is not None
         assert not hasattr(bot, "scheduler")
         assert built.router.turn_limiter.limits == ((2, 10.0),)  # the router's limit from the settings
@@ -61,6 +66,7 @@ async def test_the_worker_sends_through_its_own_channel_or_the_one_given(sqlite_
         assert built.bot is None and built.router is None
         assert built.scheduler.worker_id == "w1" and built.scheduler.messenger is built.messenger
         assert built.messenger.owns_pool and built.closes_messenger
+        assert isinstance(built.messenger, ChannelChoice) and built.messenger.teams.owns_pool
     finally:
         await built.close()
     fake = ScriptedMessenger()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
+from .adapters.mail import MailPort, build_mailer
 from .clock import Clock, clock_from_settings
 from .notifications import Notifications
 from .observability import Metrics
@@ -44,11 +45,14 @@ class App:
     reports: Reports | None = None
     notifications: Notifications | None = None  # who is told what: events -> recipients -> messages
     signin: SignInLinks | None = None  # the web page's sign-in links and sessions (tsm/web/page.py)
+    mail: MailPort | None = None  # how emails leave (tsm.adapters.mail): the email channel's
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
         if close is not None:
             await close()
+        if self.mail is not None:
+            await self.mail.close()
         await self.db.dispose()
 
 
@@ -72,6 +76,7 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     clock = clock or clock_from_settings(settings.clock_start)
     db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     metrics = metrics if metrics is not None else Metrics()
+    mail = build_mailer(settings, observer=metrics)
     cal = calendar or build_calendar(settings, db, metrics=metrics)
     reference = ReferenceData(db)
     sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
@@ -82,7 +87,9 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock),
                clock, conversation, metrics=metrics, evaluations=Evaluations(db, clock=clock), records=records,
                reports=Reports(db, reference, clock=clock),
-               notifications=Notifications(db, booking, conversation, records, signin=signin), signin=signin)
+               notifications=Notifications(db, booking, conversation, records, signin=signin,
+                                           invitations=settings.calendar_backend == "local"),
+               signin=signin, mail=mail)
 
 
 def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime] | None = None):

@@ -306,6 +306,27 @@ def cancel(ctx: click.Context, meeting_id: int, reason: str, as_email: str | Non
 
 
 @cli.command()
+@click.option("--urn", type=int, required=True, help="the school's URN")
+@click.option("--as", "as_email", default=None, help="the school's link officer (default: an LA admin)")
+@click.pass_context
+def invite(ctx: click.Context, urn: int, as_email: str | None) -> None:
+    """Send a school's attendance leads and senior leaders their link to book: in Teams to those who have the
+    app, by email (with a sign-in link to the web page) to the others, as TSM_DELIVERY says. Recorded as an event:
+    the running bot (or tsm worker) sends it, once."""
+
+    async def go(app):
+        actor = await _actor(app, as_email)
+        told = await app.directory.invite_school(actor, await _school_id(app, urn))
+        channel = {"teams": "in Teams (to those who have the app)", "email": "by email",
+                   "teams_then_email": "in Teams to those who have the app, by email to the others"}[
+            app.settings.delivery]
+        click.echo(f"Invitation to book on its way to {', '.join(f'{c.name} <{c.email}>' for c in told)}: "
+                   f"{channel}. The bot's scheduler (tsm run, or tsm worker) sends it.")
+
+    _run(_with_app(_settings(ctx), go))
+
+
+@cli.command()
 @click.option("--urn", type=int, default=None)
 @click.option("--officer", "officer_email", default=None)
 @click.option("--all", "include_inactive", is_flag=True, help="include cancelled and no-show meetings")

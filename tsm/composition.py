@@ -5,8 +5,11 @@ construction (nothing is wired afterwards):
 
 1. the shared services, :class:`tsm.bootstrap.App`: the clock (``tsm.clock.clock_from_settings``), the database,
    the calendar and the services (``build_app``);
-2. the delivery channel: Teams (``bot.runtime.build_teams_channel``; a worker's messenger has its own connection
-   pool). Which channel a message goes through is decided here and nowhere else;
+2. the delivery channel: per recipient, Teams (``bot.runtime.build_teams_channel``; a worker's messenger has its
+   own connection pool) when the person has a working conversation with the bot, else email
+   (``tsm.mailing.EmailChannel`` over the App's mail port, with sign-in links from ``signin``), as
+   ``TSM_DELIVERY`` says (``tsm.mailing.ChannelChoice``). Which channel a message goes through is decided here
+   and nowhere else;
 3. the Graph watcher, when the calendar is Outlook;
 4. the scheduler's sweeps (``scheduler.service.SchedulerService``) over that channel and watcher: always for a
    worker, for the server when ``TSM_RUN_SCHEDULER`` is on;
@@ -30,10 +33,12 @@ from bot.runtime import BotRuntime, build_bot_runtime, build_messenger, build_te
 from scheduler.meeting_events import meeting_end_handler
 from scheduler.service import SchedulerService, SweepIntervals, build_jobs
 
+from .adapters.mail import sender_address
 from .bootstrap import App, build_app, build_graph_watcher_if_configured
 from .chat.app import build_router
 from .chat.router import Router
 from .clock import Clock
+from .mailing import ChannelChoice, EmailChannel, SignInIssuer
 from .messaging import MessengerPort
 from .ports import CalendarPort
 from .ratelimit import TurnLimiter
@@ -54,7 +59,7 @@ class Composition:
 
     app: App
     role: Role
-    messenger: MessengerPort | None = None  # the delivery channel (Teams): the scheduler and the bot send through it
+    messenger: MessengerPort | None = None  # the delivery channel (Teams or email): the scheduler sends through it
     router: Router | None = None
     bot: BotRuntime | None = None
     scheduler: SchedulerService | None = None  # started by the server or the worker, not here
@@ -78,13 +83,15 @@ class Composition:
 def compose(settings: Settings | None = None, *, role: Role, app: App | None = None, clock: Clock | None = None,
             calendar: CalendarPort | None = None, router: Router | None = None, run_scheduler: bool | None = None,
             bot_options: dict | None = None, messenger: MessengerPort | None = None, worker_id: str | None = None,
-            intervals: SweepIntervals | None = None) -> Composition:
+            intervals: SweepIntervals | None = None, signin: SignInIssuer | None = None) -> Composition:
     """Build everything for ``role`` from ``settings`` (default: the environment).
 
     For tests and benchmarks: ``app`` (an App already built, e.g. with a fixed clock; its settings are used),
     ``clock``/``calendar`` (passed to ``build_app``), ``router`` (instead of the product's), ``run_scheduler``
     (instead of ``settings.run_scheduler``), ``bot_options`` (the Teams channel's and the bot's own),
-    ``messenger`` (a worker's, instead of Teams; it is then not closed here), ``worker_id``, ``intervals``.
+    ``messenger`` (a worker's, instead of Teams and email; it is then not closed here), ``worker_id``,
+    ``intervals``; ``signin``: what makes the sign-in links emails carry (``tsm.services.signin.SignInLinks``;
+    None: emails carry no link).
     """
     if app is None:
         app = build_app(settings, clock=clock, calendar=calendar)
@@ -99,9 +106,9 @@ def compose(settings: Settings | None = None, *, role: Role, app: App | None = N
     closes_messenger = False
     if role == "server":
         channel = build_teams_channel(settings, app.db, **channel_options)
-        messenger = channel.messenger
+        messenger = delivery_channel(app, channel.messenger, signin)
     elif messenger is None:
-        messenger = build_messenger(app)
+        messenger = delivery_channel(app, build_messenger(app), signin)
         closes_messenger = True
     watcher = _graph_watcher(app, tolerant=role == "server")
     scheduler = None
@@ -129,6 +136,17 @@ def compose(settings: Settings | None = None, *, role: Role, app: App | None = N
                       per_client_hour=settings.web_signin_per_client_hour,
                       forwarded_for=settings.web_forwarded_for)
     return Composition(app, role, messenger, router, bot, scheduler, watcher, web=web)
+
+
+def delivery_channel(app: App, teams: MessengerPort, signin: SignInIssuer | None = None) -> MessengerPort:
+    """The one choice of channel per recipient (``TSM_DELIVERY``): Teams with a working conversation, else email.
+    Calendar invitations (the local calendar's) go by email whatever the choice. ``signin``: the App's sign-in
+    links unless given."""
+    email = None
+    if app.mail is not None:
+        email = EmailChannel(app.db, app.mail, sender=sender_address(app.settings),
+                             signin=signin if signin is not None else app.signin)
+    return ChannelChoice(teams, email, app.settings.delivery)
 
 
 def _graph_watcher(app: App, *, tolerant: bool):

@@ -14,8 +14,17 @@ from typing import Any, Literal, Protocol
 
 @dataclass(frozen=True)
 class Recipient:
-    kind: Literal["contact", "officer"]
+    kind: Literal["contact", "officer", "attendee"]  # attendee: a meeting_attendee row (invitations, by email only)
     id: int
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A calendar invitation (RFC 5546 iTIP, ``METHOD:REQUEST`` or ``CANCEL``): a message carrying one goes by
+    email, whatever the person's channel, with the ``.ics`` attached."""
+
+    method: str
+    ics: bytes
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class Message:
     text: str
     card: dict[str, Any] | None = None
     attachments: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    invitation: Invitation | None = None
 
 
 class SendStatus(StrEnum):

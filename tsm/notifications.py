@@ -19,10 +19,16 @@ the app later while the message is still useful.
 | cancelled | the other side | "... was cancelled by <person>. Reason: <reason>" |
 | leader_unavailable | the officer | "The senior leader of <school> can't attend ..." |
 | book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
+| invited (an officer, an admin or the CLI asked) | the school's staff | the invitation to book: a Book button (by email: their sign-in link) |
 | calendar_failed, outlook_change | the officer | what Outlook refused or changed |
 | record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
 | signin_requested (the web page's "email me a link") | the person who asked | their sign-in link, made when it is sent |
 | held, no_show, no_show_undone, attendee_added, ended | nobody (recorded for the history and the reports) | |
+
+Besides these, with the local calendar (Outlook sends its own), booked, proposed, moved, attendee_added and
+cancelled each send the calendar invitation (``METHOD:REQUEST``/``CANCEL``, the meeting's UID and SEQUENCE) by
+email to every attendee, school contact or not, and the officer, the person who made the change included; only the
+latest change of a meeting sends one.
 
 A person gets one message per event: the first rule that reaches them. "The other side" of a change made by school staff is the officer; of a change made by the officer, the school's
 staff; of a change made by an LA admin, the CLI or the system, both.
@@ -43,6 +49,7 @@ from cards import booking as booking_cards
 from cards import notifications as reminder_cards
 from cards import record as record_cards
 
+from .adapters.calendar_local import build_ics
 from .adapters.db.delivery import Outbound
 from .adapters.db.directory import Officer, School, SchoolContact
 from .adapters.db.engine import Database
@@ -53,7 +60,7 @@ from .chat.flows import PROPOSAL
 from .domain.errors import BookingRefused
 from .domain.model import MeetingStatus
 from .domain.text import day_text, plain, when_text
-from .messaging import Message, Recipient
+from .messaging import Invitation, Message, Recipient
 from .services.actors import Actor
 from .services.booking import BookingService
 from .services.conversation import NOTIFY_ROLES, ConversationService
@@ -64,6 +71,9 @@ from .services.views import MeetingView
 
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 KIND_PREFIX = "ev."  # ledger kinds of event messages: ev.<message>
+# Changes that send the calendar invitation (local calendar: tsm.notifications.Notifications.invitations).
+INVITATION_EVENTS = (EventKind.BOOKED, EventKind.PROPOSED, EventKind.MOVED, EventKind.ATTENDEE_ADDED,
+                     EventKind.CANCELLED)
 
 
 class Audience(StrEnum):
@@ -104,6 +114,7 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.ATTENDEE_ADDED: (),
     EventKind.ENDED: (),
     EventKind.SIGNIN_REQUESTED: (Rule(Audience.PERSON, "signin"),),
+    EventKind.INVITED: (Rule(Audience.SCHOOL, "invite"),),
 }
 
 
@@ -141,8 +152,9 @@ class Notifications:
     """Turns events into recipients and messages. Plain reads; no sending (see the module docstring)."""
 
     def __init__(self, db: Database, booking: BookingService, conversations: ConversationService,
-                 records: Records, *, signin: SignInLinks | None = None) -> None:
+                 records: Records, *, signin: SignInLinks | None = None, invitations: bool = False) -> None:
         self.db = db
+        self.invitations = invitations  # email the calendar invitations (the local calendar; Outlook sends its own)
         self.signin = signin  # sign-in links for the web page (None: no page, no link sent)
         self.booking = booking
         self.conversations = conversations
@@ -170,7 +182,8 @@ class Notifications:
         async with self.db.reader() as s:
             for ev in events:
                 rules = RULES.get(ev.kind, ())  # EventKind is a StrEnum: its members are their strings
-                if not rules:
+                invites = self.invitations and ev.kind in INVITATION_EVENTS and ev.meeting_id is not None
+                if not rules and not invites:
                     continue
                 actor_kind, actor_id = _actor_of(ev.actor)
                 officer_id, school_ids, ref = await self._subject(s, ev)
@@ -190,7 +203,17 @@ class Notifications:
                         if r not in told:
                             told.add(r)
                             out.append(Outgoing(ev.id, KIND_PREFIX + rule.message, r, ref))
+                if invites:  # besides any message above, and to whoever made the change too: a calendar entry
+                    out.extend(Outgoing(ev.id, KIND_PREFIX + "invitation", r, ref)
+                               for r in await self._invitees(s, ev.meeting_id, officer_id))
         return out
+
+    async def _invitees(self, s, meeting_id: int, officer_id: int | None) -> list[Recipient]:
+        """Everyone the calendar invitation goes to: each attendee (by the address invited) and the officer."""
+        rows = await s.exec(select(MeetingAttendee.id).where(MeetingAttendee.meeting_id == meeting_id)
+                            .order_by(MeetingAttendee.id))
+        return [*(Recipient("attendee", aid) for aid in rows),
+                *([Recipient("officer", officer_id)] if officer_id is not None else [])]
 
     async def _subject(self, s, ev: DomainEvent) -> tuple[int | None, list[int], str]:
         if ev.meeting_id is not None:
@@ -255,6 +278,9 @@ class Notifications:
                     c = await s.get(SchoolContact, rid)
                     school = await s.get(School, c.school_id) if c is not None else None
                     who = f"{c.name} ({school.name})" if c is not None and school is not None else f"contact {rid}"
+                elif rkind == "attendee":
+                    a = await s.get(MeetingAttendee, rid)
+                    who = f"{a.name} <{a.email}> (invited)" if a is not None else f"attendee {rid}"
                 else:
                     o = await s.get(Officer, rid)
                     who = f"{o.name} (officer)" if o is not None else f"officer {rid}"
@@ -276,12 +302,16 @@ class Notifications:
         data = ev.data or {}
         if message == "book_requested":
             return _book_requested(school, actor_name)
+        if message == "invite":
+            return await self._invite(school)
         if message == "signin":
             return await self._signin(recipient)
         if ev.meeting_id is None:
             return None
         v = await self.booking.get_meeting(Actor.system(), ev.meeting_id)
         active = v.status in CHANGEABLE
+        if message == "invitation":
+            return await self._invitation(ev, v)
         if message == "officer_notice":
             return Message(str(data.get("text", ""))[:500]) if data.get("text") else None
         if message in ("record_ready", "record_from_school"):
@@ -385,6 +415,39 @@ class Notifications:
             return None
         return _signin_message(url, max(1, round(self.signin.link_ttl.total_seconds() / 86400)))
 
+    async def _invitation(self, ev: DomainEvent, v: MeetingView) -> Message | None:
+        """The calendar invitation as the meeting stands now (its UID, its SEQUENCE): REQUEST for a booking, a move or
+        a colleague added, CANCEL for a cancellation. None when a later change of the meeting sends its own."""
+        sync = self.booking.sync
+        if sync is None:
+            return None
+        cancel = ev.kind == EventKind.CANCELLED.value
+        data = ev.data or {}
+        if cancel != (v.status == MeetingStatus.CANCELLED.value):
+            return None
+        if not cancel and data.get("start") != iso(v.start):
+            return None  # moved since: the move's invitation stands
+        async with self.db.reader() as s:
+            later = (await s.exec(select(DomainEvent.id).where(
+                DomainEvent.meeting_id == ev.meeting_id, DomainEvent.id > ev.id,
+                col(DomainEvent.kind).in_([k.value for k in INVITATION_EVENTS])).limit(1))).first()
+        if later is not None:
+            return None  # a later change's invitation carries this one's news too
+        details, _ = await sync.details(ev.meeting_id)
+        method = "CANCEL" if cancel else "REQUEST"
+        reason = str(data.get("reason", "")) if cancel else ""
+        ics = build_ics(details, method, comment=f"Reason: {reason}" if reason else "", now=self.booking.clock())
+        head = "Cancelled" if cancel else ("Invitation" if details.sequence == 0 else "Updated invitation")
+        lines = [f"{head}: {details.subject}, {when(v)}", details.body_text]
+        if reason:
+            lines.append(f"Reason for cancelling: {reason}")
+        lines.append("Open the attached cancel.ics to take it out of your calendar." if cancel else
+                     "Open the attached invite.ics to add it to your calendar (or to update it there).")
+        return Message("\n\n".join(lines), invitation=Invitation(method, ics))
+
+    async def _invite(self, school: School | None) -> Message | None:
+        return await invite_message(self.db, school)
+
     async def _record(self, v: MeetingView, message: str) -> Message | None:
         view = await self.records.view(Actor.system(), v.id)  # the record as it is now
         day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
@@ -398,6 +461,27 @@ def _signin_message(url: str, days: int) -> Message:
     """Text only: the link is the message (an email channel adds no second link to a message without a card)."""
     return Message(f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
                    "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.")
+
+
+async def invite_message(db: Database, school: School | None, *, chaser: bool = False,
+                          term_start: bool = False) -> Message | None:
+    """The invitation to book this term's TSM, with the Book button (an email carries the sign-in link instead):
+    an officer's ``invite``, the start-of-term nudge, the chaser."""
+    if school is None or not school.open or school.link_officer_id is None:
+        return None
+    async with db.reader() as s:
+        officer = await s.get(Officer, school.link_officer_id)
+    if officer is None:
+        return None
+    if chaser:
+        text = f"{school.name} has no TSM booked this term yet: please pick a time with {officer.name}."
+    elif term_start:
+        text = f"A new term has started: please book {school.name}'s TSM with {officer.name}."
+    else:
+        text = f"{officer.name} invites {school.name} to book this term's TSM."
+    view = reminder_cards.BookInviteView("Book this term's TSM", text + " It takes a minute: pick a day and a time "
+                                         "that suit you.", school.name, officer.name)
+    return Message(text, reminder_cards.book_invite(view))
 
 
 def _book_requested(school: School | None, actor_name: str) -> Message | None:

@@ -1,7 +1,8 @@
 """An in-process stand-in for the calendar part of Microsoft Graph v1.0, for tests and local runs.
 
 Serves ``/v1.0/...`` with Graph's JSON shapes (getSchedule, events, calendarView and its delta,
-subscriptions with the validation handshake and change notifications) and a test-control API
+subscriptions with the validation handshake and change notifications, and ``sendMail`` from a mailbox, kept in
+``sent_mail``) and a test-control API
 under ``/_emulator/...``. The same controls are methods of :class:`GraphEmulator`.
 
 Deliberately a server only: nothing here imports msgraph, so the real SDK can be pointed at it.
@@ -222,6 +223,7 @@ _ROUTES = [
     _route("GET", "/users/{user}/calendarView/delta()", "_h_delta"),
     _route("GET", "/users/{user}/calendar/calendarView/delta", "_h_delta"),
     _route("GET", "/users/{user}/calendar/calendarView/delta()", "_h_delta"),
+    _route("POST", "/users/{user}/sendMail", "_h_send_mail"),
     _route("POST", "/subscriptions", "_h_create_subscription"),
     _route("GET", "/subscriptions", "_h_list_subscriptions"),
     _route("GET", "/subscriptions/{subscription}", "_h_get_subscription"),
@@ -301,6 +303,8 @@ class GraphEmulator:
         """Every notification POST attempted: subscriptionId, url, payload, kind, attempt, status, ok, error."""
         self.cancellations: list[dict[str, Any]] = []
         """Every ``/cancel``: mailbox, eventId, comment."""
+        self.sent_mail: list[dict[str, Any]] = []
+        """Every ``sendMail`` accepted: mailbox (the sender), message (Graph's JSON), saveToSentItems."""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application(client_max_size=4 * 1024 * 1024)
@@ -1097,6 +1101,33 @@ class GraphEmulator:
         self._delete(mb, ev.id)
         return web.Response(status=202)
 
+    async def _h_send_mail(self, request: web.Request, p: dict[str, str]) -> web.Response:
+        """``POST /users/{id}/sendMail``: Graph answers 202 with no body and sends the message from that mailbox.
+        Refused as Graph does: no message (400 ErrorInvalidArgument), no recipient (400 ErrorInvalidRecipients), an
+        attachment without contentBytes (400), a mailbox outside the app's Mail.Send scope (403, as for events:
+        ``set_forbidden``)."""
+        mb = self._mailbox(p["user"])
+        body = await self._body(request)
+        message = body.get("message") or body.get("Message")
+        if not isinstance(message, dict):
+            raise GraphError(400, "ErrorInvalidArgument", "The message is missing from the request body.")
+        recipients = [r for key in ("toRecipients", "ccRecipients", "bccRecipients") for r in message.get(key) or []]
+        if not recipients or not all(isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")
+                                     for r in recipients):
+            raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., A message can't be "
+                             "sent because it contains no recipients.")
+        for a in message.get("attachments") or []:
+            if a.get("@odata.type") == "#microsoft.graph.fileAttachment":
+                try:
+                    base64.b64decode(a.get("contentBytes") or "", validate=True)
+                except ValueError as exc:
+                    raise GraphError(400, "ErrorInvalidRequest", "The attachment's contentBytes is not base64.") from exc
+                if not a.get("contentBytes"):
+                    raise GraphError(400, "ErrorInvalidRequest", "A file attachment needs contentBytes.")
+        self.sent_mail.append({"mailbox": mb.upn, "message": copy.deepcopy(message),
+                               "saveToSentItems": body.get("saveToSentItems", True), "time": fmt_instant(self.now())})
+        return web.Response(status=202)
+
     def _window(self, request: web.Request) -> tuple[datetime, datetime]:
         q = {k.lower(): v for k, v in request.query.items()}
         if "startdatetime" not in q or "enddatetime" not in q:
@@ -1292,6 +1323,7 @@ class GraphEmulator:
         r.add_post(c + "/subscriptions/{subscription}/lifecycle", self._c_lifecycle)
         r.add_get(c + "/notifications", self._c_notifications)
         r.add_get(c + "/cancellations", self._c_cancellations)
+        r.add_get(c + "/mail", self._c_sent_mail)
         r.add_post(c + "/clock/advance", self._c_advance)
 
     @staticmethod
@@ -1458,6 +1490,9 @@ class GraphEmulator:
 
     async def _c_cancellations(self, request: web.Request) -> web.Response:
         return web.json_response({"value": self.cancellations})
+
+    async def _c_sent_mail(self, request: web.Request) -> web.Response:
+        return web.json_response({"value": self.sent_mail})
 
     async def _c_advance(self, request: web.Request) -> web.Response:
         seconds = float((await self._c_body(request)).get("seconds", 0))

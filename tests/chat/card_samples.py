@@ -15,7 +15,7 @@ H = timedelta(hours=1)
 OFFER = "0123456789abcdef0123456789abcdef"
 TZ = "Europe/London"
 FACTS = (("School", "Ashcombe Primary School"), ("When", "Tuesday 1 December 10:00–11:00"),
-         ("Where", "Microsoft Teams (the Teams link will follow)"), ("Link officer", "Alex Carter"))
+         ("Where", "Microsoft Teams (no joining link yet)"), ("Link officer", "Alex Carter"))
 DATES = tuple(b.Choice(f"{(date(2026, 12, 1) + timedelta(days=i)):%A %-d %B} (5 free times)",
                        (date(2026, 12, 1) + timedelta(days=i)).isoformat()) for i in range(10))
 TIMES = tuple(b.Choice(f"{(T0 + i * H / 2):%H:%M}–{(T0 + i * H / 2 + H):%H:%M}", (T0 + i * H / 2).isoformat())
@@ -52,7 +52,7 @@ def samples() -> dict[str, tuple]:
                                                   b.Button("Move it", "meeting.move", (("offerId", OFFER),
                                                                                        ("start", T0.isoformat()))),
                                                   "2026-12-01")),
-        "done_booked": (b.done, b.DoneView("Your TSM is booked", (*FACTS, ("Invitation", "Attached (.ics)")),
+        "done_booked": (b.done, b.DoneView("Your TSM is booked", (*FACTS, ("Invitation", "Being emailed to everyone invited and the link officer; also attached here (.ics)")),
                                            note="A reminder comes a week before.")),
         "done_cancelled": (b.done, b.DoneView("TSM cancelled", FACTS[:2], buttons=(
             b.Button("Book another time", "book.start"), b.MY_MEETINGS))),
@@ -98,6 +98,9 @@ def samples() -> dict[str, tuple]:
         "pick_school": (b.pick_school, b.PickSchoolView("Book a TSM for which school?", (
             b.Choice("Ashcombe Primary School (990001)", "1"), b.Choice("Denby Road Primary School (990004)", "4")))),
         "pick_school_none": (b.pick_school, b.PickSchoolView("Book a TSM for which school?", ())),
+        "pick_school_invite": (b.pick_school, b.PickSchoolView("Send which school its link to book?", (
+            b.Choice("Ashcombe Primary School (990001)", "1"),), verb="officer.invite",
+            next_title="Send the invitation")),
         "proposal": (b.proposal, b.ProposalView(1, "Priya Shah", FACTS, OFFER, SLOTS)),
         "add_contact": (b.add_contact, b.AddContactView((b.Choice("Ashcombe Primary School (990001)", "990001"),),
                                                         (b.Choice("Attendance lead", "attendance_lead"),
@@ -117,6 +120,10 @@ def samples() -> dict[str, tuple]:
                                                      sent_at=T0 - 5 * 24 * H)),  # sent late: "in 5 days"
         "n_reminder_confirm": (n.reminder, n.ReminderView("confirm", "Ashcombe Primary School", "Alex Carter", T0,
                                                           T0 + H, TZ, "on_site", "1 High Street", None, moved=True)),
+        "n_book_invite": (n.book_invite, n.BookInviteView(
+            "Book this term's TSM", "A new term has started: please book Ashcombe Primary School's TSM with Alex "
+            "Carter. It takes a minute: pick a day and a time that suit you.", "Ashcombe Primary School",
+            "Alex Carter")),
         "n_agenda": (n.agenda, n.AgendaView("Tuesday 1 December", TZ, (
             n.AgendaItem(T0, T0 + H, "Ashcombe Primary School", "teams", "Microsoft Teams"),))),
         "n_unbooked": (n.unbooked, n.UnbookedView("autumn term 2026-27", tuple(
@@ -139,7 +146,7 @@ def samples() -> dict[str, tuple]:
     }
 
 
-NOTIFICATION_BUILDERS = (n.reminder, n.agenda, n.unbooked, n.next_tsm_offer, n.leader_rebook)
+NOTIFICATION_BUILDERS = (n.reminder, n.agenda, n.unbooked, n.next_tsm_offer, n.leader_rebook, n.book_invite)
 
 
 def big_samples() -> dict[str, tuple]:

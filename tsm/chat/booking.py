@@ -16,6 +16,7 @@ from cards import booking as cards
 
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
+from ..domain.pupil_data import check_free_text
 from ..domain.text import day_text, when_text
 from ..services.booking import CHANGEABLE
 from ..services.conversation import ExpiredOffer, Offer, SchoolInfo
@@ -31,13 +32,16 @@ from .common import (
     load_offer,
     meeting_facts,
     now,
+    outlook_invites,
     place,
     read_date,
     read_start,
     school_picker,
     slot_choices,
+    teams_link_words,
     term_words,
     times_reply,
+    updated_invitation_note,
     when,
 )
 from .flows import BOOK, BOOKING_KINDS, MOVE, MOVING_KINDS, OFFICER_BOOK, Next, booking_flow, flow_of
@@ -256,7 +260,7 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         return await _attendees_card(ctx, offer, start, day)
     if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
-        facts = _slot_facts(offer, start, info)
+        facts = _slot_facts(ctx, offer, start, info)
         return Reply(card=cards.confirm(cards.ConfirmView(
             offer.id, start.isoformat(), "Book this TSM for the school?", facts,
             cards.Button("Book it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
@@ -272,11 +276,12 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         offer.id, start.isoformat(), "Move the TSM to this time?", facts,
         cards.Button("Move it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
                      style="positive"),
-        day, note="Everyone invited gets an updated invitation.")))
+        day, note=updated_invitation_note(ctx))))
 
 
-def _slot_facts(offer: Offer, start: datetime, info: SchoolInfo) -> tuple[tuple[str, str], ...]:
-    where = "Microsoft Teams (the link comes with the invitation)" if offer.mode == Mode.TEAMS.value else \
+def _slot_facts(ctx: ChatContext, offer: Offer, start: datetime,
+                info: SchoolInfo) -> tuple[tuple[str, str], ...]:
+    where = f"Microsoft Teams ({teams_link_words(ctx)})" if offer.mode == Mode.TEAMS.value else \
         (info.address or "At school")
     return (("School", info.name), ("When", when_text(start, start + offer.duration, ZoneInfo(offer.timezone))),
             ("Where", where), ("Link officer", info.officer_name))
@@ -339,7 +344,7 @@ async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     people = [f"{contacts[leader].name} (senior leader)", *[contacts[c].name for c in colleagues]]
     if ctx.actor.id not in (leader, *colleagues) and ctx.actor.id in contacts:
         people.append(f"{contacts[ctx.actor.id].name} (you)")
-    facts = (*_slot_facts(offer, start, info), ("Invited", ", ".join(people)))
+    facts = (*_slot_facts(ctx, offer, start, info), ("Invited", ", ".join(people)))
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
     data_out = (("offerId", offer.id), ("start", start.isoformat()), ("leader", str(leader)),
                 ("colleagues", ",".join(str(c) for c in colleagues)))
@@ -527,7 +532,9 @@ def _reason(data: dict[str, Any]) -> str:
     reason = field_str(data, "reason", label="a reason", max_len=500)
     if len(reason) < 3:
         raise InvalidInput("Please give a short reason for cancelling (it goes to the other side).")
-    return reason
+    # A UPN or a date of birth is refused before the confirmation card shows it; names when it is saved (the
+    # booking service knows the school's and officer's names, which are allowed).
+    return check_free_text(reason, label="your reason", names=False)
 
 
 async def cancel_confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -584,7 +591,8 @@ async def add_colleague(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     added = v.attendees[-1].name if v.attendees else ""
     return Reply(text=f"{added} has been invited.", card=cards.done(cards.DoneView(
         "Colleague invited", meeting_facts(v, with_attendees=True),
-        note="They get the invitation by email, like everyone invited.",
+        note=("Outlook sends them the invitation, like everyone invited." if outlook_invites(ctx) else
+              f"An updated invitation is being emailed to everyone invited, {added} included."),
         buttons=(cards.Button("Add another", "meeting.add_colleague_start", (("meetingId", v.id),)),
                  cards.MY_MEETINGS))))
 

@@ -46,7 +46,8 @@ def when(v: MeetingView) -> str:
 
 def place(v: MeetingView) -> str:
     if v.mode == Mode.TEAMS.value:
-        return "Microsoft Teams" + ("" if v.join_url else " (the Teams link will follow)")
+        # No promise of a link: only Outlook (the Graph calendar) makes one, and then it is on the view already.
+        return "Microsoft Teams" + ("" if v.join_url else " (no joining link yet)")
     return v.location or "At school"
 
 
@@ -58,11 +59,29 @@ def meeting_facts(v: MeetingView, *, with_attendees: bool = False) -> tuple[tupl
     return tuple(facts)
 
 
+def outlook_invites(ctx: ChatContext) -> bool:
+    """True with the Graph calendar: Outlook sends the invitations (and makes the Teams link); else the TSM service
+    emails the local calendar's invitations itself (tsm.notifications)."""
+    return getattr(ctx.services.settings, "calendar_backend", "local") == "graph"
+
+
 def invitation_line(ctx: ChatContext, has_ics: bool) -> str:
-    if getattr(ctx.services.settings, "calendar_backend", "local") == "graph":
+    """What happens to the invitation, as it really does with the calendar configured."""
+    if outlook_invites(ctx):
         return "Emailed from Outlook to everyone invited"
-    return "Attached (.ics): open it to add the TSM to your calendar" if has_ics else \
-        "It will be sent shortly"
+    return "Being emailed to everyone invited and the link officer" + (
+        "; also attached here (.ics): open it to add the TSM to your calendar" if has_ics else "")
+
+
+def updated_invitation_note(ctx: ChatContext) -> str:
+    return "Outlook sends everyone invited an updated invitation." if outlook_invites(ctx) else \
+        "An updated invitation is being emailed to everyone invited."
+
+
+def teams_link_words(ctx: ChatContext) -> str:
+    """Where a Teams TSM's joining link comes from: Outlook's invitation; the local calendar makes none."""
+    return "the link comes with Outlook's invitation" if outlook_invites(ctx) else \
+        "this service makes no joining link: your link officer shares one"
 
 
 def ics_files(ics: bytes | None, name: str = "tsm-invitation.ics") -> tuple[tuple[str, str, bytes], ...]:

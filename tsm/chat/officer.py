@@ -37,6 +37,33 @@ async def pick_school(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return await start_for_school(ctx, info, officer=True, note=note)
 
 
+async def invite_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """Send a school its link to book: which school?"""
+    schools = await ctx.services.directory.officer_schools(ctx.actor)
+    choices = tuple(cards.Choice(f"{s.name} ({s.urn})", str(s.id)) for s in schools)
+    return Reply(card=cards.pick_school(cards.PickSchoolView("Send which school its link to book?", choices,
+                                                             verb="officer.invite", next_title="Send the invitation")))
+
+
+INVITE_CHANNEL = {"teams": "in Teams, to those who have the TSM app (the others get it once they install it)",
+                  "email": "by email, with their link to book on the TSM page",
+                  "teams_then_email": "in Teams to those who have the TSM app, by email with their link to book to "
+                                      "the others"}
+
+
+async def invite(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """An ``invited`` event: the school's attendance leads and senior leaders are told like every message."""
+    school_id = field_int(data, "schoolId", label="the school")
+    told = await ctx.services.directory.invite_school(ctx.actor, school_id)
+    delivery = getattr(ctx.services.settings, "delivery", "teams_then_email")
+    school = next((s.name for s in await ctx.services.directory.officer_schools(ctx.actor) if s.id == school_id), "")
+    facts = ((("School", school),) if school else ()) + (("To", ", ".join(c.name for c in told)),)
+    return Reply(text=f"Invitation to book on its way to {len(told)} {'person' if len(told) == 1 else 'people'}.",
+                 card=cards.done(cards.DoneView("Invitation on its way", facts,
+                                                note=f"It goes {INVITE_CHANNEL.get(delivery, INVITE_CHANNEL['teams'])}.",
+                                                buttons=(cards.Button("My schools", "officer.schools"),))))
+
+
 async def my_week(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     at = now(ctx)
     views = await ctx.services.booking.list_meetings(ctx.actor, officer_id=ctx.actor.id, since=at,
@@ -169,6 +196,9 @@ def register(router: Router) -> None:
     router.command("book for school", "book for a school", help="Book a TSM on a school's behalf",
                    roles=OFFICERS)(book_for_school)
     router.command("my week", help="Your TSMs in the coming week", roles=OFFICERS)(my_week)
+    router.command("invite school", "invite", help="Send a school its link to book (Teams, or email)",
+                   roles=OFFICERS)(invite_start)
+    router.verb("officer.invite", roles=OFFICERS)(invite)
     router.command("my schools", help="Your schools and whether each has its TSM this term",
                    roles=OFFICERS)(my_schools)
     router.command("add contact", help="Add a school contact", roles=OFFICERS)(contact_start)

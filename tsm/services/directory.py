@@ -23,6 +23,8 @@ from ..domain.model import ContactRole
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import now_utc
+from .conversation import NOTIFY_ROLES  # the notifications' SCHOOL audience: who an invitation reaches
+from .events import EventKind, record
 from .tenants import Tenants
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -190,6 +192,46 @@ class Directory:
                 return ContactView(c.id, c.school_id, c.name, c.email, c.role)
         except IntegrityError:
             raise InvalidInput(f"{email} is already a contact of that school.") from None
+
+
+async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: str | None) -> None:
+    """Remember the AAD id (and the tenant it was seen in) of a person just matched by their email. Another row
+    holding the same AAD id lets go of it first (the id is unique): the email match is the newer evidence."""
+    if not aad or (person.teams_aad_id == aad and person.teams_tenant_id == tid):
+        return
+    for table in (Officer, SchoolContact):
+        await s.exec(update(table).where(table.teams_aad_id == aad, table.id != person.id)
+                        .values(teams_aad_id=None, teams_tenant_id=None))
+    person.teams_aad_id, person.teams_tenant_id = aad, tid
+    s.add(person)
+
+
+    async def invite_school(self, actor: Actor, school_id: int) -> list[ContactView]:
+        """The school's officer (or an admin, or the CLI) sends its attendance leads and senior leaders their link
+        to book: an ``invited`` event, delivered like every message (``tsm.notifications``: Teams with a
+        conversation, else an email with their sign-in link). Returns the people who will be told."""
+        if not actor.is_officer:
+            raise NotAllowed("Only the school's link officer or the LA attendance team can invite a school to book.")
+        now = self.clock()
+        async with self.db.transaction() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound(f"No school with id {school_id}.")
+            _check_school(actor, school)
+            if not school.open:
+                raise InvalidInput(f"{school.name} is closed.")
+            if school.link_officer_id is None:
+                raise InvalidInput(f"{school.name} has no link officer yet: link one first (tsm assign).")
+            told = [ContactView(c.id, c.school_id, c.name, c.email, c.role) for c in await s.exec(
+                select(SchoolContact).where(SchoolContact.school_id == school.id, SchoolContact.active == True,  # noqa: E712
+                                            col(SchoolContact.role).in_(NOTIFY_ROLES)).order_by(SchoolContact.id))]
+            if not told:
+                raise InvalidInput(f"{school.name} has no attendance lead or senior leader to invite: add a contact "
+                                   "first.")
+            record(s, EventKind.INVITED, actor, now, school_id=school.id)
+            s.add(AuditLog(at=now, actor=actor.key, action="school.invite", entity="school", entity_id=str(school.id),
+                           detail={"contacts": len(told)}))
+        return told
 
 
 async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: str | None) -> None:

@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     OUTLOOK_CHANGE = "outlook_change"  # data: notice, text (declined, deleted or a refused move in Outlook)
     RECORD_SAVED = "record_saved"  # data: created (the TSM record written or updated)
     ENDED = "ended"  # the meeting's end was seen (Teams event or the timer)
+    INVITED = "invited"  # the LA sent a school's staff their link to book (school_id, no meeting): tsm invite
     SIGNIN_REQUESTED = "signin_requested"  # someone asked the web page for a sign-in link (data: person)
 
 
