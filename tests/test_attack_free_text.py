@@ -215,3 +215,15 @@ async def test_the_invitees_of_a_meeting_are_capped(svc, world, db):
     # Adding someone already invited is not a new invitee.
     v = await svc.add_attendee(lead, r.meeting.id, name="Colleague 0", email="c0@100001.sch.example")
     assert len(v.attendees) == 12
+
+
+def test_an_email_shows_relayed_text_as_typed_never_as_a_link():
+    from tsm import mailing
+
+    typed = "See [the new date](https://evil.example) **now** _please_ <b>x</b>"
+    sent = f"The TSM was cancelled. Reason: {plain(typed)}"  # what tsm.notifications writes
+    assert mailing.plain(sent) == f"The TSM was cancelled. Reason: {typed}"  # the text part: the words as typed
+    html = mailing.markup(sent)
+    assert "<a " not in html and "<strong>" not in html and "<em>" not in html and "<b>" not in html
+    assert "[the new date](https://evil.example)" in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert '<a href="https://ok.example">' in mailing.markup("[a link](https://ok.example)")  # the product's own

@@ -29,6 +29,7 @@ from .adapters.db.directory import LA, Officer, School, SchoolContact
 from .adapters.db.engine import Database
 from .adapters.db.meetings import Meeting, MeetingAttendee
 from .adapters.mail import MailPort, MailStatus
+from .domain.text import hold_escapes, release_escapes
 from .messaging import Invitation, Message, MessengerPort, Recipient, SendResult, SendStatus
 
 log = logging.getLogger(__name__)
@@ -112,19 +113,22 @@ _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 
 def plain(text: str) -> str:
-    """Markdown as Teams shows it, as plain words: **bold**, _italic_, [title](url) -> title (url)."""
+    """Markdown as Teams shows it, as plain words: **bold**, _italic_, [title](url) -> title (url); what someone
+    typed (escaped by tsm.domain.text.plain) comes out as they typed it."""
+    text = hold_escapes(text)
     text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
     text = _BOLD.sub(r"\1", text)
-    return _ITALIC.sub(r"\1", text).replace("  \n", "\n")
+    return release_escapes(_ITALIC.sub(r"\1", text).replace("  \n", "\n"))
 
 
 def markup(text: str) -> str:
-    """The same markdown as HTML, every character of the text escaped first."""
-    out = html.escape(text, quote=True)
+    """The same markdown as HTML, every character of the text escaped first (what someone typed, escaped by
+    tsm.domain.text.plain, is only text: never a link or emphasis)."""
+    out = html.escape(hold_escapes(text), quote=True)
     out = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
     out = _ITALIC.sub(r"<em>\1</em>", out)
-    return out.replace("  \n", "<br>").replace("\n", "<br>")
+    return release_escapes(out.replace("  \n", "<br>").replace("\n", "<br>"), html=True)
 
 
 def _subject(text: str) -> str:

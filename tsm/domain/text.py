@@ -72,3 +72,20 @@ def unescape(value: str) -> str:
     """:func:`plain`'s escapes undone, for a channel that shows the words as plain text (an email's text part),
     after it has turned the message's own markdown into its form."""
     return _ESCAPED.sub(r"\1", value or "")
+
+
+_HELD = 0xE000  # private-use characters stand for escaped ones while a channel turns markdown into its own form
+
+
+def hold_escapes(value: str) -> str:
+    """Each ``\\X`` of :func:`plain` as one private-use character, so a channel's own markdown patterns (bold,
+    links) cannot match across them; :func:`release_escapes` gives the characters back."""
+    return _ESCAPED.sub(lambda m: chr(_HELD + ord(m.group(1))), value or "")
+
+
+def release_escapes(value: str, *, html: bool = False) -> str:
+    """The characters :func:`hold_escapes` held, as themselves (HTML-escaped with ``html``)."""
+    import html as _html
+
+    return re.sub("[\ue000-\ue07f]", lambda m: _html.escape(chr(ord(m.group(0)) - _HELD)) if html
+                  else chr(ord(m.group(0)) - _HELD), value)
