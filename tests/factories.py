@@ -41,6 +41,10 @@ class World:
         return Actor("officer", self.officers[key])
 
 
+# The period of the schools' attendance figures: the latest national averages held (domain.md: 2024/25 autumn and
+# spring, primary 94.84, secondary 91.91, special 87.23), so each school is compared with the same period's average.
+ATTENDANCE_PERIOD = "2024/25 autumn and spring terms"
+
 SCHOOLS = {
     # key: (urn, name, type, group, phase_of_education, phase, attendance, trust, officer)
     "low_primary": (100001, "Low Primary School", "Community school", "Local authority maintained schools", "Primary", "primary", 92.0, None, "ann"),
@@ -77,7 +81,8 @@ async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[
                 s.add(TermBreak(term_id=t.id, kind="half_term", start_date=a, end_date=b))
         for key, (urn, name, type_, group, poe, phase, att, trust, off) in SCHOOLS.items():
             sc = School(urn=urn, la_id=la.id, name=name, type_name=type_, type_group=group, phase_of_education=poe,
-                        phase=phase, attendance_pct=att, trust_code=trust, street="1 School Lane", town="Norwich",
+                        phase=phase, attendance_pct=att, attendance_period=ATTENDANCE_PERIOD if att is not None else None,
+                        trust_code=trust, street="1 School Lane", town="Norwich",
                         postcode="NR1 1AA", link_officer_id=w.officers[off])
             s.add(sc)
             await s.flush()

@@ -17,6 +17,7 @@ from tsm.demo import (
     CALENDAR_WEEKS,
     CONTACT_FIRST_NAMES,
     CONTACT_LAST_NAMES,
+    DEMO_ATTENDANCE_PERIOD,
     DEMO_OPEN_SCHOOLS,
     HEAD_FIRST_NAMES,
     HEAD_LAST_NAMES,
@@ -25,6 +26,7 @@ from tsm.demo import (
     demo_gias_path,
     load_demo,
 )
+from tsm.domain.averages import parse_period
 from tsm.domain.policy import load_policy
 
 TODAY = date(2026, 11, 23)  # a Monday
@@ -76,7 +78,7 @@ async def test_load_demo(database, url):
     assert 990031 not in schools and 998001 not in schools  # closed; another LA
 
     # every kind of school, and the routes Norfolk's (= the demo's) rules give them
-    assert Counter(s.phase for s in schools.values()) == {"primary": 13, "secondary": 7, "special": 7, "other": 3}
+    assert Counter(s.phase for s in schools.values()) == {"primary": 13, "secondary": 7, "special": 7, "other": 2, "pru_ap": 1}
     direct = {urn for urn, s in schools.items() if s.booking_route == "contacted_directly"}
     assert direct == {
         990009, 990010, 990016, 990020, 990024,  # trust 9001, which has an allocated officer
@@ -87,7 +89,9 @@ async def test_load_demo(database, url):
     assert schools[990030].booking_route == "self"  # the PRU
 
     # attendance on both sides of the national averages, and some schools without a figure
-    averages = load_policy("demo").national_averages.attendance_by_phase
+    found = load_policy("demo").national_averages.matching(parse_period(DEMO_ATTENDANCE_PERIOD))
+    averages = {phase.value: value for phase, value in found.attendance_by_phase.items()}
+    assert {s.attendance_period for s in schools.values() if s.attendance_pct is not None} == {DEMO_ATTENDANCE_PERIOD}
     compared = [(s.attendance_pct, averages[s.phase]) for s in schools.values()
                 if s.attendance_pct is not None and s.phase in averages]
     assert any(pct < avg for pct, avg in compared) and any(pct >= avg for pct, avg in compared)

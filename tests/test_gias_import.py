@@ -331,8 +331,8 @@ async def test_attendance_import_sets_figures_and_recomputes_the_route_reason(da
     att = tmp_path / "attendance.csv"
     att.write_text(
         "urn,attendance_pct,period\n"
-        "900001,92.5,2025-26 autumn\n"       # line 2: below primary 94.5
-        "900008,96.0%,2025-26 autumn\n"      # line 3: above
+        "900001,92.5,2024-25 autumn and spring\n"   # line 2: below primary 94.84 (2024/25 autumn+spring)
+        "900008,96.0%,2024-25 autumn and spring\n"  # line 3: above
         "900002,101,2025-26\n"               # line 4
         "900003,abc,2025-26\n"               # line 5
         "123456,90,2025-26\n"                # line 6: unknown school
@@ -343,11 +343,11 @@ async def test_attendance_import_sets_figures_and_recomputes_the_route_reason(da
     assert [line for line, _ in report.errors] == [4, 5, 6, 7]
     assert report.ok == 2 and report.updated == 2
     schools = await schools_by_urn(database)
-    assert (schools[900001].attendance_pct, schools[900001].attendance_period) == (92.5, "2025-26 autumn")
+    assert (schools[900001].attendance_pct, schools[900001].attendance_period) == (92.5, "2024-25 autumn and spring")
     assert "below the national average" in schools[900001].booking_route_reason
     assert schools[900001].booking_route == "self"
     assert schools[900008].attendance_pct == 96.0
-    assert "above the national average" in schools[900008].booking_route_reason
+    assert "not below the national average" in schools[900008].booking_route_reason
     assert schools[900002].attendance_pct is None
 
     again = await import_attendance(database, att)

@@ -24,16 +24,23 @@ def test_norfolk_and_kent_load_with_their_differences():
     assert all(timedelta(minutes=60) <= mt.duration <= timedelta(minutes=90)
                for p in (norfolk, kent) for mt in p.meeting_types)
     assert norfolk.max_tsms_per_school_per_term == kent.max_tsms_per_school_per_term == 1
-    assert norfolk.national_averages.for_phase(Phase.PRIMARY) == 94.5 and norfolk.national_averages.year == "2023/24"
+    assert norfolk.national_averages.for_phase(Phase.PRIMARY, "2023/24") == 94.5
+    assert kent.national_averages.for_phase(Phase.PRIMARY, "2024/25", "autumn_spring") == 94.84
     assert kent.next_tsm_at_meeting_end == "officer_proposes"
 
 
+Y = "2023/24"  # the figures' academic year: compared with that year's averages (94.5 / 91.1 / 87.0)
+
+
 @pytest.mark.parametrize("facts, rule", [
-    (SchoolFacts(Phase.PRIMARY, attendance_pct=93.0), "below_average_books_each_term"),
-    (SchoolFacts(Phase.PRIMARY, attendance_pct=94.5), "above_average_may_book_once_a_year"),  # at the average
-    (SchoolFacts(Phase.SECONDARY, attendance_pct=95.0), "secondary_encouraged_termly"),
+    (SchoolFacts(Phase.PRIMARY, attendance_pct=93.0, attendance_period=Y), "below_average_books_each_term"),
+    (SchoolFacts(Phase.PRIMARY, attendance_pct=94.5, attendance_period=Y), "above_average_may_book_once_a_year"),  # at the average
+    (SchoolFacts(Phase.PRIMARY, attendance_pct=94.5), "no_matching_national_average_books_each_term"),  # no year
+    (SchoolFacts(Phase.SECONDARY, attendance_pct=95.0, attendance_period=Y), "secondary_encouraged_termly"),
+    (SchoolFacts(Phase.SECONDARY, attendance_pct=90.0, attendance_period=Y), "below_average_books_each_term"),
     (SchoolFacts(Phase.SPECIAL, la_maintained=True, attendance_pct=80.0), "la_maintained_special_school_contacted_directly"),
-    (SchoolFacts(Phase.SPECIAL, la_maintained=False, attendance_pct=80.0), "below_average_books_each_term"),  # special academy
+    (SchoolFacts(Phase.SPECIAL, la_maintained=False, attendance_pct=80.0, attendance_period=Y),
+     "below_average_books_each_term"),  # special academy
     (SchoolFacts(Phase.PRIMARY, independent=True), "independent_school_contacted_directly"),
     (SchoolFacts(Phase.PRIMARY, trust_has_allocated_officer=True, attendance_pct=90.0),
      "trust_with_allocated_officer_contacted_directly"),

@@ -24,6 +24,7 @@ from sqlmodel import select
 from tsm.adapters.db.calendars import CalendarEvent
 from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term
 from tsm.adapters.db.engine import Database
+from tsm.domain.averages import parse_period
 from tsm.domain.policy import load_policy
 from tsm.importers.gias import csv_text, ensure_la, import_attendance_in, import_gias_in
 from tsm.importers.people import (
@@ -39,6 +40,7 @@ DEMO_LA_CODE = "999"
 DEMO_POLICY = "demo"
 DEMO_SEED = 20261122
 DEMO_GIAS_FILE = "demo-gias.csv"
+DEMO_ATTENDANCE_PERIOD = "2024-25 autumn and spring terms"  # the latest national averages' period (domain.md)
 DEMO_ACTOR = "system:demo"
 CALENDAR_WEEKS = 6
 LONDON = ZoneInfo("Europe/London")
@@ -345,8 +347,10 @@ def demo_gias_path() -> Path:
 
 
 def _attendance_rows(rng: random.Random) -> list[tuple[int, str, str]]:
-    """Attendance % around the demo policy's national averages: some below, some above."""
-    averages = load_policy(DEMO_POLICY).national_averages.attendance_by_phase
+    """Attendance % around the demo policy's national averages of the period the figures are from (2024/25 autumn
+    and spring terms): some below, some above."""
+    found = load_policy(DEMO_POLICY).national_averages.matching(parse_period(DEMO_ATTENDANCE_PERIOD))
+    averages = {phase.value: value for phase, value in (found.attendance_by_phase if found else {}).items()}
     base = {"Primary": averages.get("primary", 94.5), "Secondary": averages.get("secondary", 91.1),
             "All-through": averages.get("secondary", 91.1)}
     rows = []
@@ -356,7 +360,7 @@ def _attendance_rows(rng: random.Random) -> list[tuple[int, str, str]]:
         avg = averages.get("special", 87.0) if "special" in s.type_name.lower() else base.get(s.phase, 80.0)
         # alternate below / above so both kinds are always present, then jitter
         offset = (-1 if i % 2 == 0 else 1) * rng.uniform(0.3, 3.0)
-        rows.append((s.urn, f"{min(100.0, avg + offset):.1f}", "2025-26 autumn and spring terms"))
+        rows.append((s.urn, f"{min(100.0, avg + offset):.1f}", DEMO_ATTENDANCE_PERIOD))
     return rows
 
 

@@ -47,7 +47,8 @@ from .common import (
 from .flows import BOOK, BOOKING_KINDS, MOVE, MOVING_KINDS, OFFICER_BOOK, Next, booking_flow, flow_of
 from .router import DEFAULT_TZ, MAX_ID, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
-SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day"}
+SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day",
+                 "officer_not_working", "travel_time"}
 
 
 # ---------------------------------------------------------------------- book: start and mode
@@ -86,16 +87,9 @@ def parse_day(text: str, today: date) -> date | None:
 
 
 def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
-    """(what the LA expects of this school, the figures behind it) in words."""
-    ent = info.entitlement
-    figures = ""
-    if info.attendance_pct is not None and ent.national_average is not None:
-        whose = "The school's attendance" if officer_view else "Your attendance"
-        period = f" ({info.attendance_period})" if info.attendance_period else ""
-        year = f", {info.national_average_year}" if info.national_average_year else ""
-        figures = (f"{whose}: {info.attendance_pct:.1f}%{period}. National average for {info.phase} schools: "
-                   f"{ent.national_average:.1f}% (DfE{year}).")
-    return ent.message, figures
+    """(what the LA expects of this school, the figures behind it) in words: the national average of the same
+    year and measure as the school's figure, saying which (``tsm.domain.entitlement.figures_words``)."""
+    return info.entitlement.message, (info.figures_for_officer if officer_view else info.figures)
 
 
 async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
@@ -198,7 +192,8 @@ async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: 
     if day is not None:
         if day in days_of(saved):
             return times_reply(saved, day)
-        note = f"{day_text(day)} has no free time left{' with ' + who if who else ''}: please pick another date."
+        note = await booking.why_no_times_on(actor, info.id, day) or \
+            f"{day_text(day)} has no free time left{' with ' + who if who else ''}: please pick another date."
     back = cards.Button("Back", "officer.pick_school", (("schoolId", info.id),)) if officer else \
         cards.Button("Back", "book.start")
     return dates_reply(saved, intro=intro_for(saved, who, offer.term_label), note=note, back=back)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .averages import NationalAverage, parse_period
 from .model import BookingRoute, Phase
 from .policy import EntitlementRule, Policy
 
@@ -17,18 +18,31 @@ SPECIAL_TYPES = {
     "non-maintained special school",
     "other independent special school",
 }
+# Pupil referral units and alternative provision: their own phase (no national average in the figures we hold).
+ALTERNATIVE_PROVISION_TYPES = {
+    "pupil referral unit",
+    "academy alternative provision converter",
+    "academy alternative provision sponsor led",
+    "free schools alternative provision",
+}
+NURSERY_TYPES = {"la nursery school"}
 INDEPENDENT_TYPES = {"other independent school", "other independent special school", "independent school"}
 LA_MAINTAINED_GROUP = "local authority maintained schools"
-PRIMARY_PHASES = {"primary", "middle deemed primary", "nursery"}
+PRIMARY_PHASES = {"primary", "middle deemed primary"}
 SECONDARY_PHASES = {"secondary", "middle deemed secondary", "16 plus", "all-through"}
 
 
 def classify_phase(type_name: str, phase_name: str) -> Phase:
-    """Phase for the national comparison: special types first, then the GIAS phase of education."""
+    """Phase for the national comparison: PRU/AP and special types first, nursery schools, then the GIAS phase of
+    education (a nursery school is not compared with primary schools)."""
     t = (type_name or "").strip().lower()
+    if t in ALTERNATIVE_PROVISION_TYPES or "alternative provision" in t:
+        return Phase.ALTERNATIVE_PROVISION
     if t in SPECIAL_TYPES or "special" in t:
         return Phase.SPECIAL
     p = (phase_name or "").strip().lower()
+    if t in NURSERY_TYPES or p == "nursery":
+        return Phase.NURSERY
     if p in PRIMARY_PHASES:
         return Phase.PRIMARY
     if p in SECONDARY_PHASES:
@@ -58,6 +72,7 @@ class SchoolFacts:
     la_maintained: bool = False
     trust_has_allocated_officer: bool = False
     attendance_pct: float | None = None
+    attendance_period: str | None = None  # free text naming the academic year and terms the figure is from
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,9 @@ class Entitlement:
     rule: str
     expectation: str  # termly | termly_encouraged | yearly | contacted_directly
     message: str
-    attendance_vs_average: str  # below | at_or_above | unknown
+    attendance_vs_average: str  # below | at_or_above | no_figure | no_average
     national_average: float | None
+    average: NationalAverage | None = None  # the year and measure compared with (None: no comparison)
 
     @property
     def route(self) -> BookingRoute:
@@ -83,11 +99,28 @@ class Entitlement:
         return self.expectation in ("termly", "termly_encouraged", "contacted_directly")
 
 
+def compare(pct: float, average: float) -> str:
+    """"below", "equal" or "above", to the hundredth of a percent the DfE publishes (no float noise)."""
+    diff = round(pct - average, 6)
+    return "below" if diff < 0 else "equal" if diff == 0 else "above"
+
+
+def matching_average(facts: SchoolFacts, policy: Policy) -> NationalAverage | None:
+    """The national averages of the school's figure's own year and measure, if they have the school's phase."""
+    found = policy.national_averages.matching(parse_period(facts.attendance_period))
+    return found if found is not None and facts.phase in found.attendance_by_phase else None
+
+
 def attendance_vs_average(facts: SchoolFacts, policy: Policy) -> tuple[str, float | None]:
-    avg = policy.national_averages.for_phase(facts.phase)
-    if facts.attendance_pct is None or avg is None:
-        return "unknown", avg
-    return ("below" if facts.attendance_pct < avg else "at_or_above"), avg
+    """("below" | "at_or_above" | "no_figure" | "no_average", the average compared with). Exactly equal is
+    "at_or_above" (not below)."""
+    if facts.attendance_pct is None:
+        return "no_figure", None
+    found = matching_average(facts, policy)
+    if found is None:
+        return "no_average", None
+    avg = found.attendance_by_phase[facts.phase]
+    return ("below" if compare(facts.attendance_pct, avg) == "below" else "at_or_above"), avg
 
 
 def _matches(rule: EntitlementRule, facts: SchoolFacts, vs_avg: str) -> bool:
@@ -96,7 +129,7 @@ def _matches(rule: EntitlementRule, facts: SchoolFacts, vs_avg: str) -> bool:
             if facts.phase.value not in [str(w).lower() for w in want]:
                 return False
         elif key == "attendance":
-            if vs_avg != want:
+            if vs_avg != want and not (want == "unknown" and vs_avg in ("no_figure", "no_average")):
                 return False
         elif bool(getattr(facts, key)) != bool(want):
             return False
@@ -105,7 +138,41 @@ def _matches(rule: EntitlementRule, facts: SchoolFacts, vs_avg: str) -> bool:
 
 def entitlement_for(facts: SchoolFacts, policy: Policy) -> Entitlement:
     vs_avg, avg = attendance_vs_average(facts, policy)
+    found = matching_average(facts, policy) if avg is not None else None
     for rule in policy.entitlement_rules:
         if _matches(rule, facts, vs_avg):
-            return Entitlement(rule.name, rule.expectation, rule.message, vs_avg, avg)
+            return Entitlement(rule.name, rule.expectation, rule.message, vs_avg, avg, found)
     raise AssertionError("policy has no default rule")  # parse_policy guarantees a default
+
+
+def _pct(value: float) -> str:
+    """A percentage as published: one decimal at least, two when the figure has them (94.84, 94.5)."""
+    text = f"{value:.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def figures_words(facts: SchoolFacts, policy: Policy, *, officer_view: bool = False) -> str:
+    """The figures behind the entitlement, truthfully: the school's figure and its period, and the national
+    average of the same year and measure (saying which), or why there is none to compare with."""
+    if facts.attendance_pct is None:
+        return ""
+    whose = "The school's attendance" if officer_view else "Your attendance"
+    period = parse_period(facts.attendance_period)
+    shown = f" ({facts.attendance_period})" if facts.attendance_period else ""
+    head = f"{whose}: {_pct(facts.attendance_pct)}%{shown}."
+    nat = policy.national_averages
+    if not nat.has_phase(facts.phase):
+        return (f"{head} The DfE publishes no national attendance average for {facts.phase.label} in the figures we "
+                "hold, so it is not compared with one.")
+    if period is None:
+        return (f"{head} No academic year is recorded for this figure, so it cannot be compared with the national "
+                f"average of its year (we hold {nat.labels}).")
+    found = matching_average(facts, policy)
+    if found is None:
+        return (f"{head} We hold no national average for {facts.phase.label} for {period.label} (we hold "
+                f"{nat.labels}), so it is not compared with one.")
+    avg = found.attendance_by_phase[facts.phase]
+    word = {"below": "below", "equal": "equal to", "above": "above"}[compare(facts.attendance_pct, avg)]
+    source = f", {found.source}" if found.source else ", DfE"
+    return (f"{head} That is {word} the national average for {facts.phase.label} for the same period, "
+            f"{found.label}: {_pct(avg)}%{source}.")

@@ -12,8 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .averages import MEASURES, NationalAverage, NationalAverages, academic_year
 from .errors import PolicyError
-from .model import Mode, Phase
+from .model import Mode, Phase, TermName
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BLOCK_MINUTES = 5  # the database reserves officers' time in blocks of this size; see adapters.db.OfficerBlock
@@ -59,14 +60,35 @@ class WorkingHours:
         }
 
 
-@dataclass(frozen=True)
-class NationalAverages:
-    year: str
-    source: str
-    attendance_by_phase: dict[Phase, float]
-
-    def for_phase(self, phase: Phase) -> float | None:
-        return self.attendance_by_phase.get(phase)
+# GIAS "TypeOfEstablishment (name)" values a TSM covers (establishments with pupils of compulsory school age):
+# primary, middle, secondary and all-through schools of every kind, special schools (non-maintained and independent
+# special included), PRUs and alternative provision, independent schools. Left out: LA nursery schools, further and
+# higher education, 16-19 and sixth-form institutions, children's centres, online providers, secure units, schools
+# overseas, Welsh establishments, "Miscellaneous". A profile changes it with [schools] establishment_types.
+DEFAULT_ESTABLISHMENT_TYPES = (
+    "Community school",
+    "Voluntary aided school",
+    "Voluntary controlled school",
+    "Foundation school",
+    "City technology college",
+    "Academy converter",
+    "Academy sponsor led",
+    "Free schools",
+    "University technical college",
+    "Studio schools",
+    "Community special school",
+    "Foundation special school",
+    "Academy special converter",
+    "Academy special sponsor led",
+    "Free schools special",
+    "Non-maintained special school",
+    "Other independent special school",
+    "Other independent school",
+    "Pupil referral unit",
+    "Academy alternative provision converter",
+    "Academy alternative provision sponsor led",
+    "Free schools alternative provision",
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,10 @@ class EntitlementRule:
     """One row of the LA's entitlement table. The first rule whose conditions all hold applies.
 
     Conditions (all optional): ``phase`` (list), ``independent``, ``la_maintained``,
-    ``trust_has_allocated_officer`` (booleans), ``attendance`` ("below", "at_or_above", "unknown").
+    ``trust_has_allocated_officer`` (booleans), ``attendance``: "below" or "at_or_above" the national average of
+    the same year and measure (exactly equal is "at_or_above"), "no_figure" (no attendance on record),
+    "no_average" (a figure, but no national average of its phase, year and measure to compare it with), or
+    "unknown" (either of the last two).
     """
 
     name: str
@@ -84,6 +109,7 @@ class EntitlementRule:
 
 
 EXPECTATIONS = ("termly", "termly_encouraged", "yearly", "contacted_directly")
+ATTENDANCE_CONDITIONS = ("below", "at_or_above", "no_figure", "no_average", "unknown")
 CONDITIONS = {"phase", "independent", "la_maintained", "trust_has_allocated_officer", "attendance"}
 
 
@@ -113,6 +139,14 @@ class Policy:
     # shown (else the answer is "a school": with two people attending, the school names its author).
     # evaluation.min_answers_to_name_school.
     min_answers_to_name_school: int = 3
+    # GIAS establishment types imported as schools (schools.establishment_types), compared lower-case.
+    establishment_types: tuple[str, ...] = DEFAULT_ESTABLISHMENT_TYPES
+    # A school that may book one TSM a year and has had none this academic year is chased from this term on
+    # (entitlement.yearly_chase_term).
+    yearly_chase_term: str = TermName.SUMMER.value
+
+    def covers_type(self, type_name: str) -> bool:
+        return (type_name or "").strip().lower() in {t.lower() for t in self.establishment_types}
 
     def meeting_type(self, key: str | None = None) -> MeetingType:
         if key is None:
@@ -172,12 +206,15 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     if not rules or rules[-1].when:
         raise PolicyError(f"policy '{key}': the last entitlement rule must have no conditions (the default)")
 
-    averages = {}
-    for phase_name, value in nat.get("attendance", {}).items():
-        try:
-            averages[Phase(phase_name)] = float(value)
-        except ValueError as exc:
-            raise PolicyError(f"national_averages.attendance: unknown phase '{phase_name}'") from exc
+    national_averages = _national_averages(nat)
+    for i, r in enumerate(rules):
+        want = r.when.get("attendance")
+        if want is not None and want not in ATTENDANCE_CONDITIONS:
+            raise PolicyError(f"entitlement.rules[{i}].when.attendance must be one of {ATTENDANCE_CONDITIONS}")
+    establishment_types = _establishment_types(raw.get("schools", {}))
+    chase_term = ent.get("yearly_chase_term", TermName.SUMMER.value)
+    if chase_term not in {t.value for t in TermName}:
+        raise PolicyError("entitlement.yearly_chase_term must be autumn, spring or summer")
 
     max_per_day = booking.get("max_meetings_per_officer_per_day", 3)
     if not isinstance(max_per_day, int) or max_per_day < 1:
@@ -211,12 +248,60 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         max_tsms_per_school_per_term=per_term,
         schools_book_themselves=bool(booking.get("schools_book_themselves", True)),
         next_tsm_at_meeting_end=booking.get("next_tsm_at_meeting_end", "offer_both"),
-        national_averages=NationalAverages(str(nat.get("year", "")), str(nat.get("source", "")), averages),
+        national_averages=national_averages,
         entitlement_rules=tuple(rules),
         notes=str(la.get("notes", "")),
         max_invitees=max_invitees,
         min_answers_to_name_school=min_named,
+        establishment_types=establishment_types,
+        yearly_chase_term=chase_term,
     )
+
+
+def _phase_averages(raw: dict[str, Any], where: str) -> dict[Phase, float]:
+    out = {}
+    for phase_name, value in raw.items():
+        try:
+            phase = Phase(phase_name)
+        except ValueError as exc:
+            raise PolicyError(f"{where}: unknown phase '{phase_name}'") from exc
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise PolicyError(f"{where}.{phase_name} must be a percentage above 0 and at most 100")
+        out[phase] = float(value)
+    return out
+
+
+def _national_averages(nat: dict[str, Any]) -> NationalAverages:
+    """``[[national_averages.figures]]`` (year, measure, source, attendance by phase), one per year and measure;
+    an older profile's single ``year`` + ``attendance`` is read as that year's full-year figures."""
+    source = str(nat.get("source", ""))
+    items = list(nat.get("figures", []))
+    if "attendance" in nat:
+        items.append({"year": nat.get("year", ""), "measure": nat.get("measure", "full_year"), "source": source,
+                      "attendance": nat["attendance"]})
+    figures = []
+    seen = set()
+    for i, f in enumerate(items):
+        where = f"national_averages.figures[{i}]"
+        year = academic_year(str(f.get("year", "")))
+        if year is None:
+            raise PolicyError(f"{where}.year must be an academic year like 2024/25 (got '{f.get('year', '')}')")
+        measure = f.get("measure", "full_year")
+        if measure not in MEASURES:
+            raise PolicyError(f"{where}.measure must be one of {MEASURES}")
+        if (year, measure) in seen:
+            raise PolicyError(f"{where}: {year} {measure} is given twice")
+        seen.add((year, measure))
+        figures.append(NationalAverage(year, measure, _phase_averages(f.get("attendance", {}), f"{where}.attendance"),
+                                       str(f.get("source", source))))
+    return NationalAverages(tuple(figures), source)
+
+
+def _establishment_types(schools: dict[str, Any]) -> tuple[str, ...]:
+    types = schools.get("establishment_types", DEFAULT_ESTABLISHMENT_TYPES)
+    if isinstance(types, str) or not all(isinstance(t, str) and t.strip() for t in types) or not types:
+        raise PolicyError("schools.establishment_types must be a list of GIAS establishment type names")
+    return tuple(t.strip() for t in types)
 
 
 def load_policy(name_or_path: str) -> Policy:

@@ -27,6 +27,8 @@ class SchoolRecord(Protocol):
     def phase_of_education(self) -> str: ...
     @property
     def attendance_pct(self) -> float | None: ...
+    @property
+    def attendance_period(self) -> str | None: ...
 
 
 def school_facts(school: SchoolRecord, *, trust_has_allocated_officer: bool) -> SchoolFacts:
@@ -42,4 +44,5 @@ def school_facts(school: SchoolRecord, *, trust_has_allocated_officer: bool) -> 
         la_maintained=is_la_maintained(school.type_group, school.type_name),
         trust_has_allocated_officer=trust_has_allocated_officer,
         attendance_pct=school.attendance_pct,
+        attendance_period=school.attendance_period,
     )

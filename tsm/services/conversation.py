@@ -23,7 +23,7 @@ from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
 from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingLeaderUnavailable, MeetingSchool
 from ..adapters.db.offers import ChatOffer
-from ..domain.entitlement import Entitlement, entitlement_for
+from ..domain.entitlement import Entitlement, entitlement_for, figures_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import allowed_from_names
 from ..domain.model import ContactRole, MeetingStatus, Mode
@@ -104,7 +104,9 @@ class SchoolInfo:
     modes_allowed: tuple[str, ...]
     default_mode: str
     entitlement: Entitlement
-    national_average_year: str
+    national_average_year: str  # the year and measure of the average compared with ("" when none)
+    figures: str = ""  # the school's figure and the average of the same period, in words, for the school
+    figures_for_officer: str = ""  # the same for its officer
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,8 @@ class ConversationService:
             school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
             school.address, officer_id, officer_name or "", officer_email or "", policy.la_name,
             tuple(m.value for m in policy.modes_allowed), policy.default_mode.value, ent,
-            policy.national_averages.year,
+            ent.average.label if ent.average else "",
+            figures_words(facts, policy), figures_words(facts, policy, officer_view=True),
         )
 
     async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:
