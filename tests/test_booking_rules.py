@@ -220,6 +220,9 @@ async def test_an_officers_busy_time_blocks_a_slot_including_travel(db, clock):
     assert local(2026, 1, 9, 10) in starts  # working elsewhere does not block
     with pytest.raises(BookingRefused) as err:
         await svc.book(who, school, local(2026, 1, 8, 12), mode="on_site")
+    assert err.value.code == "travel_time" and "another appointment at 11:00" in err.value.message
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(who, school, local(2026, 1, 8, 11), mode="teams")  # the busy hour itself
     assert err.value.code == "officer_busy"
     teams = await svc.free_slots(who, school, mode="teams")
     assert local(2026, 1, 8, 12) in {s.start for s in teams.slots}  # no travel on Teams

@@ -40,7 +40,7 @@ from ..domain.model import ContactRole, Interval, MeetingStatus, Mode, Phase, Te
 from ..domain.policy import BLOCK_MINUTES, Policy, WorkingHours
 from ..domain.pupil_data import check_free_text
 from ..domain.schools import school_facts as domain_school_facts
-from ..domain.slots import ExistingMeeting, Slot, SlotRules, find_slots
+from ..domain.slots import ExistingMeeting, NotFree, Slot, SlotRules, find_slots, why_not_free
 from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
 from ..domain.text import clean_text, day_text, time_text, when_text
@@ -147,6 +147,30 @@ class BookingService:
             )
         return SlotOffer(tuple(ids), officer.id, officer.name, the_term.id, the_term.label, mode_.value, mtype.key,
                          int(mtype.duration.total_seconds() // 60), str(tz), slots)
+
+    async def why_no_times_on(self, actor: Actor, school_id: int, day: date) -> str | None:
+        """Why ``day`` has no time to offer the school, when the reason is the day itself: not a school day, a day
+        its officer does not work, or a day already full (the officer's daily cap). None: its times are taken."""
+        async with self.db.reader() as s:
+            school = await self._school(s, school_id)
+            officer = await self._officer_for(s, [school])
+            self._authorize(actor, [school], officer)
+            policy, tz = await self.ref.policy_for_la(s, school.la_id)
+            cal = await self.ref.calendar(s, school.la_id)
+            why = cal.why_not_bookable(day)
+            if why:
+                return f"Sorry, {why}: TSMs are held on school days in term time."
+            if not _working_hours(officer, policy).by_weekday.get(day.weekday()):
+                return f"{officer.name} does not work on {day:%A}s: please pick another date."
+            cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
+            window = Interval(datetime.combine(day, time(0), tzinfo=tz),
+                              datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+            that_day = [m for _, m in await self._officer_meetings(s, officer.id, window, None)
+                        if m.start.astimezone(tz).date() == day]
+            if len(that_day) >= cap:
+                return (f"{officer.name} already has {cap} TSMs on {day_text(day)}, the most in one day: "
+                        "please pick another date.")
+        return None
 
     async def get_meeting(self, actor: Actor, meeting_id: int) -> MeetingView:
         async with self.db.reader() as s:
@@ -525,29 +549,41 @@ class BookingService:
             raise BookingRefused("started", f"This meeting has already started, so it cannot be {verb}.")
 
     def _check_slot(self, start, mode, duration, tz, officer, policy, cal: TermCalendar, busy, meetings, now) -> None:
-        """Raise BookingRefused with the specific reason when ``start`` is not a free slot."""
+        """Raise BookingRefused with the true reason (``tsm.domain.slots.why_not_free``) when ``start`` is not free."""
         rules = SlotRules.from_policy(policy, officer.max_meetings_per_day)
-        wh = _working_hours(officer, policy)
-        kwargs = dict(window=Interval(start, start + duration), duration=duration, mode=mode, tz=tz,
-                      working_hours=wh, calendar=cal, rules=rules, now=now, officer_id=officer.id)
+        kwargs = dict(duration=duration, mode=mode, tz=tz, working_hours=_working_hours(officer, policy),
+                      calendar=cal, rules=rules, now=now)
         existing = [m for _, m in meetings]
         busy = _without_own(busy, meetings)
-        if find_slots(busy=busy, meetings=existing, **kwargs):
+        if find_slots(window=Interval(start, start + duration), busy=busy, meetings=existing,
+                      officer_id=officer.id, **kwargs):
             return
+        nf = why_not_free(start, busy=busy, meetings=existing, **kwargs) or NotFree("taken")
+        when_ = when_text(start, start + duration, tz)
         local_day = start.astimezone(tz).date()
-        why = cal.why_not_bookable(local_day)
-        if why:
-            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
-        if start < now + rules.minimum_notice:
+        if nf.code == "not_bookable_day":
+            raise BookingRefused("not_bookable_day", f"Sorry, {nf.detail}: TSMs are held on school days in term time.")
+        if nf.code == "not_working":
+            raise BookingRefused("officer_not_working", f"{officer.name} does not work on {local_day:%A}s: "
+                                 "please pick another day.")
+        if nf.code == "too_soon":
             hours = int(rules.minimum_notice.total_seconds() // 3600)
             raise BookingRefused("too_soon", f"TSMs need at least {hours} hours' notice: please pick a later time.")
-        if not find_slots(busy=[], meetings=[], **kwargs):
-            raise BookingRefused("not_offered", f"{when_text(start, start + duration, tz)} is not one of the times on "
-                                 f"offer (within {officer.name}'s working hours, on the {_minutes(rules.granularity)}-minute grid).")
-        if not find_slots(busy=busy, meetings=[], **kwargs):
-            raise BookingRefused("officer_busy", f"{officer.name} is not free at {when_text(start, start + duration, tz)}.")
-        raise BookingRefused("slot_taken", f"Sorry, {when_text(start, start + duration, tz)} has just been taken. "
-                             "Here are other times.")
+        if nf.code == "not_offered":
+            raise BookingRefused("not_offered", f"{when_} is not one of the times on offer (within {officer.name}'s "
+                                 f"working hours, on the {_minutes(rules.granularity)}-minute grid).")
+        if nf.code == "day_full":
+            raise BookingRefused("day_full", f"{officer.name} already has {rules.max_per_day} TSMs on "
+                                 f"{day_text(local_day)}, the most in one day: please pick another day.")
+        if nf.code == "officer_busy":
+            raise BookingRefused("officer_busy", f"{officer.name} is not free at {when_}.")
+        if nf.code == "travel_time":
+            near = nf.detail
+            at = f" at {time_text(near.start, tz)}" if near is not None else ""
+            raise BookingRefused("travel_time", f"{officer.name} has another appointment{at} that day, and with "
+                                 f"{_minutes(rules.travel_buffer)} minutes' travel to and from a school visit "
+                                 f"{when_} does not fit. Please pick another time.")
+        raise BookingRefused("slot_taken", f"Sorry, {when_} has just been taken. Here are other times.")
 
     # ------------------------------------------------------------------ internals: writes
 
