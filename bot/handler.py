@@ -253,7 +253,8 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext):
         activity = turn_context.activity
-        who, actor = await self._who(turn_context)
+        # Installed in a group chat or a team: nobody to identify there (only a 1:1 chat is about a person).
+        who, actor = await self._who(turn_context) if _is_personal(activity) else (sender(activity), None)
         if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor):
             return
         if (activity.conversation.conversation_type or "personal") != "personal" or activity.action != "add":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from botkit import make_harness
-from fakes.connector import BOT_ID, invoke, member, message
+from fakes.connector import BOT_ID, installation_update, invoke, member, message
 from sqlmodel import select
 
 from tsm.adapters.db.directory import Officer, School, SchoolContact
@@ -63,11 +63,14 @@ async def test_my_meetings_in_a_group_gets_no_personal_data(sqlite_url, connecto
             assert button == {"type": "Action.OpenUrl", "title": "Message me privately",
                               "url": f"https://teams.microsoft.com/l/chat/0/0?users={BOT_ID}"}
             assert "private chat" in card["body"][0]["text"]
-        # Nobody was looked up and nothing of the group turns was stored.
+        # The app added to a group chat: the conversation is kept (for nothing personal), nobody is identified.
+        r = await h.post(_grouped(installation_update(connector, user_id="29:ann", aad="aad-ann"), "groupChat"))
+        assert r.status == 200 and len(connector.cards()) == 3
+        # Nobody was looked up, and no group conversation is tied to a person.
         assert connector.roster_calls == roster_before
         async with h.app.db.reader() as s:
             groups = list(await s.exec(select(BotConversation).where(BotConversation.conversation_type != "personal")))
-        assert groups == []
+        assert [(g.contact_id, g.officer_id) for g in groups] == [(None, None)]
     finally:
         await h.client.close()
         await h.app.close()
