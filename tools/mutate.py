@@ -326,7 +326,8 @@ def measure(path: Path, tests: list[str], workdir: Path, extra: list[str]) -> di
         try:
             import coverage
 
-            cov = coverage.Coverage(data_file=str(workdir / "cov.data"), include=[str(path)], branch=False)
+            cov = coverage.Coverage(data_file=str(workdir / "cov.data"), include=[str(path)], branch=False,
+                                    config_file=False)  # not make test's settings: only this file, no branches
             cov.start()
             plugin = _ContextPlugin(cov)
             args = [a for a in _pytest_args(tests, str(workdir / "measure-tmp"), extra) if a != "-x"]
