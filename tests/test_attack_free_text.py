@@ -227,3 +227,16 @@ def test_an_email_shows_relayed_text_as_typed_never_as_a_link():
     assert "<a " not in html and "<strong>" not in html and "<em>" not in html and "<b>" not in html
     assert "[the new date](https://evil.example)" in html and "&lt;b&gt;x&lt;/b&gt;" in html
     assert '<a href="https://ok.example">' in mailing.markup("[a link](https://ok.example)")  # the product's own
+
+
+async def test_a_contact_an_officer_adds_gets_the_same_email_and_name_checks(db, world):
+    from tsm.services.directory import Directory
+
+    directory = Directory(db, clock=FixedClock(NOW))
+    ann = world.officer("ann")
+    for name, email in (("Pat", "pat@100001.sch.example\r\nBcc: all@la.example"), ("Pat", "junk"),
+                        ("A123456789012", "pat@100001.sch.example")):
+        with pytest.raises(InvalidInput):
+            await directory.add_contact(ann, 100001, name, email, "other")
+    c = await directory.add_contact(ann, 100001, "Pat Pastoral", "Pat@100001.sch.example", "other")
+    assert c.email == "pat@100001.sch.example"

@@ -18,8 +18,10 @@ from sqlmodel import col, select
 from ..adapters.db.directory import Officer, School, SchoolContact
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
+from ..domain.emails import work_email
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole
+from ..domain.pupil_data import check_free_text
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import now_utc
@@ -167,7 +169,8 @@ class Directory:
         name = " ".join((name or "").split())
         if not 2 <= len(name) <= 120:
             raise InvalidInput("Give the person's name (2 to 120 characters).")
-        email = normalise_email(email)
+        check_free_text(name, label="the name", names=False)  # a contact is invited by name: never a pupil's UPN
+        email = work_email(email, label="their work email")  # they will be invited: no CR/LF, no junk
         role_ = parse_role(role)
         now = self.clock()
         try:
