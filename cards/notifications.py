@@ -196,6 +196,8 @@ class OfferView:
     can_pick: bool  # Kent: the officer proposes and the school accepts; Norfolk: either side picks
     # To the officer at the meeting's end: the meeting just recorded as held, which they can correct.
     held_meeting_id: int | None = None
+    # Next term's TSM when it is already booked (its time in words): said and shown, no times offered.
+    booked: str = ""
 
 
 def next_tsm_offer(v: OfferView) -> dict:
@@ -206,6 +208,10 @@ def next_tsm_offer(v: OfferView) -> dict:
                           "place, say so below.", isSubtle=True))
         correction.append(_execute("It didn't take place", "meeting.mark_no_show_start",
                                    {"meetingId": v.held_meeting_id}))
+    if v.booked:
+        body.append(_text(f"The {v.term} TSM for {v.school} with {v.officer} is already booked: {v.booked}. "
+                          "Nothing more to book for now."))
+        return _card(body, [_execute("My meetings", "meeting.list", {}), *correction])
     body.append(_text(f"Next TSM for {v.school} with {v.officer}, {v.term}, "
                       f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's "
                       "calendar:"))

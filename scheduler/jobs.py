@@ -508,15 +508,27 @@ class Jobs:
             offer = None
         can_pick = policy.next_tsm_at_meeting_end == "offer_both" or due.recipient.kind == "officer"
         names = " & ".join(sc.name for sc in schools)
+        booked = await self._booked_in(offer.term_id, [sc.id for sc in schools]) if offer else None
+        heading = ("Next term's TSM is booked" if booked is not None else
+                   "Book next term's TSM now?" if can_pick else "Your link officer will propose next term's TSM")
         view = cards.OfferView(
-            heading="Book next term's TSM now?" if can_pick else "Your link officer will propose next term's TSM",
+            heading=heading,
             school=names, school_id=schools[0].id, officer=officer.name, term=offer.term_label if offer else "next term",
             mode=m.mode, timezone=la.timezone,
             slots=tuple(cards.OfferSlot(sl.start, sl.end) for sl in (offer.slots if offer else [])),
             can_pick=can_pick,
             # the officer can correct "held" from here (meeting.mark_no_show_start)
-            held_meeting_id=m.id if due.recipient.kind == "officer" and m.status == MeetingStatus.HELD.value else None)
+            held_meeting_id=m.id if due.recipient.kind == "officer" and m.status == MeetingStatus.HELD.value else None,
+            booked=cards.when(booked.start, booked.end, la.timezone) if booked is not None else "")
         return Message(f"Next term's TSM for {names}", cards.next_tsm_offer(view))
+
+    async def _booked_in(self, term_id: int, school_ids: list[int]) -> Meeting | None:
+        """The schools' active TSM in that term, if one is booked: the end-of-meeting offer then says so instead of
+        offering times that would end in "already booked"."""
+        async with self.db.reader() as s:
+            return (await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id).where(
+                col(MeetingSchool.school_id).in_(school_ids), MeetingSchool.active_term_id == term_id)
+                .order_by(Meeting.start).limit(1))).first()
 
     async def _compose_agenda(self, due: Due) -> Message | None:
         day = date.fromisoformat(due.ref)

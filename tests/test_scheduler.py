@@ -158,6 +158,25 @@ async def test_the_meeting_end_event_and_the_timer_make_one_next_tsm_offer(env):
     assert len([1 for _, m in env.messenger.sent if m.text.startswith("How was your TSM")]) == 2
 
 
+async def test_the_next_term_offer_says_next_terms_tsm_is_booked_instead_of_offering_times(env):
+    """Issue 13, item 9: a school that has already booked next term is not offered times that end in "already
+    booked" three clicks later; the officer and the school are told it is booked, and when."""
+    w = env.world
+    lead = w.contact("low_primary.lead")
+    r = await env.booking.book(lead, w.schools["low_primary"], local(2026, 2, 3, 10))
+    summer = await env.booking.book(lead, w.schools["low_primary"], local(2026, 4, 21, 10))
+    assert summer.meeting.term_label == "summer term 2025-26"
+    env.clock.now = local(2026, 2, 3, 11, 2)
+    await env.jobs.on_meeting_end(r.meeting.id, source="teams")
+    offers = [(rcp, m) for rcp, m in env.messenger.sent if m.text.startswith("Next term's TSM")]
+    assert {rcp.kind for rcp, _ in offers} == {"officer", "contact"}
+    for _, m in offers:
+        text = str(m.card)
+        assert "Next term's TSM is booked" in text and "is already booked: Tuesday 21 April" in text
+        assert not [a for a in m.card["actions"] if a["verb"] == "offer.pick_slot"]
+        assert "meeting.list" in {a["verb"] for a in m.card["actions"]}
+
+
 async def test_the_timer_fallback_ends_an_on_site_meeting_with_no_event(env):
     w = env.world
     r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site")

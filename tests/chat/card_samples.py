@@ -141,6 +141,9 @@ def samples() -> dict[str, tuple]:
         "n_next_tsm_offer_to_officer_no_slots": (n.next_tsm_offer, n.OfferView(
             "Book next term's TSM now?", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
             TZ, (), True, held_meeting_id=7)),
+        "n_next_tsm_offer_booked": (n.next_tsm_offer, n.OfferView(
+            "Next term's TSM is booked", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
+            TZ, (), True, held_meeting_id=7, booked="Tuesday 12 January, 10:00–11:00")),
         "n_leader_rebook": (n.leader_rebook, n.RebookView(1, "Ashcombe Primary School", "Alex Carter", T0, T0 + H, TZ,
                                                           (n.OfferSlot(T0 + 24 * H, T0 + 25 * H),))),
     }
