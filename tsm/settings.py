@@ -93,6 +93,24 @@ class Settings(BaseSettings):
     # the per-client limit counts the address the proxy saw (the header's last entry), not the proxy's own.
     web_forwarded_for: bool = False
 
+    # Email (issue 11): how emails leave. "files": each email an .eml under mail_dir (the embedded default; in local
+    # mode /dev/mail lists them), "smtp": an SMTP relay, "graph": Graph sendMail from the LA's shared mailbox.
+    mail_backend: Literal["files", "smtp", "graph"] = "files"
+    mail_dir: Path = Path("var/mail")
+    mail_from: str = "tsm@localhost"  # the sender address (with graph: the shared mailbox, unless set below)
+    mail_from_name: str = "TSM bookings"
+    mail_graph_mailbox: str = ""  # the shared mailbox sendMail is called on (UPN); empty = mail_from
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (465); none: a local relay
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_ca_file: str = ""  # a private CA's certificate for the relay (empty: the system's trust store)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Which channel reaches a person: Teams when they have a working conversation with the bot, else email
+    # (teams_then_email); email for everyone; or Teams only (undelivered until they install the app).
+    delivery: Literal["teams_then_email", "email", "teams"] = "teams_then_email"
+
     # Calendar outbox retries.
     outbox_max_attempts: int = 6
 

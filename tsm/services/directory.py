@@ -197,18 +197,6 @@ class Directory:
             raise InvalidInput(f"{email} is already a contact of that school.") from None
 
 
-async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: str | None) -> None:
-    """Remember the AAD id (and the tenant it was seen in) of a person just matched by their email. Another row
-    holding the same AAD id lets go of it first (the id is unique): the email match is the newer evidence."""
-    if not aad or (person.teams_aad_id == aad and person.teams_tenant_id == tid):
-        return
-    for table in (Officer, SchoolContact):
-        await s.exec(update(table).where(table.teams_aad_id == aad, table.id != person.id)
-                        .values(teams_aad_id=None, teams_tenant_id=None))
-    person.teams_aad_id, person.teams_tenant_id = aad, tid
-    s.add(person)
-
-
     async def invite_school(self, actor: Actor, school_id: int) -> list[ContactView]:
         """The school's officer (or an admin, or the CLI) sends its attendance leads and senior leaders their link
         to book: an ``invited`` event, delivered like every message (``tsm.notifications``: Teams with a
