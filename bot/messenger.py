@@ -42,8 +42,12 @@ RETRYABLE = frozenset({412, 429, 502, 503, 504})
 class TeamsMessenger:
     def __init__(self, adapter: Any, store: BotStore, *, app_id: str = "", limiter: SendLimiter | None = None,
                  max_attempts: int = 4, base_backoff: float = 1.0, max_wait: float = 60.0,
-                 sleep: Callable[[float], Any] = asyncio.sleep, owns_pool: bool = False) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, owns_pool: bool = False,
+                 service_urls: Any = None) -> None:
         self.adapter = adapter
+        # bot.service_urls.ServiceUrls: a stored conversation whose serviceUrl is not Teams' (kept before the
+        # allow-list existed) is never written to. None: any (tests of the messenger alone).
+        self.service_urls = service_urls
         # True when this messenger's adapter and connection pool are its own (``tsm worker``): ``close`` closes
         # them. The server's messenger shares the turns' pool, which the bot runtime closes.
         self.owns_pool = owns_pool
@@ -64,6 +68,10 @@ class TeamsMessenger:
         if conv.blocked_at is not None:
             self.stats["blocked"] += 1
             return SendResult(SendStatus.BLOCKED, "blocked or uninstalled (recorded earlier)")
+        if self.service_urls is not None and not self.service_urls.allows(conv.service_url):
+            self.stats["no_conversation"] += 1
+            return SendResult(SendStatus.NO_CONVERSATION, "the stored conversation's serviceUrl is not a Teams "
+                                                          "service URL")
         reference = ConversationReference().deserialize(conv.reference)
         body = to_activity(message)
         attempt = 0

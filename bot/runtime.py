@@ -220,8 +220,9 @@ def build_teams_channel(settings: Any, db: Any, *, limiter: SendLimiter | None =
     pool = ConnectorPool()
     adapter = TsmCloudAdapter(settings, pool, auth_overrides=auth_overrides)
     store = BotStore(db)
+    service_urls = ServiceUrls(settings.teams_service_urls, loopback=not adapter.auth_enabled)
     messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, owns_pool=owns_pool,
-                               **(messenger_options or {}))
+                               service_urls=service_urls, **(messenger_options or {}))
     return TeamsChannel(adapter, pool, store, messenger)
 
 

@@ -7,10 +7,14 @@ import pytest
 from botkit import make_harness, production
 from click.testing import CliRunner
 from fakes.connector import TENANT, invoke, member, message
+from sqlalchemy import update
+from sqlmodel import select
 
 from bot.service_urls import ServiceUrls
 from tsm.adapters.db.directory import SchoolContact
+from tsm.adapters.db.teams import BotConversation
 from tsm.cli import cli
+from tsm.messaging import Message, Recipient, SendStatus
 from tsm.server import StartupRefused, check_settings
 from tsm.settings import Settings
 
@@ -108,3 +112,21 @@ async def test_download_links_never_follow_the_host_header(sqlite_url, connector
         finally:
             await h.client.close()
             await h.app.close()
+
+
+async def test_a_stored_conversation_with_a_foreign_serviceurl_is_never_written_to(harness, connector):
+    """A conversation kept before the allow-list existed (anyone could name any serviceUrl then) is not used."""
+    await _know_user(harness)
+    assert (await harness.post(message(connector, "ping"))).status == 200
+    contact = Recipient("contact", harness.world.contacts["low_primary.lead"])
+    assert (await harness.runtime.messenger.send(contact, Message(text="hello"))).status is SendStatus.SENT
+    sent = connector.attempts.total()
+    async with harness.app.db.transaction() as s:
+        conv = (await s.exec(select(BotConversation).where(BotConversation.conversation_type == "personal"))).first()
+        ref = {**conv.reference, "serviceUrl": "http://169.254.169.254/latest/"}
+        await s.exec(update(BotConversation).where(BotConversation.id == conv.id)
+                     .values(service_url="http://169.254.169.254/latest/", reference=ref))
+    result = await harness.runtime.messenger.send(contact, Message(text="hello again"))
+    assert result.status is SendStatus.NO_CONVERSATION and "not a Teams service URL" in result.detail
+    assert connector.attempts.total() == sent
+
