@@ -300,6 +300,22 @@ def _child_run_pytest(args: list[str], plugins: list | None = None, quiet: bool 
     return int(pytest.main(args, plugins=plugins or []))
 
 
+class _TestTimer:
+    """In a mutant's child: a test that runs well past its measured time (a mutant's endless loop) ends the child
+    at once (exit 124, counted as killed by timeout) instead of holding a worker for the whole budget."""
+
+    def __init__(self, limits: dict[str, float]) -> None:
+        self.limits = limits
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(124))
+
+    def pytest_runtest_setup(self, item) -> None:
+        signal.setitimer(signal.ITIMER_REAL, self.limits.get(item.nodeid, 30.0))
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "teardown":
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class _ContextPlugin:
     """Coverage context per test (its node id), the test's time and outcome."""
 
@@ -361,7 +377,9 @@ def preload(modules: list[str]) -> None:
             pass
 
 
-def run_all(mutants: list[Mutant], module: str, path: Path, workdir: Path, jobs: int, extra: list[str]) -> None:
+def run_all(mutants: list[Mutant], module: str, path: Path, workdir: Path, jobs: int, extra: list[str],
+            limits: dict[str, float] | None = None) -> None:
+    limits = limits or {}
     running: dict[int, tuple[Mutant, float, float]] = {}
     queue = [m for m in mutants if m.status == "pending"]
     done = 0
@@ -376,7 +394,8 @@ def run_all(mutants: list[Mutant], module: str, path: Path, workdir: Path, jobs:
                 try:
                     os.setpgid(0, 0)
                     sys.meta_path.insert(0, _MutatedModule(module, path, m.source))
-                    code = _child_run_pytest(_pytest_args(m.tests, str(workdir / f"m{m.id}"), extra))
+                    timer = _TestTimer({t: 5.0 + 5.0 * limits.get(t, 5.0) for t in m.tests})
+                    code = _child_run_pytest(_pytest_args(m.tests, str(workdir / f"m{m.id}"), extra), [timer])
                 finally:
                     os._exit(code)
             running[pid] = (m, time.monotonic(), budget)
@@ -395,7 +414,7 @@ def run_all(mutants: list[Mutant], module: str, path: Path, workdir: Path, jobs:
                     continue
             else:
                 code = os.waitstatus_to_exitcode(status)
-                m.status = "survived" if code == 0 else "killed"
+                m.status = "survived" if code == 0 else "timeout" if code == 124 else "killed"
             m.seconds = time.monotonic() - started
             del running[pid]
             done += 1
@@ -506,9 +525,9 @@ def main(argv: list[str] | None = None) -> int:
                 m.status = "no-coverage"
                 continue
             m.tests = sorted(chosen, key=lambda t: seconds.get(t, 0.0))
-            m.seconds = 10.0 + 3.0 * sum(seconds.get(t, 0.0) for t in m.tests)
+            m.seconds = 30.0 + 3.0 * sum(seconds.get(t, 0.0) for t in m.tests)  # the last resort: see _TestTimer
         preload(info["modules"])
-        run_all(mutants, module_name(path), path, workdir, max(1, args.jobs), extra)
+        run_all(mutants, module_name(path), path, workdir, max(1, args.jobs), extra, seconds)
 
     scored = [m for m in mutants if m.status != "equivalent"]
     killed = [m for m in scored if m.status in ("killed", "timeout")]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tsm.domain.model import DateRange, Interval, MeetingStatus, Mode, TermName
+from tsm.domain.model import DateRange, Interval, MeetingStatus, Mode, Phase, TermName
 from tsm.domain.terms import BankHolidays, Break, Term, TermCalendar, academic_year_of
 
 LONDON = ZoneInfo("Europe/London")
@@ -174,3 +174,9 @@ def test_an_interval_is_half_open_and_aware():
 def test_which_statuses_hold_a_place_and_mode_labels():
     assert {s for s in MeetingStatus if s.is_active} == {MeetingStatus.BOOKED, MeetingStatus.MOVED, MeetingStatus.HELD}
     assert Mode.ON_SITE.label == "in person at school" and Mode.TEAMS.label == "on Teams"
+
+
+def test_each_phase_in_words():
+    assert [p.label for p in Phase] == [
+        "primary schools", "secondary schools", "special schools", "nursery schools",
+        "pupil referral units and alternative provision", "schools of this type"]
