@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(PY) bench/slot_finder.py
 	$(PY) bench/graph_calls.py
 	$(PY) bench/bot_turns.py
+	$(PY) bench/book_confirm.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
