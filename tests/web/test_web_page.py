@@ -329,3 +329,32 @@ async def test_the_per_client_limit_trusts_x_forwarded_for_only_behind_our_proxy
     # Behind the proxy: the address the proxy appended (the last one); what the client put before it is ignored.
     assert client(proxied, "6.6.6.6, 203.0.113.7") == "203.0.113.7"
     assert client(proxied, "203.0.113.8") == "203.0.113.8"
+
+
+async def test_next_terms_time_picked_from_the_emailed_offer(site):
+    """The end-of-meeting card (next term's free times, each a button) opens from its link and books the time
+    picked, through the router's offer.pick_slot as from Teams; this term's TSM stays."""
+    from cards import notifications as offer_cards
+    from tsm.services.actors import Actor
+
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    await _book(u)
+    [this_term] = await _meetings(site, c.school_id)
+    offer = await site.app.booking.free_slots(Actor("admin"), [c.school_id], term="next", mode="teams", limit=5)
+    assert offer.slots and offer.term_id != this_term.term_id
+    card = offer_cards.next_tsm_offer(offer_cards.OfferView(
+        "Book next term's TSM now?", "the school", c.school_id, offer.officer_name, offer.term_label, "teams",
+        offer.timezone, tuple(offer_cards.OfferSlot(s.start, s.end) for s in offer.slots), True))
+    v = await site.user()
+    page = await v.open_link(await site.app.signin.issue(Recipient("contact", c.id), card=card))
+    assert "Book next term's TSM now?" in page.text
+    first = page.button(verb="offer.pick_slot")
+    page = await v.press(first.text, verb="offer.pick_slot")
+    assert "Who will attend?" in page.text  # on with the booking's own steps
+    await v.press("Next")
+    page = await v.press("Book it")
+    assert v.status == 200 and "Your TSM is booked" in page.text, page.text
+    meetings = await _meetings(site, c.school_id)
+    assert len(meetings) == 2 and meetings[0].id == this_term.id and meetings[0].status == "booked"
+    assert meetings[1].term_id == offer.term_id and meetings[1].start == offer.slots[0].start
