@@ -358,3 +358,24 @@ async def test_next_terms_time_picked_from_the_emailed_offer(site):
     meetings = await _meetings(site, c.school_id)
     assert len(meetings) == 2 and meetings[0].id == this_term.id and meetings[0].status == "booked"
     assert meetings[1].term_id == offer.term_id and meetings[1].start == offer.slots[0].start
+
+
+async def test_senior_leader_unavailable_then_cancel_with_a_reason(site):
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    await _book(u)
+    [m] = await _meetings(site, c.school_id)
+    await u.press(verb="meeting.list")
+    page = await u.press("Senior leader can't attend")
+    assert u.status == 200 and page.verbs() & {"meeting.move", "book.pick_time", "book.pick_date"}, page.text
+    await u.press(verb="meeting.list")
+    page = await u.press("Cancel")
+    assert "Cancel this TSM?" in page.text
+    page = await u.press("Continue", values={"reason": "Ofsted visit that week"})
+    assert "Cancel this TSM for good?" in page.text and "Ofsted visit that week" in page.text
+    page = await u.press("Yes, cancel it")
+    async with site.app.db.reader() as s:
+        row = await s.get(Meeting, m.id)
+        events = {e.kind: e.data for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))}
+    assert row.status == "cancelled", page.text
+    assert events["cancelled"]["reason"] == "Ofsted visit that week" and "leader_unavailable" in events
