@@ -124,7 +124,8 @@ def import_gias_cmd(ctx: click.Context, path: str, la_code: str, policy: str | N
 
     async def go(app):
         with click.progressbar(length=total, label="Importing schools", file=sys.stderr) as bar:
-            return await import_gias(app.db, path, la_code=la_code, policy=pol, progress=bar.update, actor="cli")
+            return await import_gias(app.db, path, la_code=la_code, policy=pol, progress=bar.update, actor="cli",
+                                     booking=app.booking)
 
     _report(_run(_with_app(_settings(ctx), go)), "schools")
 

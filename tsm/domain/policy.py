@@ -132,6 +132,9 @@ class Policy:
     national_averages: NationalAverages
     entitlement_rules: tuple[EntitlementRule, ...]
     notes: str = ""
+    # A senior leader of the school attends every TSM (both seeds; DfE's expectation): a booking with none is refused
+    # unless an officer waives it with a reason they record. booking.senior_leader_required.
+    senior_leader_required: bool = True
     # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
     # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
     max_invitees: int = 12
@@ -144,6 +147,8 @@ class Policy:
     # A school that may book one TSM a year and has had none this academic year is chased from this term on
     # (entitlement.yearly_chase_term).
     yearly_chase_term: str = TermName.SUMMER.value
+    la_code: str = ""  # [la] code: the LA's GIAS code
+    made_up_la: bool = False  # [la] made_up = true: a made-up LA (the demo) whose code is not an English LA's
 
     def covers_type(self, type_name: str) -> bool:
         return (type_name or "").strip().lower() in {t.lower() for t in self.establishment_types}
@@ -247,6 +252,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         working_hours=WorkingHours.parse(booking.get("officer_working_hours"), where="booking.officer_working_hours"),
         max_tsms_per_school_per_term=per_term,
         schools_book_themselves=bool(booking.get("schools_book_themselves", True)),
+        senior_leader_required=_flag(booking, "senior_leader_required", True),
         next_tsm_at_meeting_end=booking.get("next_tsm_at_meeting_end", "offer_both"),
         national_averages=national_averages,
         entitlement_rules=tuple(rules),
@@ -255,6 +261,8 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         min_answers_to_name_school=min_named,
         establishment_types=establishment_types,
         yearly_chase_term=chase_term,
+        la_code=str(la.get("code", "")).strip(),
+        made_up_la=bool(la.get("made_up", False)),
     )
 
 
@@ -323,3 +331,11 @@ def load_policy(name_or_path: str) -> Policy:
 
 def bundled_policies() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("tsm.policies").iterdir() if p.name.endswith(".toml"))
+
+
+def _flag(section: dict[str, Any], key: str, default: bool) -> bool:
+    """A true/false key of the profile; anything else is refused (a typo must not turn a rule off)."""
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise PolicyError(f"booking.{key} must be true or false")
+    return value

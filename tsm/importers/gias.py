@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +31,7 @@ from tsm.adapters.db.directory import LA, School, Trust
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.history import AuditLog
 from tsm.domain.entitlement import classify_phase, entitlement_for
+from tsm.domain.la_codes import la_code_problem
 from tsm.domain.policy import Policy, load_policy
 from tsm.domain.schools import school_facts
 
@@ -57,7 +58,8 @@ GIAS_COLUMNS = (
     "Postcode",
     "NumberOfPupils",
 )
-GIAS_REQUIRED = ("URN", "LA (code)", "EstablishmentName")
+# The type and status decide whether a row is a school the LA holds TSMs with: a file without them is not GIAS's.
+GIAS_REQUIRED = ("URN", "LA (code)", "EstablishmentName", "TypeOfEstablishment (name)", "EstablishmentStatus (name)")
 
 # GIAS puts community and foundation special schools in the group "Special schools", not in
 # "Local authority maintained schools", yet the LA maintains them (see the report to the lead).
@@ -125,6 +127,8 @@ def read_columns(
     Raises ``MissingColumns`` (before yielding anything) if a ``required`` column is absent.
     ``fold_case`` matches headers case-insensitively (for the small CSVs people write by hand).
     A record the csv module cannot read goes to ``on_error(line, message)`` (raised if None).
+    The line number is the line the record starts on: a quoted field with line breaks makes one record of
+    several lines, and a person looks for it where it begins (the csv module counts to where it ends).
     """
     reader = csv.reader(f)
     try:
@@ -147,6 +151,7 @@ def read_columns(
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         while True:
+            first = reader.line_num + 1
             try:
                 raw = next(reader)
             except StopIteration:
@@ -154,14 +159,14 @@ def read_columns(
             except csv.Error as exc:
                 if on_error is None:
                     raise
-                on_error(reader.line_num, f"unreadable CSV: {exc}")
+                on_error(first, f"unreadable CSV: {exc}")
                 continue
             if not any(cell.strip() for cell in raw):
                 continue
             values = {name: (_CONTROL.sub(" ", raw[i]).strip() if i < len(raw) else "") for name, i in index.items()}
             for name in absent:
                 values[name] = ""
-            yield reader.line_num, values
+            yield first, values
 
     return rows()
 
@@ -285,6 +290,14 @@ class GiasRow:
     def closed(self) -> bool:
         return self.status.lower() == "closed"
 
+    @property
+    def open(self) -> bool:
+        """GIAS's "Open" and "Open, but proposed to close"; not "Proposed to open" (not open yet), nor "Closed"."""
+        return self.status.strip().lower() in OPEN_STATUSES
+
+
+OPEN_STATUSES = {"open", "open, but proposed to close"}
+
 
 def parse_gias_row(v: dict[str, str]) -> GiasRow:
     """Validate one row's picked columns; ``ValueError`` says what is wrong, for the import report."""
@@ -317,17 +330,50 @@ def parse_gias_row(v: dict[str, str]) -> GiasRow:
     )
 
 
+SKIP_CLOSED = "closed (GIAS status Closed)"
+SKIP_NOT_OPEN_YET = "proposed to open (not open yet)"
+SHOWN_PER_REASON = 5
+
+
 @dataclass
 class GiasImportReport(ImportReport):
-    """``ImportReport`` plus the rows it left out on purpose."""
+    """``ImportReport`` plus the rows it left out on purpose, and why."""
 
     closed: int = 0  # closed establishments of the LA (skipped; an existing school is marked not open)
     other_la: int = 0  # rows for other LAs (ignored)
+    # why -> the establishments (URN, name) skipped for it: closed, not open yet, a type a TSM does not cover
+    skipped: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    no_longer_open: list[int] = field(default_factory=list)  # ids of stored schools this import made not open
+    cancelled: int = 0  # their future TSMs cancelled (through the booking service, when given one)
+
+    def skip(self, why: str, row: GiasRow) -> None:
+        self.skipped.setdefault(why, []).append((row.urn, row.name))
 
     def summary(self, what: str = "schools") -> str:
-        skipped = (f"{self.closed} closed establishment{'' if self.closed == 1 else 's'} skipped, "
-                   f"{self.other_la} row{'' if self.other_la == 1 else 's'} for other LAs ignored")
-        return f"{skipped}\n{super().summary(what)}"
+        n = sum(len(v) for v in self.skipped.values())
+        lines = [f"{n} establishment{'' if n == 1 else 's'} of the LA skipped, "
+                 f"{self.other_la} row{'' if self.other_la == 1 else 's'} for other LAs ignored"]
+        for why, rows in sorted(self.skipped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            shown = ", ".join(f"{urn} {name}" for urn, name in rows[:SHOWN_PER_REASON])
+            more = f" and {len(rows) - SHOWN_PER_REASON} more" if len(rows) > SHOWN_PER_REASON else ""
+            lines.append(f"  {len(rows)} {why}: {shown}{more}")
+        if self.no_longer_open:
+            k = len(self.no_longer_open)
+            lines.append(f"{k} school{' is' if k == 1 else 's are'} no longer open; "
+                         f"{self.cancelled} future TSM{'' if self.cancelled == 1 else 's'} cancelled, their officers told")
+        return "\n".join([*lines, super().summary(what)])
+
+
+def skip_reason(row: GiasRow, policy: Policy) -> str | None:
+    """Why a row of the LA is not a school the LA holds TSMs with (None: it is one)."""
+    if row.closed:
+        return SKIP_CLOSED
+    if not row.open:
+        return SKIP_NOT_OPEN_YET if row.status.strip().lower() == "proposed to open" else \
+            f"with GIAS status '{row.status or '(none)'}' (not open)"
+    if not policy.covers_type(row.type_name):
+        return f"{row.type_name or '(no type)'}: not a school a TSM covers"
+    return None
 
 
 async def ensure_la(session: AsyncSession, la_code: str, policy: Policy) -> LA:
@@ -354,15 +400,26 @@ async def import_gias(
     policy: Policy,
     progress: Progress | None = None,
     actor: str = "system",
+    booking=None,  # tsm.services.booking.BookingService: cancels the future TSMs of schools no longer open
 ) -> GiasImportReport:
     """Create or update (by URN) the LA's open schools, and their trusts, from a GIAS CSV.
+
+    Only the establishment types the policy covers (``Policy.establishment_types``) and open ones are schools;
+    the rest are reported as skipped with the reason. A stored school that GIAS now lists as closed (or of a type
+    not covered) is made not open, and with ``booking`` its future TSMs are cancelled with the reason, which
+    tells its officer and staff (domain events).
 
     ``progress(n)`` is called with the number of rows read since its previous call (every
     ``PROGRESS_EVERY`` rows and at the end), e.g. ``progress=bar.update``. Bad rows are reported
     by line number and the good rows are kept; everything is written in one transaction.
     """
     async with db.transaction() as session:
-        return await import_gias_in(session, path, la_code=la_code, policy=policy, progress=progress, actor=actor)
+        report = await import_gias_in(session, path, la_code=la_code, policy=policy, progress=progress, actor=actor)
+    if booking is not None and report.no_longer_open:
+        from tsm.services.actors import Actor
+
+        report.cancelled = len(await booking.cancel_for_schools_not_open(Actor.system(), report.no_longer_open))
+    return report
 
 
 async def import_gias_in(
@@ -377,8 +434,12 @@ async def import_gias_in(
     """``import_gias`` inside the caller's transaction."""
     la_code = la_code.strip()
     report = GiasImportReport()
+    problem = la_code_problem(la_code, also_allowed=(policy.la_code,) if policy.made_up_la else ())
+    if problem:
+        report.error(0, problem)
+        return report
     rows: dict[int, tuple[int, GiasRow]] = {}
-    closed: set[int] = set()
+    closed: set[int] = set()  # not kept as schools: closed, not open yet, or a type a TSM does not cover
     pending = 0
     with open_text(path) as f:
         try:
@@ -404,9 +465,11 @@ async def import_gias_in(
             if row.urn in rows or row.urn in closed:
                 report.error(line, f"URN {row.urn} appears more than once; the first row was kept")
                 continue
-            if row.closed:
+            why = skip_reason(row, policy)
+            if why is not None:
                 closed.add(row.urn)
-                report.closed += 1
+                report.closed += row.closed
+                report.skip(why, row)
                 continue
             rows[row.urn] = (line, row)
     if progress and pending:
@@ -460,6 +523,7 @@ async def import_gias_in(
         if school is not None and school.open:
             school.open = False
             session.add(school)
+            report.no_longer_open.append(school.id)
 
     await session.flush()
     audit(session, actor=actor, action="import_gias", entity="la", entity_id=la_code, report=report, source=path,

@@ -129,6 +129,7 @@ class BookingService:
             schools = [await self._school(s, i) for i in ids]
             officer = await self._officer_for(s, schools)
             self._authorize(actor, schools, officer)
+            _check_open(schools)
             policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
             cal = await self.ref.calendar(s, schools[0].la_id)
             the_term = self._pick_term(cal, term, now.astimezone(tz).date())
@@ -329,6 +330,7 @@ class BookingService:
         schools = [found[i][0] for i in ids]
         officer = _the_officer(schools, {off.id: off for _, off in rows if off is not None})
         self._authorize(actor, schools, officer)
+        _check_open(schools)
         if len(schools) > 1:
             trusts = {sc.trust_code for sc in schools}
             if len(trusts) != 1 or None in trusts:
@@ -438,6 +440,40 @@ class BookingService:
             _audit(s, actor, "meeting.cancel", "meeting", meeting.id, now)
             record(s, EventKind.CANCELLED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start), reason=reason)
         return await self._after_write(actor, meeting_id, "cancelled")
+
+    async def cancel_for_schools_not_open(self, actor: Actor, school_ids: Sequence[int] | None = None) -> list[int]:
+        """Cancel the future TSMs of schools that are no longer open (GIAS lists them as closed, or they are of a
+        type the LA's profile does not cover), each through :meth:`cancel` with the reason, so the domain event
+        tells the officer and the school. A joint TSM that still has an open school is left for the officer.
+        Returns the meetings cancelled; ``school_ids`` narrows it to those schools (None: every such school)."""
+        now = self.clock()
+        plan: list[tuple[int, str]] = []
+        async with self.db.reader() as s:
+            q = (select(Meeting.id, School).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                 .join(School, School.id == MeetingSchool.school_id)
+                 .where(School.open == False, col(Meeting.status).in_(CHANGEABLE), Meeting.start > now))  # noqa: E712
+            if school_ids is not None:
+                q = q.where(col(School.id).in_(list(school_ids)))
+            rows = list(await s.exec(q))
+            still_open = set(await s.exec(
+                select(MeetingSchool.meeting_id).join(School, School.id == MeetingSchool.school_id)
+                .where(col(MeetingSchool.meeting_id).in_([mid for mid, _ in rows]), School.open == True)))  # noqa: E712
+            for meeting_id, school in rows:
+                if meeting_id in still_open or meeting_id in dict(plan):
+                    continue
+                policy, _ = await self.ref.policy_for_la(s, school.la_id)
+                why = (f"{school.name} has closed (GIAS lists it as closed)" if policy.covers_type(school.type_name)
+                       else f"{school.name} is not a school the LA holds TSMs with ({school.type_name or 'its type'})")
+                plan.append((meeting_id, f"{why}, so its TSM is cancelled."))
+        done = []
+        for meeting_id, reason in plan:
+            try:
+                await self.cancel(actor, meeting_id, reason)
+            except (BookingRefused, InvalidInput) as exc:  # started meanwhile, or already cancelled
+                log.warning("meeting %s of a school not open left as it is: %s", meeting_id, exc)
+                continue
+            done.append(meeting_id)
+        return done
 
     async def mark_held(self, actor: Actor, meeting_id: int) -> MeetingView:
         return await self._mark(actor, meeting_id, MeetingStatus.HELD)
@@ -747,7 +783,7 @@ class BookingService:
         for mt in policy.meeting_types:
             if mt.key == school.phase:
                 return mt
-        if school.phase == Phase.OTHER.value:
+        if school.phase in (Phase.OTHER.value, Phase.ALTERNATIVE_PROVISION.value):  # PRU/AP: the special/AP type
             for mt in policy.meeting_types:
                 if mt.key == "special":
                     return mt
@@ -773,6 +809,14 @@ class _BookPlan:
     day: Interval  # the window around the meeting's day that the slot check looks at
     attendees: list[MeetingAttendee]
     day_meetings: list[tuple[int, ExistingMeeting]]  # the officer's active meetings in ``day`` (when read)
+
+
+def _check_open(schools: Sequence[School]) -> None:
+    """A school that is not open (GIAS lists it as closed) cannot book, nor be booked for."""
+    for sc in schools:
+        if not sc.open:
+            raise BookingRefused("school_closed", f"{sc.name} is not open (GIAS lists it as closed), so no TSM can be "
+                                                  "booked for it.", context={"school_id": sc.id})
 
 
 def _the_officer(schools: Sequence[School], officers: dict[int, Officer]) -> Officer:
