@@ -55,7 +55,7 @@ run: $(STAMP)
 # What CI runs (.ci/run): the checks, then the tests. format-check joins `check` once the tree is formatted.
 check: lint typecheck
 
-test: $(STAMP)
+test: $(STAMP) check
 	bash tests/e2e/install-chromium.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
