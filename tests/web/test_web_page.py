@@ -379,3 +379,31 @@ async def test_senior_leader_unavailable_then_cancel_with_a_reason(site):
         events = {e.kind: e.data for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))}
     assert row.status == "cancelled", page.text
     assert events["cancelled"]["reason"] == "Ofsted visit that week" and "leader_unavailable" in events
+
+
+async def test_the_tsm_record_written_on_the_page(site):
+    """The record form (columns of fields, a drop-down, a date) typed as a command and saved through the router."""
+    from datetime import date
+
+    from tsm.adapters.db.feedback import RecordAction, TsmRecord
+
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    await _book(u)
+    [m] = await _meetings(site, c.school_id)
+    site.app.clock.advance(m.start - site.app.clock() + timedelta(minutes=10))  # the meeting has started
+    u = await _signed_in(site, c)  # two days on: yesterday's session has expired
+    page = await u.post("/web/say", {"csrf": u.csrf(), "text": "record"})
+    assert "TSM record" in page.text
+    page = await u.press("Write the record")
+    assert 'type="date"' in page.html and any("i.action1_owner" in f.choices for f in page.forms)
+    page = await u.press("Save the record", values={"attendance_pct": "93.4", "pa": "12", "sa": "3",
+                                                    "action1_text": "Call the families of the Year 9 absentees",
+                                                    "action1_owner": "school", "action1_due": "2026-12-04"})
+    assert "The TSM record is saved" in page.text, page.text
+    assert "<em>" in page.html  # the card's _italic_ owner and due date
+    async with site.app.db.reader() as s:
+        [rec] = list(await s.exec(select(TsmRecord).where(TsmRecord.meeting_id == m.id)))
+        [act] = list(await s.exec(select(RecordAction).where(RecordAction.record_id == rec.id)))
+    assert (rec.attendance_pct, rec.pa_count, rec.sa_count) == (93.4, 12, 3)
+    assert act.due_date == date(2026, 12, 4) and act.owner == "school"

@@ -22,12 +22,14 @@ INPUT_PREFIX = "i."  # form field names of a card's inputs: i.<input id>
 TOGGLE_PREFIX = "t."  # hidden "value when off" of a toggle: t.<input id>
 ACTION_FIELD = "action"
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ITALIC = re.compile(r"(?<![\w&])_(?=\S)(.+?)(?<=\S)_(?!\w)")
 _IDS = count(1)
 
 
 def _md(text: str) -> str:
-    """The markdown the cards use: **bold** and line breaks, on escaped text."""
-    return _BOLD.sub(r"<strong>\1</strong>", escape(text)).replace("\n", "<br>")
+    """The markdown the cards use: **bold**, _italics_ and line breaks, on escaped text."""
+    html = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", escape(text)))
+    return html.replace("  \n", "\n").replace("\n", "<br>")
 
 
 def _uid(prefix: str) -> str:
