@@ -144,8 +144,9 @@ def delivery_channel(app: App, teams: MessengerPort, signin: SignInIssuer | None
     links unless given."""
     email = None
     if app.mail is not None:
-        email = EmailChannel(app.db, app.mail, sender=sender_address(app.settings),
-                             signin=signin if signin is not None else app.signin)
+        links = signin if signin is not None else app.signin
+        email = EmailChannel(app.db, app.mail, sender=sender_address(app.settings), signin=links,
+                             origin=getattr(app.signin, "base_url", "") if app.signin is not None else "")
     return ChannelChoice(teams, email, app.settings.delivery)
 
 

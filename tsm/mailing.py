@@ -131,9 +131,13 @@ def markup(text: str) -> str:
     return release_escapes(out.replace("  \n", "<br>").replace("\n", "<br>"), html=True)
 
 
+_URL = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
 def _subject(text: str) -> str:
-    first = plain(text).strip().splitlines()[0] if text.strip() else "A message from the TSM service"
-    first = re.sub(r"\s+", " ", first)
+    """The first line, without any address: a subject is shown and logged everywhere a link must not be."""
+    first = plain(text).strip().splitlines()[0] if text.strip() else ""
+    first = re.sub(r"\s+", " ", _URL.sub("", first)).strip().rstrip(":").strip() or "A message from the TSM service"
     known = "tsm" in first.lower() or "targeting support meeting" in first.lower()
     return first[:150] if known else ("TSM: " + first)[:150]
 
@@ -178,7 +182,17 @@ class _Walk:
                 self.clickable = True
 
 
-def render(message: Message, addressee: Addressee, link: str | None) -> Rendered:
+def _link_ours(html_text: str, origin: str) -> str:
+    """In escaped HTML, the addresses under ``origin`` (the service's own: a sign-in link in the text) as links;
+    any other address stays text, as everything someone typed does."""
+    if not origin:
+        return html_text
+    start = html.escape(origin.rstrip("/") + "/", quote=True)
+    return re.sub(r"https?://[^\s<>\"']+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>'
+                  if m.group(0).startswith(start) else m.group(0), html_text)
+
+
+def render(message: Message, addressee: Addressee, link: str | None, *, origin: str = "") -> Rendered:
     """The email's subject, plain text and HTML for ``message`` to ``addressee`` (``link``: the sign-in link)."""
     walk = _Walk()
     if message.card:
@@ -186,7 +200,8 @@ def render(message: Message, addressee: Addressee, link: str | None) -> Rendered
             walk.element(el)
         walk.actions(message.card.get("actions"))
     text_lines = [f"Dear {addressee.name},", "", plain(message.text).strip()]
-    html_parts = [f"<p>Dear {html.escape(addressee.name)},</p>", f"<p>{markup(message.text.strip())}</p>"]
+    html_parts = [f"<p>Dear {html.escape(addressee.name)},</p>",
+                  f"<p>{_link_ours(markup(message.text.strip()), origin)}</p>"]
     for kind, value in walk.blocks:
         if kind == "text":
             words, bold = value
@@ -247,7 +262,9 @@ def compose_email(rendered: Rendered, addressee: Addressee, *, sender: str,
 class EmailChannel:
     """The delivery port over email (see the module docstring)."""
 
-    def __init__(self, db: Database, mail: MailPort, *, sender: str, signin: SignInIssuer | None = None) -> None:
+    def __init__(self, db: Database, mail: MailPort, *, sender: str, signin: SignInIssuer | None = None,
+                 origin: str = "") -> None:
+        self.origin = origin  # the service's public origin: its own links in a message's text are made clickable
         self.db = db
         self.mail = mail
         self.sender = sender
@@ -263,7 +280,8 @@ class EmailChannel:
                 link = await self.signin.issue(recipient, card=message.card)
             except Exception:  # noqa: BLE001 - the email still goes, without a link
                 log.exception("no sign-in link for %s %s", recipient.kind, recipient.id)
-        email = compose_email(render(message, who, link), who, sender=self.sender, invitation=message.invitation)
+        email = compose_email(render(message, who, link, origin=self.origin), who, sender=self.sender,
+                              invitation=message.invitation)
         result = await self.mail.send(email)
         if result.status is MailStatus.SENT:
             return SendResult(SendStatus.SENT, "email")
@@ -295,7 +313,8 @@ class ChannelChoice:
         return bool(getattr(self.teams, "owns_pool", False))
 
     async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        if message.invitation is not None or recipient.kind == "attendee":  # a calendar invitation: email only
+        # A calendar invitation, or a sign-in link someone asked for by giving their address: email only.
+        if message.invitation is not None or recipient.kind == "attendee" or message.email_only:
             if self.email is None:
                 return SendResult(SendStatus.FAILED, "no email channel for an invitation")
             return await self.email.send(recipient, message)

@@ -213,3 +213,15 @@ async def test_a_school_name_with_markup_is_escaped_in_a_real_email(mw):
     [confirm] = notifications(mw, "head@100001.sch.example")
     page = confirm.get_body(("html",)).get_content()
     assert "<i>Primary</i>" not in page and "Low &lt;i&gt;Primary&lt;/i&gt; &amp; Co" in page
+
+
+def test_a_link_in_the_text_never_goes_in_the_subject_and_only_the_services_own_is_clickable():
+    who = Addressee("Jo", "jo@x.example", "Because.", "", "")
+    out = render(Message("Here is your link to sign in: https://tsm.la.example/web/link/secret-token\n\nAlso "
+                         "https://tsm.la.example.evil.example/web/link/x and https://elsewhere.example/"), who, None,
+                 origin="https://tsm.la.example")
+    assert out.subject == "TSM: Here is your link to sign in" and "secret-token" not in out.subject
+    assert '<a href="https://tsm.la.example/web/link/secret-token">' in out.html
+    assert '<a href="https://tsm.la.example.evil.example' not in out.html and '<a href="https://elsewhere' not in out.html
+    assert "https://tsm.la.example/web/link/secret-token" in out.text
+    assert render(Message("https://x.example/only-a-link"), who, None).subject == "A message from the TSM service"
