@@ -61,6 +61,8 @@ class TeamsMessenger:
         self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "no_conversation": 0}
 
     async def send(self, recipient: Recipient, message: Message) -> SendResult:
+        if recipient.kind not in ("contact", "officer"):  # an invitee by address only (an invitation): email's
+            return SendResult(SendStatus.NO_CONVERSATION, "not a person the bot can reach in Teams")
         conv = await self.store.conversation_for(recipient.kind, recipient.id)
         if conv is None:
             self.stats["no_conversation"] += 1

@@ -225,3 +225,15 @@ def test_a_link_in_the_text_never_goes_in_the_subject_and_only_the_services_own_
     assert '<a href="https://tsm.la.example.evil.example' not in out.html and '<a href="https://elsewhere' not in out.html
     assert "https://tsm.la.example/web/link/secret-token" in out.text
     assert render(Message("https://x.example/only-a-link"), who, None).subject == "A message from the TSM service"
+
+
+async def test_teams_never_looks_up_an_invitee_known_only_by_address(mw):
+    """An ``attendee`` recipient's id is a meeting_attendee row: Teams must not read it as an officer's id."""
+    from bot.messenger import TeamsMessenger
+    from bot.store import BotStore
+
+    officer = Recipient("officer", mw.world.officers["ann"])
+    await install(mw.app, officer)
+    teams = TeamsMessenger(adapter=None, store=BotStore(mw.app.db))
+    result = await teams.send(Recipient("attendee", officer.id), Message("x"))
+    assert result.status is SendStatus.NO_CONVERSATION and teams.stats["sent"] == 0
