@@ -14,7 +14,16 @@ import pytest
 from tsm.domain import slots as slots_module
 from tsm.domain.model import DateRange, Interval, Mode, TermName
 from tsm.domain.policy import WorkingHours, load_policy
-from tsm.domain.slots import ExistingMeeting, SlotRules, find_slots, footprint, is_slot_free, merge
+from tsm.domain.slots import (
+    ExistingMeeting,
+    NotFree,
+    SlotRules,
+    find_slots,
+    footprint,
+    is_slot_free,
+    merge,
+    why_not_free,
+)
 from tsm.domain.terms import Term, TermCalendar
 
 LONDON = ZoneInfo("Europe/London")
@@ -211,3 +220,40 @@ def test_a_busy_block_is_skipped_in_one_jump_not_grid_point_by_grid_point(monkey
     found = find(KENT, busy=busy, rules=rules)
     assert starts(found)[0] == "Mon 15:00"
     assert len(calls) <= len(found) + 2
+
+
+# ------------------------------------------------------------------------------------------ why a time is not free
+
+
+def why(start, *, mode=Mode.TEAMS, meetings=(), busy=(), hours=None, now=None, minutes=60):
+    return why_not_free(start, duration=timedelta(minutes=minutes), mode=mode, tz=LONDON,
+                        working_hours=hours or KENT.working_hours, calendar=CALENDAR, rules=SlotRules.from_policy(KENT),
+                        busy=list(busy), meetings=list(meetings), now=now or at(MONDAY - timedelta(days=7), 9))
+
+
+def test_why_a_time_is_not_free_names_the_most_fundamental_reason_kent():
+    saturday = MONDAY + timedelta(days=5)
+    assert why(at(saturday, 10)) == NotFree("not_bookable_day", "Saturday 16 January 2027 is a weekend")
+    tuesday_off = WorkingHours.parse({"mon": "08:30-16:30"})
+    assert why(at(MONDAY + timedelta(days=1), 10), hours=tuesday_off) == NotFree("not_working")
+    # 72 hours' notice: Wednesday 10:00 is too soon from Monday 09:00, Thursday 09:00 is not
+    assert why(at(MONDAY + timedelta(days=2), 10), now=at(MONDAY, 9)) == NotFree("too_soon")
+    assert why(at(MONDAY + timedelta(days=3), 9), now=at(MONDAY, 9)) is None
+    assert why(at(MONDAY, 9, 10)) == NotFree("not_offered")  # off the 30-minute grid
+    assert why(at(MONDAY, 16)) == NotFree("not_offered")  # would end after 16:30
+    two = [ExistingMeeting(at(MONDAY, 9), at(MONDAY, 10), Mode.TEAMS),
+           ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.TEAMS)]
+    assert why(at(MONDAY, 11), meetings=two) == NotFree("day_full")
+    assert why(at(MONDAY, 11), meetings=two[:1]) is None
+
+
+def test_why_a_time_is_not_free_clashes():
+    visit = ExistingMeeting(at(MONDAY, 10), at(MONDAY, 11), Mode.ON_SITE)
+    assert why(at(MONDAY, 10, 30), meetings=[visit]) == NotFree("taken", visit)
+    busy = Interval(at(MONDAY, 13), at(MONDAY, 14))
+    assert why(at(MONDAY, 13, 30), busy=[busy]) == NotFree("officer_busy", busy)
+    # the time itself is free, only the 45 minutes' travel either side meets: travel_time
+    assert why(at(MONDAY, 11, 30), meetings=[visit]) == NotFree("travel_time", visit)
+    assert why(at(MONDAY, 14), busy=[busy], mode=Mode.ON_SITE) == NotFree("travel_time", busy)
+    assert why(at(MONDAY, 14), busy=[busy], mode=Mode.TEAMS) is None  # no travel on Teams
+    assert why(at(MONDAY, 12), meetings=[visit]) is None  # 11:00 + 45 minutes = 11:45: a Teams call at 12:00 fits
