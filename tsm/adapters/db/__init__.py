@@ -14,6 +14,7 @@ The tables are grouped by what they hold (the schema itself is made only by the 
   Graph subscriptions and delta-sweep state;
 - ``offers``: the times a card offered, kept server-side (``chat_offer``);
 - ``signin``: the web page's single-use sign-in links and the sessions they open (hashes only);
+- ``tenants``: the Microsoft 365 tenants allowed to talk to the bot, each tied to the LA, a trust or a school;
 - ``feedback``: what comes out of a TSM: evaluations, receipts, the TSM record and its actions;
 - ``columns``: the column types they share (UTC timestamps).
 
