@@ -57,3 +57,24 @@ def test_held_escapes_cannot_be_read_as_markup_and_come_back_html_escaped():
     assert "*" not in held and "<" not in held
     assert release_escapes(held, html=True) == "**not bold** &lt;i&gt;"
     assert unescape("") == "" and unescape(None) == "" and hold_escapes(None) == ""
+
+
+# ------------------------------------------------------------------------------------------ errors people read
+
+
+def test_a_refusal_reads_as_its_message_and_starts_with_no_alternatives():
+    from tsm.domain.errors import BookingRefused, TsmError
+
+    r = BookingRefused("slot_taken", "Sorry, that time has just been taken.")
+    assert str(r) == "Sorry, that time has just been taken." and r.args == ("Sorry, that time has just been taken.",)
+    assert isinstance(r, TsmError) and r.alternatives == [] and r.context == {}
+    assert BookingRefused("x", "y").alternatives is not BookingRefused("x", "y").alternatives
+
+
+def test_service_busy_says_nothing_changed_and_when_to_retry():
+    from tsm.domain.errors import ServiceBusy, TsmError
+
+    busy = ServiceBusy()
+    assert str(busy) == "The service is busy just now: nothing was changed. Please try again in a few seconds."
+    assert busy.retry_after == 5 and not isinstance(busy, TsmError)
+    assert ServiceBusy("locked", retry_after=9).retry_after == 9
