@@ -33,6 +33,7 @@ class Message:
     card: dict[str, Any] | None = None
     attachments: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     invitation: Invitation | None = None
+    email_only: bool = False  # by email whatever the person's channel: a sign-in link asked for with an address
 
 
 class SendStatus(StrEnum):

@@ -460,7 +460,8 @@ class Notifications:
 def _signin_message(url: str, days: int) -> Message:
     """Text only: the link is the message (an email channel adds no second link to a message without a card)."""
     return Message(f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
-                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.")
+                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
+                   email_only=True)  # they asked the page for it by giving this address: it goes there
 
 
 async def invite_message(db: Database, school: School | None, *, chaser: bool = False,

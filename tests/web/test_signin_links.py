@@ -95,3 +95,20 @@ async def test_links_and_sessions(any_db_url):
             assert [r.token_hash for r in await s.exec(select(SignInLink))] == [hashlib.sha256(fresh.encode()).hexdigest()]
     finally:
         await db.dispose()
+
+
+async def test_a_sign_in_link_asked_for_by_address_goes_by_email_even_to_someone_in_teams():
+    from fakes.messenger import ScriptedMessenger
+
+    from tsm.mailing import ChannelChoice
+    from tsm.messaging import Message
+    from tsm.notifications import _signin_message
+
+    teams, email = ScriptedMessenger(), ScriptedMessenger()
+    channel = ChannelChoice(teams, email, "teams_then_email")
+    message = _signin_message("https://tsm.example.org/web/link/" + "A" * 43, 7)
+    assert message.email_only and message.card is None  # text only: the channel adds no second link
+    await channel.send(Recipient("contact", 5), message)
+    await channel.send(Recipient("contact", 5), Message("Your TSM is tomorrow"))
+    assert [m.text for _, m in email.sent] == [message.text]
+    assert [m.text for _, m in teams.sent] == ["Your TSM is tomorrow"]  # everything else: Teams first, as before
