@@ -1,6 +1,5 @@
 """The bot's HTTP server: ``POST /api/messages`` (Teams), ``GET /healthz``, the ``.ics`` links, and, with the
-Graph calendar and a notification URL, ``POST /api/graph/notifications``; in local mode, the local mailbox
-(``/dev/mail``: ``tsm.web.dev_mail``); the in-process scheduler.
+Graph calendar and a notification URL, ``POST /api/graph/notifications``; the in-process scheduler.
 
 Everything is built by the composition root (``tsm.composition.compose(settings, role="server")``); this module
 only serves it (:func:`web_app_for`), and nothing happens at import time. ``serve(settings)`` (``tsm run``)
@@ -25,9 +24,7 @@ from .chat.router import Router
 from .composition import Composition, compose
 from .observability import add_metrics_route, configure_logging
 from .settings import Settings
-from .web.dev_mail import DevMailbox, dev_mail_enabled
 from .web.graph_notifications import GraphNotificationReceiver
-from .web.slow_clients import body_deadline, install_repeat_filter
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +81,7 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     assert runtime is not None, "a server composition has the Teams bot"
     settings = app.settings
     check_settings(settings)
-    web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024,
-                              middlewares=[body_deadline(settings.http_body_timeout)])  # slow bodies dropped
+    web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024)
     web_app[APP_KEY] = app
     web_app[RUNTIME_KEY] = runtime
     state: dict[str, Any] = {"scheduler": built.scheduler, "watcher": built.watcher, "graph_route": False,
@@ -93,8 +89,6 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
-    if dev_mail_enabled(settings):  # local mode: the emails written under var/mail, for a person trying the product
-        web_app.add_routes(DevMailbox(settings.mail_dir).routes())
     if built.web is not None:  # the page for school staff, opened from a sign-in link (/web/)
         web_app.add_routes(built.web.routes())
     if app.metrics is not None:
@@ -198,7 +192,6 @@ async def _healthz(request: web.Request) -> web.Response:
 def serve(settings: Settings) -> None:
     """Build everything from ``settings`` (the composition root) and serve until interrupted (``tsm run``)."""
     configure_logging(settings.log_level, settings.log_format)  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
-    install_repeat_filter()  # a flood of the same failure (accept() out of descriptors...) logs one line per 10 s
 
     async def make() -> web.Application:
         return web_app_for(compose(settings, role="server"), close_app=True)
@@ -209,4 +202,4 @@ def serve(settings: Settings) -> None:
         log.error("TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
                   "to answer Teams")
     web.run_app(make(), host=settings.host, port=settings.port, print=lambda m: log.info("%s", m),
-                access_log=None, keepalive_timeout=settings.http_header_timeout)  # the header timeout too
+                access_log=None)

@@ -176,3 +176,15 @@ async def test_the_table_holds_one_row_per_tenant_and_scope(any_db_url):
         assert await t.allowed_ids() == frozenset({LA_TENANT})
     finally:
         await app.close()
+
+
+def test_tsm_run_with_an_app_id_and_no_tenant_stops_with_a_sentence(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"TSM_MICROSOFT_APP_ID": "00000000-1111-2222-3333-444444444444",
+                        "TSM_MICROSOFT_APP_PASSWORD": "x", "TSM_PUBLIC_URL": "https://tsm.example",
+                        "TSM_HOST": "127.0.0.1", "TSM_PORT": "0", "TSM_RUN_SCHEDULER": "false"}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["--database-url", f"sqlite:///{tmp_path}/t.db", "run"], obj={},
+                                catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "no Microsoft 365 tenant is registered" in result.output and "tsm tenants add" in result.output
