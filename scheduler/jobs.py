@@ -364,16 +364,22 @@ class Jobs:
                 not in seen]
 
     async def _unbooked(self, s, la: LA, term_id: int) -> list:
-        """Open schools of the LA with a link officer, wanted this term, with no active or held TSM in it."""
+        """Open schools of the LA with a link officer, wanted this term, with no active or held TSM in it: termly
+        schools, and from the profile's yearly_chase_term (summer) those that may book one a year and have had
+        none this academic year (``Entitlement.wanted_this_term``)."""
         policy, _ = await self.ref.policy_for_la(s, la.id)
         booked = select(MeetingSchool.school_id).where(MeetingSchool.active_term_id == term_id)
         schools = list(await s.exec(select(School).where(
             School.la_id == la.id, School.open == True, col(School.link_officer_id).is_not(None),  # noqa: E712
             col(School.id).not_in(booked))))
+        terms = (await self.ref.calendar(s, la.id)).terms
+        term = next(t for t in terms if t.id == term_id)
+        this_year = [t.id for t in terms if t.academic_year == term.academic_year]
+        had = set(await s.exec(select(MeetingSchool.school_id).where(col(MeetingSchool.active_term_id).in_(this_year))))
         out = []
         for sc in schools:
             ent = entitlement_for(await school_facts(s, sc), policy)
-            if ent.should_book_each_term:
+            if ent.wanted_this_term(term.name, had_tsm_this_year=sc.id in had, chase_from=policy.yearly_chase_term):
                 out.append(_Unbooked(sc.id, sc.name, sc.link_officer_id, ent))
         return out
 

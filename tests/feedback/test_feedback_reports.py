@@ -83,10 +83,12 @@ async def test_coverage_per_officer_and_for_the_la(env, seeded):
     assert r.term.label == "Spring term 2025-26"
     by = {t.officer: t for t in r.tallies}
     ann, bob, la = by["Ann Officer"], by["Bob Officer"], by[LA_TOTAL]
-    assert {c.value: n for c, n in ann.counts.items()} == {"held": 3, "booked": 1, "no_show": 1, "cancelled": 1,
+    assert {c.value: n for c, n in ann.counts.items()} == {"held": 3, "held_this_year": 0, "booked": 1,
+                                                          "no_show": 1, "cancelled": 1,
                                                           "offered": 1, "not_booked": 0}
     assert (ann.schools, ann.held_pct, ann.covered_pct) == (7, 42.9, 57.1)
-    assert {c.value: n for c, n in bob.counts.items()} == {"held": 1, "booked": 0, "no_show": 0, "cancelled": 0,
+    assert {c.value: n for c, n in bob.counts.items()} == {"held": 1, "held_this_year": 0, "booked": 0,
+                                                          "no_show": 0, "cancelled": 0,
                                                           "offered": 0, "not_booked": 1}
     assert (la.schools, la.counts[Coverage.HELD], la.counts[Coverage.NOT_BOOKED], la.held_pct) == (9, 4, 1, 44.4)
     assert [t.officer for t in r.tallies] == ["Ann Officer", "Bob Officer", LA_TOTAL]
@@ -107,10 +109,11 @@ async def test_coverage_csv_rows_and_suppression(env, seeded):
         "Spring term 2025-26,100009,Bob's Primary,Bob Officer,not_booked,,,,",
     ]
     assert rep.coverage_summary_csv(r).splitlines() == [
-        "term,officer,schools,held,booked,no_show,cancelled,offered,not_booked,held_pct,held_or_booked_pct",
-        "Spring term 2025-26,Ann Officer,7,3,1,1,1,1,0,42.9,57.1",
-        "Spring term 2025-26,Bob Officer,2,1,0,0,0,0,1,50.0,50.0",
-        "Spring term 2025-26,All officers (LA),9,4,1,1,1,1,1,44.4,55.6",
+        "term,officer,schools,held,held_this_year,booked,no_show,cancelled,offered,not_booked,held_pct,"
+        "held_or_booked_pct",
+        "Spring term 2025-26,Ann Officer,7,3,0,1,1,1,1,0,42.9,57.1",
+        "Spring term 2025-26,Bob Officer,2,1,0,0,0,0,0,1,50.0,50.0",
+        "Spring term 2025-26,All officers (LA),9,4,0,1,1,1,1,1,44.4,55.6",
     ]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .averages import NationalAverage, parse_period
-from .model import BookingRoute, Phase
+from .model import BookingRoute, Phase, TermName
 from .policy import EntitlementRule, Policy
+from .terms import TERM_ORDER
 
 # GIAS "TypeOfEstablishment (name)" values, grouped as domain.md describes: the type decides, not the group.
 SPECIAL_TYPES = {
@@ -97,6 +98,20 @@ class Entitlement:
     def should_book_each_term(self) -> bool:
         """Does the LA want a TSM this term (used by nudges and chasers)? Yearly schools only need one a year."""
         return self.expectation in ("termly", "termly_encouraged", "contacted_directly")
+
+    @property
+    def yearly(self) -> bool:
+        return self.expectation == "yearly"
+
+    def wanted_this_term(self, term: TermName | str, *, had_tsm_this_year: bool, chase_from: TermName | str) -> bool:
+        """Does the LA want this school to have a TSM in ``term``? Every term for termly schools; a school that may
+        book one a year only when it has had (or booked) none this academic year, from ``chase_from`` (the
+        profile's ``entitlement.yearly_chase_term``, default summer: the last chance in the year)."""
+        if self.should_book_each_term:
+            return True
+        if not self.yearly or had_tsm_this_year:
+            return False
+        return TERM_ORDER[TermName(term)] >= TERM_ORDER[TermName(chase_from)]
 
 
 def compare(pct: float, average: float) -> str:

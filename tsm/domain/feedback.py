@@ -348,6 +348,9 @@ def unacknowledged(findings: Sequence[Finding], acknowledged: Iterable[str]) -> 
 
 class Coverage(StrEnum):
     HELD = "held"
+    # a school that may book one TSM a year, with none this term, whose TSM this academic year was held in an
+    # earlier term: covered for the year (not "not booked", which would lump it with one that missed it)
+    HELD_THIS_YEAR = "held_this_year"
     BOOKED = "booked"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
@@ -356,7 +359,7 @@ class Coverage(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"held": "Held", "booked": "Booked", "no_show": "No-show", "cancelled": "Cancelled",
+        return {"held": "Held", "held_this_year": "Held this year", "booked": "Booked", "no_show": "No-show", "cancelled": "Cancelled",
                 "offered": "Offered, not booked", "not_booked": "Not booked"}[self.value]
 
 
@@ -372,14 +375,18 @@ class TermMeeting:
     updated_at: datetime
 
 
-def coverage_of(meetings: Sequence[TermMeeting], *, offered: bool) -> tuple[Coverage, TermMeeting | None]:
-    """A school's coverage in a term, and the meeting that decided it (None when there is none)."""
+def coverage_of(meetings: Sequence[TermMeeting], *, offered: bool,
+                held_this_year: TermMeeting | None = None) -> tuple[Coverage, TermMeeting | None]:
+    """A school's coverage in a term, and the meeting that decided it (None when there is none).
+    ``held_this_year``: for a school that needs one TSM a year, its TSM held in an earlier term of the year."""
     held = [m for m in meetings if m.status == "held"]
     if held:
         return Coverage.HELD, max(held, key=lambda m: m.start)
     active = [m for m in meetings if m.status in ("booked", "moved")]
     if active:
         return Coverage.BOOKED, max(active, key=lambda m: m.start)
+    if held_this_year is not None:
+        return Coverage.HELD_THIS_YEAR, held_this_year
     gone = [m for m in meetings if m.status in ("cancelled", "no_show")]
     if gone:
         last = max(gone, key=lambda m: (m.updated_at, m.start))
@@ -414,8 +421,9 @@ class CoverageTally:
 
     @property
     def covered_pct(self) -> float:
-        """Held or booked: the schools that have (or will have had) this term's TSM."""
-        n = self.counts[Coverage.HELD] + self.counts[Coverage.BOOKED]
+        """Held or booked: the schools that have (or will have had) this term's TSM, or this year's one when one a
+        year is what the LA asks of them."""
+        n = self.counts[Coverage.HELD] + self.counts[Coverage.BOOKED] + self.counts[Coverage.HELD_THIS_YEAR]
         return round(100.0 * n / self.schools, 1) if self.schools else 0.0
 
 

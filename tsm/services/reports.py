@@ -25,11 +25,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.delivery import Outbound
-from ..adapters.db.directory import LA, Officer, School, SchoolContact, Term
+from ..adapters.db.directory import LA, Officer, School, SchoolContact, Term, Trust
 from ..adapters.db.engine import Database
 from ..adapters.db.feedback import Evaluation, RecordAction, TsmRecord
 from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..adapters.db.offers import ChatOffer
+from ..domain.entitlement import entitlement_for
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import (
     COVERAGE_ORDER,
@@ -48,6 +49,7 @@ from ..domain.feedback import (
     summarise_evaluations,
     tally_coverage,
 )
+from ..domain.schools import school_facts
 from ..domain.terms import TermCalendar
 from .actors import Actor
 from .reference import ReferenceData
@@ -219,15 +221,19 @@ class Reports:
                                       .where(MeetingSchool.term_id == t.id, col(MeetingSchool.school_id).in_(ids))):
                 meetings.setdefault(ms.school_id, []).append((TermMeeting(m.status, m.start, m.updated_at), m.id))
             offered = await self._offered(s, t, ids)
+            yearly = await self._yearly_schools(s, scope.la_id, [sc for sc, _ in schools])
+            held_before = await self._held_earlier_this_year(s, t, [i for i in ids if i in yearly])
             records = {r.meeting_id: r for r in await s.exec(select(TsmRecord).where(col(TsmRecord.meeting_id).in_(
-                [mid for lst in meetings.values() for _, mid in lst])))}
+                [mid for lst in meetings.values() for _, mid in lst] + [mid for _, mid in held_before.values()])))}
         rows = []
         for sc, officer_name in schools:
             mine = meetings.get(sc.id, [])
-            status, decided = coverage_of([tm for tm, _ in mine], offered=sc.id in offered)
+            earlier = held_before.get(sc.id)
+            status, decided = coverage_of([tm for tm, _ in mine], offered=sc.id in offered,
+                                          held_this_year=earlier[0] if earlier else None)
             rec = None
             if decided is not None:
-                mid = next(mid for tm, mid in mine if tm is decided)
+                mid = next(mid for tm, mid in [*mine, *([earlier] if earlier else [])] if tm is decided)
                 rec = records.get(mid)
             rows.append(CoverageRow(sc.urn, sc.name, officer_name or "(no link officer)", status,
                                     decided.start if decided else None,
@@ -235,6 +241,28 @@ class Reports:
                                     rec.sa_count if rec else None))
         rows.sort(key=lambda r: (r.officer, COVERAGE_ORDER.index(r.status), r.school))
         return CoverageReport(t, scope, tuple(rows), tuple(tally_coverage(rows)), la.timezone)
+
+    async def _yearly_schools(self, s: AsyncSession, la_id: int, schools: Sequence[School]) -> set[int]:
+        """The schools the LA's rules ask for one TSM a year (Norfolk: not below the national average)."""
+        policy, _ = await self.ref.policy_for_la(s, la_id)
+        allocated = set(await s.exec(select(Trust.code).where(col(Trust.allocated_officer_id).is_not(None))))
+        return {sc.id for sc in schools if entitlement_for(
+            school_facts(sc, trust_has_allocated_officer=sc.trust_code in allocated), policy).yearly}
+
+    async def _held_earlier_this_year(self, s: AsyncSession, t: TermRef,
+                                      school_ids: Sequence[int]) -> dict[int, tuple[TermMeeting, int]]:
+        """Each school's latest TSM held in an earlier term of ``t``'s academic year: (meeting, its id)."""
+        if not school_ids:
+            return {}
+        earlier = select(Term.id).where(Term.la_id == t.la_id, Term.academic_year == t.academic_year,
+                                        Term.start_date < t.start_date)
+        out: dict[int, tuple[TermMeeting, int]] = {}
+        for ms, m in await s.exec(select(MeetingSchool, Meeting).join(Meeting, Meeting.id == MeetingSchool.meeting_id)
+                                  .where(col(MeetingSchool.term_id).in_(earlier), Meeting.status == "held",
+                                         col(MeetingSchool.school_id).in_(list(school_ids)))
+                                  .order_by(Meeting.start)):
+            out[ms.school_id] = (TermMeeting(m.status, m.start, m.updated_at), m.id)
+        return out
 
     async def _offered(self, s: AsyncSession, t: TermRef, school_ids: Sequence[int]) -> set[int]:
         out: set[int] = set()
