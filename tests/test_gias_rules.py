@@ -194,3 +194,23 @@ async def test_a_multi_line_bad_gias_row_is_reported_at_the_line_it_starts_on(db
     report = await import_gias(db, path, la_code=la_code, policy=load_policy(profile))
     assert report.errors == [(3, "NumberOfPupils 'many' is not a whole number"), (9, "URN 'x9' is not a whole number")]
     assert set(await stored(db)) == {900001, 900003}  # the good rows are kept
+
+
+def test_the_cli_says_what_was_skipped_and_why_and_refuses_a_typo_la_code(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tsm.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path}/cli.db"
+    assert CliRunner().invoke(cli, ["--database-url", url, "db", "upgrade"], obj={}).exit_code == 0
+    ok = CliRunner().invoke(cli, ["--database-url", url, "import", "gias", str(EVERY_TYPE), "--la-code", "886",
+                                  "--policy", "kent"], obj={})
+    assert ok.exit_code == 0, ok.output
+    assert "21 establishments of the LA skipped, 46 rows for other LAs ignored" in ok.output
+    assert "1 Online provider: not a school a TSM covers: 860039 Made Up Online School" in ok.output
+    assert "1 closed (GIAS status Closed): 860102 Closing Community Primary School" in ok.output
+    assert "25 schools imported" in ok.output
+    typo = CliRunner().invoke(cli, ["--database-url", url, "import", "gias", str(EVERY_TYPE), "--la-code", "9266",
+                                    "--policy", "norfolk"], obj={})
+    assert typo.exit_code == 1 and "Did you mean 926 (Norfolk)?" in typo.output
