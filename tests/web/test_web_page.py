@@ -407,3 +407,32 @@ async def test_the_tsm_record_written_on_the_page(site):
         [act] = list(await s.exec(select(RecordAction).where(RecordAction.record_id == rec.id)))
     assert (rec.attendance_pct, rec.pa_count, rec.sa_count) == (93.4, 12, 3)
     assert act.due_date == date(2026, 12, 4) and act.owner == "school"
+
+
+async def test_junk_is_answered_with_a_4xx_and_never_a_500(site):
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    csrf = u.csrf()
+    junk = ["", "null", "[]", "1e999", '{"verb": 5}', '{"verb": "x", "data": []}', "[" * 5000 + "]" * 5000,
+            '{"verb": "book.confirm", "data": {"offerId": {"$ne": 1}, "start": ["x"]}, "inputs": true}',
+            '{"verb": "meeting.cancel", "data": {"meetingId": 1e30, "reason": "\\u0000"}, "inputs": false}',
+            '{"verb": "' + "a." * 2000 + 'b", "data": {}}']
+    for value in junk:
+        r = await u.client.post("/web/act", data={"csrf": csrf, "action": value})
+        assert r.status < 500, (value[:40], r.status)
+    r = await u.client.post("/web/act", data=f"csrf={csrf}&action=%FF%FE%7B".encode(),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})  # not UTF-8
+    assert r.status < 500
+    for path, data in (("/web/say", {"csrf": csrf, "text": "\x00" * 600}), ("/web/signin", {"email": "x" * 10_000}),
+                       ("/web/link/" + "%00" * 50, {}), ("/web/link/" + "a" * 300, {"csrf": "b"}),
+                       ("/web/signout", {})):
+        r = await u.client.post(path, data=data)
+        assert r.status < 500, (path, r.status)
+    r = await u.client.post("/web/act", data=b"\xff\xfe" * 100, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status < 500
+    r = await u.client.post("/web/act", data=b"a" * (70 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 413
+    for path in ("/web/link/" + "x" * 5000, "/web/view", "/web/page.css", "/web/nothing"):
+        r = await u.client.get(path)
+        assert r.status < 500, (path, r.status)
+    assert await _meetings(site, c.school_id) == []

@@ -148,7 +148,7 @@ class WebPage:
         raw = form.get(ACTION_FIELD, [""])[-1]
         try:
             action = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser
             action = None
         if not isinstance(action, dict) or not isinstance(action.get("verb"), str) \
                 or not isinstance(action.get("data", {}), dict):
