@@ -20,6 +20,7 @@ async def test_a_reason_with_a_upn_is_refused_at_both_steps_and_nothing_changes(
     assert forged.error and "never stored" in text_of(forged)
     named = await chat.act(lead, "meeting.cancel", {"meetingId": m.id, "reason": "Jayden Smith is in hospital"})
     assert named.error and "“Jayden Smith”" in text_of(named)
+    assert "Cancel this TSM?" in text_of(named)  # the reason card again, to edit the words flagged
     assert await chat.snapshot() == before and await told(chat) == []
 
 

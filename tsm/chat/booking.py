@@ -547,6 +547,9 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         result = await ctx.services.booking.cancel(ctx.actor, mid, reason)
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, None)
+    except InvalidInput as exc:  # words that may name a pupil (tsm/domain/pupil_data.py): the reason card, to edit
+        v = await ctx.services.booking.get_meeting(ctx.actor, mid)
+        return Reply(text=str(exc), error=True, card=cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v))))
     v = result.meeting
     again = cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),)) \
         if ctx.actor.is_officer else cards.Button("Book another time", "book.start")
