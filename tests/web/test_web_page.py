@@ -154,6 +154,9 @@ async def test_forms_without_csrf_or_for_another_school_or_contact_change_nothin
     assert r.status == 403 and "Nothing was changed" in await r.text()
     r = await ua.client.post("/web/act", data={"action": confirm.value, "csrf": "0" * 64})
     assert r.status == 403
+    # Another contact's token: B's form token does not work with A's session (each is derived from its session).
+    r = await ua.client.post("/web/act", data={"action": confirm.value, "csrf": ub.csrf()})
+    assert r.status == 403 and "Nothing was changed" in await r.text()
     assert await _meetings(site, a.school_id) == []
 
     # Another school's meeting: cancelling B's TSM from A's session is refused by the same rule as in Teams.
