@@ -73,7 +73,6 @@ class SigningKeys:
         self._inflight: asyncio.Task | None = None
         self._failed_at: float | None = None
         self._attempted_at: float | None = None
-        self.fetches = 0  # metadata fetches started (tests count them)
 
     def _cache(self):
         return JwtTokenExtractor.get_open_id_metadata(self.url)
@@ -86,7 +85,6 @@ class SigningKeys:
         return bool(cache.keys) and cache.last_updated > datetime.now() - FRESH_FOR
 
     async def _fetch(self) -> int:
-        self.fetches += 1
         limit = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(timeout=limit) as session:
             async with session.get(self.url) as resp:

@@ -23,11 +23,9 @@ class TenantGate:
         self.auth_enabled = auth_enabled
         self.every = every
         self.ids: frozenset[str] = frozenset()
-        self.loaded = False
 
     async def load(self) -> frozenset[str]:
         self.ids = frozenset(t.lower() for t in await self.tenants.allowed_ids())
-        self.loaded = True
         return self.ids
 
     def allows(self, tenant_id: str) -> bool:
