@@ -205,7 +205,7 @@ def activities(draw, verbs: list[str], service_url: str) -> dict:
         return installation_update(service_url, conv=conv, user_id=user_id, aad=aad)
     act = message(service_url, "hello", conv=conv, user_id=user_id, aad=aad)
     field = draw(st.sampled_from(["type", "from", "conversation", "value", "name", "channelData", "entities",
-                                  "localTimezone", "text", "recipient"]))
+                                  "localTimezone", "text", "recipient", "serviceUrl", "id", "channelId"]))
     act[field] = draw(json_values)
     return act
 
