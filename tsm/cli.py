@@ -260,16 +260,19 @@ def slots(ctx: click.Context, urn: int, term: str, mode: str | None, limit: int,
 @click.option("--mode", type=click.Choice(["teams", "on_site"]), default=None)
 @click.option("--type", "meeting_type", default=None)
 @click.option("--as", "as_email", default=None)
+@click.option("--waive-senior-leader", "waiver", default=None, metavar="REASON",
+              help="book with no senior leader invited, for this reason (recorded with the booking)")
 @click.pass_context
 def book(ctx: click.Context, urn: tuple[int, ...], at: str, mode: str | None, meeting_type: str | None,
-         as_email: str | None) -> None:
+         as_email: str | None, waiver: str | None) -> None:
     """Book a TSM."""
     start = _parse_local(at)
 
     async def go(app):
         actor = await _actor(app, as_email)
         ids = [await _school_id(app, u) for u in urn]
-        result = await app.booking.book(actor, ids, start, mode=mode, meeting_type=meeting_type)
+        result = await app.booking.book(actor, ids, start, mode=mode, meeting_type=meeting_type,
+                                        waive_senior_leader=waiver)
         click.echo(f"{result.message} Meeting id {result.meeting.id}.")
 
     _run(_with_app(_settings(ctx), go))

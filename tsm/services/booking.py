@@ -227,9 +227,11 @@ class BookingService:
         mode: str | Mode | None = None,
         meeting_type: str | None = None,
         attendee_contact_ids: Sequence[int] | None = None,
+        waive_senior_leader: str | None = None,
     ) -> BookingResult:
         """Book a TSM for one school (or several schools of one trust) at ``start``. ``attendee_contact_ids``: the
         school staff invited, the senior leader first (None: its attendance leads and senior leaders).
+        ``waive_senior_leader``: an officer's reason for booking with no senior leader invited (recorded).
 
         With the local calendar (``InDatabaseCalendar``) everything is one transaction: the checks' reads, the
         officer's busy times, the booking and its calendar entry (the ``.ics`` is written once it committed). With
@@ -244,7 +246,7 @@ class BookingService:
         if local is None:
             async with self.db.reader() as s:
                 plan = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
-                                                with_day=False)
+                                                with_day=False, waive_senior_leader=waive_senior_leader)
             busy = await self._busy(plan.officer, plan.day)
         details: EventDetails | None = None
 
@@ -257,7 +259,7 @@ class BookingService:
                 officer_busy = busy
             else:
                 plan = p = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
-                                                    with_day=True)
+                                                    with_day=True, waive_senior_leader=waive_senior_leader)
                 meetings = p.day_meetings
                 officer_busy = (await local.busy_in(s, [CalendarRef(p.officer.id, p.officer.mailbox)], p.day)
                                 ).get(p.officer.id, [])
@@ -287,11 +289,12 @@ class BookingService:
                 local.create_in(s, details)
             else:
                 s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
+            waived = {"senior_leader_waived": p.leader_waived} if p.leader_waived else {}
             _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(),
-                   mode=p.mode.value)
+                   mode=p.mode.value, **waived)
             # Booked by the school itself, or by the LA for it (a proposal the school accepts or moves).
             kind = EventKind.BOOKED if actor.kind == "contact" else EventKind.PROPOSED
-            record(s, kind, actor, now, meeting_id=m.id, start=_iso(start))
+            record(s, kind, actor, now, meeting_id=m.id, start=_iso(start), **waived)
             return m
 
         def alternatives():
@@ -317,7 +320,7 @@ class BookingService:
         return await self._after_write(actor, meeting.id, "booked", view=view)
 
     async def _plan_booking(self, s: AsyncSession, actor: Actor, ids: list[int], start: datetime, mode, meeting_type,
-                            attendee_contact_ids, *, with_day: bool) -> _BookPlan:
+                            attendee_contact_ids, *, with_day: bool, waive_senior_leader: str | None) -> _BookPlan:
         """Everything a booking checks before it writes, in three reads: the schools with their officer, the
         meetings that matter (the schools' booking this term; with ``with_day``, also the officer's meetings around
         the day, which the slot check needs) and the contacts invited."""
@@ -369,7 +372,9 @@ class BookingService:
         if len(attendees) > policy.max_invitees:
             raise InvalidInput(f"A TSM can have at most {policy.max_invitees} people invited: please choose fewer. "
                                "Nothing was booked.")
-        return _BookPlan(schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings)
+        waived = self._check_senior_leader(actor, schools, policy, attendees, waive_senior_leader)
+        return _BookPlan(schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings,
+                         waived)
 
     @observed("move")
     async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
@@ -725,8 +730,33 @@ class BookingService:
         else:
             contacts = [c for c in contacts if c.role in (ContactRole.SENIOR_LEADER, ContactRole.ATTENDANCE_LEAD)
                         or (actor.kind == "contact" and c.id == actor.id)]
-        return [MeetingAttendee(meeting_id=0, contact_id=c.id, name=c.name, email=c.email, role=c.role,
-                                required=c.role == ContactRole.SENIOR_LEADER.value) for c in contacts]
+        # The one the school picked to attend as its senior leader (sent first) attends as that, whatever the role
+        # on record (a deputy head recorded as attendance lead), and comes first on the invitation.
+        leader = contact_ids[0] if contact_ids else None
+        contacts.sort(key=lambda c: c.id != leader)
+        return [MeetingAttendee(meeting_id=0, contact_id=c.id, name=c.name, email=c.email,
+                                role=ContactRole.SENIOR_LEADER.value if c.id == leader else c.role,
+                                required=c.id == leader or c.role == ContactRole.SENIOR_LEADER.value)
+                for c in contacts]
+
+    def _check_senior_leader(self, actor: Actor, schools: Sequence[School], policy: Policy,
+                             attendees: Sequence[MeetingAttendee], waiver: str | None) -> str:
+        """A senior leader is invited (the profile's booking.senior_leader_required), or an officer waives it with a
+        reason they record (returned, cleaned). Refused otherwise, saying how to go on."""
+        if not policy.senior_leader_required or any(a.role == ContactRole.SENIOR_LEADER.value for a in attendees):
+            return ""
+        names = " & ".join(sc.name for sc in schools)
+        if waiver is not None and actor.kind in ("officer", "admin"):
+            reason = clean_text(waiver, label="the reason the senior leader is waived", max_len=300)
+            if len(reason) < 10:
+                raise InvalidInput("Say in a few words why this TSM goes ahead without a senior leader (at least 10 "
+                                   "characters); it is recorded with the booking. Nothing was booked.")
+            return check_free_text(reason, label="the reason", allowed=_known_names(schools, None))
+        how = ("Add the senior leader as a contact of the school first, or book it with a recorded reason for going "
+               "ahead without one (tsm book ... --waive-senior-leader \"reason\")." if actor.kind != "contact" else
+               "Please pick who will attend as your senior leader, or ask your link officer.")
+        raise BookingRefused("no_senior_leader", f"{names} has no senior leader invited, and a senior leader is "
+                             f"expected at every TSM. {how} Nothing was booked.")
 
     async def _view(self, s: AsyncSession, m: Meeting) -> MeetingView:
         schools = await meetings_.schools_of(s, m.id)
@@ -809,6 +839,7 @@ class _BookPlan:
     day: Interval  # the window around the meeting's day that the slot check looks at
     attendees: list[MeetingAttendee]
     day_meetings: list[tuple[int, ExistingMeeting]]  # the officer's active meetings in ``day`` (when read)
+    leader_waived: str = ""  # why the TSM goes ahead without a senior leader (an officer's recorded reason)
 
 
 def _check_open(schools: Sequence[School]) -> None:
