@@ -196,7 +196,11 @@ def serve(settings: Settings) -> None:
     async def make() -> web.Application:
         return web_app_for(compose(settings, role="server"), close_app=True)
 
-    if not settings.microsoft_app_id:
+    if not settings.microsoft_app_id and not is_loopback_host(settings.host) \
+            and settings.insecure_no_auth_on_public_address:
+        log.error("INSECURE: TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS is set: serving WITHOUT authentication on %s, where "
+                  "anyone who reaches it can act as anyone. Never in production.", settings.host)
+    elif not settings.microsoft_app_id:
         log.warning("No TSM_MICROSOFT_APP_ID: serving WITHOUT Bot Framework authentication (local use only)")
     elif not settings.microsoft_app_password.get_secret_value():
         log.error("TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
