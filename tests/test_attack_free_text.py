@@ -240,3 +240,12 @@ async def test_a_contact_an_officer_adds_gets_the_same_email_and_name_checks(db,
             await directory.add_contact(ann, 100001, name, email, "other")
     c = await directory.add_contact(ann, 100001, "Pat Pastoral", "Pat@100001.sch.example", "other")
     assert c.email == "pat@100001.sch.example"
+
+
+def test_the_web_page_shows_relayed_text_as_typed():
+    from tsm.web.render import _md
+
+    shown = _md("**Reason**: " + plain("See [the new date](https://evil.example) _now_ <script>x</script>"))
+    assert shown.startswith("<strong>Reason</strong>: ")  # the product's own markdown still renders
+    assert "[the new date](https://evil.example) _now_ &lt;script&gt;x&lt;/script&gt;" in shown
+    assert "<em>" not in shown and "\\" not in shown  # the escapes are not shown as backslashes

@@ -18,6 +18,8 @@ from html import escape
 from itertools import count
 from typing import Any
 
+from ..domain.text import hold_escapes, release_escapes
+
 INPUT_PREFIX = "i."  # form field names of a card's inputs: i.<input id>
 TOGGLE_PREFIX = "t."  # hidden "value when off" of a toggle: t.<input id>
 ACTION_FIELD = "action"
@@ -27,9 +29,10 @@ _IDS = count(1)
 
 
 def _md(text: str) -> str:
-    """The markdown the cards use: **bold**, _italics_ and line breaks, on escaped text."""
-    html = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", escape(text)))
-    return html.replace("  \n", "\n").replace("\n", "<br>")
+    """The markdown the cards use: **bold**, _italics_ and line breaks, on escaped text; what someone typed
+    (escaped by tsm.domain.text.plain) shows as they typed it, never as emphasis."""
+    html = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", escape(hold_escapes(text))))
+    return release_escapes(html.replace("  \n", "\n").replace("\n", "<br>"), html=True)
 
 
 def _uid(prefix: str) -> str:
