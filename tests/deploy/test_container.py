@@ -140,6 +140,9 @@ def test_compose_has_postgres_migrations_one_bot_one_worker_in_order():
         env = services[name]["environment"]
         assert env["TSM_DATABASE_URL"].startswith("postgresql://") and "@db:5432/" in env["TSM_DATABASE_URL"]
         assert env["TSM_RUN_SCHEDULER"] == "false"  # exactly one process runs the sweeps: the worker
+        # Production settings pass through from the host's environment (an app id needs the public URL too).
+        for name in ("TSM_MICROSOFT_APP_ID", "TSM_MICROSOFT_APP_PASSWORD", "TSM_PUBLIC_URL"):
+            assert env[name] == "${" + name + ":-}"
     # The bot is published on loopback only (no authentication without an app id).
     assert all(p.startswith("127.0.0.1:") for p in services["bot"]["ports"])
 
