@@ -22,9 +22,11 @@ from bot.service_urls import is_loopback_host
 from .bootstrap import App
 from .chat.router import Router
 from .composition import Composition, compose
+from .domain.errors import ServiceBusy
 from .observability import add_metrics_route, configure_logging
 from .settings import Settings
 from .web.graph_notifications import GraphNotificationReceiver
+from .web.slow_clients import body_deadline, install_repeat_filter
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     assert runtime is not None, "a server composition has the Teams bot"
     settings = app.settings
     check_settings(settings)
-    web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024)
+    web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024,
+                              middlewares=[_busy_is_503, body_deadline(settings.http_body_timeout)])
     web_app[APP_KEY] = app
     web_app[RUNTIME_KEY] = runtime
     state: dict[str, Any] = {"scheduler": built.scheduler, "watcher": built.watcher, "graph_route": False,
@@ -133,6 +136,17 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     web_app.on_startup.append(on_startup)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+@web.middleware
+async def _busy_is_503(request: web.Request, handler) -> web.StreamResponse:
+    """A database locked by someone else (ServiceBusy), on any route (the web page, the links, Graph's
+    notifications; /api/messages answers it itself): 503 with Retry-After and a sentence, nothing changed."""
+    try:
+        return await handler(request)
+    except ServiceBusy as exc:
+        log.warning("request refused: the database is busy (%s %s)", request.method, request.path)
+        return web.Response(status=503, text=str(exc), headers={"Retry-After": str(exc.retry_after)})
 
 
 async def _purge_loop(runtime) -> None:
@@ -192,6 +206,7 @@ async def _healthz(request: web.Request) -> web.Response:
 def serve(settings: Settings) -> None:
     """Build everything from ``settings`` (the composition root) and serve until interrupted (``tsm run``)."""
     configure_logging(settings.log_level, settings.log_format)  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
+    install_repeat_filter()  # a flood of the same failure (accept() out of descriptors...) logs one line per 10 s
 
     async def make() -> web.Application:
         return web_app_for(compose(settings, role="server"), close_app=True)
@@ -206,4 +221,4 @@ def serve(settings: Settings) -> None:
         log.error("TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
                   "to answer Teams")
     web.run_app(make(), host=settings.host, port=settings.port, print=lambda m: log.info("%s", m),
-                access_log=None)
+                access_log=None, keepalive_timeout=settings.http_header_timeout)  # the header timeout too
