@@ -237,3 +237,51 @@ async def test_trust_officers_change_the_booking_route(database, schools, tmp_pa
     assert schools[900001].booking_route == "self"
     async with database.reader() as s:
         assert (await s.exec(select(func.count()).select_from(LA))).one() == 2
+
+
+async def test_a_trusts_allocated_officer_is_its_schools_officer_and_books_for_them(database, schools, tmp_path):
+    """Issue 13, item 6 (Norfolk's allocated Attendance and Entitlement Officer): the trust's allocated officer acts
+    for the trust's schools in their LA and is the one named to them; a later link-officer file keeps them."""
+    from datetime import UTC, datetime
+
+    from tsm.adapters.calendar_local import LocalCalendar
+    from tsm.clock import FixedClock
+    from tsm.domain.errors import BookingRefused
+    from tsm.importers.terms import import_terms_file
+    from tsm.services.actors import Actor
+    from tsm.services.booking import BookingService
+    from tsm.services.reference import ReferenceData
+
+    ids = await _officers(database, tmp_path)
+    await import_link_officers(database, write(tmp_path / "links.csv",
+                                               "urn,officer_email\n900001,bob@la.example\n900002,bob@la.example\n"))
+    report = await import_trust_officers(database, write(tmp_path / "trusts.csv", "trust_code,officer_email\n"
+                                                                                 "7001,ann@la.example\n"))
+    assert "2 schools now have their trust's allocated officer as their officer" in report.summary()
+    officers = {s.urn: s.link_officer_id for s in await all_rows(database, School)}
+    assert officers[900001] == officers[900002] == ids["ann@la.example"]
+
+    again = await import_link_officers(database, write(tmp_path / "links2.csv",
+                                                       "urn,officer_email\n900001,bob@la.example\n"))
+    assert "kept that officer rather than the file's: Alpha Academy" in again.summary()
+    assert {s.urn: s.link_officer_id for s in await all_rows(database, School)}[900001] == ids["ann@la.example"]
+
+    # Ann books Alpha Academy's TSM (it is on her list), and its staff are told Ann arranges it, not Bob.
+    async with database.transaction() as s:
+        alpha = (await s.exec(select(School).where(School.urn == 900001))).one()
+    await import_terms_file(database, alpha.la_id, write(tmp_path / "terms.csv", (
+        "academic_year,term,start_date,end_date\n2025-26,spring,2026-01-05,2026-03-27\n")))
+    async with database.transaction() as s:
+        lead = SchoolContact(school_id=alpha.id, name="Lee Lead", email="lee@alpha.example", role="attendance_lead")
+        head = SchoolContact(school_id=alpha.id, name="Hana Head", email="hana@alpha.example", role="senior_leader")
+        s.add_all([lead, head])
+        await s.flush()
+        lead_id = lead.id
+    clock = FixedClock(datetime(2026, 1, 5, 8, tzinfo=UTC))
+    svc = BookingService(database, LocalCalendar(database), ReferenceData(database), clock=clock)
+    done = await svc.book(Actor("officer", ids["ann@la.example"]), alpha.id, datetime(2026, 1, 8, 10, tzinfo=UTC),
+                          mode="teams")
+    assert done.meeting.officer_name == "Ann"
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(Actor("contact", lead_id, alpha.id), alpha.id, datetime(2026, 2, 3, 10, tzinfo=UTC))
+    assert err.value.code == "contacted_directly" and "Ann (ann@la.example)" in err.value.message

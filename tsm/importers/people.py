@@ -274,6 +274,11 @@ async def import_link_officers_in(session: AsyncSession, path: Source, *, actor:
 
     schools = {s.urn: s for s in await fetch_in(session, School.urn, [p[1] for p in parsed], School)}
     officers = await _officers_by_email(session, {p[2] for p in parsed if p[2]})
+    trusts = {t.code: t for t in await fetch_in(session, Trust.code, {s.trust_code for s in schools.values()
+                                                                       if s.trust_code}, Trust)}
+    allocated_las = {o.id: o.la_id for o in await fetch_in(
+        session, Officer.id, {t.allocated_officer_id for t in trusts.values() if t.allocated_officer_id}, Officer)}
+    kept: list[str] = []
     seen: dict[int, int] = {}
     for line, urn, email in parsed:
         school = schools.get(urn)
@@ -297,8 +302,19 @@ async def import_link_officers_in(session: AsyncSession, path: Source, *, actor:
                 continue
             officer_id = officer.id
         seen[urn] = line
+        trust = trusts.get(school.trust_code) if school.trust_code else None
+        allocated = trust.allocated_officer_id if trust is not None else None
+        if allocated is not None and allocated_las.get(allocated) == school.la_id and officer_id != allocated:
+            kept.append(school.name)  # the trust's allocated officer stays this school's officer (item 6)
+            count(report, is_new=False, changed=assign(school, link_officer_id=allocated))
+            session.add(school)
+            continue
         count(report, is_new=False, changed=assign(school, link_officer_id=officer_id))
         session.add(school)
+    if kept:
+        report.notes.append(f"{len(kept)} school{'' if len(kept) == 1 else 's'} in a trust with an allocated officer "
+                            f"kept that officer rather than the file's: {', '.join(sorted(kept)[:10])}"
+                            f"{', ...' if len(kept) > 10 else ''}")
     report.errors.sort()
     await session.flush()
     audit(session, actor=actor, action="import_link_officers", entity="school", entity_id="*", report=report,
@@ -356,6 +372,20 @@ async def import_trust_officers_in(session: AsyncSession, path: Source, *, actor
     await session.flush()
     if touched:
         schools = await fetch_in(session, School.trust_code, touched, School)
+        # The trust's allocated officer is the officer of its schools in that officer's LA: they arrange, book and
+        # hold those schools' TSMs and are the one named to them (issue 13, item 6).
+        officer_las = {o.id: o.la_id for o in officers.values()}
+        handed = []
+        for sc in schools:
+            allocated = trusts[sc.trust_code].allocated_officer_id
+            if allocated is not None and officer_las.get(allocated) == sc.la_id and sc.link_officer_id != allocated:
+                sc.link_officer_id = allocated
+                session.add(sc)
+                handed.append(sc.name)
+        if handed:
+            report.notes.append(f"{len(handed)} school{'' if len(handed) == 1 else 's'} now have their trust's "
+                                f"allocated officer as their officer: {', '.join(sorted(handed)[:10])}"
+                                f"{', ...' if len(handed) > 10 else ''}")
         await refresh_booking_routes(session, schools)
         await session.flush()
     audit(session, actor=actor, action="import_trust_officers", entity="trust", entity_id="*", report=report,

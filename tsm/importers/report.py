@@ -18,6 +18,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the import did besides its rows, in a sentence each
 
     @property
     def unchanged(self) -> int:
@@ -29,10 +30,11 @@ class ImportReport:
     def summary(self, what: str = "rows") -> str:
         head = (f"{self.ok} {what} imported ({self.created} created, {self.updated} updated, "
                 f"{self.unchanged} unchanged)")
+        notes = [f"  note: {n}" for n in self.notes]
         if not self.errors:
-            return f"{head}; no errors"
+            return "\n".join([f"{head}; no errors", *notes])
         n = len(self.errors)
         lines = [f"{head}; {n} error{'' if n == 1 else 's'}:"]
         for line, message in sorted(self.errors, key=lambda e: e[0]):
             lines.append(f"  line {line}: {message}" if line else f"  {message}")
-        return "\n".join(lines)
+        return "\n".join([*lines, *notes])
