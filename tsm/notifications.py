@@ -55,9 +55,9 @@ from .adapters.db.directory import Officer, School, SchoolContact
 from .adapters.db.engine import Database
 from .adapters.db.history import DomainEvent
 from .adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
-from .chat.common import meeting_facts, place, slot_choices, when
+from .chat.common import meeting_facts, place, slot_choices, term_words, when
 from .chat.flows import PROPOSAL
-from .domain.errors import BookingRefused
+from .domain.errors import BookingRefused, TsmError
 from .domain.model import MeetingStatus
 from .domain.text import day_text, plain, when_text
 from .messaging import Invitation, Message, Recipient
@@ -403,7 +403,44 @@ class Notifications:
                     out.append(message)
             if len(out) >= limit:
                 break
+        if len(out) < limit:
+            offer = await self._next_term_offer(actor)
+            if offer is not None:
+                out.append(offer)
         return out
+
+    async def _next_term_offer(self, actor: Actor) -> Message | None:
+        """The term after the school's last held TSM, when nothing is booked in it yet: its free times, the card the
+        meeting's end sent (with the LA's rule: the school picks, or the officer proposes)."""
+        meetings = await self.booking.list_meetings(actor, include_inactive=True)
+        held = [v for v in meetings if v.status == MeetingStatus.HELD.value]
+        if not held:
+            return None
+        last = max(held, key=lambda v: v.start)
+        async with self.db.reader() as s:
+            school = await s.get(School, actor.school_id)
+            if school is None:
+                return None
+            policy, tz = await self.booking.ref.policy_for_la(s, school.la_id)
+            calendar = await self.booking.ref.calendar(s, school.la_id)
+        held_term = next((t for t in calendar.terms if t.id == last.term_id), None)
+        target = calendar.next_after(held_term) if held_term is not None else None
+        today = self.booking.clock().astimezone(tz).date()
+        if target is None or target.id is None or target.dates.last < today \
+                or any(v.term_id == target.id and v.status in CHANGEABLE for v in meetings):
+            return None
+        try:
+            offer = await self.booking.free_slots(actor, [school.id], term=target.id, mode=last.mode, limit=5)
+        except TsmError:
+            return None
+        can_pick = policy.next_tsm_at_meeting_end == "offer_both"
+        view = reminder_cards.OfferView(
+            heading=f"Book your {term_words(offer.term_label)} TSM now?" if can_pick else
+            f"Your link officer will propose your {term_words(offer.term_label)} TSM",
+            school=school.name, school_id=school.id, officer=offer.officer_name, term=offer.term_label, mode=last.mode,
+            timezone=offer.timezone, slots=tuple(reminder_cards.OfferSlot(sl.start, sl.end) for sl in offer.slots),
+            can_pick=can_pick)
+        return Message(f"Next TSM for {school.name}", reminder_cards.next_tsm_offer(view))
 
     async def _signin(self, recipient: Recipient) -> Message | None:
         """The sign-in link someone asked the web page for, made now (only its hash is kept; a link in a message

@@ -446,3 +446,29 @@ async def test_junk_is_answered_with_a_4xx_and_never_a_500(site):
         r = await u.client.get(path)
         assert r.status < 500, (path, r.status)
     assert await _meetings(site, c.school_id) == []
+
+
+async def test_home_offers_next_terms_tsm_once_this_terms_is_held(site):
+    c = await site.bookable_lead()
+    u = await _signed_in(site, c)
+    page = await u.get("/web/")
+    assert "offer.pick_slot" not in page.verbs()  # nothing held yet: nothing to offer
+    await _book(u)
+    [m] = await _meetings(site, c.school_id)
+    site.app.clock.advance(m.end - site.app.clock() + timedelta(hours=1))
+    async with site.app.db.transaction() as s:
+        row = await s.get(Meeting, m.id)
+        row.status = "held"
+        s.add(row)
+    u = await _signed_in(site, c)
+    page = await u.get("/web/")
+    assert "Waiting for your answer" in page.text and "Spring term" in page.text, page.text
+    slot = page.button(verb="offer.pick_slot")
+    await u.press(slot.text, verb="offer.pick_slot")
+    await u.press("Next")
+    page = await u.press("Book it")
+    assert "Your TSM is booked" in page.text
+    meetings = await _meetings(site, c.school_id)
+    assert [x.status for x in meetings] == ["held", "booked"] and meetings[1].term_id != m.term_id
+    page = await u.get("/web/")
+    assert "offer.pick_slot" not in page.verbs()  # booked: no longer waiting
