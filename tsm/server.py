@@ -209,6 +209,7 @@ def serve(settings: Settings) -> None:
     install_repeat_filter()  # a flood of the same failure (accept() out of descriptors...) logs one line per 10 s
 
     async def make() -> web.Application:
+        check_settings(settings)  # before anything is built (web_app_for checks again, for every other caller)
         return web_app_for(compose(settings, role="server"), close_app=True)
 
     if not settings.microsoft_app_id and not is_loopback_host(settings.host) \

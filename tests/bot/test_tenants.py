@@ -8,15 +8,18 @@ served as that officer, and their AAD id overwrote the officer's stored one.
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestServer
 from botkit import make_harness, production
 from click.testing import CliRunner
+from factories import make_world
 from fakes.connector import member, message
 from sqlmodel import select
 
 from tsm.adapters.db.directory import Officer, SchoolContact
 from tsm.adapters.db.tenants import MsTenant
+from tsm.bootstrap import build_app
 from tsm.cli import cli
-from tsm.server import StartupRefused, check_settings
+from tsm.server import StartupRefused, build_web_app, check_settings
 from tsm.settings import Settings
 
 LA_TENANT = "11111111-2222-3333-4444-555555555555"
@@ -113,9 +116,16 @@ async def test_removing_a_tenant_forgets_who_was_remembered_in_it(sqlite_url, co
 
 
 async def test_an_app_id_with_no_tenant_registered_does_not_start(sqlite_url, connector):
-    with pytest.raises(StartupRefused, match="no Microsoft 365 tenant is registered.*tsm tenants add"):
-        await make_harness(sqlite_url, connector, microsoft_app_id="00000000-1111-2222-3333-444444444444",
-                           microsoft_app_password="x", **{**production(connector), "tenants": []})
+    settings = {k: v for k, v in production(connector).items() if k != "tenants"}
+    app = build_app(Settings(database_url=sqlite_url, _env_file=None, run_scheduler=False,
+                             microsoft_app_id="00000000-1111-2222-3333-444444444444", microsoft_app_password="x",
+                             **settings))
+    server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+    try:
+        with pytest.raises(StartupRefused, match="no Microsoft 365 tenant is registered.*tsm tenants add"):
+            await server.start_server()
+    finally:
+        await app.close()
 
 
 def test_the_old_environment_list_stops_the_start_with_what_to_do_instead():
@@ -159,12 +169,8 @@ def test_tsm_tenants_add_list_remove_and_import(any_db_url, tmp_path, monkeypatc
 
 
 async def test_the_table_holds_one_row_per_tenant_and_scope(any_db_url):
-    from tsm.bootstrap import build_app
-
     app = build_app(Settings(database_url=any_db_url, _env_file=None))
     try:
-        from factories import make_world
-
         await make_world(app.db)
         t = app.directory.tenants
         await t.add(LA_TENANT, "la", "926")
