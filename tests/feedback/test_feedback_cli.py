@@ -56,13 +56,13 @@ def run(tmp_path, monkeypatch):
 def test_coverage_evaluations_and_actions_from_the_command_line(run, tmp_path):
     out = run("report", "coverage", "--term", "spring 2025-26", "--csv", "out/cov.csv", "--summary-csv", "sum.csv")
     assert "Coverage, Spring term 2025-26 (the whole LA)" in out
-    assert "Ann Officer: 7 schools: held 1, booked 0, no show 0, cancelled 0, offered 0, not booked 6; held 14.3%" in out
-    assert "Bob Officer: 2 schools: held 0, booked 0, no show 0, cancelled 1, offered 0, not booked 1; held 0.0%" in out
+    assert "Ann Officer: 7 schools: held 1, held this year 0, booked 0, no show 0, cancelled 0, offered 0, not booked 6; held 14.3%" in out
+    assert "Bob Officer: 2 schools: held 0, held this year 0, booked 0, no show 0, cancelled 1, offered 0, not booked 1; held 0.0%" in out
     rows = (tmp_path / "out" / "cov.csv").read_text().splitlines()
     assert rows[1] == "Spring term 2025-26,100001,Low Primary School,Ann Officer,held,2026-03-10,94.0,17,<5"
     assert len(rows) == 10
     assert (tmp_path / "sum.csv").read_text().splitlines()[-1] == \
-        "Spring term 2025-26,All officers (LA),9,1,0,0,1,0,7,11.1,11.1"
+        "Spring term 2025-26,All officers (LA),9,1,0,0,0,1,0,7,11.1,11.1"  # held_this_year after held
 
     out = run("report", "evaluations", "--term", "spring 2025-26", "--csv", "ev.csv", "--chart", "ev.png",
               "--comments-csv", "comments.csv")
