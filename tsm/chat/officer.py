@@ -99,6 +99,9 @@ async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     summary = (f"{term_words(label)}: {counts.get('booked', 0)} booked, {counts.get('held', 0)} held, "
                f"{counts.get('not_booked', 0)} not booked, {counts.get('contacted_directly', 0)} to contact directly."
                if statuses else "You have no schools linked to you yet.")
+    warnings = await conversation(ctx).capacity_warnings(ctx.actor)
+    if warnings:
+        summary += " " + "; ".join(warnings) + "."
     to_book = tuple(cards.Choice(st.name, str(st.school_id)) for st in statuses
                     if st.status in ("not_booked", "contacted_directly"))
     return Reply(card=cards.officer_schools(cards.SchoolsView("Your schools this term", summary, tuple(rows), to_book)))

@@ -135,6 +135,9 @@ class Policy:
     # A senior leader of the school attends every TSM (both seeds; DfE's expectation): a booking with none is refused
     # unless an officer waives it with a reason they record. booking.senior_leader_required.
     senior_leader_required: bool = True
+    # Schools one officer can hold TSMs with in a term (Kent: an officer covers 20-30 schools): above it the link
+    # officers import, "my schools" and the coverage report warn. booking.officer_capacity.
+    officer_capacity: int = 30
     # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
     # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
     max_invitees: int = 12
@@ -253,6 +256,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         max_tsms_per_school_per_term=per_term,
         schools_book_themselves=bool(booking.get("schools_book_themselves", True)),
         senior_leader_required=_flag(booking, "senior_leader_required", True),
+        officer_capacity=_whole(booking, "officer_capacity", 30, lo=1, hi=1000),
         next_tsm_at_meeting_end=booking.get("next_tsm_at_meeting_end", "offer_both"),
         national_averages=national_averages,
         entitlement_rules=tuple(rules),
@@ -338,4 +342,12 @@ def _flag(section: dict[str, Any], key: str, default: bool) -> bool:
     value = section.get(key, default)
     if not isinstance(value, bool):
         raise PolicyError(f"booking.{key} must be true or false")
+    return value
+
+
+def _whole(section: dict[str, Any], key: str, default: int, *, lo: int, hi: int) -> int:
+    """A whole number of the profile within [lo, hi]; anything else is refused with the key's name."""
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise PolicyError(f"booking.{key} must be a whole number from {lo} to {hi}")
     return value

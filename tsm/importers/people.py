@@ -23,7 +23,8 @@ from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from tsm.adapters.db.engine import Database
 from tsm.domain.errors import NotFound, PolicyError
 from tsm.domain.model import ContactRole
-from tsm.domain.policy import WEEKDAYS, WorkingHours
+from tsm.domain.policy import WEEKDAYS, WorkingHours, load_policy
+from tsm.services.officer_loads import officer_loads
 
 from .gias import (
     MissingColumns,
@@ -311,6 +312,11 @@ async def import_link_officers_in(session: AsyncSession, path: Source, *, actor:
             continue
         count(report, is_new=False, changed=assign(school, link_officer_id=officer_id))
         session.add(school)
+    await session.flush()
+    for la_id in sorted({s.la_id for s in schools.values()}):  # officers over the LA's capacity (issue 13, item 11)
+        la = await session.get(LA, la_id)
+        capacity = load_policy(la.policy).officer_capacity if la is not None else 30
+        report.notes.extend(load.warning() for load in await officer_loads(session, la_id, capacity) if load.over)
     if kept:
         report.notes.append(f"{len(kept)} school{'' if len(kept) == 1 else 's'} in a trust with an allocated officer "
                             f"kept that officer rather than the file's: {', '.join(sorted(kept)[:10])}"

@@ -33,6 +33,7 @@ from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
 from .events import EventKind, iso, record
+from .officer_loads import officer_loads
 from .reference import ReferenceData
 from .views import MeetingView, SlotOffer
 
@@ -331,6 +332,18 @@ class ConversationService:
                 out.append(SchoolStatus(sc.id, sc.urn, sc.name, status, m.id if m else None, m.start if m else None,
                                         m.mode if m else None, ent.expectation))
         return label, out
+
+    async def capacity_warnings(self, actor: Actor) -> list[str]:
+        """Officers over the LA's capacity: every one of the LA for an admin, the officer themself otherwise."""
+        if not actor.is_officer or actor.id is None:
+            return []
+        async with self.db.reader() as s:
+            me = await s.get(Officer, actor.id)
+            if me is None:
+                return []
+            la = await self.ref.la(s, me.la_id)
+            loads = await officer_loads(s, me.la_id, self.ref.policy(la.policy).officer_capacity)
+        return [load.warning() for load in loads if load.over and (actor.kind == "admin" or load.officer_id == me.id)]
 
     async def term_id_for(self, actor: Actor, school_id: int, start: datetime) -> int:
         """The term a start falls in for this school's LA; a refusal in words when it is not a bookable day."""

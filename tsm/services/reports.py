@@ -95,6 +95,7 @@ class CoverageReport:
     rows: tuple[CoverageRow, ...]
     tallies: tuple[CoverageTally, ...]
     timezone: str = "Europe/London"
+    officer_capacity: int | None = None  # the LA profile's schools per officer a term (booking.officer_capacity)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,8 @@ class Reports:
                                     rec.attendance_pct if rec else None, rec.pa_count if rec else None,
                                     rec.sa_count if rec else None))
         rows.sort(key=lambda r: (r.officer, COVERAGE_ORDER.index(r.status), r.school))
-        return CoverageReport(t, scope, tuple(rows), tuple(tally_coverage(rows)), la.timezone)
+        return CoverageReport(t, scope, tuple(rows), tuple(tally_coverage(rows)), la.timezone,
+                              self.ref.policy(la.policy).officer_capacity)
 
     async def _yearly_schools(self, s: AsyncSession, la_id: int, schools: Sequence[School]) -> set[int]:
         """The schools the LA's rules ask for one TSM a year (Norfolk: not below the national average)."""
@@ -539,7 +541,9 @@ def coverage_lines(r: CoverageReport) -> list[str]:
         if r.scope.officer_id is not None and x.officer == LA_TOTAL:
             continue
         parts = ", ".join(f"{c.value.replace('_', ' ')} {x.counts[c]}" for c in COVERAGE_ORDER)
-        out.append(f"  {x.officer}: {x.schools} schools: {parts}; held {x.held_pct:.1f}%")
+        over = (f" (over the capacity of {r.officer_capacity} schools an officer)"
+                if r.officer_capacity and x.officer != LA_TOTAL and x.schools > r.officer_capacity else "")
+        out.append(f"  {x.officer}: {x.schools} schools{over}: {parts}; held {x.held_pct:.1f}%")
     return out
 
 
