@@ -172,3 +172,23 @@ async def test_the_booking_card_names_the_year_and_measure_of_both_figures(db):
     assert high.figures_for_officer.startswith("The school's attendance: 94.6%")
     assert low.entitlement.expectation == "termly"
     assert "2024/25 autumn and spring terms: 94.84%" in low.figures and "below" in low.figures
+
+
+async def test_an_attendance_figure_whose_period_names_no_year_is_kept_and_the_import_says_so(db, tmp_path):
+    from tsm.importers.gias import import_attendance
+
+    world = await make_world(db)
+    path = tmp_path / "attendance.csv"
+    path.write_text("urn,attendance_pct,period\n100001,93.0,2024/25 autumn and spring\n100002,96.0,last year\n"
+                    "100003,92.0,\n", encoding="utf-8")
+    report = await import_attendance(db, path)
+    assert report.errors == [] and report.ok == 3
+    assert len(report.notes) == 2
+    assert report.notes[0].startswith("line 3: the period 'last year' names no academic year")
+    assert report.notes[1].startswith("line 4: the period '' names no academic year")
+    assert "line 3: the period 'last year'" in report.summary()
+    ref = ReferenceData(db)
+    svc = BookingService(db, None, ref, clock=FixedClock(local(2026, 1, 5, 8)))
+    high = await svc.entitlement(world.schools["high_primary"])
+    assert high.attendance_vs_average == "no_average" and high.expectation == "termly"  # 96% of no known year
+    assert (await svc.entitlement(world.schools["low_primary"])).attendance_vs_average == "below"  # 93 < 94.84

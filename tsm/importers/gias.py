@@ -30,6 +30,7 @@ from tsm.adapters.db.columns import now_utc
 from tsm.adapters.db.directory import LA, School, Trust
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.history import AuditLog
+from tsm.domain.averages import parse_period
 from tsm.domain.entitlement import classify_phase, entitlement_for
 from tsm.domain.la_codes import la_code_problem
 from tsm.domain.policy import Policy, load_policy
@@ -583,6 +584,11 @@ async def import_attendance_in(session: AsyncSession, path: Source, *, actor: st
             except ValueError as exc:
                 report.error(line, str(exc))
                 continue
+            if parse_period(period) is None:
+                report.notes.append(
+                    f"line {line}: the period '{period or ''}' names no academic year (like 2024/25, or 2024/25 "
+                    "autumn and spring terms): the figure is kept, but no national average can be compared with it, "
+                    "so the school is asked for a TSM each term")
             if urn in parsed:
                 report.error(line, f"URN {urn} appears more than once; the first row was kept")
                 continue
