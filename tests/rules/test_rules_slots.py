@@ -225,9 +225,10 @@ def test_a_busy_block_is_skipped_in_one_jump_not_grid_point_by_grid_point(monkey
 # ------------------------------------------------------------------------------------------ why a time is not free
 
 
-def why(start, *, mode=Mode.TEAMS, meetings=(), busy=(), hours=None, now=None, minutes=60):
+def why(start, *, mode=Mode.TEAMS, meetings=(), busy=(), hours=None, now=None, minutes=60, cap=None):
     return why_not_free(start, duration=timedelta(minutes=minutes), mode=mode, tz=LONDON,
-                        working_hours=hours or KENT.working_hours, calendar=CALENDAR, rules=SlotRules.from_policy(KENT),
+                        working_hours=hours or KENT.working_hours, calendar=CALENDAR,
+                        rules=SlotRules.from_policy(KENT, max_per_day=cap),
                         busy=list(busy), meetings=list(meetings), now=now or at(MONDAY - timedelta(days=7), 9))
 
 
@@ -257,3 +258,34 @@ def test_why_a_time_is_not_free_clashes():
     assert why(at(MONDAY, 14), busy=[busy], mode=Mode.ON_SITE) == NotFree("travel_time", busy)
     assert why(at(MONDAY, 14), busy=[busy], mode=Mode.TEAMS) is None  # no travel on Teams
     assert why(at(MONDAY, 12), meetings=[visit]) is None  # 11:00 + 45 minutes = 11:45: a Teams call at 12:00 fits
+
+
+def test_a_meeting_or_busy_time_touching_the_time_is_no_clash():
+    before = ExistingMeeting(at(MONDAY, 10), at(MONDAY, 11), Mode.TEAMS)
+    after = ExistingMeeting(at(MONDAY, 12), at(MONDAY, 13), Mode.TEAMS)
+    assert why(at(MONDAY, 11), meetings=[before, after], cap=5) is None
+    busy = [Interval(at(MONDAY, 10), at(MONDAY, 11)), Interval(at(MONDAY, 12), at(MONDAY, 13))]
+    assert why(at(MONDAY, 11), busy=busy) is None
+
+
+def test_travel_time_names_the_visit_or_busy_time_whose_travel_meets_not_a_neighbour():
+    # an on-site visit 12:00-13:00 with Kent's 45 minutes: its travel runs 11:15-13:45
+    far = ExistingMeeting(at(MONDAY, 8, 30), at(MONDAY, 9, 30), Mode.TEAMS)
+    touching_before = ExistingMeeting(at(MONDAY, 10, 15), at(MONDAY, 11, 15), Mode.TEAMS)
+    touching_after = ExistingMeeting(at(MONDAY, 13, 45), at(MONDAY, 14, 45), Mode.TEAMS)
+    close = ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.ON_SITE)  # its own travel from 13:15
+    for first in (far, touching_before, touching_after):
+        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, meetings=[first, close], cap=5) == NotFree("travel_time", close)
+    b_close = Interval(at(MONDAY, 13, 30), at(MONDAY, 14))
+    for b_first in (Interval(at(MONDAY, 8, 30), at(MONDAY, 9)), Interval(at(MONDAY, 10, 15), at(MONDAY, 11, 15)),
+                    Interval(at(MONDAY, 13, 45), at(MONDAY, 14, 15))):
+        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, busy=[b_first, b_close]) == NotFree("travel_time", b_close)
+
+
+def test_working_hour_spans_join_whatever_comes_before_them():
+    # the third span joins the second (not the first): 11:00 starts a meeting only across the 11:45 seam
+    hours = WorkingHours.parse({"mon": ["09:00-10:00", "11:00-11:45", "11:30-12:30"]})
+    assert starts(find(NORFOLK, hours=hours)) == ["Mon 09:00", "Mon 11:00", "Mon 11:30"]
+    # a span inside the last joined one leaves its end where it was
+    inside = WorkingHours.parse({"mon": ["09:00-10:00", "10:30-12:00", "10:45-11:00"]})
+    assert starts(find(NORFOLK, hours=inside)) == ["Mon 09:00", "Mon 10:30", "Mon 11:00"]
