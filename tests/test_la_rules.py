@@ -192,3 +192,20 @@ async def test_an_attendance_figure_whose_period_names_no_year_is_kept_and_the_i
     high = await svc.entitlement(world.schools["high_primary"])
     assert high.attendance_vs_average == "no_average" and high.expectation == "termly"  # 96% of no known year
     assert (await svc.entitlement(world.schools["low_primary"])).attendance_vs_average == "below"  # 93 < 94.84
+
+
+def test_a_pru_or_nursery_school_stored_before_their_phases_existed_gets_its_own_phase():
+    from types import SimpleNamespace
+
+    from tsm.domain.schools import school_facts
+
+    def stored(type_name, poe, phase):
+        return SimpleNamespace(type_name=type_name, type_group="Local authority maintained schools",
+                               phase_of_education=poe, phase=phase, attendance_pct=55.0, attendance_period=AS_2425)
+
+    pru = school_facts(stored("Pupil referral unit", "Not applicable", "other"), trust_has_allocated_officer=False)
+    nursery = school_facts(stored("LA nursery school", "Nursery", "primary"), trust_has_allocated_officer=False)
+    assert pru.phase is Phase.ALTERNATIVE_PROVISION and nursery.phase is Phase.NURSERY
+    assert entitlement_for(nursery, NORFOLK).national_average is None  # not the primary average
+    primary = school_facts(stored("Community school", "Primary", "primary"), trust_has_allocated_officer=False)
+    assert primary.phase is Phase.PRIMARY

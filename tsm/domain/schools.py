@@ -33,11 +33,14 @@ class SchoolRecord(Protocol):
 
 def school_facts(school: SchoolRecord, *, trust_has_allocated_officer: bool) -> SchoolFacts:
     """What the LA's entitlement rules look at, from a stored school: its stored phase, else the phase the GIAS
-    type and phase of education give."""
+    type and phase of education give (always for nursery schools, PRUs and AP, whatever was stored before)."""
+    derived = classify_phase(school.type_name, school.phase_of_education)
     try:
         phase = Phase(school.phase)
     except ValueError:
-        phase = classify_phase(school.type_name, school.phase_of_education)
+        phase = derived
+    if derived in (Phase.NURSERY, Phase.ALTERNATIVE_PROVISION):
+        phase = derived  # their own phases (issue 13): a school stored before them is not compared as primary/other
     return SchoolFacts(
         phase=phase,
         independent=is_independent(school.type_name, school.type_group),
