@@ -20,7 +20,8 @@ in one place, and fast:
    in-process. ``--jobs`` children at a time; one that runs over its time budget is killed and counted as killed.
 
 A mutant that cannot change behaviour is marked in the source, on the line where the mutated code starts, with
-``# equivalent-mutant[OP,...]: why`` (OP from the list above): it is listed apart and left out of the score.
+``# equivalent-mutant[OP,...]: why`` (OP from the list above, or OP=REPLACEMENT for one mutant of that operator, e.g.
+``constant=-1``): it is listed apart and left out of the score.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ROOT / "tools" / "mutation_targets.toml"
-PRAGMA = re.compile(r"#\s*equivalent-mutant\[([a-z, ]+)\]")
+PRAGMA = re.compile(r"#\s*equivalent-mutant\[([^\]]+)\]")  # [op, op=replacement, ...]
 OPS = ("compare", "negate", "boolop", "constant", "delete", "return")
 
 FLIP = {
@@ -232,8 +233,11 @@ def generate(path: Path) -> list[Mutant]:
                    (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0),
                    replacement, description)
         pragma = PRAGMA.search(lines[node.lineno - 1])
-        if pragma and op in {p.strip() for p in pragma.group(1).split(",")}:
-            m.equivalent = True
+        if pragma:
+            for item in (p.strip() for p in pragma.group(1).split(",")):
+                name, _, replacement = item.partition("=")
+                if name == op and (not replacement or replacement == m.replacement):
+                    m.equivalent = True
         m.source = apply(source, m)
         try:
             compile(m.source, str(path), "exec")

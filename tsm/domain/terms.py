@@ -40,7 +40,7 @@ class Term:
         for b in self.breaks:
             if day in b.dates:
                 return b
-        return None
+        return None  # equivalent-mutant[delete]: falling off the end returns None too
 
 
 def academic_year_of(day: date) -> str:
@@ -84,9 +84,9 @@ class TermCalendar:
     def term_for(self, day: date) -> Term | None:
         """The term whose dates (half term included) contain ``day``, else None."""
         i = bisect.bisect_right(self._starts, day) - 1
-        if i >= 0 and day in self.terms[i].dates:
+        if i >= 0 and day in self.terms[i].dates:  # equivalent-mutant[constant=-1]: i is -1 only before every term, and the last term cannot hold that day
             return self.terms[i]
-        return None
+        return None  # equivalent-mutant[delete]: falling off the end returns None too
 
     def why_not_bookable(self, day: date) -> str | None:
         """None if a TSM may be held on ``day``; else the reason in words."""
@@ -104,7 +104,7 @@ class TermCalendar:
             if brk.kind == "half_term":
                 return f"{when} is in half term"
             return f"{when} is a school closure ({brk.label})" if brk.label else f"{when} is a school closure"
-        return None
+        return None  # equivalent-mutant[delete]: falling off the end returns None too
 
     def is_bookable_day(self, day: date) -> bool:
         return self.why_not_bookable(day) is None
@@ -122,9 +122,9 @@ class TermCalendar:
 
     def next_after(self, term: Term) -> Term | None:
         for t in self.terms:
-            if t.dates.first > term.dates.last:
+            if t.dates.first > term.dates.last:  # equivalent-mutant[compare]: terms never overlap, so none starts on another's last day
                 return t
-        return None
+        return None  # equivalent-mutant[delete]: falling off the end returns None too
 
     def bookable_days(self, first: date, last: date) -> list[date]:
         out, day = [], first
