@@ -8,10 +8,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from factories import make_world
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.engine import Database
+from tsm.adapters.db.history import AuditLog
 from tsm.adapters.db.signin import SignInLink, WebSession
 from tsm.clock import FixedClock
 from tsm.messaging import Recipient
@@ -79,6 +80,11 @@ async def test_links_and_sessions(any_db_url):
         spare = (await links.issue(Recipient("officer", ann))).rsplit("/", 1)[1]
         bob = await links.exchange((await links.issue(Recipient("officer", w.officers["bob"]))).rsplit("/", 1)[1])
         assert await links.revoke("  ANN@la.example ") == (2, 1)
+        async with db.reader() as s:
+            audit = [(a.action, a.actor, a.entity, a.detail) for a in await s.exec(
+                select(AuditLog).where(col(AuditLog.action).in_(("web.signin", "web.revoke"))).order_by(AuditLog.id))]
+        assert audit.count(("web.signin", f"officer:{ann}", "signin_link", None)) == 2
+        assert audit[-1] == ("web.revoke", "admin:cli", "officer", {"sessions": 2, "links": 1})
         assert await links.session(a1.session_token) is None and await links.session(a2.session_token) is None
         assert await links.exchange(spare) == "expired"
         assert await links.session(bob.session_token) is not None

@@ -31,6 +31,7 @@ from sqlmodel import col, select
 
 from ..adapters.db.directory import Officer, School, SchoolContact
 from ..adapters.db.engine import Database
+from ..adapters.db.history import AuditLog
 from ..adapters.db.signin import SignInLink, WebSession
 from ..domain.errors import InvalidInput
 from ..messaging import Recipient
@@ -160,6 +161,8 @@ class SignInLinks:
             s.add(WebSession(token_hash=token_hash(session_token), person_kind=link.person_kind,
                              person_id=link.person_id, created_at=now, expires_at=expires,
                              view={"card": link.card} if link.card else None))
+            s.add(AuditLog(at=now, actor=f"{link.person_kind}:{link.person_id}", action="web.signin",
+                           entity="signin_link", entity_id=str(link.id)))
             return Exchanged(session_token, expires, link.card)
 
     def _refusal(self, link: SignInLink | None) -> Refusal | None:
@@ -205,23 +208,26 @@ class SignInLinks:
                                                   col(WebSession.revoked_at).is_(None))
                          .values(revoked_at=self.clock()).execution_options(synchronize_session=False))
 
-    async def revoke(self, email: str) -> tuple[int, int]:
-        """Every live session and unused link of the people with this address ends now: (sessions, links)."""
+    async def revoke(self, email: str, *, actor: str = "admin:cli") -> tuple[int, int]:
+        """Every live session and unused link of the people with this address ends now: (sessions, links). Each
+        person's revocation is in the audit log."""
         people = await self.people(email, active_only=False)
         now = self.clock()
         sessions = links = 0
         async with self.db.transaction() as s:
             for r in people:
-                res = await s.exec(update(WebSession).where(
+                ended = await s.exec(update(WebSession).where(
                     WebSession.person_kind == r.kind, WebSession.person_id == r.id,
                     col(WebSession.revoked_at).is_(None), WebSession.expires_at > now)
                     .values(revoked_at=now).execution_options(synchronize_session=False))
-                sessions += res.rowcount or 0
-                res = await s.exec(update(SignInLink).where(
+                stopped = await s.exec(update(SignInLink).where(
                     SignInLink.person_kind == r.kind, SignInLink.person_id == r.id,
                     col(SignInLink.used_at).is_(None), SignInLink.expires_at > now)
                     .values(expires_at=SignInLink.created_at).execution_options(synchronize_session=False))
-                links += res.rowcount or 0
+                n_sessions, n_links = ended.rowcount or 0, stopped.rowcount or 0
+                sessions, links = sessions + n_sessions, links + n_links
+                s.add(AuditLog(at=now, actor=actor, action="web.revoke", entity=r.kind, entity_id=str(r.id),
+                               detail={"sessions": n_sessions, "links": n_links}))
         return sessions, links
 
     async def purge(self, *, after: timedelta = timedelta(days=1)) -> int:
