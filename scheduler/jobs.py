@@ -32,7 +32,7 @@ from tsm.adapters.db.meetings import (
     MeetingStatusChange,
 )
 from tsm.adapters.db.teams import BotConversation
-from tsm.domain.entitlement import entitlement_for
+from tsm.domain.entitlement import entitlement_for, officer_short_words
 from tsm.domain.model import MeetingStatus
 from tsm.domain.terms import default_bank_holidays
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
@@ -565,8 +565,9 @@ class Jobs:
             mine = [u for u in await self._unbooked(s, la, term_id) if u.officer_id == officer.id]
         if not mine or term is None:
             return None
-        view = cards.UnbookedView(term.label, tuple(cards.UnbookedSchool(u.school_id, u.name, u.entitlement.message)
-                                                    for u in sorted(mine, key=lambda u: u.name)))
+        view = cards.UnbookedView(term.label, tuple(
+            cards.UnbookedSchool(u.school_id, u.name, officer_short_words(u.entitlement))  # words for the officer
+            for u in sorted(mine, key=lambda u: u.name)))
         return Message(f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term",
                        cards.unbooked(view))
 

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from cardtree import walk
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
 
@@ -153,8 +154,10 @@ async def test_the_meeting_end_event_and_the_timer_make_one_next_tsm_offer(env):
     assert len(offers) == 3 and {rcp.kind for rcp, _ in offers} == {"officer", "contact"}
     card = offers[0][1].card
     assert "summer term 2025-26" in str(card)
-    picks = [a for a in card["actions"] if a["verb"] == "offer.pick_slot"]
-    assert picks and all(a["data"]["start"] >= "2026-04-15" for a in picks)  # checked slots in next term
+    # the times are one choice and one button (Teams cuts a button's title): never a row of time buttons
+    assert [a["verb"] for a in walk(card) if a.get("type") == "Action.Execute"] == ["offer.pick_slot"]
+    [times] = [n for n in walk(card) if n.get("type") == "Input.ChoiceSet" and n["id"] == "start"]
+    assert times["choices"] and all(c["value"] >= "2026-04-15" for c in times["choices"])  # next term's slots
     assert len([1 for _, m in env.messenger.sent if m.text.startswith("How was your TSM")]) == 2
 
 
@@ -173,8 +176,8 @@ async def test_the_next_term_offer_says_next_terms_tsm_is_booked_instead_of_offe
     for _, m in offers:
         text = str(m.card)
         assert "Next term's TSM is booked" in text and "is already booked: Tuesday 21 April" in text
-        assert not [a for a in m.card["actions"] if a["verb"] == "offer.pick_slot"]
-        assert "meeting.list" in {a["verb"] for a in m.card["actions"]}
+        verbs = {a["verb"] for a in walk(m.card) if a.get("type") == "Action.Execute"}
+        assert "offer.pick_slot" not in verbs and "meeting.list" in verbs
 
 
 async def test_the_timer_fallback_ends_an_on_site_meeting_with_no_event(env):
@@ -226,7 +229,12 @@ async def test_weekly_list_of_unbooked_schools_goes_once_a_week(env):
     assert "Low Primary School" not in text  # booked
     assert "High Primary School" not in text  # above average: once a year is enough
     assert "Town High School" in text and "Oak Independent School" in text  # secondary; contacted directly
-    assert any(a["verb"] == "officer.offer_slots" for a in ann.card["actions"])
+    # Words for the officer, not the school's own message (issue 13, item 13): never "your link officer will contact
+    # you directly" to the link officer.
+    assert "You arrange it" in text and "will contact you directly" not in text and "Your attendance" not in text
+    assert [a["verb"] for a in walk(ann.card) if a.get("type") == "Action.Execute"] == ["officer.offer_slots"]
+    [schools] = [n for n in walk(ann.card) if n.get("type") == "Input.ChoiceSet" and n["id"] == "schoolId"]
+    assert {"Town High School", "Oak Independent School"} <= {c["title"] for c in schools["choices"]}
     env.clock.now = local(2026, 1, 14, 9)
     assert (await env.jobs.unbooked_weekly()).claimed == 0
     env.clock.now = local(2026, 1, 19, 8, 5)

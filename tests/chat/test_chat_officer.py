@@ -35,9 +35,9 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     picker = await chat.say(officer, "book for school")
     assert str(school.id) in [c["value"] for c in choices(picker.card, "schoolId")]
     start = await chat.press(officer, picker, "Next", schoolId=str(school.id))
-    assert "one TSM this academic year is enough" in text_of(start)
+    assert "needs one TSM this academic year (termly is welcome)" in text_of(start)  # the officer's words
     assert "The school's attendance: 97.7%" in text_of(start)  # 2024/25 autumn+spring: 94.84 + 2.9
-    dates = await chat.press(officer, start, "In person at school")
+    dates = await chat.press(officer, start, "Next", mode="on_site")
     times = await chat.press(officer, dates, "Show times")
     review = await chat.press(officer, times, "Choose this time")
     assert "Book this TSM for the school?" in text_of(review)
@@ -79,7 +79,7 @@ async def test_a_proposal_card_is_for_that_school_only(chat):
     officer = await priya(chat)
     school = await chat.school(BROOKFIELD)
     start = await chat.act(officer, "officer.pick_school", {"schoolId": school.id})
-    dates = await chat.press(officer, start, "On Microsoft Teams")
+    dates = await chat.press(officer, start, "Next", mode="teams")
     done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
                                                       "Choose this time"), "Book it")
     assert not done.error, text_of(done)
@@ -110,7 +110,7 @@ async def test_unbooked_card_offer_slots_starts_booking_for_that_school(chat):
     upton = await chat.school(UPTON)
     r = await chat.act(officer, "officer.offer_slots", {"schoolId": upton.id})
     assert not r.error and "contacted directly: you arrange its TSMs" in text_of(r)
-    dates = await chat.press(officer, r, "On Microsoft Teams")
+    dates = await chat.press(officer, r, "Next", mode="teams")
     done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
                                                       "Choose this time"), "Book it")
     assert not done.error and len(await chat.meetings_of(UPTON)) == 1  # the officer books a contacted-directly school
@@ -247,3 +247,16 @@ async def test_officer_moves_and_cancels_and_the_school_is_told(chat):
     r_told = await told(chat)
     assert {rc.kind for rc, _ in r_told} == {"contact"} and "Officer off sick" in r_told[0][1].text
     assert button(r.card, "Book another time")["verb"] == "officer.pick_school"
+
+
+async def test_the_officers_booking_card_speaks_to_the_officer_not_to_the_school(chat):
+    """Issue 13, item 13: the school's entitlement message ("Your attendance ... meet us termly") is the school's;
+    the officer booking for it reads what the LA expects of that school, and why."""
+    officer = await priya(chat)
+    r = await chat.say(officer, "book")
+    start = await chat.press(officer, r, "Next", schoolId=str((await chat.school(BROOKFIELD)).id)) \
+        if "schoolId" in str(r.card) else r
+    text = text_of(start)
+    assert "Your attendance" not in text and "meet us termly" not in text
+    assert "Brookfield Infant School needs one TSM this academic year (termly is welcome)" in text
+    assert "its attendance is not below the national average" in text

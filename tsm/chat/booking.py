@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from cards import booking as cards
 
+from ..domain.entitlement import officer_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
 from ..domain.pupil_data import check_free_text
@@ -89,7 +90,9 @@ def parse_day(text: str, today: date) -> date | None:
 def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
     """(what the LA expects of this school, the figures behind it) in words: the national average of the same
     year and measure as the school's figure, saying which (``tsm.domain.entitlement.figures_words``)."""
-    return info.entitlement.message, (info.figures_for_officer if officer_view else info.figures)
+    if officer_view:  # the school's own message speaks to the school ("Your attendance ..."): the officer's words
+        return officer_words(info.entitlement, info.name), info.figures_for_officer
+    return info.entitlement.message, info.figures
 
 
 async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:

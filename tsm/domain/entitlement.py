@@ -191,3 +191,31 @@ def figures_words(facts: SchoolFacts, policy: Policy, *, officer_view: bool = Fa
     source = f", {found.source}" if found.source else ", DfE"
     return (f"{head} That is {word} the national average for {facts.phase.label} for the same period, "
             f"{found.label}: {_pct(avg)}%{source}.")
+
+
+_OFFICER_EXPECTATION = {
+    "termly": "is expected to have a TSM each term",
+    "termly_encouraged": "is encouraged to have a TSM each term",
+    "yearly": "needs one TSM this academic year (termly is welcome)",
+    "contacted_directly": "does not book itself: you arrange its TSMs",
+}
+_OFFICER_REASON = {
+    "below": "its attendance is below the national average",
+    "at_or_above": "its attendance is not below the national average",
+    "no_figure": "no attendance figure is on record",
+    "no_average": "there is no national average for its figure's year",
+}
+
+
+def officer_words(ent: Entitlement, school: str) -> str:
+    """What the LA expects of a school, in words for its officer (the entitlement's ``message`` speaks to the
+    school itself: "Your attendance ..."). Every text has one audience (issue 13, item 13)."""
+    what = _OFFICER_EXPECTATION.get(ent.expectation, f"is on the rule '{ent.rule}'")
+    why = _OFFICER_REASON.get(ent.attendance_vs_average)
+    return f"{school} {what}" + (f": {why}." if why and ent.expectation != "contacted_directly" else ".")
+
+
+def officer_short_words(ent: Entitlement) -> str:
+    """The expectation in a few words for an officer's list ("Expected each term")."""
+    return {"termly": "Expected each term", "termly_encouraged": "Encouraged each term",
+            "yearly": "One a year is enough", "contacted_directly": "You arrange it"}.get(ent.expectation, ent.rule)
