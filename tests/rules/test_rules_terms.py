@@ -180,3 +180,10 @@ def test_each_phase_in_words():
     assert [p.label for p in Phase] == [
         "primary schools", "secondary schools", "special schools", "nursery schools",
         "pupil referral units and alternative provision", "schools of this type"]
+
+
+def test_a_calendar_with_no_terms_has_no_term_and_nothing_bookable():
+    empty = calendar()
+    assert empty.term_for(date(2026, 11, 3)) is None
+    assert empty.current_or_next(date(2026, 11, 3)) is None
+    assert empty.why_not_bookable(date(2026, 11, 3)) == "Tuesday 3 November 2026 is outside term time"
