@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .notifications import SCHEMA, _facts, _text
+from .notifications import _card as _base_card
+from .notifications import _facts, _text, button_rows, short_school
 
 # Every verb a card in this module can emit (the registry must have exactly one handler for each).
 VERBS = {
@@ -43,14 +44,11 @@ class Button:
     style: str = ""  # "positive" | "destructive" | ""
 
 
-def _card(body: list[dict], actions: list[dict] | None = None) -> dict:
-    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
-    if actions:
-        card["actions"] = actions
-    return card
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return _base_card(body, actions)
 
 
-def _act(b: Button) -> dict:
+def _act(b: Button) -> dict[str, Any]:
     """Action.Execute with an Action.Submit fallback carrying the same verb and data (older clients)."""
     data = {"verb": b.verb, **dict(b.data)}
     assoc = "auto" if b.inputs else "none"
@@ -63,23 +61,26 @@ def _act(b: Button) -> dict:
     return out
 
 
-def _actions(buttons: tuple[Button, ...] | list[Button]) -> list[dict]:
+def _actions(buttons: tuple[Button, ...] | list[Button]) -> list[dict[str, Any]]:
     return [_act(b) for b in buttons]
 
 
-def _action_set(buttons: list[Button]) -> dict:
-    return {"type": "ActionSet", "actions": _actions(buttons)}
+def _action_sets(buttons: list[Button]) -> list[dict[str, Any]]:
+    """Buttons inside the body, in rows that fit a phone."""
+    return [{"type": "ActionSet", "actions": row} for row in button_rows(_actions(buttons))]
 
 
-def _heading(text: str) -> dict:
+def _heading(text: str) -> dict[str, Any]:
     return _text(text, weight="Bolder", size="Medium")
 
 
 def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: str = "", required: bool = True,
-             multi: bool = False, error: str = "", expanded: bool = False) -> dict:
+             multi: bool = False, error: str = "", expanded: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "Input.ChoiceSet", "id": input_id, "label": label,
                            "style": "expanded" if expanded else "compact", "isMultiSelect": multi,
                            "choices": [{"title": c.title, "value": c.value} for c in choices]}
+    if expanded or multi:
+        out["wrap"] = True  # a long choice wraps instead of being cut
     if value:
         out["value"] = value
     if required:
@@ -89,7 +90,7 @@ def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: s
 
 
 def _input_text(input_id: str, label: str, *, required: bool, max_length: int, placeholder: str = "",
-                multiline: bool = False, style: str = "") -> dict:
+                multiline: bool = False, style: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label, "maxLength": max_length,
                            "isMultiline": multiline}
     if placeholder:
@@ -100,6 +101,10 @@ def _input_text(input_id: str, label: str, *, required: bool, max_length: int, p
         out["isRequired"] = True
         out["errorMessage"] = f"Please fill in {label.lower()}."
     return out
+
+
+def _school_choices(choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+    return tuple(Choice(short_school(c.title), c.value) for c in choices)
 
 
 STOP = Button("Stop", "book.stop")
@@ -124,7 +129,7 @@ class StartView:
     note: str = ""
 
 
-def book_start(v: StartView) -> dict:
+def book_start(v: StartView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(f"**{v.school}**, with your link officer **{v.officer}**." if v.school_id is None
                                        else f"**{v.school}**, with you as link officer.")]
     if v.entitlement:
@@ -133,11 +138,10 @@ def book_start(v: StartView) -> dict:
         body.append(_text(v.figures, isSubtle=True, size="Small"))
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
-    body.append(_text("How would you like to meet?"))
+    body.append(_choices("mode", "How would you like to meet?", v.modes, value=v.modes[0].value if v.modes else "",
+                         error="Please choose how to meet.", expanded=True))
     extra = () if v.school_id is None else (("schoolId", v.school_id),)
-    buttons = [Button(c.title, "book.pick_mode", (("mode", c.value), *extra), style="positive" if i == 0 else "")
-               for i, c in enumerate(v.modes)]
-    return _card(body, _actions([*buttons, STOP]))
+    return _card(body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP]))
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ class DatesView:
     back: Button | None = None
 
 
-def pick_date(v: DatesView) -> dict:
+def pick_date(v: DatesView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(v.intro)]
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
@@ -178,7 +182,7 @@ class TimesView:
     note: str = ""
 
 
-def pick_time(v: TimesView) -> dict:
+def pick_time(v: TimesView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(f"Free times on **{v.day}**:")]
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
@@ -205,7 +209,7 @@ class AttendeesView:
     note: str = ""
 
 
-def pick_attendees(v: AttendeesView) -> dict:
+def pick_attendees(v: AttendeesView) -> dict[str, Any]:
     body = [_heading("Who will attend?"), _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend.")]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
@@ -234,7 +238,7 @@ class ConfirmView:
     note: str = ""
 
 
-def confirm(v: ConfirmView) -> dict:
+def confirm(v: ConfirmView) -> dict[str, Any]:
     body = [_heading(v.heading), _facts(list(v.facts))]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
@@ -256,7 +260,7 @@ class DoneView:
     buttons: tuple[Button, ...] = (MY_MEETINGS,)
 
 
-def done(v: DoneView) -> dict:
+def done(v: DoneView) -> dict[str, Any]:
     body = [_heading(v.heading)]
     if v.facts:
         body.append(_facts(list(v.facts)))
@@ -281,7 +285,7 @@ class SlotsView:
     extra: tuple[Button, ...] = ()
 
 
-def slots(v: SlotsView) -> dict:
+def slots(v: SlotsView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(v.message)]
     buttons: list[Button] = []
     if v.slots and v.offer_id:
@@ -317,12 +321,12 @@ class MeetingsView:
     buttons: tuple[Button, ...] = ()
 
 
-def meetings(v: MeetingsView) -> dict:
-    body: list[dict] = [_heading(v.heading)]
+def meetings(v: MeetingsView) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_heading(v.heading)]
     if not v.items:
         body.append(_text(v.empty))
     for it in v.items[:12]:
-        part: list[dict] = [_text(f"**{it.title}**", separator=True, spacing="Medium"), _facts(list(it.facts))]
+        part: list[dict[str, Any]] = [_text(f"**{it.title}**", separator=True, spacing="Medium"), _facts(list(it.facts))]
         if it.leader_unavailable:
             part.append(_text("Senior leader can't attend: please pick another time.", color="Attention"))
         if it.changeable:
@@ -332,7 +336,7 @@ def meetings(v: MeetingsView) -> dict:
                 row.append(Button("Add a colleague", "meeting.add_colleague_start", mid))
                 if not it.leader_unavailable:
                     row.append(Button("Senior leader can't attend", "meeting.leader_unavailable", mid))
-            part.append(_action_set(row))
+            part.extend(_action_sets(row))
         body.append({"type": "Container", "items": part})
     if len(v.items) > 12:
         body.append(_text(f"…and {len(v.items) - 12} more."))
@@ -346,7 +350,7 @@ class CancelView:
     reason: str = ""  # set on the confirmation step
 
 
-def cancel_reason(v: CancelView) -> dict:
+def cancel_reason(v: CancelView) -> dict[str, Any]:
     body = [_heading("Cancel this TSM?"), _facts(list(v.facts)),
             _text("Please give a short reason: it goes to the other side with the cancellation."),
             _input_text("reason", "Reason", required=True, max_length=500, multiline=True,
@@ -357,7 +361,7 @@ def cancel_reason(v: CancelView) -> dict:
     ]))
 
 
-def cancel_confirm(v: CancelView) -> dict:
+def cancel_confirm(v: CancelView) -> dict[str, Any]:
     body = [_heading("Cancel this TSM for good?"), _facts([*v.facts, ("Reason", v.reason)]),
             _text("The invitation will be withdrawn and the other side told. You can book another time afterwards.")]
     return _card(body, _actions([
@@ -374,7 +378,7 @@ class AddColleagueView:
     contacts: tuple[Choice, ...]  # the school's contacts not invited yet; value = contact id
 
 
-def add_colleague(v: AddColleagueView) -> dict:
+def add_colleague(v: AddColleagueView) -> dict[str, Any]:
     body = [_heading("Add a colleague"), _facts(list(v.facts))]
     if v.contacts:
         body.append(_choices("contactId", "A colleague we know", v.contacts, required=False))
@@ -382,9 +386,9 @@ def add_colleague(v: AddColleagueView) -> dict:
     body.append(_input_text("name", "Name", required=False, max_length=120))
     body.append(_input_text("email", "Work email", required=False, max_length=254, style="Email"))
     return _card(body, _actions([
-        Button("Add and send the invitation", "meeting.add_colleague", (("meetingId", v.meeting_id),), inputs=True,
+        Button("Invite them", "meeting.add_colleague", (("meetingId", v.meeting_id),), inputs=True,
                style="positive"),
-        Button("Back to my meetings", "meeting.list"),
+        MY_MEETINGS,
     ]))
 
 
@@ -396,13 +400,14 @@ class LeaderAskView:
     items: tuple[Choice, ...]  # title = when, value = meeting id
 
 
-def leader_ask(v: LeaderAskView) -> dict:
+def leader_ask(v: LeaderAskView) -> dict[str, Any]:
     body = [_heading("Senior leader can't attend?"),
             _text(f"A senior leader is expected at every TSM. Tell us which meeting, and we will tell {v.officer} "
                   "and offer you other times in the same term.")]
-    buttons = [Button(f"Can't attend {c.title}", "meeting.leader_unavailable", (("meetingId", int(c.value)),))
-               for c in v.items[:4]]
-    return _card(body, _actions([*buttons, MY_MEETINGS]))
+    body.append(_choices("meetingId", "Which meeting?", v.items, value=v.items[0].value if len(v.items) == 1 else "",
+                         error="Please choose the meeting.", expanded=True))
+    return _card(body, _actions([Button("Find another time", "meeting.leader_unavailable", inputs=True,
+                                        style="positive"), MY_MEETINGS]))
 
 
 # ---------------------------------------------------------------------- officers
@@ -423,8 +428,8 @@ class WeekView:
     notices: tuple[str, ...] = ()
 
 
-def officer_week(v: WeekView) -> dict:
-    body: list[dict] = [_heading(v.heading)]
+def officer_week(v: WeekView) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_heading(v.heading)]
     if v.notices:
         body.append(_text("**For your attention**"))
         body.extend(_text(f"- {n}", color="Attention") for n in v.notices[:10])
@@ -463,9 +468,9 @@ class PastView:
     days: int
 
 
-def officer_past(v: PastView) -> dict:
+def officer_past(v: PastView) -> dict[str, Any]:
     """The officer's meetings of the last ``days`` days: correct held <-> not held (with a reason)."""
-    body: list[dict] = [_heading(v.heading)]
+    body: list[dict[str, Any]] = [_heading(v.heading)]
     if not v.items:
         body.append(_text(f"No TSMs in the last {v.days} days."))
     else:
@@ -479,7 +484,7 @@ def officer_past(v: PastView) -> dict:
         if it.status in ("booked", "moved"):
             row.insert(0, Button("It was held", "meeting.mark_held", mid, style="positive"))
         body.append({"type": "Container", "separator": True, "items": [
-            _text(f"**{it.title}**", spacing="Medium"), _facts(facts), _action_set(row)]})
+            _text(f"**{it.title}**", spacing="Medium"), _facts(facts), *_action_sets(row)]})
     if len(v.items) > 20:
         body.append(_text(f"…and {len(v.items) - 20} more."))
     return _card(body, _actions([Button("My week", "officer.week"), Button("My schools", "officer.schools"), HELP]))
@@ -491,7 +496,7 @@ class NoShowView:
     facts: tuple[tuple[str, str], ...]
 
 
-def no_show_reason(v: NoShowView) -> dict:
+def no_show_reason(v: NoShowView) -> dict[str, Any]:
     body = [_heading("Record this TSM as not held?"), _facts(list(v.facts)),
             _text("Please say briefly why (for example, nobody from the school came). The school's TSM for the term "
                   "is then open to book again."),
@@ -518,15 +523,15 @@ class SchoolsView:
     to_book: tuple[Choice, ...]  # schools with no TSM this term; value = school id
 
 
-def officer_schools(v: SchoolsView) -> dict:
-    body: list[dict] = [_heading(v.heading), _text(v.summary)]
+def officer_schools(v: SchoolsView) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_heading(v.heading), _text(v.summary)]
     body.append(_facts([(r.name, r.status) for r in v.rows[:60]]))
     buttons: list[Button] = []
     if v.to_book:
-        body.append(_choices("schoolId", "Book for", v.to_book, value=v.to_book[0].value,
+        body.append(_choices("schoolId", "Book for", _school_choices(v.to_book), value=v.to_book[0].value,
                              error="Please choose a school."))
         buttons.append(Button("Book for this school", "officer.pick_school", inputs=True, style="positive"))
-    buttons += [Button("My week", "officer.week"), Button("Add a school contact", "contact.start"), HELP]
+    buttons += [Button("My week", "officer.week"), Button("Add contact", "contact.start"), HELP]
     return _card(body, _actions(buttons))
 
 
@@ -538,12 +543,14 @@ class PickSchoolView:
     next_title: str = "Next"
 
 
-def pick_school(v: PickSchoolView) -> dict:
+def pick_school(v: PickSchoolView) -> dict[str, Any]:
     body = [_heading(v.heading)]
     if not v.schools:
         body.append(_text("You have no schools linked to you yet. The LA attendance team links schools to officers."))
         return _card(body, _actions([HELP]))
-    body.append(_choices("schoolId", "School", v.schools, value=v.schools[0].value, error="Please choose a school."))
+    few = len(v.schools) <= 6  # a few: each name in full, wrapped; more: a drop-down of names that fit it
+    body.append(_choices("schoolId", "School", v.schools if few else _school_choices(v.schools),
+                         value=v.schools[0].value, error="Please choose a school.", expanded=few))
     return _card(body, _actions([Button(v.next_title, v.verb, inputs=True, style="positive"),
                                  Button("My schools", "officer.schools"), STOP]))
 
@@ -560,12 +567,12 @@ class ProposalView:
     join_url: str | None = None
 
 
-def proposal(v: ProposalView) -> dict:
+def proposal(v: ProposalView) -> dict[str, Any]:
     body = [_heading(f"{v.officer} has booked your TSM"), _facts(list(v.facts)),
             _text("Does this time suit you? Accept it, or pick another free time in the same term.")]
     buttons = [Button("Accept", "offer.accept", (("meetingId", v.meeting_id),), style="positive")]
     if v.slots and v.offer_id:
-        body.append(_choices("start", "Another time", v.slots, required=False))
+        body.append(_choices("start", "Another time", v.slots, error="Please choose a time to move to."))
         buttons.append(Button("Move to this time", "offer.pick_slot", (("offerId", v.offer_id),), inputs=True))
         buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
     actions = _actions(buttons)
@@ -580,13 +587,14 @@ class AddContactView:
     roles: tuple[Choice, ...]
 
 
-def add_contact(v: AddContactView) -> dict:
+def add_contact(v: AddContactView) -> dict[str, Any]:
     body = [_heading("Add a school contact"),
             _text("They can then use this bot for their school: book, move or cancel its TSM.")]
     if not v.schools:
         body.append(_text("You have no schools linked to you yet."))
         return _card(body, _actions([HELP]))
-    body += [_choices("urn", "School", v.schools, value=v.schools[0].value, error="Please choose a school."),
+    body += [_choices("urn", "School", _school_choices(v.schools), value=v.schools[0].value,
+                      error="Please choose a school."),
              _input_text("name", "Name", required=True, max_length=120),
              _input_text("email", "Work email", required=True, max_length=254, style="Email"),
              _choices("role", "Role", v.roles, value=v.roles[0].value if v.roles else "")]
@@ -605,7 +613,7 @@ class HelpView:
     buttons: tuple[Button, ...]
 
 
-def help_card(v: HelpView) -> dict:
+def help_card(v: HelpView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(v.intro),
             _facts([(f"**{word}**", text) for word, text in v.commands])]
     return _card(body, _actions(v.buttons))

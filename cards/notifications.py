@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -21,25 +22,91 @@ CHECKLIST = (
 )
 
 
-def _card(body: list[dict], actions: list[dict] | None = None) -> dict:
+# Teams never wraps a button's title and draws a card's actions in one row: a row holds at most 3 buttons whose
+# titles together fit a phone (320 px; measured by tests/e2e/test_card_render.py with Teams' host config). A
+# title alone may have ROW_CHARS characters; each further button in the row costs its padding, about 4 characters.
+ROW_CHARS = 34
+ROW_BUTTONS = 3
+
+
+def button_rows(actions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The actions in rows that fit a phone, in order: at most ROW_BUTTONS a row, ROW_CHARS of titles."""
+    rows: list[list[dict[str, Any]]] = []
+    for a in actions:
+        row = rows[-1] if rows else None
+        if row is not None and len(row) < ROW_BUTTONS and \
+                sum(len(x.get("title", "")) for x in row) + len(a.get("title", "")) + 4 * len(row) <= ROW_CHARS:
+            row.append(a)
+        else:
+            rows.append([a])
+    return rows
+
+
+# A drop-down (compact Input.ChoiceSet) never wraps: at 320 px it shows about this many characters.
+DROPDOWN_CHARS = 34
+_SCHOOL_WORDS = (("Church of England", "CE"), ("Voluntary Aided", "VA"), ("Voluntary Controlled", "VC"),
+                 ("Roman Catholic", "RC"), ("Primary School", "Primary"), ("Junior School", "Junior"),
+                 ("Infant School", "Infant"), ("Secondary School", "Secondary"), ("Nursery School", "Nursery"),
+                 (" and ", " & "), ("Saint ", "St "))
+
+
+def short_school(title: str, limit: int = DROPDOWN_CHARS) -> str:
+    """A school's name as a drop-down can show it: the usual abbreviations (CE, VA, RC...), then without its URN,
+    then cut at a word with "…" (the list above the drop-down gives every name in full)."""
+    if len(title) <= limit:
+        return title
+    for long, short in _SCHOOL_WORDS:
+        title = title.replace(long, short)
+    if len(title) > limit and title.endswith(")") and " (" in title:
+        title = title[:title.rindex(" (")]
+    if len(title) > limit:
+        title = title[:limit - 1].rsplit(" ", 1)[0] + "…"
+    return title
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A card; its actions in rows that fit a phone (all but the last row as ActionSets at the end of the body)."""
     card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
-        card["actions"] = actions
+        rows = button_rows(actions)
+        body.extend({"type": "ActionSet", "actions": row} for row in rows[:-1])
+        card["actions"] = rows[-1]
     return card
 
 
-def _text(text: str, **kw) -> dict:
+def _text(text: str, **kw: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **kw}
 
 
-def _facts(pairs: list[tuple[str, str]]) -> dict:
+def _facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
 
 
-def _execute(title: str, verb: str, data: dict) -> dict:
-    """Action.Execute with an Action.Submit fallback carrying the same verb (older clients)."""
-    return {"type": "Action.Execute", "title": title, "verb": verb, "data": {"verb": verb, **data},
-            "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
+def _execute(title: str, verb: str, data: dict[str, Any], *, inputs: bool = False, style: str = "") -> dict[str, Any]:
+    """Action.Execute with an Action.Submit fallback carrying the same verb (older clients). ``inputs``: send the
+    card's inputs with it (and let the client check the required ones)."""
+    assoc = "auto" if inputs else "none"
+    out = {"type": "Action.Execute", "title": title, "verb": verb, "data": {"verb": verb, **data},
+           "associatedInputs": assoc,
+           "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data},
+                        "associatedInputs": assoc}}
+    if style:
+        out["style"] = style
+    return out
+
+
+def _pick(input_id: str, label: str, choices: list[tuple[str, str]], error: str) -> dict[str, Any]:
+    """A required choice (title, value), the first preselected: times and schools are choices, never a row of
+    buttons (Teams cuts a button's title)."""
+    few = len(choices) <= 6  # a few: one tap each, wrapped; more: a drop-down
+    out = {"type": "Input.ChoiceSet", "id": input_id, "label": label, "style": "expanded" if few else "compact",
+           "isMultiSelect": False, "choices": [{"title": t, "value": v} for t, v in choices], "isRequired": True,
+           "errorMessage": error}
+    if few:
+        out["wrap"] = True
+    if choices:
+        out["value"] = choices[0][1]
+    return out
 
 
 def when(start: datetime, end: datetime, tz: str) -> str:
@@ -85,7 +152,7 @@ def _lead(v: ReminderView) -> tuple[str, str]:
     return f"Your TSM is on {s:%A} {s.day} {s:%B}, in {days} days", f"TSM in {days} days"
 
 
-def reminder(v: ReminderView) -> dict:
+def reminder(v: ReminderView) -> dict[str, Any]:
     # No promise of a link: the local calendar makes none (with Outlook it is on the meeting by now).
     place = ("On Microsoft Teams" + ("" if v.join_url else " (no joining link here: ask your link officer)")) \
         if v.mode == "teams" \
@@ -114,7 +181,7 @@ class BookInviteView:
     officer: str
 
 
-def book_invite(v: BookInviteView) -> dict:
+def book_invite(v: BookInviteView) -> dict[str, Any]:
     """The Book button (in an email: the sign-in link to the web page, which opens the same booking)."""
     return _card([_text(v.heading, weight="Bolder", size="Medium"), _text(v.text),
                   _facts([("School", v.school), ("Link officer", v.officer)])],
@@ -142,7 +209,7 @@ class AgendaView:
     items: tuple[AgendaItem, ...]
 
 
-def agenda(v: AgendaView) -> dict:
+def agenda(v: AgendaView) -> dict[str, Any]:
     body = [_text(f"Your TSMs on {v.day}", weight="Bolder", size="Medium")]
     z = ZoneInfo(v.timezone)
     for it in v.items:
@@ -165,16 +232,17 @@ class UnbookedView:
     schools: tuple[UnbookedSchool, ...]
 
 
-def unbooked(v: UnbookedView) -> dict:
+def unbooked(v: UnbookedView) -> dict[str, Any]:
     body = [_text(f"{len(v.schools)} of your schools have no TSM in the {v.term}", weight="Bolder", size="Medium")]
-    actions = []
     for sc in v.schools[:20]:
         body.append(_text(f"**{sc.name}**: {sc.why}"))
-        if len(actions) < 5:
-            actions.append(_execute(f"Offer slots to {sc.name}"[:40], "officer.offer_slots", {"schoolId": sc.school_id}))
     if len(v.schools) > 20:
         body.append(_text(f"…and {len(v.schools) - 20} more: say **my schools** for the full list."))
-    return _card(body, actions)
+    if not v.schools:
+        return _card(body)
+    body.append(_pick("schoolId", "Offer times to", [(short_school(sc.name), str(sc.school_id))
+                                                     for sc in v.schools[:20]], "Please choose a school."))
+    return _card(body, [_execute("Offer times", "officer.offer_slots", {}, inputs=True, style="positive")])
 
 
 @dataclass(frozen=True)
@@ -200,7 +268,7 @@ class OfferView:
     booked: str = ""
 
 
-def next_tsm_offer(v: OfferView) -> dict:
+def next_tsm_offer(v: OfferView) -> dict[str, Any]:
     body = [_text(v.heading, weight="Bolder", size="Medium")]
     correction = []
     if v.held_meeting_id is not None:
@@ -218,15 +286,14 @@ def next_tsm_offer(v: OfferView) -> dict:
     if not v.slots:
         body.append(_text("No free times are left in that term yet: your link officer will be in touch."))
         return _card(body, correction or None)
-    actions = []
-    for sl in v.slots[:5]:
-        label = when(sl.start, sl.end, v.timezone)
-        if v.can_pick:
-            actions.append(_execute(label, "offer.pick_slot", {"schoolId": v.school_id, "start": sl.start.isoformat(),
-                                                               "mode": v.mode}))
-        else:
-            body.append(_text(f"- {label}"))
-    return _card(body, (actions + correction) or None)
+    if not v.can_pick:
+        body.extend(_text(f"- {when(sl.start, sl.end, v.timezone)}") for sl in v.slots[:5])
+        return _card(body, correction or None)
+    body.append(_pick("start", "Time", [(when(sl.start, sl.end, v.timezone), sl.start.isoformat())
+                                        for sl in v.slots[:8]], "Please choose a time."))
+    book = _execute("Book this time", "offer.pick_slot", {"schoolId": v.school_id, "mode": v.mode}, inputs=True,
+                    style="positive")
+    return _card(body, [book, *correction])
 
 
 @dataclass(frozen=True)
@@ -240,7 +307,7 @@ class RebookView:
     slots: tuple[OfferSlot, ...]
 
 
-def leader_rebook(v: RebookView) -> dict:
+def leader_rebook(v: RebookView) -> dict[str, Any]:
     """The school said (or Outlook shows) its senior leader can't attend: other times in the same term."""
     body = [_text("Your senior leader can't attend: let's find another time", weight="Bolder", size="Medium"),
             _text(f"Your TSM with {v.officer} on {when(v.start, v.end, v.timezone)} needs a senior leader. "
@@ -249,6 +316,7 @@ def leader_rebook(v: RebookView) -> dict:
     if not v.slots:
         body.append(_text("No other free times are left this term: your link officer will contact you."))
         return _card(body)
-    actions = [_execute(when(sl.start, sl.end, v.timezone), "meeting.move",
-                        {"meetingId": v.meeting_id, "start": sl.start.isoformat()}) for sl in v.slots[:5]]
-    return _card(body, actions)
+    body.append(_pick("start", "New time", [(when(sl.start, sl.end, v.timezone), sl.start.isoformat())
+                                            for sl in v.slots[:8]], "Please choose a time."))
+    return _card(body, [_execute("Move to this time", "meeting.move", {"meetingId": v.meeting_id}, inputs=True,
+                                 style="positive")])

@@ -301,9 +301,10 @@ async def test_a_senior_leader_declining_in_outlook_offers_the_school_other_time
     res = await env.jobs.leader_unavailable()
     assert res.by_kind == {"leader_rebook": 2, "leader_unavailable_officer": 1}
     card = next(m.card for rcp, m in env.messenger.sent if rcp == lead)
-    moves = [a for a in card["actions"] if a["verb"] == "meeting.move"]
-    assert moves and all(a["data"]["meetingId"] == r.meeting.id for a in moves)
-    starts = [a["data"]["start"] for a in moves]
+    [move] = [a for a in card["actions"] if a["verb"] == "meeting.move"]  # one button; the times are a choice
+    assert move["data"]["meetingId"] == r.meeting.id
+    starts = [c["value"] for b in card["body"] if b.get("id") == "start" for c in b["choices"]]
+    assert starts
     assert all("2026-01-06" <= s[:10] <= "2026-03-27" for s in starts)  # the same (spring) term
     assert meeting.start.isoformat() not in starts
     assert texts_to(env.messenger, head) and "can't attend" in texts_to(env.messenger, ann)[0]
@@ -566,3 +567,4 @@ async def test_job_settings_come_from_the_environment():
     assert (s.chaser_after_weeks, s.leader_rebook_within, s.meeting_end_margin, s.agenda_hour) == (
         5, timedelta(hours=24), timedelta(minutes=10), 15)
     assert JobSettings.from_settings(Settings()) == JobSettings()
+

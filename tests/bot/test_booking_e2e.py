@@ -95,7 +95,7 @@ async def _meetings(h, school_id: int) -> list[Meeting]:
 
 async def _book(p: Person, *, confirm_id: str | None = None) -> tuple[dict, dict]:
     card = await p.say("book")
-    card = await p.press(card, "book.pick_mode", where=lambda d: d.get("mode") == "teams")
+    card = await p.press(card, "book.pick_mode", {"mode": "teams"})
     card = await p.press(card, "book.pick_date")
     card = await p.press(card, "book.pick_time")
     card = await p.press(card, "book.attendees")
@@ -158,7 +158,7 @@ async def test_forged_invokes_are_refused_and_change_nothing(demo):
         assert card["body"][0].get("color") == "Attention", cc.texts(card)
     # A slot never offered: B walks the flow but confirms a time that was not on its list.
     card = await pb.say("book")
-    card = await pb.press(card, "book.pick_mode", where=lambda d: d.get("mode") == "teams")
+    card = await pb.press(card, "book.pick_mode", {"mode": "teams"})
     card = await pb.press(card, "book.pick_date")
     card = await pb.press(card, "book.pick_time")
     card = await pb.press(card, "book.attendees")

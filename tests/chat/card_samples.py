@@ -16,7 +16,7 @@ OFFER = "0123456789abcdef0123456789abcdef"
 TZ = "Europe/London"
 FACTS = (("School", "Ashcombe Primary School"), ("When", "Tuesday 1 December 10:00–11:00"),
          ("Where", "Microsoft Teams (no joining link yet)"), ("Link officer", "Alex Carter"))
-DATES = tuple(b.Choice(f"{(date(2026, 12, 1) + timedelta(days=i)):%A %-d %B} (5 free times)",
+DATES = tuple(b.Choice(f"{(date(2026, 12, 1) + timedelta(days=i)):%A %-d %B} (5 times)",
                        (date(2026, 12, 1) + timedelta(days=i)).isoformat()) for i in range(10))
 TIMES = tuple(b.Choice(f"{(T0 + i * H / 2):%H:%M}–{(T0 + i * H / 2 + H):%H:%M}", (T0 + i * H / 2).isoformat())
               for i in range(6))
@@ -112,7 +112,7 @@ def samples() -> dict[str, tuple]:
                                                  b.Button("My meetings", "meeting.list")))),
         "help_officer": (b.help_card, b.HelpView("Hello Priya", "Your TSMs.", (("my week", "Your week"),), (
             b.Button("My week", "officer.week"), b.Button("My schools", "officer.schools"),
-            b.Button("Book for a school", "officer.book_start"), b.Button("Add a school contact", "contact.start"),
+            b.Button("Book for a school", "officer.book_start"), b.Button("Add contact", "contact.start"),
             b.Button("Help", "help.show")))),
         # the scheduler's cards (cards/notifications.py)
         "n_reminder_7d": (n.reminder, n.ReminderView("remind_7d", "Ashcombe Primary School", "Alex Carter", T0, T0 + H,
@@ -154,7 +154,7 @@ NOTIFICATION_BUILDERS = (n.reminder, n.agenda, n.unbooked, n.next_tsm_offer, n.l
 
 def big_samples() -> dict[str, tuple]:
     """The largest cards real data makes: a whole term of dates, an officer's 60 schools, 12 meetings."""
-    many_dates = tuple(b.Choice(f"Wednesday {i} December (13 free times)", f"2026-12-{i:02d}") for i in range(1, 61))
+    many_dates = tuple(b.Choice(f"Wednesday {i} December (13 times)", f"2026-12-{i:02d}") for i in range(1, 61))
     rows = tuple(b.SchoolRowView(f"St Very Long Name Church of England Voluntary Aided Primary School {i} (99{i:04d})",
                                  "Not booked (contacted directly: you arrange it)") for i in range(60))
     items = tuple(b.MeetingItem(i, "Wednesday 30 December 10:00–11:30", (*FACTS, ("Invited", ", ".join(

@@ -3,6 +3,7 @@ colleague, "our senior leader can't attend". Driven through Router.dispatch with
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -24,13 +25,13 @@ UPTON = 990021  # LA-maintained special: contacted directly
 ST_BEDE = 990007  # another of Alex Carter's schools
 
 
-async def walk_to_dates(chat, person, mode="On Microsoft Teams"):
+async def walk_to_dates(chat, person, mode="teams"):
     r = await chat.say(person, "book")
     assert not r.error, text_of(r)
-    return await chat.press(person, r, mode)
+    return await chat.press(person, r, "Next", mode=mode)
 
 
-async def walk_to_confirm(chat, person, mode="On Microsoft Teams", *, date_index=0, time_index=0, **people):
+async def walk_to_confirm(chat, person, mode="teams", *, date_index=0, time_index=0, **people):
     dates = await walk_to_dates(chat, person, mode)
     day = choices(dates.card, "date")[date_index]["value"]
     times = await chat.press(person, dates, "Show times", date=day)
@@ -54,11 +55,14 @@ async def test_the_whole_booking_conversation(chat):
     words = text_of(start_card)
     assert "below the national average" in words and "primary schools" in words
     assert "Alex Carter" in words
-    assert titles(start_card.card)[:2] == ["On Microsoft Teams (recommended)", "In person at school"]  # demo: Teams first
+    # demo: Teams first, and chosen already; the mode is a choice with one Next (Teams cuts a button's title)
+    assert [c["title"] for c in choices(start_card.card, "mode")] == ["On Microsoft Teams (recommended)",
+                                                                       "In person at school"]
+    assert input_values(start_card.card)["mode"] == "teams" and titles(start_card.card) == ["Next", "Stop"]
 
-    dates = await chat.press(lead, start_card, "On Microsoft Teams")
+    dates = await chat.press(lead, start_card, "Next")
     days = choices(dates.card, "date")
-    assert days and all("free time" in d["title"] for d in days)
+    assert days and all(re.search(r"\(\d+ times?\)$", d["title"]) for d in days)
     # 48 hours' notice from Monday 09:00: the first day on offer is Wednesday 25 November
     assert days[0]["value"] == "2026-11-25"
     times = await chat.press(lead, dates, "Show times", date=days[1]["value"])
@@ -96,7 +100,7 @@ async def test_the_whole_booking_conversation(chat):
 
 async def test_on_site_confirmation_shows_the_school_address(chat):
     lead = await chat.contact(ASHCOMBE)
-    done, _ = await book_through_chat(chat, lead, mode="In person at school")
+    done, _ = await book_through_chat(chat, lead, mode="on_site")
     school = await chat.school(ASHCOMBE)
     assert facts(done)["Where"] == school.address
     assert (await chat.meetings_of(ASHCOMBE))[0].mode == "on_site"
@@ -115,7 +119,8 @@ async def test_kent_offers_on_site_first(chat):
         s.add(la)
     chat.app.reference.invalidate()
     r = await chat.say(await chat.contact(ASHCOMBE), "book")
-    assert titles(r.card)[0] == "In person at school (recommended)"
+    assert choices(r.card, "mode")[0]["title"] == "In person at school (recommended)"
+    assert input_values(r.card)["mode"] == "on_site"
     assert "Every Kent school holds one TSM each term" in text_of(r)
 
 
@@ -152,7 +157,7 @@ async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(c
     dates = await walk_to_dates(chat, lead)  # an autumn offer, kept on the card
     await book_through_chat(chat, lead)
     again = await chat.say(lead, "book")
-    nxt = await chat.press(lead, again, "On Microsoft Teams")
+    nxt = await chat.press(lead, again, "Next", mode="teams")
     words = text_of(nxt)
     assert "You already have the Autumn term 2026-27 TSM" in words and "These dates are for the Spring term 2026-27" in words
     assert choices(nxt.card, "date")[0]["value"] >= "2027-01-05"
@@ -300,7 +305,7 @@ async def test_cancel_with_reason_and_confirmation(chat):
     assert "Ofsted visit that week" in done_told[0][1].text
     assert "Book another time" in titles(done.card)  # the cheap undo: book again
     again = await chat.press(lead, done, "Book another time")
-    assert "How would you like to meet?" in text_of(again)
+    assert inputs(again.card)["mode"]["label"] == "How would you like to meet?"
 
 
 async def test_keep_the_meeting_changes_nothing(chat):
@@ -318,7 +323,7 @@ async def test_add_a_colleague_existing_or_new(chat):
         s.add(SchoolContact(school_id=school.id, name="Pat Pastoral", email="pat.pastoral@demo.example", role="other"))
     r = await chat.say(lead, "add colleague")
     pat = next(c for c in choices(r.card, "contactId") if c["title"].startswith("Pat Pastoral"))
-    done = await chat.press(lead, r, "Add and send", contactId=pat["value"])
+    done = await chat.press(lead, r, "Invite them", contactId=pat["value"])
     assert not done.error and "Pat Pastoral" in facts(done)["Invited"]
     bad = await chat.act(lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New", "email": "not-an-email"})
     assert bad.error and "not a valid work email" in text_of(bad)
@@ -334,7 +339,7 @@ async def test_senior_leader_cannot_attend(chat):
     lead, m = await booked(chat)
     officer = await chat.officer_of(ASHCOMBE)
     ask = await chat.say(lead, "senior leader unavailable")
-    r = await chat.press(lead, ask, "Can't attend")
+    r = await chat.press(lead, ask, "Find another time")
     assert not r.error, text_of(r)
     assert "Alex Carter has been told" in text_of(r)
     r_told = await told(chat)
@@ -376,7 +381,7 @@ async def test_book_a_typed_date(chat):
     lead = await chat.contact(ASHCOMBE)
     r = await chat.say(lead, "book 25 December")
     assert r.error and "Friday 25 December 2026 is a bank holiday" in text_of(r)
-    assert "How would you like to meet?" in text_of(r)  # and the normal start, so the person can go on
+    assert inputs(r.card)["mode"]["label"] == "How would you like to meet?"  # and the normal start, to go on
     r = await chat.say(lead, "book 29/12")
     assert r.error and "outside term time" in text_of(r)
     r = await chat.say(lead, "book 28 October 2026")
@@ -393,7 +398,7 @@ async def test_book_a_typed_date(chat):
     r = await chat.say(lead, "book 32/13")
     assert r.error and "couldn't read that date" in text_of(r)
     r = await chat.say(lead, "book soon please")  # no date in it: the normal start
-    assert not r.error and "How would you like to meet?" in text_of(r)
+    assert not r.error and inputs(r.card)["mode"]["label"] == "How would you like to meet?"
 
 
 async def test_a_school_without_a_link_officer_is_told_whom_to_contact(chat):

@@ -105,7 +105,16 @@ async def test_officer_cannot_book_for_a_school_not_on_their_list(chat):
     assert r.error and "not on your list" in text_of(r)
 
 
-async def test_unbooked_card_offer_slots_starts_booking_for_that_school(chat):
+async def test_unbooked_card_offer_times_sends_a_self_booking_school_its_invitation(chat):
+    """Issue 13, item 13: "Offer times" sends the school something it can answer, not the officer's own booking."""
+    officer = await priya(chat)
+    brookfield = await chat.school(BROOKFIELD)
+    r = await chat.act(officer, "officer.offer_slots", {"schoolId": brookfield.id})
+    assert not r.error and "Invitation to book on its way" in text_of(r)
+    assert len(await chat.meetings_of(BROOKFIELD)) == 0  # nothing booked by the officer
+
+
+async def test_unbooked_card_offer_times_for_a_contacted_directly_school_starts_the_officers_proposal(chat):
     officer = await priya(chat)
     upton = await chat.school(UPTON)
     r = await chat.act(officer, "officer.offer_slots", {"schoolId": upton.id})

@@ -208,7 +208,7 @@ async def test_booking_in_the_agents_playground(playground_installed, tmp_path):
             m = await p.say("book")
             card = _card_of(m)
             assert "Ashcombe Primary School" in cc.texts(card)
-            card = await p.press(m["messageId"], card, "book.pick_mode", where=lambda d: d.get("mode") == "teams")
+            card = await p.press(m["messageId"], card, "book.pick_mode", {"mode": "teams"})
             card = await p.press(m["messageId"], card, "book.pick_date")
             card = await p.press(m["messageId"], card, "book.pick_time")
             card = await p.press(m["messageId"], card, "book.attendees")

@@ -152,7 +152,8 @@ def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button 
     choices = []
     for day, starts in days_of(offer).items():
         n = len(starts)
-        choices.append(cards.Choice(f"{day_text(day)} ({n} free time{'s' if n != 1 else ''})", day.isoformat()))
+        # short enough for a drop-down on a phone: "Wednesday 30 December (13 times)"
+        choices.append(cards.Choice(f"{day_text(day)} ({n} time{'s' if n != 1 else ''})", day.isoformat()))
     if len(choices) > 60:  # a term has about 60 school days; the card stays small
         choices = choices[:60]
     return Reply(card=cards.pick_date(cards.DatesView(offer.id, heading_for(offer), intro, tuple(choices), note, back)))

@@ -16,7 +16,7 @@ _router: Router | None = None  # the router this module registered on (its comma
 SCHOOL_BUTTONS = (cards.Button("Book a TSM", "book.start"), cards.Button("My meetings", "meeting.list"))
 OFFICER_BUTTONS = (cards.Button("My week", "officer.week"), cards.Button("My schools", "officer.schools"),
                    cards.Button("Book for a school", "officer.book_start"),
-                   cards.Button("Add a school contact", "contact.start"), cards.Button("My meetings", "meeting.list"))
+                   cards.Button("Add contact", "contact.start"), cards.Button("My meetings", "meeting.list"))
 
 
 async def help_reply(ctx: ChatContext, *, heading: str = "", text: str | None = None) -> Reply:
