@@ -248,7 +248,7 @@ class Reports:
         """The schools the LA's rules ask for one TSM a year (Norfolk: not below the national average)."""
         policy, _ = await self.ref.policy_for_la(s, la_id)
         allocated = set(await s.exec(select(Trust.code).where(col(Trust.allocated_officer_id).is_not(None))))
-        return {sc.id for sc in schools if entitlement_for(
+        return {sc.id for sc in schools if sc.id is not None and entitlement_for(
             school_facts(sc, trust_has_allocated_officer=sc.trust_code in allocated), policy).yearly}
 
     async def _held_earlier_this_year(self, s: AsyncSession, t: TermRef,
@@ -263,7 +263,8 @@ class Reports:
                                   .where(col(MeetingSchool.term_id).in_(earlier), Meeting.status == "held",
                                          col(MeetingSchool.school_id).in_(list(school_ids)))
                                   .order_by(Meeting.start)):
-            out[ms.school_id] = (TermMeeting(m.status, m.start, m.updated_at), m.id)
+            if m.id is not None:
+                out[ms.school_id] = (TermMeeting(m.status, m.start, m.updated_at), m.id)
         return out
 
     async def _offered(self, s: AsyncSession, t: TermRef, school_ids: Sequence[int]) -> set[int]:
