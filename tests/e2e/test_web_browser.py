@@ -69,7 +69,7 @@ class Live:
     def __init__(self, app, base: str, mail: Path, connector, http: ClientSession) -> None:
         self.app, self.base, self.mail, self.connector, self.http = app, base, mail, connector, http
 
-    async def mails_to(self, address: str, *, containing: str = "", within: float = 30.0,
+    async def mails_to(self, address: str, *, containing: str = "", within: float = 60.0,
                        count: int = 1) -> list:
         """The emails written to ``address`` (parsed), waiting for the delivery sweep to write ``count`` of them."""
         deadline = asyncio.get_running_loop().time() + within
@@ -85,7 +85,7 @@ class Live:
                 f"no email to {address} containing {containing!r} in {self.mail}: {[p.name for p in self.mail.glob('*')]}"
             await asyncio.sleep(0.2)
 
-    async def teams_texts(self, conversation: str, containing: str, within: float = 30.0) -> list[str]:
+    async def teams_texts(self, conversation: str, containing: str, within: float = 60.0) -> list[str]:
         deadline = asyncio.get_running_loop().time() + within
         while True:
             texts = [s.activity.get("text") or "" for s in self.connector.snapshot() if s.conversation_id == conversation]
