@@ -74,7 +74,8 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     them in ``scheduler.service.build_jobs``)."""
     settings = settings or Settings()
     clock = clock or clock_from_settings(settings.clock_start)
-    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout,
+                  lock_timeout=settings.postgres_lock_timeout)
     metrics = metrics if metrics is not None else Metrics()
     mail = build_mailer(settings, observer=metrics)
     cal = calendar or build_calendar(settings, db, metrics=metrics)

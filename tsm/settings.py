@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     http_body_timeout: float = Field(default=30.0, gt=0, le=600)
     # How long a SQLite write waits for another writer before the request is answered 503 (Retry-After).
     sqlite_busy_timeout: float = Field(default=10.0, gt=0, le=60)
+    # How long a PostgreSQL statement waits for a lock another transaction holds, then the same 503.
+    postgres_lock_timeout: float = Field(default=10.0, gt=0, le=60)
     # The default LA: its GIAS code and policy profile (bundled name or a .toml path).
     la_code: str = "999"
     policy: str = "demo"

@@ -70,14 +70,17 @@ class Database:
     """The async engine and the transactions the services run in (one per operation)."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
-                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, lock_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        """``busy_timeout``: how long a SQLite write waits for another writer; ``lock_timeout``: how long a
+        PostgreSQL statement waits for a lock (a row another transaction holds). Then :class:`ServiceBusy`."""
         self.url = url
         self.sync_url, self.async_url = driver_urls(url)
         self.backend = make_url(url).get_backend_name()
         ensure_sqlite_dir(url)
         kwargs: dict = {"echo": echo}
         if self.backend == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+                          connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"})
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)
