@@ -105,6 +105,13 @@ async def test_link_rules_each_refused_with_a_clear_page_and_nothing_changed(sit
     assert r.status == 403  # and the pre-sign-in CSRF check comes first
     assert COOKIE not in {ck.key for ck in u.client.session.cookie_jar}
 
+    # A second link opened in a browser already signed in: the earlier session ends, the new one stands.
+    u = await _signed_in(site, c)
+    old_cookie = next(ck.value for ck in u.client.session.cookie_jar if ck.key == COOKIE)
+    await u.open_link(await links.issue(Recipient("contact", c.id)))
+    assert u.status == 200 and await links.session(old_cookie) is None
+    assert (await u.get("/web/")) and u.status == 200
+
     # Reused: the second press of one link opens nothing.
     url = await links.issue(Recipient("contact", c.id))
     first = await site.user()

@@ -256,6 +256,9 @@ class WebPage:
         result = await self.signin.exchange(token)
         if isinstance(result, str):
             return await self._link_refused(request, result)
+        previous = request.cookies.get(COOKIE)
+        if previous:  # this browser was signed in (perhaps as someone else): that session ends here
+            await self.signin.end(previous)
         response = web.HTTPSeeOther(f"{PREFIX}/view" if result.card else f"{PREFIX}/")
         response.set_cookie(COOKIE, result.session_token, path=f"{PREFIX}/", httponly=True, samesite="Lax",
                             secure=self._secure(request),
