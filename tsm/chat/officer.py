@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from cards import booking as cards
+from cards.notifications import with_errors
 
 from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
@@ -62,6 +63,17 @@ async def invite(ctx: ChatContext, data: dict[str, Any]) -> Reply:
                  card=cards.done(cards.DoneView("Invitation on its way", facts,
                                                 note=f"It goes {INVITE_CHANNEL.get(delivery, INVITE_CHANNEL['teams'])}.",
                                                 buttons=(cards.Button("My schools", "officer.schools"),))))
+
+
+async def offer_times(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """The weekly "unbooked" card's "Offer times" (issue 13, item 13): the school gets something it can answer. A
+    school that books itself is sent its invitation (its Book button in Teams, its link to book by email); for one
+    the LA contacts directly the officer picks a time, which reaches the school as a proposal to accept or move."""
+    school_id = field_int(data, "schoolId", label="the school")
+    info = await conversation(ctx).school_info(ctx.actor, school_id)  # only the school's officer (or an admin)
+    if info.entitlement.may_book:
+        return await invite(ctx, data)
+    return await pick_school(ctx, data)
 
 
 async def my_week(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -148,9 +160,15 @@ async def no_show_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 async def mark_no_show(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     meeting_id = field_int(data, "meetingId", label="the meeting")
-    reason = field_str(data, "reason", label="why it did not take place", max_len=300)
-    if len(reason) < 3:
-        raise InvalidInput("Please say briefly why the meeting did not take place.")
+    try:
+        reason = field_str(data, "reason", label="why it did not take place", max_len=300)
+        if not cards.reason_ok(reason):  # the card's own check (REASON_REGEX) says the same before sending
+            raise InvalidInput(cards.REASON_ERROR)
+    except InvalidInput as exc:  # the same card, with what was typed and why beside it
+        v = await _started_meeting(ctx, data)
+        typed = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        card = cards.no_show_reason(cards.NoShowView(v.id, meeting_facts(v), typed[:300]))
+        return Reply(card=with_errors(card, {"reason": str(exc)}), error=True)
     await _started_meeting(ctx, data)
     v = await ctx.services.booking.mark_no_show(ctx.actor, meeting_id, reason)
     return Reply(text=f"Recorded: the TSM with {v.school_label} did not take place.", card=cards.done(cards.DoneView(
@@ -207,7 +225,7 @@ def register(router: Router) -> None:
     router.command("add contact", help="Add a school contact", roles=OFFICERS)(contact_start)
     router.verb("officer.book_start", roles=OFFICERS)(book_for_school)
     router.verb("officer.pick_school", roles=OFFICERS)(pick_school)
-    router.verb("officer.offer_slots", roles=OFFICERS)(pick_school)  # from the scheduler's "unbooked" card
+    router.verb("officer.offer_slots", roles=OFFICERS)(offer_times)  # from the scheduler's "unbooked" card
     router.verb("officer.week", roles=OFFICERS)(my_week)
     router.verb("officer.schools", roles=OFFICERS)(my_schools)
     router.command("past meetings", "recent meetings", help="Your TSMs of the last two weeks: record one as not "
