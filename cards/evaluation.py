@@ -9,6 +9,7 @@ person change it; who answers is always taken from the sender, never from the ca
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tsm.domain.feedback import QUESTIONS, SCALE
@@ -21,22 +22,22 @@ VERBS = {"eval.submit"}
 # Small helpers shared by the feedback cards (evaluation, record, report).
 
 
-def card(body: list[dict], actions: list[dict] | None = None) -> dict:
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     c = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
     if actions:
         c["actions"] = actions
     return c
 
 
-def text(value: str, **kw) -> dict:
+def text(value: str, **kw: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": value, "wrap": True, **kw}
 
 
-def facts(pairs: list[tuple[str, str]]) -> dict:
+def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs if v != ""]}
 
 
-def execute(title: str, verb: str, data: dict, **kw) -> dict:
+def execute(title: str, verb: str, data: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """Action.Execute with an Action.Submit fallback carrying the same verb (older clients)."""
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": {"verb": verb, **data},
             "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}, **kw}
@@ -51,8 +52,8 @@ def when(start: datetime, end: datetime, tz: str) -> str:
 # The card.
 
 
-def evaluation_card(v: EvaluationView) -> dict:
-    body: list[dict] = []
+def evaluation_card(v: EvaluationView) -> dict[str, Any]:
+    body: list[dict[str, Any]] = []
     if v.saved_now:
         body.append(text("Thank you: your answer is " + ("updated." if v.updated else "saved."), weight="Bolder",
                          size="Medium", color="Good"))
@@ -83,7 +84,7 @@ def evaluation_card(v: EvaluationView) -> dict:
     body.append({"type": "Input.Toggle", "id": "anonymous", "label": "Anonymity", "title": "Send anonymously: my "
                  "name is not kept with my answer", "value": "true" if v.anonymous else "false", "valueOn": "true",
                  "valueOff": "false"})
-    data: dict = {"meetingId": v.meeting_id}
+    data: dict[str, Any] = {"meetingId": v.meeting_id}
     if v.edit_token:
         data["editToken"] = v.edit_token
     title = "Change my answer" if v.saved_now or v.ratings else "Send feedback"

@@ -9,6 +9,7 @@ Verbs: ``record.edit`` (open the form), ``record.save`` (save; ``confirm`` + ``a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tsm.domain.feedback import COHORTS, MAX_ACTIONS, ActionOwner, Finding, show_count
 from tsm.domain.text import plain
@@ -27,9 +28,9 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{v:.1f}%"
 
 
-def record_card(v: RecordView) -> dict:
+def record_card(v: RecordView) -> dict[str, Any]:
     """The record as saved, for the officer and the school."""
-    body: list[dict] = [text("TSM record", weight="Bolder", size="Medium"),
+    body: list[dict[str, Any]] = [text("TSM record", weight="Bolder", size="Medium"),
                         facts([("School", v.school), ("Link officer", v.officer),
                                ("Meeting", when(v.start, v.end, v.timezone))])]
     if not v.exists:
@@ -48,7 +49,7 @@ def record_card(v: RecordView) -> dict:
         body.append(text("Notes", weight="Bolder", spacing="Medium"))
         body.append(text(plain(v.notes)))
     body.append(text(f"Agreed actions ({len(v.actions)})", weight="Bolder", spacing="Medium"))
-    actions: list[dict] = []
+    actions: list[dict[str, Any]] = []
     if not v.actions:
         body.append(text("None recorded.", isSubtle=True))
     for i, a in enumerate(v.actions, 1):
@@ -62,12 +63,12 @@ def record_card(v: RecordView) -> dict:
     return card(body, actions)
 
 
-def record_form(v: RecordView, *, draft: dict | None = None, findings: Sequence[Finding] = ()) -> dict:
+def record_form(v: RecordView, *, draft: dict[str, Any] | None = None, findings: Sequence[Finding] = ()) -> dict[str, Any]:
     """The form, prefilled from the saved record (small counts as "<5", which the save keeps as stored) or,
     after a warning, from what the user typed; ``findings`` puts the warning on top."""
     values = draft if draft is not None else _from_record(v)
-    body: list[dict] = []
-    actions: list[dict] = []
+    body: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     data = {"meetingId": v.meeting_id}
     if findings:
         body.append({"type": "Container", "style": "warning", "items": [
@@ -112,9 +113,9 @@ def record_form(v: RecordView, *, draft: dict | None = None, findings: Sequence[
     return card(body, actions)
 
 
-def _from_record(v: RecordView) -> dict:
+def _from_record(v: RecordView) -> dict[str, Any]:
     f = v.figures
-    d: dict = {"attendance_pct": "" if f.attendance_pct is None else f"{f.attendance_pct:.1f}",
+    d: dict[str, Any] = {"attendance_pct": "" if f.attendance_pct is None else f"{f.attendance_pct:.1f}",
                "pa": show_count(f.pa), "sa": show_count(f.sa), "lead_practitioner": v.lead_practitioner,
                "notes": v.notes}
     for k, _ in COHORTS:
@@ -125,12 +126,12 @@ def _from_record(v: RecordView) -> dict:
     return d
 
 
-def _input(key: str, label: str, values: dict, *, placeholder: str = "", max_len: int = 20) -> dict:
+def _input(key: str, label: str, values: dict[str, Any], *, placeholder: str = "", max_len: int = 20) -> dict[str, Any]:
     out = {"type": "Input.Text", "id": key, "label": label, "maxLength": max_len, "value": str(values.get(key) or "")}
     if placeholder:
         out["placeholder"] = placeholder
     return out
 
 
-def _columns(items: list[dict]) -> dict:
+def _columns(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "ColumnSet", "columns": [{"type": "Column", "width": "stretch", "items": [it]} for it in items]}

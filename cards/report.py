@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from tsm.domain.feedback import COVERAGE_ORDER, LA_TOTAL, QUESTION_KEYS, SHORT_LABELS, Coverage
 from tsm.domain.text import plain
@@ -24,7 +25,7 @@ MAX_COMMENTS = 12
 COMMENT_CHARS = 280
 
 
-def _size(c: dict) -> int:
+def _size(c: dict[str, Any]) -> int:
     return len(json.dumps(c, ensure_ascii=False).encode())
 
 
@@ -44,7 +45,7 @@ class MenuView:
     terms: tuple[TermChoice, ...]
 
 
-def report_menu(v: MenuView) -> dict:
+def report_menu(v: MenuView) -> dict[str, Any]:
     body = [text("Reports", weight="Bolder", size="Medium"),
             text(f"For {v.scope}. Pick a term and a report; each has a CSV with every row.")]
     if not v.terms:
@@ -55,12 +56,12 @@ def report_menu(v: MenuView) -> dict:
     return card(body, [execute(label, "report.show", {"kind": kind}) for kind, label in KINDS])
 
 
-def _nav(kind: str, term_id: int) -> list[dict]:
+def _nav(kind: str, term_id: int) -> list[dict[str, Any]]:
     return [execute("Download CSV", "report.csv", {"kind": kind, "termId": term_id}),
             *[execute(label, "report.show", {"kind": k, "termId": term_id}) for k, label in KINDS if k != kind]]
 
 
-def coverage_card(r: CoverageReport) -> dict:
+def coverage_card(r: CoverageReport) -> dict[str, Any]:
     body = [text(f"Coverage: {r.term.label}", weight="Bolder", size="Medium"), text(f"For {r.scope.label}.", isSubtle=True)]
     tallies = [t for t in r.tallies if not (r.scope.officer_id is not None and t.officer == LA_TOTAL)]
     body.append(facts([(f"{t.officer} ({t.schools})",
@@ -78,7 +79,7 @@ def coverage_card(r: CoverageReport) -> dict:
     return card(body, _nav("coverage", r.term.id))
 
 
-def evaluations_card(r: EvaluationReport, chart_png: bytes | None = None) -> dict:
+def evaluations_card(r: EvaluationReport, chart_png: bytes | None = None) -> dict[str, Any]:
     """The summary, the chart (when the card stays small enough with it) and the first comments, shortened."""
     without = _evaluations_card(r, None)
     if chart_png:
@@ -89,7 +90,7 @@ def evaluations_card(r: EvaluationReport, chart_png: bytes | None = None) -> dic
     return without
 
 
-def _evaluations_card(r: EvaluationReport, chart_png: bytes | None) -> dict:
+def _evaluations_card(r: EvaluationReport, chart_png: bytes | None) -> dict[str, Any]:
     body = [text(f"Evaluations: {r.term.label}", weight="Bolder", size="Medium"), text(f"For {r.scope.label}.", isSubtle=True)]
     if chart_png:
         body.append({"type": "Image", "url": "data:image/png;base64," + base64.b64encode(chart_png).decode(),
@@ -110,7 +111,7 @@ def _evaluations_card(r: EvaluationReport, chart_png: bytes | None) -> dict:
     return card(body, _nav("evaluations", r.term.id))
 
 
-def actions_card(r: ActionsReport) -> dict:
+def actions_card(r: ActionsReport) -> dict[str, Any]:
     title = f"Outstanding actions: {r.term.label}" if r.term else "Outstanding actions"
     body = [text(title, weight="Bolder", size="Medium"), text(f"For {r.scope.label}.", isSubtle=True)]
     if not r.rows:
