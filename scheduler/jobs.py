@@ -380,7 +380,7 @@ class Jobs:
         for sc in schools:
             ent = entitlement_for(await school_facts(s, sc), policy)
             if ent.wanted_this_term(term.name, had_tsm_this_year=sc.id in had, chase_from=policy.yearly_chase_term):
-                out.append(_Unbooked(sc.id, sc.name, sc.link_officer_id, ent))
+                out.append(_Unbooked(sc.id, sc.name, sc.link_officer_id, ent.none_this_year() if ent.yearly else ent))
         return out
 
     async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:

@@ -84,6 +84,7 @@ async def test_norfolks_one_a_year_schools_are_chased_in_the_summer_term_if_none
     await env.jobs.unbooked_weekly()
     ann = next(m for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"]))
     assert "Trust B Primary" in str(ann.card) and "High Primary School" not in str(ann.card)
+    assert "**Trust B Primary**: One a year, and none held yet this academic year" in str(ann.card)  # why listed
 
     report = await Reports(db, env.ref, clock=env.clock).coverage(Actor("admin"), "current")
     assert report.term.label == "Summer term 2025-26"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .averages import NationalAverage, parse_period
 from .model import BookingRoute, Phase, TermName
@@ -84,6 +84,7 @@ class Entitlement:
     attendance_vs_average: str  # below | at_or_above | no_figure | no_average
     national_average: float | None
     average: NationalAverage | None = None  # the year and measure compared with (None: no comparison)
+    none_this_year_yet: bool = False  # a one-a-year school listed because it has had no TSM this academic year
 
     @property
     def route(self) -> BookingRoute:
@@ -112,6 +113,11 @@ class Entitlement:
         if not self.yearly or had_tsm_this_year:
             return False
         return TERM_ORDER[TermName(term)] >= TERM_ORDER[TermName(chase_from)]
+
+    def none_this_year(self) -> Entitlement:
+        """This entitlement as listed for an officer when the school, asked for one TSM a year, has had none ("one a
+        year is enough" would not say why it is listed)."""
+        return replace(self, none_this_year_yet=True)
 
 
 def compare(pct: float, average: float) -> str:
@@ -217,5 +223,7 @@ def officer_words(ent: Entitlement, school: str) -> str:
 
 def officer_short_words(ent: Entitlement) -> str:
     """The expectation in a few words for an officer's list ("Expected each term")."""
+    if ent.none_this_year_yet:
+        return "One a year, and none held yet this academic year"
     return {"termly": "Expected each term", "termly_encouraged": "Encouraged each term",
             "yearly": "One a year is enough", "contacted_directly": "You arrange it"}.get(ent.expectation, ent.rule)
