@@ -47,7 +47,9 @@ CLOCK_ORIGIN = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
 
 def clocked(clock) -> dict[str, str]:
-    return {"TSM_CLOCK_START": clock().isoformat()}
+    # Teams only (TSM_DELIVERY=teams): this test counts what reaches the Bot Connector against the ledger, so the
+    # person who blocked the bot must stay undeliverable rather than be emailed (tests/mail covers the fallback).
+    return {"TSM_CLOCK_START": clock().isoformat(), "TSM_DELIVERY": "teams"}
 
 
 async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School, SchoolContact]], int]:
