@@ -345,7 +345,7 @@ class GiasImportReport(ImportReport):
     # why -> the establishments (URN, name) skipped for it: closed, not open yet, a type a TSM does not cover
     skipped: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     no_longer_open: list[int] = field(default_factory=list)  # ids of stored schools this import made not open
-    cancelled: int = 0  # their future TSMs cancelled (through the booking service, when given one)
+    cancelled: int | None = None  # their future TSMs cancelled (None: no booking service given, none looked at)
 
     def skip(self, why: str, row: GiasRow) -> None:
         self.skipped.setdefault(why, []).append((row.urn, row.name))
@@ -360,8 +360,9 @@ class GiasImportReport(ImportReport):
             lines.append(f"  {len(rows)} {why}: {shown}{more}")
         if self.no_longer_open:
             k = len(self.no_longer_open)
-            lines.append(f"{k} school{' is' if k == 1 else 's are'} no longer open; "
-                         f"{self.cancelled} future TSM{'' if self.cancelled == 1 else 's'} cancelled, their officers told")
+            done = ("their future TSMs are left as they are (the booking service was not given)" if self.cancelled is None
+                    else f"{self.cancelled} future TSM{'' if self.cancelled == 1 else 's'} cancelled, their officers told")
+            lines.append(f"{k} school{' is' if k == 1 else 's are'} no longer open; {done}")
         return "\n".join([*lines, super().summary(what)])
 
 
