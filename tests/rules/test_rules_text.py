@@ -78,3 +78,12 @@ def test_service_busy_says_nothing_changed_and_when_to_retry():
     assert str(busy) == "The service is busy just now: nothing was changed. Please try again in a few seconds."
     assert busy.retry_after == 5 and not isinstance(busy, TsmError)
     assert ServiceBusy("locked", retry_after=9).retry_after == 9
+
+
+def test_nothing_typed_shows_as_nothing():
+    assert plain(None) == "" and plain("") == ""
+
+
+def test_an_escaped_character_is_held_as_the_private_use_character_at_its_own_code_plus_e000():
+    assert hold_escapes("\\*\\[") == "\ue02a\ue05b"
+    assert release_escapes("\ue02a\ue05b") == "*["
