@@ -260,19 +260,22 @@ def slots(ctx: click.Context, urn: int, term: str, mode: str | None, limit: int,
 @click.option("--mode", type=click.Choice(["teams", "on_site"]), default=None)
 @click.option("--type", "meeting_type", default=None)
 @click.option("--as", "as_email", default=None)
+@click.option("--site", "site_urn", type=int, default=None,
+              help="a joint TSM on site: the URN of the school whose site it is held at (default the first --urn)")
 @click.option("--waive-senior-leader", "waiver", default=None, metavar="REASON",
               help="book with no senior leader invited, for this reason (recorded with the booking)")
 @click.pass_context
 def book(ctx: click.Context, urn: tuple[int, ...], at: str, mode: str | None, meeting_type: str | None,
-         as_email: str | None, waiver: str | None) -> None:
+         as_email: str | None, site_urn: int | None, waiver: str | None) -> None:
     """Book a TSM."""
     start = _parse_local(at)
 
     async def go(app):
         actor = await _actor(app, as_email)
         ids = [await _school_id(app, u) for u in urn]
+        site = await _school_id(app, site_urn) if site_urn is not None else None
         result = await app.booking.book(actor, ids, start, mode=mode, meeting_type=meeting_type,
-                                        waive_senior_leader=waiver)
+                                        waive_senior_leader=waiver, site_school_id=site)
         click.echo(f"{result.message} Meeting id {result.meeting.id}.")
 
     _run(_with_app(_settings(ctx), go))

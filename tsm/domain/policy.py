@@ -138,6 +138,10 @@ class Policy:
     # Schools one officer can hold TSMs with in a term (Kent: an officer covers 20-30 schools): above it the link
     # officers import, "my schools" and the coverage report warn. booking.officer_capacity.
     officer_capacity: int = 30
+    # A contact may book one TSM for several schools of their trust (Kent's FAQ: a trust may hold one TSM for several
+    # of its schools with one officer); off by default: the officer arranges a joint TSM.
+    # booking.trust_contacts_book_joint.
+    trust_contacts_book_joint: bool = False
     # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
     # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
     max_invitees: int = 12
@@ -257,6 +261,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         schools_book_themselves=bool(booking.get("schools_book_themselves", True)),
         senior_leader_required=_flag(booking, "senior_leader_required", True),
         officer_capacity=_whole(booking, "officer_capacity", 30, lo=1, hi=1000),
+        trust_contacts_book_joint=_flag(booking, "trust_contacts_book_joint", False),
         next_tsm_at_meeting_end=booking.get("next_tsm_at_meeting_end", "offer_both"),
         national_averages=national_averages,
         entitlement_rules=tuple(rules),

@@ -228,10 +228,12 @@ class BookingService:
         meeting_type: str | None = None,
         attendee_contact_ids: Sequence[int] | None = None,
         waive_senior_leader: str | None = None,
+        site_school_id: int | None = None,
     ) -> BookingResult:
         """Book a TSM for one school (or several schools of one trust) at ``start``. ``attendee_contact_ids``: the
         school staff invited, the senior leader first (None: its attendance leads and senior leaders).
         ``waive_senior_leader``: an officer's reason for booking with no senior leader invited (recorded).
+        ``site_school_id``: for a joint TSM on site, whose site it is held at (one of the schools; default the first).
 
         With the local calendar (``InDatabaseCalendar``) everything is one transaction: the checks' reads, the
         officer's busy times, the booking and its calendar entry (the ``.ics`` is written once it committed). With
@@ -269,7 +271,7 @@ class BookingService:
             m = Meeting(
                 officer_id=officer.id, term_id=p.term.id, start=start, end=p.end, mode=p.mode.value,
                 meeting_type=p.mtype.key, status=MeetingStatus.BOOKED.value,
-                location=_location(schools[0], p.mode), booked_by=actor.key, ical_uid=uid,
+                location=_location(_site(schools, site_school_id), p.mode), booked_by=actor.key, ical_uid=uid,
                 calendar_event_id=uid if local is not None else None, created_at=now, updated_at=now,
             )
             s.add(m)
@@ -340,7 +342,11 @@ class BookingService:
                 raise InvalidInput("A joint TSM is only for schools of one trust.")
         policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
         if actor.kind == "contact":
-            await self._check_may_self_book(s, schools[0], officer, policy)
+            if len(schools) > 1 and not policy.trust_contacts_book_joint:
+                raise NotAllowed(f"A joint TSM for several schools of your trust is arranged by {officer.name}, your "
+                                 f"link officer ({officer.email}). Nothing was booked.")
+            for sc in schools:  # every school's own entitlement and route, not only the first's (issue 13, item 7)
+                await self._check_may_self_book(s, sc, officer, policy)
         cal = await self.ref.calendar(s, schools[0].la_id)
         mode_ = self._mode(policy, mode)
         mtype = self._meeting_type(policy, schools[0], meeting_type)
@@ -921,6 +927,16 @@ def _working_hours(officer: Officer, policy: Policy) -> WorkingHours:
     if officer.working_hours:
         return WorkingHours.parse(officer.working_hours, where=f"officer {officer.id} working hours")
     return policy.working_hours
+
+
+def _site(schools: Sequence[School], site_school_id: int | None) -> School:
+    """The school whose site an on-site TSM is held at: one of the meeting's schools."""
+    if site_school_id is None:
+        return schools[0]
+    for sc in schools:
+        if sc.id == site_school_id:
+            return sc
+    raise InvalidInput("The meeting's place must be the site of one of its schools.")
 
 
 def _location(school: School, mode: Mode) -> str:
