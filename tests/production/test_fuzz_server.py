@@ -10,8 +10,8 @@ generated value is invalid by construction (ids that do not exist, wrong types, 
 - nothing changes in the booking tables (meetings, attendees, blocks, outbox, audit, contacts, ledger...);
 - all of it on SQLite and on PostgreSQL (NUL characters, which PostgreSQL's text refuses, are in the text drawn).
 
-Not covered here: the web page's forms (tsm/web/page.py, issue 11), being built alongside; its fuzz belongs next
-to it, over the same properties (``Served`` takes any database URL and settings).
+The web page's forms (tsm/web/page.py) are fuzzed over the same properties in test_fuzz_web.py, on this module's
+``Served``.
 """
 
 from __future__ import annotations
