@@ -137,8 +137,9 @@ class _Collector(ast.NodeVisitor):
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.stmt) and not isinstance(node, ast.Expr | ast.Import | ast.ImportFrom):
             self._delete(node)
-        elif isinstance(node, ast.Expr) and not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
-            self._delete(node)
+        elif isinstance(node, ast.Expr) and not (isinstance(node.value, ast.Constant)
+                                                 and (isinstance(node.value.value, str) or node.value.value is ...)):
+            self._delete(node)  # (a docstring or a stub's `...` is not code to delete)
         super().generic_visit(node)
 
     def visit_Compare(self, node: ast.Compare) -> None:
