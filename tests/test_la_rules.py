@@ -209,3 +209,12 @@ def test_a_pru_or_nursery_school_stored_before_their_phases_existed_gets_its_own
     assert entitlement_for(nursery, NORFOLK).national_average is None  # not the primary average
     primary = school_facts(stored("Community school", "Primary", "primary"), trust_has_allocated_officer=False)
     assert primary.phase is Phase.PRIMARY
+
+
+def test_the_officer_is_told_truthfully_why_a_pru_has_no_comparison():
+    from tsm.domain.entitlement import officer_words
+
+    pru = entitlement_for(facts(Phase.ALTERNATIVE_PROVISION, 55.0, AS_2425), NORFOLK)
+    words = officer_words(pru, "Short Stay School")
+    assert words.startswith("Short Stay School is expected to have a TSM each term")
+    assert "no national average matches its figure (none for its phase" in words

@@ -209,7 +209,7 @@ _OFFICER_REASON = {
     "below": "its attendance is below the national average",
     "at_or_above": "its attendance is not below the national average",
     "no_figure": "no attendance figure is on record",
-    "no_average": "there is no national average for its figure's year",
+    "no_average": "no national average matches its figure (none for its phase, or none for the figure's period)",
 }
 
 
