@@ -90,17 +90,33 @@ def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: s
 
 
 def _input_text(input_id: str, label: str, *, required: bool, max_length: int, placeholder: str = "",
-                multiline: bool = False, style: str = "") -> dict[str, Any]:
+                multiline: bool = False, style: str = "", value: str = "", regex: str = "",
+                error: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label, "maxLength": max_length,
                            "isMultiline": multiline}
+    if value:
+        out["value"] = value[:max_length]
+    if regex:
+        out["regex"] = regex
     if placeholder:
         out["placeholder"] = placeholder
     if style:
         out["style"] = style
     if required:
         out["isRequired"] = True
-        out["errorMessage"] = f"Please fill in {label.lower()}."
+        out["errorMessage"] = error or f"Please fill in {label.lower()}."
     return out
+
+
+# A reason (cancelling, a meeting not held) has at least REASON_MIN characters once trimmed: the client checks it
+# with REASON_REGEX before sending, the server (tsm.chat) again with reason_ok; both say REASON_ERROR.
+REASON_MIN = 3
+REASON_REGEX = rf"^\s*\S[\s\S]{{{REASON_MIN - 2},}}\S\s*$"
+REASON_ERROR = f"Please give a short reason of at least {REASON_MIN} characters."
+
+
+def reason_ok(text: str) -> bool:
+    return len(text.strip()) >= REASON_MIN
 
 
 def _school_choices(choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
@@ -347,14 +363,16 @@ def meetings(v: MeetingsView) -> dict[str, Any]:
 class CancelView:
     meeting_id: int
     facts: tuple[tuple[str, str], ...]
-    reason: str = ""  # set on the confirmation step
+    reason: str = ""  # set on the confirmation step (and on the first step when it is shown again, as typed)
 
 
 def cancel_reason(v: CancelView) -> dict[str, Any]:
     body = [_heading("Cancel this TSM?"), _facts(list(v.facts)),
-            _text("Please give a short reason: it goes to the other side with the cancellation."),
+            _text(f"Please give a short reason (at least {REASON_MIN} characters): it goes to the other side with "
+                  "the cancellation."),
             _input_text("reason", "Reason", required=True, max_length=500, multiline=True,
-                        placeholder="e.g. Ofsted visit that week")]
+                        placeholder="e.g. Ofsted visit that week", value=v.reason, regex=REASON_REGEX,
+                        error=REASON_ERROR)]
     return _card(body, _actions([
         Button("Continue", "meeting.cancel_confirm", (("meetingId", v.meeting_id),), inputs=True),
         Button("Keep the meeting", "meeting.list"),
@@ -494,6 +512,7 @@ def officer_past(v: PastView) -> dict[str, Any]:
 class NoShowView:
     meeting_id: int
     facts: tuple[tuple[str, str], ...]
+    reason: str = ""  # as typed, when the card is shown again with what was wrong
 
 
 def no_show_reason(v: NoShowView) -> dict[str, Any]:
@@ -501,7 +520,8 @@ def no_show_reason(v: NoShowView) -> dict[str, Any]:
             _text("Please say briefly why (for example, nobody from the school came). The school's TSM for the term "
                   "is then open to book again."),
             _input_text("reason", "Why it did not take place", required=True, max_length=300, multiline=True,
-                        placeholder="e.g. Nobody from the school joined")]
+                        placeholder="e.g. Nobody from the school joined", value=v.reason, regex=REASON_REGEX,
+                        error=REASON_ERROR)]
     return _card(body, _actions([
         Button("Record as not held", "meeting.mark_no_show", (("meetingId", v.meeting_id),), inputs=True,
                style="destructive"),

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cards.notifications import _card as base_card
 from tsm.domain.feedback import QUESTIONS, SCALE
 from tsm.services.evaluations import EvaluationView
 
@@ -23,10 +24,8 @@ VERBS = {"eval.submit"}
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    c = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}
-    if actions:
-        c["actions"] = actions
-    return c
+    """A card; its buttons in rows that fit a phone (cards.notifications: Teams never wraps a button's title)."""
+    return base_card(body, actions)
 
 
 def text(value: str, **kw: Any) -> dict[str, Any]:
@@ -83,11 +82,11 @@ def evaluation_card(v: EvaluationView) -> dict[str, Any]:
                  "placeholder": "What worked well? What could be better? Please don't name pupils."})
     body.append({"type": "Input.Toggle", "id": "anonymous", "label": "Anonymity", "title": "Send anonymously: my "
                  "name is not kept with my answer", "value": "true" if v.anonymous else "false", "valueOn": "true",
-                 "valueOff": "false"})
+                 "valueOff": "false", "wrap": True})
     data: dict[str, Any] = {"meetingId": v.meeting_id}
     if v.edit_token:
         data["editToken"] = v.edit_token
-    title = "Change my answer" if v.saved_now or v.ratings else "Send feedback"
+    title = "Change my answer" if v.saved_now or v.answered else "Send feedback"
     return card(body, [execute(title, "eval.submit", data, style="positive")])
 
 

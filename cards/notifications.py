@@ -64,6 +64,31 @@ def short_school(title: str, limit: int = DROPDOWN_CHARS) -> str:
     return title
 
 
+def with_errors(card: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The card with each message (input id -> sentence) right under its input, in the attention colour; a message
+    for no input on the card goes under the heading. A refused action answers with the same card, as the person left
+    it (their entries are in its view), the reason beside the field, and every button."""
+    if not errors:
+        return card
+    placed: set[str] = set()
+
+    def visit(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for item in items:
+            if isinstance(item.get("items"), list):
+                item = {**item, "items": visit(item["items"])}
+            out.append(item)
+            iid = item.get("id")
+            if str(item.get("type", "")).startswith("Input.") and iid in errors:
+                out.append(_text(errors[iid], color="Attention", spacing="Small"))
+                placed.add(iid)
+        return out
+
+    body = visit(list(card.get("body", [])))
+    rest = [_text(msg, color="Attention") for key, msg in errors.items() if key not in placed]
+    return {**card, "body": body[:1] + rest + body[1:]}
+
+
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A card; its actions in rows that fit a phone (all but the last row as ActionSets at the end of the body)."""
     card = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.5", "body": body}

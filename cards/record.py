@@ -100,10 +100,11 @@ def record_form(v: RecordView, *, draft: dict[str, Any] | None = None, findings:
     for i in range(1, min(MAX_ACTIONS, max(MIN_ACTION_ROWS, filled + 2)) + 1):
         body.append({"type": "Container", "separator": i > 1, "items": [
             _input(f"action{i}_text", f"Action {i}", values, max_len=500),
+            # the owner on its own line: a drop-down in a third of a phone's width cuts its choice
+            {"type": "Input.ChoiceSet", "id": f"action{i}_owner", "label": "Owner", "value":
+             values.get(f"action{i}_owner", "school") or "school",
+             "choices": [{"title": o.label, "value": o.value} for o in ActionOwner]},
             _columns([
-                {"type": "Input.ChoiceSet", "id": f"action{i}_owner", "label": "Owner", "value":
-                 values.get(f"action{i}_owner", "school") or "school",
-                 "choices": [{"title": o.label, "value": o.value} for o in ActionOwner]},
                 _input(f"action{i}_detail", "Which service (if other)", values, max_len=120),
                 {"type": "Input.Date", "id": f"action{i}_due", "label": "Due",
                  **({"value": values[f"action{i}_due"]} if values.get(f"action{i}_due") else {})},

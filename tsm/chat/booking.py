@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cards import booking as cards
+from cards.notifications import with_errors
 
 from ..domain.entitlement import officer_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
@@ -45,7 +46,17 @@ from .common import (
     updated_invitation_note,
     when,
 )
-from .flows import BOOK, BOOKING_KINDS, MOVE, MOVING_KINDS, OFFICER_BOOK, Next, booking_flow, flow_of
+from .flows import (
+    BOOK,
+    BOOKING_KINDS,
+    MOVE,
+    MOVING_KINDS,
+    OFFICER_BOOK,
+    PROPOSAL,
+    Next,
+    booking_flow,
+    flow_of,
+)
 from .router import DEFAULT_TZ, MAX_ID, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
 SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day",
@@ -485,7 +496,10 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     offer: Offer | None = None
     if "offerId" in data:
         offer = await load_offer(ctx, data, *MOVING_KINDS, allow_expired=True)
-        start = read_start(data, offer)
+        try:
+            start = read_start(data, offer)
+        except InvalidInput as exc:  # no time chosen (or not one of the card's): the same card, and why
+            return await _pick_again(ctx, offer, exc)
         meeting_id = offer.meeting_id
         assert meeting_id is not None
     else:
@@ -517,6 +531,21 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
                  files=ics_files(result.invitation_ics))
 
 
+async def _pick_again(ctx: ChatContext, offer: Offer, exc: InvalidInput) -> Reply:
+    """The card a time was to be picked on, again, with the reason beside the times and every button: the
+    officer's proposal (Accept stays), or the other free times of a meeting being moved."""
+    assert offer.meeting_id is not None
+    v = await ctx.services.booking.get_meeting(ctx.actor, offer.meeting_id)
+    if offer.kind == PROPOSAL.kind:
+        card = cards.proposal(cards.ProposalView(v.id, v.officer_name, meeting_facts(v), offer.id,
+                                                 slot_choices(offer, 6), v.join_url))
+    else:
+        card = cards.slots(cards.SlotsView("Pick another time", f"Now: {when(v)}.", offer.id, slot_choices(offer),
+                                           "meeting.move", "Move to this time",
+                                           (cards.Button("Keep the current time", "meeting.list"),)))
+    return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
+
+
 async def cancel_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     v = await _one_meeting(ctx, data, "cancel")
     if isinstance(v, Reply):
@@ -528,11 +557,24 @@ async def cancel_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 def _reason(data: dict[str, Any]) -> str:
     reason = field_str(data, "reason", label="a reason", max_len=500)
-    if len(reason) < 3:
-        raise InvalidInput("Please give a short reason for cancelling (it goes to the other side).")
+    if not cards.reason_ok(reason):  # the card's own check (REASON_REGEX) says the same before sending
+        raise InvalidInput(cards.REASON_ERROR + " It goes to the other side with the cancellation.")
     # A UPN or a date of birth is refused before the confirmation card shows it; names when it is saved (the
     # booking service knows the school's and officer's names, which are allowed).
     return check_free_text(reason, label="your reason", names=False)
+
+
+def as_typed(data: dict[str, Any], key: str, max_len: int) -> str:
+    """What the person typed in a field, to give it back on the card shown again (an input's value, never markup)."""
+    value = data.get(key)
+    return value[:max_len] if isinstance(value, str) else ""
+
+
+async def _reason_again(ctx: ChatContext, data: dict[str, Any], mid: int, exc: InvalidInput) -> Reply:
+    """The reason card again, with what was typed and why it was refused beside it (not one red line)."""
+    v = await ctx.services.booking.get_meeting(ctx.actor, mid)
+    card = cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v), as_typed(data, "reason", 500)))
+    return Reply(text=str(exc), card=with_errors(card, {"reason": str(exc)}), error=True)
 
 
 async def cancel_confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -540,12 +582,19 @@ async def cancel_confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     v = await ctx.services.booking.get_meeting(ctx.actor, mid)
     if not _changeable(v, now(ctx)):
         raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled.")
-    return Reply(card=cards.cancel_confirm(cards.CancelView(v.id, meeting_facts(v), _reason(data))))
+    try:
+        reason = _reason(data)
+    except InvalidInput as exc:
+        return await _reason_again(ctx, data, mid, exc)
+    return Reply(card=cards.cancel_confirm(cards.CancelView(v.id, meeting_facts(v), reason)))
 
 
 async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     mid = field_int(data, "meetingId", label="the meeting")
-    reason = _reason(data)
+    try:
+        reason = _reason(data)
+    except InvalidInput as exc:
+        return await _reason_again(ctx, data, mid, exc)
     try:
         result = await ctx.services.booking.cancel(ctx.actor, mid, reason)
     except BookingRefused as exc:

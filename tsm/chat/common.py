@@ -109,6 +109,8 @@ def term_words(label: str) -> str:
 
 
 def read_start(data: dict[str, Any], offer: Offer) -> datetime:
+    if data.get("start") in (None, ""):  # no time chosen on the card (its own check says the same)
+        raise InvalidInput("Please choose a time: nothing was changed.")
     start = field_datetime(data, "start", label="the time")
     if not offer.has(start):
         raise InvalidInput("That time was not one of the times offered on this card, so nothing was changed. "

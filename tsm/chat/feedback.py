@@ -10,13 +10,16 @@ Every handler re-checks the sender's right through the services (own school's me
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from cards import evaluation as eval_cards
 from cards import record as record_cards
 from cards import report as report_cards
+from cards.notifications import with_errors
 
 from ..domain.errors import InvalidInput
+from ..domain.feedback import MAX_COMMENT, QUESTIONS, parse_flag, parse_rating
 from ..services import reports as rep
 from .router import MAX_ID, ChatContext, Reply, Router, field_int
 
@@ -51,9 +54,32 @@ async def feedback(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 async def eval_submit(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     meeting_id = field_int(data, "meetingId", label="the meeting")
     token = data.get("editToken") if isinstance(data.get("editToken"), str) else None
-    view = await ctx.services.evaluations.submit(ctx.actor, meeting_id, data, edit_token=token)
+    try:
+        view = await ctx.services.evaluations.submit(ctx.actor, meeting_id, data, edit_token=token)
+    except InvalidInput as exc:
+        return await _evaluation_again(ctx, meeting_id, token, data, exc)
     return Reply(text="Thank you: your feedback is " + ("updated." if view.updated else "saved."),
                  card=eval_cards.evaluation_card(view))
+
+
+async def _evaluation_again(ctx: ChatContext, meeting_id: int, token: str | None, data: dict[str, Any],
+                            exc: InvalidInput) -> Reply:
+    """A refused answer: the same evaluation card with what the person chose and wrote, each missing rating's
+    message under it, and its button (never one red line)."""
+    view = await ctx.services.evaluations.view_for(ctx.actor, meeting_id, edit_token=token)
+    ratings: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for key, label in QUESTIONS:
+        try:
+            ratings[key] = parse_rating(data.get(key), label)
+        except InvalidInput as bad:
+            errors[key] = str(bad)
+    if not errors:  # the ratings were fine: the comments were refused (a pupil's name, UPN...)
+        errors["comments" if "comment" in str(exc).lower() else "_"] = str(exc)
+    comments = data.get("comments") if isinstance(data.get("comments"), str) else ""
+    entered = replace(view, ratings=ratings or view.ratings, comments=comments[:MAX_COMMENT],
+                      anonymous=parse_flag(data.get("anonymous")))
+    return Reply(text=str(exc), card=with_errors(eval_cards.evaluation_card(entered), errors), error=True)
 
 
 # ---------------------------------------------------------------------- the TSM record

@@ -168,7 +168,7 @@ async def mark_no_show(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         v = await _started_meeting(ctx, data)
         typed = data.get("reason") if isinstance(data.get("reason"), str) else ""
         card = cards.no_show_reason(cards.NoShowView(v.id, meeting_facts(v), typed[:300]))
-        return Reply(card=with_errors(card, {"reason": str(exc)}), error=True)
+        return Reply(text=str(exc), card=with_errors(card, {"reason": str(exc)}), error=True)
     await _started_meeting(ctx, data)
     v = await ctx.services.booking.mark_no_show(ctx.actor, meeting_id, reason)
     return Reply(text=f"Recorded: the TSM with {v.school_label} did not take place.", card=cards.done(cards.DoneView(
