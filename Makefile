@@ -18,7 +18,7 @@ LOCK := requirements-dev.lock
 LOCK_TOOLS := .cache/lock-tools
 UV_VERSION := 0.13.9
 
-.PHONY: run test check lint typecheck format-check test-dates mutate venv lock lock-upgrade bench clean
+.PHONY: run test check lint typecheck format-check test-dates mutate venv lock lock-upgrade bench card-screenshots clean
 
 $(STAMP): pyproject.toml requirements.lock $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -74,6 +74,12 @@ bench: $(STAMP)
 	$(PY) bench/graph_calls.py
 	$(PY) bench/bot_turns.py
 	$(PY) bench/book_confirm.py
+
+# PNGs of the main cards at 320 px as Teams draws them (docs/cards/, linked from the README): Microsoft's adaptivecards
+# renderer with Teams' host config in Debian's chromium (tests/e2e/cardrender.py; npm ci installs the renderer)
+card-screenshots: $(STAMP)
+	bash tests/e2e/install-chromium.sh
+	$(PY) tests/e2e/cardrender.py docs/cards
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """Adaptive Cards drawn as Teams draws them: Microsoft's ``adaptivecards`` JavaScript renderer (npm, pinned in
-``tests/e2e/package.json``) with Teams' light host config and card CSS (``tests/e2e/teams-host/``, copied from
-``adaptivecards-designer``) in Debian's headless chromium, driven by Python Playwright. No network: the page is
+``tests/e2e/package.json``, with ``markdown-it`` for the TextBlocks' markdown, as the designer uses) with Teams'
+light host config and card CSS (``tests/e2e/teams-host/``, copied from ``adaptivecards-designer``) in Debian's
+headless chromium, driven by Python Playwright. No network: the page is
 built from local files and every request the page makes is refused.
 
 What a card is checked for, at a given width (the card's own width in CSS pixels: 320 is a phone):
@@ -32,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 E2E = Path(__file__).resolve().parent
 HOST = E2E / "teams-host"
 RENDERER = E2E / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.js"
+# Markdown in TextBlocks (**bold**, lists, links), as Teams shows it: the renderer uses window.markdownit when present,
+# as the designer does.
+MARKDOWN = E2E / "node_modules" / "markdown-it" / "dist" / "browser" / "markdown-it.umd.min.js"
 SNAPSHOTS = ROOT / "tests" / "chat" / "snapshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -165,8 +169,10 @@ class Renderer:
         await page.set_content("<!doctype html><html><head><meta charset='utf-8'><style>body{margin:8px;"
                                "background:#fff}</style></head><body></body></html>")
         await page.add_style_tag(content=css)
+        await page.add_script_tag(content=MARKDOWN.read_text(encoding="utf-8"))
         await page.add_script_tag(content=RENDERER.read_text(encoding="utf-8"))
         assert await page.evaluate("typeof window.AdaptiveCards.AdaptiveCard") == "function"
+        assert await page.evaluate("typeof window.markdownit") == "function"
         return cls(page)
 
     async def check(self, cards: dict[str, dict], width: int) -> dict[str, Report]:
