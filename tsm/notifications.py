@@ -40,10 +40,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cards import booking as booking_cards
 from cards import notifications as reminder_cards
@@ -208,14 +210,14 @@ class Notifications:
                                for r in await self._invitees(s, ev.meeting_id, officer_id))
         return out
 
-    async def _invitees(self, s, meeting_id: int, officer_id: int | None) -> list[Recipient]:
+    async def _invitees(self, s: AsyncSession, meeting_id: int, officer_id: int | None) -> list[Recipient]:
         """Everyone the calendar invitation goes to: each attendee (by the address invited) and the officer."""
         rows = await s.exec(select(MeetingAttendee.id).where(MeetingAttendee.meeting_id == meeting_id)
                             .order_by(MeetingAttendee.id))
         return [*(Recipient("attendee", aid) for aid in rows),
                 *([Recipient("officer", officer_id)] if officer_id is not None else [])]
 
-    async def _subject(self, s, ev: DomainEvent) -> tuple[int | None, list[int], str]:
+    async def _subject(self, s: AsyncSession, ev: DomainEvent) -> tuple[int | None, list[int], str]:
         if ev.meeting_id is not None:
             m = await s.get(Meeting, ev.meeting_id)
             if m is None:
@@ -231,7 +233,7 @@ class Notifications:
             return school.link_officer_id, [school.id], ""
         return None, [], ""
 
-    async def _audience(self, s, audience: Audience, ev: DomainEvent, actor_kind: str, actor_id: int | None,
+    async def _audience(self, s: AsyncSession, audience: Audience, ev: DomainEvent, actor_kind: str, actor_id: int | None,
                         officer_id: int | None, school_ids: list[int]) -> list[Recipient]:
         if audience is Audience.OTHER_SIDE:
             if actor_kind == "contact":
@@ -341,7 +343,7 @@ class Notifications:
                            "been offered other times this term.")
         raise ValueError(f"unknown event message {kind}")
 
-    async def _confirm(self, v: MeetingView, data: dict) -> Message | None:
+    async def _confirm(self, v: MeetingView, data: dict[str, Any]) -> Message | None:
         """The booking confirmation card (moved: the new time) for the school staff invited."""
         if data.get("start") != iso(v.start):
             return None  # moved again since: the later move confirms the time that stands
@@ -359,7 +361,7 @@ class Notifications:
                 pass
         return when(v)
 
-    async def _actor_name(self, s, key: str) -> str:
+    async def _actor_name(self, s: AsyncSession, key: str) -> str:
         kind, ident = _actor_of(key)
         if kind == "contact" and ident is not None:
             c = await s.get(SchoolContact, ident)

@@ -433,7 +433,8 @@ async def stop(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 
 async def _upcoming(ctx: ChatContext) -> list[MeetingView]:
-    return await ctx.services.booking.list_meetings(ctx.actor, since=now(ctx))
+    meetings: list[MeetingView] = await ctx.services.booking.list_meetings(ctx.actor, since=now(ctx))
+    return meetings
 
 
 def _changeable(v: MeetingView, at: datetime) -> bool:
@@ -463,7 +464,8 @@ async def _one_meeting(ctx: ChatContext, data: dict[str, Any], what: str) -> Mee
     """The meeting a button names (re-read and authorised), or for a typed command the only changeable one."""
     if "meetingId" in data:
         mid = field_int(data, "meetingId", label="the meeting")
-        return await ctx.services.booking.get_meeting(ctx.actor, mid)
+        meeting: MeetingView = await ctx.services.booking.get_meeting(ctx.actor, mid)
+        return meeting
     at = now(ctx)
     changeable = [v for v in await _upcoming(ctx) if _changeable(v, at)]
     if len(changeable) == 1:

@@ -23,7 +23,8 @@ MODE_LABELS = {"on_site": "In person at school", "teams": "On Microsoft Teams"}
 
 def conversation(ctx: ChatContext) -> ConversationService:
     """The conversation service of this App (built with it by ``tsm.bootstrap.build_app``)."""
-    return ctx.services.conversation
+    service: ConversationService = ctx.services.conversation
+    return service
 
 
 def now(ctx: ChatContext) -> datetime:

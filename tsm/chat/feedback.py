@@ -157,7 +157,7 @@ def _kind(data: dict[str, Any]) -> str:
     kind = data.get("kind")
     if kind not in KINDS:
         raise InvalidInput("Which report? Coverage, evaluations or actions.")
-    return kind
+    return str(kind)
 
 
 def _term(data: dict[str, Any]) -> int | None:

@@ -16,6 +16,7 @@ from cards.notifications import with_errors
 
 from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
+from ..services.views import MeetingView
 from .booking import start_for_school
 from .common import conversation, meeting_facts, now, place, school_picker, term_words, when
 from .router import ChatContext, Reply, Router, field_int, field_str
@@ -137,10 +138,10 @@ async def past_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return Reply(card=cards.officer_past(cards.PastView(heading, items, PAST_DAYS)))
 
 
-async def _started_meeting(ctx: ChatContext, data: dict[str, Any]):
+async def _started_meeting(ctx: ChatContext, data: dict[str, Any]) -> MeetingView:
     """The meeting named by the card, read again for this officer (another officer's is refused by the service)."""
     meeting_id = field_int(data, "meetingId", label="the meeting")
-    v = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)
+    v: MeetingView = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)
     if v.status == "cancelled":
         raise BookingRefused("cancelled", "This meeting was cancelled, so there is nothing to record.")
     if v.start > now(ctx):
@@ -166,7 +167,8 @@ async def mark_no_show(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             raise InvalidInput(cards.REASON_ERROR)
     except InvalidInput as exc:  # the same card, with what was typed and why beside it
         v = await _started_meeting(ctx, data)
-        typed = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        entered = data.get("reason")
+        typed = entered if isinstance(entered, str) else ""
         card = cards.no_show_reason(cards.NoShowView(v.id, meeting_facts(v), typed[:300]))
         return Reply(text=str(exc), card=with_errors(card, {"reason": str(exc)}), error=True)
     await _started_meeting(ctx, data)
