@@ -50,7 +50,7 @@ def academic_year(text: str) -> str | None:
     if m is None:
         return None
     first = int(m[1])
-    second = int(m[2]) if len(m[2]) == 4 else (first // 100) * 100 + int(m[2])
+    second = int(m[2]) if len(m[2]) == 4 else 2000 + int(m[2])  # the pattern only reads years 2000-2099
     if second != first + 1:
         return None
     return f"{first}/{second % 100:02d}"
