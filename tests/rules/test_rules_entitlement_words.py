@@ -96,3 +96,28 @@ def test_a_figure_with_no_period_or_no_matching_average_is_not_compared():
     below = entitlement_for(facts(94.83), NORFOLK)
     assert (below.attendance_vs_average, below.national_average) == ("below", 94.84)
     assert entitlement_for(facts(94.84), NORFOLK).attendance_vs_average == "at_or_above"
+
+
+def test_a_nursery_school_by_its_type_or_its_phase_of_education():
+    from tsm.domain.entitlement import classify_phase
+
+    assert classify_phase("LA nursery school", "Not applicable") is Phase.NURSERY
+    assert classify_phase("Community school", "Nursery") is Phase.NURSERY
+    assert classify_phase("Community school", "Primary") is Phase.PRIMARY
+
+
+def test_figures_words_show_the_period_only_when_there_is_one_and_the_averages_source():
+    assert figures_words(facts(93.0, period=None), NORFOLK).startswith("Your attendance: 93.0%. No academic year")
+    assert figures_words(facts(94.5), NORFOLK).endswith(
+        "2024/25 autumn and spring terms: 94.84%, DfE Pupil absence in schools in England, autumn and spring terms "
+        "2024/25.")
+
+
+def test_an_attendance_condition_of_unknown_means_no_figure_or_no_average():
+    from tsm.domain.policy import EntitlementRule
+
+    rule = EntitlementRule("unknown", "termly", "", {"attendance": "unknown"})
+    p = NORFOLK.__class__(**{**NORFOLK.__dict__, "entitlement_rules": (rule, NORFOLK.entitlement_rules[-1])})
+    assert entitlement_for(facts(None), p).rule == "unknown"
+    assert entitlement_for(facts(93.0, period="2019/20"), p).rule == "unknown"
+    assert entitlement_for(facts(93.0), p).rule != "unknown"
