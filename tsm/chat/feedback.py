@@ -76,7 +76,8 @@ async def _evaluation_again(ctx: ChatContext, meeting_id: int, token: str | None
             errors[key] = str(bad)
     if not errors:  # the ratings were fine: the comments were refused (a pupil's name, UPN...)
         errors["comments" if "comment" in str(exc).lower() else "_"] = str(exc)
-    comments = data.get("comments") if isinstance(data.get("comments"), str) else ""
+    typed = data.get("comments")
+    comments = typed if isinstance(typed, str) else ""
     entered = replace(view, ratings=ratings or view.ratings, comments=comments[:MAX_COMMENT],
                       anonymous=parse_flag(data.get("anonymous")))
     return Reply(text=str(exc), card=with_errors(eval_cards.evaluation_card(entered), errors), error=True)
