@@ -166,8 +166,12 @@ class Renderer:
         page = await browser.new_page(viewport={"width": 1200, "height": 800})
         await page.route("**/*", lambda route: route.abort())  # nothing leaves the machine
         css = (HOST / "teams-container-light.css").read_text(encoding="utf-8")
+        # box-sizing: border-box is the stand-in for Teams' own stylesheet (its web client sizes boxes so): without
+        # it, the renderer's width: 100% on a markdown list plus the list's indent pushes every bullet 40 px past the
+        # card's edge, which Teams does not do.
         await page.set_content("<!doctype html><html><head><meta charset='utf-8'><style>body{margin:8px;"
-                               "background:#fff}</style></head><body></body></html>")
+                               "background:#fff} *,*::before,*::after{box-sizing:border-box}</style></head>"
+                               "<body></body></html>")
         await page.add_style_tag(content=css)
         await page.add_script_tag(content=MARKDOWN.read_text(encoding="utf-8"))
         await page.add_script_tag(content=RENDERER.read_text(encoding="utf-8"))
