@@ -1,5 +1,6 @@
 """The bot's HTTP server: ``POST /api/messages`` (Teams), ``GET /healthz``, the ``.ics`` links, and, with the
-Graph calendar and a notification URL, ``POST /api/graph/notifications``; the in-process scheduler.
+Graph calendar and a notification URL, ``POST /api/graph/notifications``; in local mode, the local mailbox
+(``/dev/mail``: ``tsm.web.dev_mail``); the in-process scheduler.
 
 Everything is built by the composition root (``tsm.composition.compose(settings, role="server")``); this module
 only serves it (:func:`web_app_for`), and nothing happens at import time. ``serve(settings)`` (``tsm run``)
@@ -25,6 +26,7 @@ from .composition import Composition, compose
 from .domain.errors import ServiceBusy
 from .observability import add_metrics_route, configure_logging
 from .settings import Settings
+from .web.dev_mail import DevMailbox, dev_mail_enabled
 from .web.graph_notifications import GraphNotificationReceiver
 from .web.slow_clients import body_deadline, install_repeat_filter
 
@@ -92,6 +94,8 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
+    if dev_mail_enabled(settings):  # local mode: the emails written under var/mail, for a person trying the product
+        web_app.add_routes(DevMailbox(settings.mail_dir).routes())
     if built.web is not None:  # the page for school staff, opened from a sign-in link (/web/)
         web_app.add_routes(built.web.routes())
     if app.metrics is not None:
