@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from cards import booking as cards
 from cards.notifications import with_errors
 
+from ..domain.dates import MONTHS, WEEKDAYS, academic_year_of, read_day
 from ..domain.entitlement import officer_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
@@ -65,37 +66,17 @@ SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offe
 
 # ---------------------------------------------------------------------- book: start and mode
 
-MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                          "dec"))}
+
+def looks_like_a_date(text: str) -> bool:
+    """Words that were meant as a date even when they cannot be read as one ("book 31/31", "book next blursday")."""
+    t = text.lower()
+    return (any(ch.isdigit() for ch in t) or bool(re.search(r"\b(next|this|on)\s+\w+|\w+day\b", t))
+            or any(w in t for w in (*WEEKDAYS, *MONTHS, "tomorrow", "next week", "half term")))
 
 
-def parse_day(text: str, today: date) -> date | None:
-    """A date as people type it: 2026-12-03, 3/12, 3/12/2026, 3 December, Thursday 3 Dec (UK order). Without a
-    year, the next such day from today."""
-    t = text.strip().lower().replace(",", " ")
-    try:
-        return date.fromisoformat(t)
-    except ValueError:
-        pass
-    day = month = year = None
-    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?", t)
-    if m:
-        day, month = int(m[1]), int(m[2])
-        year = int(m[3]) if m[3] else None
-    else:
-        m = re.fullmatch(r"(?:[a-z]+day\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9})(?:\s+(\d{4}))?", t)
-        if not m or m[2][:3] not in MONTHS:
-            return None
-        day, month, year = int(m[1]), MONTHS[m[2][:3]], int(m[3]) if m[3] else None
-    if year is not None and year < 100:
-        year += 2000
-    try:
-        if year is not None:
-            return date(year, month, day)
-        candidate = date(today.year, month, day)
-        return candidate if candidate >= today else date(today.year + 1, month, day)
-    except ValueError:
-        return None
+def _with_year(day: date, today: date) -> str:
+    """A day in words, with its year when it is not in today's academic year (September to August)."""
+    return day_text(day, year=academic_year_of(day) != academic_year_of(today))
 
 
 def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
@@ -143,10 +124,16 @@ async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if not info.entitlement.may_book:
         return await contacted_directly_reply(ctx, info, info.entitlement.message)
     args = str(data.get("args", "") or "").strip()
-    if any(ch.isdigit() for ch in args):  # "book 3 December": straight to that day's times, or why not
-        day = parse_day(args, now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date())
-        if day is None:
-            raise InvalidInput("I couldn't read that date. Try **book 3 December**, or just **book**.")
+    today = now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date()
+    day = read_day(args, today, await conversation(ctx).term_calendar(ctx.actor, info.id)) if args else None
+    if day is None and args and looks_like_a_date(args):
+        raise InvalidInput("I couldn't read that date. Try **book 3 December**, **book next Tuesday**, "
+                           "**book tomorrow**, or just **book**.")
+    if day is not None and day < today:  # "book 3 December" on 6 December: say so, offer the nearest dates
+        passed = f"{_with_year(day, today)} has passed: here are the nearest dates with free times."
+        reply = await open_dates(ctx, info, info.default_mode, officer=False, lead=passed)
+        return Reply(text=passed, card=reply.card, error=True)
+    if day is not None:  # "book 3 December": straight to that day's times, or why not
         try:
             term_id = await conversation(ctx).term_id_for(ctx.actor, info.id, datetime.combine(
                 day, time(12), tzinfo=ZoneInfo(DEFAULT_TZ)))
@@ -175,14 +162,14 @@ async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 
 async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool, term_id: int | None = None,
-                     day: date | None = None) -> Reply:
+                     day: date | None = None, lead: str = "") -> Reply:
     """Dates with free times in the current term, or the next one if this term is booked or has no time left.
     With ``term_id`` and ``day`` (a typed date): that term, and that day's times if it has any."""
     booking = ctx.services.booking
     actor = ctx.actor
     active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id)}
     offer = await booking.free_slots(actor, [info.id], term=term_id if term_id is not None else "current", mode=mode)
-    note = ""
+    note = lead
     if term_id is not None and term_id in active:
         return _dead_end_reply(f"You already have the {term_words(offer.term_label)} TSM: {when(active[term_id])}. "
                                "Only one TSM per term: you can move or cancel it instead.", has_meeting=True)
@@ -199,15 +186,17 @@ async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: 
             return _dead_end_reply(f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
                                    f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
                                    has_meeting=True)
-        offer, note = nxt, why + f" These dates are for the {term_words(nxt.term_label)}."
+        offer, note = nxt, " ".join(x for x in (lead, why, f"These dates are for the {term_words(nxt.term_label)}.")
+                                   if x)
     saved = await conversation(ctx).save_offer(actor, booking_flow(officer=officer).kind, offer,
                                                school_name=info.name)
     who = info.name if officer else info.officer_name
     if day is not None:
         if day in days_of(saved):
             return times_reply(saved, day)
+        today = now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date()
         note = await booking.why_no_times_on(actor, info.id, day) or \
-            f"{day_text(day)} has no free time left{' with ' + who if who else ''}: please pick another date."
+            f"{_with_year(day, today)} has no free time left{' with ' + who if who else ''}: please pick another date."
     back = cards.Button("Back", "officer.pick_school", (("schoolId", info.id),)) if officer else \
         cards.Button("Back", "book.start")
     return dates_reply(saved, intro=intro_for(saved, who, offer.term_label), note=note, back=back)

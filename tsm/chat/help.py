@@ -43,9 +43,40 @@ async def not_understood(ctx: ChatContext, data: dict[str, Any]) -> Reply:
                             "Here is what I can do.")
 
 
+WHAT_IS_A_TSM = (
+    "A Targeting Support Meeting (TSM) is a short termly conversation between your school's attendance leads (with "
+    "a senior leader) and your local authority's link officer for attendance: the trends in your attendance data, "
+    "agreed plans for severely absent pupils, joined-up support for persistently absent ones, and who leads on what. "
+    "It is one of the four services every LA offers schools free under the DfE's statutory guidance *Working "
+    "together to improve school attendance*. It is not an inspection, and no pupil-level data is handed over.")
+
+
+async def what_is_a_tsm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    reply = await help_reply(ctx, heading="What a TSM is")
+    return Reply(text=WHAT_IS_A_TSM, card=reply.card)
+
+
+async def who_is_my_officer(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """School staff: their link officer, with how to reach them; an officer: they are one, and where their list is."""
+    if ctx.actor.is_officer:
+        text = "You are a link officer: say **my schools** for the schools you hold TSMs with."
+    elif ctx.actor.school_id is None:
+        text = "I can't tell which school you are with: please ask your LA's attendance team."
+    else:
+        info = await ctx.services.conversation.school_info(ctx.actor, ctx.actor.school_id)
+        text = (f"Your link officer for {info.name} is **{info.officer_name}** ({info.officer_email})."
+                if info.officer_name else f"{info.name} has no link officer yet: please ask your LA's attendance team.")
+    reply = await help_reply(ctx, heading="Your link officer" if not ctx.actor.is_officer else "Link officers")
+    return Reply(text=text, card=reply.card)
+
+
 def register(router: Router) -> None:
     global _router
     _router = router
+    router.command("what is a tsm", "what's a tsm", "whats a tsm", "what is tsm", "what are tsms",
+                   help="What a Targeting Support Meeting is")(what_is_a_tsm)
+    router.command("who is my link officer", "who's my link officer", "whos my link officer", "who is my officer",
+                   "my link officer", "link officer", help="Who your LA link officer is")(who_is_my_officer)
     router.command("help", "hi", "hello", "start", "menu", help="What I can do")(show_help)
     router.verb("help.show")(show_help)
     router.fallback = not_understood

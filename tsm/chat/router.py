@@ -313,9 +313,31 @@ class Router:
                     rest = raw[len(w):].strip() if text.startswith(w) else ""
                     return Route(c.handler, {"args": rest}, c.roles,
                                  "That command is not open to you. Type **help** to see what you can do.")
+        near = self._near_command(raw)
+        if near is not None:  # "bok", "my meeting", "mymeetings": taken as the one command they are a slip from
+            c, rest = near
+            return Route(c.handler, {"args": rest}, c.roles,
+                         "That command is not open to you. Type **help** to see what you can do.")
         if self.fallback is not None:
             return Route(self.fallback, {"args": incoming.text or ""}, ALL_ROLES, "")
         raise InvalidInput("I didn't understand that. Type **help** to see what I can do.")
+
+    def _near_command(self, raw: str) -> tuple[_Command, str] | None:
+        """The one command whose words the message starts with but for one slip (a letter missed, added, changed or
+        two swapped, or the spaces left out), with the rest of the message; None when none or more than one is that
+        close. Words shorter than four letters are never guessed ("hi" is not "h")."""
+        words = _norm(raw).split()
+        found: dict[int, tuple[_Command, str]] = {}
+        for c in self._commands:
+            for w in c.words:
+                n = len(w.split())
+                if len(w.replace(" ", "")) < 4:
+                    continue
+                for take in {n, max(1, n - 1)}:  # "mymeetings" is one word for a two-word command
+                    head = " ".join(words[:take])
+                    if head and (one_slip(head, w) or head.replace(" ", "") == w.replace(" ", "")):
+                        found.setdefault(id(c), (c, " ".join(raw.split()[take:])))
+        return next(iter(found.values())) if len(found) == 1 else None
 
 
 def _sender_key(who: Who) -> str:
@@ -335,6 +357,21 @@ def unknown_user_text(who: Who) -> str:
 
 def error_reply(message: str) -> Reply:
     return Reply(text=message, error=True)
+
+
+def one_slip(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with at most one letter missed, added, changed, or two neighbours swapped."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
 
 
 def _norm(text: str) -> str:

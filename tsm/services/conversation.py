@@ -29,6 +29,7 @@ from ..domain.feedback import allowed_from_names
 from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..domain.pupil_data import free_text
 from ..domain.schools import school_facts as domain_school_facts
+from ..domain.terms import TermCalendar
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import CHANGEABLE, BookingService, now_utc, school_facts
@@ -344,6 +345,15 @@ class ConversationService:
             la = await self.ref.la(s, me.la_id)
             loads = await officer_loads(s, me.la_id, self.ref.policy(la.policy).officer_capacity)
         return [load.warning() for load in loads if load.over and (actor.kind == "admin" or load.officer_id == me.id)]
+
+    async def term_calendar(self, actor: Actor, school_id: int) -> TermCalendar:
+        """The school's LA's term calendar (for reading "after half term"); the school must be the actor's to ask."""
+        async with self.db.reader() as s:
+            school = await s.get(School, school_id) if isinstance(school_id, int) else None
+            if school is None:
+                raise NotFound("No such school.")
+            _check_school(actor, school)
+            return await self.ref.calendar(s, school.la_id)
 
     async def term_id_for(self, actor: Actor, school_id: int, start: datetime) -> int:
         """The term a start falls in for this school's LA; a refusal in words when it is not a bookable day."""
