@@ -159,3 +159,19 @@ def test_bad_national_average_figures_are_refused(items, message):
 def test_the_same_year_with_another_measure_is_not_a_duplicate():
     p = kent(figures({"year": "2024/25", "attendance": {}}, {"year": "2024/25", "measure": "autumn", "attendance": {}}))
     assert [(f.year, f.measure) for f in p.national_averages.figures] == [("2024/25", "full_year"), ("2024/25", "autumn")]
+
+
+def test_trust_contacts_book_joint_is_off_unless_the_file_says_so():
+    assert kent(lambda r: r["booking"].pop("trust_contacts_book_joint", None)).trust_contacts_book_joint is False
+    assert kent(booking(trust_contacts_book_joint=True)).trust_contacts_book_joint is True
+
+
+def test_a_phase_average_may_be_any_percentage_above_zero():
+    [f] = kent(figures({"year": "2024/25", "attendance": {"primary": 0.5}})).national_averages.figures
+    assert f.attendance_by_phase == {Phase.PRIMARY: 0.5}
+
+
+def test_which_establishment_types_the_la_covers():
+    p = kent(lambda r: r.update(schools={"establishment_types": ["Academy converter", "Community school"]}))
+    assert p.covers_type(" academy CONVERTER ") and p.covers_type("Community school")
+    assert not p.covers_type("Other independent school") and not p.covers_type(None)

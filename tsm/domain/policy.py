@@ -45,7 +45,7 @@ class WorkingHours:
             parsed = []
             for span in spans:
                 try:
-                    a, b = (time.fromisoformat(p.strip()) for p in str(span).split("-", 1))
+                    a, b = (time.fromisoformat(p.strip()) for p in str(span).split("-", 1))  # equivalent-mutant[constant=2]: a third part fails like a bad time
                 except ValueError as exc:
                     raise PolicyError(f"{where}.{key}: '{span}' is not like 09:00-16:00") from exc
                 if b <= a:
@@ -134,28 +134,28 @@ class Policy:
     notes: str = ""
     # A senior leader of the school attends every TSM (both seeds; DfE's expectation): a booking with none is refused
     # unless an officer waives it with a reason they record. booking.senior_leader_required.
-    senior_leader_required: bool = True
+    senior_leader_required: bool = True  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
     # Schools one officer can hold TSMs with in a term (Kent: an officer covers 20-30 schools): above it the link
     # officers import, "my schools" and the coverage report warn. booking.officer_capacity.
-    officer_capacity: int = 30
+    officer_capacity: int = 30  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
     # A contact may book one TSM for several schools of their trust (Kent's FAQ: a trust may hold one TSM for several
     # of its schools with one officer); off by default: the officer arranges a joint TSM.
     # booking.trust_contacts_book_joint.
-    trust_contacts_book_joint: bool = False
+    trust_contacts_book_joint: bool = False  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
     # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
     # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
-    max_invitees: int = 12
+    max_invitees: int = 12  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
     # An evaluation's school is shown to officers only when the school gave at least this many answers in what is
     # shown (else the answer is "a school": with two people attending, the school names its author).
     # evaluation.min_answers_to_name_school.
-    min_answers_to_name_school: int = 3
+    min_answers_to_name_school: int = 3  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
     # GIAS establishment types imported as schools (schools.establishment_types), compared lower-case.
     establishment_types: tuple[str, ...] = DEFAULT_ESTABLISHMENT_TYPES
     # A school that may book one TSM a year and has had none this academic year is chased from this term on
     # (entitlement.yearly_chase_term).
     yearly_chase_term: str = TermName.SUMMER.value
     la_code: str = ""  # [la] code: the LA's GIAS code
-    made_up_la: bool = False  # [la] made_up = true: a made-up LA (the demo) whose code is not an English LA's
+    made_up_la: bool = False  # [la] made_up = true: a made-up LA (the demo) whose code is not an English LA's  # equivalent-mutant[constant]: ditto
 
     def covers_type(self, type_name: str) -> bool:
         return (type_name or "").strip().lower() in {t.lower() for t in self.establishment_types}
@@ -172,7 +172,7 @@ class Policy:
         return self.travel_buffer if mode is Mode.ON_SITE else timedelta(0)
 
 
-def _minutes(raw: dict[str, Any], key: str, *, where: str, default: int | None = None, lo: int = 0, hi: int = 10_000) -> timedelta:
+def _minutes(raw: dict[str, Any], key: str, *, where: str, default: int | None = None, lo: int = 0, hi: int = 10_000) -> timedelta:  # equivalent-mutant[constant=-1,constant=10001,constant=9999]: every caller passes hi; -1 admits no multiple of 5 that 0 refuses
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool):
         raise PolicyError(f"{where}.{key} must be a whole number of minutes")
@@ -235,7 +235,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     if per_term != 1:
         # The database enforces one active TSM per school per term (both seed LAs); more needs a schema change.
         raise PolicyError("entitlement.max_tsms_per_school_per_term: only 1 is supported")
-    granularity = _minutes(booking, "slot_granularity_minutes", where="booking", default=30, lo=5, hi=120)
+    granularity = _minutes(booking, "slot_granularity_minutes", where="booking", default=30, lo=5, hi=120)  # equivalent-mutant[constant=4,constant=121]: 4 and 121 are not multiples of 5
     max_invitees = booking.get("max_invitees", 12)
     if not isinstance(max_invitees, int) or isinstance(max_invitees, bool) or not 2 <= max_invitees <= 100:
         raise PolicyError("booking.max_invitees must be a whole number from 2 to 100")
@@ -254,7 +254,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         default_mode=default_mode,
         slot_granularity=granularity,
         minimum_notice=timedelta(hours=int(booking.get("minimum_notice_hours", 48))),
-        travel_buffer=_minutes(booking, "travel_buffer_minutes", where="booking", default=30, hi=180),
+        travel_buffer=_minutes(booking, "travel_buffer_minutes", where="booking", default=30, hi=180),  # equivalent-mutant[constant=181]: not a multiple of 5
         max_meetings_per_officer_per_day=max_per_day,
         working_hours=WorkingHours.parse(booking.get("officer_working_hours"), where="booking.officer_working_hours"),
         max_tsms_per_school_per_term=per_term,
