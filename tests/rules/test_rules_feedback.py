@@ -215,3 +215,19 @@ def test_records_are_kept_at_least_a_day():
     assert retention_cutoff(now, 730) == now - timedelta(days=730)
     with pytest.raises(ValueError, match="at least one day"):
         retention_cutoff(now, 0)
+
+
+def test_the_rating_scale_and_the_limits_people_are_told():
+    from tsm.domain import feedback
+
+    assert feedback.SCALE == {1: "1 Poor", 2: "2 Fair", 3: "3 Good", 4: "4 Very good", 5: "5 Excellent"}
+    # an evaluation's comments and a record's notes: 2000 characters; an action: 500; 8 actions on a record
+    assert (feedback.MAX_COMMENT, feedback.MAX_NOTES, feedback.MAX_ACTION, feedback.MAX_ACTIONS) == (2000, 2000, 500, 8)
+    assert clean_text_limit_ok("x" * 500)
+
+
+def clean_text_limit_ok(text: str) -> bool:
+    [a] = parse_actions(row(1, text, "la", DAY.isoformat()), meeting_day=DAY)
+    with pytest.raises(InvalidInput, match="Please keep action 1 under 500 characters"):
+        parse_actions(row(1, text + "x", "la", DAY.isoformat()), meeting_day=DAY)
+    return a.text == text
