@@ -17,7 +17,7 @@ from .notifications import _facts, _text, button_rows, short_school
 
 # Every verb a card in this module can emit (the registry must have exactly one handler for each).
 VERBS = {
-    "book.start", "book.pick_mode", "book.dates", "book.pick_date", "book.pick_time", "book.attendees",
+    "book.start", "book.pick_mode", "book.pick_start", "book.dates", "book.pick_date", "book.pick_time", "book.attendees",
     "book.confirm", "book.stop",
     "meeting.list", "meeting.move_start", "meeting.move", "meeting.cancel_start", "meeting.cancel_confirm",
     "meeting.cancel", "meeting.add_colleague_start", "meeting.add_colleague", "meeting.leader_unavailable",
@@ -143,6 +143,10 @@ class StartView:
     modes: tuple[Choice, ...]  # value = mode, title = label; the LA's default first
     school_id: int | None = None  # an officer booking on a school's behalf
     note: str = ""
+    # The soonest free times for the preselected mode (issue 14, item 3: book -> a time -> confirm): value = ISO
+    # start; the offer keeps them server-side. Without them the card asks only how to meet.
+    offer_id: str = ""
+    times: tuple[Choice, ...] = ()
 
 
 def book_start(v: StartView) -> dict[str, Any]:
@@ -154,10 +158,23 @@ def book_start(v: StartView) -> dict[str, Any]:
         body.append(_text(v.figures, isSubtle=True, size="Small"))
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
-    body.append(_choices("mode", "How would you like to meet?", v.modes, value=v.modes[0].value if v.modes else "",
-                         error="Please choose how to meet.", expanded=True))
-    extra = () if v.school_id is None else (("schoolId", v.school_id),)
-    return _card(body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP]))
+    extra: tuple[tuple[str, Any], ...] = () if v.school_id is None else (("schoolId", v.school_id),)
+    if len(v.modes) > 1 or not v.times:
+        body.append(_choices("mode", "How would you like to meet?", v.modes,
+                             value=v.modes[0].value if v.modes else "", error="Please choose how to meet.",
+                             expanded=True))
+    else:  # one way to meet: said, not asked
+        body.append(_text(f"How: {v.modes[0].title}."))
+        extra = (*extra, ("mode", v.modes[0].value))
+    if not v.times:
+        return _card(body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP]))
+    body.append(_choices("start", "Time", v.times, value=v.times[0].value, error="Please choose a time."))
+    return _card(body, _actions([
+        Button("Choose this time", "book.pick_start", (*extra, ("offerId", v.offer_id)), inputs=True,
+               style="positive"),
+        Button("More dates", "book.pick_mode", extra, inputs=True),
+        STOP,
+    ]))
 
 
 @dataclass(frozen=True)
@@ -223,10 +240,17 @@ class AttendeesView:
     colleagues: tuple[Choice, ...]
     date: str  # ISO date, for "back to the times"
     note: str = ""
+    # The last step at once (issue 14, item 3): the booking's facts and "Book it", the people prefilled.
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 def pick_attendees(v: AttendeesView) -> dict[str, Any]:
-    body = [_heading("Who will attend?"), _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend.")]
+    if v.facts:
+        body = [_heading("Book this TSM?"), _facts(list(v.facts)),
+                _text("A senior leader is expected to attend. Nothing is booked until you press Book it.")]
+    else:
+        body = [_heading("Who will attend?"),
+                _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend.")]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
     body.append(_choices("leader", "Senior leader", v.leaders, value=v.leader, error="Please choose the senior leader "
@@ -234,8 +258,11 @@ def pick_attendees(v: AttendeesView) -> dict[str, Any]:
     if v.colleagues:
         body.append(_choices("colleagues", "Colleagues (optional)", v.colleagues, required=False, multi=True,
                              expanded=len(v.colleagues) <= 6))
+    step = Button("Book it", "book.confirm", (("offerId", v.offer_id), ("start", v.start)), inputs=True,
+                  style="positive") if v.facts else \
+        Button("Next", "book.attendees", (("offerId", v.offer_id), ("start", v.start)), inputs=True, style="positive")
     return _card(body, _actions([
-        Button("Next", "book.attendees", (("offerId", v.offer_id), ("start", v.start)), inputs=True, style="positive"),
+        step,
         Button("Other times", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
         STOP,
     ]))

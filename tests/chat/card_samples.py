@@ -20,6 +20,8 @@ DATES = tuple(b.Choice(f"{(date(2026, 12, 1) + timedelta(days=i)):%A %-d %B} (5 
                        (date(2026, 12, 1) + timedelta(days=i)).isoformat()) for i in range(10))
 TIMES = tuple(b.Choice(f"{(T0 + i * H / 2):%H:%M}–{(T0 + i * H / 2 + H):%H:%M}", (T0 + i * H / 2).isoformat())
               for i in range(6))
+FIRST_TIMES = tuple(b.Choice(f"{(T0 + timedelta(days=i)):%A %-d %B}, 10:00", (T0 + timedelta(days=i)).isoformat())
+                    for i in range(24))
 SLOTS = tuple(b.Choice(f"Wednesday {2 + i} December 10:00–11:00", (T0 + timedelta(days=1 + i)).isoformat())
               for i in range(4))
 
@@ -31,6 +33,15 @@ def samples() -> dict[str, tuple]:
             "Book your TSM", "Ashcombe Primary School", "Alex Carter",
             "Your attendance was below the national average for your phase, so you are expected to book a TSM for "
             "each term.", "Your attendance: 93.0%. National average for primary schools: 94.5% (DfE, 2023/24).",
+            (b.Choice("On Microsoft Teams (recommended)", "teams"), b.Choice("In person at school", "on_site")),
+            offer_id=OFFER, times=FIRST_TIMES)),
+        "book_start_one_mode": (b.book_start, b.StartView(
+            "Book your TSM", "Ashcombe Primary School", "Alex Carter", "Expected each term.", "",
+            (b.Choice("In person at school", "on_site"),), offer_id=OFFER, times=FIRST_TIMES[:3],
+            note="You already have the Autumn term 2026-27 TSM: Tuesday 1 December 10:00–11:00. These times are for "
+                 "the Spring term 2026-27.")),
+        "book_start_no_times": (b.book_start, b.StartView(
+            "Book your TSM", "Ashcombe Primary School", "Alex Carter", "Expected each term.", "",
             (b.Choice("On Microsoft Teams (recommended)", "teams"), b.Choice("In person at school", "on_site")))),
         "book_start_officer": (b.book_start, b.StartView(
             "Book a TSM for Upton Lodge School", "Upton Lodge School", "Priya Shah", "Contacted directly.", "",
@@ -43,6 +54,10 @@ def samples() -> dict[str, tuple]:
         "pick_attendees": (b.pick_attendees, b.AttendeesView(
             OFFER, T0.isoformat(), "Tuesday 1 December 10:00–11:00", (b.Choice("Oliver Evans", "2"),), "2",
             (b.Choice("Pat Pastoral (colleague)", "7"),), "2026-12-01")),
+        "pick_attendees_book": (b.pick_attendees, b.AttendeesView(
+            OFFER, T0.isoformat(), "Tuesday 1 December 10:00–11:00", (b.Choice("Oliver Evans", "2"),), "2",
+            (b.Choice("Pat Pastoral (colleague)", "7"), b.Choice("Sam Teacher (attendance lead)", "8")), "2026-12-01",
+            facts=FACTS)),
         "confirm": (b.confirm, b.ConfirmView(OFFER, T0.isoformat(), "Book this TSM?", FACTS,
                                              b.Button("Book it", "book.confirm", (("offerId", OFFER),
                                                                                   ("start", T0.isoformat()),

@@ -28,7 +28,7 @@ ST_BEDE = 990007  # another of Alex Carter's schools
 async def walk_to_dates(chat, person, mode="teams"):
     r = await chat.say(person, "book")
     assert not r.error, text_of(r)
-    return await chat.press(person, r, "Next", mode=mode)
+    return await chat.press(person, r, "More dates", mode=mode)
 
 
 async def walk_to_confirm(chat, person, mode="teams", *, date_index=0, time_index=0, **people):
@@ -58,9 +58,10 @@ async def test_the_whole_booking_conversation(chat):
     # demo: Teams first, and chosen already; the mode is a choice with one Next (Teams cuts a button's title)
     assert [c["title"] for c in choices(start_card.card, "mode")] == ["On Microsoft Teams (recommended)",
                                                                        "In person at school"]
-    assert input_values(start_card.card)["mode"] == "teams" and titles(start_card.card) == ["Next", "Stop"]
+    assert input_values(start_card.card)["mode"] == "teams"
+    assert titles(start_card.card) == ["Choose this time", "More dates", "Stop"]
 
-    dates = await chat.press(lead, start_card, "Next")
+    dates = await chat.press(lead, start_card, "More dates")
     days = choices(dates.card, "date")
     assert days and all(re.search(r"\(\d+ times?\)$", d["title"]) for d in days)
     # 48 hours' notice from Monday 09:00: the first day on offer is Wednesday 25 November
@@ -157,7 +158,7 @@ async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(c
     dates = await walk_to_dates(chat, lead)  # an autumn offer, kept on the card
     await book_through_chat(chat, lead)
     again = await chat.say(lead, "book")
-    nxt = await chat.press(lead, again, "Next", mode="teams")
+    nxt = await chat.press(lead, again, "More dates", mode="teams")
     words = text_of(nxt)
     assert "You already have the Autumn term 2026-27 TSM" in words and "These dates are for the Spring term 2026-27" in words
     assert choices(nxt.card, "date")[0]["value"] >= "2027-01-05"
@@ -371,7 +372,7 @@ async def test_old_offers_are_purged_and_live_ones_kept(chat):
     chat.clock.now += timedelta(days=40)
     live = await walk_to_dates(chat, lead)
     ctx = ChatContext(Actor("contact", lead.id, None), None, chat.app, chat.clock)  # type: ignore[arg-type]
-    assert await conversation(ctx).purge_offers() == 1
+    assert await conversation(ctx).purge_offers() == 2  # the old walk's: its first card's times, then its dates
     gone = await chat.press(lead, old, "Show times")
     assert gone.error and "no longer on offer" in text_of(gone)
     assert not (await chat.press(lead, live, "Show times")).error
@@ -430,6 +431,7 @@ async def test_one_mode_allowed_skips_the_mode_step(chat, tmp_path):
     chat.app.reference.invalidate()
     lead = await chat.contact(ASHCOMBE)
     r = await chat.say(lead, "book")
-    assert "in person at school" in text_of(r) and choices(r.card, "date")  # straight to the dates
+    # one way to meet: said, not asked, and straight to the times
+    assert "How: In person at school." in text_of(r) and choices(r.card, "start") and "mode" not in inputs(r.card)
     forged = await chat.act(lead, "book.pick_mode", {"mode": "teams"})
     assert forged.error and "offers TSMs in person at school only" in text_of(forged)

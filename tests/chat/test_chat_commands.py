@@ -70,7 +70,7 @@ async def test_the_booking_conversation_on_postgres(pg_url, tmp_path):
         m, = await chat.meetings_of(ASHCOMBE)
         assert m.start.isoformat() == start
         again = await chat.say(lead, "book")
-        nxt = await chat.press(lead, again, "Next", mode="teams")
+        nxt = await chat.press(lead, again, "More dates", mode="teams")
         assert "You already have the Autumn term 2026-27 TSM" in text_of(nxt)
     finally:
         await chat.app.close()

@@ -37,7 +37,7 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     start = await chat.press(officer, picker, "Next", schoolId=str(school.id))
     assert "needs one TSM this academic year (termly is welcome)" in text_of(start)  # the officer's words
     assert "The school's attendance: 97.7%" in text_of(start)  # 2024/25 autumn+spring: 94.84 + 2.9
-    dates = await chat.press(officer, start, "Next", mode="on_site")
+    dates = await chat.press(officer, start, "More dates", mode="on_site")
     times = await chat.press(officer, dates, "Show times")
     review = await chat.press(officer, times, "Choose this time")
     assert "Book this TSM for the school?" in text_of(review)
@@ -79,7 +79,7 @@ async def test_a_proposal_card_is_for_that_school_only(chat):
     officer = await priya(chat)
     school = await chat.school(BROOKFIELD)
     start = await chat.act(officer, "officer.pick_school", {"schoolId": school.id})
-    dates = await chat.press(officer, start, "Next", mode="teams")
+    dates = await chat.press(officer, start, "More dates", mode="teams")
     done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
                                                       "Choose this time"), "Book it")
     assert not done.error, text_of(done)
@@ -119,7 +119,7 @@ async def test_unbooked_card_offer_times_for_a_contacted_directly_school_starts_
     upton = await chat.school(UPTON)
     r = await chat.act(officer, "officer.offer_slots", {"schoolId": upton.id})
     assert not r.error and "contacted directly: you arrange its TSMs" in text_of(r)
-    dates = await chat.press(officer, r, "Next", mode="teams")
+    dates = await chat.press(officer, r, "More dates", mode="teams")
     done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
                                                       "Choose this time"), "Book it")
     assert not done.error and len(await chat.meetings_of(UPTON)) == 1  # the officer books a contacted-directly school

@@ -75,7 +75,7 @@ async def test_move_to_this_time_with_no_time_keeps_the_proposal_and_its_accept(
     school = await chat.school(BROOKFIELD)
     picker = await chat.say(officer, "book for school")
     start = await chat.press(officer, picker, "Next", schoolId=str(school.id))
-    dates = await chat.press(officer, start, "Next", mode="on_site")
+    dates = await chat.press(officer, start, "More dates", mode="on_site")
     review = await chat.press(officer, await chat.press(officer, dates, "Show times"), "Choose this time")
     assert not (await chat.press(officer, review, "Book it")).error
     lead = await chat.contact(BROOKFIELD)

@@ -14,7 +14,7 @@ ASHCOMBE = 990001  # primary
 
 async def book(chat, person):
     r = await chat.say(person, "book")
-    dates = await chat.press(person, r, "Next", mode="teams")
+    dates = await chat.press(person, r, "More dates", mode="teams")
     day = choices(dates.card, "date")[0]["value"]
     times = await chat.press(person, dates, "Show times", date=day)
     start = choices(times.card, "start")[0]["value"]

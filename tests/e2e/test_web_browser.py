@@ -199,7 +199,9 @@ async def _meet_on_teams(page) -> None:
         await button.click()
         return
     await page.get_by_label("On Microsoft Teams (recommended)").check()
-    await page.get_by_role("button", name="Next").click()
+    # the first card shows the soonest times too ("Choose this time"); this walk goes through the dates
+    more = page.get_by_role("button", name="More dates")
+    await (more if await more.count() else page.get_by_role("button", name="Next")).click()
 
 
 def _verb(page, verb: str):

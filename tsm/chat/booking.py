@@ -99,20 +99,95 @@ async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: 
     return Reply(card=card)
 
 
+FIRST_TIMES = 24  # the soonest free times on the first card; "More dates" goes through every date of the term
+
+
 async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool, note: str = "") -> Reply:
-    """Step 1 (entitlement and mode); with one mode allowed, straight on to the dates."""
+    """The first card (issue 14, item 3): what the LA expects, how to meet (the LA's default chosen) and the soonest
+    free times for it, so a school books in three presses: book, choose this time, book it. A term already booked
+    is said first, with the next term's times."""
     if info.officer_id is None:
         return _dead_end_reply(f"{info.name} has no link officer yet, so there is no calendar to book in. Please "
                                f"contact the {info.la_name} attendance team.", has_meeting=False)
-    modes = [info.default_mode, *[m for m in info.modes_allowed if m != info.default_mode]]
-    if len(modes) == 1:
-        return await open_dates(ctx, info, modes[0], officer=officer)
+    soonest = await _soonest(ctx, info, info.default_mode, officer=officer)
+    if isinstance(soonest, Reply):
+        return soonest
+    offer, why = soonest
+    return Reply(card=_start_card(info, offer, officer=officer, note=" ".join(n for n in (note, why) if n)))
+
+
+def _start_card(info: SchoolInfo, offer: Offer, *, officer: bool, note: str = "") -> dict[str, Any]:
+    modes = [offer.mode, *[m for m in [info.default_mode, *info.modes_allowed] if m != offer.mode]]
+    modes = list(dict.fromkeys(modes))
+    choices = tuple(cards.Choice(MODE_LABELS.get(m, m) + (" (recommended)" if m == info.default_mode and
+                                                          len(modes) > 1 else ""), m) for m in modes)
     message, figures = entitlement_words(info, officer_view=officer)
-    choices = tuple(cards.Choice(MODE_LABELS.get(m, m) + (" (recommended)" if i == 0 else ""), m)
-                    for i, m in enumerate(modes))
     heading = f"Book a TSM for {info.name}" if officer else "Book your TSM"
-    return Reply(card=cards.book_start(cards.StartView(heading, info.name, info.officer_name, message, figures, choices,
-                                                       info.id if officer else None, note)))
+    tz = ZoneInfo(offer.timezone)
+    times = tuple(cards.Choice(f"{day_text(s.astimezone(tz).date())}, {s.astimezone(tz):%H:%M}", s.isoformat())
+                  for s in sorted(offer.starts)[:FIRST_TIMES])
+    return cards.book_start(cards.StartView(heading, info.name, info.officer_name, message, figures, choices,
+                                            info.id if officer else None, note, offer.id, times))
+
+
+async def _soonest(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool) -> tuple[Offer, str] | Reply:
+    """This term's free times for ``mode``, or next term's when this term is booked or full (and why, in words)."""
+    booking = ctx.services.booking
+    active = {m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id)}
+    offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode)
+    why = ""
+    if offer.term_id in active or not offer.slots:
+        m = active.get(offer.term_id)
+        why = (f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
+               f"{term_words(offer.term_label)} TSM: {when(m)}." if m else
+               f"No free times are left in the {term_words(offer.term_label)}.")
+        try:
+            nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode)
+        except BookingRefused as exc:
+            return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
+        if nxt.term_id in active:
+            return _dead_end_reply(f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
+                                   f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
+                                   has_meeting=True)
+        offer, why = nxt, why + f" These times are for the {term_words(nxt.term_label)}."
+    saved = await conversation(ctx).save_offer(ctx.actor, booking_flow(officer=officer).kind, offer,
+                                               school_name=info.name)
+    return saved, why
+
+
+async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """"Choose this time" on the first card: the mode and time chosen there. Another mode than the offer's has its
+    own free times (travel, length): the time goes ahead if it is free that way too, else the card comes back with
+    that mode's times. On to the last card: the people prefilled and Book it (an officer: Book it)."""
+    offer = await load_offer(ctx, data, *BOOKING_KINDS, allow_expired=True)
+    officer = flow_of(offer.kind) is OFFICER_BOOK
+    info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])  # authorises: own school or officer's
+    if not officer and not info.entitlement.may_book:
+        return await contacted_directly_reply(ctx, info, info.entitlement.message)
+    mode = field_str(data, "mode", label="how to meet", max_len=16)
+    if mode not in info.modes_allowed:
+        raise InvalidInput(f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
+                           " only. Please pick one of them.")
+    note = ""
+    if mode != offer.mode:
+        fresh = await ctx.services.booking.free_slots(ctx.actor, [info.id], term=offer.term_id, mode=mode)
+        offer = await conversation(ctx).save_offer(ctx.actor, offer.kind, fresh, school_name=info.name)
+        note = f"{MODE_LABELS.get(mode, mode)}, the free times are not all the same: these are free."
+    try:
+        start = read_start(data, offer)
+    except InvalidInput as exc:
+        card = _start_card(info, offer, officer=officer, note=note)
+        return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
+    day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
+    if not officer:
+        return await _attendees_card(ctx, offer, start, day, book=True)
+    flow = flow_of(offer.kind)
+    return Reply(card=cards.confirm(cards.ConfirmView(
+        offer.id, start.isoformat(), "Book this TSM for the school?", _slot_facts(ctx, offer, start, info),
+        cards.Button("Book it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
+                     style="positive"),
+        day, note="The school's senior leader and attendance lead are invited; the school is then asked to "
+                  "accept the time or pick another.")))
 
 
 async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -285,7 +360,10 @@ def _slot_facts(ctx: ChatContext, offer: Offer, start: datetime,
             ("Where", where), ("Link officer", info.officer_name))
 
 
-async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "") -> Reply:
+async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "", *,
+                          book: bool = False) -> Reply:
+    """Who attends (the senior leader preselected). ``book``: the last card at once, with the booking's facts and
+    Book it."""
     contacts = await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])
     leaders = [c for c in contacts if c.role == ContactRole.SENIOR_LEADER.value]
     if not leaders:
@@ -298,7 +376,12 @@ async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: 
         tuple(cards.Choice(f"{c.name} ({c.email})", str(c.id)) for c in leaders),
         str(leader_default.id) if leader_default else "",
         tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in colleagues),
-        day, note)))
+        day, note, await _booking_facts(ctx, offer, start) if book else ())))
+
+
+async def _booking_facts(ctx: ChatContext, offer: Offer, start: datetime) -> tuple[tuple[str, str], ...]:
+    info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
+    return _slot_facts(ctx, offer, start, info)
 
 
 def _role(role: str) -> str:
@@ -723,6 +806,7 @@ def register(router: Router) -> None:
 
     router.verb("book.start")(book)
     router.verb("book.pick_mode")(pick_mode)
+    router.verb("book.pick_start")(pick_start)
     router.verb("book.dates")(show_dates)
     router.verb("book.pick_date")(pick_date)
     router.verb("book.pick_time")(pick_time)
