@@ -201,7 +201,7 @@ async def _launch(playwright):
 
 
 # The cards the README shows (docs/cards/): the school's booking, my meetings, the refusals, the officer's cards.
-MAIN_CARDS = ("help_school", "book_start", "pick_date", "pick_time", "pick_attendees", "confirm", "done_booked",
+MAIN_CARDS = ("help_school", "book_start", "pick_attendees_book", "pick_date", "pick_time", "done_booked",
               "meetings", "cancel_reason", "proposal", "help_officer", "officer_week", "officer_schools",
               "n_next_tsm_offer", "n_unbooked")
 
