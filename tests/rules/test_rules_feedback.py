@@ -231,3 +231,43 @@ def clean_text_limit_ok(text: str) -> bool:
     with pytest.raises(InvalidInput, match="Please keep action 1 under 500 characters"):
         parse_actions(row(1, text + "x", "la", DAY.isoformat()), meeting_day=DAY)
     return a.text == text
+
+
+def test_a_true_or_false_is_not_a_percentage():
+    with pytest.raises(InvalidInput, match="^Overall attendance must be a percentage between 0 and 100\\.$"):
+        parse_pct(True)
+
+
+def test_action_rows_are_numbered_from_one_and_a_service_name_is_up_to_120_characters():
+    assert parse_actions({**row(0, "zero", "la", DAY.isoformat())}, meeting_day=DAY) == []
+    [a] = parse_actions(row(1, "Refer", "other", DAY.isoformat(), "S" * 120), meeting_day=DAY)
+    assert a.owner_detail == "S" * 120
+    with pytest.raises(InvalidInput, match="under 120 characters"):
+        parse_actions(row(1, "Refer", "other", DAY.isoformat(), "S" * 121), meeting_day=DAY)
+
+
+def test_the_reminder_answer_is_a_plain_false_when_not_due():
+    due = date(2027, 2, 10)
+    assert action_reminder_due(due=due, today=due, done=True, next_tsm=None) is False
+    assert action_reminder_due(due=due, today=due, done=False, next_tsm=due) is False
+
+
+def test_pupil_data_in_words_people_typed():
+    from tsm.domain.feedback import find_pupil_data
+
+    assert find_pupil_data("") == [] and find_pupil_data(None) == []
+    assert find_pupil_data("Call Jane Smith, then Jane Smith again") == [Finding("name", "Jane Smith")]
+    assert find_pupil_data("Contact Jane Smith Today") == [Finding("name", "Jane Smith")]
+    assert find_pupil_data("Mr Kent visited") == []  # a title before an allowed word is not a name
+    assert find_pupil_data("Mr Bloggs visited") == [Finding("name", "Mr Bloggs")]
+    assert find_pupil_data("Term-Time Term-Time") == []  # allowed as a whole word
+    assert find_pupil_data("Year-Group Trust-Academy") == []  # allowed by its parts
+
+
+def test_a_yearly_schools_tsm_held_earlier_this_year_covers_it_unless_this_term_decides():
+    earlier = meeting("held", 2)
+    assert coverage_of([], offered=False, held_this_year=earlier) == (Coverage.HELD_THIS_YEAR, earlier)
+    assert coverage_of([meeting("cancelled", 5)], offered=True, held_this_year=earlier) == (
+        Coverage.HELD_THIS_YEAR, earlier)
+    booked = meeting("booked", 20)
+    assert coverage_of([booked], offered=False, held_this_year=earlier) == (Coverage.BOOKED, booked)
