@@ -36,7 +36,7 @@ def test_a_yearly_school_is_wanted_only_without_a_tsm_this_year_and_from_the_cha
     assert not yearly.wanted_this_term("autumn", had_tsm_this_year=False, chase_from="spring")
     assert yearly.wanted_this_term("spring", had_tsm_this_year=False, chase_from="spring")
     assert yearly.wanted_this_term(TermName.SUMMER, had_tsm_this_year=False, chase_from=TermName.SPRING)
-    assert not yearly.wanted_this_term("summer", had_tsm_this_year=True, chase_from="spring")
+    assert yearly.wanted_this_term("summer", had_tsm_this_year=True, chase_from="spring") is False
     assert not ent("weekly").wanted_this_term("summer", had_tsm_this_year=False, chase_from="autumn")
 
 
