@@ -218,3 +218,24 @@ def test_the_officer_is_told_truthfully_why_a_pru_has_no_comparison():
     words = officer_words(pru, "Short Stay School")
     assert words.startswith("Short Stay School is expected to have a TSM each term")
     assert "no national average matches its figure (none for its phase" in words
+
+
+@pytest.mark.parametrize("policy", [NORFOLK, KENT], ids=["norfolk", "kent"])
+def test_the_figures_line_shows_only_what_is_on_record(policy):
+    assert figures_words(facts(pct=None, period=AS_2425), policy) == ""  # no figure: the rule's message says so
+    assert figures_words(facts(pct=94.0), policy).startswith("Your attendance: 94.0%. No academic year")
+    assert figures_words(facts(pct=94.6, period="2023/24"), policy).startswith("Your attendance: 94.6% (2023/24). ")
+    assert figures_words(facts(pct=94.6, period="2023/24"), policy).endswith(
+        "2023/24 full year: 94.5%, DfE Pupil absence in schools in England, 2023/24.")
+
+
+def test_an_average_without_a_source_is_credited_to_the_dfe():
+    import tomllib
+    from importlib import resources
+
+    from tsm.domain.policy import parse_policy
+
+    raw = tomllib.loads(resources.files("tsm.policies").joinpath("kent.toml").read_text())
+    raw["national_averages"] = {"figures": [{"year": "2023/24", "attendance": {"primary": 94.5}}]}
+    words = figures_words(facts(pct=94.6, period=FULL_2324), parse_policy("kent", raw))
+    assert words.endswith("2023/24 full year: 94.5%, DfE.")
