@@ -374,7 +374,7 @@ class TsmTeamsBot(TeamsActivityHandler):
         return await self.router.limit_rate(Turn(incoming, _nobody, self.services, self.clock), answer)
 
     async def _unknown(self, incoming: Incoming) -> Reply:
-        return await self.router.unknown(incoming)
+        return await self.router.unknown(incoming, self.services)
 
     async def _send_reply(self, turn_context: TurnContext, reply: Reply, actor: Actor | None = None) -> None:
         body: dict[str, Any] = {"type": "message"}

@@ -25,7 +25,7 @@ VERBS = {
     "officer.past", "meeting.mark_no_show_start", "meeting.mark_no_show", "meeting.mark_held",
     "contact.start", "contact.add",
     "offer.accept", "offer.pick_slot",
-    "help.show",
+    "help.show", "access.request",
 }
 
 

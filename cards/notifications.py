@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tsm.domain.text import plain
+
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start", "book.start"}
+VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start", "book.start", "contact.add"}
 
 CHECKLIST = (
     "The school's overall attendance this year",
@@ -344,4 +346,33 @@ def leader_rebook(v: RebookView) -> dict[str, Any]:
     body.append(_pick("start", "New time", [(when(sl.start, sl.end, v.timezone), sl.start.isoformat())
                                             for sl in v.slots[:8]], "Please choose a time."))
     return _card(body, [_execute("Move to this time", "meeting.move", {"meetingId": v.meeting_id}, inputs=True,
+                                 style="positive")])
+
+
+@dataclass(frozen=True)
+class AccessRequestView:
+    """Someone the bot does not know asked for access (issue 14, item 6): what Teams vouched for, and the LA's
+    schools to add them to (the school of their tenant first, when it is registered for one)."""
+
+    name: str  # as Teams gave it (shown as plain text; sent as typed with Add as contact)
+    email: str
+    tenant: str
+    schools: tuple[tuple[str, str], ...]  # (name, URN)
+
+
+ACCESS_ROLES = [("Attendance lead", "attendance_lead"), ("Senior leader", "senior_leader"), ("Other staff", "other")]
+
+
+def access_request(v: AccessRequestView) -> dict[str, Any]:
+    """To the LA's admins: add the person as a school contact in two presses (their school, Add as contact)."""
+    body = [_text("Someone asks for access", weight="Bolder", size="Medium"),
+            _facts([("Name", plain(v.name) or "(not given)"), ("Email", plain(v.email)),
+                    ("Microsoft 365 tenant", v.tenant or "(not given)")]),
+            _text("If they are school staff, add them as a contact of their school: the bot knows them the next time "
+                  "they write. If not, there is nothing to do.", isSubtle=True)]
+    if not v.schools:
+        return _card(body)
+    body.append(_pick("urn", "Their school", [(short_school(n), u) for n, u in v.schools], "Please choose a school."))
+    body.append(_pick("role", "Their role", ACCESS_ROLES, "Please choose a role."))
+    return _card(body, [_execute("Add as contact", "contact.add", {"name": v.name, "email": v.email}, inputs=True,
                                  style="positive")])

@@ -23,6 +23,7 @@ the app later while the message is still useful.
 | calendar_failed, outlook_change | the officer | what Outlook refused or changed |
 | record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
 | signin_requested (the web page's "email me a link") | the person who asked | their sign-in link, made when it is sent |
+| access_requested (someone the bot does not know pressed "Ask the LA for access") | the LA's admins | who asked (name, email, tenant) and the LA's schools: Add as contact |
 | held, no_show, no_show_undone, attendee_added, ended | nobody (recorded for the history and the reports) | |
 
 Besides these, with the local calendar (Outlook sends its own), booked, proposed, moved, attendee_added and
@@ -84,6 +85,7 @@ class Audience(StrEnum):
     ATTENDEES = "attendees"  # the school staff invited to the meeting
     OTHER_SIDE = "other_side"  # school staff acted: the officer; the officer acted: the school; else both
     PERSON = "person"  # the contact or officer the event names (data: person, "contact:12"): a sign-in link
+    LA_ADMINS = "la_admins"  # the active LA admins of the LA the event names (data: la_id)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.ENDED: (),
     EventKind.SIGNIN_REQUESTED: (Rule(Audience.PERSON, "signin"),),
     EventKind.INVITED: (Rule(Audience.SCHOOL, "invite"),),
+    EventKind.ACCESS_REQUESTED: (Rule(Audience.LA_ADMINS, "access_request"),),
 }
 
 
@@ -189,7 +192,8 @@ class Notifications:
                     continue
                 actor_kind, actor_id = _actor_of(ev.actor)
                 officer_id, school_ids, ref = await self._subject(s, ev)
-                if officer_id is None and not school_ids and not any(r.audience is Audience.PERSON for r in rules):
+                if officer_id is None and not school_ids and not any(
+                        r.audience in (Audience.PERSON, Audience.LA_ADMINS) for r in rules):
                     continue
                 told: set[Recipient] = set()  # one message per person per event: the first rule that reaches them
                 for rule in rules:
@@ -248,6 +252,11 @@ class Notifications:
             return [Recipient(kind, int(ident))] if kind in ("contact", "officer") and ident.isdigit() else []
         if audience is Audience.OFFICER:
             return [Recipient("officer", officer_id)] if officer_id is not None else []
+        if audience is Audience.LA_ADMINS:
+            la_id = (ev.data or {}).get("la_id")
+            rows = await s.exec(select(Officer.id).where(Officer.la_id == la_id, Officer.is_admin == True,  # noqa: E712
+                                                         Officer.active == True).order_by(Officer.id))  # noqa: E712
+            return [Recipient("officer", oid) for oid in rows] if isinstance(la_id, int) else []
         if audience is Audience.SCHOOL:
             rows = await s.exec(select(SchoolContact.id).where(
                 col(SchoolContact.school_id).in_(school_ids), SchoolContact.active == True,  # noqa: E712
@@ -308,6 +317,8 @@ class Notifications:
             return await self._invite(school)
         if message == "signin":
             return await self._signin(recipient)
+        if message == "access_request":
+            return await self._access_request(data, school)
         if ev.meeting_id is None:
             return None
         v = await self.booking.get_meeting(Actor.system(), ev.meeting_id)
@@ -370,6 +381,18 @@ class Notifications:
             o = await s.get(Officer, ident)
             return o.name if o is not None else "The LA"
         return "the LA attendance team" if kind == "admin" else "the TSM service"
+
+    async def _access_request(self, data: dict[str, Any], school: School | None) -> Message:
+        """An LA admin: who asked for access, with the LA's open schools to add them to (their tenant's first)."""
+        async with self.db.reader() as s:
+            rows = list(await s.exec(select(School.name, School.urn).where(
+                School.la_id == data.get("la_id"), School.open == True).order_by(School.name)))  # noqa: E712
+        schools = [(n, str(u)) for n, u in rows]
+        if school is not None:
+            schools.sort(key=lambda row: row[1] != str(school.urn))
+        name, email = str(data.get("name", "")), str(data.get("email", ""))
+        view = reminder_cards.AccessRequestView(name, email, str(data.get("tenant", "")), tuple(schools))
+        return Message(f"{plain(name) or email} asks for access to the TSM bot", reminder_cards.access_request(view))
 
     async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message | None:
         """Accept, or pick another free time this term: the slots are worked out now and kept server-side."""

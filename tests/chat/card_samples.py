@@ -156,6 +156,13 @@ def samples() -> dict[str, tuple]:
         "n_next_tsm_offer_to_officer_no_slots": (n.next_tsm_offer, n.OfferView(
             "Book next term's TSM now?", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
             TZ, (), True, held_meeting_id=7)),
+        "done_unknown_user": (b.done, b.DoneView(
+            "I don't know you yet", (), note="Hello Pat. I can't find you among the school contacts or link officers I "
+            "know... Or ask them from here: they get your name and email.",
+            buttons=(b.Button("Ask the LA for access", "access.request"),))),
+        "n_access_request": (n.access_request, n.AccessRequestView(
+            "Pat New", "pat.new@ashcombe.example", "8f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+            (("Ashcombe Primary School", "990001"), ("St Bede’s Catholic Primary School", "990007")))),
         "n_next_tsm_offer_booked": (n.next_tsm_offer, n.OfferView(
             "Next term's TSM is booked", "Ashcombe Primary School", 1, "Alex Carter", "spring term 2026-27", "teams",
             TZ, (), True, held_meeting_id=7, booked="Tuesday 12 January, 10:00–11:00")),
@@ -164,7 +171,8 @@ def samples() -> dict[str, tuple]:
     }
 
 
-NOTIFICATION_BUILDERS = (n.reminder, n.agenda, n.unbooked, n.next_tsm_offer, n.leader_rebook, n.book_invite)
+NOTIFICATION_BUILDERS = (n.reminder, n.agenda, n.unbooked, n.next_tsm_offer, n.leader_rebook, n.book_invite,
+                         n.access_request)
 
 
 def big_samples() -> dict[str, tuple]:

@@ -9,7 +9,8 @@ from typing import Any
 
 from cards import booking as cards
 
-from .router import ChatContext, Reply, Router
+from ..services.directory import request_access
+from .router import ChatContext, Incoming, Reply, Router, unknown_user_text
 
 _router: Router | None = None  # the router this module registered on (its command list is the help)
 
@@ -70,9 +71,47 @@ async def who_is_my_officer(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     return Reply(text=text, card=reply.card)
 
 
+ACCESS_ANSWERS = {
+    "sent": "Thank you: your request is with your LA's attendance team, with your name and email. When they have "
+            "added you, say **hi** here again.",
+    "already": "Your request is already with your LA's attendance team (one a week reaches them). When they have "
+               "added you, say **hi** here again.",
+    "no_email": "Teams did not give me your email address, so I can't pass your request on: please ask your school's "
+                "LA link officer or your LA's attendance team to add you.",
+    "no_la": "I can't tell which local authority to ask: please ask your school's LA link officer or your LA's "
+             "attendance team to add you.",
+}
+
+
+async def unknown_user(incoming: Incoming, services: Any) -> Reply:
+    """Someone the directory does not know: whom to ask, and a button that asks the LA's admins for them (issue 14,
+    item 6); pressing it records the request once a week at most (``tsm.services.directory.request_access``)."""
+    who = incoming.who
+    if incoming.verb == "access.request" and services is not None:
+        outcome = await request_access(services.db, services.clock, name=who.name, email=who.email,
+                                       tenant_id=who.tenant_id)
+        return Reply(text=ACCESS_ANSWERS[outcome], card=cards.done(cards.DoneView(
+            "Access requested" if outcome in ("sent", "already") else "Please ask your LA", (),
+            note=ACCESS_ANSWERS[outcome], buttons=())), error=outcome not in ("sent", "already"))
+    text = unknown_user_text(who)
+    if not who.email:
+        return Reply(text=text, error=True)
+    return Reply(text=text, card=cards.done(cards.DoneView(
+        "I don't know you yet", (), note=text + " Or ask them from here: they get your name and email.",
+        buttons=(cards.Button("Ask the LA for access", "access.request"),))), error=True)
+
+
+async def already_known(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """The "Ask the LA for access" button pressed by someone the bot knows (an old card): nothing to ask."""
+    return await help_reply(ctx, heading="You already have access", text="You already have access: here is what "
+                            "you can do.")
+
+
 def register(router: Router) -> None:
     global _router
     _router = router
+    router.unknown_user = unknown_user
+    router.verb("access.request")(already_known)
     router.command("what is a tsm", "what's a tsm", "whats a tsm", "what is tsm", "what are tsms",
                    help="What a Targeting Support Meeting is")(what_is_a_tsm)
     router.command("who is my link officer", "who's my link officer", "whos my link officer", "who is my officer",

@@ -148,7 +148,8 @@ class Router:
         self._verbs: dict[str, _Verb] = {}
         self._commands: list[_Command] = []
         self.fallback: Handler | None = None
-        self.unknown_user: Callable[[Incoming], Awaitable[Reply]] | None = None
+        # The answer to someone the directory does not know (incoming, services): tsm.chat.help sets it.
+        self.unknown_user: Callable[[Incoming, Any], Awaitable[Reply]] | None = None
         # Per-user rate limit against abusive chat, checked before anything else. The composition root passes
         # ``TurnLimiter.for_chat(settings)``; a router built without one (tests) takes the settings of the first
         # app it serves.
@@ -249,7 +250,7 @@ class Router:
         """An unknown sender is told whom to ask; a known one reaches the handler only with one of its roles."""
         if turn.actor is None:
             turn.outcome = "unknown_user"
-            return await self.unknown(turn.incoming)
+            return await self.unknown(turn.incoming, turn.services)
         try:
             route = self._route(turn.incoming)
         except InvalidInput as exc:
@@ -285,10 +286,10 @@ class Router:
             return error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
                                "again in a minute; if it keeps happening, tell your link officer.")
 
-    async def unknown(self, incoming: Incoming) -> Reply:
+    async def unknown(self, incoming: Incoming, services: Any = None) -> Reply:
         """The answer to someone the directory does not know: ``unknown_user`` if set, else whom to ask."""
         if self.unknown_user is not None:
-            return await self.unknown_user(incoming)
+            return await self.unknown_user(incoming, services)
         return Reply(text=unknown_user_text(incoming.who), error=True)
 
     def _turn_limiter(self, services: Any) -> TurnLimiter:

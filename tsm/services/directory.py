@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from ..adapters.db.directory import Officer, School, SchoolContact
+from ..adapters.db.directory import LA, Officer, School, SchoolContact
 from ..adapters.db.engine import Database
-from ..adapters.db.history import AuditLog
+from ..adapters.db.history import AuditLog, DomainEvent
+from ..adapters.db.tenants import MsTenant
 from ..domain.emails import work_email
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole
@@ -223,6 +224,42 @@ class Directory:
             s.add(AuditLog(at=now, actor=actor.key, action="school.invite", entity="school", entity_id=str(school.id),
                            detail={"contacts": len(told)}))
         return told
+
+
+ACCESS_REQUEST_DAYS = 7  # one request per address in this many days reaches the LA admins
+
+
+async def request_access(db: Database, clock: Callable[[], datetime], *, name: str, email: str | None,
+                         tenant_id: str = "") -> str:
+    """Someone the bot does not know asks the LA for access (issue 14, item 6): an ``access_requested`` event the LA
+    admins are told of (``tsm.notifications``), with the name, address and tenant Teams vouched for, and the school
+    when the tenant is registered for one. Answers "sent", "already" (asked in the last week), "no_email" (Teams
+    gave no address to go on) or "no_la" (no LA to send it to)."""
+    address = (email or "").strip().lower()
+    if "@" not in address:
+        return "no_email"
+    now = clock()
+    async with db.transaction() as s:
+        recent = await s.exec(select(DomainEvent).where(
+            DomainEvent.kind == EventKind.ACCESS_REQUESTED.value,
+            DomainEvent.at >= now - timedelta(days=ACCESS_REQUEST_DAYS)).order_by(col(DomainEvent.id).desc()).limit(500))
+        if any((ev.data or {}).get("email") == address for ev in recent):
+            return "already"
+        la_id, school_id = None, None
+        if tenant_id:
+            row = (await s.exec(select(MsTenant).where(MsTenant.tenant_id == tenant_id.lower()))).first()
+            if row is not None:
+                school_id = row.school_id
+                school = await s.get(School, row.school_id) if row.school_id else None
+                la_id = row.la_id or (school.la_id if school is not None else None)
+        if la_id is None:
+            las = list(await s.exec(select(LA.id).limit(2)))
+            la_id = las[0] if len(las) == 1 else None
+        if la_id is None:
+            return "no_la"
+        record(s, EventKind.ACCESS_REQUESTED, "guest", now, school_id=school_id, la_id=la_id, name=name[:120],
+               email=address[:254], tenant=tenant_id[:36])
+    return "sent"
 
 
 async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: str | None) -> None:

@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     ENDED = "ended"  # the meeting's end was seen (Teams event or the timer)
     INVITED = "invited"  # the LA sent a school's staff their link to book (school_id, no meeting): tsm invite
     SIGNIN_REQUESTED = "signin_requested"  # someone asked the web page for a sign-in link (data: person)
+    ACCESS_REQUESTED = "access_requested"  # someone the bot does not know asked for access (data: la_id, name, email)
 
 
 def iso(dt: datetime) -> str:
