@@ -116,6 +116,7 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
                             type(exc).__name__, gate.every)
                 ids = None
             if ids is not None and not ids and runtime.adapter.auth_enabled:
+                await on_cleanup(_web_app)  # aiohttp runs no cleanup when the start-up fails: close what was built
                 raise StartupRefused(
                     "The bot will not start: TSM_MICROSOFT_APP_ID is set but no Microsoft 365 tenant is registered, so "
                     "nobody could use it. Register the LA's tenant (`tsm tenants add <tenant id> la <LA code>`) and "
