@@ -321,7 +321,7 @@ def find_pupil_data(text: str, *, allowed: Iterable[str] = ()) -> list[Finding]:
         i, j = 0, len(words)
         while i < j and _allowed_word(words[i], ok):
             i += 1
-        while j > i and _allowed_word(words[j - 1], ok):
+        while j > i and _allowed_word(words[j - 1], ok):  # equivalent-mutant[compare]: j meets i only when every word is allowed: nothing is left either way
             j -= 1
         core = words[i:j]
         if len(core) >= 2:
