@@ -81,8 +81,11 @@ class RepeatFilter(logging.Filter):
 
 
 def install_repeat_filter(every: float = 10.0) -> RepeatFilter:
-    """The filter on every handler of the root logger (``tsm run`` calls it once logging is configured)."""
+    """The filter on the product's own handlers of the root logger (the ones ``configure_logging`` installs; ``tsm
+    run`` calls it once logging is configured). Handlers someone else put there (a test runner's log capture, an
+    embedding application's) are left alone: a filter on them would hide their repeated lines for ever."""
     f = RepeatFilter(every)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(f)
+        if getattr(handler, "_tsm_handler", False):
+            handler.addFilter(f)
     return f
