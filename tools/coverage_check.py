@@ -21,16 +21,11 @@ MODULES = ("tsm/domain/*.py", "tsm/chat/*.py", "tsm/notifications.py")
 # Modules not yet at the floor (issue 17), with the (lines, branches) they had when listed: each may not fall below
 # its own figures, and leaves this list once it reaches 95% (the check says so). Tests, not this list, close a gap.
 PENDING: dict[str, tuple[float, float]] = {
-    # measured 2026-12-07 on subsets of the suite (the whole suite can only reach more), several of them mid-change
-    "tsm/chat/booking.py": (89.0, 69.0),
-    "tsm/chat/common.py": (96.0, 94.0),
-    "tsm/chat/feedback.py": (93.0, 81.0),
-    "tsm/chat/officer.py": (97.0, 87.0),
-    "tsm/chat/router.py": (97.0, 92.0),
-    "tsm/notifications.py": (83.0, 67.0),
-    "tsm/domain/entitlement.py": (95.0, 88.0),
-    "tsm/domain/policy.py": (79.0, 37.0),  # the national averages' rework (issue 13) was under way
-    "tsm/domain/la_codes.py": (66.0, 20.0),  # new, under way
+    # the whole suite's figures on 2026-12-07 (make test), rounded down: each may only rise until it reaches 95%
+    "tsm/chat/booking.py": (93.0, 83.0),
+    "tsm/chat/feedback.py": (95.0, 88.0),
+    "tsm/chat/officer.py": (98.0, 90.0),
+    "tsm/notifications.py": (92.0, 83.0),
 }
 
 

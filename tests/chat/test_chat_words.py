@@ -105,3 +105,15 @@ async def test_who_is_my_link_officer_and_what_is_a_tsm_are_answered(chat):
     officer = await chat.officer_of(ASHCOMBE)
     r = await chat.say(officer, "who is my link officer")
     assert "You are a link officer" in text_of(r)
+
+
+async def test_a_school_with_no_link_officer_is_told_whom_to_ask(chat):
+    from sqlalchemy import update
+
+    from tsm.adapters.db.directory import School
+
+    lead = await chat.contact(ASHCOMBE)
+    async with chat.app.db.transaction() as s:
+        await s.exec(update(School).where(School.urn == ASHCOMBE).values(link_officer_id=None))
+    r = await chat.say(lead, "who is my link officer")
+    assert "Ashcombe Primary School has no link officer yet: please ask your LA's attendance team" in text_of(r)

@@ -61,9 +61,7 @@ async def who_is_my_officer(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     """School staff: their link officer, with how to reach them; an officer: they are one, and where their list is."""
     if ctx.actor.is_officer:
         text = "You are a link officer: say **my schools** for the schools you hold TSMs with."
-    elif ctx.actor.school_id is None:
-        text = "I can't tell which school you are with: please ask your LA's attendance team."
-    else:
+    else:  # school staff: the directory only ever makes a contact with their school
         info = await ctx.services.conversation.school_info(ctx.actor, ctx.actor.school_id)
         text = (f"Your link officer for {info.name} is **{info.officer_name}** ({info.officer_email})."
                 if info.officer_name else f"{info.name} has no link officer yet: please ask your LA's attendance team.")
