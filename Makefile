@@ -52,8 +52,8 @@ lock-upgrade:
 run: $(STAMP)
 	$(PY) -m tsm run --demo
 
-# What CI runs (.ci/run): the checks, then the tests. format-check joins `check` once the tree is formatted.
-check: lint typecheck
+# What CI runs (.ci/run): the checks (ruff check, ruff format --check, mypy), then the tests.
+check: lint format-check typecheck
 
 # The coverage report (lines and branches, pyproject.toml [tool.coverage]) is printed at the end; on a whole run
 # (no PYTEST_ARGS) tools/coverage_check.py then holds tsm/domain, tsm/chat and tsm/notifications.py to 95% each.

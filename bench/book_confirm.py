@@ -1,4 +1,4 @@
-""""Book it" with the local calendar: time and SQL statements per booking, through ``BookingService.book``.
+""" "Book it" with the local calendar: time and SQL statements per booking, through ``BookingService.book``.
 
 The demo LA on the embedded SQLite database, seen from a fixed Monday of its autumn term; every self-booking school
 books its first free Teams slot, one after another (each booking's own latency: its checks, the write, the
@@ -43,6 +43,7 @@ async def run(n: int, tmp: Path) -> tuple[list[float], list[int], list[int]]:
     settings = Settings(database_url=url, invitations_dir=tmp / "invitations")
     try:
         from tsm.clock import FixedClock  # the clock object (issue 17); older checkouts take a plain function
+
         app = build_app(settings, clock=FixedClock(NOW))
     except ImportError:
         app = build_app(settings, clock=lambda: NOW)
@@ -55,12 +56,18 @@ async def run(n: int, tmp: Path) -> tuple[list[float], list[int], list[int]]:
     @event.listens_for(app.db.engine.sync_engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.driver_connection._conn.set_trace_callback(
-            lambda sql: statements.append(sql) if tracing[0] else None)
+            lambda sql: statements.append(sql) if tracing[0] else None
+        )
 
     async with app.db.reader() as s:
-        rows = list(await s.exec(select(School.id, SchoolContact.id).join(
-            SchoolContact, SchoolContact.school_id == School.id).where(
-            SchoolContact.role == "attendance_lead").order_by(School.id)))
+        rows = list(
+            await s.exec(
+                select(School.id, SchoolContact.id)
+                .join(SchoolContact, SchoolContact.school_id == School.id)
+                .where(SchoolContact.role == "attendance_lead")
+                .order_by(School.id)
+            )
+        )
     seen, pairs = set(), []
     for school_id, contact_id in rows:
         if school_id not in seen:
@@ -98,7 +105,9 @@ def main() -> int:
     p.add_argument("--bookings", type=int, default=40, help="bookings per run (one per school)")
     p.add_argument("--runs", type=int, default=3)
     a = p.parse_args()
-    print(f"bench/book_confirm.py --bookings {a.bookings} --runs {a.runs}  (code from {Path(build_app.__code__.co_filename).parent.parent})")
+    print(
+        f"bench/book_confirm.py --bookings {a.bookings} --runs {a.runs}  (code from {Path(build_app.__code__.co_filename).parent.parent})"
+    )
     all_times, counts, txs = [], [], []
     for _ in range(a.runs):
         with tempfile.TemporaryDirectory() as tmp:
@@ -110,10 +119,14 @@ def main() -> int:
         print("no booking was made")
         return 1
     q = statistics.quantiles(all_times, n=20)
-    print(f"bookings: {len(all_times)}  p50 {statistics.median(all_times):.2f} ms  p95 {q[-1]:.2f} ms  "
-          f"min {min(all_times):.2f} ms")
-    print(f"SQL statements per booking: median {statistics.median(counts):.0f} (min {min(counts)}, max {max(counts)}); "
-          f"transactions: median {statistics.median(txs):.0f}")
+    print(
+        f"bookings: {len(all_times)}  p50 {statistics.median(all_times):.2f} ms  p95 {q[-1]:.2f} ms  "
+        f"min {min(all_times):.2f} ms"
+    )
+    print(
+        f"SQL statements per booking: median {statistics.median(counts):.0f} (min {min(counts)}, max {max(counts)}); "
+        f"transactions: median {statistics.median(txs):.0f}"
+    )
     return 0
 
 

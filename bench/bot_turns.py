@@ -61,9 +61,13 @@ class FakeConnector:
 
     def app(self) -> web.Application:
         a = web.Application()
-        a.add_routes([web.post("/v3/conversations/{cid}/activities/{aid}", self.send),
-                      web.post("/v3/conversations/{cid}/activities", self.send),
-                      web.get("/v3/conversations/{cid}/members/{mid}", self.member)])
+        a.add_routes(
+            [
+                web.post("/v3/conversations/{cid}/activities/{aid}", self.send),
+                web.post("/v3/conversations/{cid}/activities", self.send),
+                web.get("/v3/conversations/{cid}/members/{mid}", self.member),
+            ]
+        )
         return a
 
     async def send(self, request: web.Request) -> web.Response:
@@ -86,12 +90,18 @@ async def start(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 def activity(service_url: str, user: int, **kw) -> dict:
-    a = {"id": f"f:{next(_ids)}", "serviceUrl": service_url, "channelId": "msteams",
-         "timestamp": "2026-11-25T10:00:00.000Z", "localTimezone": "Europe/London",
-         "from": {"id": f"29:user-{user}", "name": f"User {user}", "aadObjectId": f"aad-bench-{user}"},
-         "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": f"a:bench-{user}"},
-         "recipient": {"id": "28:bot", "name": "TSM bot"}, "channelData": {"tenant": {"id": TENANT}},
-         "locale": "en-GB"}
+    a = {
+        "id": f"f:{next(_ids)}",
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "localTimezone": "Europe/London",
+        "from": {"id": f"29:user-{user}", "name": f"User {user}", "aadObjectId": f"aad-bench-{user}"},
+        "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": f"a:bench-{user}"},
+        "recipient": {"id": "28:bot", "name": "TSM bot"},
+        "channelData": {"tenant": {"id": TENANT}},
+        "locale": "en-GB",
+    }
     a.update(kw)
     return a
 
@@ -101,8 +111,13 @@ def message(service_url: str, user: int, text: str) -> dict:
 
 
 def invoke(service_url: str, user: int, verb: str, data: dict) -> dict:
-    return activity(service_url, user, type="invoke", name="adaptiveCard/action",
-                    value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"})
+    return activity(
+        service_url,
+        user,
+        type="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+    )
 
 
 def first_card(body: dict) -> dict:
@@ -140,8 +155,9 @@ async def _child_cpu(session: aiohttp.ClientSession, cpu_url: str) -> float:
         return (await r.json())["cpu"]
 
 
-async def phase(session: aiohttp.ClientSession, url: str, make, turns: int, concurrency: int,
-                expect: int, cpu_url: str) -> dict:
+async def phase(
+    session: aiohttp.ClientSession, url: str, make, turns: int, concurrency: int, expect: int, cpu_url: str
+) -> dict:
     latencies: list[float] = []
     counter = itertools.count()
     errors = 0
@@ -163,16 +179,27 @@ async def phase(session: aiohttp.ClientSession, url: str, make, turns: int, conc
     elapsed = time.perf_counter() - t0
     cpu = await _child_cpu(session, cpu_url) - cpu0
     latencies.sort()
-    return {"turns": len(latencies), "seconds": elapsed, "tps": len(latencies) / elapsed, "latencies": latencies,
-            "cpu_ms": cpu / len(latencies) * 1000, "errors": errors}
+    return {
+        "turns": len(latencies),
+        "seconds": elapsed,
+        "tps": len(latencies) / elapsed,
+        "latencies": latencies,
+        "cpu_ms": cpu / len(latencies) * 1000,
+        "errors": errors,
+    }
 
 
 def _median_run(runs: list[dict]) -> dict:
     """Throughput and CPU: the median of the runs; latency percentiles: over every turn of every run."""
     lat = sorted(x for r in runs for x in r["latencies"])
-    return {"turns": len(lat), "tps": statistics.median(r["tps"] for r in runs),
-            "p50": statistics.median(lat) * 1000, "p99": lat[int(0.99 * (len(lat) - 1))] * 1000,
-            "cpu_ms": statistics.median(r["cpu_ms"] for r in runs), "errors": sum(r["errors"] for r in runs)}
+    return {
+        "turns": len(lat),
+        "tps": statistics.median(r["tps"] for r in runs),
+        "p50": statistics.median(lat) * 1000,
+        "p99": lat[int(0.99 * (len(lat) - 1))] * 1000,
+        "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+    }
 
 
 def _cpu() -> float:
@@ -181,8 +208,14 @@ def _cpu() -> float:
 
 
 def _settings(url: str, tmp: Path) -> Settings:
-    return Settings(database_url=url, _env_file=None, run_scheduler=False, invitations_dir=str(tmp / "inv"),
-                    chat_burst_turns=0, chat_sustained_turns=0)
+    return Settings(
+        database_url=url,
+        _env_file=None,
+        run_scheduler=False,
+        invitations_dir=str(tmp / "inv"),
+        chat_burst_turns=0,
+        chat_sustained_turns=0,
+    )
 
 
 def transport_only_router():
@@ -193,17 +226,32 @@ def transport_only_router():
     text = {"type": "TextBlock", "text": "x" * 60, "wrap": True}
 
     def card(actions=(), inputs=()) -> dict:
-        return {"type": "AdaptiveCard", "version": "1.5", "body": [text] * 5 + list(inputs),
-                "actions": [{"type": "Action.Execute", "verb": v, "title": v, "data": {"verb": v, **d}}
-                            for v, d in actions]}
+        return {
+            "type": "AdaptiveCard",
+            "version": "1.5",
+            "body": [text] * 5 + list(inputs),
+            "actions": [
+                {"type": "Action.Execute", "verb": v, "title": v, "data": {"verb": v, **d}}
+                for v, d in actions
+            ],
+        }
 
     async def book(ctx, data):
         return Reply(card=card([("book.pick_mode", {"mode": "teams"}), ("book.stop", {})]))
 
     async def pick_mode(ctx, data):
-        return Reply(card=card([("book.pick_date", {"offerId": "x"})],
-                               [{"type": "Input.ChoiceSet", "id": "date",
-                                 "choices": [{"title": "a", "value": "2026-12-01"}]}]))
+        return Reply(
+            card=card(
+                [("book.pick_date", {"offerId": "x"})],
+                [
+                    {
+                        "type": "Input.ChoiceSet",
+                        "id": "date",
+                        "choices": [{"title": "a", "value": "2026-12-01"}],
+                    }
+                ],
+            )
+        )
 
     async def pick_date(ctx, data):
         return Reply(card=card([("book.pick_time", {"offerId": "x"})] * 3))
@@ -215,15 +263,18 @@ def transport_only_router():
     return router
 
 
-async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool = False,
-                     cold_offers: bool = False) -> None:
+async def serve_bots(
+    url: str, tmp: Path, port_file: Path, transport_only: bool = False, cold_offers: bool = False
+) -> None:
     """The process under test: our server and the SDK echo bot, and ``GET /_bench/cpu`` (this process's CPU)."""
     if cold_offers:  # every card's offer read from the database, as when another instance showed the card
         import tsm.services.conversation as conversation
 
         conversation.OFFER_CACHE_SIZE = 0
     app = build_app(_settings(url, tmp))
-    web_app = build_web_app(app, run_scheduler=False, router=transport_only_router() if transport_only else None)
+    web_app = build_web_app(
+        app, run_scheduler=False, router=transport_only_router() if transport_only else None
+    )
 
     async def cpu(_request: web.Request) -> web.Response:
         return web.json_response({"cpu": _cpu()})
@@ -240,11 +291,23 @@ async def serve_bots(url: str, tmp: Path, port_file: Path, transport_only: bool 
         await app.close()
 
 
-def _spawn_bots(url: str, tmp: Path, port_file: Path, transport_only: bool,
-                cold_offers: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", url, "--tmp", str(tmp),
-                             "--port-file", str(port_file), *(["--transport-only"] if transport_only else []),
-                             *(["--cold-offers"] if cold_offers else [])])
+def _spawn_bots(
+    url: str, tmp: Path, port_file: Path, transport_only: bool, cold_offers: bool = False
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            url,
+            "--tmp",
+            str(tmp),
+            "--port-file",
+            str(port_file),
+            *(["--transport-only"] if transport_only else []),
+            *(["--cold-offers"] if cold_offers else []),
+        ]
+    )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -275,8 +338,13 @@ async def main(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
     async with app.db.reader() as s:
-        leads = list(await s.exec(select(SchoolContact).where(SchoolContact.role == "attendance_lead")
-                                  .order_by(SchoolContact.id)))
+        leads = list(
+            await s.exec(
+                select(SchoolContact)
+                .where(SchoolContact.role == "attendance_lead")
+                .order_by(SchoolContact.id)
+            )
+        )
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64)) as session:
         # Users whose school books by itself, each with an open offer (the dates card) for the pick_date phase.
@@ -285,16 +353,24 @@ async def main(args: argparse.Namespace) -> int:
             if len(users) >= args.users:
                 break
             n = len(users) + 1 + 1000 * c.id
-            connector.members[f"29:user-{n}"] = {"id": f"29:user-{n}", "name": c.name, "email": c.email,
-                                                 "userPrincipalName": c.email, "aadObjectId": f"aad-bench-{n}"}
-            async with session.post(tsm_url + "/api/messages", json=invoke(service_url, n, "book.start", {})) as resp:
+            connector.members[f"29:user-{n}"] = {
+                "id": f"29:user-{n}",
+                "name": c.name,
+                "email": c.email,
+                "userPrincipalName": c.email,
+                "aadObjectId": f"aad-bench-{n}",
+            }
+            async with session.post(
+                tsm_url + "/api/messages", json=invoke(service_url, n, "book.start", {})
+            ) as resp:
                 card = first_card(await resp.json())
             try:
                 mode = find(card, "book.pick_mode")
             except RuntimeError:
                 continue  # contacted directly by the LA, or already booked
-            async with session.post(tsm_url + "/api/messages",
-                                    json=invoke(service_url, n, "book.pick_mode", mode["data"])) as resp:
+            async with session.post(
+                tsm_url + "/api/messages", json=invoke(service_url, n, "book.pick_mode", mode["data"])
+            ) as resp:
                 card = first_card(await resp.json())
             pick = find(card, "book.pick_date")
             data = {**pick["data"], "date": first_choice(card, "date")}
@@ -327,8 +403,11 @@ async def main(args: argparse.Namespace) -> int:
         runs: dict[str, list[dict]] = {name: [] for name in phases}
         for _ in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every phase alike
             for name, (base, make, expect) in phases.items():
-                runs[name].append(await phase(session, base + "/api/messages", make, args.turns, args.concurrency,
-                                              expect, cpu_url))
+                runs[name].append(
+                    await phase(
+                        session, base + "/api/messages", make, args.turns, args.concurrency, expect, cpu_url
+                    )
+                )
         results = {name: _median_run(rs) for name, rs in runs.items()}
 
     child.terminate()
@@ -339,21 +418,29 @@ async def main(args: argparse.Namespace) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"$ {shlex.join(['.venv/bin/python', 'bench/bot_turns.py', *sys.argv[1:]])}")
-    print(f"loopback; both bots in one process, the {args.concurrency} concurrent clients and the fake connector in "
-          f"another; {len(users)} booking users, SQLite with the demo LA; {args.repeat} interleaved runs of "
-          f"{args.turns} turns per kind: turns/s and CPU per turn (the bots' process only) are medians of the runs, "
-          f"p50/p99 over all turns{'; stand-in flows (--transport-only)' if args.transport_only else ''}"
-          f"{'; no offers kept in memory (--cold-offers)' if args.cold_offers else ''}")
-    print(f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}")
+    print(
+        f"loopback; both bots in one process, the {args.concurrency} concurrent clients and the fake connector in "
+        f"another; {len(users)} booking users, SQLite with the demo LA; {args.repeat} interleaved runs of "
+        f"{args.turns} turns per kind: turns/s and CPU per turn (the bots' process only) are medians of the runs, "
+        f"p50/p99 over all turns{'; stand-in flows (--transport-only)' if args.transport_only else ''}"
+        f"{'; no offers kept in memory (--cold-offers)' if args.cold_offers else ''}"
+    )
+    print(
+        f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}"
+    )
     for name, r in results.items():
-        print(f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
-              f"{r['errors']:>8}")
+        print(
+            f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
+            f"{r['errors']:>8}"
+        )
     echo = results["echo (SDK defaults)"]
     booking = [results["book (text command)"], results["book.pick_date (invoke)"]]
     ratio = min(r["tps"] for r in booking) / echo["tps"]
     cpu_ratio = echo["cpu_ms"] / max(r["cpu_ms"] for r in booking)
-    print(f"slowest booking turn / echo throughput: {ratio:.2f}x (target >= 3x): {'met' if ratio >= 3 else 'NOT met'}; "
-          f"echo CPU per turn / costliest booking turn's: {cpu_ratio:.2f}x")
+    print(
+        f"slowest booking turn / echo throughput: {ratio:.2f}x (target >= 3x): {'met' if ratio >= 3 else 'NOT met'}; "
+        f"echo CPU per turn / costliest booking turn's: {cpu_ratio:.2f}x"
+    )
     errors = sum(r["errors"] for r in results.values())
     return 0 if errors == 0 else 1
 
@@ -364,11 +451,17 @@ if __name__ == "__main__":
     p.add_argument("--repeat", type=int, default=3, help="interleaved runs of every kind")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--users", type=int, default=8)
-    p.add_argument("--transport-only", action="store_true",
-                   help="stand-in flows that do no work: what the transport alone costs")
-    p.add_argument("--cold-offers", action="store_true",
-                   help="no offers kept in memory: each date pick reads its offer from the database (as when "
-                        "another instance showed the card)")
+    p.add_argument(
+        "--transport-only",
+        action="store_true",
+        help="stand-in flows that do no work: what the transport alone costs",
+    )
+    p.add_argument(
+        "--cold-offers",
+        action="store_true",
+        help="no offers kept in memory: each date pick reads its offer from the database (as when "
+        "another instance showed the card)",
+    )
     p.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the bots' process on this database
     p.add_argument("--tmp", help=argparse.SUPPRESS)
     p.add_argument("--port-file", help=argparse.SUPPRESS)

@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root, for dev/ (the Graph emulator)
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the project root, for dev/ (the Graph emulator)
 
 from dev.graph_emulator import GraphEmulator  # noqa: E402
 from tsm.adapters.calendar_graph import GraphWatcher, build_graph_calendar  # noqa: E402
@@ -58,7 +60,9 @@ class FixedClock:
         return self.now
 
 
-async def seed(app, emulator: GraphEmulator, officers: int, busy: int, rng: random.Random) -> list[tuple[Actor, int, int, str]]:
+async def seed(
+    app, emulator: GraphEmulator, officers: int, busy: int, rng: random.Random
+) -> list[tuple[Actor, int, int, str]]:
     """An LA with ``officers`` officers, each with one school (a below-average primary: books termly)."""
     people = []
     async with app.db.transaction() as s:
@@ -66,7 +70,14 @@ async def seed(app, emulator: GraphEmulator, officers: int, busy: int, rng: rand
         s.add(la)
         await s.flush()
         first, last, (ht_first, ht_last) = TERM
-        term = Term(la_id=la.id, academic_year="2025-26", name="spring", start_date=first, end_date=last, source="bench")
+        term = Term(
+            la_id=la.id,
+            academic_year="2025-26",
+            name="spring",
+            start_date=first,
+            end_date=last,
+            source="bench",
+        )
         s.add(term)
         await s.flush()
         s.add(TermBreak(term_id=term.id, kind="half_term", start_date=ht_first, end_date=ht_last))
@@ -75,24 +86,47 @@ async def seed(app, emulator: GraphEmulator, officers: int, busy: int, rng: rand
             o = Officer(la_id=la.id, name=f"Officer {i:02d}", email=mailbox, mailbox=mailbox)
             s.add(o)
             await s.flush()
-            sc = School(urn=900000 + i, la_id=la.id, name=f"School {i:02d}", type_name="Community school",
-                        type_group="Local authority maintained schools", phase_of_education="Primary", phase="primary",
-                        attendance_pct=92.0, street="1 School Lane", town="Norwich", postcode="NR1 1AA",
-                        link_officer_id=o.id)
+            sc = School(
+                urn=900000 + i,
+                la_id=la.id,
+                name=f"School {i:02d}",
+                type_name="Community school",
+                type_group="Local authority maintained schools",
+                phase_of_education="Primary",
+                phase="primary",
+                attendance_pct=92.0,
+                street="1 School Lane",
+                town="Norwich",
+                postcode="NR1 1AA",
+                link_officer_id=o.id,
+            )
             s.add(sc)
             await s.flush()
-            c = SchoolContact(school_id=sc.id, name=f"Lead {i:02d}", email=f"lead@{900000 + i}.sch.example",
-                              role="attendance_lead")
+            c = SchoolContact(
+                school_id=sc.id,
+                name=f"Lead {i:02d}",
+                email=f"lead@{900000 + i}.sch.example",
+                role="attendance_lead",
+            )
             s.add(c)
             await s.flush()
             people.append((Actor("contact", c.id, sc.id), sc.id, o.id, mailbox))
-    days = [first + timedelta(days=d) for d in range((last - first).days + 1) if (first + timedelta(days=d)).weekday() < 5]
+    days = [
+        first + timedelta(days=d)
+        for d in range((last - first).days + 1)
+        if (first + timedelta(days=d)).weekday() < 5
+    ]
     for _, _, _, mailbox in people:
         for _ in range(busy):
-            start = datetime.combine(rng.choice(days), datetime.min.time(), tzinfo=LONDON) + \
-                timedelta(hours=9, minutes=30 * rng.randrange(14))
-            emulator.seed_event(mailbox, start=start, end=start + timedelta(minutes=30 * rng.randint(1, 4)),
-                                show_as=rng.choice(["busy", "busy", "tentative", "oof", "workingElsewhere"]))
+            start = datetime.combine(rng.choice(days), datetime.min.time(), tzinfo=LONDON) + timedelta(
+                hours=9, minutes=30 * rng.randrange(14)
+            )
+            emulator.seed_event(
+                mailbox,
+                start=start,
+                end=start + timedelta(minutes=30 * rng.randint(1, 4)),
+                show_as=rng.choice(["busy", "busy", "tentative", "oof", "workingElsewhere"]),
+            )
     return people
 
 
@@ -116,12 +150,16 @@ class Bench:
         return calls
 
     def print(self) -> None:
-        print(f"{'scenario':64} {'ops':>4} {'calls':>6} {'getSchedule':>11} {'create':>6} {'other':>5} {'per op':>7}")
+        print(
+            f"{'scenario':64} {'ops':>4} {'calls':>6} {'getSchedule':>11} {'create':>6} {'other':>5} {'per op':>7}"
+        )
         for label, ops, calls in self.rows:
             total = sum(calls.values())
             other = total - calls[SCHEDULE] - calls[CREATE]
-            print(f"{label:64} {ops:>4} {total:>6} {calls[SCHEDULE]:>11} {calls[CREATE]:>6} {other:>5} "
-                  f"{total / ops:>7.2f}")
+            print(
+                f"{label:64} {ops:>4} {total:>6} {calls[SCHEDULE]:>11} {calls[CREATE]:>6} {other:>5} "
+                f"{total / ops:>7.2f}"
+            )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -135,14 +173,22 @@ async def main(args: argparse.Namespace) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     notify_url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/graph/notifications"
-    settings = Settings(_env_file=None, database_url=url, calendar_backend="graph", graph_base_url=emulator.graph_url,
-                        graph_notification_url=notify_url, graph_client_state=os.urandom(16).hex(),
-                        graph_retry_delay=0.0, graph_join_url_read_delay=0.0)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        calendar_backend="graph",
+        graph_base_url=emulator.graph_url,
+        graph_notification_url=notify_url,
+        graph_client_state=os.urandom(16).hex(),
+        graph_retry_delay=0.0,
+        graph_join_url_read_delay=0.0,
+    )
     clock = FixedClock(NOW)
     calendar = build_graph_calendar(settings)
     app = build_app(settings, clock=clock, calendar=calendar)
-    watcher = GraphWatcher(app.db, calendar, CalendarChanges(app.db, app.booking, clock=clock), settings,
-                           clock=emulator.now)
+    watcher = GraphWatcher(
+        app.db, calendar, CalendarChanges(app.db, app.booking, clock=clock), settings, clock=emulator.now
+    )
     receiver = GraphNotificationReceiver(watcher)
     web_app = web.Application()
     web_app.add_routes(receiver.routes())
@@ -163,6 +209,7 @@ async def main(args: argparse.Namespace) -> None:
             for actor, school, _, _ in people:
                 offer = await app.booking.free_slots(actor, school)
                 assert offer.slots
+
         await bench.measure(f"slot listing, {n} officers, cold cache (one by one)", n, list_all)
         await bench.measure(f"slot listing, {n} officers, fresh cache", n, list_all)
 
@@ -174,6 +221,7 @@ async def main(args: argparse.Namespace) -> None:
             bench.emulator.reset_counters()  # count only the bookings themselves
             for actor, school, _, _ in people:
                 await app.booking.book(actor, school, offers[school].slots[0].start)
+
         calls = await bench.measure("booking (Teams) after listing, fresh cache", n, book_all)
         assert calls[CREATE] == n, calls
 
@@ -181,11 +229,18 @@ async def main(args: argparse.Namespace) -> None:
 
         async def outlook_changes_then_list():
             for _, _, _, mailbox in people:  # each officer adds an appointment in Outlook
-                emulator.seed_event(mailbox, start=datetime(2026, 3, 2, 9, tzinfo=LONDON),
-                                    end=datetime(2026, 3, 2, 10, tzinfo=LONDON), subject="Panel")
+                emulator.seed_event(
+                    mailbox,
+                    start=datetime(2026, 3, 2, 9, tzinfo=LONDON),
+                    end=datetime(2026, 3, 2, 10, tzinfo=LONDON),
+                    subject="Panel",
+                )
             await bench.settle()
             await list_all()
-        await bench.measure(f"an Outlook change per officer, then slot listing ({n})", n, outlook_changes_then_list)
+
+        await bench.measure(
+            f"an Outlook change per officer, then slot listing ({n})", n, outlook_changes_then_list
+        )
 
         await bench.measure(f"delta sweep, first (full sync), {n} officers", n, watcher.sweep_delta)
         await bench.measure(f"delta sweep, nothing changed, {n} officers", n, watcher.sweep_delta)
@@ -196,12 +251,14 @@ async def main(args: argparse.Namespace) -> None:
             await calendar.busy([CalendarRef(o, m) for _, _, o, m in people], term_window)
             for actor, school, _, _ in people:
                 await app.booking.free_slots(actor, school)
+
         await bench.measure(f"slot listing, {n} officers, one batched prefetch first", n, batched)
 
         async def cancel_all():
             for actor, _, _, _ in people:
                 for m in await app.booking.list_meetings(actor):
                     await app.booking.cancel(actor, m.id, "bench")
+
         await bench.measure("cancellation", n, cancel_all)
 
         calendar.invalidate()
@@ -209,16 +266,23 @@ async def main(args: argparse.Namespace) -> None:
         async def book_cold():
             for actor, school, _, _ in people:
                 await app.booking.book(actor, school, offers[school].slots[0].start, mode="on_site")
+
         await bench.measure("booking (on site) with a cold cache (no listing first)", n, book_cold)
 
-        print(f"Graph calls counted at the emulator ({n} officers, {args.busy} Outlook events each, "
-              f"Norfolk spring term 2025-26 seen from {NOW:%Y-%m-%d})")
-        print("command: " + " ".join(shlex.quote(a) for a in [sys.executable.replace(os.getcwd() + "/", ""),
-                                                              *sys.argv]))
+        print(
+            f"Graph calls counted at the emulator ({n} officers, {args.busy} Outlook events each, "
+            f"Norfolk spring term 2025-26 seen from {NOW:%Y-%m-%d})"
+        )
+        print(
+            "command: "
+            + " ".join(shlex.quote(a) for a in [sys.executable.replace(os.getcwd() + "/", ""), *sys.argv])
+        )
         print(f"python {sys.version.split()[0]}, seed {args.seed}, {time.perf_counter() - started:.1f} s\n")
         bench.print()
-        print(f"\nfree/busy cache hits {calendar.stats['cache_hits']}, misses {calendar.stats['cache_misses']}; "
-              f"notifications accepted {receiver.stats['accepted']}, rejected {receiver.stats['rejected']}")
+        print(
+            f"\nfree/busy cache hits {calendar.stats['cache_hits']}, misses {calendar.stats['cache_misses']}; "
+            f"notifications accepted {receiver.stats['accepted']}, rejected {receiver.stats['rejected']}"
+        )
     finally:
         with contextlib.suppress(Exception):
             await receiver.on_shutdown()
@@ -231,6 +295,8 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--officers", type=int, default=30)
-    parser.add_argument("--busy", type=int, default=10, help="events already in each officer's Outlook calendar")
+    parser.add_argument(
+        "--busy", type=int, default=10, help="events already in each officer's Outlook calendar"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     asyncio.run(main(parser.parse_args()))

@@ -64,14 +64,21 @@ def seed(url: str) -> None:
     """Bulk rows with COPY: LA, terms, officers, schools, contacts, 60,000 meetings and their attendees."""
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO la (code, name, timezone, policy) VALUES ('999', 'Bench', 'Europe/London', 'demo')")
+        cur.execute(
+            "INSERT INTO la (code, name, timezone, policy) VALUES ('999', 'Bench', 'Europe/London', 'demo')"
+        )
         terms = []
         for year in range(2016, 2028):
-            for name, (m1, d1), (m2, d2) in (("autumn", (9, 3), (12, 18)), ("spring", (1, 6), (3, 27)),
-                                             ("summer", (4, 15), (7, 17))):
+            for name, (m1, d1), (m2, d2) in (
+                ("autumn", (9, 3), (12, 18)),
+                ("spring", (1, 6), (3, 27)),
+                ("summer", (4, 15), (7, 17)),
+            ):
                 y = year if name == "autumn" else year + 1
                 terms.append((f"{year}-{(year + 1) % 100:02d}", name, date(y, m1, d1), date(y, m2, d2)))
-        with cur.copy("COPY term (la_id, academic_year, name, start_date, end_date, source) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY term (la_id, academic_year, name, start_date, end_date, source) FROM STDIN"
+        ) as cp:
             for t in terms:
                 cp.write_row((1, *t, "bench"))
         cur.execute("SELECT id, start_date, end_date FROM term ORDER BY start_date")
@@ -79,11 +86,29 @@ def seed(url: str) -> None:
         with cur.copy("COPY officer (la_id, name, email, mailbox, area, is_admin, active) FROM STDIN") as cp:
             for i in range(N_OFFICERS):
                 cp.write_row((1, f"Officer {i}", f"o{i}@la.example", f"o{i}@la.example", "", False, True))
-        with cur.copy("COPY school (urn, la_id, name, type_name, type_group, phase_of_education, phase, street, town, "
-                      "postcode, booking_route, booking_route_reason, link_officer_id, open) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY school (urn, la_id, name, type_name, type_group, phase_of_education, phase, street, town, "
+            "postcode, booking_route, booking_route_reason, link_officer_id, open) FROM STDIN"
+        ) as cp:
             for i in range(N_SCHOOLS):
-                cp.write_row((700000 + i, 1, f"School {i}", "Community school", "Local authority maintained schools",
-                              "Primary", "primary", "1 Lane", "Town", "BN1 1AA", "self", "", 1 + i % N_OFFICERS, True))
+                cp.write_row(
+                    (
+                        700000 + i,
+                        1,
+                        f"School {i}",
+                        "Community school",
+                        "Local authority maintained schools",
+                        "Primary",
+                        "primary",
+                        "1 Lane",
+                        "Town",
+                        "BN1 1AA",
+                        "self",
+                        "",
+                        1 + i % N_OFFICERS,
+                        True,
+                    )
+                )
         with cur.copy("COPY school_contact (school_id, name, email, role, active) FROM STDIN") as cp:
             for i in range(N_SCHOOLS):
                 cp.write_row((i + 1, f"Lead {i}", f"lead{i}@s.example", "attendance_lead", True))
@@ -103,27 +128,63 @@ def seed(url: str) -> None:
                 if start < NOW + timedelta(days=8) and start > NOW - timedelta(days=15):
                     start -= timedelta(days=30)  # keep only the chosen 1,000 in the reminder window
             meetings.append((school, start, status, term_id))
-        with cur.copy('COPY meeting (officer_id, term_id, start, "end", mode, meeting_type, status, location, '
-                      "booked_by, ical_uid, ical_sequence, created_at, updated_at) FROM STDIN") as cp:
+        with cur.copy(
+            'COPY meeting (officer_id, term_id, start, "end", mode, meeting_type, status, location, '
+            "booked_by, ical_uid, ical_sequence, created_at, updated_at) FROM STDIN"
+        ) as cp:
             for school, start, status, term_id in meetings:
-                cp.write_row((1 + school % N_OFFICERS, term_id, start.replace(tzinfo=None),
-                              (start + timedelta(hours=1)).replace(tzinfo=None), "teams", "primary", status,
-                              "Microsoft Teams", "officer:1", f"bench-{uuid.uuid4()}", 0,
-                              long_ago.replace(tzinfo=None), long_ago.replace(tzinfo=None)))
+                cp.write_row(
+                    (
+                        1 + school % N_OFFICERS,
+                        term_id,
+                        start.replace(tzinfo=None),
+                        (start + timedelta(hours=1)).replace(tzinfo=None),
+                        "teams",
+                        "primary",
+                        status,
+                        "Microsoft Teams",
+                        "officer:1",
+                        f"bench-{uuid.uuid4()}",
+                        0,
+                        long_ago.replace(tzinfo=None),
+                        long_ago.replace(tzinfo=None),
+                    )
+                )
         with cur.copy("COPY meeting_school (meeting_id, school_id, term_id) FROM STDIN") as cp:
             for mid, (school, _, _, term_id) in enumerate(meetings, start=1):
                 cp.write_row((mid, school + 1, term_id))
-        with cur.copy("COPY meeting_attendee (meeting_id, contact_id, name, email, role, required, response) "
-                      "FROM STDIN") as cp:
+        with cur.copy(
+            "COPY meeting_attendee (meeting_id, contact_id, name, email, role, required, response) FROM STDIN"
+        ) as cp:
             for mid, (school, _, _, _) in enumerate(meetings, start=1):
-                cp.write_row((mid, 2 * school + 1, f"Lead {school}", f"lead{school}@s.example", "attendance_lead",
-                              False, "none"))
-                cp.write_row((mid, 2 * school + 2, f"Head {school}", f"head{school}@s.example", "senior_leader",
-                              True, "none"))
+                cp.write_row(
+                    (
+                        mid,
+                        2 * school + 1,
+                        f"Lead {school}",
+                        f"lead{school}@s.example",
+                        "attendance_lead",
+                        False,
+                        "none",
+                    )
+                )
+                cp.write_row(
+                    (
+                        mid,
+                        2 * school + 2,
+                        f"Head {school}",
+                        f"head{school}@s.example",
+                        "senior_leader",
+                        True,
+                        "none",
+                    )
+                )
         # The ledger as it is after a year or two: every past meeting's confirmation and reminders, sent.
         n_ledger = 0
-        with cur.copy("COPY outbound (kind, subject_kind, subject_id, recipient_kind, recipient_id, ref, status, "
-                      "claimed_by, attempts, created_at, sent_at, last_error) FROM STDIN") as cp:
+        with cur.copy(
+            "COPY outbound (kind, subject_kind, subject_id, recipient_kind, recipient_id, ref, status, "
+            "claimed_by, attempts, created_at, sent_at, last_error) FROM STDIN"
+        ) as cp:
             for mid, (school, start, status, _) in enumerate(meetings, start=1):
                 if status != "held":
                     continue
@@ -131,7 +192,9 @@ def seed(url: str) -> None:
                 at = (start - timedelta(days=7)).replace(tzinfo=None)
                 for kind in ("confirm", "remind_7d", "remind_1d"):
                     for contact in (2 * school + 1, 2 * school + 2):
-                        cp.write_row((kind, "meeting", mid, "contact", contact, ref, "sent", "bench", 1, at, at, ""))
+                        cp.write_row(
+                            (kind, "meeting", mid, "contact", contact, ref, "sent", "bench", 1, at, at, "")
+                        )
                         n_ledger += 1
         conn.commit()
         print(f"ledger rows from the past          {n_ledger:>10,}")
@@ -144,8 +207,15 @@ async def measure(url: str, runs: int) -> None:
     ref = ReferenceData(db)
     booking = BookingService(db, LocalCalendar(db), ref, clock=clock)
     messenger = LimitedMessenger(SendLimiter())
-    jobs = Jobs(db=db, messenger=messenger, booking=booking, reference=ref, ledger=Ledger(db, "bench", clock=clock),
-                clock=clock, settings=JobSettings(send_concurrency=64))
+    jobs = Jobs(
+        db=db,
+        messenger=messenger,
+        booking=booking,
+        reference=ref,
+        ledger=Ledger(db, "bench", clock=clock),
+        clock=clock,
+        settings=JobSettings(send_concurrency=64),
+    )
     times, n_due = [], 0
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -159,17 +229,23 @@ async def measure(url: str, runs: int) -> None:
     floor = n_due / 50
     print(f"meetings in the database          {N_MEETINGS:>10,}")
     print(f"reminders due at once             {n_due:>10,}")
-    print(f"sweep query (due computation)     {statistics.median(times) * 1000:>9.1f} ms median of {runs} "
-          f"(min {min(times) * 1000:.1f} ms)")
+    print(
+        f"sweep query (due computation)     {statistics.median(times) * 1000:>9.1f} ms median of {runs} "
+        f"(min {min(times) * 1000:.1f} ms)"
+    )
     print(f"claimed / sent                    {result.claimed:>6,} / {result.sent:,}")
-    print(f"time until all sent               {total:>9.2f} s   (floor {floor:.1f} s at 50/s; "
-          f"ratio {total / floor:.3f}, target <= 1.2)")
+    print(
+        f"time until all sent               {total:>9.2f} s   (floor {floor:.1f} s at 50/s; "
+        f"ratio {total / floor:.3f}, target <= 1.2)"
+    )
     print(f"due after the sweep               {again:>10,}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test", help="an admin connection")
+    parser.add_argument(
+        "--pg", default="postgresql://postgres@127.0.0.1:5432/test", help="an admin connection"
+    )
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     print("$ .venv/bin/python bench/scheduler_reminders.py " + " ".join(sys.argv[1:]))

@@ -49,22 +49,35 @@ class Refused(Exception):
 
 NO_TOKEN = "This endpoint needs a Bot Framework token from Microsoft Teams (Authorization: Bearer ...)."
 NOT_A_TOKEN = "The Authorization header does not hold a token this bot can read."
-EMULATOR = ("Tokens from the Bot Framework Emulator are not accepted by a bot with an app id: only Microsoft Teams "
-            "(the Bot Connector) may call it. Use the Emulator or the Agents Playground against a local bot "
-            "without TSM_MICROSOFT_APP_ID.")
-OTHER_ISSUER = "The token was not issued by the Bot Connector (https://api.botframework.com); nothing was done."
+EMULATOR = (
+    "Tokens from the Bot Framework Emulator are not accepted by a bot with an app id: only Microsoft Teams "
+    "(the Bot Connector) may call it. Use the Emulator or the Agents Playground against a local bot "
+    "without TSM_MICROSOFT_APP_ID."
+)
+OTHER_ISSUER = (
+    "The token was not issued by the Bot Connector (https://api.botframework.com); nothing was done."
+)
 SKILL = "Skill tokens are not accepted: this bot only talks to Microsoft Teams."
 UNKNOWN_KEY = "The token is signed with a key the Bot Connector does not publish; nothing was done."
-KEYS_UNAVAILABLE = "The Bot Connector's signing keys cannot be fetched just now, so the token cannot be checked; " \
-                   "try again in a minute."
+KEYS_UNAVAILABLE = (
+    "The Bot Connector's signing keys cannot be fetched just now, so the token cannot be checked; "
+    "try again in a minute."
+)
 
 
 class SigningKeys:
     """The channel's signing keys in the SDK's own cache (``JwtTokenExtractor.metadataCache[url]``), fetched
     without blocking the loop, with a timeout, one fetch at a time, and failures remembered."""
 
-    def __init__(self, metadata_url: str, *, timeout: float = 5.0, retry_after: float = 60.0,
-                 unknown_kid_every: float = 300.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        metadata_url: str,
+        *,
+        timeout: float = 5.0,
+        retry_after: float = 60.0,
+        unknown_kid_every: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = metadata_url
         self.timeout = timeout
         self.retry_after = retry_after
@@ -129,7 +142,9 @@ class SigningKeys:
                 raise Refused(503, KEYS_UNAVAILABLE) from None
         if kid in self.kids():
             return
-        recently = self._attempted_at is not None and self.monotonic() - self._attempted_at < self.unknown_kid_every
+        recently = (
+            self._attempted_at is not None and self.monotonic() - self._attempted_at < self.unknown_kid_every
+        )
         if recently or self._recently_failed():
             raise Refused(401, UNKNOWN_KEY)
         try:
@@ -182,7 +197,9 @@ def _is_skill(claims: dict) -> bool:
     audience = claims.get(AuthenticationConstants.AUDIENCE_CLAIM)
     if not audience or audience == CHANNEL_ISSUER:
         return False
-    app_id = claims.get(AuthenticationConstants.APP_ID_CLAIM) or claims.get(AuthenticationConstants.AUTHORIZED_PARTY)
+    app_id = claims.get(AuthenticationConstants.APP_ID_CLAIM) or claims.get(
+        AuthenticationConstants.AUTHORIZED_PARTY
+    )
     return bool(app_id) and app_id != audience
 
 
@@ -195,6 +212,8 @@ async def keep_fresh(keys: SigningKeys, *, every: float = 6 * 3600.0, first_wait
             log.info("channel signing keys refreshed (%d keys)", n)
             delay = every
         except Exception as exc:
-            log.warning("could not refresh the channel's signing keys (%s); retrying in a minute", type(exc).__name__)
+            log.warning(
+                "could not refresh the channel's signing keys (%s); retrying in a minute", type(exc).__name__
+            )
             delay = 60.0
         await asyncio.sleep(delay)

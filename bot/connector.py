@@ -64,8 +64,9 @@ class _SharedSessionSender(AsyncHTTPSender):
         data = http.data
         if isinstance(data, str):
             data = data.encode("utf-8")
-        resp = await session.request(http.method, http.url, headers=dict(http.headers), data=data,
-                                     timeout=self.pool.timeout)
+        resp = await session.request(
+            http.method, http.url, headers=dict(http.headers), data=data, timeout=self.pool.timeout
+        )
         out = AioHttpClientResponse(http, resp)
         await out.load_body()
         return Response(request, out)
@@ -113,10 +114,14 @@ class ConnectorPool:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, limit_per_host=64))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, limit_per_host=64)
+            )
         return self._session
 
-    def get(self, app_id: str, service_url: str, audience: str, credentials: AppCredentials | None) -> ConnectorClient:
+    def get(
+        self, app_id: str, service_url: str, audience: str, credentials: AppCredentials | None
+    ) -> ConnectorClient:
         key = (app_id or "", service_url, audience or "")
         client = self._clients.pop(key, None)
         if client is None:
@@ -133,13 +138,18 @@ class ConnectorPool:
         bearer = _BearerPolicy(credentials)
 
         def pipeline(config: BotFrameworkConnectorConfiguration) -> AsyncPipeline:
-            return AsyncPipeline([config.user_agent_policy, bearer, RawDeserializer(),
-                                  config.http_logger_policy], _SharedSessionSender(pool))
+            return AsyncPipeline(
+                [config.user_agent_policy, bearer, RawDeserializer(), config.http_logger_policy],
+                _SharedSessionSender(pool),
+            )
 
         # The credentials object is required by msrest's configuration; our pipeline signs requests itself.
-        config = BotFrameworkConnectorConfiguration(credentials or _NoCredentials(), service_url,
-                                                    pipeline_type=pipeline)
-        client = ConnectorClient(credentials or _NoCredentials(), base_url=service_url, custom_configuration=config)
+        config = BotFrameworkConnectorConfiguration(
+            credentials or _NoCredentials(), service_url, pipeline_type=pipeline
+        )
+        client = ConnectorClient(
+            credentials or _NoCredentials(), base_url=service_url, custom_configuration=config
+        )
         client.config.add_user_agent("tsm-bot")
         client.tsm_bearer = bearer  # used by post_activity to sign replies sent without msrest
         client.tsm_pool = self
@@ -160,8 +170,15 @@ class _NoCredentials:
 
 
 class _PooledConnectorFactory(ConnectorFactory):
-    def __init__(self, pool: ConnectorPool, credentials_factory: ServiceClientCredentialsFactory, app_id: str,
-                 default_audience: str, login_endpoint: str | None, validate_authority: bool) -> None:
+    def __init__(
+        self,
+        pool: ConnectorPool,
+        credentials_factory: ServiceClientCredentialsFactory,
+        app_id: str,
+        default_audience: str,
+        login_endpoint: str | None,
+        validate_authority: bool,
+    ) -> None:
         self.pool = pool
         self.credentials_factory = credentials_factory
         self.app_id = app_id or ""
@@ -179,8 +196,9 @@ class _PooledConnectorFactory(ConnectorFactory):
             return cached
         creds = None
         if self.app_id:
-            creds = await self.credentials_factory.create_credentials(self.app_id, audience, self.login_endpoint,
-                                                                      self.validate_authority)
+            creds = await self.credentials_factory.create_credentials(
+                self.app_id, audience, self.login_endpoint, self.validate_authority
+            )
         return self.pool.get(self.app_id, service_url, audience, creds)
 
 
@@ -209,8 +227,12 @@ class _NoUserTokens(UserTokenClient):
 class PooledAuthentication(BotFrameworkAuthentication):
     """The SDK's authentication for inbound requests, with pooled outbound connector clients."""
 
-    def __init__(self, inner: BotFrameworkAuthentication, credentials_factory: ServiceClientCredentialsFactory,
-                 pool: ConnectorPool) -> None:
+    def __init__(
+        self,
+        inner: BotFrameworkAuthentication,
+        credentials_factory: ServiceClientCredentialsFactory,
+        pool: ConnectorPool,
+    ) -> None:
         self.inner = inner
         self.credentials_factory = credentials_factory
         self.pool = pool
@@ -225,9 +247,14 @@ class PooledAuthentication(BotFrameworkAuthentication):
         )
 
         app_id = _BuiltinBotFrameworkAuthentication.get_app_id(claims) or ""
-        return _PooledConnectorFactory(self.pool, self.credentials_factory, app_id,
-                                       audience or self.inner.get_originating_audience(),
-                                       self._login_endpoint, self._validate_authority)
+        return _PooledConnectorFactory(
+            self.pool,
+            self.credentials_factory,
+            app_id,
+            audience or self.inner.get_originating_audience(),
+            self._login_endpoint,
+            self._validate_authority,
+        )
 
     async def authenticate_request(self, activity, auth_header: str) -> AuthenticateRequestResult:
         result = await self.inner.authenticate_request(activity, auth_header)
@@ -263,8 +290,9 @@ class ReplyFailed(Exception):
         self.code = code
 
 
-async def post_activity(client: ConnectorClient, service_url: str, conversation_id: str, reply_to_id: str | None,
-                        activity: dict) -> str | None:
+async def post_activity(
+    client: ConnectorClient, service_url: str, conversation_id: str, reply_to_id: str | None, activity: dict
+) -> str | None:
     """Send one activity (a plain dict, already JSON-shaped) through the client's pool and credentials.
 
     The SDK's ``TurnContext.send_activity`` deep-copies the activity and msrest serialises it model by model
@@ -279,8 +307,9 @@ async def post_activity(client: ConnectorClient, service_url: str, conversation_
     auth = await client.tsm_bearer.authorization()
     if auth:
         headers["Authorization"] = auth
-    async with pool.session().post(url, data=json.dumps(activity, separators=(",", ":")), headers=headers,
-                                   timeout=pool.timeout) as resp:
+    async with pool.session().post(
+        url, data=json.dumps(activity, separators=(",", ":")), headers=headers, timeout=pool.timeout
+    ) as resp:
         if resp.status >= 300:
             retry_after = None
             try:
@@ -307,6 +336,8 @@ def channel_metadata_url(authentication: BotFrameworkAuthentication) -> str:
 
     inner = getattr(authentication, "inner", authentication)
     impl = getattr(inner, "_inner", inner)
-    return (getattr(impl, "_to_bot_from_channel_open_id_metadata_url", None)
-            or ChannelValidation.open_id_metadata_endpoint
-            or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL)
+    return (
+        getattr(impl, "_to_bot_from_channel_open_id_metadata_url", None)
+        or ChannelValidation.open_id_metadata_endpoint
+        or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    )

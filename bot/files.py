@@ -38,10 +38,14 @@ _UID = re.compile(rb"^UID:([^\r\n]{1,120})\r?$", re.MULTILINE)
 TTL = timedelta(days=7)
 MAX_BYTES = 5 * 1024 * 1024  # an invitation is a few KB, a report's CSV some hundreds
 
-EXPIRED_TEXT = ("This download link has expired: links last {days} days. Ask the TSM bot again (say \"my meetings\", "
-                "or run the report again) to get a new one.\n")
-UNKNOWN_TEXT = ("This download link does not exist, or it expired and was deleted. Ask the TSM bot again (say "
-                "\"my meetings\", or run the report again) to get a new one.\n")
+EXPIRED_TEXT = (
+    'This download link has expired: links last {days} days. Ask the TSM bot again (say "my meetings", '
+    "or run the report again) to get a new one.\n"
+)
+UNKNOWN_TEXT = (
+    "This download link does not exist, or it expired and was deleted. Ask the TSM bot again (say "
+    '"my meetings", or run the report again) to get a new one.\n'
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,15 @@ def _now() -> datetime:
 
 
 class FileStore:
-    def __init__(self, db: Any, *, public_url: str, ttl: timedelta = TTL,
-                 clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, db: Any, *, public_url: str, ttl: timedelta = TTL, clock: Callable[[], datetime] = _now
+    ) -> None:
         """``public_url``: the origin links are made with (``TSM_PUBLIC_URL``), never a request's Host header,
         which whoever sends the request chooses."""
         if not public_url.startswith(("https://", "http://")):
-            raise ValueError("download links need the bot's public URL (TSM_PUBLIC_URL), e.g. https://tsm.la.gov.uk")
+            raise ValueError(
+                "download links need the bot's public URL (TSM_PUBLIC_URL), e.g. https://tsm.la.gov.uk"
+            )
         self.db = db
         self.public_url = public_url.rstrip("/")
         self.ttl = ttl
@@ -91,12 +98,27 @@ class FileStore:
             meeting_id = None
             uid = _UID.search(data) if safe.lower().endswith(".ics") else None
             if uid is not None:
-                meeting_id = (await s.exec(select(Meeting.id).where(
-                    Meeting.ical_uid == uid.group(1).decode("utf-8", "replace").strip()))).first()
-            s.add(BotFile(token_hash=token_hash(token), name=safe, content_type=content_type[:100], data=data,
-                          size=len(data), meeting_id=meeting_id,
-                          made_for=(getattr(actor, "key", "") or "")[:80],
-                          school_id=getattr(actor, "school_id", None), created_at=now, expires_at=now + self.ttl))
+                meeting_id = (
+                    await s.exec(
+                        select(Meeting.id).where(
+                            Meeting.ical_uid == uid.group(1).decode("utf-8", "replace").strip()
+                        )
+                    )
+                ).first()
+            s.add(
+                BotFile(
+                    token_hash=token_hash(token),
+                    name=safe,
+                    content_type=content_type[:100],
+                    data=data,
+                    size=len(data),
+                    meeting_id=meeting_id,
+                    made_for=(getattr(actor, "key", "") or "")[:80],
+                    school_id=getattr(actor, "school_id", None),
+                    created_at=now,
+                    expires_at=now + self.ttl,
+                )
+            )
         return f"{self.public_url}/files/{token}/{safe}"
 
     async def get(self, token: str) -> StoredFile | None:
@@ -104,8 +126,17 @@ class FileStore:
         if not _TOKEN.match(token or ""):
             return None
         async with self.db.reader() as s:
-            row = (await s.exec(select(BotFile.name, BotFile.content_type, BotFile.data, BotFile.created_at,
-                                       BotFile.expires_at).where(BotFile.token_hash == token_hash(token)))).first()
+            row = (
+                await s.exec(
+                    select(
+                        BotFile.name,
+                        BotFile.content_type,
+                        BotFile.data,
+                        BotFile.created_at,
+                        BotFile.expires_at,
+                    ).where(BotFile.token_hash == token_hash(token))
+                )
+            ).first()
         if row is None:
             return None
         return StoredFile(row[0], row[1], bytes(row[2]), row[3], row[4])
@@ -116,27 +147,45 @@ class FileStore:
             return _text(404, UNKNOWN_TEXT)
         if self.clock() >= f.expires_at:
             return _text(410, EXPIRED_TEXT.format(days=max(1, round(self.ttl / timedelta(days=1)))))
-        return web.Response(body=f.data, content_type=f.content_type.split(";")[0],
-                            headers={"Content-Disposition": f'attachment; filename="{f.name}"',
-                                     "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            body=f.data,
+            content_type=f.content_type.split(";")[0],
+            headers={
+                "Content-Disposition": f'attachment; filename="{f.name}"',
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/files/{token}/{name}", self.handle)]
 
 
 def _text(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, content_type="text/plain",
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        status=status,
+        text=text,
+        content_type="text/plain",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def ics_card(name: str, url: str) -> dict:
     """A small card with a button that downloads the file (an invitation: 'Add to my calendar')."""
     is_ics = name.lower().endswith(".ics")
     title = "Add it to your calendar" if is_ics else "Your file"
-    hint = ("Open the invitation to add the meeting to Outlook or any other calendar. The link works for 7 days."
-            if is_ics else f"Download {name}. The link works for 7 days.")
-    return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "version": "1.5",
-            "body": [{"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True},
-                     {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True}],
-            "actions": [{"type": "Action.OpenUrl", "title": f"Download {name}", "url": url}]}
+    hint = (
+        "Open the invitation to add the meeting to Outlook or any other calendar. The link works for 7 days."
+        if is_ics
+        else f"Download {name}. The link works for 7 days."
+    )
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": [
+            {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True},
+            {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
+        ],
+        "actions": [{"type": "Action.OpenUrl", "title": f"Download {name}", "url": url}],
+    }

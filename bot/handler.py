@@ -89,14 +89,29 @@ def ref_info(activity: Activity) -> RefInfo:
     conv = raw.get("conversation") or {}
     frm = raw.get("from") or {}
     rcp = raw.get("recipient") or {}
-    reference = {k: v for k, v in (("user", frm), ("bot", rcp), ("conversation", conv),
-                                   ("channelId", raw.get("channelId")), ("serviceUrl", raw.get("serviceUrl")),
-                                   ("locale", raw.get("locale"))) if v}
-    return RefInfo(conversation_id=str(conv.get("id") or ""),
-                   conversation_type=str(conv.get("conversationType") or "personal"),
-                   tenant_id=tenant_of(activity), aad_object_id=frm.get("aadObjectId") or None,
-                   user_id=str(frm.get("id") or ""), service_url=str(raw.get("serviceUrl") or ""),
-                   channel_id=str(raw.get("channelId") or ""), bot_id=str(rcp.get("id") or ""), reference=reference)
+    reference = {
+        k: v
+        for k, v in (
+            ("user", frm),
+            ("bot", rcp),
+            ("conversation", conv),
+            ("channelId", raw.get("channelId")),
+            ("serviceUrl", raw.get("serviceUrl")),
+            ("locale", raw.get("locale")),
+        )
+        if v
+    }
+    return RefInfo(
+        conversation_id=str(conv.get("id") or ""),
+        conversation_type=str(conv.get("conversationType") or "personal"),
+        tenant_id=tenant_of(activity),
+        aad_object_id=frm.get("aadObjectId") or None,
+        user_id=str(frm.get("id") or ""),
+        service_url=str(raw.get("serviceUrl") or ""),
+        channel_id=str(raw.get("channelId") or ""),
+        bot_id=str(rcp.get("id") or ""),
+        reference=reference,
+    )
 
 
 def card_attachment(card: dict) -> Attachment:
@@ -107,8 +122,12 @@ def text_card(text: str, *, error: bool = False) -> dict:
     block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
     if error:
         block["color"] = "Attention"
-    return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "version": "1.5", "body": [block]}
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": [block],
+    }
 
 
 def invoke_body(reply: Reply) -> dict:
@@ -153,11 +172,22 @@ class MeetingEnded(Protocol):
 
 
 class TsmTeamsBot(TeamsActivityHandler):
-    def __init__(self, *, router: Router, services: Any, store: BotStore, files: FileStore,
-                 clock: Callable[[], datetime], tenant_gate: Any = None,
-                 messenger: Any = None, spawn: Spawn | None = None, roster_cache_size: int = 10_000,
-                 aad_resolver: Any = None, meeting_ended: MeetingEnded | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        router: Router,
+        services: Any,
+        store: BotStore,
+        files: FileStore,
+        clock: Callable[[], datetime],
+        tenant_gate: Any = None,
+        messenger: Any = None,
+        spawn: Spawn | None = None,
+        roster_cache_size: int = 10_000,
+        aad_resolver: Any = None,
+        meeting_ended: MeetingEnded | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.router = router
         self.services = services
@@ -191,7 +221,9 @@ class TsmTeamsBot(TeamsActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext):
         activity = turn_context.activity
-        if not _is_personal(activity):  # a group chat, a channel, a meeting's chat: nothing personal said there
+        if not _is_personal(
+            activity
+        ):  # a group chat, a channel, a meeting's chat: nothing personal said there
             await self._send_reply(turn_context, await self._private_only(activity))
             return
         turn = _TeamsTurn(self, turn_context)
@@ -213,17 +245,28 @@ class TsmTeamsBot(TeamsActivityHandler):
         if not _is_personal(activity):
             return self._create_invoke_response(invoke_body(await self._private_only(activity)))
         incoming = self._incoming_from_invoke(activity, sender(activity))
-        if isinstance(incoming, Reply):  # malformed: refused before anything runs (a redelivery gets the same)
+        if isinstance(
+            incoming, Reply
+        ):  # malformed: refused before anything runs (a redelivery gets the same)
             return self._create_invoke_response(invoke_body(incoming))
         turn = _TeamsTurn(self, turn_context)
         try:
             reply = await self._dispatch(incoming, turn)
             if turn.duplicate:
                 stored = await self.store.stored_response(conv_id, activity.id)
-                return self._create_invoke_response(stored or invoke_body(Reply(
-                    text="That was already done: this card is out of date. Type **help** to start again.", error=True)))
+                return self._create_invoke_response(
+                    stored
+                    or invoke_body(
+                        Reply(
+                            text="That was already done: this card is out of date. Type **help** to start again.",
+                            error=True,
+                        )
+                    )
+                )
             body = invoke_body(reply)
-            if turn.claimed:  # a turn refused before the claim (the rate limit) leaves nothing in the database
+            if (
+                turn.claimed
+            ):  # a turn refused before the claim (the rate limit) leaves nothing in the database
                 await self.store.save_response(conv_id, activity.id, body)
             if reply.files:
                 await self._send_files(turn_context, reply, turn.actor)
@@ -239,7 +282,9 @@ class TsmTeamsBot(TeamsActivityHandler):
         activity = turn_context.activity
         if activity.name != "application/vnd.microsoft.meetingEnd" or self.meeting_ended is None:
             return
-        if not await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=None, store=False):
+        if not await self.store.record_turn(
+            ref_info(activity), activity_id=activity.id, actor=None, store=False
+        ):
             self.stats["duplicates"] += 1
             return
         value = activity.value if isinstance(activity.value, dict) else {}
@@ -247,8 +292,10 @@ class TsmTeamsBot(TeamsActivityHandler):
         meeting = channel_data.get("meeting") if isinstance(channel_data.get("meeting"), dict) else {}
         join_url = value.get("JoinUrl") or value.get("joinUrl")
         teams_id = meeting.get("id")
-        outcome = await self.meeting_ended(join_url=join_url if isinstance(join_url, str) else None,
-                                           teams_meeting_id=teams_id if isinstance(teams_id, str) else None)
+        outcome = await self.meeting_ended(
+            join_url=join_url if isinstance(join_url, str) else None,
+            teams_meeting_id=teams_id if isinstance(teams_id, str) else None,
+        )
         log.info("Teams meetingEnd: %s", getattr(outcome, "status", outcome))
 
     async def on_installation_update_add(self, turn_context: TurnContext):
@@ -260,7 +307,9 @@ class TsmTeamsBot(TeamsActivityHandler):
         if (activity.conversation.conversation_type or "personal") != "personal" or activity.action != "add":
             return  # no greeting in group chats, nor again when the app is upgraded
         if actor is None:
-            reply = await self._unknown(Incoming(who=who, text=None, conversation_id=activity.conversation.id))
+            reply = await self._unknown(
+                Incoming(who=who, text=None, conversation_id=activity.conversation.id)
+            )
         else:
             reply = Reply(text=welcome_text(actor))
         await self._send_reply(turn_context, reply)
@@ -277,7 +326,10 @@ class TsmTeamsBot(TeamsActivityHandler):
             await self.store.set_installed(activity.conversation.id, False)
             return
         actor = None
-        if activity.from_property is not None and (activity.conversation.conversation_type or "personal") == "personal":
+        if (
+            activity.from_property is not None
+            and (activity.conversation.conversation_type or "personal") == "personal"
+        ):
             _who, actor = await self._who(turn_context)
         await self.store.record_turn(ref_info(activity), activity_id=activity.id, actor=actor, claim=False)
 
@@ -288,21 +340,36 @@ class TsmTeamsBot(TeamsActivityHandler):
         tz = activity.local_timezone or None
         if isinstance(value, dict) and value:
             verb = value.get("verb")
-            return Incoming(who=who, verb=verb if isinstance(verb, str) else "", data=value, timezone=tz,
-                            conversation_id=activity.conversation.id)
+            return Incoming(
+                who=who,
+                verb=verb if isinstance(verb, str) else "",
+                data=value,
+                timezone=tz,
+                conversation_id=activity.conversation.id,
+            )
         text = _AT_TAG.sub(" ", activity.text or "").strip()
         return Incoming(who=who, text=text, timezone=tz, conversation_id=activity.conversation.id)
 
     def _incoming_from_invoke(self, activity: Activity, who: Who) -> Incoming | Reply:
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action")
-        if not isinstance(action, dict) or action.get("type") != "Action.Execute" \
-                or not isinstance(action.get("verb"), str):
-            return Reply(text="That button sent something I can't read. Type **help** to start again.", error=True)
+        if (
+            not isinstance(action, dict)
+            or action.get("type") != "Action.Execute"
+            or not isinstance(action.get("verb"), str)
+        ):
+            return Reply(
+                text="That button sent something I can't read. Type **help** to start again.", error=True
+            )
         data = action.get("data")
-        return Incoming(who=who, verb=action["verb"], data=data if isinstance(data, dict) else {},
-                        timezone=activity.local_timezone or None, conversation_id=activity.conversation.id,
-                        is_invoke=True)
+        return Incoming(
+            who=who,
+            verb=action["verb"],
+            data=data if isinstance(data, dict) else {},
+            timezone=activity.local_timezone or None,
+            conversation_id=activity.conversation.id,
+            is_invoke=True,
+        )
 
     @staticmethod
     def _create_invoke_response(body: object = None) -> InvokeResponse:
@@ -321,16 +388,24 @@ class TsmTeamsBot(TeamsActivityHandler):
         # Identity is bound to the tenant the activity comes from whenever a tenant is registered (bot/tenants.py).
         tenant = self.tenant_gate.bound_tenant(who.tenant_id) if self.tenant_gate is not None else None
         if aad:
-            actor = await (self.aad.resolve(aad, tenant) if self.aad is not None
-                           else directory.identify(aad, None, tenant))
+            actor = await (
+                self.aad.resolve(aad, tenant)
+                if self.aad is not None
+                else directory.identify(aad, None, tenant)
+            )
             if actor is not None:
                 return who, actor
         if not who.channel_user_id:
             return who, None
         email = await self._roster_email(turn_context, aad or who.channel_user_id)
         if email:
-            who = Who(aad_object_id=aad, email=email, name=who.name, tenant_id=who.tenant_id,
-                      channel_user_id=who.channel_user_id)
+            who = Who(
+                aad_object_id=aad,
+                email=email,
+                name=who.name,
+                tenant_id=who.tenant_id,
+                channel_user_id=who.channel_user_id,
+            )
             return who, await directory.identify(aad, email, tenant)
         return who, None
 
@@ -345,7 +420,9 @@ class TsmTeamsBot(TeamsActivityHandler):
         try:
             self.stats["roster_lookups"] += 1
             member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
-            email = (getattr(member, "email", None) or getattr(member, "user_principal_name", None) or "").strip()
+            email = (
+                getattr(member, "email", None) or getattr(member, "user_principal_name", None) or ""
+            ).strip()
         except Exception as exc:  # the roster is a convenience: identity by AAD id still works without it
             log.info("Teams roster lookup failed (%s)", type(exc).__name__)
         self._roster[key] = (email, now)
@@ -359,8 +436,9 @@ class TsmTeamsBot(TeamsActivityHandler):
     async def _dispatch(self, incoming: Incoming, turn: _TeamsTurn) -> Reply:
         """Through the router's guards: rate limit -> identify (``turn.identify``) -> claim (``turn.claim``) -> role
         check -> handler. A turn over the rate limit is answered before any database work."""
-        return await self.router.dispatch(incoming, identify=turn.identify, services=self.services, clock=self.clock,
-                                          claim=turn.claim)
+        return await self.router.dispatch(
+            incoming, identify=turn.identify, services=self.services, clock=self.clock, claim=turn.claim
+        )
 
     async def _private_only(self, activity: Activity) -> Reply:
         """The only answer in a shared conversation (issue 12 A4): meetings, schools and reports are personal, so
@@ -390,8 +468,13 @@ class TsmTeamsBot(TeamsActivityHandler):
     async def _send_files(self, turn_context: TurnContext, reply: Reply, actor: Actor | None = None) -> None:
         for name, content_type, data in reply.files:
             url = await self.files.put(name, content_type, data, actor=actor)
-            await self._post(turn_context, {"type": "message", "attachments": [
-                {"contentType": CARD_CONTENT_TYPE, "content": ics_card(name, url)}]})
+            await self._post(
+                turn_context,
+                {
+                    "type": "message",
+                    "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": ics_card(name, url)}],
+                },
+            )
 
     async def _post(self, turn_context: TurnContext, body: dict) -> None:
         """A reply in the turn's conversation, posted as JSON through the pooled client (see post_activity)."""
@@ -400,11 +483,23 @@ class TsmTeamsBot(TeamsActivityHandler):
         if client is None or not hasattr(client, "tsm_pool"):  # not our adapter: the SDK's way
             await turn_context.send_activity(Activity().deserialize(body))
             return
-        payload = {**body, "channelId": raw.get("channelId"), "serviceUrl": raw.get("serviceUrl"),
-                   "conversation": raw.get("conversation"), "from": raw.get("recipient"),
-                   "recipient": raw.get("from"), "replyToId": raw.get("id"), "locale": raw.get("locale")}
-        await post_activity(client, raw.get("serviceUrl") or "", (raw.get("conversation") or {}).get("id", ""),
-                            raw.get("id"), {k: v for k, v in payload.items() if v is not None})
+        payload = {
+            **body,
+            "channelId": raw.get("channelId"),
+            "serviceUrl": raw.get("serviceUrl"),
+            "conversation": raw.get("conversation"),
+            "from": raw.get("recipient"),
+            "recipient": raw.get("from"),
+            "replyToId": raw.get("id"),
+            "locale": raw.get("locale"),
+        }
+        await post_activity(
+            client,
+            raw.get("serviceUrl") or "",
+            (raw.get("conversation") or {}).get("id", ""),
+            raw.get("id"),
+            {k: v for k, v in payload.items() if v is not None},
+        )
 
     def _changed(self, reply: Reply) -> None:
         """A turn that changed something recorded its events in its own transaction (tsm.services.events counts
@@ -433,7 +528,9 @@ class _TeamsTurn:
 
     async def claim(self, turn: Turn, next: Next) -> Reply:
         activity = self.turn_context.activity
-        if not await self.bot.store.record_turn(ref_info(activity), activity_id=activity.id, actor=turn.actor):
+        if not await self.bot.store.record_turn(
+            ref_info(activity), activity_id=activity.id, actor=turn.actor
+        ):
             self.duplicate = True
             self.bot.stats["duplicates"] += 1
             turn.outcome = "duplicate"
@@ -450,25 +547,37 @@ class _TeamsTurn:
             await self.bot.store.release(activity.conversation.id, activity.id)
 
 
-PRIVATE_ONLY_TEXT = ("I only talk about meetings, schools and reports in a private chat, so that nothing about them is "
-                     "shown to everyone here. Message me privately and say **help**.")
+PRIVATE_ONLY_TEXT = (
+    "I only talk about meetings, schools and reports in a private chat, so that nothing about them is "
+    "shown to everyone here. Message me privately and say **help**."
+)
 
 
 def private_only_reply(bot_id: str) -> Reply:
-    """"Message me privately", with a button that opens the 1:1 chat with the bot (a Teams deep link to
+    """ "Message me privately", with a button that opens the 1:1 chat with the bot (a Teams deep link to
     ``28:<bot app id>``, the bot's id in every activity it receives)."""
-    card = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.5",
-            "body": [{"type": "TextBlock", "text": PRIVATE_ONLY_TEXT, "wrap": True}]}
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.5",
+        "body": [{"type": "TextBlock", "text": PRIVATE_ONLY_TEXT, "wrap": True}],
+    }
     if bot_id:
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Message me privately",
-                            "url": f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}"}]
+        card["actions"] = [
+            {
+                "type": "Action.OpenUrl",
+                "title": "Message me privately",
+                "url": f"https://teams.microsoft.com/l/chat/0/0?users={quote(bot_id, safe=':')}",
+            }
+        ]
     return Reply(card=card)
 
 
 def _is_personal(activity: Activity) -> bool:
     conv = activity.conversation
-    return ((getattr(conv, "conversation_type", None) or "personal") == "personal"
-            and not getattr(conv, "is_group", False))
+    return (getattr(conv, "conversation_type", None) or "personal") == "personal" and not getattr(
+        conv, "is_group", False
+    )
 
 
 async def _nobody(_who: Who) -> Actor | None:
@@ -479,18 +588,27 @@ def sender(activity: Activity) -> Who:
     """Who sent ``activity``, as the channel vouches for it (no lookup: what the rate limit keys on)."""
     frm = activity.from_property
     aad = (getattr(frm, "aad_object_id", None) or None) if frm else None
-    return Who(aad_object_id=aad, email=None, name=(frm.name if frm else "") or "", tenant_id=tenant_of(activity),
-               channel_user_id=(frm.id if frm else "") or "")
+    return Who(
+        aad_object_id=aad,
+        email=None,
+        name=(frm.name if frm else "") or "",
+        tenant_id=tenant_of(activity),
+        channel_user_id=(frm.id if frm else "") or "",
+    )
 
 
 def welcome_text(actor: Actor) -> str:
     first = (actor.name or "").split(" ")[0]
     hello = f"Hello {first}!" if first else "Hello!"
     if actor.is_officer:
-        return (f"{hello} I'm the TSM bot: I keep your Targeting Support Meetings with your schools in order. "
-                "Type **help** to see what I can do.")
-    return (f"{hello} I'm the TSM bot: I book your school's termly Targeting Support Meeting with your LA link "
-            "officer. Type **help** to see what I can do.")
+        return (
+            f"{hello} I'm the TSM bot: I keep your Targeting Support Meetings with your schools in order. "
+            "Type **help** to see what I can do."
+        )
+    return (
+        f"{hello} I'm the TSM bot: I book your school's termly Targeting Support Meeting with your LA link "
+        "officer. Type **help** to see what I can do."
+    )
 
 
 def _default_spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:

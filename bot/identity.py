@@ -55,15 +55,31 @@ class AadResolver:
         self.queries += 1
         o, c = Officer.__table__.c, SchoolContact.__table__.c
         async with self.db.engine.connect() as conn:
-            officers = (await conn.execute(select(o.id, o.name, o.is_admin, o.teams_aad_id, o.teams_tenant_id).where(
-                o.teams_aad_id.in_(aads), o.active == True))).all()  # noqa: E712
-            found = {r.teams_aad_id: (Actor("admin" if r.is_admin else "officer", r.id, None, r.name),
-                                      r.teams_tenant_id) for r in officers}
+            officers = (
+                await conn.execute(
+                    select(o.id, o.name, o.is_admin, o.teams_aad_id, o.teams_tenant_id).where(
+                        o.teams_aad_id.in_(aads),
+                        o.active == True,  # noqa: E712
+                    )
+                )
+            ).all()  # noqa: E712
+            found = {
+                r.teams_aad_id: (
+                    Actor("admin" if r.is_admin else "officer", r.id, None, r.name),
+                    r.teams_tenant_id,
+                )
+                for r in officers
+            }
             rest = [a for a in aads if a not in found]
             if rest:
-                contacts = (await conn.execute(select(c.id, c.school_id, c.name, c.teams_aad_id,
-                                                      c.teams_tenant_id).where(
-                    c.teams_aad_id.in_(rest), c.active == True))).all()  # noqa: E712
+                contacts = (
+                    await conn.execute(
+                        select(c.id, c.school_id, c.name, c.teams_aad_id, c.teams_tenant_id).where(
+                            c.teams_aad_id.in_(rest),
+                            c.active == True,  # noqa: E712
+                        )
+                    )
+                ).all()  # noqa: E712
                 for r in contacts:
                     found[r.teams_aad_id] = (Actor("contact", r.id, r.school_id, r.name), r.teams_tenant_id)
         return found

@@ -40,10 +40,20 @@ RETRYABLE = frozenset({412, 429, 502, 503, 504})
 
 
 class TeamsMessenger:
-    def __init__(self, adapter: Any, store: BotStore, *, app_id: str = "", limiter: SendLimiter | None = None,
-                 max_attempts: int = 4, base_backoff: float = 1.0, max_wait: float = 60.0,
-                 sleep: Callable[[float], Any] = asyncio.sleep, owns_pool: bool = False,
-                 service_urls: Any = None) -> None:
+    def __init__(
+        self,
+        adapter: Any,
+        store: BotStore,
+        *,
+        app_id: str = "",
+        limiter: SendLimiter | None = None,
+        max_attempts: int = 4,
+        base_backoff: float = 1.0,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        owns_pool: bool = False,
+        service_urls: Any = None,
+    ) -> None:
         self.adapter = adapter
         # bot.service_urls.ServiceUrls: a stored conversation whose serviceUrl is not Teams' (kept before the
         # allow-list existed) is never written to. None: any (tests of the messenger alone).
@@ -61,7 +71,10 @@ class TeamsMessenger:
         self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "no_conversation": 0}
 
     async def send(self, recipient: Recipient, message: Message) -> SendResult:
-        if recipient.kind not in ("contact", "officer"):  # an invitee by address only (an invitation): email's
+        if recipient.kind not in (
+            "contact",
+            "officer",
+        ):  # an invitee by address only (an invitation): email's
             return SendResult(SendStatus.NO_CONVERSATION, "not a person the bot can reach in Teams")
         conv = await self.store.conversation_for(recipient.kind, recipient.id)
         if conv is None:
@@ -72,8 +85,9 @@ class TeamsMessenger:
             return SendResult(SendStatus.BLOCKED, "blocked or uninstalled (recorded earlier)")
         if self.service_urls is not None and not self.service_urls.allows(conv.service_url):
             self.stats["no_conversation"] += 1
-            return SendResult(SendStatus.NO_CONVERSATION, "the stored conversation's serviceUrl is not a Teams "
-                                                          "service URL")
+            return SendResult(
+                SendStatus.NO_CONVERSATION, "the stored conversation's serviceUrl is not a Teams service URL"
+            )
         reference = ConversationReference().deserialize(conv.reference)
         body = to_activity(message)
         attempt = 0
@@ -81,13 +95,17 @@ class TeamsMessenger:
             attempt += 1
             await self.limiter.acquire(conv.tenant_id, conv.conversation_id)
             try:
-                await self.adapter.continue_conversation(reference, _sender(body, conv.reference),
-                                                         bot_app_id=self.app_id)
+                await self.adapter.continue_conversation(
+                    reference, _sender(body, conv.reference), bot_app_id=self.app_id
+                )
                 self.stats["sent"] += 1
                 return SendResult(SendStatus.SENT)
             except (HttpOperationError, ReplyFailed) as exc:
-                status, retry_after, code = (exc.status, exc.retry_after, exc.code) if isinstance(exc, ReplyFailed) \
+                status, retry_after, code = (
+                    (exc.status, exc.retry_after, exc.code)
+                    if isinstance(exc, ReplyFailed)
                     else _status_of(exc)
+                )
                 if status == 403:
                     await self.store.mark_blocked(conv.conversation_id, f"403 {code}".strip())
                     self.stats["blocked"] += 1
@@ -124,7 +142,9 @@ def to_activity(message: Message) -> dict:
     if message.card is not None:
         attachments.append({"contentType": CARD_CONTENT_TYPE, "content": message.card})
     for a in message.attachments:
-        attachments.append({k: a[k] for k in ("contentType", "content", "contentUrl", "name") if a.get(k) is not None})
+        attachments.append(
+            {k: a[k] for k in ("contentType", "content", "contentUrl", "name") if a.get(k) is not None}
+        )
     body: dict[str, Any] = {"type": "message", "text": message.text, "textFormat": "markdown"}
     if attachments:
         body["attachments"] = attachments
@@ -138,15 +158,21 @@ def _sender(body: dict, reference: dict):
         # A new message in the conversation (not a reply to the continuation event's made-up id), posted as JSON
         # through the pooled client like the turns' replies.
         client = turn_context.turn_state.get(turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY)
-        payload = {**body, "conversation": reference.get("conversation"), "from": reference.get("bot"),
-                   "recipient": reference.get("user"), "channelId": reference.get("channelId"),
-                   "serviceUrl": reference.get("serviceUrl")}
+        payload = {
+            **body,
+            "conversation": reference.get("conversation"),
+            "from": reference.get("bot"),
+            "recipient": reference.get("user"),
+            "channelId": reference.get("channelId"),
+            "serviceUrl": reference.get("serviceUrl"),
+        }
         payload = {k: v for k, v in payload.items() if v is not None}
         if client is None or not hasattr(client, "tsm_pool"):
             await turn_context.adapter.send_activities(turn_context, [Activity().deserialize(payload)])
             return
-        await post_activity(client, turn_context.activity.service_url, turn_context.activity.conversation.id, None,
-                            payload)
+        await post_activity(
+            client, turn_context.activity.service_url, turn_context.activity.conversation.id, None, payload
+        )
 
     return send
 

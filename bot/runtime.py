@@ -50,8 +50,12 @@ def bot_config(settings: Any) -> SimpleNamespace:
     """The SDK's configuration object from our Settings (empty app id = the local no-auth mode)."""
     password = settings.microsoft_app_password.get_secret_value() if settings.microsoft_app_password else ""
     tenant = settings.microsoft_app_tenant_id or ""
-    return SimpleNamespace(APP_ID=settings.microsoft_app_id or "", APP_PASSWORD=password,
-                           APP_TYPE="SingleTenant" if tenant else "MultiTenant", APP_TENANTID=tenant)
+    return SimpleNamespace(
+        APP_ID=settings.microsoft_app_id or "",
+        APP_PASSWORD=password,
+        APP_TYPE="SingleTenant" if tenant else "MultiTenant",
+        APP_TENANTID=tenant,
+    )
 
 
 class TsmCloudAdapter(CloudAdapter):
@@ -59,7 +63,9 @@ class TsmCloudAdapter(CloudAdapter):
 
     def __init__(self, settings: Any, pool: ConnectorPool, *, auth_overrides: dict | None = None) -> None:
         config = bot_config(settings)
-        for key, value in (auth_overrides or {}).items():  # the SDK's endpoints (tests: a local OpenID issuer)
+        for key, value in (
+            auth_overrides or {}
+        ).items():  # the SDK's endpoints (tests: a local OpenID issuer)
             setattr(config, key, value)
         credentials = ConfigurationServiceClientCredentialFactory(config)
         inner = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials)
@@ -68,9 +74,14 @@ class TsmCloudAdapter(CloudAdapter):
         self.auth_enabled = bool(config.APP_ID)
         self.app_id = config.APP_ID
         # What every token must pass before the SDK sees it (bot/auth.py); None in the local no-auth mode.
-        self.gate = TokenGate(SigningKeys(channel_metadata_url(self.bot_framework_authentication)),
-                              issuer=getattr(config, "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", None) or CHANNEL_ISSUER) \
-            if self.auth_enabled else None
+        self.gate = (
+            TokenGate(
+                SigningKeys(channel_metadata_url(self.bot_framework_authentication)),
+                issuer=getattr(config, "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", None) or CHANNEL_ISSUER,
+            )
+            if self.auth_enabled
+            else None
+        )
 
 
 @dataclass
@@ -116,18 +127,29 @@ class BotRuntime:
             return _error(400, "not an activity")
         if not activity.type or not isinstance(activity.type, str):
             return _error(400, "an activity needs a type")
-        if activity.type in ("message", "invoke", "conversationUpdate", "installationUpdate") and \
-                (not activity.service_url or activity.conversation is None or not activity.conversation.id):
+        if activity.type in ("message", "invoke", "conversationUpdate", "installationUpdate") and (
+            not activity.service_url or activity.conversation is None or not activity.conversation.id
+        ):
             return _error(400, "an activity needs a serviceUrl and a conversation")
-        if activity.service_url and self.service_urls is not None and not self.service_urls.allows(activity.service_url):
-            log.warning("activity refused: its serviceUrl is not a Teams service URL (type %s)", activity.type)
-            return _error(403, "this bot answers only Microsoft Teams: the activity's serviceUrl is not a Teams "
-                               "service URL")
+        if (
+            activity.service_url
+            and self.service_urls is not None
+            and not self.service_urls.allows(activity.service_url)
+        ):
+            log.warning(
+                "activity refused: its serviceUrl is not a Teams service URL (type %s)", activity.type
+            )
+            return _error(
+                403,
+                "this bot answers only Microsoft Teams: the activity's serviceUrl is not a Teams service URL",
+            )
         # In the local no-auth mode (no app id) any Authorization header is ignored: there is nothing to check it
         # against, and the SDK would otherwise try to validate it and fail. With an app id it is always checked.
         auth_header = (request.headers.get("Authorization") or None) if self.adapter.auth_enabled else None
         RAW_ACTIVITY.set(payload)
-        if self.adapter.gate is not None:  # issuer, kind of token and signing keys, before the SDK fetches anything
+        if (
+            self.adapter.gate is not None
+        ):  # issuer, kind of token and signing keys, before the SDK fetches anything
             try:
                 await self.adapter.gate.check(auth_header)
             except Refused as refused:
@@ -145,15 +167,17 @@ class BotRuntime:
             return _error(401, "unauthorized")
         try:
             invoke_response: InvokeResponse | None = await self.adapter.process_activity(
-                auth, activity, self.bot.on_turn)
+                auth, activity, self.bot.on_turn
+            )
         except PermissionError:
             return _error(401, "unauthorized")
         except TenantNotAllowed:
             return _error(403, "this bot is not available to your organisation")
         except ServiceBusy as exc:  # the database is locked by someone else: nothing was changed
             log.warning("turn refused: the database is busy (activity type %s)", activity.type)
-            return web.json_response({"error": str(exc)}, status=503,
-                                     headers={"Retry-After": str(exc.retry_after)})
+            return web.json_response(
+                {"error": str(exc)}, status=503, headers={"Retry-After": str(exc.retry_after)}
+            )
         except Exception:
             log.exception("turn failed (activity type %s)", activity.type)
             return _error(500, "the turn failed")
@@ -212,17 +236,30 @@ class TeamsChannel:
     messenger: TeamsMessenger
 
 
-def build_teams_channel(settings: Any, db: Any, *, limiter: SendLimiter | None = None,
-                        messenger_options: dict | None = None, auth_overrides: dict | None = None,
-                        owns_pool: bool = False) -> TeamsChannel:
+def build_teams_channel(
+    settings: Any,
+    db: Any,
+    *,
+    limiter: SendLimiter | None = None,
+    messenger_options: dict | None = None,
+    auth_overrides: dict | None = None,
+    owns_pool: bool = False,
+) -> TeamsChannel:
     """The Teams channel from ``settings``. ``owns_pool``: the messenger closes the pool (a process that sends but
     serves no turns, ``tsm worker``); otherwise the bot runtime closes it."""
     pool = ConnectorPool()
     adapter = TsmCloudAdapter(settings, pool, auth_overrides=auth_overrides)
     store = BotStore(db)
     service_urls = ServiceUrls(settings.teams_service_urls, loopback=not adapter.auth_enabled)
-    messenger = TeamsMessenger(adapter, store, app_id=adapter.app_id, limiter=limiter, owns_pool=owns_pool,
-                               service_urls=service_urls, **(messenger_options or {}))
+    messenger = TeamsMessenger(
+        adapter,
+        store,
+        app_id=adapter.app_id,
+        limiter=limiter,
+        owns_pool=owns_pool,
+        service_urls=service_urls,
+        **(messenger_options or {}),
+    )
     return TeamsChannel(adapter, pool, store, messenger)
 
 
@@ -232,22 +269,52 @@ def build_messenger(app: Any) -> TeamsMessenger:
     return build_teams_channel(app.settings, app.db, owns_pool=True).messenger
 
 
-def build_bot_runtime(app: Any, router: Router, channel: TeamsChannel, *, clock: Callable[[], datetime] | None = None,
-                      spawn=None, max_body: int = MAX_BODY, meeting_ended: MeetingEnded | None = None,
-                      on_change: Callable[[], None] | None = None) -> BotRuntime:
+def build_bot_runtime(
+    app: Any,
+    router: Router,
+    channel: TeamsChannel,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    spawn=None,
+    max_body: int = MAX_BODY,
+    meeting_ended: MeetingEnded | None = None,
+    on_change: Callable[[], None] | None = None,
+) -> BotRuntime:
     """Everything between Teams and ``Router.dispatch`` for ``app`` (``tsm.bootstrap.App``), over ``channel``.
     ``meeting_ended`` and ``on_change`` are the ports the composition root plugs the scheduler into."""
     settings = app.settings
     # Links use the configured public URL, never a request's Host header (tsm.server refuses an app id without it).
-    files = FileStore(app.db, public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
-                      clock=clock or _clock_of(app))
+    files = FileStore(
+        app.db,
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        clock=clock or _clock_of(app),
+    )
     gate = TenantGate(app.directory.tenants, auth_enabled=channel.adapter.auth_enabled)
     service_urls = ServiceUrls(settings.teams_service_urls, loopback=not channel.adapter.auth_enabled)
-    bot = TsmTeamsBot(router=router, services=app, store=channel.store, files=files, clock=clock or _clock_of(app),
-                      tenant_gate=gate, messenger=channel.messenger, spawn=spawn,
-                      aad_resolver=AadResolver(app.db), meeting_ended=meeting_ended, on_change=on_change)
-    return BotRuntime(channel.adapter, bot, channel.messenger, channel.store, files, channel.pool, max_body,
-                      service_urls, gate)
+    bot = TsmTeamsBot(
+        router=router,
+        services=app,
+        store=channel.store,
+        files=files,
+        clock=clock or _clock_of(app),
+        tenant_gate=gate,
+        messenger=channel.messenger,
+        spawn=spawn,
+        aad_resolver=AadResolver(app.db),
+        meeting_ended=meeting_ended,
+        on_change=on_change,
+    )
+    return BotRuntime(
+        channel.adapter,
+        bot,
+        channel.messenger,
+        channel.store,
+        files,
+        channel.pool,
+        max_body,
+        service_urls,
+        gate,
+    )
 
 
 def _clock_of(app: Any) -> Callable[[], datetime]:

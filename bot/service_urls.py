@@ -42,7 +42,11 @@ class ServiceUrls:
         if self.loopback and u.scheme in ("http", "https") and is_loopback_host(u.hostname):
             return True
         for a in self.allowed:
-            if (u.scheme == a.scheme and u.hostname == (a.hostname or "").lower() and port == a.port
-                    and (u.path or "/").startswith(a.path or "/")):
+            if (
+                u.scheme == a.scheme
+                and u.hostname == (a.hostname or "").lower()
+                and port == a.port
+                and (u.path or "/").startswith(a.path or "/")
+            ):
                 return True
         return False

@@ -92,8 +92,16 @@ class BotStore:
 
     # ------------------------------------------------------------------ inbound
 
-    async def record_turn(self, ref: RefInfo, *, activity_id: str | None, actor: Actor | None,
-                          installed: bool = True, claim: bool = True, store: bool = True) -> bool:
+    async def record_turn(
+        self,
+        ref: RefInfo,
+        *,
+        activity_id: str | None,
+        actor: Actor | None,
+        installed: bool = True,
+        claim: bool = True,
+        store: bool = True,
+    ) -> bool:
         """Claim the activity (if it has an id) and store its conversation reference, atomically.
 
         Returns False when the activity was already claimed (a redelivery): the caller then does nothing more.
@@ -103,22 +111,41 @@ class BotStore:
         now = self.clock()
         contact_id = actor.id if actor is not None and actor.kind == "contact" else None
         officer_id = actor.id if actor is not None and actor.kind in ("officer", "admin") else None
-        values = dict(conversation_id=ref.conversation_id, conversation_type=ref.conversation_type[:24],
-                      tenant_id=ref.tenant_id[:64], aad_object_id=(ref.aad_object_id or None),
-                      user_id=ref.user_id[:400], service_url=ref.service_url[:400], channel_id=ref.channel_id[:32],
-                      bot_id=ref.bot_id[:400], reference=ref.reference, installed=installed, blocked_at=None,
-                      last_error="", updated_at=now)
+        values = dict(
+            conversation_id=ref.conversation_id,
+            conversation_type=ref.conversation_type[:24],
+            tenant_id=ref.tenant_id[:64],
+            aad_object_id=(ref.aad_object_id or None),
+            user_id=ref.user_id[:400],
+            service_url=ref.service_url[:400],
+            channel_id=ref.channel_id[:32],
+            bot_id=ref.bot_id[:400],
+            reference=ref.reference,
+            installed=installed,
+            blocked_at=None,
+            last_error="",
+            updated_at=now,
+        )
         if actor is not None:  # an unidentified turn keeps the link made earlier
             values.update(contact_id=contact_id, officer_id=officer_id)
-        sig = (json.dumps(ref.reference, sort_keys=True, default=str), actor is not None, contact_id, officer_id,
-               installed)
+        sig = (
+            json.dumps(ref.reference, sort_keys=True, default=str),
+            actor is not None,
+            contact_id,
+            officer_id,
+            installed,
+        )
         seen = self._refs.get(ref.conversation_id)
         upsert = store and (seen is None or seen[0] != sig or time.monotonic() - seen[1] > REF_REFRESH)
         key = (ref.conversation_id, activity_id[:200]) if claim and activity_id else None
         if key is None and not upsert:
             return True
-        op = _Op(claim=key, upsert=values if upsert else None, received_at=now,
-                 future=asyncio.get_running_loop().create_future())
+        op = _Op(
+            claim=key,
+            upsert=values if upsert else None,
+            received_at=now,
+            future=asyncio.get_running_loop().create_future(),
+        )
         self._submit(op)
         won = await op.future
         if upsert:
@@ -162,21 +189,32 @@ class BotStore:
         won: set[tuple[str, str]] = set()
         async with self._core_transaction() as conn:
             if claims:
-                ins = self._insert(table).values([
-                    {"conversation_id": c, "activity_id": a, "received_at": at, "response": None}
-                    for (c, a), at in claims.items()]).on_conflict_do_nothing(
-                    index_elements=["conversation_id", "activity_id"]).returning(table.c.conversation_id,
-                                                                                 table.c.activity_id)
+                ins = (
+                    self._insert(table)
+                    .values(
+                        [
+                            {"conversation_id": c, "activity_id": a, "received_at": at, "response": None}
+                            for (c, a), at in claims.items()
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["conversation_id", "activity_id"])
+                    .returning(table.c.conversation_id, table.c.activity_id)
+                )
                 won = {(r[0], r[1]) for r in (await conn.execute(ins)).all()}
             for op in batch:
                 if op.upsert is not None:
                     up = self._insert(BotConversation.__table__).values(**op.upsert)
                     set_ = {k: v for k, v in op.upsert.items() if k != "conversation_id"}
-                    await conn.execute(up.on_conflict_do_update(index_elements=["conversation_id"], set_=set_))
+                    await conn.execute(
+                        up.on_conflict_do_update(index_elements=["conversation_id"], set_=set_)
+                    )
                 if op.response is not None:
                     c, a, body = op.response
-                    await conn.execute(update(table).where(table.c.conversation_id == c, table.c.activity_id == a)
-                                       .values(response=body))
+                    await conn.execute(
+                        update(table)
+                        .where(table.c.conversation_id == c, table.c.activity_id == a)
+                        .values(response=body)
+                    )
         return won
 
     def _core_transaction(self):
@@ -187,9 +225,12 @@ class BotStore:
         if not activity_id:
             return
         async with self.db.transaction() as s:
-            await s.exec(delete(BotProcessedActivity).where(
-                BotProcessedActivity.conversation_id == conversation_id,
-                BotProcessedActivity.activity_id == activity_id[:200]))
+            await s.exec(
+                delete(BotProcessedActivity).where(
+                    BotProcessedActivity.conversation_id == conversation_id,
+                    BotProcessedActivity.activity_id == activity_id[:200],
+                )
+            )
 
     async def save_response(self, conversation_id: str, activity_id: str | None, response: dict) -> None:
         """Keep an invoke's answer for redeliveries: at once in this process, in the database with the next group
@@ -213,8 +254,9 @@ class BotStore:
             else:
                 await asyncio.sleep(0)
 
-    async def stored_response(self, conversation_id: str, activity_id: str, *, wait: float = 10.0,
-                              poll: float = 0.1) -> dict | None:
+    async def stored_response(
+        self, conversation_id: str, activity_id: str, *, wait: float = 10.0, poll: float = 0.1
+    ) -> dict | None:
         """The answer kept for an invoke; waits a little while the first delivery is still being handled."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
@@ -233,13 +275,19 @@ class BotStore:
     async def set_installed(self, conversation_id: str, installed: bool) -> None:
         self._refs.pop(conversation_id, None)
         async with self.db.transaction() as s:
-            await s.exec(update(BotConversation).where(BotConversation.conversation_id == conversation_id)
-                         .values(installed=installed, updated_at=self.clock()))
+            await s.exec(
+                update(BotConversation)
+                .where(BotConversation.conversation_id == conversation_id)
+                .values(installed=installed, updated_at=self.clock())
+            )
 
     async def purge_processed(self, older_than: timedelta = KEEP_PROCESSED) -> int:
         async with self.db.transaction() as s:
-            res = await s.exec(delete(BotProcessedActivity).where(
-                col(BotProcessedActivity.received_at) < self.clock() - older_than))
+            res = await s.exec(
+                delete(BotProcessedActivity).where(
+                    col(BotProcessedActivity.received_at) < self.clock() - older_than
+                )
+            )
             return res.rowcount or 0
 
     # ------------------------------------------------------------------ outbound
@@ -248,22 +296,43 @@ class BotStore:
         """The person's 1:1 conversation with the bot, the most recently used first."""
         column = BotConversation.contact_id if kind == "contact" else BotConversation.officer_id
         async with self.db.reader() as s:
-            row = (await s.exec(select(BotConversation).where(column == person_id,
-                                                              BotConversation.conversation_type == "personal",
-                                                              BotConversation.installed == True)  # noqa: E712
-                                .order_by(col(BotConversation.updated_at).desc()).limit(1))).first()
+            row = (
+                await s.exec(
+                    select(BotConversation)
+                    .where(
+                        column == person_id,
+                        BotConversation.conversation_type == "personal",
+                        BotConversation.installed == True,  # noqa: E712
+                    )  # noqa: E712
+                    .order_by(col(BotConversation.updated_at).desc())
+                    .limit(1)
+                )
+            ).first()
         if row is None:
             return None
-        return ConversationRow(row.id, row.conversation_id, row.tenant_id, row.service_url, row.reference,
-                               row.blocked_at, row.installed)
+        return ConversationRow(
+            row.id,
+            row.conversation_id,
+            row.tenant_id,
+            row.service_url,
+            row.reference,
+            row.blocked_at,
+            row.installed,
+        )
 
     async def mark_blocked(self, conversation_id: str, detail: str) -> None:
         self._refs.pop(conversation_id, None)  # the next message from this user must clear the block
         async with self.db.transaction() as s:
-            await s.exec(update(BotConversation).where(BotConversation.conversation_id == conversation_id)
-                         .values(blocked_at=self.clock(), last_error=detail[:300]))
+            await s.exec(
+                update(BotConversation)
+                .where(BotConversation.conversation_id == conversation_id)
+                .values(blocked_at=self.clock(), last_error=detail[:300])
+            )
 
     async def note_error(self, conversation_id: str, detail: str) -> None:
         async with self.db.transaction() as s:
-            await s.exec(update(BotConversation).where(BotConversation.conversation_id == conversation_id)
-                         .values(last_error=detail[:300]))
+            await s.exec(
+                update(BotConversation)
+                .where(BotConversation.conversation_id == conversation_id)
+                .values(last_error=detail[:300])
+            )

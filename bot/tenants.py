@@ -43,4 +43,6 @@ class TenantGate:
             try:
                 await self.load()
             except Exception as exc:  # keep the last list: a database blip must not open or close the gate
-                log.warning("could not read the registered tenants (%s); keeping the last list", type(exc).__name__)
+                log.warning(
+                    "could not read the registered tenants (%s); keeping the last list", type(exc).__name__
+                )

@@ -17,15 +17,39 @@ from .notifications import _facts, _text, button_rows, short_school
 
 # Every verb a card in this module can emit (the registry must have exactly one handler for each).
 VERBS = {
-    "book.start", "book.pick_mode", "book.pick_start", "book.dates", "book.pick_date", "book.pick_time", "book.attendees",
-    "book.confirm", "book.stop",
-    "meeting.list", "meeting.move_start", "meeting.move", "meeting.cancel_start", "meeting.cancel_confirm",
-    "meeting.cancel", "meeting.add_colleague_start", "meeting.add_colleague", "meeting.leader_unavailable",
-    "officer.week", "officer.schools", "officer.book_start", "officer.pick_school", "officer.invite",
-    "officer.past", "meeting.mark_no_show_start", "meeting.mark_no_show", "meeting.mark_held",
-    "contact.start", "contact.add",
-    "offer.accept", "offer.pick_slot",
-    "help.show", "access.request",
+    "book.start",
+    "book.pick_mode",
+    "book.pick_start",
+    "book.dates",
+    "book.pick_date",
+    "book.pick_time",
+    "book.attendees",
+    "book.confirm",
+    "book.stop",
+    "meeting.list",
+    "meeting.move_start",
+    "meeting.move",
+    "meeting.cancel_start",
+    "meeting.cancel_confirm",
+    "meeting.cancel",
+    "meeting.add_colleague_start",
+    "meeting.add_colleague",
+    "meeting.leader_unavailable",
+    "officer.week",
+    "officer.schools",
+    "officer.book_start",
+    "officer.pick_school",
+    "officer.invite",
+    "officer.past",
+    "meeting.mark_no_show_start",
+    "meeting.mark_no_show",
+    "meeting.mark_held",
+    "contact.start",
+    "contact.add",
+    "offer.accept",
+    "offer.pick_slot",
+    "help.show",
+    "access.request",
 }
 
 
@@ -52,10 +76,14 @@ def _act(b: Button) -> dict[str, Any]:
     """Action.Execute with an Action.Submit fallback carrying the same verb and data (older clients)."""
     data = {"verb": b.verb, **dict(b.data)}
     assoc = "auto" if b.inputs else "none"
-    out: dict[str, Any] = {"type": "Action.Execute", "title": b.title[:60], "verb": b.verb, "data": data,
-                           "associatedInputs": assoc,
-                           "fallback": {"type": "Action.Submit", "title": b.title[:60], "data": data,
-                                        "associatedInputs": assoc}}
+    out: dict[str, Any] = {
+        "type": "Action.Execute",
+        "title": b.title[:60],
+        "verb": b.verb,
+        "data": data,
+        "associatedInputs": assoc,
+        "fallback": {"type": "Action.Submit", "title": b.title[:60], "data": data, "associatedInputs": assoc},
+    }
     if b.style:
         out["style"] = b.style
     return out
@@ -74,11 +102,25 @@ def _heading(text: str) -> dict[str, Any]:
     return _text(text, weight="Bolder", size="Medium")
 
 
-def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: str = "", required: bool = True,
-             multi: bool = False, error: str = "", expanded: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "Input.ChoiceSet", "id": input_id, "label": label,
-                           "style": "expanded" if expanded else "compact", "isMultiSelect": multi,
-                           "choices": [{"title": c.title, "value": c.value} for c in choices]}
+def _choices(
+    input_id: str,
+    label: str,
+    choices: tuple[Choice, ...],
+    *,
+    value: str = "",
+    required: bool = True,
+    multi: bool = False,
+    error: str = "",
+    expanded: bool = False,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "style": "expanded" if expanded else "compact",
+        "isMultiSelect": multi,
+        "choices": [{"title": c.title, "value": c.value} for c in choices],
+    }
     if expanded or multi:
         out["wrap"] = True  # a long choice wraps instead of being cut
     if value:
@@ -89,11 +131,26 @@ def _choices(input_id: str, label: str, choices: tuple[Choice, ...], *, value: s
     return out
 
 
-def _input_text(input_id: str, label: str, *, required: bool, max_length: int, placeholder: str = "",
-                multiline: bool = False, style: str = "", value: str = "", regex: str = "",
-                error: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label, "maxLength": max_length,
-                           "isMultiline": multiline}
+def _input_text(
+    input_id: str,
+    label: str,
+    *,
+    required: bool,
+    max_length: int,
+    placeholder: str = "",
+    multiline: bool = False,
+    style: str = "",
+    value: str = "",
+    regex: str = "",
+    error: str = "",
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "Input.Text",
+        "id": input_id,
+        "label": label,
+        "maxLength": max_length,
+        "isMultiline": multiline,
+    }
     if value:
         out["value"] = value[:max_length]
     if regex:
@@ -150,8 +207,14 @@ class StartView:
 
 
 def book_start(v: StartView) -> dict[str, Any]:
-    body = [_heading(v.heading), _text(f"**{v.school}**, with your link officer **{v.officer}**." if v.school_id is None
-                                       else f"**{v.school}**, with you as link officer.")]
+    body = [
+        _heading(v.heading),
+        _text(
+            f"**{v.school}**, with your link officer **{v.officer}**."
+            if v.school_id is None
+            else f"**{v.school}**, with you as link officer."
+        ),
+    ]
     if v.entitlement:
         body.append(_text(v.entitlement))
     if v.figures:
@@ -160,21 +223,40 @@ def book_start(v: StartView) -> dict[str, Any]:
         body.append(_text(v.note, weight="Bolder"))
     extra: tuple[tuple[str, Any], ...] = () if v.school_id is None else (("schoolId", v.school_id),)
     if len(v.modes) > 1 or not v.times:
-        body.append(_choices("mode", "How would you like to meet?", v.modes,
-                             value=v.modes[0].value if v.modes else "", error="Please choose how to meet.",
-                             expanded=True))
+        body.append(
+            _choices(
+                "mode",
+                "How would you like to meet?",
+                v.modes,
+                value=v.modes[0].value if v.modes else "",
+                error="Please choose how to meet.",
+                expanded=True,
+            )
+        )
     else:  # one way to meet: said, not asked
         body.append(_text(f"How: {v.modes[0].title}."))
         extra = (*extra, ("mode", v.modes[0].value))
     if not v.times:
-        return _card(body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP]))
+        return _card(
+            body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP])
+        )
     body.append(_choices("start", "Time", v.times, value=v.times[0].value, error="Please choose a time."))
-    return _card(body, _actions([
-        Button("Choose this time", "book.pick_start", (*extra, ("offerId", v.offer_id)), inputs=True,
-               style="positive"),
-        Button("More dates", "book.pick_mode", extra, inputs=True),
-        STOP,
-    ]))
+    return _card(
+        body,
+        _actions(
+            [
+                Button(
+                    "Choose this time",
+                    "book.pick_start",
+                    (*extra, ("offerId", v.offer_id)),
+                    inputs=True,
+                    style="positive",
+                ),
+                Button("More dates", "book.pick_mode", extra, inputs=True),
+                STOP,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -194,11 +276,17 @@ def pick_date(v: DatesView) -> dict[str, Any]:
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
     if not v.dates:
-        body.append(_text("There are no free times left in that term. Your link officer can help: "
-                          "say **help** to see what else you can do."))
+        body.append(
+            _text(
+                "There are no free times left in that term. Your link officer can help: "
+                "say **help** to see what else you can do."
+            )
+        )
         return _card(body, _actions([b for b in (v.back, HELP) if b is not None]))
     body.append(_choices("date", "Date", v.dates, value=v.dates[0].value, error="Please choose a date."))
-    buttons = [Button("Show times", "book.pick_date", (("offerId", v.offer_id),), inputs=True, style="positive")]
+    buttons = [
+        Button("Show times", "book.pick_date", (("offerId", v.offer_id),), inputs=True, style="positive")
+    ]
     if v.back is not None:
         buttons.append(v.back)
     return _card(body, _actions([*buttons, STOP]))
@@ -219,13 +307,32 @@ def pick_time(v: TimesView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(f"Free times on **{v.day}**:")]
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
-    body.append(_choices("start", "Time", v.times, value=v.times[0].value if v.times else "",
-                         error="Please choose a time.", expanded=len(v.times) <= 6))
-    return _card(body, _actions([
-        Button("Choose this time", "book.pick_time", (("offerId", v.offer_id),), inputs=True, style="positive"),
-        Button("Other dates", "book.dates", (("offerId", v.offer_id),)),
-        STOP,
-    ]))
+    body.append(
+        _choices(
+            "start",
+            "Time",
+            v.times,
+            value=v.times[0].value if v.times else "",
+            error="Please choose a time.",
+            expanded=len(v.times) <= 6,
+        )
+    )
+    return _card(
+        body,
+        _actions(
+            [
+                Button(
+                    "Choose this time",
+                    "book.pick_time",
+                    (("offerId", v.offer_id),),
+                    inputs=True,
+                    style="positive",
+                ),
+                Button("Other dates", "book.dates", (("offerId", v.offer_id),)),
+                STOP,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -246,26 +353,65 @@ class AttendeesView:
 
 def pick_attendees(v: AttendeesView) -> dict[str, Any]:
     if v.facts:
-        body = [_heading("Book this TSM?"), _facts(list(v.facts)),
-                _text("A senior leader is expected to attend. Nothing is booked until you press Book it.")]
+        body = [
+            _heading("Book this TSM?"),
+            _facts(list(v.facts)),
+            _text("A senior leader is expected to attend. Nothing is booked until you press Book it."),
+        ]
     else:
-        body = [_heading("Who will attend?"),
-                _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend.")]
+        body = [
+            _heading("Who will attend?"),
+            _text(f"Your TSM on **{v.when}**. A senior leader is expected to attend."),
+        ]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
-    body.append(_choices("leader", "Senior leader", v.leaders, value=v.leader, error="Please choose the senior leader "
-                         "who will attend."))
+    body.append(
+        _choices(
+            "leader",
+            "Senior leader",
+            v.leaders,
+            value=v.leader,
+            error="Please choose the senior leader who will attend.",
+        )
+    )
     if v.colleagues:
-        body.append(_choices("colleagues", "Colleagues (optional)", v.colleagues, required=False, multi=True,
-                             expanded=len(v.colleagues) <= 6))
-    step = Button("Book it", "book.confirm", (("offerId", v.offer_id), ("start", v.start)), inputs=True,
-                  style="positive") if v.facts else \
-        Button("Next", "book.attendees", (("offerId", v.offer_id), ("start", v.start)), inputs=True, style="positive")
-    return _card(body, _actions([
-        step,
-        Button("Other times", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
-        STOP,
-    ]))
+        body.append(
+            _choices(
+                "colleagues",
+                "Colleagues (optional)",
+                v.colleagues,
+                required=False,
+                multi=True,
+                expanded=len(v.colleagues) <= 6,
+            )
+        )
+    step = (
+        Button(
+            "Book it",
+            "book.confirm",
+            (("offerId", v.offer_id), ("start", v.start)),
+            inputs=True,
+            style="positive",
+        )
+        if v.facts
+        else Button(
+            "Next",
+            "book.attendees",
+            (("offerId", v.offer_id), ("start", v.start)),
+            inputs=True,
+            style="positive",
+        )
+    )
+    return _card(
+        body,
+        _actions(
+            [
+                step,
+                Button("Other times", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
+                STOP,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -285,11 +431,16 @@ def confirm(v: ConfirmView) -> dict[str, Any]:
     body = [_heading(v.heading), _facts(list(v.facts))]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
-    return _card(body, _actions([
-        v.confirm,
-        Button("Change the time", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
-        STOP,
-    ]))
+    return _card(
+        body,
+        _actions(
+            [
+                v.confirm,
+                Button("Change the time", "book.pick_date", (("offerId", v.offer_id), ("date", v.date))),
+                STOP,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -332,12 +483,24 @@ def slots(v: SlotsView) -> dict[str, Any]:
     body = [_heading(v.heading), _text(v.message)]
     buttons: list[Button] = []
     if v.slots and v.offer_id:
-        body.append(_choices("start", "Other free times", v.slots, value=v.slots[0].value, expanded=len(v.slots) <= 6,
-                             error="Please choose a time."))
-        buttons.append(Button(v.pick_title, v.pick_verb, (("offerId", v.offer_id),), inputs=True, style="positive"))
+        body.append(
+            _choices(
+                "start",
+                "Other free times",
+                v.slots,
+                value=v.slots[0].value,
+                expanded=len(v.slots) <= 6,
+                error="Please choose a time.",
+            )
+        )
+        buttons.append(
+            Button(v.pick_title, v.pick_verb, (("offerId", v.offer_id),), inputs=True, style="positive")
+        )
         buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
     else:
-        body.append(_text("No other free times are left in that term: your link officer will help you find one."))
+        body.append(
+            _text("No other free times are left in that term: your link officer will help you find one.")
+        )
     if not buttons and not v.extra:
         buttons.append(HELP)
     return _card(body, _actions([*buttons, *v.extra]))
@@ -369,7 +532,10 @@ def meetings(v: MeetingsView) -> dict[str, Any]:
     if not v.items:
         body.append(_text(v.empty))
     for it in v.items[:12]:
-        part: list[dict[str, Any]] = [_text(f"**{it.title}**", separator=True, spacing="Medium"), _facts(list(it.facts))]
+        part: list[dict[str, Any]] = [
+            _text(f"**{it.title}**", separator=True, spacing="Medium"),
+            _facts(list(it.facts)),
+        ]
         if it.leader_unavailable:
             part.append(_text("Senior leader can't attend: please pick another time.", color="Attention"))
         if it.changeable:
@@ -394,26 +560,58 @@ class CancelView:
 
 
 def cancel_reason(v: CancelView) -> dict[str, Any]:
-    body = [_heading("Cancel this TSM?"), _facts(list(v.facts)),
-            _text(f"Please give a short reason (at least {REASON_MIN} characters): it goes to the other side with "
-                  "the cancellation."),
-            _input_text("reason", "Reason", required=True, max_length=500, multiline=True,
-                        placeholder="e.g. Ofsted visit that week", value=v.reason, regex=REASON_REGEX,
-                        error=REASON_ERROR)]
-    return _card(body, _actions([
-        Button("Continue", "meeting.cancel_confirm", (("meetingId", v.meeting_id),), inputs=True),
-        Button("Keep the meeting", "meeting.list"),
-    ]))
+    body = [
+        _heading("Cancel this TSM?"),
+        _facts(list(v.facts)),
+        _text(
+            f"Please give a short reason (at least {REASON_MIN} characters): it goes to the other side with "
+            "the cancellation."
+        ),
+        _input_text(
+            "reason",
+            "Reason",
+            required=True,
+            max_length=500,
+            multiline=True,
+            placeholder="e.g. Ofsted visit that week",
+            value=v.reason,
+            regex=REASON_REGEX,
+            error=REASON_ERROR,
+        ),
+    ]
+    return _card(
+        body,
+        _actions(
+            [
+                Button("Continue", "meeting.cancel_confirm", (("meetingId", v.meeting_id),), inputs=True),
+                Button("Keep the meeting", "meeting.list"),
+            ]
+        ),
+    )
 
 
 def cancel_confirm(v: CancelView) -> dict[str, Any]:
-    body = [_heading("Cancel this TSM for good?"), _facts([*v.facts, ("Reason", v.reason)]),
-            _text("The invitation will be withdrawn and the other side told. You can book another time afterwards.")]
-    return _card(body, _actions([
-        Button("Yes, cancel it", "meeting.cancel", (("meetingId", v.meeting_id), ("reason", v.reason)),
-               style="destructive"),
-        Button("No, keep it", "meeting.list"),
-    ]))
+    body = [
+        _heading("Cancel this TSM for good?"),
+        _facts([*v.facts, ("Reason", v.reason)]),
+        _text(
+            "The invitation will be withdrawn and the other side told. You can book another time afterwards."
+        ),
+    ]
+    return _card(
+        body,
+        _actions(
+            [
+                Button(
+                    "Yes, cancel it",
+                    "meeting.cancel",
+                    (("meetingId", v.meeting_id), ("reason", v.reason)),
+                    style="destructive",
+                ),
+                Button("No, keep it", "meeting.list"),
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -430,29 +628,58 @@ def add_colleague(v: AddColleagueView) -> dict[str, Any]:
         body.append(_text("Or someone new:", isSubtle=True))
     body.append(_input_text("name", "Name", required=False, max_length=120))
     body.append(_input_text("email", "Work email", required=False, max_length=254, style="Email"))
-    return _card(body, _actions([
-        Button("Invite them", "meeting.add_colleague", (("meetingId", v.meeting_id),), inputs=True,
-               style="positive"),
-        MY_MEETINGS,
-    ]))
+    return _card(
+        body,
+        _actions(
+            [
+                Button(
+                    "Invite them",
+                    "meeting.add_colleague",
+                    (("meetingId", v.meeting_id),),
+                    inputs=True,
+                    style="positive",
+                ),
+                MY_MEETINGS,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class LeaderAskView:
-    """"Our senior leader can't attend": which meeting (there may be this term's and next term's)."""
+    """ "Our senior leader can't attend": which meeting (there may be this term's and next term's)."""
 
     officer: str
     items: tuple[Choice, ...]  # title = when, value = meeting id
 
 
 def leader_ask(v: LeaderAskView) -> dict[str, Any]:
-    body = [_heading("Senior leader can't attend?"),
-            _text(f"A senior leader is expected at every TSM. Tell us which meeting, and we will tell {v.officer} "
-                  "and offer you other times in the same term.")]
-    body.append(_choices("meetingId", "Which meeting?", v.items, value=v.items[0].value if len(v.items) == 1 else "",
-                         error="Please choose the meeting.", expanded=True))
-    return _card(body, _actions([Button("Find another time", "meeting.leader_unavailable", inputs=True,
-                                        style="positive"), MY_MEETINGS]))
+    body = [
+        _heading("Senior leader can't attend?"),
+        _text(
+            f"A senior leader is expected at every TSM. Tell us which meeting, and we will tell {v.officer} "
+            "and offer you other times in the same term."
+        ),
+    ]
+    body.append(
+        _choices(
+            "meetingId",
+            "Which meeting?",
+            v.items,
+            value=v.items[0].value if len(v.items) == 1 else "",
+            error="Please choose the meeting.",
+            expanded=True,
+        )
+    )
+    return _card(
+        body,
+        _actions(
+            [
+                Button("Find another time", "meeting.leader_unavailable", inputs=True, style="positive"),
+                MY_MEETINGS,
+            ]
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- officers
@@ -485,8 +712,17 @@ def officer_week(v: WeekView) -> dict[str, Any]:
         if it.status:
             facts.append(("Note", it.status))
         body.append({"type": "Container", "separator": True, "items": [_facts(facts)]})
-    return _card(body, _actions([Button("My schools", "officer.schools"), Button("Book for a school", "officer.book_start"),
-                                 PAST, HELP]))
+    return _card(
+        body,
+        _actions(
+            [
+                Button("My schools", "officer.schools"),
+                Button("Book for a school", "officer.book_start"),
+                PAST,
+                HELP,
+            ]
+        ),
+    )
 
 
 PAST = Button("Past meetings", "officer.past")
@@ -519,20 +755,38 @@ def officer_past(v: PastView) -> dict[str, Any]:
     if not v.items:
         body.append(_text(f"No TSMs in the last {v.days} days."))
     else:
-        body.append(_text("Meetings are recorded as held when they end. If one did not take place, say so here; "
-                          "you can change it back."))
+        body.append(
+            _text(
+                "Meetings are recorded as held when they end. If one did not take place, say so here; "
+                "you can change it back."
+            )
+        )
     for it in v.items[:20]:
-        facts = [("School", it.school), ("Where", it.where), ("Recorded", PAST_WORDS.get(it.status, it.status))]
+        facts = [
+            ("School", it.school),
+            ("Where", it.where),
+            ("Recorded", PAST_WORDS.get(it.status, it.status)),
+        ]
         mid = (("meetingId", it.meeting_id),)
-        row = [Button("It was held", "meeting.mark_held", mid)] if it.status == "no_show" else \
-            [Button("It didn't take place", "meeting.mark_no_show_start", mid)]
+        row = (
+            [Button("It was held", "meeting.mark_held", mid)]
+            if it.status == "no_show"
+            else [Button("It didn't take place", "meeting.mark_no_show_start", mid)]
+        )
         if it.status in ("booked", "moved"):
             row.insert(0, Button("It was held", "meeting.mark_held", mid, style="positive"))
-        body.append({"type": "Container", "separator": True, "items": [
-            _text(f"**{it.title}**", spacing="Medium"), _facts(facts), *_action_sets(row)]})
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "items": [_text(f"**{it.title}**", spacing="Medium"), _facts(facts), *_action_sets(row)],
+            }
+        )
     if len(v.items) > 20:
         body.append(_text(f"…and {len(v.items) - 20} more."))
-    return _card(body, _actions([Button("My week", "officer.week"), Button("My schools", "officer.schools"), HELP]))
+    return _card(
+        body, _actions([Button("My week", "officer.week"), Button("My schools", "officer.schools"), HELP])
+    )
 
 
 @dataclass(frozen=True)
@@ -543,17 +797,40 @@ class NoShowView:
 
 
 def no_show_reason(v: NoShowView) -> dict[str, Any]:
-    body = [_heading("Record this TSM as not held?"), _facts(list(v.facts)),
-            _text("Please say briefly why (for example, nobody from the school came). The school's TSM for the term "
-                  "is then open to book again."),
-            _input_text("reason", "Why it did not take place", required=True, max_length=300, multiline=True,
-                        placeholder="e.g. Nobody from the school joined", value=v.reason, regex=REASON_REGEX,
-                        error=REASON_ERROR)]
-    return _card(body, _actions([
-        Button("Record as not held", "meeting.mark_no_show", (("meetingId", v.meeting_id),), inputs=True,
-               style="destructive"),
-        Button("Keep it as held", "officer.past"),
-    ]))
+    body = [
+        _heading("Record this TSM as not held?"),
+        _facts(list(v.facts)),
+        _text(
+            "Please say briefly why (for example, nobody from the school came). The school's TSM for the term "
+            "is then open to book again."
+        ),
+        _input_text(
+            "reason",
+            "Why it did not take place",
+            required=True,
+            max_length=300,
+            multiline=True,
+            placeholder="e.g. Nobody from the school joined",
+            value=v.reason,
+            regex=REASON_REGEX,
+            error=REASON_ERROR,
+        ),
+    ]
+    return _card(
+        body,
+        _actions(
+            [
+                Button(
+                    "Record as not held",
+                    "meeting.mark_no_show",
+                    (("meetingId", v.meeting_id),),
+                    inputs=True,
+                    style="destructive",
+                ),
+                Button("Keep it as held", "officer.past"),
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -575,8 +852,15 @@ def officer_schools(v: SchoolsView) -> dict[str, Any]:
     body.append(_facts([(r.name, r.status) for r in v.rows[:60]]))
     buttons: list[Button] = []
     if v.to_book:
-        body.append(_choices("schoolId", "Book for", _school_choices(v.to_book), value=v.to_book[0].value,
-                             error="Please choose a school."))
+        body.append(
+            _choices(
+                "schoolId",
+                "Book for",
+                _school_choices(v.to_book),
+                value=v.to_book[0].value,
+                error="Please choose a school.",
+            )
+        )
         buttons.append(Button("Book for this school", "officer.pick_school", inputs=True, style="positive"))
     buttons += [Button("My week", "officer.week"), Button("Add contact", "contact.start"), HELP]
     return _card(body, _actions(buttons))
@@ -586,20 +870,40 @@ def officer_schools(v: SchoolsView) -> dict[str, Any]:
 class PickSchoolView:
     heading: str
     schools: tuple[Choice, ...]  # value = school id
-    verb: str = "officer.pick_school"  # what "Next" does with the school: book for it, or invite it (officer.invite)
+    verb: str = (
+        "officer.pick_school"  # what "Next" does with the school: book for it, or invite it (officer.invite)
+    )
     next_title: str = "Next"
 
 
 def pick_school(v: PickSchoolView) -> dict[str, Any]:
     body = [_heading(v.heading)]
     if not v.schools:
-        body.append(_text("You have no schools linked to you yet. The LA attendance team links schools to officers."))
+        body.append(
+            _text("You have no schools linked to you yet. The LA attendance team links schools to officers.")
+        )
         return _card(body, _actions([HELP]))
     few = len(v.schools) <= 6  # a few: each name in full, wrapped; more: a drop-down of names that fit it
-    body.append(_choices("schoolId", "School", v.schools if few else _school_choices(v.schools),
-                         value=v.schools[0].value, error="Please choose a school.", expanded=few))
-    return _card(body, _actions([Button(v.next_title, v.verb, inputs=True, style="positive"),
-                                 Button("My schools", "officer.schools"), STOP]))
+    body.append(
+        _choices(
+            "schoolId",
+            "School",
+            v.schools if few else _school_choices(v.schools),
+            value=v.schools[0].value,
+            error="Please choose a school.",
+            expanded=few,
+        )
+    )
+    return _card(
+        body,
+        _actions(
+            [
+                Button(v.next_title, v.verb, inputs=True, style="positive"),
+                Button("My schools", "officer.schools"),
+                STOP,
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -615,12 +919,17 @@ class ProposalView:
 
 
 def proposal(v: ProposalView) -> dict[str, Any]:
-    body = [_heading(f"{v.officer} has booked your TSM"), _facts(list(v.facts)),
-            _text("Does this time suit you? Accept it, or pick another free time in the same term.")]
+    body = [
+        _heading(f"{v.officer} has booked your TSM"),
+        _facts(list(v.facts)),
+        _text("Does this time suit you? Accept it, or pick another free time in the same term."),
+    ]
     buttons = [Button("Accept", "offer.accept", (("meetingId", v.meeting_id),), style="positive")]
     if v.slots and v.offer_id:
         body.append(_choices("start", "Another time", v.slots, error="Please choose a time to move to."))
-        buttons.append(Button("Move to this time", "offer.pick_slot", (("offerId", v.offer_id),), inputs=True))
+        buttons.append(
+            Button("Move to this time", "offer.pick_slot", (("offerId", v.offer_id),), inputs=True)
+        )
         buttons.append(Button("Other dates", "book.dates", (("offerId", v.offer_id),)))
     actions = _actions(buttons)
     if v.join_url:
@@ -635,18 +944,34 @@ class AddContactView:
 
 
 def add_contact(v: AddContactView) -> dict[str, Any]:
-    body = [_heading("Add a school contact"),
-            _text("They can then use this bot for their school: book, move or cancel its TSM.")]
+    body = [
+        _heading("Add a school contact"),
+        _text("They can then use this bot for their school: book, move or cancel its TSM."),
+    ]
     if not v.schools:
         body.append(_text("You have no schools linked to you yet."))
         return _card(body, _actions([HELP]))
-    body += [_choices("urn", "School", _school_choices(v.schools), value=v.schools[0].value,
-                      error="Please choose a school."),
-             _input_text("name", "Name", required=True, max_length=120),
-             _input_text("email", "Work email", required=True, max_length=254, style="Email"),
-             _choices("role", "Role", v.roles, value=v.roles[0].value if v.roles else "")]
-    return _card(body, _actions([Button("Add contact", "contact.add", inputs=True, style="positive"),
-                                 Button("My schools", "officer.schools")]))
+    body += [
+        _choices(
+            "urn",
+            "School",
+            _school_choices(v.schools),
+            value=v.schools[0].value,
+            error="Please choose a school.",
+        ),
+        _input_text("name", "Name", required=True, max_length=120),
+        _input_text("email", "Work email", required=True, max_length=254, style="Email"),
+        _choices("role", "Role", v.roles, value=v.roles[0].value if v.roles else ""),
+    ]
+    return _card(
+        body,
+        _actions(
+            [
+                Button("Add contact", "contact.add", inputs=True, style="positive"),
+                Button("My schools", "officer.schools"),
+            ]
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- help
@@ -661,11 +986,29 @@ class HelpView:
 
 
 def help_card(v: HelpView) -> dict[str, Any]:
-    body = [_heading(v.heading), _text(v.intro),
-            _facts([(f"**{word}**", text) for word, text in v.commands])]
+    body = [_heading(v.heading), _text(v.intro), _facts([(f"**{word}**", text) for word, text in v.commands])]
     return _card(body, _actions(v.buttons))
 
 
-BUILDERS = (book_start, pick_date, pick_time, pick_attendees, confirm, done, slots, meetings, cancel_reason,
-            cancel_confirm, add_colleague, leader_ask, officer_week, officer_schools, pick_school, proposal,
-            add_contact, help_card, officer_past, no_show_reason)
+BUILDERS = (
+    book_start,
+    pick_date,
+    pick_time,
+    pick_attendees,
+    confirm,
+    done,
+    slots,
+    meetings,
+    cancel_reason,
+    cancel_confirm,
+    add_colleague,
+    leader_ask,
+    officer_week,
+    officer_schools,
+    pick_school,
+    proposal,
+    add_contact,
+    help_card,
+    officer_past,
+    no_show_reason,
+)

@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 from tsm.domain.text import plain
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERBS = {"offer.pick_slot", "officer.offer_slots", "meeting.move", "meeting.mark_no_show_start", "book.start", "contact.add"}
+VERBS = {
+    "offer.pick_slot",
+    "officer.offer_slots",
+    "meeting.move",
+    "meeting.mark_no_show_start",
+    "book.start",
+    "contact.add",
+}
 
 CHECKLIST = (
     "The school's overall attendance this year",
@@ -36,8 +43,12 @@ def button_rows(actions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     rows: list[list[dict[str, Any]]] = []
     for a in actions:
         row = rows[-1] if rows else None
-        if row is not None and len(row) < ROW_BUTTONS and \
-                sum(len(x.get("title", "")) for x in row) + len(a.get("title", "")) + 4 * len(row) <= ROW_CHARS:
+        if (
+            row is not None
+            and len(row) < ROW_BUTTONS
+            and sum(len(x.get("title", "")) for x in row) + len(a.get("title", "")) + 4 * len(row)
+            <= ROW_CHARS
+        ):
             row.append(a)
         else:
             rows.append([a])
@@ -46,10 +57,19 @@ def button_rows(actions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 # A drop-down (compact Input.ChoiceSet) never wraps: at 320 px it shows about this many characters.
 DROPDOWN_CHARS = 34
-_SCHOOL_WORDS = (("Church of England", "CE"), ("Voluntary Aided", "VA"), ("Voluntary Controlled", "VC"),
-                 ("Roman Catholic", "RC"), ("Primary School", "Primary"), ("Junior School", "Junior"),
-                 ("Infant School", "Infant"), ("Secondary School", "Secondary"), ("Nursery School", "Nursery"),
-                 (" and ", " & "), ("Saint ", "St "))
+_SCHOOL_WORDS = (
+    ("Church of England", "CE"),
+    ("Voluntary Aided", "VA"),
+    ("Voluntary Controlled", "VC"),
+    ("Roman Catholic", "RC"),
+    ("Primary School", "Primary"),
+    ("Junior School", "Junior"),
+    ("Infant School", "Infant"),
+    ("Secondary School", "Secondary"),
+    ("Nursery School", "Nursery"),
+    (" and ", " & "),
+    ("Saint ", "St "),
+)
 
 
 def short_school(title: str, limit: int = DROPDOWN_CHARS) -> str:
@@ -60,9 +80,9 @@ def short_school(title: str, limit: int = DROPDOWN_CHARS) -> str:
     for long, short in _SCHOOL_WORDS:
         title = title.replace(long, short)
     if len(title) > limit and title.endswith(")") and " (" in title:
-        title = title[:title.rindex(" (")]
+        title = title[: title.rindex(" (")]
     if len(title) > limit:
-        title = title[:limit - 1].rsplit(" ", 1)[0] + "…"
+        title = title[: limit - 1].rsplit(" ", 1)[0] + "…"
     return title
 
 
@@ -109,14 +129,25 @@ def _facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
 
 
-def _execute(title: str, verb: str, data: dict[str, Any], *, inputs: bool = False, style: str = "") -> dict[str, Any]:
+def _execute(
+    title: str, verb: str, data: dict[str, Any], *, inputs: bool = False, style: str = ""
+) -> dict[str, Any]:
     """Action.Execute with an Action.Submit fallback carrying the same verb (older clients). ``inputs``: send the
     card's inputs with it (and let the client check the required ones)."""
     assoc = "auto" if inputs else "none"
-    out = {"type": "Action.Execute", "title": title, "verb": verb, "data": {"verb": verb, **data},
-           "associatedInputs": assoc,
-           "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data},
-                        "associatedInputs": assoc}}
+    out = {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": {"verb": verb, **data},
+        "associatedInputs": assoc,
+        "fallback": {
+            "type": "Action.Submit",
+            "title": title,
+            "data": {"verb": verb, **data},
+            "associatedInputs": assoc,
+        },
+    }
     if style:
         out["style"] = style
     return out
@@ -126,9 +157,16 @@ def _pick(input_id: str, label: str, choices: list[tuple[str, str]], error: str)
     """A required choice (title, value), the first preselected: times and schools are choices, never a row of
     buttons (Teams cuts a button's title)."""
     few = len(choices) <= 6  # a few: one tap each, wrapped; more: a drop-down
-    out = {"type": "Input.ChoiceSet", "id": input_id, "label": label, "style": "expanded" if few else "compact",
-           "isMultiSelect": False, "choices": [{"title": t, "value": v} for t, v in choices], "isRequired": True,
-           "errorMessage": error}
+    out = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "style": "expanded" if few else "compact",
+        "isMultiSelect": False,
+        "choices": [{"title": t, "value": v} for t, v in choices],
+        "isRequired": True,
+        "errorMessage": error,
+    }
     if few:
         out["wrap"] = True
     if choices:
@@ -181,20 +219,38 @@ def _lead(v: ReminderView) -> tuple[str, str]:
 
 def reminder(v: ReminderView) -> dict[str, Any]:
     # No promise of a link: the local calendar makes none (with Outlook it is on the meeting by now).
-    place = ("On Microsoft Teams" + ("" if v.join_url else " (no joining link here: ask your link officer)")) \
-        if v.mode == "teams" \
+    place = (
+        ("On Microsoft Teams" + ("" if v.join_url else " (no joining link here: ask your link officer)"))
+        if v.mode == "teams"
         else f"At school: {v.location}"
-    heading = ("Your TSM has moved" if v.moved else "Your TSM is booked") if v.kind == "confirm" else _lead(v)[0]
-    body = [_text(heading, weight="Bolder", size="Medium"),
-            _facts([("School", v.school), ("When", when(v.start, v.end, v.timezone)), ("Where", place),
-                    ("Link officer", v.officer)])]
+    )
+    heading = (
+        ("Your TSM has moved" if v.moved else "Your TSM is booked") if v.kind == "confirm" else _lead(v)[0]
+    )
+    body = [
+        _text(heading, weight="Bolder", size="Medium"),
+        _facts(
+            [
+                ("School", v.school),
+                ("When", when(v.start, v.end, v.timezone)),
+                ("Where", place),
+                ("Link officer", v.officer),
+            ]
+        ),
+    ]
     if v.kind == "remind_7d":
         body.append(_text("To prepare, please bring:", weight="Bolder"))
         body.extend(_text(f"- {item}") for item in CHECKLIST)
     if v.kind in ("remind_1d", "remind_7d"):
-        body.append(_text("A senior leader is expected to attend. If they can't, say "
-                          "**senior leader unavailable** and we will offer other times."))
-    actions = [{"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url}] if v.join_url else None
+        body.append(
+            _text(
+                "A senior leader is expected to attend. If they can't, say "
+                "**senior leader unavailable** and we will offer other times."
+            )
+        )
+    actions = (
+        [{"type": "Action.OpenUrl", "title": "Join on Teams", "url": v.join_url}] if v.join_url else None
+    )
     return _card(body, actions)
 
 
@@ -210,9 +266,14 @@ class BookInviteView:
 
 def book_invite(v: BookInviteView) -> dict[str, Any]:
     """The Book button (in an email: the sign-in link to the web page, which opens the same booking)."""
-    return _card([_text(v.heading, weight="Bolder", size="Medium"), _text(v.text),
-                  _facts([("School", v.school), ("Link officer", v.officer)])],
-                 [_execute("Book a TSM", "book.start", {})])
+    return _card(
+        [
+            _text(v.heading, weight="Bolder", size="Medium"),
+            _text(v.text),
+            _facts([("School", v.school), ("Link officer", v.officer)]),
+        ],
+        [_execute("Book a TSM", "book.start", {})],
+    )
 
 
 def reminder_text(v: ReminderView) -> str:
@@ -240,9 +301,15 @@ def agenda(v: AgendaView) -> dict[str, Any]:
     body = [_text(f"Your TSMs on {v.day}", weight="Bolder", size="Medium")]
     z = ZoneInfo(v.timezone)
     for it in v.items:
-        body.append(_facts([("Time", f"{it.start.astimezone(z):%H:%M}–{it.end.astimezone(z):%H:%M}"),
-                            ("School", it.school),
-                            ("Where", "Microsoft Teams" if it.mode == "teams" else it.place)]))
+        body.append(
+            _facts(
+                [
+                    ("Time", f"{it.start.astimezone(z):%H:%M}–{it.end.astimezone(z):%H:%M}"),
+                    ("School", it.school),
+                    ("Where", "Microsoft Teams" if it.mode == "teams" else it.place),
+                ]
+            )
+        )
     return _card(body)
 
 
@@ -260,15 +327,23 @@ class UnbookedView:
 
 
 def unbooked(v: UnbookedView) -> dict[str, Any]:
-    body = [_text(f"{len(v.schools)} of your schools have no TSM in the {v.term}", weight="Bolder", size="Medium")]
+    body = [
+        _text(f"{len(v.schools)} of your schools have no TSM in the {v.term}", weight="Bolder", size="Medium")
+    ]
     for sc in v.schools[:20]:
         body.append(_text(f"**{sc.name}**: {sc.why}"))
     if len(v.schools) > 20:
         body.append(_text(f"…and {len(v.schools) - 20} more: say **my schools** for the full list."))
     if not v.schools:
         return _card(body)
-    body.append(_pick("schoolId", "Offer times to", [(short_school(sc.name), str(sc.school_id))
-                                                     for sc in v.schools[:20]], "Please choose a school."))
+    body.append(
+        _pick(
+            "schoolId",
+            "Offer times to",
+            [(short_school(sc.name), str(sc.school_id)) for sc in v.schools[:20]],
+            "Please choose a school.",
+        )
+    )
     return _card(body, [_execute("Offer times", "officer.offer_slots", {}, inputs=True, style="positive")])
 
 
@@ -299,27 +374,52 @@ def next_tsm_offer(v: OfferView) -> dict[str, Any]:
     body = [_text(v.heading, weight="Bolder", size="Medium")]
     correction = []
     if v.held_meeting_id is not None:
-        body.append(_text(f"The TSM with {v.school} that has just ended is recorded as held. If it did not take "
-                          "place, say so below.", isSubtle=True))
-        correction.append(_execute("It didn't take place", "meeting.mark_no_show_start",
-                                   {"meetingId": v.held_meeting_id}))
+        body.append(
+            _text(
+                f"The TSM with {v.school} that has just ended is recorded as held. If it did not take "
+                "place, say so below.",
+                isSubtle=True,
+            )
+        )
+        correction.append(
+            _execute("It didn't take place", "meeting.mark_no_show_start", {"meetingId": v.held_meeting_id})
+        )
     if v.booked:
-        body.append(_text(f"The {v.term} TSM for {v.school} with {v.officer} is already booked: {v.booked}. "
-                          "Nothing more to book for now."))
+        body.append(
+            _text(
+                f"The {v.term} TSM for {v.school} with {v.officer} is already booked: {v.booked}. "
+                "Nothing more to book for now."
+            )
+        )
         return _card(body, [_execute("My meetings", "meeting.list", {}), *correction])
-    body.append(_text(f"Next TSM for {v.school} with {v.officer}, {v.term}, "
-                      f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's "
-                      "calendar:"))
+    body.append(
+        _text(
+            f"Next TSM for {v.school} with {v.officer}, {v.term}, "
+            f"{'on Teams' if v.mode == 'teams' else 'at school'}. These times are free in the officer's "
+            "calendar:"
+        )
+    )
     if not v.slots:
         body.append(_text("No free times are left in that term yet: your link officer will be in touch."))
         return _card(body, correction or None)
     if not v.can_pick:
         body.extend(_text(f"- {when(sl.start, sl.end, v.timezone)}") for sl in v.slots[:5])
         return _card(body, correction or None)
-    body.append(_pick("start", "Time", [(when(sl.start, sl.end, v.timezone), sl.start.isoformat())
-                                        for sl in v.slots[:8]], "Please choose a time."))
-    book = _execute("Book this time", "offer.pick_slot", {"schoolId": v.school_id, "mode": v.mode}, inputs=True,
-                    style="positive")
+    body.append(
+        _pick(
+            "start",
+            "Time",
+            [(when(sl.start, sl.end, v.timezone), sl.start.isoformat()) for sl in v.slots[:8]],
+            "Please choose a time.",
+        )
+    )
+    book = _execute(
+        "Book this time",
+        "offer.pick_slot",
+        {"schoolId": v.school_id, "mode": v.mode},
+        inputs=True,
+        style="positive",
+    )
     return _card(body, [book, *correction])
 
 
@@ -336,17 +436,37 @@ class RebookView:
 
 def leader_rebook(v: RebookView) -> dict[str, Any]:
     """The school said (or Outlook shows) its senior leader can't attend: other times in the same term."""
-    body = [_text("Your senior leader can't attend: let's find another time", weight="Bolder", size="Medium"),
-            _text(f"Your TSM with {v.officer} on {when(v.start, v.end, v.timezone)} needs a senior leader. "
-                  "These times in the same term are free; pick one to move the meeting. "
-                  f"{v.officer} has been told.")]
+    body = [
+        _text("Your senior leader can't attend: let's find another time", weight="Bolder", size="Medium"),
+        _text(
+            f"Your TSM with {v.officer} on {when(v.start, v.end, v.timezone)} needs a senior leader. "
+            "These times in the same term are free; pick one to move the meeting. "
+            f"{v.officer} has been told."
+        ),
+    ]
     if not v.slots:
         body.append(_text("No other free times are left this term: your link officer will contact you."))
         return _card(body)
-    body.append(_pick("start", "New time", [(when(sl.start, sl.end, v.timezone), sl.start.isoformat())
-                                            for sl in v.slots[:8]], "Please choose a time."))
-    return _card(body, [_execute("Move to this time", "meeting.move", {"meetingId": v.meeting_id}, inputs=True,
-                                 style="positive")])
+    body.append(
+        _pick(
+            "start",
+            "New time",
+            [(when(sl.start, sl.end, v.timezone), sl.start.isoformat()) for sl in v.slots[:8]],
+            "Please choose a time.",
+        )
+    )
+    return _card(
+        body,
+        [
+            _execute(
+                "Move to this time",
+                "meeting.move",
+                {"meetingId": v.meeting_id},
+                inputs=True,
+                style="positive",
+            )
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -360,19 +480,45 @@ class AccessRequestView:
     schools: tuple[tuple[str, str], ...]  # (name, URN)
 
 
-ACCESS_ROLES = [("Attendance lead", "attendance_lead"), ("Senior leader", "senior_leader"), ("Other staff", "other")]
+ACCESS_ROLES = [
+    ("Attendance lead", "attendance_lead"),
+    ("Senior leader", "senior_leader"),
+    ("Other staff", "other"),
+]
 
 
 def access_request(v: AccessRequestView) -> dict[str, Any]:
     """To the LA's admins: add the person as a school contact in two presses (their school, Add as contact)."""
-    body = [_text("Someone asks for access", weight="Bolder", size="Medium"),
-            _facts([("Name", plain(v.name) or "(not given)"), ("Email", plain(v.email)),
-                    ("Microsoft 365 tenant", v.tenant or "(not given)")]),
-            _text("If they are school staff, add them as a contact of their school: the bot knows them the next time "
-                  "they write. If not, there is nothing to do.", isSubtle=True)]
+    body = [
+        _text("Someone asks for access", weight="Bolder", size="Medium"),
+        _facts(
+            [
+                ("Name", plain(v.name) or "(not given)"),
+                ("Email", plain(v.email)),
+                ("Microsoft 365 tenant", v.tenant or "(not given)"),
+            ]
+        ),
+        _text(
+            "If they are school staff, add them as a contact of their school: the bot knows them the next time "
+            "they write. If not, there is nothing to do.",
+            isSubtle=True,
+        ),
+    ]
     if not v.schools:
         return _card(body)
-    body.append(_pick("urn", "Their school", [(short_school(n), u) for n, u in v.schools], "Please choose a school."))
+    body.append(
+        _pick("urn", "Their school", [(short_school(n), u) for n, u in v.schools], "Please choose a school.")
+    )
     body.append(_pick("role", "Their role", ACCESS_ROLES, "Please choose a role."))
-    return _card(body, [_execute("Add as contact", "contact.add", {"name": v.name, "email": v.email}, inputs=True,
-                                 style="positive")])
+    return _card(
+        body,
+        [
+            _execute(
+                "Add as contact",
+                "contact.add",
+                {"name": v.name, "email": v.email},
+                inputs=True,
+                style="positive",
+            )
+        ],
+    )

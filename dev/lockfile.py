@@ -49,7 +49,9 @@ def pyproject_digest(path: Path | None = None) -> str:
     relevant = {
         "requires-python": project.get("requires-python"),
         "dependencies": sorted(project.get("dependencies", [])),
-        "optional-dependencies": {k: sorted(v) for k, v in sorted(project.get("optional-dependencies", {}).items())},
+        "optional-dependencies": {
+            k: sorted(v) for k, v in sorted(project.get("optional-dependencies", {}).items())
+        },
         "build-requires": sorted(data.get("build-system", {}).get("requires", [])),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
@@ -60,7 +62,7 @@ def recorded_digest(lock: Path) -> str | None:
         return None
     for line in lock.read_text(encoding="utf-8").splitlines():
         if line.startswith(MARK):
-            return line[len(MARK):].strip()
+            return line[len(MARK) :].strip()
     return None
 
 
@@ -96,9 +98,20 @@ def compile_locks(uv: str, upgrade: bool = False, upgrade_packages: tuple[str, .
     data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
     build = [*data.get("build-system", {}).get("requires", []), *TOOLING]
     digest = pyproject_digest()
-    common = ["pip", "compile", "--universal", "--python-version", MIN_PYTHON, "--generate-hashes",
-              "--custom-compile-command", "make lock", "--quiet"]
-    common += ["--upgrade"] if upgrade else [p for name in upgrade_packages for p in ("--upgrade-package", name)]
+    common = [
+        "pip",
+        "compile",
+        "--universal",
+        "--python-version",
+        MIN_PYTHON,
+        "--generate-hashes",
+        "--custom-compile-command",
+        "make lock",
+        "--quiet",
+    ]
+    common += (
+        ["--upgrade"] if upgrade else [p for name in upgrade_packages for p in ("--upgrade-package", name)]
+    )
     # The build requirements and pip come on standard input ("-"), so no temporary path ends up in the locks.
     # The dev lock is resolved first (everything), the runtime lock within it: the same pin for every package both
     # hold. An existing lock's pins are kept unless upgraded (uv reads the output file as preferences).
@@ -121,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     comp = sub.add_parser("compile", help="write both locks")
     comp.add_argument("--uv", required=True, help="the uv executable")
     comp.add_argument("--upgrade", action="store_true", help="every package to its newest allowed version")
-    comp.add_argument("--upgrade-package", action="append", default=[], metavar="NAME",
-                      help="this package (and what it needs) to its newest allowed version")
+    comp.add_argument(
+        "--upgrade-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="this package (and what it needs) to its newest allowed version",
+    )
     args = parser.parse_args(argv)
     if args.command == "check":
         return check()

@@ -61,6 +61,7 @@ class SQLModelPlugin(Plugin):
         # Called for every class statement (cheap). Not the base-class hook: pydantic's plugin takes that one for
         # every model, and mypy calls only the first plugin's.
         return _note_table
+
     def _table_field(self, fullname: str) -> tuple[TypeInfo, str] | None:
         cls_name, _, attr = fullname.rpartition(".")
         sym = self.lookup_fully_qualified(cls_name)

@@ -47,13 +47,22 @@ class Counts(Protocol):
     lost: int
 
 
-async def deliver(claim: Claim, counts: Counts, *, ledger: Ledger, messenger: MessengerPort,
-                  compose: Callable[[Due], Awaitable[Message | None]], max_attempts: int) -> SendStatus | None:
+async def deliver(
+    claim: Claim,
+    counts: Counts,
+    *,
+    ledger: Ledger,
+    messenger: MessengerPort,
+    compose: Callable[[Due], Awaitable[Message | None]],
+    max_attempts: int,
+) -> SendStatus | None:
     """Deliver one claim and count the outcome; returns the send status when a send was attempted."""
     try:
         message = await compose(claim.due)
     except Exception as exc:  # noqa: BLE001
-        log.exception("could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind, claim.due.subject_id)
+        log.exception(
+            "could not compose %s for %s %s", claim.due.kind, claim.due.subject_kind, claim.due.subject_id
+        )
         await retry_or_fail(claim, counts, type(exc).__name__, ledger=ledger, max_attempts=max_attempts)
         return None
     if message is None:
@@ -76,17 +85,30 @@ async def deliver(claim: Claim, counts: Counts, *, ledger: Ledger, messenger: Me
         await ledger.finish(claim, "undeliverable", sent.status.value)
         counts.undeliverable += 1
     else:
-        await retry_or_fail(claim, counts, sent.detail or sent.status.value, sent.retry_after, ledger=ledger,
-                            max_attempts=max_attempts)
+        await retry_or_fail(
+            claim,
+            counts,
+            sent.detail or sent.status.value,
+            sent.retry_after,
+            ledger=ledger,
+            max_attempts=max_attempts,
+        )
     return sent.status
 
 
-async def retry_or_fail(claim: Claim, counts: Counts, error: str, retry_after: float | None = None, *,
-                        ledger: Ledger, max_attempts: int) -> None:
+async def retry_or_fail(
+    claim: Claim,
+    counts: Counts,
+    error: str,
+    retry_after: float | None = None,
+    *,
+    ledger: Ledger,
+    max_attempts: int,
+) -> None:
     if claim.attempts >= max_attempts:
         await ledger.finish(claim, "failed", error)
         counts.failed += 1
     else:
-        delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2 ** claim.attempts)
+        delay = timedelta(seconds=retry_after) if retry_after else timedelta(seconds=30 * 2**claim.attempts)
         await ledger.retry_later(claim, delay, error)
         counts.retry += 1

@@ -59,8 +59,6 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-
-
 @dataclass(frozen=True)
 class PurgeResult:
     evaluations: int = 0
@@ -73,8 +71,9 @@ class PurgeResult:
         return self.evaluations + self.receipts + self.records + self.actions
 
 
-async def evaluation_message(evaluations: Evaluations, meeting_id: int, contact_id: int, *,
-                             reminder: bool = False) -> Message | None:
+async def evaluation_message(
+    evaluations: Evaluations, meeting_id: int, contact_id: int, *, reminder: bool = False
+) -> Message | None:
     """The evaluation request (or its reminder) as a card; None when the person has answered already."""
     view = await evaluations.card_view(meeting_id, contact_id)
     if view.answered:
@@ -84,10 +83,20 @@ async def evaluation_message(evaluations: Evaluations, meeting_id: int, contact_
 
 
 class FeedbackJobs:
-    def __init__(self, *, db: Database, messenger: MessengerPort, ledger: Ledger, clock: Callable[[], datetime],
-                 evaluations: Evaluations | None = None, retention_days: int = 730,
-                 evaluation_reminder_after: timedelta = timedelta(days=3), action_lead_days: int = 7,
-                 record_prompt_after: timedelta = timedelta(minutes=30), max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        messenger: MessengerPort,
+        ledger: Ledger,
+        clock: Callable[[], datetime],
+        evaluations: Evaluations | None = None,
+        retention_days: int = 730,
+        evaluation_reminder_after: timedelta = timedelta(days=3),
+        action_lead_days: int = 7,
+        record_prompt_after: timedelta = timedelta(minutes=30),
+        max_attempts: int = 5,
+    ) -> None:
         self.db = db
         self.messenger = messenger
         self.ledger = ledger
@@ -102,10 +111,16 @@ class FeedbackJobs:
     @classmethod
     def for_app(cls, app, messenger: MessengerPort, ledger: Ledger) -> FeedbackJobs:
         s = app.settings
-        return cls(db=app.db, messenger=messenger, ledger=ledger, clock=ledger.clock,
-                   evaluations=app.evaluations, retention_days=s.feedback_retention_days,
-                   evaluation_reminder_after=timedelta(days=s.evaluation_reminder_days),
-                   action_lead_days=s.action_reminder_lead_days)
+        return cls(
+            db=app.db,
+            messenger=messenger,
+            ledger=ledger,
+            clock=ledger.clock,
+            evaluations=app.evaluations,
+            retention_days=s.feedback_retention_days,
+            evaluation_reminder_after=timedelta(days=s.evaluation_reminder_days),
+            action_lead_days=s.action_reminder_lead_days,
+        )
 
     async def run_all(self) -> SweepResult:
         total = SweepResult()
@@ -127,23 +142,51 @@ class FeedbackJobs:
     async def due_evaluation_reminders(self) -> list[Due]:
         now = self.clock()
         async with self.db.reader() as s:
-            asked = list(await s.exec(select(Outbound).where(
-                Outbound.kind == "evaluation", Outbound.status == "sent", Outbound.recipient_kind == "contact",
-                col(Outbound.sent_at) <= now - self.evaluation_reminder_after,
-                col(Outbound.sent_at) > now - self.evaluation_reminder_after - timedelta(days=30))))
+            asked = list(
+                await s.exec(
+                    select(Outbound).where(
+                        Outbound.kind == "evaluation",
+                        Outbound.status == "sent",
+                        Outbound.recipient_kind == "contact",
+                        col(Outbound.sent_at) <= now - self.evaluation_reminder_after,
+                        col(Outbound.sent_at) > now - self.evaluation_reminder_after - timedelta(days=30),
+                    )
+                )
+            )
             if not asked:
                 return []
-            answered = {(r.meeting_id, r.contact_id) for r in await s.exec(select(EvaluationReceipt).where(
-                col(EvaluationReceipt.meeting_id).in_({o.subject_id for o in asked})))}
-            meetings = {m.id: m for m in await s.exec(select(Meeting).where(
-                col(Meeting.id).in_({o.subject_id for o in asked})))}
+            answered = {
+                (r.meeting_id, r.contact_id)
+                for r in await s.exec(
+                    select(EvaluationReceipt).where(
+                        col(EvaluationReceipt.meeting_id).in_({o.subject_id for o in asked})
+                    )
+                )
+            }
+            meetings = {
+                m.id: m
+                for m in await s.exec(
+                    select(Meeting).where(col(Meeting.id).in_({o.subject_id for o in asked}))
+                )
+            }
         due = []
         for o in asked:
             m = meetings.get(o.subject_id)
-            if m is None or m.status in ("cancelled", "no_show") or (o.subject_id, o.recipient_id) in answered:
+            if (
+                m is None
+                or m.status in ("cancelled", "no_show")
+                or (o.subject_id, o.recipient_id) in answered
+            ):
                 continue
-            due.append(Due("evaluation_reminder", "meeting", o.subject_id, Recipient("contact", o.recipient_id),
-                           iso(m.start)))
+            due.append(
+                Due(
+                    "evaluation_reminder",
+                    "meeting",
+                    o.subject_id,
+                    Recipient("contact", o.recipient_id),
+                    iso(m.start),
+                )
+            )
         return due
 
     async def evaluation_reminders(self) -> SweepResult:
@@ -156,11 +199,20 @@ class FeedbackJobs:
         record card to fill in, once per meeting (and time: a moved meeting is a new one)."""
         now = self.clock()
         async with self.db.reader() as s:
-            rows = list(await s.exec(select(Meeting).where(
-                col(Meeting.status).in_(ACTIVE), Meeting.end <= now - self.record_prompt_after,
-                Meeting.end > now - timedelta(days=3),
-                col(Meeting.id).not_in(select(TsmRecord.meeting_id)))))
-        return [Due("record_prompt", "meeting", m.id, Recipient("officer", m.officer_id), iso(m.start)) for m in rows]
+            rows = list(
+                await s.exec(
+                    select(Meeting).where(
+                        col(Meeting.status).in_(ACTIVE),
+                        Meeting.end <= now - self.record_prompt_after,
+                        Meeting.end > now - timedelta(days=3),
+                        col(Meeting.id).not_in(select(TsmRecord.meeting_id)),
+                    )
+                )
+            )
+        return [
+            Due("record_prompt", "meeting", m.id, Recipient("officer", m.officer_id), iso(m.start))
+            for m in rows
+        ]
 
     async def record_prompts(self) -> SweepResult:
         return await self._deliver(await self.ledger.claim(await self.due_record_prompts()))
@@ -185,36 +237,74 @@ class FeedbackJobs:
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
-            rows = list(await s.exec(
-                select(RecordAction, Meeting).join(TsmRecord, TsmRecord.id == RecordAction.record_id)
-                .join(Meeting, Meeting.id == TsmRecord.meeting_id)
-                .where(col(RecordAction.done_at).is_(None),
-                       RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
-                       RecordAction.due_date >= (now - timedelta(days=14)).date())))
+            rows = list(
+                await s.exec(
+                    select(RecordAction, Meeting)
+                    .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+                    .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+                    .where(
+                        col(RecordAction.done_at).is_(None),
+                        RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
+                        RecordAction.due_date >= (now - timedelta(days=14)).date(),
+                    )
+                )
+            )
             for a, m in rows:
                 schools = await schools_of(s, m.id)
                 if not schools:
                     continue
                 la = await s.get(LA, schools[0].la_id)
                 today = now.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date()
-                nxt = (await s.exec(select(Meeting.start).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                    .where(col(MeetingSchool.school_id).in_([sc.id for sc in schools]),
-                                           Meeting.start > m.start, col(Meeting.status).in_(ACTIVE))
-                                    .order_by(Meeting.start).limit(1))).first()
-                next_day = nxt.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date() if nxt else None
-                if not action_reminder_due(due=a.due_date, today=today, done=False, next_tsm=next_day,
-                                           lead_days=self.action_lead_days):
+                nxt = (
+                    await s.exec(
+                        select(Meeting.start)
+                        .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                        .where(
+                            col(MeetingSchool.school_id).in_([sc.id for sc in schools]),
+                            Meeting.start > m.start,
+                            col(Meeting.status).in_(ACTIVE),
+                        )
+                        .order_by(Meeting.start)
+                        .limit(1)
+                    )
+                ).first()
+                next_day = (
+                    nxt.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date() if nxt else None
+                )
+                if not action_reminder_due(
+                    due=a.due_date,
+                    today=today,
+                    done=False,
+                    next_tsm=next_day,
+                    lead_days=self.action_lead_days,
+                ):
                     continue
                 if a.owner == ActionOwner.SCHOOL.value:
-                    contacts = list(await s.exec(select(SchoolContact.id).where(
-                        col(SchoolContact.school_id).in_([sc.id for sc in schools]),
-                        SchoolContact.active == True,  # noqa: E712
-                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")))))
-                    due += [Due("action_reminder", "action", a.id, Recipient("contact", c), a.due_date.isoformat())
-                            for c in contacts]
+                    contacts = list(
+                        await s.exec(
+                            select(SchoolContact.id).where(
+                                col(SchoolContact.school_id).in_([sc.id for sc in schools]),
+                                SchoolContact.active == True,  # noqa: E712
+                                col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                            )
+                        )
+                    )
+                    due += [
+                        Due(
+                            "action_reminder", "action", a.id, Recipient("contact", c), a.due_date.isoformat()
+                        )
+                        for c in contacts
+                    ]
                 else:
-                    due.append(Due("action_reminder", "action", a.id, Recipient("officer", m.officer_id),
-                                   a.due_date.isoformat()))
+                    due.append(
+                        Due(
+                            "action_reminder",
+                            "action",
+                            a.id,
+                            Recipient("officer", m.officer_id),
+                            a.due_date.isoformat(),
+                        )
+                    )
         return due
 
     async def action_reminders(self) -> SweepResult:
@@ -244,26 +334,46 @@ class FeedbackJobs:
             rec = await s.get(TsmRecord, a.record_id)
             m = await s.get(Meeting, rec.meeting_id)
             names = [sc.name for sc in await schools_of(s, m.id)]
-            la = await s.get(LA, (await s.exec(select(School.la_id).join(
-                MeetingSchool, MeetingSchool.school_id == School.id).where(MeetingSchool.meeting_id == m.id))).first())
+            la = await s.get(
+                LA,
+                (
+                    await s.exec(
+                        select(School.la_id)
+                        .join(MeetingSchool, MeetingSchool.school_id == School.id)
+                        .where(MeetingSchool.meeting_id == m.id)
+                    )
+                ).first(),
+            )
         tz = ZoneInfo(la.timezone if la else "Europe/London")
         school = " & ".join(names)
         today = self.clock().astimezone(tz).date()
         when = "was due" if a.due_date < today else "is due"
         owner = ActionOwner(a.owner).label + (f" ({a.owner_detail})" if a.owner_detail else "")
-        body = [text("Reminder: an action from your TSM", weight="Bolder", size="Medium"),
-                text(f"**{a.text}**"),
-                text(f"{school}: agreed at the TSM on {m.start.astimezone(tz):%d %B %Y}. Owner: {owner}. "
-                     f"It {when} on {a.due_date:%A %d %B %Y}.")]
-        buttons = [execute("Mark it done", "record.action_done", {"actionId": a.id}),
-                   execute("Open the record", "record.edit", {"meetingId": m.id})]
+        body = [
+            text("Reminder: an action from your TSM", weight="Bolder", size="Medium"),
+            text(f"**{a.text}**"),
+            text(
+                f"{school}: agreed at the TSM on {m.start.astimezone(tz):%d %B %Y}. Owner: {owner}. "
+                f"It {when} on {a.due_date:%A %d %B %Y}."
+            ),
+        ]
+        buttons = [
+            execute("Mark it done", "record.action_done", {"actionId": a.id}),
+            execute("Open the record", "record.edit", {"meetingId": m.id}),
+        ]
         return Message(f"Action {when} {a.due_date:%d %b}: {school}", card(body, buttons))
 
     async def _deliver(self, claims: list[Claim]) -> SweepResult:
         result = SweepResult(claimed=len(claims))
         for claim in claims:
-            await deliver(claim, result, ledger=self.ledger, messenger=self.messenger, compose=self.compose,
-                          max_attempts=self.max_attempts)
+            await deliver(
+                claim,
+                result,
+                ledger=self.ledger,
+                messenger=self.messenger,
+                compose=self.compose,
+                max_attempts=self.max_attempts,
+            )
         return result
 
     # ------------------------------------------------------------------ retention
@@ -274,24 +384,46 @@ class FeedbackJobs:
         cutoff = retention_cutoff(now, self.retention_days)
         old = select(Meeting.id).where(Meeting.end < cutoff)
         async with self.db.transaction() as s:
-            evals = await s.exec(update(Evaluation).where(col(Evaluation.meeting_id).in_(old),
-                                                          Evaluation.purged == False)  # noqa: E712
-                                 .values(comments="", contact_id=None, anonymous=True, edit_token_hash=None,
-                                         purged=True).execution_options(synchronize_session=False))
-            receipts = await s.exec(delete(EvaluationReceipt).where(col(EvaluationReceipt.meeting_id).in_(old)))
+            evals = await s.exec(
+                update(Evaluation)
+                .where(col(Evaluation.meeting_id).in_(old), Evaluation.purged == False)  # noqa: E712
+                .values(comments="", contact_id=None, anonymous=True, edit_token_hash=None, purged=True)
+                .execution_options(synchronize_session=False)
+            )
+            receipts = await s.exec(
+                delete(EvaluationReceipt).where(col(EvaluationReceipt.meeting_id).in_(old))
+            )
             old_records = select(TsmRecord.id).where(col(TsmRecord.meeting_id).in_(old))
             actions = await s.exec(delete(RecordAction).where(col(RecordAction.record_id).in_(old_records)))
             records = await s.exec(delete(TsmRecord).where(col(TsmRecord.meeting_id).in_(old)))
-            result = PurgeResult(evals.rowcount or 0, receipts.rowcount or 0, records.rowcount or 0,
-                                 actions.rowcount or 0)
+            result = PurgeResult(
+                evals.rowcount or 0, receipts.rowcount or 0, records.rowcount or 0, actions.rowcount or 0
+            )
             if result.total:
-                s.add(AuditLog(at=now, actor="system", action="feedback.purge", entity="retention", entity_id="-",
-                               detail={"cutoff": cutoff.isoformat(), "evaluations": result.evaluations,
-                                       "receipts": result.receipts, "records": result.records,
-                                       "actions": result.actions}))
+                s.add(
+                    AuditLog(
+                        at=now,
+                        actor="system",
+                        action="feedback.purge",
+                        entity="retention",
+                        entity_id="-",
+                        detail={
+                            "cutoff": cutoff.isoformat(),
+                            "evaluations": result.evaluations,
+                            "receipts": result.receipts,
+                            "records": result.records,
+                            "actions": result.actions,
+                        },
+                    )
+                )
         if result.total:
-            log.info("feedback purge: %d evaluations anonymised, %d receipts, %d records, %d actions deleted",
-                     result.evaluations, result.receipts, result.records, result.actions)
+            log.info(
+                "feedback purge: %d evaluations anonymised, %d receipts, %d records, %d actions deleted",
+                result.evaluations,
+                result.receipts,
+                result.records,
+                result.actions,
+            )
         return result
 
 

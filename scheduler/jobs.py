@@ -79,10 +79,18 @@ class JobSettings:
         return cls(
             agenda_hour=getattr(settings, "scheduler_agenda_hour", d.agenda_hour),
             chaser_after_weeks=getattr(settings, "scheduler_chaser_after_weeks", d.chaser_after_weeks),
-            meeting_end_margin=timedelta(minutes=getattr(settings, "scheduler_meeting_end_margin_minutes",
-                                                         d.meeting_end_margin.total_seconds() // 60)),
-            leader_rebook_within=timedelta(hours=getattr(settings, "scheduler_leader_rebook_hours",
-                                                         d.leader_rebook_within.total_seconds() // 3600)),
+            meeting_end_margin=timedelta(
+                minutes=getattr(
+                    settings,
+                    "scheduler_meeting_end_margin_minutes",
+                    d.meeting_end_margin.total_seconds() // 60,
+                )
+            ),
+            leader_rebook_within=timedelta(
+                hours=getattr(
+                    settings, "scheduler_leader_rebook_hours", d.leader_rebook_within.total_seconds() // 3600
+                )
+            ),
         )
 
 
@@ -90,9 +98,18 @@ iso = events_iso  # the ledger's ref for a meeting's start: one format for event
 
 
 class Jobs:
-    def __init__(self, *, db: Database, messenger: MessengerPort, booking: BookingService, reference: ReferenceData,
-                 ledger: Ledger, clock: Callable[[], datetime], settings: JobSettings | None = None,
-                 notifications: Notifications | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        messenger: MessengerPort,
+        booking: BookingService,
+        reference: ReferenceData,
+        ledger: Ledger,
+        clock: Callable[[], datetime],
+        settings: JobSettings | None = None,
+        notifications: Notifications | None = None,
+    ) -> None:
         self.db = db
         self.messenger = messenger
         self.booking = booking
@@ -101,19 +118,30 @@ class Jobs:
         self.clock = clock
         self.settings = settings or JobSettings()
         self.evaluations = Evaluations(db, clock=clock)  # the evaluation card at meeting end (issue 6)
-        self.feedback = FeedbackJobs(db=db, messenger=messenger, ledger=ledger, clock=clock,
-                                     evaluations=self.evaluations)
+        self.feedback = FeedbackJobs(
+            db=db, messenger=messenger, ledger=ledger, clock=clock, evaluations=self.evaluations
+        )
         self.notifications = notifications or Notifications(
-            db, booking, ConversationService(db, booking, reference, clock=clock), Records(db, clock=clock))
+            db, booking, ConversationService(db, booking, reference, clock=clock), Records(db, clock=clock)
+        )
 
     # ------------------------------------------------------------------ the sweeps
 
     async def run_all(self) -> SweepResult:
         """One pass of every sweep (what the scheduler runs every minute)."""
         total = SweepResult()
-        for sweep in (self.events, self.reminders, self.leader_unavailable, self.meeting_ends, self.officer_agendas,
-                      self.unbooked_weekly,
-                      self.term_start_nudges, self.chasers, self.retry_expired, self.late_installs):
+        for sweep in (
+            self.events,
+            self.reminders,
+            self.leader_unavailable,
+            self.meeting_ends,
+            self.officer_agendas,
+            self.unbooked_weekly,
+            self.term_start_nudges,
+            self.chasers,
+            self.retry_expired,
+            self.late_installs,
+        ):
             try:
                 total.add(await sweep())
             except Exception:  # one failing sweep must not stop the others
@@ -131,7 +159,9 @@ class Jobs:
             if not pending:
                 return total
             out = await self.notifications.outgoing(pending)
-            claims = await self.ledger.claim([Due(o.kind, "event", o.event_id, o.recipient, o.ref) for o in out])
+            claims = await self.ledger.claim(
+                [Due(o.kind, "event", o.event_id, o.recipient, o.ref) for o in out]
+            )
             await self.notifications.mark_dispatched([ev.id for ev in pending], self.clock())
             total.add(await self._deliver(claims))
             if len(pending) < EVENT_BATCH:
@@ -151,8 +181,12 @@ class Jobs:
             rows = await s.exec(
                 select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
                 .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
-                .where(col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
-                       col(MeetingAttendee.contact_id).is_not(None), Meeting.start <= now + timedelta(days=7))
+                .where(
+                    col(Meeting.status).in_(CHANGEABLE),
+                    Meeting.start > now,
+                    col(MeetingAttendee.contact_id).is_not(None),
+                    Meeting.start <= now + timedelta(days=7),
+                )
             )
             refs: dict[datetime, str] = {}
             for mid, start, updated_at, contact_id in rows:
@@ -179,35 +213,70 @@ class Jobs:
         now = self.clock()
         # Every senior leader invited has declined (one of two declining still leaves one to come).
         still_coming = select(MeetingAttendee.meeting_id).where(
-            MeetingAttendee.role == "senior_leader", MeetingAttendee.response != "declined")
+            MeetingAttendee.role == "senior_leader", MeetingAttendee.response != "declined"
+        )
         declined = select(MeetingAttendee.meeting_id).where(
-            MeetingAttendee.role == "senior_leader", MeetingAttendee.response == "declined",
-            col(MeetingAttendee.meeting_id).not_in(still_coming))
+            MeetingAttendee.role == "senior_leader",
+            MeetingAttendee.response == "declined",
+            col(MeetingAttendee.meeting_id).not_in(still_coming),
+        )
         marked_ids = select(MeetingLeaderUnavailable.meeting_id)
         due: list[Due] = []
         async with self.db.reader() as s:
-            meetings = list(await s.exec(select(Meeting).where(
-                col(Meeting.status).in_(CHANGEABLE), Meeting.start > now,
-                col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked_ids))))
+            meetings = list(
+                await s.exec(
+                    select(Meeting).where(
+                        col(Meeting.status).in_(CHANGEABLE),
+                        Meeting.start > now,
+                        col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked_ids),
+                    )
+                )
+            )
             ids = [m.id for m in meetings]
-            marked = {row.meeting_id: row.reported_at for row in await s.exec(
-                select(MeetingLeaderUnavailable).where(col(MeetingLeaderUnavailable.meeting_id).in_(ids)))}
-            told = {row.subject_id: row.created_at for row in await s.exec(select(Outbound).where(
-                Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_(ids)))
-                if any(m.id == row.subject_id and iso(m.start) == row.ref for m in meetings)}
+            marked = {
+                row.meeting_id: row.reported_at
+                for row in await s.exec(
+                    select(MeetingLeaderUnavailable).where(col(MeetingLeaderUnavailable.meeting_id).in_(ids))
+                )
+            }
+            told = {
+                row.subject_id: row.created_at
+                for row in await s.exec(
+                    select(Outbound).where(
+                        Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_(ids)
+                    )
+                )
+                if any(m.id == row.subject_id and iso(m.start) == row.ref for m in meetings)
+            }
             for m in meetings:
                 ref = iso(m.start)
                 since = marked.get(m.id) or told.get(m.id)
                 if m.id not in marked:
-                    contacts = await s.exec(select(SchoolContact.id).join(
-                        MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id).where(
-                        MeetingSchool.meeting_id == m.id, SchoolContact.active == True,  # noqa: E712
-                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
-                    due.extend(Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts)
-                    due.append(Due("leader_unavailable_officer", "meeting", m.id, Recipient("officer", m.officer_id),
-                                   ref))
+                    contacts = await s.exec(
+                        select(SchoolContact.id)
+                        .join(MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id)
+                        .where(
+                            MeetingSchool.meeting_id == m.id,
+                            SchoolContact.active == True,  # noqa: E712
+                            col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                        )
+                    )
+                    due.extend(
+                        Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts
+                    )
+                    due.append(
+                        Due(
+                            "leader_unavailable_officer",
+                            "meeting",
+                            m.id,
+                            Recipient("officer", m.officer_id),
+                            ref,
+                        )
+                    )
                 if since is not None and since + self.settings.leader_rebook_within <= now:
-                    due.append(Due("leader_rebook_overdue", "meeting", m.id, Recipient("officer", m.officer_id), ref))
+                    due.append(
+                        Due("leader_rebook_overdue", "meeting", m.id, Recipient("officer", m.officer_id), ref)
+                    )
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def officer_agendas(self) -> SweepResult:
@@ -223,10 +292,20 @@ class Jobs:
                 day = _next_working_day(local.date())
                 start = datetime.combine(day, time(0), tzinfo=tz)
                 officers = await s.exec(
-                    select(Meeting.officer_id).join(Officer, Officer.id == Meeting.officer_id)
-                    .where(Officer.la_id == la.id, col(Meeting.status).in_(CHANGEABLE),
-                           Meeting.start >= start, Meeting.start < start + timedelta(days=1)).distinct())
-                due.extend(Due("agenda", "officer", oid, Recipient("officer", oid), day.isoformat()) for oid in officers)
+                    select(Meeting.officer_id)
+                    .join(Officer, Officer.id == Meeting.officer_id)
+                    .where(
+                        Officer.la_id == la.id,
+                        col(Meeting.status).in_(CHANGEABLE),
+                        Meeting.start >= start,
+                        Meeting.start < start + timedelta(days=1),
+                    )
+                    .distinct()
+                )
+                due.extend(
+                    Due("agenda", "officer", oid, Recipient("officer", oid), day.isoformat())
+                    for oid in officers
+                )
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def unbooked_weekly(self) -> SweepResult:
@@ -238,15 +317,23 @@ class Jobs:
                 tz = ZoneInfo(la.timezone)
                 local = now.astimezone(tz)
                 if local.weekday() < self.settings.weekly_day or (
-                        local.weekday() == self.settings.weekly_day and local.hour < self.settings.weekly_hour):
+                    local.weekday() == self.settings.weekly_day and local.hour < self.settings.weekly_hour
+                ):
                     continue
                 term = (await self.ref.calendar(s, la.id)).term_for(local.date())
                 if term is None:
                     continue
                 week = f"{local.isocalendar().year}-W{local.isocalendar().week:02d}"
                 for officer_id in {sc.officer_id for sc in await self._unbooked(s, la, term.id)}:
-                    due.append(Due("unbooked_weekly", "officer", officer_id, Recipient("officer", officer_id),
-                                   f"{term.id}:{week}"))
+                    due.append(
+                        Due(
+                            "unbooked_weekly",
+                            "officer",
+                            officer_id,
+                            Recipient("officer", officer_id),
+                            f"{term.id}:{week}",
+                        )
+                    )
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def term_start_nudges(self) -> SweepResult:
@@ -263,10 +350,18 @@ class Jobs:
         meetings never send one, and Teams sends none when nobody joined or the app is not in the chat."""
         now = self.clock()
         async with self.db.reader() as s:
-            rows = list(await s.exec(select(Meeting.id, Meeting.officer_id, Meeting.start).where(
-                col(Meeting.status).in_(ENDABLE), Meeting.end <= now - self.settings.meeting_end_margin,
-                Meeting.end > now - timedelta(days=14))))
-        gates = await self._not_yet_claimed([_end_gate(mid, officer_id, start) for mid, officer_id, start in rows])
+            rows = list(
+                await s.exec(
+                    select(Meeting.id, Meeting.officer_id, Meeting.start).where(
+                        col(Meeting.status).in_(ENDABLE),
+                        Meeting.end <= now - self.settings.meeting_end_margin,
+                        Meeting.end > now - timedelta(days=14),
+                    )
+                )
+            )
+        gates = await self._not_yet_claimed(
+            [_end_gate(mid, officer_id, start) for mid, officer_id, start in rows]
+        )
         total = SweepResult()
         for gate in gates:
             total.add(await self.on_meeting_end(gate.subject_id, source="timer"))
@@ -329,14 +424,29 @@ class Jobs:
         """
         now = self.clock()
         has_conversation = select(BotConversation.id).where(
-            BotConversation.conversation_type == "personal", BotConversation.installed == True,  # noqa: E712
+            BotConversation.conversation_type == "personal",
+            BotConversation.installed == True,  # noqa: E712
             col(BotConversation.blocked_at).is_(None),
-            or_(and_(Outbound.recipient_kind == "contact", BotConversation.contact_id == Outbound.recipient_id),
-                and_(Outbound.recipient_kind == "officer", BotConversation.officer_id == Outbound.recipient_id)))
+            or_(
+                and_(
+                    Outbound.recipient_kind == "contact", BotConversation.contact_id == Outbound.recipient_id
+                ),
+                and_(
+                    Outbound.recipient_kind == "officer", BotConversation.officer_id == Outbound.recipient_id
+                ),
+            ),
+        )
         async with self.db.reader() as s:
-            rows = list(await s.exec(select(Outbound.id, Outbound.kind, Outbound.ref, Outbound.created_at).where(
-                Outbound.status == "undeliverable", col(Outbound.last_error).in_(MISSED),
-                Outbound.created_at >= now - LATE_INSTALL_WINDOW, has_conversation.exists())))
+            rows = list(
+                await s.exec(
+                    select(Outbound.id, Outbound.kind, Outbound.ref, Outbound.created_at).where(
+                        Outbound.status == "undeliverable",
+                        col(Outbound.last_error).in_(MISSED),
+                        Outbound.created_at >= now - LATE_INSTALL_WINDOW,
+                        has_conversation.exists(),
+                    )
+                )
+            )
         ids = [oid for oid, kind, ref, created_at in rows if now < useful_until(kind, ref, created_at)]
         return await self._deliver(await self.ledger.rearm(ids, max_attempts=self.settings.max_attempts))
 
@@ -353,15 +463,31 @@ class Jobs:
         else:
             of_subjects = col(Outbound.subject_id).in_(subjects)
         async with self.db.reader() as s:
-            seen = {tuple(row) for row in await s.exec(
-                select(Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
-                       Outbound.recipient_id, Outbound.ref)
-                # kind, subject_kind, subject_id: the leading columns of uq_outbound_once, so the ledger's unique
-                # index answers this however large it grows (without subject_kind, PostgreSQL scans the table).
-                .where(col(Outbound.kind).in_(kinds), col(Outbound.subject_kind).in_({d.subject_kind for d in due}),
-                       of_subjects))}
-        return [d for d in due if (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref)
-                not in seen]
+            seen = {
+                tuple(row)
+                for row in await s.exec(
+                    select(
+                        Outbound.kind,
+                        Outbound.subject_kind,
+                        Outbound.subject_id,
+                        Outbound.recipient_kind,
+                        Outbound.recipient_id,
+                        Outbound.ref,
+                    )
+                    # kind, subject_kind, subject_id: the leading columns of uq_outbound_once, so the ledger's unique
+                    # index answers this however large it grows (without subject_kind, PostgreSQL scans the table).
+                    .where(
+                        col(Outbound.kind).in_(kinds),
+                        col(Outbound.subject_kind).in_({d.subject_kind for d in due}),
+                        of_subjects,
+                    )
+                )
+            }
+        return [
+            d
+            for d in due
+            if (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref) not in seen
+        ]
 
     async def _unbooked(self, s, la: LA, term_id: int) -> list:
         """Open schools of the LA with a link officer, wanted this term, with no active or held TSM in it: termly
@@ -369,18 +495,33 @@ class Jobs:
         none this academic year (``Entitlement.wanted_this_term``)."""
         policy, _ = await self.ref.policy_for_la(s, la.id)
         booked = select(MeetingSchool.school_id).where(MeetingSchool.active_term_id == term_id)
-        schools = list(await s.exec(select(School).where(
-            School.la_id == la.id, School.open == True, col(School.link_officer_id).is_not(None),  # noqa: E712
-            col(School.id).not_in(booked))))
+        schools = list(
+            await s.exec(
+                select(School).where(
+                    School.la_id == la.id,
+                    School.open == True,  # noqa: E712
+                    col(School.link_officer_id).is_not(None),  # noqa: E712
+                    col(School.id).not_in(booked),
+                )
+            )
+        )
         terms = (await self.ref.calendar(s, la.id)).terms
         term = next(t for t in terms if t.id == term_id)
         this_year = [t.id for t in terms if t.academic_year == term.academic_year]
-        had = set(await s.exec(select(MeetingSchool.school_id).where(col(MeetingSchool.active_term_id).in_(this_year))))
+        had = set(
+            await s.exec(
+                select(MeetingSchool.school_id).where(col(MeetingSchool.active_term_id).in_(this_year))
+            )
+        )
         out = []
         for sc in schools:
             ent = entitlement_for(await school_facts(s, sc), policy)
-            if ent.wanted_this_term(term.name, had_tsm_this_year=sc.id in had, chase_from=policy.yearly_chase_term):
-                out.append(_Unbooked(sc.id, sc.name, sc.link_officer_id, ent.none_this_year() if ent.yearly else ent))
+            if ent.wanted_this_term(
+                term.name, had_tsm_this_year=sc.id in had, chase_from=policy.yearly_chase_term
+            ):
+                out.append(
+                    _Unbooked(sc.id, sc.name, sc.link_officer_id, ent.none_this_year() if ent.yearly else ent)
+                )
         return out
 
     async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:
@@ -397,21 +538,39 @@ class Jobs:
                     continue  # too late in term to be useful
                 for u in await self._unbooked(s, la, term.id):
                     if u.entitlement.may_book:
-                        contacts = await s.exec(select(SchoolContact.id).where(
-                            SchoolContact.school_id == u.school_id, SchoolContact.active == True,  # noqa: E712
-                            col(SchoolContact.role).in_(("attendance_lead", "senior_leader"))))
-                        due.extend(Due(kind, "school", u.school_id, Recipient("contact", c), str(term.id))
-                                   for c in contacts)
+                        contacts = await s.exec(
+                            select(SchoolContact.id).where(
+                                SchoolContact.school_id == u.school_id,
+                                SchoolContact.active == True,  # noqa: E712
+                                col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                            )
+                        )
+                        due.extend(
+                            Due(kind, "school", u.school_id, Recipient("contact", c), str(term.id))
+                            for c in contacts
+                        )
                     if kind == "chaser" or not u.entitlement.may_book:
-                        due.append(Due(f"{kind}_officer", "school", u.school_id, Recipient("officer", u.officer_id),
-                                       str(term.id)))
+                        due.append(
+                            Due(
+                                f"{kind}_officer",
+                                "school",
+                                u.school_id,
+                                Recipient("officer", u.officer_id),
+                                str(term.id),
+                            )
+                        )
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def _end_of_meeting_messages(self, meeting_id: int) -> list[Due]:
         async with self.db.reader() as s:
             m = await s.get(Meeting, meeting_id)
-            contacts = list(await s.exec(select(MeetingAttendee.contact_id).where(
-                MeetingAttendee.meeting_id == meeting_id, col(MeetingAttendee.contact_id).is_not(None))))
+            contacts = list(
+                await s.exec(
+                    select(MeetingAttendee.contact_id).where(
+                        MeetingAttendee.meeting_id == meeting_id, col(MeetingAttendee.contact_id).is_not(None)
+                    )
+                )
+            )
         ref = iso(m.start)
         due = [Due("next_tsm_offer", "meeting", meeting_id, Recipient("officer", m.officer_id), ref)]
         due += [Due("next_tsm_offer", "meeting", meeting_id, Recipient("contact", c), ref) for c in contacts]
@@ -435,14 +594,23 @@ class Jobs:
         if claim.due.kind == "meeting_end":  # a gate taken over from a worker that died half way
             await self._end_meeting(claim, result)
             return
-        status = await deliver(claim, result, ledger=self.ledger, messenger=self.messenger, compose=self.compose,
-                               max_attempts=self.settings.max_attempts)
+        status = await deliver(
+            claim,
+            result,
+            ledger=self.ledger,
+            messenger=self.messenger,
+            compose=self.compose,
+            max_attempts=self.settings.max_attempts,
+        )
         if status is SendStatus.SENT:
             result.by_kind[claim.due.kind] = result.by_kind.get(claim.due.kind, 0) + 1
 
-    async def _retry_or_fail(self, claim: Claim, result: SweepResult, error: str, retry_after: float | None = None):
-        await retry_or_fail(claim, result, error, retry_after, ledger=self.ledger,
-                            max_attempts=self.settings.max_attempts)
+    async def _retry_or_fail(
+        self, claim: Claim, result: SweepResult, error: str, retry_after: float | None = None
+    ):
+        await retry_or_fail(
+            claim, result, error, retry_after, ledger=self.ledger, max_attempts=self.settings.max_attempts
+        )
 
     async def compose(self, due: Due) -> Message | None:
         """The message for a claimed item, from the database as it is *now* (None: no longer relevant)."""
@@ -468,18 +636,38 @@ class Jobs:
             schools = await schools_of(s, m.id)
             officer = await s.get(Officer, m.officer_id)
             la = await self.ref.la(s, schools[0].la_id)
-            last = (await s.exec(select(MeetingStatusChange.status, MeetingStatusChange.actor)
-                                 .where(MeetingStatusChange.meeting_id == m.id)
-                                 .order_by(col(MeetingStatusChange.id).desc()).limit(1))).first()
+            last = (
+                await s.exec(
+                    select(MeetingStatusChange.status, MeetingStatusChange.actor)
+                    .where(MeetingStatusChange.meeting_id == m.id)
+                    .order_by(col(MeetingStatusChange.id).desc())
+                    .limit(1)
+                )
+            ).first()
         moved = last is not None and last[0] == "moved"
         names = " & ".join(sc.name for sc in schools)
         if due.kind in ("confirm", "remind_7d", "remind_1d"):
             if m.status not in CHANGEABLE or m.start <= self.clock():
                 return None  # cancelled or past: no reminder
-            if due.kind == "confirm" and last is not None and last[1] == f"{due.recipient.kind}:{due.recipient.id}":
+            if (
+                due.kind == "confirm"
+                and last is not None
+                and last[1] == f"{due.recipient.kind}:{due.recipient.id}"
+            ):
                 return None  # they made this change themselves and saw it confirmed in the chat
-            view = cards.ReminderView(due.kind, names, officer.name, m.start, m.end, la.timezone, m.mode, m.location,
-                                      m.join_url, moved=moved, sent_at=self.clock())
+            view = cards.ReminderView(
+                due.kind,
+                names,
+                officer.name,
+                m.start,
+                m.end,
+                la.timezone,
+                m.mode,
+                m.location,
+                m.join_url,
+                moved=moved,
+                sent_at=self.clock(),
+            )
             return Message(cards.reminder_text(view), cards.reminder(view))
         if due.kind == "next_tsm_offer":
             return await self._compose_offer(due, m, schools, officer, la)
@@ -488,15 +676,32 @@ class Jobs:
                 return None
             when_text = cards.when(m.start, m.end, la.timezone)
             if due.kind == "leader_unavailable_officer":
-                return Message(f"The senior leader of {names} can't attend the TSM on {when_text}. The school has "
-                               "been offered other times this term.")
+                return Message(
+                    f"The senior leader of {names} can't attend the TSM on {when_text}. The school has "
+                    "been offered other times this term."
+                )
             if due.kind == "leader_rebook_overdue":
-                return Message(f"{names} has not picked a new time for the TSM on {when_text} (senior leader "
-                               "unavailable). Please contact the school to rearrange it.")
-            offer = await self.booking.free_slots(Actor.system(), [sc.id for sc in schools], term=m.term_id,
-                                                  mode=m.mode, limit=5, exclude_meeting_id=m.id)
-            view = cards.RebookView(m.id, names, officer.name, m.start, m.end, la.timezone,
-                                    tuple(cards.OfferSlot(sl.start, sl.end) for sl in offer.slots))
+                return Message(
+                    f"{names} has not picked a new time for the TSM on {when_text} (senior leader "
+                    "unavailable). Please contact the school to rearrange it."
+                )
+            offer = await self.booking.free_slots(
+                Actor.system(),
+                [sc.id for sc in schools],
+                term=m.term_id,
+                mode=m.mode,
+                limit=5,
+                exclude_meeting_id=m.id,
+            )
+            view = cards.RebookView(
+                m.id,
+                names,
+                officer.name,
+                m.start,
+                m.end,
+                la.timezone,
+                tuple(cards.OfferSlot(sl.start, sl.end) for sl in offer.slots),
+            )
             return Message(f"Rearrange the TSM for {names}", cards.leader_rebook(view))
         if due.kind == "evaluation":
             if m.status not in ENDABLE:
@@ -508,33 +713,55 @@ class Jobs:
         policy = self.ref.policy(la.policy)
         actor = Actor("officer", officer.id) if due.recipient.kind == "officer" else Actor("admin")
         try:
-            offer = await self.booking.free_slots(actor, [sc.id for sc in schools], term="next", mode=m.mode, limit=5)
+            offer = await self.booking.free_slots(
+                actor, [sc.id for sc in schools], term="next", mode=m.mode, limit=5
+            )
         except Exception as exc:  # noqa: BLE001 - e.g. next term's dates are not set yet
             log.info("no next-term offer for meeting %s: %s", m.id, type(exc).__name__)
             offer = None
         can_pick = policy.next_tsm_at_meeting_end == "offer_both" or due.recipient.kind == "officer"
         names = " & ".join(sc.name for sc in schools)
         booked = await self._booked_in(offer.term_id, [sc.id for sc in schools]) if offer else None
-        heading = ("Next term's TSM is booked" if booked is not None else
-                   "Book next term's TSM now?" if can_pick else "Your link officer will propose next term's TSM")
+        heading = (
+            "Next term's TSM is booked"
+            if booked is not None
+            else "Book next term's TSM now?"
+            if can_pick
+            else "Your link officer will propose next term's TSM"
+        )
         view = cards.OfferView(
             heading=heading,
-            school=names, school_id=schools[0].id, officer=officer.name, term=offer.term_label if offer else "next term",
-            mode=m.mode, timezone=la.timezone,
+            school=names,
+            school_id=schools[0].id,
+            officer=officer.name,
+            term=offer.term_label if offer else "next term",
+            mode=m.mode,
+            timezone=la.timezone,
             slots=tuple(cards.OfferSlot(sl.start, sl.end) for sl in (offer.slots if offer else [])),
             can_pick=can_pick,
             # the officer can correct "held" from here (meeting.mark_no_show_start)
-            held_meeting_id=m.id if due.recipient.kind == "officer" and m.status == MeetingStatus.HELD.value else None,
-            booked=cards.when(booked.start, booked.end, la.timezone) if booked is not None else "")
+            held_meeting_id=m.id
+            if due.recipient.kind == "officer" and m.status == MeetingStatus.HELD.value
+            else None,
+            booked=cards.when(booked.start, booked.end, la.timezone) if booked is not None else "",
+        )
         return Message(f"Next term's TSM for {names}", cards.next_tsm_offer(view))
 
     async def _booked_in(self, term_id: int, school_ids: list[int]) -> Meeting | None:
         """The schools' active TSM in that term, if one is booked: the end-of-meeting offer then says so instead of
         offering times that would end in "already booked"."""
         async with self.db.reader() as s:
-            return (await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id).where(
-                col(MeetingSchool.school_id).in_(school_ids), MeetingSchool.active_term_id == term_id)
-                .order_by(Meeting.start).limit(1))).first()
+            return (
+                await s.exec(
+                    select(Meeting)
+                    .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                    .where(
+                        col(MeetingSchool.school_id).in_(school_ids), MeetingSchool.active_term_id == term_id
+                    )
+                    .order_by(Meeting.start)
+                    .limit(1)
+                )
+            ).first()
 
     async def _compose_agenda(self, due: Due) -> Message | None:
         day = date.fromisoformat(due.ref)
@@ -543,9 +770,18 @@ class Jobs:
             la = await self.ref.la(s, officer.la_id)
             tz = ZoneInfo(la.timezone)
             start = datetime.combine(day, time(0), tzinfo=tz)
-            meetings = list(await s.exec(select(Meeting).where(
-                Meeting.officer_id == officer.id, col(Meeting.status).in_(CHANGEABLE), Meeting.start >= start,
-                Meeting.start < start + timedelta(days=1)).order_by(Meeting.start)))
+            meetings = list(
+                await s.exec(
+                    select(Meeting)
+                    .where(
+                        Meeting.officer_id == officer.id,
+                        col(Meeting.status).in_(CHANGEABLE),
+                        Meeting.start >= start,
+                        Meeting.start < start + timedelta(days=1),
+                    )
+                    .order_by(Meeting.start)
+                )
+            )
             items = []
             for m in meetings:
                 names = [sc.name for sc in await schools_of(s, m.id)]
@@ -565,27 +801,43 @@ class Jobs:
             mine = [u for u in await self._unbooked(s, la, term_id) if u.officer_id == officer.id]
         if not mine or term is None:
             return None
-        view = cards.UnbookedView(term.label, tuple(
-            cards.UnbookedSchool(u.school_id, u.name, officer_short_words(u.entitlement))  # words for the officer
-            for u in sorted(mine, key=lambda u: u.name)))
-        return Message(f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term",
-                       cards.unbooked(view))
+        view = cards.UnbookedView(
+            term.label,
+            tuple(
+                cards.UnbookedSchool(
+                    u.school_id, u.name, officer_short_words(u.entitlement)
+                )  # words for the officer
+                for u in sorted(mine, key=lambda u: u.name)
+            ),
+        )
+        return Message(
+            f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term", cards.unbooked(view)
+        )
 
     async def _compose_school_nudge(self, due: Due) -> Message | None:
         term_id = int(due.ref)
         async with self.db.reader() as s:
             school = await s.get(School, due.subject_id)
-            booked = (await s.exec(select(MeetingSchool).where(MeetingSchool.school_id == school.id,
-                                                               MeetingSchool.active_term_id == term_id))).first()
+            booked = (
+                await s.exec(
+                    select(MeetingSchool).where(
+                        MeetingSchool.school_id == school.id, MeetingSchool.active_term_id == term_id
+                    )
+                )
+            ).first()
             officer = await s.get(Officer, school.link_officer_id) if school.link_officer_id else None
         if booked is not None or officer is None:
             return None  # booked in the meantime
         if due.recipient.kind == "officer":
             lead = "Still no TSM" if due.kind == "chaser_officer" else "No TSM yet"
-            return Message(f"{lead} this term for {school.name}. Say **book for school** to offer slots or book "
-                           "on its behalf.")
+            return Message(
+                f"{lead} this term for {school.name}. Say **book for school** to offer slots or book "
+                "on its behalf."
+            )
         # The Book button; by email (no Teams conversation), the sign-in link to the web page.
-        return await invite_message(self.db, school, chaser=due.kind == "chaser", term_start=due.kind != "chaser")
+        return await invite_message(
+            self.db, school, chaser=due.kind == "chaser", term_start=due.kind != "chaser"
+        )
 
 
 def _ref_time(ref: str) -> datetime | None:
@@ -640,4 +892,3 @@ def _next_working_day(day: date) -> date:
     while not _is_working_day(d):
         d += timedelta(days=1)
     return d
-

@@ -25,8 +25,16 @@ from tsm.adapters.db.delivery import Outbound
 from tsm.adapters.db.engine import Database
 from tsm.messaging import Recipient
 
-COLUMNS = (Outbound.id, Outbound.kind, Outbound.subject_kind, Outbound.subject_id, Outbound.recipient_kind,
-           Outbound.recipient_id, Outbound.ref, Outbound.attempts)
+COLUMNS = (
+    Outbound.id,
+    Outbound.kind,
+    Outbound.subject_kind,
+    Outbound.subject_id,
+    Outbound.recipient_kind,
+    Outbound.recipient_id,
+    Outbound.ref,
+    Outbound.attempts,
+)
 CHUNK = 500
 
 
@@ -49,8 +57,17 @@ class Claim:
 
 
 def _claim_from_row(row) -> Claim:
-    return Claim(row.id, Due(row.kind, row.subject_kind, row.subject_id,
-                             Recipient(row.recipient_kind, row.recipient_id), row.ref), row.attempts)
+    return Claim(
+        row.id,
+        Due(
+            row.kind,
+            row.subject_kind,
+            row.subject_id,
+            Recipient(row.recipient_kind, row.recipient_id),
+            row.ref,
+        ),
+        row.attempts,
+    )
 
 
 class LedgerObserver(Protocol):
@@ -62,9 +79,15 @@ class Ledger:
     """``observer`` (the composition root passes the App's ``tsm.observability.Metrics``) hears of every outcome
     this ledger records: after the commit, and only when the claim was still this worker's."""
 
-    def __init__(self, db: Database, worker_id: str, *, lease: timedelta = timedelta(minutes=5),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 observer: LedgerObserver | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        worker_id: str,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: LedgerObserver | None = None,
+    ) -> None:
         self.db = db
         self.worker_id = worker_id
         self.lease = lease
@@ -76,15 +99,35 @@ class Ledger:
         now = self.clock()
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         out: list[Claim] = []
-        unique = list({(d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref): d
-                       for d in items}.values())
+        unique = list(
+            {
+                (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref): d
+                for d in items
+            }.values()
+        )
         for i in range(0, len(unique), CHUNK):
-            rows = [dict(kind=d.kind, subject_kind=d.subject_kind, subject_id=d.subject_id,
-                         recipient_kind=d.recipient.kind, recipient_id=d.recipient.id, ref=d.ref, status="claimed",
-                         claimed_by=self.worker_id, lease_until=now + self.lease, attempts=1, created_at=now,
-                         last_error="") for d in unique[i:i + CHUNK]]
-            stmt = insert(Outbound).values(rows).on_conflict_do_nothing(constraint="uq_outbound_once") \
-                if self.db.is_postgres else insert(Outbound).values(rows).on_conflict_do_nothing()
+            rows = [
+                dict(
+                    kind=d.kind,
+                    subject_kind=d.subject_kind,
+                    subject_id=d.subject_id,
+                    recipient_kind=d.recipient.kind,
+                    recipient_id=d.recipient.id,
+                    ref=d.ref,
+                    status="claimed",
+                    claimed_by=self.worker_id,
+                    lease_until=now + self.lease,
+                    attempts=1,
+                    created_at=now,
+                    last_error="",
+                )
+                for d in unique[i : i + CHUNK]
+            ]
+            stmt = (
+                insert(Outbound).values(rows).on_conflict_do_nothing(constraint="uq_outbound_once")
+                if self.db.is_postgres
+                else insert(Outbound).values(rows).on_conflict_do_nothing()
+            )
             async with self.db.transaction() as s:
                 result = await s.exec(stmt.returning(*COLUMNS))
                 out.extend(_claim_from_row(r) for r in result)
@@ -97,9 +140,13 @@ class Ledger:
         pick = select(Outbound.id).where(expired).order_by(Outbound.lease_until).limit(limit)
         if self.db.is_postgres:
             pick = pick.with_for_update(skip_locked=True)
-        stmt = (update(Outbound).where(Outbound.id.in_(pick.scalar_subquery()), expired)
-                .values(claimed_by=self.worker_id, lease_until=now + self.lease, attempts=Outbound.attempts + 1)
-                .returning(*COLUMNS).execution_options(synchronize_session=False))
+        stmt = (
+            update(Outbound)
+            .where(Outbound.id.in_(pick.scalar_subquery()), expired)
+            .values(claimed_by=self.worker_id, lease_until=now + self.lease, attempts=Outbound.attempts + 1)
+            .returning(*COLUMNS)
+            .execution_options(synchronize_session=False)
+        )
         async with self.db.transaction() as s:
             return [_claim_from_row(r) for r in await s.exec(stmt)]
 
@@ -115,12 +162,24 @@ class Ledger:
         out: list[Claim] = []
         unique = sorted(set(ids))
         for i in range(0, len(unique), CHUNK):
-            cond = and_(Outbound.id.in_(unique[i:i + CHUNK]), Outbound.status == "undeliverable",
-                        Outbound.attempts < max_attempts)
-            stmt = (update(Outbound).where(cond)
-                    .values(status="claimed", claimed_by=self.worker_id, lease_until=now + self.lease,
-                            attempts=Outbound.attempts + 1, last_error="")
-                    .returning(*COLUMNS).execution_options(synchronize_session=False))
+            cond = and_(
+                Outbound.id.in_(unique[i : i + CHUNK]),
+                Outbound.status == "undeliverable",
+                Outbound.attempts < max_attempts,
+            )
+            stmt = (
+                update(Outbound)
+                .where(cond)
+                .values(
+                    status="claimed",
+                    claimed_by=self.worker_id,
+                    lease_until=now + self.lease,
+                    attempts=Outbound.attempts + 1,
+                    last_error="",
+                )
+                .returning(*COLUMNS)
+                .execution_options(synchronize_session=False)
+            )
             async with self.db.transaction() as s:
                 out.extend(_claim_from_row(r) for r in await s.exec(stmt))
         return out
@@ -128,17 +187,24 @@ class Ledger:
     def _mine(self, claim: Claim):
         """The claim's row while it is still this very claim: same worker AND same attempt. A takeover (even by
         this worker's own retry sweep) bumps ``attempts``, so the older holder's writes no longer match."""
-        return and_(Outbound.id == claim.id, Outbound.claimed_by == self.worker_id, Outbound.status == "claimed",
-                    Outbound.attempts == claim.attempts)
+        return and_(
+            Outbound.id == claim.id,
+            Outbound.claimed_by == self.worker_id,
+            Outbound.status == "claimed",
+            Outbound.attempts == claim.attempts,
+        )
 
     async def touch(self, claim: Claim) -> bool:
         """Right before sending: renew the lease if the claim is still ours. False means another worker (or a
         later attempt) has taken it over, so this holder must not send. With the lease renewed here, a send
         that follows at once cannot be taken over while it is in flight."""
         async with self.db.transaction() as s:
-            result = await s.exec(update(Outbound).where(self._mine(claim))
-                                  .values(lease_until=self.clock() + self.lease)
-                                  .execution_options(synchronize_session=False))
+            result = await s.exec(
+                update(Outbound)
+                .where(self._mine(claim))
+                .values(lease_until=self.clock() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
             return result.rowcount == 1
 
     async def finish(self, claim: Claim, status: str, error: str = "") -> bool:
@@ -146,9 +212,16 @@ class Ledger:
         now = self.clock()
         async with self.db.transaction() as s:
             result = await s.exec(
-                update(Outbound).where(self._mine(claim))
-                .values(status=status, lease_until=None, sent_at=now if status == "sent" else None,
-                        last_error=error[:300]).execution_options(synchronize_session=False))
+                update(Outbound)
+                .where(self._mine(claim))
+                .values(
+                    status=status,
+                    lease_until=None,
+                    sent_at=now if status == "sent" else None,
+                    last_error=error[:300],
+                )
+                .execution_options(synchronize_session=False)
+            )
             ok = result.rowcount == 1
         if ok and self.observer is not None:
             self.observer.outbound(claim.due, status)
@@ -158,9 +231,11 @@ class Ledger:
         """Keep the claim but let its lease end at ``now + delay``, when any worker may take it over."""
         async with self.db.transaction() as s:
             await s.exec(
-                update(Outbound).where(self._mine(claim))
+                update(Outbound)
+                .where(self._mine(claim))
                 .values(lease_until=self.clock() + delay, last_error=error[:300])
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
         if self.observer is not None:
             self.observer.outbound(claim.due, "retry")
 
@@ -170,12 +245,27 @@ class Ledger:
         of a finished ledger row of kind ``job`` (subject and recipient 0, no message); not counted as a send."""
         now = self.clock()
         insert = pg_insert if self.db.is_postgres else sqlite_insert
-        row = dict(kind="job", subject_kind="job", subject_id=0, recipient_kind="job", recipient_id=0,
-                   ref=f"{job}:{period}"[:40], status="sent", claimed_by=self.worker_id, lease_until=None, attempts=1,
-                   created_at=now, sent_at=now, last_error="")
+        row = dict(
+            kind="job",
+            subject_kind="job",
+            subject_id=0,
+            recipient_kind="job",
+            recipient_id=0,
+            ref=f"{job}:{period}"[:40],
+            status="sent",
+            claimed_by=self.worker_id,
+            lease_until=None,
+            attempts=1,
+            created_at=now,
+            sent_at=now,
+            last_error="",
+        )
         stmt = insert(Outbound).values([row])
-        stmt = stmt.on_conflict_do_nothing(constraint="uq_outbound_once") if self.db.is_postgres \
+        stmt = (
+            stmt.on_conflict_do_nothing(constraint="uq_outbound_once")
+            if self.db.is_postgres
             else stmt.on_conflict_do_nothing()
+        )
         async with self.db.transaction() as s:
             return (await s.exec(stmt.returning(Outbound.id))).first() is not None
 
@@ -183,9 +273,11 @@ class Ledger:
         """Delete finished rows older than ``older_than``. Safe once no sweep can offer their key again: the
         sweeps look at meetings at most 14 days past, weeks and days that are over, and the current term."""
         async with self.db.transaction() as s:
-            result = await s.exec(delete(Outbound).where(Outbound.status != "claimed",
-                                                         Outbound.created_at < self.clock() - older_than)
-                                  .execution_options(synchronize_session=False))
+            result = await s.exec(
+                delete(Outbound)
+                .where(Outbound.status != "claimed", Outbound.created_at < self.clock() - older_than)
+                .execution_options(synchronize_session=False)
+            )
             return result.rowcount
 
     async def counts(self) -> dict[str, int]:

@@ -76,7 +76,9 @@ def _candidates(join_url: str | None, teams_meeting_id: str | None):
             pass
 
 
-async def find_meeting(jobs: Jobs, *, join_url: str | None = None, teams_meeting_id: str | None = None) -> int | None:
+async def find_meeting(
+    jobs: Jobs, *, join_url: str | None = None, teams_meeting_id: str | None = None
+) -> int | None:
     """Our meeting behind a Teams meeting: the one with this join URL (or whose join URL holds the same meeting
     chat), started by now and at most two days ago, not cancelled; the latest if several."""
     thread = thread_id(join_url, teams_meeting_id)
@@ -90,17 +92,33 @@ async def find_meeting(jobs: Jobs, *, join_url: str | None = None, teams_meeting
         match.append(func.lower(Meeting.join_url).contains(quote(thread, safe="").lower(), autoescape=True))
         match.append(func.lower(Meeting.join_url).contains(thread.lower(), autoescape=True))
     async with jobs.db.reader() as s:
-        rows = list(await s.exec(select(Meeting.id, Meeting.join_url, Meeting.start).where(
-            col(Meeting.join_url).is_not(None), col(Meeting.status).in_(ENDABLE),
-            Meeting.start <= now, Meeting.start > now - LOOKBACK, or_(*match)).order_by(col(Meeting.start).desc())))
+        rows = list(
+            await s.exec(
+                select(Meeting.id, Meeting.join_url, Meeting.start)
+                .where(
+                    col(Meeting.join_url).is_not(None),
+                    col(Meeting.status).in_(ENDABLE),
+                    Meeting.start <= now,
+                    Meeting.start > now - LOOKBACK,
+                    or_(*match),
+                )
+                .order_by(col(Meeting.start).desc())
+            )
+        )
     for mid, url, _ in rows:
         if (join_url and url == join_url.strip()) or (thread and thread_id(url) == thread):
             return mid
     return None
 
 
-async def teams_meeting_ended(app: App, messenger: MessengerPort, *, join_url: str | None = None,
-                              teams_meeting_id: str | None = None, jobs: Jobs | None = None) -> MeetingEndOutcome:
+async def teams_meeting_ended(
+    app: App,
+    messenger: MessengerPort,
+    *,
+    join_url: str | None = None,
+    teams_meeting_id: str | None = None,
+    jobs: Jobs | None = None,
+) -> MeetingEndOutcome:
     """Handle Teams' meetingEnd for the meeting with this join URL or Teams meeting id: mark it held, offer
     next term's TSM to both sides and send the school the evaluation card, once (see the module docstring).
 
@@ -119,13 +137,17 @@ async def teams_meeting_ended(app: App, messenger: MessengerPort, *, join_url: s
     return MeetingEndOutcome(meeting_id, "ended" if result.claimed else "already_handled", result)
 
 
-def meeting_end_handler(app: App, messenger: MessengerPort,
-                        jobs: Jobs) -> Callable[..., Awaitable[MeetingEndOutcome]]:
+def meeting_end_handler(
+    app: App, messenger: MessengerPort, jobs: Jobs
+) -> Callable[..., Awaitable[MeetingEndOutcome]]:
     """The bot's ``meeting_ended`` port (``bot.handler.MeetingEnded``) over ``jobs``: the in-process scheduler's,
     or ones the composition root built for the bot when the scheduler runs elsewhere."""
 
-    async def meeting_ended(*, join_url: str | None = None, teams_meeting_id: str | None = None) -> MeetingEndOutcome:
-        return await teams_meeting_ended(app, messenger, join_url=join_url, teams_meeting_id=teams_meeting_id,
-                                         jobs=jobs)
+    async def meeting_ended(
+        *, join_url: str | None = None, teams_meeting_id: str | None = None
+    ) -> MeetingEndOutcome:
+        return await teams_meeting_ended(
+            app, messenger, join_url=join_url, teams_meeting_id=teams_meeting_id, jobs=jobs
+        )
 
     return meeting_ended

@@ -26,8 +26,17 @@ def build_scheduler(sweeps: dict[str, tuple[Callable[[], Awaitable[object]], int
         logging.getLogger(name).setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone=UTC)
     for job_id, (fn, seconds) in sweeps.items():
-        scheduler.add_job(_guarded(job_id, fn), "interval", seconds=seconds, id=job_id, name=job_id,
-                          replace_existing=True, max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(
+            _guarded(job_id, fn),
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
     return scheduler
 
 

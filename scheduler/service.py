@@ -75,25 +75,48 @@ class SweepIntervals:
     ledger_purge: int = 3600  # it works once a day; hourly wake-ups catch a day missed while no worker ran
 
 
-def build_jobs(app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
-               worker_id: str | None = None, lease: timedelta = LEASE) -> Jobs:
+def build_jobs(
+    app: App,
+    messenger: MessengerPort,
+    *,
+    job_settings: JobSettings | None = None,
+    worker_id: str | None = None,
+    lease: timedelta = LEASE,
+) -> Jobs:
     """The sweep jobs for ``app``, sending through ``messenger``, claiming as ``worker_id``."""
     clock = app.clock
     ledger = Ledger(app.db, worker_id or default_worker_id(), lease=lease, clock=clock, observer=app.metrics)
-    return Jobs(db=app.db, messenger=messenger, booking=app.booking, reference=app.reference, ledger=ledger,
-                clock=clock, settings=job_settings or JobSettings.from_settings(app.settings),
-                notifications=app.notifications)
+    return Jobs(
+        db=app.db,
+        messenger=messenger,
+        booking=app.booking,
+        reference=app.reference,
+        ledger=ledger,
+        clock=clock,
+        settings=job_settings or JobSettings.from_settings(app.settings),
+        notifications=app.notifications,
+    )
 
 
 class SchedulerService:
-    def __init__(self, app: App, messenger: MessengerPort, *, job_settings: JobSettings | None = None,
-                 worker_id: str | None = None, intervals: SweepIntervals | None = None, lease: timedelta = LEASE,
-                 watcher=None) -> None:
+    def __init__(
+        self,
+        app: App,
+        messenger: MessengerPort,
+        *,
+        job_settings: JobSettings | None = None,
+        worker_id: str | None = None,
+        intervals: SweepIntervals | None = None,
+        lease: timedelta = LEASE,
+        watcher=None,
+    ) -> None:
         self.app = app
         self.messenger = messenger
         self.worker_id = worker_id or default_worker_id()
         self.intervals = intervals or SweepIntervals()
-        self.jobs = build_jobs(app, messenger, job_settings=job_settings, worker_id=self.worker_id, lease=lease)
+        self.jobs = build_jobs(
+            app, messenger, job_settings=job_settings, worker_id=self.worker_id, lease=lease
+        )
         self.ledger = self.jobs.ledger
         self.watcher = watcher
         self.scheduler: AsyncIOScheduler | None = None
@@ -124,8 +147,13 @@ class SchedulerService:
 
     async def nudges(self) -> SweepResult:
         result = SweepResult()
-        for sweep in (self.jobs.officer_agendas, self.jobs.unbooked_weekly, self.jobs.term_start_nudges,
-                      self.jobs.chasers, self.jobs.late_installs):
+        for sweep in (
+            self.jobs.officer_agendas,
+            self.jobs.unbooked_weekly,
+            self.jobs.term_start_nudges,
+            self.jobs.chasers,
+            self.jobs.late_installs,
+        ):
             try:
                 result.add(await sweep())
             except Exception:  # one failing nudge must not stop the others
@@ -156,7 +184,13 @@ class SchedulerService:
         over as download links (``bot_file``: invitations, report CSVs) whose links have expired."""
         if not await self.ledger.once("ledger_purge", self._period(86400)):
             return None
-        removed = {"ledger": await self.ledger.purge(), "offers": 0, "files": 0, "invitations": 0, "signin": 0}
+        removed = {
+            "ledger": await self.ledger.purge(),
+            "offers": 0,
+            "files": 0,
+            "invitations": 0,
+            "signin": 0,
+        }
         try:
             removed["offers"] = await self._conversations().purge_offers()
         except Exception:  # the ledger's purge stands; the offers are tried again tomorrow
@@ -166,7 +200,9 @@ class SchedulerService:
         except Exception:  # tried again tomorrow; an expired link answers 410 meanwhile
             log.exception("purging expired download files failed")
         try:
-            if self.app.signin is not None:  # the web page's spent or expired sign-in links and ended sessions
+            if (
+                self.app.signin is not None
+            ):  # the web page's spent or expired sign-in links and ended sessions
                 removed["signin"] = await self.app.signin.purge()
         except Exception:  # tried again tomorrow; an ended session or spent link works nowhere meanwhile
             log.exception("purging ended web sessions and sign-in links failed")
@@ -175,9 +211,15 @@ class SchedulerService:
         except Exception:  # tried again tomorrow
             log.exception("purging old .ics invitations failed")
         if any(removed.values()):
-            log.info("housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations, "
-                     "%d ended web sessions and sign-in links removed", removed["ledger"], removed["offers"],
-                     removed["files"], removed["invitations"], removed["signin"])
+            log.info(
+                "housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations, "
+                "%d ended web sessions and sign-in links removed",
+                removed["ledger"],
+                removed["offers"],
+                removed["files"],
+                removed["invitations"],
+                removed["signin"],
+            )
         return removed
 
     async def _purge_files(self) -> int:
@@ -186,8 +228,11 @@ class SchedulerService:
         from tsm.adapters.db.teams import BotFile
 
         async with self.app.db.transaction() as s:
-            result = await s.exec(delete(BotFile).where(BotFile.expires_at < self.jobs.clock())
-                                  .execution_options(synchronize_session=False))
+            result = await s.exec(
+                delete(BotFile)
+                .where(BotFile.expires_at < self.jobs.clock())
+                .execution_options(synchronize_session=False)
+            )
             return result.rowcount or 0
 
     def _conversations(self):
@@ -216,8 +261,10 @@ class SchedulerService:
             if settings.graph_notification_url and settings.graph_client_state.get_secret_value():
                 sweeps["tsm.graph_subscriptions"] = (self.graph_subscriptions, i.graph_subscriptions)
             else:
-                log.warning("Outlook change notifications are off (TSM_GRAPH_NOTIFICATION_URL or "
-                            "TSM_GRAPH_CLIENT_STATE unset): calendar changes arrive by the delta sweep only")
+                log.warning(
+                    "Outlook change notifications are off (TSM_GRAPH_NOTIFICATION_URL or "
+                    "TSM_GRAPH_CLIENT_STATE unset): calendar changes arrive by the delta sweep only"
+                )
             sweeps["tsm.graph_delta"] = (self.graph_delta, i.graph_delta)
         return {job_id: (self._tracked(job_id, fn), seconds) for job_id, (fn, seconds) in sweeps.items()}
 
@@ -231,9 +278,17 @@ class SchedulerService:
             try:
                 result = await fn()
                 if isinstance(result, SweepResult) and result.claimed:
-                    log.info("%s: claimed %d, sent %d, skipped %d, undeliverable %d, retry %d, failed %d, lost %d",
-                             job_id, result.claimed, result.sent, result.skipped, result.undeliverable,
-                             result.retry, result.failed, result.lost)
+                    log.info(
+                        "%s: claimed %d, sent %d, skipped %d, undeliverable %d, retry %d, failed %d, lost %d",
+                        job_id,
+                        result.claimed,
+                        result.sent,
+                        result.skipped,
+                        result.undeliverable,
+                        result.retry,
+                        result.failed,
+                        result.lost,
+                    )
                 return result
             finally:
                 if task is not None:
@@ -254,8 +309,11 @@ class SchedulerService:
             return
         self.scheduler = build_scheduler(self.sweeps())
         self.scheduler.start()
-        log.info("scheduler started as %s with jobs %s", self.worker_id,
-                 ", ".join(job.id for job in self.scheduler.get_jobs()))
+        log.info(
+            "scheduler started as %s with jobs %s",
+            self.worker_id,
+            ", ".join(job.id for job in self.scheduler.get_jobs()),
+        )
 
     async def shutdown(self, grace: float = 30.0) -> None:
         """Stop waking sweeps; let running ones finish for up to ``grace`` seconds, then cancel them. What a
@@ -271,8 +329,10 @@ class SchedulerService:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-                log.warning("%d sweep(s) cancelled at shutdown; their claims are retried after the lease",
-                            len(pending))
+                log.warning(
+                    "%d sweep(s) cancelled at shutdown; their claims are retried after the lease",
+                    len(pending),
+                )
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
         self.scheduler = None

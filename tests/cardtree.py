@@ -22,9 +22,13 @@ def walk(node: Any) -> Iterator[dict]:
 
 def actions(card: dict | None) -> list[dict]:
     """Every Action.Execute of the card with a verb (ActionSets in the body and fallbacks included), in order."""
-    return [n for n in walk(card or {}) if n.get("type") == "Action.Execute" and isinstance(n.get("verb"), str)]
+    return [
+        n for n in walk(card or {}) if n.get("type") == "Action.Execute" and isinstance(n.get("verb"), str)
+    ]
 
 
 def inputs(card: dict | None) -> dict[str, dict]:
     """The card's inputs by id."""
-    return {n["id"]: n for n in walk(card or {}) if str(n.get("type", "")).startswith("Input.") and n.get("id")}
+    return {
+        n["id"]: n for n in walk(card or {}) if str(n.get("type", "")).startswith("Input.") and n.get("id")
+    }

@@ -47,25 +47,120 @@ ATTENDANCE_PERIOD = "2024/25 autumn and spring terms"
 
 SCHOOLS = {
     # key: (urn, name, type, group, phase_of_education, phase, attendance, trust, officer)
-    "low_primary": (100001, "Low Primary School", "Community school", "Local authority maintained schools", "Primary", "primary", 92.0, None, "ann"),
-    "high_primary": (100002, "High Primary School", "Academy converter", "Academies", "Primary", "primary", 96.5, None, "ann"),
-    "secondary": (100003, "Town High School", "Academy converter", "Academies", "Secondary", "secondary", 93.0, None, "ann"),
-    "independent": (100004, "Oak Independent School", "Other independent school", "Independent schools", "Not applicable", "other", None, None, "ann"),
-    "la_special": (100005, "Willow Special School", "Community special school", "Local authority maintained schools", "Not applicable", "special", 85.0, None, "ann"),
-    "trust_a": (100006, "Trust A Primary", "Academy sponsor led", "Academies", "Primary", "primary", 93.0, "T1", "ann"),
-    "trust_b": (100007, "Trust B Primary", "Academy sponsor led", "Academies", "Primary", "primary", 93.5, "T1", "ann"),
-    "allocated": (100008, "Allocated Trust Academy", "Academy converter", "Academies", "Primary", "primary", 91.0, "T2", "bob"),
-    "bob_school": (100009, "Bob's Primary", "Community school", "Local authority maintained schools", "Primary", "primary", 90.0, None, "bob"),
+    "low_primary": (
+        100001,
+        "Low Primary School",
+        "Community school",
+        "Local authority maintained schools",
+        "Primary",
+        "primary",
+        92.0,
+        None,
+        "ann",
+    ),
+    "high_primary": (
+        100002,
+        "High Primary School",
+        "Academy converter",
+        "Academies",
+        "Primary",
+        "primary",
+        96.5,
+        None,
+        "ann",
+    ),
+    "secondary": (
+        100003,
+        "Town High School",
+        "Academy converter",
+        "Academies",
+        "Secondary",
+        "secondary",
+        93.0,
+        None,
+        "ann",
+    ),
+    "independent": (
+        100004,
+        "Oak Independent School",
+        "Other independent school",
+        "Independent schools",
+        "Not applicable",
+        "other",
+        None,
+        None,
+        "ann",
+    ),
+    "la_special": (
+        100005,
+        "Willow Special School",
+        "Community special school",
+        "Local authority maintained schools",
+        "Not applicable",
+        "special",
+        85.0,
+        None,
+        "ann",
+    ),
+    "trust_a": (
+        100006,
+        "Trust A Primary",
+        "Academy sponsor led",
+        "Academies",
+        "Primary",
+        "primary",
+        93.0,
+        "T1",
+        "ann",
+    ),
+    "trust_b": (
+        100007,
+        "Trust B Primary",
+        "Academy sponsor led",
+        "Academies",
+        "Primary",
+        "primary",
+        93.5,
+        "T1",
+        "ann",
+    ),
+    "allocated": (
+        100008,
+        "Allocated Trust Academy",
+        "Academy converter",
+        "Academies",
+        "Primary",
+        "primary",
+        91.0,
+        "T2",
+        "bob",
+    ),
+    "bob_school": (
+        100009,
+        "Bob's Primary",
+        "Community school",
+        "Local authority maintained schools",
+        "Primary",
+        "primary",
+        90.0,
+        None,
+        "bob",
+    ),
 }
 
 
-async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[str, datetime, datetime, str]] = ()) -> World:
+async def make_world(
+    db: Database, *, policy: str = "norfolk", busy: list[tuple[str, datetime, datetime, str]] = ()
+) -> World:
     async with db.transaction() as s:
         la = LA(code="926", name="Norfolk", timezone="Europe/London", policy=policy)
         s.add(la)
         await s.flush()
         w = World(la.id)
-        for key, name, email in (("ann", "Ann Officer", "ann@la.example"), ("bob", "Bob Officer", "bob@la.example")):
+        for key, name, email in (
+            ("ann", "Ann Officer", "ann@la.example"),
+            ("bob", "Bob Officer", "bob@la.example"),
+        ):
             o = Officer(la_id=la.id, name=name, email=email, mailbox=email)
             s.add(o)
             await s.flush()
@@ -73,27 +168,50 @@ async def make_world(db: Database, *, policy: str = "norfolk", busy: list[tuple[
         s.add(Trust(code="T1", name="Shared Learning Trust"))
         s.add(Trust(code="T2", name="Allocated Trust", allocated_officer_id=w.officers["bob"]))
         for year, name, first, last, breaks in TERMS:
-            t = Term(la_id=la.id, academic_year=year, name=name, start_date=first, end_date=last, source="test")
+            t = Term(
+                la_id=la.id, academic_year=year, name=name, start_date=first, end_date=last, source="test"
+            )
             s.add(t)
             await s.flush()
             w.terms[name] = t.id
             for a, b in breaks:
                 s.add(TermBreak(term_id=t.id, kind="half_term", start_date=a, end_date=b))
         for key, (urn, name, type_, group, poe, phase, att, trust, off) in SCHOOLS.items():
-            sc = School(urn=urn, la_id=la.id, name=name, type_name=type_, type_group=group, phase_of_education=poe,
-                        phase=phase, attendance_pct=att, attendance_period=ATTENDANCE_PERIOD if att is not None else None,
-                        trust_code=trust, street="1 School Lane", town="Norwich",
-                        postcode="NR1 1AA", link_officer_id=w.officers[off])
+            sc = School(
+                urn=urn,
+                la_id=la.id,
+                name=name,
+                type_name=type_,
+                type_group=group,
+                phase_of_education=poe,
+                phase=phase,
+                attendance_pct=att,
+                attendance_period=ATTENDANCE_PERIOD if att is not None else None,
+                trust_code=trust,
+                street="1 School Lane",
+                town="Norwich",
+                postcode="NR1 1AA",
+                link_officer_id=w.officers[off],
+            )
             s.add(sc)
             await s.flush()
             w.schools[key] = sc.id
             for role, who in (("attendance_lead", "lead"), ("senior_leader", "head")):
-                c = SchoolContact(school_id=sc.id, name=f"{who.title()} of {name}", email=f"{who}@{urn}.sch.example", role=role)
+                c = SchoolContact(
+                    school_id=sc.id,
+                    name=f"{who.title()} of {name}",
+                    email=f"{who}@{urn}.sch.example",
+                    role=role,
+                )
                 s.add(c)
                 await s.flush()
                 w.contacts[f"{key}.{who}"] = c.id
         for officer_key, start, end, show_as in busy:
-            s.add(CalendarEvent(officer_id=w.officers[officer_key], start=start, end=end, show_as=show_as, subject="busy"))
+            s.add(
+                CalendarEvent(
+                    officer_id=w.officers[officer_key], start=start, end=end, show_as=show_as, subject="busy"
+                )
+            )
     return w
 
 
@@ -131,8 +249,13 @@ async def officer_notices(app, kind: str | None = None) -> list[OfficerNoticeSee
     from tsm.adapters.db.history import DomainEvent
 
     async with app.db.reader() as s:
-        events = list(await s.exec(select(DomainEvent).where(
-            col(DomainEvent.kind).in_(("calendar_failed", "outlook_change"))).order_by(DomainEvent.id)))
+        events = list(
+            await s.exec(
+                select(DomainEvent)
+                .where(col(DomainEvent.kind).in_(("calendar_failed", "outlook_change")))
+                .order_by(DomainEvent.id)
+            )
+        )
     out = []
     for ev in events:
         notice = (ev.data or {}).get("notice", ev.kind)

@@ -27,13 +27,22 @@ class S:  # a school as the rule sees it
 
 
 ASH, BEECH, OAK = S(1, 10), S(2, 10), S(3, 20)
-ACTORS = [Actor("admin", 99), Actor.system(), Actor("officer", 10), Actor("officer", 20), Actor("contact", 5, 1),
-          Actor("contact", 6, 3), Actor("contact", 7, None)]
+ACTORS = [
+    Actor("admin", 99),
+    Actor.system(),
+    Actor("officer", 10),
+    Actor("officer", 20),
+    Actor("contact", 5, 1),
+    Actor("contact", 6, 3),
+    Actor("contact", 7, None),
+]
 
 
 def test_admins_and_the_system_may_act_for_any_school_or_meeting():
     for actor in (Actor("admin", 99), Actor.system()):
-        assert may_act_for(actor, [ASH], 10) and may_act_for(actor, [OAK], None) and may_act_for(actor, [], None)
+        assert (
+            may_act_for(actor, [ASH], 10) and may_act_for(actor, [OAK], None) and may_act_for(actor, [], None)
+        )
 
 
 def test_an_officer_may_act_only_as_the_officer_of_the_school_or_meeting():
@@ -65,8 +74,10 @@ def test_an_unknown_kind_of_actor_may_not_act():
 def test_a_school_and_a_one_school_meeting_of_its_link_officer_follow_the_same_rule():
     for actor, school in itertools.product(ACTORS, (ASH, BEECH, OAK)):
         allowed = may_act_for(actor, [school], school.link_officer_id)
-        for check, args in ((check_school, (actor, school)),
-                            (check_meeting, (actor, [school], school.link_officer_id))):
+        for check, args in (
+            (check_school, (actor, school)),
+            (check_meeting, (actor, [school], school.link_officer_id)),
+        ):
             if allowed:
                 check(*args)
             else:
@@ -90,8 +101,9 @@ async def test_the_booking_service_directory_and_evaluations_apply_the_one_rule_
     w = await make_world(db)
     clock = FixedClock(local(2026, 1, 5, 8, 0))
     svc = BookingService(db, LocalCalendar(db, None), ReferenceData(db), clock=clock)
-    joint = (await svc.book(w.officer("ann"), [w.schools["trust_a"], w.schools["trust_b"]],
-                            local(2026, 1, 7, 9))).meeting
+    joint = (
+        await svc.book(w.officer("ann"), [w.schools["trust_a"], w.schools["trust_b"]], local(2026, 1, 7, 9))
+    ).meeting
     # Staff of either school in the trust's joint TSM see it; staff of another school and another officer do not.
     for key in ("trust_a.lead", "trust_b.head"):
         assert (await svc.get_meeting(w.contact(key), joint.id)).id == joint.id

@@ -60,23 +60,34 @@ async def svc(db, clock, invites):
 
 
 async def _book(svc, world):
-    return await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    return await svc.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10)
+    )
 
 
 async def _state(db, meeting_id: int) -> tuple:
     async with db.reader() as s:
         m = await s.get(Meeting, meeting_id)
-        outbox = [o.op for o in await s.exec(select(CalendarOutbox).where(CalendarOutbox.meeting_id == meeting_id))]
-        events = [e.kind for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == meeting_id))]
-        attendees = [a.email for a in await s.exec(select(MeetingAttendee).where(
-            MeetingAttendee.meeting_id == meeting_id))]
+        outbox = [
+            o.op for o in await s.exec(select(CalendarOutbox).where(CalendarOutbox.meeting_id == meeting_id))
+        ]
+        events = [
+            e.kind for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == meeting_id))
+        ]
+        attendees = [
+            a.email
+            for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id))
+        ]
         marked = await s.get(MeetingLeaderUnavailable, meeting_id)
     return m.status, m.ical_sequence, outbox, events, attendees, marked is not None
 
 
 # ---------------------------------------------------------------------- B3: pupil data in free text
 
-async def test_a_cancellation_reason_with_a_upn_and_a_dob_is_refused_and_nothing_is_sent(svc, world, db, invites):
+
+async def test_a_cancellation_reason_with_a_upn_and_a_dob_is_refused_and_nothing_is_sent(
+    svc, world, db, invites
+):
     r = await _book(svc, world)
     before = await _state(db, r.meeting.id)
     files = sorted(p.name for p in invites.glob("*.ics"))
@@ -84,7 +95,9 @@ async def test_a_cancellation_reason_with_a_upn_and_a_dob_is_refused_and_nothing
         await svc.cancel(world.contact("low_primary.lead"), r.meeting.id, ATTACK)
     with pytest.raises(InvalidInput, match="date of birth"):
         await svc.cancel(world.contact("low_primary.lead"), r.meeting.id, "Child born 01/02/2015 is ill")
-    assert await _state(db, r.meeting.id) == before  # still booked; no cancel queued, no event for the officer
+    assert (
+        await _state(db, r.meeting.id) == before
+    )  # still booked; no cancel queued, no event for the officer
     assert sorted(p.name for p in invites.glob("*.ics")) == files  # no cancellation .ics with the reason
     assert not any(b"A123456789012" in p.read_bytes() for p in invites.glob("*.ics"))
 
@@ -92,10 +105,15 @@ async def test_a_cancellation_reason_with_a_upn_and_a_dob_is_refused_and_nothing
 async def test_a_reason_naming_someone_asks_for_the_words_to_be_edited(svc, world, db):
     r = await _book(svc, world)
     with pytest.raises(InvalidInput, match="“Jayden Smith”.*edit"):
-        await svc.cancel(world.contact("low_primary.lead"), r.meeting.id, "Jayden Smith's family are in court")
+        await svc.cancel(
+            world.contact("low_primary.lead"), r.meeting.id, "Jayden Smith's family are in court"
+        )
     # The school's own name, its town and the officer's name are not pupils; neither is a reason without names.
-    c = await svc.cancel(world.contact("low_primary.lead"), r.meeting.id,
-                         "Low Primary School is closed for Ann Officer's visit to another school")
+    c = await svc.cancel(
+        world.contact("low_primary.lead"),
+        r.meeting.id,
+        "Low Primary School is closed for Ann Officer's visit to another school",
+    )
     assert c.meeting.status == "cancelled"
 
 
@@ -103,7 +121,11 @@ async def test_a_no_show_reason_with_pupil_data_is_refused(svc, world, db, clock
     r = await _book(svc, world)
     clock.advance(local(2026, 2, 3, 12) - NOW)
     before = await _state(db, r.meeting.id)
-    for bad in ("Pupil A123456789012 excluded", "Sorting out DOB: 3 March 2015 case", "Amira Khan was absent"):
+    for bad in (
+        "Pupil A123456789012 excluded",
+        "Sorting out DOB: 3 March 2015 case",
+        "Amira Khan was absent",
+    ):
         with pytest.raises(InvalidInput):
             await svc.mark_no_show(world.officer("ann"), r.meeting.id, bad)
     assert await _state(db, r.meeting.id) == before
@@ -136,7 +158,9 @@ def test_the_rule_is_one_function_and_takes_no_override():
     with pytest.raises(InvalidInput, match="UPN"):
         check_free_text("A12345678901B", label="the note")  # the temporary UPN form too
     with pytest.raises(InvalidInput, match="UPN"):
-        check_free_text("A123456789012", label="the name", names=False)  # a name field still refuses identifiers
+        check_free_text(
+            "A123456789012", label="the name", names=False
+        )  # a name field still refuses identifiers
     assert check_free_text("Jayden Smith", label="the name", names=False) == "Jayden Smith"
     assert check_free_text("Ofsted visit on Tuesday", label="the reason") == "Ofsted visit on Tuesday"
 
@@ -159,16 +183,25 @@ async def test_ics_invitations_are_deleted_after_their_retention(svc, world, inv
 
 # ---------------------------------------------------------------------- B4: relayed text is plain text
 
+
 def test_relayed_text_renders_as_written_in_markdown_and_html():
     markdown_it = pytest.importorskip("markdown_it")
     md = markdown_it.MarkdownIt("commonmark", {"html": True})
-    attacks = ["[Rebook here](https://evil.example/login)", "<a href='https://evil.example'>x</a> &lt;b&gt;",
-               "**urgent** _now_ `code`", "# Heading\n- item\n1. first\n> quote", "![pixel](https://evil.example/p.png)",
-               "a\\[b](c)", "Ofsted visit"]
+    attacks = [
+        "[Rebook here](https://evil.example/login)",
+        "<a href='https://evil.example'>x</a> &lt;b&gt;",
+        "**urgent** _now_ `code`",
+        "# Heading\n- item\n1. first\n> quote",
+        "![pixel](https://evil.example/p.png)",
+        "a\\[b](c)",
+        "Ofsted visit",
+    ]
     for a in attacks:
         html = md.render(plain(a))
         assert "<a " not in html and "<img" not in html and "<strong>" not in html and "<em>" not in html
-        assert "<h1>" not in html and "<li>" not in html and "<blockquote>" not in html and "<code>" not in html
+        assert (
+            "<h1>" not in html and "<li>" not in html and "<blockquote>" not in html and "<code>" not in html
+        )
         assert unescape(plain(a)) == a  # a plain-text channel gets the words back as typed
     assert plain("Ofsted visit") == "Ofsted visit"
 
@@ -178,19 +211,35 @@ async def test_a_cancellation_reason_reaches_the_officer_as_text_not_a_link(svc,
     from tsm.services.records import Records
 
     r = await _book(svc, world)
-    await svc.cancel(world.contact("low_primary.lead"), r.meeting.id, "See [the new date](https://evil.example)")
+    await svc.cancel(
+        world.contact("low_primary.lead"), r.meeting.id, "See [the new date](https://evil.example)"
+    )
     conv = ConversationService(db, svc, ReferenceData(db), clock=clock)
     notes = Notifications(db, svc, conv, Records(db, clock=clock))
     async with db.reader() as s:
         ev = (await s.exec(select(DomainEvent).where(DomainEvent.kind == "cancelled"))).one()
     msg = await notes.compose(ev.id, "ev.cancelled", Recipient("officer", world.officers["ann"]))
-    assert "\\[the new date\\]\\(https://evil.example\\)" in msg.text and "](" not in msg.text.replace("\\](", "")
+    assert "\\[the new date\\]\\(https://evil.example\\)" in msg.text and "](" not in msg.text.replace(
+        "\\](", ""
+    )
 
 
 # ---------------------------------------------------------------------- B5: attendee emails
 
-@pytest.mark.parametrize("bad", ["x@y.example\r\nBcc: all@la.example", "pat@100001.sch.example\nBcc: x@y.example", "junk",
-                                 "a b@c.example", "pat@localhost", "Pat <pat@x.example>", "", "x" * 250 + "@a.example"])
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "x@y.example\r\nBcc: all@la.example",
+        "pat@100001.sch.example\nBcc: x@y.example",
+        "junk",
+        "a b@c.example",
+        "pat@localhost",
+        "Pat <pat@x.example>",
+        "",
+        "x" * 250 + "@a.example",
+    ],
+)
 async def test_bad_attendee_emails_are_refused_with_a_sentence(svc, world, db, bad):
     r = await _book(svc, world)
     before = await _state(db, r.meeting.id)
@@ -222,11 +271,15 @@ def test_an_email_shows_relayed_text_as_typed_never_as_a_link():
 
     typed = "See [the new date](https://evil.example) **now** _please_ <b>x</b>"
     sent = f"The TSM was cancelled. Reason: {plain(typed)}"  # what tsm.notifications writes
-    assert mailing.plain(sent) == f"The TSM was cancelled. Reason: {typed}"  # the text part: the words as typed
+    assert (
+        mailing.plain(sent) == f"The TSM was cancelled. Reason: {typed}"
+    )  # the text part: the words as typed
     html = mailing.markup(sent)
     assert "<a " not in html and "<strong>" not in html and "<em>" not in html and "<b>" not in html
     assert "[the new date](https://evil.example)" in html and "&lt;b&gt;x&lt;/b&gt;" in html
-    assert '<a href="https://ok.example">' in mailing.markup("[a link](https://ok.example)")  # the product's own
+    assert '<a href="https://ok.example">' in mailing.markup(
+        "[a link](https://ok.example)"
+    )  # the product's own
 
 
 async def test_a_contact_an_officer_adds_gets_the_same_email_and_name_checks(db, world):
@@ -234,8 +287,11 @@ async def test_a_contact_an_officer_adds_gets_the_same_email_and_name_checks(db,
 
     directory = Directory(db, clock=FixedClock(NOW))
     ann = world.officer("ann")
-    for name, email in (("Pat", "pat@100001.sch.example\r\nBcc: all@la.example"), ("Pat", "junk"),
-                        ("A123456789012", "pat@100001.sch.example")):
+    for name, email in (
+        ("Pat", "pat@100001.sch.example\r\nBcc: all@la.example"),
+        ("Pat", "junk"),
+        ("A123456789012", "pat@100001.sch.example"),
+    ):
         with pytest.raises(InvalidInput):
             await directory.add_contact(ann, 100001, name, email, "other")
     c = await directory.add_contact(ann, 100001, "Pat Pastoral", "Pat@100001.sch.example", "other")

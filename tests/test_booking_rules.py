@@ -53,17 +53,30 @@ async def test_a_below_average_primary_must_book_each_term(svc, world):
     ent = await svc.entitlement(world.schools["low_primary"])
     assert ent.expectation == "termly" and ent.attendance_vs_average == "below"
     assert "expected to book a TSM for each term" in ent.message
-    spring = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 9))
-    summer = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 4, 16, 10))
-    assert {spring.meeting.term_label, summer.meeting.term_label} == {"spring term 2025-26", "summer term 2025-26"}
+    spring = await svc.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 9)
+    )
+    summer = await svc.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 4, 16, 10)
+    )
+    assert {spring.meeting.term_label, summer.meeting.term_label} == {
+        "spring term 2025-26",
+        "summer term 2025-26",
+    }
 
 
 async def test_an_above_average_primary_is_told_one_a_year_is_enough_but_may_book_termly(svc, world):
     ent = await svc.entitlement(world.schools["high_primary"])
     assert ent.expectation == "yearly" and ent.may_book
-    assert "one TSM this academic year is enough" in ent.message and "welcome to meet us termly" in ent.message
-    r1 = await svc.book(world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 1, 7, 9))
-    r2 = await svc.book(world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 4, 16, 10))
+    assert (
+        "one TSM this academic year is enough" in ent.message and "welcome to meet us termly" in ent.message
+    )
+    r1 = await svc.book(
+        world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 1, 7, 9)
+    )
+    r2 = await svc.book(
+        world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 4, 16, 10)
+    )
     assert r1.meeting.status == r2.meeting.status == "booked"
 
 
@@ -96,7 +109,9 @@ async def test_a_school_in_a_trust_with_an_allocated_officer_is_contacted_direct
 
 
 async def test_the_officer_books_on_behalf_of_a_contacted_directly_school(svc, world):
-    r = await svc.book(world.officer("ann"), world.schools["independent"], local(2026, 1, 7, 9), mode="on_site")
+    r = await svc.book(
+        world.officer("ann"), world.schools["independent"], local(2026, 1, 7, 9), mode="on_site"
+    )
     assert r.meeting.status == "booked" and r.meeting.location == "1 School Lane, Norwich, NR1 1AA"
 
 
@@ -125,28 +140,56 @@ async def test_the_database_itself_refuses_a_second_active_tsm_for_a_school_in_a
     r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
     async with db.transaction() as s:
         m = await s.get(Meeting, r.meeting.id)
-        twin = Meeting(**{k: getattr(m, k) for k in ("officer_id", "term_id", "start", "end", "mode", "meeting_type",
-                                                     "status", "booked_by", "created_at", "updated_at")},
-                       ical_uid="twin@test")
+        twin = Meeting(
+            **{
+                k: getattr(m, k)
+                for k in (
+                    "officer_id",
+                    "term_id",
+                    "start",
+                    "end",
+                    "mode",
+                    "meeting_type",
+                    "status",
+                    "booked_by",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+            ical_uid="twin@test",
+        )
         s.add(twin)
         await s.flush()
-        s.add(MeetingSchool(meeting_id=twin.id, school_id=world.schools["low_primary"], term_id=m.term_id,
-                            active_term_id=m.term_id))
+        s.add(
+            MeetingSchool(
+                meeting_id=twin.id,
+                school_id=world.schools["low_primary"],
+                term_id=m.term_id,
+                active_term_id=m.term_id,
+            )
+        )
         with pytest.raises(IntegrityError):
             await s.flush()
         await s.rollback()
 
 
 async def test_the_database_itself_refuses_overlapping_officer_time(svc, world, db):
-    r = await svc.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site")
+    r = await svc.book(
+        world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site"
+    )
     async with db.transaction() as s:
         blocks = list(await s.exec(select(OfficerBlock).where(OfficerBlock.meeting_id == r.meeting.id)))
         # 60 minutes + 30 minutes' travel either side = 120 minutes = 24 blocks of 5 minutes
         assert len(blocks) == 24
         assert min(b.block_start for b in blocks) == local(2026, 2, 3, 9, 30)
         with pytest.raises(IntegrityError):  # a block inside the 30 minutes' travel after the meeting
-            await s.exec(insert(OfficerBlock).values(officer_id=world.officers["ann"],
-                                                     block_start=local(2026, 2, 3, 11, 25), meeting_id=r.meeting.id))
+            await s.exec(
+                insert(OfficerBlock).values(
+                    officer_id=world.officers["ann"],
+                    block_start=local(2026, 2, 3, 11, 25),
+                    meeting_id=r.meeting.id,
+                )
+            )
         await s.rollback()
 
 
@@ -173,7 +216,9 @@ async def test_a_date_in_half_term_is_never_offered_or_booked(svc, world):
     days = {s.start.astimezone(local(2026, 1, 1).tzinfo).date() for s in offer.slots}
     assert not any(d.month == 2 and 16 <= d.day <= 20 for d in days)
     with pytest.raises(BookingRefused) as err:
-        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 17, 10))
+        await svc.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 17, 10)
+        )
     assert err.value.code == "not_bookable_day" and "half term" in err.value.message
 
 
@@ -196,7 +241,9 @@ async def test_a_date_outside_term_time_is_refused(svc, world):
 async def test_minimum_notice_is_enforced(svc, world, clock):
     clock.now = local(2026, 1, 12, 9)
     with pytest.raises(BookingRefused) as err:
-        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 13, 10))
+        await svc.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 13, 10)
+        )
     assert err.value.code == "too_soon" and "48 hours" in err.value.message
 
 
@@ -208,8 +255,10 @@ async def test_a_time_off_the_grid_or_outside_working_hours_is_refused(svc, worl
 
 
 async def test_an_officers_busy_time_blocks_a_slot_including_travel(db, clock):
-    busy = [("ann", local(2026, 1, 8, 11), local(2026, 1, 8, 12), "busy"),
-            ("ann", local(2026, 1, 9, 9), local(2026, 1, 9, 16), "workingElsewhere")]
+    busy = [
+        ("ann", local(2026, 1, 8, 11), local(2026, 1, 8, 12), "busy"),
+        ("ann", local(2026, 1, 9, 9), local(2026, 1, 9, 16), "workingElsewhere"),
+    ]
     world = await make_world(db, busy=busy)
     svc = await service(db, clock)
     who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
@@ -265,7 +314,9 @@ async def test_a_move_stays_in_its_term(svc, world):
 async def test_a_moved_meeting_frees_its_old_time(svc, world):
     r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
     await svc.move(world.contact("low_primary.lead"), r.meeting.id, local(2026, 2, 4, 10))
-    other = await svc.book(world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 2, 3, 10))
+    other = await svc.book(
+        world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 2, 3, 10)
+    )
     assert other.meeting.start == local(2026, 2, 3, 10)
 
 
@@ -275,9 +326,12 @@ async def test_a_moved_meeting_frees_its_old_time(svc, world):
 async def test_a_school_cannot_see_or_change_another_schools_meeting(svc, world):
     r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
     intruder = world.contact("high_primary.lead")
-    for call in (svc.get_meeting(intruder, r.meeting.id), svc.cancel(intruder, r.meeting.id, "not mine"),
-                 svc.move(intruder, r.meeting.id, local(2026, 2, 4, 10)),
-                 svc.book(intruder, world.schools["low_primary"], local(2026, 2, 5, 10))):
+    for call in (
+        svc.get_meeting(intruder, r.meeting.id),
+        svc.cancel(intruder, r.meeting.id, "not mine"),
+        svc.move(intruder, r.meeting.id, local(2026, 2, 4, 10)),
+        svc.book(intruder, world.schools["low_primary"], local(2026, 2, 5, 10)),
+    ):
         with pytest.raises(NotAllowed):
             await call
     assert (await svc.get_meeting(world.contact("low_primary.lead"), r.meeting.id)).status == "booked"
@@ -308,20 +362,28 @@ async def test_only_the_officer_marks_a_started_meeting_held_or_no_show(svc, wor
         await svc.mark_held(world.officer("ann"), r.meeting.id)
     clock.now = local(2026, 2, 3, 11, 5)
     assert (await svc.mark_no_show(world.officer("ann"), r.meeting.id)).status == "no_show"
-    assert (await svc.mark_held(world.officer("ann"), r.meeting.id)).status == "held"  # the officer corrects it
+    assert (
+        await svc.mark_held(world.officer("ann"), r.meeting.id)
+    ).status == "held"  # the officer corrects it
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 3, 3, 10))
     assert err.value.code == "already_booked"
 
 
 async def test_a_trust_may_hold_one_tsm_for_several_schools(svc, world):
-    r = await svc.book(world.officer("ann"), [world.schools["trust_a"], world.schools["trust_b"]], local(2026, 2, 3, 10))
+    r = await svc.book(
+        world.officer("ann"), [world.schools["trust_a"], world.schools["trust_b"]], local(2026, 2, 3, 10)
+    )
     assert set(r.meeting.school_ids) == {world.schools["trust_a"], world.schools["trust_b"]}
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("trust_b.lead"), world.schools["trust_b"], local(2026, 3, 3, 10))
     assert err.value.code == "already_booked"
     with pytest.raises(InvalidInput):
-        await svc.book(world.officer("ann"), [world.schools["trust_a"], world.schools["low_primary"]], local(2026, 3, 3, 10))
+        await svc.book(
+            world.officer("ann"),
+            [world.schools["trust_a"], world.schools["low_primary"]],
+            local(2026, 3, 3, 10),
+        )
 
 
 async def test_invitation_goes_to_the_senior_leader_as_required_and_a_colleague_can_be_added(svc, world):
@@ -332,12 +394,18 @@ async def test_invitation_goes_to_the_senior_leader_as_required_and_a_colleague_
     event = cal.walk("VEVENT")[0]
     assert cal["METHOD"] == "REQUEST"
     attendees = {str(a).removeprefix("mailto:"): str(a.params["ROLE"]) for a in event.get("ATTENDEE")}
-    assert attendees == {"lead@100001.sch.example": "OPT-PARTICIPANT", "head@100001.sch.example": "REQ-PARTICIPANT"}
-    view = await svc.add_attendee(world.contact("low_primary.lead"), r.meeting.id, name="Pat Pastoral",
-                                  email="Pat@100001.sch.example")
+    assert attendees == {
+        "lead@100001.sch.example": "OPT-PARTICIPANT",
+        "head@100001.sch.example": "REQ-PARTICIPANT",
+    }
+    view = await svc.add_attendee(
+        world.contact("low_primary.lead"), r.meeting.id, name="Pat Pastoral", email="Pat@100001.sch.example"
+    )
     assert "pat@100001.sch.example" in {a.email for a in view.attendees}
     with pytest.raises(InvalidInput):
-        await svc.add_attendee(world.contact("low_primary.lead"), r.meeting.id, name="x", email="not-an-email")
+        await svc.add_attendee(
+            world.contact("low_primary.lead"), r.meeting.id, name="x", email="not-an-email"
+        )
 
 
 async def test_every_change_is_audited_with_who_and_what(svc, world, db):
@@ -347,9 +415,14 @@ async def test_every_change_is_audited_with_who_and_what(svc, world, db):
     await svc.cancel(who, r.meeting.id, "clash with Ofsted")
     async with db.reader() as s:
         rows = list(await s.exec(select(AuditLog).order_by(AuditLog.id)))
-    assert [(a.action, a.actor) for a in rows] == [("meeting.book", who.key), ("meeting.move", who.key),
-                                                  ("meeting.cancel", who.key)]
-    assert all("clash with Ofsted" not in str(a.detail) for a in rows)  # reasons stay on the meeting, not the log
+    assert [(a.action, a.actor) for a in rows] == [
+        ("meeting.book", who.key),
+        ("meeting.move", who.key),
+        ("meeting.cancel", who.key),
+    ]
+    assert all(
+        "clash with Ofsted" not in str(a.detail) for a in rows
+    )  # reasons stay on the meeting, not the log
 
 
 async def test_listing_meetings_shows_only_ones_own(svc, world):

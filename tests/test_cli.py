@@ -10,9 +10,11 @@ from click.testing import CliRunner
 
 from tsm.cli import cli
 
-GIAS_HEADER = ("URN,LA (code),LA (name),EstablishmentName,TypeOfEstablishment (name),EstablishmentTypeGroup (name),"
-               "EstablishmentStatus (name),PhaseOfEducation (name),TrustSchoolFlag (name),Trusts (code),Trusts (name),"
-               "Street,Town,Postcode,NumberOfPupils,HeadFirstName,HeadLastName")
+GIAS_HEADER = (
+    "URN,LA (code),LA (name),EstablishmentName,TypeOfEstablishment (name),EstablishmentTypeGroup (name),"
+    "EstablishmentStatus (name),PhaseOfEducation (name),TrustSchoolFlag (name),Trusts (code),Trusts (name),"
+    "Street,Town,Postcode,NumberOfPupils,HeadFirstName,HeadLastName"
+)
 
 
 # The CLI's clock is pinned through its settings (TSM_CLOCK_START), so these tests do not depend on the day they
@@ -46,21 +48,35 @@ def test_demo_then_list_book_move_and_cancel(run):
     first = datetime.strptime(starts[0], "%a %d %b %Y %H:%M")
     second = datetime.strptime(starts[2], "%a %d %b %Y %H:%M")
 
-    booked = run("book", "--urn", "990001", "--at", f"{first:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example")
+    booked = run(
+        "book", "--urn", "990001", "--at", f"{first:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example"
+    )
     meeting_id = int(re.search(r"Meeting id (\d+)", booked).group(1))
     assert "TSM booked: Ashcombe Primary School with Alex Carter" in booked
 
-    again = run("book", "--urn", "990001", "--at", f"{second:%Y-%m-%d %H:%M}", "--as",
-                "mohammed.iqbal@demo.example", code=2)
+    again = run(
+        "book",
+        "--urn",
+        "990001",
+        "--at",
+        f"{second:%Y-%m-%d %H:%M}",
+        "--as",
+        "mohammed.iqbal@demo.example",
+        code=2,
+    )
     assert "already booked" in again
 
-    moved = run("move", str(meeting_id), "--to", f"{second:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example")
+    moved = run(
+        "move", str(meeting_id), "--to", f"{second:%Y-%m-%d %H:%M}", "--as", "mohammed.iqbal@demo.example"
+    )
     assert "TSM moved" in moved
 
     listing = run("meetings", "--urn", "990001")
     assert f"{meeting_id:>5}" in listing and "moved" in listing
 
-    cancelled = run("cancel", str(meeting_id), "--reason", "Ofsted visit", "--as", "mohammed.iqbal@demo.example")
+    cancelled = run(
+        "cancel", str(meeting_id), "--reason", "Ofsted visit", "--as", "mohammed.iqbal@demo.example"
+    )
     assert "TSM cancelled" in cancelled
     assert run("meetings", "--urn", "990001").strip() == "no meetings"
     assert "cancelled" in run("meetings", "--urn", "990001", "--all")
@@ -94,15 +110,21 @@ def test_as_resolves_people_like_teams_so_an_inactive_officer_or_contact_cannot_
 def test_import_gias_keeps_good_rows_and_reports_bad_ones_by_line(run, tmp_path):
     run("db", "upgrade")
     csv = tmp_path / "gias.csv"
-    csv.write_text("\n".join([
-        GIAS_HEADER,
-        "500001,926,Norfolk,Good Primary,Community school,Local authority maintained schools,Open,Primary,,,,"
-        "1 Road,Norwich,NR1 1AA,200,Secret,Head",
-        "notanumber,926,Norfolk,Bad Row School,Community school,Local authority maintained schools,Open,Primary,,,,"
-        "1 Road,Norwich,NR1 1AA,200,Secret,Head",
-        "500003,886,Kent,Other LA School,Community school,Local authority maintained schools,Open,Primary,,,,"
-        "1 Road,Dover,CT1 1AA,200,Secret,Head",
-    ]) + "\n", encoding="utf-8")
+    csv.write_text(
+        "\n".join(
+            [
+                GIAS_HEADER,
+                "500001,926,Norfolk,Good Primary,Community school,Local authority maintained schools,Open,Primary,,,,"
+                "1 Road,Norwich,NR1 1AA,200,Secret,Head",
+                "notanumber,926,Norfolk,Bad Row School,Community school,Local authority maintained schools,Open,Primary,,,,"
+                "1 Road,Norwich,NR1 1AA,200,Secret,Head",
+                "500003,886,Kent,Other LA School,Community school,Local authority maintained schools,Open,Primary,,,,"
+                "1 Road,Dover,CT1 1AA,200,Secret,Head",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     out = run("import", "gias", str(csv), "--la-code", "926", "--policy", "norfolk", code=1)
     assert "1 schools imported" in out or "1 school imported" in out
     assert "line 3" in out
@@ -116,9 +138,13 @@ def test_a_date_without_a_time_is_a_clear_error(run):
 
 
 def test_manifest_command_builds_the_teams_package(run, tmp_path):
-    out = run("manifest", "--bot-id", "6f1c2a9e-1111-4c3b-9a55-0123456789ab", "--out", str(tmp_path / "pkg.zip"))
+    out = run(
+        "manifest", "--bot-id", "6f1c2a9e-1111-4c3b-9a55-0123456789ab", "--out", str(tmp_path / "pkg.zip")
+    )
     assert "Teams app package written" in out and (tmp_path / "pkg.zip").stat().st_size > 1000
-    bad = CliRunner().invoke(cli, ["manifest", "--bot-id", "not-a-guid", "--out", str(tmp_path / "x.zip")], obj={})
+    bad = CliRunner().invoke(
+        cli, ["manifest", "--bot-id", "not-a-guid", "--out", str(tmp_path / "x.zip")], obj={}
+    )
     assert bad.exit_code == 2
 
 
@@ -141,8 +167,10 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     run("book", "--urn", "990001", "--at", f"{datetime.strptime(start, '%a %d %b %Y %H:%M'):%Y-%m-%d %H:%M}")
 
     async def sweep():
-        app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
-                        clock=FixedClock(dt.fromisoformat(CLOCK_START)))
+        app = build_app(
+            Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
+            clock=FixedClock(dt.fromisoformat(CLOCK_START)),
+        )
         try:
             messenger = ScriptedMessenger()
             result = await build_jobs(app, messenger, worker_id="w1").events()
@@ -153,7 +181,11 @@ def test_a_booking_made_from_the_cli_tells_the_school_and_the_officer(run, tmp_p
     result, sent = asyncio.run(sweep())
     assert result.by_kind["ev.booked_for_officer"] == 1 and result.by_kind["ev.proposal"] >= 1
     kinds = {r.kind for r, _ in sent}
-    assert kinds == {"contact", "officer", "attendee"}  # attendee: the invitation by email (the local calendar)
+    assert kinds == {
+        "contact",
+        "officer",
+        "attendee",
+    }  # attendee: the invitation by email (the local calendar)
     assert any("Alex Carter booked your TSM" in m.text for r, m in sent if r.kind == "contact")
 
 
@@ -176,8 +208,10 @@ def test_undelivered_lists_who_missed_what_and_why(run, tmp_path):
     run("book", "--urn", "990001", "--at", f"{datetime.strptime(start, '%a %d %b %Y %H:%M'):%Y-%m-%d %H:%M}")
 
     async def sweep():  # nobody has the app: every message is undeliverable
-        app = build_app(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
-                        clock=FixedClock(dt.fromisoformat(CLOCK_START)))
+        app = build_app(
+            Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/cli.db"),
+            clock=FixedClock(dt.fromisoformat(CLOCK_START)),
+        )
         try:
             return await build_jobs(app, ScriptedMessenger(installs=app.db), worker_id="w1").events()
         finally:
@@ -185,7 +219,10 @@ def test_undelivered_lists_who_missed_what_and_why(run, tmp_path):
 
     result = asyncio.run(sweep())
     out = run("undelivered")
-    assert f"{result.undeliverable} messages not delivered in the last 14 days" in out and result.undeliverable >= 2
+    assert (
+        f"{result.undeliverable} messages not delivered in the last 14 days" in out
+        and result.undeliverable >= 2
+    )
     assert "proposal" in out and "(Ashcombe Primary School): has not installed the TSM app yet" in out
     assert "booked for officer" in out and "Alex Carter (officer): has not installed the TSM app yet" in out
     mine = run("undelivered", "--officer", "priya.shah@demo.example")

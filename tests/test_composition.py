@@ -27,10 +27,14 @@ async def test_the_cli_gets_the_app_alone(sqlite_url, tmp_path):
 
 
 async def test_the_server_wires_the_bot_to_its_scheduler_at_construction(sqlite_url, tmp_path):
-    built = compose(_settings(sqlite_url, tmp_path, chat_burst_turns=2, chat_sustained_turns=0), role="server")
+    built = compose(
+        _settings(sqlite_url, tmp_path, chat_burst_turns=2, chat_sustained_turns=0), role="server"
+    )
     try:
         bot = built.bot.bot
-        assert isinstance(built.scheduler, SchedulerService) and not built.scheduler.running  # started by the server
+        assert (
+            isinstance(built.scheduler, SchedulerService) and not built.scheduler.running
+        )  # started by the server
         # one delivery channel: Teams (the bot's own connection) for who has a conversation, else email
         assert built.scheduler.messenger is built.messenger and built.messenger.teams is built.bot.messenger
         assert isinstance(built.messenger, ChannelChoice) and isinstance(built.messenger.email, EmailChannel)
@@ -54,7 +58,9 @@ async def test_a_server_without_the_scheduler_still_ends_meetings_on_teams_event
         outcome = await built.bot.bot.meeting_ended(join_url=None, teams_meeting_id=None)
         assert outcome.status == "no_identifier"
         outcome = await built.bot.bot.meeting_ended(
-            join_url="https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0", teams_meeting_id=None)
+            join_url="https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0",
+            teams_meeting_id=None,
+        )
         assert outcome.status == "unknown_meeting"
     finally:
         await built.close()

@@ -38,23 +38,48 @@ async def _world(db: Database) -> tuple[int, list[tuple[int, int]]]:
         await s.flush()
         officer = Officer(la_id=la.id, name="Ann Officer", email="ann@la.example", mailbox="ann@la.example")
         s.add(officer)
-        term = Term(la_id=la.id, academic_year="2025-26", name="spring", start_date=local(2026, 1, 6).date(),
-                    end_date=local(2026, 3, 27).date())
+        term = Term(
+            la_id=la.id,
+            academic_year="2025-26",
+            name="spring",
+            start_date=local(2026, 1, 6).date(),
+            end_date=local(2026, 3, 27).date(),
+        )
         s.add(term)
         await s.flush()
-        s.add(TermBreak(term_id=term.id, kind="half_term", start_date=local(2026, 2, 16).date(),
-                        end_date=local(2026, 2, 20).date()))
+        s.add(
+            TermBreak(
+                term_id=term.id,
+                kind="half_term",
+                start_date=local(2026, 2, 16).date(),
+                end_date=local(2026, 2, 20).date(),
+            )
+        )
         pairs = []
         for i in range(N):
-            sc = School(urn=200000 + i, la_id=la.id, name=f"School {i}", type_name="Community school",
-                        type_group="Local authority maintained schools", phase_of_education="Primary",
-                        phase="primary", attendance_pct=90.0, link_officer_id=officer.id)
+            sc = School(
+                urn=200000 + i,
+                la_id=la.id,
+                name=f"School {i}",
+                type_name="Community school",
+                type_group="Local authority maintained schools",
+                phase_of_education="Primary",
+                phase="primary",
+                attendance_pct=90.0,
+                link_officer_id=officer.id,
+            )
             s.add(sc)
             await s.flush()
-            c = SchoolContact(school_id=sc.id, name=f"Lead {i}", email=f"lead{i}@s{i}.example", role="attendance_lead")
+            c = SchoolContact(
+                school_id=sc.id, name=f"Lead {i}", email=f"lead{i}@s{i}.example", role="attendance_lead"
+            )
             s.add(c)
             # a senior leader attends every TSM (booking.senior_leader_required): each school has one on record
-            s.add(SchoolContact(school_id=sc.id, name=f"Head {i}", email=f"head{i}@s{i}.example", role="senior_leader"))
+            s.add(
+                SchoolContact(
+                    school_id=sc.id, name=f"Head {i}", email=f"head{i}@s{i}.example", role="senior_leader"
+                )
+            )
             await s.flush()
             pairs.append((sc.id, c.id))
     return officer.id, pairs
@@ -111,9 +136,13 @@ async def test_fifty_schools_booking_fifty_different_slots_of_one_officer_all_su
         chosen = [sl for day in by_day.values() for sl in day][:N]
         assert len(chosen) == N
 
-        results = await asyncio.gather(*(
-            svc.book(Actor("contact", c, s), s, sl.start) for (s, c), sl in zip(pairs, chosen, strict=True)
-        ), return_exceptions=True)
+        results = await asyncio.gather(
+            *(
+                svc.book(Actor("contact", c, s), s, sl.start)
+                for (s, c), sl in zip(pairs, chosen, strict=True)
+            ),
+            return_exceptions=True,
+        )
         failures = [r for r in results if isinstance(r, BaseException)]
         assert failures == []
         meetings = await _active_meetings(db)
@@ -155,16 +184,22 @@ async def test_schools_racing_for_one_officers_last_seats_of_a_day_never_exceed_
         _, pairs = await _world(db)
         svc = _service(db)
         times = [local(2026, 1, 8, h) for h in (9, 11, 13, 15)]  # two hours apart: no footprints meet
-        results = await asyncio.gather(*(
-            svc.book(Actor("contact", c, s), s, at, mode="teams") for (s, c), at in zip(pairs, times, strict=False)
-        ), return_exceptions=True)
+        results = await asyncio.gather(
+            *(
+                svc.book(Actor("contact", c, s), s, at, mode="teams")
+                for (s, c), at in zip(pairs, times, strict=False)
+            ),
+            return_exceptions=True,
+        )
         booked = [r for r in results if not isinstance(r, BaseException)]
         refused = [r for r in results if isinstance(r, BookingRefused)]
         assert len(booked) == 3 and len(refused) == 1, results
         # Retried, then refused: with the true reason once the winners have committed ("day_full"), or as "just
         # taken" when all three tries met a writer still in flight (PostgreSQL runs them truly at once).
         assert {r.code for r in refused} <= {"day_full", "slot_taken"}
-        assert all("already has 3 TSMs on Thursday 8 January" in r.message for r in refused if r.code == "day_full")
+        assert all(
+            "already has 3 TSMs on Thursday 8 January" in r.message for r in refused if r.code == "day_full"
+        )
         assert len(await _active_meetings(db)) == 3
     finally:
         await db.dispose()
@@ -186,9 +221,20 @@ async def test_a_booking_whose_check_missed_the_days_last_seat_is_refused_by_its
                 officer = await s.get(Officer, officer_id)
                 policy, tz = await svc.ref.policy_for_la(s, officer.la_id)
                 term = (await s.exec(select(Term))).first()
-                m = Meeting(officer_id=officer_id, term_id=term.id, start=late, end=late + timedelta(hours=1),
-                            mode="teams", meeting_type="standard", status="booked", location="Microsoft Teams",
-                            booked_by="test", ical_uid="tsm-late@test", created_at=late, updated_at=late)
+                m = Meeting(
+                    officer_id=officer_id,
+                    term_id=term.id,
+                    start=late,
+                    end=late + timedelta(hours=1),
+                    mode="teams",
+                    meeting_type="standard",
+                    status="booked",
+                    location="Microsoft Teams",
+                    booked_by="test",
+                    ical_uid="tsm-late@test",
+                    created_at=late,
+                    updated_at=late,
+                )
                 s.add(m)
                 await s.flush()
                 await meetings_.reserve(s, m, officer, policy, tz, day_checked=True)

@@ -37,6 +37,8 @@ async def test_a_row_held_by_another_session_answers_busy_within_the_lock_timeou
             assert time.monotonic() - t0 < 5
             other.rollback()
         assert (await svc.get_meeting(who, r.meeting.id)).status == "booked"  # nothing changed
-        assert (await svc.cancel(who, r.meeting.id, "Ofsted visit")).meeting.status == "cancelled"  # lock gone
+        assert (
+            await svc.cancel(who, r.meeting.id, "Ofsted visit")
+        ).meeting.status == "cancelled"  # lock gone
     finally:
         await db.dispose()

@@ -65,10 +65,18 @@ async def test_load_demo(database, url):
     summary = await load_demo(database, today=TODAY)
 
     assert not summary.already_loaded
-    assert (summary.la_code, summary.schools, summary.trusts, summary.officers, summary.contacts, summary.terms) == (
-        "999", 30, 3, 3, 60, 6)
+    assert (
+        summary.la_code,
+        summary.schools,
+        summary.trusts,
+        summary.officers,
+        summary.contacts,
+        summary.terms,
+    ) == ("999", 30, 3, 3, 60, 6)
     assert summary.closed_skipped == 1
-    assert all(not r.errors for r in summary.reports.values()), {k: r.errors for k, r in summary.reports.items()}
+    assert all(not r.errors for r in summary.reports.values()), {
+        k: r.errors for k, r in summary.reports.items()
+    }
     assert "30 schools" in summary.summary()
 
     la = (await rows(database, LA))[0]
@@ -78,12 +86,26 @@ async def test_load_demo(database, url):
     assert 990031 not in schools and 998001 not in schools  # closed; another LA
 
     # every kind of school, and the routes Norfolk's (= the demo's) rules give them
-    assert Counter(s.phase for s in schools.values()) == {"primary": 13, "secondary": 7, "special": 7, "other": 2, "pru_ap": 1}
+    assert Counter(s.phase for s in schools.values()) == {
+        "primary": 13,
+        "secondary": 7,
+        "special": 7,
+        "other": 2,
+        "pru_ap": 1,
+    }
     direct = {urn for urn, s in schools.items() if s.booking_route == "contacted_directly"}
     assert direct == {
-        990009, 990010, 990016, 990020, 990024,  # trust 9001, which has an allocated officer
-        990021, 990022, 990023,  # LA-maintained special schools
-        990027, 990028, 990029,  # independent, independent special
+        990009,
+        990010,
+        990016,
+        990020,
+        990024,  # trust 9001, which has an allocated officer
+        990021,
+        990022,
+        990023,  # LA-maintained special schools
+        990027,
+        990028,
+        990029,  # independent, independent special
     }
     assert schools[990025].booking_route == "self"  # academy special in a trust without an officer
     assert schools[990030].booking_route == "self"  # the PRU
@@ -91,9 +113,14 @@ async def test_load_demo(database, url):
     # attendance on both sides of the national averages, and some schools without a figure
     found = load_policy("demo").national_averages.matching(parse_period(DEMO_ATTENDANCE_PERIOD))
     averages = {phase.value: value for phase, value in found.attendance_by_phase.items()}
-    assert {s.attendance_period for s in schools.values() if s.attendance_pct is not None} == {DEMO_ATTENDANCE_PERIOD}
-    compared = [(s.attendance_pct, averages[s.phase]) for s in schools.values()
-                if s.attendance_pct is not None and s.phase in averages]
+    assert {s.attendance_period for s in schools.values() if s.attendance_pct is not None} == {
+        DEMO_ATTENDANCE_PERIOD
+    }
+    compared = [
+        (s.attendance_pct, averages[s.phase])
+        for s in schools.values()
+        if s.attendance_pct is not None and s.phase in averages
+    ]
     assert any(pct < avg for pct, avg in compared) and any(pct >= avg for pct, avg in compared)
     assert any(s.attendance_pct is None for s in schools.values())
     assert all(0 <= s.attendance_pct <= 100 for s in schools.values() if s.attendance_pct is not None)
@@ -136,7 +163,13 @@ async def test_load_demo(database, url):
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        text = [v for t in tables for row in conn.execute(f'SELECT * FROM "{t}"') for v in row if isinstance(v, str)]
+        text = [
+            v
+            for t in tables
+            for row in conn.execute(f'SELECT * FROM "{t}"')
+            for v in row
+            if isinstance(v, str)
+        ]
     finally:
         conn.close()
     assert any("Ashcombe" in v for v in text)
@@ -145,15 +178,23 @@ async def test_load_demo(database, url):
 
 async def test_load_demo_twice_changes_nothing(database):
     first = await load_demo(database, today=TODAY)
-    before = {m.__name__: len(await rows(database, m))
-              for m in (LA, School, Trust, Officer, SchoolContact, Term, TermBreak, CalendarEvent)}
+    before = {
+        m.__name__: len(await rows(database, m))
+        for m in (LA, School, Trust, Officer, SchoolContact, Term, TermBreak, CalendarEvent)
+    }
     second = await load_demo(database, today=TODAY + timedelta(days=3))
-    after = {m.__name__: len(await rows(database, m))
-             for m in (LA, School, Trust, Officer, SchoolContact, Term, TermBreak, CalendarEvent)}
+    after = {
+        m.__name__: len(await rows(database, m))
+        for m in (LA, School, Trust, Officer, SchoolContact, Term, TermBreak, CalendarEvent)
+    }
     assert second.already_loaded
     assert before == after
     assert (second.schools, second.officers, second.contacts, second.calendar_events) == (
-        first.schools, first.officers, first.contacts, first.calendar_events)
+        first.schools,
+        first.officers,
+        first.contacts,
+        first.calendar_events,
+    )
 
 
 async def test_demo_is_deterministic(tmp_path):
@@ -164,8 +205,10 @@ async def test_demo_is_deterministic(tmp_path):
         db = Database(url)
         try:
             await load_demo(db, today=TODAY)
-            schools = sorted((s.urn, s.attendance_pct, s.booking_route, s.link_officer_id, s.postcode)
-                             for s in await rows(db, School))
+            schools = sorted(
+                (s.urn, s.attendance_pct, s.booking_route, s.link_officer_id, s.postcode)
+                for s in await rows(db, School)
+            )
             contacts = sorted((c.school_id, c.name, c.email) for c in await rows(db, SchoolContact))
             events = sorted((e.officer_id, e.start, e.end, e.show_as) for e in await rows(db, CalendarEvent))
             results.append((schools, contacts, events))

@@ -17,26 +17,54 @@ from tsm.importers.gias import detect_encoding, import_attendance, import_gias
 from tsm.importers.people import import_officers, import_trust_officers
 
 NORFOLK = "926"
-HEADS = {"HeadTitle (name)": "Dr", "HeadFirstName": "Zebedee", "HeadLastName": "Quimbleworth",
-         "HeadPreferredJobTitle": "Chief Wizardess"}
+HEADS = {
+    "HeadTitle (name)": "Dr",
+    "HeadFirstName": "Zebedee",
+    "HeadLastName": "Quimbleworth",
+    "HeadPreferredJobTitle": "Chief Wizardess",
+}
 HEAD_VALUES = ("Zebedee", "Quimbleworth", "Chief Wizardess")
 
 LA_MAINTAINED = "Local authority maintained schools"
 
 
-def school(urn, name, *, type_name="Community school", group=LA_MAINTAINED, phase="Primary", la=NORFOLK,
-           status="Open", trust_code="", trust_name="", pupils="210", **extra) -> dict[str, str]:
+def school(
+    urn,
+    name,
+    *,
+    type_name="Community school",
+    group=LA_MAINTAINED,
+    phase="Primary",
+    la=NORFOLK,
+    status="Open",
+    trust_code="",
+    trust_name="",
+    pupils="210",
+    **extra,
+) -> dict[str, str]:
     row = dict.fromkeys(GIAS_HEADER, "")
-    row.update({
-        "URN": str(urn), "LA (code)": la, "LA (name)": "Norfolk" if la == NORFOLK else "Kent",
-        "EstablishmentName": name, "TypeOfEstablishment (name)": type_name,
-        "EstablishmentTypeGroup (name)": group, "EstablishmentStatus (name)": status,
-        "PhaseOfEducation (name)": phase,
-        "TrustSchoolFlag (name)": "Supported by a multi-academy trust" if trust_code else "Not applicable",
-        "Trusts (code)": trust_code, "Trusts (name)": trust_name,
-        "Street": "1 Made Up Lane", "Town": "Notown", "Postcode": "zz9 9zz", "NumberOfPupils": pupils,
-        **HEADS,
-    })
+    row.update(
+        {
+            "URN": str(urn),
+            "LA (code)": la,
+            "LA (name)": "Norfolk" if la == NORFOLK else "Kent",
+            "EstablishmentName": name,
+            "TypeOfEstablishment (name)": type_name,
+            "EstablishmentTypeGroup (name)": group,
+            "EstablishmentStatus (name)": status,
+            "PhaseOfEducation (name)": phase,
+            "TrustSchoolFlag (name)": "Supported by a multi-academy trust"
+            if trust_code
+            else "Not applicable",
+            "Trusts (code)": trust_code,
+            "Trusts (name)": trust_name,
+            "Street": "1 Made Up Lane",
+            "Town": "Notown",
+            "Postcode": "zz9 9zz",
+            "NumberOfPupils": pupils,
+            **HEADS,
+        }
+    )
     row.update(extra)
     return row
 
@@ -51,21 +79,57 @@ def write_gias(path, rows, *, encoding="cp1252"):
 
 
 SAMPLE = [
-    school(900001, "Alpha Community Primary School"),                                           # line 2
-    school(900002, "Beta Academy", type_name="Academy converter", group="Academies",            # line 3
-           phase="Secondary", trust_code="5001", trust_name="Made Up Trust"),
-    school(900003, "Gamma Special School", type_name="Community special school",                # line 4
-           group="Special schools", phase="Not applicable"),
-    school(800001, "Kentish School", la="886"),                                                 # line 5
-    school(900004, "Delta Closed Primary", status="Closed"),                                    # line 6
-    school(900005, "Epsilon Independent School", type_name="Other independent school",          # line 7
-           group="Independent schools", phase="Not applicable"),
-    school(900006, "Zeta Special Academy", type_name="Academy special converter",               # line 8
-           group="Academies", phase="Secondary", trust_code="5001", trust_name="Made Up Trust"),
-    school(900007, "Eta Independent Special School", type_name="Other independent special school",  # line 9
-           group="Special schools", phase="Not applicable"),
-    school(900008, "Theta Academy", type_name="Academy sponsor led", group="Academies",        # line 10
-           phase="Primary", trust_code="5002", trust_name="Another Trust"),
+    school(900001, "Alpha Community Primary School"),  # line 2
+    school(
+        900002,
+        "Beta Academy",
+        type_name="Academy converter",
+        group="Academies",  # line 3
+        phase="Secondary",
+        trust_code="5001",
+        trust_name="Made Up Trust",
+    ),
+    school(
+        900003,
+        "Gamma Special School",
+        type_name="Community special school",  # line 4
+        group="Special schools",
+        phase="Not applicable",
+    ),
+    school(800001, "Kentish School", la="886"),  # line 5
+    school(900004, "Delta Closed Primary", status="Closed"),  # line 6
+    school(
+        900005,
+        "Epsilon Independent School",
+        type_name="Other independent school",  # line 7
+        group="Independent schools",
+        phase="Not applicable",
+    ),
+    school(
+        900006,
+        "Zeta Special Academy",
+        type_name="Academy special converter",  # line 8
+        group="Academies",
+        phase="Secondary",
+        trust_code="5001",
+        trust_name="Made Up Trust",
+    ),
+    school(
+        900007,
+        "Eta Independent Special School",
+        type_name="Other independent special school",  # line 9
+        group="Special schools",
+        phase="Not applicable",
+    ),
+    school(
+        900008,
+        "Theta Academy",
+        type_name="Academy sponsor led",
+        group="Academies",  # line 10
+        phase="Primary",
+        trust_code="5002",
+        trust_name="Another Trust",
+    ),
 ]
 
 
@@ -121,7 +185,13 @@ async def test_imports_only_the_la_skips_closed_and_creates_the_la(database, tmp
     assert trusts == {"5001": "Made Up Trust", "5002": "Another Trust"}
     alpha = schools[900001]
     assert (alpha.la_id, alpha.name, alpha.town, alpha.postcode, alpha.pupils, alpha.open) == (
-        la.id, "Alpha Community Primary School", "Notown", "ZZ9 9ZZ", 210, True)
+        la.id,
+        "Alpha Community Primary School",
+        "Notown",
+        "ZZ9 9ZZ",
+        210,
+        True,
+    )
     assert schools[900002].trust_code == "5001" and schools[900002].trust_name == "Made Up Trust"
     assert [a.action for a in audit] == ["import_gias"]
     assert audit[0].detail["file"] == "edubasealldata20261120.csv"
@@ -129,15 +199,15 @@ async def test_imports_only_the_la_skips_closed_and_creates_the_la(database, tmp
 
 async def test_bad_rows_are_reported_by_line_and_good_rows_kept(database, tmp_path, norfolk):
     rows = [
-        school(900001, "Good One"),                       # line 2
-        school("", "No URN"),                             # line 3
-        school("12A", "Letters In URN"),                  # line 4
-        school(900010, ""),                               # line 5
-        school(900011, "Bad Pupils", pupils="lots"),      # line 6
-        school(900012, "Good Two"),                       # line 7
-        school(900001, "Good One Again"),                 # line 8
-        school(900013, "X" * 201),                        # line 9
-        school("", "", la="886"),                         # line 10: another LA's row is not ours to judge
+        school(900001, "Good One"),  # line 2
+        school("", "No URN"),  # line 3
+        school("12A", "Letters In URN"),  # line 4
+        school(900010, ""),  # line 5
+        school(900011, "Bad Pupils", pupils="lots"),  # line 6
+        school(900012, "Good Two"),  # line 7
+        school(900001, "Good One Again"),  # line 8
+        school(900013, "X" * 201),  # line 9
+        school("", "", la="886"),  # line 10: another LA's row is not ours to judge
     ]
     path = write_gias(tmp_path / "g.csv", rows)
     report = await import_gias(database, path, la_code=NORFOLK, policy=norfolk)
@@ -255,12 +325,24 @@ async def test_phase_uses_the_type_before_the_group(database, tmp_path, norfolk)
     rows = [
         *SAMPLE,
         school(900030, "Middle Primaryish", phase="Middle deemed primary"),
-        school(900031, "Sixth Form Centre", type_name="Academy 16-19 converter", group="Academies",
-               phase="16 plus"),  # not a school a TSM covers (issue 13): not imported
+        school(
+            900031,
+            "Sixth Form Centre",
+            type_name="Academy 16-19 converter",
+            group="Academies",
+            phase="16 plus",
+        ),  # not a school a TSM covers (issue 13): not imported
         school(900032, "All Through", type_name="Academy converter", group="Academies", phase="All-through"),
-        school(900033, "Free Special", type_name="Free schools special", group="Free Schools", phase="Secondary"),
-        school(900034, "Community Special With Primary Phase", type_name="Community special school",
-               group="Special schools", phase="Primary"),
+        school(
+            900033, "Free Special", type_name="Free schools special", group="Free Schools", phase="Secondary"
+        ),
+        school(
+            900034,
+            "Community Special With Primary Phase",
+            type_name="Community special school",
+            group="Special schools",
+            phase="Primary",
+        ),
     ]
     path = write_gias(tmp_path / "g.csv", rows)
     await import_gias(database, path, la_code=NORFOLK, policy=norfolk)
@@ -330,19 +412,22 @@ async def test_attendance_import_sets_figures_and_recomputes_the_route_reason(da
     att = tmp_path / "attendance.csv"
     att.write_text(
         "urn,attendance_pct,period\n"
-        "900001,92.5,2024-25 autumn and spring\n"   # line 2: below primary 94.84 (2024/25 autumn+spring)
+        "900001,92.5,2024-25 autumn and spring\n"  # line 2: below primary 94.84 (2024/25 autumn+spring)
         "900008,96.0%,2024-25 autumn and spring\n"  # line 3: above
-        "900002,101,2025-26\n"               # line 4
-        "900003,abc,2025-26\n"               # line 5
-        "123456,90,2025-26\n"                # line 6: unknown school
-        ",90,2025-26\n",                     # line 7
+        "900002,101,2025-26\n"  # line 4
+        "900003,abc,2025-26\n"  # line 5
+        "123456,90,2025-26\n"  # line 6: unknown school
+        ",90,2025-26\n",  # line 7
         encoding="utf-8",
     )
     report = await import_attendance(database, att)
     assert [line for line, _ in report.errors] == [4, 5, 6, 7]
     assert report.ok == 2 and report.updated == 2
     schools = await schools_by_urn(database)
-    assert (schools[900001].attendance_pct, schools[900001].attendance_period) == (92.5, "2024-25 autumn and spring")
+    assert (schools[900001].attendance_pct, schools[900001].attendance_period) == (
+        92.5,
+        "2024-25 autumn and spring",
+    )
     assert "below the national average" in schools[900001].booking_route_reason
     assert schools[900001].booking_route == "self"
     assert schools[900008].attendance_pct == 96.0

@@ -133,8 +133,9 @@ def root_importers(graph: dict[str, set[str]]) -> list[str]:
 
 
 def sdk_outside_bot(raw: dict[str, set[str]]) -> list[tuple[str, str]]:
-    return sorted((m, n) for m, names in raw.items() for n in names
-                  if within(n, TEAMS_SDK) and not within(m, ("bot",)))
+    return sorted(
+        (m, n) for m, names in raw.items() for n in names if within(n, TEAMS_SDK) and not within(m, ("bot",))
+    )
 
 
 # ---------------------------------------------------------------------- the project
@@ -161,7 +162,11 @@ def test_only_the_entry_points_import_the_composition_root(project):
     graph, _ = project
     assert ROOT_MODULE in graph
     assert root_importers(graph) == []
-    assert {m for m, ts in graph.items() if ROOT_MODULE in ts} >= {"tsm.server", "tsm.worker", "tsm.cli_common"}
+    assert {m for m, ts in graph.items() if ROOT_MODULE in ts} >= {
+        "tsm.server",
+        "tsm.worker",
+        "tsm.cli_common",
+    }
 
 
 def test_botbuilder_is_imported_only_in_bot(project):
@@ -181,57 +186,70 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_walk_finds_a_cycle_hidden_in_a_function_and_a_core_import_of_the_scheduler(tmp_path):
-    root = _tree(tmp_path, {
-        "tsm/__init__.py": "",
-        "tsm/chat/__init__.py": "from .router import Router\n",  # a package importing its child: not an edge
-        "tsm/chat/router.py": "class Router: ...\n",
-        "tsm/chat/booking.py": "from .officer import picker\n",
-        "tsm/chat/officer.py": "def picker():\n    from .booking import book  # hidden, still a cycle\n",
-        "tsm/services/__init__.py": "",
-        "tsm/services/booking.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                   "    from scheduler.jobs import Jobs\n",
-        "tsm/composition.py": "import bot.handler\nimport scheduler.jobs\n",
-        "tsm/helper.py": "from . import composition\n",
-        "bot/__init__.py": "",
-        "bot/handler.py": "from botbuilder.core import TurnContext\nfrom tsm.chat import Router\n",
-        "scheduler/__init__.py": "",
-        "scheduler/jobs.py": "from tsm.services.booking import x\nimport botbuilder.schema\n",
-        "cards/__init__.py": "",
-        "cards/booking.py": "from bot import files\n",  # no bot/files.py here: counts as the package bot
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "tsm/__init__.py": "",
+            "tsm/chat/__init__.py": "from .router import Router\n",  # a package importing its child: not an edge
+            "tsm/chat/router.py": "class Router: ...\n",
+            "tsm/chat/booking.py": "from .officer import picker\n",
+            "tsm/chat/officer.py": "def picker():\n    from .booking import book  # hidden, still a cycle\n",
+            "tsm/services/__init__.py": "",
+            "tsm/services/booking.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from scheduler.jobs import Jobs\n",
+            "tsm/composition.py": "import bot.handler\nimport scheduler.jobs\n",
+            "tsm/helper.py": "from . import composition\n",
+            "bot/__init__.py": "",
+            "bot/handler.py": "from botbuilder.core import TurnContext\nfrom tsm.chat import Router\n",
+            "scheduler/__init__.py": "",
+            "scheduler/jobs.py": "from tsm.services.booking import x\nimport botbuilder.schema\n",
+            "cards/__init__.py": "",
+            "cards/booking.py": "from bot import files\n",  # no bot/files.py here: counts as the package bot
+        },
+    )
     graph, raw = import_graph(root)
     assert graph["tsm.chat"] == set()
     # the TYPE_CHECKING import closes a cycle too (the scheduler's jobs import the booking service)
-    assert cycles(graph) == [["scheduler.jobs", "tsm.services.booking"], ["tsm.chat.booking", "tsm.chat.officer"]]
+    assert cycles(graph) == [
+        ["scheduler.jobs", "tsm.services.booking"],
+        ["tsm.chat.booking", "tsm.chat.officer"],
+    ]
     assert core_to_edge(graph) == [("cards.booking", "bot"), ("tsm.services.booking", "scheduler.jobs")]
     assert root_importers(graph) == ["tsm.helper"]
     assert sdk_outside_bot(raw) == [("scheduler.jobs", "botbuilder.schema")]
 
 
 def test_the_walk_finds_a_long_cycle_through_packages(tmp_path):
-    root = _tree(tmp_path, {
-        "bot/__init__.py": "",
-        "bot/handler.py": "import scheduler.meeting_events\n",
-        "scheduler/__init__.py": "",
-        "scheduler/meeting_events.py": "from .service import build_jobs\n",
-        "scheduler/service.py": "from tsm import bootstrap\n",
-        "tsm/__init__.py": "",
-        "tsm/bootstrap.py": "from bot.runtime import build\n",
-        "bot/runtime.py": "from .handler import Bot\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "bot/__init__.py": "",
+            "bot/handler.py": "import scheduler.meeting_events\n",
+            "scheduler/__init__.py": "",
+            "scheduler/meeting_events.py": "from .service import build_jobs\n",
+            "scheduler/service.py": "from tsm import bootstrap\n",
+            "tsm/__init__.py": "",
+            "tsm/bootstrap.py": "from bot.runtime import build\n",
+            "bot/runtime.py": "from .handler import Bot\n",
+        },
+    )
     graph, _ = import_graph(root)
-    assert cycles(graph) == [["bot.handler", "bot.runtime", "scheduler.meeting_events", "scheduler.service",
-                              "tsm.bootstrap"]]
+    assert cycles(graph) == [
+        ["bot.handler", "bot.runtime", "scheduler.meeting_events", "scheduler.service", "tsm.bootstrap"]
+    ]
     assert core_to_edge(graph) == []  # tsm.bootstrap is not the core; the cycle alone fails the test
 
 
 def test_a_tree_without_cycles_passes(tmp_path):
-    root = _tree(tmp_path, {
-        "tsm/__init__.py": "",
-        "tsm/chat/__init__.py": "",
-        "tsm/chat/common.py": "def picker(): ...\n",
-        "tsm/chat/booking.py": "from .common import picker\n",
-        "tsm/chat/officer.py": "from .common import picker\nfrom .booking import x\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "tsm/__init__.py": "",
+            "tsm/chat/__init__.py": "",
+            "tsm/chat/common.py": "def picker(): ...\n",
+            "tsm/chat/booking.py": "from .common import picker\n",
+            "tsm/chat/officer.py": "from .common import picker\nfrom .booking import x\n",
+        },
+    )
     graph, _ = import_graph(root)
     assert cycles(graph) == [] and core_to_edge(graph) == []

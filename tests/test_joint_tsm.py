@@ -27,7 +27,9 @@ async def _svc(db, profile="kent"):
     world = await make_world(db, policy=profile)
     clock = FixedClock(local(2026, 1, 5, 8))
     cal = LocalCalendar(db)
-    return world, BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))
+    return world, BookingService(
+        db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock)
+    )
 
 
 async def test_the_officer_books_a_joint_tsm_at_the_site_of_the_school_chosen(db):
@@ -39,7 +41,9 @@ async def test_the_officer_books_a_joint_tsm_at_the_site_of_the_school_chosen(db
     assert set(done.meeting.school_ids) == {a, b}
     assert done.meeting.location.startswith("2 Beech Road")  # Trust B Primary's site, not the first school's
     for school, lead in ((a, "trust_a.lead"), (b, "trust_b.lead")):  # in each school's "my meetings"
-        assert [m.id for m in await svc.list_meetings(world.contact(lead), school_id=school)] == [done.meeting.id]
+        assert [m.id for m in await svc.list_meetings(world.contact(lead), school_id=school)] == [
+            done.meeting.id
+        ]
     with pytest.raises(BookingRefused) as err:  # and it is each school's TSM of the term
         await svc.book(world.contact("trust_b.lead"), b, local(2026, 1, 13, 10))
     assert err.value.code == "already_booked"
@@ -48,8 +52,13 @@ async def test_the_officer_books_a_joint_tsm_at_the_site_of_the_school_chosen(db
 async def test_the_place_of_a_joint_tsm_must_be_one_of_its_schools(db):
     world, svc = await _svc(db)
     with pytest.raises(InvalidInput, match="site of one of its schools"):
-        await svc.book(world.officer("ann"), [world.schools["trust_a"], world.schools["trust_b"]], AT,
-                       mode="on_site", site_school_id=world.schools["low_primary"])
+        await svc.book(
+            world.officer("ann"),
+            [world.schools["trust_a"], world.schools["trust_b"]],
+            AT,
+            mode="on_site",
+            site_school_id=world.schools["low_primary"],
+        )
 
 
 async def test_a_schools_contact_cannot_use_up_a_sibling_schools_term_unless_the_la_allows_it(db):
@@ -63,15 +72,23 @@ async def test_a_schools_contact_cannot_use_up_a_sibling_schools_term_unless_the
 async def test_where_the_la_allows_contacts_to_book_joint_every_schools_route_is_checked(db, monkeypatch):
     world, svc = await _svc(db, "norfolk")
     norfolk = load_policy("norfolk")
-    monkeypatch.setattr(svc.ref, "policy", lambda name: dataclasses.replace(norfolk, trust_contacts_book_joint=True))
+    monkeypatch.setattr(
+        svc.ref, "policy", lambda name: dataclasses.replace(norfolk, trust_contacts_book_joint=True)
+    )
     a, b = world.schools["trust_a"], world.schools["trust_b"]
     done = await svc.book(world.contact("trust_a.lead"), [a, b], AT, mode="teams")
     assert set(done.meeting.school_ids) == {a, b}
     # A sibling the LA contacts directly (made an independent school here): the joint booking is refused.
     async with db.transaction() as s:
-        await s.exec(update(School).where(School.id == b).values(booking_route="contacted_directly",
-                                                                  type_name="Other independent school",
-                                                                  type_group="Independent schools"))
+        await s.exec(
+            update(School)
+            .where(School.id == b)
+            .values(
+                booking_route="contacted_directly",
+                type_name="Other independent school",
+                type_group="Independent schools",
+            )
+        )
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("trust_a.lead"), [a, b], local(2026, 4, 21, 10), mode="teams")
     assert err.value.code == "contacted_directly"

@@ -40,7 +40,9 @@ def test_expected_beats_encouraged_a_secondary_below_average_is_expected_to_book
     assert ent.rule == "below_average_books_each_term" and ent.expectation == "termly"
     assert "expected to book a TSM for each term" in ent.message and "encourage" not in ent.message
     # a secondary not below the average is still encouraged, not told it may book once a year
-    assert entitlement_for(facts(Phase.SECONDARY, 95.0, FULL_2324), NORFOLK).expectation == "termly_encouraged"
+    assert (
+        entitlement_for(facts(Phase.SECONDARY, 95.0, FULL_2324), NORFOLK).expectation == "termly_encouraged"
+    )
     assert entitlement_for(facts(Phase.SECONDARY), NORFOLK).expectation == "termly_encouraged"
     # Kent: every school termly, whatever its figures
     assert entitlement_for(below, KENT).expectation == "termly"
@@ -81,7 +83,10 @@ def test_national_averages_belong_to_a_year_norfolk_expects_or_allows_by_the_sam
     assert entitlement_for(facts(pct=94.6, period=FULL_2324), NORFOLK).expectation == "yearly"
     assert entitlement_for(facts(pct=94.6, period=AS_2425), NORFOLK).expectation == "termly"
     # secondary 91.5: above 2023/24 (91.1), below 2024/25 autumn+spring (91.91)
-    assert entitlement_for(facts(Phase.SECONDARY, 91.5, AS_2425), NORFOLK).rule == "below_average_books_each_term"
+    assert (
+        entitlement_for(facts(Phase.SECONDARY, 91.5, AS_2425), NORFOLK).rule
+        == "below_average_books_each_term"
+    )
 
 
 @pytest.mark.parametrize("policy", [NORFOLK, KENT], ids=["norfolk", "kent"])
@@ -100,9 +105,14 @@ def test_no_matching_national_average_is_told_so_and_treated_as_termly(policy, p
 
 
 @pytest.mark.parametrize("policy", [NORFOLK, KENT], ids=["norfolk", "kent"])
-@pytest.mark.parametrize(("phase", "pct", "period"), [
-    (Phase.PRIMARY, 94.84, AS_2425), (Phase.PRIMARY, 94.5, FULL_2324), (Phase.SPECIAL, 87.23, AS_2425),
-])
+@pytest.mark.parametrize(
+    ("phase", "pct", "period"),
+    [
+        (Phase.PRIMARY, 94.84, AS_2425),
+        (Phase.PRIMARY, 94.5, FULL_2324),
+        (Phase.SPECIAL, 87.23, AS_2425),
+    ],
+)
 def test_exactly_equal_to_the_average_is_not_below_and_never_called_above(policy, phase, pct, period):
     f = facts(phase, pct, period)
     ent = entitlement_for(f, policy)
@@ -124,8 +134,12 @@ def test_a_hundredth_below_is_below():
 def test_nursery_schools_prus_and_alternative_provision_have_their_own_phase():
     assert classify_phase("LA nursery school", "Nursery") is Phase.NURSERY
     assert classify_phase("Pupil referral unit", "Not applicable") is Phase.ALTERNATIVE_PROVISION
-    assert classify_phase("Academy alternative provision converter", "Secondary") is Phase.ALTERNATIVE_PROVISION
-    assert classify_phase("Free schools alternative provision", "Not applicable") is Phase.ALTERNATIVE_PROVISION
+    assert (
+        classify_phase("Academy alternative provision converter", "Secondary") is Phase.ALTERNATIVE_PROVISION
+    )
+    assert (
+        classify_phase("Free schools alternative provision", "Not applicable") is Phase.ALTERNATIVE_PROVISION
+    )
     assert classify_phase("Community school", "Primary") is Phase.PRIMARY  # unchanged
 
 
@@ -161,10 +175,16 @@ async def test_the_booking_card_names_the_year_and_measure_of_both_figures(db):
     ref = ReferenceData(db)
     conv = ConversationService(db, BookingService(db, None, ref, clock=clock), ref, clock=clock)
     async with db.transaction() as s:
-        await s.exec(update(School).where(School.id == world.schools["high_primary"])
-                     .values(attendance_pct=94.6, attendance_period="2023/24"))
-        await s.exec(update(School).where(School.id == world.schools["low_primary"])
-                     .values(attendance_pct=94.6, attendance_period="2024-25 autumn and spring"))
+        await s.exec(
+            update(School)
+            .where(School.id == world.schools["high_primary"])
+            .values(attendance_pct=94.6, attendance_period="2023/24")
+        )
+        await s.exec(
+            update(School)
+            .where(School.id == world.schools["low_primary"])
+            .values(attendance_pct=94.6, attendance_period="2024-25 autumn and spring")
+        )
     high = await conv.school_info(Actor.system(), world.schools["high_primary"])
     low = await conv.school_info(Actor.system(), world.schools["low_primary"])
     assert high.entitlement.expectation == "yearly" and high.national_average_year == "2023/24 full year"
@@ -179,8 +199,11 @@ async def test_an_attendance_figure_whose_period_names_no_year_is_kept_and_the_i
 
     world = await make_world(db)
     path = tmp_path / "attendance.csv"
-    path.write_text("urn,attendance_pct,period\n100001,93.0,2024/25 autumn and spring\n100002,96.0,last year\n"
-                    "100003,92.0,\n", encoding="utf-8")
+    path.write_text(
+        "urn,attendance_pct,period\n100001,93.0,2024/25 autumn and spring\n100002,96.0,last year\n"
+        "100003,92.0,\n",
+        encoding="utf-8",
+    )
     report = await import_attendance(db, path)
     assert report.errors == [] and report.ok == 3
     assert len(report.notes) == 2
@@ -191,7 +214,9 @@ async def test_an_attendance_figure_whose_period_names_no_year_is_kept_and_the_i
     svc = BookingService(db, None, ref, clock=FixedClock(local(2026, 1, 5, 8)))
     high = await svc.entitlement(world.schools["high_primary"])
     assert high.attendance_vs_average == "no_average" and high.expectation == "termly"  # 96% of no known year
-    assert (await svc.entitlement(world.schools["low_primary"])).attendance_vs_average == "below"  # 93 < 94.84
+    assert (
+        await svc.entitlement(world.schools["low_primary"])
+    ).attendance_vs_average == "below"  # 93 < 94.84
 
 
 def test_a_pru_or_nursery_school_stored_before_their_phases_existed_gets_its_own_phase():
@@ -200,14 +225,26 @@ def test_a_pru_or_nursery_school_stored_before_their_phases_existed_gets_its_own
     from tsm.domain.schools import school_facts
 
     def stored(type_name, poe, phase):
-        return SimpleNamespace(type_name=type_name, type_group="Local authority maintained schools",
-                               phase_of_education=poe, phase=phase, attendance_pct=55.0, attendance_period=AS_2425)
+        return SimpleNamespace(
+            type_name=type_name,
+            type_group="Local authority maintained schools",
+            phase_of_education=poe,
+            phase=phase,
+            attendance_pct=55.0,
+            attendance_period=AS_2425,
+        )
 
-    pru = school_facts(stored("Pupil referral unit", "Not applicable", "other"), trust_has_allocated_officer=False)
-    nursery = school_facts(stored("LA nursery school", "Nursery", "primary"), trust_has_allocated_officer=False)
+    pru = school_facts(
+        stored("Pupil referral unit", "Not applicable", "other"), trust_has_allocated_officer=False
+    )
+    nursery = school_facts(
+        stored("LA nursery school", "Nursery", "primary"), trust_has_allocated_officer=False
+    )
     assert pru.phase is Phase.ALTERNATIVE_PROVISION and nursery.phase is Phase.NURSERY
     assert entitlement_for(nursery, NORFOLK).national_average is None  # not the primary average
-    primary = school_facts(stored("Community school", "Primary", "primary"), trust_has_allocated_officer=False)
+    primary = school_facts(
+        stored("Community school", "Primary", "primary"), trust_has_allocated_officer=False
+    )
     assert primary.phase is Phase.PRIMARY
 
 
@@ -222,11 +259,16 @@ def test_the_officer_is_told_truthfully_why_a_pru_has_no_comparison():
 
 @pytest.mark.parametrize("policy", [NORFOLK, KENT], ids=["norfolk", "kent"])
 def test_the_figures_line_shows_only_what_is_on_record(policy):
-    assert figures_words(facts(pct=None, period=AS_2425), policy) == ""  # no figure: the rule's message says so
+    assert (
+        figures_words(facts(pct=None, period=AS_2425), policy) == ""
+    )  # no figure: the rule's message says so
     assert figures_words(facts(pct=94.0), policy).startswith("Your attendance: 94.0%. No academic year")
-    assert figures_words(facts(pct=94.6, period="2023/24"), policy).startswith("Your attendance: 94.6% (2023/24). ")
+    assert figures_words(facts(pct=94.6, period="2023/24"), policy).startswith(
+        "Your attendance: 94.6% (2023/24). "
+    )
     assert figures_words(facts(pct=94.6, period="2023/24"), policy).endswith(
-        "2023/24 full year: 94.5%, DfE Pupil absence in schools in England, 2023/24.")
+        "2023/24 full year: 94.5%, DfE Pupil absence in schools in England, 2023/24."
+    )
 
 
 def test_an_average_without_a_source_is_credited_to_the_dfe():

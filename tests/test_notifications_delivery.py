@@ -36,11 +36,15 @@ def card_titles(card: dict | None) -> list[str]:
 
 async def ledger(db: Database, kind: str) -> list[tuple[str, str, int]]:
     async with db.reader() as s:
-        return sorted((r.status, r.last_error, r.recipient_id) for r in await s.exec(
-            select(Outbound).where(Outbound.kind == kind)))
+        return sorted(
+            (r.status, r.last_error, r.recipient_id)
+            for r in await s.exec(select(Outbound).where(Outbound.kind == kind))
+        )
 
 
-async def test_a_proposal_reaches_staff_who_install_later_with_its_accept_card_and_the_officer_learns_the_answer(env):
+async def test_a_proposal_reaches_staff_who_install_later_with_its_accept_card_and_the_officer_learns_the_answer(
+    env,
+):
     w = env.world
     officer = Recipient("officer", w.officers["ann"])
     lead = Recipient("contact", w.contacts["low_primary.lead"])
@@ -50,7 +54,9 @@ async def test_a_proposal_reaches_staff_who_install_later_with_its_accept_card_a
 
     first = await env.jobs.events()
     assert first.by_kind == {} and first.undeliverable == 2  # neither the lead nor the head has the app yet
-    assert [(st, why) for st, why, _ in await ledger(env.db, "ev.proposal")] == [("undeliverable", "no_conversation")] * 2
+    assert [(st, why) for st, why, _ in await ledger(env.db, "ev.proposal")] == [
+        ("undeliverable", "no_conversation")
+    ] * 2
     assert env.messenger.sent == []  # and the officer, who booked it, is not told of their own booking
 
     env.clock.now = local(2026, 1, 12, 9).astimezone(UTC)  # a week later the lead installs the app
@@ -65,7 +71,9 @@ async def test_a_proposal_reaches_staff_who_install_later_with_its_accept_card_a
     await conv.accept(w.contact("low_primary.lead"), booked.meeting.id)
     answered = await env.jobs.events()
     assert answered.by_kind == {"ev.accepted": 1}
-    assert env.messenger.to(officer)[-1].startswith("Lead of Low Primary School accepted the TSM for Low Primary School: Tuesday 3 February")
+    assert env.messenger.to(officer)[-1].startswith(
+        "Lead of Low Primary School accepted the TSM for Low Primary School: Tuesday 3 February"
+    )
     assert (await env.jobs.events()).claimed == 0 and (await env.jobs.late_installs()).claimed == 0
     assert [r for r, _ in env.messenger.sent].count(head) == 0  # the head still has no app: nothing forced
 
@@ -93,7 +101,9 @@ async def test_a_change_made_by_an_admin_tells_both_the_school_and_the_officer(e
         await install(env.db, Recipient("contact", w.contacts[key]), env.clock())
     officer = Recipient("officer", w.officers["ann"])
     await install(env.db, officer, env.clock())
-    r = await env.booking.book(Actor("admin", None, None, "cli"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    r = await env.booking.book(
+        Actor("admin", None, None, "cli"), w.schools["low_primary"], local(2026, 2, 3, 10)
+    )
     result = await env.jobs.events()
     assert result.by_kind == {"ev.proposal": 2, "ev.booked_for_officer": 1}
     assert "booked a TSM for Low Primary School in your calendar" in env.messenger.to(officer)[0]
@@ -102,8 +112,10 @@ async def test_a_change_made_by_an_admin_tells_both_the_school_and_the_officer(e
     # the officer moved it: the staff invited get the confirmation card with the new time (one message each, not
     # a second "has moved" note too); the officer, who moved it, nothing
     assert moved.by_kind == {"ev.confirm": 2}
-    assert all(to.kind == "contact" and "Your TSM has moved" in str(m.card) and "Wednesday 4 February" in m.text
-               for to, m in env.messenger.sent[-2:])
+    assert all(
+        to.kind == "contact" and "Your TSM has moved" in str(m.card) and "Wednesday 4 February" in m.text
+        for to, m in env.messenger.sent[-2:]
+    )
 
 
 async def test_every_event_message_goes_once_across_two_workers_and_a_restart(any_db_url):
@@ -147,9 +159,13 @@ async def test_undelivered_messages_are_listed_for_the_officer_and_the_la_admin(
     notes = env.jobs.notifications
     since = local(2026, 1, 1)
     mine = await notes.undelivered(since=since, officer_id=w.officers["ann"])
-    assert sorted(u.recipient for u in mine) == ["Head of Low Primary School (Low Primary School)",
-                                                  "Lead of Low Primary School (Low Primary School)"]
-    assert {(u.kind, u.status, u.why) for u in mine} == {("proposal", "undeliverable", "has not installed the TSM app yet")}
+    assert sorted(u.recipient for u in mine) == [
+        "Head of Low Primary School (Low Primary School)",
+        "Lead of Low Primary School (Low Primary School)",
+    ]
+    assert {(u.kind, u.status, u.why) for u in mine} == {
+        ("proposal", "undeliverable", "has not installed the TSM app yet")
+    }
     assert await notes.undelivered(since=since, officer_id=w.officers["bob"]) == []  # not Bob's schools
     assert len(await notes.undelivered(since=since)) == 2  # the LA admin sees everything
 
@@ -167,8 +183,13 @@ async def test_every_change_of_a_meeting_records_its_event_whoever_makes_it(env)
     await env.booking.mark_held(officer, r.meeting.id)
     async with env.db.reader() as s:
         events = [(e.kind, e.actor) for e in await s.exec(select(DomainEvent).order_by(DomainEvent.id))]
-    assert events == [("booked", lead.key), ("moved", lead.key), ("ended", "system"), ("no_show", officer.key),
-                      ("no_show_undone", officer.key)]
+    assert events == [
+        ("booked", lead.key),
+        ("moved", lead.key),
+        ("ended", "system"),
+        ("no_show", officer.key),
+        ("no_show_undone", officer.key),
+    ]
     await env.jobs.events()
     async with env.db.reader() as s:
         claimed = {r.kind for r in await s.exec(select(Outbound))}

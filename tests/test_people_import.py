@@ -37,9 +37,18 @@ def write(path, text: str):
 
 def gias_row(urn, name, **kw):
     row = dict.fromkeys(GIAS_HEADER, "")
-    row.update({"URN": str(urn), "LA (code)": kw.pop("la", NORFOLK), "EstablishmentName": name,
-                "TypeOfEstablishment (name)": "Academy converter", "EstablishmentTypeGroup (name)": "Academies",
-                "EstablishmentStatus (name)": "Open", "PhaseOfEducation (name)": "Primary", **kw})
+    row.update(
+        {
+            "URN": str(urn),
+            "LA (code)": kw.pop("la", NORFOLK),
+            "EstablishmentName": name,
+            "TypeOfEstablishment (name)": "Academy converter",
+            "EstablishmentTypeGroup (name)": "Academies",
+            "EstablishmentStatus (name)": "Open",
+            "PhaseOfEducation (name)": "Primary",
+            **kw,
+        }
+    )
     return row
 
 
@@ -49,8 +58,14 @@ async def schools(database, tmp_path):
     rows = [
         gias_row(900001, "Alpha Academy", **{"Trusts (code)": "7001", "Trusts (name)": "Seven Trust"}),
         gias_row(900002, "Beta Academy", **{"Trusts (code)": "7001", "Trusts (name)": "Seven Trust"}),
-        gias_row(900003, "Gamma Primary", **{"TypeOfEstablishment (name)": "Community school",
-                                              "EstablishmentTypeGroup (name)": "Local authority maintained schools"}),
+        gias_row(
+            900003,
+            "Gamma Primary",
+            **{
+                "TypeOfEstablishment (name)": "Community school",
+                "EstablishmentTypeGroup (name)": "Local authority maintained schools",
+            },
+        ),
         gias_row(800001, "Kent School", la="886"),
     ]
     buf = io.StringIO()
@@ -69,6 +84,7 @@ async def all_rows(db, model):
 
 
 # --- pure parsing -------------------------------------------------------------------------------------
+
 
 def test_working_hours_text():
     assert parse_working_hours("") is None
@@ -90,7 +106,16 @@ def test_working_hours_text():
 
 def test_emails_are_validated_and_lower_cased():
     assert normalise_email("  Jo.Bloggs@School.Example ") == "jo.bloggs@school.example"
-    for bad in ["", "jo", "jo@", "@x.example", "jo@@x.example", "jo bloggs@x.example", "jo@x", "jo..b@x.example"]:
+    for bad in [
+        "",
+        "jo",
+        "jo@",
+        "@x.example",
+        "jo@@x.example",
+        "jo bloggs@x.example",
+        "jo@x",
+        "jo..b@x.example",
+    ]:
         with pytest.raises(ValueError):
             normalise_email(bad)
 
@@ -124,12 +149,21 @@ async def test_officers_upsert_by_email_with_line_errors(database, schools, tmp_
     assert set(officers) == {"ann.officer@la.example", "bob@la.example"}
     ann, bob = officers["ann.officer@la.example"], officers["bob@la.example"]
     assert (ann.name, ann.mailbox, ann.area, ann.working_hours, ann.max_meetings_per_day, ann.is_admin) == (
-        "Ann Officer", "ann.officer@la.example", "North", None, None, True)
+        "Ann Officer",
+        "ann.officer@la.example",
+        "North",
+        None,
+        None,
+        True,
+    )
     assert bob.mailbox == "bob.calendar@la.example"
     assert bob.working_hours == {"mon": ["09:00-16:00"], "tue": ["09:00-12:00", "13:00-16:00"]}
     assert (bob.max_meetings_per_day, bob.is_admin) == (2, False)
 
-    write(path, "Email,Name,Area\nANN.OFFICER@la.example,Ann Officer-Smith,North\nbob@la.example,Bob Officer,South\n")
+    write(
+        path,
+        "Email,Name,Area\nANN.OFFICER@la.example,Ann Officer-Smith,North\nbob@la.example,Bob Officer,South\n",
+    )
     again = await import_officers(database, path, la_code=NORFOLK)
     assert (again.ok, again.created, again.updated, again.unchanged) == (2, 0, 2, 0)  # Bob loses his hours
     officers = {o.email: o for o in await all_rows(database, Officer)}
@@ -150,19 +184,23 @@ async def test_officers_file_without_the_columns(database, schools, tmp_path):
 
 # --- contacts -----------------------------------------------------------------------------------------
 
+
 async def test_contacts_upsert_by_school_and_email(database, schools, tmp_path):
-    path = write(tmp_path / "contacts.csv", (
-        "urn,name,email,role\n"
-        "900001,Cat Lead,Cat.Lead@Alpha.example,attendance_lead\n"     # 2
-        "900001,Dan Head,dan@alpha.example,Senior Leader\n"            # 3
-        "900002,Cat Lead,cat.lead@alpha.example,attendance lead\n"     # 4: same person, another school
-        "900003,Eve Other,eve@gamma.example,\n"                        # 5: role defaults to other
-        "123456,Nobody,nobody@x.example,other\n"                       # 6
-        "900003,Bad Role,bad@gamma.example,governor\n"                 # 7
-        "900003,,noname@gamma.example,other\n"                         # 8
-        "900003,Bad Email,not-an-email,other\n"                        # 9
-        "900001,Cat Lead Twice,cat.lead@alpha.example,other\n"         # 10
-    ))
+    path = write(
+        tmp_path / "contacts.csv",
+        (
+            "urn,name,email,role\n"
+            "900001,Cat Lead,Cat.Lead@Alpha.example,attendance_lead\n"  # 2
+            "900001,Dan Head,dan@alpha.example,Senior Leader\n"  # 3
+            "900002,Cat Lead,cat.lead@alpha.example,attendance lead\n"  # 4: same person, another school
+            "900003,Eve Other,eve@gamma.example,\n"  # 5: role defaults to other
+            "123456,Nobody,nobody@x.example,other\n"  # 6
+            "900003,Bad Role,bad@gamma.example,governor\n"  # 7
+            "900003,,noname@gamma.example,other\n"  # 8
+            "900003,Bad Email,not-an-email,other\n"  # 9
+            "900001,Cat Lead Twice,cat.lead@alpha.example,other\n"  # 10
+        ),
+    )
     report = await import_contacts(database, path)
     assert [line for line, _ in report.errors] == [6, 7, 8, 9, 10]
     assert "URN 123456" in dict(report.errors)[6]
@@ -187,24 +225,33 @@ async def test_contacts_upsert_by_school_and_email(database, schools, tmp_path):
 
 # --- link officers and trust officers -----------------------------------------------------------------
 
+
 async def _officers(database, tmp_path):
-    await import_officers(database, write(tmp_path / "o.csv", "name,email\nAnn,ann@la.example\nBob,bob@la.example\n"),
-                          la_code=NORFOLK)
-    await import_officers(database, write(tmp_path / "k.csv", "name,email\nKen,ken@kent.example\n"), la_code="886")
+    await import_officers(
+        database,
+        write(tmp_path / "o.csv", "name,email\nAnn,ann@la.example\nBob,bob@la.example\n"),
+        la_code=NORFOLK,
+    )
+    await import_officers(
+        database, write(tmp_path / "k.csv", "name,email\nKen,ken@kent.example\n"), la_code="886"
+    )
     return {o.email: o.id for o in await all_rows(database, Officer)}
 
 
 async def test_link_officers(database, schools, tmp_path):
     ids = await _officers(database, tmp_path)
-    path = write(tmp_path / "links.csv", (
-        "urn,officer_email\n"
-        "900001,ANN@la.example\n"       # 2
-        "900002,bob@la.example\n"       # 3
-        "900003,ken@kent.example\n"     # 4: Kent's officer for a Norfolk school
-        "900003,nobody@la.example\n"    # 5
-        "999999,ann@la.example\n"       # 6
-        "900001,bob@la.example\n"       # 7: twice
-    ))
+    path = write(
+        tmp_path / "links.csv",
+        (
+            "urn,officer_email\n"
+            "900001,ANN@la.example\n"  # 2
+            "900002,bob@la.example\n"  # 3
+            "900003,ken@kent.example\n"  # 4: Kent's officer for a Norfolk school
+            "900003,nobody@la.example\n"  # 5
+            "999999,ann@la.example\n"  # 6
+            "900001,bob@la.example\n"  # 7: twice
+        ),
+    )
     report = await import_link_officers(database, path)
     assert [line for line, _ in report.errors] == [4, 5, 6, 7]
     assert "another LA" in dict(report.errors)[4]
@@ -222,8 +269,10 @@ async def test_trust_officers_change_the_booking_route(database, schools, tmp_pa
     routes = {s.urn: s.booking_route for s in await all_rows(database, School)}
     assert routes[900001] == routes[900002] == "self"
 
-    path = write(tmp_path / "trusts.csv", "trust_code,officer_email\n7001,ann@la.example\n9999,ann@la.example\n"
-                                          "7001,bob@la.example\n")
+    path = write(
+        tmp_path / "trusts.csv",
+        "trust_code,officer_email\n7001,ann@la.example\n9999,ann@la.example\n7001,bob@la.example\n",
+    )
     report = await import_trust_officers(database, path)
     assert [line for line, _ in report.errors] == [3, 4]
     assert (await all_rows(database, Trust))[0].allocated_officer_id == ids["ann@la.example"]
@@ -239,7 +288,9 @@ async def test_trust_officers_change_the_booking_route(database, schools, tmp_pa
         assert (await s.exec(select(func.count()).select_from(LA))).one() == 2
 
 
-async def test_a_trusts_allocated_officer_is_its_schools_officer_and_books_for_them(database, schools, tmp_path):
+async def test_a_trusts_allocated_officer_is_its_schools_officer_and_books_for_them(
+    database, schools, tmp_path
+):
     """Issue 13, item 6 (Norfolk's allocated Attendance and Entitlement Officer): the trust's allocated officer acts
     for the trust's schools in their LA and is the one named to them; a later link-officer file keeps them."""
     from datetime import UTC, datetime
@@ -253,34 +304,51 @@ async def test_a_trusts_allocated_officer_is_its_schools_officer_and_books_for_t
     from tsm.services.reference import ReferenceData
 
     ids = await _officers(database, tmp_path)
-    await import_link_officers(database, write(tmp_path / "links.csv",
-                                               "urn,officer_email\n900001,bob@la.example\n900002,bob@la.example\n"))
-    report = await import_trust_officers(database, write(tmp_path / "trusts.csv", "trust_code,officer_email\n"
-                                                                                 "7001,ann@la.example\n"))
+    await import_link_officers(
+        database,
+        write(tmp_path / "links.csv", "urn,officer_email\n900001,bob@la.example\n900002,bob@la.example\n"),
+    )
+    report = await import_trust_officers(
+        database, write(tmp_path / "trusts.csv", "trust_code,officer_email\n7001,ann@la.example\n")
+    )
     assert "2 schools now have their trust's allocated officer as their officer" in report.summary()
     officers = {s.urn: s.link_officer_id for s in await all_rows(database, School)}
     assert officers[900001] == officers[900002] == ids["ann@la.example"]
 
-    again = await import_link_officers(database, write(tmp_path / "links2.csv",
-                                                       "urn,officer_email\n900001,bob@la.example\n"))
+    again = await import_link_officers(
+        database, write(tmp_path / "links2.csv", "urn,officer_email\n900001,bob@la.example\n")
+    )
     assert "kept that officer rather than the file's: Alpha Academy" in again.summary()
-    assert {s.urn: s.link_officer_id for s in await all_rows(database, School)}[900001] == ids["ann@la.example"]
+    assert {s.urn: s.link_officer_id for s in await all_rows(database, School)}[900001] == ids[
+        "ann@la.example"
+    ]
 
     # Ann books Alpha Academy's TSM (it is on her list), and its staff are told Ann arranges it, not Bob.
     async with database.transaction() as s:
         alpha = (await s.exec(select(School).where(School.urn == 900001))).one()
-    await import_terms_file(database, alpha.la_id, write(tmp_path / "terms.csv", (
-        "academic_year,term,start_date,end_date\n2025-26,spring,2026-01-05,2026-03-27\n")))
+    await import_terms_file(
+        database,
+        alpha.la_id,
+        write(
+            tmp_path / "terms.csv",
+            ("academic_year,term,start_date,end_date\n2025-26,spring,2026-01-05,2026-03-27\n"),
+        ),
+    )
     async with database.transaction() as s:
-        lead = SchoolContact(school_id=alpha.id, name="Lee Lead", email="lee@alpha.example", role="attendance_lead")
-        head = SchoolContact(school_id=alpha.id, name="Hana Head", email="hana@alpha.example", role="senior_leader")
+        lead = SchoolContact(
+            school_id=alpha.id, name="Lee Lead", email="lee@alpha.example", role="attendance_lead"
+        )
+        head = SchoolContact(
+            school_id=alpha.id, name="Hana Head", email="hana@alpha.example", role="senior_leader"
+        )
         s.add_all([lead, head])
         await s.flush()
         lead_id = lead.id
     clock = FixedClock(datetime(2026, 1, 5, 8, tzinfo=UTC))
     svc = BookingService(database, LocalCalendar(database), ReferenceData(database), clock=clock)
-    done = await svc.book(Actor("officer", ids["ann@la.example"]), alpha.id, datetime(2026, 1, 8, 10, tzinfo=UTC),
-                          mode="teams")
+    done = await svc.book(
+        Actor("officer", ids["ann@la.example"]), alpha.id, datetime(2026, 1, 8, 10, tzinfo=UTC), mode="teams"
+    )
     assert done.meeting.officer_name == "Ann"
     with pytest.raises(BookingRefused) as err:
         await svc.book(Actor("contact", lead_id, alpha.id), alpha.id, datetime(2026, 2, 3, 10, tzinfo=UTC))

@@ -51,7 +51,9 @@ async def test_retry_after_blocks_the_conversation_for_that_long():
 
 async def test_conversations_have_their_own_windows_but_share_the_tenants():
     t = FakeClock()
-    lim = SendLimiter(conversation_limits=((2, 1.0),), tenant_limits=((3, 1.0),), clock=t.monotonic, sleep=t.sleep)
+    lim = SendLimiter(
+        conversation_limits=((2, 1.0),), tenant_limits=((3, 1.0),), clock=t.monotonic, sleep=t.sleep
+    )
     for conv in ("a", "b", "c"):
         await lim.acquire("tenant", conv)
     assert t.monotonic() == 0.0  # three conversations, one send each: within the tenant's 3

@@ -29,7 +29,9 @@ def test_the_same_line_is_logged_once_per_period_and_says_how_many_were_held_bac
     assert len(floods) == 3  # one per 10 s
     assert "similar lines in the last 10 s not logged" in floods[1]
     others = [x for x in lines if x.startswith("another kind of line")]
-    assert len(others) == 3 and lines[2] == "another kind of line"  # counted on its own, not held by the flood
+    assert (
+        len(others) == 3 and lines[2] == "another kind of line"
+    )  # counted on its own, not held by the flood
 
 
 def test_the_repeat_filter_goes_on_the_products_handlers_only():

@@ -25,10 +25,21 @@ from tsm.services.actors import Actor
 
 async def writes_to_the_bot(store: BotStore, recipient: Recipient, *, installed: bool = True) -> None:
     """A message (or an install) from the person: the conversation reference is stored and blocked_at cleared."""
-    ref = RefInfo(f"a:{recipient.kind}{recipient.id}", "personal", "tenant-1", f"aad-{recipient.id}",
-                  f"29:{recipient.id}", "https://smba.example/", "msteams", "28:bot", {"conversation": "x"})
+    ref = RefInfo(
+        f"a:{recipient.kind}{recipient.id}",
+        "personal",
+        "tenant-1",
+        f"aad-{recipient.id}",
+        f"29:{recipient.id}",
+        "https://smba.example/",
+        "msteams",
+        "28:bot",
+        {"conversation": "x"},
+    )
     store._refs.clear()  # a fresh process: no "already stored" shortcut
-    await store.record_turn(ref, activity_id=None, actor=Actor(recipient.kind, recipient.id), installed=installed)
+    await store.record_turn(
+        ref, activity_id=None, actor=Actor(recipient.kind, recipient.id), installed=installed
+    )
 
 
 def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
@@ -40,14 +51,21 @@ def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
 
 async def blocked_at(db: Database, recipient: Recipient):
     async with db.reader() as s:
-        return (await s.exec(select(BotConversation.blocked_at).where(
-            BotConversation.contact_id == recipient.id))).one()
+        return (
+            await s.exec(select(BotConversation.blocked_at).where(BotConversation.contact_id == recipient.id))
+        ).one()
 
 
 async def outbound(db: Database, recipient: Recipient) -> list[tuple[str, str, str]]:
     async with db.reader() as s:
-        return sorted((r.kind, r.status, r.last_error) for r in await s.exec(select(Outbound).where(
-            Outbound.recipient_kind == recipient.kind, Outbound.recipient_id == recipient.id)))
+        return sorted(
+            (r.kind, r.status, r.last_error)
+            for r in await s.exec(
+                select(Outbound).where(
+                    Outbound.recipient_kind == recipient.kind, Outbound.recipient_id == recipient.id
+                )
+            )
+        )
 
 
 async def _blocked_head(db: Database):
@@ -61,7 +79,9 @@ async def _blocked_head(db: Database):
     await writes_to_the_bot(env.store, head)
     await writes_to_the_bot(env.store, lead)
     env.messenger.blocked_in_teams.add(head)
-    await env.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    await env.booking.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10)
+    )
     first = await env.jobs.events()
     # the booking's messages: the head's confirmation meets a 403; the officer has no app yet (the lead booked it
     # and saw it in the chat: nothing for them)
@@ -71,8 +91,10 @@ async def _blocked_head(db: Database):
     week = await env.jobs.reminders()
     assert (week.sent, week.undeliverable) == (1, 1) and env.messenger.headlines(lead) == ["TSM in a week"]
     assert env.messenger.teams_calls == 2  # the 403, then the lead's: a recorded block is not tried again
-    assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"),
-                                        ("remind_7d", "undeliverable", "blocked")]
+    assert await outbound(db, head) == [
+        ("ev.confirm", "undeliverable", "blocked"),
+        ("remind_7d", "undeliverable", "blocked"),
+    ]
     return env, clock, world, head, lead
 
 
@@ -85,8 +107,10 @@ async def test_blocked_and_not_back_nothing_is_sent(any_db_url):
             res = await env.jobs.late_installs()
             assert res.claimed == 0
         assert env.messenger.headlines(head) == [] and env.messenger.teams_calls == 2
-        assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"),
-                                            ("remind_7d", "undeliverable", "blocked")]
+        assert await outbound(db, head) == [
+            ("ev.confirm", "undeliverable", "blocked"),
+            ("remind_7d", "undeliverable", "blocked"),
+        ]
     finally:
         await db.dispose()
 
@@ -105,7 +129,10 @@ async def test_back_after_blocking_missed_messages_go_once_across_workers(any_db
         # the checklist reminder, once, saying the real lead time; the confirmation, four weeks old, is past the
         # 14 days a missed message is kept for (LATE_INSTALL_WINDOW): the reminder carries the same facts
         assert [t for w in workers for t in w.messenger.headlines(head)] == ["TSM in 2 days"]
-        assert await outbound(db, head) == [("ev.confirm", "undeliverable", "blocked"), ("remind_7d", "sent", "")]
+        assert await outbound(db, head) == [
+            ("ev.confirm", "undeliverable", "blocked"),
+            ("remind_7d", "sent", ""),
+        ]
         again = await asyncio.gather(*(w.jobs.late_installs() for w in workers))
         assert sum(r.claimed for r in again) == 0
         assert sum(len(w.messenger.sent) for w in workers) == 2  # + the lead's on-time reminder
@@ -123,8 +150,9 @@ async def test_uninstalled_then_reinstalled_gets_the_confirmation_then_reminders
         head = Recipient("contact", world.contacts["low_primary.head"])
         await writes_to_the_bot(env.store, head)
         env.messenger.blocked_in_teams.add(head)  # uninstalled in Teams: the first send meets a 403
-        await env.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                               local(2026, 2, 3, 10))
+        await env.booking.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10)
+        )
         assert (await env.jobs.events()).undeliverable == 2  # the head (403) and the officer (no app)
         await env.store.set_installed(f"a:contact{head.id}", False)  # the uninstall event arrives
         clock.now = local(2026, 1, 8, 9).astimezone(UTC)

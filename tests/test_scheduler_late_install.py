@@ -22,10 +22,16 @@ from tsm.messaging import Recipient
 
 async def install(db: Database, recipient: Recipient, now: datetime) -> None:
     async with db.transaction() as s:
-        s.add(BotConversation(conversation_id=f"a:{recipient.kind}{recipient.id}", service_url="https://smba.example/",
-                              reference={}, updated_at=now,
-                              contact_id=recipient.id if recipient.kind == "contact" else None,
-                              officer_id=recipient.id if recipient.kind == "officer" else None))
+        s.add(
+            BotConversation(
+                conversation_id=f"a:{recipient.kind}{recipient.id}",
+                service_url="https://smba.example/",
+                reference={},
+                updated_at=now,
+                contact_id=recipient.id if recipient.kind == "contact" else None,
+                officer_id=recipient.id if recipient.kind == "officer" else None,
+            )
+        )
 
 
 def env_for(db: Database, clock: FixedClock, world, worker: str = "w1") -> Env:
@@ -54,7 +60,9 @@ async def test_a_contact_who_installs_later_gets_the_confirmation_then_the_remin
     # the chat); neither the head nor the officer has installed the app
     assert (first.claimed, first.skipped, first.undeliverable, first.sent) == (2, 0, 2, 0)
     assert await statuses(env.db, "ev.confirm") == [("undeliverable", "no_conversation")]
-    assert (await env.jobs.late_installs()).claimed == 0  # still no conversation: nothing re-armed, nothing sent
+    assert (
+        await env.jobs.late_installs()
+    ).claimed == 0  # still no conversation: nothing re-armed, nothing sent
     assert env.messenger.attempts == 2
 
     env.clock.now = local(2026, 1, 10, 9).astimezone(UTC)
@@ -101,7 +109,9 @@ async def test_nothing_is_sent_late_once_it_is_no_use_or_the_meeting_is_cancelle
 
 async def test_a_meeting_cancelled_before_the_person_installs_sends_nothing_late(env):
     w = env.world
-    other = await env.booking.book(w.contact("high_primary.lead"), w.schools["high_primary"], local(2026, 2, 10, 10))
+    other = await env.booking.book(
+        w.contact("high_primary.lead"), w.schools["high_primary"], local(2026, 2, 10, 10)
+    )
     await env.jobs.events()
     await env.booking.cancel(w.contact("high_primary.lead"), other.meeting.id, "Ofsted visit that week")
     hp_head = Recipient("contact", w.contacts["high_primary.head"])
@@ -133,8 +143,9 @@ async def test_two_workers_send_a_late_message_exactly_once(any_db_url):
         world = await make_world(db)
         workers = [env_for(db, clock, world, f"w{i}") for i in range(4)]
         for day, school in enumerate(("low_primary", "high_primary", "secondary")):
-            await workers[0].booking.book(world.contact(f"{school}.lead"), world.schools[school],
-                                          local(2026, 2, 3 + day, 10))
+            await workers[0].booking.book(
+                world.contact(f"{school}.lead"), world.schools[school], local(2026, 2, 3 + day, 10)
+            )
         first = await workers[0].jobs.events()
         assert first.undeliverable == 6  # each head's confirmation, and the officer told of each booking
         for school in ("low_primary", "high_primary", "secondary"):
@@ -143,7 +154,8 @@ async def test_two_workers_send_a_late_message_exactly_once(any_db_url):
         assert sum(r.sent for r in results) == 3
         assert sum(len(e.messenger.sent) for e in workers) == 3
         assert sorted(r.id for e in workers for r, _ in e.messenger.sent) == sorted(
-            world.contacts[f"{s}.head"] for s in ("low_primary", "high_primary", "secondary"))
+            world.contacts[f"{s}.head"] for s in ("low_primary", "high_primary", "secondary")
+        )
         again = await asyncio.gather(*(e.jobs.late_installs() for e in workers))
         assert sum(r.claimed for r in again) == 0
     finally:
@@ -171,8 +183,9 @@ async def test_rearm_gives_each_undeliverable_row_to_exactly_one_worker(any_db_u
     try:
         clock = FixedClock(local(2026, 1, 5, 8))
         ledgers = [Ledger(db, f"w{i}", clock=clock) for i in range(4)]
-        claims = await ledgers[0].claim([Due("agenda", "officer", 1, Recipient("officer", i), "2026-01-06")
-                                         for i in range(1, 41)])
+        claims = await ledgers[0].claim(
+            [Due("agenda", "officer", 1, Recipient("officer", i), "2026-01-06") for i in range(1, 41)]
+        )
         for c in claims[:30]:
             await ledgers[0].finish(c, "undeliverable", "no_conversation")
         ids = [c.id for c in claims]  # 10 of them still claimed (in flight): never re-armed

@@ -35,8 +35,10 @@ from tsm.settings import Settings
 from tsm.worker import run_worker
 
 THREAD = "19:meeting_NjA5ZTdiYzUtYWJjZC00ZjE2LTk3ZDItZmQ3YjQxOTI4ZGU3@thread.v2"
-JOIN_URL = (f"https://teams.microsoft.com/l/meetup-join/{quote(THREAD, safe='').replace('%3A', '%3a')}/0"
-            "?context=%7b%22Tid%22%3a%22t-1%22%2c%22Oid%22%3a%22o-1%22%7d")
+JOIN_URL = (
+    f"https://teams.microsoft.com/l/meetup-join/{quote(THREAD, safe='').replace('%3A', '%3a')}/0"
+    "?context=%7b%22Tid%22%3a%22t-1%22%2c%22Oid%22%3a%22o-1%22%7d"
+)
 
 
 @pytest.fixture
@@ -60,7 +62,10 @@ async def test_a_claim_taken_over_after_its_lease_is_sent_by_the_new_holder_only
     try:
         clock = FixedClock(local(2026, 1, 5, 8))
         w = await make_world(db)
-        a, b = Env(db, clock, ScriptedMessenger(), "worker-a"), Env(db, clock, ScriptedMessenger(), "worker-b")
+        a, b = (
+            Env(db, clock, ScriptedMessenger(), "worker-a"),
+            Env(db, clock, ScriptedMessenger(), "worker-b"),
+        )
         await a.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
         clock.now = local(2026, 1, 27, 10, 1).astimezone(clock.now.tzinfo)
         claims = await a.ledger.claim(await a.jobs.due_reminders())
@@ -128,19 +133,42 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
         now = clock.now
         async with app.db.transaction() as s:
             for oid, expired_days_ago in (("a" * 32, 31), ("b" * 32, 29), ("c" * 32, -1)):
-                s.add(ChatOffer(id=oid, kind="book", school_ids=[w.schools["low_primary"]],
-                                term_id=w.terms["spring"], mode="teams", meeting_type="tsm", duration_minutes=60,
-                                timezone="Europe/London", slots=[], created_at=now - timedelta(days=40),
-                                expires_at=now - timedelta(days=expired_days_ago)))
+                s.add(
+                    ChatOffer(
+                        id=oid,
+                        kind="book",
+                        school_ids=[w.schools["low_primary"]],
+                        term_id=w.terms["spring"],
+                        mode="teams",
+                        meeting_type="tsm",
+                        duration_minutes=60,
+                        timezone="Europe/London",
+                        slots=[],
+                        created_at=now - timedelta(days=40),
+                        expires_at=now - timedelta(days=expired_days_ago),
+                    )
+                )
         service = SchedulerService(app, ScriptedMessenger(), worker_id="a")
         other = SchedulerService(app, ScriptedMessenger(), worker_id="b")
         assert "tsm.ledger_purge" in service.sweeps()
-        assert await service.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0, "invitations": 0, "signin": 0}
+        assert await service.ledger_purge() == {
+            "ledger": 0,
+            "offers": 1,
+            "files": 0,
+            "invitations": 0,
+            "signin": 0,
+        }
         assert await other.ledger_purge() is None  # once a day across workers
         async with app.db.reader() as s:
             assert sorted(o.id[0] for o in await s.exec(select(ChatOffer))) == ["b", "c"]
         clock.now += timedelta(days=2)  # a later day: the offer that expired 29 days ago is now over 30 days
-        assert await other.ledger_purge() == {"ledger": 0, "offers": 1, "files": 0, "invitations": 0, "signin": 0}
+        assert await other.ledger_purge() == {
+            "ledger": 0,
+            "offers": 1,
+            "files": 0,
+            "invitations": 0,
+            "signin": 0,
+        }
         async with app.db.reader() as s:
             assert [o.id[0] for o in await s.exec(select(ChatOffer))] == ["c"]
     finally:
@@ -158,7 +186,9 @@ async def test_a_move_is_confirmed_to_the_colleague_not_to_the_person_who_moved_
     await env.booking.move(w.contact("low_primary.head"), r.meeting.id, local(2026, 2, 10, 10))
     res = await env.jobs.events()
     assert res.by_kind == {"ev.confirm": 1, "ev.moved": 1}
-    confirmed = [rcp for rcp, m in env.messenger.sent if "TSM" in m.text and m.card and "has moved" in str(m.card)]
+    confirmed = [
+        rcp for rcp, m in env.messenger.sent if "TSM" in m.text and m.card and "has moved" in str(m.card)
+    ]
     assert confirmed == [lead]  # the colleague, not the head who moved it
     assert (await env.jobs.reminders()).claimed == 0  # no second confirmation from the reminder sweep
 
@@ -177,8 +207,11 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
     try:
         w = await make_world(app_a.db)
         clock.now = local(2026, 1, 26, 9).astimezone(clock.now.tzinfo)
-        for key, at in (("low_primary", local(2026, 2, 3, 10)), ("secondary", local(2026, 2, 3, 13)),
-                        ("bob_school", local(2026, 2, 3, 14))):
+        for key, at in (
+            ("low_primary", local(2026, 2, 3, 10)),
+            ("secondary", local(2026, 2, 3, 13)),
+            ("bob_school", local(2026, 2, 3, 14)),
+        ):
             officer = "bob" if key == "bob_school" else "ann"
             await app_a.booking.book(w.officer(officer), w.schools[key], at)
         # The next day: the proposals (the officer booked) and the 7-day reminders are all due.
@@ -188,9 +221,16 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         a = SchedulerService(app_a, ma, worker_id="svc-a", intervals=fast)
         b = SchedulerService(app_b, mb, worker_id="svc-b", intervals=fast)
         await asyncio.gather(a.start(), b.start())
-        assert {j.id for j in a.scheduler.get_jobs()} == {"tsm.events", "tsm.reminders", "tsm.meetings", "tsm.nudges",
-                                                         "tsm.retries", "tsm.calendar_outbox", "tsm.ledger_purge",
-                                                         "tsm.feedback"}
+        assert {j.id for j in a.scheduler.get_jobs()} == {
+            "tsm.events",
+            "tsm.reminders",
+            "tsm.meetings",
+            "tsm.nudges",
+            "tsm.retries",
+            "tsm.calendar_outbox",
+            "tsm.ledger_purge",
+            "tsm.feedback",
+        }
         await asyncio.sleep(2.5)  # both run every sweep at once, then twice more each
         await asyncio.gather(a.shutdown(), b.shutdown())
         assert not a.running and not b.running
@@ -199,7 +239,11 @@ async def test_two_scheduler_services_at_once_then_a_restart_send_each_message_o
         week = [t for (_, t) in sends if t.startswith("TSM in a week")]
         proposed = [t for (_, t) in sends if " Officer booked your TSM" in t]
         # 3 meetings x 2 contacts each: the officer booked, so each gets the proposal, and no second "TSM booked"
-        assert len(week) == 6 and len(proposed) == 6 and not [t for (_, t) in sends if t.startswith("TSM booked")]
+        assert (
+            len(week) == 6
+            and len(proposed) == 6
+            and not [t for (_, t) in sends if t.startswith("TSM booked")]
+        )
         assert any(r.kind == "officer" for r, _ in sends)  # Monday nudges: weekly unbooked lists
 
         # A restart (a new process on the same database) sends nothing again; the next day's work goes once.
@@ -259,19 +303,29 @@ async def test_graph_sweeps_are_scheduled_and_renewals_run_once_an_hour_across_w
             return {"officers": 1}
 
     def make(worker: str, url_set: bool) -> SchedulerService:
-        settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path, calendar_backend="local",
-                            graph_notification_url="https://bot.example/api/graph/notifications" if url_set else "",
-                            graph_client_state="s" * 40)
-        return SchedulerService(build_app(settings, clock=clock), ScriptedMessenger(), worker_id=worker, watcher=Watcher())
+        settings = Settings(
+            database_url=sqlite_url,
+            invitations_dir=tmp_path,
+            calendar_backend="local",
+            graph_notification_url="https://bot.example/api/graph/notifications" if url_set else "",
+            graph_client_state="s" * 40,
+        )
+        return SchedulerService(
+            build_app(settings, clock=clock), ScriptedMessenger(), worker_id=worker, watcher=Watcher()
+        )
 
     a, b = make("a", True), make("b", True)
     try:
         assert {"tsm.graph_subscriptions", "tsm.graph_delta"} <= set(a.sweeps())
         assert "tsm.graph_subscriptions" not in make("c", False).sweeps()  # no public URL: delta only
-        await asyncio.gather(a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta())
+        await asyncio.gather(
+            a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta()
+        )
         assert calls == {"renew": 1, "delta": 1}
         clock.now += timedelta(minutes=16)
-        await asyncio.gather(a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta())
+        await asyncio.gather(
+            a.graph_subscriptions(), b.graph_subscriptions(), a.graph_delta(), b.graph_delta()
+        )
         assert calls == {"renew": 1, "delta": 2}
         clock.now += timedelta(hours=1)
         await b.graph_subscriptions()
@@ -296,8 +350,14 @@ async def test_a_senior_leader_declining_in_outlook_offers_the_school_other_time
     assert (await env.jobs.leader_unavailable()).claimed == 0  # nobody declined yet
 
     env.clock.now = local(2026, 1, 12, 9).astimezone(env.clock.now.tzinfo)
-    await changes.apply(CalendarChange(w.officers["ann"], meeting.calendar_event_id, "updated",
-                                       attendee_responses={"head@100001.sch.example": "declined"}))
+    await changes.apply(
+        CalendarChange(
+            w.officers["ann"],
+            meeting.calendar_event_id,
+            "updated",
+            attendee_responses={"head@100001.sch.example": "declined"},
+        )
+    )
     res = await env.jobs.leader_unavailable()
     assert res.by_kind == {"leader_rebook": 2, "leader_unavailable_officer": 1}
     card = next(m.card for rcp, m in env.messenger.sent if rcp == lead)
@@ -325,10 +385,14 @@ async def test_a_senior_leader_declining_in_outlook_offers_the_school_other_time
 async def _school_says_leader_unavailable(env, meeting_id: int) -> None:
     """What the bot records when the school says so (it answers in chat with other times and tells the officer)."""
     async with env.db.transaction() as s:
-        s.add(MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=env.clock(), reported_by="contact:1"))
+        s.add(
+            MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=env.clock(), reported_by="contact:1")
+        )
 
 
-async def test_the_school_saying_so_in_the_bot_is_not_repeated_and_the_officer_is_nudged_if_nothing_is_chosen(env):
+async def test_the_school_saying_so_in_the_bot_is_not_repeated_and_the_officer_is_nudged_if_nothing_is_chosen(
+    env,
+):
     w = env.world
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
     await _school_says_leader_unavailable(env, r.meeting.id)
@@ -349,14 +413,30 @@ async def test_every_sweep_runs_its_sql_on_both_databases(any_db_url):
         r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))
         async with db.reader() as s:
             event_id = (await s.get(Meeting, r.meeting.id)).calendar_event_id
-        await CalendarChanges(db, env.booking, clock=env.clock).apply(CalendarChange(
-            w.officers["ann"], event_id, "updated", attendee_responses={"head@100001.sch.example": "declined"}))
+        await CalendarChanges(db, env.booking, clock=env.clock).apply(
+            CalendarChange(
+                w.officers["ann"],
+                event_id,
+                "updated",
+                attendee_responses={"head@100001.sch.example": "declined"},
+            )
+        )
         env.clock.now = local(2026, 1, 27, 16, 5).astimezone(env.clock.now.tzinfo)
         sent = Counter()
-        for sweep in (env.jobs.reminders, env.jobs.leader_unavailable, env.jobs.meeting_ends, env.jobs.officer_agendas,
-                      env.jobs.unbooked_weekly, env.jobs.term_start_nudges, env.jobs.chasers, env.jobs.retry_expired):
+        for sweep in (
+            env.jobs.reminders,
+            env.jobs.leader_unavailable,
+            env.jobs.meeting_ends,
+            env.jobs.officer_agendas,
+            env.jobs.unbooked_weekly,
+            env.jobs.term_start_nudges,
+            env.jobs.chasers,
+            env.jobs.retry_expired,
+        ):
             sent.update((await sweep()).by_kind)
-        assert sent["remind_7d"] == 2 and sent["leader_rebook"] == 2 and sent["leader_unavailable_officer"] == 1
+        assert (
+            sent["remind_7d"] == 2 and sent["leader_rebook"] == 2 and sent["leader_unavailable_officer"] == 1
+        )
         assert sent["unbooked_weekly"] == 2 and sent["chaser"] > 0 and sent["term_start"] > 0
         env.clock.now += timedelta(hours=49)
         assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook_overdue": 1}
@@ -380,16 +460,30 @@ async def test_rebooking_chosen_in_time_means_no_officer_nudge(env):
 async def test_one_of_two_senior_leaders_declining_needs_no_rebooking(env):
     w = env.world
     r = await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
-    await env.booking.add_attendee(w.officer("ann"), r.meeting.id, name="Deputy Head", email="deputy@100001.sch.example",
-                                   role="senior_leader")
+    await env.booking.add_attendee(
+        w.officer("ann"),
+        r.meeting.id,
+        name="Deputy Head",
+        email="deputy@100001.sch.example",
+        role="senior_leader",
+    )
     async with env.db.reader() as s:
         event_id = (await s.get(Meeting, r.meeting.id)).calendar_event_id
     changes = CalendarChanges(env.db, env.booking, clock=env.clock)
-    await changes.apply(CalendarChange(w.officers["ann"], event_id, "updated",
-                                       attendee_responses={"head@100001.sch.example": "declined"}))
+    await changes.apply(
+        CalendarChange(
+            w.officers["ann"], event_id, "updated", attendee_responses={"head@100001.sch.example": "declined"}
+        )
+    )
     assert (await env.jobs.leader_unavailable()).claimed == 0
-    await changes.apply(CalendarChange(w.officers["ann"], event_id, "updated",
-                                       attendee_responses={"deputy@100001.sch.example": "declined"}))
+    await changes.apply(
+        CalendarChange(
+            w.officers["ann"],
+            event_id,
+            "updated",
+            attendee_responses={"deputy@100001.sch.example": "declined"},
+        )
+    )
     assert (await env.jobs.leader_unavailable()).by_kind["leader_rebook"] == 2
 
 
@@ -439,8 +533,9 @@ async def test_a_feedback_claim_left_by_a_dead_worker_is_composed_and_sent_by_th
     env.clock.now = local(2026, 2, 6, 12).astimezone(env.clock.now.tzinfo)
     await env.booking.mark_held(w.officer("ann"), r.meeting.id)
     lead = Recipient("contact", w.contacts["low_primary.lead"])
-    assert await env.restart("dead").ledger.claim([Due("evaluation_reminder", "meeting", r.meeting.id, lead,
-                                                       "2026-02-03T10:00Z")])
+    assert await env.restart("dead").ledger.claim(
+        [Due("evaluation_reminder", "meeting", r.meeting.id, lead, "2026-02-03T10:00Z")]
+    )
     env.clock.now += timedelta(minutes=6)
     res = await env.jobs.retry_expired()
     assert res.by_kind == {"evaluation_reminder": 1}
@@ -457,7 +552,8 @@ async def test_the_end_event_finds_its_meeting_on_both_databases(any_db_url):
         by_id = base64.b64encode(f"0#{THREAD}#0".encode()).decode()
         outcomes = await asyncio.gather(
             teams_meeting_ended(None, env.messenger, teams_meeting_id=by_id, jobs=env.jobs),
-            teams_meeting_ended(None, env.messenger, join_url=JOIN_URL, jobs=env.restart("w2").jobs))
+            teams_meeting_ended(None, env.messenger, join_url=JOIN_URL, jobs=env.restart("w2").jobs),
+        )
         assert sorted(o.status for o in outcomes) == ["already_handled", "ended"]
         assert {o.meeting_id for o in outcomes} == {mid}
         assert sum(1 for _, m in env.messenger.sent if m.text.startswith("Next term's TSM")) == 3
@@ -467,16 +563,22 @@ async def test_the_end_event_finds_its_meeting_on_both_databases(any_db_url):
 
 async def test_an_end_event_before_the_meeting_or_for_another_meeting_changes_nothing(env):
     mid = await _teams_meeting(env, local(2026, 2, 3, 10))
-    env.clock.now = local(2026, 2, 2, 16).astimezone(env.clock.now.tzinfo)  # someone tried the link the day before
+    env.clock.now = local(2026, 2, 2, 16).astimezone(
+        env.clock.now.tzinfo
+    )  # someone tried the link the day before
     out = await teams_meeting_ended(None, env.messenger, join_url=JOIN_URL, jobs=env.jobs)
     assert out.status == "unknown_meeting" and env.messenger.sent == []
     assert (await env.jobs.on_meeting_end(mid, source="teams")).claimed == 0  # not started: not ended either
     other = JOIN_URL.replace("NjA5", "OTk5")
     env.clock.now = local(2026, 2, 3, 11).astimezone(env.clock.now.tzinfo)
-    assert (await teams_meeting_ended(None, env.messenger, join_url=other, jobs=env.jobs)).status == "unknown_meeting"
+    assert (
+        await teams_meeting_ended(None, env.messenger, join_url=other, jobs=env.jobs)
+    ).status == "unknown_meeting"
     assert (await teams_meeting_ended(None, env.messenger, jobs=env.jobs)).status == "no_identifier"
     assert env.messenger.sent == []
-    env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)  # the timer still ends it, once
+    env.clock.now = local(2026, 2, 3, 11, 31).astimezone(
+        env.clock.now.tzinfo
+    )  # the timer still ends it, once
     assert (await env.jobs.meeting_ends()).sent == 5
     assert (await env.booking.get_meeting(env.world.officer("ann"), mid)).status == "held"
 
@@ -492,7 +594,9 @@ async def test_a_cancelled_meeting_has_no_end(env):
 
 async def test_a_meeting_the_officer_marked_held_early_still_gets_its_offer_once(env):
     w = env.world
-    r = await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site")
+    r = await env.booking.book(
+        w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10), mode="on_site"
+    )
     env.clock.now = local(2026, 2, 3, 11, 5).astimezone(env.clock.now.tzinfo)
     await env.booking.mark_held(w.officer("ann"), r.meeting.id)
     env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)
@@ -509,8 +613,17 @@ async def test_a_worker_dying_half_way_through_a_meeting_end_is_finished_by_anot
         m = await s.get(Meeting, r.meeting.id)
     assert await crashed.ledger.claim([_end_gate(m.id, m.officer_id, m.start)])  # then the process died
     # ... after claiming one of the messages too
-    await crashed.ledger.claim([Due("evaluation", "meeting", m.id, Recipient("contact", w.contacts["low_primary.lead"]),
-                                    "2026-02-03T10:00Z")])
+    await crashed.ledger.claim(
+        [
+            Due(
+                "evaluation",
+                "meeting",
+                m.id,
+                Recipient("contact", w.contacts["low_primary.lead"]),
+                "2026-02-03T10:00Z",
+            )
+        ]
+    )
     other = env.restart("w2")
     assert (await other.jobs.meeting_ends()).claimed == 0  # claimed, lease running
     env.clock.now += timedelta(minutes=6)
@@ -520,7 +633,11 @@ async def test_a_worker_dying_half_way_through_a_meeting_end_is_finished_by_anot
     assert (await other.jobs.meeting_ends()).claimed == 0
     async with env.db.reader() as s:
         rows = list(await s.exec(select(Outbound.kind, Outbound.status).where(Outbound.subject_id == m.id)))
-    assert Counter(rows) == {("meeting_end", "sent"): 1, ("next_tsm_offer", "sent"): 3, ("evaluation", "sent"): 2}
+    assert Counter(rows) == {
+        ("meeting_end", "sent"): 1,
+        ("next_tsm_offer", "sent"): 3,
+        ("evaluation", "sent"): 2,
+    }
 
 
 # ---------------------------------------------------------------- the worker process
@@ -528,12 +645,16 @@ async def test_a_worker_dying_half_way_through_a_meeting_end_is_finished_by_anot
 
 async def test_the_worker_refuses_an_unmigrated_database(tmp_path):
     with pytest.raises(TsmError, match="tsm db upgrade"):
-        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=ScriptedMessenger())
+        await run_worker(
+            Settings(database_url=f"sqlite:///{tmp_path}/empty.db"), messenger=ScriptedMessenger()
+        )
 
 
 async def test_the_worker_says_plainly_when_the_database_cannot_be_opened(tmp_path):
     with pytest.raises(TsmError, match="Cannot open the database") as err:
-        await run_worker(Settings(database_url=f"sqlite:///{tmp_path}/no/such/dir/tsm.db"), messenger=ScriptedMessenger())
+        await run_worker(
+            Settings(database_url=f"sqlite:///{tmp_path}/no/such/dir/tsm.db"), messenger=ScriptedMessenger()
+        )
     assert str(tmp_path) not in str(err.value)  # a URL may hold a password: it is not repeated
 
 
@@ -548,6 +669,7 @@ async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_ur
     messenger = ScriptedMessenger()
     settings = Settings(database_url=sqlite_url, invitations_dir=tmp_path / "inv")
     worker = asyncio.create_task(run_worker(settings, messenger=messenger, worker_id="proc", clock=clock))
+
     def told():  # the local calendar's invitations (by email, to everyone invited) aside
         return [m for _, m in messenger.sent if m.invitation is None]
 
@@ -565,9 +687,18 @@ async def test_the_worker_runs_the_sweeps_and_stops_cleanly_on_sigterm(sqlite_ur
 
 
 async def test_job_settings_come_from_the_environment():
-    s = JobSettings.from_settings(Settings(scheduler_chaser_after_weeks=5, scheduler_leader_rebook_hours=24,
-                                           scheduler_meeting_end_margin_minutes=10, scheduler_agenda_hour=15))
+    s = JobSettings.from_settings(
+        Settings(
+            scheduler_chaser_after_weeks=5,
+            scheduler_leader_rebook_hours=24,
+            scheduler_meeting_end_margin_minutes=10,
+            scheduler_agenda_hour=15,
+        )
+    )
     assert (s.chaser_after_weeks, s.leader_rebook_within, s.meeting_end_margin, s.agenda_hour) == (
-        5, timedelta(hours=24), timedelta(minutes=10), 15)
+        5,
+        timedelta(hours=24),
+        timedelta(minutes=10),
+        15,
+    )
     assert JobSettings.from_settings(Settings()) == JobSettings()
-

@@ -67,9 +67,16 @@ class Scenario:
 
     def kwargs(self) -> dict:
         return dict(
-            duration=self.duration, mode=self.mode, tz=LONDON, working_hours=self.hours,
-            calendar=self.calendar, rules=self.rules, busy=self.busy, meetings=self.meetings,
-            now=self.now, officer_id=7,
+            duration=self.duration,
+            mode=self.mode,
+            tz=LONDON,
+            working_hours=self.hours,
+            calendar=self.calendar,
+            rules=self.rules,
+            busy=self.busy,
+            meetings=self.meetings,
+            now=self.now,
+            officer_id=7,
         )
 
     def find(self, **extra) -> list[Slot]:
@@ -82,16 +89,25 @@ class Scenario:
         def span(iv) -> str:
             return f"{at(iv.start)}+{(iv.end - iv.start) // MIN}m"
 
-        terms = "; ".join(f"{t.dates.first}..{t.dates.last} breaks {[(b.dates.first, b.dates.last) for b in t.breaks]}"
-                          for t in self.terms)
-        return "\n".join([
-            f"Scenario(terms: {terms}", f"  window {at(self.window.start)} .. {at(self.window.end)}",
-            f"  {self.mode} {self.duration // MIN}m, {self.rules}", f"  hours {self.hours.to_raw()}",
-            f"  now {at(self.now)}", f"  meetings {[(span(m), m.mode.value) for m in self.meetings]}",
-            f"  busy {[span(b) for b in self.busy]})",
-        ])
+        terms = "; ".join(
+            f"{t.dates.first}..{t.dates.last} breaks {[(b.dates.first, b.dates.last) for b in t.breaks]}"
+            for t in self.terms
+        )
+        return "\n".join(
+            [
+                f"Scenario(terms: {terms}",
+                f"  window {at(self.window.start)} .. {at(self.window.end)}",
+                f"  {self.mode} {self.duration // MIN}m, {self.rules}",
+                f"  hours {self.hours.to_raw()}",
+                f"  now {at(self.now)}",
+                f"  meetings {[(span(m), m.mode.value) for m in self.meetings]}",
+                f"  busy {[span(b) for b in self.busy]})",
+            ]
+        )
 
-    def _repr_pretty_(self, p, cycle) -> None:  # hypothesis's printer would otherwise list every field in full
+    def _repr_pretty_(
+        self, p, cycle
+    ) -> None:  # hypothesis's printer would otherwise list every field in full
         p.text(repr(self))
 
 
@@ -104,7 +120,9 @@ def terms_around(draw, anchor: date) -> list[Term]:
     first = anchor - timedelta(days=draw(st.integers(0, 20)))
     last = anchor + timedelta(days=draw(st.integers(10, 60)))
     days = (last - first).days
-    mondays = [first + timedelta(days=i) for i in range(days - 3) if (first + timedelta(days=i)).weekday() == 0]
+    mondays = [
+        first + timedelta(days=i) for i in range(days - 3) if (first + timedelta(days=i)).weekday() == 0
+    ]
     half_term = draw(st.sampled_from(mondays))
     breaks = [Break(DateRange(half_term, half_term + timedelta(days=4)), "half_term")]
     if draw(st.booleans()):
@@ -115,7 +133,9 @@ def terms_around(draw, anchor: date) -> list[Term]:
     terms = [Term(year, TermName.AUTUMN, DateRange(first, last), tuple(breaks))]
     if draw(st.booleans()):  # a following term, so windows can run out of one term and into the next
         f2 = last + timedelta(days=draw(st.integers(5, 20)))
-        terms.append(Term(year, TermName.SPRING, DateRange(f2, f2 + timedelta(days=draw(st.integers(5, 40))))))
+        terms.append(
+            Term(year, TermName.SPRING, DateRange(f2, f2 + timedelta(days=draw(st.integers(5, 40)))))
+        )
     return terms
 
 
@@ -147,7 +167,9 @@ def scenarios(draw) -> Scenario:
 
     rules = SlotRules(
         granularity=timedelta(minutes=draw(st.sampled_from([15, 30]))),
-        minimum_notice=timedelta(hours=draw(st.integers(0, 72)), minutes=draw(st.sampled_from([0, 0, 5, 45]))),
+        minimum_notice=timedelta(
+            hours=draw(st.integers(0, 72)), minutes=draw(st.sampled_from([0, 0, 5, 45]))
+        ),
         travel_buffer=timedelta(minutes=5 * draw(st.integers(0, 18))),
         max_per_day=draw(st.integers(1, 4)),
     )
@@ -159,7 +181,9 @@ def scenarios(draw) -> Scenario:
         start = around + unit * draw(st.integers(0, (span + 3 * 1440) // unit)) * MIN
         b = Interval(start, start + unit * draw(st.integers(0, 240 // unit)) * MIN)
         # The Graph adapter hands back UTC; the local calendar, Europe/London.
-        busy.append(b if draw(st.booleans()) else Interval(b.start.astimezone(LONDON), b.end.astimezone(LONDON)))
+        busy.append(
+            b if draw(st.booleans()) else Interval(b.start.astimezone(LONDON), b.end.astimezone(LONDON))
+        )
     meetings = []
     first_day = around.astimezone(LONDON).date()
     for _ in range(draw(st.integers(0, 30))):
@@ -167,12 +191,24 @@ def scenarios(draw) -> Scenario:
         start = local(day, 0) + 5 * draw(st.integers(7 * 12, 17 * 12)) * MIN
         end = start + 5 * draw(st.integers(12, 18)) * MIN
         tz = draw(st.sampled_from([UTC, LONDON]))
-        meetings.append(ExistingMeeting(start.astimezone(tz), end.astimezone(tz), draw(st.sampled_from(Mode))))
-    now = window.start - timedelta(days=10) + draw(st.integers(0, (span + 12 * 1440) * 60)) * timedelta(seconds=1)
+        meetings.append(
+            ExistingMeeting(start.astimezone(tz), end.astimezone(tz), draw(st.sampled_from(Mode)))
+        )
+    now = (
+        window.start
+        - timedelta(days=10)
+        + draw(st.integers(0, (span + 12 * 1440) * 60)) * timedelta(seconds=1)
+    )
     return Scenario(
-        terms=terms, window=window, duration=5 * draw(st.integers(12, 18)) * MIN,
-        mode=draw(st.sampled_from(Mode)), hours=draw(working_hours()), rules=rules,
-        busy=busy, meetings=meetings, now=now,
+        terms=terms,
+        window=window,
+        duration=5 * draw(st.integers(12, 18)) * MIN,
+        mode=draw(st.sampled_from(Mode)),
+        hours=draw(working_hours()),
+        rules=rules,
+        busy=busy,
+        meetings=meetings,
+        now=now,
     )
 
 
@@ -268,7 +304,9 @@ def check_each_slot(sc: Scenario, slots: list[Slot]) -> None:
         assert per_day[day] < sc.rules.max_per_day
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(sc=scenarios(), data=st.data())
 def test_find_slots_returns_exactly_the_free_slots(sc: Scenario, data) -> None:
     slots = sc.find()
@@ -289,25 +327,57 @@ def test_find_slots_returns_exactly_the_free_slots(sc: Scenario, data) -> None:
 # Examples, one rule each. Autumn 2026: clocks go back on Sunday 25 October, half term is the week after.
 
 AUTUMN = Term(
-    "2026-27", TermName.AUTUMN, DateRange(date(2026, 9, 2), date(2026, 12, 18)),
-    (Break(DateRange(date(2026, 10, 26), date(2026, 10, 30)), "half_term"),
-     Break(DateRange(date(2026, 11, 27), date(2026, 11, 27)), "closure", "INSET day")),
+    "2026-27",
+    TermName.AUTUMN,
+    DateRange(date(2026, 9, 2), date(2026, 12, 18)),
+    (
+        Break(DateRange(date(2026, 10, 26), date(2026, 10, 30)), "half_term"),
+        Break(DateRange(date(2026, 11, 27), date(2026, 11, 27)), "closure", "INSET day"),
+    ),
 )
 SUMMER = Term(
-    "2026-27", TermName.SUMMER, DateRange(date(2027, 4, 12), date(2027, 7, 21)),
+    "2026-27",
+    TermName.SUMMER,
+    DateRange(date(2027, 4, 12), date(2027, 7, 21)),
     (Break(DateRange(date(2027, 5, 31), date(2027, 6, 4)), "half_term"),),
 )
 OFFICE = WorkingHours.parse({d: "09:00-16:00" for d in ("mon", "tue", "wed", "thu", "fri")})
-RULES = SlotRules(granularity=timedelta(minutes=30), minimum_notice=timedelta(hours=48),
-                  travel_buffer=timedelta(minutes=30), max_per_day=3)
+RULES = SlotRules(
+    granularity=timedelta(minutes=30),
+    minimum_notice=timedelta(hours=48),
+    travel_buffer=timedelta(minutes=30),
+    max_per_day=3,
+)
 
 
-def slots_on(first: date, last: date, *, terms=(AUTUMN, SUMMER), mode=Mode.TEAMS, rules=RULES, busy=(),
-             meetings=(), now=None, duration=timedelta(minutes=60), hours=OFFICE, **kw) -> list[Slot]:
+def slots_on(
+    first: date,
+    last: date,
+    *,
+    terms=(AUTUMN, SUMMER),
+    mode=Mode.TEAMS,
+    rules=RULES,
+    busy=(),
+    meetings=(),
+    now=None,
+    duration=timedelta(minutes=60),
+    hours=OFFICE,
+    **kw,
+) -> list[Slot]:
     window = Interval(local(first, 0), local(last + timedelta(days=1), 0))
-    return find_slots(window=window, duration=duration, mode=mode, tz=LONDON, working_hours=hours,
-                      calendar=TermCalendar(list(terms)), rules=rules, busy=list(busy), meetings=list(meetings),
-                      now=now or local(date(2026, 6, 1), 9), **kw)
+    return find_slots(
+        window=window,
+        duration=duration,
+        mode=mode,
+        tz=LONDON,
+        working_hours=hours,
+        calendar=TermCalendar(list(terms)),
+        rules=rules,
+        busy=list(busy),
+        meetings=list(meetings),
+        now=now or local(date(2026, 6, 1), 9),
+        **kw,
+    )
 
 
 def days_of(slots: list[Slot]) -> set[date]:
@@ -334,16 +404,31 @@ def test_a_closure_day_is_never_offered() -> None:
     assert date(2026, 11, 27) not in days and {date(2026, 11, 26), date(2026, 11, 30)} <= days
 
 
-@pytest.mark.parametrize("holiday, terms", [
-    (date(2027, 5, 3), (SUMMER,)),  # Early May bank holiday, in the summer term
-    (date(2026, 8, 31), (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 8, 27), date(2026, 12, 18))),)),
-    (date(2026, 12, 25), (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 9, 2), date(2027, 1, 8))),)),
-    (date(2026, 12, 28), (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 9, 2), date(2027, 1, 8))),)),
-])
+@pytest.mark.parametrize(
+    "holiday, terms",
+    [
+        (date(2027, 5, 3), (SUMMER,)),  # Early May bank holiday, in the summer term
+        (
+            date(2026, 8, 31),
+            (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 8, 27), date(2026, 12, 18))),),
+        ),
+        (
+            date(2026, 12, 25),
+            (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 9, 2), date(2027, 1, 8))),),
+        ),
+        (
+            date(2026, 12, 28),
+            (Term("2026-27", TermName.AUTUMN, DateRange(date(2026, 9, 2), date(2027, 1, 8))),),
+        ),
+    ],
+)
 def test_a_bank_holiday_is_never_offered(holiday: date, terms) -> None:
     days = days_of(slots_on(holiday - timedelta(days=7), holiday + timedelta(days=7), terms=terms))
     assert holiday not in days
-    assert {holiday - timedelta(days=7), holiday + timedelta(days=7)} & days  # the same weekday either side is
+    assert {
+        holiday - timedelta(days=7),
+        holiday + timedelta(days=7),
+    } & days  # the same weekday either side is
 
 
 def test_on_site_slot_keeps_travel_buffer_from_busy_time() -> None:
@@ -406,7 +491,14 @@ def test_overlapping_working_hours_offer_each_slot_once() -> None:
     tue = date(2026, 11, 10)
     nested = WorkingHours.parse({"tue": ["09:00-13:00", "10:00-12:00"]})
     assert starts_on(slots_on(tue, tue, hours=nested), tue) == [
-        "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "12:00"]
+        "09:00",
+        "09:30",
+        "10:00",
+        "10:30",
+        "11:00",
+        "11:30",
+        "12:00",
+    ]
     # Spans that meet are one stretch of working time: a meeting may run across the seam.
     touching = WorkingHours.parse({"tue": ["09:00-11:00", "11:00-12:00"]})
     assert starts_on(slots_on(tue, tue, hours=touching), tue) == ["09:00", "09:30", "10:00", "10:30", "11:00"]

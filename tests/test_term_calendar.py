@@ -48,7 +48,9 @@ def days(first: str, last: str) -> list[date]:
     return out
 
 
-NORFOLK_HALF_TERMS = days("2025-10-27", "2025-10-31") + days("2026-02-16", "2026-02-20") + days("2026-05-25", "2026-05-29")
+NORFOLK_HALF_TERMS = (
+    days("2025-10-27", "2025-10-31") + days("2026-02-16", "2026-02-20") + days("2026-05-25", "2026-05-29")
+)
 
 
 @pytest.mark.parametrize("day", NORFOLK_HALF_TERMS, ids=str)
@@ -56,7 +58,9 @@ def test_a_date_in_half_term_is_never_bookable(norfolk: TermCalendar, day: date)
     assert norfolk.term_for(day) is not None  # half term is inside its term...
     reason = norfolk.why_not_bookable(day)  # ...and still not bookable
     if day == date(2026, 5, 25):
-        assert reason == "Monday 25 May 2026 is a bank holiday (Spring Bank Holiday)"  # the first reason given
+        assert (
+            reason == "Monday 25 May 2026 is a bank holiday (Spring Bank Holiday)"
+        )  # the first reason given
     else:
         assert reason == f"{day:%A} {day.day} {day:%B %Y} is in half term"
     assert not norfolk.is_bookable_day(day)
@@ -69,12 +73,17 @@ def test_the_school_days_either_side_of_half_term_are_bookable(norfolk: TermCale
     assert norfolk.why_not_bookable(date(2026, 2, 23)) is None
 
 
-@pytest.mark.parametrize(("day", "name"), [
-    (date(2026, 5, 4), "May Day"),  # early May bank holiday, in the summer term
-    (date(2025, 12, 25), "Christmas Day"),
-    (date(2026, 4, 3), "Good Friday"),
-])
-def test_a_bank_holiday_is_never_bookable(norfolk: TermCalendar, kent: TermCalendar, day: date, name: str) -> None:
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [
+        (date(2026, 5, 4), "May Day"),  # early May bank holiday, in the summer term
+        (date(2025, 12, 25), "Christmas Day"),
+        (date(2026, 4, 3), "Good Friday"),
+    ],
+)
+def test_a_bank_holiday_is_never_bookable(
+    norfolk: TermCalendar, kent: TermCalendar, day: date, name: str
+) -> None:
     for cal in (norfolk, kent):
         reason = cal.why_not_bookable(day)
         assert reason is not None and "bank holiday" in reason and name in reason
@@ -96,7 +105,9 @@ def test_a_weekend_in_term_is_never_bookable(norfolk: TermCalendar) -> None:
 
 def test_a_weekday_between_terms_is_outside_term_time(norfolk: TermCalendar) -> None:
     assert norfolk.why_not_bookable(date(2025, 12, 22)) == "Monday 22 December 2025 is outside term time"
-    assert norfolk.why_not_bookable(date(2026, 4, 14)) == "Tuesday 14 April 2026 is outside term time"  # day before summer
+    assert (
+        norfolk.why_not_bookable(date(2026, 4, 14)) == "Tuesday 14 April 2026 is outside term time"
+    )  # day before summer
     assert norfolk.why_not_bookable(date(2026, 4, 15)) is None  # first day of summer term
     assert norfolk.why_not_bookable(date(2026, 7, 20)) == "Monday 20 July 2026 is outside term time"
 
@@ -147,8 +158,14 @@ def test_next_after_follows_the_terms_across_academic_years(example: TermCalenda
     while term is not None:
         labels.append(term.label)
         term = example.next_after(term)
-    assert labels == ["autumn term 2026-27", "spring term 2026-27", "summer term 2026-27",
-                      "autumn term 2027-28", "spring term 2027-28", "summer term 2027-28"]
+    assert labels == [
+        "autumn term 2026-27",
+        "spring term 2026-27",
+        "summer term 2026-27",
+        "autumn term 2027-28",
+        "spring term 2027-28",
+        "summer term 2027-28",
+    ]
 
 
 def test_every_example_term_has_one_weekday_half_term_week_inside_it(example: TermCalendar) -> None:
@@ -161,8 +178,11 @@ def test_every_example_term_has_one_weekday_half_term_week_inside_it(example: Te
     assert example.why_not_bookable(date(2027, 6, 7)) is None
 
 
-PUBLISHED_NORFOLK = [(date(2025, 9, 3), date(2025, 12, 19)), (date(2026, 1, 6), date(2026, 3, 27)),
-                     (date(2026, 4, 15), date(2026, 7, 17))]
+PUBLISHED_NORFOLK = [
+    (date(2025, 9, 3), date(2025, 12, 19)),
+    (date(2026, 1, 6), date(2026, 3, 27)),
+    (date(2026, 4, 15), date(2026, 7, 17)),
+]
 PUBLISHED_NORFOLK_HALF_TERMS = set(NORFOLK_HALF_TERMS)
 
 
@@ -170,6 +190,10 @@ PUBLISHED_NORFOLK_HALF_TERMS = set(NORFOLK_HALF_TERMS)
 def test_a_day_is_bookable_exactly_when_it_is_a_school_weekday_that_is_not_a_bank_holiday(day: date) -> None:
     cal = calendar("norfolk-terms-2025-26.csv")
     bank = holidays.country_holidays("GB", subdiv="ENG")
-    expected = (day.weekday() < 5 and day not in bank and day not in PUBLISHED_NORFOLK_HALF_TERMS
-                and any(first <= day <= last for first, last in PUBLISHED_NORFOLK))
+    expected = (
+        day.weekday() < 5
+        and day not in bank
+        and day not in PUBLISHED_NORFOLK_HALF_TERMS
+        and any(first <= day <= last for first, last in PUBLISHED_NORFOLK)
+    )
     assert cal.is_bookable_day(day) is expected

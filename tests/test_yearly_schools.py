@@ -28,14 +28,22 @@ def yearly(rule="above_average_may_book_once_a_year") -> Entitlement:
     return Entitlement(rule, "yearly", "one a year", "at_or_above", 94.84)
 
 
-@pytest.mark.parametrize(("term", "had", "wanted"), [
-    ("autumn", False, False), ("spring", False, False), ("summer", False, True), ("summer", True, False),
-])
+@pytest.mark.parametrize(
+    ("term", "had", "wanted"),
+    [
+        ("autumn", False, False),
+        ("spring", False, False),
+        ("summer", False, True),
+        ("summer", True, False),
+    ],
+)
 def test_a_yearly_school_is_wanted_in_the_summer_term_only_when_it_has_had_none_this_year(term, had, wanted):
     assert yearly().wanted_this_term(term, had_tsm_this_year=had, chase_from="summer") is wanted
     termly = Entitlement("below_average_books_each_term", "termly", "each term", "below", 94.84)
     assert termly.wanted_this_term(term, had_tsm_this_year=had, chase_from="summer")
-    assert yearly().wanted_this_term("spring", had_tsm_this_year=False, chase_from="spring")  # the profile's choice
+    assert yearly().wanted_this_term(
+        "spring", had_tsm_this_year=False, chase_from="spring"
+    )  # the profile's choice
 
 
 async def world_env(db, policy: str):
@@ -84,7 +92,9 @@ async def test_norfolks_one_a_year_schools_are_chased_in_the_summer_term_if_none
     await env.jobs.unbooked_weekly()
     ann = next(m for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"]))
     assert "Trust B Primary" in str(ann.card) and "High Primary School" not in str(ann.card)
-    assert "**Trust B Primary**: One a year, and none held yet this academic year" in str(ann.card)  # why listed
+    assert "**Trust B Primary**: One a year, and none held yet this academic year" in str(
+        ann.card
+    )  # why listed
 
     report = await Reports(db, env.ref, clock=env.clock).coverage(Actor("admin"), "current")
     assert report.term.label == "Summer term 2025-26"

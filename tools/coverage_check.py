@@ -36,7 +36,9 @@ def main() -> int:
         out = Path(tmp) / "coverage.json"
         cov.json_report(outfile=str(out), include=[str(ROOT / m) for m in MODULES])
         files = json.loads(out.read_text())["files"]
-    measured = {str(Path(f).resolve().relative_to(ROOT)) if Path(f).is_absolute() else f: v for f, v in files.items()}
+    measured = {
+        str(Path(f).resolve().relative_to(ROOT)) if Path(f).is_absolute() else f: v for f, v in files.items()
+    }
     expected = sorted(str(p.relative_to(ROOT)) for m in MODULES for p in ROOT.glob(m) if p.stat().st_size)
     below = []
     print(f"\ncoverage floors ({FLOOR:.0f}% of lines and of branches):")

@@ -49,8 +49,16 @@ PRAGMA = re.compile(r"#\s*equivalent-mutant\[([^\]]+)\]")  # [op, op=replacement
 OPS = ("compare", "negate", "boolop", "constant", "delete", "return")
 
 FLIP = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
-    ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
 }
 
 
@@ -130,15 +138,19 @@ class _Collector(ast.NodeVisitor):
             self.visit(stmt)
 
     def _delete(self, node: ast.stmt) -> None:
-        if self.in_function and not isinstance(node, ast.Pass | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        if self.in_function and not isinstance(
+            node, ast.Pass | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        ):
             first = self.seg(node).splitlines()[0]
             self.add("delete", node, "pass", f"delete `{first.strip()[:70]}`")
 
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.stmt) and not isinstance(node, ast.Expr | ast.Import | ast.ImportFrom):
             self._delete(node)
-        elif isinstance(node, ast.Expr) and not (isinstance(node.value, ast.Constant)
-                                                 and (isinstance(node.value.value, str) or node.value.value is ...)):
+        elif isinstance(node, ast.Expr) and not (
+            isinstance(node.value, ast.Constant)
+            and (isinstance(node.value.value, str) or node.value.value is ...)
+        ):
             self._delete(node)  # (a docstring or a stub's `...` is not code to delete)
         super().generic_visit(node)
 
@@ -158,8 +170,12 @@ class _Collector(ast.NodeVisitor):
         # only the operator changes: the operands' text is kept as written
         parts = [f"({self.seg(v)})" for v in node.values]
         word = " or " if isinstance(other, ast.Or) else " and "
-        self.add("boolop", node, f"({word.join(parts)})",
-                 f"`{'and' if isinstance(node.op, ast.And) else 'or'}` -> `{word.strip()}`")
+        self.add(
+            "boolop",
+            node,
+            f"({word.join(parts)})",
+            f"`{'and' if isinstance(node.op, ast.And) else 'or'}` -> `{word.strip()}`",
+        )
         self.generic_visit(node)
 
     def _negate(self, test: ast.expr) -> None:
@@ -209,12 +225,26 @@ class _Collector(ast.NodeVisitor):
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
 
 
 def _opstr(op: ast.cmpop) -> str:
-    return {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is",
-            ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}[type(op)]
+    return {
+        ast.Lt: "<",
+        ast.LtE: "<=",
+        ast.Gt: ">",
+        ast.GtE: ">=",
+        ast.Eq: "==",
+        ast.NotEq: "!=",
+        ast.Is: "is",
+        ast.IsNot: "is not",
+        ast.In: "in",
+        ast.NotIn: "not in",
+    }[type(op)]
 
 
 def generate(path: Path) -> list[Mutant]:
@@ -230,9 +260,16 @@ def generate(path: Path) -> list[Mutant]:
         if key in seen:
             continue
         seen.add(key)
-        m = Mutant(len(out) + 1, op, node.lineno, node.end_lineno or node.lineno,
-                   (node.lineno, node.col_offset), (node.end_lineno or node.lineno, node.end_col_offset or 0),
-                   replacement, description)
+        m = Mutant(
+            len(out) + 1,
+            op,
+            node.lineno,
+            node.end_lineno or node.lineno,
+            (node.lineno, node.col_offset),
+            (node.end_lineno or node.lineno, node.end_col_offset or 0),
+            replacement,
+            description,
+        )
         pragma = PRAGMA.search(lines[node.lineno - 1])
         if pragma:
             for item in (p.strip() for p in pragma.group(1).split(",")):
@@ -261,8 +298,11 @@ def apply(source: str, m: Mutant) -> str:
 
 
 def diff(path: str, source: str, mutated: str) -> str:
-    return "".join(difflib.unified_diff(source.splitlines(keepends=True), mutated.splitlines(keepends=True),
-                                        f"a/{path}", f"b/{path}", n=1))
+    return "".join(
+        difflib.unified_diff(
+            source.splitlines(keepends=True), mutated.splitlines(keepends=True), f"a/{path}", f"b/{path}", n=1
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- running
@@ -291,8 +331,22 @@ class _MutatedModule(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _pytest_args(tests: list[str], basetemp: str, extra: list[str]) -> list[str]:
-    return ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:cov", "--no-header", "-o", "addopts=",
-            f"--basetemp={basetemp}", "-W", "ignore", *extra, *tests]
+    return [
+        "-q",
+        "-x",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:cov",
+        "--no-header",
+        "-o",
+        "addopts=",
+        f"--basetemp={basetemp}",
+        "-W",
+        "ignore",
+        *extra,
+        *tests,
+    ]
 
 
 def _child_run_pytest(args: list[str], plugins: list | None = None, quiet: bool = True) -> int:
@@ -347,8 +401,9 @@ def measure(path: Path, tests: list[str], workdir: Path, extra: list[str]) -> di
         try:
             import coverage
 
-            cov = coverage.Coverage(data_file=str(workdir / "cov.data"), include=[str(path)], branch=False,
-                                    config_file=False)  # not make test's settings: only this file, no branches
+            cov = coverage.Coverage(
+                data_file=str(workdir / "cov.data"), include=[str(path)], branch=False, config_file=False
+            )  # not make test's settings: only this file, no branches
             cov.start()
             plugin = _ContextPlugin(cov)
             args = [a for a in _pytest_args(tests, str(workdir / "measure-tmp"), extra) if a != "-x"]
@@ -362,8 +417,17 @@ def measure(path: Path, tests: list[str], workdir: Path, extra: list[str]) -> di
                 f = getattr(mod, "__file__", None)
                 if f is None or not f.startswith(str(ROOT)) or f.startswith(str(ROOT / ".venv")):
                     third_party.append(name)
-            out_file.write_text(json.dumps({"by_line": by_line, "seconds": plugin.seconds,
-                                            "failed": sorted(plugin.failed), "exit": code, "modules": third_party}))
+            out_file.write_text(
+                json.dumps(
+                    {
+                        "by_line": by_line,
+                        "seconds": plugin.seconds,
+                        "failed": sorted(plugin.failed),
+                        "exit": code,
+                        "modules": third_party,
+                    }
+                )
+            )
         finally:
             os._exit(0 if code in (0, 1) else code)
     _, status = os.waitpid(pid, 0)
@@ -382,8 +446,15 @@ def preload(modules: list[str]) -> None:
             pass
 
 
-def run_all(mutants: list[Mutant], module: str, path: Path, workdir: Path, jobs: int, extra: list[str],
-            limits: dict[str, float] | None = None) -> None:
+def run_all(
+    mutants: list[Mutant],
+    module: str,
+    path: Path,
+    workdir: Path,
+    jobs: int,
+    extra: list[str],
+    limits: dict[str, float] | None = None,
+) -> None:
     limits = limits or {}
     running: dict[int, tuple[Mutant, float, float]] = {}
     queue = [m for m in mutants if m.status == "pending"]
@@ -442,7 +513,9 @@ def candidate_tests(rel: str, given: list[str] | None) -> tuple[list[str], list[
     conf = tomllib.loads(TARGETS.read_text(encoding="utf-8"))
     entry = conf.get("files", {}).get(rel)
     if entry is None:
-        sys.exit(f"mutate: no candidate tests for {rel} in {TARGETS.relative_to(ROOT)}; add them or pass --tests")
+        sys.exit(
+            f"mutate: no candidate tests for {rel} in {TARGETS.relative_to(ROOT)}; add them or pass --tests"
+        )
     return list(entry["tests"]), list(entry.get("pytest_args", []))
 
 
@@ -454,7 +527,9 @@ def hand_mutant(args: argparse.Namespace) -> int:
     if old not in original:
         sys.exit(f"mutate: {old!r} is not in {rel}")
     tests, extra = candidate_tests(rel, args.tests)
-    m = Mutant(0, "hand", 0, 0, (0, 0), (0, 0), new, f"{old!r} -> {new!r}", source=original.replace(old, new, 1))
+    m = Mutant(
+        0, "hand", 0, 0, (0, 0), (0, 0), new, f"{old!r} -> {new!r}", source=original.replace(old, new, 1)
+    )
     m.tests, m.seconds = tests, 600.0
     print(diff(rel, original, m.source), end="")
     with tempfile.TemporaryDirectory(prefix="tsm-mutate-") as tmp:
@@ -464,7 +539,9 @@ def hand_mutant(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("file", help="the source file to mutate, e.g. tsm/domain/slots.py")
     ap.add_argument("--tests", nargs="*", help="candidate test paths (default: tools/mutation_targets.toml)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATE_JOBS", os.cpu_count() or 2)))
@@ -474,9 +551,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--op", action="append", choices=OPS, help="only these operators (repeatable)")
     ap.add_argument("--list", action="store_true", help="list the mutants and stop")
     ap.add_argument("--json", help="write the results here as JSON")
-    ap.add_argument("--replace", nargs=2, metavar=("OLD", "NEW"),
-                    help="one hand-made mutant: the first OLD in the file replaced by NEW, run against the candidate "
-                         "tests (to check a test fails on the change a rule forbids, without editing the tree)")
+    ap.add_argument(
+        "--replace",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="one hand-made mutant: the first OLD in the file replaced by NEW, run against the candidate "
+        "tests (to check a test fails on the change a rule forbids, without editing the tree)",
+    )
     args = ap.parse_args(argv)
     if args.replace:
         return hand_mutant(args)
@@ -494,26 +575,35 @@ def main(argv: list[str] | None = None) -> int:
     original = path.read_text(encoding="utf-8")
     if args.list:
         for m in mutants:
-            print(f"#{m.id} {rel}:{m.line} [{m.op}] {m.description}{'  (equivalent)' if m.equivalent else ''}")
+            print(
+                f"#{m.id} {rel}:{m.line} [{m.op}] {m.description}{'  (equivalent)' if m.equivalent else ''}"
+            )
         return 0
 
     tests, extra = candidate_tests(rel, args.tests)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tsm-mutate-") as tmp:
         workdir = Path(tmp)
-        print(f"mutate: {rel}: {len(mutants)} mutants; measuring which of {' '.join(tests)} cover which lines...",
-              flush=True)
+        print(
+            f"mutate: {rel}: {len(mutants)} mutants; measuring which of {' '.join(tests)} cover which lines...",
+            flush=True,
+        )
         info = measure(path, tests, workdir, extra)
         failed = set(info["failed"])
         if failed:
-            print(f"mutate: {len(failed)} candidate test(s) fail without any mutant and are left out: "
-                  + ", ".join(sorted(failed)[:5]), flush=True)
+            print(
+                f"mutate: {len(failed)} candidate test(s) fail without any mutant and are left out: "
+                + ", ".join(sorted(failed)[:5]),
+                flush=True,
+            )
         seconds = info["seconds"]
         by_line = {int(k): [c for c in v if c and c not in failed] for k, v in info["by_line"].items()}
         import_only = {k for k, v in info["by_line"].items() if v == [""]}
         all_tests = sorted((t for t in seconds if t not in failed), key=lambda t: seconds[t])
-        print(f"mutate: {len(all_tests)} tests in {time.monotonic() - t0:.0f} s; forking {args.jobs} at a time",
-              flush=True)
+        print(
+            f"mutate: {len(all_tests)} tests in {time.monotonic() - t0:.0f} s; forking {args.jobs} at a time",
+            flush=True,
+        )
         for m in mutants:
             if m.equivalent:
                 m.status = "equivalent"
@@ -530,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
                 m.status = "no-coverage"
                 continue
             m.tests = sorted(chosen, key=lambda t: seconds.get(t, 0.0))
-            m.seconds = 30.0 + 3.0 * sum(seconds.get(t, 0.0) for t in m.tests)  # the last resort: see _TestTimer
+            m.seconds = 30.0 + 3.0 * sum(
+                seconds.get(t, 0.0) for t in m.tests
+            )  # the last resort: see _TestTimer
         preload(info["modules"])
         run_all(mutants, module_name(path), path, workdir, max(1, args.jobs), extra, seconds)
 
@@ -538,22 +630,44 @@ def main(argv: list[str] | None = None) -> int:
     killed = [m for m in scored if m.status in ("killed", "timeout")]
     survivors = [m for m in scored if m.status in ("survived", "no-coverage")]
     for m in survivors:
-        print(f"\n--- survived #{m.id} [{m.op}] {m.description}"
-              f"{' (no test reaches this line)' if m.status == 'no-coverage' else f' ({len(m.tests)} tests ran)'}")
+        print(
+            f"\n--- survived #{m.id} [{m.op}] {m.description}"
+            f"{' (no test reaches this line)' if m.status == 'no-coverage' else f' ({len(m.tests)} tests ran)'}"
+        )
         print(diff(rel, original, m.source), end="")
     equivalent = [m for m in mutants if m.status == "equivalent"]
     if equivalent:
-        print("\nequivalent (marked in the source, not scored): "
-              + ", ".join(f"#{m.id} line {m.line} [{m.op}]" for m in equivalent))
+        print(
+            "\nequivalent (marked in the source, not scored): "
+            + ", ".join(f"#{m.id} line {m.line} [{m.op}]" for m in equivalent)
+        )
     score = 100.0 * len(killed) / len(scored) if scored else 100.0
     timeouts = sum(m.status == "timeout" for m in killed)
-    print(f"\n{rel}: {len(killed)}/{len(scored)} mutants killed = {score:.1f}% "
-          f"({timeouts} by timeout, {len(survivors)} survived, {len(equivalent)} equivalent) "
-          f"in {time.monotonic() - t0:.0f} s")
+    print(
+        f"\n{rel}: {len(killed)}/{len(scored)} mutants killed = {score:.1f}% "
+        f"({timeouts} by timeout, {len(survivors)} survived, {len(equivalent)} equivalent) "
+        f"in {time.monotonic() - t0:.0f} s"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"file": rel, "score": score, "mutants": [
-            {"id": m.id, "op": m.op, "line": m.line, "description": m.description, "status": m.status}
-            for m in mutants]}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "file": rel,
+                    "score": score,
+                    "mutants": [
+                        {
+                            "id": m.id,
+                            "op": m.op,
+                            "line": m.line,
+                            "description": m.description,
+                            "status": m.status,
+                        }
+                        for m in mutants
+                    ],
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

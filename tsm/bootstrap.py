@@ -65,8 +65,13 @@ def build_calendar(settings: Settings, db: Database, *, metrics: Metrics | None 
     return build_graph_calendar(settings, db, observer=metrics)
 
 
-def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
-              calendar: CalendarPort | None = None, metrics: Metrics | None = None) -> App:
+def build_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    calendar: CalendarPort | None = None,
+    metrics: Metrics | None = None,
+) -> App:
     """Everything the channels share, from one Settings. ``clock`` overrides the settings' clock (tests);
     ``calendar`` the calendar (tests: one built with ``build_graph_calendar(..., observer=metrics)`` to have its
     Graph calls counted); ``metrics`` the App's registry (default: a new one). The metrics are given to what they
@@ -74,8 +79,11 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     them in ``scheduler.service.build_jobs``)."""
     settings = settings or Settings()
     clock = clock or clock_from_settings(settings.clock_start)
-    db = Database(settings.database_url, busy_timeout=settings.sqlite_busy_timeout,
-                  lock_timeout=settings.postgres_lock_timeout)
+    db = Database(
+        settings.database_url,
+        busy_timeout=settings.sqlite_busy_timeout,
+        lock_timeout=settings.postgres_lock_timeout,
+    )
     metrics = metrics if metrics is not None else Metrics()
     mail = build_mailer(settings, observer=metrics)
     cal = calendar or build_calendar(settings, db, metrics=metrics)
@@ -85,12 +93,31 @@ def build_app(settings: Settings | None = None, *, clock: Clock | None = None,
     conversation = ConversationService(db, booking, reference, clock=clock)
     records = Records(db, clock=clock)
     signin = SignInLinks.from_settings(settings, db, clock=clock)
-    return App(settings, db, cal, reference, sync, booking, Directory(db, clock=clock),
-               clock, conversation, metrics=metrics, evaluations=Evaluations(db, clock=clock), records=records,
-               reports=Reports(db, reference, clock=clock),
-               notifications=Notifications(db, booking, conversation, records, signin=signin,
-                                           invitations=settings.calendar_backend == "local"),
-               signin=signin, mail=mail)
+    return App(
+        settings,
+        db,
+        cal,
+        reference,
+        sync,
+        booking,
+        Directory(db, clock=clock),
+        clock,
+        conversation,
+        metrics=metrics,
+        evaluations=Evaluations(db, clock=clock),
+        records=records,
+        reports=Reports(db, reference, clock=clock),
+        notifications=Notifications(
+            db,
+            booking,
+            conversation,
+            records,
+            signin=signin,
+            invitations=settings.calendar_backend == "local",
+        ),
+        signin=signin,
+        mail=mail,
+    )
 
 
 def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime] | None = None):

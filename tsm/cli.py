@@ -44,7 +44,9 @@ async def _la_id(app, la_code: str) -> int:
     async with app.db.reader() as s:
         la = (await s.exec(select(LA).where(LA.code == la_code))).first()
     if la is None:
-        raise TsmError(f"No LA with code {la_code}. Import its schools first (tsm import gias --la-code {la_code} ...).")
+        raise TsmError(
+            f"No LA with code {la_code}. Import its schools first (tsm import gias --la-code {la_code} ...)."
+        )
     return la.id
 
 
@@ -64,7 +66,9 @@ def _report(report, what: str) -> None:
 
 
 @click.group()
-@click.option("--database-url", envvar="TSM_DATABASE_URL", default=None, help="sqlite:///path or postgresql://...")
+@click.option(
+    "--database-url", envvar="TSM_DATABASE_URL", default=None, help="sqlite:///path or postgresql://..."
+)
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """TSM bot: booking Targeting Support Meetings between schools and their LA link officer."""
@@ -124,8 +128,15 @@ def import_gias_cmd(ctx: click.Context, path: str, la_code: str, policy: str | N
 
     async def go(app):
         with click.progressbar(length=total, label="Importing schools", file=sys.stderr) as bar:
-            return await import_gias(app.db, path, la_code=la_code, policy=pol, progress=bar.update, actor="cli",
-                                     booking=app.booking)
+            return await import_gias(
+                app.db,
+                path,
+                la_code=la_code,
+                policy=pol,
+                progress=bar.update,
+                actor="cli",
+                booking=app.booking,
+            )
 
     _report(_run(_with_app(_settings(ctx), go)), "schools")
 
@@ -137,7 +148,9 @@ def import_attendance_cmd(ctx: click.Context, path: str) -> None:
     """Latest attendance % per school: CSV urn,attendance_pct,period."""
     from .importers.gias import import_attendance
 
-    _report(_run(_with_app(_settings(ctx), lambda app: import_attendance(app.db, path, actor="cli"))), "schools")
+    _report(
+        _run(_with_app(_settings(ctx), lambda app: import_attendance(app.db, path, actor="cli"))), "schools"
+    )
 
 
 @import_.command("officers")
@@ -148,8 +161,12 @@ def import_officers_cmd(ctx: click.Context, path: str, la_code: str) -> None:
     """Officers: CSV name,email,mailbox,area,working_hours,max_meetings_per_day,is_admin."""
     from .importers.people import import_officers
 
-    _report(_run(_with_app(_settings(ctx), lambda app: import_officers(app.db, path, la_code=la_code, actor="cli"))),
-            "officers")
+    _report(
+        _run(
+            _with_app(_settings(ctx), lambda app: import_officers(app.db, path, la_code=la_code, actor="cli"))
+        ),
+        "officers",
+    )
 
 
 @import_.command("contacts")
@@ -159,7 +176,9 @@ def import_contacts_cmd(ctx: click.Context, path: str) -> None:
     """School contacts: CSV urn,name,email,role (attendance_lead, senior_leader, other)."""
     from .importers.people import import_contacts
 
-    _report(_run(_with_app(_settings(ctx), lambda app: import_contacts(app.db, path, actor="cli"))), "contacts")
+    _report(
+        _run(_with_app(_settings(ctx), lambda app: import_contacts(app.db, path, actor="cli"))), "contacts"
+    )
 
 
 @import_.command("link-officers")
@@ -169,7 +188,10 @@ def import_link_officers_cmd(ctx: click.Context, path: str) -> None:
     """Assign link officers: CSV urn,officer_email."""
     from .importers.people import import_link_officers
 
-    _report(_run(_with_app(_settings(ctx), lambda app: import_link_officers(app.db, path, actor="cli"))), "schools")
+    _report(
+        _run(_with_app(_settings(ctx), lambda app: import_link_officers(app.db, path, actor="cli"))),
+        "schools",
+    )
 
 
 @import_.command("trust-officers")
@@ -179,7 +201,10 @@ def import_trust_officers_cmd(ctx: click.Context, path: str) -> None:
     """Trusts with an allocated officer: CSV trust_code,officer_email."""
     from .importers.people import import_trust_officers
 
-    _report(_run(_with_app(_settings(ctx), lambda app: import_trust_officers(app.db, path, actor="cli"))), "trusts")
+    _report(
+        _run(_with_app(_settings(ctx), lambda app: import_trust_officers(app.db, path, actor="cli"))),
+        "trusts",
+    )
 
 
 @import_.command("terms")
@@ -207,7 +232,9 @@ def assign(ctx: click.Context, urn: int, officer_email: str) -> None:
     from .importers.people import import_link_officers
 
     csv = StringIO(f"urn,officer_email\n{urn},{officer_email}\n")
-    _report(_run(_with_app(_settings(ctx), lambda app: import_link_officers(app.db, csv, actor="cli"))), "schools")
+    _report(
+        _run(_with_app(_settings(ctx), lambda app: import_link_officers(app.db, csv, actor="cli"))), "schools"
+    )
 
 
 @cli.command()
@@ -237,15 +264,24 @@ def _fmt_slot(slot) -> str:
 @click.option("--limit", type=int, default=20)
 @click.option("--as", "as_email", default=None, help="act as this officer or school contact")
 @click.pass_context
-def slots(ctx: click.Context, urn: int, term: str, mode: str | None, limit: int, as_email: str | None) -> None:
+def slots(
+    ctx: click.Context, urn: int, term: str, mode: str | None, limit: int, as_email: str | None
+) -> None:
     """List free TSM slots for a school."""
 
     async def go(app):
         actor = await _actor(app, as_email)
-        offer = await app.booking.free_slots(actor, await _school_id(app, urn),
-                                             term=int(term) if term.isdigit() else term, mode=mode, limit=limit)
-        click.echo(f"{offer.term_label}: {offer.meeting_type}, {offer.duration_minutes} min, {offer.mode}, "
-                   f"with {offer.officer_name}")
+        offer = await app.booking.free_slots(
+            actor,
+            await _school_id(app, urn),
+            term=int(term) if term.isdigit() else term,
+            mode=mode,
+            limit=limit,
+        )
+        click.echo(
+            f"{offer.term_label}: {offer.meeting_type}, {offer.duration_minutes} min, {offer.mode}, "
+            f"with {offer.officer_name}"
+        )
         for sl in offer.slots:
             click.echo(f"  {_fmt_slot(sl)}")
         if not offer.slots:
@@ -260,13 +296,31 @@ def slots(ctx: click.Context, urn: int, term: str, mode: str | None, limit: int,
 @click.option("--mode", type=click.Choice(["teams", "on_site"]), default=None)
 @click.option("--type", "meeting_type", default=None)
 @click.option("--as", "as_email", default=None)
-@click.option("--site", "site_urn", type=int, default=None,
-              help="a joint TSM on site: the URN of the school whose site it is held at (default the first --urn)")
-@click.option("--waive-senior-leader", "waiver", default=None, metavar="REASON",
-              help="book with no senior leader invited, for this reason (recorded with the booking)")
+@click.option(
+    "--site",
+    "site_urn",
+    type=int,
+    default=None,
+    help="a joint TSM on site: the URN of the school whose site it is held at (default the first --urn)",
+)
+@click.option(
+    "--waive-senior-leader",
+    "waiver",
+    default=None,
+    metavar="REASON",
+    help="book with no senior leader invited, for this reason (recorded with the booking)",
+)
 @click.pass_context
-def book(ctx: click.Context, urn: tuple[int, ...], at: str, mode: str | None, meeting_type: str | None,
-         as_email: str | None, site_urn: int | None, waiver: str | None) -> None:
+def book(
+    ctx: click.Context,
+    urn: tuple[int, ...],
+    at: str,
+    mode: str | None,
+    meeting_type: str | None,
+    as_email: str | None,
+    site_urn: int | None,
+    waiver: str | None,
+) -> None:
     """Book a TSM."""
     start = _parse_local(at)
 
@@ -274,8 +328,15 @@ def book(ctx: click.Context, urn: tuple[int, ...], at: str, mode: str | None, me
         actor = await _actor(app, as_email)
         ids = [await _school_id(app, u) for u in urn]
         site = await _school_id(app, site_urn) if site_urn is not None else None
-        result = await app.booking.book(actor, ids, start, mode=mode, meeting_type=meeting_type,
-                                        waive_senior_leader=waiver, site_school_id=site)
+        result = await app.booking.book(
+            actor,
+            ids,
+            start,
+            mode=mode,
+            meeting_type=meeting_type,
+            waive_senior_leader=waiver,
+            site_school_id=site,
+        )
         click.echo(f"{result.message} Meeting id {result.meeting.id}.")
 
     _run(_with_app(_settings(ctx), go))
@@ -324,11 +385,15 @@ def invite(ctx: click.Context, urn: int, as_email: str | None) -> None:
     async def go(app):
         actor = await _actor(app, as_email)
         told = await app.directory.invite_school(actor, await _school_id(app, urn))
-        channel = {"teams": "in Teams (to those who have the app)", "email": "by email",
-                   "teams_then_email": "in Teams to those who have the app, by email to the others"}[
-            app.settings.delivery]
-        click.echo(f"Invitation to book on its way to {', '.join(f'{c.name} <{c.email}>' for c in told)}: "
-                   f"{channel}. The bot's scheduler (tsm run, or tsm worker) sends it.")
+        channel = {
+            "teams": "in Teams (to those who have the app)",
+            "email": "by email",
+            "teams_then_email": "in Teams to those who have the app, by email to the others",
+        }[app.settings.delivery]
+        click.echo(
+            f"Invitation to book on its way to {', '.join(f'{c.name} <{c.email}>' for c in told)}: "
+            f"{channel}. The bot's scheduler (tsm run, or tsm worker) sends it."
+        )
 
     _run(_with_app(_settings(ctx), go))
 
@@ -339,8 +404,13 @@ def invite(ctx: click.Context, urn: int, as_email: str | None) -> None:
 @click.option("--all", "include_inactive", is_flag=True, help="include cancelled and no-show meetings")
 @click.option("--as", "as_email", default=None)
 @click.pass_context
-def meetings(ctx: click.Context, urn: int | None, officer_email: str | None, include_inactive: bool,
-             as_email: str | None) -> None:
+def meetings(
+    ctx: click.Context,
+    urn: int | None,
+    officer_email: str | None,
+    include_inactive: bool,
+    as_email: str | None,
+) -> None:
     """List meetings (coming and past) by school, by officer, or all."""
 
     async def go(app):
@@ -348,11 +418,14 @@ def meetings(ctx: click.Context, urn: int | None, officer_email: str | None, inc
         school_id = await _school_id(app, urn) if urn else None
         # A filter, not someone acting: an officer who has left (inactive) still has meetings to list.
         officer_id = await app.reports.officer_id_by_email(officer_email) if officer_email else None
-        rows = await app.booking.list_meetings(actor, school_id=school_id, officer_id=officer_id,
-                                               include_inactive=include_inactive)
+        rows = await app.booking.list_meetings(
+            actor, school_id=school_id, officer_id=officer_id, include_inactive=include_inactive
+        )
         for m in rows:
-            click.echo(f"{m.id:>5}  {m.start.astimezone(LONDON):%a %d %b %Y %H:%M}  {m.status:<9}  {m.mode:<7}  "
-                       f"{m.school_label}  ({m.officer_name})")
+            click.echo(
+                f"{m.id:>5}  {m.start.astimezone(LONDON):%a %d %b %Y %H:%M}  {m.status:<9}  {m.mode:<7}  "
+                f"{m.school_label}  ({m.officer_name})"
+            )
         if not rows:
             click.echo("no meetings")
 
@@ -360,8 +433,12 @@ def meetings(ctx: click.Context, urn: int | None, officer_email: str | None, inc
 
 
 @cli.command()
-@click.option("--days", type=click.IntRange(1, 365), default=14, show_default=True, help="how far back to look")
-@click.option("--officer", "officer_email", default=None, help="only messages to this officer and their schools' staff")
+@click.option(
+    "--days", type=click.IntRange(1, 365), default=14, show_default=True, help="how far back to look"
+)
+@click.option(
+    "--officer", "officer_email", default=None, help="only messages to this officer and their schools' staff"
+)
 @click.pass_context
 def undelivered(ctx: click.Context, days: int, officer_email: str | None) -> None:
     """Messages the bot could not deliver (the person has not installed the app, blocked it, or Teams kept
@@ -370,10 +447,14 @@ def undelivered(ctx: click.Context, days: int, officer_email: str | None) -> Non
 
     async def go(app):
         officer_id = (await _actor(app, officer_email)).id if officer_email else None
-        rows = await app.notifications.undelivered(since=app.clock() - timedelta(days=days), officer_id=officer_id)
+        rows = await app.notifications.undelivered(
+            since=app.clock() - timedelta(days=days), officer_id=officer_id
+        )
         for u in rows:
             click.echo(f"{u.at.astimezone(LONDON):%a %d %b %Y %H:%M}  {u.kind:<24}  {u.recipient}: {u.why}")
-        click.echo(f"{len(rows)} message{'s' if len(rows) != 1 else ''} not delivered in the last {days} days")
+        click.echo(
+            f"{len(rows)} message{'s' if len(rows) != 1 else ''} not delivered in the last {days} days"
+        )
 
     _run(_with_app(_settings(ctx), go))
 
@@ -385,8 +466,10 @@ def policies() -> None:
 
     for name in bundled_policies():
         p = load_policy(name)
-        click.echo(f"{name:<10} {p.la_name}: modes {', '.join(m.value for m in p.modes_allowed)} "
-                   f"(default {p.default_mode.value}); entitlement rules: {', '.join(r.name for r in p.entitlement_rules)}")
+        click.echo(
+            f"{name:<10} {p.la_name}: modes {', '.join(m.value for m in p.modes_allowed)} "
+            f"(default {p.default_mode.value}); entitlement rules: {', '.join(r.name for r in p.entitlement_rules)}"
+        )
 
 
 # ---------------------------------------------------------------- Teams package and running
@@ -461,8 +544,10 @@ def sessions_revoke(ctx: click.Context, email: str) -> None:
         return await app.signin.revoke(email)
 
     ended, links = _run(_with_app(_settings(ctx), go))
-    click.echo(f"{ended} session{'' if ended == 1 else 's'} ended, {links} unused link{'' if links == 1 else 's'} "
-               f"stopped for {email.strip().lower()}.")
+    click.echo(
+        f"{ended} session{'' if ended == 1 else 's'} ended, {links} unused link{'' if links == 1 else 's'} "
+        f"stopped for {email.strip().lower()}."
+    )
 
 
 def _add_report_commands() -> None:
@@ -483,4 +568,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -55,6 +55,8 @@ async def acting_as(app, email: str | None):
     if actor is not None:
         return actor
     if await app.directory.inactive(email):
-        raise TsmError(f"{email} is marked inactive, so they cannot act. Import them again (tsm import officers or "
-                       "tsm import contacts) to make them active.")
+        raise TsmError(
+            f"{email} is marked inactive, so they cannot act. Import them again (tsm import officers or "
+            "tsm import contacts) to make them active."
+        )
     raise TsmError(f"No officer or school contact with email {email}.")

@@ -32,11 +32,19 @@ async def _scope(app, as_email: str | None, officer_email: str | None):
 
 
 def _common(fn):
-    fn = click.option("--term", default="current", show_default=True,
-                      help="current, previous, next, a term id, or e.g. 'autumn 2026-27'")(fn)
-    fn = click.option("--officer", "officer_email", default=None, help="one officer (by email); default: the whole LA")(fn)
+    fn = click.option(
+        "--term",
+        default="current",
+        show_default=True,
+        help="current, previous, next, a term id, or e.g. 'autumn 2026-27'",
+    )(fn)
+    fn = click.option(
+        "--officer", "officer_email", default=None, help="one officer (by email); default: the whole LA"
+    )(fn)
     fn = click.option("--la-code", default=None, help="which LA, when the database holds several")(fn)
-    fn = click.option("--as", "as_email", default=None, help="act as this officer (sees their own schools)")(fn)
+    fn = click.option("--as", "as_email", default=None, help="act as this officer (sees their own schools)")(
+        fn
+    )
     return fn
 
 
@@ -48,7 +56,9 @@ def report() -> None:
 @report.command("coverage")
 @_common
 @click.option("--csv", "csv_path", default=None, help="write one row per school to this CSV file")
-@click.option("--summary-csv", default=None, help="write one row per officer and one for the LA to this CSV file")
+@click.option(
+    "--summary-csv", default=None, help="write one row per officer and one for the LA to this CSV file"
+)
 @click.pass_context
 def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv) -> None:
     """Every school in a term: held, booked, no-show, cancelled, offered or not booked; per officer and LA."""
@@ -67,9 +77,13 @@ def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv)
 
 @report.command("evaluations")
 @_common
-@click.option("--csv", "csv_path", default=None, help="write one row per officer (and the LA) to this CSV file")
+@click.option(
+    "--csv", "csv_path", default=None, help="write one row per officer (and the LA) to this CSV file"
+)
 @click.option("--chart", "chart_path", default=None, help="write the chart (PNG) to this file")
-@click.option("--comments-csv", default=None, help="write the comments (author only when named) to this CSV file")
+@click.option(
+    "--comments-csv", default=None, help="write the comments (author only when named) to this CSV file"
+)
 @click.pass_context
 def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_path, comments_csv) -> None:
     """Evaluation answers per officer and for the LA: mean of each question, number of answers."""
@@ -81,10 +95,14 @@ def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_pat
         r = await app.reports.evaluations(actor, term, officer_id=officer_id, la_code=la_code)
         click.echo(f"Evaluations, {r.term.label} ({r.scope.label})")
         for x in r.summaries:
-            means = ", ".join(f"{SHORT_LABELS[k].lower()} {'-' if x.means[k] is None else f'{x.means[k]:.2f}'}"
-                              for k in QUESTION_KEYS)
-            click.echo(f"  {x.officer}: {x.answers} answer{'s' if x.answers != 1 else ''} from {x.meetings_held} "
-                       f"meeting{'s' if x.meetings_held != 1 else ''} held; {means}")
+            means = ", ".join(
+                f"{SHORT_LABELS[k].lower()} {'-' if x.means[k] is None else f'{x.means[k]:.2f}'}"
+                for k in QUESTION_KEYS
+            )
+            click.echo(
+                f"  {x.officer}: {x.answers} answer{'s' if x.answers != 1 else ''} from {x.meetings_held} "
+                f"meeting{'s' if x.meetings_held != 1 else ''} held; {means}"
+            )
         _write(csv_path, rep.evaluations_csv(r), "CSV")
         _write(comments_csv, rep.evaluation_comments_csv(r), "Comments CSV")
         if chart_path:
@@ -104,7 +122,9 @@ def actions(ctx, term, officer_email, la_code, as_email, all_terms, csv_path) ->
 
     async def go(app):
         actor, officer_id = await _scope(app, as_email, officer_email)
-        r = await app.reports.actions(actor, term, officer_id=officer_id, la_code=la_code, all_terms=all_terms)
+        r = await app.reports.actions(
+            actor, term, officer_id=officer_id, la_code=la_code, all_terms=all_terms
+        )
         title = r.term.label if r.term else "all terms"
         overdue = sum(1 for x in r.rows if x.days_overdue)
         click.echo(f"Open actions, {title} ({r.scope.label}): {len(r.rows)}, {overdue} overdue")
@@ -128,9 +148,13 @@ def purge(ctx) -> None:
     async def go(app):
         jobs = FeedbackJobs.for_app(app, messenger=None, ledger=Ledger(app.db, "cli", clock=app.clock))
         r = await jobs.purge()
-        click.echo(f"Retention {app.settings.feedback_retention_days} days: {r.evaluations} evaluations anonymised "
-                   f"(comments removed), {r.receipts} receipts, {r.records} records and {r.actions} actions deleted.")
+        click.echo(
+            f"Retention {app.settings.feedback_retention_days} days: {r.evaluations} evaluations anonymised "
+            f"(comments removed), {r.receipts} receipts, {r.records} records and {r.actions} actions deleted."
+        )
         ics = purge_invitations(app, app.clock())
-        click.echo(f"Invitations: {ics} .ics files older than {app.settings.invitations_retention_days} days deleted.")
+        click.echo(
+            f"Invitations: {ics} .ics files older than {app.settings.invitations_retention_days} days deleted."
+        )
 
     run_async(with_app(settings_of(ctx), go))

@@ -44,8 +44,10 @@ def list_(ctx: click.Context) -> None:
         if not rows:
             click.echo("No tenant registered: a bot with an app id will not start (tsm tenants add ...).")
         for r in rows:
-            click.echo(f"{r.tenant_id}  {r.kind:<6} {r.ref:<10} {r.name}  (added {r.added_at:%Y-%m-%d} by "
-                       f"{r.added_by})")
+            click.echo(
+                f"{r.tenant_id}  {r.kind:<6} {r.ref:<10} {r.name}  (added {r.added_at:%Y-%m-%d} by "
+                f"{r.added_by})"
+            )
 
     run_async(with_app(settings_of(ctx), go))
 
@@ -75,7 +77,9 @@ def import_(ctx: click.Context, path: str) -> None:
     """Register the tenants of a CSV file: tenant_id,kind,ref[,name] (kind: la, trust or school). Bad rows are
     reported by line number and the good ones kept (exit code 1 when any row was refused)."""
     text = Path(path).read_text(encoding="utf-8-sig")
-    summary = run_async(with_app(settings_of(ctx), lambda app: app.directory.tenants.import_csv(text, actor="cli")))
+    summary = run_async(
+        with_app(settings_of(ctx), lambda app: app.directory.tenants.import_csv(text, actor="cli"))
+    )
     click.echo(summary.summary())
     if summary.errors:
         raise SystemExit(1)

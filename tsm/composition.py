@@ -59,7 +59,9 @@ class Composition:
 
     app: App
     role: Role
-    messenger: MessengerPort | None = None  # the delivery channel (Teams or email): the scheduler sends through it
+    messenger: MessengerPort | None = (
+        None  # the delivery channel (Teams or email): the scheduler sends through it
+    )
     router: Router | None = None
     bot: BotRuntime | None = None
     scheduler: SchedulerService | None = None  # started by the server or the worker, not here
@@ -80,10 +82,21 @@ class Composition:
             await self.app.close()
 
 
-def compose(settings: Settings | None = None, *, role: Role, app: App | None = None, clock: Clock | None = None,
-            calendar: CalendarPort | None = None, router: Router | None = None, run_scheduler: bool | None = None,
-            bot_options: dict | None = None, messenger: MessengerPort | None = None, worker_id: str | None = None,
-            intervals: SweepIntervals | None = None, signin: SignInIssuer | None = None) -> Composition:
+def compose(
+    settings: Settings | None = None,
+    *,
+    role: Role,
+    app: App | None = None,
+    clock: Clock | None = None,
+    calendar: CalendarPort | None = None,
+    router: Router | None = None,
+    run_scheduler: bool | None = None,
+    bot_options: dict | None = None,
+    messenger: MessengerPort | None = None,
+    worker_id: str | None = None,
+    intervals: SweepIntervals | None = None,
+    signin: SignInIssuer | None = None,
+) -> Composition:
     """Build everything for ``role`` from ``settings`` (default: the environment).
 
     For tests and benchmarks: ``app`` (an App already built, e.g. with a fixed clock; its settings are used),
@@ -114,27 +127,47 @@ def compose(settings: Settings | None = None, *, role: Role, app: App | None = N
     scheduler = None
     if role == "worker" or (settings.run_scheduler if run_scheduler is None else run_scheduler):
         scheduler = SchedulerService(
-            app, messenger, worker_id=worker_id, watcher=watcher,
-            intervals=intervals or SweepIntervals(retries=settings.scheduler_retry_sweep_seconds,
-                                                  reminders=settings.scheduler_reminder_sweep_seconds),
-            lease=timedelta(seconds=settings.scheduler_lease_seconds))
+            app,
+            messenger,
+            worker_id=worker_id,
+            watcher=watcher,
+            intervals=intervals
+            or SweepIntervals(
+                retries=settings.scheduler_retry_sweep_seconds,
+                reminders=settings.scheduler_reminder_sweep_seconds,
+            ),
+            lease=timedelta(seconds=settings.scheduler_lease_seconds),
+        )
     if role == "worker":
-        return Composition(app, role, messenger, scheduler=scheduler, watcher=watcher,
-                           closes_messenger=closes_messenger)
+        return Composition(
+            app, role, messenger, scheduler=scheduler, watcher=watcher, closes_messenger=closes_messenger
+        )
     assert channel is not None
     router = router or build_router(turn_limiter=TurnLimiter.for_chat(settings))
     # Teams' meetingEnd ends the TSM through the in-process scheduler's jobs, or jobs of the bot's own when the
     # sweeps run in a worker (the ledger's gate makes the two paths end a meeting once).
     jobs = scheduler.jobs if scheduler is not None else build_jobs(app, messenger, worker_id=worker_id)
-    bot = build_bot_runtime(app, router, channel, meeting_ended=meeting_end_handler(app, messenger, jobs),
-                            on_change=scheduler.wake if scheduler is not None else None, **options)
+    bot = build_bot_runtime(
+        app,
+        router,
+        channel,
+        meeting_ended=meeting_end_handler(app, messenger, jobs),
+        on_change=scheduler.wake if scheduler is not None else None,
+        **options,
+    )
     web = None
     if settings.web_page and app.signin is not None:
-        web = WebPage(router=router, services=app, signin=app.signin, clock=app.clock, put_file=bot.files.put,
-                      on_change=scheduler.wake if scheduler is not None else None,
-                      per_address_hour=settings.web_signin_per_address_hour,
-                      per_client_hour=settings.web_signin_per_client_hour,
-                      forwarded_for=settings.web_forwarded_for)
+        web = WebPage(
+            router=router,
+            services=app,
+            signin=app.signin,
+            clock=app.clock,
+            put_file=bot.files.put,
+            on_change=scheduler.wake if scheduler is not None else None,
+            per_address_hour=settings.web_signin_per_address_hour,
+            per_client_hour=settings.web_signin_per_client_hour,
+            forwarded_for=settings.web_forwarded_for,
+        )
     return Composition(app, role, messenger, router, bot, scheduler, watcher, web=web)
 
 
@@ -145,8 +178,13 @@ def delivery_channel(app: App, teams: MessengerPort, signin: SignInIssuer | None
     email = None
     if app.mail is not None:
         links = signin if signin is not None else app.signin
-        email = EmailChannel(app.db, app.mail, sender=sender_address(app.settings), signin=links,
-                             origin=getattr(app.signin, "base_url", "") if app.signin is not None else "")
+        email = EmailChannel(
+            app.db,
+            app.mail,
+            sender=sender_address(app.settings),
+            signin=links,
+            origin=getattr(app.signin, "base_url", "") if app.signin is not None else "",
+        )
     return ChannelChoice(teams, email, app.settings.delivery)
 
 

@@ -47,49 +47,206 @@ LONDON = ZoneInfo("Europe/London")
 
 # The header of GIAS's "all establishment data" download (edubasealldataYYYYMMDD.csv).
 GIAS_HEADER = (
-    "URN", "LA (code)", "LA (name)", "EstablishmentNumber", "EstablishmentName", "TypeOfEstablishment (code)",
-    "TypeOfEstablishment (name)", "EstablishmentTypeGroup (code)", "EstablishmentTypeGroup (name)",
-    "EstablishmentStatus (code)", "EstablishmentStatus (name)", "ReasonEstablishmentOpened (code)",
-    "ReasonEstablishmentOpened (name)", "OpenDate", "ReasonEstablishmentClosed (code)",
-    "ReasonEstablishmentClosed (name)", "CloseDate", "PhaseOfEducation (code)", "PhaseOfEducation (name)",
-    "StatutoryLowAge", "StatutoryHighAge", "Boarders (code)", "Boarders (name)", "NurseryProvision (name)",
-    "OfficialSixthForm (code)", "OfficialSixthForm (name)", "Gender (code)", "Gender (name)",
-    "ReligiousCharacter (code)", "ReligiousCharacter (name)", "ReligiousEthos (name)", "Diocese (code)",
-    "Diocese (name)", "AdmissionsPolicy (code)", "AdmissionsPolicy (name)", "SchoolCapacity",
-    "SpecialClasses (code)", "SpecialClasses (name)", "CensusDate", "NumberOfPupils", "NumberOfBoys",
-    "NumberOfGirls", "PercentageFSM", "TrustSchoolFlag (code)", "TrustSchoolFlag (name)", "Trusts (code)",
-    "Trusts (name)", "SchoolSponsorFlag (name)", "SchoolSponsors (name)", "FederationFlag (name)",
-    "Federations (code)", "Federations (name)", "UKPRN", "FEHEIdentifier", "FurtherEducationType (name)",
-    "OfstedLastInsp", "OfstedSpecialMeasures (code)", "OfstedSpecialMeasures (name)", "LastChangedDate",
-    "Street", "Locality", "Address3", "Town", "County (name)", "Postcode", "SchoolWebsite", "TelephoneNum",
-    "HeadTitle (name)", "HeadFirstName", "HeadLastName", "HeadPreferredJobTitle", "BSOInspectorateName (name)",
-    "InspectorateReport", "DateOfLastInspectionVisit", "NextInspectionVisit", "TeenMoth (name)",
-    "TeenMothPlaces", "CCF (name)", "SENPRU (name)", "EBD (name)", "PlacesPRU", "FTProv (name)",
-    "EdByOther (name)", "Section41Approved (name)", "SEN1 (name)", "SEN2 (name)", "SEN3 (name)", "SEN4 (name)",
-    "SEN5 (name)", "SEN6 (name)", "SEN7 (name)", "SEN8 (name)", "SEN9 (name)", "SEN10 (name)", "SEN11 (name)",
-    "SEN12 (name)", "SEN13 (name)", "TypeOfResourcedProvision (name)", "ResourcedProvisionOnRoll",
-    "ResourcedProvisionCapacity", "SenUnitOnRoll", "SenUnitCapacity", "GOR (code)", "GOR (name)",
-    "DistrictAdministrative (code)", "DistrictAdministrative (name)", "AdministrativeWard (code)",
-    "AdministrativeWard (name)", "ParliamentaryConstituency (code)", "ParliamentaryConstituency (name)",
-    "UrbanRural (code)", "UrbanRural (name)", "GSSLACode (name)", "Easting", "Northing",
-    "CensusAreaStatisticWard (name)", "MSOA (name)", "LSOA (name)", "InspectorateName (name)", "SENStat",
-    "SENNoStat", "BoardingEstablishment (name)", "PropsName", "PreviousLA (code)", "PreviousLA (name)",
-    "PreviousEstablishmentNumber", "OfstedRating (name)", "RSCRegion (name)", "Country (name)", "UPRN",
-    "SiteName", "QABName (code)", "QABName (name)", "EstablishmentAccredited (code)",
-    "EstablishmentAccredited (name)", "QABReport", "CHNumber", "MSOA (code)", "LSOA (code)",
+    "URN",
+    "LA (code)",
+    "LA (name)",
+    "EstablishmentNumber",
+    "EstablishmentName",
+    "TypeOfEstablishment (code)",
+    "TypeOfEstablishment (name)",
+    "EstablishmentTypeGroup (code)",
+    "EstablishmentTypeGroup (name)",
+    "EstablishmentStatus (code)",
+    "EstablishmentStatus (name)",
+    "ReasonEstablishmentOpened (code)",
+    "ReasonEstablishmentOpened (name)",
+    "OpenDate",
+    "ReasonEstablishmentClosed (code)",
+    "ReasonEstablishmentClosed (name)",
+    "CloseDate",
+    "PhaseOfEducation (code)",
+    "PhaseOfEducation (name)",
+    "StatutoryLowAge",
+    "StatutoryHighAge",
+    "Boarders (code)",
+    "Boarders (name)",
+    "NurseryProvision (name)",
+    "OfficialSixthForm (code)",
+    "OfficialSixthForm (name)",
+    "Gender (code)",
+    "Gender (name)",
+    "ReligiousCharacter (code)",
+    "ReligiousCharacter (name)",
+    "ReligiousEthos (name)",
+    "Diocese (code)",
+    "Diocese (name)",
+    "AdmissionsPolicy (code)",
+    "AdmissionsPolicy (name)",
+    "SchoolCapacity",
+    "SpecialClasses (code)",
+    "SpecialClasses (name)",
+    "CensusDate",
+    "NumberOfPupils",
+    "NumberOfBoys",
+    "NumberOfGirls",
+    "PercentageFSM",
+    "TrustSchoolFlag (code)",
+    "TrustSchoolFlag (name)",
+    "Trusts (code)",
+    "Trusts (name)",
+    "SchoolSponsorFlag (name)",
+    "SchoolSponsors (name)",
+    "FederationFlag (name)",
+    "Federations (code)",
+    "Federations (name)",
+    "UKPRN",
+    "FEHEIdentifier",
+    "FurtherEducationType (name)",
+    "OfstedLastInsp",
+    "OfstedSpecialMeasures (code)",
+    "OfstedSpecialMeasures (name)",
+    "LastChangedDate",
+    "Street",
+    "Locality",
+    "Address3",
+    "Town",
+    "County (name)",
+    "Postcode",
+    "SchoolWebsite",
+    "TelephoneNum",
+    "HeadTitle (name)",
+    "HeadFirstName",
+    "HeadLastName",
+    "HeadPreferredJobTitle",
+    "BSOInspectorateName (name)",
+    "InspectorateReport",
+    "DateOfLastInspectionVisit",
+    "NextInspectionVisit",
+    "TeenMoth (name)",
+    "TeenMothPlaces",
+    "CCF (name)",
+    "SENPRU (name)",
+    "EBD (name)",
+    "PlacesPRU",
+    "FTProv (name)",
+    "EdByOther (name)",
+    "Section41Approved (name)",
+    "SEN1 (name)",
+    "SEN2 (name)",
+    "SEN3 (name)",
+    "SEN4 (name)",
+    "SEN5 (name)",
+    "SEN6 (name)",
+    "SEN7 (name)",
+    "SEN8 (name)",
+    "SEN9 (name)",
+    "SEN10 (name)",
+    "SEN11 (name)",
+    "SEN12 (name)",
+    "SEN13 (name)",
+    "TypeOfResourcedProvision (name)",
+    "ResourcedProvisionOnRoll",
+    "ResourcedProvisionCapacity",
+    "SenUnitOnRoll",
+    "SenUnitCapacity",
+    "GOR (code)",
+    "GOR (name)",
+    "DistrictAdministrative (code)",
+    "DistrictAdministrative (name)",
+    "AdministrativeWard (code)",
+    "AdministrativeWard (name)",
+    "ParliamentaryConstituency (code)",
+    "ParliamentaryConstituency (name)",
+    "UrbanRural (code)",
+    "UrbanRural (name)",
+    "GSSLACode (name)",
+    "Easting",
+    "Northing",
+    "CensusAreaStatisticWard (name)",
+    "MSOA (name)",
+    "LSOA (name)",
+    "InspectorateName (name)",
+    "SENStat",
+    "SENNoStat",
+    "BoardingEstablishment (name)",
+    "PropsName",
+    "PreviousLA (code)",
+    "PreviousLA (name)",
+    "PreviousEstablishmentNumber",
+    "OfstedRating (name)",
+    "RSCRegion (name)",
+    "Country (name)",
+    "UPRN",
+    "SiteName",
+    "QABName (code)",
+    "QABName (name)",
+    "EstablishmentAccredited (code)",
+    "EstablishmentAccredited (name)",
+    "QABReport",
+    "CHNumber",
+    "MSOA (code)",
+    "LSOA (code)",
 )
 HEAD_COLUMNS = ("HeadTitle (name)", "HeadFirstName", "HeadLastName", "HeadPreferredJobTitle")
 
 # Made-up head teachers: written to the demo GIAS file to prove the importer ignores them.
-HEAD_FIRST_NAMES = ("Augustina", "Barnaby", "Cressida", "Dorian", "Eulalia", "Fitzroy", "Georgiana", "Horatio")
+HEAD_FIRST_NAMES = (
+    "Augustina",
+    "Barnaby",
+    "Cressida",
+    "Dorian",
+    "Eulalia",
+    "Fitzroy",
+    "Georgiana",
+    "Horatio",
+)
 HEAD_LAST_NAMES = ("Quillfeather", "Ravensworth", "Marchbanks", "Thistlewood", "Pemberton-Vane", "Ormerod")
 
 # Made-up school staff (contacts); disjoint from the head teachers above.
-CONTACT_FIRST_NAMES = ("Amy", "Ben", "Chloe", "Daniel", "Emma", "Faisal", "Grace", "Harry", "Isla", "Jack",
-                       "Kiran", "Laura", "Mohammed", "Nina", "Oliver", "Priti", "Rachel", "Sam", "Tara", "Will")
-CONTACT_LAST_NAMES = ("Ahmed", "Baker", "Clarke", "Davies", "Evans", "Fisher", "Green", "Hughes", "Iqbal",
-                      "Jones", "Khan", "Lewis", "Mason", "Nowak", "Owen", "Patel", "Reid", "Singh", "Turner",
-                      "Walsh")
+CONTACT_FIRST_NAMES = (
+    "Amy",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Faisal",
+    "Grace",
+    "Harry",
+    "Isla",
+    "Jack",
+    "Kiran",
+    "Laura",
+    "Mohammed",
+    "Nina",
+    "Oliver",
+    "Priti",
+    "Rachel",
+    "Sam",
+    "Tara",
+    "Will",
+)
+CONTACT_LAST_NAMES = (
+    "Ahmed",
+    "Baker",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Fisher",
+    "Green",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Mason",
+    "Nowak",
+    "Owen",
+    "Patel",
+    "Reid",
+    "Singh",
+    "Turner",
+    "Walsh",
+)
 
 LA_MAINTAINED = "Local authority maintained schools"
 ACADEMIES = "Academies"
@@ -98,13 +255,29 @@ SPECIAL_SCHOOLS = "Special schools"
 INDEPENDENT = "Independent schools"
 
 TYPE_CODES = {
-    "Community school": "01", "Voluntary aided school": "02", "Voluntary controlled school": "03",
-    "Foundation school": "05", "Community special school": "07", "Other independent special school": "10",
-    "Other independent school": "11", "Foundation special school": "12", "Pupil referral unit": "14",
-    "Academy sponsor led": "28", "Academy special converter": "33", "Academy converter": "34",
-    "Free schools": "35", "Free schools special": "36", "Academy special sponsor led": "38",
+    "Community school": "01",
+    "Voluntary aided school": "02",
+    "Voluntary controlled school": "03",
+    "Foundation school": "05",
+    "Community special school": "07",
+    "Other independent special school": "10",
+    "Other independent school": "11",
+    "Foundation special school": "12",
+    "Pupil referral unit": "14",
+    "Academy sponsor led": "28",
+    "Academy special converter": "33",
+    "Academy converter": "34",
+    "Free schools": "35",
+    "Free schools special": "36",
+    "Academy special sponsor led": "38",
 }
-GROUP_CODES = {INDEPENDENT: "3", LA_MAINTAINED: "4", SPECIAL_SCHOOLS: "5", ACADEMIES: "10", FREE_SCHOOLS: "11"}
+GROUP_CODES = {
+    INDEPENDENT: "3",
+    LA_MAINTAINED: "4",
+    SPECIAL_SCHOOLS: "5",
+    ACADEMIES: "10",
+    FREE_SCHOOLS: "11",
+}
 PHASE_CODES = {"Not applicable": "0", "Primary": "2", "Secondary": "4", "All-through": "7"}
 
 TRUSTS = {
@@ -140,7 +313,9 @@ def example_year(start_year: int) -> list[tuple[str, str, date, date, str, str]]
     y, n = start_year, start_year + 1
     label = f"{y}-{n % 100:02d}"
     good_friday = easter(n) - timedelta(days=2)
-    spring_end = good_friday - timedelta(days=1) if good_friday <= date(n, 4, 2) else _on_or_before(date(n, 3, 31), 4)
+    spring_end = (
+        good_friday - timedelta(days=1) if good_friday <= date(n, 4, 2) else _on_or_before(date(n, 3, 31), 4)
+    )
     summer_start = _on_or_after(spring_end + timedelta(days=15), 0)
     if summer_start <= easter(n) + timedelta(days=1):
         summer_start = easter(n) + timedelta(days=2)
@@ -163,10 +338,14 @@ def example_terms_csv(today: date, years: int = 2) -> str:
     """The demo's term dates as a terms CSV marked EXAMPLE: the academic year holding ``today`` and the next
     (``years`` in all), so the demo never runs out of terms whatever the date."""
     first = today.year if today.month >= 9 else today.year - 1
-    lines = ["# EXAMPLE dates, not published by any LA: made up for the demo, relative to the day it was loaded",
-             "academic_year,term,start_date,end_date,kind,label"]
+    lines = [
+        "# EXAMPLE dates, not published by any LA: made up for the demo, relative to the day it was loaded",
+        "academic_year,term,start_date,end_date,kind,label",
+    ]
     for y in range(first, first + years):
-        lines += [f"{a},{t},{s.isoformat()},{e.isoformat()},{k},{lab}" for a, t, s, e, k, lab in example_year(y)]
+        lines += [
+            f"{a},{t},{s.isoformat()},{e.isoformat()},{k},{lab}" for a, t, s, e, k, lab in example_year(y)
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -187,70 +366,222 @@ class DemoSchool:
 DEMO_SCHOOLS: tuple[DemoSchool, ...] = (
     DemoSchool(990001, "Ashcombe Primary School", "Community school", LA_MAINTAINED, "Primary", "Demoton"),
     DemoSchool(990002, "Brookfield Infant School", "Community school", LA_MAINTAINED, "Primary", "Demoton"),
-    DemoSchool(990003, "Castle Hill Junior School", "Community school", LA_MAINTAINED, "Primary", "Wexbridge"),
-    DemoSchool(990004, "Denby Road Primary School", "Community school", LA_MAINTAINED, "Primary", "Wexbridge"),
-    DemoSchool(990005, "Elmstead Primary School", "Community school", LA_MAINTAINED, "Primary", "Little Hanford",
-               attendance=False),
-    DemoSchool(990006, "St Aldhelm\u2019s CE Primary School", "Voluntary aided school", LA_MAINTAINED, "Primary",
-               "Little Hanford"),
-    DemoSchool(990007, "St Bede\u2019s Catholic Primary School", "Voluntary aided school", LA_MAINTAINED, "Primary",
-               "Demoton"),
-    DemoSchool(990008, "Fernley CE VC Primary School", "Voluntary controlled school", LA_MAINTAINED, "Primary",
-               "Fernley"),
-    DemoSchool(990009, "Hartwell Primary Academy", "Academy converter", ACADEMIES, "Primary", "Hartwell", "9001"),
-    DemoSchool(990010, "Ivybridge Lane Academy", "Academy sponsor led", ACADEMIES, "Primary", "Demoton", "9001"),
-    DemoSchool(990011, "Juniper Fields Primary Academy", "Academy converter", ACADEMIES, "Primary", "Wexbridge",
-               "9002"),
-    DemoSchool(990012, "Kestrel Primary Academy", "Academy converter", ACADEMIES, "Primary", "Kestrel Cross",
-               "9002"),
-    DemoSchool(990013, "Larkspur Primary School", "Academy converter", ACADEMIES, "Primary", "Fernley", "9002"),
+    DemoSchool(
+        990003, "Castle Hill Junior School", "Community school", LA_MAINTAINED, "Primary", "Wexbridge"
+    ),
+    DemoSchool(
+        990004, "Denby Road Primary School", "Community school", LA_MAINTAINED, "Primary", "Wexbridge"
+    ),
+    DemoSchool(
+        990005,
+        "Elmstead Primary School",
+        "Community school",
+        LA_MAINTAINED,
+        "Primary",
+        "Little Hanford",
+        attendance=False,
+    ),
+    DemoSchool(
+        990006,
+        "St Aldhelm\u2019s CE Primary School",
+        "Voluntary aided school",
+        LA_MAINTAINED,
+        "Primary",
+        "Little Hanford",
+    ),
+    DemoSchool(
+        990007,
+        "St Bede\u2019s Catholic Primary School",
+        "Voluntary aided school",
+        LA_MAINTAINED,
+        "Primary",
+        "Demoton",
+    ),
+    DemoSchool(
+        990008,
+        "Fernley CE VC Primary School",
+        "Voluntary controlled school",
+        LA_MAINTAINED,
+        "Primary",
+        "Fernley",
+    ),
+    DemoSchool(
+        990009, "Hartwell Primary Academy", "Academy converter", ACADEMIES, "Primary", "Hartwell", "9001"
+    ),
+    DemoSchool(
+        990010, "Ivybridge Lane Academy", "Academy sponsor led", ACADEMIES, "Primary", "Demoton", "9001"
+    ),
+    DemoSchool(
+        990011,
+        "Juniper Fields Primary Academy",
+        "Academy converter",
+        ACADEMIES,
+        "Primary",
+        "Wexbridge",
+        "9002",
+    ),
+    DemoSchool(
+        990012, "Kestrel Primary Academy", "Academy converter", ACADEMIES, "Primary", "Kestrel Cross", "9002"
+    ),
+    DemoSchool(
+        990013, "Larkspur Primary School", "Academy converter", ACADEMIES, "Primary", "Fernley", "9002"
+    ),
     DemoSchool(990014, "Northgate High School", "Community school", LA_MAINTAINED, "Secondary", "Demoton"),
-    DemoSchool(990015, "Oakhurst School", "Foundation school", LA_MAINTAINED, "Secondary", "Little Hanford",
-               attendance=False),
+    DemoSchool(
+        990015,
+        "Oakhurst School",
+        "Foundation school",
+        LA_MAINTAINED,
+        "Secondary",
+        "Little Hanford",
+        attendance=False,
+    ),
     DemoSchool(990016, "Priory Academy", "Academy converter", ACADEMIES, "Secondary", "Hartwell", "9001"),
-    DemoSchool(990017, "Queensway Academy", "Academy sponsor led", ACADEMIES, "Secondary", "Wexbridge", "9002"),
-    DemoSchool(990018, "Ridgeway Academy", "Academy converter", ACADEMIES, "Secondary", "Kestrel Cross", "9003"),
+    DemoSchool(
+        990017, "Queensway Academy", "Academy sponsor led", ACADEMIES, "Secondary", "Wexbridge", "9002"
+    ),
+    DemoSchool(
+        990018, "Ridgeway Academy", "Academy converter", ACADEMIES, "Secondary", "Kestrel Cross", "9003"
+    ),
     DemoSchool(990019, "Saxon Free School", "Free schools", FREE_SCHOOLS, "Secondary", "Demoton", "9002"),
-    DemoSchool(990020, "Thornbury All-Through Academy", "Academy converter", ACADEMIES, "All-through", "Thornbury",
-               "9001"),
-    DemoSchool(990021, "Upton Lodge School", "Community special school", SPECIAL_SCHOOLS, "Not applicable",
-               "Demoton"),
-    DemoSchool(990022, "Valley View School", "Community special school", SPECIAL_SCHOOLS, "Not applicable",
-               "Wexbridge"),
-    DemoSchool(990023, "Willowbrook School", "Foundation special school", SPECIAL_SCHOOLS, "Not applicable",
-               "Fernley"),
-    DemoSchool(990024, "Yew Tree Academy", "Academy special converter", ACADEMIES, "Not applicable", "Hartwell",
-               "9001"),
-    DemoSchool(990025, "Zephyr Academy", "Academy special sponsor led", ACADEMIES, "Not applicable", "Thornbury",
-               "9002"),
-    DemoSchool(990026, "Amberley Free School", "Free schools special", FREE_SCHOOLS, "Not applicable",
-               "Kestrel Cross", "9002"),
-    DemoSchool(990027, "Beacon House School", "Other independent school", INDEPENDENT, "Not applicable",
-               "Demoton", attendance=False),
-    DemoSchool(990028, "Cedar Park College", "Other independent school", INDEPENDENT, "Not applicable",
-               "Thornbury", attendance=False),
-    DemoSchool(990029, "Dovecote School", "Other independent special school", SPECIAL_SCHOOLS, "Not applicable",
-               "Little Hanford", attendance=False),
-    DemoSchool(990030, "Demoshire Short Stay School", "Pupil referral unit", LA_MAINTAINED, "Not applicable",
-               "Demoton"),
+    DemoSchool(
+        990020,
+        "Thornbury All-Through Academy",
+        "Academy converter",
+        ACADEMIES,
+        "All-through",
+        "Thornbury",
+        "9001",
+    ),
+    DemoSchool(
+        990021, "Upton Lodge School", "Community special school", SPECIAL_SCHOOLS, "Not applicable", "Demoton"
+    ),
+    DemoSchool(
+        990022,
+        "Valley View School",
+        "Community special school",
+        SPECIAL_SCHOOLS,
+        "Not applicable",
+        "Wexbridge",
+    ),
+    DemoSchool(
+        990023,
+        "Willowbrook School",
+        "Foundation special school",
+        SPECIAL_SCHOOLS,
+        "Not applicable",
+        "Fernley",
+    ),
+    DemoSchool(
+        990024,
+        "Yew Tree Academy",
+        "Academy special converter",
+        ACADEMIES,
+        "Not applicable",
+        "Hartwell",
+        "9001",
+    ),
+    DemoSchool(
+        990025,
+        "Zephyr Academy",
+        "Academy special sponsor led",
+        ACADEMIES,
+        "Not applicable",
+        "Thornbury",
+        "9002",
+    ),
+    DemoSchool(
+        990026,
+        "Amberley Free School",
+        "Free schools special",
+        FREE_SCHOOLS,
+        "Not applicable",
+        "Kestrel Cross",
+        "9002",
+    ),
+    DemoSchool(
+        990027,
+        "Beacon House School",
+        "Other independent school",
+        INDEPENDENT,
+        "Not applicable",
+        "Demoton",
+        attendance=False,
+    ),
+    DemoSchool(
+        990028,
+        "Cedar Park College",
+        "Other independent school",
+        INDEPENDENT,
+        "Not applicable",
+        "Thornbury",
+        attendance=False,
+    ),
+    DemoSchool(
+        990029,
+        "Dovecote School",
+        "Other independent special school",
+        SPECIAL_SCHOOLS,
+        "Not applicable",
+        "Little Hanford",
+        attendance=False,
+    ),
+    DemoSchool(
+        990030,
+        "Demoshire Short Stay School",
+        "Pupil referral unit",
+        LA_MAINTAINED,
+        "Not applicable",
+        "Demoton",
+    ),
     # Left out by the importer: a closed school, and a school of another LA.
-    DemoSchool(990031, "Old Mill Primary School", "Community school", LA_MAINTAINED, "Primary", "Wexbridge",
-               status="Closed"),
-    DemoSchool(998001, "Elsewhere Primary School", "Community school", LA_MAINTAINED, "Primary", "Elsewhere",
-               la_code="998"),
+    DemoSchool(
+        990031,
+        "Old Mill Primary School",
+        "Community school",
+        LA_MAINTAINED,
+        "Primary",
+        "Wexbridge",
+        status="Closed",
+    ),
+    DemoSchool(
+        998001,
+        "Elsewhere Primary School",
+        "Community school",
+        LA_MAINTAINED,
+        "Primary",
+        "Elsewhere",
+        la_code="998",
+    ),
 )
 DEMO_OPEN_SCHOOLS = tuple(s for s in DEMO_SCHOOLS if s.la_code == DEMO_LA_CODE and s.status != "Closed")
 
-PUPILS = {"Primary": (120, 420), "Secondary": (700, 1500), "All-through": (900, 1600), "Not applicable": (40, 160)}
+PUPILS = {
+    "Primary": (120, 420),
+    "Secondary": (700, 1500),
+    "All-through": (900, 1600),
+    "Not applicable": (40, 160),
+}
 
 DEMO_OFFICERS = (
     # name, email, area, working hours ("" = the policy's), max meetings a day, admin
     ("Alex Carter", "alex.carter@demo.example", "North Demoshire", "", "", "yes"),
-    ("Priya Shah", "priya.shah@demo.example", "South Demoshire",
-     "mon=09:00-16:00;tue=09:00-16:00;wed=09:00-12:30;thu=09:00-16:00", "2", "no"),
-    ("Tom Okafor", "tom.okafor@demo.example", "Trusts and specialist settings",
-     "mon=08:30-12:00|13:00-16:30;tue=08:30-12:00|13:00-16:30;wed=08:30-16:30;thu=08:30-16:30;fri=08:30-14:00",
-     "3", "no"),
+    (
+        "Priya Shah",
+        "priya.shah@demo.example",
+        "South Demoshire",
+        "mon=09:00-16:00;tue=09:00-16:00;wed=09:00-12:30;thu=09:00-16:00",
+        "2",
+        "no",
+    ),
+    (
+        "Tom Okafor",
+        "tom.okafor@demo.example",
+        "Trusts and specialist settings",
+        "mon=08:30-12:00|13:00-16:30;tue=08:30-12:00|13:00-16:30;wed=08:30-16:30;thu=08:30-16:30;fri=08:30-14:00",
+        "3",
+        "no",
+    ),
 )
 TRUST_OFFICER = "tom.okafor@demo.example"
 
@@ -279,46 +610,58 @@ def _postcode(rng: random.Random) -> str:
 def demo_gias_rows() -> list[dict[str, str]]:
     """The demo schools as GIAS rows (every header column, head teachers included)."""
     rng = random.Random(DEMO_SEED)
-    streets = ("High Street", "Church Lane", "Station Road", "Mill Road", "School Lane", "The Green", "Park Avenue",
-               "Queen's Road", "Orchard Way", "London Road")
+    streets = (
+        "High Street",
+        "Church Lane",
+        "Station Road",
+        "Mill Road",
+        "School Lane",
+        "The Green",
+        "Park Avenue",
+        "Queen's Road",
+        "Orchard Way",
+        "London Road",
+    )
     out = []
     for n, s in enumerate(DEMO_SCHOOLS):
         row = dict.fromkeys(GIAS_HEADER, "")
         lo, hi = PUPILS[s.phase]
         trust_name, flag, _ = TRUSTS[s.trust] if s.trust else ("", "Not applicable", False)
-        row.update({
-            "URN": str(s.urn),
-            "LA (code)": s.la_code,
-            "LA (name)": "Demoshire" if s.la_code == DEMO_LA_CODE else "Elsewhereshire",
-            "EstablishmentNumber": str(2000 + n),
-            "EstablishmentName": s.name,
-            "TypeOfEstablishment (code)": TYPE_CODES[s.type_name],
-            "TypeOfEstablishment (name)": s.type_name,
-            "EstablishmentTypeGroup (code)": GROUP_CODES[s.group],
-            "EstablishmentTypeGroup (name)": s.group,
-            "EstablishmentStatus (code)": "2" if s.status == "Closed" else "1",
-            "EstablishmentStatus (name)": s.status,
-            "CloseDate": "31-08-2025" if s.status == "Closed" else "",
-            "PhaseOfEducation (code)": PHASE_CODES[s.phase],
-            "PhaseOfEducation (name)": s.phase,
-            "NumberOfPupils": str(rng.randint(lo, hi)),
-            "TrustSchoolFlag (code)": "0" if not s.trust else "3",
-            "TrustSchoolFlag (name)": flag,
-            "Trusts (code)": s.trust or "",
-            "Trusts (name)": trust_name,
-            "Street": f"{rng.randint(1, 120)} {rng.choice(streets)}",
-            "Town": s.town,
-            "County (name)": "Demoshire",
-            "Postcode": _postcode(rng),
-            "SchoolWebsite": f"https://{s.urn}.demo.example",
-            "TelephoneNum": f"01632 960{rng.randint(0, 999):03d}",  # Ofcom's range for drama
-            "HeadTitle (name)": rng.choice(("Mrs", "Mr", "Ms", "Dr")),
-            "HeadFirstName": HEAD_FIRST_NAMES[n % len(HEAD_FIRST_NAMES)],
-            "HeadLastName": HEAD_LAST_NAMES[n % len(HEAD_LAST_NAMES)],
-            "HeadPreferredJobTitle": "Headteacher" if n % 3 else "Executive Principal",
-            "GOR (name)": "East of England",
-            "Country (name)": "",
-        })
+        row.update(
+            {
+                "URN": str(s.urn),
+                "LA (code)": s.la_code,
+                "LA (name)": "Demoshire" if s.la_code == DEMO_LA_CODE else "Elsewhereshire",
+                "EstablishmentNumber": str(2000 + n),
+                "EstablishmentName": s.name,
+                "TypeOfEstablishment (code)": TYPE_CODES[s.type_name],
+                "TypeOfEstablishment (name)": s.type_name,
+                "EstablishmentTypeGroup (code)": GROUP_CODES[s.group],
+                "EstablishmentTypeGroup (name)": s.group,
+                "EstablishmentStatus (code)": "2" if s.status == "Closed" else "1",
+                "EstablishmentStatus (name)": s.status,
+                "CloseDate": "31-08-2025" if s.status == "Closed" else "",
+                "PhaseOfEducation (code)": PHASE_CODES[s.phase],
+                "PhaseOfEducation (name)": s.phase,
+                "NumberOfPupils": str(rng.randint(lo, hi)),
+                "TrustSchoolFlag (code)": "0" if not s.trust else "3",
+                "TrustSchoolFlag (name)": flag,
+                "Trusts (code)": s.trust or "",
+                "Trusts (name)": trust_name,
+                "Street": f"{rng.randint(1, 120)} {rng.choice(streets)}",
+                "Town": s.town,
+                "County (name)": "Demoshire",
+                "Postcode": _postcode(rng),
+                "SchoolWebsite": f"https://{s.urn}.demo.example",
+                "TelephoneNum": f"01632 960{rng.randint(0, 999):03d}",  # Ofcom's range for drama
+                "HeadTitle (name)": rng.choice(("Mrs", "Mr", "Ms", "Dr")),
+                "HeadFirstName": HEAD_FIRST_NAMES[n % len(HEAD_FIRST_NAMES)],
+                "HeadLastName": HEAD_LAST_NAMES[n % len(HEAD_LAST_NAMES)],
+                "HeadPreferredJobTitle": "Headteacher" if n % 3 else "Executive Principal",
+                "GOR (name)": "East of England",
+                "Country (name)": "",
+            }
+        )
         out.append(row)
     return out
 
@@ -351,8 +694,11 @@ def _attendance_rows(rng: random.Random) -> list[tuple[int, str, str]]:
     and spring terms): some below, some above."""
     found = load_policy(DEMO_POLICY).national_averages.matching(parse_period(DEMO_ATTENDANCE_PERIOD))
     averages = {phase.value: value for phase, value in (found.attendance_by_phase if found else {}).items()}
-    base = {"Primary": averages.get("primary", 94.5), "Secondary": averages.get("secondary", 91.1),
-            "All-through": averages.get("secondary", 91.1)}
+    base = {
+        "Primary": averages.get("primary", 94.5),
+        "Secondary": averages.get("secondary", 91.1),
+        "All-through": averages.get("secondary", 91.1),
+    }
     rows = []
     for i, s in enumerate(DEMO_OPEN_SCHOOLS):
         if not s.attendance:
@@ -402,9 +748,15 @@ def _calendar_events(rng: random.Random, officer_id: int, today: date) -> list[C
             continue
         if day == leave_day:
             start = datetime.combine(day, time(0, 0), LONDON)
-            events.append(CalendarEvent(officer_id=officer_id, start=start.astimezone(UTC),
-                                        end=(start + timedelta(days=1)).astimezone(UTC),
-                                        subject="Annual leave", show_as="oof"))
+            events.append(
+                CalendarEvent(
+                    officer_id=officer_id,
+                    start=start.astimezone(UTC),
+                    end=(start + timedelta(days=1)).astimezone(UTC),
+                    subject="Annual leave",
+                    show_as="oof",
+                )
+            )
             continue
         taken: list[tuple[int, int]] = []
         for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
@@ -415,9 +767,15 @@ def _calendar_events(rng: random.Random, officer_id: int, today: date) -> list[C
             taken.append((begin, begin + length))
             subject, show_as, _ = rng.choice(kinds)
             start = datetime.combine(day, time(begin // 60, begin % 60), LONDON)
-            events.append(CalendarEvent(officer_id=officer_id, start=start.astimezone(UTC),
-                                        end=(start + timedelta(minutes=length)).astimezone(UTC),
-                                        subject=subject, show_as=show_as))
+            events.append(
+                CalendarEvent(
+                    officer_id=officer_id,
+                    start=start.astimezone(UTC),
+                    end=(start + timedelta(minutes=length)).astimezone(UTC),
+                    subject=subject,
+                    show_as=show_as,
+                )
+            )
     return events
 
 
@@ -444,8 +802,10 @@ class DemoSummary:
             head = f"Demoshire (LA {self.la_code}) was already loaded"
         else:
             head = f"Demoshire (LA {self.la_code}) loaded"
-        return (f"{head}: {self.schools} schools, {self.trusts} trusts, {self.officers} officers, "
-                f"{self.contacts} school contacts, {self.terms} terms, {self.calendar_events} calendar events")
+        return (
+            f"{head}: {self.schools} schools, {self.trusts} trusts, {self.officers} officers, "
+            f"{self.contacts} school contacts, {self.terms} terms, {self.calendar_events} calendar events"
+        )
 
 
 async def _counts(db: Database, la: LA, *, already_loaded: bool) -> DemoSummary:
@@ -460,14 +820,21 @@ async def _counts(db: Database, la: LA, *, already_loaded: bool) -> DemoSummary:
             la_id=la.id,
             la_code=la.code,
             schools=await n(select(func.count()).select_from(School).where(School.la_id == la.id)),
-            trusts=await n(select(func.count(func.distinct(School.trust_code)))
-                           .where(School.la_id == la.id, School.trust_code.is_not(None))),
+            trusts=await n(
+                select(func.count(func.distinct(School.trust_code))).where(
+                    School.la_id == la.id, School.trust_code.is_not(None)
+                )
+            ),
             officers=await n(select(func.count()).select_from(Officer).where(Officer.la_id == la.id)),
-            contacts=await n(select(func.count()).select_from(SchoolContact)
-                             .where(SchoolContact.school_id.in_(school_ids))),
+            contacts=await n(
+                select(func.count()).select_from(SchoolContact).where(SchoolContact.school_id.in_(school_ids))
+            ),
             terms=await n(select(func.count()).select_from(Term).where(Term.la_id == la.id)),
-            calendar_events=await n(select(func.count()).select_from(CalendarEvent)
-                                    .where(CalendarEvent.officer_id.in_(officer_ids))),
+            calendar_events=await n(
+                select(func.count())
+                .select_from(CalendarEvent)
+                .where(CalendarEvent.officer_id.in_(officer_ids))
+            ),
             already_loaded=already_loaded,
         )
 
@@ -480,7 +847,9 @@ async def load_demo(db: Database, *, today: date) -> DemoSummary:
     policy = load_policy(DEMO_POLICY)
     async with db.transaction() as s:
         la = await ensure_la(s, DEMO_LA_CODE, policy)
-        has_schools = (await s.exec(select(School.id).where(School.la_id == la.id).limit(1))).first() is not None
+        has_schools = (
+            await s.exec(select(School.id).where(School.la_id == la.id).limit(1))
+        ).first() is not None
     if has_schools:
         return await _counts(db, la, already_loaded=True)
 
@@ -493,22 +862,36 @@ async def load_demo(db: Database, *, today: date) -> DemoSummary:
 
     rng = random.Random(DEMO_SEED)
     async with db.transaction() as s:
-        gias = await import_gias_in(s, demo_gias_path(), la_code=DEMO_LA_CODE, policy=policy, actor=DEMO_ACTOR)
+        gias = await import_gias_in(
+            s, demo_gias_path(), la_code=DEMO_LA_CODE, policy=policy, actor=DEMO_ACTOR
+        )
         reports["schools"] = gias
         reports["officers"] = await import_officers_in(
-            s, csv_text(("name", "email", "area", "working_hours", "max_meetings_per_day", "is_admin"),
-                        [(n, e, a, wh, mx, adm) for n, e, a, wh, mx, adm in DEMO_OFFICERS]),
-            la_code=DEMO_LA_CODE, actor=DEMO_ACTOR)
+            s,
+            csv_text(
+                ("name", "email", "area", "working_hours", "max_meetings_per_day", "is_admin"),
+                [(n, e, a, wh, mx, adm) for n, e, a, wh, mx, adm in DEMO_OFFICERS],
+            ),
+            la_code=DEMO_LA_CODE,
+            actor=DEMO_ACTOR,
+        )
         reports["contacts"] = await import_contacts_in(
-            s, csv_text(("urn", "name", "email", "role"), _contact_rows(rng)), actor=DEMO_ACTOR)
+            s, csv_text(("urn", "name", "email", "role"), _contact_rows(rng)), actor=DEMO_ACTOR
+        )
         reports["link_officers"] = await import_link_officers_in(
-            s, csv_text(("urn", "officer_email"), _link_rows()), actor=DEMO_ACTOR)
+            s, csv_text(("urn", "officer_email"), _link_rows()), actor=DEMO_ACTOR
+        )
         reports["trust_officers"] = await import_trust_officers_in(
-            s, csv_text(("trust_code", "officer_email"),
-                        [(code, TRUST_OFFICER) for code, (_n, _f, allocated) in TRUSTS.items() if allocated]),
-            actor=DEMO_ACTOR)
+            s,
+            csv_text(
+                ("trust_code", "officer_email"),
+                [(code, TRUST_OFFICER) for code, (_n, _f, allocated) in TRUSTS.items() if allocated],
+            ),
+            actor=DEMO_ACTOR,
+        )
         reports["attendance"] = await import_attendance_in(
-            s, csv_text(("urn", "attendance_pct", "period"), _attendance_rows(rng)), actor=DEMO_ACTOR)
+            s, csv_text(("urn", "attendance_pct", "period"), _attendance_rows(rng)), actor=DEMO_ACTOR
+        )
         officers = (await s.exec(select(Officer).where(Officer.la_id == la.id).order_by(Officer.id))).all()
         for officer in officers:
             for event in _calendar_events(rng, officer.id, today):

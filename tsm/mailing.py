@@ -67,11 +67,15 @@ async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
             if c is None or not c.active or not (c.email or "").strip():
                 return None
             school = await s.get(School, c.school_id)
-            officer = await s.get(Officer, school.link_officer_id) if school and school.link_officer_id else None
+            officer = (
+                await s.get(Officer, school.link_officer_id) if school and school.link_officer_id else None
+            )
             la = await s.get(LA, school.la_id) if school else None
             la_name = la.name if la else "the local authority"
-            why = (f"You receive this as the {ROLE_WORDS.get(c.role, 'staff member')} of {school.name if school else 'your school'} "
-                   f"for Targeting Support Meetings (TSMs) with {la_name}.")
+            why = (
+                f"You receive this as the {ROLE_WORDS.get(c.role, 'staff member')} of {school.name if school else 'your school'} "
+                f"for Targeting Support Meetings (TSMs) with {la_name}."
+            )
             if officer is not None:
                 why += f" Your link officer is {officer.name} ({officer.email}): reply to this email to reach them."
             return Addressee(c.name, c.email.strip(), why, officer.email if officer else "", la_name)
@@ -85,15 +89,22 @@ async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
             why = "You receive this because you are invited to this Targeting Support Meeting."
             if officer is not None:
                 why += f" Reply to this email to reach {officer.name}, the LA link officer."
-            return Addressee(a.name, a.email.strip(), why, officer.email if officer else "", la.name if la else "")
+            return Addressee(
+                a.name, a.email.strip(), why, officer.email if officer else "", la.name if la else ""
+            )
         if recipient.kind == "officer":
             o = await s.get(Officer, recipient.id)
             if o is None or not o.active or not (o.email or "").strip():
                 return None
             la = await s.get(LA, o.la_id)
             la_name = la.name if la else "the local authority"
-            return Addressee(o.name, o.email.strip(), f"You receive this as a link officer of {la_name} for "
-                             "Targeting Support Meetings (TSMs).", "", la_name)
+            return Addressee(
+                o.name,
+                o.email.strip(),
+                f"You receive this as a link officer of {la_name} for Targeting Support Meetings (TSMs).",
+                "",
+                la_name,
+            )
     return None
 
 
@@ -137,7 +148,10 @@ _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 def _subject(text: str) -> str:
     """The first line, without any address: a subject is shown and logged everywhere a link must not be."""
     first = plain(text).strip().splitlines()[0] if text.strip() else ""
-    first = re.sub(r"\s+", " ", _URL.sub("", first)).strip().rstrip(":").strip() or "A message from the TSM service"
+    first = (
+        re.sub(r"\s+", " ", _URL.sub("", first)).strip().rstrip(":").strip()
+        or "A message from the TSM service"
+    )
     known = "tsm" in first.lower() or "targeting support meeting" in first.lower()
     return first[:150] if known else ("TSM: " + first)[:150]
 
@@ -146,7 +160,9 @@ class _Walk:
     """The readable parts of an Adaptive Card, in order: text, facts, links; and whether it has actions to click."""
 
     def __init__(self) -> None:
-        self.blocks: list[tuple[str, Any]] = []  # ("text", (str, bold)) | ("facts", [(t, v)]) | ("link", (t, url))
+        self.blocks: list[
+            tuple[str, Any]
+        ] = []  # ("text", (str, bold)) | ("facts", [(t, v)]) | ("link", (t, url))
         self.clickable = False
 
     def element(self, el: Any) -> None:
@@ -156,11 +172,16 @@ class _Walk:
         if kind == "TextBlock" and isinstance(el.get("text"), str):
             self.blocks.append(("text", (el["text"], el.get("weight") == "Bolder")))
         elif kind == "RichTextBlock":
-            words = "".join(i.get("text", "") if isinstance(i, dict) else str(i) for i in el.get("inlines", []))
+            words = "".join(
+                i.get("text", "") if isinstance(i, dict) else str(i) for i in el.get("inlines", [])
+            )
             self.blocks.append(("text", (words, False)))
         elif kind == "FactSet":
-            facts = [(str(f.get("title", "")), str(f.get("value", ""))) for f in el.get("facts", [])
-                     if isinstance(f, dict)]
+            facts = [
+                (str(f.get("title", "")), str(f.get("value", "")))
+                for f in el.get("facts", [])
+                if isinstance(f, dict)
+            ]
             if facts:
                 self.blocks.append(("facts", facts))
         elif kind and kind.startswith("Input."):
@@ -175,8 +196,11 @@ class _Walk:
         for a in actions or []:
             if not isinstance(a, dict):
                 continue
-            if a.get("type") == "Action.OpenUrl" and isinstance(a.get("url"), str) and \
-                    a["url"].startswith(("https://", "http://")):
+            if (
+                a.get("type") == "Action.OpenUrl"
+                and isinstance(a.get("url"), str)
+                and a["url"].startswith(("https://", "http://"))
+            ):
                 self.blocks.append(("link", (str(a.get("title") or a["url"]), a["url"])))
             elif a.get("type") in CLICKABLE:
                 self.clickable = True
@@ -188,8 +212,11 @@ def _link_ours(html_text: str, origin: str) -> str:
     if not origin:
         return html_text
     start = html.escape(origin.rstrip("/") + "/", quote=True)
-    return re.sub(r"https?://[^\s<>\"']+", lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>'
-                  if m.group(0).startswith(start) else m.group(0), html_text)
+    return re.sub(
+        r"https?://[^\s<>\"']+",
+        lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>' if m.group(0).startswith(start) else m.group(0),
+        html_text,
+    )
 
 
 def render(message: Message, addressee: Addressee, link: str | None, *, origin: str = "") -> Rendered:
@@ -200,8 +227,10 @@ def render(message: Message, addressee: Addressee, link: str | None, *, origin: 
             walk.element(el)
         walk.actions(message.card.get("actions"))
     text_lines = [f"Dear {addressee.name},", "", plain(message.text).strip()]
-    html_parts = [f"<p>Dear {html.escape(addressee.name)},</p>",
-                  f"<p>{_link_ours(markup(message.text.strip()), origin)}</p>"]
+    html_parts = [
+        f"<p>Dear {html.escape(addressee.name)},</p>",
+        f"<p>{_link_ours(markup(message.text.strip()), origin)}</p>",
+    ]
     for kind, value in walk.blocks:
         if kind == "text":
             words, bold = value
@@ -213,8 +242,11 @@ def render(message: Message, addressee: Addressee, link: str | None, *, origin: 
         elif kind == "facts":
             text_lines.append("")
             text_lines += [f"{plain(t)}: {plain(v)}" for t, v in value]
-            rows = "".join(f'<tr><th scope="row" style="text-align:left;padding-right:1em">{markup(t)}</th>'
-                           f"<td>{markup(v)}</td></tr>" for t, v in value)
+            rows = "".join(
+                f'<tr><th scope="row" style="text-align:left;padding-right:1em">{markup(t)}</th>'
+                f"<td>{markup(v)}</td></tr>"
+                for t, v in value
+            )
             html_parts.append(f"<table>{rows}</table>")
         else:
             title, url = value
@@ -222,24 +254,40 @@ def render(message: Message, addressee: Addressee, link: str | None, *, origin: 
             html_parts.append(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(title)}</a></p>')
     if walk.clickable:
         if link:
-            text_lines += ["", "To answer or act on this, open the TSM page (the link signs you in once and expires):",
-                           link]
-            html_parts.append(f'<p><a href="{html.escape(link, quote=True)}"><strong>Open the TSM page</strong></a> '
-                              "to answer or act on this (the link signs you in once and expires).</p>")
+            text_lines += [
+                "",
+                "To answer or act on this, open the TSM page (the link signs you in once and expires):",
+                link,
+            ]
+            html_parts.append(
+                f'<p><a href="{html.escape(link, quote=True)}"><strong>Open the TSM page</strong></a> '
+                "to answer or act on this (the link signs you in once and expires).</p>"
+            )
         elif message.card:
-            text_lines += ["", "You can answer in the TSM app in Microsoft Teams, or by replying to this email."]
-            html_parts.append("<p>You can answer in the TSM app in Microsoft Teams, or by replying to this email.</p>")
-    footer = f"{addressee.why} Sent by the TSM booking service of {addressee.la_name}." if addressee.la_name \
+            text_lines += [
+                "",
+                "You can answer in the TSM app in Microsoft Teams, or by replying to this email.",
+            ]
+            html_parts.append(
+                "<p>You can answer in the TSM app in Microsoft Teams, or by replying to this email.</p>"
+            )
+    footer = (
+        f"{addressee.why} Sent by the TSM booking service of {addressee.la_name}."
+        if addressee.la_name
         else addressee.why
+    )
     text_lines += ["", "--", footer]
     html_parts.append(f'<hr><p style="color:#555;font-size:small">{html.escape(footer)}</p>')
-    body_html = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
-                 f"{html.escape(_subject(message.text))}</title></head><body>" + "".join(html_parts) + "</body></html>")
+    body_html = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
+        f"{html.escape(_subject(message.text))}</title></head><body>" + "".join(html_parts) + "</body></html>"
+    )
     return Rendered(_subject(message.text), "\n".join(text_lines).strip() + "\n", body_html)
 
 
-def compose_email(rendered: Rendered, addressee: Addressee, *, sender: str,
-                  invitation: Invitation | None = None) -> EmailMessage:
+def compose_email(
+    rendered: Rendered, addressee: Addressee, *, sender: str, invitation: Invitation | None = None
+) -> EmailMessage:
     email = EmailMessage()
     email["Subject"] = rendered.subject
     email["From"] = sender
@@ -249,10 +297,16 @@ def compose_email(rendered: Rendered, addressee: Addressee, *, sender: str,
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office answers to a notification
     email.set_content(rendered.text)
     email.add_alternative(rendered.html, subtype="html")
-    if invitation is not None:  # RFC 6047: text/calendar with the iTIP method, which mail clients offer to add
-        email.add_attachment(invitation.ics, maintype="text", subtype="calendar",
-                             params={"method": invitation.method, "charset": "utf-8"},
-                             filename="cancel.ics" if invitation.method == "CANCEL" else "invite.ics")
+    if (
+        invitation is not None
+    ):  # RFC 6047: text/calendar with the iTIP method, which mail clients offer to add
+        email.add_attachment(
+            invitation.ics,
+            maintype="text",
+            subtype="calendar",
+            params={"method": invitation.method, "charset": "utf-8"},
+            filename="cancel.ics" if invitation.method == "CANCEL" else "invite.ics",
+        )
     return email
 
 
@@ -262,9 +316,18 @@ def compose_email(rendered: Rendered, addressee: Addressee, *, sender: str,
 class EmailChannel:
     """The delivery port over email (see the module docstring)."""
 
-    def __init__(self, db: Database, mail: MailPort, *, sender: str, signin: SignInIssuer | None = None,
-                 origin: str = "") -> None:
-        self.origin = origin  # the service's public origin: its own links in a message's text are made clickable
+    def __init__(
+        self,
+        db: Database,
+        mail: MailPort,
+        *,
+        sender: str,
+        signin: SignInIssuer | None = None,
+        origin: str = "",
+    ) -> None:
+        self.origin = (
+            origin  # the service's public origin: its own links in a message's text are made clickable
+        )
         self.db = db
         self.mail = mail
         self.sender = sender
@@ -280,8 +343,12 @@ class EmailChannel:
                 link = await self.signin.issue(recipient, card=message.card)
             except Exception:  # noqa: BLE001 - the email still goes, without a link
                 log.exception("no sign-in link for %s %s", recipient.kind, recipient.id)
-        email = compose_email(render(message, who, link, origin=self.origin), who, sender=self.sender,
-                              invitation=message.invitation)
+        email = compose_email(
+            render(message, who, link, origin=self.origin),
+            who,
+            sender=self.sender,
+            invitation=message.invitation,
+        )
         result = await self.mail.send(email)
         if result.status is MailStatus.SENT:
             return SendResult(SendStatus.SENT, "email")
@@ -300,8 +367,12 @@ class ChannelChoice:
     """Per recipient: Teams when the person has a working conversation with the bot, else email (see the module
     docstring). ``teams`` is the Teams messenger (None: no Teams in this process), ``email`` the email channel."""
 
-    def __init__(self, teams: MessengerPort | None, email: MessengerPort | None,
-                 delivery: Delivery = "teams_then_email") -> None:
+    def __init__(
+        self,
+        teams: MessengerPort | None,
+        email: MessengerPort | None,
+        delivery: Delivery = "teams_then_email",
+    ) -> None:
         if teams is None and email is None:
             raise ValueError("a delivery channel needs Teams or email")
         self.teams = teams

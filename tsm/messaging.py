@@ -14,7 +14,9 @@ from typing import Any, Literal, Protocol
 
 @dataclass(frozen=True)
 class Recipient:
-    kind: Literal["contact", "officer", "attendee"]  # attendee: a meeting_attendee row (invitations, by email only)
+    kind: Literal[
+        "contact", "officer", "attendee"
+    ]  # attendee: a meeting_attendee row (invitations, by email only)
     id: int
 
 
@@ -33,7 +35,9 @@ class Message:
     card: dict[str, Any] | None = None
     attachments: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     invitation: Invitation | None = None
-    email_only: bool = False  # by email whatever the person's channel: a sign-in link asked for with an address
+    email_only: bool = (
+        False  # by email whatever the person's channel: a sign-in link asked for with an address
+    )
 
 
 class SendStatus(StrEnum):

@@ -75,8 +75,13 @@ from .services.views import MeetingView
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 KIND_PREFIX = "ev."  # ledger kinds of event messages: ev.<message>
 # Changes that send the calendar invitation (local calendar: tsm.notifications.Notifications.invitations).
-INVITATION_EVENTS = (EventKind.BOOKED, EventKind.PROPOSED, EventKind.MOVED, EventKind.ATTENDEE_ADDED,
-                     EventKind.CANCELLED)
+INVITATION_EVENTS = (
+    EventKind.BOOKED,
+    EventKind.PROPOSED,
+    EventKind.MOVED,
+    EventKind.ATTENDEE_ADDED,
+    EventKind.CANCELLED,
+)
 
 
 class Audience(StrEnum):
@@ -92,7 +97,9 @@ class Audience(StrEnum):
 class Rule:
     audience: Audience
     message: str  # the message kind (see Notifications._compose_*)
-    actor_kinds: tuple[str, ...] = ()  # only when the change was made by one of these kinds of actor (empty: any)
+    actor_kinds: tuple[
+        str, ...
+    ] = ()  # only when the change was made by one of these kinds of actor (empty: any)
     unless_actor_is_officer: bool = False  # skip when the meeting's own officer made the change
     only_if: str = ""  # only when the event's data has this flag set
 
@@ -100,9 +107,11 @@ class Rule:
 # For each event, its rules in order; a person gets one message per event, from the first rule that reaches them.
 RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.BOOKED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OFFICER, "school_booked")),
-    EventKind.PROPOSED: (Rule(Audience.SCHOOL, "proposal"),
-                         Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True),
-                         Rule(Audience.ATTENDEES, "confirm")),
+    EventKind.PROPOSED: (
+        Rule(Audience.SCHOOL, "proposal"),
+        Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True),
+        Rule(Audience.ATTENDEES, "confirm"),
+    ),
     EventKind.ACCEPTED: (Rule(Audience.OFFICER, "accepted"),),
     EventKind.MOVED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OTHER_SIDE, "moved")),
     EventKind.CANCELLED: (Rule(Audience.OTHER_SIDE, "cancelled"),),
@@ -110,8 +119,10 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.BOOK_REQUESTED: (Rule(Audience.OFFICER, "book_requested"),),
     EventKind.CALENDAR_FAILED: (Rule(Audience.OFFICER, "officer_notice"),),
     EventKind.OUTLOOK_CHANGE: (Rule(Audience.OFFICER, "officer_notice"),),
-    EventKind.RECORD_SAVED: (Rule(Audience.OFFICER, "record_from_school", actor_kinds=("contact",)),
-                             Rule(Audience.ATTENDEES, "record_ready", actor_kinds=("officer", "admin"), only_if="created")),
+    EventKind.RECORD_SAVED: (
+        Rule(Audience.OFFICER, "record_from_school", actor_kinds=("contact",)),
+        Rule(Audience.ATTENDEES, "record_ready", actor_kinds=("officer", "admin"), only_if="created"),
+    ),
     EventKind.HELD: (),
     EventKind.NO_SHOW: (),
     EventKind.NO_SHOW_UNDONE: (),
@@ -134,7 +145,10 @@ class Undelivered:
     why: str
 
 
-UNDELIVERED_WHY = {"no_conversation": "has not installed the TSM app yet", "blocked": "has blocked or removed the app"}
+UNDELIVERED_WHY = {
+    "no_conversation": "has not installed the TSM app yet",
+    "blocked": "has blocked or removed the app",
+}
 
 
 @dataclass(frozen=True)
@@ -156,10 +170,20 @@ def _actor_of(key: str) -> tuple[str, int | None]:
 class Notifications:
     """Turns events into recipients and messages. Plain reads; no sending (see the module docstring)."""
 
-    def __init__(self, db: Database, booking: BookingService, conversations: ConversationService,
-                 records: Records, *, signin: SignInLinks | None = None, invitations: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        booking: BookingService,
+        conversations: ConversationService,
+        records: Records,
+        *,
+        signin: SignInLinks | None = None,
+        invitations: bool = False,
+    ) -> None:
         self.db = db
-        self.invitations = invitations  # email the calendar invitations (the local calendar; Outlook sends its own)
+        self.invitations = (
+            invitations  # email the calendar invitations (the local calendar; Outlook sends its own)
+        )
         self.signin = signin  # sign-in links for the web page (None: no page, no link sent)
         self.booking = booking
         self.conversations = conversations
@@ -170,16 +194,25 @@ class Notifications:
     async def pending(self, limit: int = 500) -> list[DomainEvent]:
         """Events not dispatched yet, oldest first (the partial index ``ix_domain_event_pending``)."""
         async with self.db.reader() as s:
-            return list(await s.exec(select(DomainEvent).where(col(DomainEvent.dispatched_at).is_(None))
-                                     .order_by(DomainEvent.id).limit(limit)))
+            return list(
+                await s.exec(
+                    select(DomainEvent)
+                    .where(col(DomainEvent.dispatched_at).is_(None))
+                    .order_by(DomainEvent.id)
+                    .limit(limit)
+                )
+            )
 
     async def mark_dispatched(self, event_ids: Sequence[int], at: datetime) -> None:
         if not event_ids:
             return
         async with self.db.transaction() as s:
-            await s.exec(update(DomainEvent).where(col(DomainEvent.id).in_(list(event_ids)),
-                                                   col(DomainEvent.dispatched_at).is_(None))
-                         .values(dispatched_at=at).execution_options(synchronize_session=False))
+            await s.exec(
+                update(DomainEvent)
+                .where(col(DomainEvent.id).in_(list(event_ids)), col(DomainEvent.dispatched_at).is_(None))
+                .values(dispatched_at=at)
+                .execution_options(synchronize_session=False)
+            )
 
     async def outgoing(self, events: Sequence[DomainEvent]) -> list[Outgoing]:
         """Every message the events call for, by :data:`RULES`."""
@@ -192,41 +225,61 @@ class Notifications:
                     continue
                 actor_kind, actor_id = _actor_of(ev.actor)
                 officer_id, school_ids, ref = await self._subject(s, ev)
-                if officer_id is None and not school_ids and not any(
-                        r.audience in (Audience.PERSON, Audience.LA_ADMINS) for r in rules):
+                if (
+                    officer_id is None
+                    and not school_ids
+                    and not any(r.audience in (Audience.PERSON, Audience.LA_ADMINS) for r in rules)
+                ):
                     continue
-                told: set[Recipient] = set()  # one message per person per event: the first rule that reaches them
+                told: set[Recipient] = (
+                    set()
+                )  # one message per person per event: the first rule that reaches them
                 for rule in rules:
                     if rule.actor_kinds and actor_kind not in rule.actor_kinds:
                         continue
                     if rule.only_if and not (ev.data or {}).get(rule.only_if):
                         continue
-                    if rule.unless_actor_is_officer and actor_kind in ("officer", "admin") and actor_id == officer_id:
+                    if (
+                        rule.unless_actor_is_officer
+                        and actor_kind in ("officer", "admin")
+                        and actor_id == officer_id
+                    ):
                         continue
-                    for r in await self._audience(s, rule.audience, ev, actor_kind, actor_id, officer_id, school_ids):
+                    for r in await self._audience(
+                        s, rule.audience, ev, actor_kind, actor_id, officer_id, school_ids
+                    ):
                         if (r.kind, r.id) == (actor_kind if actor_kind != "admin" else "officer", actor_id):
                             continue  # whoever made the change saw it in their own reply
                         if r not in told:
                             told.add(r)
                             out.append(Outgoing(ev.id, KIND_PREFIX + rule.message, r, ref))
                 if invites:  # besides any message above, and to whoever made the change too: a calendar entry
-                    out.extend(Outgoing(ev.id, KIND_PREFIX + "invitation", r, ref)
-                               for r in await self._invitees(s, ev.meeting_id, officer_id))
+                    out.extend(
+                        Outgoing(ev.id, KIND_PREFIX + "invitation", r, ref)
+                        for r in await self._invitees(s, ev.meeting_id, officer_id)
+                    )
         return out
 
     async def _invitees(self, s: AsyncSession, meeting_id: int, officer_id: int | None) -> list[Recipient]:
         """Everyone the calendar invitation goes to: each attendee (by the address invited) and the officer."""
-        rows = await s.exec(select(MeetingAttendee.id).where(MeetingAttendee.meeting_id == meeting_id)
-                            .order_by(MeetingAttendee.id))
-        return [*(Recipient("attendee", aid) for aid in rows),
-                *([Recipient("officer", officer_id)] if officer_id is not None else [])]
+        rows = await s.exec(
+            select(MeetingAttendee.id)
+            .where(MeetingAttendee.meeting_id == meeting_id)
+            .order_by(MeetingAttendee.id)
+        )
+        return [
+            *(Recipient("attendee", aid) for aid in rows),
+            *([Recipient("officer", officer_id)] if officer_id is not None else []),
+        ]
 
     async def _subject(self, s: AsyncSession, ev: DomainEvent) -> tuple[int | None, list[int], str]:
         if ev.meeting_id is not None:
             m = await s.get(Meeting, ev.meeting_id)
             if m is None:
                 return None, [], ""
-            schools = list(await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.meeting_id == m.id)))
+            schools = list(
+                await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.meeting_id == m.id))
+            )
             start = (ev.data or {}).get("start")
             ref = start if isinstance(start, str) else iso(m.start)
             return m.officer_id, schools, ref
@@ -237,16 +290,30 @@ class Notifications:
             return school.link_officer_id, [school.id], ""
         return None, [], ""
 
-    async def _audience(self, s: AsyncSession, audience: Audience, ev: DomainEvent, actor_kind: str, actor_id: int | None,
-                        officer_id: int | None, school_ids: list[int]) -> list[Recipient]:
+    async def _audience(
+        self,
+        s: AsyncSession,
+        audience: Audience,
+        ev: DomainEvent,
+        actor_kind: str,
+        actor_id: int | None,
+        officer_id: int | None,
+        school_ids: list[int],
+    ) -> list[Recipient]:
         if audience is Audience.OTHER_SIDE:
             if actor_kind == "contact":
                 audience = Audience.OFFICER
             elif actor_kind in ("officer", "admin") and actor_id == officer_id:
                 audience = Audience.SCHOOL
             else:  # an LA admin, the CLI, the system: both sides
-                return [*await self._audience(s, Audience.SCHOOL, ev, actor_kind, actor_id, officer_id, school_ids),
-                        *await self._audience(s, Audience.OFFICER, ev, actor_kind, actor_id, officer_id, school_ids)]
+                return [
+                    *await self._audience(
+                        s, Audience.SCHOOL, ev, actor_kind, actor_id, officer_id, school_ids
+                    ),
+                    *await self._audience(
+                        s, Audience.OFFICER, ev, actor_kind, actor_id, officer_id, school_ids
+                    ),
+                ]
         if audience is Audience.PERSON:
             kind, _, ident = str((ev.data or {}).get("person", "")).partition(":")
             return [Recipient(kind, int(ident))] if kind in ("contact", "officer") and ident.isdigit() else []
@@ -254,49 +321,92 @@ class Notifications:
             return [Recipient("officer", officer_id)] if officer_id is not None else []
         if audience is Audience.LA_ADMINS:
             la_id = (ev.data or {}).get("la_id")
-            rows = await s.exec(select(Officer.id).where(Officer.la_id == la_id, Officer.is_admin == True,  # noqa: E712
-                                                         Officer.active == True).order_by(Officer.id))  # noqa: E712
+            rows = await s.exec(
+                select(Officer.id)
+                .where(
+                    Officer.la_id == la_id,
+                    Officer.is_admin == True,  # noqa: E712
+                    Officer.active == True,  # noqa: E712
+                )
+                .order_by(Officer.id)
+            )  # noqa: E712
             return [Recipient("officer", oid) for oid in rows] if isinstance(la_id, int) else []
         if audience is Audience.SCHOOL:
-            rows = await s.exec(select(SchoolContact.id).where(
-                col(SchoolContact.school_id).in_(school_ids), SchoolContact.active == True,  # noqa: E712
-                col(SchoolContact.role).in_(NOTIFY_ROLES)).order_by(SchoolContact.id))
+            rows = await s.exec(
+                select(SchoolContact.id)
+                .where(
+                    col(SchoolContact.school_id).in_(school_ids),
+                    SchoolContact.active == True,  # noqa: E712
+                    col(SchoolContact.role).in_(NOTIFY_ROLES),
+                )
+                .order_by(SchoolContact.id)
+            )
             return [Recipient("contact", cid) for cid in rows]
         if audience is Audience.ATTENDEES and ev.meeting_id is not None:
-            rows = await s.exec(select(MeetingAttendee.contact_id).where(
-                MeetingAttendee.meeting_id == ev.meeting_id, col(MeetingAttendee.contact_id).is_not(None))
-                .order_by(MeetingAttendee.id))
+            rows = await s.exec(
+                select(MeetingAttendee.contact_id)
+                .where(
+                    MeetingAttendee.meeting_id == ev.meeting_id, col(MeetingAttendee.contact_id).is_not(None)
+                )
+                .order_by(MeetingAttendee.id)
+            )
             return [Recipient("contact", cid) for cid in rows]
         return []
 
-    async def undelivered(self, *, since: datetime, officer_id: int | None = None,
-                          limit: int = 200) -> list[Undelivered]:
+    async def undelivered(
+        self, *, since: datetime, officer_id: int | None = None, limit: int = 200
+    ) -> list[Undelivered]:
         """Messages not delivered since ``since``: every one (an LA admin), or those to an officer and to the
         staff of their schools. Sent late when the person installs the app, while still useful."""
-        q = (select(Outbound.created_at, Outbound.kind, Outbound.recipient_kind, Outbound.recipient_id,
-                    Outbound.status, Outbound.last_error)
-             .where(col(Outbound.status).in_(("undeliverable", "failed")), Outbound.created_at >= since)
-             .order_by(col(Outbound.created_at).desc()).limit(limit))
+        q = (
+            select(
+                Outbound.created_at,
+                Outbound.kind,
+                Outbound.recipient_kind,
+                Outbound.recipient_id,
+                Outbound.status,
+                Outbound.last_error,
+            )
+            .where(col(Outbound.status).in_(("undeliverable", "failed")), Outbound.created_at >= since)
+            .order_by(col(Outbound.created_at).desc())
+            .limit(limit)
+        )
         if officer_id is not None:
-            staff = select(SchoolContact.id).join(School, School.id == SchoolContact.school_id).where(
-                School.link_officer_id == officer_id)
-            q = q.where(((Outbound.recipient_kind == "officer") & (Outbound.recipient_id == officer_id))
-                        | ((Outbound.recipient_kind == "contact") & col(Outbound.recipient_id).in_(staff)))
+            staff = (
+                select(SchoolContact.id)
+                .join(School, School.id == SchoolContact.school_id)
+                .where(School.link_officer_id == officer_id)
+            )
+            q = q.where(
+                ((Outbound.recipient_kind == "officer") & (Outbound.recipient_id == officer_id))
+                | ((Outbound.recipient_kind == "contact") & col(Outbound.recipient_id).in_(staff))
+            )
         out = []
         async with self.db.reader() as s:
             for at, kind, rkind, rid, status, error in await s.exec(q):
                 if rkind == "contact":
                     c = await s.get(SchoolContact, rid)
                     school = await s.get(School, c.school_id) if c is not None else None
-                    who = f"{c.name} ({school.name})" if c is not None and school is not None else f"contact {rid}"
+                    who = (
+                        f"{c.name} ({school.name})"
+                        if c is not None and school is not None
+                        else f"contact {rid}"
+                    )
                 elif rkind == "attendee":
                     a = await s.get(MeetingAttendee, rid)
                     who = f"{a.name} <{a.email}> (invited)" if a is not None else f"attendee {rid}"
                 else:
                     o = await s.get(Officer, rid)
                     who = f"{o.name} (officer)" if o is not None else f"officer {rid}"
-                out.append(Undelivered(at, kind.removeprefix(KIND_PREFIX).replace("_", " "), who, status,
-                                       UNDELIVERED_WHY.get(error, error or status)))
+                out.append(
+                    Undelivered(
+                        at,
+                        kind.removeprefix(KIND_PREFIX).replace("_", " "),
+                        who,
+                        status,
+                        UNDELIVERED_WHY.get(error, error or status),
+                    )
+                )
         return out
 
     # ------------------------------------------------------------------ what
@@ -330,8 +440,10 @@ class Notifications:
         if message in ("record_ready", "record_from_school"):
             return await self._record(v, message)
         if message == "cancelled":
-            return Message(f"The TSM for {v.school_label} on {self._when(v, data.get('start'))} was cancelled by "
-                           f"{actor_name}. Reason: {plain(str(data.get('reason', '')))}".strip())  # as typed, no markup
+            return Message(
+                f"The TSM for {v.school_label} on {self._when(v, data.get('start'))} was cancelled by "
+                f"{actor_name}. Reason: {plain(str(data.get('reason', '')))}".strip()
+            )  # as typed, no markup
         if not active:
             return None  # cancelled (or past) since: the cancellation says so
         if message == "confirm":
@@ -339,8 +451,10 @@ class Notifications:
         if message == "school_booked":
             return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
         if message == "booked_for_officer":
-            return Message(f"{actor_name} booked a TSM for {v.school_label} in your calendar: {when(v)}, "
-                           f"{place(v)}. The school has been asked to accept it or pick another time.")
+            return Message(
+                f"{actor_name} booked a TSM for {v.school_label} in your calendar: {when(v)}, "
+                f"{place(v)}. The school has been asked to accept it or pick another time."
+            )
         if message == "proposal":
             return await self._proposal(v, recipient)
         if message == "accepted":
@@ -350,17 +464,29 @@ class Notifications:
             was = f" from {self._when(v, before)}" if isinstance(before, str) else ""
             return Message(f"The TSM for {v.school_label} has moved{was} to {when(v)}.")
         if message == "leader_unavailable":
-            return Message(f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has "
-                           "been offered other times this term.")
+            return Message(
+                f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has "
+                "been offered other times this term."
+            )
         raise ValueError(f"unknown event message {kind}")
 
     async def _confirm(self, v: MeetingView, data: dict[str, Any]) -> Message | None:
         """The booking confirmation card (moved: the new time) for the school staff invited."""
         if data.get("start") != iso(v.start):
             return None  # moved again since: the later move confirms the time that stands
-        view = reminder_cards.ReminderView("confirm", v.school_label, v.officer_name, v.start, v.end, v.timezone,
-                                           v.mode, v.location, v.join_url, moved="old_start" in data,
-                                           sent_at=self.booking.clock())
+        view = reminder_cards.ReminderView(
+            "confirm",
+            v.school_label,
+            v.officer_name,
+            v.start,
+            v.end,
+            v.timezone,
+            v.mode,
+            v.location,
+            v.join_url,
+            moved="old_start" in data,
+            sent_at=self.booking.clock(),
+        )
         return Message(reminder_cards.reminder_text(view), reminder_cards.reminder(view))
 
     def _when(self, v: MeetingView, start_iso: object) -> str:
@@ -385,27 +511,42 @@ class Notifications:
     async def _access_request(self, data: dict[str, Any], school: School | None) -> Message:
         """An LA admin: who asked for access, with the LA's open schools to add them to (their tenant's first)."""
         async with self.db.reader() as s:
-            rows = list(await s.exec(select(School.name, School.urn).where(
-                School.la_id == data.get("la_id"), School.open == True).order_by(School.name)))  # noqa: E712
+            rows = list(
+                await s.exec(
+                    select(School.name, School.urn)
+                    .where(School.la_id == data.get("la_id"), School.open == True)  # noqa: E712
+                    .order_by(School.name)
+                )
+            )  # noqa: E712
         schools = [(n, str(u)) for n, u in rows]
         if school is not None:
             schools.sort(key=lambda row: row[1] != str(school.urn))
         name, email = str(data.get("name", "")), str(data.get("email", ""))
         view = reminder_cards.AccessRequestView(name, email, str(data.get("tenant", "")), tuple(schools))
-        return Message(f"{plain(name) or email} asks for access to the TSM bot", reminder_cards.access_request(view))
+        return Message(
+            f"{plain(name) or email} asks for access to the TSM bot", reminder_cards.access_request(view)
+        )
 
     async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message | None:
         """Accept, or pick another free time this term: the slots are worked out now and kept server-side."""
         try:
-            fresh = await self.booking.free_slots(Actor.system(), list(v.school_ids), term=v.term_id, mode=v.mode,
-                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-            saved = await self.conversations.save_offer(None, PROPOSAL.kind, fresh, meeting_id=v.id, ttl=PROPOSAL.ttl,
-                                                        school_name=v.school_label)
+            fresh = await self.booking.free_slots(
+                Actor.system(),
+                list(v.school_ids),
+                term=v.term_id,
+                mode=v.mode,
+                meeting_type=v.meeting_type,
+                exclude_meeting_id=v.id,
+            )
+            saved = await self.conversations.save_offer(
+                None, PROPOSAL.kind, fresh, meeting_id=v.id, ttl=PROPOSAL.ttl, school_name=v.school_label
+            )
             offer_id, choices = saved.id, slot_choices(saved, 6)
         except BookingRefused:
             offer_id, choices = None, ()
-        card = booking_cards.proposal(booking_cards.ProposalView(
-            v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url))
+        card = booking_cards.proposal(
+            booking_cards.ProposalView(v.id, v.officer_name, meeting_facts(v), offer_id, choices, v.join_url)
+        )
         return Message(f"{v.officer_name} booked your TSM: {when(v)}. Accept it or pick another time.", card)
 
     async def waiting(self, actor: Actor, *, limit: int = 3) -> list[Message]:
@@ -419,9 +560,16 @@ class Notifications:
             if v.status not in CHANGEABLE:
                 continue
             async with self.db.reader() as s:
-                kinds = list(await s.exec(select(DomainEvent.kind).where(DomainEvent.meeting_id == v.id)
-                                          .order_by(col(DomainEvent.id).desc())))
-            last = next((k for k in kinds if k in (EventKind.PROPOSED.value, EventKind.BOOKED.value, *answered)), None)
+                kinds = list(
+                    await s.exec(
+                        select(DomainEvent.kind)
+                        .where(DomainEvent.meeting_id == v.id)
+                        .order_by(col(DomainEvent.id).desc())
+                    )
+                )
+            last = next(
+                (k for k in kinds if k in (EventKind.PROPOSED.value, EventKind.BOOKED.value, *answered)), None
+            )
             if last == EventKind.PROPOSED.value:
                 message = await self._proposal(v, Recipient("contact", actor.id))
                 if message is not None:
@@ -451,8 +599,12 @@ class Notifications:
         held_term = next((t for t in calendar.terms if t.id == last.term_id), None)
         target = calendar.next_after(held_term) if held_term is not None else None
         today = self.booking.clock().astimezone(tz).date()
-        if target is None or target.id is None or target.dates.last < today \
-                or any(v.term_id == target.id and v.status in CHANGEABLE for v in meetings):
+        if (
+            target is None
+            or target.id is None
+            or target.dates.last < today
+            or any(v.term_id == target.id and v.status in CHANGEABLE for v in meetings)
+        ):
             return None
         try:
             offer = await self.booking.free_slots(actor, [school.id], term=target.id, mode=last.mode, limit=5)
@@ -460,11 +612,18 @@ class Notifications:
             return None
         can_pick = policy.next_tsm_at_meeting_end == "offer_both"
         view = reminder_cards.OfferView(
-            heading=f"Book your {term_words(offer.term_label)} TSM now?" if can_pick else
-            f"Your link officer will propose your {term_words(offer.term_label)} TSM",
-            school=school.name, school_id=school.id, officer=offer.officer_name, term=offer.term_label, mode=last.mode,
-            timezone=offer.timezone, slots=tuple(reminder_cards.OfferSlot(sl.start, sl.end) for sl in offer.slots),
-            can_pick=can_pick)
+            heading=f"Book your {term_words(offer.term_label)} TSM now?"
+            if can_pick
+            else f"Your link officer will propose your {term_words(offer.term_label)} TSM",
+            school=school.name,
+            school_id=school.id,
+            officer=offer.officer_name,
+            term=offer.term_label,
+            mode=last.mode,
+            timezone=offer.timezone,
+            slots=tuple(reminder_cards.OfferSlot(sl.start, sl.end) for sl in offer.slots),
+            can_pick=can_pick,
+        )
         return Message(f"Next TSM for {school.name}", reminder_cards.next_tsm_offer(view))
 
     async def _signin(self, recipient: Recipient) -> Message | None:
@@ -490,21 +649,34 @@ class Notifications:
         if not cancel and data.get("start") != iso(v.start):
             return None  # moved since: the move's invitation stands
         async with self.db.reader() as s:
-            later = (await s.exec(select(DomainEvent.id).where(
-                DomainEvent.meeting_id == ev.meeting_id, DomainEvent.id > ev.id,
-                col(DomainEvent.kind).in_([k.value for k in INVITATION_EVENTS])).limit(1))).first()
+            later = (
+                await s.exec(
+                    select(DomainEvent.id)
+                    .where(
+                        DomainEvent.meeting_id == ev.meeting_id,
+                        DomainEvent.id > ev.id,
+                        col(DomainEvent.kind).in_([k.value for k in INVITATION_EVENTS]),
+                    )
+                    .limit(1)
+                )
+            ).first()
         if later is not None:
             return None  # a later change's invitation carries this one's news too
         details, _ = await sync.details(ev.meeting_id)
         method = "CANCEL" if cancel else "REQUEST"
         reason = str(data.get("reason", "")) if cancel else ""
-        ics = build_ics(details, method, comment=f"Reason: {reason}" if reason else "", now=self.booking.clock())
+        ics = build_ics(
+            details, method, comment=f"Reason: {reason}" if reason else "", now=self.booking.clock()
+        )
         head = "Cancelled" if cancel else ("Invitation" if details.sequence == 0 else "Updated invitation")
         lines = [f"{head}: {details.subject}, {when(v)}", details.body_text]
         if reason:
             lines.append(f"Reason for cancelling: {reason}")
-        lines.append("Open the attached cancel.ics to take it out of your calendar." if cancel else
-                     "Open the attached invite.ics to add it to your calendar (or to update it there).")
+        lines.append(
+            "Open the attached cancel.ics to take it out of your calendar."
+            if cancel
+            else "Open the attached invite.ics to add it to your calendar (or to update it there)."
+        )
         return Message("\n\n".join(lines), invitation=Invitation(method, ics))
 
     async def _invite(self, school: School | None) -> Message | None:
@@ -514,20 +686,27 @@ class Notifications:
         view = await self.records.view(Actor.system(), v.id)  # the record as it is now
         day = day_text(v.start, ZoneInfo(v.timezone), weekday=False)
         if message == "record_from_school":
-            return Message(f"{v.school_label} updated the TSM record of {day}.", record_cards.record_card(view))
-        return Message(f"The record of your TSM of {day} is ready: figures, agreed actions and who leads.",
-                       record_cards.record_card(view))
+            return Message(
+                f"{v.school_label} updated the TSM record of {day}.", record_cards.record_card(view)
+            )
+        return Message(
+            f"The record of your TSM of {day} is ready: figures, agreed actions and who leads.",
+            record_cards.record_card(view),
+        )
 
 
 def _signin_message(url: str, days: int) -> Message:
     """Text only: the link is the message (an email channel adds no second link to a message without a card)."""
-    return Message(f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
-                   "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
-                   email_only=True)  # they asked the page for it by giving this address: it goes there
+    return Message(
+        f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
+        "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
+        email_only=True,
+    )  # they asked the page for it by giving this address: it goes there
 
 
-async def invite_message(db: Database, school: School | None, *, chaser: bool = False,
-                          term_start: bool = False) -> Message | None:
+async def invite_message(
+    db: Database, school: School | None, *, chaser: bool = False, term_start: bool = False
+) -> Message | None:
     """The invitation to book this term's TSM, with the Book button (an email carries the sign-in link instead):
     an officer's ``invite``, the start-of-term nudge, the chaser."""
     if school is None or not school.open or school.link_officer_id is None:
@@ -542,13 +721,19 @@ async def invite_message(db: Database, school: School | None, *, chaser: bool = 
         text = f"A new term has started: please book {school.name}'s TSM with {officer.name}."
     else:
         text = f"{officer.name} invites {school.name} to book this term's TSM."
-    view = reminder_cards.BookInviteView("Book this term's TSM", text + " It takes a minute: pick a day and a time "
-                                         "that suit you.", school.name, officer.name)
+    view = reminder_cards.BookInviteView(
+        "Book this term's TSM",
+        text + " It takes a minute: pick a day and a time that suit you.",
+        school.name,
+        officer.name,
+    )
     return Message(text, reminder_cards.book_invite(view))
 
 
 def _book_requested(school: School | None, actor_name: str) -> Message | None:
     if school is None:
         return None
-    return Message(f"{actor_name} at {school.name} asked to book a TSM. The school is contacted directly, so "
-                   "please get in touch to arrange it (say **book for school** to book it here).")
+    return Message(
+        f"{actor_name} at {school.name} asked to book a TSM. The school is contacted directly, so "
+        "please get in touch to arrange it (say **book for school** to book it here)."
+    )

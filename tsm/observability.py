@@ -41,25 +41,58 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.turns = Counter("tsm_turns", "Chat turns handled, by kind (message|action) and outcome "
-                             "(ok|refused|unavailable: the calendar did not answer|error|unknown_user|rate_limited)", ["kind", "outcome"], registry=r)
-        self.turn_seconds = Histogram("tsm_turn_seconds", "Time to handle a chat turn (Router.dispatch)",
-                                      buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10), registry=r)
-        self.bookings = Counter("tsm_bookings", "Booking operations by outcome (booked|moved|cancelled|refused|failed: "
-                                "an unexpected error)",
-                                ["outcome"], registry=r)
-        self.booking_refusals = Counter("tsm_booking_refusals", "Bookings refused, by the rule that refused them",
-                                        ["reason"], registry=r)
-        self.reminders = Counter("tsm_reminders", "Scheduled messages (reminders, nudges...) by kind and outcome "
-                                 "(sent|failed|undeliverable|skipped|retry)", ["kind", "outcome"], registry=r)
-        self.graph_calls = Counter("tsm_graph_calls", "HTTP requests to Microsoft Graph (every attempt, SDK retries "
-                                   "included), by HTTP method and status class", ["method", "status"], registry=r)
-        self.graph_throttles = Counter("tsm_graph_throttles", "Microsoft Graph answers 429 (throttled)", registry=r)
-        self.graph_errors = Counter("tsm_graph_errors", "Microsoft Graph requests that got no answer (timeouts, "
-                                    "connection errors), by exception type", ["error"], registry=r)
-        self.graph_seconds = Histogram("tsm_graph_request_seconds", "Time to an answer (or to giving up) of each "
-                                       "HTTP attempt to Microsoft Graph, by HTTP method", ["method"],
-                                       buckets=(.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30), registry=r)
+        self.turns = Counter(
+            "tsm_turns",
+            "Chat turns handled, by kind (message|action) and outcome "
+            "(ok|refused|unavailable: the calendar did not answer|error|unknown_user|rate_limited)",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.turn_seconds = Histogram(
+            "tsm_turn_seconds",
+            "Time to handle a chat turn (Router.dispatch)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.bookings = Counter(
+            "tsm_bookings",
+            "Booking operations by outcome (booked|moved|cancelled|refused|failed: an unexpected error)",
+            ["outcome"],
+            registry=r,
+        )
+        self.booking_refusals = Counter(
+            "tsm_booking_refusals", "Bookings refused, by the rule that refused them", ["reason"], registry=r
+        )
+        self.reminders = Counter(
+            "tsm_reminders",
+            "Scheduled messages (reminders, nudges...) by kind and outcome "
+            "(sent|failed|undeliverable|skipped|retry)",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.graph_calls = Counter(
+            "tsm_graph_calls",
+            "HTTP requests to Microsoft Graph (every attempt, SDK retries "
+            "included), by HTTP method and status class",
+            ["method", "status"],
+            registry=r,
+        )
+        self.graph_throttles = Counter(
+            "tsm_graph_throttles", "Microsoft Graph answers 429 (throttled)", registry=r
+        )
+        self.graph_errors = Counter(
+            "tsm_graph_errors",
+            "Microsoft Graph requests that got no answer (timeouts, connection errors), by exception type",
+            ["error"],
+            registry=r,
+        )
+        self.graph_seconds = Histogram(
+            "tsm_graph_request_seconds",
+            "Time to an answer (or to giving up) of each HTTP attempt to Microsoft Graph, by HTTP method",
+            ["method"],
+            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
 
     # Convenience recorders (one place that knows the label values).
 
@@ -86,25 +119,49 @@ class Metrics:
             return
         if error is not None:
             self.bookings.labels("failed").inc()
-            log.info("booking operation failed", extra={"op": op, "error": type(error).__name__,
-                                                        "actor_kind": actor_kind})
+            log.info(
+                "booking operation failed",
+                extra={"op": op, "error": type(error).__name__, "actor_kind": actor_kind},
+            )
             return
         outcome = _BOOKING_DONE.get(op, op)
         self.bookings.labels(outcome).inc()
         view = getattr(result, "meeting", None)
-        log.info("meeting %s", outcome, extra={"op": op, "meeting_id": getattr(view, "id", None),
-                                               "school_id": _first(getattr(view, "school_ids", None)),
-                                               "actor_kind": actor_kind})
+        log.info(
+            "meeting %s",
+            outcome,
+            extra={
+                "op": op,
+                "meeting_id": getattr(view, "id", None),
+                "school_id": _first(getattr(view, "school_ids", None)),
+                "actor_kind": actor_kind,
+            },
+        )
 
     def outbound(self, due: Any, status: str) -> None:
         """The ledger recorded an outcome of a claimed message (sent, failed, undeliverable, skipped) or a retry."""
         self.reminder(due.kind, status)
         if status != "retry":
-            log.info("outbound %s", status, extra={"kind": due.kind, "subject_kind": due.subject_kind,
-                                                   "subject_id": due.subject_id, "recipient_kind": due.recipient.kind})
+            log.info(
+                "outbound %s",
+                status,
+                extra={
+                    "kind": due.kind,
+                    "subject_kind": due.subject_kind,
+                    "subject_id": due.subject_id,
+                    "recipient_kind": due.recipient.kind,
+                },
+            )
 
-    def graph_request(self, method: str, status: int | None, seconds: float, *, error: BaseException | None = None,
-                      retry_after: str = "") -> None:
+    def graph_request(
+        self,
+        method: str,
+        status: int | None,
+        seconds: float,
+        *,
+        error: BaseException | None = None,
+        retry_after: str = "",
+    ) -> None:
         """One HTTP attempt to Graph: answered with ``status``, or no answer (``error``: a timeout, a refused
         connection)."""
         self.graph_seconds.labels(method).observe(seconds)
@@ -149,8 +206,9 @@ def add_metrics_route(web_app, metrics: Metrics, *, token: str = "") -> None:
     web_app.router.add_get("/metrics", metrics_handler(metrics, token=token))
 
 
-async def start_metrics_server(metrics: Metrics, *, host: str, port: int, token: str = "",
-                               healthy: Callable[[], bool] | None = None):
+async def start_metrics_server(
+    metrics: Metrics, *, host: str, port: int, token: str = "", healthy: Callable[[], bool] | None = None
+):
     """A small HTTP server with ``GET /metrics`` (and ``GET /healthz`` from ``healthy()``) for processes that serve
     nothing else: ``tsm worker`` with TSM_WORKER_METRICS_PORT. Returns the aiohttp AppRunner (``await r.cleanup()``)."""
     from aiohttp import web
@@ -158,10 +216,13 @@ async def start_metrics_server(metrics: Metrics, *, host: str, port: int, token:
     web_app = web.Application()
     add_metrics_route(web_app, metrics, token=token)
     if healthy is not None:
+
         async def health(_request: web.Request) -> web.Response:
             ok = bool(healthy())
-            return web.json_response({"status": "ok" if ok else "degraded", "scheduler": {"running": ok}},
-                                     status=200 if ok else 503)
+            return web.json_response(
+                {"status": "ok" if ok else "degraded", "scheduler": {"running": ok}},
+                status=200 if ok else 503,
+            )
 
         web_app.router.add_get("/healthz", health)
     runner = web.AppRunner(web_app, access_log=None)
@@ -194,10 +255,13 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Passwords inside URLs: scheme://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:[REDACTED]@"),
     # key=value / "key": "value" pairs whose key says secret.
-    (re.compile(r"""(?ix)
+    (
+        re.compile(r"""(?ix)
         (["']?\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|client[_-]?state|signature|sig)["']?
          \s*[:=]\s*)
-        (["']?)[^\s"'&,;}]{3,}\2"""), r"\1\2[REDACTED]\2"),
+        (["']?)[^\s"'&,;}]{3,}\2"""),
+        r"\1\2[REDACTED]\2",
+    ),
 )
 
 
@@ -221,7 +285,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -229,7 +297,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -253,15 +323,32 @@ def configure_logging(level: str = "INFO", fmt: str = "text", *, stream=None) ->
     handler = logging.StreamHandler(stream or sys.stderr)
     handler._tsm_handler = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries that log request bodies, headers or SQL parameters at DEBUG stay at WARNING whatever the level:
     # a DEBUG run must not write what people typed (a cancellation reason, a colleague's name) to the logs.
-    for noisy in ("httpx", "httpcore", "azure", "msal", "botbuilder", "msrest", "urllib3", "aiohttp.access",
-                  "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "psycopg",
-                  "kiota_http", "msgraph", "apscheduler.executors"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "azure",
+        "msal",
+        "botbuilder",
+        "msrest",
+        "urllib3",
+        "aiohttp.access",
+        "aiosqlite",
+        "sqlalchemy.engine",
+        "sqlalchemy.pool",
+        "psycopg",
+        "kiota_http",
+        "msgraph",
+        "apscheduler.executors",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler
 

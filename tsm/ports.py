@@ -86,7 +86,9 @@ class CalendarPort(Protocol):
 
     async def update_event(self, event_id: str | None, details: EventDetails) -> EventResult: ...
 
-    async def cancel_event(self, event_id: str | None, details: EventDetails, message: str) -> EventResult: ...
+    async def cancel_event(
+        self, event_id: str | None, details: EventDetails, message: str
+    ) -> EventResult: ...
 
 
 @runtime_checkable
@@ -98,8 +100,9 @@ class InDatabaseCalendar(Protocol):
 
     in_database: bool
 
-    async def busy_in(self, s: Any, calendars: Sequence[CalendarRef], window: Interval) -> dict[int, list[Interval]]:
-        ...
+    async def busy_in(
+        self, s: Any, calendars: Sequence[CalendarRef], window: Interval
+    ) -> dict[int, list[Interval]]: ...
 
     def create_in(self, s: Any, details: EventDetails) -> str:
         """Add the event to the caller's transaction; returns its event id (known before the flush)."""

@@ -43,7 +43,9 @@ class SlidingWindow:
 
     __slots__ = ("limits", "clock", "_log", "_blocked_until")
 
-    def __init__(self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limits = checked_limits(limits)
         self.clock = clock
         self._log: deque[float] = deque(maxlen=max((n for n, _ in self.limits), default=0))
@@ -78,8 +80,13 @@ class SlidingWindowLimiter(SlidingWindow):
 
     __slots__ = ("sleep", "_lock")
 
-    def __init__(self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        limits: Iterable[tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
         super().__init__(limits, clock=clock)
         self.sleep = sleep
         self._lock = asyncio.Lock()
@@ -99,8 +106,14 @@ class KeyedLimiters(Generic[W]):
     ``max_keys``. ``kind`` is the window's class (waitable :class:`SlidingWindowLimiter` by default); ``kw`` its
     options (clock, sleep)."""
 
-    def __init__(self, limits: Iterable[tuple[int, float]], *, max_keys: int = 10_000,
-                 kind: type[W] = SlidingWindowLimiter, **kw: Any) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        limits: Iterable[tuple[int, float]],
+        *,
+        max_keys: int = 10_000,
+        kind: type[W] = SlidingWindowLimiter,  # type: ignore[assignment]
+        **kw: Any,
+    ) -> None:
         self.limits = checked_limits(limits)
         self.max_keys = max_keys
         self.kind = kind
@@ -120,8 +133,9 @@ class KeyedLimiters(Generic[W]):
 class SendLimiter:
     """Teams' limits for one bot process: per tenant and per conversation (shared by every sender)."""
 
-    def __init__(self, *, conversation_limits=TEAMS_CONVERSATION_LIMITS, tenant_limits=TEAMS_TENANT_LIMITS,
-                 **kw) -> None:
+    def __init__(
+        self, *, conversation_limits=TEAMS_CONVERSATION_LIMITS, tenant_limits=TEAMS_TENANT_LIMITS, **kw
+    ) -> None:
         self.conversations: KeyedLimiters[SlidingWindowLimiter] = KeyedLimiters(conversation_limits, **kw)
         self.tenants: KeyedLimiters[SlidingWindowLimiter] = KeyedLimiters(tenant_limits, **kw)
 
@@ -135,20 +149,28 @@ class TurnLimiter:
     wait when one more turn would exceed any window (and then records nothing: a refused turn does not extend the
     penalty). The least recently seen senders are forgotten past ``max_keys``. No limits: no limit."""
 
-    def __init__(self, limits: Iterable[tuple[int, float]], *, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 50_000) -> None:
+    def __init__(
+        self,
+        limits: Iterable[tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 50_000,
+    ) -> None:
         self.limits = checked_limits(limits)
         self.clock = clock
         self.max_keys = max_keys
-        self._windows: KeyedLimiters[SlidingWindow] = KeyedLimiters(self.limits, max_keys=max_keys,
-                                                                    kind=SlidingWindow, clock=clock)
+        self._windows: KeyedLimiters[SlidingWindow] = KeyedLimiters(
+            self.limits, max_keys=max_keys, kind=SlidingWindow, clock=clock
+        )
 
     @classmethod
     def for_chat(cls, settings: Any, **kw: Any) -> TurnLimiter:
         """The chat's per-user limit from ``Settings`` (``TSM_CHAT_BURST_*``, ``TSM_CHAT_SUSTAINED_*``; 0 turns
         turns a window off)."""
-        limits = ((settings.chat_burst_turns, settings.chat_burst_seconds),
-                  (settings.chat_sustained_turns, settings.chat_sustained_seconds))
+        limits = (
+            (settings.chat_burst_turns, settings.chat_burst_seconds),
+            (settings.chat_sustained_turns, settings.chat_sustained_seconds),
+        )
         return cls([(n, t) for n, t in limits if n > 0], **kw)
 
     def hit(self, key: str) -> float:

@@ -51,30 +51,45 @@ def check_settings(settings: Settings) -> None:
             f"TSM_ALLOWED_TENANTS ({ids}) is no longer read: the Microsoft 365 tenants allowed to use the bot are kept "
             "in the database, each tied to what it vouches for. Register each one, e.g. `tsm tenants add <tenant id> "
             "la <LA code>` for the LA's own tenant and `tsm tenants add <tenant id> school <URN>` (or `trust <trust "
-            "code>`) for a school's or trust's (docs/school-it.md), then remove TSM_ALLOWED_TENANTS.")
-    if not settings.microsoft_app_id and not is_loopback_host(settings.host) \
-            and not settings.insecure_no_auth_on_public_address:
+            "code>`) for a school's or trust's (docs/school-it.md), then remove TSM_ALLOWED_TENANTS."
+        )
+    if (
+        not settings.microsoft_app_id
+        and not is_loopback_host(settings.host)
+        and not settings.insecure_no_auth_on_public_address
+    ):
         problems.append(
             f"TSM_MICROSOFT_APP_ID is empty (the local no-auth mode: nobody is authenticated, anyone can act as "
             f"anyone) and TSM_HOST={settings.host} is not a loopback address. Set the app id (docs/deployment.md), "
-            "or listen on 127.0.0.1; for a closed test network only, TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS=true.")
+            "or listen on 127.0.0.1; for a closed test network only, TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS=true."
+        )
     if settings.microsoft_app_id:
         url = settings.public_url.strip()
         if not url:
-            problems.append("TSM_MICROSOFT_APP_ID is set but TSM_PUBLIC_URL is empty: download links need the bot's "
-                            "public HTTPS address (e.g. https://tsm.la.gov.uk), never a request's Host header.")
+            problems.append(
+                "TSM_MICROSOFT_APP_ID is set but TSM_PUBLIC_URL is empty: download links need the bot's "
+                "public HTTPS address (e.g. https://tsm.la.gov.uk), never a request's Host header."
+            )
         elif not url.startswith("https://"):
             problems.append(f"TSM_PUBLIC_URL ({url}) must be an https:// address in production.")
     if problems:
         raise StartupRefused("The bot will not start:\n- " + "\n- ".join(problems))
 
 
-def build_web_app(app: App, *, router: Router | None = None, run_scheduler: bool | None = None,
-                  bot_options: dict | None = None, close_app: bool = False) -> web.Application:
+def build_web_app(
+    app: App,
+    *,
+    router: Router | None = None,
+    run_scheduler: bool | None = None,
+    bot_options: dict | None = None,
+    close_app: bool = False,
+) -> web.Application:
     """The aiohttp application serving the bot for an ``app`` already built (tests, benchmarks): the rest is
     composed by the composition root (``compose(app=app, role="server", ...)``, which see for the options).
     ``close_app``: close ``app`` (database, calendar) when the web app shuts down."""
-    built = compose(app=app, role="server", router=router, run_scheduler=run_scheduler, bot_options=bot_options)
+    built = compose(
+        app=app, role="server", router=router, run_scheduler=run_scheduler, bot_options=bot_options
+    )
     return web_app_for(built, close_app=close_app)
 
 
@@ -85,16 +100,25 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
     assert runtime is not None, "a server composition has the Teams bot"
     settings = app.settings
     check_settings(settings)
-    web_app = web.Application(client_max_size=runtime.max_body + 64 * 1024,
-                              middlewares=[_busy_is_503, body_deadline(settings.http_body_timeout)])
+    web_app = web.Application(
+        client_max_size=runtime.max_body + 64 * 1024,
+        middlewares=[_busy_is_503, body_deadline(settings.http_body_timeout)],
+    )
     web_app[APP_KEY] = app
     web_app[RUNTIME_KEY] = runtime
-    state: dict[str, Any] = {"scheduler": built.scheduler, "watcher": built.watcher, "graph_route": False,
-                             "tasks": set(), "started": time.time()}
+    state: dict[str, Any] = {
+        "scheduler": built.scheduler,
+        "watcher": built.watcher,
+        "graph_route": False,
+        "tasks": set(),
+        "started": time.time(),
+    }
     web_app[STATE_KEY] = state
     web_app.add_routes(runtime.routes())
     web_app.add_routes([web.get("/healthz", _healthz)])
-    if dev_mail_enabled(settings):  # local mode: the emails written under var/mail, for a person trying the product
+    if dev_mail_enabled(
+        settings
+    ):  # local mode: the emails written under var/mail, for a person trying the product
         web_app.add_routes(DevMailbox(settings.mail_dir).routes())
     if built.web is not None:  # the page for school staff, opened from a sign-in link (/web/)
         web_app.add_routes(built.web.routes())
@@ -111,16 +135,24 @@ def web_app_for(built: Composition, *, close_app: bool = False) -> web.Applicati
         if gate is not None:
             try:
                 ids = await gate.load()
-            except Exception as exc:  # the database is down: start anyway (/healthz says so); the gate stays closed
-                log.warning("could not read the registered tenants (%s); reading them again in %.0f s",
-                            type(exc).__name__, gate.every)
+            except (
+                Exception
+            ) as exc:  # the database is down: start anyway (/healthz says so); the gate stays closed
+                log.warning(
+                    "could not read the registered tenants (%s); reading them again in %.0f s",
+                    type(exc).__name__,
+                    gate.every,
+                )
                 ids = None
             if ids is not None and not ids and runtime.adapter.auth_enabled:
-                await on_cleanup(_web_app)  # aiohttp runs no cleanup when the start-up fails: close what was built
+                await on_cleanup(
+                    _web_app
+                )  # aiohttp runs no cleanup when the start-up fails: close what was built
                 raise StartupRefused(
                     "The bot will not start: TSM_MICROSOFT_APP_ID is set but no Microsoft 365 tenant is registered, so "
                     "nobody could use it. Register the LA's tenant (`tsm tenants add <tenant id> la <LA code>`) and "
-                    "each school's or trust's (docs/school-it.md).")
+                    "each school's or trust's (docs/school-it.md)."
+                )
             state["tasks"].add(asyncio.get_running_loop().create_task(gate.keep_fresh()))
         if built.scheduler is not None:
             await built.scheduler.start()
@@ -183,8 +215,10 @@ async def _healthz(request: web.Request) -> web.Response:
         db_ok, db_detail = False, type(exc).__name__
     service = state["scheduler"]
     scheduler = {"enabled": settings.run_scheduler, "running": bool(service and service.running)}
-    graph: dict[str, Any] = {"configured": settings.calendar_backend == "graph",
-                             "notifications": state["graph_route"]}
+    graph: dict[str, Any] = {
+        "configured": settings.calendar_backend == "graph",
+        "notifications": state["graph_route"],
+    }
     if graph["configured"]:
         health = getattr(app.calendar, "health", None)
         if health is not None:
@@ -200,31 +234,52 @@ async def _healthz(request: web.Request) -> web.Response:
                 graph["ok"], graph["detail"] = False, type(exc).__name__
         graph["watcher"] = state["watcher"] is not None
     ok = db_ok and (not scheduler["enabled"] or scheduler["running"]) and graph.get("ok", True) is not False
-    body = {"status": "ok" if ok else "degraded", "database": {"ok": db_ok, "detail": db_detail,
-                                                                "backend": app.db.backend},
-            "scheduler": scheduler, "graph": graph,
-            "auth": "bot-framework" if settings.microsoft_app_id else "none (local mode)",
-            "uptime_seconds": round(time.time() - state["started"], 1)}
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": {"ok": db_ok, "detail": db_detail, "backend": app.db.backend},
+        "scheduler": scheduler,
+        "graph": graph,
+        "auth": "bot-framework" if settings.microsoft_app_id else "none (local mode)",
+        "uptime_seconds": round(time.time() - state["started"], 1),
+    }
     return web.json_response(body, status=200 if ok else 503)
 
 
 def serve(settings: Settings) -> None:
     """Build everything from ``settings`` (the composition root) and serve until interrupted (``tsm run``)."""
-    configure_logging(settings.log_level, settings.log_format)  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
+    configure_logging(
+        settings.log_level, settings.log_format
+    )  # JSON lines with TSM_LOG_FORMAT=json; secrets redacted
     install_repeat_filter()  # a flood of the same failure (accept() out of descriptors...) logs one line per 10 s
 
     async def make() -> web.Application:
-        check_settings(settings)  # before anything is built (web_app_for checks again, for every other caller)
+        check_settings(
+            settings
+        )  # before anything is built (web_app_for checks again, for every other caller)
         return web_app_for(compose(settings, role="server"), close_app=True)
 
-    if not settings.microsoft_app_id and not is_loopback_host(settings.host) \
-            and settings.insecure_no_auth_on_public_address:
-        log.error("INSECURE: TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS is set: serving WITHOUT authentication on %s, where "
-                  "anyone who reaches it can act as anyone. Never in production.", settings.host)
+    if (
+        not settings.microsoft_app_id
+        and not is_loopback_host(settings.host)
+        and settings.insecure_no_auth_on_public_address
+    ):
+        log.error(
+            "INSECURE: TSM_INSECURE_NO_AUTH_ON_PUBLIC_ADDRESS is set: serving WITHOUT authentication on %s, where "
+            "anyone who reaches it can act as anyone. Never in production.",
+            settings.host,
+        )
     elif not settings.microsoft_app_id:
         log.warning("No TSM_MICROSOFT_APP_ID: serving WITHOUT Bot Framework authentication (local use only)")
     elif not settings.microsoft_app_password.get_secret_value():
-        log.error("TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
-                  "to answer Teams")
-    web.run_app(make(), host=settings.host, port=settings.port, print=lambda m: log.info("%s", m),
-                access_log=None, keepalive_timeout=settings.http_header_timeout)  # the header timeout too
+        log.error(
+            "TSM_MICROSOFT_APP_ID is set but TSM_MICROSOFT_APP_PASSWORD is empty: the bot cannot get a token "
+            "to answer Teams"
+        )
+    web.run_app(
+        make(),
+        host=settings.host,
+        port=settings.port,
+        print=lambda m: log.info("%s", m),
+        access_log=None,
+        keepalive_timeout=settings.http_header_timeout,
+    )  # the header timeout too

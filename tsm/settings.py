@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     # Graph echoes in every notification (a long random string; notifications without it are ignored).
     graph_notification_url: str = ""
     graph_client_state: SecretStr = SecretStr("")
-    graph_subscription_minutes: int = Field(default=4200, ge=45, le=4230)  # Graph's maximum for events is 4230
+    graph_subscription_minutes: int = Field(
+        default=4200, ge=45, le=4230
+    )  # Graph's maximum for events is 4230
     # Throttling and retries: Graph allows 4 concurrent requests per app per mailbox.
     graph_max_concurrent_per_mailbox: int = Field(default=4, ge=1, le=4)
     graph_retry_max: int = Field(default=3, ge=0, le=10)  # the SDK's retries on 429/503/504
@@ -104,7 +106,9 @@ class Settings(BaseSettings):
     mail_graph_mailbox: str = ""  # the shared mailbox sendMail is called on (UPN); empty = mail_from
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (465); none: a local relay
+    smtp_security: Literal["starttls", "tls", "none"] = (
+        "starttls"  # tls: implicit TLS (465); none: a local relay
+    )
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_ca_file: str = ""  # a private CA's certificate for the relay (empty: the system's trust store)
@@ -117,27 +121,41 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 6
 
     # Scheduler (issue 5): when officers' agendas go, how long before chasers, rebooking and end-of-meeting waits.
-    scheduler_agenda_hour: int = Field(default=16, ge=0, le=23)  # local hour the next working day's agenda goes
-    scheduler_chaser_after_weeks: int = Field(default=3, ge=1, le=12)  # weeks into term before chasing a school
-    scheduler_leader_rebook_hours: int = Field(default=48, ge=1, le=336)  # then the officer is nudged to rearrange
-    scheduler_meeting_end_margin_minutes: int = Field(default=30, ge=0, le=240)  # timer fallback after the end
+    scheduler_agenda_hour: int = Field(
+        default=16, ge=0, le=23
+    )  # local hour the next working day's agenda goes
+    scheduler_chaser_after_weeks: int = Field(
+        default=3, ge=1, le=12
+    )  # weeks into term before chasing a school
+    scheduler_leader_rebook_hours: int = Field(
+        default=48, ge=1, le=336
+    )  # then the officer is nudged to rearrange
+    scheduler_meeting_end_margin_minutes: int = Field(
+        default=30, ge=0, le=240
+    )  # timer fallback after the end
     # A worker's claim on a message lasts this long (renewed right before the send); a worker that dies mid-send
     # has its claims taken over by another after it, by the retry sweep that runs this often.
     scheduler_lease_seconds: int = Field(default=300, ge=2, le=3600)
     scheduler_retry_sweep_seconds: int = Field(default=30, ge=1, le=3600)
-    scheduler_reminder_sweep_seconds: int = Field(default=60, ge=1, le=3600)  # how often reminders due are looked for
+    scheduler_reminder_sweep_seconds: int = Field(
+        default=60, ge=1, le=3600
+    )  # how often reminders due are looked for
 
     # Feedback (issue 6): evaluation comments and TSM records are kept this many days after the meeting, then
     # purged (comments and the author link go, anonymous ratings stay for the trends; records and actions go).
     feedback_retention_days: int = Field(default=730, ge=30, le=3650)
     evaluation_reminder_days: int = Field(default=3, ge=1, le=30)  # one reminder this long after the request
-    action_reminder_lead_days: int = Field(default=7, ge=0, le=60)  # open actions remind their owner from then
+    action_reminder_lead_days: int = Field(
+        default=7, ge=0, le=60
+    )  # open actions remind their owner from then
 
     # Production: logs, metrics, abuse protection (issue 7).
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
     metrics_token: SecretStr = SecretStr("")  # when set, GET /metrics needs "Authorization: Bearer <token>"
-    worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # `tsm worker` serves /metrics, /healthz here (0: off)
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535
+    )  # `tsm worker` serves /metrics, /healthz here (0: off)
     # Per-user chat rate limit (each bot process): at most N turns in any window of T seconds; 0 turns it off.
     chat_burst_turns: int = Field(default=20, ge=0)
     chat_burst_seconds: float = Field(default=10.0, gt=0)

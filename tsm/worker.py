@@ -26,14 +26,21 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def run_worker(settings: Settings, *, worker_id: str | None = None, messenger: MessengerPort | None = None,
-                     stop: asyncio.Event | None = None, intervals: SweepIntervals | None = None,
-                     clock: Clock | None = None) -> None:
+async def run_worker(
+    settings: Settings,
+    *,
+    worker_id: str | None = None,
+    messenger: MessengerPort | None = None,
+    stop: asyncio.Event | None = None,
+    intervals: SweepIntervals | None = None,
+    clock: Clock | None = None,
+) -> None:
     """Run the sweeps, sending through the Teams messenger (or ``messenger``: tests), until SIGTERM or SIGINT (or
     ``stop`` is set); then running sweeps finish and everything built here is closed."""
     check_database(settings)
-    built = compose(settings, role="worker", clock=clock, messenger=messenger, worker_id=worker_id,
-                    intervals=intervals)
+    built = compose(
+        settings, role="worker", clock=clock, messenger=messenger, worker_id=worker_id, intervals=intervals
+    )
     service = built.scheduler
     assert service is not None  # the worker role always has one
     stop = stop or asyncio.Event()
@@ -48,10 +55,16 @@ async def run_worker(settings: Settings, *, worker_id: str | None = None, messen
             except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
                 pass
         await service.start()
-        if settings.worker_metrics_port and built.app.metrics is not None:  # Prometheus /metrics for this worker
+        if (
+            settings.worker_metrics_port and built.app.metrics is not None
+        ):  # Prometheus /metrics for this worker
             metrics_server = await start_metrics_server(
-                built.app.metrics, host=settings.host, port=settings.worker_metrics_port,
-                token=settings.metrics_token.get_secret_value(), healthy=lambda: service.running)
+                built.app.metrics,
+                host=settings.host,
+                port=settings.worker_metrics_port,
+                token=settings.metrics_token.get_secret_value(),
+                healthy=lambda: service.running,
+            )
         await stop.wait()
         log.info("scheduler worker %s stopping", service.worker_id)
     finally:
@@ -69,10 +82,14 @@ def check_database(settings: Settings) -> None:
     try:
         at = current(settings.database_url)
     except SQLAlchemyError as exc:  # the URL may hold a password: not repeated here
-        raise TsmError(f"Cannot open the database ({type(exc).__name__}): check TSM_DATABASE_URL, and that the "
-                       "database server is running.") from exc
+        raise TsmError(
+            f"Cannot open the database ({type(exc).__name__}): check TSM_DATABASE_URL, and that the "
+            "database server is running."
+        ) from exc
     if at != head:
-        raise TsmError(f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first.")
+        raise TsmError(
+            f"The database is at migration {at or 'none'}, not {head}: run `tsm db upgrade` first."
+        )
 
 
 def _migration_head() -> str | None:

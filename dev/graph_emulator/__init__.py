@@ -4,14 +4,21 @@ Point msgraph-sdk at ``emulator.graph_url``; drive the emulator through its meth
 """
 
 from .app import (
-           CONTROL_PREFIX,
-           GRAPH_PREFIX,
-           MAX_SCHEDULES,
-           MAX_SUBSCRIPTION_MINUTES,
-           Fault,
-           GraphEmulator,
-           GraphError,
+    CONTROL_PREFIX,
+    GRAPH_PREFIX,
+    MAX_SCHEDULES,
+    MAX_SUBSCRIPTION_MINUTES,
+    Fault,
+    GraphEmulator,
+    GraphError,
 )
 
-__all__ = ["CONTROL_PREFIX", "GRAPH_PREFIX", "MAX_SCHEDULES", "MAX_SUBSCRIPTION_MINUTES", "Fault", "GraphEmulator",
-           "GraphError"]
+__all__ = [
+    "CONTROL_PREFIX",
+    "GRAPH_PREFIX",
+    "MAX_SCHEDULES",
+    "MAX_SUBSCRIPTION_MINUTES",
+    "Fault",
+    "GraphEmulator",
+    "GraphError",
+]

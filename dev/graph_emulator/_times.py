@@ -84,11 +84,13 @@ def parse_dttz(value: object) -> tuple[datetime, str]:
 def fmt_dttz(value: datetime, tz_name: str = "UTC") -> dict[str, str]:
     """Graph's rendering: local wall time with seven fraction digits, and the zone's name."""
     local = value.astimezone(zone(tz_name))
-    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond:06d}0", "timeZone": tz_name}
+    return {
+        "dateTime": local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond:06d}0",
+        "timeZone": tz_name,
+    }
 
 
 def fmt_instant(value: datetime) -> str:
     """Graph's UTC timestamp: ``2026-11-02T09:00:00.1234567Z``."""
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
-

@@ -45,13 +45,19 @@ SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 RESPONSES = ("none", "organizer", "tentativelyAccepted", "accepted", "declined", "notResponded")
 CHANGE_TYPES = ("created", "updated", "deleted")
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
-JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+JSON_CONTENT_TYPE = (
+    "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+)
 NEVER = "0001-01-01T00:00:00Z"
-RAOP_MESSAGE = "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
+RAOP_MESSAGE = (
+    "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings."
+)
 
 # Exchange's precedence when events overlap in one availabilityView slot.
 _RANK = {"free": 0, "unknown": 0, "workingElsewhere": 1, "tentative": 2, "busy": 3, "oof": 4}
-_RESOURCE = re.compile(r"^/?users/(?P<user>[^/]+)/(?:events|calendar/events|calendars/[^/]+/events)$", re.IGNORECASE)
+_RESOURCE = re.compile(
+    r"^/?users/(?P<user>[^/]+)/(?:events|calendar/events|calendars/[^/]+/events)$", re.IGNORECASE
+)
 _DEFAULT_TENANT = "6a1f8a2e-3c4b-4f5d-9e6f-7a8b9c0d1e2f"
 _DEFAULT_APP = "0f3c1c2a-6b1e-4d8e-9a57-6a2b0d4e9c11"
 
@@ -67,15 +73,26 @@ class GraphError(Exception):
         self.headers = headers or {}
 
 
-def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                    request_id: str | None = None, client_request_id: str | None = None) -> web.Response:
+def _error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = None,
+    client_request_id: str | None = None,
+) -> web.Response:
     request_id = request_id or str(uuid.uuid4())
-    inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": request_id,
-             "client-request-id": client_request_id or request_id}
+    inner = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": request_id,
+        "client-request-id": client_request_id or request_id,
+    }
     body = {"error": {"code": code, "message": message, "innerError": inner}}
     all_headers = {"request-id": request_id, "client-request-id": client_request_id or request_id}
     all_headers.update(headers or {})
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=all_headers)
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", headers=all_headers
+    )
 
 
 def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -122,14 +139,18 @@ class _Mailbox:
     tombstones: dict[str, _Event] = field(default_factory=dict)
     transactions: dict[str, str] = field(default_factory=dict)
     forbidden: bool = False
-    working_hours: dict[str, Any] = field(default_factory=lambda: {
-        "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-        "startTime": "08:00:00.0000000",
-        "endTime": "17:00:00.0000000",
-        "timeZone": {"name": "GMT Standard Time"},
-    })
+    working_hours: dict[str, Any] = field(
+        default_factory=lambda: {
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "startTime": "08:00:00.0000000",
+            "endTime": "17:00:00.0000000",
+            "timeZone": {"name": "GMT Standard Time"},
+        }
+    )
     in_flight: int = 0
-    peak_in_flight: int = 0  # the most requests for this mailbox ever in flight at once (since reset_counters)
+    peak_in_flight: int = (
+        0  # the most requests for this mailbox ever in flight at once (since reset_counters)
+    )
 
 
 @dataclass
@@ -170,12 +191,23 @@ class Fault:
     message: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and self.method in ("*", method.upper()) and re.search(self.path, path) is not None
+        return (
+            self.count > 0 and self.method in ("*", method.upper()) and re.search(self.path, path) is not None
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "method": self.method, "path": self.path, "status": self.status, "count": self.count,
-                "retryAfter": self.retry_after, "delay": self.delay, "afterPerform": self.after_perform,
-                "code": self.code, "message": self.message}
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "count": self.count,
+            "retryAfter": self.retry_after,
+            "delay": self.delay,
+            "afterPerform": self.after_perform,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 _DEFAULT_FAULT_ERRORS = {
@@ -295,7 +327,9 @@ class GraphEmulator:
         self._faults: list[Fault] = []
         self._counters: Counter[tuple[str, str]] = Counter()
         self._seq = 0
-        self._epoch = secrets.token_hex(4)  # in delta tokens: reset/expire_delta_tokens invalidates older ones
+        self._epoch = secrets.token_hex(
+            4
+        )  # in delta tokens: reset/expire_delta_tokens invalidates older ones
         self._delta_rounds: dict[str, dict[str, Any]] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=5000)
         """Every Graph request: method, path, route, query, body, headers of interest, status."""
@@ -412,7 +446,9 @@ class GraphEmulator:
         ev = mb.events.get(event_id)
         return self._render(mb, ev) if ev else None
 
-    def _render(self, mb: _Mailbox, ev: _Event, tz_name: str = "UTC", select: set[str] | None = None) -> dict[str, Any]:
+    def _render(
+        self, mb: _Mailbox, ev: _Event, tz_name: str = "UTC", select: set[str] | None = None
+    ) -> dict[str, Any]:
         data = copy.deepcopy(ev.data)
         out: dict[str, Any] = {"@odata.etag": f'W/"{data.get("changeKey", "")}"', "id": ev.id}
         out.update(data)
@@ -437,15 +473,34 @@ class GraphEmulator:
             ev.data["changeKey"] = _change_key()
         self._notify(mb, ev, change)
 
-    def _apply(self, mb: _Mailbox, ev: _Event, changes: dict[str, Any], *, seeding: bool, creating: bool) -> None:
+    def _apply(
+        self, mb: _Mailbox, ev: _Event, changes: dict[str, Any], *, seeding: bool, creating: bool
+    ) -> None:
         """Apply Graph event properties (create or PATCH semantics) to ``ev``.
 
         ``seeding``: a test control, not a Graph client: read-only properties (organizer, isOrganizer,
         onlineMeeting, attendees' status, ...) may be set too."""
         changes = {_lower_camel(k): v for k, v in changes.items() if not k.startswith("@odata")}
-        read_only = {"id", "createdDateTime", "lastModifiedDateTime", "changeKey", "iCalUId", "uid", "webLink",
-                     "onlineMeeting", "onlineMeetingUrl", "type", "seriesMasterId", "organizer", "responseStatus",
-                     "isOrganizer", "bodyPreview", "hasAttachments", "originalStartTimeZone", "originalEndTimeZone"}
+        read_only = {
+            "id",
+            "createdDateTime",
+            "lastModifiedDateTime",
+            "changeKey",
+            "iCalUId",
+            "uid",
+            "webLink",
+            "onlineMeeting",
+            "onlineMeetingUrl",
+            "type",
+            "seriesMasterId",
+            "organizer",
+            "responseStatus",
+            "isOrganizer",
+            "bodyPreview",
+            "hasAttachments",
+            "originalStartTimeZone",
+            "originalEndTimeZone",
+        }
         if seeding:
             read_only = {"id", "changeKey", "lastModifiedDateTime", "bodyPreview"}
         old_start, old_end = ev.start, ev.end
@@ -457,21 +512,28 @@ class GraphEmulator:
                 ev.end, tz = parse_dttz(changes.pop("end"))
                 ev.data["originalEndTimeZone"] = tz
         except BadTimeZone as exc:
-            raise GraphError(400, "TimeZoneNotSupportedException",
-                             f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{exc}'.") from exc
+            raise GraphError(
+                400,
+                "TimeZoneNotSupportedException",
+                f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{exc}'.",
+            ) from exc
         except (ValueError, TypeError) as exc:
-            raise GraphError(400, "ErrorInvalidRequest", f"Cannot read the start or end date-time: {exc}.") from exc
+            raise GraphError(
+                400, "ErrorInvalidRequest", f"Cannot read the start or end date-time: {exc}."
+            ) from exc
         if ev.end < ev.start:
-            raise GraphError(400, "ErrorInvalidRequest", "The end date you entered occurs before the start date.")
+            raise GraphError(
+                400, "ErrorInvalidRequest", "The end date you entered occurs before the start date."
+            )
         if "showAs" in changes and changes["showAs"] not in SHOW_AS:
-            raise GraphError(400, "RequestBodyRead",
-                             f"Requested value '{changes['showAs']}' was not found.")
+            raise GraphError(400, "RequestBodyRead", f"Requested value '{changes['showAs']}' was not found.")
         moved = not creating and (ev.start != old_start or ev.end != old_end)
         statuses_given = seeding and "attendees" in changes
 
         if "attendees" in changes:
-            ev.data["attendees"] = self._attendees(changes.pop("attendees") or [], ev.data.get("attendees") or [],
-                                                   keep_given_status=seeding)
+            ev.data["attendees"] = self._attendees(
+                changes.pop("attendees") or [], ev.data.get("attendees") or [], keep_given_status=seeding
+            )
         if moved and not statuses_given and self.reset_responses_on_move:
             for attendee in ev.data.get("attendees", []):
                 attendee["status"] = {"response": "none", "time": NEVER}
@@ -479,13 +541,21 @@ class GraphEmulator:
             body = changes.pop("body") or {}
             content = str(body.get("content") or "")
             ev.data["body"] = {"contentType": body.get("contentType") or "text", "content": content}
-            text = re.sub(r"<[^>]+>", " ", content) if ev.data["body"]["contentType"].lower() == "html" else content
+            text = (
+                re.sub(r"<[^>]+>", " ", content)
+                if ev.data["body"]["contentType"].lower() == "html"
+                else content
+            )
             ev.data["bodyPreview"] = re.sub(r"\s+", " ", text).strip()[:255]
         if "location" in changes:
             loc = changes.pop("location") or {}
-            full = {"displayName": loc.get("displayName") or "", "locationType": loc.get("locationType") or "default",
-                    "uniqueIdType": "private" if loc.get("displayName") else "unknown", "address": loc.get("address") or {},
-                    "coordinates": loc.get("coordinates") or {}}
+            full = {
+                "displayName": loc.get("displayName") or "",
+                "locationType": loc.get("locationType") or "default",
+                "uniqueIdType": "private" if loc.get("displayName") else "unknown",
+                "address": loc.get("address") or {},
+                "coordinates": loc.get("coordinates") or {},
+            }
             if loc.get("displayName"):
                 full["uniqueId"] = loc.get("uniqueId") or loc["displayName"]
             ev.data["location"] = full
@@ -497,8 +567,9 @@ class GraphEmulator:
             ev.data[key] = value
         self._online_meeting(mb, ev)
 
-    def _attendees(self, given: list[dict[str, Any]], previous: list[dict[str, Any]], *,
-                   keep_given_status: bool) -> list[dict[str, Any]]:
+    def _attendees(
+        self, given: list[dict[str, Any]], previous: list[dict[str, Any]], *, keep_given_status: bool
+    ) -> list[dict[str, Any]]:
         before = {str((a.get("emailAddress") or {}).get("address", "")).lower(): a for a in previous}
         out = []
         for attendee in given:
@@ -509,8 +580,13 @@ class GraphEmulator:
             status = (before.get(address.lower()) or {}).get("status") or {"response": "none", "time": NEVER}
             if keep_given_status and attendee.get("status"):
                 status = attendee["status"]
-            out.append({"type": attendee.get("type") or "required", "status": copy.deepcopy(status),
-                        "emailAddress": {"name": email.get("name") or address, "address": address}})
+            out.append(
+                {
+                    "type": attendee.get("type") or "required",
+                    "status": copy.deepcopy(status),
+                    "emailAddress": {"name": email.get("name") or address, "address": address},
+                }
+            )
         return out
 
     def _online_meeting(self, mb: _Mailbox, ev: _Event) -> None:
@@ -533,7 +609,9 @@ class GraphEmulator:
 
     def _fill_join_url(self, mb: _Mailbox, ev: _Event) -> None:
         thread = base64.urlsafe_b64encode(secrets.token_bytes(27)).decode()
-        context = quote(json.dumps({"Tid": self.tenant_id, "Oid": mb.user_id}, separators=(",", ":")), safe="")
+        context = quote(
+            json.dumps({"Tid": self.tenant_id, "Oid": mb.user_id}, separators=(",", ":")), safe=""
+        )
         ev.data["onlineMeeting"] = {
             "joinUrl": f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0?context={context}",
             "conferenceId": str(secrets.randbelow(10**9)).zfill(9),
@@ -548,25 +626,57 @@ class GraphEmulator:
         if txn and txn in mb.transactions and mb.transactions[txn] in mb.events:
             return mb.events[mb.transactions[txn]], False
         if "start" not in {_lower_camel(k) for k in body} or "end" not in {_lower_camel(k) for k in body}:
-            raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. The start and end times are required.")
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. The start and end times are required.",
+            )
         now = self.now()
         event_id = str(body.pop("id")) if seeding and body.get("id") else _new_event_id()
         uid = "040000008200E00074C5B7101A82E00800000000" + secrets.token_hex(28).upper()
         data: dict[str, Any] = {
-            "createdDateTime": fmt_instant(now), "lastModifiedDateTime": fmt_instant(now), "changeKey": _change_key(),
-            "categories": [], "transactionId": txn or None, "originalStartTimeZone": "UTC", "originalEndTimeZone": "UTC",
-            "iCalUId": uid, "uid": uid, "reminderMinutesBeforeStart": 15, "isReminderOn": True,
-            "hasAttachments": False, "subject": "", "bodyPreview": "", "importance": "normal", "sensitivity": "normal",
-            "isAllDay": False, "isCancelled": False, "isOrganizer": True, "responseRequested": True,
-            "seriesMasterId": None, "showAs": "busy", "type": "singleInstance",
+            "createdDateTime": fmt_instant(now),
+            "lastModifiedDateTime": fmt_instant(now),
+            "changeKey": _change_key(),
+            "categories": [],
+            "transactionId": txn or None,
+            "originalStartTimeZone": "UTC",
+            "originalEndTimeZone": "UTC",
+            "iCalUId": uid,
+            "uid": uid,
+            "reminderMinutesBeforeStart": 15,
+            "isReminderOn": True,
+            "hasAttachments": False,
+            "subject": "",
+            "bodyPreview": "",
+            "importance": "normal",
+            "sensitivity": "normal",
+            "isAllDay": False,
+            "isCancelled": False,
+            "isOrganizer": True,
+            "responseRequested": True,
+            "seriesMasterId": None,
+            "showAs": "busy",
+            "type": "singleInstance",
             "webLink": f"https://outlook.office365.com/owa/?itemid={quote(event_id)}&exvsurl=1&path=/calendar/item",
-            "onlineMeetingUrl": None, "isOnlineMeeting": False, "onlineMeetingProvider": "unknown",
-            "allowNewTimeProposals": True, "isDraft": False, "hideAttendees": False, "recurrence": None,
+            "onlineMeetingUrl": None,
+            "isOnlineMeeting": False,
+            "onlineMeetingProvider": "unknown",
+            "allowNewTimeProposals": True,
+            "isDraft": False,
+            "hideAttendees": False,
+            "recurrence": None,
             "responseStatus": {"response": "organizer", "time": NEVER},
             "body": {"contentType": "html", "content": ""},
-            "location": {"displayName": "", "locationType": "default", "uniqueIdType": "unknown", "address": {},
-                         "coordinates": {}},
-            "locations": [], "attendees": [],
+            "location": {
+                "displayName": "",
+                "locationType": "default",
+                "uniqueIdType": "unknown",
+                "address": {},
+                "coordinates": {},
+            },
+            "locations": [],
+            "attendees": [],
             "organizer": {"emailAddress": {"name": mb.display_name, "address": mb.upn}},
             "onlineMeeting": None,
         }
@@ -579,7 +689,9 @@ class GraphEmulator:
         self._touch(mb, ev, "created")
         return ev, True
 
-    def _update(self, mb: _Mailbox, event_id: str, changes: dict[str, Any], *, seeding: bool = False) -> _Event:
+    def _update(
+        self, mb: _Mailbox, event_id: str, changes: dict[str, Any], *, seeding: bool = False
+    ) -> _Event:
         ev = self._get_event(mb, event_id)
         self._apply(mb, ev, changes, seeding=seeding, creating=False)
         self._touch(mb, ev, "updated")
@@ -594,8 +706,16 @@ class GraphEmulator:
 
     # ------------------------------------------------------------------ events: test controls
 
-    def seed_event(self, mailbox: str, *, start: Any, end: Any, subject: str = "Busy", show_as: str = "busy",
-                   **fields: Any) -> dict[str, Any]:
+    def seed_event(
+        self,
+        mailbox: str,
+        *,
+        start: Any,
+        end: Any,
+        subject: str = "Busy",
+        show_as: str = "busy",
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Put an event in a mailbox as if it were already there (notifies subscribers: ``created``).
 
         ``start``/``end``: aware datetimes, ISO strings (UTC if no offset) or Graph ``{"dateTime", "timeZone"}``.
@@ -610,8 +730,9 @@ class GraphEmulator:
         ev, _ = self._create(mb, body, seeding=True)
         return self._render(mb, ev)
 
-    def set_response(self, mailbox: str, event_id: str, attendee: str, response: str,
-                     comment: str | None = None) -> dict[str, Any]:
+    def set_response(
+        self, mailbox: str, event_id: str, attendee: str, response: str, comment: str | None = None
+    ) -> dict[str, Any]:
         """An attendee answers: the organizer's copy changes (``updated`` notification), as in Graph."""
         if response not in RESPONSES:
             raise ValueError(f"response must be one of {RESPONSES}")
@@ -661,28 +782,59 @@ class GraphEmulator:
 
     # ------------------------------------------------------------------ faults and counters
 
-    def inject_fault(self, method: str = "*", path: str = ".*", *, status: int | None = 503, count: int = 1,
-                     retry_after: float | None = None, delay: float = 0.0, after_perform: bool = False,
-                     code: str | None = None, message: str | None = None) -> Fault:
+    def inject_fault(
+        self,
+        method: str = "*",
+        path: str = ".*",
+        *,
+        status: int | None = 503,
+        count: int = 1,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        after_perform: bool = False,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> Fault:
         """The next ``count`` Graph requests matching ``method`` ("*" any) and ``path`` (a regex searched in the
         decoded path, e.g. ``r"/users/[^/]+/events$"``) wait ``delay`` seconds, then are answered ``status``
         (``Retry-After: retry_after`` if given; 429 gets 1 s unless told) — after being carried out when
         ``after_perform``. ``status=None`` only delays. Faults are tried in the order injected."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(id=uuid.uuid4().hex[:12], method=method.upper(), path=path, status=status, count=count,
-                      retry_after=retry_after, delay=delay, after_perform=after_perform, code=code, message=message)
+        fault = Fault(
+            id=uuid.uuid4().hex[:12],
+            method=method.upper(),
+            path=path,
+            status=status,
+            count=count,
+            retry_after=retry_after,
+            delay=delay,
+            after_perform=after_perform,
+            code=code,
+            message=message,
+        )
         re.compile(path)
         self._faults.append(fault)
         return fault
 
-    def throttle(self, method: str = "*", path: str = ".*", *, count: int = 1, retry_after: float = 1) -> Fault:
+    def throttle(
+        self, method: str = "*", path: str = ".*", *, count: int = 1, retry_after: float = 1
+    ) -> Fault:
         return self.inject_fault(method, path, status=429, count=count, retry_after=retry_after)
 
-    def fail(self, method: str = "*", path: str = ".*", *, status: int = 503, count: int = 1,
-             after_perform: bool = False, retry_after: float | None = None) -> Fault:
-        return self.inject_fault(method, path, status=status, count=count, after_perform=after_perform,
-                                 retry_after=retry_after)
+    def fail(
+        self,
+        method: str = "*",
+        path: str = ".*",
+        *,
+        status: int = 503,
+        count: int = 1,
+        after_perform: bool = False,
+        retry_after: float | None = None,
+    ) -> Fault:
+        return self.inject_fault(
+            method, path, status=status, count=count, after_perform=after_perform, retry_after=retry_after
+        )
 
     def slow(self, method: str = "*", path: str = ".*", *, seconds: float, count: int = 1) -> Fault:
         return self.inject_fault(method, path, status=None, count=count, delay=seconds)
@@ -699,8 +851,11 @@ class GraphEmulator:
         return dict(self._counters)
 
     def count(self, method: str | None = None, template: str | None = None) -> int:
-        return sum(n for (m, t), n in self._counters.items()
-                   if (method is None or m == method.upper()) and (template is None or t == template))
+        return sum(
+            n
+            for (m, t), n in self._counters.items()
+            if (method is None or m == method.upper()) and (template is None or t == template)
+        )
 
     def reset_counters(self) -> None:
         self._counters.clear()
@@ -718,12 +873,21 @@ class GraphEmulator:
 
     def _render_subscription(self, sub: _Subscription) -> dict[str, Any]:
         return {
-            "id": sub.id, "resource": sub.resource, "applicationId": self.application_id,
-            "changeType": sub.change_type, "clientState": sub.client_state, "notificationUrl": sub.notification_url,
-            "notificationQueryOptions": None, "lifecycleNotificationUrl": sub.lifecycle_url,
-            "expirationDateTime": fmt_instant(sub.expiration), "creatorId": self.application_id,
-            "includeResourceData": False, "latestSupportedTlsVersion": "v1_2", "encryptionCertificate": None,
-            "encryptionCertificateId": None, "notificationUrlAppId": None,
+            "id": sub.id,
+            "resource": sub.resource,
+            "applicationId": self.application_id,
+            "changeType": sub.change_type,
+            "clientState": sub.client_state,
+            "notificationUrl": sub.notification_url,
+            "notificationQueryOptions": None,
+            "lifecycleNotificationUrl": sub.lifecycle_url,
+            "expirationDateTime": fmt_instant(sub.expiration),
+            "creatorId": self.application_id,
+            "includeResourceData": False,
+            "latestSupportedTlsVersion": "v1_2",
+            "encryptionCertificate": None,
+            "encryptionCertificateId": None,
+            "notificationUrlAppId": None,
         }
 
     def _notify(self, mb: _Mailbox, ev: _Event, change: str) -> None:
@@ -736,9 +900,15 @@ class GraphEmulator:
             if change != "deleted":
                 resource_data["@odata.etag"] = f'W/"{ev.data.get("changeKey", "")}"'
             resource_data["id"] = ev.id
-            item = {"subscriptionId": sub.id, "subscriptionExpirationDateTime": fmt_instant(sub.expiration),
-                    "changeType": change, "resource": resource, "resourceData": resource_data,
-                    "clientState": sub.client_state, "tenantId": self.tenant_id}
+            item = {
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": fmt_instant(sub.expiration),
+                "changeType": change,
+                "resource": resource,
+                "resourceData": resource_data,
+                "clientState": sub.client_state,
+                "tenantId": self.tenant_id,
+            }
             sub.queue.put_nowait((sub.notification_url, {"value": [item]}, "change"))
 
     def send_lifecycle_event(self, subscription_id: str, event: str = "reauthorizationRequired") -> None:
@@ -749,8 +919,13 @@ class GraphEmulator:
         sub = self._subscriptions[subscription_id]
         if not sub.lifecycle_url:
             raise ValueError("the subscription has no lifecycleNotificationUrl")
-        item = {"subscriptionId": sub.id, "subscriptionExpirationDateTime": fmt_instant(sub.expiration),
-                "tenantId": self.tenant_id, "clientState": sub.client_state, "lifecycleEvent": event}
+        item = {
+            "subscriptionId": sub.id,
+            "subscriptionExpirationDateTime": fmt_instant(sub.expiration),
+            "tenantId": self.tenant_id,
+            "clientState": sub.client_state,
+            "lifecycleEvent": event,
+        }
         sub.queue.put_nowait((sub.lifecycle_url, {"value": [item]}, "lifecycle"))
         if event == "subscriptionRemoved":
             del self._subscriptions[sub.id]
@@ -761,7 +936,9 @@ class GraphEmulator:
         queues = [s.queue for s in self._subscriptions.values()]
         await asyncio.wait_for(asyncio.gather(*(q.join() for q in queues)), within)
 
-    async def wait_notifications(self, count: int, within: float = 10.0, *, ok_only: bool = True) -> list[dict[str, Any]]:
+    async def wait_notifications(
+        self, count: int, within: float = 10.0, *, ok_only: bool = True
+    ) -> list[dict[str, Any]]:
         """Wait until at least ``count`` notification POSTs (successful ones, unless told) have been made."""
         deadline = time.monotonic() + within
         while True:
@@ -793,13 +970,23 @@ class GraphEmulator:
         for attempt, delay in enumerate(delays, start=1):
             if delay:
                 await asyncio.sleep(delay)
-            entry: dict[str, Any] = {"subscriptionId": subscription_id, "url": url, "payload": payload, "kind": kind,
-                                     "attempt": attempt, "status": None, "ok": False, "error": None,
-                                     "time": fmt_instant(self.now())}
+            entry: dict[str, Any] = {
+                "subscriptionId": subscription_id,
+                "url": url,
+                "payload": payload,
+                "kind": kind,
+                "attempt": attempt,
+                "status": None,
+                "ok": False,
+                "error": None,
+                "time": fmt_instant(self.now()),
+            }
             started = time.monotonic()
             try:
                 async with self._session.post(
-                    url, data=json.dumps(payload), headers={"Content-Type": "application/json; charset=utf-8"},
+                    url,
+                    data=json.dumps(payload),
+                    headers={"Content-Type": "application/json; charset=utf-8"},
                     timeout=aiohttp.ClientTimeout(total=self.notification_timeout),
                 ) as resp:
                     await resp.read()
@@ -816,11 +1003,15 @@ class GraphEmulator:
         """Graph's handshake: POST url?validationToken=...; wants 200, text/plain, the token, within the timeout.
         Returns None when it passed, else why not."""
         assert self._session is not None
-        token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
+        token = (
+            f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
+        )
         target = url + ("&" if "?" in url else "?") + urlencode({"validationToken": token})
         try:
             async with self._session.post(
-                target, data=b"", headers={"Content-Type": "text/plain; charset=utf-8"},
+                target,
+                data=b"",
+                headers={"Content-Type": "text/plain; charset=utf-8"},
                 timeout=aiohttp.ClientTimeout(total=self.validation_timeout),
             ) as resp:
                 text = await resp.text()
@@ -839,7 +1030,7 @@ class GraphEmulator:
     # ------------------------------------------------------------------ HTTP: Graph dispatch
 
     async def _dispatch(self, request: web.Request) -> web.Response:
-        rel = request.path[len(GRAPH_PREFIX):]
+        rel = request.path[len(GRAPH_PREFIX) :]
         route = match = None
         path_exists = False
         for candidate in _ROUTES:
@@ -853,20 +1044,38 @@ class GraphEmulator:
         request_id = str(uuid.uuid4())
         if route is None or match is None:
             if path_exists:
-                return _error_response(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed.",
-                                       request_id=request_id, client_request_id=client_request_id)
+                return _error_response(
+                    405,
+                    "Request_BadRequest",
+                    f"The HTTP method '{request.method}' is not allowed.",
+                    request_id=request_id,
+                    client_request_id=client_request_id,
+                )
             segment = rel.strip("/").split("/")[-1]
-            return _error_response(400, "BadRequest", f"Resource not found for the segment '{segment}'.",
-                                   request_id=request_id, client_request_id=client_request_id)
+            return _error_response(
+                400,
+                "BadRequest",
+                f"Resource not found for the segment '{segment}'.",
+                request_id=request_id,
+                client_request_id=client_request_id,
+            )
         self._counters[(request.method, route.template)] += 1
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        entry = {"method": request.method, "path": request.path, "route": route.template,
-                 "query": dict(request.query), "body": body, "retryAttempt": request.headers.get("Retry-Attempt"),
-                 "clientRequestId": client_request_id, "status": None, "time": fmt_instant(self.now())}
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "route": route.template,
+            "query": dict(request.query),
+            "body": body,
+            "retryAttempt": request.headers.get("Retry-Attempt"),
+            "clientRequestId": client_request_id,
+            "status": None,
+            "time": fmt_instant(self.now()),
+        }
         self.requests.append(entry)
         params = match.groupdict()
         resp = await self._handle(request, route, params, request_id, client_request_id)
@@ -876,8 +1085,14 @@ class GraphEmulator:
         entry["status"] = resp.status
         return resp
 
-    async def _handle(self, request: web.Request, route: _Route, params: dict[str, str], request_id: str,
-                      client_request_id: str | None) -> web.Response:
+    async def _handle(
+        self,
+        request: web.Request,
+        route: _Route,
+        params: dict[str, str],
+        request_id: str,
+        client_request_id: str | None,
+    ) -> web.Response:
         fault = next((f for f in self._faults if f.matches(request.method, request.path)), None)
         if fault:
             fault.count -= 1
@@ -887,8 +1102,12 @@ class GraphEmulator:
             # A request is in flight for its mailbox from arrival to answer, slow (fault delay) answers included.
             if mb is not None:
                 if self.mailbox_concurrency is not None and mb.in_flight >= self.mailbox_concurrency:
-                    raise GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
-                                     {"Retry-After": "1"})
+                    raise GraphError(
+                        429,
+                        "ApplicationThrottled",
+                        "Application is over its MailboxConcurrency limit.",
+                        {"Retry-After": "1"},
+                    )
                 mb.in_flight += 1
                 mb.peak_in_flight = max(mb.peak_in_flight, mb.in_flight)
                 counted = True
@@ -903,7 +1122,9 @@ class GraphEmulator:
                 return self._fault_response(fault, request_id, client_request_id)
             return resp
         except GraphError as err:
-            return _error_response(err.status, err.code, err.message, err.headers, request_id, client_request_id)
+            return _error_response(
+                err.status, err.code, err.message, err.headers, request_id, client_request_id
+            )
         finally:
             if counted and mb is not None:
                 mb.in_flight -= 1
@@ -911,17 +1132,24 @@ class GraphEmulator:
     def _fault_response(self, fault: Fault, request_id: str, client_request_id: str | None) -> web.Response:
         status = fault.status or 503
         code, message = _DEFAULT_FAULT_ERRORS.get(status, ("UnknownError", "Injected fault."))
-        headers = {"Retry-After": _retry_after_text(fault.retry_after)} if fault.retry_after is not None else {}
-        return _error_response(status, fault.code or code, fault.message or message, headers, request_id,
-                               client_request_id)
+        headers = (
+            {"Retry-After": _retry_after_text(fault.retry_after)} if fault.retry_after is not None else {}
+        )
+        return _error_response(
+            status, fault.code or code, fault.message or message, headers, request_id, client_request_id
+        )
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else {}
         except ValueError as exc:
-            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
-                                                "header is set and payload is of valid JSON format.") from exc
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Unable to read JSON request payload. Please ensure Content-Type "
+                "header is set and payload is of valid JSON format.",
+            ) from exc
         if not isinstance(body, dict):
             raise GraphError(400, "BadRequest", "The request body must be a JSON object.")
         return body
@@ -960,8 +1188,15 @@ class GraphEmulator:
 
     async def _h_get_user(self, request: web.Request, p: dict[str, str]) -> web.Response:
         mb = self._mailbox(p["user"])
-        return _json_response({"@odata.context": f"{self._base(request)}/$metadata#users/$entity", "id": mb.user_id,
-                               "userPrincipalName": mb.upn, "mail": mb.upn, "displayName": mb.display_name})
+        return _json_response(
+            {
+                "@odata.context": f"{self._base(request)}/$metadata#users/$entity",
+                "id": mb.user_id,
+                "userPrincipalName": mb.upn,
+                "mail": mb.upn,
+                "displayName": mb.display_name,
+            }
+        )
 
     async def _h_get_schedule(self, request: web.Request, p: dict[str, str]) -> web.Response:
         # Graph documents camelCase; msgraph-sdk sends PascalCase. OData action parameters are matched
@@ -969,32 +1204,54 @@ class GraphEmulator:
         body = {k.lower(): v for k, v in (await self._body(request)).items()}
         schedules = body.get("schedules")
         if not isinstance(schedules, list) or not schedules or not all(isinstance(s, str) for s in schedules):
-            raise GraphError(400, "ErrorInvalidParameter", "The parameter 'Schedules' must be a non-empty list of SMTP addresses.")
+            raise GraphError(
+                400,
+                "ErrorInvalidParameter",
+                "The parameter 'Schedules' must be a non-empty list of SMTP addresses.",
+            )
         if len(schedules) > MAX_SCHEDULES:
-            raise GraphError(400, "ErrorInvalidParameter",
-                             f"The number of schedules requested ({len(schedules)}) exceeds the limit of {MAX_SCHEDULES}.")
+            raise GraphError(
+                400,
+                "ErrorInvalidParameter",
+                f"The number of schedules requested ({len(schedules)}) exceeds the limit of {MAX_SCHEDULES}.",
+            )
         try:
             start, _ = parse_dttz(body.get("starttime"))
             end, _ = parse_dttz(body.get("endtime"))
         except BadTimeZone as exc:
-            raise GraphError(400, "TimeZoneNotSupportedException",
-                             f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{exc}'.") from exc
+            raise GraphError(
+                400,
+                "TimeZoneNotSupportedException",
+                f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{exc}'.",
+            ) from exc
         except (ValueError, TypeError) as exc:
-            raise GraphError(400, "ErrorInvalidParameter", "The parameters 'StartTime' and 'EndTime' are required.") from exc
+            raise GraphError(
+                400, "ErrorInvalidParameter", "The parameters 'StartTime' and 'EndTime' are required."
+            ) from exc
         try:
             interval = int(body.get("availabilityviewinterval") or 30)
         except (TypeError, ValueError) as exc:
-            raise GraphError(400, "ErrorInvalidParameter", "AvailabilityViewInterval must be a number of minutes.") from exc
+            raise GraphError(
+                400, "ErrorInvalidParameter", "AvailabilityViewInterval must be a number of minutes."
+            ) from exc
         if not 5 <= interval <= 1440:
-            raise GraphError(400, "ErrorInvalidParameter", "AvailabilityViewInterval must be between 5 and 1440 minutes.")
+            raise GraphError(
+                400, "ErrorInvalidParameter", "AvailabilityViewInterval must be between 5 and 1440 minutes."
+            )
         if end <= start:
-            raise GraphError(400, "ErrorInvalidTimeInterval",
-                             "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.")
+            raise GraphError(
+                400,
+                "ErrorInvalidTimeInterval",
+                "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+            )
         if end - start > MAX_SCHEDULE_WINDOW:
             days = math.ceil((end - start) / timedelta(days=1))
-            raise GraphError(400, "ErrorTimeIntervalTooBig",
-                             "The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. "
-                             f"The allowed limit = 62 days; the actual limit = {days} days.")
+            raise GraphError(
+                400,
+                "ErrorTimeIntervalTooBig",
+                "The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. "
+                f"The allowed limit = 62 days; the actual limit = {days} days.",
+            )
         tz_name = self._tz(request)
         step = timedelta(minutes=interval)
         slots = math.ceil((end - start) / step)
@@ -1003,13 +1260,24 @@ class GraphEmulator:
             mb = self._mailbox(schedule_id)
             if mb.forbidden:
                 # Emulator's choice: a per-schedule error, as Graph reports other per-mailbox failures.
-                value.append({"scheduleId": schedule_id, "availabilityView": "",
-                              "error": {"message": RAOP_MESSAGE, "responseCode": "ErrorAccessDenied"},
-                              "scheduleItems": [], "workingHours": None})
+                value.append(
+                    {
+                        "scheduleId": schedule_id,
+                        "availabilityView": "",
+                        "error": {"message": RAOP_MESSAGE, "responseCode": "ErrorAccessDenied"},
+                        "scheduleItems": [],
+                        "workingHours": None,
+                    }
+                )
                 continue
-            events = sorted((e for e in mb.events.values()
-                             if e.start < end and e.end > start and not e.data.get("isCancelled")),
-                            key=lambda e: (e.start, e.id))
+            events = sorted(
+                (
+                    e
+                    for e in mb.events.values()
+                    if e.start < end and e.end > start and not e.data.get("isCancelled")
+                ),
+                key=lambda e: (e.start, e.id),
+            )
             items = []
             for ev in events:
                 private = ev.data.get("sensitivity") in ("private", "confidential")
@@ -1028,19 +1296,39 @@ class GraphEmulator:
                     status = ev.data.get("showAs") or "busy"
                     if ev.start < s1 and ev.end > s0 and _RANK.get(status, 0) > _RANK[best]:
                         best = status
-                view.append({"free": "0", "tentative": "1", "busy": "2", "oof": "3",
-                             "workingElsewhere": self.working_elsewhere_digit}.get(best, "0"))
-            value.append({"scheduleId": schedule_id, "availabilityView": "".join(view), "scheduleItems": items,
-                          "workingHours": copy.deepcopy(mb.working_hours)})
-        return _json_response({"@odata.context": f"{self._base(request)}/$metadata#Collection(microsoft.graph.scheduleInformation)",
-                               "value": value})
+                view.append(
+                    {
+                        "free": "0",
+                        "tentative": "1",
+                        "busy": "2",
+                        "oof": "3",
+                        "workingElsewhere": self.working_elsewhere_digit,
+                    }.get(best, "0")
+                )
+            value.append(
+                {
+                    "scheduleId": schedule_id,
+                    "availabilityView": "".join(view),
+                    "scheduleItems": items,
+                    "workingHours": copy.deepcopy(mb.working_hours),
+                }
+            )
+        return _json_response(
+            {
+                "@odata.context": f"{self._base(request)}/$metadata#Collection(microsoft.graph.scheduleInformation)",
+                "value": value,
+            }
+        )
 
     async def _h_create_event(self, request: web.Request, p: dict[str, str]) -> web.Response:
         mb = self._mailbox(p["user"])
         body = await self._body(request)
         ev, _created = self._create(mb, body, seeding=False)
         out = self._render(mb, ev, self._tz(request))
-        out = {"@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity", **out}
+        out = {
+            "@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity",
+            **out,
+        }
         return _json_response(out, status=201)
 
     async def _h_list_events(self, request: web.Request, p: dict[str, str]) -> web.Response:
@@ -1054,15 +1342,19 @@ class GraphEmulator:
             skip = int(request.query.get("$skip", "0"))
         except ValueError as exc:
             raise GraphError(400, "BadRequest", "Invalid $skip.") from exc
-        chunk = events[skip:skip + size]
+        chunk = events[skip : skip + size]
         tz_name = self._tz(request)
         select = self._select(request)
-        out: dict[str, Any] = {"@odata.context": f"{self._base(request)}/{context}",
-                               "value": [self._render(mb, e, tz_name, select) for e in chunk]}
+        out: dict[str, Any] = {
+            "@odata.context": f"{self._base(request)}/{context}",
+            "value": [self._render(mb, e, tz_name, select) for e in chunk],
+        }
         if skip + size < len(events):
             query = dict(request.query)
             query["$skip"] = str(skip + size)
-            out["@odata.nextLink"] = f"{self._base(request)}{request.path[len(GRAPH_PREFIX):]}?{urlencode(query)}"
+            out["@odata.nextLink"] = (
+                f"{self._base(request)}{request.path[len(GRAPH_PREFIX) :]}?{urlencode(query)}"
+            )
         return _json_response(out)
 
     async def _h_get_event(self, request: web.Request, p: dict[str, str]) -> web.Response:
@@ -1074,14 +1366,20 @@ class GraphEmulator:
                 self._fill_join_url(mb, ev)
                 self._touch(mb, ev, "updated")
         out = self._render(mb, ev, self._tz(request), self._select(request))
-        out = {"@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity", **out}
+        out = {
+            "@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity",
+            **out,
+        }
         return _json_response(out)
 
     async def _h_patch_event(self, request: web.Request, p: dict[str, str]) -> web.Response:
         mb = self._mailbox(p["user"])
         ev = self._update(mb, p["event"], await self._body(request))
         out = self._render(mb, ev, self._tz(request))
-        out = {"@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity", **out}
+        out = {
+            "@odata.context": f"{self._base(request)}/$metadata#users('{quote(mb.upn)}')/events/$entity",
+            **out,
+        }
         return _json_response(out)
 
     async def _h_delete_event(self, request: web.Request, p: dict[str, str]) -> web.Response:
@@ -1093,10 +1391,19 @@ class GraphEmulator:
         ev = self._get_event(mb, p["event"])
         body = {k.lower(): v for k, v in (await self._body(request)).items()}  # the SDK sends "Comment"
         if not ev.data.get("isOrganizer", True):
-            raise GraphError(400, "ErrorInvalidRequest",
-                             "Your request can't be completed. You need to be an organizer to cancel a meeting.")
-        self.cancellations.append({"mailbox": mb.upn, "eventId": ev.id, "comment": body.get("comment"),
-                                   "attendees": [a["emailAddress"]["address"] for a in ev.data.get("attendees", [])]})
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. You need to be an organizer to cancel a meeting.",
+            )
+        self.cancellations.append(
+            {
+                "mailbox": mb.upn,
+                "eventId": ev.id,
+                "comment": body.get("comment"),
+                "attendees": [a["emailAddress"]["address"] for a in ev.data.get("attendees", [])],
+            }
+        )
         # The organizer's copy goes (to Deleted Items); attendees get a cancellation.
         self._delete(mb, ev.id)
         return web.Response(status=202)
@@ -1111,37 +1418,60 @@ class GraphEmulator:
         message = body.get("message") or body.get("Message")
         if not isinstance(message, dict):
             raise GraphError(400, "ErrorInvalidArgument", "The message is missing from the request body.")
-        recipients = [r for key in ("toRecipients", "ccRecipients", "bccRecipients") for r in message.get(key) or []]
-        if not recipients or not all(isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")
-                                     for r in recipients):
-            raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., A message can't be "
-                             "sent because it contains no recipients.")
+        recipients = [
+            r for key in ("toRecipients", "ccRecipients", "bccRecipients") for r in message.get(key) or []
+        ]
+        if not recipients or not all(
+            isinstance(r, dict) and (r.get("emailAddress") or {}).get("address") for r in recipients
+        ):
+            raise GraphError(
+                400,
+                "ErrorInvalidRecipients",
+                "At least one recipient is not valid., A message can't be "
+                "sent because it contains no recipients.",
+            )
         for a in message.get("attachments") or []:
             if a.get("@odata.type") == "#microsoft.graph.fileAttachment":
                 try:
                     base64.b64decode(a.get("contentBytes") or "", validate=True)
                 except ValueError as exc:
-                    raise GraphError(400, "ErrorInvalidRequest", "The attachment's contentBytes is not base64.") from exc
+                    raise GraphError(
+                        400, "ErrorInvalidRequest", "The attachment's contentBytes is not base64."
+                    ) from exc
                 if not a.get("contentBytes"):
                     raise GraphError(400, "ErrorInvalidRequest", "A file attachment needs contentBytes.")
-        self.sent_mail.append({"mailbox": mb.upn, "message": copy.deepcopy(message),
-                               "saveToSentItems": body.get("saveToSentItems", True), "time": fmt_instant(self.now())})
+        self.sent_mail.append(
+            {
+                "mailbox": mb.upn,
+                "message": copy.deepcopy(message),
+                "saveToSentItems": body.get("saveToSentItems", True),
+                "time": fmt_instant(self.now()),
+            }
+        )
         return web.Response(status=202)
 
     def _window(self, request: web.Request) -> tuple[datetime, datetime]:
         q = {k.lower(): v for k, v in request.query.items()}
         if "startdatetime" not in q or "enddatetime" not in q:
-            raise GraphError(400, "ErrorInvalidParameter", "This request requires a time window specified by the query "
-                                                           "string parameters StartDateTime and EndDateTime.")
+            raise GraphError(
+                400,
+                "ErrorInvalidParameter",
+                "This request requires a time window specified by the query "
+                "string parameters StartDateTime and EndDateTime.",
+            )
         try:
             return parse_iso(q["startdatetime"]), parse_iso(q["enddatetime"])
         except ValueError as exc:
-            raise GraphError(400, "ErrorInvalidParameter", "StartDateTime and EndDateTime must be ISO 8601 date-times.") from exc
+            raise GraphError(
+                400, "ErrorInvalidParameter", "StartDateTime and EndDateTime must be ISO 8601 date-times."
+            ) from exc
 
     async def _h_calendar_view(self, request: web.Request, p: dict[str, str]) -> web.Response:
         mb = self._mailbox(p["user"])
         start, end = self._window(request)
-        events = sorted((e for e in mb.events.values() if e.start < end and e.end > start), key=lambda e: (e.start, e.id))
+        events = sorted(
+            (e for e in mb.events.values() if e.start < end and e.end > start), key=lambda e: (e.start, e.id)
+        )
         return self._page(request, mb, events, f"$metadata#users('{quote(mb.upn)}')/calendarView")
 
     def _delta_token(self, start: datetime, end: datetime, since: int) -> str:
@@ -1156,19 +1486,27 @@ class GraphEmulator:
         if skip_token:
             round_ = self._delta_rounds.get(skip_token)
             if round_ is None or round_["mailbox"] != mb.key:
-                raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found. Please resync.")
+                raise GraphError(
+                    410, "SyncStateNotFound", "The sync state generation is not found. Please resync."
+                )
             del self._delta_rounds[skip_token]
         else:
             if delta_token:
                 try:
                     padded = delta_token + "=" * (-len(delta_token) % 4)
                     state = json.loads(base64.urlsafe_b64decode(padded))
-                    start, end, since = datetime.fromisoformat(state["s"]), datetime.fromisoformat(state["e"]), int(state["q"])
+                    start, end, since = (
+                        datetime.fromisoformat(state["s"]),
+                        datetime.fromisoformat(state["e"]),
+                        int(state["q"]),
+                    )
                     valid = state.get("x") == self._epoch
                 except (ValueError, KeyError, TypeError):
                     valid = False
                 if not valid:
-                    raise GraphError(410, "SyncStateNotFound", "The sync state generation is not found. Please resync.")
+                    raise GraphError(
+                        410, "SyncStateNotFound", "The sync state generation is not found. Please resync."
+                    )
             else:
                 start, end = self._window(request)
                 since = 0
@@ -1194,7 +1532,9 @@ class GraphEmulator:
                 value.append({"@odata.type": "#microsoft.graph.event", **self._render(mb, ev, tz_name)})
             else:
                 reason = "changed" if kind == "changed" else "deleted"
-                value.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": reason}})
+                value.append(
+                    {"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": reason}}
+                )
         link_base = f"{self._base(request)}/users/{quote(p['user'], safe='@')}/calendarView/delta"
         out: dict[str, Any] = {"@odata.context": f"{self._base(request)}/$metadata#Collection(event)"}
         if rest:
@@ -1215,14 +1555,21 @@ class GraphEmulator:
             raise GraphError(400, "ValidationError", f"Invalid changeType '{change_type}'.")
         url = body.get("notificationUrl")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise GraphError(400, "ValidationError", "The Subscription.NotificationUrl is required and must be an absolute URL.")
+            raise GraphError(
+                400,
+                "ValidationError",
+                "The Subscription.NotificationUrl is required and must be an absolute URL.",
+            )
         if self.require_https and not url.startswith("https://"):
             raise GraphError(400, "ValidationError", "The Subscription.NotificationUrl must be an HTTPS URL.")
         resource = str(body.get("resource") or "")
         found = _RESOURCE.match(resource)
         if not found:
-            raise GraphError(400, "ExtensionError", f"Resource '{resource}' is not supported by this emulator "
-                                                    "(use users/{id}/events).")
+            raise GraphError(
+                400,
+                "ExtensionError",
+                f"Resource '{resource}' is not supported by this emulator (use users/{{id}}/events).",
+            )
         mb = self._mailbox(found.group("user"))
         if mb.forbidden:
             raise GraphError(403, "ErrorAccessDenied", RAOP_MESSAGE)
@@ -1232,14 +1579,24 @@ class GraphEmulator:
             problem = await self._validate_endpoint(target)
             if problem:
                 raise GraphError(400, "ValidationError", f"Subscription validation request failed. {problem}")
-        sub = _Subscription(id=str(uuid.uuid4()), resource=resource, mailbox_key=mb.key, change_type=change_type,
-                            notification_url=url, lifecycle_url=lifecycle, client_state=body.get("clientState"),
-                            expiration=expiration)
+        sub = _Subscription(
+            id=str(uuid.uuid4()),
+            resource=resource,
+            mailbox_key=mb.key,
+            change_type=change_type,
+            notification_url=url,
+            lifecycle_url=lifecycle,
+            client_state=body.get("clientState"),
+            expiration=expiration,
+        )
         sub.worker = asyncio.get_running_loop().create_task(self._deliver_loop(sub))
         self._workers.add(sub.worker)
         sub.worker.add_done_callback(self._workers.discard)
         self._subscriptions[sub.id] = sub
-        out = {"@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity", **self._render_subscription(sub)}
+        out = {
+            "@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity",
+            **self._render_subscription(sub),
+        }
         return _json_response(out, status=201)
 
     def _expiration(self, value: Any) -> datetime:
@@ -1248,13 +1605,18 @@ class GraphEmulator:
         try:
             expiration = parse_iso(value)
         except ValueError as exc:
-            raise GraphError(400, "ValidationError", "The Subscription.ExpirationDateTime is not a date-time.") from exc
+            raise GraphError(
+                400, "ValidationError", "The Subscription.ExpirationDateTime is not a date-time."
+            ) from exc
         now = self.now()
         if expiration <= now:
             raise GraphError(400, "ExtensionError", "Subscription expiration must be in the future.")
         if expiration > now + timedelta(minutes=MAX_SUBSCRIPTION_MINUTES):
-            raise GraphError(400, "ExtensionError",
-                             f"Subscription expiration can only be {MAX_SUBSCRIPTION_MINUTES} minutes in the future.")
+            raise GraphError(
+                400,
+                "ExtensionError",
+                f"Subscription expiration can only be {MAX_SUBSCRIPTION_MINUTES} minutes in the future.",
+            )
         return expiration
 
     def _subscription(self, sub_id: str) -> _Subscription:
@@ -1265,14 +1627,23 @@ class GraphEmulator:
 
     async def _h_list_subscriptions(self, request: web.Request, p: dict[str, str]) -> web.Response:
         now = self.now()
-        return _json_response({"@odata.context": f"{self._base(request)}/$metadata#subscriptions",
-                               "value": [self._render_subscription(s) for s in self._subscriptions.values()
-                                         if s.expiration > now]})
+        return _json_response(
+            {
+                "@odata.context": f"{self._base(request)}/$metadata#subscriptions",
+                "value": [
+                    self._render_subscription(s) for s in self._subscriptions.values() if s.expiration > now
+                ],
+            }
+        )
 
     async def _h_get_subscription(self, request: web.Request, p: dict[str, str]) -> web.Response:
         sub = self._subscription(p["subscription"])
-        return _json_response({"@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity",
-                               **self._render_subscription(sub)})
+        return _json_response(
+            {
+                "@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity",
+                **self._render_subscription(sub),
+            }
+        )
 
     async def _h_patch_subscription(self, request: web.Request, p: dict[str, str]) -> web.Response:
         sub = self._subscription(p["subscription"])
@@ -1284,8 +1655,12 @@ class GraphEmulator:
             if problem:
                 raise GraphError(400, "ValidationError", f"Subscription validation request failed. {problem}")
             sub.notification_url = str(body["notificationUrl"])
-        return _json_response({"@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity",
-                               **self._render_subscription(sub)})
+        return _json_response(
+            {
+                "@odata.context": f"{self._base(request)}/$metadata#subscriptions/$entity",
+                **self._render_subscription(sub),
+            }
+        )
 
     async def _h_delete_subscription(self, request: web.Request, p: dict[str, str]) -> web.Response:
         sub = self._subscription(p["subscription"])
@@ -1334,14 +1709,22 @@ class GraphEmulator:
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise web.HTTPBadRequest(text=json.dumps({"error": "body is not JSON"}), content_type="application/json") from exc
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "body is not JSON"}), content_type="application/json"
+            ) from exc
 
     @staticmethod
     def _c_error(status: int, message: str) -> web.Response:
         return web.json_response({"error": message}, status=status)
 
     async def _c_index(self, request: web.Request) -> web.Response:
-        routes = sorted({f"{res.canonical}" for res in request.app.router.resources() if res.canonical.startswith(CONTROL_PREFIX)})
+        routes = sorted(
+            {
+                f"{res.canonical}"
+                for res in request.app.router.resources()
+                if res.canonical.startswith(CONTROL_PREFIX)
+            }
+        )
         return web.json_response({"graph": self._base(request), "control": routes})
 
     async def _c_reset(self, request: web.Request) -> web.Response:
@@ -1349,24 +1732,36 @@ class GraphEmulator:
         return web.json_response({"ok": True})
 
     def _config(self) -> dict[str, Any]:
-        return {"joinUrlAfterReads": self.join_url_after_reads, "tenantId": self.tenant_id,
-                "validationTimeout": self.validation_timeout, "notificationTimeout": self.notification_timeout,
-                "notificationRetryDelays": list(self.notification_retry_delays),
-                "workingElsewhereDigit": self.working_elsewhere_digit, "mailboxConcurrency": self.mailbox_concurrency,
-                "pageSize": self.page_size, "requireHttps": self.require_https,
-                "resetResponsesOnMove": self.reset_responses_on_move}
+        return {
+            "joinUrlAfterReads": self.join_url_after_reads,
+            "tenantId": self.tenant_id,
+            "validationTimeout": self.validation_timeout,
+            "notificationTimeout": self.notification_timeout,
+            "notificationRetryDelays": list(self.notification_retry_delays),
+            "workingElsewhereDigit": self.working_elsewhere_digit,
+            "mailboxConcurrency": self.mailbox_concurrency,
+            "pageSize": self.page_size,
+            "requireHttps": self.require_https,
+            "resetResponsesOnMove": self.reset_responses_on_move,
+        }
 
     async def _c_get_config(self, request: web.Request) -> web.Response:
         return web.json_response(self._config())
 
     async def _c_patch_config(self, request: web.Request) -> web.Response:
         body = await self._c_body(request)
-        names = {"joinUrlAfterReads": "join_url_after_reads", "tenantId": "tenant_id",
-                 "validationTimeout": "validation_timeout", "notificationTimeout": "notification_timeout",
-                 "notificationRetryDelays": "notification_retry_delays",
-                 "workingElsewhereDigit": "working_elsewhere_digit", "mailboxConcurrency": "mailbox_concurrency",
-                 "pageSize": "page_size", "requireHttps": "require_https",
-                 "resetResponsesOnMove": "reset_responses_on_move"}
+        names = {
+            "joinUrlAfterReads": "join_url_after_reads",
+            "tenantId": "tenant_id",
+            "validationTimeout": "validation_timeout",
+            "notificationTimeout": "notification_timeout",
+            "notificationRetryDelays": "notification_retry_delays",
+            "workingElsewhereDigit": "working_elsewhere_digit",
+            "mailboxConcurrency": "mailbox_concurrency",
+            "pageSize": "page_size",
+            "requireHttps": "require_https",
+            "resetResponsesOnMove": "reset_responses_on_move",
+        }
         unknown = set(body) - set(names)
         if unknown:
             return self._c_error(400, f"unknown settings: {sorted(unknown)}")
@@ -1376,13 +1771,17 @@ class GraphEmulator:
 
     async def _c_list_events(self, request: web.Request) -> web.Response:
         include = request.query.get("includeDeleted", "").lower() in ("1", "true", "yes")
-        return web.json_response({"value": self.events(request.match_info["mailbox"], include_deleted=include)})
+        return web.json_response(
+            {"value": self.events(request.match_info["mailbox"], include_deleted=include)}
+        )
 
     async def _c_seed_events(self, request: web.Request) -> web.Response:
         body = await self._c_body(request)
-        items = body if isinstance(body, list) else body.get("events", [body]) if isinstance(body, dict) else None
+        items = (
+            body if isinstance(body, list) else body.get("events", [body]) if isinstance(body, dict) else None
+        )
         if not isinstance(items, list):
-            return self._c_error(400, "send an event, a list of events or {\"events\": [...]}")
+            return self._c_error(400, 'send an event, a list of events or {"events": [...]}')
         try:
             created = [self.seed_event_json(request.match_info["mailbox"], item) for item in items]
         except GraphError as err:
@@ -1395,8 +1794,11 @@ class GraphEmulator:
 
     async def _c_update_event(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.update_event(request.match_info["mailbox"], request.match_info["event"],
-                                                       await self._c_body(request)))
+            return web.json_response(
+                self.update_event(
+                    request.match_info["mailbox"], request.match_info["event"], await self._c_body(request)
+                )
+            )
         except GraphError as err:
             return self._c_error(err.status, err.message)
 
@@ -1410,17 +1812,29 @@ class GraphEmulator:
     async def _c_move_event(self, request: web.Request) -> web.Response:
         body = await self._c_body(request)
         try:
-            return web.json_response(self.move_event(request.match_info["mailbox"], request.match_info["event"],
-                                                     body.get("start"), body.get("end")))
+            return web.json_response(
+                self.move_event(
+                    request.match_info["mailbox"],
+                    request.match_info["event"],
+                    body.get("start"),
+                    body.get("end"),
+                )
+            )
         except GraphError as err:
             return self._c_error(err.status, err.message)
 
     async def _c_set_response(self, request: web.Request) -> web.Response:
         body = await self._c_body(request)
         try:
-            return web.json_response(self.set_response(request.match_info["mailbox"], request.match_info["event"],
-                                                       str(body.get("attendee", "")), str(body.get("response", "")),
-                                                       body.get("comment")))
+            return web.json_response(
+                self.set_response(
+                    request.match_info["mailbox"],
+                    request.match_info["event"],
+                    str(body.get("attendee", "")),
+                    str(body.get("response", "")),
+                    body.get("comment"),
+                )
+            )
         except GraphError as err:
             return self._c_error(err.status, err.message)
         except (KeyError, ValueError) as exc:
@@ -1429,7 +1843,9 @@ class GraphEmulator:
     async def _c_forbidden(self, request: web.Request) -> web.Response:
         body = await self._c_body(request)
         self.set_forbidden(request.match_info["mailbox"], bool(body.get("forbidden", True)))
-        return web.json_response({"mailbox": request.match_info["mailbox"], "forbidden": bool(body.get("forbidden", True))})
+        return web.json_response(
+            {"mailbox": request.match_info["mailbox"], "forbidden": bool(body.get("forbidden", True))}
+        )
 
     async def _c_working_hours(self, request: web.Request) -> web.Response:
         self.set_working_hours(request.match_info["mailbox"], await self._c_body(request))
@@ -1449,10 +1865,17 @@ class GraphEmulator:
     async def _c_add_fault(self, request: web.Request) -> web.Response:
         b = await self._c_body(request)
         try:
-            fault = self.inject_fault(b.get("method", "*"), b.get("path", ".*"), status=b.get("status", 503),
-                                      count=int(b.get("count", 1)), retry_after=b.get("retryAfter"),
-                                      delay=float(b.get("delay", 0)), after_perform=bool(b.get("afterPerform", False)),
-                                      code=b.get("code"), message=b.get("message"))
+            fault = self.inject_fault(
+                b.get("method", "*"),
+                b.get("path", ".*"),
+                status=b.get("status", 503),
+                count=int(b.get("count", 1)),
+                retry_after=b.get("retryAfter"),
+                delay=float(b.get("delay", 0)),
+                after_perform=bool(b.get("afterPerform", False)),
+                code=b.get("code"),
+                message=b.get("message"),
+            )
         except (re.error, TypeError, ValueError) as exc:
             return self._c_error(400, str(exc))
         return web.json_response(fault.as_dict(), status=201)
@@ -1509,4 +1932,3 @@ async def serve_forever(host: str, port: int, **options: Any) -> None:
     finally:
         with contextlib.suppress(Exception):
             await emulator.stop()
-

@@ -38,8 +38,14 @@ def make_test_router(counter: Counter) -> Router:
     async def card(ctx, data):
         counter.hit("test.card")
         n = data.get("n")
-        return Reply(text="Here is your card", card={"type": "AdaptiveCard", "version": "1.5",
-                                                     "body": [{"type": "TextBlock", "text": f"n={n!r}"}]})
+        return Reply(
+            text="Here is your card",
+            card={
+                "type": "AdaptiveCard",
+                "version": "1.5",
+                "body": [{"type": "TextBlock", "text": f"n={n!r}"}],
+            },
+        )
 
     @router.verb("test.fail")
     async def fail(ctx, data):
@@ -56,8 +62,10 @@ def make_test_router(counter: Counter) -> Router:
     @router.verb("test.file")
     async def file(ctx, data):
         counter.hit("test.file")
-        return Reply(text="Booked.", files=(("tsm-invitation.ics", "text/calendar",
-                                             b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),))
+        return Reply(
+            text="Booked.",
+            files=(("tsm-invitation.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),),
+        )
 
     return router
 
@@ -72,17 +80,24 @@ class Harness:
     world: Any
 
     async def post(self, activity: dict, headers: dict | None = None):
-        return await self.client.post("/api/messages", json=activity,
-                                      headers=headers or {})
+        return await self.client.post("/api/messages", json=activity, headers=headers or {})
 
     async def drain(self) -> None:
         for _ in range(50):
             await asyncio.sleep(0.01)
 
 
-async def make_harness(url: str, connector: FakeConnector, *, router: Router | None = None, counter=None,
-                       world: bool = True, bot_options: dict | None = None,
-                       tenants: list[tuple[str, str, str]] = (), **settings_kw) -> Harness:
+async def make_harness(
+    url: str,
+    connector: FakeConnector,
+    *,
+    router: Router | None = None,
+    counter=None,
+    world: bool = True,
+    bot_options: dict | None = None,
+    tenants: list[tuple[str, str, str]] = (),
+    **settings_kw,
+) -> Harness:
     """``tenants``: (tenant id, kind, ref) registered before the server starts (``tsm tenants add``)."""
     settings = Settings(database_url=url, _env_file=None, run_scheduler=False, **settings_kw)
     app = build_app(settings)
@@ -92,8 +107,9 @@ async def make_harness(url: str, connector: FakeConnector, *, router: Router | N
     counter = counter or Counter()
     from tsm.server import RUNTIME_KEY, build_web_app
 
-    web_app = build_web_app(app, router=router or make_test_router(counter), run_scheduler=False,
-                            bot_options=bot_options)
+    web_app = build_web_app(
+        app, router=router or make_test_router(counter), run_scheduler=False, bot_options=bot_options
+    )
     client = TestClient(TestServer(web_app, host="127.0.0.1"))
     await client.start_server()
     return Harness(client, app, web_app[RUNTIME_KEY], connector, counter, w)
@@ -102,5 +118,8 @@ async def make_harness(url: str, connector: FakeConnector, *, router: Router | N
 def production(connector: FakeConnector, tenant: str = "11111111-2222-3333-4444-555555555555") -> dict:
     """What a bot with an app id needs besides it (issue 12): its public URL, the serviceUrls it may answer (here
     the fake connector's) and a registered tenant (the LA's, and the school of the users the tests play)."""
-    return {"public_url": "https://tsm.example", "teams_service_urls": [connector.url],
-            "tenants": [(tenant, "la", "926"), (tenant, "school", "100001")]}
+    return {
+        "public_url": "https://tsm.example",
+        "teams_service_urls": [connector.url],
+        "tenants": [(tenant, "la", "926"), (tenant, "school", "100001")],
+    }

@@ -22,7 +22,9 @@ def inputs(card: dict) -> list[dict]:
 
 
 def texts(card: dict) -> str:
-    return "\n".join(n["text"] for n in walk(card) if n.get("type") == "TextBlock" and isinstance(n.get("text"), str))
+    return "\n".join(
+        n["text"] for n in walk(card) if n.get("type") == "TextBlock" and isinstance(n.get("text"), str)
+    )
 
 
 def find_action(card: dict, verb: str, where: Callable[[dict], bool] | None = None) -> dict:
@@ -51,8 +53,9 @@ def fill(card: dict, values: dict[str, Any] | None = None) -> dict[str, Any]:
     return out
 
 
-def action_data(card: dict, verb: str, values: dict[str, Any] | None = None,
-                where: Callable[[dict], bool] | None = None) -> dict[str, Any]:
+def action_data(
+    card: dict, verb: str, values: dict[str, Any] | None = None, where: Callable[[dict], bool] | None = None
+) -> dict[str, Any]:
     """The data Teams sends for an Action.Execute: the action's data merged with the card's inputs."""
     action = find_action(card, verb, where)
     data = dict(action.get("data") or {})

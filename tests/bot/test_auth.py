@@ -52,8 +52,11 @@ class Issuer:
                     self.end_headers()
                     return
                 if self.path.startswith("/openid"):
-                    body = {"issuer": ISSUER, "jwks_uri": f"{issuer.base}/keys",
-                            "id_token_signing_alg_values_supported": ["RS256"]}
+                    body = {
+                        "issuer": ISSUER,
+                        "jwks_uri": f"{issuer.base}/keys",
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    }
                 else:
                     body = {"keys": [jwk]}
                 data = json.dumps(body).encode()
@@ -71,11 +74,26 @@ class Issuer:
         self.metadata_url = f"{self.base}/openid/{uuid.uuid4().hex}"  # the SDK caches metadata per URL
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def token(self, service_url: str, *, aud: str = APP_ID, iss: str = ISSUER, key=None, kid: str = "k1",
-              expires_in: int = 3600, **extra) -> str:
+    def token(
+        self,
+        service_url: str,
+        *,
+        aud: str = APP_ID,
+        iss: str = ISSUER,
+        key=None,
+        kid: str = "k1",
+        expires_in: int = 3600,
+        **extra,
+    ) -> str:
         now = int(time.time())
-        claims = {"iss": iss, "aud": aud, "serviceurl": service_url, "nbf": now - 10, "exp": now + expires_in,
-                  **extra}
+        claims = {
+            "iss": iss,
+            "aud": aud,
+            "serviceurl": service_url,
+            "nbf": now - 10,
+            "exp": now + expires_in,
+            **extra,
+        }
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -86,19 +104,29 @@ def issuer():
     i.server.shutdown()
 
 
-async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url, connector, issuer, monkeypatch):
+async def test_valid_channel_token_is_served_and_forged_ones_are_not(
+    sqlite_url, connector, issuer, monkeypatch
+):
     async def bot_token(self):  # the bot's own outbound token would come from Entra ID: not on loopback
         return "bot-outbound-token"
 
     monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
-    overrides = {"TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
-                 "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
-                 "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
-                 "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
-                 "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
-    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT,
-                           **production(connector), bot_options={"auth_overrides": overrides})
+    overrides = {
+        "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
+        "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
+        "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
+        "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
+        "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url,
+    }
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+        bot_options={"auth_overrides": overrides},
+    )
     try:
         # The server fetched the issuer's keys on a worker thread at start-up, before any turn needed them.
         from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
@@ -144,29 +172,39 @@ async def test_valid_channel_token_is_served_and_forged_ones_are_not(sqlite_url,
 
 
 def _overrides(issuer: Issuer) -> dict:
-    return {"TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
-            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
-            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
-            "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
-            "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url + "-emulator"}
+    return {
+        "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": issuer.metadata_url,
+        "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": ISSUER,
+        "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": "https://api.botframework.com",
+        "TO_CHANNEL_FROM_BOT_LOGIN_URL": "https://login.microsoftonline.com/botframework.com",
+        "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url + "-emulator",
+    }
 
 
 EMULATOR_ISSUER = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
 
 
-async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(sqlite_url, connector, issuer,
-                                                                                monkeypatch):
+async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
+    sqlite_url, connector, issuer, monkeypatch
+):
     """Issue 12 B1: a token naming another issuer made the SDK fetch OpenID metadata with a blocking call in the
     event loop (no timeout), freezing every request. Unknown issuers are refused before any fetch, keys are fetched
     without blocking, and /healthz answers within 100 ms while forged tokens arrive against a slow server."""
+
     async def bot_token(self):  # the bot's own outbound token would come from Entra ID: not on loopback
         return "bot-outbound-token"
 
     monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
     issuer.delay = 2.0
-    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT,
-                           **production(connector), bot_options={"auth_overrides": _overrides(issuer)})
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+        bot_options={"auth_overrides": _overrides(issuer)},
+    )
     try:
         async with h.app.db.reader() as s:
             from tsm.adapters.db.directory import SchoolContact
@@ -176,13 +214,18 @@ async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
         forged = {
             "emulator issuer": issuer.token(connector.url, iss=EMULATOR_ISSUER, appid=APP_ID, ver="1.0"),
             "another issuer": issuer.token(connector.url, iss="https://evil.example/"),
-            "a skill token": issuer.token(connector.url, ver="2.0", azp="99999999-0000-0000-0000-000000000000"),
+            "a skill token": issuer.token(
+                connector.url, ver="2.0", azp="99999999-0000-0000-0000-000000000000"
+            ),
             "unknown key id": issuer.token(connector.url, kid="k-unknown"),
             "a real key, while the keys are still on their way": issuer.token(connector.url),
         }
-        posts = {why: asyncio.ensure_future(h.post(message(connector, "ping"),
-                                                   headers={"Authorization": f"Bearer {t}"}))
-                 for why, t in forged.items()}
+        posts = {
+            why: asyncio.ensure_future(
+                h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {t}"})
+            )
+            for why, t in forged.items()
+        }
         worst = 0.0
         for _ in range(25):
             started = time.perf_counter()
@@ -200,7 +243,9 @@ async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
         # The genuine token waited for the one fetch under way (without holding anyone else up), then was served.
         assert answers["a real key, while the keys are still on their way"].status == 200
         assert h.counter.calls == {"ping": 1}
-        assert issuer.fetches == 2  # one metadata + one key-set fetch, shared by the start-up refresh and the tokens
+        assert (
+            issuer.fetches == 2
+        )  # one metadata + one key-set fetch, shared by the start-up refresh and the tokens
     finally:
         await h.client.close()
         await h.app.close()
@@ -208,9 +253,15 @@ async def test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot(
 
 async def test_a_failing_key_fetch_is_not_retried_on_every_request(sqlite_url, connector, issuer):
     issuer.status = 500
-    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT,
-                           **production(connector), bot_options={"auth_overrides": _overrides(issuer)})
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+        bot_options={"auth_overrides": _overrides(issuer)},
+    )
     try:
         for _ in range(50):  # the start-up fetch fails
             if h.runtime.adapter.gate.keys._failed_at is not None:
@@ -219,7 +270,9 @@ async def test_a_failing_key_fetch_is_not_retried_on_every_request(sqlite_url, c
         before = issuer.fetches
         answers = []
         for _ in range(10):
-            r = await h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {issuer.token(connector.url)}"})
+            r = await h.post(
+                message(connector, "ping"), headers={"Authorization": f"Bearer {issuer.token(connector.url)}"}
+            )
             answers.append((r.status, (await r.json())["error"]))
         assert {a for a, _ in answers} == {503}
         assert "try again" in answers[0][1]
@@ -230,17 +283,26 @@ async def test_a_failing_key_fetch_is_not_retried_on_every_request(sqlite_url, c
         await h.app.close()
 
 
-async def test_an_emulator_token_answers_401_with_a_sentence_not_500(sqlite_url, connector, issuer, monkeypatch):
+async def test_an_emulator_token_answers_401_with_a_sentence_not_500(
+    sqlite_url, connector, issuer, monkeypatch
+):
     """Issue 12 B10: a token from the emulator's issuer, signed by keys the emulator metadata publishes, used to
     authenticate and then fail in the turn with a 500 (``Invalid app_id``)."""
+
     async def bot_token(self):
         return "bot-outbound-token"
 
     monkeypatch.setattr(connector_module._BearerPolicy, "_get_token", bot_token)
     overrides = {**_overrides(issuer), "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL": issuer.metadata_url}
-    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT,
-                           **production(connector), bot_options={"auth_overrides": overrides})
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+        bot_options={"auth_overrides": overrides},
+    )
     try:
         token = issuer.token(connector.url, iss=EMULATOR_ISSUER, aud=APP_ID, appid=APP_ID, ver="1.0")
         r = await h.post(message(connector, "ping"), headers={"Authorization": f"Bearer {token}"})

@@ -48,8 +48,14 @@ async def test_no_auth_mode_ignores_an_authorization_header(sqlite_url, connecto
 
 
 async def test_with_an_app_id_the_same_headers_and_no_header_are_refused(sqlite_url, connector):
-    h = await make_harness(sqlite_url, connector, microsoft_app_id=APP_ID, microsoft_app_password="secret",
-                           microsoft_app_tenant_id=TENANT, **production(connector))
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+    )
     try:
         await _know_user(h)
         assert h.runtime.adapter.auth_enabled is True

@@ -41,12 +41,16 @@ class Person:
         assert cards, [s.activity.get("text") for s in new]
         return cards[0]
 
-    async def press(self, card: dict, verb: str, values: dict | None = None, where=None, *, id: str | None = None):
+    async def press(
+        self, card: dict, verb: str, values: dict | None = None, where=None, *, id: str | None = None
+    ):
         data = cc.action_data(card, verb, values, where)
         return await self.invoke(verb, data, id=id)
 
     async def invoke(self, verb: str, data: dict, *, id: str | None = None) -> dict:
-        r = await self.h.client.post("/api/messages", json=invoke(self.h.connector, verb, data, id=id, **self.kw))
+        r = await self.h.client.post(
+            "/api/messages", json=invoke(self.h.connector, verb, data, id=id, **self.kw)
+        )
         assert r.status == 200
         body = await r.json()
         assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
@@ -62,8 +66,15 @@ class H:
 async def demo(sqlite_url, connector, tmp_path):
     # The bot's clock is pinned to a Tuesday in the demo's autumn term: the demo's terms follow it, so the test
     # books the same way whatever the day it runs.
-    app = build_app(Settings(database_url=sqlite_url, _env_file=None, run_scheduler=False,
-                             invitations_dir=str(tmp_path / "inv")), clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)))
+    app = build_app(
+        Settings(
+            database_url=sqlite_url,
+            _env_file=None,
+            run_scheduler=False,
+            invitations_dir=str(tmp_path / "inv"),
+        ),
+        clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)),
+    )
     await load_demo(app.db, today=local_today(app.clock))
     client = TestClient(TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1"))
     await client.start_server()
@@ -75,8 +86,13 @@ async def demo(sqlite_url, connector, tmp_path):
 async def _lead_of_a_bookable_school(h, skip_school: int | None = None) -> SchoolContact:
     """An attendance lead whose school books by itself (the demo has contacted-directly schools too)."""
     async with h.app.db.reader() as s:
-        contacts = list(await s.exec(select(SchoolContact).where(SchoolContact.role == "attendance_lead")
-                                     .order_by(SchoolContact.id)))
+        contacts = list(
+            await s.exec(
+                select(SchoolContact)
+                .where(SchoolContact.role == "attendance_lead")
+                .order_by(SchoolContact.id)
+            )
+        )
     for c in contacts:
         if c.school_id == skip_school:
             continue
@@ -89,8 +105,13 @@ async def _lead_of_a_bookable_school(h, skip_school: int | None = None) -> Schoo
 
 async def _meetings(h, school_id: int) -> list[Meeting]:
     async with h.app.db.reader() as s:
-        return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                 .where(MeetingSchool.school_id == school_id)))
+        return list(
+            await s.exec(
+                select(Meeting)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .where(MeetingSchool.school_id == school_id)
+            )
+        )
 
 
 async def _book(p: Person, *, confirm_id: str | None = None) -> tuple[dict, dict]:
@@ -114,7 +135,12 @@ async def test_whole_booking_through_the_adapter(demo):
     [m] = await _meetings(h, c.school_id)
     assert m.status == "booked" and m.mode == "teams"
     # The invitation (.ics, local calendar) came as a download link served by the bot.
-    links = [a["url"] for card in h.connector.cards() for a in card.get("actions", []) if a["type"] == "Action.OpenUrl"]
+    links = [
+        a["url"]
+        for card in h.connector.cards()
+        for a in card.get("actions", [])
+        if a["type"] == "Action.OpenUrl"
+    ]
     assert len(links) == 1 and links[0].endswith(".ics")
     got = await h.client.get("/" + links[0].split("://", 1)[1].split("/", 1)[1])
     assert got.status == 200 and b"BEGIN:VCALENDAR" in await got.read()
@@ -142,9 +168,11 @@ async def test_forged_invokes_are_refused_and_change_nothing(demo):
 
     before = await count()
     # Another school's meeting id: refused, the meeting untouched.
-    for verb, data in (("meeting.cancel", {"meetingId": meeting.id, "reason": "forged"}),
-                       ("meeting.cancel_start", {"meetingId": meeting.id}),
-                       ("meeting.move_start", {"meetingId": meeting.id})):
+    for verb, data in (
+        ("meeting.cancel", {"meetingId": meeting.id, "reason": "forged"}),
+        ("meeting.cancel_start", {"meetingId": meeting.id}),
+        ("meeting.move_start", {"meetingId": meeting.id}),
+    ):
         card = await pb.invoke(verb, data)
         assert card["body"][0].get("color") == "Attention", cc.texts(card)
         assert "another school's meeting" in cc.texts(card), cc.texts(card)

@@ -86,7 +86,9 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
         assert ICS.decode() not in text
 
         # A file made 3 days later is kept; the expired one goes at the next daily housekeeping.
-        later = FileStore(h.app.db, public_url="http://127.0.0.1:3978", clock=lambda: made + timedelta(days=3))
+        later = FileStore(
+            h.app.db, public_url="http://127.0.0.1:3978", clock=lambda: made + timedelta(days=3)
+        )
         fresh = await later.put("report.csv", "text/csv", b"a,b\r\n1,2\r\n")
         service = SchedulerService(h.app, ScriptedMessenger(forbidden=True), worker_id="a")
         service.jobs.clock = lambda: made + timedelta(days=7, minutes=1)
@@ -103,8 +105,10 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
         await _close(h)
 
 
-@pytest.mark.parametrize("forge", ["guessed token", "another file's name", "the stored hash as token", "too short",
-                                   "odd characters"])
+@pytest.mark.parametrize(
+    "forge",
+    ["guessed token", "another file's name", "the stored hash as token", "too short", "odd characters"],
+)
 async def test_a_forged_or_unknown_link_is_404_and_gives_nothing_away(sqlite_url, connector, forge):
     h = await make_harness(sqlite_url, connector)
     try:
@@ -126,16 +130,27 @@ async def test_a_forged_or_unknown_link_is_404_and_gives_nothing_away(sqlite_url
 
 async def test_an_invitation_records_its_meeting_and_who_it_was_made_for(sqlite_url, tmp_path):
     clock = FixedClock(local(2026, 1, 5, 8))
-    app = build_app(Settings(database_url=sqlite_url, _env_file=None, calendar_backend="local",
-                             invitations_dir=tmp_path / "inv"), clock=clock)
+    app = build_app(
+        Settings(
+            database_url=sqlite_url,
+            _env_file=None,
+            calendar_backend="local",
+            invitations_dir=tmp_path / "inv",
+        ),
+        clock=clock,
+    )
     try:
         w = await make_world(app.db)
         lead = w.contact("low_primary.lead")
         booked = await app.booking.book(lead, w.schools["low_primary"], local(2026, 2, 3, 10))
         assert booked.invitation_ics and b"UID:" in booked.invitation_ics
         store = FileStore(app.db, public_url="https://bot.example/", clock=clock)
-        url = await store.put("TSM invitation (Low Primary).ics", "text/calendar", booked.invitation_ics, actor=lead)
-        assert url.startswith("https://bot.example/files/") and url.endswith("/TSM-invitation-Low-Primary-.ics")
+        url = await store.put(
+            "TSM invitation (Low Primary).ics", "text/calendar", booked.invitation_ics, actor=lead
+        )
+        assert url.startswith("https://bot.example/files/") and url.endswith(
+            "/TSM-invitation-Low-Primary-.ics"
+        )
         async with app.db.reader() as s:
             [row] = list(await s.exec(select(BotFile)))
         assert (row.meeting_id, row.made_for, row.school_id) == (booked.meeting.id, lead.key, lead.school_id)

@@ -20,15 +20,20 @@ from tsm.chat.app import build_router
 
 
 def _grouped(activity: dict, kind: str) -> dict:
-    activity["conversation"] = {**activity["conversation"], "conversationType": kind, "isGroup": True,
-                                "id": f"19:{kind}-thread@thread.v2"}
+    activity["conversation"] = {
+        **activity["conversation"],
+        "conversationType": kind,
+        "isGroup": True,
+        "id": f"19:{kind}-thread@thread.v2",
+    }
     return activity
 
 
 async def test_my_meetings_in_a_group_gets_no_personal_data(sqlite_url, connector):
     # The clock in the factories' autumn term, so that the officer's schools are this term's.
-    h = await make_harness(sqlite_url, connector, router=build_router(),
-                           clock_start=datetime(2025, 11, 11, 10, tzinfo=UTC))
+    h = await make_harness(
+        sqlite_url, connector, router=build_router(), clock_start=datetime(2025, 11, 11, 10, tzinfo=UTC)
+    )
     try:
         async with h.app.db.reader() as s:
             lead = await s.get(SchoolContact, h.world.contacts["low_primary.lead"])
@@ -45,10 +50,12 @@ async def test_my_meetings_in_a_group_gets_no_personal_data(sqlite_url, connecto
         connector.sent.clear()
         roster_before = connector.roster_calls
 
-        asks = [_grouped(message(connector, "<at>TSM Booking</at> my meetings"), "groupChat"),
-                _grouped(message(connector, "my schools", user_id="29:ann", aad="aad-ann"), "channel"),
-                _grouped(message(connector, "report coverage", user_id="29:ann", aad="aad-ann"), "groupChat"),
-                _grouped(invoke(connector, "book.start", {}), "groupChat")]
+        asks = [
+            _grouped(message(connector, "<at>TSM Booking</at> my meetings"), "groupChat"),
+            _grouped(message(connector, "my schools", user_id="29:ann", aad="aad-ann"), "channel"),
+            _grouped(message(connector, "report coverage", user_id="29:ann", aad="aad-ann"), "groupChat"),
+            _grouped(invoke(connector, "book.start", {}), "groupChat"),
+        ]
         for activity in asks:
             r = await h.post(activity)
             assert r.status == 200
@@ -60,16 +67,23 @@ async def test_my_meetings_in_a_group_gets_no_personal_data(sqlite_url, connecto
         assert len(cards) == 4
         for card in cards:
             [button] = card["actions"]
-            assert button == {"type": "Action.OpenUrl", "title": "Message me privately",
-                              "url": f"https://teams.microsoft.com/l/chat/0/0?users={BOT_ID}"}
+            assert button == {
+                "type": "Action.OpenUrl",
+                "title": "Message me privately",
+                "url": f"https://teams.microsoft.com/l/chat/0/0?users={BOT_ID}",
+            }
             assert "private chat" in card["body"][0]["text"]
         # The app added to a group chat: the conversation is kept (for nothing personal), nobody is identified.
-        r = await h.post(_grouped(installation_update(connector, user_id="29:ann", aad="aad-ann"), "groupChat"))
+        r = await h.post(
+            _grouped(installation_update(connector, user_id="29:ann", aad="aad-ann"), "groupChat")
+        )
         assert r.status == 200 and len(connector.cards()) == 3
         # Nobody was looked up, and no group conversation is tied to a person.
         assert connector.roster_calls == roster_before
         async with h.app.db.reader() as s:
-            groups = list(await s.exec(select(BotConversation).where(BotConversation.conversation_type != "personal")))
+            groups = list(
+                await s.exec(select(BotConversation).where(BotConversation.conversation_type != "personal"))
+            )
         assert [(g.contact_id, g.officer_id) for g in groups] == [(None, None)]
     finally:
         await h.client.close()

@@ -18,13 +18,24 @@ async def test_resolver_matches_directory(sqlite_url):
     try:
         w = await make_world(db)
         async with db.transaction() as s:
-            await s.exec(update(Officer).where(Officer.id == w.officers["ann"]).values(teams_aad_id="aad-ann",
-                                                                                        is_admin=True))
-            await s.exec(update(Officer).where(Officer.id == w.officers["bob"]).values(teams_aad_id="aad-bob"))
-            await s.exec(update(SchoolContact).where(SchoolContact.id == w.contacts["low_primary.lead"])
-                         .values(teams_aad_id="aad-lead"))
-            await s.exec(update(SchoolContact).where(SchoolContact.id == w.contacts["low_primary.head"])
-                         .values(teams_aad_id="aad-gone", active=False))
+            await s.exec(
+                update(Officer)
+                .where(Officer.id == w.officers["ann"])
+                .values(teams_aad_id="aad-ann", is_admin=True)
+            )
+            await s.exec(
+                update(Officer).where(Officer.id == w.officers["bob"]).values(teams_aad_id="aad-bob")
+            )
+            await s.exec(
+                update(SchoolContact)
+                .where(SchoolContact.id == w.contacts["low_primary.lead"])
+                .values(teams_aad_id="aad-lead")
+            )
+            await s.exec(
+                update(SchoolContact)
+                .where(SchoolContact.id == w.contacts["low_primary.head"])
+                .values(teams_aad_id="aad-gone", active=False)
+            )
         directory, resolver = Directory(db), AadResolver(db)
         aads = ["aad-ann", "aad-bob", "aad-lead", "aad-gone", "aad-nobody"] * 3
         got = await asyncio.gather(*(resolver.resolve(a) for a in aads))

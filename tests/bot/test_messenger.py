@@ -16,8 +16,9 @@ from tsm.ratelimit import SendLimiter
 async def _officer_installed(h) -> int:
     officer_id = h.world.officers["ann"]
     h.connector.members["29:ann"] = member("29:ann", "ann@la.example", "aad-ann", "Ann Officer")
-    r = await h.post(installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann",
-                                         name="Ann Officer"))
+    r = await h.post(
+        installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer")
+    )
     assert r.status == 200
     h.connector.sent.clear()
     h.connector.attempts.clear()
@@ -44,7 +45,9 @@ async def test_sent_with_card_to_the_stored_conversation(harness):
     h = harness
     officer_id = await _officer_installed(h)
     card = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "Agenda"}]}
-    result = await _messenger(h, FakeClock(seconds=1000.0)).send(Recipient("officer", officer_id), Message("Your agenda", card))
+    result = await _messenger(h, FakeClock(seconds=1000.0)).send(
+        Recipient("officer", officer_id), Message("Your agenda", card)
+    )
     assert result.status is SendStatus.SENT
     [sent] = h.connector.sent
     assert sent.conversation_id == "a:ann" and sent.reply_to is None
@@ -61,7 +64,9 @@ async def test_429_is_retried_after_retry_after(harness):
     assert result.status is SendStatus.SENT
     assert h.connector.attempts.total() == 3 and len(h.connector.sent) == 1
     assert round(t.sleeps[0], 3) == 2.0  # Retry-After honoured
-    assert 1.0 <= round(t.sleeps[1], 3) <= 3.0  # then exponential backoff with jitter (2nd attempt: 2 s x 0.5-1.5)
+    assert (
+        1.0 <= round(t.sleeps[1], 3) <= 3.0
+    )  # then exponential backoff with jitter (2nd attempt: 2 s x 0.5-1.5)
 
 
 async def test_429_retries_are_bounded_then_handed_back(harness):
@@ -75,8 +80,14 @@ async def test_429_retries_are_bounded_then_handed_back(harness):
     # A Retry-After longer than we hold a task for is handed back at once, for the caller's ledger.
     h.connector.fail_next = [(429, {"Retry-After": "600"}, "TooManyRequests")]
     h.connector.attempts.clear()
-    result = await _messenger(h, FakeClock(seconds=1000.0), max_wait=60).send(Recipient("officer", officer_id), Message("x"))
-    assert result.status is SendStatus.RETRY and result.retry_after == 600.0 and h.connector.attempts.total() == 1
+    result = await _messenger(h, FakeClock(seconds=1000.0), max_wait=60).send(
+        Recipient("officer", officer_id), Message("x")
+    )
+    assert (
+        result.status is SendStatus.RETRY
+        and result.retry_after == 600.0
+        and h.connector.attempts.total() == 1
+    )
 
 
 async def test_403_is_recorded_and_never_retried_until_the_user_writes_again(harness):
@@ -92,7 +103,9 @@ async def test_403_is_recorded_and_never_retried_until_the_user_writes_again(har
     result = await m.send(Recipient("officer", officer_id), Message("hello again"))
     assert result.status is SendStatus.BLOCKED and h.connector.attempts.total() == 1  # not even attempted
     # The officer writes to the bot: the block is lifted.
-    await h.post(message(h.connector, "hello", conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer"))
+    await h.post(
+        message(h.connector, "hello", conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer")
+    )
     assert (await _conv(h)).blocked_at is None
     h.connector.sent.clear()
     result = await m.send(Recipient("officer", officer_id), Message("hello at last"))
@@ -103,7 +116,9 @@ async def test_other_errors_fail_without_retry(harness):
     h = harness
     officer_id = await _officer_installed(h)
     h.connector.fail_next = [(400, {}, "BadSyntax")]
-    result = await _messenger(h, FakeClock(seconds=1000.0)).send(Recipient("officer", officer_id), Message("hello"))
+    result = await _messenger(h, FakeClock(seconds=1000.0)).send(
+        Recipient("officer", officer_id), Message("hello")
+    )
     assert result.status is SendStatus.FAILED and h.connector.attempts.total() == 1
     assert (await _conv(h)).blocked_at is None
 
@@ -112,7 +127,9 @@ async def test_uninstalled_conversation_is_not_used(harness):
     h = harness
     officer_id = await _officer_installed(h)
     await h.post(installation_update(h.connector, "remove", conv="a:ann", user_id="29:ann", aad="aad-ann"))
-    result = await _messenger(h, FakeClock(seconds=1000.0)).send(Recipient("officer", officer_id), Message("hello"))
+    result = await _messenger(h, FakeClock(seconds=1000.0)).send(
+        Recipient("officer", officer_id), Message("hello")
+    )
     assert result.status is SendStatus.NO_CONVERSATION and h.connector.attempts.total() == 0
 
 
@@ -147,8 +164,9 @@ async def test_worker_messenger_is_built_from_the_app(harness):
     h = harness
     officer_id = await _officer_installed(h)
     m = build_messenger(h.app)
-    assert (await m.send(Recipient("officer", h.world.officers["bob"]), Message("x"))).status \
-        is SendStatus.NO_CONVERSATION
+    assert (
+        await m.send(Recipient("officer", h.world.officers["bob"]), Message("x"))
+    ).status is SendStatus.NO_CONVERSATION
     assert (await m.send(Recipient("officer", officer_id), Message("from the worker"))).delivered
     assert h.connector.sent[-1].activity["text"] == "from the worker"
     await m.adapter.pool.close()

@@ -28,7 +28,9 @@ def _tasks_left() -> list[asyncio.Task]:
 
 
 async def test_scheduler_runs_in_process_and_stops_with_the_server(sqlite_url):
-    client, app = await _client(Settings(database_url=sqlite_url, _env_file=None))  # run_scheduler defaults on
+    client, app = await _client(
+        Settings(database_url=sqlite_url, _env_file=None)
+    )  # run_scheduler defaults on
     try:
         body = await (await client.get("/healthz")).json()
         assert body["status"] == "ok" and body["scheduler"] == {"enabled": True, "running": True}
@@ -42,8 +44,9 @@ async def test_scheduler_runs_in_process_and_stops_with_the_server(sqlite_url):
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable():
-    client, app = await _client(Settings(database_url="postgresql://postgres@127.0.0.1:9/none", _env_file=None),
-                                run_scheduler=False)
+    client, app = await _client(
+        Settings(database_url="postgresql://postgres@127.0.0.1:9/none", _env_file=None), run_scheduler=False
+    )
     try:
         r = await client.get("/healthz")
         body = await r.json()
@@ -56,9 +59,14 @@ async def test_healthz_is_503_when_the_database_is_unreachable():
 async def test_graph_notification_route_is_mounted_with_the_graph_calendar(sqlite_url):
     emulator = GraphEmulator()
     await emulator.start()
-    settings = Settings(database_url=sqlite_url, _env_file=None, calendar_backend="graph",
-                        graph_base_url=emulator.graph_url, graph_notification_url="https://bot.example/api/graph/n",
-                        graph_client_state="a-long-random-client-state-for-the-test")
+    settings = Settings(
+        database_url=sqlite_url,
+        _env_file=None,
+        calendar_backend="graph",
+        graph_base_url=emulator.graph_url,
+        graph_notification_url="https://bot.example/api/graph/n",
+        graph_client_state="a-long-random-client-state-for-the-test",
+    )
     try:
         client, app = await _client(settings, run_scheduler=False)
         try:

@@ -13,21 +13,31 @@ from tsm.adapters.db.teams import BotConversation, BotProcessedActivity
 
 
 def _ref(conv="a:c1", user="29:u1") -> RefInfo:
-    return RefInfo(conversation_id=conv, conversation_type="personal", tenant_id="t1", aad_object_id="aad-1",
-                   user_id=user, service_url="https://smba.example/", channel_id="msteams", bot_id="28:bot",
-                   reference={"conversation": {"id": conv}, "serviceUrl": "https://smba.example/"})
+    return RefInfo(
+        conversation_id=conv,
+        conversation_type="personal",
+        tenant_id="t1",
+        aad_object_id="aad-1",
+        user_id=user,
+        service_url="https://smba.example/",
+        channel_id="msteams",
+        bot_id="28:bot",
+        reference={"conversation": {"id": conv}, "serviceUrl": "https://smba.example/"},
+    )
 
 
 async def test_one_claim_wins_across_instances(any_db_url):
     dbs = [Database(any_db_url) for _ in range(4)]  # four "bot instances" on one database
     try:
         stores = [BotStore(db) for db in dbs]
-        results = await asyncio.gather(*(stores[i % 4].record_turn(_ref(), activity_id="f:1", actor=None)
-                                         for i in range(24)))
+        results = await asyncio.gather(
+            *(stores[i % 4].record_turn(_ref(), activity_id="f:1", actor=None) for i in range(24))
+        )
         assert sorted(results) == [False] * 23 + [True]
         # Different activities in one brand-new conversation: all claimed, one conversation row.
-        results = await asyncio.gather(*(stores[i % 4].record_turn(_ref("a:c2"), activity_id=f"f:{i}", actor=None)
-                                         for i in range(12)))
+        results = await asyncio.gather(
+            *(stores[i % 4].record_turn(_ref("a:c2"), activity_id=f"f:{i}", actor=None) for i in range(12))
+        )
         assert all(results)
         async with dbs[0].reader() as s:
             convs = list(await s.exec(select(BotConversation)))

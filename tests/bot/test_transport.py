@@ -46,7 +46,9 @@ async def test_message_identified_by_roster_email_then_by_remembered_aad(harness
 
 async def test_unknown_user_is_told_whom_to_ask_and_nothing_runs(harness):
     h = harness
-    h.connector.members["29:user-1"] = member("29:user-1", "stranger@elsewhere.example", "aad-x", "Sam Stranger")
+    h.connector.members["29:user-1"] = member(
+        "29:user-1", "stranger@elsewhere.example", "aad-x", "Sam Stranger"
+    )
     r = await h.post(message(h.connector, "ping", aad="aad-x", name="Sam Stranger"))
     assert r.status == 200
     [text] = h.connector.texts()
@@ -231,16 +233,22 @@ async def test_a_turns_change_is_delivered_through_the_event_sweep_not_the_turn(
     await _know_user(h)
     # The officer installed the bot earlier: their conversation is known.
     h.connector.members["29:ann"] = member("29:ann", "ann@la.example", "aad-ann", "Ann Officer")
-    await h.post(installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer"))
+    await h.post(
+        installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer")
+    )
     woken = []
     h.runtime.bot.on_change = lambda: woken.append(1)
     h.connector.sent.clear()
-    assert (await h.post(message(h.connector, "ping"))).status == 200 and woken == []  # a turn that only reads
+    assert (
+        await h.post(message(h.connector, "ping"))
+    ).status == 200 and woken == []  # a turn that only reads
     h.connector.sent.clear()
     r = await h.post(invoke(h.connector, "test.change", {}))
     assert r.status == 200 and woken == [1]
     await h.drain()
-    assert h.connector.sent == []  # the invoke is answered in its HTTP response; nothing else is sent by the turn
+    assert (
+        h.connector.sent == []
+    )  # the invoke is answered in its HTTP response; nothing else is sent by the turn
     h.connector.sent.clear()
     jobs = build_jobs(h.app, h.runtime.messenger, worker_id="w1")
     first = await jobs.events()
@@ -260,7 +268,9 @@ async def test_healthz_reports_database_and_scheduler(harness):
 
 async def test_tenant_allow_list(sqlite_url, connector):
     """Only the tenants registered in the database (tsm tenants add) are served, whatever the case of the id."""
-    h = await make_harness(sqlite_url, connector, tenants=[("aaaaaaaa-0000-0000-0000-000000000000", "school", "100001")])
+    h = await make_harness(
+        sqlite_url, connector, tenants=[("aaaaaaaa-0000-0000-0000-000000000000", "school", "100001")]
+    )
     try:
         await _know_user(h)
         r = await h.post(message(connector, "ping"))
@@ -274,9 +284,14 @@ async def test_tenant_allow_list(sqlite_url, connector):
 
 
 async def test_auth_on_requires_a_valid_bot_framework_token(sqlite_url, connector):
-    h = await make_harness(sqlite_url, connector, microsoft_app_id="00000000-1111-2222-3333-444444444444",
-                           microsoft_app_password="not-used", microsoft_app_tenant_id=TENANT,
-                           **production(connector))
+    h = await make_harness(
+        sqlite_url,
+        connector,
+        microsoft_app_id="00000000-1111-2222-3333-444444444444",
+        microsoft_app_password="not-used",
+        microsoft_app_tenant_id=TENANT,
+        **production(connector),
+    )
     try:
         await _know_user(h)
         r = await h.post(message(connector, "ping"))
@@ -306,16 +321,27 @@ async def test_meeting_end_event_goes_to_the_scheduler_once(harness, monkeypatch
     h = harness
     act = message(h.connector, "", conv="19:meeting_abc@thread.v2", id="f:end-1")
     act.pop("text")
-    act.update(type="event", name="application/vnd.microsoft.meetingEnd",
-               value={"Id": "m1", "MeetingType": "Scheduled", "Title": "TSM",
-                      "JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
-                      "EndTime": "2026-11-25T11:00:00Z"},
-               channelData={"tenant": {"id": TENANT}, "meeting": {"id": "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA=="}})
+    act.update(
+        type="event",
+        name="application/vnd.microsoft.meetingEnd",
+        value={
+            "Id": "m1",
+            "MeetingType": "Scheduled",
+            "Title": "TSM",
+            "JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+            "EndTime": "2026-11-25T11:00:00Z",
+        },
+        channelData={"tenant": {"id": TENANT}, "meeting": {"id": "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA=="}},
+    )
     act["conversation"].update(conversationType="groupChat", isGroup=True)
     assert (await h.post(act)).status == 200
     assert (await h.post(act)).status == 200  # redelivered: handled once
-    assert calls == [("https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
-                      "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA==")]
+    assert calls == [
+        (
+            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+            "MCMxOTptZWV0aW5nX2FiY0B0aHJlYWQudjIjMA==",
+        )
+    ]
     assert await _conversations(h) == []  # a meeting chat is not a conversation to write to
     # Other events are ignored.
     other = {**act, "id": "f:other", "name": "application/vnd.microsoft.meetingStart"}
@@ -326,9 +352,12 @@ async def test_meeting_end_for_an_unknown_meeting_is_ignored_by_the_real_schedul
     h = harness
     act = message(h.connector, "", conv="19:meeting_zzz@thread.v2")
     act.pop("text")
-    act.update(type="event", name="application/vnd.microsoft.meetingEnd",
-               value={"JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_zzz%40thread.v2/0"},
-               channelData={"tenant": {"id": TENANT}, "meeting": {"id": "bm90LWEtbWVldGluZw=="}})
+    act.update(
+        type="event",
+        name="application/vnd.microsoft.meetingEnd",
+        value={"JoinUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_zzz%40thread.v2/0"},
+        channelData={"tenant": {"id": TENANT}, "meeting": {"id": "bm90LWEtbWVldGluZw=="}},
+    )
     assert (await h.post(act)).status == 200
     assert h.connector.sent == []
 

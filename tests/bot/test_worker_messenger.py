@@ -21,19 +21,23 @@ from tsm.worker import run_worker
 
 async def _ann_installed(h) -> int:
     h.connector.members["29:ann"] = member("29:ann", "ann@la.example", "aad-ann", "Ann Officer")
-    r = await h.post(installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann",
-                                         name="Ann Officer"))
+    r = await h.post(
+        installation_update(h.connector, conv="a:ann", user_id="29:ann", aad="aad-ann", name="Ann Officer")
+    )
     assert r.status == 200
     h.connector.sent.clear()
     return h.world.officers["ann"]
 
 
-async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(harness, sqlite_url, tmp_path,
-                                                                               monkeypatch):
+async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(
+    harness, sqlite_url, tmp_path, monkeypatch
+):
     h = harness
     await _ann_installed(h)
     clock = FixedClock(local(2026, 1, 5, 8))
-    settings = Settings(database_url=sqlite_url, _env_file=None, invitations_dir=tmp_path / "inv", run_scheduler=False)
+    settings = Settings(
+        database_url=sqlite_url, _env_file=None, invitations_dir=tmp_path / "inv", run_scheduler=False
+    )
     booker = build_app(settings, clock=clock)
     await booker.booking.book(h.world.officer("ann"), h.world.schools["low_primary"], local(2026, 2, 3, 10))
     await booker.close()
@@ -49,14 +53,17 @@ async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(h
 
     monkeypatch.setattr(composition, "build_messenger", spy)
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, worker_id="w1", stop=stop, clock=clock,
-                                            intervals=SweepIntervals(nudges=1)))
+    worker = asyncio.create_task(
+        run_worker(settings, worker_id="w1", stop=stop, clock=clock, intervals=SweepIntervals(nudges=1))
+    )
     for _ in range(100):
         await asyncio.sleep(0.1)
         if any(s.conversation_id == "a:ann" for s in h.connector.sent):
             break
-    assert [s.activity["text"] for s in h.connector.sent if s.conversation_id == "a:ann"][:1] == ["1 TSM on Tuesday 3 February"]
-    m, = built
+    assert [s.activity["text"] for s in h.connector.sent if s.conversation_id == "a:ann"][:1] == [
+        "1 TSM on Tuesday 3 February"
+    ]
+    (m,) = built
     assert m.owns_pool
     session = m.adapter.pool._session
     assert session is not None and not session.closed  # the worker's own keep-alive connections, in use
@@ -71,7 +78,9 @@ async def test_the_worker_sends_through_its_own_pool_and_closes_it_at_shutdown(h
 async def test_close_leaves_a_shared_pool_open(harness):
     h = harness
     officer_id = await _ann_installed(h)
-    shared = teams.TeamsMessenger(h.runtime.adapter, h.runtime.store)  # as the server builds it: the turns' pool
+    shared = teams.TeamsMessenger(
+        h.runtime.adapter, h.runtime.store
+    )  # as the server builds it: the turns' pool
     assert (await shared.send(Recipient("officer", officer_id), Message("x"))).status is SendStatus.SENT
     session = h.runtime.pool._session
     await shared.close()

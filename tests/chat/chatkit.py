@@ -45,12 +45,17 @@ class Chat:
         return await self.app.directory.identify(who.aad_object_id, who.email)
 
     async def say(self, person: Person, text: str) -> Reply:
-        return await self.router.dispatch(Incoming(who=person.who, text=text), identify=self.identify,
-                                          services=self.app, clock=self.clock)
+        return await self.router.dispatch(
+            Incoming(who=person.who, text=text), identify=self.identify, services=self.app, clock=self.clock
+        )
 
     async def act(self, person: Person, verb: str, data: dict[str, Any] | None = None) -> Reply:
-        return await self.router.dispatch(Incoming(who=person.who, verb=verb, data=dict(data or {}), is_invoke=True),
-                                          identify=self.identify, services=self.app, clock=self.clock)
+        return await self.router.dispatch(
+            Incoming(who=person.who, verb=verb, data=dict(data or {}), is_invoke=True),
+            identify=self.identify,
+            services=self.app,
+            clock=self.clock,
+        )
 
     async def press(self, person: Person, reply: Reply, title: str, **inputs: Any) -> Reply:
         """Press the button titled ``title`` (prefix match) on the reply's card, with the card's inputs."""
@@ -71,8 +76,11 @@ class Chat:
     async def contact(self, urn: int, role: str = "attendance_lead") -> Person:
         async with self.app.db.reader() as s:
             sc = (await s.exec(select(School).where(School.urn == urn))).one()
-            c = (await s.exec(select(SchoolContact).where(SchoolContact.school_id == sc.id,
-                                                          SchoolContact.role == role))).first()
+            c = (
+                await s.exec(
+                    select(SchoolContact).where(SchoolContact.school_id == sc.id, SchoolContact.role == role)
+                )
+            ).first()
         return Person(Who(email=c.email, name=c.name, aad_object_id=f"aad-c{c.id}"), c.id, c.name, c.email)
 
     async def officer_of(self, urn: int) -> Person:
@@ -84,8 +92,14 @@ class Chat:
     async def meetings_of(self, urn: int) -> list[Meeting]:
         async with self.app.db.reader() as s:
             sc = (await s.exec(select(School).where(School.urn == urn))).one()
-            return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                     .where(MeetingSchool.school_id == sc.id).order_by(Meeting.id)))
+            return list(
+                await s.exec(
+                    select(Meeting)
+                    .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                    .where(MeetingSchool.school_id == sc.id)
+                    .order_by(Meeting.id)
+                )
+            )
 
     async def meeting(self, meeting_id: int) -> Meeting:
         async with self.app.db.reader() as s:

@@ -13,8 +13,12 @@ ASHCOMBE = 990001  # Alex Carter's school; Alex Carter is the demo's LA admin
 
 
 def stranger(email: str | None = "pat.new@ashcombe.example") -> Person:
-    return Person(Who(email=email, name="Pat New", aad_object_id="aad-stranger", tenant_id="t-school"), 0, "Pat New",
-                  email or "")
+    return Person(
+        Who(email=email, name="Pat New", aad_object_id="aad-stranger", tenant_id="t-school"),
+        0,
+        "Pat New",
+        email or "",
+    )
 
 
 async def test_an_unknown_person_asks_for_access_the_admin_adds_them_and_the_bot_then_knows_them(chat):
@@ -36,7 +40,11 @@ async def test_an_unknown_person_asks_for_access_the_admin_adds_them_and_the_bot
     from chatkit import button
 
     add = button(card, "Add as contact")
-    data = {**{k: v for k, v in add["data"].items() if k != "verb"}, **input_values(card), "urn": str(school.urn)}
+    data = {
+        **{k: v for k, v in add["data"].items() if k != "verb"},
+        **input_values(card),
+        "urn": str(school.urn),
+    }
     done = await chat.act(alex, "contact.add", data)
     assert not done.error and "Pat New added to Ashcombe Primary School" in text_of(done)
     known = await chat.say(pat, "my meetings")
@@ -48,7 +56,9 @@ async def test_asking_again_within_a_week_does_not_reach_the_admins_twice(chat):
     await told(chat)
     first = await chat.act(pat, "access.request", {})
     again = await chat.act(pat, "access.request", {})
-    assert "your request is with" in text_of(first) and "already with your LA's attendance team" in text_of(again)
+    assert "your request is with" in text_of(first) and "already with your LA's attendance team" in text_of(
+        again
+    )
     assert len([1 for _, m in await told(chat) if "asks for access" in m.text]) == 1
 
 

@@ -18,7 +18,9 @@ async def test_a_reason_with_a_upn_is_refused_at_both_steps_and_nothing_changes(
     assert refused.error and "A123456789012" in text_of(refused) and "never stored" in text_of(refused)
     forged = await chat.act(lead, "meeting.cancel", {"meetingId": m.id, "reason": ATTACK})
     assert forged.error and "never stored" in text_of(forged)
-    named = await chat.act(lead, "meeting.cancel", {"meetingId": m.id, "reason": "Jayden Smith is in hospital"})
+    named = await chat.act(
+        lead, "meeting.cancel", {"meetingId": m.id, "reason": "Jayden Smith is in hospital"}
+    )
     assert named.error and "“Jayden Smith”" in text_of(named)
     assert "Cancel this TSM?" in text_of(named)  # the reason card again, to edit the words flagged
     assert await chat.snapshot() == before and await told(chat) == []
@@ -26,8 +28,11 @@ async def test_a_reason_with_a_upn_is_refused_at_both_steps_and_nothing_changes(
 
 async def test_the_officer_reads_a_reason_with_a_link_as_text(chat):
     lead, m = await booked(chat)
-    done = await chat.act(lead, "meeting.cancel", {"meetingId": m.id,
-                                                   "reason": "Rebook at [our new page](https://evil.example/x)"})
+    done = await chat.act(
+        lead,
+        "meeting.cancel",
+        {"meetingId": m.id, "reason": "Rebook at [our new page](https://evil.example/x)"},
+    )
     assert not done.error, text_of(done)
     (_, message), *_ = await told(chat)
     assert "\\[our new page\\]\\(https://evil.example/x\\)" in message.text

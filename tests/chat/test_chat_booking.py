@@ -56,8 +56,10 @@ async def test_the_whole_booking_conversation(chat):
     assert "below the national average" in words and "primary schools" in words
     assert "Alex Carter" in words
     # demo: Teams first, and chosen already; the mode is a choice with one Next (Teams cuts a button's title)
-    assert [c["title"] for c in choices(start_card.card, "mode")] == ["On Microsoft Teams (recommended)",
-                                                                       "In person at school"]
+    assert [c["title"] for c in choices(start_card.card, "mode")] == [
+        "On Microsoft Teams (recommended)",
+        "In person at school",
+    ]
     assert input_values(start_card.card)["mode"] == "teams"
     assert titles(start_card.card) == ["Choose this time", "More dates", "Stop"]
 
@@ -81,9 +83,11 @@ async def test_the_whole_booking_conversation(chat):
     assert f["When"].startswith("Thursday 26 November 09:00")
     assert f["Where"] == "Microsoft Teams (no joining link yet)"  # the local calendar makes none: no promise
     assert f["Link officer"] == "Alex Carter"
-    assert f["Invitation"] == ("Being emailed to everyone invited and the link officer; also attached here (.ics): "
-                               "open it to add the TSM to your calendar")
-    (name, ctype, ics), = done.files
+    assert f["Invitation"] == (
+        "Being emailed to everyone invited and the link officer; also attached here (.ics): "
+        "open it to add the TSM to your calendar"
+    )
+    ((name, ctype, ics),) = done.files
     assert (name, ctype) == ("tsm-invitation.ics", "text/calendar") and b"BEGIN:VCALENDAR" in ics
     assert leader.email.encode() in ics
     done_told = await told(chat)
@@ -94,8 +98,10 @@ async def test_the_whole_booking_conversation(chat):
     meetings = await chat.meetings_of(ASHCOMBE)
     assert len(meetings) == 1 and meetings[0].mode == "teams" and meetings[0].start.isoformat() == start
     async with chat.app.db.reader() as s:
-        invited = {a.contact_id for a in await s.exec(select(MeetingAttendee)
-                                                       .where(MeetingAttendee.meeting_id == meetings[0].id))}
+        invited = {
+            a.contact_id
+            for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meetings[0].id))
+        }
     assert invited == {lead.id, leader.id}
 
 
@@ -125,11 +131,14 @@ async def test_kent_offers_on_site_first(chat):
     assert "Every Kent school holds one TSM each term" in text_of(r)
 
 
-@pytest.mark.parametrize("urn, words", [
-    (ASHCOMBE, "below the national average"),
-    (BROOKFIELD, "one TSM this academic year is enough, but you are welcome to meet us termly"),
-    (NORTHGATE, "encourage all secondary schools to book a TSM for each term"),
-])
+@pytest.mark.parametrize(
+    "urn, words",
+    [
+        (ASHCOMBE, "below the national average"),
+        (BROOKFIELD, "one TSM this academic year is enough, but you are welcome to meet us termly"),
+        (NORTHGATE, "encourage all secondary schools to book a TSM for each term"),
+    ],
+)
 async def test_entitlement_is_said_up_front(chat, urn, words):
     r = await chat.say(await chat.contact(urn), "book")
     assert words in text_of(r)
@@ -143,7 +152,7 @@ async def test_contacted_directly_school_is_told_and_its_officer_too(chat, urn):
     words = text_of(r)
     assert "contact you directly" in words and officer.name in words
     r_told = await told(chat)
-    (recipient, message), = r_told
+    ((recipient, message),) = r_told
     assert recipient == Recipient("officer", officer.id) and "contacted directly" in message.text
     # the buttons lead on (no dead end), and a forged mode step is refused the same way
     assert "My meetings" in titles(r.card)
@@ -160,7 +169,10 @@ async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(c
     again = await chat.say(lead, "book")
     nxt = await chat.press(lead, again, "More dates", mode="teams")
     words = text_of(nxt)
-    assert "You already have the Autumn term 2026-27 TSM" in words and "These dates are for the Spring term 2026-27" in words
+    assert (
+        "You already have the Autumn term 2026-27 TSM" in words
+        and "These dates are for the Spring term 2026-27" in words
+    )
     assert choices(nxt.card, "date")[0]["value"] >= "2027-01-05"
     # the old autumn card, used again: refused in words, nothing changed
     before = await chat.snapshot()
@@ -168,7 +180,11 @@ async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(c
     who = await chat.press(lead, times, "Choose this time")
     review = await chat.press(lead, who, "Next")
     r = await chat.press(lead, review, "Book it")
-    assert r.error and "already booked for the autumn term" in text_of(r) and "Only one TSM per term" in text_of(r)
+    assert (
+        r.error
+        and "already booked for the autumn term" in text_of(r)
+        and "Only one TSM per term" in text_of(r)
+    )
     assert "My meetings" in titles(r.card)
     assert await chat.snapshot() == before
 
@@ -177,11 +193,17 @@ async def test_outside_term_time_is_refused_in_words(chat):
     lead = await chat.contact(ASHCOMBE)
     school = await chat.school(ASHCOMBE)
     # the scheduler's next-TSM card carries schoolId + start + mode: a start in the Christmas holidays
-    r = await chat.act(lead, "offer.pick_slot", {"schoolId": school.id, "start": "2026-12-29T10:00:00+00:00",
-                                                 "mode": "teams"})
+    r = await chat.act(
+        lead,
+        "offer.pick_slot",
+        {"schoolId": school.id, "start": "2026-12-29T10:00:00+00:00", "mode": "teams"},
+    )
     assert r.error and "is outside term time" in text_of(r)
-    r = await chat.act(lead, "offer.pick_slot", {"schoolId": school.id, "start": "2026-10-28T10:00:00+00:00",
-                                                 "mode": "teams"})
+    r = await chat.act(
+        lead,
+        "offer.pick_slot",
+        {"schoolId": school.id, "start": "2026-10-28T10:00:00+00:00", "mode": "teams"},
+    )
     assert "half term" in text_of(r)
     assert await chat.meetings_of(ASHCOMBE) == []
 
@@ -232,7 +254,9 @@ async def test_an_expired_card_gives_fresh_dates(chat):
     r = await chat.press(lead, dates, "Show times")
     assert "expired" in text_of(r)
     assert choices(r.card, "date")[0]["value"] >= "2026-11-29"
-    assert button(r.card, "Show times")["data"]["offerId"] != button(dates.card, "Show times")["data"]["offerId"]
+    assert (
+        button(r.card, "Show times")["data"]["offerId"] != button(dates.card, "Show times")["data"]["offerId"]
+    )
 
 
 async def test_book_it_on_a_card_left_open_for_days_still_books_when_free(chat):
@@ -321,18 +345,27 @@ async def test_add_a_colleague_existing_or_new(chat):
     lead, m = await booked(chat)
     school = await chat.school(ASHCOMBE)
     async with chat.app.db.transaction() as s:
-        s.add(SchoolContact(school_id=school.id, name="Pat Pastoral", email="pat.pastoral@demo.example", role="other"))
+        s.add(
+            SchoolContact(
+                school_id=school.id, name="Pat Pastoral", email="pat.pastoral@demo.example", role="other"
+            )
+        )
     r = await chat.say(lead, "add colleague")
     pat = next(c for c in choices(r.card, "contactId") if c["title"].startswith("Pat Pastoral"))
     done = await chat.press(lead, r, "Invite them", contactId=pat["value"])
     assert not done.error and "Pat Pastoral" in facts(done)["Invited"]
-    bad = await chat.act(lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New", "email": "not-an-email"})
+    bad = await chat.act(
+        lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New", "email": "not-an-email"}
+    )
     assert bad.error and "not a valid work email" in text_of(bad)
-    done = await chat.act(lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New",
-                                                         "email": "sam.new@demo.example"})
+    done = await chat.act(
+        lead, "meeting.add_colleague", {"meetingId": m.id, "name": "Sam New", "email": "sam.new@demo.example"}
+    )
     assert "Sam New" in facts(done)["Invited"]
     async with chat.app.db.reader() as s:
-        emails = {a.email for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id))}
+        emails = {
+            a.email for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id))
+        }
     assert {"pat.pastoral@demo.example", "sam.new@demo.example"} <= emails
 
 
@@ -344,7 +377,7 @@ async def test_senior_leader_cannot_attend(chat):
     assert not r.error, text_of(r)
     assert "Alex Carter has been told" in text_of(r)
     r_told = await told(chat)
-    (recipient, message), = r_told
+    ((recipient, message),) = r_told
     assert recipient == Recipient("officer", officer.id) and "can't attend" in message.text
     async with chat.app.db.reader() as s:
         mark = await s.get(MeetingLeaderUnavailable, m.id)
@@ -372,7 +405,9 @@ async def test_old_offers_are_purged_and_live_ones_kept(chat):
     chat.clock.now += timedelta(days=40)
     live = await walk_to_dates(chat, lead)
     ctx = ChatContext(Actor("contact", lead.id, None), None, chat.app, chat.clock)  # type: ignore[arg-type]
-    assert await conversation(ctx).purge_offers() == 2  # the old walk's: its first card's times, then its dates
+    assert (
+        await conversation(ctx).purge_offers() == 2
+    )  # the old walk's: its first card's times, then its dates
     gone = await chat.press(lead, old, "Show times")
     assert gone.error and "no longer on offer" in text_of(gone)
     assert not (await chat.press(lead, live, "Show times")).error
@@ -391,8 +426,9 @@ async def test_book_a_typed_date(chat):
     assert "Free times on **Thursday 3 December**" in text_of(r)
     r = await chat.say(lead, "book 2027-01-12")
     assert "Free times on **Tuesday 12 January**" in text_of(r)  # a spring-term day: that term's offer
-    done = await chat.press(lead, await chat.press(lead, await chat.press(lead, r, "Choose this time"), "Next"),
-                            "Book it")
+    done = await chat.press(
+        lead, await chat.press(lead, await chat.press(lead, r, "Choose this time"), "Next"), "Book it"
+    )
     assert not done.error and (await chat.meetings_of(ASHCOMBE))[0].start.date().isoformat() == "2027-01-12"
     r = await chat.say(lead, "book 13 January 2027")
     assert "already have the Spring term 2026-27 TSM" in text_of(r)
@@ -419,8 +455,10 @@ async def test_one_mode_allowed_skips_the_mode_step(chat, tmp_path):
     from importlib import resources
 
     text = (resources.files("tsm.policies") / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace('modes_allowed = ["teams", "on_site"]\ndefault_mode = "teams"',
-                        'modes_allowed = ["on_site"]\ndefault_mode = "on_site"')
+    text = text.replace(
+        'modes_allowed = ["teams", "on_site"]\ndefault_mode = "teams"',
+        'modes_allowed = ["on_site"]\ndefault_mode = "on_site"',
+    )
     assert 'modes_allowed = ["on_site"]' in text
     policy = tmp_path / "onsite_only.toml"
     policy.write_text(text, encoding="utf-8")
@@ -432,6 +470,10 @@ async def test_one_mode_allowed_skips_the_mode_step(chat, tmp_path):
     lead = await chat.contact(ASHCOMBE)
     r = await chat.say(lead, "book")
     # one way to meet: said, not asked, and straight to the times
-    assert "How: In person at school." in text_of(r) and choices(r.card, "start") and "mode" not in inputs(r.card)
+    assert (
+        "How: In person at school." in text_of(r)
+        and choices(r.card, "start")
+        and "mode" not in inputs(r.card)
+    )
     forged = await chat.act(lead, "book.pick_mode", {"mode": "teams"})
     assert forged.error and "offers TSMs in person at school only" in text_of(forged)

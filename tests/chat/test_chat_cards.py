@@ -21,8 +21,17 @@ from tsm.chat.app import build_router
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("TSM_UPDATE_SNAPSHOTS", "") not in ("", "0")
 MAX_BYTES = 28 * 1024
-ELEMENTS = {"TextBlock", "FactSet", "Container", "ActionSet", "Input.ChoiceSet", "Input.Text", "ColumnSet", "Column",
-            "Image"}
+ELEMENTS = {
+    "TextBlock",
+    "FactSet",
+    "Container",
+    "ActionSet",
+    "Input.ChoiceSet",
+    "Input.Text",
+    "ColumnSet",
+    "Column",
+    "Image",
+}
 ACTIONS = {"Action.Execute", "Action.Submit", "Action.OpenUrl"}
 
 
@@ -43,10 +52,14 @@ def test_every_card_builder_has_a_sample():
     assert covered == set(booking.BUILDERS) | set(NOTIFICATION_BUILDERS)
     # and every public card function of both modules is listed as a builder
     for module, listed in ((booking, set(booking.BUILDERS)), (notifications, set(NOTIFICATION_BUILDERS))):
-        public = {f for name, f in inspect.getmembers(module, inspect.isfunction)
-                  if f.__module__ == module.__name__ and not name.startswith("_")
-                  and str(inspect.signature(f).return_annotation).startswith(("dict", "<class 'dict"))
-                  and len(inspect.signature(f).parameters) == 1}
+        public = {
+            f
+            for name, f in inspect.getmembers(module, inspect.isfunction)
+            if f.__module__ == module.__name__
+            and not name.startswith("_")
+            and str(inspect.signature(f).return_annotation).startswith(("dict", "<class 'dict"))
+            and len(inspect.signature(f).parameters) == 1
+        }
         assert public == listed, public ^ listed
 
 
@@ -59,15 +72,18 @@ def test_card_snapshot(name):
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"no snapshot for {name}: run with TSM_UPDATE_SNAPSHOTS=1 to write it"
-    assert path.read_text(encoding="utf-8") == text, f"card {name} changed; regenerate with TSM_UPDATE_SNAPSHOTS=1"
+    assert path.read_text(encoding="utf-8") == text, (
+        f"card {name} changed; regenerate with TSM_UPDATE_SNAPSHOTS=1"
+    )
 
 
 def test_no_stale_snapshots():
     assert {p.stem for p in SNAPSHOTS.glob("*.json")} == set(samples())
 
 
-@pytest.mark.parametrize("name, card", [*rendered().items(), *{f"big_{k}": b(v) for k, (b, v) in big_samples().items()}
-                                        .items()])
+@pytest.mark.parametrize(
+    "name, card", [*rendered().items(), *{f"big_{k}": b(v) for k, (b, v) in big_samples().items()}.items()]
+)
 def test_cards_follow_adaptive_cards_1_5(name, card):
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -91,7 +107,9 @@ def test_cards_follow_adaptive_cards_1_5(name, card):
         if t == "Action.Execute":
             assert node["verb"] and node["data"]["verb"] == node["verb"]
             fb = node["fallback"]
-            assert fb["type"] == "Action.Submit" and fb["data"] == node["data"] and fb["title"] == node["title"]
+            assert (
+                fb["type"] == "Action.Submit" and fb["data"] == node["data"] and fb["title"] == node["title"]
+            )
             assert node.get("associatedInputs", "auto") in ("auto", "none")
             assert "verb" not in ids
     # no dead ends: every card of the conversation offers a next step (the scheduler's plain notices excepted)
@@ -136,8 +154,12 @@ def test_a_second_handler_for_a_verb_is_refused():
 
 
 def test_every_manifest_command_is_a_registered_command():
-    manifest = json.loads((Path(__file__).parents[2] / "appmanifest" / "manifest.template.json")
-                          .read_text(encoding="utf-8").replace("{{", "").replace("}}", ""))
+    manifest = json.loads(
+        (Path(__file__).parents[2] / "appmanifest" / "manifest.template.json")
+        .read_text(encoding="utf-8")
+        .replace("{{", "")
+        .replace("}}", "")
+    )
     titles = {c["title"] for cl in manifest["bots"][0]["commandLists"] for c in cl["commands"]}
     router = build_router()
     words = {w for c in router._commands for w in c.words}

@@ -67,7 +67,7 @@ async def test_the_booking_conversation_on_postgres(pg_url, tmp_path):
         lead = await chat.contact(ASHCOMBE)
         done, start = await book_through_chat(chat, lead)
         assert not done.error, text_of(done)
-        m, = await chat.meetings_of(ASHCOMBE)
+        (m,) = await chat.meetings_of(ASHCOMBE)
         assert m.start.isoformat() == start
         again = await chat.say(lead, "book")
         nxt = await chat.press(lead, again, "More dates", mode="teams")

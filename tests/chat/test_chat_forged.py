@@ -33,17 +33,20 @@ async def refused(chat, person, verb, data, *words):
     return r
 
 
-@pytest.mark.parametrize("verb, extra", [
-    ("meeting.cancel", {"reason": "forged"}),
-    ("meeting.cancel_start", {}),
-    ("meeting.cancel_confirm", {"reason": "forged"}),
-    ("meeting.move_start", {}),
-    ("meeting.add_colleague", {"name": "Eve", "email": "eve@evil.example"}),
-    ("meeting.add_colleague_start", {}),
-    ("meeting.leader_unavailable", {}),
-    ("offer.accept", {}),
-    ("meeting.move", {"start": "2026-12-09T10:00:00+00:00"}),
-])
+@pytest.mark.parametrize(
+    "verb, extra",
+    [
+        ("meeting.cancel", {"reason": "forged"}),
+        ("meeting.cancel_start", {}),
+        ("meeting.cancel_confirm", {"reason": "forged"}),
+        ("meeting.move_start", {}),
+        ("meeting.add_colleague", {"name": "Eve", "email": "eve@evil.example"}),
+        ("meeting.add_colleague_start", {}),
+        ("meeting.leader_unavailable", {}),
+        ("offer.accept", {}),
+        ("meeting.move", {"start": "2026-12-09T10:00:00+00:00"}),
+    ],
+)
 async def test_another_schools_meeting_id(chat, world, verb, extra):
     ashcombe_lead, _, theirs = world
     await refused(chat, ashcombe_lead, verb, {"meetingId": theirs.id, **extra}, "another school's meeting")
@@ -56,18 +59,33 @@ async def test_a_slot_never_offered(chat, world):
     data.pop("verb")
     for forged in ("2026-11-25T09:15:00+00:00", "2026-11-28T10:00:00+00:00", "2027-01-12T10:00:00+00:00"):
         await refused(chat, lead, "book.confirm", {**data, "start": forged}, "not one of the times offered")
-    await refused(chat, lead, "book.pick_time", {"offerId": data["offerId"], "start": "2026-11-25T09:15:00+00:00"},
-                  "not one of the times offered")
-    await refused(chat, lead, "book.pick_date", {"offerId": data["offerId"], "date": "2026-12-25"},
-                  "no free time on offer")
+    await refused(
+        chat,
+        lead,
+        "book.pick_time",
+        {"offerId": data["offerId"], "start": "2026-11-25T09:15:00+00:00"},
+        "not one of the times offered",
+    )
+    await refused(
+        chat,
+        lead,
+        "book.pick_date",
+        {"offerId": data["offerId"], "date": "2026-12-25"},
+        "no free time on offer",
+    )
 
 
 async def test_another_persons_offer(chat, world):
     lead, other, _ = world
     dates = await walk_to_dates(chat, lead)
     offer_id = button(dates.card, "Show times")["data"]["offerId"]
-    await refused(chat, other, "book.pick_date", {"offerId": offer_id, "date": choices(dates.card, "date")[0]["value"]},
-                  "made for someone else")
+    await refused(
+        chat,
+        other,
+        "book.pick_date",
+        {"offerId": offer_id, "date": choices(dates.card, "date")[0]["value"]},
+        "made for someone else",
+    )
     officer = await chat.officer_of(ASHCOMBE)
     await refused(chat, officer, "book.dates", {"offerId": offer_id}, "made for someone else")
 
@@ -77,8 +95,13 @@ async def test_unknown_and_malformed_offer_ids(chat, world):
     await refused(chat, lead, "book.dates", {"offerId": "0" * 32}, "no longer on offer")
     await refused(chat, lead, "book.dates", {"offerId": "'; drop table meeting; --"}, "missing the times")
     await refused(chat, lead, "book.dates", {}, "missing the times")
-    await refused(chat, lead, "book.confirm", {"offerId": 12345, "start": "2026-11-25T09:00:00+00:00"},
-                  "missing the times")
+    await refused(
+        chat,
+        lead,
+        "book.confirm",
+        {"offerId": 12345, "start": "2026-11-25T09:00:00+00:00"},
+        "missing the times",
+    )
 
 
 async def test_the_wrong_senior_leader_or_colleagues(chat, world):
@@ -87,26 +110,41 @@ async def test_the_wrong_senior_leader_or_colleagues(chat, world):
     data = dict(button(review.card, "Book it")["data"])
     data.pop("verb")
     stranger = await chat.contact(NORTHGATE, "senior_leader")
-    await refused(chat, lead, "book.confirm", {**data, "leader": str(stranger.id)}, "not a contact of your school")
-    await refused(chat, lead, "book.confirm", {**data, "colleagues": f"{stranger.id}"}, "not contacts of your school")
+    await refused(
+        chat, lead, "book.confirm", {**data, "leader": str(stranger.id)}, "not a contact of your school"
+    )
+    await refused(
+        chat, lead, "book.confirm", {**data, "colleagues": f"{stranger.id}"}, "not contacts of your school"
+    )
     await refused(chat, lead, "book.confirm", {**data, "colleagues": "1;2"}, "not in the expected form")
     await refused(chat, lead, "book.confirm", {**data, "leader": None}, "senior leader")
 
 
-@pytest.mark.parametrize("verb, data, words", [
-    ("meeting.cancel", {"reason": "x y z"}, "The meeting is missing"),
-    ("meeting.cancel", {"meetingId": "abc", "reason": "x y z"}, "not in the expected form"),
-    ("meeting.cancel", {"meetingId": True, "reason": "x y z"}, "not in the expected form"),
-    ("meeting.cancel", {"meetingId": 999999, "reason": "x y z"}, "No such meeting"),
-    ("meeting.move", {"meetingId": 1, "start": 12}, "The time is missing"),
-    ("meeting.move", {"meetingId": 1, "start": "next tuesday"}, "not a valid date and time"),
-    ("meeting.move", {"meetingId": 1, "start": "2026-12-09T10:00:00"}, "has no time zone"),
-    ("book.pick_mode", {"mode": "carrier pigeon"}, "offers TSMs"),
-    ("book.pick_mode", {}, "Please fill in how to meet"),
-    ("offer.pick_slot", {"schoolId": [1], "start": "2026-12-09T10:00:00+00:00", "mode": "teams"}, "school"),
-    ("offer.pick_slot", {"schoolId": 1, "start": "2026-12-09T10:00:00+00:00", "mode": "fax"}, "mode is not one"),
-    ("meeting.add_colleague", {"meetingId": 1, "contactId": "x"}, "not in the expected form"),
-])
+@pytest.mark.parametrize(
+    "verb, data, words",
+    [
+        ("meeting.cancel", {"reason": "x y z"}, "The meeting is missing"),
+        ("meeting.cancel", {"meetingId": "abc", "reason": "x y z"}, "not in the expected form"),
+        ("meeting.cancel", {"meetingId": True, "reason": "x y z"}, "not in the expected form"),
+        ("meeting.cancel", {"meetingId": 999999, "reason": "x y z"}, "No such meeting"),
+        ("meeting.move", {"meetingId": 1, "start": 12}, "The time is missing"),
+        ("meeting.move", {"meetingId": 1, "start": "next tuesday"}, "not a valid date and time"),
+        ("meeting.move", {"meetingId": 1, "start": "2026-12-09T10:00:00"}, "has no time zone"),
+        ("book.pick_mode", {"mode": "carrier pigeon"}, "offers TSMs"),
+        ("book.pick_mode", {}, "Please fill in how to meet"),
+        (
+            "offer.pick_slot",
+            {"schoolId": [1], "start": "2026-12-09T10:00:00+00:00", "mode": "teams"},
+            "school",
+        ),
+        (
+            "offer.pick_slot",
+            {"schoolId": 1, "start": "2026-12-09T10:00:00+00:00", "mode": "fax"},
+            "mode is not one",
+        ),
+        ("meeting.add_colleague", {"meetingId": 1, "contactId": "x"}, "not in the expected form"),
+    ],
+)
 async def test_missing_or_wrong_typed_fields(chat, world, verb, data, words):
     lead, _, _ = world
     await refused(chat, lead, verb, data, words)
@@ -115,8 +153,13 @@ async def test_missing_or_wrong_typed_fields(chat, world, verb, data, words):
 async def test_forged_school_in_the_next_tsm_card(chat, world):
     lead, _, _ = world
     northgate = await chat.school(NORTHGATE)
-    await refused(chat, lead, "offer.pick_slot", {"schoolId": northgate.id, "start": "2026-12-09T10:00:00+00:00",
-                                                  "mode": "teams"}, "not on your list")
+    await refused(
+        chat,
+        lead,
+        "offer.pick_slot",
+        {"schoolId": northgate.id, "start": "2026-12-09T10:00:00+00:00", "mode": "teams"},
+        "not on your list",
+    )
 
 
 async def test_a_contact_cannot_act_for_another_school_through_mode_data(chat, world):
@@ -131,8 +174,13 @@ async def test_unknown_verb_and_roles(chat, world):
     lead, _, _ = world
     await refused(chat, lead, "meeting.delete_everything", {"meetingId": 1}, "not one I know")
     await refused(chat, lead, "officer.schools", {}, "not open to you")
-    await refused(chat, lead, "contact.add", {"urn": ASHCOMBE, "name": "A B", "email": "a.b@demo.example"},
-                  "not open to you")
+    await refused(
+        chat,
+        lead,
+        "contact.add",
+        {"urn": ASHCOMBE, "name": "A B", "email": "a.b@demo.example"},
+        "not open to you",
+    )
     officer = await chat.officer_of(NORTHGATE)
     await refused(chat, officer, "meeting.leader_unavailable", {"meetingId": 1}, "not open to you")
 
@@ -141,11 +189,20 @@ async def test_an_offer_cannot_be_used_by_another_flow(chat, world):
     lead, _, _ = world
     dates = await walk_to_dates(chat, lead)
     offer_id = button(dates.card, "Show times")["data"]["offerId"]
-    start = (await chat.app.booking.free_slots(Actor.system(), (await chat.school(ASHCOMBE)).id, mode="teams",
-                                               limit=1)).slots[0].start.isoformat()
+    start = (
+        (
+            await chat.app.booking.free_slots(
+                Actor.system(), (await chat.school(ASHCOMBE)).id, mode="teams", limit=1
+            )
+        )
+        .slots[0]
+        .start.isoformat()
+    )
     m = (await chat.meetings_of(NORTHGATE))[0]
     # a booking offer presented to the move verb: refused, the other school's meeting untouched
-    await refused(chat, lead, "meeting.move", {"offerId": offer_id, "start": start}, "does not belong to this step")
+    await refused(
+        chat, lead, "meeting.move", {"offerId": offer_id, "start": start}, "does not belong to this step"
+    )
     assert (await chat.meeting(m.id)).status == "booked"
 
 

@@ -54,8 +54,12 @@ async def test_the_officer_corrects_held_from_the_meeting_end_card_and_back(chat
     assert await status(chat, m.id) == "held"
     card = next(msg.card for r, msg in outbox.sent if r == Recipient("officer", officer.id))
     assert "recorded as held" in str(card)
-    to_school = [msg.card for r, msg in outbox.sent if r.kind == "contact" and msg.text.startswith("Next term")]
-    assert to_school and all("It didn't take place" not in titles(c) for c in to_school)  # the officer's alone
+    to_school = [
+        msg.card for r, msg in outbox.sent if r.kind == "contact" and msg.text.startswith("Next term")
+    ]
+    assert to_school and all(
+        "It didn't take place" not in titles(c) for c in to_school
+    )  # the officer's alone
     ask = await chat.press(officer, Reply(card=card), "It didn't take place")
     assert not ask.error and "Record this TSM as not held?" in text_of(ask)
     assert await status(chat, m.id) == "held"  # asking changes nothing
@@ -104,9 +108,12 @@ async def test_a_school_contact_cannot_use_the_verbs(chat):
     m, _ = await ended_meeting(chat)
     lead = await chat.contact(BROOKFIELD)
     before = await chat.snapshot()
-    for verb, data in (("meeting.mark_no_show_start", {"meetingId": m.id}),
-                       ("meeting.mark_no_show", {"meetingId": m.id, "reason": "We did not come"}),
-                       ("meeting.mark_held", {"meetingId": m.id}), ("officer.past", {})):
+    for verb, data in (
+        ("meeting.mark_no_show_start", {"meetingId": m.id}),
+        ("meeting.mark_no_show", {"meetingId": m.id, "reason": "We did not come"}),
+        ("meeting.mark_held", {"meetingId": m.id}),
+        ("officer.past", {}),
+    ):
         r = await chat.act(lead, verb, data)
         assert r.error, verb
     r = await chat.say(lead, "past meetings")
@@ -132,12 +139,14 @@ async def test_forged_or_bad_data_is_refused_and_changes_nothing(chat):
     officer = await chat.officer_of(BROOKFIELD)
     m, _ = await ended_meeting(chat)
     before = await chat.snapshot()
-    for data, words in (({"meetingId": "abc", "reason": "Nobody came"}, "meeting"),
-                        ({"reason": "Nobody came"}, "meeting"),
-                        ({"meetingId": m.id}, "why it did not take place"),
-                        ({"meetingId": m.id, "reason": "x"}, "briefly why"),
-                        ({"meetingId": m.id, "reason": "y" * 301}, ""),
-                        ({"meetingId": 999999, "reason": "Nobody came"}, "")):
+    for data, words in (
+        ({"meetingId": "abc", "reason": "Nobody came"}, "meeting"),
+        ({"reason": "Nobody came"}, "meeting"),
+        ({"meetingId": m.id}, "why it did not take place"),
+        ({"meetingId": m.id, "reason": "x"}, "briefly why"),
+        ({"meetingId": m.id, "reason": "y" * 301}, ""),
+        ({"meetingId": 999999, "reason": "Nobody came"}, ""),
+    ):
         r = await chat.act(officer, "meeting.mark_no_show", data)
         assert r.error, data
         assert words.lower() in text_of(r).lower(), (data, text_of(r))
@@ -146,7 +155,9 @@ async def test_forged_or_bad_data_is_refused_and_changes_nothing(chat):
     # a meeting that has not started yet cannot be recorded either way
     school = await chat.school(BROOKFIELD)
     offer = await chat.app.booking.free_slots(Actor.system(), school.id, term="next", mode="teams")
-    future = (await chat.app.booking.book(Actor.system(), school.id, offer.slots[0].start, mode="teams")).meeting
+    future = (
+        await chat.app.booking.book(Actor.system(), school.id, offer.slots[0].start, mode="teams")
+    ).meeting
     for verb in ("meeting.mark_no_show_start", "meeting.mark_held"):
         r = await chat.act(officer, verb, {"meetingId": future.id})
         assert r.error and "not started yet" in text_of(r)

@@ -44,7 +44,7 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     done = await chat.press(officer, review, "Book it")
     assert not done.error, text_of(done)
     assert facts(done)["Where"] == school.address
-    m, = await chat.meetings_of(BROOKFIELD)
+    (m,) = await chat.meetings_of(BROOKFIELD)
     assert m.booked_by == f"officer:{officer.id}"
 
     # each of the school's contacts (attendance lead, senior leader) gets a card to accept or pick another time
@@ -62,8 +62,13 @@ async def test_officer_books_for_a_school_and_the_school_accepts(chat):
     accepted_told = await told(chat)
     assert accepted_told[0][0] == Recipient("officer", officer.id)
     async with chat.app.db.reader() as s:
-        answer = (await s.exec(select(MeetingAttendee.response).where(MeetingAttendee.meeting_id == m.id,
-                                                                      MeetingAttendee.contact_id == lead.id))).one()
+        answer = (
+            await s.exec(
+                select(MeetingAttendee.response).where(
+                    MeetingAttendee.meeting_id == m.id, MeetingAttendee.contact_id == lead.id
+                )
+            )
+        ).one()
     assert answer == "accepted"
 
     # the senior leader picks another time from the same card: the meeting moves, the officer is told
@@ -80,8 +85,11 @@ async def test_a_proposal_card_is_for_that_school_only(chat):
     school = await chat.school(BROOKFIELD)
     start = await chat.act(officer, "officer.pick_school", {"schoolId": school.id})
     dates = await chat.press(officer, start, "More dates", mode="teams")
-    done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
-                                                      "Choose this time"), "Book it")
+    done = await chat.press(
+        officer,
+        await chat.press(officer, await chat.press(officer, dates, "Show times"), "Choose this time"),
+        "Book it",
+    )
     assert not done.error, text_of(done)
     from tsm.chat import Reply
 
@@ -120,9 +128,14 @@ async def test_unbooked_card_offer_times_for_a_contacted_directly_school_starts_
     r = await chat.act(officer, "officer.offer_slots", {"schoolId": upton.id})
     assert not r.error and "contacted directly: you arrange its TSMs" in text_of(r)
     dates = await chat.press(officer, r, "More dates", mode="teams")
-    done = await chat.press(officer, await chat.press(officer, await chat.press(officer, dates, "Show times"),
-                                                      "Choose this time"), "Book it")
-    assert not done.error and len(await chat.meetings_of(UPTON)) == 1  # the officer books a contacted-directly school
+    done = await chat.press(
+        officer,
+        await chat.press(officer, await chat.press(officer, dates, "Show times"), "Choose this time"),
+        "Book it",
+    )
+    assert (
+        not done.error and len(await chat.meetings_of(UPTON)) == 1
+    )  # the officer books a contacted-directly school
 
 
 async def test_my_schools_shows_each_status(chat):
@@ -130,8 +143,11 @@ async def test_my_schools_shows_each_status(chat):
     brookfield, elmstead = await chat.school(BROOKFIELD), await chat.school(ELMSTEAD)
     first = await free_start(chat, brookfield.id, after=chat.clock.now + timedelta(days=3))
     m = (await chat.app.booking.book(Actor.system(), brookfield.id, first, mode="teams")).meeting
-    held = (await chat.app.booking.book(Actor.system(), elmstead.id, await free_start(chat, elmstead.id),
-                                        mode="teams")).meeting
+    held = (
+        await chat.app.booking.book(
+            Actor.system(), elmstead.id, await free_start(chat, elmstead.id), mode="teams"
+        )
+    ).meeting
     chat.clock.now = held.end + timedelta(hours=1)
     await chat.app.booking.mark_held(Actor.system(), held.id)
     r = await chat.say(officer, "my schools")
@@ -149,11 +165,16 @@ async def test_my_schools_shows_each_status(chat):
 async def test_my_week_lists_the_coming_week_and_messages_that_could_not_be_delivered(chat):
     officer = await priya(chat)
     brookfield = await chat.school(BROOKFIELD)
-    await chat.app.booking.book(Actor.system(), brookfield.id, await free_start(chat, brookfield.id, "on_site"),
-                                mode="on_site")
+    await chat.app.booking.book(
+        Actor.system(), brookfield.id, await free_start(chat, brookfield.id, "on_site"), mode="on_site"
+    )
     later = await chat.school(990008)
-    await chat.app.booking.book(Actor.system(), later.id,
-                                await free_start(chat, later.id, after=chat.clock.now + timedelta(days=9)), mode="teams")
+    await chat.app.booking.book(
+        Actor.system(),
+        later.id,
+        await free_start(chat, later.id, after=chat.clock.now + timedelta(days=9)),
+        mode="teams",
+    )
     # The proposals to Brookfield's staff find no app installed: delivered through the ledger, undeliverable.
     from fakes.messenger import ScriptedMessenger
 
@@ -166,22 +187,47 @@ async def test_my_week_lists_the_coming_week_and_messages_that_could_not_be_deli
     assert "Your coming week: 1 TSM" in words and "Brookfield Infant School" in words
     assert "School: Fernley" not in words  # 10 December is beyond the coming week
     assert f"On site: {brookfield.address}" in words
-    assert "Not delivered: proposal to" in words and "(Brookfield Infant School), who has not installed" in words
+    assert (
+        "Not delivered: proposal to" in words and "(Brookfield Infant School), who has not installed" in words
+    )
 
 
 async def test_officer_adds_a_contact_who_can_then_book(chat):
     officer = await priya(chat)
     r = await chat.say(officer, "add contact")
-    added = await chat.press(officer, r, "Add contact", urn=str(BROOKFIELD), name="Jo Newhead",
-                             email="jo.newhead@demo.example", role="senior_leader")
+    added = await chat.press(
+        officer,
+        r,
+        "Add contact",
+        urn=str(BROOKFIELD),
+        name="Jo Newhead",
+        email="jo.newhead@demo.example",
+        role="senior_leader",
+    )
     assert not added.error and facts(added)["Role"] == "senior leader"
-    dup = await chat.press(officer, r, "Add contact", urn=str(BROOKFIELD), name="Jo Newhead",
-                           email="jo.newhead@demo.example", role="senior_leader")
+    dup = await chat.press(
+        officer,
+        r,
+        "Add contact",
+        urn=str(BROOKFIELD),
+        name="Jo Newhead",
+        email="jo.newhead@demo.example",
+        role="senior_leader",
+    )
     assert dup.error and "already a contact" in text_of(dup)
-    not_mine = await chat.press(officer, r, "Add contact", urn=str(ASHCOMBE), name="Al Other",
-                                email="al.other@demo.example", role="other")
+    not_mine = await chat.press(
+        officer,
+        r,
+        "Add contact",
+        urn=str(ASHCOMBE),
+        name="Al Other",
+        email="al.other@demo.example",
+        role="other",
+    )
     assert not_mine.error and "not on your list" in text_of(not_mine)
-    jo = Person(Who(email="jo.newhead@demo.example", name="Jo Newhead"), 0, "Jo Newhead", "jo.newhead@demo.example")
+    jo = Person(
+        Who(email="jo.newhead@demo.example", name="Jo Newhead"), 0, "Jo Newhead", "jo.newhead@demo.example"
+    )
     book = await chat.say(jo, "book")
     assert "Book your TSM" in text_of(book)
     lead = await chat.contact(BROOKFIELD)
@@ -207,8 +253,11 @@ async def test_next_tsm_offer_pick_slot_by_the_officer_books_and_asks_the_school
     officer = await priya(chat)
     school = await chat.school(BROOKFIELD)
     free = await chat.app.booking.free_slots(Actor.system(), school.id, term="next", mode="on_site", limit=2)
-    r = await chat.act(officer, "offer.pick_slot", {"schoolId": school.id, "start": free.slots[0].start.isoformat(),
-                                                    "mode": "on_site"})
+    r = await chat.act(
+        officer,
+        "offer.pick_slot",
+        {"schoolId": school.id, "start": free.slots[0].start.isoformat(), "mode": "on_site"},
+    )
     assert not r.error and "Booked for Brookfield Infant School" in text_of(r)
     r_told = await told(chat)
     assert len(r_told) == 2 and all(rc.kind == "contact" for rc, _ in r_told)
@@ -221,7 +270,9 @@ async def test_pick_slot_of_a_time_no_longer_free_shows_fresh_times(chat):
     taken = free.slots[0].start
     await chat.app.booking.book(Actor.system(), (await chat.school(990007)).id, taken, mode="teams")
     before = await chat.snapshot()
-    r = await chat.act(lead, "offer.pick_slot", {"schoolId": school.id, "start": taken.isoformat(), "mode": "teams"})
+    r = await chat.act(
+        lead, "offer.pick_slot", {"schoolId": school.id, "start": taken.isoformat(), "mode": "teams"}
+    )
     assert r.error and "no longer free" in text_of(r)
     assert taken.isoformat() not in [c["value"] for c in choices(r.card, "start")]
     assert await chat.snapshot() == before
@@ -230,10 +281,14 @@ async def test_pick_slot_of_a_time_no_longer_free_shows_fresh_times(chat):
 async def test_leader_rebook_card_meeting_move(chat):
     lead = await chat.contact(ASHCOMBE)
     school = await chat.school(ASHCOMBE)
-    m = (await chat.app.booking.book(Actor.system(), school.id, await free_start(chat, school.id),
-                                     mode="teams")).meeting
-    free = await chat.app.booking.free_slots(Actor.system(), school.id, term=m.term_id, mode="teams", limit=5,
-                                             exclude_meeting_id=m.id)
+    m = (
+        await chat.app.booking.book(
+            Actor.system(), school.id, await free_start(chat, school.id), mode="teams"
+        )
+    ).meeting
+    free = await chat.app.booking.free_slots(
+        Actor.system(), school.id, term=m.term_id, mode="teams", limit=5, exclude_meeting_id=m.id
+    )
     r = await chat.act(lead, "meeting.move", {"meetingId": m.id, "start": free.slots[3].start.isoformat()})
     assert not r.error and "Your TSM has moved" in text_of(r)
     assert (await chat.meeting(m.id)).start == free.slots[3].start
@@ -247,8 +302,11 @@ async def test_leader_rebook_card_meeting_move(chat):
 async def test_officer_moves_and_cancels_and_the_school_is_told(chat):
     officer = await priya(chat)
     school = await chat.school(BROOKFIELD)
-    m = (await chat.app.booking.book(Actor.system(), school.id, await free_start(chat, school.id),
-                                     mode="teams")).meeting
+    m = (
+        await chat.app.booking.book(
+            Actor.system(), school.id, await free_start(chat, school.id), mode="teams"
+        )
+    ).meeting
     r = await chat.say(officer, "my meetings")
     assert "Add a colleague" not in titles(r.card) and "Move" in titles(r.card)
     r = await chat.act(officer, "meeting.cancel", {"meetingId": m.id, "reason": "Officer off sick"})
@@ -263,8 +321,11 @@ async def test_the_officers_booking_card_speaks_to_the_officer_not_to_the_school
     the officer booking for it reads what the LA expects of that school, and why."""
     officer = await priya(chat)
     r = await chat.say(officer, "book")
-    start = await chat.press(officer, r, "Next", schoolId=str((await chat.school(BROOKFIELD)).id)) \
-        if "schoolId" in str(r.card) else r
+    start = (
+        await chat.press(officer, r, "Next", schoolId=str((await chat.school(BROOKFIELD)).id))
+        if "schoolId" in str(r.card)
+        else r
+    )
     text = text_of(start)
     assert "Your attendance" not in text and "meet us termly" not in text
     assert "Brookfield Infant School needs one TSM this academic year (termly is welcome)" in text

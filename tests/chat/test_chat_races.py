@@ -34,7 +34,9 @@ async def test_same_time_pressed_by_two_schools_at_once_books_one(any_db_url, tm
         won = [r for r in (ra, rb) if not r.error]
         lost = [r for r in (ra, rb) if r.error]
         assert len(won) == 1 and len(lost) == 1, [text_of(r) for r in (ra, rb)]
-        assert "Just taken" in text_of(lost[0]) and start_a not in [c["value"] for c in choices(lost[0].card, "start")]
+        assert "Just taken" in text_of(lost[0]) and start_a not in [
+            c["value"] for c in choices(lost[0].card, "start")
+        ]
         assert len(await chat.meetings_of(ASHCOMBE)) + len(await chat.meetings_of(ST_BEDE)) == 1
     finally:
         await app.close()
@@ -43,7 +45,9 @@ async def test_same_time_pressed_by_two_schools_at_once_books_one(any_db_url, tm
 async def test_a_double_press_books_once(chat):
     lead = await chat.contact(ASHCOMBE)
     review, _ = await walk_to_confirm(chat, lead)
-    first, second = await asyncio.gather(chat.press(lead, review, "Book it"), chat.press(lead, review, "Book it"))
+    first, second = await asyncio.gather(
+        chat.press(lead, review, "Book it"), chat.press(lead, review, "Book it")
+    )
     assert sorted([first.error, second.error]) == [False, True]
     loser = first if first.error else second
     assert "already booked" in text_of(loser) and "My meetings" in titles(loser.card)
@@ -67,7 +71,9 @@ class OutlookLike(LocalCalendar):
 @pytest.fixture
 async def outlook_chat(sqlite_url, tmp_path):
     clock = FixedClock(NOW)
-    settings = Settings(database_url=sqlite_url, calendar_backend="graph", graph_tenant_id="t", graph_client_id="c")
+    settings = Settings(
+        database_url=sqlite_url, calendar_backend="graph", graph_tenant_id="t", graph_client_id="c"
+    )
     db = Database(sqlite_url)
     app = build_app(settings, clock=clock, calendar=OutlookLike(db))
     await load_demo(app.db, today=date(2026, 11, 23))

@@ -18,21 +18,26 @@ ASHCOMBE = 990001  # Alex Carter's school
 SUNDAY = date(2026, 12, 6)
 
 
-@pytest.mark.parametrize(("words", "day"), [
-    ("3 December", date(2026, 12, 3)),  # three days ago, not 3 December 2027
-    ("3/12", date(2026, 12, 3)),
-    ("9 jan", date(2027, 1, 9)),
-    ("thursday 10 dec", date(2026, 12, 10)),
-    ("2026-12-10", date(2026, 12, 10)),
-    ("3/12/27", date(2027, 12, 3)),
-    ("today", SUNDAY),
-    ("tomorrow", date(2026, 12, 7)),
-    ("next week", date(2026, 12, 7)),  # its Monday
-    ("tuesday", date(2026, 12, 8)),
-    ("next tuesday", date(2026, 12, 8)),  # said on a Sunday: the coming one is already next week's
-    ("Sunday", date(2026, 12, 13)),  # today's weekday: next week's
-    ("31/2", None), ("blursday", None), ("3 smarch", None),
-])
+@pytest.mark.parametrize(
+    ("words", "day"),
+    [
+        ("3 December", date(2026, 12, 3)),  # three days ago, not 3 December 2027
+        ("3/12", date(2026, 12, 3)),
+        ("9 jan", date(2027, 1, 9)),
+        ("thursday 10 dec", date(2026, 12, 10)),
+        ("2026-12-10", date(2026, 12, 10)),
+        ("3/12/27", date(2027, 12, 3)),
+        ("today", SUNDAY),
+        ("tomorrow", date(2026, 12, 7)),
+        ("next week", date(2026, 12, 7)),  # its Monday
+        ("tuesday", date(2026, 12, 8)),
+        ("next tuesday", date(2026, 12, 8)),  # said on a Sunday: the coming one is already next week's
+        ("Sunday", date(2026, 12, 13)),  # today's weekday: next week's
+        ("31/2", None),
+        ("blursday", None),
+        ("3 smarch", None),
+    ],
+)
 def test_dates_are_read_as_people_type_them(words, day):
     assert read_day(words, SUNDAY) == day
 
@@ -44,8 +49,13 @@ def test_next_tuesday_said_on_a_monday_is_the_tuesday_of_next_week():
 
 
 def test_after_half_term_is_the_first_school_day_after_this_terms_half_term():
-    spring = Term("2026-27", TermName.SPRING, DateRange(date(2027, 1, 5), date(2027, 3, 26)),
-                  (Break(DateRange(date(2027, 2, 15), date(2027, 2, 19)), "half_term", "February half term"),), id=1)
+    spring = Term(
+        "2026-27",
+        TermName.SPRING,
+        DateRange(date(2027, 1, 5), date(2027, 3, 26)),
+        (Break(DateRange(date(2027, 2, 15), date(2027, 2, 19)), "half_term", "February half term"),),
+        id=1,
+    )
     cal = TermCalendar([spring])
     assert read_day("after half term", date(2027, 1, 20), cal) == date(2027, 2, 22)
     assert read_day("after half term", date(2027, 3, 1), cal) is None  # this term's half term is behind us
@@ -57,11 +67,19 @@ def test_the_academic_year_runs_from_september():
     assert academic_year_of(date(2026, 8, 31)) == 2025
 
 
-@pytest.mark.parametrize(("typed", "word", "close"), [
-    ("bok", "book", True), ("boko", "book", True), ("obok", "book", True), ("bookk", "book", True),
-    ("my meeting", "my meetings", True), ("my meetigns", "my meetings", True), ("bk", "book", False),
-    ("booking", "book", False),
-])
+@pytest.mark.parametrize(
+    ("typed", "word", "close"),
+    [
+        ("bok", "book", True),
+        ("boko", "book", True),
+        ("obok", "book", True),
+        ("bookk", "book", True),
+        ("my meeting", "my meetings", True),
+        ("my meetigns", "my meetings", True),
+        ("bk", "book", False),
+        ("booking", "book", False),
+    ],
+)
 def test_one_slip_is_one_letter_missed_added_changed_or_two_swapped(typed, word, close):
     assert one_slip(typed, word) is close
 
@@ -99,7 +117,10 @@ async def test_slips_of_one_letter_and_missing_spaces_are_taken_as_the_command(c
 async def test_who_is_my_link_officer_and_what_is_a_tsm_are_answered(chat):
     lead = await chat.contact(ASHCOMBE)
     r = await chat.say(lead, "Who is my link officer?")
-    assert "Your link officer for Ashcombe Primary School is **Alex Carter** (alex.carter@demo.example)" in text_of(r)
+    assert (
+        "Your link officer for Ashcombe Primary School is **Alex Carter** (alex.carter@demo.example)"
+        in text_of(r)
+    )
     r = await chat.say(lead, "what's a TSM?")
     assert "A Targeting Support Meeting (TSM) is a short termly conversation" in text_of(r)
     officer = await chat.officer_of(ASHCOMBE)
@@ -116,4 +137,6 @@ async def test_a_school_with_no_link_officer_is_told_whom_to_ask(chat):
     async with chat.app.db.transaction() as s:
         await s.exec(update(School).where(School.urn == ASHCOMBE).values(link_officer_id=None))
     r = await chat.say(lead, "who is my link officer")
-    assert "Ashcombe Primary School has no link officer yet: please ask your LA's attendance team" in text_of(r)
+    assert "Ashcombe Primary School has no link officer yet: please ask your LA's attendance team" in text_of(
+        r
+    )

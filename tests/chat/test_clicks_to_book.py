@@ -58,7 +58,9 @@ async def test_a_one_leader_school_books_in_three_presses(chat):
     async with chat.app.db.reader() as s:
         from sqlmodel import select
 
-        invited = set(await s.exec(select(MeetingAttendee.contact_id).where(MeetingAttendee.meeting_id == m.id)))
+        invited = set(
+            await s.exec(select(MeetingAttendee.contact_id).where(MeetingAttendee.meeting_id == m.id))
+        )
     assert leader.id in invited
 
 
@@ -66,8 +68,12 @@ async def test_the_way_to_meet_is_changed_on_the_same_card(chat):
     lead = await chat.contact(ASHCOMBE)
     school = await chat.school(ASHCOMBE)
     first = await chat.say(lead, "book")
-    nxt = await chat.press(lead, first, "Choose this time", mode="on_site", start=choices(first.card, "start")[3]["value"])
-    if nxt.error:  # that time is not free in person (travel time): the same card, in person, with its own times
+    nxt = await chat.press(
+        lead, first, "Choose this time", mode="on_site", start=choices(first.card, "start")[3]["value"]
+    )
+    if (
+        nxt.error
+    ):  # that time is not free in person (travel time): the same card, in person, with its own times
         assert input_values(nxt.card)["mode"] == "on_site" and "not all the same" in text_of(nxt)
         assert inputs(nxt.card)["start"]["choices"]
         nxt = await chat.press(lead, nxt, "Choose this time")
@@ -81,9 +87,13 @@ async def test_the_way_to_meet_is_changed_on_the_same_card(chat):
 async def test_a_time_not_on_the_card_comes_back_to_the_card(chat):
     lead = await chat.contact(ASHCOMBE)
     first = await chat.say(lead, "book")
-    again = await chat.press(lead, first, "Choose this time", start="2026-11-23T09:00:00+00:00")  # forged: now
+    again = await chat.press(
+        lead, first, "Choose this time", start="2026-11-23T09:00:00+00:00"
+    )  # forged: now
     assert again.error and "not one of the times offered" in text_of(again)
-    assert titles(again.card) == titles(first.card) and choices(again.card, "start") == choices(first.card, "start")
+    assert titles(again.card) == titles(first.card) and choices(again.card, "start") == choices(
+        first.card, "start"
+    )
     assert await chat.meetings_of(ASHCOMBE) == []
 
 
@@ -93,7 +103,10 @@ async def test_book_when_this_term_is_booked_says_so_first(chat):
     await chat.press(lead, await chat.press(lead, first, "Choose this time"), "Book it")
     again = await chat.say(lead, "book")
     words = text_of(again)
-    assert "You already have the Autumn term 2026-27 TSM" in words and "These times are for the Spring term" in words
+    assert (
+        "You already have the Autumn term 2026-27 TSM" in words
+        and "These times are for the Spring term" in words
+    )
     assert all(t["value"] >= "2027-01-05" for t in choices(again.card, "start"))
 
 

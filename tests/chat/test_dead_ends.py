@@ -42,7 +42,11 @@ async def test_a_reason_too_short_returns_the_reason_card_with_what_was_typed(ch
     ask = await chat.press(lead, mine, "Cancel")
     field = inputs(ask.card)["reason"]
     # the card says it before sending: required, the server's rule as a regex, the server's words
-    assert field["isRequired"] and field["regex"] == cards.REASON_REGEX and field["errorMessage"] == cards.REASON_ERROR
+    assert (
+        field["isRequired"]
+        and field["regex"] == cards.REASON_REGEX
+        and field["errorMessage"] == cards.REASON_ERROR
+    )
     assert "at least 3 characters" in text_of(ask)
 
     short = await chat.press(lead, ask, "Continue", reason="no")
@@ -57,7 +61,9 @@ async def test_a_reason_too_short_returns_the_reason_card_with_what_was_typed(ch
     assert not confirm.error and "Cancel this TSM for good?" in text_of(confirm)
     # a forged final step with a short reason: the reason card again, nothing cancelled
     forged = await chat.act(lead, "meeting.cancel", {"meetingId": m.id, "reason": "x"})
-    assert forged.error and input_values(forged.card)["reason"] == "x" and message_under(forged.card, "reason")
+    assert (
+        forged.error and input_values(forged.card)["reason"] == "x" and message_under(forged.card, "reason")
+    )
     assert (await chat.meeting(m.id)).status == "booked"
 
 
@@ -117,7 +123,10 @@ async def test_an_evaluation_without_ratings_returns_the_card_with_what_was_ente
 
     again = await chat.press(lead, card, "Send feedback", usefulness="4", comments="Useful, thanks")
     assert again.error
-    assert input_values(again.card)["usefulness"] == "4" and input_values(again.card)["comments"] == "Useful, thanks"
+    assert (
+        input_values(again.card)["usefulness"] == "4"
+        and input_values(again.card)["comments"] == "Useful, thanks"
+    )
     assert message_under(again.card, "usefulness") is None
     for q in questions[1:]:
         assert "Please rate" in message_under(again.card, q), q

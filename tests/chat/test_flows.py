@@ -39,7 +39,12 @@ def test_every_offer_kind_written_anywhere_has_a_flow():
     for path in [*ROOT.joinpath("tsm").rglob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "save_offer"
-                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "save_offer"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+            ):
                 bare.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.args[1].value!r}")
     assert bare == []

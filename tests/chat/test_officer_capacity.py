@@ -36,22 +36,37 @@ def test_kents_capacity_is_read_from_its_profile_and_a_bad_value_is_refused():
         parse_policy("kent", raw)
 
 
-async def test_the_link_officer_import_warns_when_an_officer_goes_over_the_capacity(db, tmp_path, monkeypatch):
+async def test_the_link_officer_import_warns_when_an_officer_goes_over_the_capacity(
+    db, tmp_path, monkeypatch
+):
     world = await make_world(db, policy="kent")
     async with db.reader() as s:
         before = {x.name: x.schools for x in await officer_loads(s, world.la_id, 30)}
-        bobs = [sc.urn for sc in (await s.exec(select(School).where(School.link_officer_id == world.officers["bob"],
-                                                                    School.trust_code == None)))]  # noqa: E711
+        bobs = [
+            sc.urn
+            for sc in (
+                await s.exec(
+                    select(School).where(
+                        School.link_officer_id == world.officers["bob"],
+                        School.trust_code == None,  # noqa: E711
+                    )
+                )
+            )
+        ]  # noqa: E711
     cap = before["Ann Officer"]  # Ann is exactly at the capacity: no warning yet
     kent = load_policy("kent")
-    monkeypatch.setattr("tsm.importers.people.load_policy", lambda name: dataclasses.replace(kent, officer_capacity=cap))
+    monkeypatch.setattr(
+        "tsm.importers.people.load_policy", lambda name: dataclasses.replace(kent, officer_capacity=cap)
+    )
     path = tmp_path / "links.csv"
     path.write_text(f"urn,officer_email\n{bobs[0]},bob@la.example\n")
     assert "more than the" not in (await import_link_officers(db, path)).summary()
     path.write_text(f"urn,officer_email\n{bobs[0]},ann@la.example\n")  # one of Bob's schools moves to Ann
     report = await import_link_officers(db, path)
-    assert (f"Ann Officer has {cap + 1} schools, more than the {cap} one officer can hold TSMs with in a term"
-            in report.summary())
+    assert (
+        f"Ann Officer has {cap + 1} schools, more than the {cap} one officer can hold TSMs with in a term"
+        in report.summary()
+    )
     assert "Bob Officer has" not in report.summary()
 
 

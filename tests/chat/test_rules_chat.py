@@ -25,7 +25,9 @@ async def book(chat, person):
     return done
 
 
-@pytest.mark.parametrize(("urn", "minutes", "shown"), [(NORTHGATE, 90, "09:00–10:30"), (ASHCOMBE, 60, "09:00–10:00")])
+@pytest.mark.parametrize(
+    ("urn", "minutes", "shown"), [(NORTHGATE, 90, "09:00–10:30"), (ASHCOMBE, 60, "09:00–10:00")]
+)
 async def test_a_school_booking_from_the_chat_gets_its_phases_meeting_length(chat, urn, minutes, shown):
     lead = await chat.contact(urn)
     done = await book(chat, lead)

@@ -49,8 +49,13 @@ class Recorder:
         return await next()
 
     async def turn(self, services, **incoming) -> Reply:
-        return await self.router.dispatch(Incoming(who=ALICE, **incoming), identify=self.identify, services=services,
-                                          clock=lambda: datetime.now(UTC), claim=self.claim)
+        return await self.router.dispatch(
+            Incoming(who=ALICE, **incoming),
+            identify=self.identify,
+            services=services,
+            clock=lambda: datetime.now(UTC),
+            claim=self.claim,
+        )
 
 
 def test_the_guards_are_one_ordered_list_rate_limit_identify_role_check():

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # ------------------------------------------------------------------ the Dockerfile, parsed
 
+
 def dockerfile_stages() -> list[dict]:
     """Each stage: its base, name and instructions ((KEYWORD, argument text)), continuation lines joined."""
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -93,7 +94,9 @@ def test_build_stage_installs_the_lock_with_hashes_and_the_project_without_deps(
     build = dockerfile_stages()[0]
     runs = [arg for kw, arg in build["instructions"] if kw == "RUN"]
     lock_installs = [r for r in runs if "-r /tmp/requirements.lock" in r]
-    assert lock_installs and "--require-hashes" in lock_installs[0] and "--only-binary=:all:" in lock_installs[0]
+    assert (
+        lock_installs and "--require-hashes" in lock_installs[0] and "--only-binary=:all:" in lock_installs[0]
+    )
     assert any("--no-deps --no-build-isolation ." in r for r in runs)
     copies = [arg for kw, arg in build["instructions"] if kw == "COPY"]
     assert "requirements.lock /tmp/requirements.lock" in copies
@@ -105,6 +108,7 @@ def test_build_stage_installs_the_lock_with_hashes_and_the_project_without_deps(
 
 
 # ------------------------------------------------------------------ compose.yaml, read as data
+
 
 def compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
@@ -162,7 +166,10 @@ def test_compose_health_checks_use_healthz_on_the_ports_the_processes_serve():
 
 
 def _compose_cli() -> list[str] | None:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -172,18 +179,27 @@ def _compose_cli() -> list[str] | None:
 def test_docker_compose_config_accepts_the_file():
     cli = _compose_cli()
     if cli is None:
-        pytest.skip("no Docker Compose client here (docker compose / docker-compose): compose.yaml checked as data only")
-    done = subprocess.run([*cli, "-f", str(ROOT / "compose.yaml"), "config", "--quiet"], capture_output=True,
-                          text=True, cwd=ROOT)
+        pytest.skip(
+            "no Docker Compose client here (docker compose / docker-compose): compose.yaml checked as data only"
+        )
+    done = subprocess.run(
+        [*cli, "-f", str(ROOT / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
 
 
 # ------------------------------------------------------------------ with a Docker engine: build and start it
 
+
 def _engine_problem() -> str | None:
     if not shutil.which("docker"):
         return "no docker client"
-    done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         return f"no Docker engine ({(done.stderr.strip().splitlines() or ['docker info failed'])[-1]})"
     if _compose_cli() is None:
@@ -210,19 +226,31 @@ def test_compose_up_serves_healthz_and_a_teams_activity():
     try:
         # The fake connector listens on the host's interfaces: the bot reaches it as host.docker.internal.
         port = server.run(_serve_for_containers(server, fake))
-        up = subprocess.run([*base, "up", "--build", "--detach", "--wait", "--wait-timeout", "300"], env=env,
-                            capture_output=True, text=True, cwd=ROOT, timeout=1200)
+        up = subprocess.run(
+            [*base, "up", "--build", "--detach", "--wait", "--wait-timeout", "300"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=1200,
+        )
         assert up.returncode == 0, up.stdout + up.stderr
         with urllib.request.urlopen(f"http://127.0.0.1:{bot_port}/healthz", timeout=10) as r:
             health = json.load(r)
         assert r.status == 200 and health["status"] == "ok" and health["database"]["backend"] == "postgresql"
         # The image runs as its unprivileged user.
-        uid = subprocess.run([*base, "exec", "-T", "bot", "id", "-u"], env=env, capture_output=True, text=True)
+        uid = subprocess.run(
+            [*base, "exec", "-T", "bot", "id", "-u"], env=env, capture_output=True, text=True
+        )
         assert uid.stdout.strip() not in ("", "0")
         # A literal Teams activity: someone the directory does not know is answered through the connector.
         activity = message(f"http://host.docker.internal:{port}/", "hello")
-        req = urllib.request.Request(f"http://127.0.0.1:{bot_port}/api/messages", data=json.dumps(activity).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{bot_port}/api/messages",
+            data=json.dumps(activity).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             assert r.status in (200, 201, 202)
         deadline = time.monotonic() + 30

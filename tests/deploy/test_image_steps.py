@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python(minor: str) -> str | None:
-    for candidate in (shutil.which(f"python{minor}"),
-                      *sorted(Path.home().glob(f".pyenv/versions/{minor}.*/bin/python{minor}"), reverse=True)):
+    for candidate in (
+        shutil.which(f"python{minor}"),
+        *sorted(Path.home().glob(f".pyenv/versions/{minor}.*/bin/python{minor}"), reverse=True),
+    ):
         if candidate and subprocess.run([str(candidate), "--version"], capture_output=True).returncode == 0:
             return str(candidate)
     return None
@@ -47,7 +49,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(check: list[str], env: dict, proc: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+def _wait_healthy(
+    check: list[str], env: dict, proc: subprocess.Popen, log: Path, seconds: float = 60
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -81,14 +85,18 @@ def test_the_build_stage_and_the_compose_processes_work_without_an_engine(tmp_pa
     runs = [arg for kw, arg in build["instructions"] if kw == "RUN"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
     for run in runs:
-        cmd = run.replace("/opt/tsm", str(venv)).replace("/tmp/requirements.lock", str(src / "tmp/requirements.lock"))
+        cmd = run.replace("/opt/tsm", str(venv)).replace(
+            "/tmp/requirements.lock", str(src / "tmp/requirements.lock")
+        )
         cmd = re.sub(r"^python ", shlex.quote(python) + " ", cmd)
         done = subprocess.run(cmd, shell=True, cwd=src, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, f"{cmd}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert not (venv / "bin" / "pip").exists()  # removed from the final venv
     # The processes compose starts, with its environment (interpolated with its defaults) and its health checks.
     services = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))["services"]
-    image_env = dict(kv.split("=", 1) for kw, arg in final["instructions"] if kw == "ENV" for kv in shlex.split(arg))
+    image_env = dict(
+        kv.split("=", 1) for kw, arg in final["instructions"] if kw == "ENV" for kv in shlex.split(arg)
+    )
     bot_port, worker_port = _free_port(), _free_port()
 
     def env_for(service: str) -> dict:
@@ -110,8 +118,14 @@ def test_the_build_stage_and_the_compose_processes_work_without_an_engine(tmp_pa
     home = tmp_path / "srv"
     home.mkdir()
     tsm = str(venv / "bin" / "tsm")
-    done = subprocess.run([tsm, *services["migrate"]["command"]], cwd=home, env=env_for("migrate"),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [tsm, *services["migrate"]["command"]],
+        cwd=home,
+        env=env_for("migrate"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     procs: list[subprocess.Popen] = []
     server = ThreadServer()
@@ -119,8 +133,15 @@ def test_the_build_stage_and_the_compose_processes_work_without_an_engine(tmp_pa
         logs = {}
         for service in ("bot", "worker"):
             logs[service] = tmp_path / f"{service}.log"
-            procs.append(subprocess.Popen([tsm, *services[service]["command"]], cwd=home, env=env_for(service),
-                                          stdout=logs[service].open("w"), stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [tsm, *services[service]["command"]],
+                    cwd=home,
+                    env=env_for(service),
+                    stdout=logs[service].open("w"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
         for proc, service in zip(procs, ("bot", "worker"), strict=True):
             _wait_healthy(check(service), env_for(service), proc, logs[service])
         with urllib.request.urlopen(f"http://127.0.0.1:{bot_port}/healthz", timeout=5) as r:
@@ -130,9 +151,12 @@ def test_the_build_stage_and_the_compose_processes_work_without_an_engine(tmp_pa
         # A literal Teams activity from someone the directory does not know: answered through the connector.
         fake = FakeConnector()
         fake.url = server.serve(fake.app()) + "/"
-        req = urllib.request.Request(f"http://127.0.0.1:{bot_port}/api/messages", method="POST",
-                                     data=json.dumps(message(fake, "hello")).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{bot_port}/api/messages",
+            method="POST",
+            data=json.dumps(message(fake, "hello")).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             assert r.status == 200
         deadline = time.monotonic() + 20

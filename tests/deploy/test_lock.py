@@ -33,7 +33,7 @@ def pins(lock: Path) -> dict[str, list[tuple[str, str | None, int]]]:
             assert not re.match(r"^[A-Za-z0-9]", line), f"{lock.name}:{i + 1}: not an exact pin: {line!r}"
             continue
         hashes = 0
-        for follow in lines[i + 1:]:
+        for follow in lines[i + 1 :]:
             if not follow.startswith("    --hash=sha256:"):
                 break
             hashes += 1
@@ -53,7 +53,9 @@ def test_locks_were_made_from_this_pyproject(tmp_path):
     # The digest follows the dependencies: one added to a copy of pyproject.toml changes it...
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     changed = tmp_path / "pyproject.toml"
-    changed.write_text(text.replace("dependencies = [", 'dependencies = [\n    "left-pad>=1",', 1), encoding="utf-8")
+    changed.write_text(
+        text.replace("dependencies = [", 'dependencies = [\n    "left-pad>=1",', 1), encoding="utf-8"
+    )
     assert lockfile.pyproject_digest(changed) != lockfile.pyproject_digest()
     # ... a change outside them (a linter's setting) does not.
     changed.write_text(text + "\n[tool.example]\nx = 1\n", encoding="utf-8")
@@ -71,7 +73,9 @@ def test_every_requirement_is_pinned_with_hashes_and_every_dependency_is_locked(
         name = canonicalize_name(req.name)
         assert name in runtime and name in dev, f"{req.name} is not in the locks: run `make lock`"
         for version, _marker, _ in runtime[name]:
-            assert req.specifier.contains(version, prereleases=True), f"{name}=={version} outside {req.specifier}"
+            assert req.specifier.contains(version, prereleases=True), (
+                f"{name}=={version} outside {req.specifier}"
+            )
     for spec in project["optional-dependencies"]["dev"]:
         name = canonicalize_name(Requirement(spec).name)
         assert name in dev, f"{name} is not in requirements-dev.lock: run `make lock`"
@@ -108,8 +112,13 @@ def test_the_makefile_installs_the_lock_with_hashes_and_the_project_without_depe
     assert "--no-deps --no-build-isolation -e ." in makefile
     assert "LOCK := requirements-dev.lock" in makefile
     # `make -n` shows what the venv step would run for a new venv (nothing is run).
-    out = subprocess.run(["make", "-n", "venv", "VENV=/nonexistent/venv", f"PYTHON={sys.executable}"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["make", "-n", "venv", "VENV=/nonexistent/venv", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "dev/lockfile.py check" in out and "--require-hashes -r requirements-dev.lock" in out
 
 
@@ -117,10 +126,15 @@ def test_check_refuses_a_stale_lock_and_says_run_make_lock(tmp_path, monkeypatch
     for name in ("requirements.lock", "requirements-dev.lock"):
         (tmp_path / name).write_text((ROOT / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text(
-        (ROOT / "pyproject.toml").read_text(encoding="utf-8").replace("dependencies = [", 'dependencies = [\n "x",', 1),
-        encoding="utf-8")
+        (ROOT / "pyproject.toml")
+        .read_text(encoding="utf-8")
+        .replace("dependencies = [", 'dependencies = [\n "x",', 1),
+        encoding="utf-8",
+    )
     monkeypatch.setattr(lockfile, "PYPROJECT", tmp_path / "pyproject.toml")
-    monkeypatch.setattr(lockfile, "LOCKS", (tmp_path / "requirements.lock", tmp_path / "requirements-dev.lock"))
+    monkeypatch.setattr(
+        lockfile, "LOCKS", (tmp_path / "requirements.lock", tmp_path / "requirements-dev.lock")
+    )
     assert lockfile.check() == 1
     assert len(lockfile.stale_locks()) == 2
     (tmp_path / "requirements.lock").unlink()

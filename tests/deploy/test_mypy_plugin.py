@@ -11,7 +11,7 @@ from mypy import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODELS = '''
+MODELS = """
 from typing import ClassVar
 from sqlmodel import Field, SQLModel
 
@@ -26,9 +26,9 @@ class Child(Row):  # a subclass of a table model is a table model too
 
 class Form(SQLModel):  # not a table: its fields are plain values
     name: str = ""
-'''
+"""
 
-USE = '''
+USE = """
 from sqlmodel import select
 from models import Child, Form, Row
 
@@ -40,7 +40,7 @@ reveal_type(Row.LIMIT)
 reveal_type(Child.name)
 reveal_type(Form.name)
 reveal_type(Row().name)
-'''
+"""
 
 
 def _run(tmp: Path, plugin: bool) -> list[str]:
@@ -48,10 +48,22 @@ def _run(tmp: Path, plugin: bool) -> list[str]:
     (tmp / "use.py").write_text(textwrap.dedent(USE), encoding="utf-8")
     plugins = f"plugins = {ROOT / 'dev' / 'mypy_sqlmodel.py'}\n" if plugin else ""
     (tmp / "mypy.ini").write_text(f"[mypy]\n{plugins}", encoding="utf-8")
-    out, err, _status = api.run(["--config-file", str(tmp / "mypy.ini"), "--cache-dir", str(tmp / "cache"),
-                                 str(tmp / "use.py"), str(tmp / "models.py")])
+    out, err, _status = api.run(
+        [
+            "--config-file",
+            str(tmp / "mypy.ini"),
+            "--cache-dir",
+            str(tmp / "cache"),
+            str(tmp / "use.py"),
+            str(tmp / "models.py"),
+        ]
+    )
     assert err == "", err
-    return [line.split("Revealed type is ", 1)[1].strip('"') for line in out.splitlines() if "Revealed type" in line]
+    return [
+        line.split("Revealed type is ", 1)[1].strip('"')
+        for line in out.splitlines()
+        if "Revealed type" in line
+    ]
 
 
 def test_table_fields_on_the_class_are_instrumented_attributes(tmp_path, monkeypatch):
@@ -69,8 +81,16 @@ def test_table_fields_on_the_class_are_instrumented_attributes(tmp_path, monkeyp
     ], got
     # Again from mypy's cache: models.py is not analysed again, and the table flag must come from the cache.
     (tmp_path / "use.py").write_text(textwrap.dedent(USE) + "\nreveal_type(Row.id)\n", encoding="utf-8")
-    out, err, _ = api.run(["--config-file", str(tmp_path / "mypy.ini"), "--cache-dir", str(tmp_path / "cache"),
-                           str(tmp_path / "use.py"), str(tmp_path / "models.py")])
+    out, err, _ = api.run(
+        [
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(tmp_path / "use.py"),
+            str(tmp_path / "models.py"),
+        ]
+    )
     assert "InstrumentedAttribute[int | None]" in out, out
 
 

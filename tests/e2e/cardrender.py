@@ -38,8 +38,16 @@ RENDERER = E2E / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.
 MARKDOWN = E2E / "node_modules" / "markdown-it" / "dist" / "browser" / "markdown-it.umd.min.js"
 SNAPSHOTS = ROOT / "tests" / "chat" / "snapshots"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 MAX_BYTES = 28 * 1024
 WIDTHS = (320, 500)
 
@@ -51,10 +59,17 @@ def install_renderer() -> None:
     if RENDERER.exists() and stamp.exists() and stamp.read_text() == lock.read_text():
         return
     if shutil.which("npm") is None:
-        raise RuntimeError("npm is not installed: it is needed to install the adaptivecards renderer (npm ci)")
+        raise RuntimeError(
+            "npm is not installed: it is needed to install the adaptivecards renderer (npm ci)"
+        )
     cache = Path(os.environ.get("TSM_NPM_CACHE", Path.home() / ".cache" / "tsm-e2e-npm"))
-    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--cache", str(cache)], cwd=E2E,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--cache", str(cache)],
+        cwd=E2E,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     stamp.write_text(lock.read_text())
@@ -169,9 +184,11 @@ class Renderer:
         # box-sizing: border-box is the stand-in for Teams' own stylesheet (its web client sizes boxes so): without
         # it, the renderer's width: 100% on a markdown list plus the list's indent pushes every bullet 40 px past the
         # card's edge, which Teams does not do.
-        await page.set_content("<!doctype html><html><head><meta charset='utf-8'><style>body{margin:8px;"
-                               "background:#fff} *,*::before,*::after{box-sizing:border-box}</style></head>"
-                               "<body></body></html>")
+        await page.set_content(
+            "<!doctype html><html><head><meta charset='utf-8'><style>body{margin:8px;"
+            "background:#fff} *,*::before,*::after{box-sizing:border-box}</style></head>"
+            "<body></body></html>"
+        )
         await page.add_style_tag(content=css)
         await page.add_script_tag(content=MARKDOWN.read_text(encoding="utf-8"))
         await page.add_script_tag(content=RENDERER.read_text(encoding="utf-8"))
@@ -201,9 +218,22 @@ async def _launch(playwright):
 
 
 # The cards the README shows (docs/cards/): the school's booking, my meetings, the refusals, the officer's cards.
-MAIN_CARDS = ("help_school", "book_start", "pick_attendees_book", "pick_date", "pick_time", "done_booked",
-              "meetings", "cancel_reason", "proposal", "help_officer", "officer_week", "officer_schools",
-              "n_next_tsm_offer", "n_unbooked")
+MAIN_CARDS = (
+    "help_school",
+    "book_start",
+    "pick_attendees_book",
+    "pick_date",
+    "pick_time",
+    "done_booked",
+    "meetings",
+    "cancel_reason",
+    "proposal",
+    "help_officer",
+    "officer_week",
+    "officer_schools",
+    "n_next_tsm_offer",
+    "n_unbooked",
+)
 
 
 async def write_screenshots(out: Path, names: tuple[str, ...] | list[str], width: int = 320) -> list[Report]:
@@ -234,7 +264,10 @@ def _main(argv: list[str]) -> int:
     reports = asyncio.run(write_screenshots(out, names))
     bad = 0
     for rep in reports:
-        print(f"{out / (rep.name + '.png')}" + ("" if not rep.problems else "  PROBLEMS: " + "; ".join(rep.problems)))
+        print(
+            f"{out / (rep.name + '.png')}"
+            + ("" if not rep.problems else "  PROBLEMS: " + "; ".join(rep.problems))
+        )
         bad += bool(rep.problems)
     return 1 if bad else 0
 

@@ -43,33 +43,56 @@ def feedback_cards() -> dict[str, dict]:
     """The feedback cards (cards/evaluation.py, record.py, report.py), which have no snapshots of their own; the
     report cards' tables are TextBlocks and FactSets, the menu is their only buttons."""
     big = big_record()  # the feedback tests' size stress (words of 500 letters): here, long actions in words
-    rec = replace(big, actions=tuple(replace(a, text=" ".join(["Agree the attendance plan with the family"] * 11),
-                                             owner_detail="Early Help and the Education Welfare Service")
-                                     for a in big.actions))
+    rec = replace(
+        big,
+        actions=tuple(
+            replace(
+                a,
+                text=" ".join(["Agree the attendance plan with the family"] * 11),
+                owner_detail="Early Help and the Education Welfare Service",
+            )
+            for a in big.actions
+        ),
+    )
     empty = RecordView(1, "Low Primary School", "Ann Officer", START, START, "Europe/London", False)
     return {
         "fb_evaluation": evaluation_card(ev_view()),
-        "fb_evaluation_saved": evaluation_card(ev_view(ratings={"usefulness": 4, "working_together": 5, "clarity": 3,
-                                                                "overall": 4}, comments="Helpful", answered=True,
-                                                       saved_now=True)),
+        "fb_evaluation_saved": evaluation_card(
+            ev_view(
+                ratings={"usefulness": 4, "working_together": 5, "clarity": 3, "overall": 4},
+                comments="Helpful",
+                answered=True,
+                saved_now=True,
+            )
+        ),
         "fb_evaluation_answered_elsewhere": evaluation_card(ev_view(answered=True)),
-        "fb_record": record_card(rec), "fb_record_empty": record_card(empty), "fb_record_form": record_form(rec),
-        "fb_record_form_warning": record_form(rec, draft={"notes": "Jane Smith"},
-                                              findings=[Finding("name", "Jane Smith")]),
-        "fb_report_menu": report_menu(MenuView("the whole LA", tuple(TermChoice(i, f"Term {i}") for i in range(9)))),
+        "fb_record": record_card(rec),
+        "fb_record_empty": record_card(empty),
+        "fb_record_form": record_form(rec),
+        "fb_record_form_warning": record_form(
+            rec, draft={"notes": "Jane Smith"}, findings=[Finding("name", "Jane Smith")]
+        ),
+        "fb_report_menu": report_menu(
+            MenuView("the whole LA", tuple(TermChoice(i, f"Term {i}") for i in range(9)))
+        ),
     }
 
 
 def refused_cards() -> dict[str, dict]:
     """Cards as they come back after a refusal (item 2): the message beside the field."""
     return {
-        "err_cancel_reason": with_errors(b.cancel_reason(b.CancelView(1, FACTS, "no")),
-                                         {"reason": b.REASON_ERROR + " It goes to the other side with the "
-                                                                     "cancellation."}),
-        "err_proposal": with_errors(b.proposal(b.ProposalView(1, "Priya Shah", FACTS, OFFER, SLOTS)),
-                                    {"start": "Please choose a time: nothing was changed."}),
-        "err_evaluation": with_errors(evaluation_card(ev_view()), {
-            "working_together": "Please rate “How well did the school and the LA work together?” (1 to 5)."}),
+        "err_cancel_reason": with_errors(
+            b.cancel_reason(b.CancelView(1, FACTS, "no")),
+            {"reason": b.REASON_ERROR + " It goes to the other side with the cancellation."},
+        ),
+        "err_proposal": with_errors(
+            b.proposal(b.ProposalView(1, "Priya Shah", FACTS, OFFER, SLOTS)),
+            {"start": "Please choose a time: nothing was changed."},
+        ),
+        "err_evaluation": with_errors(
+            evaluation_card(ev_view()),
+            {"working_together": "Please rate “How well did the school and the LA work together?” (1 to 5)."},
+        ),
     }
 
 
@@ -88,8 +111,12 @@ CARDS = _cards()
 def reports():
     if not os.path.exists(cr.CHROMIUM):
         if CI:
-            pytest.fail(f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); required under CI=true")
-        pytest.skip(f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); set CI=true to fail instead")
+            pytest.fail(
+                f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); required under CI=true"
+            )
+        pytest.skip(
+            f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); set CI=true to fail instead"
+        )
     cr.install_renderer()
     import asyncio
 
@@ -135,12 +162,29 @@ def test_the_checks_catch_what_they_claim(reports):
         return {"type": "AdaptiveCard", "version": "1.5", "body": body, "actions": list(actions)}
 
     bad = {
-        "long_button": card([{"type": "TextBlock", "text": "x"}], [act("Can't attend Wednesday 2 December 10:00–11:00")]),
-        "four_buttons": card([{"type": "TextBlock", "text": "x"}], [act("My meetings"), act("Cancel"),
-                                                                    act("Add a colleague"), act("Book a TSM")]),
-        "long_choice": card([{"type": "Input.ChoiceSet", "id": "a", "label": "A", "choices": [
-            {"title": "St Very Long Name Church of England Voluntary Aided Primary School", "value": "1"}]}],
-            [act("Go")]),
+        "long_button": card(
+            [{"type": "TextBlock", "text": "x"}], [act("Can't attend Wednesday 2 December 10:00–11:00")]
+        ),
+        "four_buttons": card(
+            [{"type": "TextBlock", "text": "x"}],
+            [act("My meetings"), act("Cancel"), act("Add a colleague"), act("Book a TSM")],
+        ),
+        "long_choice": card(
+            [
+                {
+                    "type": "Input.ChoiceSet",
+                    "id": "a",
+                    "label": "A",
+                    "choices": [
+                        {
+                            "title": "St Very Long Name Church of England Voluntary Aided Primary School",
+                            "value": "1",
+                        }
+                    ],
+                }
+            ],
+            [act("Go")],
+        ),
         "unknown": card([{"type": "Bogus.Element", "text": "x"}], [act("Go")]),
         "big": card([{"type": "TextBlock", "text": "x" * (29 * 1024), "wrap": True}], [act("Go")]),
         "short": card([{"type": "TextBlock", "text": "Fine", "wrap": True}], [act("Book"), act("Stop")]),

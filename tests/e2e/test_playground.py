@@ -55,8 +55,13 @@ def _install_playground() -> None:
     if CLI.exists() and stamp.exists() and stamp.read_text() == lock.read_text():
         return
     cache = Path(os.environ.get("TSM_NPM_CACHE", Path.home() / ".cache" / "tsm-e2e-npm"))
-    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--cache", str(cache)], cwd=E2E,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--cache", str(cache)],
+        cwd=E2E,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, f"npm ci failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     stamp.write_text(lock.read_text())
 
@@ -86,7 +91,9 @@ async def _wait_http(url: str, ok, proc: subprocess.Popen, what: str, limit: flo
 def _spawn(cmd: list[str], *, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
     """A child in its own process group (stopped with everything it started), output to ``log``."""
     with open(log, "w") as out:
-        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -139,16 +146,22 @@ class Playground:
 
     async def say(self, text: str) -> dict:
         n = len(self.messages)
-        async with self.s.post(f"{self.base}/_conversation/v1/conversations/{CHAT}/messages",
-                               json={"from": {"id": ME}, "text": text, "textFormat": "plain"}) as r:
+        async with self.s.post(
+            f"{self.base}/_conversation/v1/conversations/{CHAT}/messages",
+            json={"from": {"id": ME}, "text": text, "textFormat": "plain"},
+        ) as r:
             assert r.status == 200, await r.text()
         return await self.next_message(n)
 
     async def press(self, message_id: str, card: dict, verb: str, values=None, where=None) -> dict:
         data = cc.action_data(card, verb, values, where)
-        body = {"name": "adaptiveCard/action", "from": {"id": ME}, "conversation": {"id": CHAT},
-                "replyToId": message_id,
-                "value": {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}}
+        body = {
+            "name": "adaptiveCard/action",
+            "from": {"id": ME},
+            "conversation": {"id": CHAT},
+            "replyToId": message_id,
+            "value": {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"},
+        }
         async with self.s.post(f"{self.base}/_conversation/v1/invoke", json=body) as r:
             assert r.status == 200, await r.text()
             answer = await r.json()
@@ -157,8 +170,11 @@ class Playground:
 
 
 def _card_of(message: dict) -> dict:
-    cards = [a["content"] for a in message.get("attachments") or []
-             if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+    cards = [
+        a["content"]
+        for a in message.get("attachments") or []
+        if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+    ]
     assert cards, f"expected a card, got {message.get('text')!r}"
     return cards[0]
 
@@ -170,23 +186,48 @@ def playground_installed():
 
 async def test_booking_in_the_agents_playground(playground_installed, tmp_path):
     bot_port, pg_port = _free_port(), _free_port()
-    env = {**os.environ, "TSM_DATABASE_URL": f"sqlite:///{tmp_path}/tsm.db", "TSM_PORT": str(bot_port),
-           "TSM_HOST": "127.0.0.1", "TSM_INVITATIONS_DIR": str(tmp_path / "inv"), "TSM_RUN_SCHEDULER": "false",
-           "TSM_MICROSOFT_APP_ID": "", "TSM_ALLOWED_TENANTS": "[]"}
+    env = {
+        **os.environ,
+        "TSM_DATABASE_URL": f"sqlite:///{tmp_path}/tsm.db",
+        "TSM_PORT": str(bot_port),
+        "TSM_HOST": "127.0.0.1",
+        "TSM_INVITATIONS_DIR": str(tmp_path / "inv"),
+        "TSM_RUN_SCHEDULER": "false",
+        "TSM_MICROSOFT_APP_ID": "",
+        "TSM_ALLOWED_TENANTS": "[]",
+    }
     bot = _spawn([sys.executable, "-m", "tsm", "run", "--demo"], cwd=ROOT, env=env, log=tmp_path / "bot.log")
     pg_dir = tmp_path / "playground"
     pg_dir.mkdir()
     shutil.copy(CONFIG, pg_dir / CONFIG.name)
-    pg_env = {**os.environ, "TEAMSAPPTESTER_BROWSER": "none",
-              "M365_AGENTS_PLAYGROUND_LOGFILE": str(tmp_path / "playground.log")}
+    pg_env = {
+        **os.environ,
+        "TEAMSAPPTESTER_BROWSER": "none",
+        "M365_AGENTS_PLAYGROUND_LOGFILE": str(tmp_path / "playground.log"),
+    }
     pg = None
     try:
+
         async def healthy(r):
             return r.status == 200 and (await r.json())["database"]["ok"]
 
         await _wait_http(f"http://127.0.0.1:{bot_port}/healthz", healthy, bot, "the bot")
-        pg = _spawn(["node", str(CLI), "-e", f"http://127.0.0.1:{bot_port}/api/messages", "-c", "msteams",
-                     "-p", str(pg_port), "--dt"], cwd=pg_dir, env=pg_env, log=tmp_path / "playground.out")
+        pg = _spawn(
+            [
+                "node",
+                str(CLI),
+                "-e",
+                f"http://127.0.0.1:{bot_port}/api/messages",
+                "-c",
+                "msteams",
+                "-p",
+                str(pg_port),
+                "--dt",
+            ],
+            cwd=pg_dir,
+            env=pg_env,
+            log=tmp_path / "playground.out",
+        )
 
         async def pong(r):
             return r.status == 200 and (await r.text()).strip() == "pong"
@@ -201,7 +242,9 @@ async def test_booking_in_the_agents_playground(playground_installed, tmp_path):
             p = Playground(base, s)
             await p.listen()
 
-            await p.install()  # installationUpdate: the bot stores the reference and greets, by name from the roster
+            await (
+                p.install()
+            )  # installationUpdate: the bot stores the reference and greets, by name from the roster
             greeting = await p.next_message(0)
             assert greeting["text"].startswith("Hello Mohammed!"), greeting
 
@@ -222,7 +265,9 @@ async def test_booking_in_the_agents_playground(playground_installed, tmp_path):
                 assert r.status == 200 and "BEGIN:VCALENDAR" in await r.text()
             # My meetings shows it.
             card = _card_of(await p.say("my meetings"))
-            assert "Alex Carter" in json.dumps(card) and "meeting.cancel_start" in cc.verbs(card), cc.texts(card)
+            assert "Alex Carter" in json.dumps(card) and "meeting.cancel_start" in cc.verbs(card), cc.texts(
+                card
+            )
     except BaseException:
         for log in ("bot.log", "playground.out", "playground.log"):  # shown by pytest on failure
             if (tmp_path / log).exists():

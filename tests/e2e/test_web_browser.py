@@ -46,8 +46,16 @@ from tsm.services.actors import Actor  # noqa: E402
 from tsm.settings import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 LINK = re.compile(r"https?://[^\s<>\"']+/web/link/[A-Za-z0-9_-]{20,}")
 
@@ -69,8 +77,9 @@ class Live:
     def __init__(self, app, base: str, mail: Path, connector, http: ClientSession) -> None:
         self.app, self.base, self.mail, self.connector, self.http = app, base, mail, connector, http
 
-    async def mails_to(self, address: str, *, containing: str = "", within: float = 60.0,
-                       count: int = 1) -> list:
+    async def mails_to(
+        self, address: str, *, containing: str = "", within: float = 60.0, count: int = 1
+    ) -> list:
         """The emails written to ``address`` (parsed), waiting for the delivery sweep to write ``count`` of them."""
         deadline = asyncio.get_running_loop().time() + within
         while True:
@@ -81,18 +90,25 @@ class Live:
                     found.append(msg)
             if len(found) >= count:
                 return found
-            assert asyncio.get_running_loop().time() < deadline, \
+            assert asyncio.get_running_loop().time() < deadline, (
                 f"no email to {address} containing {containing!r} in {self.mail}: {[p.name for p in self.mail.glob('*')]}"
+            )
             await asyncio.sleep(0.2)
 
     async def teams_texts(self, conversation: str, containing: str, within: float = 60.0) -> list[str]:
         deadline = asyncio.get_running_loop().time() + within
         while True:
-            texts = [s.activity.get("text") or "" for s in self.connector.snapshot() if s.conversation_id == conversation]
+            texts = [
+                s.activity.get("text") or ""
+                for s in self.connector.snapshot()
+                if s.conversation_id == conversation
+            ]
             hits = [t for t in texts if containing in t]
             if hits:
                 return hits
-            assert asyncio.get_running_loop().time() < deadline, f"nothing with {containing!r} sent to {conversation}: {texts}"
+            assert asyncio.get_running_loop().time() < deadline, (
+                f"nothing with {containing!r} sent to {conversation}: {texts}"
+            )
             await asyncio.sleep(0.2)
 
 
@@ -129,24 +145,36 @@ class Teams:
     def __init__(self, live: Live, officer: Officer) -> None:
         self.live = live
         self.conv = f"a:officer-{officer.id}"
-        self.kw = dict(conv=self.conv, user_id=f"29:officer-{officer.id}", aad=f"aad-officer-{officer.id}",
-                       name=officer.name)
-        live.connector.members[self.kw["user_id"]] = member(self.kw["user_id"], officer.email, self.kw["aad"],
-                                                            officer.name)
+        self.kw = dict(
+            conv=self.conv,
+            user_id=f"29:officer-{officer.id}",
+            aad=f"aad-officer-{officer.id}",
+            name=officer.name,
+        )
+        live.connector.members[self.kw["user_id"]] = member(
+            self.kw["user_id"], officer.email, self.kw["aad"], officer.name
+        )
 
     async def say(self, text: str) -> dict:
         before = len(self.live.connector.snapshot())
-        r = await self.live.http.post(f"{self.live.base}/api/messages", json=message(self.live.connector, text, **self.kw))
+        r = await self.live.http.post(
+            f"{self.live.base}/api/messages", json=message(self.live.connector, text, **self.kw)
+        )
         assert r.status == 200
-        cards = [a["content"] for s in self.live.connector.snapshot()[before:] for a in s.activity.get("attachments") or []]
+        cards = [
+            a["content"]
+            for s in self.live.connector.snapshot()[before:]
+            for a in s.activity.get("attachments") or []
+        ]
         return cards[0] if cards else {}
 
     async def press(self, card: dict, verb: str, values: dict | None = None, where=None) -> dict:
         from fakes.connector import invoke
 
         data = cc.action_data(card, verb, values, where)
-        r = await self.live.http.post(f"{self.live.base}/api/messages",
-                                      json=invoke(self.live.connector, verb, data, **self.kw))
+        r = await self.live.http.post(
+            f"{self.live.base}/api/messages", json=invoke(self.live.connector, verb, data, **self.kw)
+        )
         assert r.status == 200
         body = await r.json()
         return body["value"]
@@ -167,9 +195,16 @@ async def live(chromium, sqlite_url, connector, tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     mail = tmp_path / "mail"
-    settings = Settings(database_url=sqlite_url, _env_file=None, run_scheduler=True, public_url=base,
-                        invitations_dir=str(tmp_path / "inv"), mail_backend="files", mail_dir=str(mail),
-                        delivery="teams_then_email")
+    settings = Settings(
+        database_url=sqlite_url,
+        _env_file=None,
+        run_scheduler=True,
+        public_url=base,
+        invitations_dir=str(tmp_path / "inv"),
+        mail_backend="files",
+        mail_dir=str(mail),
+        delivery="teams_then_email",
+    )
     app = build_app(settings, clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)))
     await load_demo(app.db, today=local_today(app.clock))
     server = TestServer(build_web_app(app, run_scheduler=True), host="127.0.0.1", port=port)
@@ -206,23 +241,32 @@ async def _meet_on_teams(page) -> None:
 
 def _verb(page, verb: str):
     """The button that sends ``verb`` (its value is the action's JSON), for buttons whose words may change."""
-    return page.locator(f"button[name=action][value*='\"verb\":\"{verb}\"']").first
+    return page.locator(f'button[name=action][value*=\'"verb":"{verb}"\']').first
 
 
 async def _bookable_lead(app) -> tuple[SchoolContact, Officer]:
     """An attendance lead of a school that books by itself, and its link officer."""
     router = build_router()
     async with app.db.reader() as s:
-        contacts = list(await s.exec(select(SchoolContact).where(SchoolContact.role == "attendance_lead")
-                                     .order_by(SchoolContact.id)))
+        contacts = list(
+            await s.exec(
+                select(SchoolContact)
+                .where(SchoolContact.role == "attendance_lead")
+                .order_by(SchoolContact.id)
+            )
+        )
     for c in contacts:
         actor = Actor("contact", c.id, c.school_id, c.name)
 
         async def ident(_w, actor=actor):
             return actor
 
-        reply = await router.dispatch(Incoming(who=Who(channel_user_id=f"probe:{c.id}"), verb="book.start", data={}),
-                                      identify=ident, services=app, clock=app.clock)
+        reply = await router.dispatch(
+            Incoming(who=Who(channel_user_id=f"probe:{c.id}"), verb="book.start", data={}),
+            identify=ident,
+            services=app,
+            clock=app.clock,
+        )
         if reply.card and "book.pick_mode" in str(reply.card):
             async with app.db.reader() as s:
                 school = await s.get(School, c.school_id)
@@ -233,8 +277,14 @@ async def _bookable_lead(app) -> tuple[SchoolContact, Officer]:
 
 async def _meetings(app, school_id: int) -> list[Meeting]:
     async with app.db.reader() as s:
-        return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                 .where(MeetingSchool.school_id == school_id).order_by(Meeting.id)))
+        return list(
+            await s.exec(
+                select(Meeting)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .where(MeetingSchool.school_id == school_id)
+                .order_by(Meeting.id)
+            )
+        )
 
 
 async def test_a_contact_without_teams_books_moves_and_adds_a_colleague_from_an_emailed_link(live, browser):

@@ -52,16 +52,22 @@ class FakeConnector:
     auth_headers: list[str] = field(default_factory=list)  # Authorization of every call the bot made
     hang_next: int = 0  # the next N sends hang (never answered while the test runs) and are not recorded
     hung: threading.Event = field(default_factory=threading.Event)  # set when a send is hanging
-    release: threading.Event = field(default_factory=threading.Event)  # set to let hanging sends end (with a 503)
+    release: threading.Event = field(
+        default_factory=threading.Event
+    )  # set to let hanging sends end (with a 503)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> web.Application:
         a = web.Application()
-        a.add_routes([web.post("/v3/conversations/{cid}/activities/{aid}", self._send),
-                      web.post("/v3/conversations/{cid}/activities", self._send),
-                      web.post("/v3/conversations", self._create),
-                      web.get("/v3/conversations/{cid}/members/{mid}", self._member)])
+        a.add_routes(
+            [
+                web.post("/v3/conversations/{cid}/activities/{aid}", self._send),
+                web.post("/v3/conversations/{cid}/activities", self._send),
+                web.post("/v3/conversations", self._create),
+                web.get("/v3/conversations/{cid}/members/{mid}", self._member),
+            ]
+        )
         return a
 
     async def _send(self, request: web.Request) -> web.Response:
@@ -73,8 +79,11 @@ class FakeConnector:
             failure = plan.pop(0) if plan else self.fail_next.pop(0) if self.fail_next else None
         if failure is not None:
             status, headers, code = failure
-            return web.json_response({"error": {"code": code, "message": "refused by the fake connector"}},
-                                     status=status, headers=headers)
+            return web.json_response(
+                {"error": {"code": code, "message": "refused by the fake connector"}},
+                status=status,
+                headers=headers,
+            )
         body = await request.json()
         with self._lock:
             hang = self.hang_next > 0
@@ -98,7 +107,9 @@ class FakeConnector:
             self.auth_headers.append(request.headers.get("Authorization", ""))
         m = self.members.get(request.match_info["mid"])
         if m is None:
-            return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "no"}}, status=404)
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation", "message": "no"}}, status=404
+            )
         return web.json_response(m)
 
     def snapshot(self) -> list[Sent]:
@@ -159,7 +170,9 @@ _ids = itertools.count(1000)
 _NO_DATA: Any = object()
 
 
-def _base(to: FakeConnector | str, *, conv: str, user_id: str, aad: str | None, name: str, tenant: str) -> dict:
+def _base(
+    to: FakeConnector | str, *, conv: str, user_id: str, aad: str | None, name: str, tenant: str
+) -> dict:
     frm: dict[str, Any] = {"id": user_id, "name": name}
     if aad:
         frm["aadObjectId"] = aad
@@ -173,15 +186,32 @@ def _base(to: FakeConnector | str, *, conv: str, user_id: str, aad: str | None, 
         "from": frm,
         "conversation": {"conversationType": "personal", "tenantId": tenant, "id": conv},
         "recipient": {"id": BOT_ID, "name": "TSM bot"},
-        "entities": [{"locale": "en-GB", "country": "GB", "platform": "Web", "timezone": "Europe/London",
-                      "type": "clientInfo"}],
+        "entities": [
+            {
+                "locale": "en-GB",
+                "country": "GB",
+                "platform": "Web",
+                "timezone": "Europe/London",
+                "type": "clientInfo",
+            }
+        ],
         "channelData": {"tenant": {"id": tenant}},
         "locale": "en-GB",
     }
 
 
-def message(to: FakeConnector | str, text: str, *, conv="a:conv-1", user_id="29:user-1", aad: str | None = "aad-1",
-            name="Lee Lead", tenant=TENANT, value: Any = None, id: str | None = None) -> dict:
+def message(
+    to: FakeConnector | str,
+    text: str,
+    *,
+    conv="a:conv-1",
+    user_id="29:user-1",
+    aad: str | None = "aad-1",
+    name="Lee Lead",
+    tenant=TENANT,
+    value: Any = None,
+    id: str | None = None,
+) -> dict:
     a = _base(to, conv=conv, user_id=user_id, aad=aad, name=name, tenant=tenant)
     a.update(type="message", text=text, textFormat="plain")
     if value is not None:
@@ -191,29 +221,64 @@ def message(to: FakeConnector | str, text: str, *, conv="a:conv-1", user_id="29:
     return a
 
 
-def invoke(to: FakeConnector | str, verb: Any, data: Any = _NO_DATA, *, conv="a:conv-1", user_id="29:user-1",
-           aad: str | None = "aad-1", name="Lee Lead", tenant=TENANT, id: str | None = None,
-           action_type="Action.Execute") -> dict:
+def invoke(
+    to: FakeConnector | str,
+    verb: Any,
+    data: Any = _NO_DATA,
+    *,
+    conv="a:conv-1",
+    user_id="29:user-1",
+    aad: str | None = "aad-1",
+    name="Lee Lead",
+    tenant=TENANT,
+    id: str | None = None,
+    action_type="Action.Execute",
+) -> dict:
     """An ``adaptiveCard/action`` invoke; ``verb`` and ``data`` are sent as given (the fuzz tests send anything)."""
     a = _base(to, conv=conv, user_id=user_id, aad=aad, name=name, tenant=tenant)
-    a.update(type="invoke", name="adaptiveCard/action",
-             value={"action": {"type": action_type, "id": "act-1", "verb": verb,
-                               "data": {} if data is _NO_DATA else data},
-                    "trigger": "manual"})
+    a.update(
+        type="invoke",
+        name="adaptiveCard/action",
+        value={
+            "action": {
+                "type": action_type,
+                "id": "act-1",
+                "verb": verb,
+                "data": {} if data is _NO_DATA else data,
+            },
+            "trigger": "manual",
+        },
+    )
     if id:
         a["id"] = id
     return a
 
 
-def installation_update(to: FakeConnector | str, action="add", *, conv="a:conv-1", user_id="29:user-1",
-                        aad: str | None = "aad-1", name="Lee Lead", tenant=TENANT) -> dict:
+def installation_update(
+    to: FakeConnector | str,
+    action="add",
+    *,
+    conv="a:conv-1",
+    user_id="29:user-1",
+    aad: str | None = "aad-1",
+    name="Lee Lead",
+    tenant=TENANT,
+) -> dict:
     a = _base(to, conv=conv, user_id=user_id, aad=aad, name=name, tenant=tenant)
     a.update(type="installationUpdate", action=action)
     return a
 
 
-def conversation_update(to: FakeConnector | str, *, conv="a:conv-1", user_id="29:user-1", aad: str | None = "aad-1",
-                        name="Lee Lead", tenant=TENANT, removed=False) -> dict:
+def conversation_update(
+    to: FakeConnector | str,
+    *,
+    conv="a:conv-1",
+    user_id="29:user-1",
+    aad: str | None = "aad-1",
+    name="Lee Lead",
+    tenant=TENANT,
+    removed=False,
+) -> dict:
     a = _base(to, conv=conv, user_id=user_id, aad=aad, name=name, tenant=tenant)
     a["type"] = "conversationUpdate"
     a["membersRemoved" if removed else "membersAdded"] = [{"id": BOT_ID}]
@@ -223,5 +288,12 @@ def conversation_update(to: FakeConnector | str, *, conv="a:conv-1", user_id="29
 
 def member(user_id: str, email: str, aad: str, name: str = "Lee Lead") -> dict:
     """The roster's answer for one user (``FakeConnector.members[user_id] = member(...)``)."""
-    return {"id": user_id, "name": name, "aadObjectId": aad, "email": email, "userPrincipalName": email,
-            "tenantId": TENANT, "userRole": "user"}
+    return {
+        "id": user_id,
+        "name": name,
+        "aadObjectId": aad,
+        "email": email,
+        "userPrincipalName": email,
+        "tenantId": TENANT,
+        "userRole": "user",
+    }

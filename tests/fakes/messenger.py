@@ -35,9 +35,16 @@ if TYPE_CHECKING:
 
 
 class ScriptedMessenger:
-    def __init__(self, clock: Clock | None = None, *, installs: Database | None = None,
-                 teams: BotStore | None = None, gate: asyncio.Event | None = None,
-                 answer: SendResult | None = None, forbidden: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        installs: Database | None = None,
+        teams: BotStore | None = None,
+        gate: asyncio.Event | None = None,
+        answer: SendResult | None = None,
+        forbidden: bool = False,
+    ) -> None:
         self.clock = clock
         self.installs = installs
         self.teams = teams

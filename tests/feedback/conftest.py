@@ -18,5 +18,12 @@ async def env(db) -> Env:
     world = await make_world(db)
     clock = FixedClock(NOW)
     ref = ReferenceData(db)
-    return Env(db, world, clock, Evaluations(db, clock=clock), Records(db, clock=clock),
-               Reports(db, ref, clock=clock), ref)
+    return Env(
+        db,
+        world,
+        clock,
+        Evaluations(db, clock=clock),
+        Records(db, clock=clock),
+        Reports(db, ref, clock=clock),
+        ref,
+    )

@@ -23,7 +23,9 @@ async def test_an_anonymous_comment_of_a_school_with_few_answers_does_not_name_t
     [anon] = [c for c in r.comments if c.author == "Anonymous"]
     assert anon.text == "Too long" and anon.school == rep.HIDDEN_SCHOOL
     assert "Low Primary School" not in [c.school for c in r.comments if c.author == "Anonymous"]
-    assert all("Low Primary School,Anonymous" not in line for line in rep.evaluation_comments_csv(r).splitlines())
+    assert all(
+        "Low Primary School,Anonymous" not in line for line in rep.evaluation_comments_csv(r).splitlines()
+    )
     # The named answer of the same school keeps its school: its author is named anyway.
     assert ("Low Primary School", "Lead of Low Primary School") in [(c.school, c.author) for c in r.comments]
     mine = await env.reports.evaluations(env.world.officer("ann"), "current")  # the officer's own view too
@@ -44,8 +46,16 @@ async def test_the_minimum_is_the_policy_s(env, seeded, monkeypatch):  # noqa: F
 
 def test_the_policy_reads_and_checks_the_minimum():
     raw = tomllib.loads((Path(__file__).parents[2] / "tsm/policies/demo.toml").read_text())
-    assert parse_policy("demo", raw).min_answers_to_name_school == 3 and parse_policy("demo", raw).max_invitees == 12
-    assert parse_policy("demo", {**raw, "evaluation": {"min_answers_to_name_school": 5}}).min_answers_to_name_school == 5
+    assert (
+        parse_policy("demo", raw).min_answers_to_name_school == 3
+        and parse_policy("demo", raw).max_invitees == 12
+    )
+    assert (
+        parse_policy(
+            "demo", {**raw, "evaluation": {"min_answers_to_name_school": 5}}
+        ).min_answers_to_name_school
+        == 5
+    )
     with pytest.raises(PolicyError):
         parse_policy("demo", {**raw, "evaluation": {"min_answers_to_name_school": 0}})
     with pytest.raises(PolicyError):

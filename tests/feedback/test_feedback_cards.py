@@ -43,18 +43,33 @@ LONG = "x" * 2000
 
 
 def ev_view(**kw) -> EvaluationView:
-    return EvaluationView(1, "Low Primary School", "Ann Officer", START, START + timedelta(hours=1), "Europe/London",
-                          **kw)
+    return EvaluationView(
+        1, "Low Primary School", "Ann Officer", START, START + timedelta(hours=1), "Europe/London", **kw
+    )
 
 
-@pytest.mark.parametrize("view", [
-    ev_view(),
-    ev_view(ratings={"usefulness": 4, "working_together": 5, "clarity": 3, "overall": 4}, comments=LONG,
-            answered=True, saved_now=True),
-    ev_view(ratings={"usefulness": 1, "working_together": 1, "clarity": 1, "overall": 1}, anonymous=True,
-            edit_token="t" * 32, answered=True, saved_now=True, updated=True),
-    ev_view(answered=True),  # answered anonymously, opened without the token
-], ids=["fresh", "saved", "anonymous", "answered_elsewhere"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        ev_view(),
+        ev_view(
+            ratings={"usefulness": 4, "working_together": 5, "clarity": 3, "overall": 4},
+            comments=LONG,
+            answered=True,
+            saved_now=True,
+        ),
+        ev_view(
+            ratings={"usefulness": 1, "working_together": 1, "clarity": 1, "overall": 1},
+            anonymous=True,
+            edit_token="t" * 32,
+            answered=True,
+            saved_now=True,
+            updated=True,
+        ),
+        ev_view(answered=True),  # answered anonymously, opened without the token
+    ],
+    ids=["fresh", "saved", "anonymous", "answered_elsewhere"],
+)
 def test_evaluation_card_states(view):
     card = evaluation_card(view)
     check_card(card)
@@ -67,27 +82,47 @@ def test_evaluation_card_states(view):
 
 
 def big_record() -> RecordView:
-    return RecordView(1, "Low Primary School & Another Very Long Trust School Name", "Ann Officer", START,
-                      START + timedelta(hours=1), "Europe/London", True,
-                      Figures(91.2, 4, 3, (("sen", 1), ("fsm", 0), ("eal", 2), ("grt", 4))), "L" * 120, LONG,
-                      tuple(ActionView(i, "a" * 500, ActionOwner.OTHER.value, "s" * 120, date(2026, 4, i + 1), i % 2 == 0)
-                            for i in range(8)), "Ann Officer", START)
+    return RecordView(
+        1,
+        "Low Primary School & Another Very Long Trust School Name",
+        "Ann Officer",
+        START,
+        START + timedelta(hours=1),
+        "Europe/London",
+        True,
+        Figures(91.2, 4, 3, (("sen", 1), ("fsm", 0), ("eal", 2), ("grt", 4))),
+        "L" * 120,
+        LONG,
+        tuple(
+            ActionView(i, "a" * 500, ActionOwner.OTHER.value, "s" * 120, date(2026, 4, i + 1), i % 2 == 0)
+            for i in range(8)
+        ),
+        "Ann Officer",
+        START,
+    )
 
 
 def test_the_biggest_record_fits_and_shows_no_small_count():
     v = big_record()
-    for card in (record_card(v), record_form(v),
-                 record_form(v, draft={"notes": LONG, "pa": "4"}, findings=[Finding("name", "Jane Smith")] * 20)):
+    for card in (
+        record_card(v),
+        record_form(v),
+        record_form(v, draft={"notes": LONG, "pa": "4"}, findings=[Finding("name", "Jane Smith")] * 20),
+    ):
         check_card(card)
     shown = [f["value"] for n in walk(record_card(v)) if n.get("type") == "FactSet" for f in n["facts"]]
     assert "<5" in shown and not any(re.fullmatch(r"[0-4]", x) for x in shown)
     form_values = {n["id"]: n.get("value") for n in walk(record_form(v)) if n.get("type") == "Input.Text"}
     assert {form_values[k] for k in ("pa", "sa", "sen", "fsm", "eal", "grt")} == {"<5"}
-    assert sum(1 for n in walk(record_form(v)) if n.get("id", "").endswith("_due")) == 8  # every action editable
+    assert (
+        sum(1 for n in walk(record_form(v)) if n.get("id", "").endswith("_due")) == 8
+    )  # every action editable
 
 
 def test_an_empty_record_offers_to_write_it():
-    v = RecordView(1, "Low Primary School", "Ann Officer", START, START + timedelta(hours=1), "Europe/London", False)
+    v = RecordView(
+        1, "Low Primary School", "Ann Officer", START, START + timedelta(hours=1), "Europe/London", False
+    )
     card = record_card(v)
     check_card(card)
     assert [n["verb"] for n in walk(card) if n.get("type") == "Action.Execute"] == ["record.edit"]
@@ -95,25 +130,56 @@ def test_an_empty_record_offers_to_write_it():
 
 def test_report_cards_for_a_big_la_stay_small():
     officers = [f"Officer Number {i:02d} With A Long Name" for i in range(40)]
-    rows = [CoverageRow(100000 + i, f"School {i} " + "n" * 60, officers[i % 40], list(Coverage)[i % 6])
-            for i in range(600)]
+    rows = [
+        CoverageRow(100000 + i, f"School {i} " + "n" * 60, officers[i % 40], list(Coverage)[i % 6])
+        for i in range(600)
+    ]
     cov = CoverageReport(TERM, Scope(1, None), tuple(rows), tuple(tally_coverage(rows)))
     check_card(coverage_card(cov))
     answers = [Answer(officers[i % 40], Ratings(1 + i % 5, 2, 3, 4), LONG) for i in range(400)]
     held = {o: 10 for o in officers}
-    ev = EvaluationReport(TERM, Scope(1, None), tuple(summarise_evaluations(answers, held_by_officer=held)),
-                          tuple(CommentView(a.officer, "School", "Anonymous", LONG) for a in answers))
+    ev = EvaluationReport(
+        TERM,
+        Scope(1, None),
+        tuple(summarise_evaluations(answers, held_by_officer=held)),
+        tuple(CommentView(a.officer, "School", "Anonymous", LONG) for a in answers),
+    )
     card = evaluations_card(ev, evaluation_chart_png(ev, dpi=60))
     check_card(card)
     assert "Officer Number 39" in json.dumps(card)
-    small = EvaluationReport(TERM, Scope(1, 3, "Ann Officer"), tuple(summarise_evaluations(
-        answers[:3], held_by_officer={"Officer Number 00 With A Long Name": 2})[:1]), ())
+    small = EvaluationReport(
+        TERM,
+        Scope(1, 3, "Ann Officer"),
+        tuple(
+            summarise_evaluations(answers[:3], held_by_officer={"Officer Number 00 With A Long Name": 2})[:1]
+        ),
+        (),
+    )
     with_chart = evaluations_card(small, evaluation_chart_png(small, dpi=60))
     check_card(with_chart)
     assert any(n.get("type") == "Image" for n in walk(with_chart))
-    acts = ActionsReport(TERM, Scope(1, None), date(2026, 3, 20), tuple(
-        ActionRow(i, date(2026, 3, 1), 19, 100001, "School", "Ann", "other", "Early Help", "t" * 500, 1,
-                  date(2026, 2, 1), TERM.label) for i in range(300)))
+    acts = ActionsReport(
+        TERM,
+        Scope(1, None),
+        date(2026, 3, 20),
+        tuple(
+            ActionRow(
+                i,
+                date(2026, 3, 1),
+                19,
+                100001,
+                "School",
+                "Ann",
+                "other",
+                "Early Help",
+                "t" * 500,
+                1,
+                date(2026, 2, 1),
+                TERM.label,
+            )
+            for i in range(300)
+        ),
+    )
     check_card(actions_card(acts))
     check_card(report_menu(MenuView("the whole LA", tuple(TermChoice(i, f"Term {i}") for i in range(9)))))
     check_card(report_menu(MenuView("your schools", ())))

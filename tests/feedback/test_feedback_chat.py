@@ -33,12 +33,20 @@ class Chat:
         return await self.app.directory.identify(who.aad_object_id, who.email)
 
     async def say(self, email: str, text: str):
-        return await self.router.dispatch(Incoming(who=Who(email=email), text=text), identify=self.identify,
-                                          services=self.app, clock=self.clock)
+        return await self.router.dispatch(
+            Incoming(who=Who(email=email), text=text),
+            identify=self.identify,
+            services=self.app,
+            clock=self.clock,
+        )
 
     async def act(self, email: str, verb: str, data: dict[str, Any]):
-        return await self.router.dispatch(Incoming(who=Who(email=email), verb=verb, data=data, is_invoke=True),
-                                          identify=self.identify, services=self.app, clock=self.clock)
+        return await self.router.dispatch(
+            Incoming(who=Who(email=email), verb=verb, data=data, is_invoke=True),
+            identify=self.identify,
+            services=self.app,
+            clock=self.clock,
+        )
 
     async def press(self, email: str, reply, title: str, **inputs: Any):
         a = button(reply.card, title)
@@ -112,9 +120,23 @@ async def test_a_school_contact_gives_feedback_then_changes_it(chat):
     card = await chat.say(LEAD, "feedback")
     check_card(card.card)
     assert "How was your TSM?" in words(card) and set(inputs_of(card.card)) == {
-        "usefulness", "working_together", "clarity", "overall", "comments", "anonymous"}
-    saved = await chat.press(LEAD, card, "Send feedback", usefulness="4", working_together="5", clarity="3",
-                             overall="4", comments="Helpful")
+        "usefulness",
+        "working_together",
+        "clarity",
+        "overall",
+        "comments",
+        "anonymous",
+    }
+    saved = await chat.press(
+        LEAD,
+        card,
+        "Send feedback",
+        usefulness="4",
+        working_together="5",
+        clarity="3",
+        overall="4",
+        comments="Helpful",
+    )
     assert not saved.error and "your feedback is saved" in saved.text
     check_card(saved.card)
     assert inputs_of(saved.card)["overall"]["value"] == "4"  # the answer, to change
@@ -126,8 +148,16 @@ async def test_a_school_contact_gives_feedback_then_changes_it(chat):
 
 async def test_an_anonymous_answer_is_changed_from_its_own_card_only(chat):
     card = await chat.say(HEAD, "evaluate")
-    saved = await chat.press(HEAD, card, "Send feedback", usefulness="2", working_together="2", clarity="2",
-                             overall="2", anonymous="true")
+    saved = await chat.press(
+        HEAD,
+        card,
+        "Send feedback",
+        usefulness="2",
+        working_together="2",
+        clarity="2",
+        overall="2",
+        anonymous="true",
+    )
     assert "editToken" in button(saved.card, "Change my answer")["data"]
     assert "your name is not kept" in words(saved)
     changed = await chat.press(HEAD, saved, "Change my answer", overall="3")
@@ -135,8 +165,16 @@ async def test_an_anonymous_answer_is_changed_from_its_own_card_only(chat):
     [e] = await evaluations(chat)
     assert (e.overall, e.contact_id, e.anonymous) == (3, None, True)
     # The first card again, without the token: refused with the way forward; still one answer.
-    refused = await chat.press(HEAD, card, "Send feedback", usefulness="5", working_together="5", clarity="5",
-                               overall="5", anonymous="true")
+    refused = await chat.press(
+        HEAD,
+        card,
+        "Send feedback",
+        usefulness="5",
+        working_together="5",
+        clarity="5",
+        overall="5",
+        anonymous="true",
+    )
     assert refused.error and "Change my answer" in refused.text
     # Asking for the card again says it is answered (no form to fill twice).
     fresh = await chat.say(HEAD, "feedback")
@@ -146,7 +184,13 @@ async def test_an_anonymous_answer_is_changed_from_its_own_card_only(chat):
 
 
 async def test_forged_evaluation_actions_change_nothing(chat):
-    bad = {"meetingId": chat.meeting_id, "usefulness": "1", "working_together": "1", "clarity": "1", "overall": "1"}
+    bad = {
+        "meetingId": chat.meeting_id,
+        "usefulness": "1",
+        "working_together": "1",
+        "clarity": "1",
+        "overall": "1",
+    }
     r = await chat.act(OTHER_SCHOOL, "eval.submit", bad)
     assert r.error and "another school" in r.text
     r = await chat.act(ANN, "eval.submit", bad)
@@ -163,9 +207,17 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     assert "No record has been written" in words(first)
     form = await chat.press(ANN, first, "Write the record")
     check_card(form.card)
-    filled = dict(attendance_pct="91.5", pa="23", sa="2", grt="1", lead_practitioner="Ann Officer",
-                  notes="Agreed a plan for Kayden Holt", action1_text="Send letters", action1_owner="school",
-                  action1_due="2026-03-27")
+    filled = dict(
+        attendance_pct="91.5",
+        pa="23",
+        sa="2",
+        grt="1",
+        lead_practitioner="Ann Officer",
+        notes="Agreed a plan for Kayden Holt",
+        action1_text="Send letters",
+        action1_owner="school",
+        action1_due="2026-03-27",
+    )
     warned = await chat.press(ANN, form, "Save the record", **filled)
     assert not warned.error and "Nothing is saved yet" in warned.text
     assert "Kayden Holt" in words(warned) and "looks like a person's name" in words(warned)
@@ -178,10 +230,17 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     # The officer wrote it first: the school's invited staff get a copy of the record.
     saved_told = await told(chat.app, chat.clock)
     assert sorted((to.kind, to.id) for to, _ in saved_told) == sorted(
-        ("contact", chat.world.contacts[k]) for k in ("low_primary.lead", "low_primary.head"))
+        ("contact", chat.world.contacts[k]) for k in ("low_primary.lead", "low_primary.head")
+    )
     assert all("is ready" in msg.text and msg.card for _, msg in saved_told)
-    facts = {f["title"]: f["value"] for n in walk(saved.card) if n.get("type") == "FactSet" for f in n["facts"]}
-    assert (facts["Persistently absent (10%+)"], facts["Severely absent (50%+)"], facts["GRT"]) == ("23", "<5", "<5")
+    facts = {
+        f["title"]: f["value"] for n in walk(saved.card) if n.get("type") == "FactSet" for f in n["facts"]
+    }
+    assert (facts["Persistently absent (10%+)"], facts["Severely absent (50%+)"], facts["GRT"]) == (
+        "23",
+        "<5",
+        "<5",
+    )
     # The school sees the same record and may mark the action done; the officer is told when the school saves.
     seen = await chat.say(LEAD, "record")
     done = await chat.press(LEAD, seen, "Mark action 1 done")
@@ -190,7 +249,10 @@ async def test_the_officer_writes_the_record_past_a_pupil_name_warning(chat):
     resaved = await chat.press(LEAD, edit, "Save the record", notes="Agreed a plan for the Year 8 cohort")
     assert resaved.text == "The TSM record is saved."
     [(to, msg)] = await told(chat.app, chat.clock)
-    assert (to.kind, to.id) == ("officer", chat.world.officers["ann"]) and "updated the TSM record" in msg.text
+    assert (to.kind, to.id) == (
+        "officer",
+        chat.world.officers["ann"],
+    ) and "updated the TSM record" in msg.text
     assert "✅ done" in words(resaved)  # the done mark survived the edit
 
 
@@ -204,8 +266,11 @@ async def test_another_officer_cannot_open_or_write_the_record(chat):
 
 
 async def test_reports_for_officers_and_managers_only(chat):
-    await chat.app.evaluations.submit(chat.world.contact("low_primary.lead"), chat.meeting_id,
-                                      {"usefulness": "4", "working_together": "4", "clarity": "4", "overall": "4"})
+    await chat.app.evaluations.submit(
+        chat.world.contact("low_primary.lead"),
+        chat.meeting_id,
+        {"usefulness": "4", "working_together": "4", "clarity": "4", "overall": "4"},
+    )
     menu = await chat.say(ADMIN, "report")
     check_card(menu.card)
     assert "the whole LA" in words(menu)
@@ -215,8 +280,12 @@ async def test_reports_for_officers_and_managers_only(chat):
     csv = await chat.press(ADMIN, cov, "Download CSV")
     names = [f[0] for f in csv.files]
     assert names == ["tsm-coverage-spring-2025-26.csv", "tsm-coverage-spring-2025-26-summary.csv"]
-    assert csv.files[0][2].decode().splitlines()[1].startswith("Spring term 2025-26,100001,Low Primary School,"
-                                                                "Ann Officer,held")
+    assert (
+        csv.files[0][2]
+        .decode()
+        .splitlines()[1]
+        .startswith("Spring term 2025-26,100001,Low Primary School,Ann Officer,held")
+    )
     ev = await chat.press(ADMIN, cov, "Evaluations")
     check_card(ev.card)
     [img] = [n for n in walk(ev.card) if n.get("type") == "Image"]
@@ -245,20 +314,34 @@ def test_feedback_cards_declare_the_verbs_they_emit():
 async def test_open_actions_in_chat_and_marking_one_done(chat):
     empty = await chat.say(LEAD, "actions")
     assert "No open actions" in empty.text
-    await chat.app.records.save(chat.world.officer("ann"), chat.meeting_id, {
-        "action1_text": "Send letters", "action1_owner": "school", "action1_due": "2026-03-27",
-        "action2_text": "Book the panel", "action2_owner": "la", "action2_due": "2026-04-10"})
+    await chat.app.records.save(
+        chat.world.officer("ann"),
+        chat.meeting_id,
+        {
+            "action1_text": "Send letters",
+            "action1_owner": "school",
+            "action1_due": "2026-03-27",
+            "action2_text": "Book the panel",
+            "action2_owner": "la",
+            "action2_due": "2026-04-10",
+        },
+    )
     listed = await chat.say(LEAD, "my actions")
     check_card(listed.card)
     assert "Open actions (2)" in words(listed) and "Send letters" in words(listed)
     done = await chat.press(LEAD, listed, "Done: Send letters")
     assert done.text == "Marked done."
     assert [a.text for a in await chat.app.records.open_actions(chat.world.contact("low_primary.lead"))] == [
-        "Book the panel"]
+        "Book the panel"
+    ]
     [panel] = await chat.app.records.open_actions(chat.world.contact("low_primary.lead"))
     other = await chat.act(OTHER_SCHOOL, "record.action_done", {"actionId": panel.action_id})
-    assert other.error and "another school" in other.text and [a.text for a in await chat.app.records.open_actions(
-        chat.world.contact("low_primary.lead"))] == ["Book the panel"]
+    assert (
+        other.error
+        and "another school" in other.text
+        and [a.text for a in await chat.app.records.open_actions(chat.world.contact("low_primary.lead"))]
+        == ["Book the panel"]
+    )
     bob = await chat.say(BOB, "actions")
     assert "No open actions" in bob.text  # not his meeting
     text_report = await chat.say(ANN, "report coverage previous")

@@ -13,7 +13,13 @@ from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt
 from tsm.adapters.db.history import AuditLog
 from tsm.domain.errors import InvalidInput, NotAllowed
 
-GOOD = {"usefulness": "4", "working_together": "5", "clarity": "3", "overall": "4", "comments": "Clear and useful."}
+GOOD = {
+    "usefulness": "4",
+    "working_together": "5",
+    "clarity": "3",
+    "overall": "4",
+    "comments": "Clear and useful.",
+}
 
 
 async def rows(env) -> list[Evaluation]:
@@ -26,16 +32,27 @@ async def test_submit_then_a_second_submit_updates_the_same_answer(env):
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     lead = w.contact("low_primary.lead")
     v = await env.evaluations.submit(lead, mid, GOOD)
-    assert v.saved_now and not v.updated and v.ratings == {"usefulness": 4, "working_together": 5, "clarity": 3,
-                                                            "overall": 4}
-    v2 = await env.evaluations.submit(lead, mid, {**GOOD, "overall": 2, "comments": "On reflection, too long."})
+    assert (
+        v.saved_now
+        and not v.updated
+        and v.ratings == {"usefulness": 4, "working_together": 5, "clarity": 3, "overall": 4}
+    )
+    v2 = await env.evaluations.submit(
+        lead, mid, {**GOOD, "overall": 2, "comments": "On reflection, too long."}
+    )
     assert v2.updated
     stored = await rows(env)
     assert len(stored) == 1
-    assert (stored[0].overall, stored[0].comments, stored[0].contact_id) == (2, "On reflection, too long.", lead.id)
+    assert (stored[0].overall, stored[0].comments, stored[0].contact_id) == (
+        2,
+        "On reflection, too long.",
+        lead.id,
+    )
     # The officer sees it with the author's name.
     answers = await env.evaluations.answers(w.officer("ann"), mid)
-    assert [(a.author, a.ratings.overall) for a in answers] == [(lead.name or "Lead of Low Primary School", 2)]
+    assert [(a.author, a.ratings.overall) for a in answers] == [
+        (lead.name or "Lead of Low Primary School", 2)
+    ]
     # Opening the card again shows the saved answer.
     again = await env.evaluations.card_view(mid, lead.id)
     assert again.answered and again.ratings["overall"] == 2 and again.comments == "On reflection, too long."
@@ -48,7 +65,9 @@ async def test_anonymous_answer_stores_no_author_and_is_not_shown_to_the_officer
     v = await env.evaluations.submit(head, mid, {**GOOD, "anonymous": "true", "comments": "Felt rushed."})
     assert v.anonymous and v.edit_token
     [e] = await rows(env)
-    assert e.anonymous and e.contact_id is None and e.edit_token_hash and v.edit_token not in e.edit_token_hash
+    assert (
+        e.anonymous and e.contact_id is None and e.edit_token_hash and v.edit_token not in e.edit_token_hash
+    )
     async with env.db.reader() as s:
         audits = list(await s.exec(select(AuditLog).where(AuditLog.action.like("evaluation.%"))))
     # The audit says who answered which meeting, never which answer (no evaluation id anywhere).
@@ -71,7 +90,9 @@ async def test_an_anonymous_answer_is_updated_with_its_edit_token_and_only_with_
         await env.evaluations.submit(head, mid, {**GOOD, "anonymous": "true"})
     assert len(await rows(env)) == 1
     # With it: updated, a new token is issued, still one answer.
-    v2 = await env.evaluations.submit(head, mid, {**GOOD, "overall": "1", "anonymous": "true"}, edit_token=v.edit_token)
+    v2 = await env.evaluations.submit(
+        head, mid, {**GOOD, "overall": "1", "anonymous": "true"}, edit_token=v.edit_token
+    )
     assert v2.updated and v2.edit_token and v2.edit_token != v.edit_token
     [e] = await rows(env)
     assert e.overall == 1 and e.contact_id is None
@@ -100,21 +121,26 @@ async def test_one_receipt_per_person_and_the_unanswered_are_known(env):
     async with env.db.reader() as s:
         receipts = list(await s.exec(select(EvaluationReceipt)))
     # The meeting's day, not the day of answering (which could link an anonymous answer to its receipt).
-    assert [(r.meeting_id, r.contact_id, r.answered_on) for r in receipts] == [(mid, lead.id, date(2026, 3, 10))]
+    assert [(r.meeting_id, r.contact_id, r.answered_on) for r in receipts] == [
+        (mid, lead.id, date(2026, 3, 10))
+    ]
     async with env.db.reader() as s:
         assert [e.submitted_on for e in await s.exec(select(Evaluation))] == [date(2026, 3, 10)]
     assert NOW.date() != date(2026, 3, 10)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({**GOOD, "usefulness": "6"}, "from 1 to 5"),
-    ({**GOOD, "clarity": ""}, "Please rate"),
-    ({**GOOD, "overall": True}, "from 1 to 5"),
-    ({**GOOD, "working_together": "four"}, "from 1 to 5"),
-    ({**GOOD, "comments": "x" * 2001}, "under 2000"),
-    ({**GOOD, "comments": "We discussed A123456789012 at length"}, "looks like a pupil's UPN"),
-    ({**GOOD, "comments": "Child born 01/02/2016 needs support"}, "date of birth"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({**GOOD, "usefulness": "6"}, "from 1 to 5"),
+        ({**GOOD, "clarity": ""}, "Please rate"),
+        ({**GOOD, "overall": True}, "from 1 to 5"),
+        ({**GOOD, "working_together": "four"}, "from 1 to 5"),
+        ({**GOOD, "comments": "x" * 2001}, "under 2000"),
+        ({**GOOD, "comments": "We discussed A123456789012 at length"}, "looks like a pupil's UPN"),
+        ({**GOOD, "comments": "Child born 01/02/2016 needs support"}, "date of birth"),
+    ],
+)
 async def test_bad_answers_are_refused_and_change_nothing(env, bad, message):
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     with pytest.raises(InvalidInput, match=message):

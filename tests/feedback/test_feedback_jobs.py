@@ -21,8 +21,14 @@ RATINGS = {"usefulness": "4", "working_together": "4", "clarity": "4", "overall"
 
 
 def jobs(env, messenger, worker="w1", **kw) -> FeedbackJobs:
-    return FeedbackJobs(db=env.db, messenger=messenger, ledger=Ledger(env.db, worker, clock=env.clock),
-                        clock=env.clock, evaluations=env.evaluations, **kw)
+    return FeedbackJobs(
+        db=env.db,
+        messenger=messenger,
+        ledger=Ledger(env.db, worker, clock=env.clock),
+        clock=env.clock,
+        evaluations=env.evaluations,
+        **kw,
+    )
 
 
 async def test_one_evaluation_reminder_to_those_who_have_not_answered(env):
@@ -53,7 +59,9 @@ async def test_an_answer_given_after_the_claim_skips_the_reminder(env):
     w = env.world
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     head = w.contacts["low_primary.head"]
-    await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
+    await env.sent(
+        "evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11)
+    )
     env.clock.now = local(2026, 3, 14, 9)
     j = jobs(env, ScriptedMessenger())
     claims = await j.ledger.claim(await j.due_evaluation_reminders())
@@ -67,7 +75,9 @@ async def test_a_throttled_reminder_is_retried_not_duplicated(env):
     w = env.world
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     head = w.contacts["low_primary.head"]
-    await env.sent("evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11))
+    await env.sent(
+        "evaluation", "meeting", mid, ("contact", head), "2026-03-10T10:00Z", at=local(2026, 3, 10, 11)
+    )
     env.clock.now = local(2026, 3, 14, 9)
     m = ScriptedMessenger()
     m.answers = [SendResult(SendStatus.RETRY, "429", retry_after=60)]
@@ -81,28 +91,46 @@ async def test_a_throttled_reminder_is_retried_not_duplicated(env):
 async def test_actions_remind_their_owner_once_before_the_due_date(env):
     w = env.world
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
-    await env.records.save(w.officer("ann"), mid, {
-        "action1_text": "Send first-day calling letters", "action1_owner": "school", "action1_due": "2026-03-27",
-        "action2_text": "Arrange a multi-agency meeting", "action2_owner": "la", "action2_due": "2026-03-26",
-        "action3_text": "Family sessions", "action3_owner": "other", "action3_detail": "Early Help",
-        "action3_due": "2026-06-20"})
+    await env.records.save(
+        w.officer("ann"),
+        mid,
+        {
+            "action1_text": "Send first-day calling letters",
+            "action1_owner": "school",
+            "action1_due": "2026-03-27",
+            "action2_text": "Arrange a multi-agency meeting",
+            "action2_owner": "la",
+            "action2_due": "2026-03-26",
+            "action3_text": "Family sessions",
+            "action3_owner": "other",
+            "action3_detail": "Early Help",
+            "action3_due": "2026-06-20",
+        },
+    )
     m = ScriptedMessenger()
     env.clock.now = local(2026, 3, 18, 9)  # 9 and 8 days before: too early
     assert (await jobs(env, m).action_reminders()).claimed == 0
     env.clock.now = local(2026, 3, 20, 9)  # 7 and 6 days before
     r = await jobs(env, m).action_reminders()
     assert r.sent == 3
-    assert sorted((to.kind, to.id) for to, _ in m.sent) == sorted([
-        ("contact", w.contacts["low_primary.lead"]), ("contact", w.contacts["low_primary.head"]),
-        ("officer", w.officers["ann"])])
+    assert sorted((to.kind, to.id) for to, _ in m.sent) == sorted(
+        [
+            ("contact", w.contacts["low_primary.lead"]),
+            ("contact", w.contacts["low_primary.head"]),
+            ("officer", w.officers["ann"]),
+        ]
+    )
     officer_msg = next(msg for to, msg in m.sent if to.kind == "officer")
-    assert "Arrange a multi-agency meeting" in json.dumps(officer_msg.card) and "record.action_done" in json.dumps(
-        officer_msg.card)
+    assert "Arrange a multi-agency meeting" in json.dumps(
+        officer_msg.card
+    ) and "record.action_done" in json.dumps(officer_msg.card)
     env.clock.now = local(2026, 3, 26, 9)
     assert (await jobs(env, m, "w2").action_reminders()).claimed == 0  # once
     # A new due date is a new reminder; an action done is not reminded; the June one waits for June.
     async with env.db.transaction() as s:
-        a1 = (await s.exec(select(RecordAction).where(RecordAction.text == "Send first-day calling letters"))).one()
+        a1 = (
+            await s.exec(select(RecordAction).where(RecordAction.text == "Send first-day calling letters"))
+        ).one()
         a1.due_date = a1.due_date + timedelta(days=7)
         s.add(a1)
         a2 = (await s.exec(select(RecordAction).where(RecordAction.owner == "la"))).one()
@@ -116,9 +144,18 @@ async def test_actions_due_after_the_next_tsm_are_left_to_that_meeting(env):
     w = env.world
     mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     await env.meeting(["low_primary"], local(2026, 4, 20, 10), status="booked", term="summer")
-    await env.records.save(w.officer("ann"), mid, {
-        "action1_text": "Before the next TSM", "action1_owner": "la", "action1_due": "2026-04-17",
-        "action2_text": "After the next TSM", "action2_owner": "la", "action2_due": "2026-04-22"})
+    await env.records.save(
+        w.officer("ann"),
+        mid,
+        {
+            "action1_text": "Before the next TSM",
+            "action1_owner": "la",
+            "action1_due": "2026-04-17",
+            "action2_text": "After the next TSM",
+            "action2_owner": "la",
+            "action2_due": "2026-04-22",
+        },
+    )
     m = ScriptedMessenger()
     env.clock.now = local(2026, 4, 17, 9)
     assert (await jobs(env, m).action_reminders()).sent == 1
@@ -130,14 +167,29 @@ async def test_retention_purge(env):
     old = await env.meeting(["low_primary"], local(2025, 11, 10, 10), term="autumn")
     new = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
     for mid in (old, new):
-        await env.evaluations.submit(w.contact("low_primary.lead"), mid, {**RATINGS, "comments": "named comment"})
-        await env.evaluations.submit(w.contact("low_primary.head"), mid, {**RATINGS, "overall": "2",
-                                                                          "anonymous": "true", "comments": "anon"})
-        await env.records.save(w.officer("ann"), mid, {"notes": "Trends discussed", "pa": "12",
-                                                       "action1_text": "Letters", "action1_owner": "school",
-                                                       "action1_due": "2026-03-27"})
+        await env.evaluations.submit(
+            w.contact("low_primary.lead"), mid, {**RATINGS, "comments": "named comment"}
+        )
+        await env.evaluations.submit(
+            w.contact("low_primary.head"),
+            mid,
+            {**RATINGS, "overall": "2", "anonymous": "true", "comments": "anon"},
+        )
+        await env.records.save(
+            w.officer("ann"),
+            mid,
+            {
+                "notes": "Trends discussed",
+                "pa": "12",
+                "action1_text": "Letters",
+                "action1_owner": "school",
+                "action1_due": "2026-03-27",
+            },
+        )
     env.clock.now = local(2026, 3, 20, 12)
-    j = jobs(env, ScriptedMessenger(), retention_days=120)  # cut-off 20 Nov 2025: the November meeting is past it
+    j = jobs(
+        env, ScriptedMessenger(), retention_days=120
+    )  # cut-off 20 Nov 2025: the November meeting is past it
     result = await j.purge()
     assert (result.evaluations, result.receipts, result.records, result.actions) == (2, 2, 1, 1)
     async with env.db.reader() as s:
@@ -149,8 +201,10 @@ async def test_retention_purge(env):
     kept = [e for e in evals if e.meeting_id == new]
     # Old answers: ratings kept, anonymous, no comment, no author, no token.
     assert sorted(e.overall for e in purged) == [2, 4]
-    assert all(e.purged and e.anonymous and e.contact_id is None and e.comments == "" and e.edit_token_hash is None
-               for e in purged)
+    assert all(
+        e.purged and e.anonymous and e.contact_id is None and e.comments == "" and e.edit_token_hash is None
+        for e in purged
+    )
     assert sorted(e.comments for e in kept) == ["anon", "named comment"] and not any(e.purged for e in kept)
     assert [r.meeting_id for r in records] == [new] and {r.meeting_id for r in receipts} == {new}
     assert audit[0].detail["records"] == 1
@@ -179,7 +233,10 @@ async def test_the_officer_is_asked_for_the_record_once_after_the_meeting(env):
     env.clock.now = local(2026, 3, 19, 11, 31)
     assert (await jobs(env, m).record_prompts()).sent == 1
     [(to, msg)] = m.sent
-    assert to == Recipient("officer", w.officers["ann"]) and msg.text == "Write the TSM record: Low Primary School"
+    assert (
+        to == Recipient("officer", w.officers["ann"])
+        and msg.text == "Write the TSM record: Low Primary School"
+    )
     assert "record.edit" in json.dumps(msg.card)
     env.clock.now = local(2026, 3, 19, 14, 5)  # the second has ended; the school writes its record at once
     await env.records.save(w.contact("high_primary.lead"), m2, {"pa": "9"})

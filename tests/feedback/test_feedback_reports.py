@@ -44,37 +44,101 @@ async def seeded(env):
         "autumn": await env.meeting(["low_primary"], local(2025, 11, 10, 10), term="autumn"),
     }
     spring, autumn = w.terms["spring"], w.terms["autumn"]
-    await env.sent("term_start", "school", w.schools["independent"], ("contact", w.contacts["independent.lead"]),
-                   str(spring))
-    await env.sent("chaser", "school", w.schools["bob_school"], ("contact", w.contacts["bob_school.lead"]),
-                   str(spring), status="claimed")
+    await env.sent(
+        "term_start",
+        "school",
+        w.schools["independent"],
+        ("contact", w.contacts["independent.lead"]),
+        str(spring),
+    )
+    await env.sent(
+        "chaser",
+        "school",
+        w.schools["bob_school"],
+        ("contact", w.contacts["bob_school.lead"]),
+        str(spring),
+        status="claimed",
+    )
     async with env.db.transaction() as s:
-        s.add(ChatOffer(id="o1", kind="book", school_ids=[w.schools["bob_school"]], term_id=autumn, mode="teams",
-                        meeting_type="primary", duration_minutes=60, timezone="Europe/London", slots=[],
-                        created_at=local(2025, 10, 1), expires_at=local(2025, 10, 2)))
+        s.add(
+            ChatOffer(
+                id="o1",
+                kind="book",
+                school_ids=[w.schools["bob_school"]],
+                term_id=autumn,
+                mode="teams",
+                meeting_type="primary",
+                duration_minutes=60,
+                timezone="Europe/London",
+                slots=[],
+                created_at=local(2025, 10, 1),
+                expires_at=local(2025, 10, 2),
+            )
+        )
     ev = env.evaluations
     await ev.submit(w.contact("low_primary.lead"), m["low"], {**SCHOOL, "comments": "Clear plan"})
-    await ev.submit(w.contact("low_primary.head"), m["low"], {"usefulness": "2", "working_together": "3",
-                                                              "clarity": "2", "overall": "2", "anonymous": "true",
-                                                              "comments": "Too long"})
-    await ev.submit(w.contact("trust_a.lead"), m["trust"], {"usefulness": "5", "working_together": "5",
-                                                            "clarity": "5", "overall": "5"})
-    await ev.submit(w.contact("allocated.head"), m["allocated"], {"usefulness": "3", "working_together": "4",
-                                                                  "clarity": "4", "overall": "3",
-                                                                  "comments": "Useful"})
+    await ev.submit(
+        w.contact("low_primary.head"),
+        m["low"],
+        {
+            "usefulness": "2",
+            "working_together": "3",
+            "clarity": "2",
+            "overall": "2",
+            "anonymous": "true",
+            "comments": "Too long",
+        },
+    )
+    await ev.submit(
+        w.contact("trust_a.lead"),
+        m["trust"],
+        {"usefulness": "5", "working_together": "5", "clarity": "5", "overall": "5"},
+    )
+    await ev.submit(
+        w.contact("allocated.head"),
+        m["allocated"],
+        {"usefulness": "3", "working_together": "4", "clarity": "4", "overall": "3", "comments": "Useful"},
+    )
     rec = env.records
-    v = (await rec.save(w.officer("ann"), m["low"], {
-        "attendance_pct": "92.3", "pa": "41", "sa": "3",
-        "action1_text": "Send first-day calling letters", "action1_owner": "school", "action1_due": "2026-03-18",
-        "action2_text": "Arrange a multi-agency meeting", "action2_owner": "la", "action2_due": "2026-04-24",
-        "action3_text": "Share the attendance policy", "action3_owner": "school", "action3_due": "2026-03-13"})).view
+    v = (
+        await rec.save(
+            w.officer("ann"),
+            m["low"],
+            {
+                "attendance_pct": "92.3",
+                "pa": "41",
+                "sa": "3",
+                "action1_text": "Send first-day calling letters",
+                "action1_owner": "school",
+                "action1_due": "2026-03-18",
+                "action2_text": "Arrange a multi-agency meeting",
+                "action2_owner": "la",
+                "action2_due": "2026-04-24",
+                "action3_text": "Share the attendance policy",
+                "action3_owner": "school",
+                "action3_due": "2026-03-13",
+            },
+        )
+    ).view
     await rec.set_action_done(w.officer("ann"), v.actions[2].id)
-    await rec.save(w.officer("bob"), m["allocated"], {
-        "attendance_pct": "90", "pa": "4", "sa": "0",
-        "action1_text": "=Refer two families", "action1_owner": "other", "action1_detail": "Early Help",
-        "action1_due": "2026-03-30"})
-    await rec.save(w.officer("ann"), m["autumn"], {
-        "action1_text": "Review autumn trends", "action1_owner": "school", "action1_due": "2025-12-01"})
+    await rec.save(
+        w.officer("bob"),
+        m["allocated"],
+        {
+            "attendance_pct": "90",
+            "pa": "4",
+            "sa": "0",
+            "action1_text": "=Refer two families",
+            "action1_owner": "other",
+            "action1_detail": "Early Help",
+            "action1_due": "2026-03-30",
+        },
+    )
+    await rec.save(
+        w.officer("ann"),
+        m["autumn"],
+        {"action1_text": "Review autumn trends", "action1_owner": "school", "action1_due": "2025-12-01"},
+    )
     return m
 
 
@@ -83,14 +147,31 @@ async def test_coverage_per_officer_and_for_the_la(env, seeded):
     assert r.term.label == "Spring term 2025-26"
     by = {t.officer: t for t in r.tallies}
     ann, bob, la = by["Ann Officer"], by["Bob Officer"], by[LA_TOTAL]
-    assert {c.value: n for c, n in ann.counts.items()} == {"held": 3, "held_this_year": 0, "booked": 1,
-                                                          "no_show": 1, "cancelled": 1,
-                                                          "offered": 1, "not_booked": 0}
+    assert {c.value: n for c, n in ann.counts.items()} == {
+        "held": 3,
+        "held_this_year": 0,
+        "booked": 1,
+        "no_show": 1,
+        "cancelled": 1,
+        "offered": 1,
+        "not_booked": 0,
+    }
     assert (ann.schools, ann.held_pct, ann.covered_pct) == (7, 42.9, 57.1)
-    assert {c.value: n for c, n in bob.counts.items()} == {"held": 1, "held_this_year": 0, "booked": 0,
-                                                          "no_show": 0, "cancelled": 0,
-                                                          "offered": 0, "not_booked": 1}
-    assert (la.schools, la.counts[Coverage.HELD], la.counts[Coverage.NOT_BOOKED], la.held_pct) == (9, 4, 1, 44.4)
+    assert {c.value: n for c, n in bob.counts.items()} == {
+        "held": 1,
+        "held_this_year": 0,
+        "booked": 0,
+        "no_show": 0,
+        "cancelled": 0,
+        "offered": 0,
+        "not_booked": 1,
+    }
+    assert (la.schools, la.counts[Coverage.HELD], la.counts[Coverage.NOT_BOOKED], la.held_pct) == (
+        9,
+        4,
+        1,
+        44.4,
+    )
     assert [t.officer for t in r.tallies] == ["Ann Officer", "Bob Officer", LA_TOTAL]
 
 
@@ -132,14 +213,29 @@ async def test_evaluation_summary_and_csv(env, seeded):
     r = await env.reports.evaluations(Actor("admin"), "current")
     by = {x.officer: x for x in r.summaries}
     assert (by["Ann Officer"].answers, by["Ann Officer"].meetings_held) == (3, 2)
-    assert by["Ann Officer"].means == {"usefulness": 3.67, "working_together": 4.33, "clarity": 3.33, "overall": 3.67}
-    assert by["Bob Officer"].means == {"usefulness": 3.0, "working_together": 4.0, "clarity": 4.0, "overall": 3.0}
+    assert by["Ann Officer"].means == {
+        "usefulness": 3.67,
+        "working_together": 4.33,
+        "clarity": 3.33,
+        "overall": 3.67,
+    }
+    assert by["Bob Officer"].means == {
+        "usefulness": 3.0,
+        "working_together": 4.0,
+        "clarity": 4.0,
+        "overall": 3.0,
+    }
     assert (by[LA_TOTAL].answers, by[LA_TOTAL].meetings_held) == (4, 3)
     assert by[LA_TOTAL].means == {"usefulness": 3.5, "working_together": 4.25, "clarity": 3.5, "overall": 3.5}
     assert by[LA_TOTAL].distribution["overall"] == {1: 0, 2: 1, 3: 1, 4: 1, 5: 1}
     assert [(c.officer, c.school, c.author, c.text) for c in r.comments] == [
         ("Ann Officer", "Low Primary School", "Lead of Low Primary School", "Clear plan"),
-        ("Ann Officer", "a school (too few answers to name it)", "Anonymous", "Too long"),  # 2 answers: hidden
+        (
+            "Ann Officer",
+            "a school (too few answers to name it)",
+            "Anonymous",
+            "Too long",
+        ),  # 2 answers: hidden
         ("Bob Officer", "Allocated Trust Academy", "Head of Allocated Trust Academy", "Useful"),
     ]
     assert rep.evaluations_csv(r).splitlines() == [
@@ -160,9 +256,9 @@ async def test_the_chart_is_a_valid_png(env, seeded, tmp_path):
     # Walk the chunks: each CRC must match, IHDR first with a sensible size, IEND last.
     pos, chunks = 8, []
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
         assert zlib.crc32(kind + data) == crc
         chunks.append((kind, data))
         pos += 12 + length
@@ -175,7 +271,9 @@ async def test_the_chart_is_a_valid_png(env, seeded, tmp_path):
     path.write_bytes(png)
     with Image.open(path) as im:
         im.load()
-        assert im.size == (600, 288) and len(im.convert("RGB").getcolors(maxcolors=1 << 20)) > 10  # not a blank image
+        assert (
+            im.size == (600, 288) and len(im.convert("RGB").getcolors(maxcolors=1 << 20)) > 10
+        )  # not a blank image
 
 
 async def test_outstanding_actions_and_csv(env, seeded):
@@ -187,9 +285,13 @@ async def test_outstanding_actions_and_csv(env, seeded):
     ]
     csv = rep.actions_csv(r).splitlines()
     assert csv[0] == "due_date,days_overdue,urn,school,officer,owner,owner_detail,action,meeting_date,term"
-    assert csv[1] == ("2026-03-18,2,100001,Low Primary School,Ann Officer,school,,Send first-day calling letters,"
-                      "2026-03-10,Spring term 2025-26")
-    assert csv[2].startswith("2026-03-30,0,100008,Allocated Trust Academy,Bob Officer,other,Early Help,'=Refer")
+    assert csv[1] == (
+        "2026-03-18,2,100001,Low Primary School,Ann Officer,school,,Send first-day calling letters,"
+        "2026-03-10,Spring term 2025-26"
+    )
+    assert csv[2].startswith(
+        "2026-03-30,0,100008,Allocated Trust Academy,Bob Officer,other,Early Help,'=Refer"
+    )
     everything = await env.reports.actions(Actor("admin"), all_terms=True)
     assert [x.text for x in everything.rows][0] == "Review autumn trends"
     ann = await env.reports.actions(env.world.officer("ann"), "current")

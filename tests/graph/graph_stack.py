@@ -47,8 +47,12 @@ class Stack:
 
     async def book(self, school: str = "low_primary", at: datetime | None = None, **kw):
         """A school contact books (the booking service processes the outbox right after its commit)."""
-        return await self.app.booking.book(self.world.contact(f"{school}.lead"), self.world.schools[school],
-                                           at or local(2026, 1, 7, 10), **kw)
+        return await self.app.booking.book(
+            self.world.contact(f"{school}.lead"),
+            self.world.schools[school],
+            at or local(2026, 1, 7, 10),
+            **kw,
+        )
 
     async def meeting(self, meeting_id: int) -> Meeting:
         async with self.app.db.reader() as s:
@@ -70,9 +74,17 @@ def _free_port_socket() -> socket.socket:
 
 
 def graph_settings(db_url: str, emulator: GraphEmulator, notification_url: str = "", **overrides) -> Settings:
-    values = dict(database_url=db_url, calendar_backend="graph", graph_base_url=emulator.graph_url,
-                  graph_retry_delay=0.0, graph_retry_max=3, graph_join_url_read_delay=0.0,
-                  graph_notification_url=notification_url, graph_client_state=CLIENT_STATE, outbox_max_attempts=3)
+    values = dict(
+        database_url=db_url,
+        calendar_backend="graph",
+        graph_base_url=emulator.graph_url,
+        graph_retry_delay=0.0,
+        graph_retry_max=3,
+        graph_join_url_read_delay=0.0,
+        graph_notification_url=notification_url,
+        graph_client_state=CLIENT_STATE,
+        outbox_max_attempts=3,
+    )
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
@@ -89,8 +101,9 @@ async def make_stack(db_url: str, *, emulator_options: dict | None = None, **ove
     calendar = build_graph_calendar(settings)
     app = build_app(settings, clock=clock, calendar=calendar)
     app.sync.base_delay = 10.0
-    watcher = GraphWatcher(app.db, calendar, CalendarChanges(app.db, app.booking, clock=clock), settings,
-                           clock=emulator.now)
+    watcher = GraphWatcher(
+        app.db, calendar, CalendarChanges(app.db, app.booking, clock=clock), settings, clock=emulator.now
+    )
     receiver = GraphNotificationReceiver(watcher)
     web_app = web.Application()
     web_app.add_routes(receiver.routes())

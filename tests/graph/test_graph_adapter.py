@@ -17,8 +17,10 @@ from tsm.adapters.calendar_graph import MAX_SCHEDULES, GraphCalendar, make_graph
 from tsm.domain.model import Interval
 from tsm.ports import CalendarError, CalendarRef
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 CREATE = "/v1.0/users/{user}/events"
 SCHEDULE = "/v1.0/users/{user}/calendar/getSchedule"
@@ -68,8 +70,11 @@ async def test_a_lost_answer_to_the_first_create_still_gives_exactly_one_event(s
     assert [p["status"] for p in posts] == [503, 201]
     assert posts[1]["retryAttempt"] == "1"
     meeting = await stack.meeting(result.meeting.id)
-    assert posts[0]["body"]["transactionId"] == posts[1]["body"]["transactionId"] == \
-        transaction_id(meeting.ical_uid, meeting.ical_sequence)
+    assert (
+        posts[0]["body"]["transactionId"]
+        == posts[1]["body"]["transactionId"]
+        == transaction_id(meeting.ical_uid, meeting.ical_sequence)
+    )
     assert meeting.calendar_event_id == events[0]["id"]
     assert meeting.join_url and meeting.join_url == events[0]["onlineMeeting"]["joinUrl"]
 
@@ -80,9 +85,13 @@ async def test_the_event_carries_the_meeting_s_details(stack):
     by_id = {e["id"]: e for e in stack.emulator.events(ANN)}
     online = by_id[(await stack.meeting(teams.meeting.id)).calendar_event_id]
     assert online["isOnlineMeeting"] is True and online["onlineMeetingProvider"] == "teamsForBusiness"
-    assert online["start"]["dateTime"].startswith("2026-01-07T10:00:00") and online["start"]["timeZone"] == "UTC"
-    assert {a["emailAddress"]["address"] for a in online["attendees"]} == \
-        {"lead@100001.sch.example", "head@100001.sch.example"}
+    assert (
+        online["start"]["dateTime"].startswith("2026-01-07T10:00:00") and online["start"]["timeZone"] == "UTC"
+    )
+    assert {a["emailAddress"]["address"] for a in online["attendees"]} == {
+        "lead@100001.sch.example",
+        "head@100001.sch.example",
+    }
     assert online["allowNewTimeProposals"] is False
     visit = by_id[(await stack.meeting(on_site.meeting.id)).calendar_event_id]
     assert visit["isOnlineMeeting"] is False
@@ -146,8 +155,9 @@ async def test_another_mailbox_forbidden_inside_a_batch_is_named(emulator, calen
 
 async def test_401_is_a_clear_error_about_the_app_registration(emulator, calendar_factory):
     cal = calendar_factory()
-    emulator.inject_fault("POST", "getSchedule", status=401, code="InvalidAuthenticationToken",
-                          message="Access token is empty.")
+    emulator.inject_fault(
+        "POST", "getSchedule", status=401, code="InvalidAuthenticationToken", message="Access token is empty."
+    )
     window = Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 7, tzinfo=UTC))
     with pytest.raises(CalendarError) as err:
         await cal.busy([CalendarRef(1, ANN)], window)
@@ -185,16 +195,33 @@ async def test_get_schedule_batches_of_20_and_windows_under_62_days(emulator, ca
     mailboxes = [f"officer{i:02d}@la.example" for i in range(30)]
     start = datetime(2026, 1, 5, tzinfo=UTC)
     window = Interval(start, start + timedelta(days=100))
-    emulator.seed_event(mailboxes[25], start=start + timedelta(days=80, hours=10),
-                        end=start + timedelta(days=80, hours=11))
-    emulator.seed_event(mailboxes[3], start=start + timedelta(days=2, hours=9), end=start + timedelta(days=2, hours=10),
-                        show_as="tentative")
-    emulator.seed_event(mailboxes[3], start=start + timedelta(days=2, hours=13), end=start + timedelta(days=2, hours=14),
-                        show_as="oof")
-    emulator.seed_event(mailboxes[3], start=start + timedelta(days=3, hours=9), end=start + timedelta(days=3, hours=17),
-                        show_as="workingElsewhere")
-    emulator.seed_event(mailboxes[3], start=start + timedelta(days=4, hours=9), end=start + timedelta(days=4, hours=17),
-                        show_as="free")
+    emulator.seed_event(
+        mailboxes[25], start=start + timedelta(days=80, hours=10), end=start + timedelta(days=80, hours=11)
+    )
+    emulator.seed_event(
+        mailboxes[3],
+        start=start + timedelta(days=2, hours=9),
+        end=start + timedelta(days=2, hours=10),
+        show_as="tentative",
+    )
+    emulator.seed_event(
+        mailboxes[3],
+        start=start + timedelta(days=2, hours=13),
+        end=start + timedelta(days=2, hours=14),
+        show_as="oof",
+    )
+    emulator.seed_event(
+        mailboxes[3],
+        start=start + timedelta(days=3, hours=9),
+        end=start + timedelta(days=3, hours=17),
+        show_as="workingElsewhere",
+    )
+    emulator.seed_event(
+        mailboxes[3],
+        start=start + timedelta(days=4, hours=9),
+        end=start + timedelta(days=4, hours=17),
+        show_as="free",
+    )
     refs = [CalendarRef(i, m) for i, m in enumerate(mailboxes)]
     busy = await cal.busy(refs, window)
 
@@ -215,8 +242,10 @@ async def test_get_schedule_batches_of_20_and_windows_under_62_days(emulator, ca
         assert parts[0][0] <= window.start and parts[-1][1] >= window.end
         assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))  # no gap between windows
     assert busy[25] == [Interval(start + timedelta(days=80, hours=10), start + timedelta(days=80, hours=11))]
-    assert busy[3] == [Interval(start + timedelta(days=2, hours=9), start + timedelta(days=2, hours=10)),
-                       Interval(start + timedelta(days=2, hours=13), start + timedelta(days=2, hours=14))]
+    assert busy[3] == [
+        Interval(start + timedelta(days=2, hours=9), start + timedelta(days=2, hours=10)),
+        Interval(start + timedelta(days=2, hours=13), start + timedelta(days=2, hours=14)),
+    ]
     assert busy[0] == []
 
 
@@ -239,7 +268,9 @@ async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, cale
     again = await cal.busy(refs, day)
     calls = schedule_requests(emulator)[first:]
     assert [c["body"]["Schedules"] for c in calls] == [[ANN]]  # only the invalidated mailbox, once
-    assert again[1] == [Interval(datetime(2026, 1, 14, 10, tzinfo=UTC), datetime(2026, 1, 14, 11, tzinfo=UTC))]
+    assert again[1] == [
+        Interval(datetime(2026, 1, 14, 10, tzinfo=UTC), datetime(2026, 1, 14, 11, tzinfo=UTC))
+    ]
 
     clock.advance(timedelta(seconds=601))  # the safety-net age passed: ask again
     await cal.busy(refs, day)
@@ -249,22 +280,32 @@ async def test_the_cache_answers_without_get_schedule_while_fresh(emulator, cale
 
 async def test_a_window_outside_the_cached_one_is_fetched(emulator, calendar_factory):
     cal = calendar_factory(monotonic=FakeClock(seconds=1000.0).monotonic)
-    await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC)))
-    await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)))
+    await cal.busy(
+        [CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC))
+    )
+    await cal.busy(
+        [CalendarRef(1, ANN)], Interval(datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC))
+    )
     assert len(schedule_requests(emulator)) == 1
-    await cal.busy([CalendarRef(1, ANN)], Interval(datetime(2026, 2, 6, tzinfo=UTC), datetime(2026, 2, 9, tzinfo=UTC)))
+    await cal.busy(
+        [CalendarRef(1, ANN)], Interval(datetime(2026, 2, 6, tzinfo=UTC), datetime(2026, 2, 9, tzinfo=UTC))
+    )
     assert len(schedule_requests(emulator)) == 2
 
 
 async def test_a_booking_after_listing_slots_makes_one_create_and_no_get_schedule(stack):
     """An event in Outlook blocks its slot; working elsewhere does not; booking reuses the listing's free/busy."""
     stack.emulator.seed_event(ANN, start=local(2026, 1, 7, 10), end=local(2026, 1, 7, 11), subject="Dentist")
-    stack.emulator.seed_event(ANN, start=local(2026, 1, 8, 9), end=local(2026, 1, 8, 16), show_as="workingElsewhere")
+    stack.emulator.seed_event(
+        ANN, start=local(2026, 1, 8, 9), end=local(2026, 1, 8, 16), show_as="workingElsewhere"
+    )
     stack.emulator.reset_counters()
     contact, school = stack.world.contact("low_primary.lead"), stack.world.schools["low_primary"]
     offer = await stack.app.booking.free_slots(contact, school, term="current")
     starts = {s.start for s in offer.slots}
-    assert local(2026, 1, 7, 10) not in starts and local(2026, 1, 7, 9, 30) not in starts  # 9:30 runs into 10:00
+    assert (
+        local(2026, 1, 7, 10) not in starts and local(2026, 1, 7, 9, 30) not in starts
+    )  # 9:30 runs into 10:00
     assert local(2026, 1, 7, 9) in starts and local(2026, 1, 7, 11) in starts
     assert local(2026, 1, 7, 13) in starts
     assert local(2026, 1, 8, 10) in starts  # working elsewhere is not busy
@@ -272,6 +313,8 @@ async def test_a_booking_after_listing_slots_makes_one_create_and_no_get_schedul
     assert 1 <= listed <= 2  # the whole term for one officer, in windows under 62 days
 
     await stack.app.booking.book(contact, school, local(2026, 1, 8, 10))
-    assert stack.emulator.count("POST", SCHEDULE) == listed  # 0 getSchedule for the booking: the cache was fresh
+    assert (
+        stack.emulator.count("POST", SCHEDULE) == listed
+    )  # 0 getSchedule for the booking: the cache was fresh
     assert stack.emulator.count("POST", CREATE) == 1
     assert NOW < local(2026, 1, 8, 10)

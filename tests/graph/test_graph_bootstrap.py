@@ -14,8 +14,10 @@ from tsm.bootstrap import build_app, build_graph_watcher_if_configured
 from tsm.clock import FixedClock
 from tsm.settings import Settings
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 
 async def test_no_watcher_with_the_local_calendar(sqlite_url, tmp_path):
@@ -31,7 +33,9 @@ async def test_the_graph_backend_gives_a_watcher_whose_entry_points_run(sqlite_u
     await emulator.start()
     emulator.advance_time((NOW - emulator.now()).total_seconds())
     clock = FixedClock(NOW)
-    app = build_app(graph_settings(sqlite_url, emulator, notification_url="", graph_client_state=""), clock=clock)
+    app = build_app(
+        graph_settings(sqlite_url, emulator, notification_url="", graph_client_state=""), clock=clock
+    )
     try:
         assert isinstance(app.calendar, GraphCalendar)
         world = await make_world(app.db)
@@ -41,8 +45,9 @@ async def test_the_graph_backend_gives_a_watcher_whose_entry_points_run(sqlite_u
             counts = await watcher.renew_subscriptions()  # no URL: notifications off, not a crash
         assert counts["created"] == 0 and emulator.subscriptions() == []
         assert "TSM_GRAPH_NOTIFICATION_URL" in caplog.text
-        result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                        local(2026, 1, 7, 10))
+        result = await app.booking.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+        )
         assert result.meeting.status == "booked"
         assert await app.sync.process_due() == 0  # the booking already did its calendar work
         assert len(emulator.events(ANN)) == 1
@@ -51,4 +56,3 @@ async def test_the_graph_backend_gives_a_watcher_whose_entry_points_run(sqlite_u
     finally:
         await app.close()
         await emulator.stop()
-

@@ -40,8 +40,10 @@ OTHER = "sam.smith@la.example.gov.uk"
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 
 # msgraph-sdk 1.65's request builders warn about their own deprecated per-builder configuration classes.
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 
 def at(hour: float, day: datetime = DAY) -> datetime:
@@ -125,9 +127,12 @@ async def receiver():
     await rec.stop()
 
 
-def schedule_body(schedules: list[str], start: datetime, end: datetime, interval: int = 30) -> GetSchedulePostRequestBody:
-    return GetSchedulePostRequestBody(schedules=schedules, start_time=dttz(start), end_time=dttz(end),
-                                      availability_view_interval=interval)
+def schedule_body(
+    schedules: list[str], start: datetime, end: datetime, interval: int = 30
+) -> GetSchedulePostRequestBody:
+    return GetSchedulePostRequestBody(
+        schedules=schedules, start_time=dttz(start), end_time=dttz(end), availability_view_interval=interval
+    )
 
 
 async def test_get_schedule_through_the_sdk(emulator: GraphEmulator, graph: GraphServiceClient):
@@ -138,14 +143,18 @@ async def test_get_schedule_through_the_sdk(emulator: GraphEmulator, graph: Grap
     emulator.seed_event(OFFICER, subject="Next day", start=at(33), end=at(34))
 
     result = await graph.users.by_user_id(OFFICER).calendar.get_schedule.post(
-        schedule_body([OFFICER, OTHER], at(9), at(17)))
+        schedule_body([OFFICER, OTHER], at(9), at(17))
+    )
 
     mine, theirs = result.value
     assert mine.schedule_id == OFFICER
     assert mine.availability_view == "2201000033000000"
     assert [(i.status, i.subject) for i in mine.schedule_items] == [
-        (FreeBusyStatus.Busy, "Team meeting"), (FreeBusyStatus.Tentative, "Maybe"),
-        (FreeBusyStatus.Oof, "Leave"), (FreeBusyStatus.Free, "Reminder")]
+        (FreeBusyStatus.Busy, "Team meeting"),
+        (FreeBusyStatus.Tentative, "Maybe"),
+        (FreeBusyStatus.Oof, "Leave"),
+        (FreeBusyStatus.Free, "Reminder"),
+    ]
     assert mine.schedule_items[0].start.date_time.startswith("2026-11-02T09:00:00")
     assert mine.working_hours.days_of_week
     assert theirs.availability_view == "0" * 16 and theirs.schedule_items == []
@@ -156,41 +165,64 @@ async def test_get_schedule_through_the_sdk(emulator: GraphEmulator, graph: Grap
 
 async def test_get_schedule_accepts_documented_camel_case(emulator: GraphEmulator):
     emulator.seed_event(OFFICER, start=at(9), end=at(9.5))
-    body = {"schedules": [OFFICER], "startTime": {"dateTime": "2026-11-02T09:00:00", "timeZone": "GMT Standard Time"},
-            "endTime": {"dateTime": "2026-11-02T10:00:00", "timeZone": "GMT Standard Time"},
-            "availabilityViewInterval": 15}
-    async with aiohttp.ClientSession() as http, http.post(
-            f"{emulator.graph_url}/users/{OFFICER}/calendar/getschedule", json=body,
-            headers={"Prefer": 'outlook.timezone="GMT Standard Time"'}) as resp:
+    body = {
+        "schedules": [OFFICER],
+        "startTime": {"dateTime": "2026-11-02T09:00:00", "timeZone": "GMT Standard Time"},
+        "endTime": {"dateTime": "2026-11-02T10:00:00", "timeZone": "GMT Standard Time"},
+        "availabilityViewInterval": 15,
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.graph_url}/users/{OFFICER}/calendar/getschedule",
+            json=body,
+            headers={"Prefer": 'outlook.timezone="GMT Standard Time"'},
+        ) as resp,
+    ):
         assert resp.status == 200
         data = await resp.json()
     info = data["value"][0]
     assert data["@odata.context"].endswith("$metadata#Collection(microsoft.graph.scheduleInformation)")
     assert info["availabilityView"] == "2200"
-    assert info["scheduleItems"][0]["start"] == {"dateTime": "2026-11-02T09:00:00.0000000", "timeZone": "GMT Standard Time"}
+    assert info["scheduleItems"][0]["start"] == {
+        "dateTime": "2026-11-02T09:00:00.0000000",
+        "timeZone": "GMT Standard Time",
+    }
 
 
 async def test_get_schedule_limits(graph: GraphServiceClient):
     too_many = [f"officer{i}@la.example.gov.uk" for i in range(21)]
     with pytest.raises(ODataError) as err:
-        await graph.users.by_user_id(OFFICER).calendar.get_schedule.post(schedule_body(too_many, at(9), at(17)))
+        await graph.users.by_user_id(OFFICER).calendar.get_schedule.post(
+            schedule_body(too_many, at(9), at(17))
+        )
     assert err.value.response_status_code == 400
 
     with pytest.raises(ODataError) as err:
         await graph.users.by_user_id(OFFICER).calendar.get_schedule.post(
-            schedule_body([OFFICER], DAY, DAY + timedelta(days=63)))
+            schedule_body([OFFICER], DAY, DAY + timedelta(days=63))
+        )
     assert err.value.response_status_code == 400
     assert err.value.error.code == "ErrorTimeIntervalTooBig"
 
     ok = await graph.users.by_user_id(OFFICER).calendar.get_schedule.post(
-        schedule_body(too_many[:20], DAY, DAY + timedelta(days=61), interval=1440))
+        schedule_body(too_many[:20], DAY, DAY + timedelta(days=61), interval=1440)
+    )
     assert len(ok.value) == 20 and ok.value[0].availability_view == "0" * 61
 
 
-def new_event(subject: str = "TSM: Example Primary", *, transaction_id: str | None = None, online: bool = False,
-              attendees: tuple[str, ...] = ()) -> Event:
+def new_event(
+    subject: str = "TSM: Example Primary",
+    *,
+    transaction_id: str | None = None,
+    online: bool = False,
+    attendees: tuple[str, ...] = (),
+) -> Event:
     return Event(
-        subject=subject, start=dttz(at(10)), end=dttz(at(11)), transaction_id=transaction_id,
+        subject=subject,
+        start=dttz(at(10)),
+        end=dttz(at(11)),
+        transaction_id=transaction_id,
         is_online_meeting=online or None,
         online_meeting_provider=OnlineMeetingProviderType.TeamsForBusiness if online else None,
         attendees=[Attendee(email_address=EmailAddress(address=a, name=a)) for a in attendees] or None,
@@ -198,7 +230,8 @@ def new_event(subject: str = "TSM: Example Primary", *, transaction_id: str | No
 
 
 async def test_lost_answer_after_create_is_retried_and_transaction_id_prevents_a_duplicate(
-        emulator: GraphEmulator, graph: GraphServiceClient):
+    emulator: GraphEmulator, graph: GraphServiceClient
+):
     emulator.fail("POST", r"/users/[^/]+/events$", status=503, after_perform=True, retry_after=1)
 
     created = await graph.users.by_user_id(OFFICER).events.post(new_event(transaction_id="tsm-42-0"))
@@ -210,7 +243,9 @@ async def test_lost_answer_after_create_is_retried_and_transaction_id_prevents_a
     assert len(events) == 1 and events[0]["id"] == created.id and events[0]["transactionId"] == "tsm-42-0"
 
 
-async def test_without_transaction_id_the_sdk_retry_duplicates(emulator: GraphEmulator, graph: GraphServiceClient):
+async def test_without_transaction_id_the_sdk_retry_duplicates(
+    emulator: GraphEmulator, graph: GraphServiceClient
+):
     emulator.fail("POST", r"/users/[^/]+/events$", status=503, after_perform=True, retry_after=1)
     await graph.users.by_user_id(OFFICER).events.post(new_event())
     assert len(emulator.events(OFFICER)) == 2
@@ -241,26 +276,34 @@ async def test_join_url_arrives_late(emulator: GraphEmulator, graph: GraphServic
 
 async def test_attendee_decline_is_visible_on_get(emulator: GraphEmulator, graph: GraphServiceClient):
     created = await graph.users.by_user_id(OFFICER).events.post(
-        new_event(attendees=("head@school.example.org", "senco@school.example.org")))
+        new_event(attendees=("head@school.example.org", "senco@school.example.org"))
+    )
     assert created.attendees[0].status.response == ResponseType.None_
 
     emulator.set_response(OFFICER, created.id, "HEAD@school.example.org", "declined")
 
     event = await graph.users.by_user_id(OFFICER).events.by_event_id(created.id).get()
     responses = {a.email_address.address: a.status.response for a in event.attendees}
-    assert responses == {"head@school.example.org": ResponseType.Declined,
-                         "senco@school.example.org": ResponseType.None_}
+    assert responses == {
+        "head@school.example.org": ResponseType.Declined,
+        "senco@school.example.org": ResponseType.None_,
+    }
 
 
-async def test_delta_pages_then_reports_changes_and_removals(emulator: GraphEmulator, graph: GraphServiceClient):
+async def test_delta_pages_then_reports_changes_and_removals(
+    emulator: GraphEmulator, graph: GraphServiceClient
+):
     from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
 
     first = emulator.seed_event(OFFICER, subject="one", start=at(9), end=at(10))
     second = emulator.seed_event(OFFICER, subject="two", start=at(11), end=at(12))
     emulator.seed_event(OFFICER, subject="outside the window", start=at(9 + 24 * 10), end=at(10 + 24 * 10))
     delta = graph.users.by_user_id(OFFICER).calendar_view.delta
-    config = RequestConfiguration(query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-        start_date_time=DAY.isoformat(), end_date_time=(DAY + timedelta(days=7)).isoformat()))
+    config = RequestConfiguration(
+        query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+            start_date_time=DAY.isoformat(), end_date_time=(DAY + timedelta(days=7)).isoformat()
+        )
+    )
     config.headers.add("Prefer", "odata.maxpagesize=1")
 
     page = await delta.get(config)
@@ -285,15 +328,24 @@ async def test_delta_pages_then_reports_changes_and_removals(emulator: GraphEmul
     assert quiet.value == [] and quiet.odata_delta_link
 
 
-async def test_subscription_handshake_and_notifications(emulator: GraphEmulator, graph: GraphServiceClient,
-                                                        receiver: Receiver):
-    sub = await graph.subscriptions.post(Subscription(
-        change_type="created,updated,deleted", notification_url=receiver.url, resource=f"users/{OFFICER}/events",
-        expiration_date_time=datetime.now(UTC) + timedelta(minutes=60), client_state="s3cret"))
+async def test_subscription_handshake_and_notifications(
+    emulator: GraphEmulator, graph: GraphServiceClient, receiver: Receiver
+):
+    sub = await graph.subscriptions.post(
+        Subscription(
+            change_type="created,updated,deleted",
+            notification_url=receiver.url,
+            resource=f"users/{OFFICER}/events",
+            expiration_date_time=datetime.now(UTC) + timedelta(minutes=60),
+            client_state="s3cret",
+        )
+    )
     assert len(receiver.validations) == 1 and receiver.validations[0].startswith("Validation: ")
     assert sub.id and sub.client_state == "s3cret"
 
-    created = await graph.users.by_user_id(OFFICER).events.post(new_event(attendees=("head@school.example.org",)))
+    created = await graph.users.by_user_id(OFFICER).events.post(
+        new_event(attendees=("head@school.example.org",))
+    )
     note = await receiver.wait_for(lambda n: n["changeType"] == "created")
     assert note["subscriptionId"] == sub.id and note["clientState"] == "s3cret"
     assert note["resource"] == f"Users/{emulator.user_id(OFFICER)}/Events/{created.id}"
@@ -308,36 +360,55 @@ async def test_subscription_handshake_and_notifications(emulator: GraphEmulator,
     assert [n["changeType"] for n in receiver.notifications] == ["created", "updated", "deleted"]
 
 
-async def test_subscription_refused_when_the_handshake_fails(emulator: GraphEmulator, graph: GraphServiceClient):
+async def test_subscription_refused_when_the_handshake_fails(
+    emulator: GraphEmulator, graph: GraphServiceClient
+):
     rec = await Receiver(echo_token=False).start()
     try:
         with pytest.raises(ODataError) as err:
-            await graph.subscriptions.post(Subscription(
-                change_type="created", notification_url=rec.url, resource=f"users/{OFFICER}/events",
-                expiration_date_time=datetime.now(UTC) + timedelta(minutes=60)))
+            await graph.subscriptions.post(
+                Subscription(
+                    change_type="created",
+                    notification_url=rec.url,
+                    resource=f"users/{OFFICER}/events",
+                    expiration_date_time=datetime.now(UTC) + timedelta(minutes=60),
+                )
+            )
         assert err.value.response_status_code == 400 and err.value.error.code == "ValidationError"
         assert emulator.subscriptions() == []
     finally:
         await rec.stop()
 
 
-async def test_subscription_renewal_beyond_4230_minutes_is_refused(graph: GraphServiceClient, receiver: Receiver):
-    sub = await graph.subscriptions.post(Subscription(
-        change_type="created,updated,deleted", notification_url=receiver.url, resource=f"users/{OFFICER}/events",
-        expiration_date_time=datetime.now(UTC) + timedelta(minutes=60)))
+async def test_subscription_renewal_beyond_4230_minutes_is_refused(
+    graph: GraphServiceClient, receiver: Receiver
+):
+    sub = await graph.subscriptions.post(
+        Subscription(
+            change_type="created,updated,deleted",
+            notification_url=receiver.url,
+            resource=f"users/{OFFICER}/events",
+            expiration_date_time=datetime.now(UTC) + timedelta(minutes=60),
+        )
+    )
 
     with pytest.raises(ODataError) as err:
         await graph.subscriptions.by_subscription_id(sub.id).patch(
-            Subscription(expiration_date_time=datetime.now(UTC) + timedelta(minutes=4240)))
+            Subscription(expiration_date_time=datetime.now(UTC) + timedelta(minutes=4240))
+        )
     assert err.value.response_status_code == 400 and err.value.error.code == "ExtensionError"
     assert "4230 minutes" in err.value.error.message
 
     wanted = datetime.now(UTC) + timedelta(minutes=4200)
-    renewed = await graph.subscriptions.by_subscription_id(sub.id).patch(Subscription(expiration_date_time=wanted))
+    renewed = await graph.subscriptions.by_subscription_id(sub.id).patch(
+        Subscription(expiration_date_time=wanted)
+    )
     assert abs(renewed.expiration_date_time - wanted) < timedelta(seconds=1)
 
 
-async def test_forbidden_mailbox_answers_403_access_denied(emulator: GraphEmulator, graph: GraphServiceClient):
+async def test_forbidden_mailbox_answers_403_access_denied(
+    emulator: GraphEmulator, graph: GraphServiceClient
+):
     emulator.set_forbidden(OTHER)
     with pytest.raises(ODataError) as err:
         await graph.users.by_user_id(OTHER).events.post(new_event())
@@ -349,9 +420,14 @@ async def test_forbidden_mailbox_answers_403_access_denied(emulator: GraphEmulat
 async def test_cancel_removes_the_organizers_copy(emulator: GraphEmulator, graph: GraphServiceClient):
     from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 
-    created = await graph.users.by_user_id(OFFICER).events.post(new_event(attendees=("head@school.example.org",)))
-    await graph.users.by_user_id(OFFICER).events.by_event_id(created.id).cancel.post(
-        CancelPostRequestBody(comment="The school asked to rearrange."))
+    created = await graph.users.by_user_id(OFFICER).events.post(
+        new_event(attendees=("head@school.example.org",))
+    )
+    await (
+        graph.users.by_user_id(OFFICER)
+        .events.by_event_id(created.id)
+        .cancel.post(CancelPostRequestBody(comment="The school asked to rearrange."))
+    )
     assert emulator.events(OFFICER) == []
     assert emulator.cancellations[0]["comment"] == "The school asked to rearrange."  # the SDK sends "Comment"
     with pytest.raises(ODataError) as err:
@@ -362,13 +438,20 @@ async def test_cancel_removes_the_organizers_copy(emulator: GraphEmulator, graph
 async def test_control_api_over_http(emulator: GraphEmulator):
     control = emulator.base_url + "/_emulator"
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{control}/mailboxes/{OFFICER}/events", json={
-                "subject": "Busy", "start": {"dateTime": "2026-11-02T09:00:00", "timeZone": "UTC"},
-                "end": {"dateTime": "2026-11-02T10:00:00", "timeZone": "UTC"}}) as resp:
+        async with http.post(
+            f"{control}/mailboxes/{OFFICER}/events",
+            json={
+                "subject": "Busy",
+                "start": {"dateTime": "2026-11-02T09:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-11-02T10:00:00", "timeZone": "UTC"},
+            },
+        ) as resp:
             assert resp.status == 201
             event_id = (await resp.json())["value"][0]["id"]
-        async with http.post(f"{control}/faults", json={"method": "GET", "path": "/calendarView", "status": 504,
-                                                        "retryAfter": 2}) as resp:
+        async with http.post(
+            f"{control}/faults",
+            json={"method": "GET", "path": "/calendarView", "status": 504, "retryAfter": 2},
+        ) as resp:
             assert resp.status == 201
         view = f"{emulator.graph_url}/users/{OFFICER}/calendarView?startDateTime=2026-11-02T00:00:00Z&endDateTime=2026-11-03T00:00:00Z"
         async with http.get(view) as resp:
@@ -379,7 +462,9 @@ async def test_control_api_over_http(emulator: GraphEmulator):
             assert [e["id"] for e in (await resp.json())["value"]] == [event_id]
         async with http.get(f"{control}/counters") as resp:
             counters = await resp.json()
-        assert counters["value"] == [{"method": "GET", "route": "/v1.0/users/{user}/calendarView", "count": 2}]
+        assert counters["value"] == [
+            {"method": "GET", "route": "/v1.0/users/{user}/calendarView", "count": 2}
+        ]
         async with http.put(f"{control}/mailboxes/{OFFICER}/forbidden", json={"forbidden": True}):
             pass
         async with http.get(view) as resp:
@@ -392,8 +477,13 @@ async def test_control_api_over_http(emulator: GraphEmulator):
 
 
 def test_runs_as_a_module():
-    proc = subprocess.Popen([sys.executable, "-m", "dev.graph_emulator", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dev.graph_emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         line = proc.stdout.readline()
         assert "Graph emulator: http://127.0.0.1:" in line

@@ -12,17 +12,31 @@ import pytest
 from graph_stack import ANN, CLIENT_STATE
 from test_graph_watcher import GET_EVENT, subscribed_booking
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 
 async def forge(stack, event_id: str, change_type: str = "deleted") -> int:
     sub = next(s for s in stack.emulator.subscriptions() if s["resource"] == f"users/{ANN}/events")
-    body = {"value": [{"subscriptionId": sub["id"], "clientState": CLIENT_STATE, "changeType": change_type,
-                       "resource": f"users/{ANN}/events/{event_id}",
-                       "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event_id}}]}
-    async with aiohttp.ClientSession() as http, http.post(stack.notification_url, data=json.dumps(body),
-                                                          headers={"Content-Type": "application/json"}) as r:
+    body = {
+        "value": [
+            {
+                "subscriptionId": sub["id"],
+                "clientState": CLIENT_STATE,
+                "changeType": change_type,
+                "resource": f"users/{ANN}/events/{event_id}",
+                "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event_id},
+            }
+        ]
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            stack.notification_url, data=json.dumps(body), headers={"Content-Type": "application/json"}
+        ) as r,
+    ):
         status = r.status
     await stack.receiver.drain()
     return status

@@ -37,7 +37,9 @@ async def test_health_is_one_cheap_call_kept_a_minute(stack):
     cal, ticks = _calendar(stack)
     try:
         before = stack.emulator.count("GET", EVENTS)
-        answers = await asyncio.gather(*(cal.health() for _ in range(5)))  # concurrent /healthz polls share it
+        answers = await asyncio.gather(
+            *(cal.health() for _ in range(5))
+        )  # concurrent /healthz polls share it
         assert all(a["ok"] is True and a["detail"] == "ok" for a in answers)
         assert stack.emulator.count("GET", EVENTS) == before + 1
         ticks.now += 59
@@ -94,8 +96,7 @@ async def test_healthz_is_503_degraded_when_graph_fails(sqlite_url):
     try:
         app = build_app(graph_settings(sqlite_url, emulator, run_scheduler=False))
         await make_world(app.db)
-        client = TestClient(TestServer(build_web_app(app, run_scheduler=False),
-                                       host="127.0.0.1"))
+        client = TestClient(TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1"))
         await client.start_server()
         try:
             r = await client.get("/healthz")

@@ -16,8 +16,10 @@ from tsm.adapters.calendar_graph import GraphCalendar, ObservingHandler, graph_m
 from tsm.bootstrap import build_app
 from tsm.clock import FixedClock
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 EVENTS = r"/users/[^/]+/events$"
 
@@ -54,8 +56,9 @@ async def test_the_apps_graph_metrics_count_what_the_emulator_received(sqlite_ur
         world = await make_world(app.db)
         emulator.reset_counters()
         emulator.throttle("POST", EVENTS, retry_after=0)
-        result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                        local(2026, 1, 7, 10))
+        result = await app.booking.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+        )
         assert result.meeting.status == "booked" and len(emulator.events(ANN)) == 1
         m = app.metrics
         received = emulator.count()
@@ -72,7 +75,9 @@ async def test_the_apps_graph_metrics_count_what_the_emulator_received(sqlite_ur
 async def test_the_middleware_sees_every_attempt_and_a_client_without_it_counts_nothing(emulator):
     settings = graph_settings("sqlite://", emulator, graph_retry_max=2)
     handlers = graph_middleware(settings, Recorder())
-    assert isinstance(handlers[-1], ObservingHandler)  # last: below the retry handler, so it sees each attempt
+    assert isinstance(
+        handlers[-1], ObservingHandler
+    )  # last: below the retry handler, so it sees each attempt
     assert not any(isinstance(h, ObservingHandler) for h in graph_middleware(settings))
 
     recorder = Recorder()

@@ -20,8 +20,10 @@ from tsm.ports import CalendarRef
 from tsm.settings import Settings
 from tsm.web.graph_notifications import PATH, GraphNotificationReceiver, graph_routes
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 SECRET = "the-real-client-state-9f8e7d6c5b4a"
 
@@ -70,8 +72,13 @@ async def serve():
 
 
 def item(client_state: str | None = SECRET, event_id: str = "AAMk1") -> dict:
-    out = {"subscriptionId": "sub-1", "changeType": "updated", "resource": f"Users/u/Events/{event_id}",
-           "resourceData": {"id": event_id}, "tenantId": "t"}
+    out = {
+        "subscriptionId": "sub-1",
+        "changeType": "updated",
+        "resource": f"Users/u/Events/{event_id}",
+        "resourceData": {"id": event_id},
+        "tenantId": "t",
+    }
     if client_state is not None:
         out["clientState"] = client_state
     return out
@@ -113,8 +120,14 @@ async def test_bad_client_state_is_ignored_and_logged_without_the_secret_or_body
     watcher = FakeWatcher()
     receiver = GraphNotificationReceiver(watcher)
     url = await serve(receiver.routes())
-    body = {"value": [item("guess", "AAMk-bad"), item(None, "AAMk-none"), item(SECRET, "AAMk-good"),
-                      item(SECRET[:-1], "AAMk-prefix")]}
+    body = {
+        "value": [
+            item("guess", "AAMk-bad"),
+            item(None, "AAMk-none"),
+            item(SECRET, "AAMk-good"),
+            item(SECRET[:-1], "AAMk-prefix"),
+        ]
+    }
     with caplog.at_level(logging.DEBUG, logger="tsm.web.graph_notifications"):
         status, _, _ = await post(url, json.dumps(body))
         async with asyncio.timeout(2):
@@ -138,15 +151,18 @@ async def test_only_bad_client_states_start_no_processing(serve, caplog):
     assert "clientState" in caplog.text
 
 
-@pytest.mark.parametrize("body,status", [
-    (b"{not json", 400),
-    (b"", 400),
-    (b"[1, 2]", 400),
-    (b'{"value": "x"}', 400),
-    (b'{"nothing": []}', 400),
-    (b"\xff\xfe\x00", 400),
-    ("[" * 100_000 + "]" * 100_000, 400),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"[1, 2]", 400),
+        (b'{"value": "x"}', 400),
+        (b'{"nothing": []}', 400),
+        (b"\xff\xfe\x00", 400),
+        ("[" * 100_000 + "]" * 100_000, 400),
+    ],
+)
 async def test_malformed_bodies_answer_400_never_500(serve, body, status):
     watcher = FakeWatcher()
     url = await serve(graph_routes(watcher))
@@ -165,7 +181,7 @@ async def test_oversized_bodies_answer_413_with_or_without_content_length(serve)
 
     async def chunks():
         for i in range(0, len(big), 500):
-            yield big[i:i + 500]
+            yield big[i : i + 500]
 
     status, _, _ = await post(url, chunks())  # chunked: no Content-Length to trust
     assert status == 413
@@ -210,7 +226,9 @@ async def test_the_emulator_s_notification_with_a_wrong_client_state_changes_not
     event_id = (await stack.meeting(result.meeting.id)).calendar_event_id
     ref_officer = stack.world.officers["ann"]
     expires = stack.emulator.now() + timedelta(hours=1)
-    await stack.calendar.create_subscription(CalendarRef(ref_officer, ANN), stack.notification_url, "not-ours", expires)
+    await stack.calendar.create_subscription(
+        CalendarRef(ref_officer, ANN), stack.notification_url, "not-ours", expires
+    )
     head = result.meeting.attendees[0].email
     with caplog.at_level(logging.WARNING, logger="tsm.web.graph_notifications"):
         stack.emulator.set_response(ANN, event_id, head, "declined")
@@ -219,8 +237,12 @@ async def test_the_emulator_s_notification_with_a_wrong_client_state_changes_not
     assert stack.receiver.stats["rejected"] == 1 and stack.receiver.stats["accepted"] == 0
     assert "clientState" in caplog.text and CLIENT_STATE not in caplog.text and "not-ours" not in caplog.text
     async with stack.app.db.reader() as s:
-        responses = {a.email: a.response for a in await s.exec(
-            select(MeetingAttendee).where(MeetingAttendee.meeting_id == result.meeting.id))}
+        responses = {
+            a.email: a.response
+            for a in await s.exec(
+                select(MeetingAttendee).where(MeetingAttendee.meeting_id == result.meeting.id)
+            )
+        }
     assert responses[head] == "none"
 
 

@@ -18,8 +18,10 @@ from tsm.adapters.db.meetings import MeetingSchool
 from tsm.bootstrap import build_app
 from tsm.services.calendar_sync import LEASE
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 EVENTS_PATH = r"/users/[^/]+/events$"
 CREATE = "/v1.0/users/{user}/events"
@@ -40,8 +42,13 @@ async def fast_sqlite(sqlite_url):
 
 async def outbox(stack, meeting_id: int) -> list[CalendarOutbox]:
     async with stack.app.db.reader() as s:
-        return list(await s.exec(select(CalendarOutbox).where(CalendarOutbox.meeting_id == meeting_id)
-                                 .order_by(CalendarOutbox.id)))
+        return list(
+            await s.exec(
+                select(CalendarOutbox)
+                .where(CalendarOutbox.meeting_id == meeting_id)
+                .order_by(CalendarOutbox.id)
+            )
+        )
 
 
 async def notices(stack, kind: str | None = None):
@@ -93,7 +100,9 @@ async def test_failures_back_off_then_reach_the_officer_after_the_bounded_attemp
     assert st.emulator.count("POST", CREATE) == 3
     base = st.app.sync.base_delay
     assert len(delays) == 2
-    assert base <= delays[0] <= base * 1.25 and 2 * base <= delays[1] <= 2 * base * 1.25  # exponential, jittered
+    assert (
+        base <= delays[0] <= base * 1.25 and 2 * base <= delays[1] <= 2 * base * 1.25
+    )  # exponential, jittered
     (notice,) = await notices(st, "calendar_failed")
     assert notice.officer_id == st.world.officers["ann"] and notice.meeting_id == result.meeting.id
     assert "could not be added to your Outlook calendar" in notice.text
@@ -110,7 +119,9 @@ async def test_a_mailbox_outside_the_access_policy_fails_at_once_with_a_clear_no
     st = fast_sqlite
     result = await st.book()  # free/busy first: allowed
     st.emulator.set_forbidden(ANN)
-    moved = await st.app.booking.move(st.world.contact("low_primary.lead"), result.meeting.id, local(2026, 1, 8, 10))
+    moved = await st.app.booking.move(
+        st.world.contact("low_primary.lead"), result.meeting.id, local(2026, 1, 8, 10)
+    )
     assert moved.meeting.start == local(2026, 1, 8, 10)
     rows = await outbox(st, result.meeting.id)
     assert [(r.op, r.status, r.attempts) for r in rows] == [("create", "done", 1), ("update", "failed", 1)]
@@ -134,8 +145,10 @@ async def test_a_crash_between_commit_and_graph_call_is_repaired_on_restart(fast
         await app2.close()
     (event,) = fast.emulator.events(ANN)
     assert (await fast.meeting(result.meeting.id)).calendar_event_id == event["id"]
-    assert {a["emailAddress"]["address"] for a in event["attendees"]} == \
-        {"lead@100001.sch.example", "head@100001.sch.example"}
+    assert {a["emailAddress"]["address"] for a in event["attendees"]} == {
+        "lead@100001.sch.example",
+        "head@100001.sch.example",
+    }
 
 
 async def test_a_crash_during_the_graph_call_is_repaired_after_the_lease_without_a_second_event(fast_sqlite):
@@ -191,8 +204,11 @@ async def test_moves_and_cancellations_reach_outlook_in_order(fast_sqlite):
     assert st.emulator.event(ANN, event_id) is None
     (cancel,) = st.emulator.cancellations
     assert cancel["eventId"] == event_id and cancel["comment"] == "Ofsted visit"
-    assert [(r.op, r.status) for r in await outbox(st, result.meeting.id)] == \
-        [("create", "done"), ("update", "done"), ("cancel", "done")]
+    assert [(r.op, r.status) for r in await outbox(st, result.meeting.id)] == [
+        ("create", "done"),
+        ("update", "done"),
+        ("cancel", "done"),
+    ]
     async with st.app.db.reader() as s:
         ms = (await s.exec(select(MeetingSchool).where(MeetingSchool.meeting_id == result.meeting.id))).one()
     assert ms.active_term_id is None
@@ -204,7 +220,9 @@ async def test_an_officer_without_a_mailbox_gets_a_notice_instead_of_endless_ret
         ann = await s.get(Officer, st.world.officers["ann"])
         ann.mailbox = ""
         s.add(ann)
-    offer = await st.app.booking.free_slots(st.world.contact("low_primary.lead"), st.world.schools["low_primary"])
+    offer = await st.app.booking.free_slots(
+        st.world.contact("low_primary.lead"), st.world.schools["low_primary"]
+    )
     assert offer.slots and st.emulator.count() == 0  # no Outlook calendar to read: not even a call
     result = await st.book()
     assert result.meeting.status == "booked"

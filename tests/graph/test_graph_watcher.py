@@ -15,8 +15,10 @@ from tsm.adapters.db.calendars import GraphSubscription
 from tsm.adapters.db.directory import Officer
 from tsm.adapters.db.meetings import MeetingAttendee, MeetingSchool, OfficerBlock
 
-pytestmark = [pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This class is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:GetQueryParameters is deprecated:DeprecationWarning"),
+]
 
 SCHEDULE = "/v1.0/users/{user}/calendar/getSchedule"
 GET_EVENT = "/v1.0/users/{user}/events/{event}"
@@ -26,8 +28,10 @@ PATCH_SUB = "/v1.0/subscriptions/{subscription}"
 
 async def responses(stack, meeting_id: int) -> dict[str, str]:
     async with stack.app.db.reader() as s:
-        return {a.email: a.response for a in await s.exec(
-            select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id))}
+        return {
+            a.email: a.response
+            for a in await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id))
+        }
 
 
 async def notices(stack, kind: str | None = None):
@@ -36,7 +40,10 @@ async def notices(stack, kind: str | None = None):
 
 async def blocks(stack, meeting_id: int) -> list:
     async with stack.app.db.reader() as s:
-        return sorted(b.block_start for b in await s.exec(select(OfficerBlock).where(OfficerBlock.meeting_id == meeting_id)))
+        return sorted(
+            b.block_start
+            for b in await s.exec(select(OfficerBlock).where(OfficerBlock.meeting_id == meeting_id))
+        )
 
 
 async def subscribed_booking(stack, school: str = "low_primary", at=None, **kw):
@@ -78,12 +85,18 @@ async def test_the_officer_moving_the_event_in_outlook_moves_the_meeting(stack):
     stack.emulator.move_event(ANN, event_id, local(2026, 1, 9, 14), local(2026, 1, 9, 15))
     await stack.settle(before + 1)
     meeting = await stack.meeting(result.meeting.id)
-    assert (meeting.start, meeting.end, meeting.status) == (local(2026, 1, 9, 14), local(2026, 1, 9, 15), "moved")
+    assert (meeting.start, meeting.end, meeting.status) == (
+        local(2026, 1, 9, 14),
+        local(2026, 1, 9, 15),
+        "moved",
+    )
     new_blocks = await blocks(stack, result.meeting.id)
     assert new_blocks and new_blocks != old_blocks and min(new_blocks) >= local(2026, 1, 9, 13)
     assert stack.emulator.count("PATCH", PATCH_EVENT) == 0  # nothing written back to Outlook
     # the old time is free again, the new one is not
-    offer = await stack.app.booking.free_slots(stack.world.contact("secondary.lead"), stack.world.schools["secondary"])
+    offer = await stack.app.booking.free_slots(
+        stack.world.contact("secondary.lead"), stack.world.schools["secondary"]
+    )
     starts = {s.start for s in offer.slots}
     assert local(2026, 1, 7, 10) in starts and local(2026, 1, 9, 14) not in starts
 
@@ -127,10 +140,16 @@ async def test_our_own_writes_are_not_read_back_nor_flush_the_cache(stack):
     result, event_id = await subscribed_booking(stack, "secondary", local(2026, 1, 8, 13), mode="on_site")
     assert stack.receiver.stats["accepted"] >= 1  # the create's notification arrived...
     assert stack.emulator.count("GET", GET_EVENT) == 0  # ...and cost no read: it echoed our own write
-    offer = await stack.app.booking.free_slots(stack.world.contact("low_primary.lead"), stack.world.schools["low_primary"])
+    offer = await stack.app.booking.free_slots(
+        stack.world.contact("low_primary.lead"), stack.world.schools["low_primary"]
+    )
     assert stack.emulator.count("POST", SCHEDULE) == listed  # ...and left Ann's cached free/busy in place
-    assert local(2026, 1, 8, 13) not in {s.start for s in offer.slots}  # the new TSM counts (from the database)
-    await stack.app.booking.move(stack.world.contact("secondary.lead"), result.meeting.id, local(2026, 1, 9, 13))
+    assert local(2026, 1, 8, 13) not in {
+        s.start for s in offer.slots
+    }  # the new TSM counts (from the database)
+    await stack.app.booking.move(
+        stack.world.contact("secondary.lead"), result.meeting.id, local(2026, 1, 9, 13)
+    )
     await stack.settle()
     assert stack.emulator.count("GET", GET_EVENT) == 0
     assert (await stack.meeting(result.meeting.id)).start == local(2026, 1, 9, 13)
@@ -162,12 +181,21 @@ async def subscription_rows(stack) -> dict[int, GraphSubscription]:
 
 async def test_subscriptions_are_created_then_renewed_before_they_expire(stack):
     emu = stack.emulator
-    assert await stack.watcher.renew_subscriptions() == {"created": 2, "renewed": 0, "kept": 0, "deleted": 0,
-                                                         "failed": 0}
+    assert await stack.watcher.renew_subscriptions() == {
+        "created": 2,
+        "renewed": 0,
+        "kept": 0,
+        "deleted": 0,
+        "failed": 0,
+    }
     subs = {s["resource"].split("/")[1]: s for s in emu.subscriptions()}
     assert set(subs) == {ANN, BOB}
-    assert all(s["clientState"] == CLIENT_STATE and s["notificationUrl"] == stack.notification_url
-               and s["changeType"] == "created,updated,deleted" for s in subs.values())
+    assert all(
+        s["clientState"] == CLIENT_STATE
+        and s["notificationUrl"] == stack.notification_url
+        and s["changeType"] == "created,updated,deleted"
+        for s in subs.values()
+    )
     rows = await subscription_rows(stack)
     first_expiry = rows[stack.world.officers["ann"]].expires_at
     assert timedelta(minutes=4190) < first_expiry - emu.now() <= timedelta(minutes=4230)
@@ -182,7 +210,9 @@ async def test_subscriptions_are_created_then_renewed_before_they_expire(stack):
     renewed = rows[stack.world.officers["ann"]]
     assert renewed.expires_at - first_expiry > timedelta(minutes=2900)
     assert renewed.renewed_at is not None
-    assert {s["id"] for s in emu.subscriptions()} == {s["id"] for s in subs.values()}  # the same subscriptions
+    assert {s["id"] for s in emu.subscriptions()} == {
+        s["id"] for s in subs.values()
+    }  # the same subscriptions
     live = {s["id"]: parse_iso(s["expirationDateTime"]) for s in emu.subscriptions()}
     assert all(abs((live[r.subscription_id] - r.expires_at).total_seconds()) < 2 for r in rows.values())
 
@@ -205,7 +235,9 @@ async def test_an_expired_subscription_is_created_again_and_the_gap_swept(stack)
     assert counts["created"] == 2
     live = [s for s in stack.emulator.subscriptions() if s["id"] not in old_ids]
     assert len(live) == 2
-    assert (await stack.meeting(result.meeting.id)).start == local(2026, 1, 9, 14)  # the catch-up sweep saw it
+    assert (await stack.meeting(result.meeting.id)).start == local(
+        2026, 1, 9, 14
+    )  # the catch-up sweep saw it
 
 
 async def test_lifecycle_notifications_renew_or_forget_the_subscription(stack):

@@ -40,8 +40,11 @@ def read_mail(folder: Path) -> list[EmailMessage]:
     """Every ``.eml`` written, oldest first, parsed."""
     if not folder.is_dir():
         return []
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(folder.iterdir()) if NAME.match(p.name)]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(folder.iterdir())
+        if NAME.match(p.name)
+    ]
 
 
 def to_of(m: EmailMessage) -> str:
@@ -76,15 +79,20 @@ class MailWorld:
     def mail_to(self, address: str, *, invitations: bool | None = None) -> list[EmailMessage]:
         out = [m for m in self.mail() if address in to_of(m)]
         if invitations is not None:
-            out = [m for m in out if any(p.get_content_type() == "text/calendar" for p in m.iter_attachments())
-                   == invitations]
+            out = [
+                m
+                for m in out
+                if any(p.get_content_type() == "text/calendar" for p in m.iter_attachments()) == invitations
+            ]
         return out
 
 
 async def mail_world(db_url: str, tmp_path: Path, *, world: World | None = None, **settings) -> MailWorld:
     """The world on ``db_url`` (made now unless ``world`` is given: made before, e.g. by another event loop)."""
     folder = tmp_path / "mail"
-    s = Settings(_env_file=None, database_url=db_url, mail_dir=folder, invitations_dir=tmp_path / "inv", **settings)
+    s = Settings(
+        _env_file=None, database_url=db_url, mail_dir=folder, invitations_dir=tmp_path / "inv", **settings
+    )
     clock = FixedClock(NOW)
     app = build_app(s, clock=clock)
     world = world or await make_world(app.db)
@@ -96,7 +104,13 @@ async def install(app: App, recipient: Recipient) -> None:
     from tsm.adapters.db.teams import BotConversation
 
     async with app.db.transaction() as s:
-        s.add(BotConversation(conversation_id=f"a:{recipient.kind}{recipient.id}", service_url="https://smba.example/",
-                              reference={}, updated_at=app.clock(),
-                              contact_id=recipient.id if recipient.kind == "contact" else None,
-                              officer_id=recipient.id if recipient.kind == "officer" else None))
+        s.add(
+            BotConversation(
+                conversation_id=f"a:{recipient.kind}{recipient.id}",
+                service_url="https://smba.example/",
+                reference={},
+                updated_at=app.clock(),
+                contact_id=recipient.id if recipient.kind == "contact" else None,
+                officer_id=recipient.id if recipient.kind == "officer" else None,
+            )
+        )

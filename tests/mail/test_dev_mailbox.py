@@ -82,7 +82,9 @@ async def test_an_empty_mailbox_says_how_to_fill_it(tmp_path):
 
 def test_only_in_local_mode_with_the_files_backend_and_only_to_this_machine():
     assert dev_mail_enabled(Settings(_env_file=None))
-    assert not dev_mail_enabled(Settings(_env_file=None, microsoft_app_id="00000000-0000-0000-0000-000000000001"))
+    assert not dev_mail_enabled(
+        Settings(_env_file=None, microsoft_app_id="00000000-0000-0000-0000-000000000001")
+    )
     assert not dev_mail_enabled(Settings(_env_file=None, mail_backend="smtp"))
     assert _loopback(SimpleNamespace(remote="127.0.0.1")) and _loopback(SimpleNamespace(remote="::1"))
     assert not _loopback(SimpleNamespace(remote="192.0.2.10")) and not _loopback(SimpleNamespace(remote=None))

@@ -21,8 +21,10 @@ from tsm.messaging import Message, Recipient, SendStatus
 
 async def ledger(app, kind: str) -> list[tuple[str, int, str, str]]:
     async with app.db.reader() as s:
-        return sorted((r.recipient_kind, r.recipient_id, r.status, r.last_error) for r in await s.exec(
-            select(Outbound).where(Outbound.kind == kind)))
+        return sorted(
+            (r.recipient_kind, r.recipient_id, r.status, r.last_error)
+            for r in await s.exec(select(Outbound).where(Outbound.kind == kind))
+        )
 
 
 def notifications(mw, address: str):
@@ -74,12 +76,18 @@ async def test_the_la_chooses_email_for_everyone_or_teams_only(sqlite_url, tmp_p
         if delivery == "email":  # even the officer, who has the app, is written to
             assert mw.teams.attempts == 0 and result.sent == result.claimed
             assert [str(m["Subject"]).split(":")[0] for m in notifications(mw, "ann@la.example")] == [
-                "Low Primary School booked its TSM"]
+                "Low Primary School booked its TSM"
+            ]
             assert len(notifications(mw, "head@100001.sch.example")) == 1
         else:  # Teams only: the head, with no app, is not emailed; the message waits for a late install
             assert [t.split(":")[0] for t in mw.teams.to(officer)] == ["Low Primary School booked its TSM"]
-            assert notifications(mw, "head@100001.sch.example") == [] and notifications(mw, "ann@la.example") == []
-            assert await ledger(app, "ev.confirm") == [("contact", head.id, "undeliverable", "no_conversation")]
+            assert (
+                notifications(mw, "head@100001.sch.example") == []
+                and notifications(mw, "ann@la.example") == []
+            )
+            assert await ledger(app, "ev.confirm") == [
+                ("contact", head.id, "undeliverable", "no_conversation")
+            ]
             await install(app, head)
             assert (await mw.jobs.late_installs()).sent == 1
             assert [t.split(":")[0] for t in mw.teams.to(head)] == ["TSM booked"]
@@ -160,15 +168,28 @@ async def test_a_card_with_actions_carries_a_sign_in_link_and_links_stay_links(m
 
 
 def test_every_piece_of_text_is_escaped_and_markdown_becomes_plain_words():
-    who = Addressee("Jo <b>Bloggs</b>", "jo@x.example", "You receive this as the <attendance lead>.", "", "Norfolk")
-    card = {"type": "AdaptiveCard", "body": [
-        {"type": "TextBlock", "text": "Booked <script>alert(1)</script>", "weight": "Bolder"},
-        {"type": "FactSet", "facts": [{"title": "School", "value": "O'Neil & <Sons> Primary"}]},
-        {"type": "Input.Text", "id": "reason"},
-    ], "actions": [{"type": "Action.OpenUrl", "title": "Join on Teams",
-                    "url": "https://teams.microsoft.com/l/meetup-join/x?a=1&b=2"},
-                   {"type": "Action.Execute", "title": "Move", "verb": "meeting.move_start", "data": {}}]}
-    out = render(Message("Say **book** to book _now_", card), who, "https://tsm.la.example/web/signin?t=abc&x=1")
+    who = Addressee(
+        "Jo <b>Bloggs</b>", "jo@x.example", "You receive this as the <attendance lead>.", "", "Norfolk"
+    )
+    card = {
+        "type": "AdaptiveCard",
+        "body": [
+            {"type": "TextBlock", "text": "Booked <script>alert(1)</script>", "weight": "Bolder"},
+            {"type": "FactSet", "facts": [{"title": "School", "value": "O'Neil & <Sons> Primary"}]},
+            {"type": "Input.Text", "id": "reason"},
+        ],
+        "actions": [
+            {
+                "type": "Action.OpenUrl",
+                "title": "Join on Teams",
+                "url": "https://teams.microsoft.com/l/meetup-join/x?a=1&b=2",
+            },
+            {"type": "Action.Execute", "title": "Move", "verb": "meeting.move_start", "data": {}},
+        ],
+    }
+    out = render(
+        Message("Say **book** to book _now_", card), who, "https://tsm.la.example/web/signin?t=abc&x=1"
+    )
     assert "<script>" not in out.html and "&lt;script&gt;" in out.html
     assert "&lt;b&gt;Bloggs&lt;/b&gt;" in out.html and "<b>Bloggs" not in out.html
     assert "O&#x27;Neil &amp; &lt;Sons&gt; Primary" in out.html
@@ -187,7 +208,9 @@ def test_every_piece_of_text_is_escaped_and_markdown_becomes_plain_words():
 
 async def test_the_email_channel_answers_no_conversation_for_an_unknown_or_inactive_person(mw):
     channel = EmailChannel(mw.app.db, mw.app.mail, sender="x@la.example", signin=FakeIssuer())
-    assert (await channel.send(Recipient("contact", 999_999), Message("hi"))).status is SendStatus.NO_CONVERSATION
+    assert (
+        await channel.send(Recipient("contact", 999_999), Message("hi"))
+    ).status is SendStatus.NO_CONVERSATION
     async with mw.app.db.transaction() as s:
         c = await s.get(SchoolContact, mw.world.contacts["low_primary.lead"])
         c.active = False
@@ -207,8 +230,9 @@ async def test_a_school_name_with_markup_is_escaped_in_a_real_email(mw):
         school = await s.get(School, mw.world.schools["low_primary"])
         school.name = "Low <i>Primary</i> & Co"
         s.add(school)
-    await mw.app.booking.book(mw.world.contact("low_primary.lead"), mw.world.schools["low_primary"],
-                              local(2026, 2, 3, 10))
+    await mw.app.booking.book(
+        mw.world.contact("low_primary.lead"), mw.world.schools["low_primary"], local(2026, 2, 3, 10)
+    )
     await mw.jobs.events()
     [confirm] = notifications(mw, "head@100001.sch.example")
     page = confirm.get_body(("html",)).get_content()
@@ -217,14 +241,26 @@ async def test_a_school_name_with_markup_is_escaped_in_a_real_email(mw):
 
 def test_a_link_in_the_text_never_goes_in_the_subject_and_only_the_services_own_is_clickable():
     who = Addressee("Jo", "jo@x.example", "Because.", "", "")
-    out = render(Message("Here is your link to sign in: https://tsm.la.example/web/link/secret-token\n\nAlso "
-                         "https://tsm.la.example.evil.example/web/link/x and https://elsewhere.example/"), who, None,
-                 origin="https://tsm.la.example")
+    out = render(
+        Message(
+            "Here is your link to sign in: https://tsm.la.example/web/link/secret-token\n\nAlso "
+            "https://tsm.la.example.evil.example/web/link/x and https://elsewhere.example/"
+        ),
+        who,
+        None,
+        origin="https://tsm.la.example",
+    )
     assert out.subject == "TSM: Here is your link to sign in" and "secret-token" not in out.subject
     assert '<a href="https://tsm.la.example/web/link/secret-token">' in out.html
-    assert '<a href="https://tsm.la.example.evil.example' not in out.html and '<a href="https://elsewhere' not in out.html
+    assert (
+        '<a href="https://tsm.la.example.evil.example' not in out.html
+        and '<a href="https://elsewhere' not in out.html
+    )
     assert "https://tsm.la.example/web/link/secret-token" in out.text
-    assert render(Message("https://x.example/only-a-link"), who, None).subject == "A message from the TSM service"
+    assert (
+        render(Message("https://x.example/only-a-link"), who, None).subject
+        == "A message from the TSM service"
+    )
 
 
 async def test_teams_never_looks_up_an_invitee_known_only_by_address(mw):

@@ -33,7 +33,10 @@ def invitations(mw):
         # a real round trip: what the parser read, written again and read again, is the same event
         again = [c for c in Calendar.from_ical(cal.to_ical()).walk("VEVENT")][0]
         assert (str(again["UID"]), int(again["SEQUENCE"]), again.decoded("DTSTART")) == (
-            str(event["UID"]), int(event["SEQUENCE"]), event.decoded("DTSTART"))
+            str(event["UID"]),
+            int(event["SEQUENCE"]),
+            event.decoded("DTSTART"),
+        )
         out.append((to_of(m), method, event))
     return out
 
@@ -45,7 +48,9 @@ async def uid_of(app, meeting_id: int) -> str:
 
 async def test_book_move_add_a_colleague_cancel_each_invite_everyone_with_one_uid_and_a_rising_sequence(mw):
     w, app = mw.world, mw.app
-    booked = await app.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    booked = await app.booking.book(
+        w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10)
+    )
     mid = booked.meeting.id
     uid = await uid_of(app, mid)
     await mw.jobs.events()
@@ -59,7 +64,9 @@ async def test_book_move_add_a_colleague_cancel_each_invite_everyone_with_one_ui
         assert str(ev["ORGANIZER"]) == f"mailto:{ANN}"
         assert {str(a) for a in ev["ATTENDEE"]} == {f"mailto:{LEAD}", f"mailto:{HEAD}"}
     [lead_mail] = [m for m in mw.mail_to(LEAD, invitations=True)]
-    assert str(lead_mail["Subject"]).startswith("Invitation: Targeting Support Meeting: Low Primary School, Tuesday")
+    assert str(lead_mail["Subject"]).startswith(
+        "Invitation: Targeting Support Meeting: Low Primary School, Tuesday"
+    )
     assert "You receive this because you are invited" in lead_mail.get_body(("plain",)).get_content()
     assert str(lead_mail["Reply-To"]) == ANN
 
@@ -67,12 +74,14 @@ async def test_book_move_add_a_colleague_cancel_each_invite_everyone_with_one_ui
     await mw.jobs.events()
     moved = invitations(mw)[3:]
     assert len(moved) == 3 and {(m, int(ev["SEQUENCE"]), str(ev["UID"])) for _, m, ev in moved} == {
-        ("REQUEST", 1, uid)}
+        ("REQUEST", 1, uid)
+    }
     assert {ev.decoded("DTSTART") for _, _, ev in moved} == {datetime(2026, 2, 4, 13, tzinfo=UTC)}
 
     # a colleague who is not a school contact, added by their address: they get it too
-    await app.booking.add_attendee(w.contact("low_primary.lead"), mid, name="Sam Helper",
-                                   email="sam.helper@elsewhere.example")
+    await app.booking.add_attendee(
+        w.contact("low_primary.lead"), mid, name="Sam Helper", email="sam.helper@elsewhere.example"
+    )
     await mw.jobs.events()
     added = invitations(mw)[6:]
     assert len(added) == 4 and {(m, int(ev["SEQUENCE"])) for _, m, ev in added} == {("REQUEST", 2)}
@@ -86,7 +95,8 @@ async def test_book_move_add_a_colleague_cancel_each_invite_everyone_with_one_ui
     cancelled = invitations(mw)[10:]
     assert len(cancelled) == 4
     assert {(m, int(ev["SEQUENCE"]), str(ev["UID"]), str(ev["STATUS"])) for _, m, ev in cancelled} == {
-        ("CANCEL", 3, uid, "CANCELLED")}
+        ("CANCEL", 3, uid, "CANCELLED")
+    }
     [sam_cancel] = mw.mail_to("sam.helper@elsewhere.example", invitations=True)[1:]
     assert str(sam_cancel["Subject"]).startswith("Cancelled: ")
     assert "Ofsted inspection that week" in sam_cancel.get_body(("plain",)).get_content()
@@ -108,7 +118,9 @@ async def test_a_summer_time_meeting_is_at_the_right_instant(mw):
 
 async def test_only_the_latest_change_sends_an_invitation(mw):
     w, app = mw.world, mw.app
-    booked = await app.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    booked = await app.booking.book(
+        w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10)
+    )
     await app.booking.move(w.contact("low_primary.lead"), booked.meeting.id, local(2026, 2, 5, 14))
     await mw.jobs.events()  # both changes swept together: the move's invitation carries the booking's news
     sent = invitations(mw)
@@ -119,8 +131,15 @@ async def test_only_the_latest_change_sends_an_invitation(mw):
 async def test_with_the_graph_calendar_outlook_invites_and_no_second_invitation_is_sent(sqlite_url, tmp_path):
     emulator = GraphEmulator()
     await emulator.start()
-    settings = Settings(_env_file=None, database_url=sqlite_url, calendar_backend="graph", mail_dir=tmp_path / "mail",
-                        graph_base_url=emulator.graph_url, graph_retry_delay=0.0, graph_join_url_read_delay=0.0)
+    settings = Settings(
+        _env_file=None,
+        database_url=sqlite_url,
+        calendar_backend="graph",
+        mail_dir=tmp_path / "mail",
+        graph_base_url=emulator.graph_url,
+        graph_retry_delay=0.0,
+        graph_join_url_read_delay=0.0,
+    )
     app = build_app(settings, clock=FixedClock(NOW))
     try:
         assert app.notifications.invitations is False

@@ -30,15 +30,20 @@ def test_tsm_invite_sends_a_schools_staff_their_link(sqlite_url, tmp_path, monke
 
     w = asyncio.run(world())
     runner = CliRunner()
-    out = runner.invoke(cli, ["--database-url", sqlite_url, "invite", "--urn", "100001", "--as", "ann@la.example"],
-                        obj={}, catch_exceptions=False)
+    out = runner.invoke(
+        cli,
+        ["--database-url", sqlite_url, "invite", "--urn", "100001", "--as", "ann@la.example"],
+        obj={},
+        catch_exceptions=False,
+    )
     assert out.exit_code == 0, out.output
     assert "Lead of Low Primary School <lead@100001.sch.example>" in out.output
     assert "Head of Low Primary School <head@100001.sch.example>" in out.output
     assert "by email to the others" in out.output
     # another officer's school is refused, and nothing is recorded for it
-    refused = runner.invoke(cli, ["--database-url", sqlite_url, "invite", "--urn", "100009", "--as",
-                                  "ann@la.example"], obj={})
+    refused = runner.invoke(
+        cli, ["--database-url", sqlite_url, "invite", "--urn", "100009", "--as", "ann@la.example"], obj={}
+    )
     assert refused.exit_code == 2 and "not on your list" in refused.output
 
     async def deliver():
@@ -74,13 +79,17 @@ async def test_the_term_start_nudge_and_the_chaser_reach_a_school_without_teams_
     nudged = await mw.jobs.term_start_nudges()
     assert nudged.undeliverable == 0 and nudged.sent > 0
     [nudge] = mw.mail_to("lead@100001.sch.example")
-    assert str(nudge["Subject"]) == "A new term has started: please book Low Primary School's TSM with Ann Officer."
+    assert (
+        str(nudge["Subject"])
+        == "A new term has started: please book Low Primary School's TSM with Ann Officer."
+    )
     text = nudge.get_body(("plain",)).get_content()
     assert "signin?t=token-contact-" in text and "say **book**" not in text
     mw.clock.now = local(2026, 1, 27, 9).astimezone(UTC)  # three weeks into term, still not booked
     chased = await mw.jobs.chasers()
     assert chased.undeliverable == 0
     assert [str(m["Subject"]) for m in mw.mail_to("lead@100001.sch.example")][1] == (
-        "Low Primary School has no TSM booked this term yet: please pick a time with Ann Officer.")
+        "Low Primary School has no TSM booked this term yet: please pick a time with Ann Officer."
+    )
     # the officer, who has the app, hears of it in Teams
     assert any(t.startswith("Still no TSM this term for Low Primary School") for t in mw.teams.to(officer))

@@ -37,7 +37,9 @@ def message(to: str = "Lead <lead@100001.sch.example>", subject: str = "TSM book
     m["Subject"] = subject
     m.set_content("Your TSM is booked.\n")
     m.add_alternative("<p>Your TSM is <strong>booked</strong>.</p>", subtype="html")
-    m.add_attachment(ICS, maintype="text", subtype="calendar", params={"method": "REQUEST"}, filename="invite.ics")
+    m.add_attachment(
+        ICS, maintype="text", subtype="calendar", params={"method": "REQUEST"}, filename="invite.ics"
+    )
     return m
 
 
@@ -104,17 +106,30 @@ def self_signed(tmp_path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return str(cert_path), str(key_path)
 
 
@@ -124,8 +139,10 @@ class Authenticator:
         self.tries: list[bytes] = []
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
-        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (self.user,
-                                                                                              self.password)
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            self.user,
+            self.password,
+        )
         self.tries.append(auth_data.login if isinstance(auth_data, LoginPassword) else b"?")
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
 
@@ -166,27 +183,55 @@ async def test_smtp_with_starttls_and_authentication(smtp_server, tmp_path):
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     auth = Authenticator("tsm-relay", "s3cret-password")
-    inbox, port = smtp_server(tls_context=server_tls, require_starttls=True, authenticator=auth,
-                              auth_required=True, auth_require_tls=True)
+    inbox, port = smtp_server(
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=auth,
+        auth_required=True,
+        auth_require_tls=True,
+    )
     client_tls = ssl.create_default_context(cafile=cert)
 
-    wrong = SmtpMailer("127.0.0.1", port, username="tsm-relay", password="wrong", security="starttls", timeout=5,
-                       tls_context=client_tls)
+    wrong = SmtpMailer(
+        "127.0.0.1",
+        port,
+        username="tsm-relay",
+        password="wrong",
+        security="starttls",
+        timeout=5,
+        tls_context=client_tls,
+    )
     refused = await wrong.send(message())
     assert refused.status is MailStatus.FAILED and "535" in refused.detail  # credentials refused: not retried
     assert "wrong" not in repr(wrong) and "wrong" not in refused.detail  # the password is never shown
 
-    plain = SmtpMailer("127.0.0.1", port, security="none", timeout=5)  # the relay insists on STARTTLS and AUTH
+    plain = SmtpMailer(
+        "127.0.0.1", port, security="none", timeout=5
+    )  # the relay insists on STARTTLS and AUTH
     assert (await plain.send(message())).status is MailStatus.FAILED
 
-    ok = SmtpMailer("127.0.0.1", port, username="tsm-relay", password="s3cret-password", security="starttls",
-                    timeout=5, tls_context=client_tls)
+    ok = SmtpMailer(
+        "127.0.0.1",
+        port,
+        username="tsm-relay",
+        password="s3cret-password",
+        security="starttls",
+        timeout=5,
+        tls_context=client_tls,
+    )
     assert (await ok.send(message())).status is MailStatus.SENT
     assert len(inbox.messages) == 1 and auth.tries[-1] == b"tsm-relay"
 
     # the same through the settings (TSM_SMTP_*, a private CA file)
-    settings = Settings(_env_file=None, mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=port,
-                        smtp_username="tsm-relay", smtp_password="s3cret-password", smtp_ca_file=cert)
+    settings = Settings(
+        _env_file=None,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_username="tsm-relay",
+        smtp_password="s3cret-password",
+        smtp_ca_file=cert,
+    )
     mailer = build_mailer(settings)
     assert isinstance(mailer, SmtpMailer) and (await mailer.send(message())).status is MailStatus.SENT
     assert "s3cret-password" not in repr(settings) and "s3cret-password" not in repr(mailer)
@@ -240,8 +285,14 @@ async def emulator():
 
 
 def graph_mailer(emu: GraphEmulator, mailbox: str = "tsm@la.example") -> GraphMailer:
-    settings = Settings(_env_file=None, graph_base_url=emu.graph_url, graph_retry_delay=0.0, graph_retry_max=1,
-                        mail_backend="graph", mail_from=mailbox)
+    settings = Settings(
+        _env_file=None,
+        graph_base_url=emu.graph_url,
+        graph_retry_delay=0.0,
+        graph_retry_max=1,
+        mail_backend="graph",
+        mail_from=mailbox,
+    )
     client, close = make_graph_client(settings)
     return GraphMailer(client, mailbox, close=close)
 
@@ -272,7 +323,11 @@ async def test_graph_refusals_are_sorted_retry_or_permanent(emulator):
     try:
         emulator.set_forbidden("tsm@la.example")  # outside the application access policy / RBAC scope
         forbidden = await mailer.send(message())
-        assert forbidden.status is MailStatus.FAILED and "403" in forbidden.detail and "Mail.Send" in forbidden.detail
+        assert (
+            forbidden.status is MailStatus.FAILED
+            and "403" in forbidden.detail
+            and "Mail.Send" in forbidden.detail
+        )
         emulator.set_forbidden("tsm@la.example", False)
         emulator.fail("POST", ".*/sendMail", status=503, count=5)  # beyond the SDK's own retries
         busy = await mailer.send(message())

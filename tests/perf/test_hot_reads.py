@@ -43,11 +43,23 @@ async def test_school_info_matches_the_orm_reading_for_every_school(hot):
             school = await s.get(School, school_id)
             officer = await s.get(Officer, school.link_officer_id)
             trust = await s.get(Trust, school.trust_code) if school.trust_code else None
-        ent = entitlement_for(school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id)),
-                              policy)
+        ent = entitlement_for(
+            school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id)),
+            policy,
+        )
         assert (info.id, info.urn, info.name, info.phase, info.attendance_pct, info.address) == (
-            school.id, school.urn, school.name, school.phase, school.attendance_pct, school.address), key
-        assert (info.officer_id, info.officer_name, info.officer_email) == (officer.id, officer.name, officer.email), key
+            school.id,
+            school.urn,
+            school.name,
+            school.phase,
+            school.attendance_pct,
+            school.address,
+        ), key
+        assert (info.officer_id, info.officer_name, info.officer_email) == (
+            officer.id,
+            officer.name,
+            officer.email,
+        ), key
         assert info.entitlement == ent, key
         assert info.la_name == policy.la_name
     # The trust join is what decides this one: its trust has an officer of its own.
@@ -74,10 +86,22 @@ async def test_an_offer_read_from_the_database_equals_the_one_written(hot):
     db, world, conv = hot
     lead = world.contact("low_primary.lead")
     starts = [NOW + timedelta(days=1, hours=h) for h in (1, 2, 3)]
-    offer = SlotOffer((world.schools["low_primary"],), world.officers["ann"], "Ann Officer", world.terms["spring"],
-                      "spring term 2025-26", "teams", "primary", 60, "Europe/London", [])
+    offer = SlotOffer(
+        (world.schools["low_primary"],),
+        world.officers["ann"],
+        "Ann Officer",
+        world.terms["spring"],
+        "spring term 2025-26",
+        "teams",
+        "primary",
+        60,
+        "Europe/London",
+        [],
+    )
     written = await conv.save_offer(lead, "book", offer, starts=starts, school_name="Low Primary School")
-    cold = ConversationService(db, conv.booking, conv.ref, clock=lambda: NOW)  # another instance: nothing in memory
+    cold = ConversationService(
+        db, conv.booking, conv.ref, clock=lambda: NOW
+    )  # another instance: nothing in memory
     read = await cold.offer(lead, written.id)
     assert read == written
     assert read.starts == tuple(starts) and read.expires_at.tzinfo is not None

@@ -20,14 +20,17 @@ from fakes.connector import invoke, member, message
 from sqlalchemy import text  # noqa: E402
 from test_turn_statements import SqlTrace  # noqa: E402
 
-RATE_LIMITED_TURN = 0  # statements a turn refused by the rate limit may run (7 when the transport identified and
+RATE_LIMITED_TURN = (
+    0  # statements a turn refused by the rate limit may run (7 when the transport identified and
+)
 # claimed before the router: BEGIN, 2 SELECTs of the directory, ROLLBACK, BEGIN IMMEDIATE, the claim's INSERT, COMMIT)
 
 
 @pytest.fixture
 async def harness(sqlite_url, connector):
-    h = await make_harness(sqlite_url, connector, chat_burst_turns=2, chat_burst_seconds=600,
-                           chat_sustained_turns=0)
+    h = await make_harness(
+        sqlite_url, connector, chat_burst_turns=2, chat_burst_seconds=600, chat_sustained_turns=0
+    )
     yield h
     await h.client.close()
     await h.app.close()
@@ -35,8 +38,12 @@ async def harness(sqlite_url, connector):
 
 async def _known_user(h, user_id="29:user-1", aad="aad-1"):
     async with h.app.db.engine.connect() as conn:
-        email, name = (await conn.execute(text("SELECT email, name FROM school_contact WHERE id = :id"),
-                                          {"id": h.world.contacts["low_primary.lead"]})).one()
+        email, name = (
+            await conn.execute(
+                text("SELECT email, name FROM school_contact WHERE id = :id"),
+                {"id": h.world.contacts["low_primary.lead"]},
+            )
+        ).one()
     h.connector.members[user_id] = member(user_id, email, aad, name)
 
 
@@ -55,8 +62,11 @@ async def test_a_rate_limited_turn_runs_no_sql_statement(harness, kind):
     await _known_user(h)
     trace = SqlTrace()
     await trace.install(h.app.db)
-    turn = (lambda: message(h.connector, "ping")) if kind == "message" else (
-        lambda: invoke(h.connector, "test.card", {"n": 1}))
+    turn = (
+        (lambda: message(h.connector, "ping"))
+        if kind == "message"
+        else (lambda: invoke(h.connector, "test.card", {"n": 1}))
+    )
     for _ in range(2):  # within the limit: identified, claimed and handled (and the pool's connection made)
         assert (await h.post(turn())).status == 200
     await h.runtime.store.flush()  # the claims' group commit is done: nothing of theirs lands in the count
@@ -73,7 +83,8 @@ async def test_a_rate_limited_turn_runs_no_sql_statement(harness, kind):
         assert "faster than I can take them" in body["value"]["body"][0]["text"]
 
     # The count sees what a handled turn does: someone else, within their limit, is identified and claimed.
-    _, stmts2 = await _count(h, trace, message(h.connector, "ping", user_id="29:user-2", aad="aad-2",
-                                               conv="a:conv-2"))
+    _, stmts2 = await _count(
+        h, trace, message(h.connector, "ping", user_id="29:user-2", aad="aad-2", conv="a:conv-2")
+    )
     await h.runtime.store.flush()
     assert stmts2, "a handled turn reads the directory and claims its activity"

@@ -95,8 +95,10 @@ async def test_book_command_turn_stays_within_its_statement_budget(chat):
     await c.say(lead, "book")  # warm: the pool's connection is made (and its PRAGMAs run) outside the count
     reply, stmts = await trace.count(lambda: c.say(lead, "book"))
     assert not reply.error, text_of(reply)
-    assert [c["title"] for c in choices(reply.card, "mode")] == ["On Microsoft Teams (recommended)",
-                                                                 "In person at school"]
+    assert [c["title"] for c in choices(reply.card, "mode")] == [
+        "On Microsoft Teams (recommended)",
+        "In person at school",
+    ]
     assert "Alex Carter" in text_of(reply) and "below the national average" in text_of(reply)
     assert len(stmts) <= BOOK_COMMAND, stmts
     assert stmts and stmts[0].startswith("SELECT"), "the school is read from the database on every turn"
@@ -173,7 +175,9 @@ async def test_an_offer_read_back_equals_the_one_written(chat):
     await _dates(chat, lead)
     svc = conversation_of(chat)
     written = list(svc._offers.values())[-1]
-    cold = ConversationService(chat.app.db, chat.app.booking, chat.app.reference, clock=chat.app.booking.clock)
+    cold = ConversationService(
+        chat.app.db, chat.app.booking, chat.app.reference, clock=chat.app.booking.clock
+    )
     actor = await chat.identify(lead.who)
     read = await cold.offer(actor, written.id)
     assert read == written and read.days == written.days

@@ -52,8 +52,12 @@ def invoke_card(response_json: dict) -> dict | None:
 
 
 def reply_cards(activities: list[dict]) -> list[dict]:
-    return [a["content"] for act in activities for a in (act.get("attachments") or [])
-            if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+    return [
+        a["content"]
+        for act in activities
+        for a in (act.get("attachments") or [])
+        if a.get("contentType") == "application/vnd.microsoft.card.adaptive"
+    ]
 
 
 def card_text(card: dict) -> str:

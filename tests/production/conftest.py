@@ -60,8 +60,20 @@ class PrivatePostgres:
 
     def pg_ctl(self, action: str, *extra: str) -> None:
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.datadir), "-o", opts, "-w", "-t", "30", "-l",
-                  str(self.datadir / "server.log"), *extra, action)
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            str(self.datadir / "server.log"),
+            *extra,
+            action,
+        )
 
     def start(self) -> None:
         self.pg_ctl("start")

@@ -24,11 +24,17 @@ def free_port() -> int:
 
 def base_env(db_url: str, workdir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TSM_")}
-    env.update({
-        "TSM_DATABASE_URL": db_url, "TSM_CALENDAR_BACKEND": "local", "TSM_HOST": "127.0.0.1",
-        "TSM_INVITATIONS_DIR": str(workdir / "invitations"), "TSM_LOG_FORMAT": "json", "TSM_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-    })
+    env.update(
+        {
+            "TSM_DATABASE_URL": db_url,
+            "TSM_CALENDAR_BACKEND": "local",
+            "TSM_HOST": "127.0.0.1",
+            "TSM_INVITATIONS_DIR": str(workdir / "invitations"),
+            "TSM_LOG_FORMAT": "json",
+            "TSM_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        }
+    )
     env.update(extra)
     return env
 
@@ -74,8 +80,14 @@ class Proc:
 def start(name: str, args: list[str], env: dict[str, str], workdir: Path, port: int | None = None) -> Proc:
     log = workdir / f"{name}.log"
     fh = open(log, "wb")  # noqa: SIM115 - closed with the process
-    popen = subprocess.Popen([sys.executable, "-m", "tsm", *args], cwd=workdir, env=env, stdout=fh,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "tsm", *args],
+        cwd=workdir,
+        env=env,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     return Proc(name, popen, log, port)
 
 

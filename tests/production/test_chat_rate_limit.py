@@ -75,19 +75,36 @@ async def test_dispatch_refuses_a_flood_before_identifying_or_handling():
         return Actor("contact", 1, 1, "Lead")
 
     alice = Who(aad_object_id="aad-alice", tenant_id="t1")
-    replies = [await router.dispatch(Incoming(who=alice, text="ping"), identify=identify, services=services,
-                                     clock=lambda: datetime.now(UTC)) for _ in range(5)]
+    replies = [
+        await router.dispatch(
+            Incoming(who=alice, text="ping"),
+            identify=identify,
+            services=services,
+            clock=lambda: datetime.now(UTC),
+        )
+        for _ in range(5)
+    ]
     assert [r.text for r in replies[:3]] == ["pong"] * 3
     for r in replies[3:]:
         assert r.error and "faster than I can take them" in r.text and "nothing was changed" in r.text
-    assert len(calls) == 3 and len(identified) == 3  # refused turns touched neither the directory nor a handler
+    assert (
+        len(calls) == 3 and len(identified) == 3
+    )  # refused turns touched neither the directory nor a handler
     # Card actions count against the same sender and are refused the same way.
-    act = await router.dispatch(Incoming(who=alice, verb="test.touch", data={}), identify=identify,
-                                services=services, clock=lambda: datetime.now(UTC))
+    act = await router.dispatch(
+        Incoming(who=alice, verb="test.touch", data={}),
+        identify=identify,
+        services=services,
+        clock=lambda: datetime.now(UTC),
+    )
     assert act.error and "touch" not in calls
     # Someone else is unaffected.
-    bob = await router.dispatch(Incoming(who=Who(aad_object_id="aad-bob", tenant_id="t1"), text="ping"),
-                                identify=identify, services=services, clock=lambda: datetime.now(UTC))
+    bob = await router.dispatch(
+        Incoming(who=Who(aad_object_id="aad-bob", tenant_id="t1"), text="ping"),
+        identify=identify,
+        services=services,
+        clock=lambda: datetime.now(UTC),
+    )
     assert bob.text == "pong"
     m = services.metrics
     assert m.value("tsm_turns_total", kind="message", outcome="rate_limited") == 2
@@ -103,8 +120,17 @@ async def test_unknown_users_are_limited_too_by_their_channel_identity():
         return None
 
     stranger = Who(aad_object_id=None, channel_user_id="29:stranger")
-    texts = [(await router.dispatch(Incoming(who=stranger, text="hi"), identify=nobody, services=services,
-                                    clock=lambda: datetime.now(UTC))).text for _ in range(3)]
+    texts = [
+        (
+            await router.dispatch(
+                Incoming(who=stranger, text="hi"),
+                identify=nobody,
+                services=services,
+                clock=lambda: datetime.now(UTC),
+            )
+        ).text
+        for _ in range(3)
+    ]
     assert "can't find you" in texts[0] and "can't find you" in texts[1]
     assert "faster than I can take them" in texts[2]
     assert services.metrics.value("tsm_turns_total", kind="message", outcome="unknown_user") == 2
@@ -119,8 +145,12 @@ async def test_limit_off_when_configured_zero():
         return Actor("officer", 2)
 
     for _ in range(50):
-        await router.dispatch(Incoming(who=Who(aad_object_id="x"), text="ping"), identify=identify, services=services,
-                              clock=lambda: datetime.now(UTC))
+        await router.dispatch(
+            Incoming(who=Who(aad_object_id="x"), text="ping"),
+            identify=identify,
+            services=services,
+            clock=lambda: datetime.now(UTC),
+        )
     assert len(calls) == 50
 
 
@@ -128,4 +158,6 @@ def test_default_settings_allow_a_brisk_booking_flow_but_not_a_flood():
     s = Settings(_env_file=None)
     # A booking is about 6 turns (book, mode, date, time, attendees, confirm): doable at human speed.
     assert s.chat_burst_turns >= 6 and s.chat_burst_seconds <= 30
-    assert s.chat_sustained_turns / s.chat_sustained_seconds <= 1.0  # never more than a turn a second sustained
+    assert (
+        s.chat_sustained_turns / s.chat_sustained_seconds <= 1.0
+    )  # never more than a turn a second sustained

@@ -13,8 +13,16 @@ from tsm.adapters.db.migrate import current
 
 def test_simultaneous_upgrades_on_a_fresh_database_all_succeed(empty_pg_url, tmp_path):
     env = base_env(empty_pg_url, tmp_path)
-    procs = [subprocess.Popen([sys.executable, "-m", "tsm", "db", "upgrade"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tsm", "db", "upgrade"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
     outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in procs]
     codes = [p.returncode for p in procs]
     assert codes == [0, 0, 0, 0], "\n----\n".join(outputs)

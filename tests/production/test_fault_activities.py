@@ -40,7 +40,9 @@ def served(tmp_path):
     threads = ThreadServer()
     connector = FakeConnector()
     connector.url = threads.serve(connector.app()) + "/"
-    app = build_app(Settings(_env_file=None, database_url=url, run_scheduler=False, invitations_dir=tmp_path / "inv"))
+    app = build_app(
+        Settings(_env_file=None, database_url=url, run_scheduler=False, invitations_dir=tmp_path / "inv")
+    )
 
     async def setup() -> int:
         await load_demo(app.db, today=date.today())
@@ -60,7 +62,9 @@ def served(tmp_path):
 
 
 class Person:
-    def __init__(self, base: str, connector: FakeConnector, http: httpx.AsyncClient, conv: str = "a:lead") -> None:
+    def __init__(
+        self, base: str, connector: FakeConnector, http: httpx.AsyncClient, conv: str = "a:lead"
+    ) -> None:
         self.base, self.connector, self.http, self.conv = base, connector, http, conv
 
     def _who(self) -> dict:
@@ -68,9 +72,13 @@ class Person:
 
     async def say(self, text: str) -> dict | None:
         before = len(self.connector.snapshot())
-        r = await self.http.post(self.base + "/api/messages", json=message(self.connector.url, text, **self._who()))
+        r = await self.http.post(
+            self.base + "/api/messages", json=message(self.connector.url, text, **self._who())
+        )
         assert r.status_code == 200
-        cards = reply_cards([s.activity for s in self.connector.snapshot()[before:] if s.conversation_id == self.conv])
+        cards = reply_cards(
+            [s.activity for s in self.connector.snapshot()[before:] if s.conversation_id == self.conv]
+        )
         return cards[-1] if cards else None
 
     async def press(self, verb: str, data: dict, activity_id: str | None = None) -> tuple[int, dict | None]:
@@ -83,8 +91,14 @@ class Person:
 async def _meetings(app, threads, school_id) -> list[Meeting]:
     async def q():
         async with app.db.reader() as s:
-            return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                     .where(MeetingSchool.school_id == school_id)))
+            return list(
+                await s.exec(
+                    select(Meeting)
+                    .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                    .where(MeetingSchool.school_id == school_id)
+                )
+            )
+
     return threads.run(q())
 
 
@@ -113,8 +127,9 @@ async def test_double_click_redelivery_and_stale_cards_book_once(served):
         # Double click: a second activity with the same button data.
         status, second = await p.press(verb, data, activity_id="confirm-2")
         assert status == 200 and "is booked" not in card_text(second)
-        assert any(w in card_text(second).lower() for w in ("already", "booked this term", "has the")), \
+        assert any(w in card_text(second).lower() for w in ("already", "booked this term", "has the")), (
             card_text(second)
+        )
         # Redelivery of the first press: the same card back, nothing more booked.
         status, again = await p.press(verb, data, activity_id="confirm-1")
         assert status == 200 and json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
@@ -157,4 +172,5 @@ async def test_move_after_cancel_is_refused_and_unknown_conversation_works(serve
         async def count():
             async with app.db.reader() as s:
                 return (await s.exec(select(func.count()).select_from(Meeting))).one()
+
         assert threads.run(count()) == 1

@@ -34,12 +34,22 @@ async def graph_app(sqlite_url, tmp_path):
     emulator = GraphEmulator()
     await emulator.start()
     emulator.advance_time((NOW - datetime.now(UTC)).total_seconds())
-    settings = Settings(_env_file=None, database_url=sqlite_url, calendar_backend="graph",
-                        graph_base_url=emulator.graph_url, graph_timeout_seconds=0.5, graph_retry_max=1,
-                        graph_retry_delay=0.0, graph_join_url_reads=0, outbox_max_attempts=4)
+    settings = Settings(
+        _env_file=None,
+        database_url=sqlite_url,
+        calendar_backend="graph",
+        graph_base_url=emulator.graph_url,
+        graph_timeout_seconds=0.5,
+        graph_retry_max=1,
+        graph_retry_delay=0.0,
+        graph_join_url_reads=0,
+        outbox_max_attempts=4,
+    )
     clock = FixedClock(NOW)
     metrics = Metrics()  # the Graph client's middleware counts into the App's registry
-    app = build_app(settings, clock=clock, metrics=metrics, calendar=build_graph_calendar(settings, observer=metrics))
+    app = build_app(
+        settings, clock=clock, metrics=metrics, calendar=build_graph_calendar(settings, observer=metrics)
+    )
     try:
         world = await make_world(app.db)
         yield emulator, app, clock, world
@@ -51,8 +61,9 @@ async def graph_app(sqlite_url, tmp_path):
 async def test_a_timed_out_create_books_once_and_makes_one_event(graph_app):
     emulator, app, clock, world = graph_app
     emulator.slow("POST", EVENTS, seconds=1.5)  # Graph does create it, but after the client gave up
-    result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                    local(2026, 1, 7, 10))
+    result = await app.booking.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+    )
     meeting_id = result.meeting.id
     assert app.metrics.value("tsm_graph_errors_total", error="ReadTimeout") >= 1
     async with app.db.reader() as s:
@@ -69,15 +80,25 @@ async def test_a_timed_out_create_books_once_and_makes_one_event(graph_app):
     assert len(events) == 1, "the retry created a second event: transactionId was not honoured"
     assert m.calendar_event_id == events[0]["id"]
     calls = app.metrics.value("tsm_graph_calls_total", method="POST", status="2xx")
-    record_figures("graph_timeout", {"faults_injected": 1, "faults_survived": 1, "events_in_outlook": len(events),
-                                     "graph_post_2xx": calls, "bookings_succeeded": 1})
+    record_figures(
+        "graph_timeout",
+        {
+            "faults_injected": 1,
+            "faults_survived": 1,
+            "events_in_outlook": len(events),
+            "graph_post_2xx": calls,
+            "bookings_succeeded": 1,
+        },
+    )
 
 
 async def test_a_timed_out_free_busy_read_refuses_cleanly(graph_app):
     emulator, app, clock, world = graph_app
     emulator.slow("POST", r"/calendar/getSchedule$", seconds=1.5, count=5)
     with pytest.raises(CalendarError) as err:
-        await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10))
+        await app.booking.book(
+            world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+        )
     assert err.value.retryable and "Could not reach Microsoft Graph" in str(err.value)
     async with app.db.reader() as s:
         assert (await s.exec(select(func.count()).select_from(Meeting))).one() == 0
@@ -85,25 +106,32 @@ async def test_a_timed_out_free_busy_read_refuses_cleanly(graph_app):
     assert app.metrics.value("tsm_graph_errors_total", error="ReadTimeout") >= 1
     emulator.clear_faults()
     await asyncio.sleep(1.6)  # let the slow requests drain on the emulator side
-    result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                    local(2026, 1, 7, 10))
+    result = await app.booking.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+    )
     assert result.meeting.status == "booked"
-    record_figures("graph_freebusy_timeout", {"faults_injected": 1, "faults_survived": 1, "bookings_succeeded": 1})
+    record_figures(
+        "graph_freebusy_timeout", {"faults_injected": 1, "faults_survived": 1, "bookings_succeeded": 1}
+    )
 
 
 async def test_every_graph_attempt_is_counted_including_the_sdk_retries(graph_app):
     """A 429 the SDK retries by itself never reaches the adapter's code; the metrics still see it."""
     emulator, app, clock, world = graph_app
     emulator.throttle("POST", EVENTS, retry_after=0)
-    result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                    local(2026, 1, 7, 10))
+    result = await app.booking.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+    )
     assert result.meeting.status == "booked" and len(emulator.events(ANN)) == 1
     m = app.metrics
     assert m.value("tsm_graph_throttles_total") == 1
     assert m.value("tsm_graph_calls_total", method="POST", status="4xx") == 1  # the 429
-    assert m.value("tsm_graph_calls_total", method="POST", status="2xx") >= 2  # getSchedule, then the retried create
-    assert emulator.count("POST") == m.value("tsm_graph_calls_total", method="POST", status="4xx") + \
-        m.value("tsm_graph_calls_total", method="POST", status="2xx")
+    assert (
+        m.value("tsm_graph_calls_total", method="POST", status="2xx") >= 2
+    )  # getSchedule, then the retried create
+    assert emulator.count("POST") == m.value("tsm_graph_calls_total", method="POST", status="4xx") + m.value(
+        "tsm_graph_calls_total", method="POST", status="2xx"
+    )
 
 
 async def test_a_chat_turn_stopped_by_an_outlook_timeout_says_so(graph_app):
@@ -120,8 +148,12 @@ async def test_a_chat_turn_stopped_by_an_outlook_timeout_says_so(graph_app):
     who = Who(email="lead@100001.sch.example", aad_object_id="aad-lead-100001")
 
     async def turn(**kw):
-        return await router.dispatch(Incoming(who=who, **kw), identify=lambda w: app.directory.identify(
-            w.aad_object_id, w.email), services=app, clock=clock)
+        return await router.dispatch(
+            Incoming(who=who, **kw),
+            identify=lambda w: app.directory.identify(w.aad_object_id, w.email),
+            services=app,
+            clock=clock,
+        )
 
     # "book" looks up the free times at once (the first card shows them, issue 14 item 3): Outlook is slow then
     emulator.slow("POST", r"/calendar/getSchedule$", seconds=1.5, count=5)

@@ -62,10 +62,18 @@ async def test_postgres_restart_mid_run_loses_nothing(private_pg, tmp_path):
                         # school booked. That is the booking, not a second one.
                         assert refusal.code == "already_booked", refusal
                         async with app.db.reader() as s:
-                            booked[school_id] = (await s.exec(select(MeetingSchool.meeting_id).where(
-                                MeetingSchool.school_id == school_id))).one()
+                            booked[school_id] = (
+                                await s.exec(
+                                    select(MeetingSchool.meeting_id).where(
+                                        MeetingSchool.school_id == school_id
+                                    )
+                                )
+                            ).one()
                         break
-                    except (OperationalError, DBAPIError) as exc:  # the connection died under this transaction
+                    except (
+                        OperationalError,
+                        DBAPIError,
+                    ) as exc:  # the connection died under this transaction
                         failures.append(type(exc.orig).__name__ if exc.orig else type(exc).__name__)
                         await asyncio.sleep(0.25)
                 else:
@@ -84,7 +92,9 @@ async def test_postgres_restart_mid_run_loses_nothing(private_pg, tmp_path):
         # Everything the service said it booked is there, once; nothing else is.
         async with app.db.reader() as s:
             meetings = list(await s.exec(select(Meeting)))
-            active = list(await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.active_term_id.is_not(None))))
+            active = list(
+                await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.active_term_id.is_not(None)))
+            )
             blocks = (await s.exec(select(func.count()).select_from(OfficerBlock))).one()
         assert sorted(m.id for m in meetings) == sorted(booked.values())
         assert sorted(active) == sorted(world.schools.values())
@@ -93,12 +103,20 @@ async def test_postgres_restart_mid_run_loses_nothing(private_pg, tmp_path):
         # The pool carried on without a rebuild: the same engine serves a fresh read after the restart.
         async with app.db.reader() as s:
             assert (await s.exec(select(func.count()).select_from(Meeting))).one() == len(plan)
-        record_figures("postgres_restart", {
-            "bookings_planned": len(plan), "bookings_succeeded": len(booked), "booking_attempts": attempts,
-            "attempts_failed_by_restart": len(failures), "meetings_in_db": len(meetings),
-            "lost": len(plan) - len(meetings), "downtime_seconds": round(downtime, 2),
-            "faults_injected": 1, "faults_survived": 1,
-        })
+        record_figures(
+            "postgres_restart",
+            {
+                "bookings_planned": len(plan),
+                "bookings_succeeded": len(booked),
+                "booking_attempts": attempts,
+                "attempts_failed_by_restart": len(failures),
+                "meetings_in_db": len(meetings),
+                "lost": len(plan) - len(meetings),
+                "downtime_seconds": round(downtime, 2),
+                "faults_injected": 1,
+                "faults_survived": 1,
+            },
+        )
     finally:
         await app.close()
 

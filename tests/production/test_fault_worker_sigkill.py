@@ -39,13 +39,26 @@ async def _due_reminders(app, world) -> list[int]:
             c.teams_aad_id = f"aad-{cid}"
             s.add(c)
             start = now + timedelta(hours=10)
-            m = Meeting(officer_id=world.officers["ann"], term_id=term_id, start=start, end=start + timedelta(hours=1),
-                        mode="teams", meeting_type="tsm", status="booked", booked_by="officer:1",
-                        ical_uid=f"tsm-{uuid.uuid4()}@test", created_at=now - timedelta(days=5),
-                        updated_at=now - timedelta(days=5))
+            m = Meeting(
+                officer_id=world.officers["ann"],
+                term_id=term_id,
+                start=start,
+                end=start + timedelta(hours=1),
+                mode="teams",
+                meeting_type="tsm",
+                status="booked",
+                booked_by="officer:1",
+                ical_uid=f"tsm-{uuid.uuid4()}@test",
+                created_at=now - timedelta(days=5),
+                updated_at=now - timedelta(days=5),
+            )
             s.add(m)
             await s.flush()
-            s.add(MeetingSchool(meeting_id=m.id, school_id=world.schools[key], term_id=term_id, active_term_id=None))
+            s.add(
+                MeetingSchool(
+                    meeting_id=m.id, school_id=world.schools[key], term_id=term_id, active_term_id=None
+                )
+            )
             s.add(MeetingAttendee(meeting_id=m.id, contact_id=cid, name=c.name, email=c.email, role=c.role))
             contacts.append(cid)
     return contacts
@@ -65,8 +78,12 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
         wait_healthy(bot)
         async with httpx.AsyncClient(timeout=30) as http:
             for cid in contacts:
-                r = await http.post(bot.url + "/api/messages", json=installation_update(
-                    connector.url, conv=f"a:conv-{cid}", user_id=f"29:user-{cid}", aad=f"aad-{cid}"))
+                r = await http.post(
+                    bot.url + "/api/messages",
+                    json=installation_update(
+                        connector.url, conv=f"a:conv-{cid}", user_id=f"29:user-{cid}", aad=f"aad-{cid}"
+                    ),
+                )
                 assert r.status_code == 200
         greetings = Counter(s.conversation_id for s in connector.snapshot())
         bot.terminate()
@@ -79,10 +96,19 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
         held: list = []
         for _ in range(100):  # the two other sends finish; the hung one stays claimed
             async with app.db.reader() as s:
-                held = list(await s.exec(text("SELECT id, recipient_id FROM outbound WHERE status = 'claimed' "
-                                              "AND claimed_by = 'doomed' AND kind = 'remind_1d'")))
-                sent = (await s.exec(text("SELECT COUNT(*) FROM outbound WHERE status = 'sent' "
-                                          "AND kind = 'remind_1d'"))).one()[0]
+                held = list(
+                    await s.exec(
+                        text(
+                            "SELECT id, recipient_id FROM outbound WHERE status = 'claimed' "
+                            "AND claimed_by = 'doomed' AND kind = 'remind_1d'"
+                        )
+                    )
+                )
+                sent = (
+                    await s.exec(
+                        text("SELECT COUNT(*) FROM outbound WHERE status = 'sent' AND kind = 'remind_1d'")
+                    )
+                ).one()[0]
             if len(held) == 1 and sent == 2:
                 break
             await asyncio.sleep(0.1)
@@ -92,14 +118,21 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
         assert doomed.popen.returncode == -9
 
         metrics_port = free_port()
-        survivor = start_worker("survivor", pg_url, tmp_path, TSM_WORKER_METRICS_PORT=str(metrics_port), **fast)
+        survivor = start_worker(
+            "survivor", pg_url, tmp_path, TSM_WORKER_METRICS_PORT=str(metrics_port), **fast
+        )
         procs.append(survivor)
         wait_log(survivor, "scheduler started as")
         row = None
         while time.monotonic() - killed_at < 40:
             async with app.db.reader() as s:
-                row = (await s.exec(text("SELECT status, claimed_by, attempts FROM outbound WHERE id = :id")
-                                    .bindparams(id=held[0][0]))).one()
+                row = (
+                    await s.exec(
+                        text("SELECT status, claimed_by, attempts FROM outbound WHERE id = :id").bindparams(
+                            id=held[0][0]
+                        )
+                    )
+                ).one()
             if row[0] != "claimed":
                 break
             await asyncio.sleep(0.25)
@@ -116,13 +149,22 @@ async def test_worker_killed_mid_send_its_claim_is_sent_once_by_the_other(pg_url
         posts = Counter(s.conversation_id for s in connector.snapshot()) - greetings
         assert posts == Counter({f"a:conv-{cid}": 1 for cid in contacts}), posts  # each reminder exactly once
         async with app.db.reader() as s:
-            statuses = Counter(r[0] for r in await s.exec(text(
-                "SELECT status FROM outbound WHERE kind = 'remind_1d'")))
+            statuses = Counter(
+                r[0] for r in await s.exec(text("SELECT status FROM outbound WHERE kind = 'remind_1d'"))
+            )
         assert statuses == Counter({"sent": 3})
-        record_figures("worker_sigkill", {
-            "faults_injected": 1, "faults_survived": 1, "reminders_due": 3, "reminders_sent": 3,
-            "reminders_duplicated": sum(max(0, n - 1) for n in posts.values()), "lease_seconds": int(LEASE),
-            "takeover_seconds_after_kill": round(takeover_seconds, 1)})
+        record_figures(
+            "worker_sigkill",
+            {
+                "faults_injected": 1,
+                "faults_survived": 1,
+                "reminders_due": 3,
+                "reminders_sent": 3,
+                "reminders_duplicated": sum(max(0, n - 1) for n in posts.values()),
+                "lease_seconds": int(LEASE),
+                "takeover_seconds_after_kill": round(takeover_seconds, 1),
+            },
+        )
     finally:
         connector.release.set()
         for p in procs:

@@ -34,9 +34,25 @@ from tsm.adapters.db.migrate import upgrade
 from tsm.bootstrap import build_app
 from tsm.settings import Settings
 
-WATCHED = ("meeting", "meeting_school", "meeting_attendee", "meeting_status_change", "officer_block",
-           "officer_day_load", "calendar_outbox", "audit_log", "school", "school_contact", "officer",
-           "meeting_leader_unavailable", "outbound", "evaluation", "tsm_record", "record_action", "term")
+WATCHED = (
+    "meeting",
+    "meeting_school",
+    "meeting_attendee",
+    "meeting_status_change",
+    "officer_block",
+    "officer_day_load",
+    "calendar_outbox",
+    "audit_log",
+    "school",
+    "school_contact",
+    "officer",
+    "meeting_leader_unavailable",
+    "outbound",
+    "evaluation",
+    "tsm_record",
+    "record_action",
+    "term",
+)
 EXAMPLES = int(os.environ.get("TSM_FUZZ_EXAMPLES", "150"))
 
 USERS = {  # key -> (aad object id, Teams user id); identities are set on real demo people below
@@ -60,9 +76,15 @@ class Served:
         self.threads = ThreadServer()
         self.connector = FakeConnector()
         self.connector.url = self.threads.serve(self.connector.app()) + "/"
-        s = Settings(_env_file=None, database_url=url, run_scheduler=False, invitations_dir=os.path.join(self.tmp, "inv"),
-                     chat_burst_turns=0, chat_sustained_turns=0,  # the rate limit has its own tests
-                     **overrides)
+        s = Settings(
+            _env_file=None,
+            database_url=url,
+            run_scheduler=False,
+            invitations_dir=os.path.join(self.tmp, "inv"),
+            chat_burst_turns=0,
+            chat_sustained_turns=0,  # the rate limit has its own tests
+            **overrides,
+        )
         self.app = build_app(s)
         self.threads.run(self._setup())
         from tsm.server import build_web_app
@@ -155,11 +177,22 @@ def served(request):
     yield s
     after = s.counts()
     m = s.app.metrics
-    turns = {f"{k}_{o}": int(m.value("tsm_turns_total", kind=k, outcome=o)) for k in ("message", "action")
-             for o in ("ok", "refused", "error", "unknown_user")}
+    turns = {
+        f"{k}_{o}": int(m.value("tsm_turns_total", kind=k, outcome=o))
+        for k in ("message", "action")
+        for o in ("ok", "refused", "error", "unknown_user")
+    }
     s.close()
-    record_figures(f"fuzz_{request.param}", {"examples_per_property": EXAMPLES, "posts": s.posts, "status_5xx": s.status_5xx,
-                            "turns": turns, "booking_tables_changed": sum(after[t] != before[t] for t in WATCHED)})
+    record_figures(
+        f"fuzz_{request.param}",
+        {
+            "examples_per_property": EXAMPLES,
+            "posts": s.posts,
+            "status_5xx": s.status_5xx,
+            "turns": turns,
+            "booking_tables_changed": sum(after[t] != before[t] for t in WATCHED),
+        },
+    )
     assert after == before, "invalid input changed the booking tables"
     # The fuzz reached the handlers: card actions by known users were dispatched and refused with a message.
     assert turns["action_refused"] > 0 and turns["message_ok"] + turns["message_refused"] > 0
@@ -170,15 +203,46 @@ def served(request):
 NOT_DIGITS = st.characters(blacklist_categories=("Cs",), blacklist_characters="@0123456789")
 garbage_text = st.text(NOT_DIGITS, min_size=0, max_size=30)
 # Ids no row has, up to past every database's integer (2^31 on PostgreSQL, 2^63 on SQLite: both once gave 500s).
-bad_ints = (st.integers(min_value=10**9, max_value=10**15) | st.integers(max_value=-1)
-            | st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]))
-scalars = st.none() | st.booleans() | bad_ints | st.floats(allow_nan=False, allow_infinity=False) | garbage_text
-json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(garbage_text, kids,
-                                                                                                 max_size=4),
-                           max_leaves=12)
-DATA_KEYS = ["meetingId", "meeting_id", "schoolId", "school_id", "offerId", "offer", "start", "slot", "index", "date",
-             "time", "mode", "reason", "contactIds", "contactId", "seniorLeader", "name", "email", "term", "urn",
-             "verb", "confirm", "page", "officerId", "back"]
+bad_ints = (
+    st.integers(min_value=10**9, max_value=10**15)
+    | st.integers(max_value=-1)
+    | st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30])
+)
+scalars = (
+    st.none() | st.booleans() | bad_ints | st.floats(allow_nan=False, allow_infinity=False) | garbage_text
+)
+json_values = st.recursive(
+    scalars,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(garbage_text, kids, max_size=4),
+    max_leaves=12,
+)
+DATA_KEYS = [
+    "meetingId",
+    "meeting_id",
+    "schoolId",
+    "school_id",
+    "offerId",
+    "offer",
+    "start",
+    "slot",
+    "index",
+    "date",
+    "time",
+    "mode",
+    "reason",
+    "contactIds",
+    "contactId",
+    "seniorLeader",
+    "name",
+    "email",
+    "term",
+    "urn",
+    "verb",
+    "confirm",
+    "page",
+    "officerId",
+    "back",
+]
 card_data = st.dictionaries(st.sampled_from(DATA_KEYS) | garbage_text, json_values, max_size=6)
 
 
@@ -189,7 +253,9 @@ def activities(draw, verbs: list[str], service_url: str) -> dict:
     conv = f"a:fuzz-{who}"
     kind = draw(st.sampled_from(["message", "invoke", "invoke", "invoke", "submit", "install", "odd"]))
     if kind == "message":
-        words = st.sampled_from(["book", "help", "my meetings", "cancel", "move", "my week", "my schools", "hi"])
+        words = st.sampled_from(
+            ["book", "help", "my meetings", "cancel", "move", "my week", "my schools", "hi"]
+        )
         text = draw(st.one_of(garbage_text, st.builds(lambda w, t: f"{w} {t}", words, garbage_text)))
         return message(service_url, text, conv=conv, user_id=user_id, aad=aad)
     real = st.sampled_from(verbs)
@@ -204,16 +270,36 @@ def activities(draw, verbs: list[str], service_url: str) -> dict:
     if kind == "install":
         return installation_update(service_url, conv=conv, user_id=user_id, aad=aad)
     act = message(service_url, "hello", conv=conv, user_id=user_id, aad=aad)
-    field = draw(st.sampled_from(["type", "from", "conversation", "value", "name", "channelData", "entities",
-                                  "localTimezone", "text", "recipient", "serviceUrl", "id", "channelId"]))
+    field = draw(
+        st.sampled_from(
+            [
+                "type",
+                "from",
+                "conversation",
+                "value",
+                "name",
+                "channelData",
+                "entities",
+                "localTimezone",
+                "text",
+                "recipient",
+                "serviceUrl",
+                "id",
+                "channelId",
+            ]
+        )
+    )
     act[field] = draw(json_values)
     return act
 
 
 # ---------------------------------------------------------------------- the properties
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                           HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @FUZZ
@@ -238,8 +324,13 @@ def test_activities_and_card_payloads_never_5xx_nor_crash_a_handler(served, data
 def test_the_fuzzed_users_are_real(served):
     """The properties above prove something only if known users' turns reach the handlers."""
     sent_before = len(served.connector.snapshot())
-    act = message(served.connector.url, "help", conv="a:fuzz-contact", user_id=USERS["contact"][1],
-                  aad=USERS["contact"][0])
+    act = message(
+        served.connector.url,
+        "help",
+        conv="a:fuzz-contact",
+        user_id=USERS["contact"][1],
+        aad=USERS["contact"][0],
+    )
     assert served.post(act).status_code == 200
     replies = served.connector.snapshot()[sent_before:]
     assert replies and "don't know you" not in json.dumps([s.activity for s in replies]).lower()

@@ -54,14 +54,24 @@ def web(served):
         return contact.id, officer.id
 
     contact_id, officer_id = served.threads.run(people())
-    users = {"contact": SignedIn(served, Recipient("contact", contact_id)),
-             "officer": SignedIn(served, Recipient("officer", officer_id))}
+    users = {
+        "contact": SignedIn(served, Recipient("contact", contact_id)),
+        "officer": SignedIn(served, Recipient("officer", officer_id)),
+    }
     stats = {"posts": 0, "5xx": 0}
-    before = served.counts()  # after signing in (a sign-in is audited): the posts themselves must change nothing
+    before = (
+        served.counts()
+    )  # after signing in (a sign-in is audited): the posts themselves must change nothing
     yield users, stats
     after = served.counts()
-    record_figures("fuzz_web", {"posts": stats["posts"], "status_5xx": stats["5xx"],
-                                "booking_tables_changed": sum(after[t] != before[t] for t in WATCHED)})
+    record_figures(
+        "fuzz_web",
+        {
+            "posts": stats["posts"],
+            "status_5xx": stats["5xx"],
+            "booking_tables_changed": sum(after[t] != before[t] for t in WATCHED),
+        },
+    )
     for u in users.values():
         u.http.close()
     assert after == before, "invalid input on the web page changed the booking tables"
@@ -71,12 +81,17 @@ def web(served):
 def actions(draw, verbs: list[str]) -> tuple[str, dict]:
     """(path, form fields) of one post: a button press with junk, or a typed command."""
     if draw(st.integers(0, 4)) == 0:
-        words = st.sampled_from(["book", "my meetings", "cancel", "move", "my schools", "add colleague", "record"])
-        return "/web/say", {"text": draw(st.one_of(garbage_text, st.builds(lambda w, t: f"{w} {t}", words,
-                                                                           garbage_text)))}
+        words = st.sampled_from(
+            ["book", "my meetings", "cancel", "move", "my schools", "add colleague", "record"]
+        )
+        return "/web/say", {
+            "text": draw(st.one_of(garbage_text, st.builds(lambda w, t: f"{w} {t}", words, garbage_text)))
+        }
     verb = draw(st.one_of(*[st.sampled_from(verbs)] * 4, garbage_text))
     action = {"verb": verb, "data": draw(card_data), "inputs": draw(st.booleans())}
-    value = draw(st.one_of(*[st.just(json.dumps(action))] * 5, st.builds(json.dumps, json_values), garbage_text))
+    value = draw(
+        st.one_of(*[st.just(json.dumps(action))] * 5, st.builds(json.dumps, json_values), garbage_text)
+    )
     fields = {"action": value}
     for key, v in draw(card_data).items():
         fields[f"i.{key}"] = v if isinstance(v, str) else json.dumps(v)

@@ -56,18 +56,26 @@ async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School,
     """Demo data; (school, [two contacts]) pairs that may book; (school, contact) pairs to remind; a term id."""
     await load_demo(app.db, today=local_today(app.clock))
     async with app.db.reader() as s:
-        schools = list(await s.exec(select(School).where(col(School.link_officer_id).is_not(None))
-                                    .order_by(School.id)))
+        schools = list(
+            await s.exec(select(School).where(col(School.link_officer_id).is_not(None)).order_by(School.id))
+        )
         contacts: dict[int, list[SchoolContact]] = {}
-        for c in await s.exec(select(SchoolContact).where(SchoolContact.active == True)  # noqa: E712
-                              .order_by(SchoolContact.id)):
+        for c in await s.exec(
+            select(SchoolContact)
+            .where(SchoolContact.active == True)  # noqa: E712
+            .order_by(SchoolContact.id)
+        ):
             contacts.setdefault(c.school_id, []).append(c)
         term = (await s.exec(select(Term).order_by(Term.start_date))).first()
     bookers: list[tuple[int, list[int]]] = []
     reminding: list[tuple[School, SchoolContact]] = []
     for sc in schools:
         people = contacts.get(sc.id, [])
-        if len(people) >= 2 and len(bookers) < BOOKING_SCHOOLS and (await app.booking.entitlement(sc.id)).may_book:
+        if (
+            len(people) >= 2
+            and len(bookers) < BOOKING_SCHOOLS
+            and (await app.booking.entitlement(sc.id)).may_book
+        ):
             bookers.append((sc.id, [people[0].id, people[1].id]))
         elif people and len(reminding) < REMINDER_SCHOOLS:
             reminding.append((sc, people[0]))
@@ -85,15 +93,32 @@ async def _due_meeting(app, school: School, contact: SchoolContact, term_id: int
     now = app.clock()
     start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
     async with app.db.transaction() as s:
-        m = Meeting(officer_id=school.link_officer_id, term_id=term_id, start=start, end=start + timedelta(hours=1),
-                    mode="teams", meeting_type="tsm", status="booked", booked_by="officer:1",
-                    ical_uid=f"tsm-{uuid.uuid4()}@test", created_at=now - timedelta(days=10),
-                    updated_at=now - timedelta(days=10))
+        m = Meeting(
+            officer_id=school.link_officer_id,
+            term_id=term_id,
+            start=start,
+            end=start + timedelta(hours=1),
+            mode="teams",
+            meeting_type="tsm",
+            status="booked",
+            booked_by="officer:1",
+            ical_uid=f"tsm-{uuid.uuid4()}@test",
+            created_at=now - timedelta(days=10),
+            updated_at=now - timedelta(days=10),
+        )
         s.add(m)
         await s.flush()
         s.add(MeetingSchool(meeting_id=m.id, school_id=school.id, term_id=term_id, active_term_id=None))
-        s.add(MeetingAttendee(meeting_id=m.id, contact_id=contact.id, name=contact.name, email=contact.email,
-                              role=contact.role, required=True))
+        s.add(
+            MeetingAttendee(
+                meeting_id=m.id,
+                contact_id=contact.id,
+                name=contact.name,
+                email=contact.email,
+                role=contact.role,
+                required=True,
+            )
+        )
         return ("remind_7d" if i % 2 == 0 else "remind_1d", m.id, "contact", contact.id)
 
 
@@ -101,8 +126,14 @@ async def _until_finished(app, items: set, within: float = 30) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         async with app.db.reader() as s:
-            rows = {(r[0], r[1], r[2], r[3]) for r in await s.exec(text(
-                "SELECT kind, subject_id, recipient_kind, recipient_id FROM outbound WHERE status <> 'claimed'"))}
+            rows = {
+                (r[0], r[1], r[2], r[3])
+                for r in await s.exec(
+                    text(
+                        "SELECT kind, subject_id, recipient_kind, recipient_id FROM outbound WHERE status <> 'claimed'"
+                    )
+                )
+            }
         if items <= rows:
             return
         await asyncio.sleep(0.2)
@@ -117,9 +148,14 @@ async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeCo
     """One person booking through one bot: "book", then the cards' buttons until booked or refused."""
     conv, uid, aad = f"a:conv-{cid}", f"29:user-{cid}", f"aad-{cid}"
     before = len([s for s in connector.snapshot() if s.conversation_id == conv])
-    r = await http.post(bot_url + "/api/messages", json=message(connector.url, "book", conv=conv, user_id=uid, aad=aad))
+    r = await http.post(
+        bot_url + "/api/messages", json=message(connector.url, "book", conv=conv, user_id=uid, aad=aad)
+    )
     statuses = [r.status_code]
-    card = (reply_cards([s.activity for s in connector.snapshot() if s.conversation_id == conv][before:]) or [None])[-1]
+    card = (
+        reply_cards([s.activity for s in connector.snapshot() if s.conversation_id == conv][before:])
+        or [None]
+    )[-1]
     outcome = "no_card"
     for _ in range(14):
         if card is None:
@@ -129,8 +165,9 @@ async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeCo
             outcome = "refused"  # e.g. "your school has this term's TSM already": no booking button left
             break
         verb, data = step
-        r = await http.post(bot_url + "/api/messages",
-                            json=invoke(connector.url, verb, data, conv=conv, user_id=uid, aad=aad))
+        r = await http.post(
+            bot_url + "/api/messages", json=invoke(connector.url, verb, data, conv=conv, user_id=uid, aad=aad)
+        )
         statuses.append(r.status_code)
         card = invoke_card(r.json()) if r.status_code == 200 else None
         if verb == "book.confirm" and card is not None and "is booked" in card_text(card):
@@ -140,8 +177,10 @@ async def _walk_booking(http: httpx.AsyncClient, bot_url: str, connector: FakeCo
 
 
 async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
-    app = build_app(Settings(_env_file=None, database_url=pg_url, invitations_dir=tmp_path / "inv"),
-                    clock=StartedClock(CLOCK_ORIGIN))
+    app = build_app(
+        Settings(_env_file=None, database_url=pg_url, invitations_dir=tmp_path / "inv"),
+        clock=StartedClock(CLOCK_ORIGIN),
+    )
     threads = ThreadServer()
     connector = FakeConnector()
     connector.url = threads.serve(connector.app()) + "/"
@@ -157,23 +196,40 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         async with httpx.AsyncClient(timeout=30) as http:
             # Everyone installs the app (through either bot): the conversation references the workers will use.
             people = [cid for _, pair in bookers for cid in pair] + reminded
-            installs = await asyncio.gather(*(
-                http.post(bots[i % 2].url + "/api/messages",
-                          json=installation_update(connector.url, conv=f"a:conv-{cid}", user_id=f"29:user-{cid}",
-                                                   aad=f"aad-{cid}"))
-                for i, cid in enumerate(people)))
+            installs = await asyncio.gather(
+                *(
+                    http.post(
+                        bots[i % 2].url + "/api/messages",
+                        json=installation_update(
+                            connector.url, conv=f"a:conv-{cid}", user_id=f"29:user-{cid}", aad=f"aad-{cid}"
+                        ),
+                    )
+                    for i, cid in enumerate(people)
+                )
+            )
             assert all(r.status_code == 200 for r in installs)
             # Two colleagues of each school book at the same time, one through each bot.
             t0 = time.perf_counter()
-            walks = await asyncio.gather(*(
-                _walk_booking(http, bots[j].url, connector, cid)
-                for _, pair in bookers for j, cid in enumerate(pair)))
+            walks = await asyncio.gather(
+                *(
+                    _walk_booking(http, bots[j].url, connector, cid)
+                    for _, pair in bookers
+                    for j, cid in enumerate(pair)
+                )
+            )
             booking_seconds = time.perf_counter() - t0
 
         async with app.db.reader() as s:
-            per_school = {sc: (await s.exec(select(func.count()).select_from(MeetingSchool).where(
-                MeetingSchool.school_id == sc, col(MeetingSchool.active_term_id).is_not(None)))).one()
-                for sc, _ in bookers}
+            per_school = {
+                sc: (
+                    await s.exec(
+                        select(func.count())
+                        .select_from(MeetingSchool)
+                        .where(MeetingSchool.school_id == sc, col(MeetingSchool.active_term_id).is_not(None))
+                    )
+                ).one()
+                for sc, _ in bookers
+            }
         statuses = Counter(code for w in walks for code in w["statuses"])
         outcomes = Counter(w["outcome"] for w in walks)
         assert all(code < 500 for code in statuses), statuses
@@ -182,8 +238,14 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
 
         # The confirmations of the bookings just made are due now (the sweep's own read-only query, before any
         # worker runs); the reminders are added in waves while both workers run, so both get some to race for.
-        jobs = Jobs(db=app.db, messenger=ScriptedMessenger(answer=SendResult(SendStatus.FAILED)), booking=app.booking, reference=app.reference,
-                    ledger=Ledger(app.db, "probe"), clock=app.clock)
+        jobs = Jobs(
+            db=app.db,
+            messenger=ScriptedMessenger(answer=SendResult(SendStatus.FAILED)),
+            booking=app.booking,
+            reference=app.reference,
+            ledger=Ledger(app.db, "probe"),
+            clock=app.clock,
+        )
         due = {(d.kind, d.subject_id, d.recipient.kind, d.recipient.id) for d in await jobs.due_reminders()}
         assert {d[0] for d in due} <= {"confirm"}
         sent_before = Counter(s.conversation_id for s in connector.snapshot())
@@ -218,8 +280,13 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         rows: list = []
         while time.monotonic() < deadline:
             async with app.db.reader() as s:
-                rows = list(await s.exec(text(
-                    "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound")))
+                rows = list(
+                    await s.exec(
+                        text(
+                            "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound"
+                        )
+                    )
+                )
             done = {(r[0], r[1], r[2], r[3]) for r in rows if r[4] != "claimed"}
             if due <= done and not any(r[4] == "claimed" for r in rows):
                 break
@@ -228,23 +295,37 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         for w in workers:
             assert w.terminate() == 0, w.tail()
         async with app.db.reader() as s:
-            rows = list(await s.exec(text(
-                "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound")))
+            rows = list(
+                await s.exec(
+                    text(
+                        "SELECT kind, subject_id, recipient_kind, recipient_id, status, claimed_by FROM outbound"
+                    )
+                )
+            )
 
         reminder_rows = [r for r in rows if r[0] in REMINDER_KINDS]
-        assert {(r[0], r[1], r[2], r[3]) for r in reminder_rows} == due, "due reminders missing, or extra ones"
+        assert {(r[0], r[1], r[2], r[3]) for r in reminder_rows} == due, (
+            "due reminders missing, or extra ones"
+        )
         # The throttled reminder went out once after waiting; the blocked person was tried once and recorded.
         attempts = Counter(connector.attempts) - attempts_before
         to_throttled = [r for r in rows if r[2] == "contact" and r[3] == reminded[0]]
         assert {r[4] for r in reminder_rows if r[3] == reminded[0]} == {"sent"}
         assert posts_to(connector, throttled, sent_before) == sum(r[4] == "sent" for r in to_throttled)
-        assert attempts[throttled] == posts_to(connector, throttled, sent_before) + 2  # two 429s, then accepted
+        assert (
+            attempts[throttled] == posts_to(connector, throttled, sent_before) + 2
+        )  # two 429s, then accepted
         # The blocked person: one attempt in all (403 recorded), every message to them undeliverable, none retried.
         assert attempts[blocked] == 1 and posts_to(connector, blocked, sent_before) == 0
         assert {r[4] for r in rows if r[2] == "contact" and r[3] == reminded[1]} == {"undeliverable"}
         async with app.db.reader() as s:
-            blocked_at = (await s.exec(text("SELECT blocked_at FROM bot_conversation WHERE conversation_id = :c")
-                                       .bindparams(c=blocked))).one()[0]
+            blocked_at = (
+                await s.exec(
+                    text("SELECT blocked_at FROM bot_conversation WHERE conversation_id = :c").bindparams(
+                        c=blocked
+                    )
+                )
+            ).one()[0]
         assert blocked_at is not None
         # Every message a worker recorded as sent reached the connector exactly once, and nothing else did.
         sent_rows = Counter(f"a:conv-{r[3]}" for r in rows if r[4] == "sent" and r[2] == "contact")
@@ -263,20 +344,32 @@ async def test_two_bots_two_workers_on_one_postgres(pg_url, tmp_path):
         assert reminder_status["sent"] >= REMINDER_SCHOOLS - 1
         assert len(reminders_by_worker) == 2, f"one worker sent every reminder ({reminders_by_worker})"
 
-        record_figures("multi_instance", {
-            "bots": 2, "workers": 2, "database": "postgresql",
-            "bookings_attempted": len(walks), "bookings_succeeded": outcomes["booked"],
-            "bookings_refused": len(walks) - outcomes["booked"], "schools_double_booked": 0,
-            "booking_turns": sum(w["turns"] for w in walks), "booking_http_5xx": 0,
-            "booking_seconds": round(booking_seconds, 2),
-            "reminders_due": len(due), "reminders_sent": reminders_sent, "reminders_duplicated": duplicated,
-            "reminders_undeliverable_blocked": reminder_status["undeliverable"],
-            "reminders_skipped_not_needed": reminder_status["skipped"], "connector_faults_injected": {"429": 2, "403": 1},
-            "connector_faults_survived": 3,
-            "proactive_sends_total": sum(posts.values()), "outbound_sent_by_worker": dict(by_worker),
-            "reminders_sent_by_worker": dict(reminders_by_worker),
-            "outbound_by_status": dict(Counter(r[4] for r in rows)),
-        })
+        record_figures(
+            "multi_instance",
+            {
+                "bots": 2,
+                "workers": 2,
+                "database": "postgresql",
+                "bookings_attempted": len(walks),
+                "bookings_succeeded": outcomes["booked"],
+                "bookings_refused": len(walks) - outcomes["booked"],
+                "schools_double_booked": 0,
+                "booking_turns": sum(w["turns"] for w in walks),
+                "booking_http_5xx": 0,
+                "booking_seconds": round(booking_seconds, 2),
+                "reminders_due": len(due),
+                "reminders_sent": reminders_sent,
+                "reminders_duplicated": duplicated,
+                "reminders_undeliverable_blocked": reminder_status["undeliverable"],
+                "reminders_skipped_not_needed": reminder_status["skipped"],
+                "connector_faults_injected": {"429": 2, "403": 1},
+                "connector_faults_survived": 3,
+                "proactive_sends_total": sum(posts.values()),
+                "outbound_sent_by_worker": dict(by_worker),
+                "reminders_sent_by_worker": dict(reminders_by_worker),
+                "outbound_by_status": dict(Counter(r[4] for r in rows)),
+            },
+        )
     finally:
         for p in procs:
             p.terminate()

@@ -56,8 +56,14 @@ def test_card_ids_past_the_database_integer_are_refused_with_a_sentence(served):
     for big in (2**31, 2**63, 2**70):
         for verb in served.verbs:
             for key in ("contact", "officer"):
-                r = served.post(invoke(served.connector.url, verb, {k: big for k in ID_KEYS} | {"colleagues": str(big)},
-                                       **who(key)))
+                r = served.post(
+                    invoke(
+                        served.connector.url,
+                        verb,
+                        {k: big for k in ID_KEYS} | {"colleagues": str(big)},
+                        **who(key),
+                    )
+                )
                 assert r.status_code < 500, (verb, big, r.text[:200])
                 assert "went wrong" not in r.text, (verb, big)
     r = served.post(message(served.connector.url, f"record {2**40}", **who("contact")))
@@ -68,14 +74,21 @@ def test_card_ids_past_the_database_integer_are_refused_with_a_sentence(served):
 def test_nul_characters_are_refused_before_the_database(served):
     errors = served.errors()
     url = served.connector.url
-    acts = [message(url, "help\x00", **who("contact")), message(url, "help", **{**who("contact"), "conv": "a:\x00"}),
-            message(url, "help", **{**who("contact"), "user_id": "29:\x00"}),
-            message(url, "help", **{**who("contact"), "aad": "aad\x00"})]
+    acts = [
+        message(url, "help\x00", **who("contact")),
+        message(url, "help", **{**who("contact"), "conv": "a:\x00"}),
+        message(url, "help", **{**who("contact"), "user_id": "29:\x00"}),
+        message(url, "help", **{**who("contact"), "aad": "aad\x00"}),
+    ]
     for a in acts:
         r = served.post(a)
         assert r.status_code == 400 and "NUL" in r.json()["error"], r.text
     for verb in served.verbs:  # NUL in card data a handler reads: a sentence, not a crash
-        data = {k: "ab\x00cd" for k in DATA_KEYS} | {"comments": "a\x00b", "notes": "x\x00", "reason": "ill\x00ness"}
+        data = {k: "ab\x00cd" for k in DATA_KEYS} | {
+            "comments": "a\x00b",
+            "notes": "x\x00",
+            "reason": "ill\x00ness",
+        }
         r = served.post(invoke(url, verb, data, **who("contact")))
         assert r.status_code < 500 and "went wrong" not in r.text, (verb, r.text[:200])
     assert served.errors() == errors
@@ -96,10 +109,15 @@ def test_a_sqlite_file_locked_by_another_process_answers_503_and_healthz_says_so
     try:
         assert s.http.get("/healthz").json()["database"]["ok"] is True
         with sqlite3.connect(s.db_path) as conn:
-            contact_email = conn.execute("SELECT email FROM school_contact WHERE teams_aad_id = ?",
-                                         (USERS["contact"][0],)).fetchone()[0]
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER, s.db_path], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+            contact_email = conn.execute(
+                "SELECT email FROM school_contact WHERE teams_aad_id = ?", (USERS["contact"][0],)
+            ).fetchone()[0]
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, s.db_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert locker.stdout.readline().strip() == "locked"
             t0 = time.monotonic()
@@ -112,8 +130,9 @@ def test_a_sqlite_file_locked_by_another_process_answers_503_and_healthz_says_so
             assert h.status_code == 503 and "cannot write" in h.json()["database"]["detail"]
             # The web page's writes too (any route): "email me a link" for a known address writes its request.
             pre = "p" * 24
-            w = s.http.post("/web/signin", data={"csrf": pre, "email": contact_email},
-                            cookies={"tsm_pre": pre})
+            w = s.http.post(
+                "/web/signin", data={"csrf": pre, "email": contact_email}, cookies={"tsm_pre": pre}
+            )
             assert w.status_code == 503 and int(w.headers["Retry-After"]) > 0 and "try again" in w.text
         finally:
             locker.communicate("", timeout=10)

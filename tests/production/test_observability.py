@@ -59,7 +59,9 @@ async def test_metrics_endpoint_serves_prometheus_text_and_honours_its_token():
 
 async def test_booking_outcomes_are_counted_and_logged_with_ids(sqlite_url, caplog, tmp_path):
     clock = FixedClock(local(2026, 1, 5, 8))
-    app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock)
+    app = build_app(
+        Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock
+    )
     try:
         world = await make_world(app.db)
         lead = world.contact("low_primary.lead")
@@ -98,8 +100,12 @@ async def test_booking_outcomes_are_counted_and_logged_with_ids(sqlite_url, capl
 async def test_ledger_outcomes_are_counted_by_kind(db):
     m = Metrics()
     ledger = Ledger(db, "w1", observer=m)
-    claims = await ledger.claim([Due("remind_1d", "meeting", 1, Recipient("contact", 7), "2026-01-07T10:00Z"),
-                                 Due("remind_7d", "meeting", 2, Recipient("contact", 8), "2026-01-14T10:00Z")])
+    claims = await ledger.claim(
+        [
+            Due("remind_1d", "meeting", 1, Recipient("contact", 7), "2026-01-07T10:00Z"),
+            Due("remind_7d", "meeting", 2, Recipient("contact", 8), "2026-01-14T10:00Z"),
+        ]
+    )
     assert len(claims) == 2
     await ledger.finish(claims[0], "sent")
     await ledger.retry_later(claims[1], timedelta(seconds=30), "429")
@@ -120,7 +126,9 @@ def _record(msg, *args, **extra) -> logging.LogRecord:
 
 
 def test_json_formatter_writes_one_object_per_line_with_extras():
-    line = JsonFormatter().format(_record("meeting %s", "booked", meeting_id=12, school_id=3, actor_kind="contact"))
+    line = JsonFormatter().format(
+        _record("meeting %s", "booked", meeting_id=12, school_id=3, actor_kind="contact")
+    )
     assert "\n" not in line
     obj = json.loads(line)
     assert obj["level"] == "info" and obj["logger"] == "tsm.test" and obj["message"] == "meeting booked"
@@ -220,7 +228,10 @@ async def test_no_method_is_replaced_when_the_app_is_composed(sqlite_url, tmp_pa
             assert _patched_methods(built) == []
             booking, ledger = built.app.booking, built.scheduler.ledger
             for name in ("book", "move", "cancel"):
-                assert name not in vars(booking) and getattr(booking, name).__func__ is vars(BookingService)[name]
+                assert (
+                    name not in vars(booking)
+                    and getattr(booking, name).__func__ is vars(BookingService)[name]
+                )
             for name in ("finish", "retry_later"):
                 assert name not in vars(ledger) and getattr(ledger, name).__func__ is vars(Ledger)[name]
             assert booking.observer is built.app.metrics and ledger.observer is built.app.metrics
@@ -240,13 +251,16 @@ async def test_a_failing_observer_never_changes_a_booking(sqlite_url, tmp_path, 
             raise RuntimeError("observer bug")
 
     clock = FixedClock(local(2026, 1, 5, 8))
-    app = build_app(Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock)
+    app = build_app(
+        Settings(_env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv"), clock=clock
+    )
     try:
         world = await make_world(app.db)
         app.booking.observer = Broken()
         with caplog.at_level(logging.ERROR, logger="tsm.services.observer"):
-            result = await app.booking.book(world.contact("low_primary.lead"), world.schools["low_primary"],
-                                            local(2026, 1, 7, 10))
+            result = await app.booking.book(
+                world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 1, 7, 10)
+            )
         assert result.meeting.status == "booked"
         assert any(r.getMessage() == "booking observer failed on book" for r in caplog.records)
     finally:

@@ -31,12 +31,25 @@ def bot(tmp_path):
     url = f"sqlite:///{tmp_path}/tsm.db"
     upgrade(url)
     port = free_port()
-    env = base_env(url, tmp_path, TSM_PORT=str(port), TSM_RUN_SCHEDULER="false", TSM_HTTP_HEADER_TIMEOUT="1",
-                   TSM_HTTP_BODY_TIMEOUT="1", TSM_LOG_FORMAT="text")
+    env = base_env(
+        url,
+        tmp_path,
+        TSM_PORT=str(port),
+        TSM_RUN_SCHEDULER="false",
+        TSM_HTTP_HEADER_TIMEOUT="1",
+        TSM_HTTP_BODY_TIMEOUT="1",
+        TSM_LOG_FORMAT="text",
+    )
     log = tmp_path / "bot.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "tsm", "run"], cwd=tmp_path, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT, preexec_fn=_low_fd_limit)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tsm", "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_low_fd_limit,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
@@ -64,8 +77,10 @@ def _open_slow(port: int, n: int) -> list[socket.socket]:
         try:
             s.connect(("127.0.0.1", port))
             if i % 2:  # headers, then only part of the body
-                s.sendall(b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: 5000\r\n\r\n{\"type\":")
+                s.sendall(
+                    b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 5000\r\n\r\n{"type":'
+                )
             else:  # half the headers, never the rest
                 s.sendall(b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Ty")
         except OSError:
@@ -111,5 +126,7 @@ def test_slow_clients_are_dropped_and_do_not_lock_others_out(bot):
     accept_errors = [x for x in lines if "accept() out of system resource" in x]
     assert len(lines) < 400, f"{len(lines)} log lines for {SLOW} slow clients"
     assert len(accept_errors) <= 3, accept_errors[:5]
-    print(f"\n[slow_clients] {SLOW} slow clients, /healthz in {took:.2f} s, {dropped} dropped, "
-          f"{len(lines)} log lines, {len(accept_errors)} accept() errors logged")
+    print(
+        f"\n[slow_clients] {SLOW} slow clients, /healthz in {took:.2f} s, {dropped} dropped, "
+        f"{len(lines)} log lines, {len(accept_errors)} accept() errors logged"
+    )

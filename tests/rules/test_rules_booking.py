@@ -48,7 +48,9 @@ def svc(db, tmp_path):
 
 async def add_contact(db: Database, school_id: int, name: str, role: str) -> int:
     async with db.transaction() as s:
-        c = SchoolContact(school_id=school_id, name=name, email=f"{name.split()[0].lower()}@school.example", role=role)
+        c = SchoolContact(
+            school_id=school_id, name=name, email=f"{name.split()[0].lower()}@school.example", role=role
+        )
         s.add(c)
         await s.flush()
         return c.id
@@ -62,11 +64,17 @@ async def test_only_the_people_the_school_picked_are_invited_with_the_booker(svc
     deputy = await add_contact(db, school, "Dee Deputy", "attendance_lead")
     pastoral = await add_contact(db, school, "Pat Pastoral", "other")
     head = world.contacts["low_primary.head"]
-    r = await svc.book(world.contact("low_primary.lead"), school, local(2026, 2, 3, 10), attendee_contact_ids=[head])
+    r = await svc.book(
+        world.contact("low_primary.lead"), school, local(2026, 2, 3, 10), attendee_contact_ids=[head]
+    )
     assert {(a.email, a.required) for a in r.meeting.attendees} == {(HEAD, True), (LEAD, False)}
     await svc.cancel(world.contact("low_primary.lead"), r.meeting.id, "testing the pick")
-    r = await svc.book(world.contact("low_primary.lead"), school, local(2026, 2, 4, 10),
-                       attendee_contact_ids=[head, pastoral])
+    r = await svc.book(
+        world.contact("low_primary.lead"),
+        school,
+        local(2026, 2, 4, 10),
+        attendee_contact_ids=[head, pastoral],
+    )
     assert {a.email for a in r.meeting.attendees} == {HEAD, LEAD, "pat@school.example"}
     assert deputy
 
@@ -83,8 +91,9 @@ async def test_with_no_pick_the_schools_leads_and_senior_leaders_are_invited_not
 
 async def test_an_officer_booking_invites_exactly_whom_they_picked(svc, world, db):
     head = world.contacts["low_primary.head"]
-    r = await svc.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10),
-                       attendee_contact_ids=[head])
+    r = await svc.book(
+        world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10), attendee_contact_ids=[head]
+    )
     assert [a.email for a in r.meeting.attendees] == [HEAD]
 
 
@@ -92,11 +101,19 @@ async def test_people_of_another_school_are_never_invited(svc, world):
     other_head = world.contacts["high_primary.head"]
     head = world.contacts["low_primary.head"]
     with pytest.raises(NotAllowed, match="The senior leader chosen is not a contact of your school"):
-        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10),
-                       attendee_contact_ids=[other_head])
+        await svc.book(
+            world.contact("low_primary.lead"),
+            world.schools["low_primary"],
+            local(2026, 2, 3, 10),
+            attendee_contact_ids=[other_head],
+        )
     with pytest.raises(NotAllowed, match="Some of the people chosen are not contacts of your school"):
-        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10),
-                       attendee_contact_ids=[head, other_head])
+        await svc.book(
+            world.contact("low_primary.lead"),
+            world.schools["low_primary"],
+            local(2026, 2, 3, 10),
+            attendee_contact_ids=[head, other_head],
+        )
     assert await svc.list_meetings(world.contact("low_primary.lead")) == []
 
 
@@ -104,8 +121,11 @@ async def test_people_of_another_school_are_never_invited(svc, world):
 
 
 async def test_schools_book_themselves_false_leaves_booking_to_the_officer(db, tmp_path):
-    text = (POLICIES / "kent.toml").read_text().replace("schools_book_themselves = true",
-                                                        "schools_book_themselves = false")
+    text = (
+        (POLICIES / "kent.toml")
+        .read_text()
+        .replace("schools_book_themselves = true", "schools_book_themselves = false")
+    )
     assert "schools_book_themselves = false" in text
     path = tmp_path / "kent_officer_books.toml"
     path.write_text(text)
@@ -114,10 +134,15 @@ async def test_schools_book_themselves_false_leaves_booking_to_the_officer(db, t
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
     assert err.value.code == "contacted_directly"
-    assert err.value.message == "Your link officer arranges your TSMs. Your link officer is Ann Officer (ann@la.example)."
+    assert (
+        err.value.message
+        == "Your link officer arranges your TSMs. Your link officer is Ann Officer (ann@la.example)."
+    )
     r = await svc.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10))
     assert r.meeting.status == "booked"
-    assert r.meeting.end - r.meeting.start == timedelta(minutes=90)  # Kent's first meeting type, from the file
+    assert r.meeting.end - r.meeting.start == timedelta(
+        minutes=90
+    )  # Kent's first meeting type, from the file
 
 
 # ------------------------------------------------------------------------------------------ the audit log
@@ -135,9 +160,15 @@ async def test_the_audit_log_records_who_what_when_and_the_changes_details(svc, 
         (who.key, "meeting.move", "meeting", str(r.meeting.id), NOW),
         (who.key, "meeting.cancel", "meeting", str(r.meeting.id), NOW),
     ]
-    assert rows[0].detail == {"schools": [world.schools["low_primary"]],
-                              "start": local(2026, 2, 3, 10).isoformat(), "mode": "on_site"}
-    assert rows[1].detail == {"old_start": r.meeting.start.isoformat(), "new_start": local(2026, 2, 4, 11).isoformat()}
+    assert rows[0].detail == {
+        "schools": [world.schools["low_primary"]],
+        "start": local(2026, 2, 3, 10).isoformat(),
+        "mode": "on_site",
+    }
+    assert rows[1].detail == {
+        "old_start": r.meeting.start.isoformat(),
+        "new_start": local(2026, 2, 4, 11).isoformat(),
+    }
     assert rows[2].detail is None  # the reason stays on the meeting: never in the log
 
 
@@ -149,8 +180,13 @@ async def test_a_clash_on_every_retry_ends_in_just_taken_with_other_times(svc, w
     # that commits between the check and the insert, every time): three tries, then "just taken" with other times.
     other = await svc.book(world.officer("bob"), world.schools["bob_school"], local(2026, 2, 3, 14))
     async with db.transaction() as s:
-        await s.exec(insert(OfficerBlock).values(officer_id=world.officers["ann"], block_start=local(2026, 2, 3, 10, 30),
-                                                 meeting_id=other.meeting.id))
+        await s.exec(
+            insert(OfficerBlock).values(
+                officer_id=world.officers["ann"],
+                block_start=local(2026, 2, 3, 10, 30),
+                meeting_id=other.meeting.id,
+            )
+        )
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
     assert err.value.code == "slot_taken"
@@ -180,8 +216,10 @@ async def test_a_cancel_waits_for_a_move_in_progress_and_counts_its_change(pg_ur
         async with await psycopg.AsyncConnection.connect(pg_url) as move:
             async with move.transaction():
                 await move.execute("SELECT id FROM meeting WHERE id = %s FOR UPDATE", (r.meeting.id,))
-                await move.execute("UPDATE meeting SET ical_sequence = ical_sequence + 1, status = 'moved' WHERE id = %s",
-                                   (r.meeting.id,))
+                await move.execute(
+                    "UPDATE meeting SET ical_sequence = ical_sequence + 1, status = 'moved' WHERE id = %s",
+                    (r.meeting.id,),
+                )
                 cancel = asyncio.create_task(svc.cancel(who, r.meeting.id, "clash with Ofsted"))
                 await asyncio.sleep(1.0)
                 assert not cancel.done()

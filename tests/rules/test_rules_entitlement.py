@@ -25,21 +25,24 @@ KENT = load_policy("kent")
 # ------------------------------------------------------------------------------------------ phase from GIAS
 
 
-@pytest.mark.parametrize(("type_name", "phase_name", "phase"), [
-    ("Community special school", "Not applicable", Phase.SPECIAL),
-    ("Academy special converter", "Secondary", Phase.SPECIAL),  # the type decides, not the phase
-    ("Other independent special school", "Primary", Phase.SPECIAL),
-    ("Some new special provision", "Primary", Phase.SPECIAL),  # any type naming 'special'
-    ("  FOUNDATION SPECIAL SCHOOL ", "", Phase.SPECIAL),
-    ("Community school", "Primary", Phase.PRIMARY),
-    ("Academy converter", "Middle deemed primary", Phase.PRIMARY),
-    ("Academy converter", " secondary ", Phase.SECONDARY),
-    ("Academy converter", "Middle deemed secondary", Phase.SECONDARY),
-    ("Academy converter", "16 plus", Phase.SECONDARY),
-    ("Free schools", "All-through", Phase.SECONDARY),
-    ("Community school", "Not applicable", Phase.OTHER),
-    (None, None, Phase.OTHER),
-])
+@pytest.mark.parametrize(
+    ("type_name", "phase_name", "phase"),
+    [
+        ("Community special school", "Not applicable", Phase.SPECIAL),
+        ("Academy special converter", "Secondary", Phase.SPECIAL),  # the type decides, not the phase
+        ("Other independent special school", "Primary", Phase.SPECIAL),
+        ("Some new special provision", "Primary", Phase.SPECIAL),  # any type naming 'special'
+        ("  FOUNDATION SPECIAL SCHOOL ", "", Phase.SPECIAL),
+        ("Community school", "Primary", Phase.PRIMARY),
+        ("Academy converter", "Middle deemed primary", Phase.PRIMARY),
+        ("Academy converter", " secondary ", Phase.SECONDARY),
+        ("Academy converter", "Middle deemed secondary", Phase.SECONDARY),
+        ("Academy converter", "16 plus", Phase.SECONDARY),
+        ("Free schools", "All-through", Phase.SECONDARY),
+        ("Community school", "Not applicable", Phase.OTHER),
+        (None, None, Phase.OTHER),
+    ],
+)
 def test_phase_comes_from_the_special_type_first_then_the_phase_of_education(type_name, phase_name, phase):
     assert classify_phase(type_name, phase_name) is phase
 
@@ -64,14 +67,27 @@ def test_la_maintained_by_group_or_as_a_community_or_foundation_special_school()
 # ------------------------------------------------------------------------------------------ who books
 
 
-@pytest.mark.parametrize(("facts", "rule"), [
-    (SchoolFacts(Phase.PRIMARY, independent=True, attendance_pct=80.0), "independent_school_contacted_directly"),
-    (SchoolFacts(Phase.SPECIAL, la_maintained=True), "la_maintained_special_school_contacted_directly"),
-    (SchoolFacts(Phase.SECONDARY, trust_has_allocated_officer=True), "trust_with_allocated_officer_contacted_directly"),
-])
+@pytest.mark.parametrize(
+    ("facts", "rule"),
+    [
+        (
+            SchoolFacts(Phase.PRIMARY, independent=True, attendance_pct=80.0),
+            "independent_school_contacted_directly",
+        ),
+        (SchoolFacts(Phase.SPECIAL, la_maintained=True), "la_maintained_special_school_contacted_directly"),
+        (
+            SchoolFacts(Phase.SECONDARY, trust_has_allocated_officer=True),
+            "trust_with_allocated_officer_contacted_directly",
+        ),
+    ],
+)
 def test_norfolk_contacts_these_schools_directly_and_they_do_not_book(facts, rule):
     ent = entitlement_for(facts, NORFOLK)
-    assert (ent.rule, ent.expectation, ent.route) == (rule, "contacted_directly", BookingRoute.CONTACTED_DIRECTLY)
+    assert (ent.rule, ent.expectation, ent.route) == (
+        rule,
+        "contacted_directly",
+        BookingRoute.CONTACTED_DIRECTLY,
+    )
     assert not ent.may_book and ent.should_book_each_term
     assert ent.message == next(r.message for r in NORFOLK.entitlement_rules if r.name == rule)
 
@@ -82,16 +98,23 @@ def test_an_la_maintained_school_that_is_not_special_books_itself_in_norfolk():
 
 
 def test_kent_every_school_books_termly_itself():
-    for facts in (SchoolFacts(Phase.PRIMARY, independent=True), SchoolFacts(Phase.SPECIAL, la_maintained=True),
-                  SchoolFacts(Phase.PRIMARY, trust_has_allocated_officer=True, attendance_pct=99.0)):
+    for facts in (
+        SchoolFacts(Phase.PRIMARY, independent=True),
+        SchoolFacts(Phase.SPECIAL, la_maintained=True),
+        SchoolFacts(Phase.PRIMARY, trust_has_allocated_officer=True, attendance_pct=99.0),
+    ):
         ent = entitlement_for(facts, KENT)
         assert (ent.rule, ent.expectation, ent.route) == ("every_school_termly", "termly", BookingRoute.SELF)
 
 
 def test_a_rule_applies_only_when_all_its_conditions_hold():
-    rule = EntitlementRule("x", "termly", "", {"phase": ["Secondary"], "independent": False, "la_maintained": True})
+    rule = EntitlementRule(
+        "x", "termly", "", {"phase": ["Secondary"], "independent": False, "la_maintained": True}
+    )
     p = NORFOLK.__class__(**{**NORFOLK.__dict__, "entitlement_rules": (rule, NORFOLK.entitlement_rules[-1])})
-    assert entitlement_for(SchoolFacts(Phase.SECONDARY, la_maintained=True), p).rule == "x"  # phase case-insensitive
+    assert (
+        entitlement_for(SchoolFacts(Phase.SECONDARY, la_maintained=True), p).rule == "x"
+    )  # phase case-insensitive
     assert entitlement_for(SchoolFacts(Phase.PRIMARY, la_maintained=True), p).rule != "x"
     assert entitlement_for(SchoolFacts(Phase.SECONDARY, la_maintained=True, independent=True), p).rule != "x"
     assert entitlement_for(SchoolFacts(Phase.SECONDARY), p).rule != "x"
@@ -120,9 +143,13 @@ def test_school_facts_use_the_stored_phase_else_the_gias_columns():
     def seen(f: SchoolFacts):
         return (f.phase, f.independent, f.la_maintained, f.trust_has_allocated_officer, f.attendance_pct)
 
-    stored = school_facts(Row("secondary", "Community special school", "Special schools", "Primary", 88.0),
-                          trust_has_allocated_officer=True)
+    stored = school_facts(
+        Row("secondary", "Community special school", "Special schools", "Primary", 88.0),
+        trust_has_allocated_officer=True,
+    )
     assert seen(stored) == (Phase.SECONDARY, False, True, True, 88.0)
-    derived = school_facts(Row("", "Other independent school", "Independent schools", "Primary", None),
-                           trust_has_allocated_officer=False)
+    derived = school_facts(
+        Row("", "Other independent school", "Independent schools", "Primary", None),
+        trust_has_allocated_officer=False,
+    )
     assert seen(derived) == (Phase.PRIMARY, True, False, False, None)

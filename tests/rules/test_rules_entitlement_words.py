@@ -42,20 +42,25 @@ def test_a_yearly_school_is_wanted_only_without_a_tsm_this_year_and_from_the_cha
 
 def test_officer_words_say_what_is_expected_and_why():
     assert officer_words(ent("termly", "below"), "Low Primary") == (
-        "Low Primary is expected to have a TSM each term: its attendance is below the national average.")
+        "Low Primary is expected to have a TSM each term: its attendance is below the national average."
+    )
     assert officer_words(ent("yearly", "at_or_above"), "High Primary") == (
         "High Primary needs one TSM this academic year (termly is welcome): its attendance is not below the "
-        "national average.")
+        "national average."
+    )
     assert officer_words(ent("contacted_directly", "below"), "Oak") == (
-        "Oak does not book itself: you arrange its TSMs.")
+        "Oak does not book itself: you arrange its TSMs."
+    )
     assert officer_words(ent("termly", "something else"), "X") == "X is expected to have a TSM each term."
     assert officer_words(ent("weekly", "no_figure"), "X") == (
-        "X is on the rule 'a_rule': no attendance figure is on record.")
+        "X is on the rule 'a_rule': no attendance figure is on record."
+    )
 
 
 def test_officer_short_words():
-    assert [officer_short_words(ent(e)) for e in ("termly", "termly_encouraged", "yearly", "contacted_directly")] == [
-        "Expected each term", "Encouraged each term", "One a year is enough", "You arrange it"]
+    assert [
+        officer_short_words(ent(e)) for e in ("termly", "termly_encouraged", "yearly", "contacted_directly")
+    ] == ["Expected each term", "Encouraged each term", "One a year is enough", "You arrange it"]
     assert officer_short_words(ent("weekly")) == "a_rule"
     listed = ent("yearly").none_this_year()
     assert listed.none_this_year_yet and not ent("yearly").none_this_year_yet
@@ -75,19 +80,26 @@ def facts(pct, period="2024/25 autumn and spring terms", phase=Phase.PRIMARY) ->
 def test_figures_words_name_both_figures_and_their_period():
     assert figures_words(facts(None), NORFOLK) == ""
     words = figures_words(facts(94.5), NORFOLK)
-    assert words.startswith("Your attendance: 94.5% (2024/25 autumn and spring terms). That is below the national "
-                            "average for primary schools for the same period")
+    assert words.startswith(
+        "Your attendance: 94.5% (2024/25 autumn and spring terms). That is below the national "
+        "average for primary schools for the same period"
+    )
     assert "94.84%" in words
-    assert figures_words(facts(94.84), NORFOLK, officer_view=True).startswith("The school's attendance: 94.84%")
+    assert figures_words(facts(94.84), NORFOLK, officer_view=True).startswith(
+        "The school's attendance: 94.84%"
+    )
     assert "equal to the national average" in figures_words(facts(94.84), NORFOLK)
     assert "above the national average" in figures_words(facts(96.0), NORFOLK)
 
 
 def test_figures_words_say_why_there_is_nothing_to_compare_with():
     assert "No academic year is recorded for this figure" in figures_words(facts(93.0, period=None), NORFOLK)
-    assert "We hold no national average for primary schools for" in figures_words(facts(93.0, period="2019/20"), NORFOLK)
+    assert "We hold no national average for primary schools for" in figures_words(
+        facts(93.0, period="2019/20"), NORFOLK
+    )
     assert "publishes no national attendance average for nursery schools" in figures_words(
-        facts(93.0, phase=Phase.NURSERY), NORFOLK)
+        facts(93.0, phase=Phase.NURSERY), NORFOLK
+    )
 
 
 def test_a_figure_with_no_period_or_no_matching_average_is_not_compared():
@@ -107,10 +119,13 @@ def test_a_nursery_school_by_its_type_or_its_phase_of_education():
 
 
 def test_figures_words_show_the_period_only_when_there_is_one_and_the_averages_source():
-    assert figures_words(facts(93.0, period=None), NORFOLK).startswith("Your attendance: 93.0%. No academic year")
+    assert figures_words(facts(93.0, period=None), NORFOLK).startswith(
+        "Your attendance: 93.0%. No academic year"
+    )
     assert figures_words(facts(94.5), NORFOLK).endswith(
         "2024/25 autumn and spring terms: 94.84%, DfE Pupil absence in schools in England, autumn and spring terms "
-        "2024/25.")
+        "2024/25."
+    )
 
 
 def test_an_attendance_condition_of_unknown_means_no_figure_or_no_average():

@@ -45,10 +45,18 @@ def test_a_rating_is_a_whole_number_from_one_to_five(value, rating):
     assert parse_rating(value, "Usefulness") == rating
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    (0, "from 1 to 5"), (6, "from 1 to 5"), ("6", "from 1 to 5"), (True, "from 1 to 5"), (2.5, "from 1 to 5"),
-    (None, "\\(1 to 5\\)"), ("", "\\(1 to 5\\)"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "from 1 to 5"),
+        (6, "from 1 to 5"),
+        ("6", "from 1 to 5"),
+        (True, "from 1 to 5"),
+        (2.5, "from 1 to 5"),
+        (None, "\\(1 to 5\\)"),
+        ("", "\\(1 to 5\\)"),
+    ],
+)
 def test_a_rating_outside_one_to_five_is_refused(value, message):
     with pytest.raises(InvalidInput, match=f"Please rate “Usefulness” {message}"):
         parse_rating(value, "Usefulness")
@@ -56,13 +64,29 @@ def test_a_rating_outside_one_to_five_is_refused(value, message):
 
 def test_all_four_ratings_are_read():
     r = parse_ratings({"usefulness": "4", "working_together": 5, "clarity": 3, "overall": "2"})
-    assert r == Ratings(4, 5, 3, 2) and r.as_dict() == {"usefulness": 4, "working_together": 5, "clarity": 3,
-                                                        "overall": 2}
+    assert r == Ratings(4, 5, 3, 2) and r.as_dict() == {
+        "usefulness": 4,
+        "working_together": 5,
+        "clarity": 3,
+        "overall": 2,
+    }
 
 
-@pytest.mark.parametrize(("value", "flag"), [(True, True), (False, False), ("true", True), (" Yes ", True),
-                                              ("on", True), ("1", True), ("false", False), ("", False), (None, False),
-                                              (1, False)])
+@pytest.mark.parametrize(
+    ("value", "flag"),
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        (" Yes ", True),
+        ("on", True),
+        ("1", True),
+        ("false", False),
+        ("", False),
+        (None, False),
+        (1, False),
+    ],
+)
 def test_a_card_toggle(value, flag):
     assert parse_flag(value) is flag
 
@@ -72,8 +96,9 @@ def test_counts_under_five_are_never_shown(n, shown):
     assert show_count(n) == shown
 
 
-@pytest.mark.parametrize(("value", "pct"), [(None, None), ("  ", None), ("93.44%", 93.4), (0, 0.0), (100, 100.0),
-                                             ("93.45", 93.5)])
+@pytest.mark.parametrize(
+    ("value", "pct"), [(None, None), ("  ", None), ("93.44%", 93.4), (0, 0.0), (100, 100.0), ("93.45", 93.5)]
+)
 def test_attendance_is_a_percentage_to_one_decimal(value, pct):
     assert parse_pct(value) == pct
 
@@ -84,8 +109,9 @@ def test_attendance_outside_0_to_100_is_refused(value):
         parse_pct(value)
 
 
-@pytest.mark.parametrize(("value", "n"), [(None, None), ("", None), (0, 0), (3.0, 3), (" 12 ", 12),
-                                           (100_000, 100_000)])
+@pytest.mark.parametrize(
+    ("value", "n"), [(None, None), ("", None), (0, 0), (3.0, 3), (" 12 ", 12), (100_000, 100_000)]
+)
 def test_a_count_is_a_whole_number(value, n):
     assert parse_count(value, "The PA count") == n
 
@@ -102,8 +128,9 @@ def test_severe_absence_cannot_exceed_persistent_absence():
     f = parse_figures({"pa": "10", "sa": "10", "attendance_pct": "91", "sen": "7", "grt": ""})
     assert (f.pa, f.sa, f.attendance_pct) == (10, 10, 91.0)
     assert f.cohort("sen") == 7 and f.cohort("grt") is None and f.cohort("unknown") is None
-    assert parse_figures({"sa": "3"}) == Figures(None, None, 3, (("sen", None), ("fsm", None), ("eal", None),
-                                                                  ("grt", None)))
+    assert parse_figures({"sa": "3"}) == Figures(
+        None, None, 3, (("sen", None), ("fsm", None), ("eal", None), ("grt", None))
+    )
 
 
 def test_a_due_date():
@@ -118,26 +145,47 @@ def test_a_due_date():
 
 
 def row(i: int, text: str, owner: str, due, detail: str = "") -> dict:
-    return {f"action{i}_text": text, f"action{i}_owner": owner, f"action{i}_due": due, f"action{i}_detail": detail}
+    return {
+        f"action{i}_text": text,
+        f"action{i}_owner": owner,
+        f"action{i}_due": due,
+        f"action{i}_detail": detail,
+    }
 
 
 def test_actions_due_from_the_meeting_day_to_400_days_on():
-    raw = {**row(1, "Call home", "School", DAY.isoformat(), "ignored"), **row(2, "", "la", ""),
-           **row(3, "Refer", "other", (DAY + timedelta(days=400)).isoformat(), "Early Help")}
+    raw = {
+        **row(1, "Call home", "School", DAY.isoformat(), "ignored"),
+        **row(2, "", "la", ""),
+        **row(3, "Refer", "other", (DAY + timedelta(days=400)).isoformat(), "Early Help"),
+    }
     actions = parse_actions(raw, meeting_day=DAY)
     assert [(a.text, a.owner, a.due, a.owner_detail) for a in actions] == [
-        ("Call home", ActionOwner.SCHOOL, DAY, ""), ("Refer", ActionOwner.OTHER, DAY + timedelta(days=400), "Early Help")]
-    assert parse_actions({**row(9, "Ninth", "la", DAY.isoformat())}, meeting_day=DAY) == []  # 8 rows on a card
+        ("Call home", ActionOwner.SCHOOL, DAY, ""),
+        ("Refer", ActionOwner.OTHER, DAY + timedelta(days=400), "Early Help"),
+    ]
+    assert (
+        parse_actions({**row(9, "Ninth", "la", DAY.isoformat())}, meeting_day=DAY) == []
+    )  # 8 rows on a card
     assert len(parse_actions({**row(2, "Two", "la", DAY.isoformat())}, meeting_day=DAY, slots=2)) == 1
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (row(1, "x", "parents", DAY.isoformat()), "Please choose who owns action 1"),
-    (row(1, "x", "", DAY.isoformat()), "Please choose who owns action 1"),
-    (row(1, "x", "other", DAY.isoformat()), "Action 1 is owned by another service: please say which one"),
-    (row(1, "x", "la", (DAY - timedelta(days=1)).isoformat()), "Action 1 is due before the meeting itself"),
-    (row(1, "x", "la", (DAY + timedelta(days=401)).isoformat()), "Action 1 is due more than a year ahead"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (row(1, "x", "parents", DAY.isoformat()), "Please choose who owns action 1"),
+        (row(1, "x", "", DAY.isoformat()), "Please choose who owns action 1"),
+        (row(1, "x", "other", DAY.isoformat()), "Action 1 is owned by another service: please say which one"),
+        (
+            row(1, "x", "la", (DAY - timedelta(days=1)).isoformat()),
+            "Action 1 is due before the meeting itself",
+        ),
+        (
+            row(1, "x", "la", (DAY + timedelta(days=401)).isoformat()),
+            "Action 1 is due more than a year ahead",
+        ),
+    ],
+)
 def test_an_action_without_an_owner_or_a_sensible_date_is_refused(raw, message):
     with pytest.raises(InvalidInput, match=message):
         parse_actions(raw, meeting_day=DAY)
@@ -156,14 +204,33 @@ def test_an_open_action_is_reminded_from_seven_days_before_it_is_due_until_the_n
     assert not action_reminder_due(due=due, today=due, done=False, next_tsm=due)  # the next TSM's business
     assert action_reminder_due(due=due, today=due, done=False, next_tsm=due + timedelta(days=1))
     assert action_reminder_due(due=due, today=due - timedelta(days=3), done=False, next_tsm=None, lead_days=3)
-    assert not action_reminder_due(due=due, today=due - timedelta(days=4), done=False, next_tsm=None, lead_days=3)
+    assert not action_reminder_due(
+        due=due, today=due - timedelta(days=4), done=False, next_tsm=None, lead_days=3
+    )
 
 
 def test_what_looks_like_pupil_data_in_words_and_what_was_confirmed():
     assert [Finding(k, "x").label for k in ("upn", "dob", "name")] == [
-        "looks like a UPN", "looks like a date of birth", "looks like a person's name"]
+        "looks like a UPN",
+        "looks like a date of birth",
+        "looks like a person's name",
+    ]
     assert allowed_from_names(["St Mary-Anne's (C of E) School", "", "Dr. Jo O’Neil"]) >= {
-        "st", "mary-anne's", "mary", "anne", "s", "c", "of", "e", "school", "dr", "jo", "o’neil", "o", "neil"}
+        "st",
+        "mary-anne's",
+        "mary",
+        "anne",
+        "s",
+        "c",
+        "of",
+        "e",
+        "school",
+        "dr",
+        "jo",
+        "o’neil",
+        "o",
+        "neil",
+    }
     found = [Finding("name", "Jo Bloggs"), Finding("upn", "A123456789012")]
     assert unacknowledged(found, [" Jo Bloggs ", 7]) == [Finding("upn", "A123456789012")]
     assert unacknowledged(found, ["Jo"]) == found
@@ -187,8 +254,12 @@ def test_coverage_held_beats_booked_beats_cancelled_and_the_latest_decides():
 
 
 def test_coverage_tallies_and_percentages():
-    rows = [CoverageRow(1, "A", "Zed", Coverage.HELD), CoverageRow(2, "B", "Zed", Coverage.BOOKED),
-            CoverageRow(3, "C", "Zed", Coverage.NOT_BOOKED), CoverageRow(4, "D", "Amy", Coverage.CANCELLED)]
+    rows = [
+        CoverageRow(1, "A", "Zed", Coverage.HELD),
+        CoverageRow(2, "B", "Zed", Coverage.BOOKED),
+        CoverageRow(3, "C", "Zed", Coverage.NOT_BOOKED),
+        CoverageRow(4, "D", "Amy", Coverage.CANCELLED),
+    ]
     amy, zed, la = tally_coverage(rows)
     assert (amy.officer, zed.officer, la.officer) == ("Amy", "Zed", LA_TOTAL)
     assert (zed.schools, zed.held_pct, zed.covered_pct) == (3, 33.3, 66.7)
@@ -199,7 +270,11 @@ def test_coverage_tallies_and_percentages():
 
 
 def test_evaluation_summary_per_officer_then_the_la():
-    answers = [Answer("Zed", Ratings(5, 4, 3, 2)), Answer("Zed", Ratings(4, 4, 4, 4)), Answer("Amy", Ratings(1, 1, 1, 1))]
+    answers = [
+        Answer("Zed", Ratings(5, 4, 3, 2)),
+        Answer("Zed", Ratings(4, 4, 4, 4)),
+        Answer("Amy", Ratings(1, 1, 1, 1)),
+    ]
     amy, bob, zed, la = summarise_evaluations(answers, held_by_officer={"Zed": 3, "Bob": 2})
     assert [s.officer for s in (amy, bob, zed, la)] == ["Amy", "Bob", "Zed", LA_TOTAL]
     assert (zed.answers, zed.meetings_held, zed.means["usefulness"], zed.means["overall"]) == (2, 3, 4.5, 3.0)
@@ -222,7 +297,12 @@ def test_the_rating_scale_and_the_limits_people_are_told():
 
     assert feedback.SCALE == {1: "1 Poor", 2: "2 Fair", 3: "3 Good", 4: "4 Very good", 5: "5 Excellent"}
     # an evaluation's comments and a record's notes: 2000 characters; an action: 500; 8 actions on a record
-    assert (feedback.MAX_COMMENT, feedback.MAX_NOTES, feedback.MAX_ACTION, feedback.MAX_ACTIONS) == (2000, 2000, 500, 8)
+    assert (feedback.MAX_COMMENT, feedback.MAX_NOTES, feedback.MAX_ACTION, feedback.MAX_ACTIONS) == (
+        2000,
+        2000,
+        500,
+        8,
+    )
     assert clean_text_limit_ok("x" * 500)
 
 
@@ -268,6 +348,8 @@ def test_a_yearly_schools_tsm_held_earlier_this_year_covers_it_unless_this_term_
     earlier = meeting("held", 2)
     assert coverage_of([], offered=False, held_this_year=earlier) == (Coverage.HELD_THIS_YEAR, earlier)
     assert coverage_of([meeting("cancelled", 5)], offered=True, held_this_year=earlier) == (
-        Coverage.HELD_THIS_YEAR, earlier)
+        Coverage.HELD_THIS_YEAR,
+        earlier,
+    )
     booked = meeting("booked", 20)
     assert coverage_of([booked], offered=False, held_this_year=earlier) == (Coverage.BOOKED, booked)

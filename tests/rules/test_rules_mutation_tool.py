@@ -46,7 +46,9 @@ def test_the_operators_and_the_equivalence_mark(tmp_path):
     assert ("delete", "delete `total += i`") in got
     assert not any("docstring" in m.description or "..." in m.description for m in ms)
     marked = [m for m in ms if m.equivalent]
-    assert [(m.op, m.replacement) for m in marked] == [("constant", "1")]  # only the one named, not `0` -> `-1`
+    assert [(m.op, m.replacement) for m in marked] == [
+        ("constant", "1")
+    ]  # only the one named, not `0` -> `-1`
     for m in ms:
         compile(m.source, "sample.py", "exec")  # every mutant is valid Python
         assert m.source != SOURCE

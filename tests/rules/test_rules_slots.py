@@ -30,8 +30,10 @@ LONDON = ZoneInfo("Europe/London")
 KENT = load_policy("kent")
 NORFOLK = load_policy("norfolk")
 MONDAY = date(2027, 1, 11)  # spring term 2027; no bank holiday that week
-CALENDAR = TermCalendar([Term("2026-27", TermName.SPRING, DateRange(date(2027, 1, 4), date(2027, 3, 26)))],
-                        bank_holiday=lambda d: None)
+CALENDAR = TermCalendar(
+    [Term("2026-27", TermName.SPRING, DateRange(date(2027, 1, 4), date(2027, 3, 26)))],
+    bank_holiday=lambda d: None,
+)
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -42,13 +44,33 @@ def starts(found) -> list[str]:
     return [f"{s.start.astimezone(LONDON):%a %H:%M}" for s in found]
 
 
-def find(policy, *, day: date = MONDAY, days: int = 1, mode: Mode = Mode.TEAMS, minutes: int = 60, now=None,
-         meetings=(), busy=(), hours=None, rules=None, **kw):
+def find(
+    policy,
+    *,
+    day: date = MONDAY,
+    days: int = 1,
+    mode: Mode = Mode.TEAMS,
+    minutes: int = 60,
+    now=None,
+    meetings=(),
+    busy=(),
+    hours=None,
+    rules=None,
+    **kw,
+):
     return find_slots(
-        window=Interval(at(day, 0), at(day + timedelta(days=days), 0)), duration=timedelta(minutes=minutes),
-        mode=mode, tz=LONDON, working_hours=hours or policy.working_hours, calendar=CALENDAR,
-        rules=rules or SlotRules.from_policy(policy), busy=list(busy), meetings=list(meetings),
-        now=now or at(day - timedelta(days=7), 9), **kw)
+        window=Interval(at(day, 0), at(day + timedelta(days=days), 0)),
+        duration=timedelta(minutes=minutes),
+        mode=mode,
+        tz=LONDON,
+        working_hours=hours or policy.working_hours,
+        calendar=CALENDAR,
+        rules=rules or SlotRules.from_policy(policy),
+        busy=list(busy),
+        meetings=list(meetings),
+        now=now or at(day - timedelta(days=7), 9),
+        **kw,
+    )
 
 
 # ------------------------------------------------------------------------------------------ values from the file
@@ -57,10 +79,17 @@ def find(policy, *, day: date = MONDAY, days: int = 1, mode: Mode = Mode.TEAMS, 
 def test_kent_slot_rules_are_read_from_kent_toml_not_the_parser_defaults():
     rules = SlotRules.from_policy(KENT)
     assert (rules.granularity, rules.minimum_notice, rules.travel_buffer, rules.max_per_day) == (
-        timedelta(minutes=30), timedelta(hours=72), timedelta(minutes=45), 2)
+        timedelta(minutes=30),
+        timedelta(hours=72),
+        timedelta(minutes=45),
+        2,
+    )
     norfolk = SlotRules.from_policy(NORFOLK)
     assert (norfolk.minimum_notice, norfolk.travel_buffer, norfolk.max_per_day) == (
-        timedelta(hours=48), timedelta(minutes=30), 3)
+        timedelta(hours=48),
+        timedelta(minutes=30),
+        3,
+    )
 
 
 def test_an_officers_own_daily_cap_overrides_the_las_and_none_keeps_the_las():
@@ -73,8 +102,12 @@ def test_travel_buffer_applies_on_site_only():
     rules = SlotRules.from_policy(KENT)
     assert rules.buffer_for(Mode.ON_SITE) == timedelta(minutes=45)
     assert rules.buffer_for(Mode.TEAMS) == timedelta(0)
-    assert footprint(at(MONDAY, 10), at(MONDAY, 11), Mode.ON_SITE, rules) == Interval(at(MONDAY, 9, 15), at(MONDAY, 11, 45))
-    assert footprint(at(MONDAY, 10), at(MONDAY, 11), Mode.TEAMS, rules) == Interval(at(MONDAY, 10), at(MONDAY, 11))
+    assert footprint(at(MONDAY, 10), at(MONDAY, 11), Mode.ON_SITE, rules) == Interval(
+        at(MONDAY, 9, 15), at(MONDAY, 11, 45)
+    )
+    assert footprint(at(MONDAY, 10), at(MONDAY, 11), Mode.TEAMS, rules) == Interval(
+        at(MONDAY, 10), at(MONDAY, 11)
+    )
 
 
 # ------------------------------------------------------------------------------------------ notice
@@ -89,12 +122,26 @@ def test_minimum_notice_kent_72_hours_norfolk_48(policy, first):
 def test_a_slot_exactly_at_the_notice_is_offered():
     # now 09:00 Monday + 72 h = Thursday 09:00: offered, not the next grid point.
     thursday = MONDAY + timedelta(days=3)
-    assert is_slot_free(at(thursday, 9), duration=timedelta(minutes=60), mode=Mode.TEAMS, tz=LONDON,
-                        working_hours=KENT.working_hours, calendar=CALENDAR, rules=SlotRules.from_policy(KENT),
-                        now=at(MONDAY, 9))
-    assert not is_slot_free(at(thursday, 8, 30), duration=timedelta(minutes=60), mode=Mode.TEAMS, tz=LONDON,
-                            working_hours=KENT.working_hours, calendar=CALENDAR, rules=SlotRules.from_policy(KENT),
-                            now=at(MONDAY, 9))
+    assert is_slot_free(
+        at(thursday, 9),
+        duration=timedelta(minutes=60),
+        mode=Mode.TEAMS,
+        tz=LONDON,
+        working_hours=KENT.working_hours,
+        calendar=CALENDAR,
+        rules=SlotRules.from_policy(KENT),
+        now=at(MONDAY, 9),
+    )
+    assert not is_slot_free(
+        at(thursday, 8, 30),
+        duration=timedelta(minutes=60),
+        mode=Mode.TEAMS,
+        tz=LONDON,
+        working_hours=KENT.working_hours,
+        calendar=CALENDAR,
+        rules=SlotRules.from_policy(KENT),
+        now=at(MONDAY, 9),
+    )
 
 
 # ------------------------------------------------------------------------------------------ travel buffer
@@ -107,8 +154,15 @@ def test_kent_45_minute_travel_buffer_between_visits():
     on_site = find(KENT, mode=Mode.ON_SITE, meetings=[visit])
     assert starts(on_site) == ["Mon 13:00", "Mon 13:30", "Mon 14:00", "Mon 14:30", "Mon 15:00", "Mon 15:30"]
     teams = find(KENT, mode=Mode.TEAMS, meetings=[visit])
-    assert [s for s in starts(teams) if s >= "Mon 11"] == ["Mon 12:30", "Mon 13:00", "Mon 13:30", "Mon 14:00",
-                                                           "Mon 14:30", "Mon 15:00", "Mon 15:30"]
+    assert [s for s in starts(teams) if s >= "Mon 11"] == [
+        "Mon 12:30",
+        "Mon 13:00",
+        "Mon 13:30",
+        "Mon 14:00",
+        "Mon 14:30",
+        "Mon 15:00",
+        "Mon 15:30",
+    ]
     # before the visit: 08:30-09:30 on Teams runs into the officer's travel from 09:15 (with 30 minutes it would not)
     assert [s for s in starts(teams) if s < "Mon 10"] == []
 
@@ -129,8 +183,10 @@ def test_busy_time_touching_a_slot_does_not_block_it():
 
 
 def test_kent_two_meetings_a_day_cap():
-    two = [ExistingMeeting(at(MONDAY, 9), at(MONDAY, 10), Mode.TEAMS),
-           ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.TEAMS)]
+    two = [
+        ExistingMeeting(at(MONDAY, 9), at(MONDAY, 10), Mode.TEAMS),
+        ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.TEAMS),
+    ]
     assert find(KENT, meetings=two) == []
     assert find(KENT, meetings=two[:1]) != []
     # Norfolk's cap is 3: two meetings leave the day open
@@ -140,14 +196,27 @@ def test_kent_two_meetings_a_day_cap():
 def test_the_cap_counts_meetings_by_their_local_day():
     # 23:30 UTC on Sunday 13 June is 00:30 Monday in London (BST): it counts against Monday
     summer_monday = date(2027, 6, 14)
-    cal = TermCalendar([Term("2026-27", TermName.SUMMER, DateRange(date(2027, 4, 12), date(2027, 7, 21)))],
-                       bank_holiday=lambda d: None)
-    late = ExistingMeeting(datetime(2027, 6, 13, 23, 30, tzinfo=ZoneInfo("UTC")),
-                           datetime(2027, 6, 14, 0, 0, tzinfo=ZoneInfo("UTC")), Mode.TEAMS)
+    cal = TermCalendar(
+        [Term("2026-27", TermName.SUMMER, DateRange(date(2027, 4, 12), date(2027, 7, 21)))],
+        bank_holiday=lambda d: None,
+    )
+    late = ExistingMeeting(
+        datetime(2027, 6, 13, 23, 30, tzinfo=ZoneInfo("UTC")),
+        datetime(2027, 6, 14, 0, 0, tzinfo=ZoneInfo("UTC")),
+        Mode.TEAMS,
+    )
     other = ExistingMeeting(at(summer_monday, 14), at(summer_monday, 15), Mode.TEAMS)
-    found = find_slots(window=Interval(at(summer_monday, 0), at(summer_monday, 23)), duration=timedelta(hours=1),
-                       mode=Mode.TEAMS, tz=LONDON, working_hours=KENT.working_hours, calendar=cal,
-                       rules=SlotRules.from_policy(KENT), meetings=[late, other], now=at(summer_monday, 0) - timedelta(days=9))
+    found = find_slots(
+        window=Interval(at(summer_monday, 0), at(summer_monday, 23)),
+        duration=timedelta(hours=1),
+        mode=Mode.TEAMS,
+        tz=LONDON,
+        working_hours=KENT.working_hours,
+        calendar=cal,
+        rules=SlotRules.from_policy(KENT),
+        meetings=[late, other],
+        now=at(summer_monday, 0) - timedelta(days=9),
+    )
     assert found == []
 
 
@@ -166,9 +235,16 @@ def test_slots_never_run_past_the_window_or_the_working_day():
     found = find(KENT, day=friday, minutes=90)
     assert starts(found)[-1] == "Fri 14:30"
     # a window closing at 11:00 offers nothing ending after it
-    window_end = find_slots(window=Interval(at(friday, 8), at(friday, 11)), duration=timedelta(minutes=90),
-                            mode=Mode.TEAMS, tz=LONDON, working_hours=KENT.working_hours, calendar=CALENDAR,
-                            rules=SlotRules.from_policy(KENT), now=at(MONDAY, 0) - timedelta(days=7))
+    window_end = find_slots(
+        window=Interval(at(friday, 8), at(friday, 11)),
+        duration=timedelta(minutes=90),
+        mode=Mode.TEAMS,
+        tz=LONDON,
+        working_hours=KENT.working_hours,
+        calendar=CALENDAR,
+        rules=SlotRules.from_policy(KENT),
+        now=at(MONDAY, 0) - timedelta(days=7),
+    )
     assert starts(window_end) == ["Fri 08:30", "Fri 09:00", "Fri 09:30"]
 
 
@@ -180,7 +256,11 @@ def test_the_limit_stops_the_search_and_zero_means_none():
 
 def test_slots_carry_the_mode_and_officer():
     found = find(KENT, mode=Mode.ON_SITE, officer_id=42, limit=1)
-    assert (found[0].mode, found[0].officer_id, found[0].end - found[0].start) == (Mode.ON_SITE, 42, timedelta(hours=1))
+    assert (found[0].mode, found[0].officer_id, found[0].end - found[0].start) == (
+        Mode.ON_SITE,
+        42,
+        timedelta(hours=1),
+    )
     assert found[0].interval == Interval(found[0].start, found[0].end)
 
 
@@ -190,7 +270,13 @@ def test_overlapping_working_hour_spans_are_joined_and_a_slot_may_cross_the_seam
     touching = WorkingHours.parse({"mon": ["09:00-10:00", "10:00-11:00"]})
     assert starts(find(NORFOLK, hours=touching)) == ["Mon 09:00", "Mon 09:30", "Mon 10:00"]
     inside = WorkingHours.parse({"mon": ["09:00-12:00", "10:00-11:00"]})
-    assert starts(find(NORFOLK, hours=inside)) == ["Mon 09:00", "Mon 09:30", "Mon 10:00", "Mon 10:30", "Mon 11:00"]
+    assert starts(find(NORFOLK, hours=inside)) == [
+        "Mon 09:00",
+        "Mon 09:30",
+        "Mon 10:00",
+        "Mon 10:30",
+        "Mon 11:00",
+    ]
 
 
 def test_touching_or_overlapping_busy_times_merge_into_one_block():
@@ -199,7 +285,10 @@ def test_touching_or_overlapping_busy_times_merge_into_one_block():
 
     assert merge([iv(10, 0, 11, 0), iv(9, 0, 10, 0)]) == [iv(9, 0, 11, 0)]
     assert merge([iv(9, 0, 12, 0), iv(10, 0, 11, 0)]) == [iv(9, 0, 12, 0)]
-    assert merge([iv(9, 0, 10, 0), iv(10, 30, 11, 0), iv(10, 45, 12, 0)]) == [iv(9, 0, 10, 0), iv(10, 30, 12, 0)]
+    assert merge([iv(9, 0, 10, 0), iv(10, 30, 11, 0), iv(10, 45, 12, 0)]) == [
+        iv(9, 0, 10, 0),
+        iv(10, 30, 12, 0),
+    ]
     assert merge([iv(9, 0, 10, 0), iv(10, 30, 11, 0)]) == [iv(9, 0, 10, 0), iv(10, 30, 11, 0)]
     assert merge([]) == []
 
@@ -226,10 +315,18 @@ def test_a_busy_block_is_skipped_in_one_jump_not_grid_point_by_grid_point(monkey
 
 
 def why(start, *, mode=Mode.TEAMS, meetings=(), busy=(), hours=None, now=None, minutes=60, cap=None):
-    return why_not_free(start, duration=timedelta(minutes=minutes), mode=mode, tz=LONDON,
-                        working_hours=hours or KENT.working_hours, calendar=CALENDAR,
-                        rules=SlotRules.from_policy(KENT, max_per_day=cap),
-                        busy=list(busy), meetings=list(meetings), now=now or at(MONDAY - timedelta(days=7), 9))
+    return why_not_free(
+        start,
+        duration=timedelta(minutes=minutes),
+        mode=mode,
+        tz=LONDON,
+        working_hours=hours or KENT.working_hours,
+        calendar=CALENDAR,
+        rules=SlotRules.from_policy(KENT, max_per_day=cap),
+        busy=list(busy),
+        meetings=list(meetings),
+        now=now or at(MONDAY - timedelta(days=7), 9),
+    )
 
 
 def test_why_a_time_is_not_free_names_the_most_fundamental_reason_kent():
@@ -242,8 +339,10 @@ def test_why_a_time_is_not_free_names_the_most_fundamental_reason_kent():
     assert why(at(MONDAY + timedelta(days=3), 9), now=at(MONDAY, 9)) is None
     assert why(at(MONDAY, 9, 10)) == NotFree("not_offered")  # off the 30-minute grid
     assert why(at(MONDAY, 16)) == NotFree("not_offered")  # would end after 16:30
-    two = [ExistingMeeting(at(MONDAY, 9), at(MONDAY, 10), Mode.TEAMS),
-           ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.TEAMS)]
+    two = [
+        ExistingMeeting(at(MONDAY, 9), at(MONDAY, 10), Mode.TEAMS),
+        ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.TEAMS),
+    ]
     assert why(at(MONDAY, 11), meetings=two) == NotFree("day_full")
     assert why(at(MONDAY, 11), meetings=two[:1]) is None
 
@@ -257,7 +356,9 @@ def test_why_a_time_is_not_free_clashes():
     assert why(at(MONDAY, 11, 30), meetings=[visit]) == NotFree("travel_time", visit)
     assert why(at(MONDAY, 14), busy=[busy], mode=Mode.ON_SITE) == NotFree("travel_time", busy)
     assert why(at(MONDAY, 14), busy=[busy], mode=Mode.TEAMS) is None  # no travel on Teams
-    assert why(at(MONDAY, 12), meetings=[visit]) is None  # 11:00 + 45 minutes = 11:45: a Teams call at 12:00 fits
+    assert (
+        why(at(MONDAY, 12), meetings=[visit]) is None
+    )  # 11:00 + 45 minutes = 11:45: a Teams call at 12:00 fits
 
 
 def test_a_meeting_or_busy_time_touching_the_time_is_no_clash():
@@ -275,11 +376,18 @@ def test_travel_time_names_the_visit_or_busy_time_whose_travel_meets_not_a_neigh
     touching_after = ExistingMeeting(at(MONDAY, 13, 45), at(MONDAY, 14, 45), Mode.TEAMS)
     close = ExistingMeeting(at(MONDAY, 14), at(MONDAY, 15), Mode.ON_SITE)  # its own travel from 13:15
     for first in (far, touching_before, touching_after):
-        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, meetings=[first, close], cap=5) == NotFree("travel_time", close)
+        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, meetings=[first, close], cap=5) == NotFree(
+            "travel_time", close
+        )
     b_close = Interval(at(MONDAY, 13, 30), at(MONDAY, 14))
-    for b_first in (Interval(at(MONDAY, 8, 30), at(MONDAY, 9)), Interval(at(MONDAY, 10, 15), at(MONDAY, 11, 15)),
-                    Interval(at(MONDAY, 13, 45), at(MONDAY, 14, 15))):
-        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, busy=[b_first, b_close]) == NotFree("travel_time", b_close)
+    for b_first in (
+        Interval(at(MONDAY, 8, 30), at(MONDAY, 9)),
+        Interval(at(MONDAY, 10, 15), at(MONDAY, 11, 15)),
+        Interval(at(MONDAY, 13, 45), at(MONDAY, 14, 15)),
+    ):
+        assert why(at(MONDAY, 12), mode=Mode.ON_SITE, busy=[b_first, b_close]) == NotFree(
+            "travel_time", b_close
+        )
 
 
 def test_working_hour_spans_join_whatever_comes_before_them():

@@ -18,10 +18,15 @@ def term(year: str, name: TermName, first: date, last: date, *breaks: Break) -> 
     return Term(year, name, DateRange(first, last), tuple(breaks))
 
 
-AUTUMN = term("2026-27", TermName.AUTUMN, date(2026, 9, 2), date(2026, 12, 18),
-              Break(DateRange(date(2026, 10, 26), date(2026, 10, 30)), "half_term"),
-              Break(DateRange(date(2026, 11, 20), date(2026, 11, 20)), "closure", "INSET day"),
-              Break(DateRange(date(2026, 12, 1), date(2026, 12, 1)), "closure"))
+AUTUMN = term(
+    "2026-27",
+    TermName.AUTUMN,
+    date(2026, 9, 2),
+    date(2026, 12, 18),
+    Break(DateRange(date(2026, 10, 26), date(2026, 10, 30)), "half_term"),
+    Break(DateRange(date(2026, 11, 20), date(2026, 11, 20)), "closure", "INSET day"),
+    Break(DateRange(date(2026, 12, 1), date(2026, 12, 1)), "closure"),
+)
 SPRING = term("2026-27", TermName.SPRING, date(2027, 1, 5), date(2027, 3, 26))
 SUMMER = term("2026-27", TermName.SUMMER, date(2027, 4, 12), date(2027, 7, 21))
 NEXT_AUTUMN = term("2027-28", TermName.AUTUMN, date(2027, 9, 2), date(2027, 12, 17))
@@ -36,8 +41,12 @@ def calendar(*terms: Term) -> TermCalendar:
 
 def test_terms_are_kept_in_date_order_whatever_order_they_are_loaded_in():
     cal = calendar(SUMMER, NEXT_AUTUMN, AUTUMN, SPRING)
-    assert [t.label for t in cal.terms] == ["autumn term 2026-27", "spring term 2026-27", "summer term 2026-27",
-                                            "autumn term 2027-28"]
+    assert [t.label for t in cal.terms] == [
+        "autumn term 2026-27",
+        "spring term 2026-27",
+        "summer term 2026-27",
+        "autumn term 2027-28",
+    ]
     assert cal.term_for(date(2027, 2, 1)) is SPRING
     assert cal.next_after(AUTUMN) is SPRING and cal.next_after(SPRING) is SUMMER
     assert cal.current_or_next(date(2027, 8, 1)) is NEXT_AUTUMN
@@ -52,8 +61,12 @@ def test_overlapping_terms_are_refused_even_by_one_day():
 
 
 def test_term_sort_key_orders_by_year_then_autumn_spring_summer():
-    assert sorted([SUMMER, NEXT_AUTUMN, SPRING, AUTUMN], key=lambda t: t.sort_key) == [AUTUMN, SPRING, SUMMER,
-                                                                                          NEXT_AUTUMN]
+    assert sorted([SUMMER, NEXT_AUTUMN, SPRING, AUTUMN], key=lambda t: t.sort_key) == [
+        AUTUMN,
+        SPRING,
+        SUMMER,
+        NEXT_AUTUMN,
+    ]
     assert AUTUMN.sort_key == ("2026-27", 0) and SUMMER.sort_key == ("2026-27", 2)
 
 
@@ -90,25 +103,29 @@ def test_the_academic_year_turns_on_1_september():
 # ------------------------------------------------------------------------------------------ bookable days
 
 
-@pytest.mark.parametrize(("day", "why"), [
-    (date(2026, 11, 7), "Saturday 7 November 2026 is a weekend"),
-    (date(2026, 11, 8), "Sunday 8 November 2026 is a weekend"),
-    (date(2026, 12, 25), "Friday 25 December 2026 is a bank holiday (Christmas Day)"),
-    (date(2027, 5, 3), "Monday 3 May 2027 is a bank holiday (May Day)"),
-    (date(2026, 9, 1), "Tuesday 1 September 2026 is outside term time"),
-    (date(2026, 10, 26), "Monday 26 October 2026 is in half term"),
-    (date(2026, 10, 30), "Friday 30 October 2026 is in half term"),
-    (date(2026, 11, 20), "Friday 20 November 2026 is a school closure (INSET day)"),
-    (date(2026, 12, 1), "Tuesday 1 December 2026 is a school closure"),
-])
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        (date(2026, 11, 7), "Saturday 7 November 2026 is a weekend"),
+        (date(2026, 11, 8), "Sunday 8 November 2026 is a weekend"),
+        (date(2026, 12, 25), "Friday 25 December 2026 is a bank holiday (Christmas Day)"),
+        (date(2027, 5, 3), "Monday 3 May 2027 is a bank holiday (May Day)"),
+        (date(2026, 9, 1), "Tuesday 1 September 2026 is outside term time"),
+        (date(2026, 10, 26), "Monday 26 October 2026 is in half term"),
+        (date(2026, 10, 30), "Friday 30 October 2026 is in half term"),
+        (date(2026, 11, 20), "Friday 20 November 2026 is a school closure (INSET day)"),
+        (date(2026, 12, 1), "Tuesday 1 December 2026 is a school closure"),
+    ],
+)
 def test_why_a_day_is_not_bookable(day, why):
     cal = calendar(AUTUMN, SPRING, SUMMER)
     assert cal.why_not_bookable(day) == why
     assert not cal.is_bookable_day(day)
 
 
-@pytest.mark.parametrize("day", [date(2026, 9, 2), date(2026, 10, 23), date(2026, 11, 6), date(2026, 12, 18),
-                                 date(2026, 11, 2)])
+@pytest.mark.parametrize(
+    "day", [date(2026, 9, 2), date(2026, 10, 23), date(2026, 11, 6), date(2026, 12, 18), date(2026, 11, 2)]
+)
 def test_a_school_weekday_in_term_is_bookable(day):
     cal = calendar(AUTUMN)
     assert cal.why_not_bookable(day) is None and cal.is_bookable_day(day)
@@ -116,7 +133,9 @@ def test_a_school_weekday_in_term_is_bookable(day):
 
 def test_an_extra_bank_holiday_counts():
     cal = TermCalendar([AUTUMN], bank_holiday=BankHolidays(extra=[date(2026, 11, 3)]).name)
-    assert cal.why_not_bookable(date(2026, 11, 3)) == "Tuesday 3 November 2026 is a bank holiday (bank holiday)"
+    assert (
+        cal.why_not_bookable(date(2026, 11, 3)) == "Tuesday 3 November 2026 is a bank holiday (bank holiday)"
+    )
     assert cal.is_bookable_day(date(2026, 11, 4))
 
 
@@ -157,11 +176,15 @@ def test_an_interval_is_half_open_and_aware():
     a = Interval(datetime(2027, 1, 11, 9, tzinfo=UTC), datetime(2027, 1, 11, 10, tzinfo=UTC))
     b = Interval(datetime(2027, 1, 11, 10, tzinfo=UTC), datetime(2027, 1, 11, 11, tzinfo=UTC))
     assert not a.overlaps(b) and not b.overlaps(a)
-    assert a.overlaps(a.widen(timedelta(0), timedelta(minutes=1)).__class__(a.start, b.start + timedelta(minutes=1)))
+    assert a.overlaps(
+        a.widen(timedelta(0), timedelta(minutes=1)).__class__(a.start, b.start + timedelta(minutes=1))
+    )
     assert a.overlaps(Interval(a.start - timedelta(hours=1), a.start + timedelta(minutes=1)))
     assert a.duration == timedelta(hours=1)
     assert Interval(a.start, a.start).duration == timedelta(0)
-    assert a.widen(timedelta(minutes=30)) == Interval(a.start - timedelta(minutes=30), a.end + timedelta(minutes=30))
+    assert a.widen(timedelta(minutes=30)) == Interval(
+        a.start - timedelta(minutes=30), a.end + timedelta(minutes=30)
+    )
     assert a.widen(timedelta(minutes=30), timedelta(0)) == Interval(a.start - timedelta(minutes=30), a.end)
     with pytest.raises(ValueError, match="timezone-aware"):
         Interval(datetime(2027, 1, 11, 9), a.end)
@@ -172,14 +195,23 @@ def test_an_interval_is_half_open_and_aware():
 
 
 def test_which_statuses_hold_a_place_and_mode_labels():
-    assert {s for s in MeetingStatus if s.is_active} == {MeetingStatus.BOOKED, MeetingStatus.MOVED, MeetingStatus.HELD}
+    assert {s for s in MeetingStatus if s.is_active} == {
+        MeetingStatus.BOOKED,
+        MeetingStatus.MOVED,
+        MeetingStatus.HELD,
+    }
     assert Mode.ON_SITE.label == "in person at school" and Mode.TEAMS.label == "on Teams"
 
 
 def test_each_phase_in_words():
     assert [p.label for p in Phase] == [
-        "primary schools", "secondary schools", "special schools", "nursery schools",
-        "pupil referral units and alternative provision", "schools of this type"]
+        "primary schools",
+        "secondary schools",
+        "special schools",
+        "nursery schools",
+        "pupil referral units and alternative provision",
+        "schools of this type",
+    ]
 
 
 def test_a_calendar_with_no_terms_has_no_term_and_nothing_bookable():

@@ -9,8 +9,16 @@ from tsm.domain.errors import InvalidInput
 from tsm.domain.text import clean_text, hold_escapes, plain, release_escapes, unescape
 
 TYPED = [
-    "[link](https://evil.example)", "**bold** _it_ `code`", "<b>x</b> &lt;", "# heading", "- item\n+ other",
-    "1. first\n  2. second", "=== underline", "a|b~c!d{e}f", "back\\slash", "plain words",
+    "[link](https://evil.example)",
+    "**bold** _it_ `code`",
+    "<b>x</b> &lt;",
+    "# heading",
+    "- item\n+ other",
+    "1. first\n  2. second",
+    "=== underline",
+    "a|b~c!d{e}f",
+    "back\\slash",
+    "plain words",
 ]
 
 
@@ -29,19 +37,22 @@ def test_a_field_exactly_at_its_limit_is_kept():
     assert clean_text("x" * 8, label="the note", max_len=8) == "x" * 8
 
 
-@pytest.mark.parametrize(("typed", "shown"), [
-    ("[link](https://e.example)", "\\[link\\]\\(https://e.example\\)"),
-    ("**b** _i_ `c`", "\\*\\*b\\*\\* \\_i\\_ \\`c\\`"),
-    ("<b>&lt;</b>", "\\<b\\>\\&lt;\\</b\\>"),
-    ("# h", "\\# h"),
-    ("- item\n  - sub", "\\- item\n  \\- sub"),
-    ("=== x", "\\=== x"),
-    ("12. item", "12\\. item"),
-    ("a - b 3. c", "a - b 3. c"),  # only at a line's start
-    ("line\r\nnext", "line\nnext"),
-    ("back\\slash", "back\\\\slash"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("[link](https://e.example)", "\\[link\\]\\(https://e.example\\)"),
+        ("**b** _i_ `c`", "\\*\\*b\\*\\* \\_i\\_ \\`c\\`"),
+        ("<b>&lt;</b>", "\\<b\\>\\&lt;\\</b\\>"),
+        ("# h", "\\# h"),
+        ("- item\n  - sub", "\\- item\n  \\- sub"),
+        ("=== x", "\\=== x"),
+        ("12. item", "12\\. item"),
+        ("a - b 3. c", "a - b 3. c"),  # only at a line's start
+        ("line\r\nnext", "line\nnext"),
+        ("back\\slash", "back\\\\slash"),
+        ("", ""),
+    ],
+)
 def test_typed_text_is_shown_as_typed_never_as_markup(typed, shown):
     assert plain(typed) == shown
 
@@ -66,7 +77,9 @@ def test_a_refusal_reads_as_its_message_and_starts_with_no_alternatives():
     from tsm.domain.errors import BookingRefused, TsmError
 
     r = BookingRefused("slot_taken", "Sorry, that time has just been taken.")
-    assert str(r) == "Sorry, that time has just been taken." and r.args == ("Sorry, that time has just been taken.",)
+    assert str(r) == "Sorry, that time has just been taken." and r.args == (
+        "Sorry, that time has just been taken.",
+    )
     assert isinstance(r, TsmError) and r.alternatives == [] and r.context == {}
     assert BookingRefused("x", "y").alternatives is not BookingRefused("x", "y").alternatives
 
@@ -75,7 +88,9 @@ def test_service_busy_says_nothing_changed_and_when_to_retry():
     from tsm.domain.errors import ServiceBusy, TsmError
 
     busy = ServiceBusy()
-    assert str(busy) == "The service is busy just now: nothing was changed. Please try again in a few seconds."
+    assert (
+        str(busy) == "The service is busy just now: nothing was changed. Please try again in a few seconds."
+    )
     assert busy.retry_after == 5 and not isinstance(busy, TsmError)
     assert ServiceBusy("locked", retry_after=9).retry_after == 9
 

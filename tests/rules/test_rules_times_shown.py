@@ -42,9 +42,18 @@ def test_the_day_shown_is_the_london_day():
 
 @pytest.mark.parametrize("kind", ["confirm", "remind_7d", "remind_1d"])
 def test_reminder_cards_show_london_time_in_summer(kind):
-    view = ReminderView(kind=kind, school="Ashcombe Primary", officer="Alex Carter", start=SUMMER_START,
-                        end=SUMMER_END, timezone="Europe/London", mode="teams", location="", join_url=None,
-                        sent_at=SUMMER_START - timedelta(days=7 if kind == "remind_7d" else 1))
+    view = ReminderView(
+        kind=kind,
+        school="Ashcombe Primary",
+        officer="Alex Carter",
+        start=SUMMER_START,
+        end=SUMMER_END,
+        timezone="Europe/London",
+        mode="teams",
+        location="",
+        join_url=None,
+        sent_at=SUMMER_START - timedelta(days=7 if kind == "remind_7d" else 1),
+    )
     card = reminder(view)
     facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
     assert facts["When"] == "Monday 14 June 10:00–11:30"
@@ -54,17 +63,32 @@ def test_reminder_cards_show_london_time_in_summer(kind):
 
 def _details(start: datetime, end: datetime) -> EventDetails:
     return EventDetails(
-        meeting_id=12, ical_uid="tsm-12@example", sequence=2, organizer=CalendarRef(3, "alex@la.example"),
-        organizer_name="Alex Carter", organizer_email="alex@la.example", subject="TSM: Ashcombe Primary",
-        body_text="Targeting Support Meeting", start=start, end=end, location="Ashcombe Primary, Main St",
-        online=False, attendees=(Attendee("Mo Iqbal", "mo@school.example"),
-                                 Attendee("Sam Reed", "sam@school.example", required=False)))
+        meeting_id=12,
+        ical_uid="tsm-12@example",
+        sequence=2,
+        organizer=CalendarRef(3, "alex@la.example"),
+        organizer_name="Alex Carter",
+        organizer_email="alex@la.example",
+        subject="TSM: Ashcombe Primary",
+        body_text="Targeting Support Meeting",
+        start=start,
+        end=end,
+        location="Ashcombe Primary, Main St",
+        online=False,
+        attendees=(
+            Attendee("Mo Iqbal", "mo@school.example"),
+            Attendee("Sam Reed", "sam@school.example", required=False),
+        ),
+    )
 
 
-@pytest.mark.parametrize(("start", "end"), [
-    (datetime(2027, 6, 14, 10, 0, tzinfo=LONDON), datetime(2027, 6, 14, 11, 30, tzinfo=LONDON)),  # BST
-    (datetime(2027, 1, 11, 10, 0, tzinfo=LONDON), datetime(2027, 1, 11, 11, 0, tzinfo=LONDON)),  # GMT
-])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2027, 6, 14, 10, 0, tzinfo=LONDON), datetime(2027, 6, 14, 11, 30, tzinfo=LONDON)),  # BST
+        (datetime(2027, 1, 11, 10, 0, tzinfo=LONDON), datetime(2027, 1, 11, 11, 0, tzinfo=LONDON)),  # GMT
+    ],
+)
 def test_the_ics_start_and_end_are_the_meetings_instants(start, end):
     ics = build_ics(_details(start, end), "REQUEST", now=datetime(2027, 1, 1, tzinfo=UTC))
     event = next(c for c in Calendar.from_ical(ics).walk("VEVENT"))
@@ -82,8 +106,13 @@ def test_the_ics_request_and_cancel():
     assert str(ev["uid"]) == "tsm-12@example" and int(ev["sequence"]) == 2
     assert str(ev["location"]) == "Ashcombe Primary, Main St"
     roles = {str(a): a.params["role"] for a in ev["attendee"]}
-    assert roles == {"mailto:mo@school.example": "REQ-PARTICIPANT", "mailto:sam@school.example": "OPT-PARTICIPANT"}
-    cancel = Calendar.from_ical(build_ics(d, "CANCEL", comment="Ofsted visit", now=datetime(2027, 1, 1, tzinfo=UTC)))
+    assert roles == {
+        "mailto:mo@school.example": "REQ-PARTICIPANT",
+        "mailto:sam@school.example": "OPT-PARTICIPANT",
+    }
+    cancel = Calendar.from_ical(
+        build_ics(d, "CANCEL", comment="Ofsted visit", now=datetime(2027, 1, 1, tzinfo=UTC))
+    )
     ev = next(iter(cancel.walk("VEVENT")))
     assert str(cancel["method"]) == "CANCEL" and str(ev["status"]) == "CANCELLED"
     assert str(ev["description"]).endswith("\n\nOfsted visit")

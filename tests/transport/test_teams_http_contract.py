@@ -42,8 +42,9 @@ class Bot:
         return await self.client.post("/api/messages", json=activity, **kw)
 
 
-async def _start(url: str, connector, *, tenants: tuple[tuple[str, str, str], ...] = (),
-                 **settings_kw) -> tuple[Bot, TestClient]:
+async def _start(
+    url: str, connector, *, tenants: tuple[tuple[str, str, str], ...] = (), **settings_kw
+) -> tuple[Bot, TestClient]:
     """``tenants``: (tenant id, kind, ref) registered first, as ``tsm tenants add`` does (the directory's data)."""
     settings = Settings(database_url=url, _env_file=None, run_scheduler=False, **settings_kw)
     app = build_app(settings)
@@ -81,11 +82,15 @@ async def test_a_message_is_answered_in_its_conversation_as_a_reply(bot):
     assert sent.activity["recipient"]["id"] == "29:user-1"  # back to the person who wrote
     cards = [a for a in sent.activity.get("attachments") or [] if a["contentType"] == CARD]
     assert sent.activity.get("text") or cards, "the help answer says something"
-    assert bot.connector.roster_calls == 1  # the person was identified from the roster, not from what they sent
+    assert (
+        bot.connector.roster_calls == 1
+    )  # the person was identified from the roster, not from what they sent
 
 
 async def test_someone_the_directory_does_not_know_is_told_whom_to_ask(bot):
-    bot.connector.members["29:user-1"] = member("29:user-1", "stranger@elsewhere.example", "aad-x", "Sam Stranger")
+    bot.connector.members["29:user-1"] = member(
+        "29:user-1", "stranger@elsewhere.example", "aad-x", "Sam Stranger"
+    )
     r = await bot.post(message(bot.connector, "book", aad="aad-x", name="Sam Stranger"))
     assert r.status == 200
     [text] = _sent_texts(bot.connector)
@@ -146,9 +151,14 @@ async def test_bad_input_is_4xx_and_reaches_nobody(bot):
 
 
 async def test_with_an_app_id_an_unauthenticated_activity_is_401_and_reaches_nobody(sqlite_url, connector):
-    b, client = await _start(sqlite_url, connector, tenants=((TENANT, "la", "926"),),
-                             microsoft_app_id="00000000-0000-0000-0000-0000000000aa",
-                             microsoft_app_password="not-used", public_url="https://bot.example.org")
+    b, client = await _start(
+        sqlite_url,
+        connector,
+        tenants=((TENANT, "la", "926"),),
+        microsoft_app_id="00000000-0000-0000-0000-0000000000aa",
+        microsoft_app_password="not-used",
+        public_url="https://bot.example.org",
+    )
     try:
         b.know()
         for headers in ({}, {"Authorization": "Bearer not-a-token"}):
@@ -162,7 +172,9 @@ async def test_with_an_app_id_an_unauthenticated_activity_is_401_and_reaches_nob
 
 async def test_a_tenant_not_allowed_is_403_and_reaches_nobody(sqlite_url, connector):
     """Only the tenants registered in the directory (``tsm tenants add``) are served."""
-    b, client = await _start(sqlite_url, connector, tenants=(("99999999-0000-0000-0000-000000000000", "la", "926"),))
+    b, client = await _start(
+        sqlite_url, connector, tenants=(("99999999-0000-0000-0000-000000000000", "la", "926"),)
+    )
     try:
         b.know()
         r = await b.post(message(connector, "help", tenant=TENANT))
@@ -190,4 +202,6 @@ def test_no_sdk_is_imported_here():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert not [n for n in names if n.split(".")[0] in ("botbuilder", "botframework", "microsoft_agents")], path
+        assert not [
+            n for n in names if n.split(".")[0] in ("botbuilder", "botframework", "microsoft_agents")
+        ], path

@@ -36,8 +36,13 @@ class Site:
         from tsm.services.actors import Actor
 
         async with self.app.db.reader() as s:
-            contacts = list(await s.exec(select(SchoolContact).where(SchoolContact.role == "attendance_lead")
-                                         .order_by(SchoolContact.id)))
+            contacts = list(
+                await s.exec(
+                    select(SchoolContact)
+                    .where(SchoolContact.role == "attendance_lead")
+                    .order_by(SchoolContact.id)
+                )
+            )
         from tsm.chat.app import build_router
 
         router = build_router()
@@ -49,8 +54,12 @@ class Site:
             async def ident(_w, actor=actor):
                 return actor
 
-            reply = await router.dispatch(Incoming(who=Who(channel_user_id=f"probe:{c.id}"), verb="book.start",
-                                                   data={}), identify=ident, services=self.app, clock=self.app.clock)
+            reply = await router.dispatch(
+                Incoming(who=Who(channel_user_id=f"probe:{c.id}"), verb="book.start", data={}),
+                identify=ident,
+                services=self.app,
+                clock=self.app.clock,
+            )
             if reply.card and "book.pick_mode" in str(reply.card):
                 return c
         raise AssertionError("no demo school can book by itself")
@@ -58,9 +67,16 @@ class Site:
 
 @pytest.fixture
 async def site(sqlite_url, tmp_path):
-    app = build_app(Settings(database_url=sqlite_url, _env_file=None, run_scheduler=False,
-                             invitations_dir=str(tmp_path / "inv"), mail_dir=str(tmp_path / "mail")),
-                    clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)))
+    app = build_app(
+        Settings(
+            database_url=sqlite_url,
+            _env_file=None,
+            run_scheduler=False,
+            invitations_dir=str(tmp_path / "inv"),
+            mail_dir=str(tmp_path / "mail"),
+        ),
+        clock=FixedClock(datetime(2026, 11, 10, 9, tzinfo=UTC)),
+    )
     await load_demo(app.db, today=local_today(app.clock))
     server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
     await server.start_server()

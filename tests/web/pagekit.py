@@ -95,8 +95,13 @@ class Page(HTMLParser):
             self._link["text"].append(data)
 
     def button(self, text: str | None = None, *, verb: str | None = None, where=None) -> Button:
-        found = [b for b in self.buttons if (text is None or b.text == text) and (verb is None or b.verb == verb)
-                 and (where is None or where(b.action.get("data", {})))]
+        found = [
+            b
+            for b in self.buttons
+            if (text is None or b.text == text)
+            and (verb is None or b.verb == verb)
+            and (where is None or where(b.action.get("data", {})))
+        ]
         assert found, f"no button {text or verb} among {[(b.text, b.verb) for b in self.buttons]}"
         return found[0]
 
@@ -132,8 +137,9 @@ class WebUser:
         form = page.forms[-1]
         return await self.post(form.action, {k: v[0] for k, v in form.fields.items()})
 
-    async def press(self, text: str | None = None, *, verb: str | None = None, values: dict | None = None,
-                    where=None) -> Page:
+    async def press(
+        self, text: str | None = None, *, verb: str | None = None, values: dict | None = None, where=None
+    ) -> Page:
         assert self.page is not None
         b = self.page.button(text, verb=verb, where=where)
         form = self.page.forms[b.form]

@@ -16,13 +16,19 @@ def _html(card: dict) -> str:
 
 
 def test_text_is_escaped_and_only_bold_and_lists_are_markup():
-    card = {"type": "AdaptiveCard", "body": [
-        {"type": "TextBlock", "text": "<script>alert(1)</script> **bold** & \"quoted\""},
-        {"type": "TextBlock", "text": "- one\n- <b>two</b>"},
-        {"type": "FactSet", "facts": [{"title": "<i>t</i>", "value": "v\" onmouseover=\"x"}]},
-        {"type": "Image", "url": "javascript:alert(1)", "altText": "x"},
-    ], "actions": [{"type": "Action.OpenUrl", "title": "bad", "url": "javascript:alert(1)"},
-                   {"type": "Action.OpenUrl", "title": "Join", "url": "https://teams.example/join?a=1&b=\"2\""}]}
+    card = {
+        "type": "AdaptiveCard",
+        "body": [
+            {"type": "TextBlock", "text": '<script>alert(1)</script> **bold** & "quoted"'},
+            {"type": "TextBlock", "text": "- one\n- <b>two</b>"},
+            {"type": "FactSet", "facts": [{"title": "<i>t</i>", "value": 'v" onmouseover="x'}]},
+            {"type": "Image", "url": "javascript:alert(1)", "altText": "x"},
+        ],
+        "actions": [
+            {"type": "Action.OpenUrl", "title": "bad", "url": "javascript:alert(1)"},
+            {"type": "Action.OpenUrl", "title": "Join", "url": 'https://teams.example/join?a=1&b="2"'},
+        ],
+    }
     html = _html(card)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<strong>bold</strong>" in html and "&amp; &quot;quoted&quot;" in html
@@ -30,7 +36,10 @@ def test_text_is_escaped_and_only_bold_and_lists_are_markup():
     assert 'onmouseover="x' not in html
     assert "javascript:" not in html  # neither the image nor the link
     assert 'href="https://teams.example/join?a=1&amp;b=&quot;2&quot;"' in html
-    assert render_text("a <b>\n\n- x\n- **y**") == "<p>a &lt;b&gt;</p><ul><li>x</li><li><strong>y</strong></li></ul>"
+    assert (
+        render_text("a <b>\n\n- x\n- **y**")
+        == "<p>a &lt;b&gt;</p><ul><li>x</li><li><strong>y</strong></li></ul>"
+    )
 
 
 def test_every_input_has_a_label_and_buttons_carry_their_verb_and_data():
@@ -46,8 +55,11 @@ def test_every_input_has_a_label_and_buttons_carry_their_verb_and_data():
     assert ids and all(f'<label for="{i}"' in html for i in ids)
     assert 'type="email"' in html and 'autocomplete="email"' in html
     add = page.button(verb="meeting.add_colleague")
-    assert add.action == {"verb": "meeting.add_colleague", "data": {"verb": "meeting.add_colleague", "meetingId": 7},
-                          "inputs": True}
+    assert add.action == {
+        "verb": "meeting.add_colleague",
+        "data": {"verb": "meeting.add_colleague", "meetingId": 7},
+        "inputs": True,
+    }
     back = page.button(verb="meeting.list")
     assert back.action["inputs"] is False and "formnovalidate" in html
     assert page.forms[0].fields["csrf"] == ["t" * 64]
@@ -55,10 +67,22 @@ def test_every_input_has_a_label_and_buttons_carry_their_verb_and_data():
 
 def test_inputs_come_back_as_teams_sends_them():
     action = {"verb": "eval.submit", "data": {"verb": "eval.submit", "meetingId": 4}, "inputs": True}
-    form = {"i.q1": ["4"], "i.colleagues": ["3", "5"], "t.anonymous": ["false"], "csrf": ["x"],
-            "action": [json.dumps(action)], "i.comments": ["fine"]}
-    assert form_data(action, form) == {"verb": "eval.submit", "meetingId": 4, "q1": "4", "colleagues": "3,5",
-                                       "anonymous": "false", "comments": "fine"}
+    form = {
+        "i.q1": ["4"],
+        "i.colleagues": ["3", "5"],
+        "t.anonymous": ["false"],
+        "csrf": ["x"],
+        "action": [json.dumps(action)],
+        "i.comments": ["fine"],
+    }
+    assert form_data(action, form) == {
+        "verb": "eval.submit",
+        "meetingId": 4,
+        "q1": "4",
+        "colleagues": "3,5",
+        "anonymous": "false",
+        "comments": "fine",
+    }
     form["i.anonymous"] = ["true"]
     assert form_data(action, form)["anonymous"] == "true"
     # a button without inputs sends only its data, whatever the form holds
@@ -87,4 +111,6 @@ def test_every_card_builder_renders():
         assert len(page.buttons) == len(executes), name
         assert [b.verb for b in page.buttons] == [a["verb"] for a in executes], name
         inputs = {n["id"] for n in walk(card.get("body", [])) if str(n.get("type", "")).startswith("Input.")}
-        assert inputs <= {k[2:] for k in {**page.forms[0].fields, **page.forms[0].choices} if k.startswith("i.")}, name
+        assert inputs <= {
+            k[2:] for k in {**page.forms[0].fields, **page.forms[0].choices} if k.startswith("i.")
+        }, name

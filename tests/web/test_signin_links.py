@@ -32,7 +32,9 @@ async def test_links_and_sessions(any_db_url):
         assert len(token) >= 43  # 256 bits, base64url
         async with db.reader() as s:
             [row] = list(await s.exec(select(SignInLink)))
-        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in str(row.model_dump())
+        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in str(
+            row.model_dump()
+        )
         assert (await links.peek(token)).ok and (await links.peek(token)).name
 
         # Pressed twice at once: one session.
@@ -78,11 +80,19 @@ async def test_links_and_sessions(any_db_url):
         a1 = await links.exchange((await links.issue(Recipient("officer", ann))).rsplit("/", 1)[1])
         a2 = await links.exchange((await links.issue(Recipient("officer", ann))).rsplit("/", 1)[1])
         spare = (await links.issue(Recipient("officer", ann))).rsplit("/", 1)[1]
-        bob = await links.exchange((await links.issue(Recipient("officer", w.officers["bob"]))).rsplit("/", 1)[1])
+        bob = await links.exchange(
+            (await links.issue(Recipient("officer", w.officers["bob"]))).rsplit("/", 1)[1]
+        )
         assert await links.revoke("  ANN@la.example ") == (2, 1)
         async with db.reader() as s:
-            audit = [(a.action, a.actor, a.entity, a.detail) for a in await s.exec(
-                select(AuditLog).where(col(AuditLog.action).in_(("web.signin", "web.revoke"))).order_by(AuditLog.id))]
+            audit = [
+                (a.action, a.actor, a.entity, a.detail)
+                for a in await s.exec(
+                    select(AuditLog)
+                    .where(col(AuditLog.action).in_(("web.signin", "web.revoke")))
+                    .order_by(AuditLog.id)
+                )
+            ]
         assert audit.count(("web.signin", f"officer:{ann}", "signin_link", None)) == 2
         assert audit[-1] == ("web.revoke", "admin:cli", "officer", {"sessions": 2, "links": 1})
         assert await links.session(a1.session_token) is None and await links.session(a2.session_token) is None
@@ -98,7 +108,9 @@ async def test_links_and_sessions(any_db_url):
         assert await links.purge() == 5 + 3  # five links spent or expired, three sessions revoked or expired
         async with db.reader() as s:
             assert (await s.exec(select(func.count()).select_from(WebSession))).one() == 0
-            assert [r.token_hash for r in await s.exec(select(SignInLink))] == [hashlib.sha256(fresh.encode()).hexdigest()]
+            assert [r.token_hash for r in await s.exec(select(SignInLink))] == [
+                hashlib.sha256(fresh.encode()).hexdigest()
+            ]
     finally:
         await db.dispose()
 
@@ -117,4 +129,6 @@ async def test_a_sign_in_link_asked_for_by_address_goes_by_email_even_to_someone
     await channel.send(Recipient("contact", 5), message)
     await channel.send(Recipient("contact", 5), Message("Your TSM is tomorrow"))
     assert [m.text for _, m in email.sent] == [message.text]
-    assert [m.text for _, m in teams.sent] == ["Your TSM is tomorrow"]  # everything else: Teams first, as before
+    assert [m.text for _, m in teams.sent] == [
+        "Your TSM is tomorrow"
+    ]  # everything else: Teams first, as before

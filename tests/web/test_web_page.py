@@ -22,8 +22,14 @@ from tsm.web.page import COOKIE
 
 async def _meetings(site, school_id: int) -> list[Meeting]:
     async with site.app.db.reader() as s:
-        return list(await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                 .where(MeetingSchool.school_id == school_id).order_by(Meeting.id)))
+        return list(
+            await s.exec(
+                select(Meeting)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .where(MeetingSchool.school_id == school_id)
+                .order_by(Meeting.id)
+            )
+        )
 
 
 async def _count(site, table) -> int:
@@ -80,16 +86,21 @@ async def test_book_see_move_and_add_a_colleague_through_the_page(site):
 
     await u.press(verb="meeting.list")
     await u.press("Add a colleague")
-    page = await u.press(verb="meeting.add_colleague", values={"name": "Dana Colleague",
-                                                                 "email": "dana.colleague@ashcombe.example"})
+    page = await u.press(
+        verb="meeting.add_colleague",
+        values={"name": "Dana Colleague", "email": "dana.colleague@ashcombe.example"},
+    )
     assert u.status == 200, page.text
     async with site.app.db.reader() as s:
         emails = set(await s.exec(select(MeetingAttendee.email).where(MeetingAttendee.meeting_id == m.id)))
     assert "dana.colleague@ashcombe.example" in emails
     # The changes are domain events like Teams' (the officer is told by the delivery path).
     async with site.app.db.reader() as s:
-        kinds = list(await s.exec(select(DomainEvent.kind).where(DomainEvent.meeting_id == m.id)
-                                  .order_by(DomainEvent.id)))
+        kinds = list(
+            await s.exec(
+                select(DomainEvent.kind).where(DomainEvent.meeting_id == m.id).order_by(DomainEvent.id)
+            )
+        )
     assert kinds[:2] == ["booked", "moved"] and "attendee_added" in kinds
 
 
@@ -145,7 +156,9 @@ async def test_link_rules_each_refused_with_a_clear_page_and_nothing_changed(sit
     v = await site.user()
     await v.get("/" + url.split("://", 1)[1].split("/", 1)[1])
     r = await v.client.post("/web/link/" + url.rsplit("/", 1)[1], data={})
-    assert r.status == 403 and "not signed in" in (await r.text()).replace("were not signed in", "not signed in")
+    assert r.status == 403 and "not signed in" in (await r.text()).replace(
+        "were not signed in", "not signed in"
+    )
     assert (await links.peek(url.rsplit("/", 1)[1])).ok
 
 
@@ -176,11 +189,18 @@ async def test_forms_without_csrf_or_for_another_school_or_contact_change_nothin
     # Another school's meeting: cancelling B's TSM from A's session is refused by the same rule as in Teams.
     import json
 
-    for verb, data in (("meeting.cancel", {"meetingId": mb.id, "reason": "forged"}),
-                       ("meeting.move_start", {"meetingId": mb.id}),
-                       ("meeting.add_colleague", {"meetingId": mb.id, "name": "Eve", "email": "eve@x.example"})):
-        page = await ua.post("/web/act", {"csrf": ua.csrf(), "action": json.dumps(
-            {"verb": verb, "data": {"verb": verb, **data}, "inputs": False})})
+    for verb, data in (
+        ("meeting.cancel", {"meetingId": mb.id, "reason": "forged"}),
+        ("meeting.move_start", {"meetingId": mb.id}),
+        ("meeting.add_colleague", {"meetingId": mb.id, "name": "Eve", "email": "eve@x.example"}),
+    ):
+        page = await ua.post(
+            "/web/act",
+            {
+                "csrf": ua.csrf(),
+                "action": json.dumps({"verb": verb, "data": {"verb": verb, **data}, "inputs": False}),
+            },
+        )
         assert ua.status == 200 and "another school's meeting" in page.text, (verb, page.text)
     [again] = await _meetings(site, b.school_id)
     assert (again.status, again.start) == (mb.status, mb.start)
@@ -213,7 +233,9 @@ async def test_sessions_end_by_sign_out_by_the_cli_and_when_the_person_is_made_i
 
     monkeypatch.setenv("TSM_DATABASE_URL", site.app.settings.database_url)
     monkeypatch.setenv("TSM_CLOCK_START", site.app.clock().isoformat())
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["sessions", "revoke", "--email", c.email.upper()])
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["sessions", "revoke", "--email", c.email.upper()]
+    )
     assert result.exit_code == 0, result.output
     assert "1 session" in result.output and "1 unused link" in result.output
     page = await u.get("/web/")
@@ -268,8 +290,11 @@ async def test_email_me_a_link_same_answer_rate_limited_and_the_link_sent_works(
     page = await u.post("/web/signin", {"csrf": pre, "email": c.email})
     assert u.status == 429 and "Too many" in page.text
     async with site.app.db.reader() as s:
-        assert (await s.exec(select(func.count()).select_from(DomainEvent)
-                             .where(DomainEvent.kind == "signin_requested"))).one() == 3
+        assert (
+            await s.exec(
+                select(func.count()).select_from(DomainEvent).where(DomainEvent.kind == "signin_requested")
+            )
+        ).one() == 3
     # Per client: 20 an hour whatever the addresses (4 counted so far; the refused one did not count).
     for i in range(20 - 4):
         await u.post("/web/signin", {"csrf": pre, "email": f"someone{i}@nowhere.example"})
@@ -302,8 +327,15 @@ async def test_an_emailed_card_opens_after_sign_in_and_works_the_evaluation(site
     assert v.status == 200 and "How was your TSM?" in page.text and v.page.button("Send feedback")
     choices = next(f for f in page.forms if "i.usefulness" in f.choices).choices
     assert choices["i.usefulness"] == ["1", "2", "3", "4", "5"]
-    page = await v.press("Send feedback", values={**{k: "4" for k in QUESTION_KEYS}, "overall": "5",
-                                                  "comments": "Clear actions.", "anonymous": "true"})
+    page = await v.press(
+        "Send feedback",
+        values={
+            **{k: "4" for k in QUESTION_KEYS},
+            "overall": "5",
+            "comments": "Clear actions.",
+            "anonymous": "true",
+        },
+    )
     assert "Thank you" in page.text, page.text
     async with site.app.db.reader() as s:
         [e] = list(await s.exec(select(Evaluation).where(Evaluation.meeting_id == m.id)))
@@ -316,7 +348,9 @@ async def test_an_officer_signs_in_with_their_la_address_and_gets_their_own_comm
     from tsm.adapters.db.directory import Officer
 
     async with site.app.db.reader() as s:
-        officer = (await s.exec(select(Officer).where(Officer.is_admin == False).order_by(Officer.id))).first()  # noqa: E712
+        officer = (
+            await s.exec(select(Officer).where(Officer.is_admin == False).order_by(Officer.id))  # noqa: E712
+        ).first()  # noqa: E712
     u = await site.user()
     page = await u.open_link(await site.app.signin.issue(Recipient("officer", officer.id)))
     assert u.status == 200 and {"officer.week", "officer.schools", "officer.book_start"} <= page.verbs()
@@ -326,8 +360,15 @@ async def test_an_officer_signs_in_with_their_la_address_and_gets_their_own_comm
     # A school's verb is refused for an officer by the router's role check, as in Teams.
     import json
 
-    page = await u.post("/web/act", {"csrf": u.csrf(), "action": json.dumps(
-        {"verb": "eval.submit", "data": {"verb": "eval.submit", "meetingId": 1}, "inputs": False})})
+    page = await u.post(
+        "/web/act",
+        {
+            "csrf": u.csrf(),
+            "action": json.dumps(
+                {"verb": "eval.submit", "data": {"verb": "eval.submit", "meetingId": 1}, "inputs": False}
+            ),
+        },
+    )
     assert "not open to you" in page.text
 
 
@@ -340,7 +381,9 @@ async def test_the_per_client_limit_trusts_x_forwarded_for_only_behind_our_proxy
         return page._client(make_mocked_request("POST", "/web/signin", headers={"X-Forwarded-For": xff}))
 
     direct = WebPage(router=None, services=None, signin=site.app.signin, clock=site.app.clock)
-    proxied = WebPage(router=None, services=None, signin=site.app.signin, clock=site.app.clock, forwarded_for=True)
+    proxied = WebPage(
+        router=None, services=None, signin=site.app.signin, clock=site.app.clock, forwarded_for=True
+    )
     # Directly exposed: whatever the client writes in the header, it is counted by its own address.
     assert client(direct, "1.1.1.1") == client(direct, "2.2.2.2")
     # Behind the proxy: the address the proxy appended (the last one); what the client put before it is ignored.
@@ -358,11 +401,23 @@ async def test_next_terms_time_picked_from_the_emailed_offer(site):
     u = await _signed_in(site, c)
     await _book(u)
     [this_term] = await _meetings(site, c.school_id)
-    offer = await site.app.booking.free_slots(Actor("admin"), [c.school_id], term="next", mode="teams", limit=5)
+    offer = await site.app.booking.free_slots(
+        Actor("admin"), [c.school_id], term="next", mode="teams", limit=5
+    )
     assert offer.slots and offer.term_id != this_term.term_id
-    card = offer_cards.next_tsm_offer(offer_cards.OfferView(
-        "Book next term's TSM now?", "the school", c.school_id, offer.officer_name, offer.term_label, "teams",
-        offer.timezone, tuple(offer_cards.OfferSlot(s.start, s.end) for s in offer.slots), True))
+    card = offer_cards.next_tsm_offer(
+        offer_cards.OfferView(
+            "Book next term's TSM now?",
+            "the school",
+            c.school_id,
+            offer.officer_name,
+            offer.term_label,
+            "teams",
+            offer.timezone,
+            tuple(offer_cards.OfferSlot(s.start, s.end) for s in offer.slots),
+            True,
+        )
+    )
     v = await site.user()
     page = await v.open_link(await site.app.signin.issue(Recipient("contact", c.id), card=card))
     assert "Book next term's TSM now?" in page.text
@@ -393,7 +448,9 @@ async def test_senior_leader_unavailable_then_cancel_with_a_reason(site):
     page = await u.press("Yes, cancel it")
     async with site.app.db.reader() as s:
         row = await s.get(Meeting, m.id)
-        events = {e.kind: e.data for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))}
+        events = {
+            e.kind: e.data for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))
+        }
     assert row.status == "cancelled", page.text
     assert events["cancelled"]["reason"] == "Ofsted visit that week" and "leader_unavailable" in events
 
@@ -414,9 +471,17 @@ async def test_the_tsm_record_written_on_the_page(site):
     assert "TSM record" in page.text
     page = await u.press("Write the record")
     assert 'type="date"' in page.html and any("i.action1_owner" in f.choices for f in page.forms)
-    page = await u.press("Save the record", values={"attendance_pct": "93.4", "pa": "12", "sa": "3",
-                                                    "action1_text": "Call the families of the Year 9 absentees",
-                                                    "action1_owner": "school", "action1_due": "2026-12-04"})
+    page = await u.press(
+        "Save the record",
+        values={
+            "attendance_pct": "93.4",
+            "pa": "12",
+            "sa": "3",
+            "action1_text": "Call the families of the Year 9 absentees",
+            "action1_owner": "school",
+            "action1_due": "2026-12-04",
+        },
+    )
     assert "The TSM record is saved" in page.text, page.text
     assert "<em>" in page.html  # the card's _italic_ owner and due date
     async with site.app.db.reader() as s:
@@ -430,24 +495,43 @@ async def test_junk_is_answered_with_a_4xx_and_never_a_500(site):
     c = await site.bookable_lead()
     u = await _signed_in(site, c)
     csrf = u.csrf()
-    junk = ["", "null", "[]", "1e999", '{"verb": 5}', '{"verb": "x", "data": []}', "[" * 5000 + "]" * 5000,
-            '{"verb": "book.confirm", "data": {"offerId": {"$ne": 1}, "start": ["x"]}, "inputs": true}',
-            '{"verb": "meeting.cancel", "data": {"meetingId": 1e30, "reason": "\\u0000"}, "inputs": false}',
-            '{"verb": "' + "a." * 2000 + 'b", "data": {}}']
+    junk = [
+        "",
+        "null",
+        "[]",
+        "1e999",
+        '{"verb": 5}',
+        '{"verb": "x", "data": []}',
+        "[" * 5000 + "]" * 5000,
+        '{"verb": "book.confirm", "data": {"offerId": {"$ne": 1}, "start": ["x"]}, "inputs": true}',
+        '{"verb": "meeting.cancel", "data": {"meetingId": 1e30, "reason": "\\u0000"}, "inputs": false}',
+        '{"verb": "' + "a." * 2000 + 'b", "data": {}}',
+    ]
     for value in junk:
         r = await u.client.post("/web/act", data={"csrf": csrf, "action": value})
         assert r.status < 500, (value[:40], r.status)
-    r = await u.client.post("/web/act", data=f"csrf={csrf}&action=%FF%FE%7B".encode(),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})  # not UTF-8
+    r = await u.client.post(
+        "/web/act",
+        data=f"csrf={csrf}&action=%FF%FE%7B".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # not UTF-8
     assert r.status < 500
-    for path, data in (("/web/say", {"csrf": csrf, "text": "\x00" * 600}), ("/web/signin", {"email": "x" * 10_000}),
-                       ("/web/link/" + "%00" * 50, {}), ("/web/link/" + "a" * 300, {"csrf": "b"}),
-                       ("/web/signout", {})):
+    for path, data in (
+        ("/web/say", {"csrf": csrf, "text": "\x00" * 600}),
+        ("/web/signin", {"email": "x" * 10_000}),
+        ("/web/link/" + "%00" * 50, {}),
+        ("/web/link/" + "a" * 300, {"csrf": "b"}),
+        ("/web/signout", {}),
+    ):
         r = await u.client.post(path, data=data)
         assert r.status < 500, (path, r.status)
-    r = await u.client.post("/web/act", data=b"\xff\xfe" * 100, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = await u.client.post(
+        "/web/act", data=b"\xff\xfe" * 100, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status < 500
-    r = await u.client.post("/web/act", data=b"a" * (70 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = await u.client.post(
+        "/web/act", data=b"a" * (70 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status == 413
     for path in ("/web/link/" + "x" * 5000, "/web/view", "/web/page.css", "/web/nothing"):
         r = await u.client.get(path)

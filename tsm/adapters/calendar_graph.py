@@ -110,23 +110,44 @@ def _credential(settings: Settings):
     """azure-identity's async credential from the settings (client secret or certificate)."""
     from azure.identity.aio import CertificateCredential, ClientSecretCredential
 
-    missing = [name for name, value in (("TSM_GRAPH_TENANT_ID", settings.graph_tenant_id),
-                                        ("TSM_GRAPH_CLIENT_ID", settings.graph_client_id)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("TSM_GRAPH_TENANT_ID", settings.graph_tenant_id),
+            ("TSM_GRAPH_CLIENT_ID", settings.graph_client_id),
+        )
+        if not value
+    ]
     if missing:
-        raise GraphConfigError(f"TSM_CALENDAR_BACKEND=graph needs {' and '.join(missing)} (the Entra app registration).")
+        raise GraphConfigError(
+            f"TSM_CALENDAR_BACKEND=graph needs {' and '.join(missing)} (the Entra app registration)."
+        )
     if settings.graph_certificate_path:
         password = settings.graph_certificate_password.get_secret_value() or None
-        return CertificateCredential(settings.graph_tenant_id, settings.graph_client_id,
-                                     certificate_path=settings.graph_certificate_path, password=password)
+        return CertificateCredential(
+            settings.graph_tenant_id,
+            settings.graph_client_id,
+            certificate_path=settings.graph_certificate_path,
+            password=password,
+        )
     secret = settings.graph_client_secret.get_secret_value()
     if not secret:
-        raise GraphConfigError("TSM_CALENDAR_BACKEND=graph needs TSM_GRAPH_CLIENT_SECRET or TSM_GRAPH_CERTIFICATE_PATH.")
+        raise GraphConfigError(
+            "TSM_CALENDAR_BACKEND=graph needs TSM_GRAPH_CLIENT_SECRET or TSM_GRAPH_CERTIFICATE_PATH."
+        )
     return ClientSecretCredential(settings.graph_tenant_id, settings.graph_client_id, secret)
 
 
 class GraphObserver(Protocol):
-    def graph_request(self, method: str, status: int | None, seconds: float, *, error: BaseException | None = None,
-                      retry_after: str = "") -> None:
+    def graph_request(
+        self,
+        method: str,
+        status: int | None,
+        seconds: float,
+        *,
+        error: BaseException | None = None,
+        retry_after: str = "",
+    ) -> None:
         """One HTTP attempt to Graph got ``status`` after ``seconds``, or no answer (``status`` None, ``error``)."""
 
 
@@ -145,8 +166,12 @@ class ObservingHandler(BaseMiddleware):
         except Exception as exc:
             self.observer.graph_request(request.method, None, time.perf_counter() - started, error=exc)
             raise
-        self.observer.graph_request(request.method, response.status_code, time.perf_counter() - started,
-                                    retry_after=response.headers.get("Retry-After", ""))
+        self.observer.graph_request(
+            request.method,
+            response.status_code,
+            time.perf_counter() - started,
+            retry_after=response.headers.get("Retry-After", ""),
+        )
         return response
 
 
@@ -162,8 +187,13 @@ def graph_middleware(settings: Settings, observer: GraphObserver | None = None) 
     return middleware
 
 
-def make_graph_client(settings: Settings, *, base_url: str | None = None, anonymous: bool | None = None,
-                      observer: GraphObserver | None = None) -> tuple[GraphServiceClient, Callable[[], Awaitable[None]]]:
+def make_graph_client(
+    settings: Settings,
+    *,
+    base_url: str | None = None,
+    anonymous: bool | None = None,
+    observer: GraphObserver | None = None,
+) -> tuple[GraphServiceClient, Callable[[], Awaitable[None]]]:
     """A GraphServiceClient with the SDK's default middleware (retry handler included, configured from the
     settings), an :class:`ObservingHandler` for ``observer`` (the App's metrics), and a close function.
     ``anonymous`` (no token) is only for a local emulator on loopback."""
@@ -171,9 +201,12 @@ def make_graph_client(settings: Settings, *, base_url: str | None = None, anonym
     if anonymous is None:
         anonymous = not settings.graph_tenant_id and _is_loopback(base_url)
     if anonymous and not _is_loopback(base_url):
-        raise GraphConfigError("Graph without credentials is only for a local emulator (a loopback TSM_GRAPH_BASE_URL).")
+        raise GraphConfigError(
+            "Graph without credentials is only for a local emulator (a loopback TSM_GRAPH_BASE_URL)."
+        )
     http = GraphClientFactory.create_with_custom_middleware(
-        graph_middleware(settings, observer), client=httpx.AsyncClient(timeout=settings.graph_timeout_seconds))
+        graph_middleware(settings, observer), client=httpx.AsyncClient(timeout=settings.graph_timeout_seconds)
+    )
     credential = None
     if anonymous:
         auth = AnonymousAuthenticationProvider()
@@ -195,8 +228,9 @@ def make_graph_client(settings: Settings, *, base_url: str | None = None, anonym
     return GraphServiceClient(request_adapter=adapter), close
 
 
-def build_graph_calendar(settings: Settings, db: Database | None = None, *,
-                         observer: GraphObserver | None = None) -> GraphCalendar:
+def build_graph_calendar(
+    settings: Settings, db: Database | None = None, *, observer: GraphObserver | None = None
+) -> GraphCalendar:
     """The composition root's Graph calendar (``db``: where :meth:`GraphCalendar.health` finds an officer's mailbox;
     ``observer``: what hears of every HTTP attempt, the App's metrics)."""
     client, close = make_graph_client(settings, observer=observer)
@@ -222,7 +256,9 @@ def parse_dttz(value: DateTimeTimeZone | None) -> datetime | None:
     tz_name = value.time_zone or "UTC"
     try:
         tz = UTC if tz_name.upper() in ("UTC", "Z") else ZoneInfo(tz_name)
-    except Exception:  # a Windows zone name: we always ask for UTC (Prefer: outlook.timezone), so this is unexpected
+    except (
+        Exception
+    ):  # a Windows zone name: we always ask for UTC (Prefer: outlook.timezone), so this is unexpected
         log.warning("Graph answered in time zone %r; treating it as UTC", tz_name)
         tz = UTC
     return naive.replace(tzinfo=tz).astimezone(UTC)
@@ -246,8 +282,15 @@ def _join_url(event: Event | None) -> str | None:
 def _change_from_event(officer_id: int, event: Event) -> CalendarChange:
     if event.is_cancelled:
         return CalendarChange(officer_id, event.id, "deleted")
-    return CalendarChange(officer_id, event.id, "updated", start=parse_dttz(event.start), end=parse_dttz(event.end),
-                          attendee_responses=_responses(event), join_url=_join_url(event))
+    return CalendarChange(
+        officer_id,
+        event.id,
+        "updated",
+        start=parse_dttz(event.start),
+        end=parse_dttz(event.end),
+        attendee_responses=_responses(event),
+        join_url=_join_url(event),
+    )
 
 
 def _windows(window: Interval) -> list[Interval]:
@@ -276,12 +319,21 @@ class _NotFound(Exception):
 class GraphCalendar:
     """CalendarPort over Outlook calendars. ``client`` is a GraphServiceClient with the SDK's default middleware."""
 
-    def __init__(self, client: GraphServiceClient, *, settings: Settings | None = None,
-                 close: Callable[[], Awaitable[None]] | None = None, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        client: GraphServiceClient,
+        *,
+        settings: Settings | None = None,
+        close: Callable[[], Awaitable[None]] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        db: Database | None = None,
+    ) -> None:
         settings = settings or Settings(calendar_backend="graph")
         self.db = db
-        self._health: tuple[float, dict[str, Any]] | None = None  # (checked at, answer): /healthz reuses it a while
+        self._health: tuple[float, dict[str, Any]] | None = (
+            None  # (checked at, answer): /healthz reuses it a while
+        )
         self._health_lock = asyncio.Lock()
         self.client = client
         self.settings = settings
@@ -333,9 +385,14 @@ class GraphCalendar:
                 if not mailbox:
                     return {"ok": True, "detail": "no officer mailbox to check yet", "checked_at": checked_at}
                 config = RequestConfiguration(
-                    query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(top=1, select=["id"]),
-                    options=[RetryHandlerOption(delay=0, max_retries=0, should_retry=False)])  # one attempt: a probe
-                await self._call(mailbox, "check the connection", lambda: self._user(mailbox).events.get(config))
+                    query_parameters=EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+                        top=1, select=["id"]
+                    ),
+                    options=[RetryHandlerOption(delay=0, max_retries=0, should_retry=False)],
+                )  # one attempt: a probe
+                await self._call(
+                    mailbox, "check the connection", lambda: self._user(mailbox).events.get(config)
+                )
             detail, ok = "ok", True
         except TimeoutError:
             detail, ok = f"no answer within {HEALTH_TIMEOUT:g} s", False
@@ -344,8 +401,12 @@ class GraphCalendar:
             log.warning("Graph health check failed (%s)", "retryable" if exc.retryable else "not retryable")
         except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
             detail, ok = type(exc).__name__, False
-        return {"ok": ok, "detail": detail, "checked_at": checked_at,
-                "ms": round((time.perf_counter() - started) * 1000, 1)}
+        return {
+            "ok": ok,
+            "detail": detail,
+            "checked_at": checked_at,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
 
     async def _health_mailbox(self) -> str | None:
         """A mailbox to check: one this process has already called, else the first active officer's."""
@@ -354,8 +415,14 @@ class GraphCalendar:
         if self.db is None:
             return None
         async with self.db.reader() as s:
-            return (await s.exec(select(Officer.mailbox).where(Officer.active == True, Officer.mailbox != "")  # noqa: E712
-                                 .order_by(Officer.id).limit(1))).first()
+            return (
+                await s.exec(
+                    select(Officer.mailbox)
+                    .where(Officer.active == True, Officer.mailbox != "")  # noqa: E712
+                    .order_by(Officer.id)
+                    .limit(1)
+                )
+            ).first()
 
     # ------------------------------------------------------------------ our own writes, echoed by notifications
 
@@ -379,11 +446,16 @@ class GraphCalendar:
 
     def _user(self, mailbox: str):
         if not mailbox:
-            raise CalendarError("This officer has no Outlook mailbox in the TSM bot: an LA admin must set it "
-                                "(tsm import officers, column mailbox).", retryable=False)
+            raise CalendarError(
+                "This officer has no Outlook mailbox in the TSM bot: an LA admin must set it "
+                "(tsm import officers, column mailbox).",
+                retryable=False,
+            )
         return self.client.users.by_user_id(mailbox)
 
-    async def _call(self, mailbox: str, what: str, call: Callable[[], Awaitable[T]], *, not_found: bool = False) -> T:
+    async def _call(
+        self, mailbox: str, what: str, call: Callable[[], Awaitable[T]], *, not_found: bool = False
+    ) -> T:
         """One Graph request for ``mailbox``: ≤ N in flight per mailbox, SDK retries inside, errors made plain."""
         sem = self._semaphores.get(mailbox.lower())
         if sem is None:
@@ -397,17 +469,22 @@ class GraphCalendar:
                     raise _NotFound() from None
                 raise _calendar_error(exc, mailbox, what) from None
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
-                raise CalendarError(f"Could not reach Microsoft Graph to {what} for {mailbox} ({type(exc).__name__}).",
-                                    retryable=True) from None
+                raise CalendarError(
+                    f"Could not reach Microsoft Graph to {what} for {mailbox} ({type(exc).__name__}).",
+                    retryable=True,
+                ) from None
             except CalendarError:
                 raise
             except Exception as exc:  # azure-identity's ClientAuthenticationError and friends
                 if type(exc).__name__ in ("ClientAuthenticationError", "CredentialUnavailableError"):
-                    raise CalendarError("Microsoft Entra ID refused the application's credentials: check "
-                                        "TSM_GRAPH_TENANT_ID, TSM_GRAPH_CLIENT_ID and the client secret or certificate.",
-                                        retryable=False) from None
-                raise CalendarError(f"Microsoft Graph failed to {what} for {mailbox} ({type(exc).__name__}).",
-                                    retryable=True) from None
+                    raise CalendarError(
+                        "Microsoft Entra ID refused the application's credentials: check "
+                        "TSM_GRAPH_TENANT_ID, TSM_GRAPH_CLIENT_ID and the client secret or certificate.",
+                        retryable=False,
+                    ) from None
+                raise CalendarError(
+                    f"Microsoft Graph failed to {what} for {mailbox} ({type(exc).__name__}).", retryable=True
+                ) from None
 
     @staticmethod
     def _utc_config() -> RequestConfiguration:
@@ -460,7 +537,7 @@ class GraphCalendar:
         return out
 
     async def _schedules(self, mailboxes: list[str], window: Interval) -> dict[str, list[Interval]]:
-        batches = [mailboxes[i:i + MAX_SCHEDULES] for i in range(0, len(mailboxes), MAX_SCHEDULES)]
+        batches = [mailboxes[i : i + MAX_SCHEDULES] for i in range(0, len(mailboxes), MAX_SCHEDULES)]
         jobs = [self._schedule_call(batch, part) for batch in batches for part in _windows(window)]
         out: dict[str, list[Interval]] = {m: [] for m in mailboxes}
         for result in await asyncio.gather(*jobs):
@@ -471,10 +548,17 @@ class GraphCalendar:
         return out
 
     async def _schedule_call(self, batch: list[str], window: Interval) -> dict[str, list[Interval]]:
-        body = GetSchedulePostRequestBody(schedules=batch, start_time=_dttz(window.start), end_time=_dttz(window.end),
-                                          availability_view_interval=1440)
-        answer = await self._call(batch[0], "read free/busy", lambda: self._user(batch[0]).calendar.get_schedule.post(
-            body, self._utc_config()))
+        body = GetSchedulePostRequestBody(
+            schedules=batch,
+            start_time=_dttz(window.start),
+            end_time=_dttz(window.end),
+            availability_view_interval=1440,
+        )
+        answer = await self._call(
+            batch[0],
+            "read free/busy",
+            lambda: self._user(batch[0]).calendar.get_schedule.post(body, self._utc_config()),
+        )
         out: dict[str, list[Interval]] = {m: [] for m in batch}
         problems = []
         for info in (answer.value if answer else None) or []:
@@ -491,9 +575,11 @@ class GraphCalendar:
                         out[key].append(Interval(start, end))
         if problems:
             denied = any("AccessDenied" in p for p in problems)
-            raise CalendarError(f"Outlook did not give free/busy for {', '.join(problems)}"
-                                + (": the mailbox is outside the application access policy." if denied else "."),
-                                retryable=not denied)
+            raise CalendarError(
+                f"Outlook did not give free/busy for {', '.join(problems)}"
+                + (": the mailbox is outside the application access policy." if denied else "."),
+                retryable=not denied,
+            )
         return out
 
     # ------------------------------------------------------------------ events
@@ -502,10 +588,15 @@ class GraphCalendar:
         event = Event(
             subject=details.subject,
             body=ItemBody(content_type=BodyType.Text, content=details.body_text),
-            start=_dttz(details.start), end=_dttz(details.end),
-            attendees=[GraphAttendee(email_address=EmailAddress(address=a.email, name=a.name),
-                                     type=AttendeeType.Required if a.required else AttendeeType.Optional)
-                       for a in details.attendees],
+            start=_dttz(details.start),
+            end=_dttz(details.end),
+            attendees=[
+                GraphAttendee(
+                    email_address=EmailAddress(address=a.email, name=a.name),
+                    type=AttendeeType.Required if a.required else AttendeeType.Optional,
+                )
+                for a in details.attendees
+            ],
             location=Location(display_name="" if details.online else details.location),
         )
         if create:
@@ -520,8 +611,9 @@ class GraphCalendar:
     async def create_event(self, details: EventDetails) -> EventResult:
         mailbox = details.organizer.mailbox
         body = self._event(details, create=True)
-        created = await self._call(mailbox, "create the meeting", lambda: self._user(mailbox).events.post(
-            body, self._utc_config()))
+        created = await self._call(
+            mailbox, "create the meeting", lambda: self._user(mailbox).events.post(body, self._utc_config())
+        )
         if created is None or not created.id:
             raise CalendarError(f"Graph created no event in {mailbox}'s calendar.", retryable=True)
         self._remember(created)
@@ -545,8 +637,12 @@ class GraphCalendar:
         return None
 
     async def _get(self, mailbox: str, event_id: str) -> Event | None:
-        return await self._call(mailbox, "read the meeting", lambda: self._user(mailbox).events.by_event_id(
-            event_id).get(self._utc_config()), not_found=True)
+        return await self._call(
+            mailbox,
+            "read the meeting",
+            lambda: self._user(mailbox).events.by_event_id(event_id).get(self._utc_config()),
+            not_found=True,
+        )
 
     async def update_event(self, event_id: str | None, details: EventDetails) -> EventResult:
         mailbox = details.organizer.mailbox
@@ -554,14 +650,20 @@ class GraphCalendar:
             return await self.create_event(details)
         body = self._event(details, create=False)
         try:
-            patched = await self._call(mailbox, "move the meeting", lambda: self._user(mailbox).events.by_event_id(
-                event_id).patch(body, self._utc_config()), not_found=True)
+            patched = await self._call(
+                mailbox,
+                "move the meeting",
+                lambda: self._user(mailbox).events.by_event_id(event_id).patch(body, self._utc_config()),
+                not_found=True,
+            )
         except _NotFound:
             log.info("event gone from %s's calendar; creating it again", mailbox)
             return await self.create_event(details)
         self._remember(patched)
         self.invalidate(mailbox)
-        return EventResult(event_id=event_id, join_url=_join_url(patched), attendee_responses=_responses(patched))
+        return EventResult(
+            event_id=event_id, join_url=_join_url(patched), attendee_responses=_responses(patched)
+        )
 
     async def cancel_event(self, event_id: str | None, details: EventDetails, message: str) -> EventResult:
         mailbox = details.organizer.mailbox
@@ -569,8 +671,12 @@ class GraphCalendar:
             return EventResult(event_id="")
         body = CancelPostRequestBody(comment=message)
         try:
-            await self._call(mailbox, "cancel the meeting", lambda: self._user(mailbox).events.by_event_id(
-                event_id).cancel.post(body), not_found=True)
+            await self._call(
+                mailbox,
+                "cancel the meeting",
+                lambda: self._user(mailbox).events.by_event_id(event_id).cancel.post(body),
+                not_found=True,
+            )
         except _NotFound:
             log.info("event already gone from %s's calendar", mailbox)
         self.invalidate(mailbox)
@@ -595,20 +701,29 @@ class GraphCalendar:
 
     # ------------------------------------------------------------------ delta
 
-    async def delta(self, ref: CalendarRef, link: str | None, window: Interval | None) -> tuple[list[CalendarChange], str]:
+    async def delta(
+        self, ref: CalendarRef, link: str | None, window: Interval | None
+    ) -> tuple[list[CalendarChange], str]:
         """Changes since ``link`` (or everything in ``window`` when starting over) and the next deltaLink.
         Raises ``_DeltaGone`` (a CalendarError) when Graph no longer knows the link (410): start over."""
         if link is None:
             assert window is not None
-            query = urlencode({"startDateTime": window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "endDateTime": window.end.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            query = urlencode(
+                {
+                    "startDateTime": window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "endDateTime": window.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
             link = f"{self.client.request_adapter.base_url}/users/{quote(ref.mailbox, safe='@')}/calendarView/delta?{query}"
         changes: list[CalendarChange] = []
         url: str | None = link
         builder = self._user(ref.mailbox).calendar_view.delta
         while url:
-            page = await self._call(ref.mailbox, "read calendar changes",
-                                    lambda u=url: builder.with_url(u).get(self._utc_config()))
+            page = await self._call(
+                ref.mailbox,
+                "read calendar changes",
+                lambda u=url: builder.with_url(u).get(self._utc_config()),
+            )
             for event in (page.value if page else None) or []:
                 removed = (event.additional_data or {}).get("@removed")
                 if removed is not None:
@@ -623,34 +738,53 @@ class GraphCalendar:
             elif page and page.odata_delta_link:
                 return changes, page.odata_delta_link
             else:
-                raise CalendarError("Graph's calendar delta answered with neither a next nor a delta link.",
-                                    retryable=True)
+                raise CalendarError(
+                    "Graph's calendar delta answered with neither a next nor a delta link.", retryable=True
+                )
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ subscriptions
 
-    async def create_subscription(self, ref: CalendarRef, notification_url: str, client_state: str,
-                                  expires: datetime) -> tuple[str, datetime]:
-        body = Subscription(change_type=CHANGE_TYPES, notification_url=notification_url,
-                            lifecycle_notification_url=notification_url, resource=f"users/{ref.mailbox}/events",
-                            expiration_date_time=expires, client_state=client_state)
-        sub = await self._call(ref.mailbox, "subscribe to calendar changes", lambda: self.client.subscriptions.post(body))
+    async def create_subscription(
+        self, ref: CalendarRef, notification_url: str, client_state: str, expires: datetime
+    ) -> tuple[str, datetime]:
+        body = Subscription(
+            change_type=CHANGE_TYPES,
+            notification_url=notification_url,
+            lifecycle_notification_url=notification_url,
+            resource=f"users/{ref.mailbox}/events",
+            expiration_date_time=expires,
+            client_state=client_state,
+        )
+        sub = await self._call(
+            ref.mailbox, "subscribe to calendar changes", lambda: self.client.subscriptions.post(body)
+        )
         return sub.id, sub.expiration_date_time or expires
 
-    async def renew_subscription(self, ref: CalendarRef, subscription_id: str, expires: datetime) -> datetime | None:
+    async def renew_subscription(
+        self, ref: CalendarRef, subscription_id: str, expires: datetime
+    ) -> datetime | None:
         """The new expiry, or None when Graph no longer knows the subscription (create a new one)."""
         body = Subscription(expiration_date_time=expires)
         try:
-            sub = await self._call(ref.mailbox, "renew the calendar subscription", lambda: self.client.subscriptions
-                                   .by_subscription_id(subscription_id).patch(body), not_found=True)
+            sub = await self._call(
+                ref.mailbox,
+                "renew the calendar subscription",
+                lambda: self.client.subscriptions.by_subscription_id(subscription_id).patch(body),
+                not_found=True,
+            )
         except _NotFound:
             return None
         return (sub.expiration_date_time if sub else None) or expires
 
     async def delete_subscription(self, ref: CalendarRef, subscription_id: str) -> None:
         try:
-            await self._call(ref.mailbox, "delete the calendar subscription", lambda: self.client.subscriptions
-                             .by_subscription_id(subscription_id).delete(), not_found=True)
+            await self._call(
+                ref.mailbox,
+                "delete the calendar subscription",
+                lambda: self.client.subscriptions.by_subscription_id(subscription_id).delete(),
+                not_found=True,
+            )
         except _NotFound:
             pass
 
@@ -663,17 +797,25 @@ def _calendar_error(exc: APIError, mailbox: str, what: str) -> CalendarError:
         return CalendarError(
             f"Outlook refused to {what} in the mailbox {mailbox} (403 {code}): the mailbox is outside the application "
             "access policy, or the app lacks Calendars.ReadWrite with admin consent. Ask IT to add this officer "
-            "to the TSM officers' group.", retryable=False)
+            "to the TSM officers' group.",
+            retryable=False,
+        )
     if status == 401:
-        return CalendarError(f"Microsoft Graph did not accept the application's token (401 {code}) to {what}: "
-                             "check the app registration's permission and admin consent.", retryable=False)
+        return CalendarError(
+            f"Microsoft Graph did not accept the application's token (401 {code}) to {what}: "
+            "check the app registration's permission and admin consent.",
+            retryable=False,
+        )
     if status == 410:
         return _DeltaGone(f"Graph no longer knows this delta link ({code}).")
     if status == 429:
-        return CalendarError(f"Microsoft Graph is throttling requests for {mailbox} (429); will retry later.",
-                             retryable=True)
-    return CalendarError(f"Microsoft Graph failed to {what} for {mailbox} ({status} {code}).".replace(" )", ")"),
-                         retryable=True)
+        return CalendarError(
+            f"Microsoft Graph is throttling requests for {mailbox} (429); will retry later.", retryable=True
+        )
+    return CalendarError(
+        f"Microsoft Graph failed to {what} for {mailbox} ({status} {code}).".replace(" )", ")"),
+        retryable=True,
+    )
 
 
 class _DeltaGone(CalendarError):
@@ -690,8 +832,15 @@ class GraphWatcher:
     ``changes`` is a :class:`tsm.services.calendar_changes.CalendarChanges` (it knows the meetings).
     """
 
-    def __init__(self, db: Database, calendar: GraphCalendar, changes, settings: Settings, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        db: Database,
+        calendar: GraphCalendar,
+        changes,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.db = db
         self.calendar = calendar
         self.changes = changes
@@ -793,8 +942,10 @@ class GraphWatcher:
         if not self.notifications_configured:
             # Not fatal: the delta sweep still brings Outlook's changes, only later (and free/busy is cached for
             # graph_busy_cache_seconds at most).
-            log.warning("Outlook change notifications are off: set TSM_GRAPH_NOTIFICATION_URL (the public HTTPS URL "
-                        "of /api/graph/notifications) and TSM_GRAPH_CLIENT_STATE (a long random secret).")
+            log.warning(
+                "Outlook change notifications are off: set TSM_GRAPH_NOTIFICATION_URL (the public HTTPS URL "
+                "of /api/graph/notifications) and TSM_GRAPH_CLIENT_STATE (a long random secret)."
+            )
             return counts
         now = self.clock()
         officers = await self._officers()
@@ -805,7 +956,9 @@ class GraphWatcher:
             row = rows.pop(officer.id, None)
             try:
                 if row is not None and row.mailbox.lower() != officer.mailbox.lower():
-                    await self.calendar.delete_subscription(CalendarRef(officer.id, row.mailbox), row.subscription_id)
+                    await self.calendar.delete_subscription(
+                        CalendarRef(officer.id, row.mailbox), row.subscription_id
+                    )
                     row = None
                 counts[await self._renew_one(ref, row, now)] += 1
             except CalendarError as exc:
@@ -813,7 +966,9 @@ class GraphWatcher:
                 log.warning("calendar subscription for officer %s failed: %s", officer.id, exc)
         for row in rows.values():  # officers gone or inactive
             try:
-                await self.calendar.delete_subscription(CalendarRef(row.officer_id, row.mailbox), row.subscription_id)
+                await self.calendar.delete_subscription(
+                    CalendarRef(row.officer_id, row.mailbox), row.subscription_id
+                )
             except CalendarError as exc:
                 log.warning("could not delete the subscription of officer %s: %s", row.officer_id, exc)
             async with self.db.transaction() as s:
@@ -821,8 +976,9 @@ class GraphWatcher:
             counts["deleted"] += 1
         return counts
 
-    async def _renew_one(self, ref: CalendarRef, row: GraphSubscription | None, now: datetime, *,
-                         force: bool = False) -> str:
+    async def _renew_one(
+        self, ref: CalendarRef, row: GraphSubscription | None, now: datetime, *, force: bool = False
+    ) -> str:
         wanted = now + self.lifetime
         if row is not None and row.expires_at > now + timedelta(minutes=1):
             if not force and row.expires_at - now > self.lifetime / 3:
@@ -836,11 +992,19 @@ class GraphWatcher:
                         s.add(stored)
                 return "renewed"
         sub_id, expires = await self.calendar.create_subscription(
-            ref, self.settings.graph_notification_url, self._client_state, wanted)
+            ref, self.settings.graph_notification_url, self._client_state, wanted
+        )
         async with self.db.transaction() as s:
             await s.exec(delete(GraphSubscription).where(GraphSubscription.officer_id == ref.officer_id))
-            s.add(GraphSubscription(officer_id=ref.officer_id, subscription_id=sub_id, mailbox=ref.mailbox,
-                                    expires_at=expires.astimezone(UTC), created_at=now))
+            s.add(
+                GraphSubscription(
+                    officer_id=ref.officer_id,
+                    subscription_id=sub_id,
+                    mailbox=ref.mailbox,
+                    expires_at=expires.astimezone(UTC),
+                    created_at=now,
+                )
+            )
         # Changes made while there was no subscription were not notified: catch up.
         if row is not None:
             await self.sweep_delta([ref.officer_id])
@@ -870,16 +1034,23 @@ class GraphWatcher:
                     counts["applied"] += 1
         return counts
 
-    async def _missing_from_full_sync(self, ref: CalendarRef, window: Interval,
-                                      listed: list[CalendarChange]) -> list[CalendarChange]:
+    async def _missing_from_full_sync(
+        self, ref: CalendarRef, window: Interval, listed: list[CalendarChange]
+    ) -> list[CalendarChange]:
         """A full sync (first sweep, or Graph forgot the delta state) lists only the events that exist, so a
         meeting's event deleted meanwhile would never be reported: read each active meeting's event that the
         listing lacks (normally none) to learn whether it was deleted or moved out of the window."""
         seen = {c.event_id for c in listed}
         async with self.db.reader() as s:
-            rows = await s.exec(select(Meeting.calendar_event_id).where(
-                Meeting.officer_id == ref.officer_id, Meeting.calendar_event_id.is_not(None),
-                Meeting.status.in_(("booked", "moved")), Meeting.end > window.start, Meeting.start < window.end))
+            rows = await s.exec(
+                select(Meeting.calendar_event_id).where(
+                    Meeting.officer_id == ref.officer_id,
+                    Meeting.calendar_event_id.is_not(None),
+                    Meeting.status.in_(("booked", "moved")),
+                    Meeting.end > window.start,
+                    Meeting.start < window.end,
+                )
+            )
             missing = [event_id for event_id in rows if event_id and event_id not in seen]
         return [await self.calendar.read_change(ref, event_id) for event_id in missing]
 
@@ -902,8 +1073,13 @@ class GraphWatcher:
         async with self.db.transaction() as s:
             row = await s.get(GraphDeltaState, ref.officer_id)
             if row is None:
-                row = GraphDeltaState(officer_id=ref.officer_id, delta_link=new_link, window_start=window.start,
-                                      window_end=window.end, updated_at=now)
+                row = GraphDeltaState(
+                    officer_id=ref.officer_id,
+                    delta_link=new_link,
+                    window_start=window.start,
+                    window_end=window.end,
+                    updated_at=now,
+                )
             row.delta_link, row.updated_at = new_link, now
             if link is None:
                 row.window_start, row.window_end = window.start, window.end
@@ -918,5 +1094,6 @@ def build_graph_watcher(app, *, clock: Callable[[], datetime] | None = None) -> 
     if not isinstance(app.calendar, GraphCalendar):
         raise GraphConfigError("The Graph watcher needs TSM_CALENDAR_BACKEND=graph.")
     clock = clock or app.booking.clock
-    return GraphWatcher(app.db, app.calendar, CalendarChanges(app.db, app.booking, clock=clock), app.settings,
-                        clock=clock)
+    return GraphWatcher(
+        app.db, app.calendar, CalendarChanges(app.db, app.booking, clock=clock), app.settings, clock=clock
+    )

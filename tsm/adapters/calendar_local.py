@@ -56,7 +56,9 @@ def build_ics(details: EventDetails, method: str, *, comment: str = "", now: dat
 class LocalCalendar:
     """CalendarPort over the ``calendar_event`` table; invitations are written to ``invitations_dir``."""
 
-    in_database = True  # tsm.ports.InDatabaseCalendar: "Book it" writes the event in the booking's transaction
+    in_database = (
+        True  # tsm.ports.InDatabaseCalendar: "Book it" writes the event in the booking's transaction
+    )
 
     def __init__(self, db: Database, invitations_dir: Path | None = None) -> None:
         self.db = db
@@ -66,7 +68,9 @@ class LocalCalendar:
         async with self.db.reader() as s:
             return await self.busy_in(s, calendars, window)
 
-    async def busy_in(self, s, calendars: Sequence[CalendarRef], window: Interval) -> dict[int, list[Interval]]:
+    async def busy_in(
+        self, s, calendars: Sequence[CalendarRef], window: Interval
+    ) -> dict[int, list[Interval]]:
         """``busy`` read in the caller's session (``tsm.ports.InDatabaseCalendar``)."""
         ids = [c.officer_id for c in calendars]
         out: dict[int, list[Interval]] = defaultdict(list)
@@ -86,9 +90,19 @@ class LocalCalendar:
     def create_in(self, s, details: EventDetails) -> str:
         """A new meeting's event, added to the caller's (the booking's) transaction. Its event id is the meeting's
         iCalendar UID, known before anything is written, so the meeting row carries it from its INSERT."""
-        s.add(CalendarEvent(officer_id=details.organizer.officer_id, start=details.start, end=details.end,
-                            subject=details.subject, location=details.location, show_as="busy",
-                            meeting_id=details.meeting_id, ical_uid=details.ical_uid, cancelled=False))
+        s.add(
+            CalendarEvent(
+                officer_id=details.organizer.officer_id,
+                start=details.start,
+                end=details.end,
+                subject=details.subject,
+                location=details.location,
+                show_as="busy",
+                meeting_id=details.meeting_id,
+                ical_uid=details.ical_uid,
+                cancelled=False,
+            )
+        )
         return details.ical_uid
 
     def invitation(self, details: EventDetails, method: str) -> bytes:
@@ -132,11 +146,20 @@ class LocalCalendar:
 
     async def create_event(self, details: EventDetails) -> EventResult:
         async with self.db.transaction() as s:
-            existing = (await s.exec(select(CalendarEvent).where(CalendarEvent.ical_uid == details.ical_uid))).first()
-            ev = existing or CalendarEvent(officer_id=details.organizer.officer_id, start=details.start, end=details.end)
+            existing = (
+                await s.exec(select(CalendarEvent).where(CalendarEvent.ical_uid == details.ical_uid))
+            ).first()
+            ev = existing or CalendarEvent(
+                officer_id=details.organizer.officer_id, start=details.start, end=details.end
+            )
             ev.start, ev.end = details.start, details.end
             ev.subject, ev.location = details.subject, details.location
-            ev.meeting_id, ev.ical_uid, ev.cancelled, ev.show_as = details.meeting_id, details.ical_uid, False, "busy"
+            ev.meeting_id, ev.ical_uid, ev.cancelled, ev.show_as = (
+                details.meeting_id,
+                details.ical_uid,
+                False,
+                "busy",
+            )
             s.add(ev)
             await s.flush()
             event_id = str(ev.id)
@@ -152,7 +175,12 @@ class LocalCalendar:
                 if ev is not None:
                     found = True
                     ev.start, ev.end, ev.subject, ev.location, ev.cancelled = (
-                        details.start, details.end, details.subject, details.location, False)
+                        details.start,
+                        details.end,
+                        details.subject,
+                        details.location,
+                        False,
+                    )
                     s.add(ev)
         if not found:
             return await self.create_event(details)

@@ -60,8 +60,16 @@ from .flows import (
 )
 from .router import DEFAULT_TZ, MAX_ID, ChatContext, Reply, Router, field_datetime, field_int, field_str
 
-SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offered", "not_bookable_day",
-                 "officer_not_working", "travel_time"}
+SLOT_REFUSALS = {
+    "slot_taken",
+    "officer_busy",
+    "day_full",
+    "too_soon",
+    "not_offered",
+    "not_bookable_day",
+    "officer_not_working",
+    "travel_time",
+}
 
 
 # ---------------------------------------------------------------------- book: start and mode
@@ -70,8 +78,11 @@ SLOT_REFUSALS = {"slot_taken", "officer_busy", "day_full", "too_soon", "not_offe
 def looks_like_a_date(text: str) -> bool:
     """Words that were meant as a date even when they cannot be read as one ("book 31/31", "book next blursday")."""
     t = text.lower()
-    return (any(ch.isdigit() for ch in t) or bool(re.search(r"\b(next|this|on)\s+\w+|\w+day\b", t))
-            or any(w in t for w in (*WEEKDAYS, *MONTHS, "tomorrow", "next week", "half term")))
+    return (
+        any(ch.isdigit() for ch in t)
+        or bool(re.search(r"\b(next|this|on)\s+\w+|\w+day\b", t))
+        or any(w in t for w in (*WEEKDAYS, *MONTHS, "tomorrow", "next week", "half term"))
+    )
 
 
 def _with_year(day: date, today: date) -> str:
@@ -82,7 +93,9 @@ def _with_year(day: date, today: date) -> str:
 def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[str, str]:
     """(what the LA expects of this school, the figures behind it) in words: the national average of the same
     year and measure as the school's figure, saying which (``tsm.domain.entitlement.figures_words``)."""
-    if officer_view:  # the school's own message speaks to the school ("Your attendance ..."): the officer's words
+    if (
+        officer_view
+    ):  # the school's own message speaks to the school ("Your attendance ..."): the officer's words
         return officer_words(info.entitlement, info.name), info.figures_for_officer
     return info.entitlement.message, info.figures
 
@@ -90,10 +103,23 @@ def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[
 async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
     """A school the LA contacts directly tried to book: tell it so, naming its officer; the request is recorded
     (an event), so the officer is told (tsm.notifications)."""
-    text = message if info.officer_name and info.officer_name in message else (
-        f"{message} Your link officer is {info.officer_name} ({info.officer_email})." if info.officer_name else message)
-    card = cards.done(cards.DoneView("You don't need to book", (), note=text + " We have let them know you asked.",
-                                     buttons=(cards.MY_MEETINGS, cards.HELP)))
+    text = (
+        message
+        if info.officer_name and info.officer_name in message
+        else (
+            f"{message} Your link officer is {info.officer_name} ({info.officer_email})."
+            if info.officer_name
+            else message
+        )
+    )
+    card = cards.done(
+        cards.DoneView(
+            "You don't need to book",
+            (),
+            note=text + " We have let them know you asked.",
+            buttons=(cards.MY_MEETINGS, cards.HELP),
+        )
+    )
     if info.officer_id is not None and ctx.actor.kind == "contact":
         await conversation(ctx).request_booking(ctx.actor, info.id)
     return Reply(card=card)
@@ -107,8 +133,11 @@ async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool,
     free times for it, so a school books in three presses: book, choose this time, book it. A term already booked
     is said first, with the next term's times."""
     if info.officer_id is None:
-        return _dead_end_reply(f"{info.name} has no link officer yet, so there is no calendar to book in. Please "
-                               f"contact the {info.la_name} attendance team.", has_meeting=False)
+        return _dead_end_reply(
+            f"{info.name} has no link officer yet, so there is no calendar to book in. Please "
+            f"contact the {info.la_name} attendance team.",
+            has_meeting=False,
+        )
     soonest = await _soonest(ctx, info, info.default_mode, officer=officer)
     if isinstance(soonest, Reply):
         return soonest
@@ -119,18 +148,38 @@ async def start_for_school(ctx: ChatContext, info: SchoolInfo, *, officer: bool,
 def _start_card(info: SchoolInfo, offer: Offer, *, officer: bool, note: str = "") -> dict[str, Any]:
     modes = [offer.mode, *[m for m in [info.default_mode, *info.modes_allowed] if m != offer.mode]]
     modes = list(dict.fromkeys(modes))
-    choices = tuple(cards.Choice(MODE_LABELS.get(m, m) + (" (recommended)" if m == info.default_mode and
-                                                          len(modes) > 1 else ""), m) for m in modes)
+    choices = tuple(
+        cards.Choice(
+            MODE_LABELS.get(m, m) + (" (recommended)" if m == info.default_mode and len(modes) > 1 else ""), m
+        )
+        for m in modes
+    )
     message, figures = entitlement_words(info, officer_view=officer)
     heading = f"Book a TSM for {info.name}" if officer else "Book your TSM"
     tz = ZoneInfo(offer.timezone)
-    times = tuple(cards.Choice(f"{day_text(s.astimezone(tz).date())}, {s.astimezone(tz):%H:%M}", s.isoformat())
-                  for s in sorted(offer.starts)[:FIRST_TIMES])
-    return cards.book_start(cards.StartView(heading, info.name, info.officer_name, message, figures, choices,
-                                            info.id if officer else None, note, offer.id, times))
+    times = tuple(
+        cards.Choice(f"{day_text(s.astimezone(tz).date())}, {s.astimezone(tz):%H:%M}", s.isoformat())
+        for s in sorted(offer.starts)[:FIRST_TIMES]
+    )
+    return cards.book_start(
+        cards.StartView(
+            heading,
+            info.name,
+            info.officer_name,
+            message,
+            figures,
+            choices,
+            info.id if officer else None,
+            note,
+            offer.id,
+            times,
+        )
+    )
 
 
-async def _soonest(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool) -> tuple[Offer, str] | Reply:
+async def _soonest(
+    ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool
+) -> tuple[Offer, str] | Reply:
     """This term's free times for ``mode``, or next term's when this term is booked or full (and why, in words)."""
     booking = ctx.services.booking
     active = {m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id)}
@@ -138,36 +187,46 @@ async def _soonest(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bo
     why = ""
     if offer.term_id in active or not offer.slots:
         m = active.get(offer.term_id)
-        why = (f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
-               f"{term_words(offer.term_label)} TSM: {when(m)}." if m else
-               f"No free times are left in the {term_words(offer.term_label)}.")
+        why = (
+            f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
+            f"{term_words(offer.term_label)} TSM: {when(m)}."
+            if m
+            else f"No free times are left in the {term_words(offer.term_label)}."
+        )
         try:
             nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode)
         except BookingRefused as exc:
             return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
         if nxt.term_id in active:
-            return _dead_end_reply(f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
-                                   f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
-                                   has_meeting=True)
+            return _dead_end_reply(
+                f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
+                f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
+                has_meeting=True,
+            )
         offer, why = nxt, why + f" These times are for the {term_words(nxt.term_label)}."
-    saved = await conversation(ctx).save_offer(ctx.actor, booking_flow(officer=officer).kind, offer,
-                                               school_name=info.name)
+    saved = await conversation(ctx).save_offer(
+        ctx.actor, booking_flow(officer=officer).kind, offer, school_name=info.name
+    )
     return saved, why
 
 
 async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
-    """"Choose this time" on the first card: the mode and time chosen there. Another mode than the offer's has its
+    """ "Choose this time" on the first card: the mode and time chosen there. Another mode than the offer's has its
     own free times (travel, length): the time goes ahead if it is free that way too, else the card comes back with
     that mode's times. On to the last card: the people prefilled and Book it (an officer: Book it)."""
     offer = await load_offer(ctx, data, *BOOKING_KINDS, allow_expired=True)
     officer = flow_of(offer.kind) is OFFICER_BOOK
-    info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])  # authorises: own school or officer's
+    info = await conversation(ctx).school_info(
+        ctx.actor, offer.school_ids[0]
+    )  # authorises: own school or officer's
     if not officer and not info.entitlement.may_book:
         return await contacted_directly_reply(ctx, info, info.entitlement.message)
     mode = field_str(data, "mode", label="how to meet", max_len=16)
     if mode not in info.modes_allowed:
-        raise InvalidInput(f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
-                           " only. Please pick one of them.")
+        raise InvalidInput(
+            f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
+            " only. Please pick one of them."
+        )
     note = ""
     if mode != offer.mode:
         fresh = await ctx.services.booking.free_slots(ctx.actor, [info.id], term=offer.term_id, mode=mode)
@@ -182,12 +241,25 @@ async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if not officer:
         return await _attendees_card(ctx, offer, start, day, book=True)
     flow = flow_of(offer.kind)
-    return Reply(card=cards.confirm(cards.ConfirmView(
-        offer.id, start.isoformat(), "Book this TSM for the school?", _slot_facts(ctx, offer, start, info),
-        cards.Button("Book it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
-                     style="positive"),
-        day, note="The school's senior leader and attendance lead are invited; the school is then asked to "
-                  "accept the time or pick another.")))
+    return Reply(
+        card=cards.confirm(
+            cards.ConfirmView(
+                offer.id,
+                start.isoformat(),
+                "Book this TSM for the school?",
+                _slot_facts(ctx, offer, start, info),
+                cards.Button(
+                    "Book it",
+                    flow.confirm_verb,
+                    (("offerId", offer.id), ("start", start.isoformat())),
+                    style="positive",
+                ),
+                day,
+                note="The school's senior leader and attendance lead are invited; the school is then asked to "
+                "accept the time or pick another.",
+            )
+        )
+    )
 
 
 async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -202,16 +274,19 @@ async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     today = now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date()
     day = read_day(args, today, await conversation(ctx).term_calendar(ctx.actor, info.id)) if args else None
     if day is None and args and looks_like_a_date(args):
-        raise InvalidInput("I couldn't read that date. Try **book 3 December**, **book next Tuesday**, "
-                           "**book tomorrow**, or just **book**.")
+        raise InvalidInput(
+            "I couldn't read that date. Try **book 3 December**, **book next Tuesday**, "
+            "**book tomorrow**, or just **book**."
+        )
     if day is not None and day < today:  # "book 3 December" on 6 December: say so, offer the nearest dates
         passed = f"{_with_year(day, today)} has passed: here are the nearest dates with free times."
         reply = await open_dates(ctx, info, info.default_mode, officer=False, lead=passed)
         return Reply(text=passed, card=reply.card, error=True)
     if day is not None:  # "book 3 December": straight to that day's times, or why not
         try:
-            term_id = await conversation(ctx).term_id_for(ctx.actor, info.id, datetime.combine(
-                day, time(12), tzinfo=ZoneInfo(DEFAULT_TZ)))
+            term_id = await conversation(ctx).term_id_for(
+                ctx.actor, info.id, datetime.combine(day, time(12), tzinfo=ZoneInfo(DEFAULT_TZ))
+            )
         except BookingRefused as exc:
             reply = await start_for_school(ctx, info, officer=False)
             return Reply(text=exc.message, card=reply.card, error=True)
@@ -229,57 +304,87 @@ async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         officer = False
     info = await conversation(ctx).school_info(ctx.actor, school_id)
     if mode not in info.modes_allowed:
-        raise InvalidInput(f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
-                           " only. Please pick one of the buttons.")
+        raise InvalidInput(
+            f"{info.la_name} offers TSMs {', '.join(MODE_LABELS[m].lower() for m in info.modes_allowed)}"
+            " only. Please pick one of the buttons."
+        )
     if not officer and not info.entitlement.may_book:
         return await contacted_directly_reply(ctx, info, info.entitlement.message)
     return await open_dates(ctx, info, mode, officer=officer)
 
 
-async def open_dates(ctx: ChatContext, info: SchoolInfo, mode: str, *, officer: bool, term_id: int | None = None,
-                     day: date | None = None, lead: str = "") -> Reply:
+async def open_dates(
+    ctx: ChatContext,
+    info: SchoolInfo,
+    mode: str,
+    *,
+    officer: bool,
+    term_id: int | None = None,
+    day: date | None = None,
+    lead: str = "",
+) -> Reply:
     """Dates with free times in the current term, or the next one if this term is booked or has no time left.
     With ``term_id`` and ``day`` (a typed date): that term, and that day's times if it has any."""
     booking = ctx.services.booking
     actor = ctx.actor
     active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id)}
-    offer = await booking.free_slots(actor, [info.id], term=term_id if term_id is not None else "current", mode=mode)
+    offer = await booking.free_slots(
+        actor, [info.id], term=term_id if term_id is not None else "current", mode=mode
+    )
     note = lead
     if term_id is not None and term_id in active:
-        return _dead_end_reply(f"You already have the {term_words(offer.term_label)} TSM: {when(active[term_id])}. "
-                               "Only one TSM per term: you can move or cancel it instead.", has_meeting=True)
+        return _dead_end_reply(
+            f"You already have the {term_words(offer.term_label)} TSM: {when(active[term_id])}. "
+            "Only one TSM per term: you can move or cancel it instead.",
+            has_meeting=True,
+        )
     if term_id is None and (offer.term_id in active or not offer.slots):
         m = active.get(offer.term_id)
-        why = (f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
-               f"{term_words(offer.term_label)} TSM: {when(m)}." if m else
-               f"No free times are left in the {term_words(offer.term_label)}.")
+        why = (
+            f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
+            f"{term_words(offer.term_label)} TSM: {when(m)}."
+            if m
+            else f"No free times are left in the {term_words(offer.term_label)}."
+        )
         try:
             nxt = await booking.free_slots(actor, [info.id], term="next", mode=mode)
         except BookingRefused as exc:
             return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
         if nxt.term_id in active:
-            return _dead_end_reply(f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
-                                   f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
-                                   has_meeting=True)
-        offer, note = nxt, " ".join(x for x in (lead, why, f"These dates are for the {term_words(nxt.term_label)}.")
-                                   if x)
-    saved = await conversation(ctx).save_offer(actor, booking_flow(officer=officer).kind, offer,
-                                               school_name=info.name)
+            return _dead_end_reply(
+                f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
+                f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",
+                has_meeting=True,
+            )
+        offer, note = (
+            nxt,
+            " ".join(x for x in (lead, why, f"These dates are for the {term_words(nxt.term_label)}.") if x),
+        )
+    saved = await conversation(ctx).save_offer(
+        actor, booking_flow(officer=officer).kind, offer, school_name=info.name
+    )
     who = info.name if officer else info.officer_name
     if day is not None:
         if day in days_of(saved):
             return times_reply(saved, day)
         today = now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date()
-        note = await booking.why_no_times_on(actor, info.id, day) or \
-            f"{_with_year(day, today)} has no free time left{' with ' + who if who else ''}: please pick another date."
-    back = cards.Button("Back", "officer.pick_school", (("schoolId", info.id),)) if officer else \
-        cards.Button("Back", "book.start")
+        note = (
+            await booking.why_no_times_on(actor, info.id, day)
+            or f"{_with_year(day, today)} has no free time left{' with ' + who if who else ''}: please pick another date."
+        )
+    back = (
+        cards.Button("Back", "officer.pick_school", (("schoolId", info.id),))
+        if officer
+        else cards.Button("Back", "book.start")
+    )
     return dates_reply(saved, intro=intro_for(saved, who, offer.term_label), note=note, back=back)
 
 
 def _dead_end_reply(message: str, *, has_meeting: bool) -> Reply:
     buttons = (cards.MY_MEETINGS, cards.HELP) if has_meeting else (cards.HELP,)
-    return Reply(card=cards.done(cards.DoneView("Nothing to book just now", (), note=message, buttons=buttons)))
+    return Reply(
+        card=cards.done(cards.DoneView("Nothing to book just now", (), note=message, buttons=buttons))
+    )
 
 
 # ---------------------------------------------------------------------- dates and times (every flow)
@@ -287,11 +392,23 @@ def _dead_end_reply(message: str, *, has_meeting: bool) -> Reply:
 
 async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
     """A fresh offer with the same school, term, mode and meeting as an expired or spent one."""
-    fresh = await ctx.services.booking.free_slots(ctx.actor, list(old.school_ids), term=old.term_id, mode=old.mode,
-                                                  meeting_type=old.meeting_type, exclude_meeting_id=old.meeting_id)
+    fresh = await ctx.services.booking.free_slots(
+        ctx.actor,
+        list(old.school_ids),
+        term=old.term_id,
+        mode=old.mode,
+        meeting_type=old.meeting_type,
+        exclude_meeting_id=old.meeting_id,
+    )
     flow = flow_of(old.kind)
-    return await conversation(ctx).save_offer(None if flow.for_school_staff else ctx.actor, flow.kind, fresh,
-                                              meeting_id=old.meeting_id, ttl=flow.ttl, school_name=old.school_name)
+    return await conversation(ctx).save_offer(
+        None if flow.for_school_staff else ctx.actor,
+        flow.kind,
+        fresh,
+        meeting_id=old.meeting_id,
+        ttl=flow.ttl,
+        school_name=old.school_name,
+    )
 
 
 async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
@@ -305,7 +422,11 @@ async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer
 
 
 def _intro(offer: Offer) -> str:
-    who = offer.school_name if flow_of(offer.kind) is OFFICER_BOOK else (offer.officer_name or "your link officer")
+    who = (
+        offer.school_name
+        if flow_of(offer.kind) is OFFICER_BOOK
+        else (offer.officer_name or "your link officer")
+    )
     return intro_for(offer, who, offer.term_label)
 
 
@@ -334,34 +455,74 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
         facts = _slot_facts(ctx, offer, start, info)
-        return Reply(card=cards.confirm(cards.ConfirmView(
-            offer.id, start.isoformat(), "Book this TSM for the school?", facts,
-            cards.Button("Book it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
-                         style="positive"),
-            day, note="The school's senior leader and attendance lead are invited; the school is then asked to "
-                      "accept the time or pick another.")))
+        return Reply(
+            card=cards.confirm(
+                cards.ConfirmView(
+                    offer.id,
+                    start.isoformat(),
+                    "Book this TSM for the school?",
+                    facts,
+                    cards.Button(
+                        "Book it",
+                        flow.confirm_verb,
+                        (("offerId", offer.id), ("start", start.isoformat())),
+                        style="positive",
+                    ),
+                    day,
+                    note="The school's senior leader and attendance lead are invited; the school is then asked to "
+                    "accept the time or pick another.",
+                )
+            )
+        )
     # move / proposal: moving an existing meeting
     view = await ctx.services.booking.get_meeting(ctx.actor, offer.meeting_id)
     tz = ZoneInfo(offer.timezone)
-    facts = (("School", view.school_label), ("Now", when(view)), ("New time", when_text(start, start + offer.duration, tz)),
-             ("Where", place(view)), ("Link officer", view.officer_name))
-    return Reply(card=cards.confirm(cards.ConfirmView(
-        offer.id, start.isoformat(), "Move the TSM to this time?", facts,
-        cards.Button("Move it", flow.confirm_verb, (("offerId", offer.id), ("start", start.isoformat())),
-                     style="positive"),
-        day, note=updated_invitation_note(ctx))))
+    facts = (
+        ("School", view.school_label),
+        ("Now", when(view)),
+        ("New time", when_text(start, start + offer.duration, tz)),
+        ("Where", place(view)),
+        ("Link officer", view.officer_name),
+    )
+    return Reply(
+        card=cards.confirm(
+            cards.ConfirmView(
+                offer.id,
+                start.isoformat(),
+                "Move the TSM to this time?",
+                facts,
+                cards.Button(
+                    "Move it",
+                    flow.confirm_verb,
+                    (("offerId", offer.id), ("start", start.isoformat())),
+                    style="positive",
+                ),
+                day,
+                note=updated_invitation_note(ctx),
+            )
+        )
+    )
 
 
-def _slot_facts(ctx: ChatContext, offer: Offer, start: datetime,
-                info: SchoolInfo) -> tuple[tuple[str, str], ...]:
-    where = f"Microsoft Teams ({teams_link_words(ctx)})" if offer.mode == Mode.TEAMS.value else \
-        (info.address or "At school")
-    return (("School", info.name), ("When", when_text(start, start + offer.duration, ZoneInfo(offer.timezone))),
-            ("Where", where), ("Link officer", info.officer_name))
+def _slot_facts(
+    ctx: ChatContext, offer: Offer, start: datetime, info: SchoolInfo
+) -> tuple[tuple[str, str], ...]:
+    where = (
+        f"Microsoft Teams ({teams_link_words(ctx)})"
+        if offer.mode == Mode.TEAMS.value
+        else (info.address or "At school")
+    )
+    return (
+        ("School", info.name),
+        ("When", when_text(start, start + offer.duration, ZoneInfo(offer.timezone))),
+        ("Where", where),
+        ("Link officer", info.officer_name),
+    )
 
 
-async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "", *,
-                          book: bool = False) -> Reply:
+async def _attendees_card(
+    ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "", *, book: bool = False
+) -> Reply:
     """Who attends (the senior leader preselected). ``book``: the last card at once, with the booking's facts and
     Book it."""
     contacts = await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])
@@ -370,13 +531,24 @@ async def _attendees_card(ctx: ChatContext, offer: Offer, start: datetime, day: 
         leaders = list(contacts)
         note = note or "No one is recorded as your senior leader: pick who will attend as the senior leader."
     leader_default = next((c for c in leaders if c.id == ctx.actor.id), leaders[0]) if leaders else None
-    colleagues = [c for c in contacts if c.id != ctx.actor.id and not (len(leaders) == 1 and c.id == leaders[0].id)]
-    return Reply(card=cards.pick_attendees(cards.AttendeesView(
-        offer.id, start.isoformat(), when_text(start, start + offer.duration, ZoneInfo(offer.timezone)),
-        tuple(cards.Choice(f"{c.name} ({c.email})", str(c.id)) for c in leaders),
-        str(leader_default.id) if leader_default else "",
-        tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in colleagues),
-        day, note, await _booking_facts(ctx, offer, start) if book else ())))
+    colleagues = [
+        c for c in contacts if c.id != ctx.actor.id and not (len(leaders) == 1 and c.id == leaders[0].id)
+    ]
+    return Reply(
+        card=cards.pick_attendees(
+            cards.AttendeesView(
+                offer.id,
+                start.isoformat(),
+                when_text(start, start + offer.duration, ZoneInfo(offer.timezone)),
+                tuple(cards.Choice(f"{c.name} ({c.email})", str(c.id)) for c in leaders),
+                str(leader_default.id) if leader_default else "",
+                tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in colleagues),
+                day,
+                note,
+                await _booking_facts(ctx, offer, start) if book else (),
+            )
+        )
+    )
 
 
 async def _booking_facts(ctx: ChatContext, offer: Offer, start: datetime) -> tuple[tuple[str, str], ...]:
@@ -410,7 +582,9 @@ def _read_people(data: dict[str, Any], contact_ids: set[int] | None) -> tuple[in
             raise InvalidInput("The colleagues chosen are not in the expected form.")
         cid = int(part)
         if contact_ids is not None and cid not in contact_ids:
-            raise NotAllowed("Some of the people chosen are not contacts of your school, so nothing was booked.")
+            raise NotAllowed(
+                "Some of the people chosen are not contacts of your school, so nothing was booked."
+            )
         if cid != leader and cid not in colleagues:
             colleagues.append(cid)
     return leader, colleagues
@@ -427,12 +601,25 @@ async def attendees(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         people.append(f"{contacts[ctx.actor.id].name} (you)")
     facts = (*_slot_facts(ctx, offer, start, info), ("Invited", ", ".join(people)))
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
-    data_out = (("offerId", offer.id), ("start", start.isoformat()), ("leader", str(leader)),
-                ("colleagues", ",".join(str(c) for c in colleagues)))
-    return Reply(card=cards.confirm(cards.ConfirmView(
-        offer.id, start.isoformat(), "Book this TSM?", facts,
-        cards.Button("Book it", "book.confirm", data_out, style="positive"), day,
-        note="Nothing is booked until you press Book it.")))
+    data_out = (
+        ("offerId", offer.id),
+        ("start", start.isoformat()),
+        ("leader", str(leader)),
+        ("colleagues", ",".join(str(c) for c in colleagues)),
+    )
+    return Reply(
+        card=cards.confirm(
+            cards.ConfirmView(
+                offer.id,
+                start.isoformat(),
+                "Book this TSM?",
+                facts,
+                cards.Button("Book it", "book.confirm", data_out, style="positive"),
+                day,
+                note="Nothing is booked until you press Book it.",
+            )
+        )
+    )
 
 
 async def confirm_book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -443,17 +630,28 @@ async def confirm_book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         leader, colleagues = _read_people(data, None)  # the booking checks they are the school's contacts
         people = [leader, *colleagues]
     try:
-        result = await ctx.services.booking.book(ctx.actor, list(offer.school_ids), start, mode=offer.mode,
-                                                 meeting_type=offer.meeting_type, attendee_contact_ids=people)
+        result = await ctx.services.booking.book(
+            ctx.actor,
+            list(offer.school_ids),
+            start,
+            mode=offer.mode,
+            meeting_type=offer.meeting_type,
+            attendee_contact_ids=people,
+        )
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, offer)
     return await booked_reply(ctx, result)
 
 
-async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str = "Your TSM is booked") -> Reply:
+async def booked_reply(
+    ctx: ChatContext, result: BookingResult, *, heading: str = "Your TSM is booked"
+) -> Reply:
     v = result.meeting
     officer_booked = ctx.actor.is_officer
-    facts = (*meeting_facts(v, with_attendees=True), ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
+    facts = (
+        *meeting_facts(v, with_attendees=True),
+        ("Invitation", invitation_line(ctx, result.invitation_ics is not None)),
+    )
     if officer_booked:
         heading = f"Booked for {v.school_label}"
         # The school is asked to accept the time or pick another free one in the same term (tsm.notifications).
@@ -467,31 +665,75 @@ async def booked_reply(ctx: ChatContext, result: BookingResult, *, heading: str 
 async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | None) -> Reply:
     """A refusal in words, with the next step: fresh times, my meetings, or whom to contact."""
     if exc.code == "contacted_directly":
-        info = await conversation(ctx).school_info(ctx.actor, exc.context.get("school_id") or ctx.actor.school_id)
+        info = await conversation(ctx).school_info(
+            ctx.actor, exc.context.get("school_id") or ctx.actor.school_id
+        )
         return await contacted_directly_reply(ctx, info, exc.message)
     if exc.code == "already_booked" or exc.code in ("not_active", "started"):
-        return Reply(text=exc.message, card=cards.done(cards.DoneView(
-            "Already booked" if exc.code == "already_booked" else "That can't be changed", (), note=exc.message,
-            buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
+        return Reply(
+            text=exc.message,
+            card=cards.done(
+                cards.DoneView(
+                    "Already booked" if exc.code == "already_booked" else "That can't be changed",
+                    (),
+                    note=exc.message,
+                    buttons=(cards.MY_MEETINGS, cards.HELP),
+                )
+            ),
+            error=True,
+        )
     if offer is not None and flow_of(offer.kind).books and exc.code in SLOT_REFUSALS:
         # A double press (or a colleague at the same moment) may have booked this school's TSM: say so,
         # rather than "just taken" about the school's own new meeting.
-        mine = [m for m in await ctx.services.booking.list_meetings(ctx.actor, school_id=offer.school_ids[0])
-                if m.term_id == offer.term_id]
+        mine = [
+            m
+            for m in await ctx.services.booking.list_meetings(ctx.actor, school_id=offer.school_ids[0])
+            if m.term_id == offer.term_id
+        ]
         if mine:
-            message = (f"{mine[0].school_label} is already booked for the {term_words(offer.term_label)}: "
-                       f"{when(mine[0])}. Only one TSM per term.")
-            return Reply(text=message, card=cards.done(cards.DoneView(
-                "Already booked", meeting_facts(mine[0]), note=message, buttons=(cards.MY_MEETINGS, cards.HELP))),
-                error=True)
+            message = (
+                f"{mine[0].school_label} is already booked for the {term_words(offer.term_label)}: "
+                f"{when(mine[0])}. Only one TSM per term."
+            )
+            return Reply(
+                text=message,
+                card=cards.done(
+                    cards.DoneView(
+                        "Already booked",
+                        meeting_facts(mine[0]),
+                        note=message,
+                        buttons=(cards.MY_MEETINGS, cards.HELP),
+                    )
+                ),
+                error=True,
+            )
     if offer is not None and (exc.code in SLOT_REFUSALS or exc.code == "move_other_term"):
         fresh = await refreshed(ctx, offer)
         flow = flow_of(offer.kind)
         heading = "Just taken" if exc.code == "slot_taken" else "That time can't be booked"
-        return Reply(card=cards.slots(cards.SlotsView(heading, exc.message, fresh.id, slot_choices(fresh),
-                                                      flow.pick_verb, flow.pick_title, (cards.STOP,))), error=True)
-    return Reply(text=exc.message, card=cards.done(cards.DoneView("That can't be done", (), note=exc.message,
-                                                                  buttons=(cards.MY_MEETINGS, cards.HELP))), error=True)
+        return Reply(
+            card=cards.slots(
+                cards.SlotsView(
+                    heading,
+                    exc.message,
+                    fresh.id,
+                    slot_choices(fresh),
+                    flow.pick_verb,
+                    flow.pick_title,
+                    (cards.STOP,),
+                )
+            ),
+            error=True,
+        )
+    return Reply(
+        text=exc.message,
+        card=cards.done(
+            cards.DoneView(
+                "That can't be done", (), note=exc.message, buttons=(cards.MY_MEETINGS, cards.HELP)
+            )
+        ),
+        error=True,
+    )
 
 
 async def stop(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -520,15 +762,32 @@ async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     items = []
     for v in views:
         marked = await conv.leader_unavailable_marked(v.id)
-        items.append(cards.MeetingItem(v.id, when(v), meeting_facts(v, with_attendees=True)[:1] + (
-            ("Where", place(v)), ("Link officer", v.officer_name), ("Term", term_words(v.term_label)),
-            ("Status", "held" if v.status == "held" else "booked")), _changeable(v, at),
-            for_school=ctx.actor.kind == "contact", leader_unavailable=marked))
+        items.append(
+            cards.MeetingItem(
+                v.id,
+                when(v),
+                meeting_facts(v, with_attendees=True)[:1]
+                + (
+                    ("Where", place(v)),
+                    ("Link officer", v.officer_name),
+                    ("Term", term_words(v.term_label)),
+                    ("Status", "held" if v.status == "held" else "booked"),
+                ),
+                _changeable(v, at),
+                for_school=ctx.actor.kind == "contact",
+                leader_unavailable=marked,
+            )
+        )
     buttons: tuple[cards.Button, ...] = (cards.Button("Book a TSM", "book.start"),)
     if ctx.actor.is_officer:
-        buttons = (cards.Button("Book for a school", "officer.book_start"), cards.Button("My week", "officer.week"))
+        buttons = (
+            cards.Button("Book for a school", "officer.book_start"),
+            cards.Button("My week", "officer.week"),
+        )
     heading = "Your upcoming TSMs" if views else "No upcoming TSMs"
-    empty = "You have no TSM booked from today on." + ("" if ctx.actor.is_officer else " Book this term's now?")
+    empty = "You have no TSM booked from today on." + (
+        "" if ctx.actor.is_officer else " Book this term's now?"
+    )
     return Reply(card=cards.meetings(cards.MeetingsView(heading, tuple(items), empty, buttons)))
 
 
@@ -543,9 +802,16 @@ async def _one_meeting(ctx: ChatContext, data: dict[str, Any], what: str) -> Mee
     if len(changeable) == 1:
         return changeable[0]
     if not changeable:
-        return Reply(card=cards.done(cards.DoneView(f"No TSM to {what}", (), note="You have no upcoming TSM that can "
-                                                    "be changed.", buttons=(cards.Button("Book a TSM", "book.start"),
-                                                                            cards.HELP))))
+        return Reply(
+            card=cards.done(
+                cards.DoneView(
+                    f"No TSM to {what}",
+                    (),
+                    note="You have no upcoming TSM that can be changed.",
+                    buttons=(cards.Button("Book a TSM", "book.start"), cards.HELP),
+                )
+            )
+        )
     reply = await my_meetings(ctx, {})
     return Reply(text=f"Which one? Use the buttons under the meeting you want to {what}.", card=reply.card)
 
@@ -555,12 +821,24 @@ async def move_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if isinstance(v, Reply):
         return v
     if not _changeable(v, now(ctx)):
-        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
-    fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
-                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-    saved = await conversation(ctx).save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label)
-    intro = (f"Now: {when(v)}. A TSM moves within its own term ({term_words(v.term_label)}); these dates have free "
-             "times.")
+        raise BookingRefused(
+            "not_active", f"This meeting is {v.status} or has started, so it cannot be moved."
+        )
+    fresh = await ctx.services.booking.free_slots(
+        ctx.actor,
+        list(v.school_ids),
+        term=v.term_id,
+        mode=v.mode,
+        meeting_type=v.meeting_type,
+        exclude_meeting_id=v.id,
+    )
+    saved = await conversation(ctx).save_offer(
+        ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label
+    )
+    intro = (
+        f"Now: {when(v)}. A TSM moves within its own term ({term_words(v.term_label)}); these dates have free "
+        "times."
+    )
     return dates_reply(saved, intro=intro, back=cards.MY_MEETINGS)
 
 
@@ -581,16 +859,36 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         start = field_datetime(data, "start", label="the time")
         v = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)  # authorises the actor
         if not _changeable(v, now(ctx)):
-            raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be moved.")
-        fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
-                                                      meeting_type=v.meeting_type, exclude_meeting_id=v.id)
-        saved = await conversation(ctx).save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id,
-                                                   school_name=v.school_label)
+            raise BookingRefused(
+                "not_active", f"This meeting is {v.status} or has started, so it cannot be moved."
+            )
+        fresh = await ctx.services.booking.free_slots(
+            ctx.actor,
+            list(v.school_ids),
+            term=v.term_id,
+            mode=v.mode,
+            meeting_type=v.meeting_type,
+            exclude_meeting_id=v.id,
+        )
+        saved = await conversation(ctx).save_offer(
+            ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label
+        )
         if not saved.has(start):
-            return Reply(card=cards.slots(cards.SlotsView(
-                "That time is not on offer", "That time is not one of this meeting's free times in its term (it may "
-                "have been taken), so nothing was changed. These are free:", saved.id, slot_choices(saved),
-                "meeting.move", "Move to this time", (cards.MY_MEETINGS,))), error=True)
+            return Reply(
+                card=cards.slots(
+                    cards.SlotsView(
+                        "That time is not on offer",
+                        "That time is not one of this meeting's free times in its term (it may "
+                        "have been taken), so nothing was changed. These are free:",
+                        saved.id,
+                        slot_choices(saved),
+                        "meeting.move",
+                        "Move to this time",
+                        (cards.MY_MEETINGS,),
+                    )
+                ),
+                error=True,
+            )
         offer = saved
     before = await ctx.services.booking.get_meeting(ctx.actor, meeting_id)
     try:
@@ -598,11 +896,18 @@ async def move(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, offer)
     v = result.meeting
-    facts = (*meeting_facts(v, with_attendees=True), ("Was", when(before)),
-             ("Invitation", invitation_line(ctx, result.invitation_ics is not None)))
-    return Reply(text=result.message, card=cards.done(cards.DoneView("Your TSM has moved", facts, v.join_url,
-                                                                     buttons=(cards.MY_MEETINGS, cards.HELP))),
-                 files=ics_files(result.invitation_ics))
+    facts = (
+        *meeting_facts(v, with_attendees=True),
+        ("Was", when(before)),
+        ("Invitation", invitation_line(ctx, result.invitation_ics is not None)),
+    )
+    return Reply(
+        text=result.message,
+        card=cards.done(
+            cards.DoneView("Your TSM has moved", facts, v.join_url, buttons=(cards.MY_MEETINGS, cards.HELP))
+        ),
+        files=ics_files(result.invitation_ics),
+    )
 
 
 async def _pick_again(ctx: ChatContext, offer: Offer, exc: InvalidInput) -> Reply:
@@ -611,12 +916,23 @@ async def _pick_again(ctx: ChatContext, offer: Offer, exc: InvalidInput) -> Repl
     assert offer.meeting_id is not None
     v = await ctx.services.booking.get_meeting(ctx.actor, offer.meeting_id)
     if offer.kind == PROPOSAL.kind:
-        card = cards.proposal(cards.ProposalView(v.id, v.officer_name, meeting_facts(v), offer.id,
-                                                 slot_choices(offer, 6), v.join_url))
+        card = cards.proposal(
+            cards.ProposalView(
+                v.id, v.officer_name, meeting_facts(v), offer.id, slot_choices(offer, 6), v.join_url
+            )
+        )
     else:
-        card = cards.slots(cards.SlotsView("Pick another time", f"Now: {when(v)}.", offer.id, slot_choices(offer),
-                                           "meeting.move", "Move to this time",
-                                           (cards.Button("Keep the current time", "meeting.list"),)))
+        card = cards.slots(
+            cards.SlotsView(
+                "Pick another time",
+                f"Now: {when(v)}.",
+                offer.id,
+                slot_choices(offer),
+                "meeting.move",
+                "Move to this time",
+                (cards.Button("Keep the current time", "meeting.list"),),
+            )
+        )
     return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
 
 
@@ -625,7 +941,9 @@ async def cancel_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if isinstance(v, Reply):
         return v
     if not _changeable(v, now(ctx)):
-        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled.")
+        raise BookingRefused(
+            "not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled."
+        )
     return Reply(card=cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v))))
 
 
@@ -655,7 +973,9 @@ async def cancel_confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     mid = field_int(data, "meetingId", label="the meeting")
     v = await ctx.services.booking.get_meeting(ctx.actor, mid)
     if not _changeable(v, now(ctx)):
-        raise BookingRefused("not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled.")
+        raise BookingRefused(
+            "not_active", f"This meeting is {v.status} or has started, so it cannot be cancelled."
+        )
     try:
         reason = _reason(data)
     except InvalidInput as exc:
@@ -673,16 +993,31 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         result = await ctx.services.booking.cancel(ctx.actor, mid, reason)
     except BookingRefused as exc:
         return await refusal_reply(ctx, exc, None)
-    except InvalidInput as exc:  # words that may name a pupil (tsm/domain/pupil_data.py): the reason card, to edit
+    except (
+        InvalidInput
+    ) as exc:  # words that may name a pupil (tsm/domain/pupil_data.py): the reason card, to edit
         v = await ctx.services.booking.get_meeting(ctx.actor, mid)
-        return Reply(text=str(exc), error=True, card=cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v))))
+        return Reply(
+            text=str(exc), error=True, card=cards.cancel_reason(cards.CancelView(v.id, meeting_facts(v)))
+        )
     v = result.meeting
-    again = cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),)) \
-        if ctx.actor.is_officer else cards.Button("Book another time", "book.start")
-    return Reply(text=result.message, card=cards.done(cards.DoneView(
-        "TSM cancelled", (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
-        note="The other side has been told and the invitation withdrawn.", buttons=(again, cards.MY_MEETINGS))),
-        files=ics_files(result.invitation_ics, "tsm-cancellation.ics"))
+    again = (
+        cards.Button("Book another time", "officer.pick_school", (("schoolId", v.school_ids[0]),))
+        if ctx.actor.is_officer
+        else cards.Button("Book another time", "book.start")
+    )
+    return Reply(
+        text=result.message,
+        card=cards.done(
+            cards.DoneView(
+                "TSM cancelled",
+                (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
+                note="The other side has been told and the invitation withdrawn.",
+                buttons=(again, cards.MY_MEETINGS),
+            )
+        ),
+        files=ics_files(result.invitation_ics, "tsm-cancellation.ics"),
+    )
 
 
 async def add_colleague_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -690,13 +1025,21 @@ async def add_colleague_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if isinstance(v, Reply):
         return v
     if not _changeable(v, now(ctx)):
-        raise BookingRefused("not_active", f"This meeting is {v.status} or has started: no one can be added now.")
+        raise BookingRefused(
+            "not_active", f"This meeting is {v.status} or has started: no one can be added now."
+        )
     invited = {a.email.lower() for a in v.attendees}
     contacts = []
     for sid in v.school_ids:
-        contacts += [c for c in await ctx.services.directory.contacts_of(ctx.actor, sid) if c.email.lower() not in invited]
+        contacts += [
+            c
+            for c in await ctx.services.directory.contacts_of(ctx.actor, sid)
+            if c.email.lower() not in invited
+        ]
     choices = tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in contacts)
-    return Reply(card=cards.add_colleague(cards.AddColleagueView(v.id, meeting_facts(v, with_attendees=True), choices)))
+    return Reply(
+        card=cards.add_colleague(cards.AddColleagueView(v.id, meeting_facts(v, with_attendees=True), choices))
+    )
 
 
 async def add_colleague(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -713,12 +1056,24 @@ async def add_colleague(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             raise InvalidInput("Please give your colleague's name.")
         v = await booking.add_attendee(ctx.actor, mid, name=name, email=email, role="other")
     added = v.attendees[-1].name if v.attendees else ""
-    return Reply(text=f"{added} has been invited.", card=cards.done(cards.DoneView(
-        "Colleague invited", meeting_facts(v, with_attendees=True),
-        note=("Outlook sends them the invitation, like everyone invited." if outlook_invites(ctx) else
-              f"An updated invitation is being emailed to everyone invited, {added} included."),
-        buttons=(cards.Button("Add another", "meeting.add_colleague_start", (("meetingId", v.id),)),
-                 cards.MY_MEETINGS))))
+    return Reply(
+        text=f"{added} has been invited.",
+        card=cards.done(
+            cards.DoneView(
+                "Colleague invited",
+                meeting_facts(v, with_attendees=True),
+                note=(
+                    "Outlook sends them the invitation, like everyone invited."
+                    if outlook_invites(ctx)
+                    else f"An updated invitation is being emailed to everyone invited, {added} included."
+                ),
+                buttons=(
+                    cards.Button("Add another", "meeting.add_colleague_start", (("meetingId", v.id),)),
+                    cards.MY_MEETINGS,
+                ),
+            )
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- our senior leader can't attend
@@ -728,24 +1083,55 @@ async def leader_ask(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     at = now(ctx)
     changeable = [v for v in await _upcoming(ctx) if _changeable(v, at)]
     if not changeable:
-        return Reply(card=cards.done(cards.DoneView("No TSM booked", (), note="You have no upcoming TSM to rearrange.",
-                                                    buttons=(cards.Button("Book a TSM", "book.start"), cards.HELP))))
-    return Reply(card=cards.leader_ask(cards.LeaderAskView(
-        changeable[0].officer_name, tuple(cards.Choice(when(v), str(v.id)) for v in changeable))))
+        return Reply(
+            card=cards.done(
+                cards.DoneView(
+                    "No TSM booked",
+                    (),
+                    note="You have no upcoming TSM to rearrange.",
+                    buttons=(cards.Button("Book a TSM", "book.start"), cards.HELP),
+                )
+            )
+        )
+    return Reply(
+        card=cards.leader_ask(
+            cards.LeaderAskView(
+                changeable[0].officer_name, tuple(cards.Choice(when(v), str(v.id)) for v in changeable)
+            )
+        )
+    )
 
 
 async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     mid = field_int(data, "meetingId", label="the meeting")
     conv = conversation(ctx)
     v = await conv.mark_leader_unavailable(ctx.actor, mid)
-    fresh = await ctx.services.booking.free_slots(ctx.actor, list(v.school_ids), term=v.term_id, mode=v.mode,
-                                                  meeting_type=v.meeting_type, exclude_meeting_id=v.id)
+    fresh = await ctx.services.booking.free_slots(
+        ctx.actor,
+        list(v.school_ids),
+        term=v.term_id,
+        mode=v.mode,
+        meeting_type=v.meeting_type,
+        exclude_meeting_id=v.id,
+    )
     saved = await conv.save_offer(ctx.actor, MOVE.kind, fresh, meeting_id=v.id, school_name=v.school_label)
-    message = (f"Thank you: {v.officer_name} has been told that your senior leader can't attend the TSM on {when(v)}. "
-               f"A senior leader is expected, so please move it to another time in the {term_words(v.term_label)}:")
-    return Reply(card=cards.slots(cards.SlotsView("Let's find another time", message, saved.id, slot_choices(saved),
-                                                  "meeting.move", "Move to this time",
-                                                  (cards.Button("Keep the current time", "meeting.list"),))))
+    message = (
+        f"Thank you: {v.officer_name} has been told that your senior leader can't attend the TSM on {when(v)}. "
+        f"A senior leader is expected, so please move it to another time in the {term_words(v.term_label)}:"
+    )
+    return Reply(
+        card=cards.slots(
+            cards.SlotsView(
+                "Let's find another time",
+                message,
+                saved.id,
+                slot_choices(saved),
+                "meeting.move",
+                "Move to this time",
+                (cards.Button("Keep the current time", "meeting.list"),),
+            )
+        )
+    )
 
 
 # ---------------------------------------------------------------------- a time the officer booked, or the scheduler offered
@@ -754,9 +1140,17 @@ async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 async def offer_accept(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     mid = field_int(data, "meetingId", label="the meeting")
     v = await conversation(ctx).accept(ctx.actor, mid)
-    return Reply(card=cards.done(cards.DoneView("Accepted: see you then", meeting_facts(v, with_attendees=True),
-                                                v.join_url, note=f"{v.officer_name} has been told.",
-                                                buttons=(cards.MY_MEETINGS, cards.HELP))))
+    return Reply(
+        card=cards.done(
+            cards.DoneView(
+                "Accepted: see you then",
+                meeting_facts(v, with_attendees=True),
+                v.join_url,
+                note=f"{v.officer_name} has been told.",
+                buttons=(cards.MY_MEETINGS, cards.HELP),
+            )
+        )
+    )
 
 
 async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
@@ -781,12 +1175,25 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     flow = booking_flow(officer=ctx.actor.is_officer)
     saved = await conv.save_offer(ctx.actor, flow.kind, fresh, school_name=info.name)
     if not saved.has(start):
-        return Reply(card=cards.slots(cards.SlotsView(
-            "That time is not on offer", "That time is no longer free (or was never offered), so nothing was "
-            "booked. These are free:", saved.id, slot_choices(saved), flow.pick_verb, flow.pick_title,
-            (cards.STOP,))), error=True)
+        return Reply(
+            card=cards.slots(
+                cards.SlotsView(
+                    "That time is not on offer",
+                    "That time is no longer free (or was never offered), so nothing was "
+                    "booked. These are free:",
+                    saved.id,
+                    slot_choices(saved),
+                    flow.pick_verb,
+                    flow.pick_title,
+                    (cards.STOP,),
+                )
+            ),
+            error=True,
+        )
     if flow.next is Next.ATTENDEES:  # the school still chooses who attends, then confirms
-        return await _attendees_card(ctx, saved, start, start.astimezone(ZoneInfo(saved.timezone)).date().isoformat())
+        return await _attendees_card(
+            ctx, saved, start, start.astimezone(ZoneInfo(saved.timezone)).date().isoformat()
+        )
     try:
         result = await ctx.services.booking.book(ctx.actor, [school_id], start, mode=mode)
     except BookingRefused as exc:
@@ -797,12 +1204,19 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 def register(router: Router) -> None:
     school = ("contact",)
     router.command("book", help="Book this term's TSM")(book)
-    router.command("my meetings", "meetings", help="Your upcoming TSMs: move, cancel, add a colleague")(my_meetings)
+    router.command("my meetings", "meetings", help="Your upcoming TSMs: move, cancel, add a colleague")(
+        my_meetings
+    )
     router.command("move", help="Move a booked TSM to another time in its term")(move_start)
     router.command("cancel", help="Cancel a booked TSM (with a reason)")(cancel_start)
     router.command("add colleague", help="Invite a colleague to your TSM", roles=school)(add_colleague_start)
-    router.command("senior leader unavailable", "senior leader can't attend", "leader unavailable",
-                   help="Your senior leader can't make the booked TSM", roles=school)(leader_ask)
+    router.command(
+        "senior leader unavailable",
+        "senior leader can't attend",
+        "leader unavailable",
+        help="Your senior leader can't make the booked TSM",
+        roles=school,
+    )(leader_ask)
 
     router.verb("book.start")(book)
     router.verb("book.pick_mode")(pick_mode)

@@ -53,10 +53,19 @@ def place(v: MeetingView) -> str:
 
 
 def meeting_facts(v: MeetingView, *, with_attendees: bool = False) -> tuple[tuple[str, str], ...]:
-    facts = [("School", v.school_label), ("When", when(v)), ("Where", place(v)), ("Link officer", v.officer_name)]
+    facts = [
+        ("School", v.school_label),
+        ("When", when(v)),
+        ("Where", place(v)),
+        ("Link officer", v.officer_name),
+    ]
     if with_attendees and v.attendees:
-        facts.append(("Invited", ", ".join(plain(a.name) + (" (senior leader)" if a.required else "")
-                                           for a in v.attendees)))  # names typed by school staff: no markup
+        facts.append(
+            (
+                "Invited",
+                ", ".join(plain(a.name) + (" (senior leader)" if a.required else "") for a in v.attendees),
+            )
+        )  # names typed by school staff: no markup
     return tuple(facts)
 
 
@@ -71,18 +80,25 @@ def invitation_line(ctx: ChatContext, has_ics: bool) -> str:
     if outlook_invites(ctx):
         return "Emailed from Outlook to everyone invited"
     return "Being emailed to everyone invited and the link officer" + (
-        "; also attached here (.ics): open it to add the TSM to your calendar" if has_ics else "")
+        "; also attached here (.ics): open it to add the TSM to your calendar" if has_ics else ""
+    )
 
 
 def updated_invitation_note(ctx: ChatContext) -> str:
-    return "Outlook sends everyone invited an updated invitation." if outlook_invites(ctx) else \
-        "An updated invitation is being emailed to everyone invited."
+    return (
+        "Outlook sends everyone invited an updated invitation."
+        if outlook_invites(ctx)
+        else "An updated invitation is being emailed to everyone invited."
+    )
 
 
 def teams_link_words(ctx: ChatContext) -> str:
     """Where a Teams TSM's joining link comes from: Outlook's invitation; the local calendar makes none."""
-    return "the link comes with Outlook's invitation" if outlook_invites(ctx) else \
-        "this service makes no joining link: your link officer shares one"
+    return (
+        "the link comes with Outlook's invitation"
+        if outlook_invites(ctx)
+        else "this service makes no joining link: your link officer shares one"
+    )
 
 
 def ics_files(ics: bytes | None, name: str = "tsm-invitation.ics") -> tuple[tuple[str, str, bytes], ...]:
@@ -114,8 +130,10 @@ def read_start(data: dict[str, Any], offer: Offer) -> datetime:
         raise InvalidInput("Please choose a time: nothing was changed.")
     start = field_datetime(data, "start", label="the time")
     if not offer.has(start):
-        raise InvalidInput("That time was not one of the times offered on this card, so nothing was changed. "
-                           "Please pick one of the times shown.")
+        raise InvalidInput(
+            "That time was not one of the times offered on this card, so nothing was changed. "
+            "Please pick one of the times shown."
+        )
     return start
 
 
@@ -126,11 +144,15 @@ def read_date(data: dict[str, Any], offer: Offer) -> date:
     except ValueError:
         raise InvalidInput("That date is not in the expected form (YYYY-MM-DD).") from None
     if day not in days_of(offer):
-        raise InvalidInput(f"{day_text(day)} has no free time on offer here. Please pick one of the dates shown.")
+        raise InvalidInput(
+            f"{day_text(day)} has no free time on offer here. Please pick one of the dates shown."
+        )
     return day
 
 
-async def load_offer(ctx: ChatContext, data: dict[str, Any], *kinds: str, allow_expired: bool = False) -> Offer:
+async def load_offer(
+    ctx: ChatContext, data: dict[str, Any], *kinds: str, allow_expired: bool = False
+) -> Offer:
     """The card's offer, for this actor. ``allow_expired``: a decisive step (book it, move it) on a card left
     open a while goes ahead when its start is one the offer held; the booking service re-checks it is free."""
     try:
@@ -159,24 +181,33 @@ def dates_reply(offer: Offer, *, intro: str, note: str = "", back: cards.Button 
         choices.append(cards.Choice(f"{day_text(day)} ({n} time{'s' if n != 1 else ''})", day.isoformat()))
     if len(choices) > 60:  # a term has about 60 school days; the card stays small
         choices = choices[:60]
-    return Reply(card=cards.pick_date(cards.DatesView(offer.id, heading_for(offer), intro, tuple(choices), note, back)))
+    return Reply(
+        card=cards.pick_date(cards.DatesView(offer.id, heading_for(offer), intro, tuple(choices), note, back))
+    )
 
 
 def times_reply(offer: Offer, day: date, *, note: str = "") -> Reply:
     tz = offer_tz(offer)
     starts = days_of(offer).get(day, ())
-    choices = tuple(cards.Choice(f"{time_text(s, tz)}–{time_text(s + offer.duration, tz)}", s.isoformat())
-                    for s in starts)
-    return Reply(card=cards.pick_time(cards.TimesView(offer.id, heading_for(offer), day_text(day), choices, note)))
+    choices = tuple(
+        cards.Choice(f"{time_text(s, tz)}–{time_text(s + offer.duration, tz)}", s.isoformat()) for s in starts
+    )
+    return Reply(
+        card=cards.pick_time(cards.TimesView(offer.id, heading_for(offer), day_text(day), choices, note))
+    )
 
 
 def slot_choices(offer: Offer, limit: int = 6) -> tuple[cards.Choice, ...]:
     tz = offer_tz(offer)
-    return tuple(cards.Choice(slot_title(s, offer.duration, tz), s.isoformat()) for s in sorted(offer.starts)[:limit])
+    return tuple(
+        cards.Choice(slot_title(s, offer.duration, tz), s.isoformat()) for s in sorted(offer.starts)[:limit]
+    )
 
 
 def intro_for(offer: Offer, who: str, term_label: str) -> str:
     mode = "on Teams" if offer.mode == Mode.TEAMS.value else "in person at school"
     minutes = int(offer.duration.total_seconds() // 60)
-    return (f"{term_words(term_label)}: a {minutes}-minute TSM {mode} with {who}. "
-            "These dates have free times; pick one.")
+    return (
+        f"{term_words(term_label)}: a {minutes}-minute TSM {mode} with {who}. "
+        "These dates have free times; pick one."
+    )

@@ -35,7 +35,9 @@ def _meeting_arg(args: str) -> int | None:
         return None
     if words[0].isascii() and words[0].isdigit() and int(words[0]) <= MAX_ID:
         return int(words[0])
-    raise InvalidInput("Give the meeting's number, e.g. **record 12**, or just **record** for your latest TSM.")
+    raise InvalidInput(
+        "Give the meeting's number, e.g. **record 12**, or just **record** for your latest TSM."
+    )
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -45,8 +47,10 @@ async def feedback(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     svc = ctx.services.evaluations
     meeting_id = _meeting_arg(data.get("args", "")) or await svc.latest_meeting(ctx.actor)
     if meeting_id is None:
-        return Reply(text="Your school has no past TSM to give feedback on yet. Say **my meetings** to see the "
-                          "coming one.")
+        return Reply(
+            text="Your school has no past TSM to give feedback on yet. Say **my meetings** to see the "
+            "coming one."
+        )
     view = await svc.view_for(ctx.actor, meeting_id)
     return Reply(card=eval_cards.evaluation_card(view))
 
@@ -58,12 +62,15 @@ async def eval_submit(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         view = await ctx.services.evaluations.submit(ctx.actor, meeting_id, data, edit_token=token)
     except InvalidInput as exc:
         return await _evaluation_again(ctx, meeting_id, token, data, exc)
-    return Reply(text="Thank you: your feedback is " + ("updated." if view.updated else "saved."),
-                 card=eval_cards.evaluation_card(view))
+    return Reply(
+        text="Thank you: your feedback is " + ("updated." if view.updated else "saved."),
+        card=eval_cards.evaluation_card(view),
+    )
 
 
-async def _evaluation_again(ctx: ChatContext, meeting_id: int, token: str | None, data: dict[str, Any],
-                            exc: InvalidInput) -> Reply:
+async def _evaluation_again(
+    ctx: ChatContext, meeting_id: int, token: str | None, data: dict[str, Any], exc: InvalidInput
+) -> Reply:
     """A refused answer: the same evaluation card with what the person chose and wrote, each missing rating's
     message under it, and its button (never one red line)."""
     view = await ctx.services.evaluations.view_for(ctx.actor, meeting_id, edit_token=token)
@@ -78,8 +85,12 @@ async def _evaluation_again(ctx: ChatContext, meeting_id: int, token: str | None
         errors["comments" if "comment" in str(exc).lower() else "_"] = str(exc)
     typed = data.get("comments")
     comments = typed if isinstance(typed, str) else ""
-    entered = replace(view, ratings=ratings or view.ratings, comments=comments[:MAX_COMMENT],
-                      anonymous=parse_flag(data.get("anonymous")))
+    entered = replace(
+        view,
+        ratings=ratings or view.ratings,
+        comments=comments[:MAX_COMMENT],
+        anonymous=parse_flag(data.get("anonymous")),
+    )
     return Reply(text=str(exc), card=with_errors(eval_cards.evaluation_card(entered), errors), error=True)
 
 
@@ -92,8 +103,10 @@ async def record(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if meeting_id is None:
         meeting_id = await svc.latest_meeting(ctx.actor)
     if meeting_id is None:
-        return Reply(text="There is no TSM that has started yet to write a record for. The record opens at the "
-                          "meeting. Say **my meetings** to see the coming ones.")
+        return Reply(
+            text="There is no TSM that has started yet to write a record for. The record opens at the "
+            "meeting. Say **my meetings** to see the coming ones."
+        )
     return Reply(card=record_cards.record_card(await svc.view(ctx.actor, meeting_id)))
 
 
@@ -116,8 +129,10 @@ async def record_save(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     meeting_id = field_int(data, "meetingId", label="the meeting")
     outcome = await ctx.services.records.save(ctx.actor, meeting_id, data, acknowledged=_ack(data))
     if not outcome.saved:
-        return Reply(text="Nothing is saved yet: some text may be about individual pupils. Please check it.",
-                     card=record_cards.record_form(outcome.view, draft=outcome.draft, findings=outcome.findings))
+        return Reply(
+            text="Nothing is saved yet: some text may be about individual pupils. Please check it.",
+            card=record_cards.record_form(outcome.view, draft=outcome.draft, findings=outcome.findings),
+        )
     v = outcome.view
     # The other side is told through the record_saved event (tsm.notifications).
     return Reply(text="The TSM record is saved.", card=record_cards.record_card(v))
@@ -133,11 +148,17 @@ async def open_actions(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     rows = await ctx.services.records.open_actions(ctx.actor)
     if not rows:
         return Reply(text="No open actions from your TSMs. Say **record** to see the latest TSM record.")
-    lines = [f"- **{a.school}**: {a.text} ({a.owner}, due {a.due:%d %b %Y}) [meeting {a.meeting_id}]" for a in rows]
-    body = [eval_cards.text(f"Open actions ({len(rows)})", weight="Bolder", size="Medium"),
-            *[eval_cards.text(line, size="Small") for line in lines[:25]]]
-    buttons = [eval_cards.execute(f"Done: {a.text[:28]}", "record.action_done", {"actionId": a.action_id})
-               for a in rows[:4]]
+    lines = [
+        f"- **{a.school}**: {a.text} ({a.owner}, due {a.due:%d %b %Y}) [meeting {a.meeting_id}]" for a in rows
+    ]
+    body = [
+        eval_cards.text(f"Open actions ({len(rows)})", weight="Bolder", size="Medium"),
+        *[eval_cards.text(line, size="Small") for line in lines[:25]],
+    ]
+    buttons = [
+        eval_cards.execute(f"Done: {a.text[:28]}", "record.action_done", {"actionId": a.action_id})
+        for a in rows[:4]
+    ]
     return Reply(card=eval_cards.card(body, buttons))
 
 
@@ -188,30 +209,44 @@ async def report_csv(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if kind == "coverage":
         r = await svc.coverage(ctx.actor, term)
         name = f"tsm-coverage-{r.term.name}-{r.term.academic_year}"
-        files = ((f"{name}.csv", "text/csv", rep.coverage_csv(r).encode()),
-                 (f"{name}-summary.csv", "text/csv", rep.coverage_summary_csv(r).encode()))
+        files = (
+            (f"{name}.csv", "text/csv", rep.coverage_csv(r).encode()),
+            (f"{name}-summary.csv", "text/csv", rep.coverage_summary_csv(r).encode()),
+        )
     elif kind == "evaluations":
         r = await svc.evaluations(ctx.actor, term)
         name = f"tsm-evaluations-{r.term.name}-{r.term.academic_year}"
-        files = ((f"{name}.csv", "text/csv", rep.evaluations_csv(r).encode()),
-                 (f"{name}-comments.csv", "text/csv", rep.evaluation_comments_csv(r).encode()),
-                 (f"{name}.png", "image/png", await asyncio.to_thread(rep.evaluation_chart_png, r)))
+        files = (
+            (f"{name}.csv", "text/csv", rep.evaluations_csv(r).encode()),
+            (f"{name}-comments.csv", "text/csv", rep.evaluation_comments_csv(r).encode()),
+            (f"{name}.png", "image/png", await asyncio.to_thread(rep.evaluation_chart_png, r)),
+        )
     else:
         r = await svc.actions(ctx.actor, term, all_terms=term is None)
         name = f"tsm-actions-{r.term.name}-{r.term.academic_year}" if r.term else "tsm-actions-open"
         files = ((f"{name}.csv", "text/csv", rep.actions_csv(r).encode()),)
-    return Reply(text=f"Here is the {kind} report as CSV" + (" with its chart." if kind == "evaluations" else "."),
-                 files=files)
+    return Reply(
+        text=f"Here is the {kind} report as CSV" + (" with its chart." if kind == "evaluations" else "."),
+        files=files,
+    )
 
 
 def register(router: Router) -> None:
-    router.command("feedback", "evaluate", "evaluation", help="Give feedback on your last TSM", roles=SCHOOL)(feedback)
-    router.command("record", "tsm record", help="The TSM record: figures, agreed actions, lead practitioner",
-                   roles=EVERYONE)(record)
-    router.command("actions", "my actions", "open actions", help="Open actions from your TSMs", roles=EVERYONE)(
-        open_actions)
-    router.command("report", "reports", help="Coverage, evaluations and open actions, with CSV",
-                   roles=OFFICERS)(report)
+    router.command("feedback", "evaluate", "evaluation", help="Give feedback on your last TSM", roles=SCHOOL)(
+        feedback
+    )
+    router.command(
+        "record",
+        "tsm record",
+        help="The TSM record: figures, agreed actions, lead practitioner",
+        roles=EVERYONE,
+    )(record)
+    router.command(
+        "actions", "my actions", "open actions", help="Open actions from your TSMs", roles=EVERYONE
+    )(open_actions)
+    router.command(
+        "report", "reports", help="Coverage, evaluations and open actions, with CSV", roles=OFFICERS
+    )(report)
     router.verb("eval.submit", roles=SCHOOL)(eval_submit)
     router.verb("record.edit", roles=EVERYONE)(record_edit)
     router.verb("record.save", roles=EVERYONE)(record_save)

@@ -32,7 +32,9 @@ class Flow:
     pick_title: str  # its button
     confirm_verb: str  # the verb of the confirm card's positive button
     ttl: timedelta  # how long the offer lasts
-    for_school_staff: bool  # bound to any of the school's staff (sent to them), not to the person who opened it
+    for_school_staff: (
+        bool  # bound to any of the school's staff (sent to them), not to the person who opened it
+    )
     next: Next
 
     @property
@@ -41,14 +43,46 @@ class Flow:
         return self.next is not Next.CONFIRM_MOVE
 
 
-BOOK = Flow("book", "Book your TSM", "book.pick_time", "Choose this time", "book.confirm", FLOW_TTL, False,
-            Next.ATTENDEES)
-OFFICER_BOOK = Flow("officer_book", "Book a TSM for the school", "book.pick_time", "Choose this time",
-                    "book.confirm", FLOW_TTL, False, Next.CONFIRM_BOOKING)
-MOVE = Flow("move", "Move your TSM", "meeting.move", "Move to this time", "meeting.move", FLOW_TTL, False,
-            Next.CONFIRM_MOVE)
-PROPOSAL = Flow("proposal", "Pick another time", "offer.pick_slot", "Move to this time", "offer.pick_slot",
-                PROPOSAL_TTL, True, Next.CONFIRM_MOVE)
+BOOK = Flow(
+    "book",
+    "Book your TSM",
+    "book.pick_time",
+    "Choose this time",
+    "book.confirm",
+    FLOW_TTL,
+    False,
+    Next.ATTENDEES,
+)
+OFFICER_BOOK = Flow(
+    "officer_book",
+    "Book a TSM for the school",
+    "book.pick_time",
+    "Choose this time",
+    "book.confirm",
+    FLOW_TTL,
+    False,
+    Next.CONFIRM_BOOKING,
+)
+MOVE = Flow(
+    "move",
+    "Move your TSM",
+    "meeting.move",
+    "Move to this time",
+    "meeting.move",
+    FLOW_TTL,
+    False,
+    Next.CONFIRM_MOVE,
+)
+PROPOSAL = Flow(
+    "proposal",
+    "Pick another time",
+    "offer.pick_slot",
+    "Move to this time",
+    "offer.pick_slot",
+    PROPOSAL_TTL,
+    True,
+    Next.CONFIRM_MOVE,
+)
 
 FLOWS: dict[str, Flow] = {f.kind: f for f in (BOOK, OFFICER_BOOK, MOVE, PROPOSAL)}
 BOOKING_KINDS = tuple(f.kind for f in FLOWS.values() if f.books)

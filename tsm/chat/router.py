@@ -176,7 +176,9 @@ class Router:
 
         return register
 
-    def command(self, *words: str, help: str = "", roles: Iterable[str] = ALL_ROLES) -> Callable[[Handler], Handler]:
+    def command(
+        self, *words: str, help: str = "", roles: Iterable[str] = ALL_ROLES
+    ) -> Callable[[Handler], Handler]:
         """A text command: the message starts with one of ``words`` (case and punctuation ignored)."""
 
         def register(fn: Handler) -> Handler:
@@ -200,8 +202,15 @@ class Router:
 
     # ------------------------------------------------------------------ dispatch
 
-    async def dispatch(self, incoming: Incoming, *, identify: Identify, services: Any,
-                       clock: Callable[[], datetime], claim: Middleware | None = None) -> Reply:
+    async def dispatch(
+        self,
+        incoming: Incoming,
+        *,
+        identify: Identify,
+        services: Any,
+        clock: Callable[[], datetime],
+        claim: Middleware | None = None,
+    ) -> Reply:
         """Run the turn through :attr:`middleware` and its handler. ``claim`` is the transport's own step, run right
         after identify (Teams: claim the activity and store the conversation reference; a redelivery stops there
         with ``turn.outcome = "duplicate"``)."""
@@ -211,13 +220,17 @@ class Router:
         turn = Turn(incoming, identify, services, clock)
         reply = await self._run(turn, self._chain(claim))
         if metrics is not None and turn.outcome != "duplicate":
-            metrics.turn(kind, turn.outcome or ("refused" if reply.error else "ok"), time.perf_counter() - started)
+            metrics.turn(
+                kind, turn.outcome or ("refused" if reply.error else "ok"), time.perf_counter() - started
+            )
         return reply
 
     def _chain(self, claim: Middleware | None) -> list[Middleware]:
         guards = list(self.middleware)
         if claim is not None:
-            guards.insert(guards.index(self.identify_sender) + 1 if self.identify_sender in guards else 0, claim)
+            guards.insert(
+                guards.index(self.identify_sender) + 1 if self.identify_sender in guards else 0, claim
+            )
         return guards
 
     async def _run(self, turn: Turn, guards: list[Middleware]) -> Reply:
@@ -236,9 +249,12 @@ class Router:
         if wait > 0:
             log.info("turn refused by the per-user rate limit", extra={"retry_in": round(wait, 1)})
             turn.outcome = "rate_limited"
-            return Reply(text=f"You're sending messages faster than I can take them. Please wait about "
-                              f"{max(1, round(wait))} seconds and try again; nothing was changed. "
-                              "Type **help** then to carry on.", error=True)
+            return Reply(
+                text=f"You're sending messages faster than I can take them. Please wait about "
+                f"{max(1, round(wait))} seconds and try again; nothing was changed. "
+                "Type **help** then to carry on.",
+                error=True,
+            )
         return await next()
 
     async def identify_sender(self, turn: Turn, next: Next) -> Reply:
@@ -262,7 +278,9 @@ class Router:
 
     async def _handle(self, turn: Turn) -> Reply:
         actor, route, incoming = turn.actor, turn.route, turn.incoming
-        if actor is None or route is None:  # the middleware list lost its role check: refuse, never run unchecked
+        if (
+            actor is None or route is None
+        ):  # the middleware list lost its role check: refuse, never run unchecked
             log.error("turn reached its handler without identify and the role check; refused")
             turn.outcome = "error"
             return error_reply("Sorry, something went wrong on our side and nothing was changed.")
@@ -273,18 +291,24 @@ class Router:
         except ServiceBusy:  # the database is locked by someone else: the transport answers 503 + Retry-After
             turn.outcome = "unavailable"
             raise
-        except CalendarError as exc:  # Outlook slow, down or refusing: nothing was written (bookings read first)
+        except (
+            CalendarError
+        ) as exc:  # Outlook slow, down or refusing: nothing was written (bookings read first)
             log.warning("turn stopped by the calendar (%s, retryable=%s)", type(exc).__name__, exc.retryable)
             turn.outcome = "unavailable"
             if exc.retryable:
-                return error_reply("Outlook isn't answering just now, so nothing was booked or changed. Please try "
-                                   "again in a minute.")
+                return error_reply(
+                    "Outlook isn't answering just now, so nothing was booked or changed. Please try "
+                    "again in a minute."
+                )
             return error_reply(f"{exc} Nothing was booked or changed.")
         except Exception:
             log.exception("turn failed (actor %s, verb %s)", actor.key, incoming.verb or "-")
             turn.outcome = "error"
-            return error_reply("Sorry, something went wrong on our side and nothing was changed. Please try "
-                               "again in a minute; if it keeps happening, tell your link officer.")
+            return error_reply(
+                "Sorry, something went wrong on our side and nothing was changed. Please try "
+                "again in a minute; if it keeps happening, tell your link officer."
+            )
 
     async def unknown(self, incoming: Incoming, services: Any = None) -> Reply:
         """The answer to someone the directory does not know: ``unknown_user`` if set, else whom to ask."""
@@ -302,8 +326,9 @@ class Router:
         if incoming.verb is not None:
             entry = self._verbs.get(incoming.verb)
             if entry is None:
-                raise InvalidInput("That button is not one I know (perhaps an old card). Type **help** to start "
-                                   "again.")
+                raise InvalidInput(
+                    "That button is not one I know (perhaps an old card). Type **help** to start again."
+                )
             data = incoming.data if isinstance(incoming.data, dict) else {}
             return Route(entry.handler, data, entry.roles, "That action is not open to you.")
         raw = (incoming.text or "").strip()
@@ -311,14 +336,24 @@ class Router:
         for c in self._commands:
             for w in c.words:
                 if text == w or text.startswith(w + " "):
-                    rest = raw[len(w):].strip() if text.startswith(w) else ""
-                    return Route(c.handler, {"args": rest}, c.roles,
-                                 "That command is not open to you. Type **help** to see what you can do.")
+                    rest = raw[len(w) :].strip() if text.startswith(w) else ""
+                    return Route(
+                        c.handler,
+                        {"args": rest},
+                        c.roles,
+                        "That command is not open to you. Type **help** to see what you can do.",
+                    )
         near = self._near_command(raw)
-        if near is not None:  # "bok", "my meeting", "mymeetings": taken as the one command they are a slip from
+        if (
+            near is not None
+        ):  # "bok", "my meeting", "mymeetings": taken as the one command they are a slip from
             c, rest = near
-            return Route(c.handler, {"args": rest}, c.roles,
-                         "That command is not open to you. Type **help** to see what you can do.")
+            return Route(
+                c.handler,
+                {"args": rest},
+                c.roles,
+                "That command is not open to you. Type **help** to see what you can do.",
+            )
         if self.fallback is not None:
             return Route(self.fallback, {"args": incoming.text or ""}, ALL_ROLES, "")
         raise InvalidInput("I didn't understand that. Type **help** to see what I can do.")
@@ -344,16 +379,23 @@ class Router:
 def _sender_key(who: Who) -> str:
     """Whom a turn counts against: the AAD object id (stable, vouched for by the channel), else the channel's user
     id, else the email; unknown users are limited the same way as known ones."""
-    return (f"aad:{who.tenant_id}:{who.aad_object_id}" if who.aad_object_id else
-            f"ch:{who.channel_user_id}" if who.channel_user_id else f"mail:{(who.email or '').lower()}")
+    return (
+        f"aad:{who.tenant_id}:{who.aad_object_id}"
+        if who.aad_object_id
+        else f"ch:{who.channel_user_id}"
+        if who.channel_user_id
+        else f"mail:{(who.email or '').lower()}"
+    )
 
 
 def unknown_user_text(who: Who) -> str:
     addr = f" ({who.email})" if who.email else ""
-    return (f"Hello{(' ' + who.name.split(' ')[0]) if who.name else ''}. I can't find you{addr} among the school "
-            "contacts or link officers I know, so I can't book anything for you yet. Please ask your school's LA "
-            "link officer, or your local authority's attendance team, to add you as a contact for your school"
-            f"{' with the address ' + who.email if who.email else ''}. Once they have, say **hi** here again.")
+    return (
+        f"Hello{(' ' + who.name.split(' ')[0]) if who.name else ''}. I can't find you{addr} among the school "
+        "contacts or link officers I know, so I can't book anything for you yet. Please ask your school's LA "
+        "link officer, or your local authority's attendance team, to add you as a contact for your school"
+        f"{' with the address ' + who.email if who.email else ''}. Once they have, say **hi** here again."
+    )
 
 
 def error_reply(message: str) -> Reply:
@@ -368,11 +410,15 @@ def one_slip(a: str, b: str) -> bool:
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
-    return short[i:] == long_[i + 1:]
+    return short[i:] == long_[i + 1 :]
 
 
 def _norm(text: str) -> str:
@@ -382,7 +428,9 @@ def _norm(text: str) -> str:
 # ---------------------------------------------------------------------- reading untrusted card data
 
 
-def field_str(data: dict[str, Any], key: str, *, label: str, max_len: int = 500, required: bool = True) -> str:
+def field_str(
+    data: dict[str, Any], key: str, *, label: str, max_len: int = 500, required: bool = True
+) -> str:
     return clean_text(data.get(key), label=label, max_len=max_len, required=required)
 
 

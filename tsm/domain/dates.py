@@ -12,8 +12,12 @@ from datetime import date, timedelta
 
 from .terms import TermCalendar
 
-MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                      "dec"), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -73,7 +77,9 @@ def _relative(t: str, today: date, calendar: TermCalendar | None) -> date | None
         return today + timedelta(days=7 - today.weekday())
     m = re.fullmatch(r"(?:(next|this|on)\s+)?([a-z]+)", t)
     if m and m[2] in WEEKDAYS:
-        ahead = (WEEKDAYS.index(m[2]) - today.weekday()) % 7 or 7  # the coming one (today's weekday: next week's)
+        ahead = (
+            WEEKDAYS.index(m[2]) - today.weekday()
+        ) % 7 or 7  # the coming one (today's weekday: next week's)
         coming = today + timedelta(days=ahead)
         # "next Tuesday" said on a Monday is the Tuesday of next week, as people in England mostly mean it; said on
         # a Friday, the coming Tuesday is next week's already.
@@ -92,4 +98,3 @@ def _relative(t: str, today: date, calendar: TermCalendar | None) -> date | None
             day += timedelta(days=1)
         return day if day <= term.dates.last else None
     return None
-

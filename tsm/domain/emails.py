@@ -20,8 +20,14 @@ def work_email(value: object, *, label: str = "the email address") -> str:
     if len(raw) > MAX_EMAIL or any(not ch.isprintable() for ch in raw):
         raise InvalidInput(f"“{shown}” is not a valid work email address: please type it again on one line.")
     try:
-        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False,
-                                 allow_domain_literal=False, allow_display_name=False)
+        checked = validate_email(
+            raw,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
     except EmailNotValidError as exc:
         raise InvalidInput(f"“{shown}” is not a valid work email address ({exc}).") from None
     return checked.normalized.lower()

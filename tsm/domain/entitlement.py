@@ -52,7 +52,9 @@ def classify_phase(type_name: str, phase_name: str) -> Phase:
 
 
 def is_independent(type_name: str, type_group: str = "") -> bool:
-    return (type_name or "").strip().lower() in INDEPENDENT_TYPES or (type_group or "").strip().lower() == "independent schools"
+    return (type_name or "").strip().lower() in INDEPENDENT_TYPES or (
+        type_group or ""
+    ).strip().lower() == "independent schools"
 
 
 LA_MAINTAINED_SPECIAL_TYPES = {"community special school", "foundation special school"}
@@ -60,8 +62,9 @@ LA_MAINTAINED_SPECIAL_TYPES = {"community special school", "foundation special s
 
 def is_la_maintained(type_group: str, type_name: str = "") -> bool:
     """GIAS puts community and foundation special schools in the group "Special schools", so the type counts too."""
-    return ((type_group or "").strip().lower() == LA_MAINTAINED_GROUP
-            or (type_name or "").strip().lower() in LA_MAINTAINED_SPECIAL_TYPES)
+    return (type_group or "").strip().lower() == LA_MAINTAINED_GROUP or (
+        type_name or ""
+    ).strip().lower() in LA_MAINTAINED_SPECIAL_TYPES
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,15 @@ class Entitlement:
     attendance_vs_average: str  # below | at_or_above | no_figure | no_average
     national_average: float | None
     average: NationalAverage | None = None  # the year and measure compared with (None: no comparison)
-    none_this_year_yet: bool = False  # a one-a-year school listed because it has had no TSM this academic year
+    none_this_year_yet: bool = (
+        False  # a one-a-year school listed because it has had no TSM this academic year
+    )
 
     @property
     def route(self) -> BookingRoute:
-        return BookingRoute.CONTACTED_DIRECTLY if self.expectation == "contacted_directly" else BookingRoute.SELF
+        return (
+            BookingRoute.CONTACTED_DIRECTLY if self.expectation == "contacted_directly" else BookingRoute.SELF
+        )
 
     @property
     def may_book(self) -> bool:
@@ -104,7 +111,9 @@ class Entitlement:
     def yearly(self) -> bool:
         return self.expectation == "yearly"
 
-    def wanted_this_term(self, term: TermName | str, *, had_tsm_this_year: bool, chase_from: TermName | str) -> bool:
+    def wanted_this_term(
+        self, term: TermName | str, *, had_tsm_this_year: bool, chase_from: TermName | str
+    ) -> bool:
         """Does the LA want this school to have a TSM in ``term``? Every term for termly schools; a school that may
         book one a year only when it has had (or booked) none this academic year, from ``chase_from`` (the
         profile's ``entitlement.yearly_chase_term``, default summer: the last chance in the year)."""
@@ -121,8 +130,10 @@ class Entitlement:
 
 
 def compare(pct: float, average: float) -> str:
-    """"below", "equal" or "above", to the hundredth of a percent the DfE publishes (no float noise)."""
-    diff = round(pct - average, 6)  # equivalent-mutant[constant]: 5 or 7 places: the same answer at the hundredth published
+    """ "below", "equal" or "above", to the hundredth of a percent the DfE publishes (no float noise)."""
+    diff = round(
+        pct - average, 6
+    )  # equivalent-mutant[constant]: 5 or 7 places: the same answer at the hundredth published
     return "below" if diff < 0 else "equal" if diff == 0 else "above"
 
 
@@ -183,20 +194,28 @@ def figures_words(facts: SchoolFacts, policy: Policy, *, officer_view: bool = Fa
     head = f"{whose}: {_pct(facts.attendance_pct)}%{shown}."
     nat = policy.national_averages
     if not nat.has_phase(facts.phase):
-        return (f"{head} The DfE publishes no national attendance average for {facts.phase.label} in the figures we "
-                "hold, so it is not compared with one.")
+        return (
+            f"{head} The DfE publishes no national attendance average for {facts.phase.label} in the figures we "
+            "hold, so it is not compared with one."
+        )
     if period is None:
-        return (f"{head} No academic year is recorded for this figure, so it cannot be compared with the national "
-                f"average of its year (we hold {nat.labels}).")
+        return (
+            f"{head} No academic year is recorded for this figure, so it cannot be compared with the national "
+            f"average of its year (we hold {nat.labels})."
+        )
     found = matching_average(facts, policy)
     if found is None:
-        return (f"{head} We hold no national average for {facts.phase.label} for {period.label} (we hold "
-                f"{nat.labels}), so it is not compared with one.")
+        return (
+            f"{head} We hold no national average for {facts.phase.label} for {period.label} (we hold "
+            f"{nat.labels}), so it is not compared with one."
+        )
     avg = found.attendance_by_phase[facts.phase]
     word = {"below": "below", "equal": "equal to", "above": "above"}[compare(facts.attendance_pct, avg)]
     source = f", {found.source}" if found.source else ", DfE"
-    return (f"{head} That is {word} the national average for {facts.phase.label} for the same period, "
-            f"{found.label}: {_pct(avg)}%{source}.")
+    return (
+        f"{head} That is {word} the national average for {facts.phase.label} for the same period, "
+        f"{found.label}: {_pct(avg)}%{source}."
+    )
 
 
 _OFFICER_EXPECTATION = {
@@ -225,5 +244,9 @@ def officer_short_words(ent: Entitlement) -> str:
     """The expectation in a few words for an officer's list ("Expected each term")."""
     if ent.none_this_year_yet:
         return "One a year, and none held yet this academic year"
-    return {"termly": "Expected each term", "termly_encouraged": "Encouraged each term",
-            "yearly": "One a year is enough", "contacted_directly": "You arrange it"}.get(ent.expectation, ent.rule)
+    return {
+        "termly": "Expected each term",
+        "termly_encouraged": "Encouraged each term",
+        "yearly": "One a year is enough",
+        "contacted_directly": "You arrange it",
+    }.get(ent.expectation, ent.rule)

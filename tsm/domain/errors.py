@@ -15,8 +15,12 @@ class ServiceBusy(Exception):
     out): nothing was changed; the transport answers 503 with ``Retry-After`` (not a TsmError: no handler
     turns it into a chat reply)."""
 
-    def __init__(self, message: str = "The service is busy just now: nothing was changed. Please try again in a "
-                 "few seconds.", retry_after: int = 5) -> None:
+    def __init__(
+        self,
+        message: str = "The service is busy just now: nothing was changed. Please try again in a "
+        "few seconds.",
+        retry_after: int = 5,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

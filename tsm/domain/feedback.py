@@ -50,8 +50,12 @@ QUESTIONS: tuple[tuple[str, str], ...] = (
     ("overall", "Overall, how would you rate this TSM?"),
 )
 QUESTION_KEYS = tuple(k for k, _ in QUESTIONS)
-SHORT_LABELS = {"usefulness": "Usefulness", "working_together": "Working together", "clarity": "Clarity of actions",
-                "overall": "Overall"}
+SHORT_LABELS = {
+    "usefulness": "Usefulness",
+    "working_together": "Working together",
+    "clarity": "Clarity of actions",
+    "overall": "Overall",
+}
 SCALE = {1: "1 Poor", 2: "2 Fair", 3: "3 Good", 4: "4 Very good", 5: "5 Excellent"}
 MAX_COMMENT = 2000
 
@@ -106,7 +110,10 @@ def show_count(n: int | None) -> str:
 # ---------------------------------------------------------------------- the TSM record
 
 COHORTS: tuple[tuple[str, str], ...] = (
-    ("sen", "SEN"), ("fsm", "FSM"), ("eal", "EAL"), ("grt", "GRT"),
+    ("sen", "SEN"),
+    ("fsm", "FSM"),
+    ("eal", "EAL"),
+    ("grt", "GRT"),
 )
 MAX_COUNT = 100_000
 MAX_NOTES = 2000
@@ -175,8 +182,10 @@ def parse_figures(raw: Mapping[str, Any]) -> Figures:
     pa = parse_count(raw.get("pa"), "The persistent absence (PA) count")
     sa = parse_count(raw.get("sa"), "The severe absence (SA) count")
     if pa is not None and sa is not None and sa > pa:
-        raise InvalidInput("The severe absence count cannot be more than the persistent absence count "
-                           "(severely absent pupils are persistently absent too).")
+        raise InvalidInput(
+            "The severe absence count cannot be more than the persistent absence count "
+            "(severely absent pupils are persistently absent too)."
+        )
     cohorts = tuple((k, parse_count(raw.get(k), f"The {label} count")) for k, label in COHORTS)
     return Figures(parse_pct(raw.get("attendance_pct")), pa, sa, cohorts)
 
@@ -192,7 +201,9 @@ def parse_due(value: Any, label: str) -> date:
         raise InvalidInput(f"The due date for {label} is not a date (YYYY-MM-DD).") from None
 
 
-def parse_actions(raw: Mapping[str, Any], *, meeting_day: date, slots: int = MAX_ACTIONS) -> list[ActionDraft]:
+def parse_actions(
+    raw: Mapping[str, Any], *, meeting_day: date, slots: int = MAX_ACTIONS
+) -> list[ActionDraft]:
     """Actions from a card's numbered fields ``action{i}_text/_owner/_detail/_due``; empty rows are skipped."""
     out: list[ActionDraft] = []
     for i in range(1, slots + 1):
@@ -216,8 +227,9 @@ def parse_actions(raw: Mapping[str, Any], *, meeting_day: date, slots: int = MAX
     return out
 
 
-def action_reminder_due(*, due: date, today: date, done: bool, next_tsm: date | None,
-                        lead_days: int = 7) -> bool:
+def action_reminder_due(
+    *, due: date, today: date, done: bool, next_tsm: date | None, lead_days: int = 7
+) -> bool:
     """An open action due before the school's next TSM (or with no next TSM booked) is reminded to its
     owner from ``lead_days`` before its due date on; after the next TSM it is that meeting's business."""
     if done:
@@ -230,15 +242,20 @@ def action_reminder_due(*, due: date, today: date, done: bool, next_tsm: date | 
 # ---------------------------------------------------------------------- pupil data in free text
 
 _UPN = re.compile(r"\b[A-Za-z]\d{12}\b|\b[A-Za-z]\d{11}[A-Za-z]\b")
-_DOB = re.compile(r"\b(?:d\.?o\.?b\.?|born|date of birth)\s*:?\s*(?:on\s+)?"
-                  r"(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\s+\d{4})",
-                  re.IGNORECASE)
+_DOB = re.compile(
+    r"\b(?:d\.?o\.?b\.?|born|date of birth)\s*:?\s*(?:on\s+)?"
+    r"(\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\s+\d{4})",
+    re.IGNORECASE,
+)
 _WORD = r"[A-Z][a-z]+(?:['’-][A-Za-z][a-z]+)*|[A-Z]['’][A-Z][a-z]+"
-_TITLE_RUN = re.compile(rf"(?<![\w'’-])(?:{_WORD})(?:\s+(?:{_WORD}))+(?:(?=['’]s\b)|(?![\w'’]))")  # "Jo Bloggs's"
+_TITLE_RUN = re.compile(
+    rf"(?<![\w'’-])(?:{_WORD})(?:\s+(?:{_WORD}))+(?:(?=['’]s\b)|(?![\w'’]))"
+)  # "Jo Bloggs's"
 _TITLED = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+({_WORD})")
 
 # Capitalised words that are not names in a TSM's context. Lower-cased; compared lower-cased.
-ALLOWED_WORDS = frozenset("""
+ALLOWED_WORDS = frozenset(
+    """
 a an and the of for to in on at by with from into after before about as or but if then so not no all any
 our their his her its this that these those we they he she it you i me my your us them there here when where
 who what which how why while until each every some most more less many few other others new next last first
@@ -267,7 +284,8 @@ discuss discussed discussion consider considered continue continued monitor moni
 review reviewed set setting arrange arranged invite invited provide provided offer offered refer referred
 escalate escalated write written phone phoned meet met attend attended attending next steps step
 mr mrs ms miss mx dr sir
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -277,8 +295,11 @@ class Finding:
 
     @property
     def label(self) -> str:
-        return {"upn": "looks like a UPN", "dob": "looks like a date of birth", "name": "looks like a person's name"}[
-            self.kind]
+        return {
+            "upn": "looks like a UPN",
+            "dob": "looks like a date of birth",
+            "name": "looks like a person's name",
+        }[self.kind]
 
 
 def allowed_from_names(names: Iterable[str]) -> frozenset[str]:
@@ -321,7 +342,9 @@ def find_pupil_data(text: str, *, allowed: Iterable[str] = ()) -> list[Finding]:
         i, j = 0, len(words)
         while i < j and _allowed_word(words[i], ok):
             i += 1
-        while j > i and _allowed_word(words[j - 1], ok):  # equivalent-mutant[compare]: j meets i only when every word is allowed: nothing is left either way
+        while (
+            j > i and _allowed_word(words[j - 1], ok)
+        ):  # equivalent-mutant[compare]: j meets i only when every word is allowed: nothing is left either way
             j -= 1
         core = words[i:j]
         if len(core) >= 2:
@@ -359,8 +382,15 @@ class Coverage(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"held": "Held", "held_this_year": "Held this year", "booked": "Booked", "no_show": "No-show", "cancelled": "Cancelled",
-                "offered": "Offered, not booked", "not_booked": "Not booked"}[self.value]
+        return {
+            "held": "Held",
+            "held_this_year": "Held this year",
+            "booked": "Booked",
+            "no_show": "No-show",
+            "cancelled": "Cancelled",
+            "offered": "Offered, not booked",
+            "not_booked": "Not booked",
+        }[self.value]
 
 
 COVERAGE_ORDER = tuple(Coverage)
@@ -375,8 +405,9 @@ class TermMeeting:
     updated_at: datetime
 
 
-def coverage_of(meetings: Sequence[TermMeeting], *, offered: bool,
-                held_this_year: TermMeeting | None = None) -> tuple[Coverage, TermMeeting | None]:
+def coverage_of(
+    meetings: Sequence[TermMeeting], *, offered: bool, held_this_year: TermMeeting | None = None
+) -> tuple[Coverage, TermMeeting | None]:
     """A school's coverage in a term, and the meeting that decided it (None when there is none).
     ``held_this_year``: for a school that needs one TSM a year, its TSM held in an earlier term of the year."""
     held = [m for m in meetings if m.status == "held"]
@@ -461,7 +492,9 @@ class EvaluationSummary:
     distribution: dict[str, dict[int, int]]
 
 
-def summarise_evaluations(answers: Sequence[Answer], *, held_by_officer: Mapping[str, int]) -> list[EvaluationSummary]:
+def summarise_evaluations(
+    answers: Sequence[Answer], *, held_by_officer: Mapping[str, int]
+) -> list[EvaluationSummary]:
     """Per officer (sorted), then the LA ("All officers (LA)") last: number of answers, mean of each
     question to 2 decimals (None without answers) and the count of each rating 1–5."""
     officers = sorted(set(held_by_officer) | {a.officer for a in answers})

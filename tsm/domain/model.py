@@ -28,15 +28,20 @@ class Phase(StrEnum):
     PRIMARY = "primary"
     SECONDARY = "secondary"
     SPECIAL = "special"
-    NURSERY = "nursery"  # LA nursery schools: the DfE publishes no national average for them in the figures we hold
+    NURSERY = (
+        "nursery"  # LA nursery schools: the DfE publishes no national average for them in the figures we hold
+    )
     ALTERNATIVE_PROVISION = "pru_ap"  # PRUs and AP academies/free schools: no national average either
     OTHER = "other"
 
     @property
     def label(self) -> str:
         """The phase in words, for "the national average for ... schools"."""
-        return {"pru_ap": "pupil referral units and alternative provision",
-                "nursery": "nursery schools", "other": "schools of this type"}.get(self.value, f"{self.value} schools")
+        return {
+            "pru_ap": "pupil referral units and alternative provision",
+            "nursery": "nursery schools",
+            "other": "schools of this type",
+        }.get(self.value, f"{self.value} schools")
 
 
 class MeetingStatus(StrEnum):

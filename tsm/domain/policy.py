@@ -45,7 +45,9 @@ class WorkingHours:
             parsed = []
             for span in spans:
                 try:
-                    a, b = (time.fromisoformat(p.strip()) for p in str(span).split("-", 1))  # equivalent-mutant[constant=2]: a third part fails like a bad time
+                    a, b = (
+                        time.fromisoformat(p.strip()) for p in str(span).split("-", 1)
+                    )  # equivalent-mutant[constant=2]: a third part fails like a bad time
                 except ValueError as exc:
                     raise PolicyError(f"{where}.{key}: '{span}' is not like 09:00-16:00") from exc
                 if b <= a:
@@ -56,7 +58,8 @@ class WorkingHours:
 
     def to_raw(self) -> dict[str, list[str]]:
         return {
-            WEEKDAYS[d]: [f"{a:%H:%M}-{b:%H:%M}" for a, b in spans] for d, spans in sorted(self.by_weekday.items())
+            WEEKDAYS[d]: [f"{a:%H:%M}-{b:%H:%M}" for a, b in spans]
+            for d, spans in sorted(self.by_weekday.items())
         }
 
 
@@ -134,21 +137,31 @@ class Policy:
     notes: str = ""
     # A senior leader of the school attends every TSM (both seeds; DfE's expectation): a booking with none is refused
     # unless an officer waives it with a reason they record. booking.senior_leader_required.
-    senior_leader_required: bool = True  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    senior_leader_required: bool = (
+        True  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     # Schools one officer can hold TSMs with in a term (Kent: an officer covers 20-30 schools): above it the link
     # officers import, "my schools" and the coverage report warn. booking.officer_capacity.
-    officer_capacity: int = 30  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    officer_capacity: int = (
+        30  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     # A contact may book one TSM for several schools of their trust (Kent's FAQ: a trust may hold one TSM for several
     # of its schools with one officer); off by default: the officer arranges a joint TSM.
     # booking.trust_contacts_book_joint.
-    trust_contacts_book_joint: bool = False  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    trust_contacts_book_joint: bool = (
+        False  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     # People invited to one TSM (booked attendees and colleagues added): a meeting of a few school leaders and an
     # officer, so a cap keeps a runaway card or script from inviting a mailing list. booking.max_invitees.
-    max_invitees: int = 12  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    max_invitees: int = (
+        12  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     # An evaluation's school is shown to officers only when the school gave at least this many answers in what is
     # shown (else the answer is "a school": with two people attending, the school names its author).
     # evaluation.min_answers_to_name_school.
-    min_answers_to_name_school: int = 3  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    min_answers_to_name_school: int = (
+        3  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     # GIAS establishment types imported as schools (schools.establishment_types), compared lower-case.
     establishment_types: tuple[str, ...] = DEFAULT_ESTABLISHMENT_TYPES
     # A school that may book one TSM a year and has had none this academic year is chased from this term on
@@ -166,13 +179,17 @@ class Policy:
         for mt in self.meeting_types:
             if mt.key == key:
                 return mt
-        raise PolicyError(f"unknown meeting type '{key}' (known: {', '.join(m.key for m in self.meeting_types)})")
+        raise PolicyError(
+            f"unknown meeting type '{key}' (known: {', '.join(m.key for m in self.meeting_types)})"
+        )
 
     def buffer_for(self, mode: Mode) -> timedelta:
         return self.travel_buffer if mode is Mode.ON_SITE else timedelta(0)
 
 
-def _minutes(raw: dict[str, Any], key: str, *, where: str, default: int | None = None, lo: int = 0, hi: int = 10_000) -> timedelta:  # equivalent-mutant[constant=-1,constant=10001,constant=9999]: every caller passes hi; -1 admits no multiple of 5 that 0 refuses
+def _minutes(
+    raw: dict[str, Any], key: str, *, where: str, default: int | None = None, lo: int = 0, hi: int = 10_000
+) -> timedelta:  # equivalent-mutant[constant=-1,constant=10001,constant=9999]: every caller passes hi; -1 admits no multiple of 5 that 0 refuses
     value = raw.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool):
         raise PolicyError(f"{where}.{key} must be a whole number of minutes")
@@ -195,7 +212,13 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     types = []
     for i, mt in enumerate(booking.get("meeting_types", [])):
         where = f"booking.meeting_types[{i}]"
-        types.append(MeetingType(mt["key"], mt.get("label", mt["key"]), _minutes(mt, "duration_minutes", where=where, lo=60, hi=90)))
+        types.append(
+            MeetingType(
+                mt["key"],
+                mt.get("label", mt["key"]),
+                _minutes(mt, "duration_minutes", where=where, lo=60, hi=90),
+            )
+        )
     if not types:
         raise PolicyError(f"policy '{key}': booking.meeting_types is empty")
 
@@ -214,7 +237,11 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         unknown = set(r.get("when", {})) - CONDITIONS
         if unknown:
             raise PolicyError(f"entitlement.rules[{i}].when has unknown conditions {sorted(unknown)}")
-        rules.append(EntitlementRule(r.get("name", f"rule{i}"), r["expectation"], r.get("message", ""), dict(r.get("when", {}))))
+        rules.append(
+            EntitlementRule(
+                r.get("name", f"rule{i}"), r["expectation"], r.get("message", ""), dict(r.get("when", {}))
+            )
+        )
     if not rules or rules[-1].when:
         raise PolicyError(f"policy '{key}': the last entitlement rule must have no conditions (the default)")
 
@@ -222,7 +249,9 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     for i, r in enumerate(rules):
         want = r.when.get("attendance")
         if want is not None and want not in ATTENDANCE_CONDITIONS:
-            raise PolicyError(f"entitlement.rules[{i}].when.attendance must be one of {ATTENDANCE_CONDITIONS}")
+            raise PolicyError(
+                f"entitlement.rules[{i}].when.attendance must be one of {ATTENDANCE_CONDITIONS}"
+            )
     establishment_types = _establishment_types(raw.get("schools", {}))
     chase_term = ent.get("yearly_chase_term", TermName.SUMMER.value)
     if chase_term not in {t.value for t in TermName}:
@@ -235,15 +264,21 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     if per_term != 1:
         # The database enforces one active TSM per school per term (both seed LAs); more needs a schema change.
         raise PolicyError("entitlement.max_tsms_per_school_per_term: only 1 is supported")
-    granularity = _minutes(booking, "slot_granularity_minutes", where="booking", default=30, lo=5, hi=120)  # equivalent-mutant[constant=4,constant=121]: 4 and 121 are not multiples of 5
+    granularity = _minutes(
+        booking, "slot_granularity_minutes", where="booking", default=30, lo=5, hi=120
+    )  # equivalent-mutant[constant=4,constant=121]: 4 and 121 are not multiples of 5
     max_invitees = booking.get("max_invitees", 12)
     if not isinstance(max_invitees, int) or isinstance(max_invitees, bool) or not 2 <= max_invitees <= 100:
         raise PolicyError("booking.max_invitees must be a whole number from 2 to 100")
     min_named = raw.get("evaluation", {}).get("min_answers_to_name_school", 3)
     if not isinstance(min_named, int) or isinstance(min_named, bool) or not 1 <= min_named <= 50:
         raise PolicyError("evaluation.min_answers_to_name_school must be a whole number from 1 to 50")
-    if granularity <= timedelta(0):  # equivalent-mutant[delete,compare,constant=-1]: _minutes already refused < 5
-        raise PolicyError("booking.slot_granularity_minutes must be positive")  # equivalent-mutant[delete]: ditto
+    if granularity <= timedelta(
+        0
+    ):  # equivalent-mutant[delete,compare,constant=-1]: _minutes already refused < 5
+        raise PolicyError(
+            "booking.slot_granularity_minutes must be positive"
+        )  # equivalent-mutant[delete]: ditto
 
     return Policy(
         key=key,
@@ -254,9 +289,13 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         default_mode=default_mode,
         slot_granularity=granularity,
         minimum_notice=timedelta(hours=int(booking.get("minimum_notice_hours", 48))),
-        travel_buffer=_minutes(booking, "travel_buffer_minutes", where="booking", default=30, hi=180),  # equivalent-mutant[constant=181]: not a multiple of 5
+        travel_buffer=_minutes(
+            booking, "travel_buffer_minutes", where="booking", default=30, hi=180
+        ),  # equivalent-mutant[constant=181]: not a multiple of 5
         max_meetings_per_officer_per_day=max_per_day,
-        working_hours=WorkingHours.parse(booking.get("officer_working_hours"), where="booking.officer_working_hours"),
+        working_hours=WorkingHours.parse(
+            booking.get("officer_working_hours"), where="booking.officer_working_hours"
+        ),
         max_tsms_per_school_per_term=per_term,
         schools_book_themselves=bool(booking.get("schools_book_themselves", True)),
         senior_leader_required=_flag(booking, "senior_leader_required", True),
@@ -294,23 +333,37 @@ def _national_averages(nat: dict[str, Any]) -> NationalAverages:
     source = str(nat.get("source", ""))
     items = list(nat.get("figures", []))
     if "attendance" in nat:
-        items.append({"year": nat.get("year", ""), "measure": nat.get("measure", "full_year"), "source": source,
-                      "attendance": nat["attendance"]})
+        items.append(
+            {
+                "year": nat.get("year", ""),
+                "measure": nat.get("measure", "full_year"),
+                "source": source,
+                "attendance": nat["attendance"],
+            }
+        )
     figures = []
     seen = set()
     for i, f in enumerate(items):
         where = f"national_averages.figures[{i}]"
         year = academic_year(str(f.get("year", "")))
         if year is None:
-            raise PolicyError(f"{where}.year must be an academic year like 2024/25 (got '{f.get('year', '')}')")
+            raise PolicyError(
+                f"{where}.year must be an academic year like 2024/25 (got '{f.get('year', '')}')"
+            )
         measure = f.get("measure", "full_year")
         if measure not in MEASURES:
             raise PolicyError(f"{where}.measure must be one of {MEASURES}")
         if (year, measure) in seen:
             raise PolicyError(f"{where}: {year} {measure} is given twice")
         seen.add((year, measure))
-        figures.append(NationalAverage(year, measure, _phase_averages(f.get("attendance", {}), f"{where}.attendance"),
-                                       str(f.get("source", source))))
+        figures.append(
+            NationalAverage(
+                year,
+                measure,
+                _phase_averages(f.get("attendance", {}), f"{where}.attendance"),
+                str(f.get("source", source)),
+            )
+        )
     return NationalAverages(tuple(figures), source)
 
 
@@ -329,7 +382,9 @@ def load_policy(name_or_path: str) -> Policy:
     else:
         res = resources.files("tsm.policies").joinpath(f"{name_or_path}.toml")
         if not res.is_file():
-            raise PolicyError(f"no policy profile '{name_or_path}' (bundled: {', '.join(bundled_policies())})")
+            raise PolicyError(
+                f"no policy profile '{name_or_path}' (bundled: {', '.join(bundled_policies())})"
+            )
         text, key = res.read_text(encoding="utf-8"), name_or_path
     try:
         raw = tomllib.loads(text)

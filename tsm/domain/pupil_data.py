@@ -47,18 +47,33 @@ def check_free_text(text: str, *, label: str, allowed: Iterable[str] = (), names
     ids = identifiers(found)
     if ids:
         what = "a pupil's UPN" if ids[0].kind == "upn" else "a pupil's date of birth"
-        raise InvalidInput(f"Please remove “{ids[0].text}” from {label}: it looks like {what}, and a pupil's UPN or "
-                           "date of birth is never stored or passed on. Nothing was saved.")
+        raise InvalidInput(
+            f"Please remove “{ids[0].text}” from {label}: it looks like {what}, and a pupil's UPN or "
+            "date of birth is never stored or passed on. Nothing was saved."
+        )
     flagged = [f.text for f in found if f.kind == "name"] if names else []
     if flagged:
         words = ", ".join(f"“{w}”" for w in flagged[:3])
-        raise InvalidInput(f"{words} in {label} may be a pupil's name: please edit {'it' if len(flagged) == 1 else 'them'} "
-                           "out and send it again (for a member of staff, use their role). Nothing was saved.")
+        raise InvalidInput(
+            f"{words} in {label} may be a pupil's name: please edit {'it' if len(flagged) == 1 else 'them'} "
+            "out and send it again (for a member of staff, use their role). Nothing was saved."
+        )
     return text
 
 
-def free_text(value: object, *, label: str, max_len: int, required: bool = False, allowed: Iterable[str] = (),
-              names: bool = True) -> str:
+def free_text(
+    value: object,
+    *,
+    label: str,
+    max_len: int,
+    required: bool = False,
+    allowed: Iterable[str] = (),
+    names: bool = True,
+) -> str:
     """A free-text answer cleaned (:func:`tsm.domain.text.clean_text`) and checked for pupil data."""
-    return check_free_text(clean_text(value, label=label, max_len=max_len, required=required), label=label,
-                           allowed=allowed, names=names)
+    return check_free_text(
+        clean_text(value, label=label, max_len=max_len, required=required),
+        label=label,
+        allowed=allowed,
+        names=names,
+    )

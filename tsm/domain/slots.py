@@ -56,8 +56,12 @@ class SlotRules:
 
     @classmethod
     def from_policy(cls, policy: Policy, max_per_day: int | None = None) -> SlotRules:
-        return cls(policy.slot_granularity, policy.minimum_notice, policy.travel_buffer,
-                   max_per_day or policy.max_meetings_per_officer_per_day)
+        return cls(
+            policy.slot_granularity,
+            policy.minimum_notice,
+            policy.travel_buffer,
+            max_per_day or policy.max_meetings_per_officer_per_day,
+        )
 
 
 def footprint(start: datetime, end: datetime, mode: Mode, rules: SlotRules) -> Interval:
@@ -180,9 +184,19 @@ class NotFree:
     detail: object = None
 
 
-def why_not_free(start: datetime, *, duration: timedelta, mode: Mode, tz: tzinfo, working_hours: WorkingHours,
-                 calendar: TermCalendar, rules: SlotRules, busy: Sequence[Interval] = (),
-                 meetings: Sequence[ExistingMeeting] = (), now: datetime) -> NotFree | None:
+def why_not_free(
+    start: datetime,
+    *,
+    duration: timedelta,
+    mode: Mode,
+    tz: tzinfo,
+    working_hours: WorkingHours,
+    calendar: TermCalendar,
+    rules: SlotRules,
+    busy: Sequence[Interval] = (),
+    meetings: Sequence[ExistingMeeting] = (),
+    now: datetime,
+) -> NotFree | None:
     """The reason ``find_slots`` would not offer ``start`` (None: it would)."""
     day = start.astimezone(tz).date()
     why = calendar.why_not_bookable(day)
@@ -192,8 +206,15 @@ def why_not_free(start: datetime, *, duration: timedelta, mode: Mode, tz: tzinfo
         return NotFree("not_working")
     if start < now + rules.minimum_notice:
         return NotFree("too_soon")
-    common = dict(duration=duration, mode=mode, tz=tz, working_hours=working_hours, calendar=calendar, rules=rules,
-                  now=now)
+    common = dict(
+        duration=duration,
+        mode=mode,
+        tz=tz,
+        working_hours=working_hours,
+        calendar=calendar,
+        rules=rules,
+        now=now,
+    )
     if not is_slot_free(start, **common):
         return NotFree("not_offered")
     if sum(1 for m in meetings if m.start.astimezone(tz).date() == day) >= rules.max_per_day:

@@ -122,7 +122,9 @@ class TermCalendar:
 
     def next_after(self, term: Term) -> Term | None:
         for t in self.terms:
-            if t.dates.first > term.dates.last:  # equivalent-mutant[compare]: terms never overlap, so none starts on another's last day
+            if (
+                t.dates.first > term.dates.last
+            ):  # equivalent-mutant[compare]: terms never overlap, so none starts on another's last day
                 return t
         return None  # equivalent-mutant[delete]: falling off the end returns None too
 

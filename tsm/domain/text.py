@@ -9,7 +9,9 @@ from typing import Any
 from .errors import InvalidInput
 
 
-def day_text(d: date | datetime, tz: tzinfo | None = None, *, weekday: bool = True, year: bool = False) -> str:
+def day_text(
+    d: date | datetime, tz: tzinfo | None = None, *, weekday: bool = True, year: bool = False
+) -> str:
     if isinstance(d, datetime):
         d = d.astimezone(tz).date() if tz else d.date()
     out = f"{d.day} {d:%B}"
@@ -39,8 +41,12 @@ def clean_text(value: Any, *, label: str, max_len: int, required: bool = False) 
     text: str = value.strip()
     if len(text) > max_len:
         raise InvalidInput(f"Please keep {label} under {max_len} characters.")
-    if _CONTROL.search(text):  # NUL cannot be stored in PostgreSQL; CR/LF-style controls have no place in a field
-        raise InvalidInput(f"{label[:1].upper()}{label[1:]} contains characters that cannot be saved: please retype it.")
+    if _CONTROL.search(
+        text
+    ):  # NUL cannot be stored in PostgreSQL; CR/LF-style controls have no place in a field
+        raise InvalidInput(
+            f"{label[:1].upper()}{label[1:]} contains characters that cannot be saved: please retype it."
+        )
     return text
 
 
@@ -61,7 +67,9 @@ def plain(value: str) -> str:
     if not value:
         return ""
     out = _MARKUP.sub(r"\\\1", value)
-    out = _LINE_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\."), out)
+    out = _LINE_START.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\."), out
+    )
     return out.replace("\r", "")
 
 
@@ -74,7 +82,9 @@ def unescape(value: str) -> str:
     return _ESCAPED.sub(r"\1", value or "")
 
 
-_HELD = 0xE000  # private-use characters stand for escaped ones while a channel turns markdown into its own form
+_HELD = (
+    0xE000  # private-use characters stand for escaped ones while a channel turns markdown into its own form
+)
 
 
 def hold_escapes(value: str) -> str:
@@ -87,5 +97,8 @@ def release_escapes(value: str, *, html: bool = False) -> str:
     """The characters :func:`hold_escapes` held, as themselves (HTML-escaped with ``html``)."""
     import html as _html
 
-    return re.sub("[\ue000-\ue07f]", lambda m: _html.escape(chr(ord(m.group(0)) - _HELD)) if html
-                  else chr(ord(m.group(0)) - _HELD), value)
+    return re.sub(
+        "[\ue000-\ue07f]",
+        lambda m: _html.escape(chr(ord(m.group(0)) - _HELD)) if html else chr(ord(m.group(0)) - _HELD),
+        value,
+    )

@@ -60,7 +60,13 @@ GIAS_COLUMNS = (
     "NumberOfPupils",
 )
 # The type and status decide whether a row is a school the LA holds TSMs with: a file without them is not GIAS's.
-GIAS_REQUIRED = ("URN", "LA (code)", "EstablishmentName", "TypeOfEstablishment (name)", "EstablishmentStatus (name)")
+GIAS_REQUIRED = (
+    "URN",
+    "LA (code)",
+    "EstablishmentName",
+    "TypeOfEstablishment (name)",
+    "EstablishmentStatus (name)",
+)
 
 # GIAS puts community and foundation special schools in the group "Special schools", not in
 # "Local authority maintained schools", yet the LA maintains them (see the report to the lead).
@@ -164,7 +170,9 @@ def read_columns(
                 continue
             if not any(cell.strip() for cell in raw):
                 continue
-            values = {name: (_CONTROL.sub(" ", raw[i]).strip() if i < len(raw) else "") for name, i in index.items()}
+            values = {
+                name: (_CONTROL.sub(" ", raw[i]).strip() if i < len(raw) else "") for name, i in index.items()
+            }
             for name in absent:
                 values[name] = ""
             yield first, values
@@ -215,12 +223,29 @@ async def fetch_in(session: AsyncSession, column, values: Iterable, model) -> li
     return out
 
 
-def audit(session: AsyncSession, *, actor: str, action: str, entity: str, entity_id: str, report: ImportReport,
-          source: Source, **extra: int) -> None:
+def audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    report: ImportReport,
+    source: Source,
+    **extra: int,
+) -> None:
     """One audit row per import: counts only, never row contents."""
-    detail = {"file": source_name(source), "ok": report.ok, "created": report.created,
-              "updated": report.updated, "errors": len(report.errors), **extra}
-    session.add(AuditLog(at=now_utc(), actor=actor, action=action, entity=entity, entity_id=entity_id, detail=detail))
+    detail = {
+        "file": source_name(source),
+        "ok": report.ok,
+        "created": report.created,
+        "updated": report.updated,
+        "errors": len(report.errors),
+        **extra,
+    }
+    session.add(
+        AuditLog(at=now_utc(), actor=actor, action=action, entity=entity, entity_id=entity_id, detail=detail)
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,7 +254,9 @@ def audit(session: AsyncSession, *, actor: str, action: str, entity: str, entity
 
 def apply_booking_route(school: School, policy: Policy, *, trust_has_allocated_officer: bool) -> None:
     """Set ``booking_route`` and ``booking_route_reason`` (the rule's message) from the policy."""
-    ent = entitlement_for(school_facts(school, trust_has_allocated_officer=trust_has_allocated_officer), policy)
+    ent = entitlement_for(
+        school_facts(school, trust_has_allocated_officer=trust_has_allocated_officer), policy
+    )
     school.booking_route = ent.route.value
     school.booking_route_reason = ent.message[:300]
 
@@ -345,23 +372,30 @@ class GiasImportReport(ImportReport):
     # why -> the establishments (URN, name) skipped for it: closed, not open yet, a type a TSM does not cover
     skipped: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     no_longer_open: list[int] = field(default_factory=list)  # ids of stored schools this import made not open
-    cancelled: int | None = None  # their future TSMs cancelled (None: no booking service given, none looked at)
+    cancelled: int | None = (
+        None  # their future TSMs cancelled (None: no booking service given, none looked at)
+    )
 
     def skip(self, why: str, row: GiasRow) -> None:
         self.skipped.setdefault(why, []).append((row.urn, row.name))
 
     def summary(self, what: str = "schools") -> str:
         n = sum(len(v) for v in self.skipped.values())
-        lines = [f"{n} establishment{'' if n == 1 else 's'} of the LA skipped, "
-                 f"{self.other_la} row{'' if self.other_la == 1 else 's'} for other LAs ignored"]
+        lines = [
+            f"{n} establishment{'' if n == 1 else 's'} of the LA skipped, "
+            f"{self.other_la} row{'' if self.other_la == 1 else 's'} for other LAs ignored"
+        ]
         for why, rows in sorted(self.skipped.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             shown = ", ".join(f"{urn} {name}" for urn, name in rows[:SHOWN_PER_REASON])
             more = f" and {len(rows) - SHOWN_PER_REASON} more" if len(rows) > SHOWN_PER_REASON else ""
             lines.append(f"  {len(rows)} {why}: {shown}{more}")
         if self.no_longer_open:
             k = len(self.no_longer_open)
-            done = ("their future TSMs are left as they are (the booking service was not given)" if self.cancelled is None
-                    else f"{self.cancelled} future TSM{'' if self.cancelled == 1 else 's'} cancelled, their officers told")
+            done = (
+                "their future TSMs are left as they are (the booking service was not given)"
+                if self.cancelled is None
+                else f"{self.cancelled} future TSM{'' if self.cancelled == 1 else 's'} cancelled, their officers told"
+            )
             lines.append(f"{k} school{' is' if k == 1 else 's are'} no longer open; {done}")
         return "\n".join([*lines, super().summary(what)])
 
@@ -371,8 +405,11 @@ def skip_reason(row: GiasRow, policy: Policy) -> str | None:
     if row.closed:
         return SKIP_CLOSED
     if not row.open:
-        return SKIP_NOT_OPEN_YET if row.status.strip().lower() == "proposed to open" else \
-            f"with GIAS status '{row.status or '(none)'}' (not open)"
+        return (
+            SKIP_NOT_OPEN_YET
+            if row.status.strip().lower() == "proposed to open"
+            else f"with GIAS status '{row.status or '(none)'}' (not open)"
+        )
     if not policy.covers_type(row.type_name):
         return f"{row.type_name or '(no type)'}: not a school a TSM covers"
     return None
@@ -416,11 +453,15 @@ async def import_gias(
     by line number and the good rows are kept; everything is written in one transaction.
     """
     async with db.transaction() as session:
-        report = await import_gias_in(session, path, la_code=la_code, policy=policy, progress=progress, actor=actor)
+        report = await import_gias_in(
+            session, path, la_code=la_code, policy=policy, progress=progress, actor=actor
+        )
     if booking is not None and report.no_longer_open:
         from tsm.services.actors import Actor
 
-        report.cancelled = len(await booking.cancel_for_schools_not_open(Actor.system(), report.no_longer_open))
+        report.cancelled = len(
+            await booking.cancel_for_schools_not_open(Actor.system(), report.no_longer_open)
+        )
     return report
 
 
@@ -480,8 +521,12 @@ async def import_gias_in(
     la = await ensure_la(session, la_code, policy)
     existing = {s.urn: s for s in await fetch_in(session, School.urn, [*rows, *closed], School)}
 
-    trusts: dict[str, Trust] = {t.code: t for t in await fetch_in(
-        session, Trust.code, {r.trust_code for _, r in rows.values() if r.trust_code}, Trust)}
+    trusts: dict[str, Trust] = {
+        t.code: t
+        for t in await fetch_in(
+            session, Trust.code, {r.trust_code for _, r in rows.values() if r.trust_code}, Trust
+        )
+    }
     for _, row in rows.values():
         if not row.trust_code:
             continue
@@ -515,7 +560,9 @@ async def import_gias_in(
             open=True,
         )
         before = (school.booking_route, school.booking_route_reason)
-        apply_booking_route(school, policy, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
+        apply_booking_route(
+            school, policy, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id)
+        )
         changed = changed or before != (school.booking_route, school.booking_route_reason)
         count(report, is_new=is_new, changed=changed)
         session.add(school)
@@ -528,8 +575,16 @@ async def import_gias_in(
             report.no_longer_open.append(school.id)
 
     await session.flush()
-    audit(session, actor=actor, action="import_gias", entity="la", entity_id=la_code, report=report, source=path,
-          closed=report.closed)
+    audit(
+        session,
+        actor=actor,
+        action="import_gias",
+        entity="la",
+        entity_id=la_code,
+        report=report,
+        source=path,
+        closed=report.closed,
+    )
     return report
 
 
@@ -540,7 +595,12 @@ ATTENDANCE_COLUMNS = ("urn", "attendance_pct", "period")
 
 
 def _route_state(school: School) -> tuple:
-    return (school.attendance_pct, school.attendance_period, school.booking_route, school.booking_route_reason)
+    return (
+        school.attendance_pct,
+        school.attendance_period,
+        school.booking_route,
+        school.booking_route_reason,
+    )
 
 
 def parse_percent(raw: str) -> float:
@@ -570,8 +630,13 @@ async def import_attendance_in(session: AsyncSession, path: Source, *, actor: st
     parsed: dict[int, tuple[int, float, str | None]] = {}
     with open_text(path) as f:
         try:
-            lines = read_columns(f, ATTENDANCE_COLUMNS, required=("urn", "attendance_pct"), fold_case=True,
-                                 on_error=report.error)
+            lines = read_columns(
+                f,
+                ATTENDANCE_COLUMNS,
+                required=("urn", "attendance_pct"),
+                fold_case=True,
+                on_error=report.error,
+            )
         except MissingColumns as exc:
             report.error(1, str(exc))
             return report
@@ -589,7 +654,8 @@ async def import_attendance_in(session: AsyncSession, path: Source, *, actor: st
                 report.notes.append(
                     f"line {line}: the period '{period or ''}' names no academic year (like 2024/25, or 2024/25 "
                     "autumn and spring terms): the figure is kept, but no national average can be compared with it, "
-                    "so the school is asked for a TSM each term")
+                    "so the school is asked for a TSM each term"
+                )
             if urn in parsed:
                 report.error(line, f"URN {urn} appears more than once; the first row was kept")
                 continue
@@ -610,7 +676,15 @@ async def import_attendance_in(session: AsyncSession, path: Source, *, actor: st
         count(report, is_new=False, changed=before != _route_state(school))
     report.errors.sort()
     await session.flush()
-    audit(session, actor=actor, action="import_attendance", entity="school", entity_id="*", report=report, source=path)
+    audit(
+        session,
+        actor=actor,
+        action="import_attendance",
+        entity="school",
+        entity_id="*",
+        report=report,
+        source=path,
+    )
     return report
 
 

@@ -48,8 +48,10 @@ TRUST_OFFICER_COLUMNS = ("trust_code", "officer_email")
 
 MAX_MEETINGS_PER_DAY = 10
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _TRUE = {"yes", "y", "true", "t", "1"}
 _FALSE = {"", "no", "n", "false", "f", "0"}
 
@@ -140,7 +142,9 @@ async def import_officers(db: Database, path: Source, *, la_code: str, actor: st
         return await import_officers_in(session, path, la_code=la_code, actor=actor)
 
 
-async def import_officers_in(session: AsyncSession, path: Source, *, la_code: str, actor: str = "system") -> ImportReport:
+async def import_officers_in(
+    session: AsyncSession, path: Source, *, la_code: str, actor: str = "system"
+) -> ImportReport:
     la = await _la(session, la_code)
     report = ImportReport()
     parsed: dict[str, tuple[int, dict]] = {}
@@ -157,9 +161,13 @@ async def import_officers_in(session: AsyncSession, path: Source, *, la_code: st
                     mailbox=mailbox,
                     area=check_length(v["area"], "area", 120),
                     working_hours=parse_working_hours(v["working_hours"]),
-                    max_meetings_per_day=(parse_int(v["max_meetings_per_day"], "max_meetings_per_day",
-                                                    lo=1, hi=MAX_MEETINGS_PER_DAY)
-                                          if v["max_meetings_per_day"] else None),
+                    max_meetings_per_day=(
+                        parse_int(
+                            v["max_meetings_per_day"], "max_meetings_per_day", lo=1, hi=MAX_MEETINGS_PER_DAY
+                        )
+                        if v["max_meetings_per_day"]
+                        else None
+                    ),
                     is_admin=parse_bool(v["is_admin"], "is_admin"),
                 )
             except ValueError as exc:
@@ -180,7 +188,15 @@ async def import_officers_in(session: AsyncSession, path: Source, *, la_code: st
         count(report, is_new=is_new, changed=changed)
         session.add(officer)
     await session.flush()
-    audit(session, actor=actor, action="import_officers", entity="la", entity_id=la.code, report=report, source=path)
+    audit(
+        session,
+        actor=actor,
+        action="import_officers",
+        entity="la",
+        entity_id=la.code,
+        report=report,
+        source=path,
+    )
     return report
 
 
@@ -216,7 +232,9 @@ async def import_contacts_in(session: AsyncSession, path: Source, *, actor: str 
     schools = {s.urn: s for s in await fetch_in(session, School.urn, [p[1] for p in parsed], School)}
     contacts = {
         (c.school_id, c.email): c
-        for c in await fetch_in(session, SchoolContact.school_id, [s.id for s in schools.values()], SchoolContact)
+        for c in await fetch_in(
+            session, SchoolContact.school_id, [s.id for s in schools.values()], SchoolContact
+        )
     }
     seen: dict[tuple[int, str], int] = {}
     for line, urn, name, email, role in parsed:
@@ -238,8 +256,15 @@ async def import_contacts_in(session: AsyncSession, path: Source, *, actor: str 
         session.add(contact)
     report.errors.sort()
     await session.flush()
-    audit(session, actor=actor, action="import_contacts", entity="school_contact", entity_id="*", report=report,
-          source=path)
+    audit(
+        session,
+        actor=actor,
+        action="import_contacts",
+        entity="school_contact",
+        entity_id="*",
+        report=report,
+        source=path,
+    )
     return report
 
 
@@ -261,7 +286,9 @@ async def import_link_officers(db: Database, path: Source, *, actor: str = "syst
         return await import_link_officers_in(session, path, actor=actor)
 
 
-async def import_link_officers_in(session: AsyncSession, path: Source, *, actor: str = "system") -> ImportReport:
+async def import_link_officers_in(
+    session: AsyncSession, path: Source, *, actor: str = "system"
+) -> ImportReport:
     report = ImportReport()
     parsed: list[tuple[int, int, str | None]] = []
     with open_text(path) as f:
@@ -275,10 +302,21 @@ async def import_link_officers_in(session: AsyncSession, path: Source, *, actor:
 
     schools = {s.urn: s for s in await fetch_in(session, School.urn, [p[1] for p in parsed], School)}
     officers = await _officers_by_email(session, {p[2] for p in parsed if p[2]})
-    trusts = {t.code: t for t in await fetch_in(session, Trust.code, {s.trust_code for s in schools.values()
-                                                                       if s.trust_code}, Trust)}
-    allocated_las = {o.id: o.la_id for o in await fetch_in(
-        session, Officer.id, {t.allocated_officer_id for t in trusts.values() if t.allocated_officer_id}, Officer)}
+    trusts = {
+        t.code: t
+        for t in await fetch_in(
+            session, Trust.code, {s.trust_code for s in schools.values() if s.trust_code}, Trust
+        )
+    }
+    allocated_las = {
+        o.id: o.la_id
+        for o in await fetch_in(
+            session,
+            Officer.id,
+            {t.allocated_officer_id for t in trusts.values() if t.allocated_officer_id},
+            Officer,
+        )
+    }
     kept: list[str] = []
     seen: dict[int, int] = {}
     for line, urn, email in parsed:
@@ -313,18 +351,31 @@ async def import_link_officers_in(session: AsyncSession, path: Source, *, actor:
         count(report, is_new=False, changed=assign(school, link_officer_id=officer_id))
         session.add(school)
     await session.flush()
-    for la_id in sorted({s.la_id for s in schools.values()}):  # officers over the LA's capacity (issue 13, item 11)
+    for la_id in sorted(
+        {s.la_id for s in schools.values()}
+    ):  # officers over the LA's capacity (issue 13, item 11)
         la = await session.get(LA, la_id)
         capacity = load_policy(la.policy).officer_capacity if la is not None else 30
-        report.notes.extend(load.warning() for load in await officer_loads(session, la_id, capacity) if load.over)
+        report.notes.extend(
+            load.warning() for load in await officer_loads(session, la_id, capacity) if load.over
+        )
     if kept:
-        report.notes.append(f"{len(kept)} school{'' if len(kept) == 1 else 's'} in a trust with an allocated officer "
-                            f"kept that officer rather than the file's: {', '.join(sorted(kept)[:10])}"
-                            f"{', ...' if len(kept) > 10 else ''}")
+        report.notes.append(
+            f"{len(kept)} school{'' if len(kept) == 1 else 's'} in a trust with an allocated officer "
+            f"kept that officer rather than the file's: {', '.join(sorted(kept)[:10])}"
+            f"{', ...' if len(kept) > 10 else ''}"
+        )
     report.errors.sort()
     await session.flush()
-    audit(session, actor=actor, action="import_link_officers", entity="school", entity_id="*", report=report,
-          source=path)
+    audit(
+        session,
+        actor=actor,
+        action="import_link_officers",
+        entity="school",
+        entity_id="*",
+        report=report,
+        source=path,
+    )
     return report
 
 
@@ -334,7 +385,9 @@ async def import_trust_officers(db: Database, path: Source, *, actor: str = "sys
         return await import_trust_officers_in(session, path, actor=actor)
 
 
-async def import_trust_officers_in(session: AsyncSession, path: Source, *, actor: str = "system") -> ImportReport:
+async def import_trust_officers_in(
+    session: AsyncSession, path: Source, *, actor: str = "system"
+) -> ImportReport:
     report = ImportReport()
     parsed: list[tuple[int, str, str | None]] = []
     with open_text(path) as f:
@@ -384,16 +437,29 @@ async def import_trust_officers_in(session: AsyncSession, path: Source, *, actor
         handed = []
         for sc in schools:
             allocated = trusts[sc.trust_code].allocated_officer_id
-            if allocated is not None and officer_las.get(allocated) == sc.la_id and sc.link_officer_id != allocated:
+            if (
+                allocated is not None
+                and officer_las.get(allocated) == sc.la_id
+                and sc.link_officer_id != allocated
+            ):
                 sc.link_officer_id = allocated
                 session.add(sc)
                 handed.append(sc.name)
         if handed:
-            report.notes.append(f"{len(handed)} school{'' if len(handed) == 1 else 's'} now have their trust's "
-                                f"allocated officer as their officer: {', '.join(sorted(handed)[:10])}"
-                                f"{', ...' if len(handed) > 10 else ''}")
+            report.notes.append(
+                f"{len(handed)} school{'' if len(handed) == 1 else 's'} now have their trust's "
+                f"allocated officer as their officer: {', '.join(sorted(handed)[:10])}"
+                f"{', ...' if len(handed) > 10 else ''}"
+            )
         await refresh_booking_routes(session, schools)
         await session.flush()
-    audit(session, actor=actor, action="import_trust_officers", entity="trust", entity_id="*", report=report,
-          source=path)
+    audit(
+        session,
+        actor=actor,
+        action="import_trust_officers",
+        entity="trust",
+        entity_id="*",
+        report=report,
+        source=path,
+    )
     return report

@@ -28,8 +28,10 @@ class ImportReport:
         self.errors.append((line, message))
 
     def summary(self, what: str = "rows") -> str:
-        head = (f"{self.ok} {what} imported ({self.created} created, {self.updated} updated, "
-                f"{self.unchanged} unchanged)")
+        head = (
+            f"{self.ok} {what} imported ({self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged)"
+        )
         notes = [f"  note: {n}" for n in self.notes]
         if not self.errors:
             return "\n".join([f"{head}; no errors", *notes])

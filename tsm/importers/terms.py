@@ -42,8 +42,14 @@ from ..domain.terms import TERM_ORDER, Break, Term, TermCalendar, academic_year_
 from .report import ImportReport
 
 BREAK_KINDS = ("half_term", "closure")
-_OLD_BY_NUMBER = (TermName.AUTUMN, TermName.AUTUMN, TermName.SPRING, TermName.SPRING,
-                  TermName.SUMMER, TermName.SUMMER)
+_OLD_BY_NUMBER = (
+    TermName.AUTUMN,
+    TermName.AUTUMN,
+    TermName.SPRING,
+    TermName.SPRING,
+    TermName.SUMMER,
+    TermName.SUMMER,
+)
 _LONDON = ZoneInfo("Europe/London")
 
 
@@ -61,6 +67,7 @@ class _RowError(ValueError):
 
 
 # --- term names --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _TermRef:
@@ -109,7 +116,7 @@ _SEARCH_SEASON = re.compile(r"\b(autumn|spring|summer)\b(?: term)?(?: ([12])\b)?
 
 
 def _term_in_summary(summary: str) -> _TermRef | None:
-    """"Spring 2"/"Summer term 1" (a half), else "Term 3"/"T3" (Kent's number), else "Autumn term"."""
+    """ "Spring 2"/"Summer term 1" (a half), else "Term 3"/"T3" (Kent's number), else "Autumn term"."""
     s = re.sub(r"[\s_\-]+", " ", summary.lower())
     season = _SEARCH_SEASON.search(s)
     if season and season[2]:
@@ -120,6 +127,7 @@ def _term_in_summary(summary: str) -> _TermRef | None:
 
 
 # --- one row -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Row:
@@ -174,8 +182,9 @@ def _parse_kind(text: str) -> str:
     raise _RowError(f"kind '{text.strip()}' is not one of term, half_term, closure")
 
 
-def _make_row(line: int, kind: str, year: str | None, ref: _TermRef | None, first: date, last: date,
-              label: str) -> _Row:
+def _make_row(
+    line: int, kind: str, year: str | None, ref: _TermRef | None, first: date, last: date, label: str
+) -> _Row:
     """The checks every row gets, whatever file it came from."""
     if last < first:
         raise _RowError(f"end date {last} is before start date {first}")
@@ -185,7 +194,9 @@ def _make_row(line: int, kind: str, year: str | None, ref: _TermRef | None, firs
     if academic_year_of(last) != span:
         raise _RowError(f"{first} to {last} spans two academic years ({span} and {academic_year_of(last)})")
     if year is not None and year != span:
-        raise _RowError(f"academic year {year} does not match the dates {first} to {last}, which are in {span}")
+        raise _RowError(
+            f"academic year {year} does not match the dates {first} to {last}, which are in {span}"
+        )
     return _Row(line, kind, year or span, year is not None, ref, DateRange(first, last), label.strip())
 
 
@@ -222,7 +233,9 @@ def parse_terms_csv(text: str) -> TermImport:
         except StopIteration:
             break
         except csv.Error as e:
-            errors.append((physical[before] if before < len(physical) else len(physical), f"unreadable CSV: {e}"))
+            errors.append(
+                (physical[before] if before < len(physical) else len(physical), f"unreadable CSV: {e}")
+            )
             continue
         line = physical[before]
         if not any(cell.strip() for cell in record):
@@ -232,12 +245,17 @@ def parse_terms_csv(text: str) -> TermImport:
             header_line = line
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:
-                errors.append((line, f"the header lacks {', '.join(missing)}: expected "
-                                     f"{','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"))
+                errors.append(
+                    (
+                        line,
+                        f"the header lacks {', '.join(missing)}: expected "
+                        f"{','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
+                    )
+                )
                 return TermImport([], errors, example)
             continue
         cells = dict(zip(header, (c.strip() for c in record), strict=False))
-        if len(record) > len(header) and any(c.strip() for c in record[len(header):]):
+        if len(record) > len(header) and any(c.strip() for c in record[len(header) :]):
             errors.append((line, f"{len(record)} fields, but the header has {len(header)}"))
             continue
         try:
@@ -253,8 +271,9 @@ def parse_terms_csv(text: str) -> TermImport:
         except _RowError as e:
             errors.append((line, str(e)))
     if header is None:
-        errors.append((header_line or 1, "no header row: expected "
-                                         f"{','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"))
+        errors.append(
+            (header_line or 1, f"no header row: expected {','.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}")
+        )
         return TermImport([], errors, example)
     terms = _assemble(rows, errors)
     return TermImport(terms, sorted(errors, key=lambda e: e[0]), example)
@@ -263,8 +282,9 @@ def parse_terms_csv(text: str) -> TermImport:
 # --- iCalendar ---------------------------------------------------------------------------------------
 
 _HALF_TERM = re.compile(r"half[\s\-]?term", re.IGNORECASE)
-_CLOSURE = re.compile(r"\binset\b|closure|\bclosed\b|training day|staff development|non[\s\-]pupil day",
-                      re.IGNORECASE)
+_CLOSURE = re.compile(
+    r"\binset\b|closure|\bclosed\b|training day|staff development|non[\s\-]pupil day", re.IGNORECASE
+)
 _HOLIDAY = re.compile(r"holiday|vacation", re.IGNORECASE)
 _YEAR_IN_TEXT = re.compile(r"\b(\d{4}\s*[-/]\s*\d{2})(?![-/\d])")
 
@@ -326,8 +346,10 @@ def _ics_row(line: int, ev) -> _Row | None:
         kind = "term"
     ref = _term_in_summary(summary)
     if kind == "term" and ref is None:
-        raise _RowError(f"cannot tell what '{summary}' is: expected a term ('Autumn term', 'Term 3'), "
-                        "'Half term' or 'INSET day'/'Closure'")
+        raise _RowError(
+            f"cannot tell what '{summary}' is: expected a term ('Autumn term', 'Term 3'), "
+            "'Half term' or 'INSET day'/'Closure'"
+        )
     m = _YEAR_IN_TEXT.search(summary)
     year = _parse_year(m[1]) if m else None
     first, last = _event_dates(ev)
@@ -371,6 +393,7 @@ def parse_terms_file(path: str | Path) -> TermImport:
 
 # --- rows -> terms -----------------------------------------------------------------------------------
 
+
 @dataclass
 class _Built:
     year: str
@@ -404,15 +427,22 @@ def _assemble(rows: list[_Row], errors: list[tuple[int, str]]) -> list[Term]:
         key = (r.year, r.ref.name)
         if r.ref.half is None:
             if key in seen:
-                errors.append((r.line, f"{r.ref.name.value} term {r.year} is given twice (also line {seen[key]})"))
+                errors.append(
+                    (r.line, f"{r.ref.name.value} term {r.year} is given twice (also line {seen[key]})")
+                )
                 continue
             seen[key] = r.line
             built.append(_Built(r.year, r.ref.name, r.dates, r.line))
         else:
             pair = halves.get(key)
             if pair is None and key in seen:  # the whole term is already given
-                errors.append((r.line, f"{r.ref.name.value} term {r.year} is given twice "
-                                       f"(as {r.ref.display}; also line {seen[key]})"))
+                errors.append(
+                    (
+                        r.line,
+                        f"{r.ref.name.value} term {r.year} is given twice "
+                        f"(as {r.ref.display}; also line {seen[key]})",
+                    )
+                )
                 continue
             if pair is not None and (other := pair[r.ref.half]) is not None:
                 errors.append((r.line, f"{r.ref.display} {r.year} is given twice (also line {other.line})"))
@@ -423,13 +453,23 @@ def _assemble(rows: list[_Row], errors: list[tuple[int, str]]) -> list[Term]:
         if a is None or b is None:
             one = a or b
             assert one is not None and one.ref is not None
-            errors.append((one.line, f"{one.ref.display} {year} has no {one.ref.partner.display}: numbered terms "
-                                     "come in pairs (Terms 1+2 = autumn, 3+4 = spring, 5+6 = summer)"))
+            errors.append(
+                (
+                    one.line,
+                    f"{one.ref.display} {year} has no {one.ref.partner.display}: numbered terms "
+                    "come in pairs (Terms 1+2 = autumn, 3+4 = spring, 5+6 = summer)",
+                )
+            )
             continue
         assert a.ref is not None and b.ref is not None
         if b.dates.first <= a.dates.last:
-            errors.append((b.line, f"{b.ref.display} {year} starts on {b.dates.first}, "
-                                   f"before {a.ref.display} ends on {a.dates.last} (line {a.line})"))
+            errors.append(
+                (
+                    b.line,
+                    f"{b.ref.display} {year} starts on {b.dates.first}, "
+                    f"before {a.ref.display} ends on {a.dates.last} (line {a.line})",
+                )
+            )
             continue
         t = _Built(year, name, DateRange(a.dates.first, b.dates.last), a.line)
         gap = _weekdays_between(a.dates.last, b.dates.first)
@@ -441,16 +481,30 @@ def _assemble(rows: list[_Row], errors: list[tuple[int, str]]) -> list[Term]:
     accepted: list[_Built] = []
     rejected: dict[tuple[str, TermName], int] = {}
     for t in sorted(built, key=lambda t: (t.dates.first, t.line)):
-        clash = next((o for o in accepted if o.dates.first <= t.dates.last and t.dates.first <= o.dates.last), None)
+        clash = next(
+            (o for o in accepted if o.dates.first <= t.dates.last and t.dates.first <= o.dates.last), None
+        )
         if clash is not None:
-            errors.append((t.line, f"{t.label} ({_fmt(t.dates)}) overlaps {clash.label} "
-                                   f"({_fmt(clash.dates)}, line {clash.line})"))
+            errors.append(
+                (
+                    t.line,
+                    f"{t.label} ({_fmt(t.dates)}) overlaps {clash.label} "
+                    f"({_fmt(clash.dates)}, line {clash.line})",
+                )
+            )
             rejected[(t.year, t.name)] = t.line
             continue
-        later = next((o for o in accepted if o.year == t.year and TERM_ORDER[o.name] > TERM_ORDER[t.name]), None)
+        later = next(
+            (o for o in accepted if o.year == t.year and TERM_ORDER[o.name] > TERM_ORDER[t.name]), None
+        )
         if later is not None:
-            errors.append((t.line, f"{t.label} starts on {t.dates.first}, after {later.label} "
-                                   f"starts on {later.dates.first} (line {later.line})"))
+            errors.append(
+                (
+                    t.line,
+                    f"{t.label} starts on {t.dates.first}, after {later.label} "
+                    f"starts on {later.dates.first} (line {later.line})",
+                )
+            )
             rejected[(t.year, t.name)] = t.line
             continue
         accepted.append(t)
@@ -461,30 +515,40 @@ def _assemble(rows: list[_Row], errors: list[tuple[int, str]]) -> list[Term]:
         if r.ref is not None:
             term = by_key.get((r.year, r.ref.name))
             if term is None:
-                why = (f"it has an error (line {rejected[(r.year, r.ref.name)]})"
-                       if (r.year, r.ref.name) in rejected else "it is not in this file")
-                errors.append((r.line, f"{what} {_fmt(r.dates)} names the {r.ref.name.value} term "
-                                       f"{r.year}, but {why}"))
+                why = (
+                    f"it has an error (line {rejected[(r.year, r.ref.name)]})"
+                    if (r.year, r.ref.name) in rejected
+                    else "it is not in this file"
+                )
+                errors.append(
+                    (r.line, f"{what} {_fmt(r.dates)} names the {r.ref.name.value} term {r.year}, but {why}")
+                )
                 continue
         else:
-            term = next((t for t in accepted if r.dates.first in t.dates and (t.year == r.year or not r.year_given)),
-                        None)
+            term = next(
+                (t for t in accepted if r.dates.first in t.dates and (t.year == r.year or not r.year_given)),
+                None,
+            )
             if term is None:
                 errors.append((r.line, f"{what} {_fmt(r.dates)} is not inside any term in this file"))
                 continue
         if not (term.dates.first <= r.dates.first and r.dates.last <= term.dates.last):
-            errors.append((r.line, f"{what} {_fmt(r.dates)} is outside its term, the {term.label} "
-                                   f"({_fmt(term.dates)})"))
+            errors.append(
+                (r.line, f"{what} {_fmt(r.dates)} is outside its term, the {term.label} ({_fmt(term.dates)})")
+            )
             continue
         brk = Break(r.dates, r.kind, r.label)
         if not any(b.kind == brk.kind and b.dates == brk.dates for b in term.breaks):
             term.breaks.append(brk)
 
-    return [Term(t.year, t.name, t.dates, tuple(sorted(t.breaks, key=lambda b: (b.dates.first, b.dates.last))))
-            for t in accepted]
+    return [
+        Term(t.year, t.name, t.dates, tuple(sorted(t.breaks, key=lambda b: (b.dates.first, b.dates.last))))
+        for t in accepted
+    ]
 
 
 # --- database ----------------------------------------------------------------------------------------
+
 
 def _break_key(kind: str, first: date, last: date, label: str) -> tuple[str, date, date, str]:
     return (kind, first, last, label)
@@ -508,38 +572,63 @@ async def import_terms(db: Database, la_id: int, terms: Iterable[Term], *, sourc
     async with db.transaction() as s:
         if await s.get(directory.LA, la_id) is None:
             raise LookupError(f"no LA with id {la_id}")
-        stored = {(r.academic_year, r.name): r
-                  for r in await s.exec(select(directory.Term).where(directory.Term.la_id == la_id))}
+        stored = {
+            (r.academic_year, r.name): r
+            for r in await s.exec(select(directory.Term).where(directory.Term.la_id == la_id))
+        }
 
         # Drop imported terms until the LA's resulting terms no longer overlap.
         while True:
             keys = {(t.academic_year, t.name.value) for t in wanted}
-            kept = [(f"stored {r.name} term {r.academic_year}", DateRange(r.start_date, r.end_date), None)
-                    for k, r in stored.items() if k not in keys]
+            kept = [
+                (f"stored {r.name} term {r.academic_year}", DateRange(r.start_date, r.end_date), None)
+                for k, r in stored.items()
+                if k not in keys
+            ]
             final = sorted(kept + [(t.label, t.dates, t) for t in wanted], key=lambda x: x[1].first)
-            clash = next(((a, b) for a, b in zip(final, final[1:], strict=False)
-                          if b[1].first <= a[1].last and (a[2] or b[2])), None)
+            clash = next(
+                (
+                    (a, b)
+                    for a, b in zip(final, final[1:], strict=False)
+                    if b[1].first <= a[1].last and (a[2] or b[2])
+                ),
+                None,
+            )
             if clash is None:
                 break
             a, b = clash
             drop, other = (b, a) if b[2] is not None else (a, b)
-            report.error(0, f"{drop[0]} ({_fmt(drop[1])}) overlaps the {other[0]} ({_fmt(other[1])}): not imported")
+            report.error(
+                0, f"{drop[0]} ({_fmt(drop[1])}) overlaps the {other[0]} ({_fmt(other[1])}): not imported"
+            )
             wanted.remove(drop[2])
 
         for t in wanted:
             row = stored.get((t.academic_year, t.name.value))
             new_breaks = sorted(_break_key(b.kind, b.dates.first, b.dates.last, b.label) for b in t.breaks)
             if row is None:
-                row = directory.Term(la_id=la_id, academic_year=t.academic_year, name=t.name.value,
-                                     start_date=t.dates.first, end_date=t.dates.last, source=source)
+                row = directory.Term(
+                    la_id=la_id,
+                    academic_year=t.academic_year,
+                    name=t.name.value,
+                    start_date=t.dates.first,
+                    end_date=t.dates.last,
+                    source=source,
+                )
                 s.add(row)
                 await s.flush()
                 report.created += 1
             else:
-                old = list(await s.exec(select(directory.TermBreak).where(directory.TermBreak.term_id == row.id)))
+                old = list(
+                    await s.exec(select(directory.TermBreak).where(directory.TermBreak.term_id == row.id))
+                )
                 old_breaks = sorted(_break_key(b.kind, b.start_date, b.end_date, b.label) for b in old)
                 if (row.start_date, row.end_date, row.source, old_breaks) == (
-                        t.dates.first, t.dates.last, source, new_breaks):
+                    t.dates.first,
+                    t.dates.last,
+                    source,
+                    new_breaks,
+                ):
                     report.ok += 1
                     continue
                 row.start_date, row.end_date, row.source = t.dates.first, t.dates.last, source
@@ -550,12 +639,18 @@ async def import_terms(db: Database, la_id: int, terms: Iterable[Term], *, sourc
                 report.updated += 1
             assert row.id is not None
             for kind, first, last, label in new_breaks:
-                s.add(directory.TermBreak(term_id=row.id, kind=kind, start_date=first, end_date=last, label=label[:120]))
+                s.add(
+                    directory.TermBreak(
+                        term_id=row.id, kind=kind, start_date=first, end_date=last, label=label[:120]
+                    )
+                )
             report.ok += 1
     return report
 
 
-async def import_terms_file(db: Database, la_id: int, path: str | Path, *, source: str | None = None) -> ImportReport:
+async def import_terms_file(
+    db: Database, la_id: int, path: str | Path, *, source: str | None = None
+) -> ImportReport:
     """Parse a CSV/iCalendar file and import its good terms; the report carries the file's bad rows too.
 
     ``source`` defaults to the file name, or ``example`` when the file says its dates are made up.

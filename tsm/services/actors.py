@@ -66,7 +66,11 @@ def check_meeting(actor: Actor, schools: Sequence[_SchoolLike], officer_id: int 
     if may_act_for(actor, schools, officer_id):
         return
     if actor.kind == "contact":
-        raise NotAllowed("That is another school's meeting: you can only see and change your own school's TSMs.")
+        raise NotAllowed(
+            "That is another school's meeting: you can only see and change your own school's TSMs."
+        )
     if actor.kind == "officer":
-        raise NotAllowed("That school is not on your list: only its link officer (or an LA admin) can do this.")
+        raise NotAllowed(
+            "That school is not on your list: only its link officer (or an LA admin) can do this."
+        )
     raise NotAllowed("Unknown user.")

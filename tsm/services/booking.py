@@ -65,21 +65,51 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _view_from(m: Meeting, schools: Sequence[School], officer: Officer, term: Term,
-               attendees: Sequence[MeetingAttendee], timezone: str) -> MeetingView:
+def _view_from(
+    m: Meeting,
+    schools: Sequence[School],
+    officer: Officer,
+    term: Term,
+    attendees: Sequence[MeetingAttendee],
+    timezone: str,
+) -> MeetingView:
     """A meeting as people see it, from rows in hand (``schools`` by name, ``attendees`` in the order invited)."""
     return MeetingView(
-        id=m.id, school_ids=tuple(sc.id for sc in schools), school_names=tuple(sc.name for sc in schools),
-        officer_id=officer.id, officer_name=officer.name, officer_email=officer.email,
-        term_id=term.id, term_label=f"{term.name} term {term.academic_year}", start=m.start, end=m.end,
-        mode=m.mode, meeting_type=m.meeting_type, status=m.status, location=m.location, join_url=m.join_url,
+        id=m.id,
+        school_ids=tuple(sc.id for sc in schools),
+        school_names=tuple(sc.name for sc in schools),
+        officer_id=officer.id,
+        officer_name=officer.name,
+        officer_email=officer.email,
+        term_id=term.id,
+        term_label=f"{term.name} term {term.academic_year}",
+        start=m.start,
+        end=m.end,
+        mode=m.mode,
+        meeting_type=m.meeting_type,
+        status=m.status,
+        location=m.location,
+        join_url=m.join_url,
         timezone=timezone,
-        attendees=tuple(AttendeeView(a.name, a.email, a.role, a.required, a.response or "none") for a in attendees),
+        attendees=tuple(
+            AttendeeView(a.name, a.email, a.role, a.required, a.response or "none") for a in attendees
+        ),
     )
 
 
-def _audit(s: AsyncSession, actor: Actor, action: str, entity: str, entity_id, at: datetime, **detail) -> None:
-    s.add(AuditLog(at=at, actor=actor.key, action=action, entity=entity, entity_id=str(entity_id), detail=detail or None))
+def _audit(
+    s: AsyncSession, actor: Actor, action: str, entity: str, entity_id, at: datetime, **detail
+) -> None:
+    s.add(
+        AuditLog(
+            at=at,
+            actor=actor.key,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            detail=detail or None,
+        )
+    )
 
 
 class BookingService:
@@ -141,13 +171,31 @@ class BookingService:
         if window.end > window.start:
             busy = _without_own(await self._busy(officer, window), meetings)
             slots = find_slots(
-                window=window, duration=mtype.duration, mode=mode_, tz=tz,
-                working_hours=_working_hours(officer, policy), calendar=cal,
+                window=window,
+                duration=mtype.duration,
+                mode=mode_,
+                tz=tz,
+                working_hours=_working_hours(officer, policy),
+                calendar=cal,
                 rules=SlotRules.from_policy(policy, officer.max_meetings_per_day),
-                busy=busy, meetings=[m for _, m in meetings], now=now, officer_id=officer.id, limit=limit,
+                busy=busy,
+                meetings=[m for _, m in meetings],
+                now=now,
+                officer_id=officer.id,
+                limit=limit,
             )
-        return SlotOffer(tuple(ids), officer.id, officer.name, the_term.id, the_term.label, mode_.value, mtype.key,
-                         int(mtype.duration.total_seconds() // 60), str(tz), slots)
+        return SlotOffer(
+            tuple(ids),
+            officer.id,
+            officer.name,
+            the_term.id,
+            the_term.label,
+            mode_.value,
+            mtype.key,
+            int(mtype.duration.total_seconds() // 60),
+            str(tz),
+            slots,
+        )
 
     async def why_no_times_on(self, actor: Actor, school_id: int, day: date) -> str | None:
         """Why ``day`` has no time to offer the school, when the reason is the day itself: not a school day, a day
@@ -164,13 +212,20 @@ class BookingService:
             if not _working_hours(officer, policy).by_weekday.get(day.weekday()):
                 return f"{officer.name} does not work on {day:%A}s: please pick another date."
             cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
-            window = Interval(datetime.combine(day, time(0), tzinfo=tz),
-                              datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
-            that_day = [m for _, m in await self._officer_meetings(s, officer.id, window, None)
-                        if m.start.astimezone(tz).date() == day]
+            window = Interval(
+                datetime.combine(day, time(0), tzinfo=tz),
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz),
+            )
+            that_day = [
+                m
+                for _, m in await self._officer_meetings(s, officer.id, window, None)
+                if m.start.astimezone(tz).date() == day
+            ]
             if len(that_day) >= cap:
-                return (f"{officer.name} already has {cap} TSMs on {day_text(day)}, the most in one day: "
-                        "please pick another date.")
+                return (
+                    f"{officer.name} already has {cap} TSMs on {day_text(day)}, the most in one day: "
+                    "please pick another date."
+                )
         return None
 
     async def get_meeting(self, actor: Actor, meeting_id: int) -> MeetingView:
@@ -196,7 +251,11 @@ class BookingService:
             elif actor.kind == "officer" and officer_id is None and school_id is None:
                 officer_id = actor.id
             if school_id is not None:
-                q = q.where(col(Meeting.id).in_(select(MeetingSchool.meeting_id).where(MeetingSchool.school_id == school_id)))
+                q = q.where(
+                    col(Meeting.id).in_(
+                        select(MeetingSchool.meeting_id).where(MeetingSchool.school_id == school_id)
+                    )
+                )
             if officer_id is not None:
                 q = q.where(Meeting.officer_id == officer_id)
             if since is not None:
@@ -242,13 +301,26 @@ class BookingService:
         ids = _ids(school_ids)
         start = _aware(start)
         now = self.clock()
-        local = self.calendar if isinstance(self.calendar, InDatabaseCalendar) and self.calendar.in_database else None
+        local = (
+            self.calendar
+            if isinstance(self.calendar, InDatabaseCalendar) and self.calendar.in_database
+            else None
+        )
         plan: _BookPlan | None = None
         busy: list[Interval] = []
         if local is None:
             async with self.db.reader() as s:
-                plan = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
-                                                with_day=False, waive_senior_leader=waive_senior_leader)
+                plan = await self._plan_booking(
+                    s,
+                    actor,
+                    ids,
+                    start,
+                    mode,
+                    meeting_type,
+                    attendee_contact_ids,
+                    with_day=False,
+                    waive_senior_leader=waive_senior_leader,
+                )
             busy = await self._busy(plan.officer, plan.day)
         details: EventDetails | None = None
 
@@ -260,40 +332,97 @@ class BookingService:
                 meetings = await self._officer_meetings(s, p.officer.id, p.day, None)
                 officer_busy = busy
             else:
-                plan = p = await self._plan_booking(s, actor, ids, start, mode, meeting_type, attendee_contact_ids,
-                                                    with_day=True, waive_senior_leader=waive_senior_leader)
+                plan = p = await self._plan_booking(
+                    s,
+                    actor,
+                    ids,
+                    start,
+                    mode,
+                    meeting_type,
+                    attendee_contact_ids,
+                    with_day=True,
+                    waive_senior_leader=waive_senior_leader,
+                )
                 meetings = p.day_meetings
-                officer_busy = (await local.busy_in(s, [CalendarRef(p.officer.id, p.officer.mailbox)], p.day)
-                                ).get(p.officer.id, [])
+                officer_busy = (
+                    await local.busy_in(s, [CalendarRef(p.officer.id, p.officer.mailbox)], p.day)
+                ).get(p.officer.id, [])
             officer, schools, tz = p.officer, p.schools, p.tz
-            self._check_slot(start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now)
+            self._check_slot(
+                start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now
+            )
             uid = f"tsm-{uuid.uuid4()}@tsm-bot"
             m = Meeting(
-                officer_id=officer.id, term_id=p.term.id, start=start, end=p.end, mode=p.mode.value,
-                meeting_type=p.mtype.key, status=MeetingStatus.BOOKED.value,
-                location=_location(_site(schools, site_school_id), p.mode), booked_by=actor.key, ical_uid=uid,
-                calendar_event_id=uid if local is not None else None, created_at=now, updated_at=now,
+                officer_id=officer.id,
+                term_id=p.term.id,
+                start=start,
+                end=p.end,
+                mode=p.mode.value,
+                meeting_type=p.mtype.key,
+                status=MeetingStatus.BOOKED.value,
+                location=_location(_site(schools, site_school_id), p.mode),
+                booked_by=actor.key,
+                ical_uid=uid,
+                calendar_event_id=uid if local is not None else None,
+                created_at=now,
+                updated_at=now,
             )
             s.add(m)
             await s.flush()
-            await s.exec(insert(MeetingSchool).values([
-                {"meeting_id": m.id, "school_id": sc.id, "term_id": p.term.id, "active_term_id": p.term.id}
-                for sc in schools]))
+            await s.exec(
+                insert(MeetingSchool).values(
+                    [
+                        {
+                            "meeting_id": m.id,
+                            "school_id": sc.id,
+                            "term_id": p.term.id,
+                            "active_term_id": p.term.id,
+                        }
+                        for sc in schools
+                    ]
+                )
+            )
             if p.attendees:  # one multi-row INSERT, not one per person
-                await s.exec(insert(MeetingAttendee).values([
-                    {"meeting_id": m.id, "contact_id": a.contact_id, "name": a.name, "email": a.email,
-                     "role": a.role, "required": a.required, "response": "none"} for a in p.attendees]))
+                await s.exec(
+                    insert(MeetingAttendee).values(
+                        [
+                            {
+                                "meeting_id": m.id,
+                                "contact_id": a.contact_id,
+                                "name": a.name,
+                                "email": a.email,
+                                "role": a.role,
+                                "required": a.required,
+                                "response": "none",
+                            }
+                            for a in p.attendees
+                        ]
+                    )
+                )
             await meetings_.reserve(s, m, officer, p.policy, tz, day_checked=True)
-            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start,
-                                      end=p.end))
+            s.add(
+                MeetingStatusChange(
+                    meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=start, end=p.end
+                )
+            )
             if local is not None:
                 details = event_details(m, officer, sorted(schools, key=lambda sc: sc.name), p.attendees, tz)
                 local.create_in(s, details)
             else:
                 s.add(CalendarOutbox(meeting_id=m.id, op="create", next_attempt_at=now, created_at=now))
             waived = {"senior_leader_waived": p.leader_waived} if p.leader_waived else {}
-            _audit(s, actor, "meeting.book", "meeting", m.id, now, schools=ids, start=start.isoformat(),
-                   mode=p.mode.value, **waived)
+            _audit(
+                s,
+                actor,
+                "meeting.book",
+                "meeting",
+                m.id,
+                now,
+                schools=ids,
+                start=start.isoformat(),
+                mode=p.mode.value,
+                **waived,
+            )
             # Booked by the school itself, or by the LA for it (a proposal the school accepts or moves).
             kind = EventKind.BOOKED if actor.kind == "contact" else EventKind.PROPOSED
             record(s, kind, actor, now, meeting_id=m.id, start=_iso(start), **waived)
@@ -304,8 +433,10 @@ class BookingService:
             return self._alternatives(actor, ids, plan.term.id, plan.mode, plan.mtype.key, None)
 
         meeting = await self._write_with_conflicts(
-            write, schools=plan.schools if plan is not None else None,
-            term=plan.term if plan is not None else None, tz=plan.tz if plan is not None else None,
+            write,
+            schools=plan.schools if plan is not None else None,
+            term=plan.term if plan is not None else None,
+            tz=plan.tz if plan is not None else None,
             alternatives=alternatives,
         )
         assert plan is not None
@@ -316,18 +447,36 @@ class BookingService:
             ics = None
             try:
                 ics = local.invitation(details, "REQUEST")
-            except OSError:  # the booking and its calendar entry stand; only the file for attendees is missing
+            except (
+                OSError
+            ):  # the booking and its calendar entry stand; only the file for attendees is missing
                 log.exception("could not write the invitation file for meeting %s", meeting.id)
             return _booked(view, ics, "booked")
         return await self._after_write(actor, meeting.id, "booked", view=view)
 
-    async def _plan_booking(self, s: AsyncSession, actor: Actor, ids: list[int], start: datetime, mode, meeting_type,
-                            attendee_contact_ids, *, with_day: bool, waive_senior_leader: str | None) -> _BookPlan:
+    async def _plan_booking(
+        self,
+        s: AsyncSession,
+        actor: Actor,
+        ids: list[int],
+        start: datetime,
+        mode,
+        meeting_type,
+        attendee_contact_ids,
+        *,
+        with_day: bool,
+        waive_senior_leader: str | None,
+    ) -> _BookPlan:
         """Everything a booking checks before it writes, in three reads: the schools with their officer, the
         meetings that matter (the schools' booking this term; with ``with_day``, also the officer's meetings around
         the day, which the slot check needs) and the contacts invited."""
-        rows = list(await s.exec(select(School, Officer).outerjoin(Officer, Officer.id == School.link_officer_id)
-                                 .where(col(School.id).in_(ids))))
+        rows = list(
+            await s.exec(
+                select(School, Officer)
+                .outerjoin(Officer, Officer.id == School.link_officer_id)
+                .where(col(School.id).in_(ids))
+            )
+        )
         found = {sc.id: (sc, off) for sc, off in rows}
         missing = [i for i in ids if i not in found]
         if missing:
@@ -343,9 +492,13 @@ class BookingService:
         policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
         if actor.kind == "contact":
             if len(schools) > 1 and not policy.trust_contacts_book_joint:
-                raise NotAllowed(f"A joint TSM for several schools of your trust is arranged by {officer.name}, your "
-                                 f"link officer ({officer.email}). Nothing was booked.")
-            for sc in schools:  # every school's own entitlement and route, not only the first's (issue 13, item 7)
+                raise NotAllowed(
+                    f"A joint TSM for several schools of your trust is arranged by {officer.name}, your "
+                    f"link officer ({officer.email}). Nothing was booked."
+                )
+            for (
+                sc
+            ) in schools:  # every school's own entitlement and route, not only the first's (issue 13, item 7)
                 await self._check_may_self_book(s, sc, officer, policy)
         cal = await self.ref.calendar(s, schools[0].la_id)
         mode_ = self._mode(policy, mode)
@@ -353,34 +506,57 @@ class BookingService:
         end = start + mtype.duration
         term = self._term_of(cal, start, tz)
         day = _day_window(start, end, tz)
-        booked_q = select(MeetingSchool.meeting_id).where(col(MeetingSchool.school_id).in_(ids),
-                                                          MeetingSchool.active_term_id == term.id)
+        booked_q = select(MeetingSchool.meeting_id).where(
+            col(MeetingSchool.school_id).in_(ids), MeetingSchool.active_term_id == term.id
+        )
         q = select(Meeting).where(col(Meeting.id).in_(booked_q))
         pad = timedelta(days=1)
-        in_day = and_(Meeting.officer_id == officer.id, col(Meeting.status).in_(ACTIVE),
-                      Meeting.start < day.end + pad, Meeting.end > day.start - pad)
+        in_day = and_(
+            Meeting.officer_id == officer.id,
+            col(Meeting.status).in_(ACTIVE),
+            Meeting.start < day.end + pad,
+            Meeting.end > day.start - pad,
+        )
         if with_day:
-            q = select(Meeting, col(Meeting.id).in_(booked_q).label("booked")).where(or_(col(Meeting.id).in_(booked_q),
-                                                                                          in_day))
+            q = select(Meeting, col(Meeting.id).in_(booked_q).label("booked")).where(
+                or_(col(Meeting.id).in_(booked_q), in_day)
+            )
             rows_m = [(m, bool(b)) for m, b in await s.exec(q)]
         else:
             rows_m = [(m, True) for m in await s.exec(q)]
         booked = [m for m, b in rows_m if b]
         if booked:
             existing = booked[0]
-            which = {ids[0]} if len(ids) == 1 else set(await s.exec(select(MeetingSchool.school_id).where(
-                MeetingSchool.meeting_id == existing.id, col(MeetingSchool.school_id).in_(ids))))
+            which = (
+                {ids[0]}
+                if len(ids) == 1
+                else set(
+                    await s.exec(
+                        select(MeetingSchool.school_id).where(
+                            MeetingSchool.meeting_id == existing.id, col(MeetingSchool.school_id).in_(ids)
+                        )
+                    )
+                )
+            )
             raise _already_booked(found[min(which)][0], term, existing, tz)
-        day_meetings = [(m.id, ExistingMeeting(m.start, m.end, Mode(m.mode))) for m, _ in rows_m
-                        if m.officer_id == officer.id and m.status in ACTIVE
-                        and m.start < day.end + pad and m.end > day.start - pad]
+        day_meetings = [
+            (m.id, ExistingMeeting(m.start, m.end, Mode(m.mode)))
+            for m, _ in rows_m
+            if m.officer_id == officer.id
+            and m.status in ACTIVE
+            and m.start < day.end + pad
+            and m.end > day.start - pad
+        ]
         attendees = await self._attendees(s, schools, actor, attendee_contact_ids)
         if len(attendees) > policy.max_invitees:
-            raise InvalidInput(f"A TSM can have at most {policy.max_invitees} people invited: please choose fewer. "
-                               "Nothing was booked.")
+            raise InvalidInput(
+                f"A TSM can have at most {policy.max_invitees} people invited: please choose fewer. "
+                "Nothing was booked."
+            )
         waived = self._check_senior_leader(actor, schools, policy, attendees, waive_senior_leader)
-        return _BookPlan(schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings,
-                         waived)
+        return _BookPlan(
+            schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings, waived
+        )
 
     @observed("move")
     async def move(self, actor: Actor, meeting_id: int, new_start: datetime) -> BookingResult:
@@ -401,8 +577,14 @@ class BookingService:
                     f"A TSM can only be moved within its own term ({_term_text(term)}, "
                     f"{day_text(term.start_date, weekday=False)} – {day_text(term.end_date, weekday=False)}). "
                     "To meet in another term, cancel this one and book that term's TSM.",
-                    alternatives=await self._alternatives(actor, [sc.id for sc in schools], term.id, Mode(meeting.mode),
-                                                          meeting.meeting_type, meeting.id),
+                    alternatives=await self._alternatives(
+                        actor,
+                        [sc.id for sc in schools],
+                        term.id,
+                        Mode(meeting.mode),
+                        meeting.meeting_type,
+                        meeting.id,
+                    ),
                 )
             duration = meeting.end - meeting.start
             mode_ = Mode(meeting.mode)
@@ -413,24 +595,47 @@ class BookingService:
         async def write(s: AsyncSession) -> Meeting:
             m = await s.get(Meeting, meeting_id, with_for_update=self.db.is_postgres)
             self._check_changeable(m, now, "moved")
-            meetings = await self._officer_meetings(s, officer.id, _day_window(new_start, new_end, tz), meeting_id)
+            meetings = await self._officer_meetings(
+                s, officer.id, _day_window(new_start, new_end, tz), meeting_id
+            )
             self._check_slot(new_start, mode_, duration, tz, officer, policy, cal, busy, meetings, now)
             # A new time is a new invitation: earlier answers (and a "senior leader can't attend") no longer hold.
-            await s.exec(update(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).values(response="none"))
+            await s.exec(
+                update(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).values(response="none")
+            )
             await s.exec(delete(MeetingLeaderUnavailable).where(MeetingLeaderUnavailable.meeting_id == m.id))
             old = (m.start, m.end)
             m.ical_sequence += 1
             await meetings_.move_to(s, m, new_start, new_end, MeetingStatus.MOVED, officer, policy, tz, now)
-            s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=new_start, end=new_end))
+            s.add(
+                MeetingStatusChange(
+                    meeting_id=m.id, status=m.status, at=now, actor=actor.key, start=new_start, end=new_end
+                )
+            )
             s.add(CalendarOutbox(meeting_id=m.id, op="update", next_attempt_at=now, created_at=now))
-            _audit(s, actor, "meeting.move", "meeting", m.id, now, old_start=old[0].isoformat(), new_start=new_start.isoformat())
-            record(s, EventKind.MOVED, actor, now, meeting_id=m.id, old_start=_iso(old[0]), start=_iso(new_start))
+            _audit(
+                s,
+                actor,
+                "meeting.move",
+                "meeting",
+                m.id,
+                now,
+                old_start=old[0].isoformat(),
+                new_start=new_start.isoformat(),
+            )
+            record(
+                s, EventKind.MOVED, actor, now, meeting_id=m.id, old_start=_iso(old[0]), start=_iso(new_start)
+            )
             return m
 
         await self._write_with_conflicts(
-            write, schools=None, term=None, tz=tz,
-            alternatives=lambda: self._alternatives(actor, [sc.id for sc in schools], meeting.term_id, mode_,
-                                                    meeting.meeting_type, meeting.id),
+            write,
+            schools=None,
+            term=None,
+            tz=tz,
+            alternatives=lambda: self._alternatives(
+                actor, [sc.id for sc in schools], meeting.term_id, mode_, meeting.meeting_type, meeting.id
+            ),
         )
         return await self._after_write(actor, meeting_id, "moved")
 
@@ -443,16 +648,36 @@ class BookingService:
         async with self.db.transaction() as s:
             meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
             self._authorize(actor, schools, officer)
-            check_free_text(reason, label="the reason", allowed=_known_names(schools, officer))  # no pupil data
+            check_free_text(
+                reason, label="the reason", allowed=_known_names(schools, officer)
+            )  # no pupil data
             self._check_changeable(meeting, now, "cancelled")
             await meetings_.deactivate(s, meeting, MeetingStatus.CANCELLED, actor.key, now, reason)
             meeting.ical_sequence += 1
-            s.add(CalendarOutbox(meeting_id=meeting.id, op="cancel", message=reason[:500], next_attempt_at=now, created_at=now))
+            s.add(
+                CalendarOutbox(
+                    meeting_id=meeting.id,
+                    op="cancel",
+                    message=reason[:500],
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
             _audit(s, actor, "meeting.cancel", "meeting", meeting.id, now)
-            record(s, EventKind.CANCELLED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start), reason=reason)
+            record(
+                s,
+                EventKind.CANCELLED,
+                actor,
+                now,
+                meeting_id=meeting.id,
+                start=_iso(meeting.start),
+                reason=reason,
+            )
         return await self._after_write(actor, meeting_id, "cancelled")
 
-    async def cancel_for_schools_not_open(self, actor: Actor, school_ids: Sequence[int] | None = None) -> list[int]:
+    async def cancel_for_schools_not_open(
+        self, actor: Actor, school_ids: Sequence[int] | None = None
+    ) -> list[int]:
         """Cancel the future TSMs of schools that are no longer open (GIAS lists them as closed, or they are of a
         type the LA's profile does not cover), each through :meth:`cancel` with the reason, so the domain event
         tells the officer and the school. A joint TSM that still has an open school is left for the officer.
@@ -460,21 +685,31 @@ class BookingService:
         now = self.clock()
         plan: list[tuple[int, str]] = []
         async with self.db.reader() as s:
-            q = (select(Meeting.id, School).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                 .join(School, School.id == MeetingSchool.school_id)
-                 .where(School.open == False, col(Meeting.status).in_(CHANGEABLE), Meeting.start > now))  # noqa: E712
+            q = (
+                select(Meeting.id, School)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .join(School, School.id == MeetingSchool.school_id)
+                .where(School.open == False, col(Meeting.status).in_(CHANGEABLE), Meeting.start > now)  # noqa: E712
+            )  # noqa: E712
             if school_ids is not None:
                 q = q.where(col(School.id).in_(list(school_ids)))
             rows = list(await s.exec(q))
-            still_open = set(await s.exec(
-                select(MeetingSchool.meeting_id).join(School, School.id == MeetingSchool.school_id)
-                .where(col(MeetingSchool.meeting_id).in_([mid for mid, _ in rows]), School.open == True)))  # noqa: E712
+            still_open = set(
+                await s.exec(
+                    select(MeetingSchool.meeting_id)
+                    .join(School, School.id == MeetingSchool.school_id)
+                    .where(col(MeetingSchool.meeting_id).in_([mid for mid, _ in rows]), School.open == True)  # noqa: E712
+                )
+            )  # noqa: E712
             for meeting_id, school in rows:
                 if meeting_id in still_open or meeting_id in dict(plan):
                     continue
                 policy, _ = await self.ref.policy_for_la(s, school.la_id)
-                why = (f"{school.name} has closed (GIAS lists it as closed)" if policy.covers_type(school.type_name)
-                       else f"{school.name} is not a school the LA holds TSMs with ({school.type_name or 'its type'})")
+                why = (
+                    f"{school.name} has closed (GIAS lists it as closed)"
+                    if policy.covers_type(school.type_name)
+                    else f"{school.name} is not a school the LA holds TSMs with ({school.type_name or 'its type'})"
+                )
                 plan.append((meeting_id, f"{why}, so its TSM is cancelled."))
         done = []
         for meeting_id, reason in plan:
@@ -492,7 +727,9 @@ class BookingService:
     async def mark_no_show(self, actor: Actor, meeting_id: int, reason: str = "") -> MeetingView:
         return await self._mark(actor, meeting_id, MeetingStatus.NO_SHOW, reason)
 
-    async def _mark(self, actor: Actor, meeting_id: int, status: MeetingStatus, reason: str = "") -> MeetingView:
+    async def _mark(
+        self, actor: Actor, meeting_id: int, status: MeetingStatus, reason: str = ""
+    ) -> MeetingView:
         if actor.kind not in ("officer", "admin", "system"):
             raise NotAllowed("Only the link officer can record whether a meeting was held.")
         now = self.clock()
@@ -500,11 +737,17 @@ class BookingService:
             async with self.db.transaction() as s:
                 meeting, schools, officer = await self._meeting(s, meeting_id, for_update=True)
                 self._authorize(actor, schools, officer)
-                reason = check_free_text(clean_text(reason, label="the reason", max_len=500), label="the reason",
-                                         allowed=_known_names(schools, officer))  # no pupil data
+                reason = check_free_text(
+                    clean_text(reason, label="the reason", max_len=500),
+                    label="the reason",
+                    allowed=_known_names(schools, officer),
+                )  # no pupil data
                 if meeting.start > now:
-                    raise BookingRefused("not_started", "This meeting has not started yet, so it cannot be marked "
-                                         f"{'held' if status is MeetingStatus.HELD else 'a no-show'}.")
+                    raise BookingRefused(
+                        "not_started",
+                        "This meeting has not started yet, so it cannot be marked "
+                        f"{'held' if status is MeetingStatus.HELD else 'a no-show'}.",
+                    )
                 if meeting.status == MeetingStatus.CANCELLED.value:
                     raise BookingRefused("cancelled", "This meeting was cancelled.")
                 if meeting.status == status.value:
@@ -512,29 +755,57 @@ class BookingService:
                 if status is MeetingStatus.HELD:
                     undo = meeting.status == MeetingStatus.NO_SHOW.value
                     if undo:  # the officer corrects a no-show
-                        await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == meeting.id)
-                                     .values(active_term_id=MeetingSchool.term_id))
+                        await s.exec(
+                            update(MeetingSchool)
+                            .where(MeetingSchool.meeting_id == meeting.id)
+                            .values(active_term_id=MeetingSchool.term_id)
+                        )
                     # The system marks a meeting held when its end is seen (Teams' meetingEnd or the timer): "ended";
                     # the officer marking it held, or correcting a no-show, is theirs.
-                    kind = EventKind.NO_SHOW_UNDONE if undo else (
-                        EventKind.ENDED if actor.kind == "system" else EventKind.HELD)
+                    kind = (
+                        EventKind.NO_SHOW_UNDONE
+                        if undo
+                        else (EventKind.ENDED if actor.kind == "system" else EventKind.HELD)
+                    )
                     record(s, kind, actor, now, meeting_id=meeting.id, start=_iso(meeting.start))
                     meeting.status, meeting.updated_at = status.value, now
                     s.add(meeting)
-                    s.add(MeetingStatusChange(meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason))
+                    s.add(
+                        MeetingStatusChange(
+                            meeting_id=meeting.id, status=status.value, at=now, actor=actor.key, reason=reason
+                        )
+                    )
                 else:
                     await meetings_.deactivate(s, meeting, status, actor.key, now, reason)
-                    record(s, EventKind.NO_SHOW, actor, now, meeting_id=meeting.id, start=_iso(meeting.start),
-                           reason=reason[:500])
+                    record(
+                        s,
+                        EventKind.NO_SHOW,
+                        actor,
+                        now,
+                        meeting_id=meeting.id,
+                        start=_iso(meeting.start),
+                        reason=reason[:500],
+                    )
                 _audit(s, actor, f"meeting.{status.value}", "meeting", meeting.id, now)
                 await s.flush()
                 return await self._view(s, meeting)
         except IntegrityError as exc:
-            raise BookingRefused("already_booked", "The school has booked another TSM this term since, so this one "
-                                 "cannot be marked held. Cancel one of them first.") from exc
+            raise BookingRefused(
+                "already_booked",
+                "The school has booked another TSM this term since, so this one "
+                "cannot be marked held. Cancel one of them first.",
+            ) from exc
 
-    async def add_attendee(self, actor: Actor, meeting_id: int, *, contact_id: int | None = None,
-                           name: str = "", email: str = "", role: str = "other") -> MeetingView:
+    async def add_attendee(
+        self,
+        actor: Actor,
+        meeting_id: int,
+        *,
+        contact_id: int | None = None,
+        name: str = "",
+        email: str = "",
+        role: str = "other",
+    ) -> MeetingView:
         """Add a colleague (an existing contact, or a name and work email) and re-send the invitation."""
         now = self.clock()
         async with self.db.transaction() as s:
@@ -548,22 +819,40 @@ class BookingService:
                 name, email, role = c.name, c.email, c.role
             email = work_email(email, label="your colleague's work email")
             # A name is what this field holds: only a pupil's UPN or date of birth is looked for in it.
-            name = check_free_text(clean_text(name, label="the name", max_len=120), label="the name",
-                                   names=False) or email
-            invited = list(await s.exec(select(MeetingAttendee.email).where(MeetingAttendee.meeting_id == meeting.id)))
+            name = (
+                check_free_text(
+                    clean_text(name, label="the name", max_len=120), label="the name", names=False
+                )
+                or email
+            )
+            invited = list(
+                await s.exec(select(MeetingAttendee.email).where(MeetingAttendee.meeting_id == meeting.id))
+            )
             if email not in invited:
                 policy, _tz = await self.ref.policy_for_la(s, schools[0].la_id)
                 if len(invited) >= policy.max_invitees:
-                    raise InvalidInput(f"This TSM already has {len(invited)} people invited, the most it can have: "
-                                       "nobody was added. Ask your link officer if more need to come.")
-                s.add(MeetingAttendee(meeting_id=meeting.id, contact_id=contact_id, name=name, email=email,
-                                      role=role, required=role == ContactRole.SENIOR_LEADER.value))
+                    raise InvalidInput(
+                        f"This TSM already has {len(invited)} people invited, the most it can have: "
+                        "nobody was added. Ask your link officer if more need to come."
+                    )
+                s.add(
+                    MeetingAttendee(
+                        meeting_id=meeting.id,
+                        contact_id=contact_id,
+                        name=name,
+                        email=email,
+                        role=role,
+                        required=role == ContactRole.SENIOR_LEADER.value,
+                    )
+                )
                 meeting.ical_sequence += 1
                 meeting.updated_at = now
                 s.add(meeting)
                 s.add(CalendarOutbox(meeting_id=meeting.id, op="update", next_attempt_at=now, created_at=now))
                 _audit(s, actor, "meeting.add_attendee", "meeting", meeting.id, now, contact_id=contact_id)
-                record(s, EventKind.ATTENDEE_ADDED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start))
+                record(
+                    s, EventKind.ATTENDEE_ADDED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start)
+                )
         if self.sync is not None:
             await self.sync.process_meeting(meeting_id)
         return await self.get_meeting(actor, meeting_id)
@@ -574,62 +863,101 @@ class BookingService:
         """The one access rule (``actors.may_act_for``): the schools' (or the meeting's) officer, their staff."""
         check_meeting(actor, schools, officer.id if officer is not None else None)
 
-    async def _check_may_self_book(self, s: AsyncSession, school: School, officer: Officer, policy: Policy) -> None:
+    async def _check_may_self_book(
+        self, s: AsyncSession, school: School, officer: Officer, policy: Policy
+    ) -> None:
         ent = entitlement_for(await school_facts(s, school), policy)
         if not ent.may_book or not policy.schools_book_themselves:
             msg = ent.message if not ent.may_book else "Your link officer arranges your TSMs."
-            raise BookingRefused("contacted_directly", f"{msg} Your link officer is {officer.name} ({officer.email}).",
-                                 context={"officer_id": officer.id, "school_id": school.id, "rule": ent.rule})
+            raise BookingRefused(
+                "contacted_directly",
+                f"{msg} Your link officer is {officer.name} ({officer.email}).",
+                context={"officer_id": officer.id, "school_id": school.id, "rule": ent.rule},
+            )
 
     async def _check_not_booked(self, s: AsyncSession, school: School, term: Term, tz: ZoneInfo) -> None:
-        existing = (await s.exec(
-            select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-            .where(MeetingSchool.school_id == school.id, MeetingSchool.active_term_id == term.id)
-        )).first()
+        existing = (
+            await s.exec(
+                select(Meeting)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .where(MeetingSchool.school_id == school.id, MeetingSchool.active_term_id == term.id)
+            )
+        ).first()
         if existing is not None:
             raise _already_booked(school, term, existing, tz)
 
     def _check_changeable(self, meeting: Meeting, now: datetime, verb: str) -> None:
         if meeting.status not in CHANGEABLE:
-            raise BookingRefused("not_active", f"This meeting is {meeting.status.replace('_', ' ')}, so it cannot be {verb}.")
+            raise BookingRefused(
+                "not_active", f"This meeting is {meeting.status.replace('_', ' ')}, so it cannot be {verb}."
+            )
         if meeting.start <= now:
             raise BookingRefused("started", f"This meeting has already started, so it cannot be {verb}.")
 
-    def _check_slot(self, start, mode, duration, tz, officer, policy, cal: TermCalendar, busy, meetings, now) -> None:
+    def _check_slot(
+        self, start, mode, duration, tz, officer, policy, cal: TermCalendar, busy, meetings, now
+    ) -> None:
         """Raise BookingRefused with the true reason (``tsm.domain.slots.why_not_free``) when ``start`` is not free."""
         rules = SlotRules.from_policy(policy, officer.max_meetings_per_day)
-        kwargs = dict(duration=duration, mode=mode, tz=tz, working_hours=_working_hours(officer, policy),
-                      calendar=cal, rules=rules, now=now)
+        kwargs = dict(
+            duration=duration,
+            mode=mode,
+            tz=tz,
+            working_hours=_working_hours(officer, policy),
+            calendar=cal,
+            rules=rules,
+            now=now,
+        )
         existing = [m for _, m in meetings]
         busy = _without_own(busy, meetings)
-        if find_slots(window=Interval(start, start + duration), busy=busy, meetings=existing,
-                      officer_id=officer.id, **kwargs):
+        if find_slots(
+            window=Interval(start, start + duration),
+            busy=busy,
+            meetings=existing,
+            officer_id=officer.id,
+            **kwargs,
+        ):
             return
         nf = why_not_free(start, busy=busy, meetings=existing, **kwargs) or NotFree("taken")
         when_ = when_text(start, start + duration, tz)
         local_day = start.astimezone(tz).date()
         if nf.code == "not_bookable_day":
-            raise BookingRefused("not_bookable_day", f"Sorry, {nf.detail}: TSMs are held on school days in term time.")
+            raise BookingRefused(
+                "not_bookable_day", f"Sorry, {nf.detail}: TSMs are held on school days in term time."
+            )
         if nf.code == "not_working":
-            raise BookingRefused("officer_not_working", f"{officer.name} does not work on {local_day:%A}s: "
-                                 "please pick another day.")
+            raise BookingRefused(
+                "officer_not_working",
+                f"{officer.name} does not work on {local_day:%A}s: please pick another day.",
+            )
         if nf.code == "too_soon":
             hours = int(rules.minimum_notice.total_seconds() // 3600)
-            raise BookingRefused("too_soon", f"TSMs need at least {hours} hours' notice: please pick a later time.")
+            raise BookingRefused(
+                "too_soon", f"TSMs need at least {hours} hours' notice: please pick a later time."
+            )
         if nf.code == "not_offered":
-            raise BookingRefused("not_offered", f"{when_} is not one of the times on offer (within {officer.name}'s "
-                                 f"working hours, on the {_minutes(rules.granularity)}-minute grid).")
+            raise BookingRefused(
+                "not_offered",
+                f"{when_} is not one of the times on offer (within {officer.name}'s "
+                f"working hours, on the {_minutes(rules.granularity)}-minute grid).",
+            )
         if nf.code == "day_full":
-            raise BookingRefused("day_full", f"{officer.name} already has {rules.max_per_day} TSMs on "
-                                 f"{day_text(local_day)}, the most in one day: please pick another day.")
+            raise BookingRefused(
+                "day_full",
+                f"{officer.name} already has {rules.max_per_day} TSMs on "
+                f"{day_text(local_day)}, the most in one day: please pick another day.",
+            )
         if nf.code == "officer_busy":
             raise BookingRefused("officer_busy", f"{officer.name} is not free at {when_}.")
         if nf.code == "travel_time":
             near = nf.detail
             at = f" at {time_text(near.start, tz)}" if near is not None else ""
-            raise BookingRefused("travel_time", f"{officer.name} has another appointment{at} that day, and with "
-                                 f"{_minutes(rules.travel_buffer)} minutes' travel to and from a school visit "
-                                 f"{when_} does not fit. Please pick another time.")
+            raise BookingRefused(
+                "travel_time",
+                f"{officer.name} has another appointment{at} that day, and with "
+                f"{_minutes(rules.travel_buffer)} minutes' travel to and from a school visit "
+                f"{when_} does not fit. Please pick another time.",
+            )
         raise BookingRefused("slot_taken", f"Sorry, {when_} has just been taken. Here are other times.")
 
     # ------------------------------------------------------------------ internals: writes
@@ -648,25 +976,38 @@ class BookingService:
                         for sc in schools:
                             await self._check_not_booked(s, sc, term, tz)
                 if attempt == 2:
-                    raise BookingRefused("slot_taken", "Sorry, that time has just been taken. Here are other times.",
-                                         alternatives=await alternatives()) from None
+                    raise BookingRefused(
+                        "slot_taken",
+                        "Sorry, that time has just been taken. Here are other times.",
+                        alternatives=await alternatives(),
+                    ) from None
             except BookingRefused as refusal:
                 if refusal.code == "slot_taken" and not refusal.alternatives:
                     refusal.alternatives = await alternatives()
                 raise
         raise AssertionError("unreachable")
 
-    async def _alternatives(self, actor, school_ids, term_id, mode, meeting_type, exclude_meeting_id) -> list[Slot]:
+    async def _alternatives(
+        self, actor, school_ids, term_id, mode, meeting_type, exclude_meeting_id
+    ) -> list[Slot]:
         try:
-            offer = await self.free_slots(actor, school_ids, term=term_id, mode=mode, meeting_type=meeting_type,
-                                          limit=6, exclude_meeting_id=exclude_meeting_id)
+            offer = await self.free_slots(
+                actor,
+                school_ids,
+                term=term_id,
+                mode=mode,
+                meeting_type=meeting_type,
+                limit=6,
+                exclude_meeting_id=exclude_meeting_id,
+            )
             return offer.slots
         except Exception:  # alternatives are a courtesy; the refusal itself must still reach the user
             log.exception("could not compute alternative slots")
             return []
 
-    async def _after_write(self, actor: Actor, meeting_id: int, verb: str, *,
-                           view: MeetingView | None = None) -> BookingResult:
+    async def _after_write(
+        self, actor: Actor, meeting_id: int, verb: str, *, view: MeetingView | None = None
+    ) -> BookingResult:
         """The calendar work the change queued, done now (the outbox retries it if it fails), and the result.
         ``view``: the meeting as the write left it, when the caller has it (the calendar may add the join URL)."""
         ics = None
@@ -709,67 +1050,113 @@ class BookingService:
         officer = await s.get(Officer, meeting.officer_id)
         return meeting, schools, officer
 
-    async def _officer_meetings(self, s: AsyncSession, officer_id: int, window: Interval,
-                                exclude: int | None) -> list[tuple[int, ExistingMeeting]]:
+    async def _officer_meetings(
+        self, s: AsyncSession, officer_id: int, window: Interval, exclude: int | None
+    ) -> list[tuple[int, ExistingMeeting]]:
         pad = timedelta(days=1)
-        q = select(Meeting).where(Meeting.officer_id == officer_id, col(Meeting.status).in_(ACTIVE),
-                                  Meeting.start < window.end + pad, Meeting.end > window.start - pad)
+        q = select(Meeting).where(
+            Meeting.officer_id == officer_id,
+            col(Meeting.status).in_(ACTIVE),
+            Meeting.start < window.end + pad,
+            Meeting.end > window.start - pad,
+        )
         if exclude is not None:
             q = q.where(Meeting.id != exclude)
         return [(m.id, ExistingMeeting(m.start, m.end, Mode(m.mode))) for m in await s.exec(q)]
 
     async def _busy(self, officer: Officer, window: Interval) -> list[Interval]:
-        return (await self.calendar.busy([CalendarRef(officer.id, officer.mailbox)], window)).get(officer.id, [])
+        return (await self.calendar.busy([CalendarRef(officer.id, officer.mailbox)], window)).get(
+            officer.id, []
+        )
 
     async def _attendees(self, s, schools, actor: Actor, contact_ids) -> list[MeetingAttendee]:
-        q = select(SchoolContact).where(col(SchoolContact.school_id).in_([sc.id for sc in schools]),
-                                        SchoolContact.active == True)  # noqa: E712
+        q = select(SchoolContact).where(
+            col(SchoolContact.school_id).in_([sc.id for sc in schools]),
+            SchoolContact.active == True,  # noqa: E712
+        )  # noqa: E712
         contacts = list(await s.exec(q))
         if contact_ids is not None:
             wanted = set(contact_ids)
             unknown = wanted - {c.id for c in contacts}
             if contact_ids and contact_ids[0] in unknown:  # the chat sends the senior leader first
-                raise NotAllowed("The senior leader chosen is not a contact of your school, so nothing was booked.")
+                raise NotAllowed(
+                    "The senior leader chosen is not a contact of your school, so nothing was booked."
+                )
             if unknown:
-                raise NotAllowed("Some of the people chosen are not contacts of your school, so nothing was booked.")
-            contacts = [c for c in contacts if c.id in wanted or (actor.kind == "contact" and c.id == actor.id)]
+                raise NotAllowed(
+                    "Some of the people chosen are not contacts of your school, so nothing was booked."
+                )
+            contacts = [
+                c for c in contacts if c.id in wanted or (actor.kind == "contact" and c.id == actor.id)
+            ]
         else:
-            contacts = [c for c in contacts if c.role in (ContactRole.SENIOR_LEADER, ContactRole.ATTENDANCE_LEAD)
-                        or (actor.kind == "contact" and c.id == actor.id)]
+            contacts = [
+                c
+                for c in contacts
+                if c.role in (ContactRole.SENIOR_LEADER, ContactRole.ATTENDANCE_LEAD)
+                or (actor.kind == "contact" and c.id == actor.id)
+            ]
         # The one the school picked to attend as its senior leader (sent first) attends as that, whatever the role
         # on record (a deputy head recorded as attendance lead), and comes first on the invitation.
         leader = contact_ids[0] if contact_ids else None
         contacts.sort(key=lambda c: c.id != leader)
-        return [MeetingAttendee(meeting_id=0, contact_id=c.id, name=c.name, email=c.email,
-                                role=ContactRole.SENIOR_LEADER.value if c.id == leader else c.role,
-                                required=c.id == leader or c.role == ContactRole.SENIOR_LEADER.value)
-                for c in contacts]
+        return [
+            MeetingAttendee(
+                meeting_id=0,
+                contact_id=c.id,
+                name=c.name,
+                email=c.email,
+                role=ContactRole.SENIOR_LEADER.value if c.id == leader else c.role,
+                required=c.id == leader or c.role == ContactRole.SENIOR_LEADER.value,
+            )
+            for c in contacts
+        ]
 
-    def _check_senior_leader(self, actor: Actor, schools: Sequence[School], policy: Policy,
-                             attendees: Sequence[MeetingAttendee], waiver: str | None) -> str:
+    def _check_senior_leader(
+        self,
+        actor: Actor,
+        schools: Sequence[School],
+        policy: Policy,
+        attendees: Sequence[MeetingAttendee],
+        waiver: str | None,
+    ) -> str:
         """A senior leader is invited (the profile's booking.senior_leader_required), or an officer waives it with a
         reason they record (returned, cleaned). Refused otherwise, saying how to go on."""
-        if not policy.senior_leader_required or any(a.role == ContactRole.SENIOR_LEADER.value for a in attendees):
+        if not policy.senior_leader_required or any(
+            a.role == ContactRole.SENIOR_LEADER.value for a in attendees
+        ):
             return ""
         names = " & ".join(sc.name for sc in schools)
         if waiver is not None and actor.kind in ("officer", "admin"):
             reason = clean_text(waiver, label="the reason the senior leader is waived", max_len=300)
             if len(reason) < 10:
-                raise InvalidInput("Say in a few words why this TSM goes ahead without a senior leader (at least 10 "
-                                   "characters); it is recorded with the booking. Nothing was booked.")
+                raise InvalidInput(
+                    "Say in a few words why this TSM goes ahead without a senior leader (at least 10 "
+                    "characters); it is recorded with the booking. Nothing was booked."
+                )
             return check_free_text(reason, label="the reason", allowed=_known_names(schools, None))
-        how = ("Add the senior leader as a contact of the school first, or book it with a recorded reason for going "
-               "ahead without one (tsm book ... --waive-senior-leader \"reason\")." if actor.kind != "contact" else
-               "Please pick who will attend as your senior leader, or ask your link officer.")
-        raise BookingRefused("no_senior_leader", f"{names} has no senior leader invited, and a senior leader is "
-                             f"expected at every TSM. {how} Nothing was booked.")
+        how = (
+            "Add the senior leader as a contact of the school first, or book it with a recorded reason for going "
+            'ahead without one (tsm book ... --waive-senior-leader "reason").'
+            if actor.kind != "contact"
+            else "Please pick who will attend as your senior leader, or ask your link officer."
+        )
+        raise BookingRefused(
+            "no_senior_leader",
+            f"{names} has no senior leader invited, and a senior leader is "
+            f"expected at every TSM. {how} Nothing was booked.",
+        )
 
     async def _view(self, s: AsyncSession, m: Meeting) -> MeetingView:
         schools = await meetings_.schools_of(s, m.id)
         officer = await s.get(Officer, m.officer_id)
         term = await s.get(Term, m.term_id)
         la = await self.ref.la(s, schools[0].la_id) if schools else None
-        atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).order_by(MeetingAttendee.id)))
+        atts = list(
+            await s.exec(
+                select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id).order_by(MeetingAttendee.id)
+            )
+        )
         return _view_from(m, schools, officer, term, atts, la.timezone if la else "Europe/London")
 
     # ------------------------------------------------------------------ internals: policy helpers
@@ -782,7 +1169,9 @@ class BookingService:
                     return t
             raise NotFound("No such term.")
         if current is None:
-            raise BookingRefused("no_terms", "No term dates are set for the coming months yet. Please contact the LA.")
+            raise BookingRefused(
+                "no_terms", "No term dates are set for the coming months yet. Please contact the LA."
+            )
         if term == "current":
             return current
         if term == "next":
@@ -796,7 +1185,9 @@ class BookingService:
         day = start.astimezone(tz).date()
         why = cal.why_not_bookable(day)
         if why:
-            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
+            raise BookingRefused(
+                "not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time."
+            )
         return cal.term_for(day)  # type: ignore[return-value]  # bookable implies in a term
 
     def _mode(self, policy: Policy, mode: str | Mode | None) -> Mode:
@@ -819,7 +1210,10 @@ class BookingService:
         for mt in policy.meeting_types:
             if mt.key == school.phase:
                 return mt
-        if school.phase in (Phase.OTHER.value, Phase.ALTERNATIVE_PROVISION.value):  # PRU/AP: the special/AP type
+        if school.phase in (
+            Phase.OTHER.value,
+            Phase.ALTERNATIVE_PROVISION.value,
+        ):  # PRU/AP: the special/AP type
             for mt in policy.meeting_types:
                 if mt.key == "special":
                     return mt
@@ -852,8 +1246,11 @@ def _check_open(schools: Sequence[School]) -> None:
     """A school that is not open (GIAS lists it as closed) cannot book, nor be booked for."""
     for sc in schools:
         if not sc.open:
-            raise BookingRefused("school_closed", f"{sc.name} is not open (GIAS lists it as closed), so no TSM can be "
-                                                  "booked for it.", context={"school_id": sc.id})
+            raise BookingRefused(
+                "school_closed",
+                f"{sc.name} is not open (GIAS lists it as closed), so no TSM can be booked for it.",
+                context={"school_id": sc.id},
+            )
 
 
 def _the_officer(schools: Sequence[School], officers: dict[int, Officer]) -> Officer:
@@ -861,13 +1258,18 @@ def _the_officer(schools: Sequence[School], officers: dict[int, Officer]) -> Off
     officer_ids = {sc.link_officer_id for sc in schools}
     if None in officer_ids:
         names = ", ".join(sc.name for sc in schools if sc.link_officer_id is None)
-        raise BookingRefused("no_officer", f"{names} has no link officer yet. Please contact the LA attendance team.")
+        raise BookingRefused(
+            "no_officer", f"{names} has no link officer yet. Please contact the LA attendance team."
+        )
     if len(officer_ids) > 1:
         raise InvalidInput("A joint TSM needs the schools to share one link officer.")
     officer = officers.get(officer_ids.pop())
     if officer is None or not officer.active:
-        raise BookingRefused("no_officer", "Your link officer is not available in the system at the moment. "
-                             "Please contact the LA attendance team.")
+        raise BookingRefused(
+            "no_officer",
+            "Your link officer is not available in the system at the moment. "
+            "Please contact the LA attendance team.",
+        )
     return officer
 
 
@@ -882,8 +1284,11 @@ def _already_booked(school: School, term, existing: Meeting, tz: ZoneInfo) -> Bo
 
 def _booked(view: MeetingView, ics: bytes | None, verb: str) -> BookingResult:
     tz = ZoneInfo(view.timezone)
-    return BookingResult(view, ics, f"TSM {verb}: {view.school_label} with {view.officer_name}, "
-                                    f"{when_text(view.start, view.end, tz)}.")
+    return BookingResult(
+        view,
+        ics,
+        f"TSM {verb}: {view.school_label} with {view.officer_name}, {when_text(view.start, view.end, tz)}.",
+    )
 
 
 async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
@@ -919,8 +1324,10 @@ def _term_window(term: DomainTerm, tz: ZoneInfo, now: datetime) -> Interval:
 
 def _day_window(start: datetime, end: datetime, tz: ZoneInfo) -> Interval:
     day = start.astimezone(tz).date()
-    return Interval(min(start, datetime.combine(day, time(0), tzinfo=tz)) - timedelta(hours=4),
-                    max(end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)) + timedelta(hours=4))
+    return Interval(
+        min(start, datetime.combine(day, time(0), tzinfo=tz)) - timedelta(hours=4),
+        max(end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)) + timedelta(hours=4),
+    )
 
 
 def _working_hours(officer: Officer, policy: Policy) -> WorkingHours:
@@ -949,11 +1356,10 @@ def _term_text(term: Term) -> str:
 
 def _known_names(schools: Sequence[School], officer: Officer | None) -> frozenset[str]:
     """Words a reason may hold without looking like a pupil's name: the schools' names and towns, the officer's."""
-    return allowed_from_names([*(sc.name for sc in schools), *(sc.town or "" for sc in schools),
-                               officer.name if officer else ""])
+    return allowed_from_names(
+        [*(sc.name for sc in schools), *(sc.town or "" for sc in schools), officer.name if officer else ""]
+    )
 
 
 def _minutes(td: timedelta) -> int:
     return int(td.total_seconds() // 60)
-
-

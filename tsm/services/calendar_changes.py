@@ -58,8 +58,13 @@ class CalendarChanges:
 
     async def meeting_for_event(self, officer_id: int, event_id: str) -> int | None:
         async with self.db.reader() as s:
-            return (await s.exec(select(Meeting.id).where(Meeting.officer_id == officer_id,
-                                                          Meeting.calendar_event_id == event_id))).first()
+            return (
+                await s.exec(
+                    select(Meeting.id).where(
+                        Meeting.officer_id == officer_id, Meeting.calendar_event_id == event_id
+                    )
+                )
+            ).first()
 
     async def apply(self, change: CalendarChange) -> str:
         """Bring one change into the database. Returns what happened: ``untracked`` (not our meeting),
@@ -67,15 +72,23 @@ class CalendarChanges:
         now = self.clock()
         try:
             async with self.db.transaction() as s:
-                q = select(Meeting).where(Meeting.officer_id == change.officer_id,
-                                          Meeting.calendar_event_id == change.event_id)
+                q = select(Meeting).where(
+                    Meeting.officer_id == change.officer_id, Meeting.calendar_event_id == change.event_id
+                )
                 if self.db.is_postgres:
-                    q = q.with_for_update()  # one writer per meeting: the bot's own move/cancel waits, or we do
+                    q = (
+                        q.with_for_update()
+                    )  # one writer per meeting: the bot's own move/cancel waits, or we do
                 m = (await s.exec(q)).first()
                 if m is None:
                     return "untracked"
-                pending = (await s.exec(select(CalendarOutbox.id).where(
-                    CalendarOutbox.meeting_id == m.id, CalendarOutbox.status == "pending"))).first() is not None
+                pending = (
+                    await s.exec(
+                        select(CalendarOutbox.id).where(
+                            CalendarOutbox.meeting_id == m.id, CalendarOutbox.status == "pending"
+                        )
+                    )
+                ).first() is not None
                 result = "unchanged"
                 if change.kind == "updated":
                     if await self._responses(s, m, change, now):
@@ -110,12 +123,25 @@ class CalendarChanges:
             old, a.response = a.response, new
             s.add(a)
             changed = True
-            s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.attendee_response", entity="meeting",
-                           entity_id=str(m.id), detail={"attendee_id": a.id, "from": old, "to": new}))
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=OUTLOOK_KEY,
+                    action="meeting.attendee_response",
+                    entity="meeting",
+                    entity_id=str(m.id),
+                    detail={"attendee_id": a.id, "from": old, "to": new},
+                )
+            )
             if new == "declined" and m.status in CHANGEABLE:
                 tz, label = await self._where_when(s, m)
-                _notice(s, m.id, "attendee_declined", now,
-                        f"{a.name} ({label}) declined the TSM on {when_text(m.start, m.end, tz)}.")
+                _notice(
+                    s,
+                    m.id,
+                    "attendee_declined",
+                    now,
+                    f"{a.name} ({label}) declined the TSM on {when_text(m.start, m.end, tz)}.",
+                )
         return changed
 
     async def _where_when(self, s, m: Meeting):
@@ -126,19 +152,42 @@ class CalendarChanges:
     async def _cancel(self, s, m: Meeting, now: datetime) -> None:
         tz, label = await self._where_when(s, m)
         await meetings_.deactivate(s, m, MeetingStatus.CANCELLED, OUTLOOK_KEY, now, "deleted in Outlook")
-        s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.cancel", entity="meeting", entity_id=str(m.id),
-                       detail={"reason": "deleted in Outlook"}))
+        s.add(
+            AuditLog(
+                at=now,
+                actor=OUTLOOK_KEY,
+                action="meeting.cancel",
+                entity="meeting",
+                entity_id=str(m.id),
+                detail={"reason": "deleted in Outlook"},
+            )
+        )
         # The officer deleted it in their Outlook: to the school, the officer cancelled it.
-        record(s, EventKind.CANCELLED, f"officer:{m.officer_id}", now, meeting_id=m.id, start=iso(m.start),
-               reason="deleted in the link officer's Outlook calendar", source="outlook")
-        _notice(s, m.id, "deleted_in_outlook", now,
-                f"The TSM with {label} on {when_text(m.start, m.end, tz)} was deleted in Outlook, so it is cancelled "
-                "here too. The school can book another time.")
+        record(
+            s,
+            EventKind.CANCELLED,
+            f"officer:{m.officer_id}",
+            now,
+            meeting_id=m.id,
+            start=iso(m.start),
+            reason="deleted in the link officer's Outlook calendar",
+            source="outlook",
+        )
+        _notice(
+            s,
+            m.id,
+            "deleted_in_outlook",
+            now,
+            f"The TSM with {label} on {when_text(m.start, m.end, tz)} was deleted in Outlook, so it is cancelled "
+            "here too. The school can book another time.",
+        )
         log.info("meeting %s cancelled: deleted in Outlook", m.id)
 
     async def _move(self, s, m: Meeting, start: datetime, end: datetime, now: datetime) -> str:
         officer = await s.get(Officer, m.officer_id)
-        school_ids = list(await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.meeting_id == m.id)))
+        school_ids = list(
+            await s.exec(select(MeetingSchool.school_id).where(MeetingSchool.meeting_id == m.id))
+        )
         school = await s.get(School, school_ids[0])
         policy, tz = await self.booking.ref.policy_for_la(s, school.la_id)
         cal = await self.booking.ref.calendar(s, school.la_id)
@@ -152,32 +201,81 @@ class CalendarChanges:
                 await meetings_.move_to(s, m, start, end, MeetingStatus.MOVED, officer, policy, tz, now)
         except (IntegrityError, BookingRefused) as exc:
             await s.refresh(m)
-            why = exc.message if isinstance(exc, BookingRefused) else "it clashes with another TSM (travel time included)"
+            why = (
+                exc.message
+                if isinstance(exc, BookingRefused)
+                else "it clashes with another TSM (travel time included)"
+            )
             await self._notice_refused(s, m, start, end, now, why)
             return "move_refused"
-        s.add(MeetingStatusChange(meeting_id=m.id, status=m.status, at=now, actor=OUTLOOK_KEY, start=start, end=end,
-                                  reason="moved in Outlook"))
-        s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.move", entity="meeting", entity_id=str(m.id),
-                       detail={"old_start": old[0].isoformat(), "new_start": start.isoformat(), "source": "outlook"}))
-        record(s, EventKind.MOVED, f"officer:{m.officer_id}", now, meeting_id=m.id, old_start=iso(old[0]),
-               start=iso(start), source="outlook")
+        s.add(
+            MeetingStatusChange(
+                meeting_id=m.id,
+                status=m.status,
+                at=now,
+                actor=OUTLOOK_KEY,
+                start=start,
+                end=end,
+                reason="moved in Outlook",
+            )
+        )
+        s.add(
+            AuditLog(
+                at=now,
+                actor=OUTLOOK_KEY,
+                action="meeting.move",
+                entity="meeting",
+                entity_id=str(m.id),
+                detail={"old_start": old[0].isoformat(), "new_start": start.isoformat(), "source": "outlook"},
+            )
+        )
+        record(
+            s,
+            EventKind.MOVED,
+            f"officer:{m.officer_id}",
+            now,
+            meeting_id=m.id,
+            old_start=iso(old[0]),
+            start=iso(start),
+            source="outlook",
+        )
         log.info("meeting %s moved in Outlook", m.id)
         return "moved"
 
-    async def _notice_refused(self, s, m: Meeting, start: datetime, end: datetime, now: datetime, why: str) -> None:
+    async def _notice_refused(
+        self, s, m: Meeting, start: datetime, end: datetime, now: datetime, why: str
+    ) -> None:
         tz, label = await self._where_when(s, m)
-        _notice(s, m.id, "move_refused", now,
-                f"You moved the TSM with {label} in Outlook to {when_text(start, end, tz)}, but {why}. "
-                f"The booking still says {when_text(m.start, m.end, tz)}: please move it through the TSM bot, "
-                "or back in Outlook.")
-        s.add(AuditLog(at=now, actor=OUTLOOK_KEY, action="meeting.move_refused", entity="meeting", entity_id=str(m.id),
-                       detail={"new_start": start.isoformat()}))
+        _notice(
+            s,
+            m.id,
+            "move_refused",
+            now,
+            f"You moved the TSM with {label} in Outlook to {when_text(start, end, tz)}, but {why}. "
+            f"The booking still says {when_text(m.start, m.end, tz)}: please move it through the TSM bot, "
+            "or back in Outlook.",
+        )
+        s.add(
+            AuditLog(
+                at=now,
+                actor=OUTLOOK_KEY,
+                action="meeting.move_refused",
+                entity="meeting",
+                entity_id=str(m.id),
+                detail={"new_start": start.isoformat()},
+            )
+        )
         log.info("meeting %s: a move in Outlook was not applied", m.id)
 
     async def _refuse_move(self, change: CalendarChange, now: datetime, why: str) -> str:
         async with self.db.transaction() as s:
-            m = (await s.exec(select(Meeting).where(Meeting.officer_id == change.officer_id,
-                                                    Meeting.calendar_event_id == change.event_id))).first()
+            m = (
+                await s.exec(
+                    select(Meeting).where(
+                        Meeting.officer_id == change.officer_id, Meeting.calendar_event_id == change.event_id
+                    )
+                )
+            ).first()
             if m is None or change.start is None or change.end is None:
                 return "unchanged"
             await self._notice_refused(s, m, change.start, change.end, now, why)
@@ -187,7 +285,9 @@ class CalendarChanges:
 def _notice(s, meeting_id: int, notice: str, at: datetime, text: str) -> None:
     """What Outlook changed or refused, for the meeting's officer: a domain event, delivered like every message
     (tsm.notifications; the officer's "my week" lists it if it could not be delivered)."""
-    record(s, EventKind.OUTLOOK_CHANGE, OUTLOOK_KEY, at, meeting_id=meeting_id, notice=notice, text=_cut(text))
+    record(
+        s, EventKind.OUTLOOK_CHANGE, OUTLOOK_KEY, at, meeting_id=meeting_id, notice=notice, text=_cut(text)
+    )
 
 
 def _cut(text: str) -> str:

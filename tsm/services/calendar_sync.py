@@ -40,8 +40,15 @@ def _now() -> datetime:
 
 
 class CalendarSync:
-    def __init__(self, db: Database, calendar: CalendarPort, *, clock: Callable[[], datetime] = _now,
-                 max_attempts: int = 6, base_delay: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        calendar: CalendarPort,
+        *,
+        clock: Callable[[], datetime] = _now,
+        max_attempts: int = 6,
+        base_delay: float = 30.0,
+    ) -> None:
         self.db = db
         self.calendar = calendar
         self.clock = clock
@@ -64,8 +71,14 @@ class CalendarSync:
         """One sweep: every meeting whose first pending row is due. Returns rows completed."""
         now = self.clock()
         async with self.db.reader() as s:
-            rows = list(await s.exec(select(CalendarOutbox.meeting_id).where(
-                CalendarOutbox.status == "pending", CalendarOutbox.next_attempt_at <= now).distinct().limit(limit)))
+            rows = list(
+                await s.exec(
+                    select(CalendarOutbox.meeting_id)
+                    .where(CalendarOutbox.status == "pending", CalendarOutbox.next_attempt_at <= now)
+                    .distinct()
+                    .limit(limit)
+                )
+            )
         done = 0
         for meeting_id in rows:
             try:
@@ -77,24 +90,40 @@ class CalendarSync:
     async def _claim_next(self, meeting_id: int) -> CalendarOutbox | None:
         now = self.clock()
         async with self.db.transaction() as s:
-            pending = list(await s.exec(select(CalendarOutbox).where(
-                CalendarOutbox.meeting_id == meeting_id, CalendarOutbox.status == "pending")
-                .order_by(CalendarOutbox.id).limit(20)))
+            pending = list(
+                await s.exec(
+                    select(CalendarOutbox)
+                    .where(CalendarOutbox.meeting_id == meeting_id, CalendarOutbox.status == "pending")
+                    .order_by(CalendarOutbox.id)
+                    .limit(20)
+                )
+            )
             # An update that failed and waits for its retry does not hold up what came after it: the later write
             # carries the meeting as it is now (details are read when a row runs), so the update is superseded.
-            while len(pending) > 1 and pending[0].op == "update" and pending[0].attempts > 0 \
-                    and pending[0].next_attempt_at > now:
-                await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == pending[0].id,
-                                                          CalendarOutbox.status == "pending")
-                             .values(status="superseded", lease_until=None))
+            while (
+                len(pending) > 1
+                and pending[0].op == "update"
+                and pending[0].attempts > 0
+                and pending[0].next_attempt_at > now
+            ):
+                await s.exec(
+                    update(CalendarOutbox)
+                    .where(CalendarOutbox.id == pending[0].id, CalendarOutbox.status == "pending")
+                    .values(status="superseded", lease_until=None)
+                )
                 pending.pop(0)
             row = pending[0] if pending else None
             if row is None or row.next_attempt_at > now:
                 return None
-            claimed = await s.exec(update(CalendarOutbox).where(
-                CalendarOutbox.id == row.id, CalendarOutbox.status == "pending",
-                or_(col(CalendarOutbox.lease_until).is_(None), CalendarOutbox.lease_until < now),
-            ).values(lease_until=now + LEASE, attempts=CalendarOutbox.attempts + 1))
+            claimed = await s.exec(
+                update(CalendarOutbox)
+                .where(
+                    CalendarOutbox.id == row.id,
+                    CalendarOutbox.status == "pending",
+                    or_(col(CalendarOutbox.lease_until).is_(None), CalendarOutbox.lease_until < now),
+                )
+                .values(lease_until=now + LEASE, attempts=CalendarOutbox.attempts + 1)
+            )
             if claimed.rowcount != 1:
                 return None  # another worker holds it
             await s.refresh(row)
@@ -120,28 +149,53 @@ class CalendarSync:
             if result.join_url:
                 m.join_url = result.join_url
             s.add(m)
-            await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == row.id)
-                         .values(status="done", lease_until=None, last_error=""))
+            await s.exec(
+                update(CalendarOutbox)
+                .where(CalendarOutbox.id == row.id)
+                .values(status="done", lease_until=None, last_error="")
+            )
             log.info("calendar %s done for meeting %s at %s", row.op, row.meeting_id, now.isoformat())
         return result
 
     async def _failed(self, row: CalendarOutbox, exc: Exception) -> None:
         # What the meeting's own data made impossible (an address the calendar refuses, text it cannot encode) is
         # not retried: the officer is told at once instead of the row blocking the meeting's later writes.
-        retryable = getattr(exc, "retryable", True) if isinstance(exc, CalendarError) else \
-            not isinstance(exc, ValueError | TypeError | KeyError)
+        retryable = (
+            getattr(exc, "retryable", True)
+            if isinstance(exc, CalendarError)
+            else not isinstance(exc, ValueError | TypeError | KeyError)
+        )
         final = not retryable or row.attempts >= self.max_attempts
         delay = timedelta(seconds=self.base_delay * (2 ** (row.attempts - 1)) * (1 + random.random() / 4))
-        log.warning("calendar %s failed for meeting %s (attempt %s): %s", row.op, row.meeting_id, row.attempts,
-                    type(exc).__name__)
+        log.warning(
+            "calendar %s failed for meeting %s (attempt %s): %s",
+            row.op,
+            row.meeting_id,
+            row.attempts,
+            type(exc).__name__,
+        )
         reason = str(exc) if isinstance(exc, CalendarError) else f"an unexpected error ({type(exc).__name__})"
         async with self.db.transaction() as s:
-            await s.exec(update(CalendarOutbox).where(CalendarOutbox.id == row.id).values(
-                status="failed" if final else "pending", lease_until=None, last_error=reason[:500],
-                next_attempt_at=self.clock() + delay))
+            await s.exec(
+                update(CalendarOutbox)
+                .where(CalendarOutbox.id == row.id)
+                .values(
+                    status="failed" if final else "pending",
+                    lease_until=None,
+                    last_error=reason[:500],
+                    next_attempt_at=self.clock() + delay,
+                )
+            )
             if final:  # the officer is told, like every message (tsm.notifications)
-                record(s, EventKind.CALENDAR_FAILED, "system:calendar", self.clock(), meeting_id=row.meeting_id,
-                       op=row.op, text=await self._failure_text(s, row, reason))
+                record(
+                    s,
+                    EventKind.CALENDAR_FAILED,
+                    "system:calendar",
+                    self.clock(),
+                    meeting_id=row.meeting_id,
+                    op=row.op,
+                    text=await self._failure_text(s, row, reason),
+                )
 
     async def _failure_text(self, s, row: CalendarOutbox, reason: str) -> str:
         """What the officer is told when a calendar write has finally failed."""
@@ -149,10 +203,14 @@ class CalendarSync:
         schools = await schools_of(s, m.id)
         la = await s.get(LA, schools[0].la_id) if schools else None
         tz = ZoneInfo(la.timezone if la else "Europe/London")
-        what = {"create": "added to", "update": "changed in", "cancel": "removed from"}.get(row.op, "written to")
-        text = (f"The TSM with {' & '.join(sc.name for sc in schools) or 'a school'} on "
-                f"{when_text(m.start, m.end, tz)} could not be {what} your Outlook calendar: {reason} "
-                "The booking itself stands in the TSM bot.")
+        what = {"create": "added to", "update": "changed in", "cancel": "removed from"}.get(
+            row.op, "written to"
+        )
+        text = (
+            f"The TSM with {' & '.join(sc.name for sc in schools) or 'a school'} on "
+            f"{when_text(m.start, m.end, tz)} could not be {what} your Outlook calendar: {reason} "
+            "The booking itself stands in the TSM bot."
+        )
         if len(text) > 500:
             text = text[:497] + "..."
         return text
@@ -162,11 +220,17 @@ class CalendarSync:
             m = await s.get(Meeting, meeting_id)
             officer = await s.get(Officer, m.officer_id)
             schools = await schools_of(s, meeting_id)
-            atts = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)
-                                     .order_by(MeetingAttendee.id)))
+            atts = list(
+                await s.exec(
+                    select(MeetingAttendee)
+                    .where(MeetingAttendee.meeting_id == meeting_id)
+                    .order_by(MeetingAttendee.id)
+                )
+            )
             la = await s.get(LA, schools[0].la_id) if schools else None
-        return event_details(m, officer, schools, atts, ZoneInfo(la.timezone if la else "Europe/London")), \
-            m.calendar_event_id
+        return event_details(
+            m, officer, schools, atts, ZoneInfo(la.timezone if la else "Europe/London")
+        ), m.calendar_event_id
 
 
 def event_details(m: Meeting, officer: Officer, schools, attendees, tz: ZoneInfo) -> EventDetails:
@@ -181,9 +245,17 @@ def event_details(m: Meeting, officer: Officer, schools, attendees, tz: ZoneInfo
         "pupils. No pupil-level data is handed over. A senior leader is expected to attend."
     )
     return EventDetails(
-        meeting_id=m.id, ical_uid=m.ical_uid, sequence=m.ical_sequence,
-        organizer=CalendarRef(officer.id, officer.mailbox), organizer_name=officer.name,
-        organizer_email=officer.email, subject=f"Targeting Support Meeting: {names}", body_text=body,
-        start=m.start, end=m.end, location=m.location, online=online,
+        meeting_id=m.id,
+        ical_uid=m.ical_uid,
+        sequence=m.ical_sequence,
+        organizer=CalendarRef(officer.id, officer.mailbox),
+        organizer_name=officer.name,
+        organizer_email=officer.email,
+        subject=f"Targeting Support Meeting: {names}",
+        body_text=body,
+        start=m.start,
+        end=m.end,
+        location=m.location,
+        online=online,
         attendees=tuple(Attendee(a.name, a.email, a.required) for a in attendees),
     )

@@ -149,15 +149,37 @@ class _SchoolRow:
 
 def _school_info_query():
     sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, Trust.__table__.c
-    cols = [sc.id, sc.urn, sc.la_id, sc.name, sc.type_name, sc.type_group, sc.phase_of_education, sc.phase,
-            sc.street, sc.town, sc.postcode, sc.attendance_pct, sc.attendance_period, sc.link_officer_id]
+    cols = [
+        sc.id,
+        sc.urn,
+        sc.la_id,
+        sc.name,
+        sc.type_name,
+        sc.type_group,
+        sc.phase_of_education,
+        sc.phase,
+        sc.street,
+        sc.town,
+        sc.postcode,
+        sc.attendance_pct,
+        sc.attendance_period,
+        sc.link_officer_id,
+    ]
     return len(cols), (
-        core_select(*cols, o.id.label("officer_id"), o.name.label("officer_name"), o.email.label("officer_email"),
-                    la.policy.label("la_policy"), la.timezone.label("la_timezone"),
-                    t.allocated_officer_id.label("trust_officer_id"))
-        .select_from(School.__table__.join(LA.__table__, la.id == sc.la_id)
-                     .outerjoin(Officer.__table__, o.id == sc.link_officer_id)
-                     .outerjoin(Trust.__table__, t.code == sc.trust_code))
+        core_select(
+            *cols,
+            o.id.label("officer_id"),
+            o.name.label("officer_name"),
+            o.email.label("officer_email"),
+            la.policy.label("la_policy"),
+            la.timezone.label("la_timezone"),
+            t.allocated_officer_id.label("trust_officer_id"),
+        )
+        .select_from(
+            School.__table__.join(LA.__table__, la.id == sc.la_id)
+            .outerjoin(Officer.__table__, o.id == sc.link_officer_id)
+            .outerjoin(Trust.__table__, t.code == sc.trust_code)
+        )
         .where(sc.id == bindparam("school_id"))
     )
 
@@ -181,8 +203,10 @@ class _OneRow:
         if self._sqlite is None:
             c = self.stmt.compile(dialect=dialect)
             names = tuple(c.positiontup or ())
-            procs = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
-                          for col in self.stmt.selected_columns)
+            procs = tuple(
+                col.type.dialect_impl(dialect).result_processor(dialect, None)
+                for col in self.stmt.selected_columns
+            )
             self._sqlite = (c.string, names, procs)
         return self._sqlite
 
@@ -204,7 +228,9 @@ class _OneRow:
 # Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
 _SCHOOL_WIDTH, _SCHOOL_INFO_STMT = _school_info_query()
 _SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
-_OFFER_BY_ID = _OneRow(core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id")))
+_OFFER_BY_ID = _OneRow(
+    core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
+)
 
 
 class ExpiredOffer(InvalidInput):
@@ -216,8 +242,14 @@ class ExpiredOffer(InvalidInput):
 
 
 class ConversationService:
-    def __init__(self, db: Database, booking: BookingService, reference: ReferenceData, *,
-                 clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(
+        self,
+        db: Database,
+        booking: BookingService,
+        reference: ReferenceData,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
         self.db = db
         self.booking = booking
         self.ref = reference
@@ -236,17 +268,33 @@ class ConversationService:
             self._offers.popitem(last=False)
         return offer
 
-    async def save_offer(self, actor: Actor | None, kind: str, offer: SlotOffer, *, meeting_id: int | None = None,
-                         ttl: timedelta = FLOW_TTL, starts: Sequence[datetime] | None = None,
-                         school_name: str = "") -> Offer:
+    async def save_offer(
+        self,
+        actor: Actor | None,
+        kind: str,
+        offer: SlotOffer,
+        *,
+        meeting_id: int | None = None,
+        ttl: timedelta = FLOW_TTL,
+        starts: Sequence[datetime] | None = None,
+        school_name: str = "",
+    ) -> Offer:
         """Keep the slots a card is about to show. ``actor`` None: any contact of the offer's schools may pick."""
         now = self.clock()
         row = ChatOffer(
-            id=uuid.uuid4().hex, kind=kind, actor_key=actor.key if actor is not None else "",
-            school_ids=list(offer.school_ids), meeting_id=meeting_id, term_id=offer.term_id, mode=offer.mode,
-            meeting_type=offer.meeting_type, duration_minutes=offer.duration_minutes, timezone=offer.timezone,
+            id=uuid.uuid4().hex,
+            kind=kind,
+            actor_key=actor.key if actor is not None else "",
+            school_ids=list(offer.school_ids),
+            meeting_id=meeting_id,
+            term_id=offer.term_id,
+            mode=offer.mode,
+            meeting_type=offer.meeting_type,
+            duration_minutes=offer.duration_minutes,
+            timezone=offer.timezone,
             slots=[_minutes(s) for s in (starts if starts is not None else [sl.start for sl in offer.slots])],
-            created_at=now, expires_at=now + ttl,
+            created_at=now,
+            expires_at=now + ttl,
             context={"officer": offer.officer_name, "term": offer.term_label, "school": school_name},
         )
         async with self.db.transaction() as s:
@@ -263,8 +311,10 @@ class ConversationService:
             row = await _OFFER_BY_ID.first(self.db, offer_id=offer_id)
             if row is None:
                 self._offers.pop(offer_id, None)
-                raise ExpiredOffer("Those times are no longer on offer, so nothing was changed. Type **book** (or "
-                                   "**my meetings**) to start again.")
+                raise ExpiredOffer(
+                    "Those times are no longer on offer, so nothing was changed. Type **book** (or "
+                    "**my meetings**) to start again."
+                )
             offer = self._remember(_offer(row))
         if offer.actor_key:
             if offer.actor_key != actor.key:
@@ -299,11 +349,23 @@ class ConversationService:
         facts = domain_school_facts(school, trust_has_allocated_officer=bool(trust_officer))
         ent = entitlement_for(facts, policy)
         return SchoolInfo(
-            school.id, school.urn, school.name, school.phase, school.attendance_pct, school.attendance_period,
-            school.address, officer_id, officer_name or "", officer_email or "", policy.la_name,
-            tuple(m.value for m in policy.modes_allowed), policy.default_mode.value, ent,
+            school.id,
+            school.urn,
+            school.name,
+            school.phase,
+            school.attendance_pct,
+            school.attendance_period,
+            school.address,
+            officer_id,
+            officer_name or "",
+            officer_email or "",
+            policy.la_name,
+            tuple(m.value for m in policy.modes_allowed),
+            policy.default_mode.value,
+            ent,
             ent.average.label if ent.average else "",
-            figures_words(facts, policy), figures_words(facts, policy, officer_view=True),
+            figures_words(facts, policy),
+            figures_words(facts, policy, officer_view=True),
         )
 
     async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:
@@ -314,8 +376,13 @@ class ConversationService:
         out: list[SchoolStatus] = []
         label = ""
         async with self.db.reader() as s:
-            schools = list(await s.exec(select(School).where(School.link_officer_id == actor.id,
-                                                             School.open == True).order_by(School.name)))  # noqa: E712
+            schools = list(
+                await s.exec(
+                    select(School)
+                    .where(School.link_officer_id == actor.id, School.open == True)  # noqa: E712
+                    .order_by(School.name)
+                )
+            )  # noqa: E712
             for sc in schools:
                 policy, tz = await self.ref.policy_for_la(s, sc.la_id)
                 term = (await self.ref.calendar(s, sc.la_id)).current_or_next(now.astimezone(tz).date())
@@ -323,15 +390,29 @@ class ConversationService:
                     continue
                 label = term.label
                 ent = entitlement_for(await school_facts(s, sc), policy)
-                m = (await s.exec(select(Meeting).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                                  .where(MeetingSchool.school_id == sc.id,
-                                         MeetingSchool.active_term_id == term.id))).first()
+                m = (
+                    await s.exec(
+                        select(Meeting)
+                        .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                        .where(MeetingSchool.school_id == sc.id, MeetingSchool.active_term_id == term.id)
+                    )
+                ).first()
                 if m is not None:
                     status = "held" if m.status == MeetingStatus.HELD.value else "booked"
                 else:
                     status = "contacted_directly" if not ent.may_book else "not_booked"
-                out.append(SchoolStatus(sc.id, sc.urn, sc.name, status, m.id if m else None, m.start if m else None,
-                                        m.mode if m else None, ent.expectation))
+                out.append(
+                    SchoolStatus(
+                        sc.id,
+                        sc.urn,
+                        sc.name,
+                        status,
+                        m.id if m else None,
+                        m.start if m else None,
+                        m.mode if m else None,
+                        ent.expectation,
+                    )
+                )
         return label, out
 
     async def capacity_warnings(self, actor: Actor) -> list[str]:
@@ -344,7 +425,11 @@ class ConversationService:
                 return []
             la = await self.ref.la(s, me.la_id)
             loads = await officer_loads(s, me.la_id, self.ref.policy(la.policy).officer_capacity)
-        return [load.warning() for load in loads if load.over and (actor.kind == "admin" or load.officer_id == me.id)]
+        return [
+            load.warning()
+            for load in loads
+            if load.over and (actor.kind == "admin" or load.officer_id == me.id)
+        ]
 
     async def term_calendar(self, actor: Actor, school_id: int) -> TermCalendar:
         """The school's LA's term calendar (for reading "after half term"); the school must be the actor's to ask."""
@@ -367,7 +452,9 @@ class ConversationService:
         day = start.astimezone(tz).date()
         why = cal.why_not_bookable(day)
         if why:
-            raise BookingRefused("not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time.")
+            raise BookingRefused(
+                "not_bookable_day", f"Sorry, {why}: TSMs are held on school days in term time."
+            )
         term = cal.term_for(day)
         assert term is not None and term.id is not None  # bookable implies in a term
         return term.id
@@ -381,20 +468,38 @@ class ConversationService:
     async def mark_leader_unavailable(self, actor: Actor, meeting_id: int, note: str = "") -> MeetingView:
         """The school says its senior leader can't attend: the meeting must be rearranged (Kent's rule)."""
         view = await self.booking.get_meeting(actor, meeting_id)  # authorises the actor
-        note = free_text(note, label="the note", max_len=300,  # the officer reads it: never pupil data
-                         allowed=allowed_from_names([*view.school_names, view.officer_name]))
+        note = free_text(
+            note,
+            label="the note",
+            max_len=300,  # the officer reads it: never pupil data
+            allowed=allowed_from_names([*view.school_names, view.officer_name]),
+        )
         now = self.clock()
         if view.status not in CHANGEABLE:
-            raise BookingRefused("not_active", f"This meeting is {view.status.replace('_', ' ')}: nothing to rearrange.")
+            raise BookingRefused(
+                "not_active", f"This meeting is {view.status.replace('_', ' ')}: nothing to rearrange."
+            )
         if view.start <= now:
             raise BookingRefused("started", "This meeting has already started, so it cannot be rearranged.")
         async with self.db.transaction() as s:
             if await s.get(MeetingLeaderUnavailable, meeting_id) is None:
-                s.add(MeetingLeaderUnavailable(meeting_id=meeting_id, reported_at=now, reported_by=actor.key,
-                                               note=note))
-                s.add(AuditLog(at=now, actor=actor.key, action="meeting.leader_unavailable", entity="meeting",
-                               entity_id=str(meeting_id)))
-                record(s, EventKind.LEADER_UNAVAILABLE, actor, now, meeting_id=meeting_id, start=iso(view.start))
+                s.add(
+                    MeetingLeaderUnavailable(
+                        meeting_id=meeting_id, reported_at=now, reported_by=actor.key, note=note
+                    )
+                )
+                s.add(
+                    AuditLog(
+                        at=now,
+                        actor=actor.key,
+                        action="meeting.leader_unavailable",
+                        entity="meeting",
+                        entity_id=str(meeting_id),
+                    )
+                )
+                record(
+                    s, EventKind.LEADER_UNAVAILABLE, actor, now, meeting_id=meeting_id, start=iso(view.start)
+                )
         return view
 
     async def request_booking(self, actor: Actor, school_id: int) -> None:
@@ -413,35 +518,62 @@ class ConversationService:
         view = await self.booking.get_meeting(actor, meeting_id)
         now = self.clock()
         if view.status not in CHANGEABLE or view.start <= now:
-            raise BookingRefused("not_active", "This meeting can no longer be accepted (it has been cancelled, "
-                                 "or it has started).")
+            raise BookingRefused(
+                "not_active",
+                "This meeting can no longer be accepted (it has been cancelled, or it has started).",
+            )
         async with self.db.reader() as s:
             contact = await s.get(SchoolContact, actor.id)
-            present = (await s.exec(select(MeetingAttendee.id).where(MeetingAttendee.meeting_id == meeting_id,
-                                                                     MeetingAttendee.contact_id == actor.id))).first()
+            present = (
+                await s.exec(
+                    select(MeetingAttendee.id).where(
+                        MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.contact_id == actor.id
+                    )
+                )
+            ).first()
         if contact is None:
             raise NotAllowed("Unknown school contact.")
         if present is None:
             await self.booking.add_attendee(actor, meeting_id, contact_id=actor.id)
         async with self.db.transaction() as s:
-            att = (await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id,
-                                                              MeetingAttendee.contact_id == actor.id))).first()
+            att = (
+                await s.exec(
+                    select(MeetingAttendee).where(
+                        MeetingAttendee.meeting_id == meeting_id, MeetingAttendee.contact_id == actor.id
+                    )
+                )
+            ).first()
             if att is not None and att.response != "accepted":
                 att.response = "accepted"
                 s.add(att)
-                s.add(AuditLog(at=now, actor=actor.key, action="meeting.accept", entity="meeting",
-                               entity_id=str(meeting_id)))
+                s.add(
+                    AuditLog(
+                        at=now,
+                        actor=actor.key,
+                        action="meeting.accept",
+                        entity="meeting",
+                        entity_id=str(meeting_id),
+                    )
+                )
                 record(s, EventKind.ACCEPTED, actor, now, meeting_id=meeting_id, start=iso(view.start))
         return await self.booking.get_meeting(actor, meeting_id)
 
 
 def _offer(row: ChatOffer) -> Offer:
     return Offer(
-        id=row.id, kind=row.kind, actor_key=row.actor_key, school_ids=tuple(int(i) for i in row.school_ids),
-        meeting_id=row.meeting_id, term_id=row.term_id, mode=Mode(row.mode).value, meeting_type=row.meeting_type,
-        duration=timedelta(minutes=row.duration_minutes), timezone=row.timezone,
-        starts=tuple(_instant(int(m)) for m in row.slots), expires_at=row.expires_at,
-        officer_name=str((row.context or {}).get("officer", "")), term_label=str((row.context or {}).get("term", "")),
+        id=row.id,
+        kind=row.kind,
+        actor_key=row.actor_key,
+        school_ids=tuple(int(i) for i in row.school_ids),
+        meeting_id=row.meeting_id,
+        term_id=row.term_id,
+        mode=Mode(row.mode).value,
+        meeting_type=row.meeting_type,
+        duration=timedelta(minutes=row.duration_minutes),
+        timezone=row.timezone,
+        starts=tuple(_instant(int(m)) for m in row.slots),
+        expires_at=row.expires_at,
+        officer_name=str((row.context or {}).get("officer", "")),
+        term_label=str((row.context or {}).get("term", "")),
         school_name=str((row.context or {}).get("school", "")),
     )
-

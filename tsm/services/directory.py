@@ -32,9 +32,13 @@ from .tenants import Tenants
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLE_WORDS = {
-    "attendance_lead": ContactRole.ATTENDANCE_LEAD, "attendance": ContactRole.ATTENDANCE_LEAD,
-    "lead": ContactRole.ATTENDANCE_LEAD, "senior_leader": ContactRole.SENIOR_LEADER,
-    "senior": ContactRole.SENIOR_LEADER, "slt": ContactRole.SENIOR_LEADER, "head": ContactRole.SENIOR_LEADER,
+    "attendance_lead": ContactRole.ATTENDANCE_LEAD,
+    "attendance": ContactRole.ATTENDANCE_LEAD,
+    "lead": ContactRole.ATTENDANCE_LEAD,
+    "senior_leader": ContactRole.SENIOR_LEADER,
+    "senior": ContactRole.SENIOR_LEADER,
+    "slt": ContactRole.SENIOR_LEADER,
+    "head": ContactRole.SENIOR_LEADER,
     "other": ContactRole.OTHER,
 }
 
@@ -75,8 +79,9 @@ class Directory:
         self.clock = clock
         self.tenants = Tenants(db, clock=clock)
 
-    async def identify(self, aad_object_id: str | None, email_or_upn: str | None = None,
-                       tenant_id: str | None = None) -> Actor | None:
+    async def identify(
+        self, aad_object_id: str | None, email_or_upn: str | None = None, tenant_id: str | None = None
+    ) -> Actor | None:
         """The actor for a sender; active officers and contacts only. The one resolver of every channel: Teams, the
         CLI's ``--as``, any later one.
 
@@ -90,11 +95,19 @@ class Directory:
         tid = (tenant_id or "").strip().lower() or None
         if aad is not None:
             async with self.db.reader() as s:
-                o = (await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))).first()  # noqa: E712
+                o = (
+                    await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))  # noqa: E712
+                ).first()  # noqa: E712
                 if o is not None and (tid is None or o.teams_tenant_id == tid):
                     return _officer_actor(o)
-                c = (await s.exec(select(SchoolContact).where(SchoolContact.teams_aad_id == aad,
-                                                              SchoolContact.active == True))).first()  # noqa: E712
+                c = (
+                    await s.exec(
+                        select(SchoolContact).where(
+                            SchoolContact.teams_aad_id == aad,
+                            SchoolContact.active == True,  # noqa: E712
+                        )
+                    )
+                ).first()  # noqa: E712
                 if c is not None and (tid is None or c.teams_tenant_id == tid):
                     return Actor("contact", c.id, c.school_id, c.name)
         if not email_or_upn:
@@ -104,14 +117,21 @@ class Directory:
         except InvalidInput:
             return None
         async with self.db.transaction() as s:
-            o = (await s.exec(select(Officer).where(func.lower(Officer.email) == email,
-                                                    Officer.active == True))).first()  # noqa: E712
+            o = (
+                await s.exec(
+                    select(Officer).where(func.lower(Officer.email) == email, Officer.active == True)  # noqa: E712
+                )
+            ).first()  # noqa: E712
             if o is not None and (tid is None or await self.tenants.covers(s, tid, o)):
                 await _remember(s, o, aad, tid)
                 return _officer_actor(o)
-            contacts = list(await s.exec(select(SchoolContact).where(func.lower(SchoolContact.email) == email,
-                                                                     SchoolContact.active == True)  # noqa: E712
-                                         .order_by(SchoolContact.id)))
+            contacts = list(
+                await s.exec(
+                    select(SchoolContact)
+                    .where(func.lower(SchoolContact.email) == email, SchoolContact.active == True)  # noqa: E712
+                    .order_by(SchoolContact.id)
+                )
+            )
             # The same person at two schools (an executive head, say): the first contact their tenant vouches for is
             # used and remembered.
             for c in contacts:
@@ -129,8 +149,11 @@ class Directory:
             return False
         async with self.db.reader() as s:
             for table in (Officer, SchoolContact):
-                if (await s.exec(select(table.id).where(func.lower(table.email) == email,
-                                                        table.active == False))).first() is not None:  # noqa: E712
+                if (
+                    await s.exec(
+                        select(table.id).where(func.lower(table.email) == email, table.active == False)  # noqa: E712
+                    )
+                ).first() is not None:  # noqa: E712
                     return True
         return False
 
@@ -140,17 +163,22 @@ class Directory:
             if school is None:
                 raise NotFound(f"No school with id {school_id}.")
             _check_school(actor, school)
-            rows = await s.exec(select(SchoolContact).where(SchoolContact.school_id == school_id,
-                                                            SchoolContact.active == True)  # noqa: E712
-                                .order_by(SchoolContact.role, SchoolContact.name))
+            rows = await s.exec(
+                select(SchoolContact)
+                .where(SchoolContact.school_id == school_id, SchoolContact.active == True)  # noqa: E712
+                .order_by(SchoolContact.role, SchoolContact.name)
+            )
             return [ContactView(c.id, c.school_id, c.name, c.email, c.role) for c in rows]
 
     async def officer_schools(self, actor: Actor) -> list[SchoolRow]:
         if not actor.is_officer:
             raise NotAllowed("Only link officers have a list of schools.")
         async with self.db.reader() as s:
-            rows = await s.exec(select(School).where(School.link_officer_id == actor.id, School.open == True)  # noqa: E712
-                                .order_by(School.name))
+            rows = await s.exec(
+                select(School)
+                .where(School.link_officer_id == actor.id, School.open == True)  # noqa: E712
+                .order_by(School.name)
+            )
             return [SchoolRow(sc.id, sc.urn, sc.name) for sc in rows]
 
     async def school_by_urn(self, actor: Actor, urn: int) -> SchoolRow:
@@ -170,7 +198,9 @@ class Directory:
         name = " ".join((name or "").split())
         if not 2 <= len(name) <= 120:
             raise InvalidInput("Give the person's name (2 to 120 characters).")
-        check_free_text(name, label="the name", names=False)  # a contact is invited by name: never a pupil's UPN
+        check_free_text(
+            name, label="the name", names=False
+        )  # a contact is invited by name: never a pupil's UPN
         email = work_email(email, label="their work email")  # they will be invited: no CR/LF, no junk
         role_ = parse_role(role)
         now = self.clock()
@@ -180,8 +210,13 @@ class Directory:
                 if school is None:
                     raise NotFound(f"No school with URN {urn}.")
                 _check_school(actor, school)
-                existing = (await s.exec(select(SchoolContact).where(SchoolContact.school_id == school.id,
-                                                                     col(SchoolContact.email) == email))).first()
+                existing = (
+                    await s.exec(
+                        select(SchoolContact).where(
+                            SchoolContact.school_id == school.id, col(SchoolContact.email) == email
+                        )
+                    )
+                ).first()
                 if existing is not None:
                     if existing.active:
                         raise InvalidInput(f"{email} is already a contact of {school.name}.")
@@ -191,19 +226,28 @@ class Directory:
                     c = SchoolContact(school_id=school.id, name=name, email=email, role=role_.value)
                 s.add(c)
                 await s.flush()
-                s.add(AuditLog(at=now, actor=actor.key, action="contact.add", entity="school_contact",
-                               entity_id=str(c.id), detail={"school_id": school.id, "role": role_.value}))
+                s.add(
+                    AuditLog(
+                        at=now,
+                        actor=actor.key,
+                        action="contact.add",
+                        entity="school_contact",
+                        entity_id=str(c.id),
+                        detail={"school_id": school.id, "role": role_.value},
+                    )
+                )
                 return ContactView(c.id, c.school_id, c.name, c.email, c.role)
         except IntegrityError:
             raise InvalidInput(f"{email} is already a contact of that school.") from None
-
 
     async def invite_school(self, actor: Actor, school_id: int) -> list[ContactView]:
         """The school's officer (or an admin, or the CLI) sends its attendance leads and senior leaders their link
         to book: an ``invited`` event, delivered like every message (``tsm.notifications``: Teams with a
         conversation, else an email with their sign-in link). Returns the people who will be told."""
         if not actor.is_officer:
-            raise NotAllowed("Only the school's link officer or the LA attendance team can invite a school to book.")
+            raise NotAllowed(
+                "Only the school's link officer or the LA attendance team can invite a school to book."
+            )
         now = self.clock()
         async with self.db.transaction() as s:
             school = await s.get(School, school_id) if isinstance(school_id, int) else None
@@ -214,23 +258,42 @@ class Directory:
                 raise InvalidInput(f"{school.name} is closed.")
             if school.link_officer_id is None:
                 raise InvalidInput(f"{school.name} has no link officer yet: link one first (tsm assign).")
-            told = [ContactView(c.id, c.school_id, c.name, c.email, c.role) for c in await s.exec(
-                select(SchoolContact).where(SchoolContact.school_id == school.id, SchoolContact.active == True,  # noqa: E712
-                                            col(SchoolContact.role).in_(NOTIFY_ROLES)).order_by(SchoolContact.id))]
+            told = [
+                ContactView(c.id, c.school_id, c.name, c.email, c.role)
+                for c in await s.exec(
+                    select(SchoolContact)
+                    .where(
+                        SchoolContact.school_id == school.id,
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(NOTIFY_ROLES),
+                    )
+                    .order_by(SchoolContact.id)
+                )
+            ]
             if not told:
-                raise InvalidInput(f"{school.name} has no attendance lead or senior leader to invite: add a contact "
-                                   "first.")
+                raise InvalidInput(
+                    f"{school.name} has no attendance lead or senior leader to invite: add a contact first."
+                )
             record(s, EventKind.INVITED, actor, now, school_id=school.id)
-            s.add(AuditLog(at=now, actor=actor.key, action="school.invite", entity="school", entity_id=str(school.id),
-                           detail={"contacts": len(told)}))
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=actor.key,
+                    action="school.invite",
+                    entity="school",
+                    entity_id=str(school.id),
+                    detail={"contacts": len(told)},
+                )
+            )
         return told
 
 
 ACCESS_REQUEST_DAYS = 7  # one request per address in this many days reaches the LA admins
 
 
-async def request_access(db: Database, clock: Callable[[], datetime], *, name: str, email: str | None,
-                         tenant_id: str = "") -> str:
+async def request_access(
+    db: Database, clock: Callable[[], datetime], *, name: str, email: str | None, tenant_id: str = ""
+) -> str:
     """Someone the bot does not know asks the LA for access (issue 14, item 6): an ``access_requested`` event the LA
     admins are told of (``tsm.notifications``), with the name, address and tenant Teams vouched for, and the school
     when the tenant is registered for one. Answers "sent", "already" (asked in the last week), "no_email" (Teams
@@ -240,9 +303,15 @@ async def request_access(db: Database, clock: Callable[[], datetime], *, name: s
         return "no_email"
     now = clock()
     async with db.transaction() as s:
-        recent = await s.exec(select(DomainEvent).where(
-            DomainEvent.kind == EventKind.ACCESS_REQUESTED.value,
-            DomainEvent.at >= now - timedelta(days=ACCESS_REQUEST_DAYS)).order_by(col(DomainEvent.id).desc()).limit(500))
+        recent = await s.exec(
+            select(DomainEvent)
+            .where(
+                DomainEvent.kind == EventKind.ACCESS_REQUESTED.value,
+                DomainEvent.at >= now - timedelta(days=ACCESS_REQUEST_DAYS),
+            )
+            .order_by(col(DomainEvent.id).desc())
+            .limit(500)
+        )
         if any((ev.data or {}).get("email") == address for ev in recent):
             return "already"
         la_id, school_id = None, None
@@ -257,8 +326,17 @@ async def request_access(db: Database, clock: Callable[[], datetime], *, name: s
             la_id = las[0] if len(las) == 1 else None
         if la_id is None:
             return "no_la"
-        record(s, EventKind.ACCESS_REQUESTED, "guest", now, school_id=school_id, la_id=la_id, name=name[:120],
-               email=address[:254], tenant=tenant_id[:36])
+        record(
+            s,
+            EventKind.ACCESS_REQUESTED,
+            "guest",
+            now,
+            school_id=school_id,
+            la_id=la_id,
+            name=name[:120],
+            email=address[:254],
+            tenant=tenant_id[:36],
+        )
     return "sent"
 
 
@@ -268,12 +346,14 @@ async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: st
     if not aad or (person.teams_aad_id == aad and person.teams_tenant_id == tid):
         return
     for table in (Officer, SchoolContact):
-        await s.exec(update(table).where(table.teams_aad_id == aad, table.id != person.id)
-                        .values(teams_aad_id=None, teams_tenant_id=None))
+        await s.exec(
+            update(table)
+            .where(table.teams_aad_id == aad, table.id != person.id)
+            .values(teams_aad_id=None, teams_tenant_id=None)
+        )
     person.teams_aad_id, person.teams_tenant_id = aad, tid
     s.add(person)
 
 
 def _officer_actor(o: Officer) -> Actor:
     return Actor("admin" if o.is_admin else "officer", o.id, None, o.name)
-

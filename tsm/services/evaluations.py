@@ -80,18 +80,32 @@ async def load_meeting(s: AsyncSession, actor: Actor, meeting_id: object) -> Mee
         if actor.kind == "contact":
             raise NotAllowed("That is another school's meeting: you can only see your own school's TSMs.")
         if actor.kind == "officer":
-            raise NotAllowed("That meeting is not one of yours: only its link officer (or an LA admin) can see it.")
+            raise NotAllowed(
+                "That meeting is not one of yours: only its link officer (or an LA admin) can see it."
+            )
         raise NotAllowed("Unknown user.")
     la = await s.get(LA, schools[0].la_id) if schools else None
-    return MeetingFacts(m.id, m.start, m.end, m.status, m.term_id, m.officer_id, officer.name if officer else "",
-                        ids, tuple(sc.name for sc in schools), schools[0].la_id if schools else 0,
-                        la.timezone if la else "Europe/London")
+    return MeetingFacts(
+        m.id,
+        m.start,
+        m.end,
+        m.status,
+        m.term_id,
+        m.officer_id,
+        officer.name if officer else "",
+        ids,
+        tuple(sc.name for sc in schools),
+        schools[0].la_id if schools else 0,
+        la.timezone if la else "Europe/London",
+    )
 
 
 def check_ended(m: MeetingFacts, now: datetime, what: str) -> None:
     if m.status in ("cancelled", "no_show"):
-        raise InvalidInput(f"That meeting was {'cancelled' if m.status == 'cancelled' else 'recorded as a no-show'}, "
-                           f"so there is nothing to {what}.")
+        raise InvalidInput(
+            f"That meeting was {'cancelled' if m.status == 'cancelled' else 'recorded as a no-show'}, "
+            f"so there is nothing to {what}."
+        )
     if m.status not in ENDED_OK and not (m.status in WAITING and m.end <= now):
         raise InvalidInput(f"That meeting has not happened yet: you can {what} once it has ended.")
 
@@ -107,7 +121,7 @@ class EvaluationView:
     end: datetime
     timezone: str
     ratings: dict[str, int] | None = None  # the person's answer, to prefill (None: not answered, or anonymous
-    comments: str = ""                     # and opened without its edit token)
+    comments: str = ""  # and opened without its edit token)
     anonymous: bool = False
     edit_token: str | None = None
     answered: bool = False  # this person has answered (named or anonymous)
@@ -130,7 +144,9 @@ class Evaluations:
         self.db = db
         self.clock = clock
 
-    async def card_view(self, meeting_id: int, contact_id: int, *, edit_token: str | None = None) -> EvaluationView:
+    async def card_view(
+        self, meeting_id: int, contact_id: int, *, edit_token: str | None = None
+    ) -> EvaluationView:
         """The view for ``evaluation_card`` for (meeting, contact): what the scheduler sends at meeting end."""
         async with self.db.reader() as s:
             contact = await s.get(SchoolContact, contact_id)
@@ -140,7 +156,9 @@ class Evaluations:
             m = await load_meeting(s, actor, meeting_id)
             return await self._view(s, m, contact.id, edit_token)
 
-    async def view_for(self, actor: Actor, meeting_id: int, *, edit_token: str | None = None) -> EvaluationView:
+    async def view_for(
+        self, actor: Actor, meeting_id: int, *, edit_token: str | None = None
+    ) -> EvaluationView:
         if actor.kind != "contact":
             raise NotAllowed("Evaluations are for the school's staff who attended.")
         async with self.db.reader() as s:
@@ -152,32 +170,64 @@ class Evaluations:
         """The contact's school's most recent meeting that has ended and was not cancelled."""
         now = self.clock()
         async with self.db.reader() as s:
-            q = (select(Meeting.id).join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                 .where(MeetingSchool.school_id == actor.school_id, Meeting.end <= now,
-                        col(Meeting.status).in_((*ENDED_OK, *WAITING)))
-                 .order_by(col(Meeting.start).desc()).limit(1))
+            q = (
+                select(Meeting.id)
+                .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
+                .where(
+                    MeetingSchool.school_id == actor.school_id,
+                    Meeting.end <= now,
+                    col(Meeting.status).in_((*ENDED_OK, *WAITING)),
+                )
+                .order_by(col(Meeting.start).desc())
+                .limit(1)
+            )
             return (await s.exec(q)).first()
 
-    async def _view(self, s: AsyncSession, m: MeetingFacts, contact_id: int, edit_token: str | None,
-                    **extra) -> EvaluationView:
+    async def _view(
+        self, s: AsyncSession, m: MeetingFacts, contact_id: int, edit_token: str | None, **extra
+    ) -> EvaluationView:
         receipt = await s.get(EvaluationReceipt, (m.id, contact_id))
         row = await self._find(s, m.id, contact_id, edit_token)
         return EvaluationView(
-            m.id, m.school_label, m.officer_name, m.start, m.end, m.timezone,
-            ratings=_ratings(row).as_dict() if row else None, comments=row.comments if row else "",
-            anonymous=bool(row and row.anonymous), edit_token=edit_token if row and row.anonymous else None,
-            answered=receipt is not None, **extra)
+            m.id,
+            m.school_label,
+            m.officer_name,
+            m.start,
+            m.end,
+            m.timezone,
+            ratings=_ratings(row).as_dict() if row else None,
+            comments=row.comments if row else "",
+            anonymous=bool(row and row.anonymous),
+            edit_token=edit_token if row and row.anonymous else None,
+            answered=receipt is not None,
+            **extra,
+        )
 
-    async def _find(self, s: AsyncSession, meeting_id: int, contact_id: int, edit_token: str | None) -> Evaluation | None:
+    async def _find(
+        self, s: AsyncSession, meeting_id: int, contact_id: int, edit_token: str | None
+    ) -> Evaluation | None:
         if edit_token:
-            row = (await s.exec(select(Evaluation).where(Evaluation.meeting_id == meeting_id,
-                                                         Evaluation.edit_token_hash == token_hash(edit_token)))).first()
+            row = (
+                await s.exec(
+                    select(Evaluation).where(
+                        Evaluation.meeting_id == meeting_id,
+                        Evaluation.edit_token_hash == token_hash(edit_token),
+                    )
+                )
+            ).first()
             if row is not None:
                 return row
-        return (await s.exec(select(Evaluation).where(Evaluation.meeting_id == meeting_id,
-                                                      Evaluation.contact_id == contact_id))).first()
+        return (
+            await s.exec(
+                select(Evaluation).where(
+                    Evaluation.meeting_id == meeting_id, Evaluation.contact_id == contact_id
+                )
+            )
+        ).first()
 
-    async def submit(self, actor: Actor, meeting_id: int, data: dict, *, edit_token: str | None = None) -> EvaluationView:
+    async def submit(
+        self, actor: Actor, meeting_id: int, data: dict, *, edit_token: str | None = None
+    ) -> EvaluationView:
         """Save the person's answer (or update it). Returns the view to show next, with a fresh edit token
         for an anonymous answer."""
         if actor.kind != "contact" or actor.id is None:
@@ -193,25 +243,39 @@ class Evaluations:
             try:
                 return await self._submit(actor, meeting_id, ratings, comments, anonymous, edit_token)
             except IntegrityError:
-                if attempt == 1:  # a concurrent first answer by the same person won: this one becomes an update
-                    raise InvalidInput("Your answer was saved a moment ago from another window. "
-                                       "Open the evaluation again to change it.") from None
+                if (
+                    attempt == 1
+                ):  # a concurrent first answer by the same person won: this one becomes an update
+                    raise InvalidInput(
+                        "Your answer was saved a moment ago from another window. "
+                        "Open the evaluation again to change it."
+                    ) from None
         raise AssertionError("unreachable")
 
-    async def _submit(self, actor: Actor, meeting_id: int, ratings: Ratings, comments: str, anonymous: bool,
-                      edit_token: str | None) -> EvaluationView:
+    async def _submit(
+        self,
+        actor: Actor,
+        meeting_id: int,
+        ratings: Ratings,
+        comments: str,
+        anonymous: bool,
+        edit_token: str | None,
+    ) -> EvaluationView:
         now = self.clock()
         async with self.db.transaction() as s:
             m = await load_meeting(s, actor, meeting_id)
             check_ended(m, now, "evaluate")
-            check_free_text(comments, label="your comments", allowed=allowed_from_names([*m.school_names,
-                                                                                         m.officer_name]))
+            check_free_text(
+                comments, label="your comments", allowed=allowed_from_names([*m.school_names, m.officer_name])
+            )
             receipt = await s.get(EvaluationReceipt, (m.id, actor.id))
             row = await self._find(s, m.id, actor.id, edit_token)
             if receipt is not None and row is None:
-                raise InvalidInput("You have already answered this evaluation anonymously. Your name is not kept with "
-                                   "an anonymous answer, so it can only be changed from the card that confirmed it "
-                                   "(it has a **Change my answer** button).")
+                raise InvalidInput(
+                    "You have already answered this evaluation anonymously. Your name is not kept with "
+                    "an anonymous answer, so it can only be changed from the card that confirmed it "
+                    "(it has a **Change my answer** button)."
+                )
             if row is not None and row.contact_id != actor.id and receipt is None:  # someone else's token
                 raise NotAllowed("That answer is not yours to change.")
             updated = row is not None
@@ -220,8 +284,15 @@ class Evaluations:
             day = m.start.astimezone(ZoneInfo(m.timezone)).date()
             token = secrets.token_urlsafe(24) if anonymous else None
             if row is None:
-                row = Evaluation(id=secrets.token_hex(16), meeting_id=m.id, usefulness=0, working_together=0,
-                                 clarity=0, overall=0, submitted_on=day)
+                row = Evaluation(
+                    id=secrets.token_hex(16),
+                    meeting_id=m.id,
+                    usefulness=0,
+                    working_together=0,
+                    clarity=0,
+                    overall=0,
+                    submitted_on=day,
+                )
             row.usefulness, row.working_together = ratings.usefulness, ratings.working_together
             row.clarity, row.overall = ratings.clarity, ratings.overall
             row.comments, row.anonymous = comments, anonymous
@@ -232,12 +303,31 @@ class Evaluations:
             if receipt is None:
                 s.add(EvaluationReceipt(meeting_id=m.id, contact_id=actor.id, answered_on=day))
             # The audit names the person and the meeting, never the answer (that would undo anonymity).
-            s.add(AuditLog(at=now, actor=actor.key, action="evaluation.update" if updated else "evaluation.answer",
-                           entity="meeting", entity_id=str(m.id)))
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=actor.key,
+                    action="evaluation.update" if updated else "evaluation.answer",
+                    entity="meeting",
+                    entity_id=str(m.id),
+                )
+            )
             await s.flush()
-        return EvaluationView(m.id, m.school_label, m.officer_name, m.start, m.end, m.timezone,
-                              ratings=ratings.as_dict(), comments=comments, anonymous=anonymous, edit_token=token,
-                              answered=True, saved_now=True, updated=updated)
+        return EvaluationView(
+            m.id,
+            m.school_label,
+            m.officer_name,
+            m.start,
+            m.end,
+            m.timezone,
+            ratings=ratings.as_dict(),
+            comments=comments,
+            anonymous=anonymous,
+            edit_token=token,
+            answered=True,
+            saved_now=True,
+            updated=updated,
+        )
 
     async def answers(self, actor: Actor, meeting_id: int) -> list[AnswerView]:
         """A meeting's answers for its officer or an admin (authors of anonymous answers are not known)."""
@@ -245,17 +335,30 @@ class Evaluations:
             raise NotAllowed("Only the link officer and the LA see the answers to a meeting's evaluation.")
         async with self.db.reader() as s:
             m = await load_meeting(s, actor, meeting_id)
-            rows = list(await s.exec(select(Evaluation, SchoolContact.name)
-                                     .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
-                                     .where(Evaluation.meeting_id == m.id).order_by(Evaluation.id)))
-        return [AnswerView(_ratings(e), e.comments, None if e.anonymous or name is None else name, e.submitted_on)
-                for e, name in rows]
+            rows = list(
+                await s.exec(
+                    select(Evaluation, SchoolContact.name)
+                    .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
+                    .where(Evaluation.meeting_id == m.id)
+                    .order_by(Evaluation.id)
+                )
+            )
+        return [
+            AnswerView(_ratings(e), e.comments, None if e.anonymous or name is None else name, e.submitted_on)
+            for e, name in rows
+        ]
 
     async def unanswered(self, meeting_id: int, contact_ids: Sequence[int]) -> list[int]:
         """Those of ``contact_ids`` with no receipt for the meeting (for the reminder)."""
         async with self.db.reader() as s:
-            done = set(await s.exec(select(EvaluationReceipt.contact_id).where(
-                EvaluationReceipt.meeting_id == meeting_id, col(EvaluationReceipt.contact_id).in_(list(contact_ids)))))
+            done = set(
+                await s.exec(
+                    select(EvaluationReceipt.contact_id).where(
+                        EvaluationReceipt.meeting_id == meeting_id,
+                        col(EvaluationReceipt.contact_id).in_(list(contact_ids)),
+                    )
+                )
+            )
         return [c for c in contact_ids if c not in done]
 
 

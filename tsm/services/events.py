@@ -37,14 +37,18 @@ class EventKind(StrEnum):
     NO_SHOW = "no_show"  # data: reason
     NO_SHOW_UNDONE = "no_show_undone"  # the officer corrected a no-show back to held
     ATTENDEE_ADDED = "attendee_added"
-    BOOK_REQUESTED = "book_requested"  # a school the LA contacts directly asked to book (school_id, no meeting)
+    BOOK_REQUESTED = (
+        "book_requested"  # a school the LA contacts directly asked to book (school_id, no meeting)
+    )
     CALENDAR_FAILED = "calendar_failed"  # data: text (an Outlook write finally failed)
     OUTLOOK_CHANGE = "outlook_change"  # data: notice, text (declined, deleted or a refused move in Outlook)
     RECORD_SAVED = "record_saved"  # data: created (the TSM record written or updated)
     ENDED = "ended"  # the meeting's end was seen (Teams event or the timer)
     INVITED = "invited"  # the LA sent a school's staff their link to book (school_id, no meeting): tsm invite
     SIGNIN_REQUESTED = "signin_requested"  # someone asked the web page for a sign-in link (data: person)
-    ACCESS_REQUESTED = "access_requested"  # someone the bot does not know asked for access (data: la_id, name, email)
+    ACCESS_REQUESTED = (
+        "access_requested"  # someone the bot does not know asked for access (data: la_id, name, email)
+    )
 
 
 def iso(dt: datetime) -> str:
@@ -52,12 +56,21 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def record(s: AsyncSession, kind: EventKind, actor: Actor | str, at: datetime, *, meeting_id: int | None = None,
-           school_id: int | None = None, **data: Any) -> DomainEvent:
+def record(
+    s: AsyncSession,
+    kind: EventKind,
+    actor: Actor | str,
+    at: datetime,
+    *,
+    meeting_id: int | None = None,
+    school_id: int | None = None,
+    **data: Any,
+) -> DomainEvent:
     """Add the event to ``s`` (the change's own transaction)."""
     who = actor if isinstance(actor, str) else actor.key
-    event = DomainEvent(kind=kind.value, meeting_id=meeting_id, school_id=school_id, actor=who[:80], at=at,
-                        data=data or None)
+    event = DomainEvent(
+        kind=kind.value, meeting_id=meeting_id, school_id=school_id, actor=who[:80], at=at, data=data or None
+    )
     s.add(event)
     _recorded.set(_recorded.get() + 1)
     return event

@@ -48,12 +48,19 @@ def blocks_of(fp: Interval) -> list[datetime]:
 async def schools_of(s: AsyncSession, meeting_ids: int | Sequence[int]) -> list[School]:
     """The schools of a meeting (or of several), by name: the one place the join is written."""
     ids = [meeting_ids] if isinstance(meeting_ids, int) else list(meeting_ids)
-    return list(await s.exec(select(School).join(MeetingSchool, MeetingSchool.school_id == School.id)
-                             .where(col(MeetingSchool.meeting_id).in_(ids)).order_by(School.name)))
+    return list(
+        await s.exec(
+            select(School)
+            .join(MeetingSchool, MeetingSchool.school_id == School.id)
+            .where(col(MeetingSchool.meeting_id).in_(ids))
+            .order_by(School.name)
+        )
+    )
 
 
-async def reserve(s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo, *,
-                  day_checked: bool = False) -> None:
+async def reserve(
+    s: AsyncSession, m: Meeting, officer: Officer, policy: Policy, tz: ZoneInfo, *, day_checked: bool = False
+) -> None:
     """Claim the footprint's blocks (one multi-row INSERT) and a seat in the officer's day: the database refuses any
     clash with an IntegrityError, which the caller turns into a precise refusal or a retry.
 
@@ -62,18 +69,25 @@ async def reserve(s: AsyncSession, m: Meeting, officer: Officer, policy: Policy,
     seat and the NOT NULL seat refuses the row (a retry then refuses precisely). Otherwise (an Outlook move) the
     seats are read first and a full day is refused in words."""
     fp = footprint(m.start, m.end, Mode(m.mode), SlotRules.from_policy(policy))
-    await s.exec(insert(OfficerBlock).values(
-        [{"officer_id": officer.id, "block_start": b, "meeting_id": m.id} for b in blocks_of(fp)]))
+    await s.exec(
+        insert(OfficerBlock).values(
+            [{"officer_id": officer.id, "block_start": b, "meeting_id": m.id} for b in blocks_of(fp)]
+        )
+    )
     day = m.start.astimezone(tz).date()
     cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
-    taken_q = select(OfficerDayLoad.seat).where(OfficerDayLoad.officer_id == officer.id, OfficerDayLoad.day == day)
+    taken_q = select(OfficerDayLoad.seat).where(
+        OfficerDayLoad.officer_id == officer.id, OfficerDayLoad.day == day
+    )
     if day_checked:
         seats = select(literal(1, Integer).label("n")).cte("seats", recursive=True)
         seats = seats.union_all(select(seats.c.n + 1).where(seats.c.n < cap))
-        first_free = (select(literal(officer.id, Integer), literal(day, Date), func.min(seats.c.n),
-                             literal(m.id, Integer))
-                      .where(seats.c.n.not_in(taken_q)))
-        await s.exec(insert(OfficerDayLoad).from_select(["officer_id", "day", "seat", "meeting_id"], first_free))
+        first_free = select(
+            literal(officer.id, Integer), literal(day, Date), func.min(seats.c.n), literal(m.id, Integer)
+        ).where(seats.c.n.not_in(taken_q))
+        await s.exec(
+            insert(OfficerDayLoad).from_select(["officer_id", "day", "seat", "meeting_id"], first_free)
+        )
         return
     taken = set(await s.exec(taken_q))
     free = [n for n in range(1, cap + 1) if n not in taken]
@@ -88,8 +102,17 @@ async def release(s: AsyncSession, meeting_id: int) -> None:
     await s.exec(delete(OfficerDayLoad).where(OfficerDayLoad.meeting_id == meeting_id))
 
 
-async def move_to(s: AsyncSession, m: Meeting, start: datetime, end: datetime, status: MeetingStatus,
-                  officer: Officer, policy: Policy, tz: ZoneInfo, now: datetime) -> None:
+async def move_to(
+    s: AsyncSession,
+    m: Meeting,
+    start: datetime,
+    end: datetime,
+    status: MeetingStatus,
+    officer: Officer,
+    policy: Policy,
+    tz: ZoneInfo,
+    now: datetime,
+) -> None:
     """The meeting at a new time: its reservations follow it (released, then claimed at the new footprint)."""
     await release(s, m.id)
     m.start, m.end, m.status, m.updated_at = start, end, status.value, now
@@ -98,11 +121,16 @@ async def move_to(s: AsyncSession, m: Meeting, start: datetime, end: datetime, s
     await reserve(s, m, officer, policy, tz)
 
 
-async def deactivate(s: AsyncSession, m: Meeting, status: MeetingStatus, actor_key: str, now: datetime,
-                     reason: str) -> None:
+async def deactivate(
+    s: AsyncSession, m: Meeting, status: MeetingStatus, actor_key: str, now: datetime, reason: str
+) -> None:
     """Cancelled or a no-show: the meeting holds no blocks, no seat and no longer its schools' term."""
     await release(s, m.id)
     await s.exec(update(MeetingSchool).where(MeetingSchool.meeting_id == m.id).values(active_term_id=None))
     m.status, m.updated_at = status.value, now
     s.add(m)
-    s.add(MeetingStatusChange(meeting_id=m.id, status=status.value, at=now, actor=actor_key, reason=reason[:500]))
+    s.add(
+        MeetingStatusChange(
+            meeting_id=m.id, status=status.value, at=now, actor=actor_key, reason=reason[:500]
+        )
+    )

@@ -42,8 +42,14 @@ from .events import EventKind, record
 from .meetings import schools_of
 
 OPEN_STATUSES = ("booked", "moved", "held")
-COUNT_COLUMNS = {"pa": "pa_count", "sa": "sa_count", "sen": "sen_count", "fsm": "fsm_count", "eal": "eal_count",
-                 "grt": "grt_count"}
+COUNT_COLUMNS = {
+    "pa": "pa_count",
+    "sa": "sa_count",
+    "sen": "sen_count",
+    "fsm": "fsm_count",
+    "eal": "eal_count",
+    "grt": "grt_count",
+}
 
 
 def _now() -> datetime:
@@ -126,13 +132,15 @@ class Records:
             q = select(Meeting.id).where(Meeting.start <= now, col(Meeting.status).in_(OPEN_STATUSES))
             if actor.kind == "contact":
                 q = q.join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id).where(
-                    MeetingSchool.school_id == actor.school_id)
+                    MeetingSchool.school_id == actor.school_id
+                )
             elif actor.kind == "officer":
                 q = q.where(Meeting.officer_id == actor.id)
             return (await s.exec(q.order_by(col(Meeting.start).desc()).limit(1))).first()
 
-    async def save(self, actor: Actor, meeting_id: int, data: dict, *,
-                   acknowledged: Sequence[str] = ()) -> SaveOutcome:
+    async def save(
+        self, actor: Actor, meeting_id: int, data: dict, *, acknowledged: Sequence[str] = ()
+    ) -> SaveOutcome:
         """Validate and save the record from form ``data`` (replacing its actions, keeping "done" marks of
         unchanged ones). Pupil-looking text not in ``acknowledged`` stops the save and is returned."""
         if actor.kind not in ("contact", "officer", "admin"):
@@ -157,23 +165,45 @@ class Records:
             return SaveOutcome(view, tuple(pending), draft)
         try:
             async with self.db.transaction() as s:
-                created = await self._write(s, actor, m, figures, lead, notes, actions, now,
-                                            acknowledged=len(findings))
+                created = await self._write(
+                    s, actor, m, figures, lead, notes, actions, now, acknowledged=len(findings)
+                )
         except IntegrityError:  # two first saves at once: the other created the record; save over it
             async with self.db.transaction() as s:
-                created = await self._write(s, actor, m, figures, lead, notes, actions, now,
-                                            acknowledged=len(findings))
+                created = await self._write(
+                    s, actor, m, figures, lead, notes, actions, now, acknowledged=len(findings)
+                )
         async with self.db.reader() as s:
-            contacts = tuple(c for c in await s.exec(select(MeetingAttendee.contact_id).where(
-                MeetingAttendee.meeting_id == m.id, col(MeetingAttendee.contact_id).is_not(None))) if c is not None)
+            contacts = tuple(
+                c
+                for c in await s.exec(
+                    select(MeetingAttendee.contact_id).where(
+                        MeetingAttendee.meeting_id == m.id, col(MeetingAttendee.contact_id).is_not(None)
+                    )
+                )
+                if c is not None
+            )
         return SaveOutcome(await self.view(actor, meeting_id), (), draft, created, m.officer_id, contacts)
 
-    async def _write(self, s: AsyncSession, actor: Actor, m: MeetingFacts, figures: Figures, lead: str, notes: str,
-                     actions: list[ActionDraft], now: datetime, *, acknowledged: int) -> bool:
+    async def _write(
+        self,
+        s: AsyncSession,
+        actor: Actor,
+        m: MeetingFacts,
+        figures: Figures,
+        lead: str,
+        notes: str,
+        actions: list[ActionDraft],
+        now: datetime,
+        *,
+        acknowledged: int,
+    ) -> bool:
         rec = (await s.exec(select(TsmRecord).where(TsmRecord.meeting_id == m.id))).first()
         created = rec is None
         if rec is None:
-            rec = TsmRecord(meeting_id=m.id, created_by=actor.key, updated_by=actor.key, created_at=now, updated_at=now)
+            rec = TsmRecord(
+                meeting_id=m.id, created_by=actor.key, updated_by=actor.key, created_at=now, updated_at=now
+            )
         rec.attendance_pct, rec.pa_count, rec.sa_count = figures.attendance_pct, figures.pa, figures.sa
         rec.sen_count, rec.fsm_count = figures.cohort("sen"), figures.cohort("fsm")
         rec.eal_count, rec.grt_count = figures.cohort("eal"), figures.cohort("grt")
@@ -181,17 +211,35 @@ class Records:
         rec.updated_by, rec.updated_at = actor.key, now
         s.add(rec)
         await s.flush()
-        old = {(a.text, a.owner, a.owner_detail, a.due_date): a for a in
-               await s.exec(select(RecordAction).where(RecordAction.record_id == rec.id))}
+        old = {
+            (a.text, a.owner, a.owner_detail, a.due_date): a
+            for a in await s.exec(select(RecordAction).where(RecordAction.record_id == rec.id))
+        }
         await s.exec(delete(RecordAction).where(RecordAction.record_id == rec.id))
         for i, a in enumerate(actions):
             prev = old.get((a.text, a.owner.value, a.owner_detail, a.due))
-            s.add(RecordAction(record_id=rec.id, position=i, text=a.text, owner=a.owner.value,
-                               owner_detail=a.owner_detail, due_date=a.due,
-                               done_at=prev.done_at if prev else None, done_by=prev.done_by if prev else ""))
-        s.add(AuditLog(at=now, actor=actor.key, action="record.create" if created else "record.update",
-                       entity="tsm_record", entity_id=str(rec.id),
-                       detail={"meeting_id": m.id, "actions": len(actions), "confirmed_warnings": acknowledged}))
+            s.add(
+                RecordAction(
+                    record_id=rec.id,
+                    position=i,
+                    text=a.text,
+                    owner=a.owner.value,
+                    owner_detail=a.owner_detail,
+                    due_date=a.due,
+                    done_at=prev.done_at if prev else None,
+                    done_by=prev.done_by if prev else "",
+                )
+            )
+        s.add(
+            AuditLog(
+                at=now,
+                actor=actor.key,
+                action="record.create" if created else "record.update",
+                entity="tsm_record",
+                entity_id=str(rec.id),
+                detail={"meeting_id": m.id, "actions": len(actions), "confirmed_warnings": acknowledged},
+            )
+        )
         record(s, EventKind.RECORD_SAVED, actor, now, meeting_id=m.id, created=created)
         return created
 
@@ -209,18 +257,33 @@ class Records:
                 raise NotAllowed("Only the school's staff and its link officer can update actions.")
             a.done_at, a.done_by = (now, actor.key) if done else (None, "")
             s.add(a)
-            s.add(AuditLog(at=now, actor=actor.key, action="record.action_done" if done else "record.action_reopen",
-                           entity="record_action", entity_id=str(a.id), detail={"meeting_id": m.id}))
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=actor.key,
+                    action="record.action_done" if done else "record.action_reopen",
+                    entity="record_action",
+                    entity_id=str(a.id),
+                    detail={"meeting_id": m.id},
+                )
+            )
             meeting_id = m.id
         return await self.view(actor, meeting_id)
 
     async def open_actions(self, actor: Actor, *, limit: int = 50) -> list[OpenAction]:
         """Actions not done yet of the contact's school, or of the officer's meetings (admins: all), soonest first."""
-        q = (select(RecordAction, Meeting).join(TsmRecord, TsmRecord.id == RecordAction.record_id)
-             .join(Meeting, Meeting.id == TsmRecord.meeting_id).where(col(RecordAction.done_at).is_(None)))
+        q = (
+            select(RecordAction, Meeting)
+            .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+            .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+            .where(col(RecordAction.done_at).is_(None))
+        )
         if actor.kind == "contact":
-            q = q.where(col(Meeting.id).in_(select(MeetingSchool.meeting_id).where(
-                MeetingSchool.school_id == actor.school_id)))
+            q = q.where(
+                col(Meeting.id).in_(
+                    select(MeetingSchool.meeting_id).where(MeetingSchool.school_id == actor.school_id)
+                )
+            )
         elif actor.kind == "officer":
             q = q.where(Meeting.officer_id == actor.id)
         elif actor.kind != "admin":
@@ -230,28 +293,61 @@ class Records:
             out = []
             for a, m in rows:
                 names = [sc.name for sc in await schools_of(s, m.id)]
-                out.append(OpenAction(a.id, a.text, ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date,
-                                                               False).owner_label, a.due_date, " & ".join(names),
-                                      m.id, m.start))
+                out.append(
+                    OpenAction(
+                        a.id,
+                        a.text,
+                        ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date, False).owner_label,
+                        a.due_date,
+                        " & ".join(names),
+                        m.id,
+                        m.start,
+                    )
+                )
             return out
 
     async def _view(self, s: AsyncSession, m: MeetingFacts) -> RecordView:
         rec = (await s.exec(select(TsmRecord).where(TsmRecord.meeting_id == m.id))).first()
-        base = dict(meeting_id=m.id, school=m.school_label, officer=m.officer_name, start=m.start, end=m.end,
-                    timezone=m.timezone)
+        base = dict(
+            meeting_id=m.id,
+            school=m.school_label,
+            officer=m.officer_name,
+            start=m.start,
+            end=m.end,
+            timezone=m.timezone,
+        )
         if rec is None:
             return RecordView(**base, exists=False)
-        actions = list(await s.exec(select(RecordAction).where(RecordAction.record_id == rec.id)
-                                    .order_by(RecordAction.position, RecordAction.id)))
+        actions = list(
+            await s.exec(
+                select(RecordAction)
+                .where(RecordAction.record_id == rec.id)
+                .order_by(RecordAction.position, RecordAction.id)
+            )
+        )
         return RecordView(
-            **base, exists=True,
-            figures=Figures(rec.attendance_pct, rec.pa_count, rec.sa_count,
-                            (("sen", rec.sen_count), ("fsm", rec.fsm_count), ("eal", rec.eal_count),
-                             ("grt", rec.grt_count))),
-            lead_practitioner=rec.lead_practitioner, notes=rec.notes,
-            actions=tuple(ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date, a.done_at is not None)
-                          for a in actions),
-            updated_by=await _who(s, rec.updated_by), updated_at=rec.updated_at)
+            **base,
+            exists=True,
+            figures=Figures(
+                rec.attendance_pct,
+                rec.pa_count,
+                rec.sa_count,
+                (
+                    ("sen", rec.sen_count),
+                    ("fsm", rec.fsm_count),
+                    ("eal", rec.eal_count),
+                    ("grt", rec.grt_count),
+                ),
+            ),
+            lead_practitioner=rec.lead_practitioner,
+            notes=rec.notes,
+            actions=tuple(
+                ActionView(a.id, a.text, a.owner, a.owner_detail, a.due_date, a.done_at is not None)
+                for a in actions
+            ),
+            updated_by=await _who(s, rec.updated_by),
+            updated_at=rec.updated_at,
+        )
 
     async def _keep_small_counts(self, s: AsyncSession, m: MeetingFacts, data: dict) -> dict:
         """The edit form shows a stored count under 5 as "<5" (never the number): "<5" sent back means
@@ -264,15 +360,18 @@ class Records:
         for k in keys:
             stored = getattr(rec, COUNT_COLUMNS[k]) if rec else None
             if stored is None or stored >= 5:
-                raise InvalidInput("Please enter counts as whole numbers (small numbers are shown as <5 "
-                                   "once saved).")
+                raise InvalidInput(
+                    "Please enter counts as whole numbers (small numbers are shown as <5 once saved)."
+                )
             data[k] = stored
         return data
 
     async def _allowed_words(self, s: AsyncSession, m: MeetingFacts) -> frozenset[str]:
         """Words of the schools' names, their staff's names and the LA officers' names."""
         names = list(m.school_names)
-        names += list(await s.exec(select(SchoolContact.name).where(col(SchoolContact.school_id).in_(m.school_ids))))
+        names += list(
+            await s.exec(select(SchoolContact.name).where(col(SchoolContact.school_id).in_(m.school_ids)))
+        )
         names += list(await s.exec(select(Officer.name).where(Officer.la_id == m.la_id)))
         towns = await s.exec(select(School.town).where(col(School.id).in_(m.school_ids)))
         return allowed_from_names([*names, *towns])
@@ -282,10 +381,14 @@ def _check_writable(m: MeetingFacts, now: datetime) -> None:
     if m.status in ("cancelled", "no_show"):
         check_ended(m, now, "record")
     if m.start > now:
-        raise InvalidInput("That meeting has not started yet: the record can be written at or after the meeting.")
+        raise InvalidInput(
+            "That meeting has not started yet: the record can be written at or after the meeting."
+        )
 
 
-def _check_text(lead: str, notes: str, actions: Sequence[ActionDraft], allowed: frozenset[str]) -> list[Finding]:
+def _check_text(
+    lead: str, notes: str, actions: Sequence[ActionDraft], allowed: frozenset[str]
+) -> list[Finding]:
     out: list[Finding] = []
     # The lead practitioner is a member of staff by definition: only identifiers are looked for there.
     out += [f for f in find_pupil_data(lead, allowed=allowed) if f.kind != "name"]
@@ -298,9 +401,13 @@ def _check_text(lead: str, notes: str, actions: Sequence[ActionDraft], allowed: 
 
 
 def _draft(figures: Figures, lead: str, notes: str, actions: Sequence[ActionDraft]) -> dict:
-    d: dict = {"attendance_pct": "" if figures.attendance_pct is None else str(figures.attendance_pct),
-               "pa": "" if figures.pa is None else str(figures.pa), "sa": "" if figures.sa is None else str(figures.sa),
-               "lead_practitioner": lead, "notes": notes}
+    d: dict = {
+        "attendance_pct": "" if figures.attendance_pct is None else str(figures.attendance_pct),
+        "pa": "" if figures.pa is None else str(figures.pa),
+        "sa": "" if figures.sa is None else str(figures.sa),
+        "lead_practitioner": lead,
+        "notes": notes,
+    }
     for k, n in figures.cohorts:
         d[k] = "" if n is None else str(n)
     for i, a in enumerate(actions, 1):

@@ -37,7 +37,9 @@ class ReferenceData:
             la = await s.get(LA, la_id)
             if la is None:
                 raise LookupError(f"no LA {la_id}")
-            s.expunge(la)  # kept apart from the session: a rolled-back transaction must not expire the cached row
+            s.expunge(
+                la
+            )  # kept apart from the session: a rolled-back transaction must not expire the cached row
             self._las[la_id] = la
         return self._las[la_id]
 
@@ -66,8 +68,15 @@ async def load_term_calendar(s: AsyncSession, la_id: int) -> TermCalendar:
     by_term: dict[int, list[Break]] = {}
     for b in breaks:
         by_term.setdefault(b.term_id, []).append(Break(DateRange(b.start_date, b.end_date), b.kind, b.label))
-    return TermCalendar([
-        DomainTerm(t.academic_year, TermName(t.name), DateRange(t.start_date, t.end_date),
-                   tuple(sorted(by_term.get(t.id, []), key=lambda b: b.dates.first)), id=t.id)
-        for t in terms
-    ])
+    return TermCalendar(
+        [
+            DomainTerm(
+                t.academic_year,
+                TermName(t.name),
+                DateRange(t.start_date, t.end_date),
+                tuple(sorted(by_term.get(t.id, []), key=lambda b: b.dates.first)),
+                id=t.id,
+            )
+            for t in terms
+        ]
+    )

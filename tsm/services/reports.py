@@ -95,7 +95,9 @@ class CoverageReport:
     rows: tuple[CoverageRow, ...]
     tallies: tuple[CoverageTally, ...]
     timezone: str = "Europe/London"
-    officer_capacity: int | None = None  # the LA profile's schools per officer a term (booking.officer_capacity)
+    officer_capacity: int | None = (
+        None  # the LA profile's schools per officer a term (booking.officer_capacity)
+    )
 
 
 @dataclass(frozen=True)
@@ -139,14 +141,18 @@ class ActionsReport:
 
 
 class Reports:
-    def __init__(self, db: Database, reference: ReferenceData, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, db: Database, reference: ReferenceData, *, clock: Callable[[], datetime] = _now
+    ) -> None:
         self.db = db
         self.ref = reference
         self.clock = clock
 
     # ------------------------------------------------------------------ scope and term
 
-    async def _scope(self, s: AsyncSession, actor: Actor, officer_id: int | None, la_code: str | None) -> Scope:
+    async def _scope(
+        self, s: AsyncSession, actor: Actor, officer_id: int | None, la_code: str | None
+    ) -> Scope:
         if actor.kind == "officer":
             if officer_id is not None and officer_id != actor.id:
                 raise NotAllowed("You can see reports on your own schools; LA admins see every officer's.")
@@ -199,70 +205,127 @@ class Reports:
             scope = await self._scope(s, actor, None, None)
             la = await self.ref.la(s, scope.la_id)
             today = self.clock().astimezone(ZoneInfo(la.timezone)).date()
-            rows = await s.exec(select(Term).where(Term.la_id == scope.la_id, Term.start_date <= today)
-                                .order_by(col(Term.start_date).desc()))
+            rows = await s.exec(
+                select(Term)
+                .where(Term.la_id == scope.la_id, Term.start_date <= today)
+                .order_by(col(Term.start_date).desc())
+            )
             return [TermRef(t.id, t.la_id, t.academic_year, t.name, t.start_date, t.end_date) for t in rows]
 
     # ------------------------------------------------------------------ coverage
 
-    async def coverage(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
-                       la_code: str | None = None) -> CoverageReport:
+    async def coverage(
+        self,
+        actor: Actor,
+        term: str | int | None = None,
+        *,
+        officer_id: int | None = None,
+        la_code: str | None = None,
+    ) -> CoverageReport:
         async with self.db.reader() as s:
             scope = await self._scope(s, actor, officer_id, la_code)
             t = await self._term(s, scope.la_id, term)
             la = await self.ref.la(s, scope.la_id)
-            q = select(School, Officer.name).join(Officer, Officer.id == School.link_officer_id, isouter=True).where(
-                School.la_id == scope.la_id, School.open == True)  # noqa: E712
+            q = (
+                select(School, Officer.name)
+                .join(Officer, Officer.id == School.link_officer_id, isouter=True)
+                .where(School.la_id == scope.la_id, School.open == True)  # noqa: E712
+            )  # noqa: E712
             if scope.officer_id is not None:
                 q = q.where(School.link_officer_id == scope.officer_id)
             schools = list(await s.exec(q))
             ids = [sc.id for sc, _ in schools]
             meetings: dict[int, list[tuple[TermMeeting, int]]] = {}
-            for ms, m in await s.exec(select(MeetingSchool, Meeting).join(Meeting, Meeting.id == MeetingSchool.meeting_id)
-                                      .where(MeetingSchool.term_id == t.id, col(MeetingSchool.school_id).in_(ids))):
-                meetings.setdefault(ms.school_id, []).append((TermMeeting(m.status, m.start, m.updated_at), m.id))
+            for ms, m in await s.exec(
+                select(MeetingSchool, Meeting)
+                .join(Meeting, Meeting.id == MeetingSchool.meeting_id)
+                .where(MeetingSchool.term_id == t.id, col(MeetingSchool.school_id).in_(ids))
+            ):
+                meetings.setdefault(ms.school_id, []).append(
+                    (TermMeeting(m.status, m.start, m.updated_at), m.id)
+                )
             offered = await self._offered(s, t, ids)
             yearly = await self._yearly_schools(s, scope.la_id, [sc for sc, _ in schools])
             held_before = await self._held_earlier_this_year(s, t, [i for i in ids if i in yearly])
-            records = {r.meeting_id: r for r in await s.exec(select(TsmRecord).where(col(TsmRecord.meeting_id).in_(
-                [mid for lst in meetings.values() for _, mid in lst] + [mid for _, mid in held_before.values()])))}
+            records = {
+                r.meeting_id: r
+                for r in await s.exec(
+                    select(TsmRecord).where(
+                        col(TsmRecord.meeting_id).in_(
+                            [mid for lst in meetings.values() for _, mid in lst]
+                            + [mid for _, mid in held_before.values()]
+                        )
+                    )
+                )
+            }
         rows = []
         for sc, officer_name in schools:
             mine = meetings.get(sc.id, [])
             earlier = held_before.get(sc.id)
-            status, decided = coverage_of([tm for tm, _ in mine], offered=sc.id in offered,
-                                          held_this_year=earlier[0] if earlier else None)
+            status, decided = coverage_of(
+                [tm for tm, _ in mine],
+                offered=sc.id in offered,
+                held_this_year=earlier[0] if earlier else None,
+            )
             rec = None
             if decided is not None:
                 mid = next(mid for tm, mid in [*mine, *([earlier] if earlier else [])] if tm is decided)
                 rec = records.get(mid)
-            rows.append(CoverageRow(sc.urn, sc.name, officer_name or "(no link officer)", status,
-                                    decided.start if decided else None,
-                                    rec.attendance_pct if rec else None, rec.pa_count if rec else None,
-                                    rec.sa_count if rec else None))
+            rows.append(
+                CoverageRow(
+                    sc.urn,
+                    sc.name,
+                    officer_name or "(no link officer)",
+                    status,
+                    decided.start if decided else None,
+                    rec.attendance_pct if rec else None,
+                    rec.pa_count if rec else None,
+                    rec.sa_count if rec else None,
+                )
+            )
         rows.sort(key=lambda r: (r.officer, COVERAGE_ORDER.index(r.status), r.school))
-        return CoverageReport(t, scope, tuple(rows), tuple(tally_coverage(rows)), la.timezone,
-                              self.ref.policy(la.policy).officer_capacity)
+        return CoverageReport(
+            t,
+            scope,
+            tuple(rows),
+            tuple(tally_coverage(rows)),
+            la.timezone,
+            self.ref.policy(la.policy).officer_capacity,
+        )
 
     async def _yearly_schools(self, s: AsyncSession, la_id: int, schools: Sequence[School]) -> set[int]:
         """The schools the LA's rules ask for one TSM a year (Norfolk: not below the national average)."""
         policy, _ = await self.ref.policy_for_la(s, la_id)
         allocated = set(await s.exec(select(Trust.code).where(col(Trust.allocated_officer_id).is_not(None))))
-        return {sc.id for sc in schools if sc.id is not None and entitlement_for(
-            school_facts(sc, trust_has_allocated_officer=sc.trust_code in allocated), policy).yearly}
+        return {
+            sc.id
+            for sc in schools
+            if sc.id is not None
+            and entitlement_for(
+                school_facts(sc, trust_has_allocated_officer=sc.trust_code in allocated), policy
+            ).yearly
+        }
 
-    async def _held_earlier_this_year(self, s: AsyncSession, t: TermRef,
-                                      school_ids: Sequence[int]) -> dict[int, tuple[TermMeeting, int]]:
+    async def _held_earlier_this_year(
+        self, s: AsyncSession, t: TermRef, school_ids: Sequence[int]
+    ) -> dict[int, tuple[TermMeeting, int]]:
         """Each school's latest TSM held in an earlier term of ``t``'s academic year: (meeting, its id)."""
         if not school_ids:
             return {}
-        earlier = select(Term.id).where(Term.la_id == t.la_id, Term.academic_year == t.academic_year,
-                                        Term.start_date < t.start_date)
+        earlier = select(Term.id).where(
+            Term.la_id == t.la_id, Term.academic_year == t.academic_year, Term.start_date < t.start_date
+        )
         out: dict[int, tuple[TermMeeting, int]] = {}
-        for ms, m in await s.exec(select(MeetingSchool, Meeting).join(Meeting, Meeting.id == MeetingSchool.meeting_id)
-                                  .where(col(MeetingSchool.term_id).in_(earlier), Meeting.status == "held",
-                                         col(MeetingSchool.school_id).in_(list(school_ids)))
-                                  .order_by(Meeting.start)):
+        for ms, m in await s.exec(
+            select(MeetingSchool, Meeting)
+            .join(Meeting, Meeting.id == MeetingSchool.meeting_id)
+            .where(
+                col(MeetingSchool.term_id).in_(earlier),
+                Meeting.status == "held",
+                col(MeetingSchool.school_id).in_(list(school_ids)),
+            )
+            .order_by(Meeting.start)
+        ):
             if m.id is not None:
                 out[ms.school_id] = (TermMeeting(m.status, m.start, m.updated_at), m.id)
         return out
@@ -270,31 +333,63 @@ class Reports:
     async def _offered(self, s: AsyncSession, t: TermRef, school_ids: Sequence[int]) -> set[int]:
         out: set[int] = set()
         ids = set(school_ids)
-        out.update(sid for sid in await s.exec(select(Outbound.subject_id).where(
-            col(Outbound.kind).in_(("term_start", "chaser")), Outbound.subject_kind == "school",
-            Outbound.ref == str(t.id), Outbound.status == "sent")) if sid in ids)
+        out.update(
+            sid
+            for sid in await s.exec(
+                select(Outbound.subject_id).where(
+                    col(Outbound.kind).in_(("term_start", "chaser")),
+                    Outbound.subject_kind == "school",
+                    Outbound.ref == str(t.id),
+                    Outbound.status == "sent",
+                )
+            )
+            if sid in ids
+        )
         # Next term's TSM offered at the end of the previous term's meeting.
         cal = await self.ref.calendar(s, t.la_id)
-        prev = next((x for x in cal.terms if cal.next_after(x) is not None and cal.next_after(x).id == t.id), None)
+        prev = next(
+            (x for x in cal.terms if cal.next_after(x) is not None and cal.next_after(x).id == t.id), None
+        )
         if prev is not None:
             offered_meetings = select(Outbound.subject_id).where(
-                Outbound.kind == "next_tsm_offer", Outbound.subject_kind == "meeting",
-                Outbound.recipient_kind == "contact", Outbound.status == "sent")
-            out.update(sid for sid in await s.exec(select(MeetingSchool.school_id).where(
-                MeetingSchool.term_id == prev.id, col(MeetingSchool.meeting_id).in_(offered_meetings))) if sid in ids)
-        for offer in await s.exec(select(ChatOffer).where(ChatOffer.term_id == t.id, ChatOffer.kind != "move")):
+                Outbound.kind == "next_tsm_offer",
+                Outbound.subject_kind == "meeting",
+                Outbound.recipient_kind == "contact",
+                Outbound.status == "sent",
+            )
+            out.update(
+                sid
+                for sid in await s.exec(
+                    select(MeetingSchool.school_id).where(
+                        MeetingSchool.term_id == prev.id, col(MeetingSchool.meeting_id).in_(offered_meetings)
+                    )
+                )
+                if sid in ids
+            )
+        for offer in await s.exec(
+            select(ChatOffer).where(ChatOffer.term_id == t.id, ChatOffer.kind != "move")
+        ):
             out.update(int(x) for x in (offer.school_ids or []) if isinstance(x, int) and x in ids)
         return out
 
     # ------------------------------------------------------------------ evaluations
 
-    async def evaluations(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
-                          la_code: str | None = None) -> EvaluationReport:
+    async def evaluations(
+        self,
+        actor: Actor,
+        term: str | int | None = None,
+        *,
+        officer_id: int | None = None,
+        la_code: str | None = None,
+    ) -> EvaluationReport:
         async with self.db.reader() as s:
             scope = await self._scope(s, actor, officer_id, la_code)
             t = await self._term(s, scope.la_id, term)
-            mq = select(Meeting, Officer.name).join(Officer, Officer.id == Meeting.officer_id).where(
-                Meeting.term_id == t.id, Officer.la_id == scope.la_id)
+            mq = (
+                select(Meeting, Officer.name)
+                .join(Officer, Officer.id == Meeting.officer_id)
+                .where(Meeting.term_id == t.id, Officer.la_id == scope.la_id)
+            )
             if scope.officer_id is not None:
                 mq = mq.where(Meeting.officer_id == scope.officer_id)
             meetings = {m.id: (m, name) for m, name in await s.exec(mq)}
@@ -307,12 +402,22 @@ class Reports:
                 if m.status == "held":
                     held[name] += 1
             school_names: dict[int, str] = {}
-            for ms, name in await s.exec(select(MeetingSchool, School.name).join(School, School.id == MeetingSchool.school_id)
-                                         .where(col(MeetingSchool.meeting_id).in_(list(meetings)))):
-                school_names[ms.meeting_id] = " & ".join(filter(None, (school_names.get(ms.meeting_id), name)))
-            rows = list(await s.exec(select(Evaluation, SchoolContact.name)
-                                     .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
-                                     .where(col(Evaluation.meeting_id).in_(list(meetings))).order_by(Evaluation.id)))
+            for ms, name in await s.exec(
+                select(MeetingSchool, School.name)
+                .join(School, School.id == MeetingSchool.school_id)
+                .where(col(MeetingSchool.meeting_id).in_(list(meetings)))
+            ):
+                school_names[ms.meeting_id] = " & ".join(
+                    filter(None, (school_names.get(ms.meeting_id), name))
+                )
+            rows = list(
+                await s.exec(
+                    select(Evaluation, SchoolContact.name)
+                    .join(SchoolContact, SchoolContact.id == Evaluation.contact_id, isouter=True)
+                    .where(col(Evaluation.meeting_id).in_(list(meetings)))
+                    .order_by(Evaluation.id)
+                )
+            )
             policy, _tz = await self.ref.policy_for_la(s, scope.la_id)
         # An anonymous comment names its school only when the school gave enough answers in the term: with two
         # people at a TSM, "Low Primary School" would name the author (policy evaluation.min_answers_to_name_school).
@@ -322,8 +427,15 @@ class Reports:
             officer = meetings[e.meeting_id][1]
             who = None if e.anonymous or author is None else author
             school = school_names.get(e.meeting_id, "")
-            answers.append(Answer(officer, Ratings(e.usefulness, e.working_together, e.clarity, e.overall),
-                                  e.comments, who, school))
+            answers.append(
+                Answer(
+                    officer,
+                    Ratings(e.usefulness, e.working_together, e.clarity, e.overall),
+                    e.comments,
+                    who,
+                    school,
+                )
+            )
             if e.comments:
                 if who is None and per_school[school] < policy.min_answers_to_name_school:
                     school = HIDDEN_SCHOOL
@@ -336,8 +448,15 @@ class Reports:
 
     # ------------------------------------------------------------------ outstanding actions
 
-    async def actions(self, actor: Actor, term: str | int | None = None, *, officer_id: int | None = None,
-                      la_code: str | None = None, all_terms: bool = False) -> ActionsReport:
+    async def actions(
+        self,
+        actor: Actor,
+        term: str | int | None = None,
+        *,
+        officer_id: int | None = None,
+        la_code: str | None = None,
+        all_terms: bool = False,
+    ) -> ActionsReport:
         """Open actions (not done), soonest due first; of one term's meetings unless ``all_terms``."""
         async with self.db.reader() as s:
             scope = await self._scope(s, actor, officer_id, la_code)
@@ -345,12 +464,14 @@ class Reports:
             la = await self.ref.la(s, scope.la_id)
             tz = ZoneInfo(la.timezone)
             today = self.clock().astimezone(tz).date()
-            q = (select(RecordAction, Meeting, Officer.name, Term)
-                 .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
-                 .join(Meeting, Meeting.id == TsmRecord.meeting_id)
-                 .join(Officer, Officer.id == Meeting.officer_id)
-                 .join(Term, Term.id == Meeting.term_id)
-                 .where(col(RecordAction.done_at).is_(None), Officer.la_id == scope.la_id))
+            q = (
+                select(RecordAction, Meeting, Officer.name, Term)
+                .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+                .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+                .join(Officer, Officer.id == Meeting.officer_id)
+                .join(Term, Term.id == Meeting.term_id)
+                .where(col(RecordAction.done_at).is_(None), Officer.la_id == scope.la_id)
+            )
             if t is not None:
                 q = q.where(Meeting.term_id == t.id)
             if scope.officer_id is not None:
@@ -358,16 +479,32 @@ class Reports:
             found = list(await s.exec(q))
             schools: dict[int, list[School]] = {}
             mids = list({m.id for _, m, _, _ in found})
-            for ms, sc in await s.exec(select(MeetingSchool, School).join(School, School.id == MeetingSchool.school_id)
-                                       .where(col(MeetingSchool.meeting_id).in_(mids)).order_by(School.name)):
+            for ms, sc in await s.exec(
+                select(MeetingSchool, School)
+                .join(School, School.id == MeetingSchool.school_id)
+                .where(col(MeetingSchool.meeting_id).in_(mids))
+                .order_by(School.name)
+            ):
                 schools.setdefault(ms.meeting_id, []).append(sc)
         rows = []
         for a, m, officer, term_row in found:
             scs = schools.get(m.id, [])
-            rows.append(ActionRow(a.id, a.due_date, max(0, (today - a.due_date).days),
-                                  scs[0].urn if scs else 0, " & ".join(sc.name for sc in scs), officer, a.owner,
-                                  a.owner_detail, a.text, m.id, m.start.astimezone(tz).date(),
-                                  f"{term_row.name.title()} term {term_row.academic_year}"))
+            rows.append(
+                ActionRow(
+                    a.id,
+                    a.due_date,
+                    max(0, (today - a.due_date).days),
+                    scs[0].urn if scs else 0,
+                    " & ".join(sc.name for sc in scs),
+                    officer,
+                    a.owner,
+                    a.owner_detail,
+                    a.text,
+                    m.id,
+                    m.start.astimezone(tz).date(),
+                    f"{term_row.name.title()} term {term_row.academic_year}",
+                )
+            )
         rows.sort(key=lambda r: (r.due, r.school, r.action_id))
         return ActionsReport(t, scope, today, tuple(rows))
 
@@ -387,7 +524,9 @@ def resolve_term(cal: TermCalendar, spec: str | int | None, today: date) -> int:
     text = (spec or "current").strip().lower()
     if text.isdigit():
         return resolve_term(cal, int(text), today)
-    current = cal.term_for(today) or next((x for x in reversed(terms) if x.dates.last < today), None) or terms[0]
+    current = (
+        cal.term_for(today) or next((x for x in reversed(terms) if x.dates.last < today), None) or terms[0]
+    )
     i = terms.index(current)
     if text in ("current", "this", "now"):
         return current.id
@@ -432,38 +571,107 @@ def coverage_csv(r: CoverageReport) -> str:
     """One row per school. Counts under 5 are exported as "<5"."""
     tz = ZoneInfo(r.timezone)
     return _csv(
-        ["term", "urn", "school", "officer", "status", "meeting_date", "attendance_pct", "pa_count", "sa_count"],
-        [[r.term.label, x.urn, x.school, x.officer, x.status.value,
-          x.meeting_start.astimezone(tz).date().isoformat() if x.meeting_start else "",
-          "" if x.attendance_pct is None else f"{x.attendance_pct:.1f}", show_count(x.pa), show_count(x.sa)]
-         for x in r.rows])
+        [
+            "term",
+            "urn",
+            "school",
+            "officer",
+            "status",
+            "meeting_date",
+            "attendance_pct",
+            "pa_count",
+            "sa_count",
+        ],
+        [
+            [
+                r.term.label,
+                x.urn,
+                x.school,
+                x.officer,
+                x.status.value,
+                x.meeting_start.astimezone(tz).date().isoformat() if x.meeting_start else "",
+                "" if x.attendance_pct is None else f"{x.attendance_pct:.1f}",
+                show_count(x.pa),
+                show_count(x.sa),
+            ]
+            for x in r.rows
+        ],
+    )
 
 
 def coverage_summary_csv(r: CoverageReport) -> str:
     """One row per officer and one for the LA (or the one officer in scope)."""
     tallies = [x for x in r.tallies if not (r.scope.officer_id is not None and x.officer == LA_TOTAL)]
-    return _csv(["term", "officer", "schools", *[c.value for c in COVERAGE_ORDER], "held_pct", "held_or_booked_pct"],
-                [[r.term.label, x.officer, x.schools, *[x.counts[c] for c in COVERAGE_ORDER], f"{x.held_pct:.1f}",
-                  f"{x.covered_pct:.1f}"] for x in tallies])
+    return _csv(
+        ["term", "officer", "schools", *[c.value for c in COVERAGE_ORDER], "held_pct", "held_or_booked_pct"],
+        [
+            [
+                r.term.label,
+                x.officer,
+                x.schools,
+                *[x.counts[c] for c in COVERAGE_ORDER],
+                f"{x.held_pct:.1f}",
+                f"{x.covered_pct:.1f}",
+            ]
+            for x in tallies
+        ],
+    )
 
 
 def evaluations_csv(r: EvaluationReport) -> str:
-    return _csv(["term", "officer", "meetings_held", "answers", *[f"mean_{k}" for k in QUESTION_KEYS]],
-                [[r.term.label, x.officer, x.meetings_held, x.answers,
-                  *["" if x.means[k] is None else f"{x.means[k]:.2f}" for k in QUESTION_KEYS]] for x in r.summaries])
+    return _csv(
+        ["term", "officer", "meetings_held", "answers", *[f"mean_{k}" for k in QUESTION_KEYS]],
+        [
+            [
+                r.term.label,
+                x.officer,
+                x.meetings_held,
+                x.answers,
+                *["" if x.means[k] is None else f"{x.means[k]:.2f}" for k in QUESTION_KEYS],
+            ]
+            for x in r.summaries
+        ],
+    )
 
 
 def evaluation_comments_csv(r: EvaluationReport) -> str:
     """Every comment of the term in scope; the author only for named answers ("Anonymous" otherwise)."""
-    return _csv(["term", "officer", "school", "author", "comment"],
-                [[r.term.label, c.officer, c.school, c.author, c.text] for c in r.comments])
+    return _csv(
+        ["term", "officer", "school", "author", "comment"],
+        [[r.term.label, c.officer, c.school, c.author, c.text] for c in r.comments],
+    )
 
 
 def actions_csv(r: ActionsReport) -> str:
-    return _csv(["due_date", "days_overdue", "urn", "school", "officer", "owner", "owner_detail", "action",
-                 "meeting_date", "term"],
-                [[x.due.isoformat(), x.days_overdue, x.urn, x.school, x.officer, x.owner, x.owner_detail, x.text,
-                  x.meeting_day.isoformat(), x.term] for x in r.rows])
+    return _csv(
+        [
+            "due_date",
+            "days_overdue",
+            "urn",
+            "school",
+            "officer",
+            "owner",
+            "owner_detail",
+            "action",
+            "meeting_date",
+            "term",
+        ],
+        [
+            [
+                x.due.isoformat(),
+                x.days_overdue,
+                x.urn,
+                x.school,
+                x.officer,
+                x.owner,
+                x.owner_detail,
+                x.text,
+                x.meeting_day.isoformat(),
+                x.term,
+            ]
+            for x in r.rows
+        ],
+    )
 
 
 GROUPED_MAX = 6  # up to this many officers (+ the LA): bars per question; more: one bar per officer
@@ -486,8 +694,11 @@ def evaluation_chart_png(r: EvaluationReport, *, dpi: int = 80) -> bytes:
     if len(officers) <= GROUPED_MAX:
         fig = _grouped(Figure(figsize=(7.5, 3.6), dpi=dpi), groups)
     else:
-        fig = _per_officer(Figure(figsize=(7.5, 1.2 + 0.22 * len(officers)), dpi=dpi), officers,
-                           next((g for g in groups if g.officer == LA_TOTAL), None))
+        fig = _per_officer(
+            Figure(figsize=(7.5, 1.2 + 0.22 * len(officers)), dpi=dpi),
+            officers,
+            next((g for g in groups if g.officer == LA_TOTAL), None),
+        )
     fig.axes[0].set_title(f"TSM evaluations, {r.term.label}: {r.scope.label}", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -502,11 +713,17 @@ def _grouped(fig, groups):
     xs = range(len(QUESTION_KEYS))
     for i, g in enumerate(groups):
         values = [g.means[k] or 0 for k in QUESTION_KEYS]
-        bars = ax.bar([x + (i - (n - 1) / 2) * width for x in xs], values, width,
-                      label=f"{g.officer} ({g.answers} answer{'s' if g.answers != 1 else ''})")
+        bars = ax.bar(
+            [x + (i - (n - 1) / 2) * width for x in xs],
+            values,
+            width,
+            label=f"{g.officer} ({g.answers} answer{'s' if g.answers != 1 else ''})",
+        )
         for b, v in zip(bars, values, strict=True):
             if v:
-                ax.annotate(f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+                ax.annotate(
+                    f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7
+                )
     ax.set_xticks(list(xs), [SHORT_LABELS[k] for k in QUESTION_KEYS], fontsize=8)
     ax.set_ylim(0, 5.6)
     ax.set_yticks([1, 2, 3, 4, 5])
@@ -525,8 +742,13 @@ def _per_officer(fig, officers, la):
     for y, v in enumerate(values):
         ax.annotate(f"{v:.1f}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
     if la is not None and la.means["overall"] is not None:
-        ax.axvline(la.means["overall"], color="black", linestyle="--", linewidth=1,
-                   label=f"LA mean {la.means['overall']:.2f} ({la.answers} answers)")
+        ax.axvline(
+            la.means["overall"],
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"LA mean {la.means['overall']:.2f} ({la.answers} answers)",
+        )
         ax.legend(fontsize=7, loc="lower right", frameon=False)
     ax.set_xlim(0, 5.4)
     ax.set_xticks([1, 2, 3, 4, 5])
@@ -542,11 +764,24 @@ def coverage_lines(r: CoverageReport) -> list[str]:
         if r.scope.officer_id is not None and x.officer == LA_TOTAL:
             continue
         parts = ", ".join(f"{c.value.replace('_', ' ')} {x.counts[c]}" for c in COVERAGE_ORDER)
-        over = (f" (over the capacity of {r.officer_capacity} schools an officer)"
-                if r.officer_capacity and x.officer != LA_TOTAL and x.schools > r.officer_capacity else "")
+        over = (
+            f" (over the capacity of {r.officer_capacity} schools an officer)"
+            if r.officer_capacity and x.officer != LA_TOTAL and x.schools > r.officer_capacity
+            else ""
+        )
         out.append(f"  {x.officer}: {x.schools} schools{over}: {parts}; held {x.held_pct:.1f}%")
     return out
 
 
-__all__ = ["Coverage", "Reports", "resolve_term", "coverage_csv", "coverage_summary_csv", "evaluations_csv",
-           "evaluation_comments_csv", "actions_csv", "evaluation_chart_png", "coverage_lines"]
+__all__ = [
+    "Coverage",
+    "Reports",
+    "resolve_term",
+    "coverage_csv",
+    "coverage_summary_csv",
+    "evaluations_csv",
+    "evaluation_comments_csv",
+    "actions_csv",
+    "evaluation_chart_png",
+    "coverage_lines",
+]

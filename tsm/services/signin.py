@@ -48,7 +48,7 @@ REFUSALS: dict[str, str] = {
     "used": "This sign-in link has been used already: each link works once. Ask for a new one below.",
     "expired": "This sign-in link has expired. Ask for a new one below.",
     "inactive": "This sign-in link belongs to someone who can no longer use the TSM service. Please ask your LA "
-                "link officer or the LA attendance team.",
+    "link officer or the LA attendance team.",
 }
 
 
@@ -88,8 +88,16 @@ class Session:
 
 
 class SignInLinks:
-    def __init__(self, db: Database, *, base_url: str, enabled: bool = True, link_ttl: timedelta = timedelta(days=7),
-                 session_ttl: timedelta = timedelta(hours=12), clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        base_url: str,
+        enabled: bool = True,
+        link_ttl: timedelta = timedelta(days=7),
+        session_ttl: timedelta = timedelta(hours=12),
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
         self.db = db
         self.base_url = base_url.rstrip("/")
         self.enabled = enabled
@@ -98,11 +106,18 @@ class SignInLinks:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any, db: Database, *, clock: Callable[[], datetime] = now_utc) -> SignInLinks:
+    def from_settings(
+        cls, settings: Any, db: Database, *, clock: Callable[[], datetime] = now_utc
+    ) -> SignInLinks:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        return cls(db, base_url=settings.public_url or f"http://{host}:{settings.port}", enabled=settings.web_page,
-                   link_ttl=timedelta(days=settings.web_link_days),
-                   session_ttl=timedelta(hours=settings.web_session_hours), clock=clock)
+        return cls(
+            db,
+            base_url=settings.public_url or f"http://{host}:{settings.port}",
+            enabled=settings.web_page,
+            link_ttl=timedelta(days=settings.web_link_days),
+            session_ttl=timedelta(hours=settings.web_session_hours),
+            clock=clock,
+        )
 
     @property
     def page_url(self) -> str:
@@ -122,15 +137,25 @@ class SignInLinks:
                 return None
             token = secrets.token_urlsafe(32)
             now = self.clock()
-            s.add(SignInLink(token_hash=token_hash(token), person_kind=recipient.kind, person_id=recipient.id,
-                             card=card, created_at=now, expires_at=now + self.link_ttl))
+            s.add(
+                SignInLink(
+                    token_hash=token_hash(token),
+                    person_kind=recipient.kind,
+                    person_id=recipient.id,
+                    card=card,
+                    created_at=now,
+                    expires_at=now + self.link_ttl,
+                )
+            )
         return f"{self.base_url}/web/link/{token}"
 
     async def peek(self, token: str) -> LinkState:
         if not _plausible(token):
             return LinkState(False, "unknown")
         async with self.db.reader() as s:
-            link = (await s.exec(select(SignInLink).where(SignInLink.token_hash == token_hash(token)))).first()
+            link = (
+                await s.exec(select(SignInLink).where(SignInLink.token_hash == token_hash(token)))
+            ).first()
             refusal = self._refusal(link)
             if refusal is not None:
                 return LinkState(False, refusal)
@@ -146,23 +171,43 @@ class SignInLinks:
             return "unknown"
         now = self.clock()
         async with self.db.transaction() as s:
-            link = (await s.exec(select(SignInLink).where(SignInLink.token_hash == token_hash(token)))).first()
+            link = (
+                await s.exec(select(SignInLink).where(SignInLink.token_hash == token_hash(token)))
+            ).first()
             refusal = self._refusal(link)
             if refusal is not None:
                 return refusal
             if await self._person(s, link.person_kind, link.person_id) is None:
                 return "inactive"
-            spent = await s.exec(update(SignInLink).where(SignInLink.id == link.id, col(SignInLink.used_at).is_(None))
-                                 .values(used_at=now).execution_options(synchronize_session=False))
+            spent = await s.exec(
+                update(SignInLink)
+                .where(SignInLink.id == link.id, col(SignInLink.used_at).is_(None))
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            )
             if spent.rowcount != 1:
                 return "used"  # pressed twice at once: the other press won
             session_token = secrets.token_urlsafe(32)
             expires = now + self.session_ttl
-            s.add(WebSession(token_hash=token_hash(session_token), person_kind=link.person_kind,
-                             person_id=link.person_id, created_at=now, expires_at=expires,
-                             view={"card": link.card} if link.card else None))
-            s.add(AuditLog(at=now, actor=f"{link.person_kind}:{link.person_id}", action="web.signin",
-                           entity="signin_link", entity_id=str(link.id)))
+            s.add(
+                WebSession(
+                    token_hash=token_hash(session_token),
+                    person_kind=link.person_kind,
+                    person_id=link.person_id,
+                    created_at=now,
+                    expires_at=expires,
+                    view={"card": link.card} if link.card else None,
+                )
+            )
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=f"{link.person_kind}:{link.person_id}",
+                    action="web.signin",
+                    entity="signin_link",
+                    entity_id=str(link.id),
+                )
+            )
             return Exchanged(session_token, expires, link.card)
 
     def _refusal(self, link: SignInLink | None) -> Refusal | None:
@@ -198,15 +243,22 @@ class SignInLinks:
 
     async def set_view(self, session_id: int, view: dict[str, Any] | None) -> None:
         async with self.db.transaction() as s:
-            await s.exec(update(WebSession).where(WebSession.id == session_id).values(view=view)
-                         .execution_options(synchronize_session=False))
+            await s.exec(
+                update(WebSession)
+                .where(WebSession.id == session_id)
+                .values(view=view)
+                .execution_options(synchronize_session=False)
+            )
 
     async def end(self, token: str) -> None:
         """Sign out: the session is revoked (the cookie alone no longer works)."""
         async with self.db.transaction() as s:
-            await s.exec(update(WebSession).where(WebSession.token_hash == token_hash(token),
-                                                  col(WebSession.revoked_at).is_(None))
-                         .values(revoked_at=self.clock()).execution_options(synchronize_session=False))
+            await s.exec(
+                update(WebSession)
+                .where(WebSession.token_hash == token_hash(token), col(WebSession.revoked_at).is_(None))
+                .values(revoked_at=self.clock())
+                .execution_options(synchronize_session=False)
+            )
 
     async def revoke(self, email: str, *, actor: str = "admin:cli") -> tuple[int, int]:
         """Every live session and unused link of the people with this address ends now: (sessions, links). Each
@@ -216,18 +268,40 @@ class SignInLinks:
         sessions = links = 0
         async with self.db.transaction() as s:
             for r in people:
-                ended = await s.exec(update(WebSession).where(
-                    WebSession.person_kind == r.kind, WebSession.person_id == r.id,
-                    col(WebSession.revoked_at).is_(None), WebSession.expires_at > now)
-                    .values(revoked_at=now).execution_options(synchronize_session=False))
-                stopped = await s.exec(update(SignInLink).where(
-                    SignInLink.person_kind == r.kind, SignInLink.person_id == r.id,
-                    col(SignInLink.used_at).is_(None), SignInLink.expires_at > now)
-                    .values(expires_at=SignInLink.created_at).execution_options(synchronize_session=False))
+                ended = await s.exec(
+                    update(WebSession)
+                    .where(
+                        WebSession.person_kind == r.kind,
+                        WebSession.person_id == r.id,
+                        col(WebSession.revoked_at).is_(None),
+                        WebSession.expires_at > now,
+                    )
+                    .values(revoked_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                stopped = await s.exec(
+                    update(SignInLink)
+                    .where(
+                        SignInLink.person_kind == r.kind,
+                        SignInLink.person_id == r.id,
+                        col(SignInLink.used_at).is_(None),
+                        SignInLink.expires_at > now,
+                    )
+                    .values(expires_at=SignInLink.created_at)
+                    .execution_options(synchronize_session=False)
+                )
                 n_sessions, n_links = ended.rowcount or 0, stopped.rowcount or 0
                 sessions, links = sessions + n_sessions, links + n_links
-                s.add(AuditLog(at=now, actor=actor, action="web.revoke", entity=r.kind, entity_id=str(r.id),
-                               detail={"sessions": n_sessions, "links": n_links}))
+                s.add(
+                    AuditLog(
+                        at=now,
+                        actor=actor,
+                        action="web.revoke",
+                        entity=r.kind,
+                        entity_id=str(r.id),
+                        detail={"sessions": n_sessions, "links": n_links},
+                    )
+                )
         return sessions, links
 
     async def purge(self, *, after: timedelta = timedelta(days=1)) -> int:
@@ -235,13 +309,22 @@ class SignInLinks:
         ago are deleted (a session keeps the last card it showed, which may name people)."""
         cutoff = self.clock() - after
         async with self.db.transaction() as s:
-            links = await s.exec(delete(SignInLink).where(
-                (SignInLink.expires_at < cutoff) | (col(SignInLink.used_at).is_not(None) & (SignInLink.used_at < cutoff)))
-                .execution_options(synchronize_session=False))
-            sessions = await s.exec(delete(WebSession).where(
-                (WebSession.expires_at < cutoff)
-                | (col(WebSession.revoked_at).is_not(None) & (WebSession.revoked_at < cutoff)))
-                .execution_options(synchronize_session=False))
+            links = await s.exec(
+                delete(SignInLink)
+                .where(
+                    (SignInLink.expires_at < cutoff)
+                    | (col(SignInLink.used_at).is_not(None) & (SignInLink.used_at < cutoff))
+                )
+                .execution_options(synchronize_session=False)
+            )
+            sessions = await s.exec(
+                delete(WebSession)
+                .where(
+                    (WebSession.expires_at < cutoff)
+                    | (col(WebSession.revoked_at).is_not(None) & (WebSession.revoked_at < cutoff))
+                )
+                .execution_options(synchronize_session=False)
+            )
             return (links.rowcount or 0) + (sessions.rowcount or 0)
 
     @staticmethod
@@ -266,7 +349,11 @@ class SignInLinks:
             if active_only:
                 q = q.where(Officer.active == True)  # noqa: E712
             officers = [Recipient("officer", i) for i in await s.exec(q)]
-            q = select(SchoolContact.id).where(func.lower(SchoolContact.email) == e).order_by(SchoolContact.id)
+            q = (
+                select(SchoolContact.id)
+                .where(func.lower(SchoolContact.email) == e)
+                .order_by(SchoolContact.id)
+            )
             if active_only:
                 q = q.where(SchoolContact.active == True)  # noqa: E712
             contacts = [Recipient("contact", i) for i in await s.exec(q)]
@@ -287,8 +374,14 @@ class SignInLinks:
             if who.kind == "contact":
                 c = await s.get(SchoolContact, who.id)
                 school_id = c.school_id if c is not None else None
-            record(s, EventKind.SIGNIN_REQUESTED, "web:signin", self.clock(), school_id=school_id,
-                   person=f"{who.kind}:{who.id}")
+            record(
+                s,
+                EventKind.SIGNIN_REQUESTED,
+                "web:signin",
+                self.clock(),
+                school_id=school_id,
+                person=f"{who.kind}:{who.id}",
+            )
         return True
 
     # ------------------------------------------------------------------ people

@@ -44,8 +44,10 @@ def normalise_tenant_id(text: str) -> str:
             raise ValueError
         return str(uuid.UUID(raw))
     except ValueError:
-        raise InvalidInput(f"'{text}' is not a Microsoft 365 tenant id (a GUID like "
-                           "72f988bf-86f1-41af-91ab-2d7cd011db47: Entra admin centre, Overview, Tenant ID).") from None
+        raise InvalidInput(
+            f"'{text}' is not a Microsoft 365 tenant id (a GUID like "
+            "72f988bf-86f1-41af-91ab-2d7cd011db47: Entra admin centre, Overview, Tenant ID)."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,12 @@ class ImportSummary:
         head = f"{self.added} tenant registrations added, {self.unchanged} already there"
         if not errors:
             return f"{head}; no errors"
-        return "\n".join([f"{head}; {len(errors)} error{'' if len(errors) == 1 else 's'}:",
-                          *(f"  line {line}: {msg}" for line, msg in errors)])
+        return "\n".join(
+            [
+                f"{head}; {len(errors)} error{'' if len(errors) == 1 else 's'}:",
+                *(f"  line {line}: {msg}" for line, msg in errors),
+            ]
+        )
 
 
 def _row(t: MsTenant) -> TenantRow:
@@ -82,14 +88,17 @@ class Tenants:
         self.db = db
         self.clock = clock
 
-    async def add(self, tenant_id: str, kind: str, ref: str, *, name: str = "", actor: str = "cli") -> TenantRow:
+    async def add(
+        self, tenant_id: str, kind: str, ref: str, *, name: str = "", actor: str = "cli"
+    ) -> TenantRow:
         """Register ``tenant_id`` for the LA (``ref`` = its code), a trust (its GIAS group code) or a school (URN)."""
         async with self.db.transaction() as s:
             row, _created = await self._add_in(s, tenant_id, kind, ref, name=name, actor=actor)
             return row
 
-    async def _add_in(self, s: AsyncSession, tenant_id: str, kind: str, ref: str, *, name: str,
-                      actor: str) -> tuple[TenantRow, bool]:
+    async def _add_in(
+        self, s: AsyncSession, tenant_id: str, kind: str, ref: str, *, name: str, actor: str
+    ) -> tuple[TenantRow, bool]:
         tid = normalise_tenant_id(tenant_id)
         kind = (kind or "").strip().lower()
         ref = (ref or "").strip()
@@ -97,14 +106,18 @@ class Tenants:
         if kind == "la":
             la = (await s.exec(select(LA).where(LA.code == ref))).first()
             if la is None:
-                raise NotFound(f"No LA with code '{ref}' (import its schools first: tsm import gias --la-code ...).")
+                raise NotFound(
+                    f"No LA with code '{ref}' (import its schools first: tsm import gias --la-code ...)."
+                )
             values, label = {"la_id": la.id}, la.name
         elif kind == "trust":
             trust = await s.get(Trust, ref) if ref else None
             school = (await s.exec(select(School).where(School.trust_code == ref))).first() if ref else None
             if trust is None and school is None:
-                raise NotFound(f"No trust with code '{ref}': give the trust's GIAS group code, as in the schools' "
-                               "Trusts (code) column.")
+                raise NotFound(
+                    f"No trust with code '{ref}': give the trust's GIAS group code, as in the schools' "
+                    "Trusts (code) column."
+                )
             values, label = {"trust_code": ref}, (trust.name if trust else school.trust_name) or ref
         elif kind == "school":
             if not ref.isdigit():
@@ -116,19 +129,37 @@ class Tenants:
         else:
             raise InvalidInput(f"'{kind}' is not a kind of tenant: use la, trust or school.")
         scope = f"{kind}:{ref}"
-        existing = (await s.exec(select(MsTenant).where(MsTenant.tenant_id == tid, MsTenant.scope == scope))).first()
+        existing = (
+            await s.exec(select(MsTenant).where(MsTenant.tenant_id == tid, MsTenant.scope == scope))
+        ).first()
         if existing is not None:
             return _row(existing), False
-        t = MsTenant(tenant_id=tid, kind=kind, scope=scope, name=(" ".join((name or label or "").split()))[:200],
-                     added_at=self.clock(), added_by=actor[:80], **values)
+        t = MsTenant(
+            tenant_id=tid,
+            kind=kind,
+            scope=scope,
+            name=(" ".join((name or label or "").split()))[:200],
+            added_at=self.clock(),
+            added_by=actor[:80],
+            **values,
+        )
         s.add(t)
-        s.add(AuditLog(at=self.clock(), actor=actor[:80], action="tenant.add", entity="ms_tenant", entity_id=tid,
-                       detail={"scope": scope}))
+        s.add(
+            AuditLog(
+                at=self.clock(),
+                actor=actor[:80],
+                action="tenant.add",
+                entity="ms_tenant",
+                entity_id=tid,
+                detail={"scope": scope},
+            )
+        )
         await s.flush()
         return _row(t), True
 
-    async def remove(self, tenant_id: str, kind: str | None = None, ref: str | None = None, *,
-                     actor: str = "cli") -> int:
+    async def remove(
+        self, tenant_id: str, kind: str | None = None, ref: str | None = None, *, actor: str = "cli"
+    ) -> int:
         """Unregister a tenant (every registration of it, or only the one for ``kind``/``ref``). The Teams users
         remembered in it for what it no longer covers are forgotten (matched again, under the rules, next time)."""
         tid = normalise_tenant_id(tenant_id)
@@ -138,11 +169,21 @@ class Tenants:
                 q = q.where(MsTenant.scope == f"{kind.strip().lower()}:{(ref or '').strip()}")
             rows = list(await s.exec(q))
             if not rows:
-                raise NotFound(f"Tenant {tid} is not registered{' for ' + kind + ' ' + (ref or '') if kind else ''}.")
+                raise NotFound(
+                    f"Tenant {tid} is not registered{' for ' + kind + ' ' + (ref or '') if kind else ''}."
+                )
             for t in rows:
                 await s.delete(t)
-                s.add(AuditLog(at=self.clock(), actor=actor[:80], action="tenant.remove", entity="ms_tenant",
-                               entity_id=tid, detail={"scope": t.scope}))
+                s.add(
+                    AuditLog(
+                        at=self.clock(),
+                        actor=actor[:80],
+                        action="tenant.remove",
+                        entity="ms_tenant",
+                        entity_id=tid,
+                        detail={"scope": t.scope},
+                    )
+                )
             await s.flush()
             await self._forget_uncovered(s, tid)
             return len(rows)
@@ -152,10 +193,13 @@ class Tenants:
         for table in (Officer, SchoolContact):
             people = list(await s.exec(select(table).where(table.teams_tenant_id == tid)))
             for p in people:
-                covered = await (self._covers_officer(s, tid, p) if table is Officer
-                                 else self._covers_contact(s, tid, p))
+                covered = await (
+                    self._covers_officer(s, tid, p) if table is Officer else self._covers_contact(s, tid, p)
+                )
                 if not covered:
-                    await s.exec(update(table).where(table.id == p.id).values(teams_aad_id=None, teams_tenant_id=None))
+                    await s.exec(
+                        update(table).where(table.id == p.id).values(teams_aad_id=None, teams_tenant_id=None)
+                    )
 
     async def list(self) -> list[TenantRow]:
         async with self.db.reader() as s:
@@ -174,14 +218,22 @@ class Tenants:
         missing = [c for c in CSV_COLUMNS if c not in fields]
         out = ImportSummary(errors=[])
         if missing:
-            out.errors.append((1, f"missing column(s): {', '.join(missing)} (expected tenant_id,kind,ref[,name])"))
+            out.errors.append(
+                (1, f"missing column(s): {', '.join(missing)} (expected tenant_id,kind,ref[,name])")
+            )
             return out
         for n, raw in enumerate(reader, start=2):
             v = {(k or "").strip().lower(): (x or "").strip() for k, x in raw.items() if isinstance(x, str)}
             try:
                 async with self.db.transaction() as s:
-                    _row_, created = await self._add_in(s, v.get("tenant_id", ""), v.get("kind", ""),
-                                                        v.get("ref", ""), name=v.get("name", ""), actor=actor)
+                    _row_, created = await self._add_in(
+                        s,
+                        v.get("tenant_id", ""),
+                        v.get("kind", ""),
+                        v.get("ref", ""),
+                        name=v.get("name", ""),
+                        actor=actor,
+                    )
             except (InvalidInput, NotFound) as exc:
                 out.errors.append((n, str(exc)))
                 continue
@@ -201,8 +253,11 @@ class Tenants:
 
     @staticmethod
     async def _covers_officer(s: AsyncSession, tid: str, o: Officer) -> bool:
-        hit = await s.exec(select(MsTenant.id).where(MsTenant.tenant_id == tid, MsTenant.kind == "la",
-                                                     MsTenant.la_id == o.la_id))
+        hit = await s.exec(
+            select(MsTenant.id).where(
+                MsTenant.tenant_id == tid, MsTenant.kind == "la", MsTenant.la_id == o.la_id
+            )
+        )
         return hit.first() is not None
 
     @staticmethod
@@ -215,4 +270,3 @@ class Tenants:
             mine = or_(mine, (MsTenant.kind == "trust") & (MsTenant.trust_code == school.trust_code))
         hit = await s.exec(select(MsTenant.id).where(MsTenant.tenant_id == tid, mine))
         return hit.first() is not None
-

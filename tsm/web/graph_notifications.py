@@ -62,9 +62,15 @@ class GraphNotificationReceiver:
     ``spawn`` is given: then the caller owns them) so none is garbage-collected mid-way, and :meth:`drain` waits
     for them (server shutdown, tests)."""
 
-    def __init__(self, watcher: NotificationWatcher, *, spawn: Spawn | None = None,
-                 max_body_bytes: int = MAX_BODY_BYTES, max_concurrent: int = MAX_CONCURRENT,
-                 path: str = PATH) -> None:
+    def __init__(
+        self,
+        watcher: NotificationWatcher,
+        *,
+        spawn: Spawn | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_concurrent: int = MAX_CONCURRENT,
+        path: str = PATH,
+    ) -> None:
         self.watcher = watcher
         self.path = path
         self.max_body_bytes = max_body_bytes
@@ -113,8 +119,11 @@ class GraphNotificationReceiver:
         rejected = len(items) - len(good)
         if rejected:
             self.stats["rejected"] += rejected
-            log.warning("ignored %d Graph notification(s) with a missing or wrong clientState (from %s)",
-                        rejected, request.remote)
+            log.warning(
+                "ignored %d Graph notification(s) with a missing or wrong clientState (from %s)",
+                rejected,
+                request.remote,
+            )
         if good:
             self.stats["accepted"] += len(good)
             self._start(self._process(good))
@@ -125,8 +134,9 @@ class GraphNotificationReceiver:
             return web.Response(status=400, text="bad validationToken", content_type="text/plain")
         self.stats["validations"] += 1
         log.info("answered Graph's subscription validation request")
-        return web.Response(status=200, text=token, content_type="text/plain",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            status=200, text=token, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+        )
 
     async def _items(self, request: web.Request) -> list[dict[str, Any]]:
         if request.content_length is not None and request.content_length > self.max_body_bytes:
@@ -169,14 +179,19 @@ class GraphNotificationReceiver:
                 raise
             except Exception as exc:  # noqa: BLE001 - the delta sweep repairs what a failed batch missed
                 self.stats["failed"] += 1
-                log.error("processing %d Graph notification(s) failed: %s", len(items), type(exc).__name__,
-                          exc_info=True)
+                log.error(
+                    "processing %d Graph notification(s) failed: %s",
+                    len(items),
+                    type(exc).__name__,
+                    exc_info=True,
+                )
                 return
             log.debug("Graph notifications processed: %s", counts)
 
 
-def graph_routes(watcher: NotificationWatcher, *, spawn: Spawn | None = None,
-                 max_body_bytes: int = MAX_BODY_BYTES) -> list[web.RouteDef]:
+def graph_routes(
+    watcher: NotificationWatcher, *, spawn: Spawn | None = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> list[web.RouteDef]:
     """``POST /api/graph/notifications`` for ``watcher``, ready for ``app.add_routes``. Background processing runs
     in tasks this module keeps referenced, or through ``spawn(coro)`` when the server wants to own (and drain) them;
     use :class:`GraphNotificationReceiver` directly to be able to :meth:`~GraphNotificationReceiver.drain`."""

@@ -51,32 +51,46 @@ class CardRenderer:
         self.heading_level = heading_level
         body = "".join(self._element(e) for e in card.get("body") or [] if isinstance(e, dict))
         actions = self._actions(card.get("actions") or [])
-        hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in self.hidden.items())
-        return (f'<form class="card" method="post" action="{escape(self.action_url)}">{hidden}{body}{actions}'
-                "</form>")
+        hidden = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in self.hidden.items()
+        )
+        return (
+            f'<form class="card" method="post" action="{escape(self.action_url)}">{hidden}{body}{actions}'
+            "</form>"
+        )
 
     # ------------------------------------------------------------------ elements
 
     def _element(self, e: dict[str, Any]) -> str:
         kind = e.get("type")
-        sep = ' sep' if e.get("separator") else ''
+        sep = " sep" if e.get("separator") else ""
         if kind == "TextBlock":
             return self._text(e)
         if kind == "FactSet":
             facts = [f for f in e.get("facts") or [] if isinstance(f, dict)]
-            rows = "".join(f'<div class="fact"><dt>{_md(str(f.get("title", "")))}</dt>'
-                           f'<dd>{_md(str(f.get("value", "")))}</dd></div>' for f in facts)
+            rows = "".join(
+                f'<div class="fact"><dt>{_md(str(f.get("title", "")))}</dt>'
+                f"<dd>{_md(str(f.get('value', '')))}</dd></div>"
+                for f in facts
+            )
             return f'<dl class="facts{sep}">{rows}</dl>'
         if kind == "Container":
             style = e.get("style")
-            cls = f"container{sep}" + (f" style-{escape(str(style))}" if style in ("warning", "attention", "good",
-                                                                                   "emphasis") else "")
+            cls = f"container{sep}" + (
+                f" style-{escape(str(style))}"
+                if style in ("warning", "attention", "good", "emphasis")
+                else ""
+            )
             inner = "".join(self._element(i) for i in e.get("items") or [] if isinstance(i, dict))
             return f'<div class="{cls}">{inner}</div>'
         if kind == "ColumnSet":
-            cols = "".join('<div class="column">' + "".join(self._element(i) for i in c.get("items") or []
-                                                            if isinstance(i, dict)) + "</div>"
-                           for c in e.get("columns") or [] if isinstance(c, dict))
+            cols = "".join(
+                '<div class="column">'
+                + "".join(self._element(i) for i in c.get("items") or [] if isinstance(i, dict))
+                + "</div>"
+                for c in e.get("columns") or []
+                if isinstance(c, dict)
+            )
             return f'<div class="columns{sep}">{cols}</div>'
         if kind == "Image":
             url = str(e.get("url", ""))
@@ -143,7 +157,7 @@ class CardRenderer:
             attrs += f' placeholder="{escape(str(e["placeholder"]))}"'
         value = escape(str(e.get("value") or ""))
         if e.get("isMultiline"):
-            control = f"<textarea{attrs} rows=\"4\">{value}</textarea>"
+            control = f'<textarea{attrs} rows="4">{value}</textarea>'
         else:
             kind = {"Email": "email", "Tel": "tel", "Url": "url"}.get(str(e.get("style", "")), "text")
             auto = ' autocomplete="email"' if kind == "email" else ""
@@ -153,12 +167,14 @@ class CardRenderer:
     def _field(self, e: dict[str, Any], kind: str) -> str:
         fid = _uid("f")
         value = escape(str(e.get("value") or ""))
-        return (f'<div class="field">{self._label(e, fid)}<input type="{kind}"{self._common(e, fid)} '
-                f'value="{value}"></div>')
+        return (
+            f'<div class="field">{self._label(e, fid)}<input type="{kind}"{self._common(e, fid)} '
+            f'value="{value}"></div>'
+        )
 
     def _choices(self, e: dict[str, Any]) -> str:
         choices = [c for c in e.get("choices") or [] if isinstance(c, dict)]
-        name = f'{INPUT_PREFIX}{escape(str(e.get("id", "")))}'
+        name = f"{INPUT_PREFIX}{escape(str(e.get('id', '')))}"
         value = str(e.get("value") or "")
         multi = bool(e.get("isMultiSelect"))
         chosen = set(value.split(",")) if multi else {value}
@@ -166,15 +182,17 @@ class CardRenderer:
         req = ' <span class="req" aria-hidden="true">*</span>' if e.get("isRequired") else ""
         if multi or e.get("style") == "expanded":
             kind = "checkbox" if multi else "radio"
-            required = ' required' if e.get("isRequired") and not multi else ""
+            required = " required" if e.get("isRequired") and not multi else ""
             options = []
             for c in choices:
                 oid = _uid("o")
                 v = str(c.get("value", ""))
                 checked = " checked" if v in chosen else ""
-                options.append(f'<div class="option"><input type="{kind}" id="{oid}" name="{name}" '
-                               f'value="{escape(v)}"{checked}{required}><label for="{oid}">'
-                               f'{escape(str(c.get("title", v)))}</label></div>')
+                options.append(
+                    f'<div class="option"><input type="{kind}" id="{oid}" name="{name}" '
+                    f'value="{escape(v)}"{checked}{required}><label for="{oid}">'
+                    f"{escape(str(c.get('title', v)))}</label></div>"
+                )
             return f'<fieldset class="field"><legend>{label}{req}</legend>{"".join(options)}</fieldset>'
         fid = _uid("f")
         opts = "" if e.get("isRequired") and value else '<option value="">(choose)</option>'
@@ -182,7 +200,7 @@ class CardRenderer:
             v = str(c.get("value", ""))
             selected = " selected" if v == value else ""
             opts += f'<option value="{escape(v)}"{selected}>{escape(str(c.get("title", v)))}</option>'
-        return (f'<div class="field">{self._label(e, fid)}<select{self._common(e, fid)}>{opts}</select></div>')
+        return f'<div class="field">{self._label(e, fid)}<select{self._common(e, fid)}>{opts}</select></div>'
 
     def _toggle(self, e: dict[str, Any]) -> str:
         fid = _uid("f")
@@ -190,11 +208,13 @@ class CardRenderer:
         checked = " checked" if str(e.get("value", off)) == on else ""
         ident = escape(str(e.get("id", "")))
         legend = escape(str(e.get("label") or ""))
-        return (f'<fieldset class="field toggle">{f"<legend>{legend}</legend>" if legend else ""}'
-                f'<input type="hidden" name="{TOGGLE_PREFIX}{ident}" value="{escape(off)}">'
-                f'<div class="option"><input type="checkbox" id="{fid}" name="{INPUT_PREFIX}{ident}" '
-                f'value="{escape(on)}"{checked}><label for="{fid}">{escape(str(e.get("title", "")))}</label></div>'
-                "</fieldset>")
+        return (
+            f'<fieldset class="field toggle">{f"<legend>{legend}</legend>" if legend else ""}'
+            f'<input type="hidden" name="{TOGGLE_PREFIX}{ident}" value="{escape(off)}">'
+            f'<div class="option"><input type="checkbox" id="{fid}" name="{INPUT_PREFIX}{ident}" '
+            f'value="{escape(on)}"{checked}><label for="{fid}">{escape(str(e.get("title", "")))}</label></div>'
+            "</fieldset>"
+        )
 
     # ------------------------------------------------------------------ actions
 
@@ -221,15 +241,19 @@ class CardRenderer:
         if kind == "Action.ShowCard":
             inner = a.get("card") if isinstance(a.get("card"), dict) else {}
             body = "".join(self._element(e) for e in inner.get("body") or [] if isinstance(e, dict))
-            return (f'<details class="showcard"><summary class="button">{title}</summary>{body}'
-                    f'{self._actions(inner.get("actions") or [])}</details>')
+            return (
+                f'<details class="showcard"><summary class="button">{title}</summary>{body}'
+                f"{self._actions(inner.get('actions') or [])}</details>"
+            )
         if kind in ("Action.Execute", "Action.Submit"):
             payload = action_payload(a)
             if payload is None:
                 return ""
-            return (f'<button type="submit" class="{cls}" name="{ACTION_FIELD}" '
-                    f'value="{escape(json.dumps(payload, separators=(",", ":")))}"'
-                    f'{" formnovalidate" if not payload["inputs"] else ""}>{title}</button>')
+            return (
+                f'<button type="submit" class="{cls}" name="{ACTION_FIELD}" '
+                f'value="{escape(json.dumps(payload, separators=(",", ":")))}"'
+                f"{' formnovalidate' if not payload['inputs'] else ''}>{title}</button>"
+            )
         return ""
 
 
@@ -243,7 +267,9 @@ def action_payload(a: dict[str, Any]) -> dict[str, Any] | None:
     return {"verb": verb, "data": data, "inputs": a.get("associatedInputs", "auto") != "none"}
 
 
-def render_card(card: dict[str, Any], *, action_url: str, hidden: dict[str, str], heading_level: int = 2) -> str:
+def render_card(
+    card: dict[str, Any], *, action_url: str, hidden: dict[str, str], heading_level: int = 2
+) -> str:
     return CardRenderer(action_url=action_url, hidden=hidden).card(card, heading_level=heading_level)
 
 
@@ -268,9 +294,9 @@ def form_data(action: dict[str, Any], form: dict[str, list[str]]) -> dict[str, A
     inputs: dict[str, str] = {}
     for key, values in form.items():
         if key.startswith(TOGGLE_PREFIX):
-            inputs.setdefault(key[len(TOGGLE_PREFIX):], values[-1])
+            inputs.setdefault(key[len(TOGGLE_PREFIX) :], values[-1])
     for key, values in form.items():
         if key.startswith(INPUT_PREFIX):
-            inputs[key[len(INPUT_PREFIX):]] = ",".join(v for v in values if v != "")
+            inputs[key[len(INPUT_PREFIX) :]] = ",".join(v for v in values if v != "")
     data.update(inputs)
     return data

@@ -30,7 +30,9 @@ def body_deadline(seconds: float) -> Callable:
     in, pass untouched; the stream is not read here, so handlers read it as before."""
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ):
         if not request.body_exists or request.content.is_eof():
             return await handler(request)
 
@@ -52,7 +54,9 @@ class RepeatFilter(logging.Filter):
     """Lets through one record per ``every`` seconds for each (logger, first line of the message); the next one
     let through says how many were held back. Records of other kinds are not delayed."""
 
-    def __init__(self, every: float = 10.0, clock: Callable[[], float] = time.monotonic, max_keys: int = 1000) -> None:
+    def __init__(
+        self, every: float = 10.0, clock: Callable[[], float] = time.monotonic, max_keys: int = 1000
+    ) -> None:
         super().__init__()
         self.every = every
         self.clock = clock

@@ -26,18 +26,29 @@ from .columns import utc_ts
 class Outbound(SQLModel, table=True):
     __tablename__ = "outbound"
     __table_args__ = (
-        sa.UniqueConstraint("kind", "subject_kind", "subject_id", "recipient_kind", "recipient_id", "ref",
-                            name="uq_outbound_once"),
+        sa.UniqueConstraint(
+            "kind",
+            "subject_kind",
+            "subject_id",
+            "recipient_kind",
+            "recipient_id",
+            "ref",
+            name="uq_outbound_once",
+        ),
         sa.Index("ix_outbound_status_lease", "status", "lease_until"),
         sa.Index("ix_outbound_subject", "subject_kind", "subject_id"),  # migration 0007
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=40)  # remind_7d, remind_1d, confirm, agenda, unbooked_weekly, meeting_end, ...
+    kind: str = Field(
+        max_length=40
+    )  # remind_7d, remind_1d, confirm, agenda, unbooked_weekly, meeting_end, ...
     subject_kind: str = Field(max_length=16)  # meeting | officer | school | term
     subject_id: int
     recipient_kind: str = Field(max_length=16)  # contact | officer
     recipient_id: int
-    ref: str = Field(max_length=40, description="what makes it once: the meeting's start, the day, the term...")
+    ref: str = Field(
+        max_length=40, description="what makes it once: the meeting's start, the day, the term..."
+    )
     status: str = Field(default="claimed", max_length=16)  # claimed | sent | skipped | undeliverable | failed
     claimed_by: str = Field(default="", max_length=80)
     lease_until: datetime | None = utc_ts(nullable=True)

@@ -29,7 +29,9 @@ class Officer(SQLModel, table=True):
     email: str = Field(unique=True, max_length=254)
     mailbox: str = Field(max_length=254, description="calendar mailbox (UPN) used with Graph")
     area: str = Field(default="", max_length=120)
-    working_hours: dict | None = Field(default=None, sa_column=Column(JSON), description="overrides the policy's")
+    working_hours: dict | None = Field(
+        default=None, sa_column=Column(JSON), description="overrides the policy's"
+    )
     max_meetings_per_day: int | None = None
     is_admin: bool = False
     teams_aad_id: str | None = Field(default=None, unique=True, max_length=64)
@@ -53,7 +55,11 @@ class School(SQLModel, table=True):
     type_name: str = Field(default="", max_length=100)
     type_group: str = Field(default="", max_length=100)
     phase_of_education: str = Field(default="", max_length=60)
-    phase: str = Field(default="other", max_length=16, description="primary/secondary/special/other for the national comparison")
+    phase: str = Field(
+        default="other",
+        max_length=16,
+        description="primary/secondary/special/other for the national comparison",
+    )
     trust_code: str | None = Field(default=None, max_length=16, index=True)
     trust_name: str | None = Field(default=None, max_length=200)
     street: str = Field(default="", max_length=200)
@@ -94,7 +100,9 @@ class Term(SQLModel, table=True):
     name: str = Field(max_length=8)
     start_date: date
     end_date: date
-    source: str = Field(default="", max_length=200, description="where the dates came from; 'example' if made up")
+    source: str = Field(
+        default="", max_length=200, description="where the dates came from; 'example' if made up"
+    )
 
 
 class TermBreak(SQLModel, table=True):

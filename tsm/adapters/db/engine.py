@@ -14,7 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tsm.domain.errors import ServiceBusy
 
-DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a SQLite write waits for another writer: under Teams' 15 s for an answer
+DEFAULT_BUSY_TIMEOUT = (
+    10.0  # seconds a SQLite write waits for another writer: under Teams' 15 s for an answer
+)
 
 
 def driver_urls(url: str) -> tuple[str, str]:
@@ -22,8 +24,10 @@ def driver_urls(url: str) -> tuple[str, str]:
     u = make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
-        return (u.set(drivername="sqlite").render_as_string(hide_password=False),
-                u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False))
+        return (
+            u.set(drivername="sqlite").render_as_string(hide_password=False),
+            u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False),
+        )
     if backend == "postgresql":
         pg = u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         return pg, pg
@@ -69,8 +73,15 @@ def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> 
 class Database:
     """The async engine and the transactions the services run in (one per operation)."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
-                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT, lock_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        lock_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         """``busy_timeout``: how long a SQLite write waits for another writer; ``lock_timeout``: how long a
         PostgreSQL statement waits for a lock (a row another transaction holds). Then :class:`ServiceBusy`."""
         self.url = url
@@ -79,8 +90,12 @@ class Database:
         ensure_sqlite_dir(url)
         kwargs: dict = {"echo": echo}
         if self.backend == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
-                          connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"})
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_pre_ping=True,
+                connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
+            )
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)

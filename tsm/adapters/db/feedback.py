@@ -29,8 +29,11 @@ class Evaluation(SQLModel, table=True):
     )
     id: str = Field(primary_key=True, max_length=32, description="random, so ids do not reveal order")
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
-    contact_id: int | None = Field(default=None, foreign_key="school_contact.id",
-                                   description="the author; NULL when anonymous (or after the retention purge)")
+    contact_id: int | None = Field(
+        default=None,
+        foreign_key="school_contact.id",
+        description="the author; NULL when anonymous (or after the retention purge)",
+    )
     anonymous: bool = False
     usefulness: int
     working_together: int
@@ -38,8 +41,10 @@ class Evaluation(SQLModel, table=True):
     overall: int
     comments: str = Field(default="", max_length=2000)
     edit_token_hash: str | None = Field(default=None, max_length=64, index=True)
-    submitted_on: date = Field(description="the MEETING's day, not the day of answering: any time of answering "
-                               "would help link an anonymous answer to its author's receipt")
+    submitted_on: date = Field(
+        description="the MEETING's day, not the day of answering: any time of answering "
+        "would help link an anonymous answer to its author's receipt"
+    )
     purged: bool = False
 
 

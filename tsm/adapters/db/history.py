@@ -24,8 +24,12 @@ class DomainEvent(SQLModel, table=True):
     __tablename__ = "domain_event"
     __table_args__ = (
         # The dispatch sweep reads only events not dispatched yet: a partial index keeps that cheap for ever.
-        sa.Index("ix_domain_event_pending", "id", postgresql_where=sa.text("dispatched_at IS NULL"),
-                 sqlite_where=sa.text("dispatched_at IS NULL")),
+        sa.Index(
+            "ix_domain_event_pending",
+            "id",
+            postgresql_where=sa.text("dispatched_at IS NULL"),
+            sqlite_where=sa.text("dispatched_at IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)  # tsm.notifications.EventKind

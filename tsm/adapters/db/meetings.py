@@ -45,11 +45,15 @@ class MeetingSchool(SQLModel, table=True):
     """The schools a meeting is for (several for a trust's joint TSM)."""
 
     __tablename__ = "meeting_school"
-    __table_args__ = (sa.UniqueConstraint("school_id", "active_term_id", name="uq_one_active_tsm_per_school_term"),)
+    __table_args__ = (
+        sa.UniqueConstraint("school_id", "active_term_id", name="uq_one_active_tsm_per_school_term"),
+    )
     meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
     school_id: int = Field(foreign_key="school.id", primary_key=True)
     term_id: int = Field(foreign_key="term.id")
-    active_term_id: int | None = Field(default=None, foreign_key="term.id", description="term_id while active, else NULL")
+    active_term_id: int | None = Field(
+        default=None, foreign_key="term.id", description="term_id while active, else NULL"
+    )
 
 
 class MeetingAttendee(SQLModel, table=True):

@@ -61,8 +61,11 @@ class MailPort(Protocol):
 
 def sender_address(settings: Settings) -> str:
     """``"TSM bookings <tsm@la.example>"``: the From of every email the service sends."""
-    return formataddr((settings.mail_from_name, settings.mail_from)) if settings.mail_from_name \
+    return (
+        formataddr((settings.mail_from_name, settings.mail_from))
+        if settings.mail_from_name
         else settings.mail_from
+    )
 
 
 def recipients_of(message: EmailMessage) -> list[str]:

@@ -27,7 +27,9 @@ class FileMailer:
 
     async def send(self, message: EmailMessage) -> MailResult:
         stamp(message)
-        data = message.as_bytes(policy=default)  # one LF per line: readable on disk; mail clients open it as is
+        data = message.as_bytes(
+            policy=default
+        )  # one LF per line: readable on disk; mail clients open it as is
         try:
             await asyncio.to_thread(self._write, data)
         except OSError as exc:  # a full or read-only disk: worth another try later

@@ -58,26 +58,46 @@ def graph_message(message: EmailMessage) -> Message:
         method = part.get_param("method")
         if method:
             content_type = f"{content_type}; method={method}"
-        attachments.append(FileAttachment(odata_type="#microsoft.graph.fileAttachment",
-                                          name=part.get_filename() or "attachment", content_type=content_type,
-                                          content_bytes=data))
-    return Message(subject=str(message.get("Subject", "")), body=body, to_recipients=_recipients(message, "To"),
-                   cc_recipients=_recipients(message, "Cc") or None, reply_to=_recipients(message, "Reply-To") or None,
-                   attachments=attachments or None)
+        attachments.append(
+            FileAttachment(
+                odata_type="#microsoft.graph.fileAttachment",
+                name=part.get_filename() or "attachment",
+                content_type=content_type,
+                content_bytes=data,
+            )
+        )
+    return Message(
+        subject=str(message.get("Subject", "")),
+        body=body,
+        to_recipients=_recipients(message, "To"),
+        cc_recipients=_recipients(message, "Cc") or None,
+        reply_to=_recipients(message, "Reply-To") or None,
+        attachments=attachments or None,
+    )
 
 
 class GraphMailer:
-    def __init__(self, client: GraphServiceClient, mailbox: str, *,
-                 close: Callable[[], Awaitable[None]] | None = None, save_to_sent_items: bool = True) -> None:
+    def __init__(
+        self,
+        client: GraphServiceClient,
+        mailbox: str,
+        *,
+        close: Callable[[], Awaitable[None]] | None = None,
+        save_to_sent_items: bool = True,
+    ) -> None:
         if not mailbox:
-            raise ValueError("TSM_MAIL_BACKEND=graph needs the shared mailbox (TSM_MAIL_GRAPH_MAILBOX or TSM_MAIL_FROM)")
+            raise ValueError(
+                "TSM_MAIL_BACKEND=graph needs the shared mailbox (TSM_MAIL_GRAPH_MAILBOX or TSM_MAIL_FROM)"
+            )
         self.client = client
         self.mailbox = mailbox
         self._close = close
         self.save_to_sent_items = save_to_sent_items
 
     async def send(self, message: EmailMessage) -> MailResult:
-        body = SendMailPostRequestBody(message=graph_message(message), save_to_sent_items=self.save_to_sent_items)
+        body = SendMailPostRequestBody(
+            message=graph_message(message), save_to_sent_items=self.save_to_sent_items
+        )
         try:
             await self.client.users.by_user_id(self.mailbox).send_mail.post(body)
         except APIError as exc:

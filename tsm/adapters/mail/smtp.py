@@ -23,9 +23,18 @@ Security = Literal["starttls", "tls", "none"]
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int = 587, *, username: str = "", password: str = "",
-                 security: Security = "starttls", timeout: float = 30.0, tls_context: ssl.SSLContext | None = None,
-                 envelope_from: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int = 587,
+        *,
+        username: str = "",
+        password: str = "",
+        security: Security = "starttls",
+        timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+        envelope_from: str = "",
+    ) -> None:
         self.host = host
         self.port = port
         self.username = username
@@ -40,9 +49,16 @@ class SmtpMailer:
         context = None
         if settings.smtp_ca_file:
             context = ssl.create_default_context(cafile=settings.smtp_ca_file)
-        return cls(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                   password=settings.smtp_password.get_secret_value(), security=settings.smtp_security,
-                   timeout=settings.smtp_timeout_seconds, tls_context=context, envelope_from=settings.mail_from)
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            security=settings.smtp_security,
+            timeout=settings.smtp_timeout_seconds,
+            tls_context=context,
+            envelope_from=settings.mail_from,
+        )
 
     def __repr__(self) -> str:  # never the password
         return f"SmtpMailer({self.host}:{self.port}, {self.security}, user={self.username or '-'})"
@@ -54,11 +70,18 @@ class SmtpMailer:
             return MailResult(MailStatus.FAILED, "no recipient address")
         try:
             _errors, _reply = await aiosmtplib.send(
-                message, sender=self.envelope_from or None, recipients=recipients,
-                hostname=self.host, port=self.port,
-                username=self.username or None, password=(self._password or None) if self.username else None,
-                use_tls=self.security == "tls", start_tls=True if self.security == "starttls" else False,
-                timeout=self.timeout, tls_context=self.tls_context)
+                message,
+                sender=self.envelope_from or None,
+                recipients=recipients,
+                hostname=self.host,
+                port=self.port,
+                username=self.username or None,
+                password=(self._password or None) if self.username else None,
+                use_tls=self.security == "tls",
+                start_tls=True if self.security == "starttls" else False,
+                timeout=self.timeout,
+                tls_context=self.tls_context,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:  # every recipient refused
             codes = [r.code for r in exc.recipients]
             status = MailStatus.RETRY if any(400 <= c < 500 for c in codes) else MailStatus.FAILED

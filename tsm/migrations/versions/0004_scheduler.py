@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-22
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,8 +32,15 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("kind", "subject_kind", "subject_id", "recipient_kind", "recipient_id", "ref",
-                            name="uq_outbound_once"),
+        sa.UniqueConstraint(
+            "kind",
+            "subject_kind",
+            "subject_id",
+            "recipient_kind",
+            "recipient_id",
+            "ref",
+            name="uq_outbound_once",
+        ),
     )
     op.create_index("ix_outbound_status_lease", "outbound", ["status", "lease_until"])
 

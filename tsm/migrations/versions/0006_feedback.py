@@ -4,6 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,9 +33,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["contact_id"], ["school_contact.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("meeting_id", "contact_id", name="uq_evaluation_meeting_contact"),
-        sa.CheckConstraint("usefulness BETWEEN 1 AND 5 AND working_together BETWEEN 1 AND 5 "
-                           "AND clarity BETWEEN 1 AND 5 AND overall BETWEEN 1 AND 5", name="ck_evaluation_ratings"),
-        sa.CheckConstraint("NOT anonymous OR contact_id IS NULL", name="ck_evaluation_anonymous_has_no_author"),
+        sa.CheckConstraint(
+            "usefulness BETWEEN 1 AND 5 AND working_together BETWEEN 1 AND 5 "
+            "AND clarity BETWEEN 1 AND 5 AND overall BETWEEN 1 AND 5",
+            name="ck_evaluation_ratings",
+        ),
+        sa.CheckConstraint(
+            "NOT anonymous OR contact_id IS NULL", name="ck_evaluation_anonymous_has_no_author"
+        ),
     )
     op.create_index("ix_evaluation_meeting_id", "evaluation", ["meeting_id"])
     op.create_index("ix_evaluation_edit_token_hash", "evaluation", ["edit_token_hash"])

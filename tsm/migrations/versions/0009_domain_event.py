@@ -4,6 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +30,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_domain_event_meeting_id", "domain_event", ["meeting_id"])
-    op.create_index("ix_domain_event_pending", "domain_event", ["id"],
-                    postgresql_where=sa.text("dispatched_at IS NULL"), sqlite_where=sa.text("dispatched_at IS NULL"))
+    op.create_index(
+        "ix_domain_event_pending",
+        "domain_event",
+        ["id"],
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+        sqlite_where=sa.text("dispatched_at IS NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -9,6 +9,7 @@ Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-07
 """
+
 import sqlalchemy as sa
 from alembic import op
 
