@@ -4,7 +4,7 @@ served by another and after a restart; an expired link answers 410 with a clear 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from botkit import make_harness
@@ -75,7 +75,8 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
     try:
         path, token = await _file_link(h)
         files = h.runtime.files
-        made = datetime.now(UTC)
+        # the store's own clock, not the machine's date (tests/dates runs this under faketime)
+        made = files.clock()
         files.clock = lambda: made + timedelta(days=6, hours=23)
         assert (await h.client.get(path)).status == 200  # still within its 7 days
         files.clock = lambda: made + timedelta(days=7, minutes=1)

@@ -28,8 +28,12 @@ DATES=(
   "2029-12-06 10:00:00"  # three years on
 )
 # The tests that build services on the composition root's clock, read the demo's terms or run the CLI.
+# tests/bot/test_auth.py is left out: it runs a token issuer and key fetches on loopback whose socket time-outs
+# libfaketime distorts (EINVAL); token times are checked against the wall clock by design, not against the demo's terms.
 TESTS=(tests/test_cli.py tests/test_demo.py tests/feedback/test_feedback_cli.py tests/bot tests/chat
-       tests/test_notifications_delivery.py tests/graph/test_graph_bootstrap.py tests/graph/test_graph_watcher.py)
+       tests/test_notifications_delivery.py tests/graph/test_graph_bootstrap.py tests/graph/test_graph_watcher.py
+       --deselect tests/bot/test_auth.py::test_valid_channel_token_is_served_and_forged_ones_are_not
+       --deselect tests/bot/test_auth.py::test_forged_tokens_against_a_slow_metadata_server_never_stall_the_bot)
 status=0
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
