@@ -208,10 +208,10 @@ class BookingService:
             cal = await self.ref.calendar(s, school.la_id)
             why = cal.why_not_bookable(day)
             if why:
-                return f"Sorry, {why}: TSMs are held on school days in term time."
+                return _day_words("not_bookable_day", officer, day, why=why)
             if not _working_hours(officer, policy).by_weekday.get(day.weekday()):
-                return f"{officer.name} does not work on {day:%A}s: please pick another date."
-            cap = officer.max_meetings_per_day or policy.max_meetings_per_officer_per_day
+                return _day_words("not_working", officer, day)
+            cap = SlotRules.from_policy(policy, officer.max_meetings_per_day).max_per_day
             window = Interval(
                 datetime.combine(day, time(0), tzinfo=tz),
                 datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz),
@@ -222,10 +222,7 @@ class BookingService:
                 if m.start.astimezone(tz).date() == day
             ]
             if len(that_day) >= cap:
-                return (
-                    f"{officer.name} already has {cap} TSMs on {day_text(day)}, the most in one day: "
-                    "please pick another date."
-                )
+                return _day_words("day_full", officer, day, cap=cap)
         return None
 
     async def get_meeting(self, actor: Actor, meeting_id: int) -> MeetingView:
@@ -923,13 +920,10 @@ class BookingService:
         local_day = start.astimezone(tz).date()
         if nf.code == "not_bookable_day":
             raise BookingRefused(
-                "not_bookable_day", f"Sorry, {nf.detail}: TSMs are held on school days in term time."
+                "not_bookable_day", _day_words("not_bookable_day", officer, local_day, why=nf.detail)
             )
         if nf.code == "not_working":
-            raise BookingRefused(
-                "officer_not_working",
-                f"{officer.name} does not work on {local_day:%A}s: please pick another day.",
-            )
+            raise BookingRefused("officer_not_working", _day_words("not_working", officer, local_day))
         if nf.code == "too_soon":
             hours = int(rules.minimum_notice.total_seconds() // 3600)
             raise BookingRefused(
@@ -943,9 +937,7 @@ class BookingService:
             )
         if nf.code == "day_full":
             raise BookingRefused(
-                "day_full",
-                f"{officer.name} already has {rules.max_per_day} TSMs on "
-                f"{day_text(local_day)}, the most in one day: please pick another day.",
+                "day_full", _day_words("day_full", officer, local_day, cap=rules.max_per_day)
             )
         if nf.code == "officer_busy":
             raise BookingRefused("officer_busy", f"{officer.name} is not free at {when_}.")
@@ -1280,6 +1272,15 @@ def _already_booked(school: School, term, existing: Meeting, tz: ZoneInfo) -> Bo
         f"at {time_text(existing.start, tz)}. Only one TSM per term: you can move or cancel that one instead.",
         context={"meeting_id": existing.id},
     )
+
+
+def _day_words(code: str, officer: Officer, day: date, *, why: object = None, cap: int = 0) -> str:
+    """A day with no time for a TSM, in words (a refused booking and a typed date with no times say it alike)."""
+    if code == "not_bookable_day":
+        return f"Sorry, {why}: TSMs are held on school days in term time."
+    if code == "not_working":
+        return f"{officer.name} does not work on {day:%A}s: please pick another day."
+    return f"{officer.name} already has {cap} TSMs on {day_text(day)}, the most in one day: please pick another day."
 
 
 def _booked(view: MeetingView, ics: bytes | None, verb: str) -> BookingResult:
