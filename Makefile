@@ -58,12 +58,12 @@ check: lint format-check typecheck
 # The coverage report (lines and branches, pyproject.toml [tool.coverage]) is printed at the end; on a whole run
 # (no PYTEST_ARGS) tools/coverage_check.py then holds tsm/domain, tsm/chat and tsm/notifications.py to 95% each.
 test: $(STAMP) check
-	bash tests/e2e/install-chromium.sh
+	bash tests/browser/install-chromium.sh
 	$(PY) -m pytest -q --cov --cov-report=term $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,$(PY) tools/coverage_check.py)
 
 test-dates: $(STAMP)
-	bash tests/dates/run.sh $(PY)
+	bash tools/faked_dates.sh $(PY)
 
 # Mutation testing of one file with the tests that reach it: make mutate FILE=tsm/domain/slots.py [MUTATE_ARGS="--sample 40"]
 mutate: $(STAMP)
@@ -76,10 +76,10 @@ bench: $(STAMP)
 	$(PY) bench/book_confirm.py
 
 # PNGs of the main cards at 320 px as Teams draws them (docs/cards/, linked from the README): Microsoft's adaptivecards
-# renderer with Teams' host config in Debian's chromium (tests/e2e/cardrender.py; npm ci installs the renderer)
+# renderer with Teams' host config in Debian's chromium (tests/browser/cardrender.py; npm ci installs the renderer)
 card-screenshots: $(STAMP)
-	bash tests/e2e/install-chromium.sh
-	$(PY) tests/e2e/cardrender.py docs/cards
+	bash tests/browser/install-chromium.sh
+	$(PY) tests/browser/cardrender.py docs/cards
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 The demo LA on the embedded SQLite database, seen from a fixed Monday of its autumn term; every self-booking school
 books its first free Teams slot, one after another (each booking's own latency: its checks, the write, the
 calendar entry and the .ics). SQLite reports every statement it runs (BEGIN/COMMIT included), so the count is the
-same one ``tests/perf/test_turn_statements.py`` budgets. The script uses only APIs that also existed before issue
+same one ``tests/chat/test_turn_statements.py`` budgets. The script uses only APIs that also existed before issue
 10's work, so the same file measures an older checkout (run it with that checkout first on ``PYTHONPATH``)::
 
     .venv/bin/python bench/book_confirm.py

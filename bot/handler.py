@@ -8,7 +8,7 @@ Per turn, in order:
 2. ``Router.dispatch``, whose guards run in order:
 
    a. the per-user rate limit, keyed on the ids in the activity: a refused turn costs no database work
-      (``tests/perf/test_rate_limited_turn.py`` holds it at 0 statements);
+      (``tests/chat/test_rate_limited_turn.py`` holds it at 0 statements);
    b. identify, from what the channel vouches for: the AAD object id, else the email/UPN read from the Teams
       roster (``TeamsInfo.get_member``, cached per user, failures tolerated); never card data;
    c. this transport's claim (``_TeamsTurn.claim``): the activity (conversation id + activity id) claimed and the

@@ -32,7 +32,7 @@ CHECKLIST = (
 
 
 # Teams never wraps a button's title and draws a card's actions in one row: a row holds at most 3 buttons whose
-# titles together fit a phone (320 px; measured by tests/e2e/test_card_render.py with Teams' host config). A
+# titles together fit a phone (320 px; measured by tests/cards/test_card_render.py with Teams' host config). A
 # title alone may have ROW_CHARS characters; each further button in the row costs its padding, about 4 characters.
 ROW_CHARS = 34
 ROW_BUTTONS = 3

@@ -19,7 +19,7 @@ construction (nothing is wired afterwards):
 
 Roles: ``"server"`` (``tsm run``: ``tsm.server``), ``"worker"`` (``tsm worker``: ``tsm.worker``), ``"cli"`` (every
 other ``tsm`` command: the App alone). Only those entry points import this module, and it is the only one that
-imports the core, ``bot/`` and ``scheduler/`` together: the core imports neither (``tests/test_imports.py``).
+imports the core, ``bot/`` and ``scheduler/`` together: the core imports neither (``tests/deploy/test_imports.py``).
 """
 
 from __future__ import annotations

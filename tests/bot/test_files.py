@@ -75,7 +75,7 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
     try:
         path, token = await _file_link(h)
         files = h.runtime.files
-        # the store's own clock, not the machine's date (tests/dates runs this under faketime)
+        # the store's own clock, not the machine's date (tools/faked_dates.sh runs this under faketime)
         made = files.clock()
         files.clock = lambda: made + timedelta(days=6, hours=23)
         assert (await h.client.get(path)).status == 200  # still within its 7 days

@@ -2,7 +2,7 @@
 
 The attack: an attendee email with CR/LF was accepted, the calendar update it caused failed and was retried, and
 the meeting's cancellation waited behind it (Outlook kept the event). Now the address is refused at the door
-(tests/test_attack_free_text.py), and whatever else makes a write fail: an update waiting for its retry is
+(tests/services/test_attack_free_text.py), and whatever else makes a write fail: an update waiting for its retry is
 superseded by a later write (which carries the meeting as it is), and a failure that retrying cannot fix (data the
 calendar cannot take) fails at once with a ``calendar_failed`` event for the officer."""
 

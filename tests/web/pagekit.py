@@ -1,5 +1,5 @@
 """Driving the web page over HTTP without a browser: a signed-in client that reads the page's forms and presses its
-buttons as a browser would (the browser itself drives it in tests/e2e/test_web_browser.py)."""
+buttons as a browser would (the browser itself drives it in tests/web/test_web_browser.py)."""
 
 from __future__ import annotations
 

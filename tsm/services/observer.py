@@ -2,7 +2,7 @@
 
 ``BookingService(..., observer=...)`` (the composition root passes the App's ``tsm.observability.Metrics``, which
 counts and logs). The service's own methods are decorated in its class body with :func:`observed`; nothing replaces
-an instance's methods, so what runs is always the class's code (``tests/production/test_observability.py`` checks).
+an instance's methods, so what runs is always the class's code (``tests/server/test_observability.py`` checks).
 The core knows only this protocol, not Prometheus.
 """
 

@@ -1,8 +1,8 @@
 """Issue 13: the rules as a real LA applies them, each test named after the rule, on the Norfolk and Kent profiles.
 
 Items 2 (nursery schools, PRUs and AP), 3 (national averages belong to a year), 4 (expected beats encouraged).
-The GIAS import (items 1, 12) is in tests/test_gias_rules.py, the yearly schools (item 5) in
-tests/test_yearly_schools.py.
+The GIAS import (items 1, 12) is in tests/importers/test_gias_rules.py, the yearly schools (item 5) in
+tests/services/test_yearly_schools.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tsm", "bot", "cards", "scheduler", "appmanifest")
 CORE = ("tsm.domain", "tsm.services", "tsm.chat", "cards")
 EDGE = ("bot", "scheduler")

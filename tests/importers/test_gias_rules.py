@@ -1,6 +1,6 @@
 """Issue 13 items 1 and 12: only schools are schools, and imports refuse what they cannot place, on the Norfolk and
-Kent profiles, with tests/data/gias-every-type.csv: GIAS's real header, every establishment type and status
-(made-up establishments; ``tests/data/make_gias_every_type.py`` writes it)."""
+Kent profiles, with tests/importers/data/gias-every-type.csv: GIAS's real header, every establishment type and status
+(made-up establishments; ``tests/importers/data/make_gias_every_type.py`` writes it)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The list of English LA codes (tsm/data/english-la-codes.csv) and the typo check the GIAS import makes with it
-(issue 13 item 12). The import itself: tests/test_gias_rules.py."""
+(issue 13 item 12). The import itself: tests/importers/test_gias_rules.py."""
 
 from __future__ import annotations
 

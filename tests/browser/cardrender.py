@@ -1,6 +1,6 @@
 """Adaptive Cards drawn as Teams draws them: Microsoft's ``adaptivecards`` JavaScript renderer (npm, pinned in
-``tests/e2e/package.json``, with ``markdown-it`` for the TextBlocks' markdown, as the designer uses) with Teams'
-light host config and card CSS (``tests/e2e/teams-host/``, copied from ``adaptivecards-designer``) in Debian's
+``tests/browser/package.json``, with ``markdown-it`` for the TextBlocks' markdown, as the designer uses) with Teams'
+light host config and card CSS (``tests/browser/teams-host/``, copied from ``adaptivecards-designer``) in Debian's
 headless chromium, driven by Python Playwright. No network: the page is
 built from local files and every request the page makes is refused.
 
@@ -15,7 +15,7 @@ What a card is checked for, at a given width (the card's own width in CSS pixels
   Input.ChoiceSet) one of whose choices is wider than the closed box shows;
 - **size**: the card's JSON over 28 KB.
 
-``python tests/e2e/cardrender.py OUT_DIR [NAME ...]`` writes PNG screenshots of card snapshots at 320 px
+``python tests/browser/cardrender.py OUT_DIR [NAME ...]`` writes PNG screenshots of card snapshots at 320 px
 (``make card-screenshots`` writes the main cards into ``docs/cards/``).
 """
 
@@ -53,7 +53,7 @@ WIDTHS = (320, 500)
 
 
 def install_renderer() -> None:
-    """``npm ci`` in tests/e2e when node_modules does not match the lock (as the Playground test does, same stamp)."""
+    """``npm ci`` in tests/browser when node_modules does not match the lock (as the Playground test does, same stamp)."""
     lock = E2E / "package-lock.json"
     stamp = E2E / "node_modules" / ".tsm-installed"
     if RENDERER.exists() and stamp.exists() and stamp.read_text() == lock.read_text():

@@ -6,9 +6,9 @@ with Teams' light host config in Debian's headless chromium at 320 px (a phone) 
 
 A card fails on any button title or text cut with an ellipsis (Teams never wraps a button's title), a button pushed
 out of its row, a drop-down choice wider than the drop-down, any parse or validation warning of the renderer, and a
-card over 28 KB. See ``tests/e2e/cardrender.py`` for how each is measured.
+card over 28 KB. See ``tests/browser/cardrender.py`` for how each is measured.
 
-Needs npm (``npm ci`` in tests/e2e installs the pinned renderer) and chromium; skipped only when chromium is absent
+Needs npm (``npm ci`` in tests/browser installs the pinned renderer) and chromium; skipped only when chromium is absent
 and CI is unset.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feedback"))
 import cardrender as cr  # noqa: E402
@@ -112,10 +112,10 @@ def reports():
     if not os.path.exists(cr.CHROMIUM):
         if CI:
             pytest.fail(
-                f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); required under CI=true"
+                f"{cr.CHROMIUM} is not installed (tests/browser/install-chromium.sh); required under CI=true"
             )
         pytest.skip(
-            f"{cr.CHROMIUM} is not installed (tests/e2e/install-chromium.sh); set CI=true to fail instead"
+            f"{cr.CHROMIUM} is not installed (tests/browser/install-chromium.sh); set CI=true to fail instead"
         )
     cr.install_renderer()
     import asyncio

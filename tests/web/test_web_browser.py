@@ -1,5 +1,5 @@
 """The web page in a real browser: Debian's chromium (``/usr/bin/chromium``, installed by
-``tests/e2e/install-chromium.sh``, never a downloaded build) driven by Python Playwright.
+``tests/browser/install-chromium.sh``, never a downloaded build) driven by Python Playwright.
 
 1. A school contact with no Teams asks the page for a sign-in link, reads it in the email the product writes
    (the embedded mail default, ``.eml`` files under the mail folder), opens it, books a TSM, sees it in "my
@@ -182,7 +182,7 @@ class Teams:
 
 @pytest.fixture
 def chromium() -> str:
-    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed (tests/e2e/install-chromium.sh)")
+    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed (tests/browser/install-chromium.sh)")
     try:
         import playwright  # noqa: F401
     except ImportError:

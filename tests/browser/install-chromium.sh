@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's chromium for the web page's browser test (tests/e2e/test_web_browser.py), driven by Python Playwright.
+# Debian's chromium for the web page's browser test (tests/web/test_web_browser.py), driven by Python Playwright.
 # Never a downloaded browser build: the distribution's package, installed when missing (root with apt-get), else
 # a message saying how. `make test` runs this first.
 set -euo pipefail

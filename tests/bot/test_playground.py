@@ -1,5 +1,5 @@
 """End to end in the Microsoft 365 Agents Playground: the real bot process (``tsm run --demo``) and the pinned
-Playground (``tests/e2e/package.json``), a whole booking driven through the Playground's own endpoints.
+Playground (``tests/browser/package.json``), a whole booking driven through the Playground's own endpoints.
 
 The Playground plays Teams: it mocks the install, sends the bot Teams-shaped activities (no JWT), answers the
 roster lookup (``TeamsInfo.get_member``) from ``.m365agentsplayground.yml`` at the project root (the current user
@@ -9,7 +9,7 @@ installed package's JS: ``GET /_debug/ping``, ``GET /_internal/v1/config``,
 ``POST /_debug/conversation/{id}/installation``, ``POST /_conversation/v1/conversations/{id}/messages``,
 ``POST /_conversation/v1/invoke``, and the stream ``/_ws_conversation/v1/conversations/stream``.
 
-Needs node and npm (``npm ci`` into ``tests/e2e/node_modules``, downloads cached in ``~/.cache/tsm-e2e-npm``).
+Needs node and npm (``npm ci`` into ``tests/browser/node_modules``, downloads cached in ``~/.cache/tsm-e2e-npm``).
 Without npm the test is skipped, unless ``CI=true``: then it fails.
 """
 
@@ -29,11 +29,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bot"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cardclient as cc  # noqa: E402  (the same card driver as the transport tests)
 
 ROOT = Path(__file__).resolve().parents[2]
-E2E = Path(__file__).resolve().parent
+E2E = Path(__file__).resolve().parents[1] / "browser"  # the pinned npm packages (tests/browser/package.json)
 CLI = E2E / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
 CONFIG = ROOT / ".m365agentsplayground.yml"
 CHAT = "__PERSONAL_CHAT_ID__"  # the personal chat's id in the Playground's config

@@ -1,6 +1,6 @@
-"""Writes tests/data/gias-every-type.csv: GIAS's real header, every establishment type and status (made-up rows).
+"""Writes tests/importers/data/gias-every-type.csv: GIAS's real header, every establishment type and status (made-up rows).
 
-Run from the project root: .venv/bin/python tests/data/make_gias_every_type.py (tests/test_gias_rules.py reads it).
+Run from the project root: .venv/bin/python tests/importers/data/make_gias_every_type.py (tests/importers/test_gias_rules.py reads it).
 """
 
 import csv
@@ -243,6 +243,6 @@ w = csv.DictWriter(buf, fieldnames=GIAS_HEADER, lineterminator="\r\n")
 w.writeheader()
 w.writerows(rows)
 if __name__ == "__main__":
-    with open("tests/data/gias-every-type.csv", "wb") as f:
+    with open("tests/importers/data/gias-every-type.csv", "wb") as f:
         f.write(buf.getvalue().encode("cp1252"))
     print(len(rows), "rows")
