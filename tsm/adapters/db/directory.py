@@ -34,6 +34,8 @@ class Officer(SQLModel, table=True):
     )
     max_meetings_per_day: int | None = None
     is_admin: bool = False
+    # may see every LA's reports (granted by an operator: tsm admins national); acts only in their own LA
+    national_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     teams_aad_id: str | None = Field(default=None, unique=True, max_length=64)
     teams_tenant_id: str | None = Field(default=None, max_length=36)  # the tenant the AAD id was seen in
     active: bool = True
