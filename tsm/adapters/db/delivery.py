@@ -37,6 +37,8 @@ class Outbound(SQLModel, table=True):
         ),
         sa.Index("ix_outbound_status_lease", "status", "lease_until"),
         sa.Index("ix_outbound_subject", "subject_kind", "subject_id"),  # migration 0007
+        sa.Index("ix_outbound_kind_sent_at", "kind", "sent_at"),  # migration 0013: evaluation reminders
+        sa.Index("ix_outbound_created_at", "created_at"),  # migration 0013: the retention purge
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(
@@ -56,3 +58,12 @@ class Outbound(SQLModel, table=True):
     created_at: datetime = utc_ts(nullable=False)
     sent_at: datetime | None = utc_ts(nullable=True)
     last_error: str = Field(default="", max_length=300)
+
+
+class SweepMark(SQLModel, table=True):
+    """Per sweep, the due time up to which it has read (``scheduler.marks``): the next run reads only what became
+    due after it. Several workers may hold the same mark; the ledger's claims keep each message once."""
+
+    __tablename__ = "sweep_mark"
+    name: str = Field(primary_key=True, max_length=40)
+    mark: datetime = utc_ts(nullable=False)

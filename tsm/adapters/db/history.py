@@ -36,7 +36,7 @@ class DomainEvent(SQLModel, table=True):
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
     school_id: int | None = Field(default=None, foreign_key="school.id")
     actor: str = Field(max_length=80)  # Actor.key: contact:12, officer:3, admin:cli, system:graph ...
-    at: datetime = utc_ts(nullable=False)
+    at: datetime = utc_ts(nullable=False, index=True)  # migration 0013: the retention purge
     data: dict | None = Field(default=None, sa_column=Column(JSON))
     dispatched_at: datetime | None = utc_ts(nullable=True)
 

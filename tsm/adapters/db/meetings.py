@@ -27,7 +27,7 @@ class Meeting(SQLModel, table=True):
     officer_id: int = Field(foreign_key="officer.id", index=True)
     term_id: int = Field(foreign_key="term.id", index=True)
     start: datetime = utc_ts(nullable=False, index=True)
-    end: datetime = utc_ts(nullable=False)
+    end: datetime = utc_ts(nullable=False, index=True)  # migration 0013: the meeting-end sweeps read by it
     mode: str = Field(max_length=16)
     meeting_type: str = Field(max_length=32)
     status: str = Field(default="booked", max_length=16, index=True)
@@ -47,6 +47,8 @@ class MeetingSchool(SQLModel, table=True):
     __tablename__ = "meeting_school"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "active_term_id", name="uq_one_active_tsm_per_school_term"),
+        sa.Index("ix_meeting_school_term_id", "term_id"),  # migration 0013: reports by term
+        sa.Index("ix_meeting_school_active_term_id", "active_term_id"),  # the unbooked sweeps
     )
     meeting_id: int = Field(foreign_key="meeting.id", primary_key=True)
     school_id: int = Field(foreign_key="school.id", primary_key=True)
@@ -58,7 +60,10 @@ class MeetingSchool(SQLModel, table=True):
 
 class MeetingAttendee(SQLModel, table=True):
     __tablename__ = "meeting_attendee"
-    __table_args__ = (sa.UniqueConstraint("meeting_id", "email", name="uq_attendee_meeting_email"),)
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "email", name="uq_attendee_meeting_email"),
+        sa.Index("ix_meeting_attendee_role_response", "role", "response"),  # migration 0013: the declines
+    )
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int = Field(foreign_key="meeting.id", index=True)
     contact_id: int | None = Field(default=None, foreign_key="school_contact.id")

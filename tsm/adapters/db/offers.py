@@ -26,7 +26,7 @@ class ChatOffer(SQLModel, table=True):
     )  # who may use it; "" = any contact of its schools
     school_ids: list = Field(sa_column=Column(JSON, nullable=False))
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
-    term_id: int = Field(foreign_key="term.id")
+    term_id: int = Field(foreign_key="term.id", index=True)  # migration 0013: reports by term
     mode: str = Field(max_length=16)
     meeting_type: str = Field(max_length=32)
     duration_minutes: int
