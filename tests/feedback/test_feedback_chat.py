@@ -137,13 +137,30 @@ async def test_a_school_contact_gives_feedback_then_changes_it(chat):
         overall="4",
         comments="Helpful",
     )
-    assert not saved.error and "your feedback is saved" in saved.text
+    assert not saved.error and "Thank you: your answer is saved." in words(saved)
     check_card(saved.card)
     assert inputs_of(saved.card)["overall"]["value"] == "4"  # the answer, to change
     again = await chat.press(LEAD, saved, "Change my answer", overall="5")
-    assert "updated" in again.text
+    assert "Thank you: your answer is updated." in words(again)
     [e] = await evaluations(chat)
     assert (e.overall, e.comments, e.anonymous) == (5, "Helpful", False)
+
+
+async def test_one_thank_you_per_feedback_submission(chat):
+    """Issue 14 item 7b: the answer is thanked once, by its card, in chat and in the card Teams puts in place of the
+    one pressed (the invoke's answer), not "your feedback is saved" and then "your answer is saved"."""
+    from bot.handler import invoke_body
+
+    card = await chat.say(LEAD, "feedback")
+    rated = dict(usefulness="4", working_together="5", clarity="3", overall="4")
+    for reply in (
+        saved := await chat.press(LEAD, card, "Send feedback", **rated),
+        await chat.press(LEAD, saved, "Change my answer", overall="5"),
+    ):
+        assert not reply.error
+        assert words(reply).count("Thank you") == 1, words(reply)
+        teams_card = json.dumps(invoke_body(reply)["value"])
+        assert teams_card.count("Thank you") == 1, teams_card
 
 
 async def test_an_anonymous_answer_is_changed_from_its_own_card_only(chat):

@@ -62,10 +62,8 @@ async def eval_submit(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         view = await ctx.services.evaluations.submit(ctx.actor, meeting_id, data, edit_token=token)
     except InvalidInput as exc:
         return await _evaluation_again(ctx, meeting_id, token, data, exc)
-    return Reply(
-        text="Thank you: your feedback is " + ("updated." if view.updated else "saved."),
-        card=eval_cards.evaluation_card(view),
-    )
+    # The card thanks them ("Thank you: your answer is saved."): one thank-you per submission, not a second in text.
+    return Reply(card=eval_cards.evaluation_card(view))
 
 
 async def _evaluation_again(
