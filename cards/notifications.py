@@ -17,6 +17,9 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERBS = {
     "offer.pick_slot",
     "officer.offer_slots",
+    "officer.pick_school",
+    "officer.schools",
+    "officer.week",
     "meeting.move",
     "meeting.mark_no_show_start",
     "book.start",
@@ -318,33 +321,84 @@ class UnbookedSchool:
     school_id: int
     name: str
     why: str
+    # What the school was last sent about it this term, in a few words ("invited Mon 7 Sep", "reminded Mon 28 Sep"),
+    # or "" when nothing was: the officer sees whom the bot has chased and whom they must call.
+    status: str = ""
 
 
 @dataclass(frozen=True)
 class UnbookedView:
     term: str
     schools: tuple[UnbookedSchool, ...]
+    note: str = ""  # under the heading: why today (e.g. "Schools that book themselves were reminded today.")
+
+
+UNBOOKED_ROWS = 20  # schools listed on the card; the rest are in "my schools"
 
 
 def unbooked(v: UnbookedView) -> dict[str, Any]:
+    """The officer's digest of their schools with no TSM this term (one card, each school once): a short row per
+    school, then the schools as one choice and what to do with the one chosen (offer it times, book for it)."""
+    n = len(v.schools)
     body = [
-        _text(f"{len(v.schools)} of your schools have no TSM in the {v.term}", weight="Bolder", size="Medium")
+        _text(
+            f"{n} of your schools {'has' if n == 1 else 'have'} no TSM in the {v.term}",
+            weight="Bolder",
+            size="Medium",
+        )
     ]
-    for sc in v.schools[:20]:
-        body.append(_text(f"**{sc.name}**: {sc.why}"))
-    if len(v.schools) > 20:
-        body.append(_text(f"…and {len(v.schools) - 20} more: say **my schools** for the full list."))
+    if v.note:
+        body.append(_text(v.note, isSubtle=True))
+    for sc in v.schools[:UNBOOKED_ROWS]:
+        body.append(_text(f"**{sc.name}**: {sc.why}" + (f" ({sc.status})" if sc.status else "")))
+    if n > UNBOOKED_ROWS:
+        body.append(_text(f"…and {n - UNBOOKED_ROWS} more: say **my schools** for the full list."))
     if not v.schools:
         return _card(body)
     body.append(
         _pick(
             "schoolId",
-            "Offer times to",
-            [(short_school(sc.name), str(sc.school_id)) for sc in v.schools[:20]],
+            "School",
+            [(short_school(sc.name), str(sc.school_id)) for sc in v.schools[:UNBOOKED_ROWS]],
             "Please choose a school.",
         )
     )
-    return _card(body, [_execute("Offer times", "officer.offer_slots", {}, inputs=True, style="positive")])
+    return _card(
+        body,
+        [
+            _execute("Offer times", "officer.offer_slots", {}, inputs=True, style="positive"),
+            _execute("Book", "officer.pick_school", {}, inputs=True),
+            _execute("My schools", "officer.schools", {}),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class NewsView:
+    """What schools did while the officer was not reading (answers, bookings, moves, cancellations), each school
+    once with its newest news: one message instead of one each, when several are waiting at once."""
+
+    lines: tuple[str, ...]
+
+
+NEWS_ROWS = 15
+
+
+def school_news(v: NewsView) -> dict[str, Any]:
+    n = len(v.lines)
+    body = [
+        _text(
+            f"News from {n} of your schools" if n > 1 else "News from your schools",
+            weight="Bolder",
+            size="Medium",
+        )
+    ]
+    body.extend(_text(f"- {line}") for line in v.lines[:NEWS_ROWS])
+    if n > NEWS_ROWS:
+        body.append(_text(f"…and {n - NEWS_ROWS} more: say **my week** or **my schools** for the rest."))
+    return _card(
+        body, [_execute("My week", "officer.week", {}), _execute("My schools", "officer.schools", {})]
+    )
 
 
 @dataclass(frozen=True)

@@ -439,6 +439,34 @@ def samples() -> dict[str, tuple]:
                 tuple(n.UnbookedSchool(i, f"School {i}", "Expected each term") for i in range(1, 8)),
             ),
         ),
+        "n_unbooked_digest": (
+            n.unbooked,
+            n.UnbookedView(
+                "autumn term 2026-27",
+                (
+                    n.UnbookedSchool(
+                        1,
+                        "St Mary's Church of England Voluntary Aided Primary School",
+                        "Expected each term",
+                        "reminded Mon 28 Sep",
+                    ),
+                    n.UnbookedSchool(2, "Ashcombe Primary School", "Expected each term", "invited Mon 7 Sep"),
+                    n.UnbookedSchool(3, "Upton Lodge School", "Contacted directly: you arrange it"),
+                ),
+                note="Schools that book themselves were reminded today.",
+            ),
+        ),
+        "n_school_news": (
+            n.school_news,
+            n.NewsView(
+                (
+                    "Ashcombe Primary School booked its TSM: Tuesday 1 December 10:00–11:00, on Microsoft Teams.",
+                    "The TSM for Brookfield Infant School on Wednesday 2 December 10:00–11:00 was cancelled by "
+                    "Chloe Davies. Reason: Ofsted visit",
+                    "Mohammed Iqbal accepted the TSM for Queensway Academy: Thursday 3 December 14:00–15:30.",
+                ),
+            ),
+        ),
         "n_next_tsm_offer": (
             n.next_tsm_offer,
             n.OfferView(
@@ -551,6 +579,7 @@ NOTIFICATION_BUILDERS = (
     n.reminder,
     n.agenda,
     n.unbooked,
+    n.school_news,
     n.next_tsm_offer,
     n.leader_rebook,
     n.book_invite,
