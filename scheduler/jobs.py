@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, any_, bindparam, or_
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from cards import notifications as cards
@@ -51,6 +52,7 @@ from .delivery import SweepResult, deliver, retry_or_fail
 from .feedback_jobs import KINDS as FEEDBACK_KINDS
 from .feedback_jobs import FeedbackJobs, evaluation_message
 from .ledger import Claim, Due, Ledger
+from .marks import Marks
 
 log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
@@ -59,6 +61,11 @@ EVENT_BATCH = 500  # events dispatched per read by the event sweep
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 # Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
 MISSED = (SendStatus.NO_CONVERSATION.value, SendStatus.BLOCKED.value)
+MEETING_END_LOOKBACK = timedelta(days=14)  # how long after its end a meeting is still ended by the timer
+REMINDER_LEADS = (
+    timedelta(days=1),
+    timedelta(days=7),
+)  # the reminders' leads before the start, shortest first
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class Jobs:
         self.ledger = ledger
         self.clock = clock
         self.settings = settings or JobSettings()
+        self.marks = Marks(db, clock)  # each sweep's watermark: what it has read up to (scheduler/marks.py)
         self.evaluations = Evaluations(db, clock=clock)  # the evaluation card at meeting end (issue 6)
         self.feedback = FeedbackJobs(
             db=db, messenger=messenger, ledger=ledger, clock=clock, evaluations=self.evaluations
@@ -169,23 +177,35 @@ class Jobs:
 
     async def reminders(self) -> SweepResult:
         """7 days before with the checklist; 1 day before with place or link. (The confirmation of a booking or a
-        move is the change's own message: tsm.notifications.)"""
-        return await self._deliver(await self.ledger.claim(await self.due_reminders()))
-
-    async def due_reminders(self) -> list[Due]:
-        """The reminders due now and not claimed yet (the sweep query; no side effects)."""
+        move is the change's own message: tsm.notifications.) Reads only the meetings whose reminder fell due since
+        the sweep's mark (``scheduler.marks``), through the index on ``meeting.start``."""
         now = self.clock()
+        claims = await self.ledger.claim(await self.due_reminders(now))
+        await self.marks.advance("reminders", now)
+        return await self._deliver(claims)
+
+    async def due_reminders(self, now: datetime | None = None) -> list[Due]:
+        """The reminders due now and not claimed yet (the sweep query; no side effects): those whose due time
+        (the start less 7 days, or less 1 day) fell in the sweep's window, for meetings not started yet and not
+        changed since that due time (a meeting booked or moved later got its confirmation instead)."""
+        now = now or self.clock()
+        since = await self.marks.since("reminders", REMINDER_LEADS[-1], now)
         due: list[Due] = []
+        # Each lead's window on the start: due in (since, now] is a start in (since + lead, now + lead]; the 7-day
+        # one only while more than a day is left (then the 1-day reminder is the one due).
+        windows = [
+            and_(Meeting.start > max(since + lead, now + floor), Meeting.start <= now + lead)
+            for lead, floor in zip(REMINDER_LEADS, (timedelta(0), REMINDER_LEADS[0]), strict=True)
+        ]
         async with self.db.reader() as s:
             # Plain columns, not Meeting objects: at 2,000 rows, building ORM objects was most of the sweep's time.
             rows = await s.exec(
                 select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
                 .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
                 .where(
+                    or_(*windows),
                     col(Meeting.status).in_(CHANGEABLE),
-                    Meeting.start > now,
                     col(MeetingAttendee.contact_id).is_not(None),
-                    Meeting.start <= now + timedelta(days=7),
                 )
             )
             refs: dict[datetime, str] = {}
@@ -211,72 +231,84 @@ class Jobs:
         nudged once to rearrange it.
         """
         now = self.clock()
-        # Every senior leader invited has declined (one of two declining still leaves one to come).
-        still_coming = select(MeetingAttendee.meeting_id).where(
-            MeetingAttendee.role == "senior_leader", MeetingAttendee.response != "declined"
-        )
+        # Every senior leader invited has declined (one of two declining still leaves one to come). Read from the
+        # declines (the index on role and response), not from every attendee ever invited.
+        other = aliased(MeetingAttendee)
         declined = select(MeetingAttendee.meeting_id).where(
             MeetingAttendee.role == "senior_leader",
             MeetingAttendee.response == "declined",
-            col(MeetingAttendee.meeting_id).not_in(still_coming),
+            ~select(other.id)
+            .where(
+                other.meeting_id == MeetingAttendee.meeting_id,
+                other.role == "senior_leader",
+                other.response != "declined",
+            )
+            .exists(),
         )
         marked_ids = select(MeetingLeaderUnavailable.meeting_id)
         due: list[Due] = []
         async with self.db.reader() as s:
             meetings = list(
                 await s.exec(
-                    select(Meeting).where(
+                    select(Meeting.id, Meeting.start, Meeting.officer_id).where(
                         col(Meeting.status).in_(CHANGEABLE),
                         Meeting.start > now,
                         col(Meeting.id).in_(declined) | col(Meeting.id).in_(marked_ids),
                     )
                 )
             )
-            ids = [m.id for m in meetings]
+            if not meetings:
+                return SweepResult()
+            ids = [mid for mid, _, _ in meetings]
+            refs = {mid: iso(start) for mid, start, _ in meetings}
             marked = {
-                row.meeting_id: row.reported_at
-                for row in await s.exec(
-                    select(MeetingLeaderUnavailable).where(col(MeetingLeaderUnavailable.meeting_id).in_(ids))
+                mid: at
+                for mid, at in await s.exec(
+                    select(MeetingLeaderUnavailable.meeting_id, MeetingLeaderUnavailable.reported_at).where(
+                        col(MeetingLeaderUnavailable.meeting_id).in_(ids)
+                    )
                 )
             }
             told = {
-                row.subject_id: row.created_at
-                for row in await s.exec(
-                    select(Outbound).where(
-                        Outbound.kind == "leader_unavailable_officer", col(Outbound.subject_id).in_(ids)
+                mid: at
+                for mid, ref, at in await s.exec(
+                    select(Outbound.subject_id, Outbound.ref, Outbound.created_at).where(
+                        Outbound.kind == "leader_unavailable_officer",
+                        Outbound.subject_kind == "meeting",
+                        col(Outbound.subject_id).in_(ids),
                     )
                 )
-                if any(m.id == row.subject_id and iso(m.start) == row.ref for m in meetings)
+                if refs.get(mid) == ref
             }
-            for m in meetings:
-                ref = iso(m.start)
-                since = marked.get(m.id) or told.get(m.id)
-                if m.id not in marked:
-                    contacts = await s.exec(
-                        select(SchoolContact.id)
-                        .join(MeetingSchool, MeetingSchool.school_id == SchoolContact.school_id)
-                        .where(
-                            MeetingSchool.meeting_id == m.id,
-                            SchoolContact.active == True,  # noqa: E712
-                            col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
-                        )
+            # The school contacts of every meeting whose decline came from Outlook, in one read.
+            contacts: dict[int, list[int]] = {}
+            unmarked = [mid for mid in ids if mid not in marked]
+            if unmarked:
+                for mid, cid in await s.exec(
+                    select(MeetingSchool.meeting_id, SchoolContact.id)
+                    .join(SchoolContact, SchoolContact.school_id == MeetingSchool.school_id)
+                    .where(
+                        col(MeetingSchool.meeting_id).in_(unmarked),
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
                     )
-                    due.extend(
-                        Due("leader_rebook", "meeting", m.id, Recipient("contact", c), ref) for c in contacts
-                    )
-                    due.append(
-                        Due(
-                            "leader_unavailable_officer",
-                            "meeting",
-                            m.id,
-                            Recipient("officer", m.officer_id),
-                            ref,
-                        )
-                    )
-                if since is not None and since + self.settings.leader_rebook_within <= now:
-                    due.append(
-                        Due("leader_rebook_overdue", "meeting", m.id, Recipient("officer", m.officer_id), ref)
-                    )
+                ):
+                    contacts.setdefault(mid, []).append(cid)
+        for mid, _, officer_id in meetings:
+            ref = refs[mid]
+            since = marked.get(mid) or told.get(mid)
+            if mid not in marked:
+                due.extend(
+                    Due("leader_rebook", "meeting", mid, Recipient("contact", c), ref)
+                    for c in contacts.get(mid, ())
+                )
+                due.append(
+                    Due("leader_unavailable_officer", "meeting", mid, Recipient("officer", officer_id), ref)
+                )
+            if since is not None and since + self.settings.leader_rebook_within <= now:
+                due.append(
+                    Due("leader_rebook_overdue", "meeting", mid, Recipient("officer", officer_id), ref)
+                )
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def officer_agendas(self) -> SweepResult:
@@ -349,13 +381,17 @@ class Jobs:
         """Timer fallback: meetings past their end (plus a margin) for which no meetingEnd event came. On-site
         meetings never send one, and Teams sends none when nobody joined or the app is not in the chat."""
         now = self.clock()
+        margin = self.settings.meeting_end_margin
+        # Due at the end plus the margin: the ends in (since - margin, now - margin], through the index on
+        # meeting.end; never further back than two weeks (the end-of-meeting messages' useful life).
+        since = await self.marks.since("meeting_ends", MEETING_END_LOOKBACK, now)
         async with self.db.reader() as s:
             rows = list(
                 await s.exec(
                     select(Meeting.id, Meeting.officer_id, Meeting.start).where(
+                        Meeting.end > since - margin,
+                        Meeting.end <= now - margin,
                         col(Meeting.status).in_(ENDABLE),
-                        Meeting.end <= now - self.settings.meeting_end_margin,
-                        Meeting.end > now - timedelta(days=14),
                     )
                 )
             )
@@ -365,6 +401,9 @@ class Jobs:
         total = SweepResult()
         for gate in gates:
             total.add(await self.on_meeting_end(gate.subject_id, source="timer"))
+        await self.marks.advance(
+            "meeting_ends", now
+        )  # each gate claimed above: a worker dying before reads again
         return total
 
     async def on_meeting_end(self, meeting_id: int, *, source: str) -> SweepResult:
