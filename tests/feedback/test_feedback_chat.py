@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -363,3 +364,20 @@ async def test_open_actions_in_chat_and_marking_one_done(chat):
     assert "No open actions" in bob.text  # not his meeting
     text_report = await chat.say(ANN, "report coverage previous")
     assert "Coverage: Autumn term 2025-26" in words(text_report)
+
+
+async def test_open_actions_name_their_tsm_by_its_date_never_by_an_internal_id(chat):
+    """Issue 14 item 7c: "[meeting 2]" meant nothing to anyone; the TSM an action came from is its date, written
+    the one way dates are written to people (tsm.domain.text), and a mistyped "record" names no id either."""
+    await chat.app.records.save(
+        chat.world.officer("ann"),
+        chat.meeting_id,
+        {"action1_text": "Send letters", "action1_owner": "school", "action1_due": "2026-03-27"},
+    )
+    for email in (LEAD, ANN):
+        listed = await chat.say(email, "actions")
+        text = words(listed)
+        assert "due Friday 27 March; from the TSM on Tuesday 10 March" in text, text
+        assert "[meeting" not in text and not re.search(r"meeting\s*#?\d", text), text
+    mistyped = await chat.say(LEAD, "record the last one")
+    assert mistyped.error and "**record**" in mistyped.text and not re.search(r"\d", mistyped.text)

@@ -20,6 +20,7 @@ from cards.notifications import with_errors
 
 from ..domain.errors import InvalidInput
 from ..domain.feedback import MAX_COMMENT, QUESTIONS, parse_flag, parse_rating
+from ..domain.text import day_text
 from ..services import reports as rep
 from .router import MAX_ID, ChatContext, Reply, Router, field_int
 
@@ -35,9 +36,7 @@ def _meeting_arg(args: str) -> int | None:
         return None
     if words[0].isascii() and words[0].isdigit() and int(words[0]) <= MAX_ID:
         return int(words[0])
-    raise InvalidInput(
-        "Give the meeting's number, e.g. **record 12**, or just **record** for your latest TSM."
-    )
+    raise InvalidInput("Say just **record** for your latest TSM's record.")
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -146,8 +145,12 @@ async def open_actions(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     rows = await ctx.services.records.open_actions(ctx.actor)
     if not rows:
         return Reply(text="No open actions from your TSMs. Say **record** to see the latest TSM record.")
+    year = ctx.clock().astimezone(ctx.tz).year
+    # The TSM an action came from by its date, never by its id (issue 14, item 7c); dates as text.py writes them.
     lines = [
-        f"- **{a.school}**: {a.text} ({a.owner}, due {a.due:%d %b %Y}) [meeting {a.meeting_id}]" for a in rows
+        f"- **{a.school}**: {a.text} ({a.owner}, due {day_text(a.due, year=a.due.year != year)}; from the TSM "
+        f"on {day_text(a.meeting_start, ctx.tz, year=a.meeting_start.astimezone(ctx.tz).year != year)})"
+        for a in rows
     ]
     body = [
         eval_cards.text(f"Open actions ({len(rows)})", weight="Bolder", size="Medium"),
