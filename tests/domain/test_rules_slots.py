@@ -6,7 +6,7 @@ defaults are 48 h, 30 minutes, 3), so each Kent test also shows the value was re
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -309,6 +309,65 @@ def test_a_busy_block_is_skipped_in_one_jump_not_grid_point_by_grid_point(monkey
     found = find(KENT, busy=busy, rules=rules)
     assert starts(found)[0] == "Mon 15:00"
     assert len(calls) <= len(found) + 2
+
+
+class _ClocksForwardAtNoon(tzinfo):
+    """A made-up zone whose clocks go forward an hour at noon on MONDAY (England's change on Sunday nights never
+    falls in working hours; another zone's could)."""
+
+    CHANGE = datetime.combine(MONDAY, time(12))
+
+    def utcoffset(self, dt):
+        return timedelta(hours=1) if dt.replace(tzinfo=None) >= self.CHANGE else timedelta(0)
+
+    dst = utcoffset
+
+    def tzname(self, dt):
+        return "NOON"
+
+
+def test_a_clock_change_in_working_hours_compares_each_time_after_it_at_its_own_offset():
+    zone = _ClocksForwardAtNoon()
+
+    def on_the_clock(window_end, busy_utc, *, now=at(MONDAY - timedelta(days=7), 9), limit=None):
+        found = find_slots(
+            window=Interval(
+                datetime.combine(MONDAY, time(0), tzinfo=zone),
+                datetime.combine(MONDAY, window_end, tzinfo=zone),
+            ),
+            duration=timedelta(minutes=60),
+            mode=Mode.TEAMS,
+            tz=zone,
+            working_hours=WorkingHours.parse({"mon": "09:00-16:00"}),
+            calendar=CALENDAR,
+            rules=SlotRules(timedelta(minutes=60), timedelta(0), timedelta(0), 3),
+            busy=[
+                Interval(datetime.combine(MONDAY, a, tzinfo=UTC), datetime.combine(MONDAY, b, tzinfo=UTC))
+                for a, b in busy_utc
+            ],
+            now=now,
+            limit=limit,
+        )
+        return [f"{s.start:%H:%M}" for s in found]
+
+    # Busy 13:00-14:00 UTC is 14:00-15:00 on the clock after the change: 14:00 is taken and 13:00 is free. Working
+    # out the span's times from its opening offset would have it the other way round.
+    assert on_the_clock(time(23), [(time(13), time(14))]) == [
+        "09:00",
+        "10:00",
+        "11:00",
+        "12:00",
+        "13:00",
+        "15:00",
+    ]
+    # Busy 09:00-11:00 is skipped in one jump; the notice counts in UTC too; a window ending at 14:00 on the clock
+    # (13:00 UTC) takes no slot ending after it; the limit stops the search.
+    morning = [(time(9), time(11))]
+    assert on_the_clock(time(14), morning) == ["11:00", "12:00", "13:00"]
+    assert on_the_clock(time(14), morning, now=datetime.combine(MONDAY, time(11, 30), tzinfo=UTC)) == [
+        "13:00"
+    ]
+    assert on_the_clock(time(23), morning, limit=2) == ["11:00", "12:00"]
 
 
 # ------------------------------------------------------------------------------------------ why a time is not free

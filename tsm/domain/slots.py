@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
-from typing import Any
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any, NamedTuple
 
 from .model import Interval, Mode
 from .policy import Policy, WorkingHours
 from .terms import TermCalendar
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Slot:
+class Slot(NamedTuple):
+    """A free time (immutable, ordered by start; a named tuple because a whole LA's sweep makes ~180,000 of them and
+    a frozen dataclass costs twice as much to build)."""
+
     start: datetime
     end: datetime
     mode: Mode
@@ -93,17 +95,37 @@ def _join_spans(spans: Iterable[tuple[time, time]]) -> tuple[tuple[time, time], 
     return tuple(out)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def _us(at: datetime) -> int:
+    """An aware instant as whole microseconds since the epoch: the finder's one conversion to UTC, made once per
+    busy time, meeting and working-hours span, so the per-slot comparisons are plain integer ones (comparing aware
+    datetimes of two time zones asks each for its UTC offset again on every comparison)."""
+    since = at - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
 class _Blocked:
-    """Merged blocked intervals with a bisect lookup: O(log n) per candidate."""
+    """Merged blocked intervals, in microseconds since the epoch, with a bisect lookup: O(log n) per candidate."""
 
-    def __init__(self, intervals: Iterable[Interval]) -> None:
-        self.items = merge(intervals)
-        self.ends = [iv.end for iv in self.items]
+    def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
+        items: list[tuple[int, int]] = []
+        for a, b in sorted(intervals):
+            if items and a <= items[-1][1]:
+                if b > items[-1][1]:  # equivalent-mutant[compare]: >= rewrites the same end
+                    items[-1] = (items[-1][0], b)
+            else:
+                items.append((a, b))
+        self.starts = [a for a, _ in items]
+        self.ends = [b for _, b in items]
 
-    def first_clash(self, fp: Interval) -> Interval | None:
-        i = bisect.bisect_right(self.ends, fp.start)
-        if i < len(self.items) and self.items[i].start < fp.end:
-            return self.items[i]
+    def first_clash(self, fp: tuple[int, int]) -> int | None:
+        """The end of the first blocked interval overlapping the footprint ``fp`` (start, end), else None."""
+        i = bisect.bisect_right(self.ends, fp[0])
+        if i < len(self.starts) and self.starts[i] < fp[1]:
+            return self.ends[i]
         return None  # equivalent-mutant[delete]: falling off the end returns None too
 
 
@@ -122,45 +144,115 @@ def find_slots(
     officer_id: int | None = None,
     limit: int | None = None,
 ) -> list[Slot]:
-    """Free slots of ``duration`` starting inside ``window``, earliest first."""
+    """Free slots of ``duration`` starting inside ``window``, earliest first.
+
+    Slots are laid out in the officer's local time (``tz``: working hours and the grid are local); every busy
+    time, meeting footprint and bound is converted to UTC microseconds once, and each working-hours span once, so
+    a candidate is compared as integers. A span whose UTC offset changes inside it (a clock change during working
+    hours) converts each of its candidates instead."""
     if duration <= timedelta(0):
         raise ValueError("duration must be positive")
-    blocked = _Blocked([*busy, *(footprint(m.start, m.end, m.mode, rules) for m in meetings)])
+    blocked = _Blocked(
+        [
+            *((_us(b.start), _us(b.end)) for b in busy),
+            *(
+                (_us(m.start) - rules.buffer_for(m.mode) // _US, _us(m.end) + rules.buffer_for(m.mode) // _US)
+                for m in meetings
+            ),
+        ]
+    )
     per_day = Counter(m.start.astimezone(tz).date() for m in meetings)
-    earliest = max(window.start, now + rules.minimum_notice)
-    buf = rules.buffer_for(mode)
-    step = rules.granularity
+    earliest = _us(max(window.start, now + rules.minimum_notice))
+    window_end = _us(window.end)
+    buf = rules.buffer_for(mode) // _US
+    step_td = rules.granularity
+    step = step_td // _US
+    length = duration // _US
     hours = {wd: _join_spans(spans) for wd, spans in working_hours.by_weekday.items()}
     out: list[Slot] = []
     if limit is not None and limit <= 0:
         return out
 
+    def take(local: datetime) -> bool:
+        """Add the slot starting at ``local``; True when the limit is reached."""
+        out.append(Slot(local, local + duration, mode, officer_id))
+        return limit is not None and len(out) >= limit
+
+    clash_of = blocked.first_clash
     day = window.start.astimezone(tz).date()
     last_day = window.end.astimezone(tz).date()
     while day <= last_day:
-        if per_day[day] < rules.max_per_day and calendar.is_bookable_day(day):
-            for a, b in hours.get(day.weekday(), ()):
-                start = datetime.combine(day, a, tzinfo=tz)
-                close = datetime.combine(day, b, tzinfo=tz)
-                while start + duration <= close:
-                    end = start + duration
-                    if end > window.end:
-                        break
+        spans = hours.get(day.weekday())
+        if spans and per_day[day] < rules.max_per_day and calendar.is_bookable_day(day):
+            for a, b in spans:
+                opening = datetime.combine(day, a, tzinfo=tz)
+                closing = datetime.combine(day, b, tzinfo=tz)
+                if opening.utcoffset() != closing.utcoffset():
+                    span = _Span(opening, closing, window_end, earliest, buf, step_td)
+                    if span.walk_converting_each(duration, clash_of, take):
+                        return out
+                    continue
+                # One offset for the whole span: its grid in UTC microseconds, the slot's local time made only
+                # for a slot found (the grid is laid out on the clock's face).
+                first = _us(opening)
+                last = (
+                    min(first + (closing - opening) // _US, window_end) - length
+                )  # the last start that fits
+                start = first
+                while start <= last:
                     if start >= earliest:
-                        clash = blocked.first_clash(Interval(start - buf, end + buf))
+                        clash = clash_of((start - buf, start + length + buf))
                         if clash is None:
-                            out.append(Slot(start, end, mode, officer_id))
-                            if limit is not None and len(out) >= limit:
+                            if take(opening + (start - first) * _US):
                                 return out
                         else:
                             # Jump to the first grid point whose footprint starts after the clash.
-                            gap = clash.end + buf - start
+                            gap = clash + buf - start
                             if gap > step:  # equivalent-mutant[compare]: gap == step jumps one step, as below
                                 start += step * (gap // step)
                                 continue
                     start += step
         day += timedelta(days=1)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A working-hours span the clocks change in (not in England: its clocks change on Sundays at night)."""
+
+    opening: datetime
+    closing: datetime
+    window_end: int
+    earliest: int
+    buf: int
+    step: timedelta
+
+    def walk_converting_each(
+        self,
+        duration: timedelta,
+        clash_of: Callable[[tuple[int, int]], int | None],
+        take: Callable[[datetime], bool],
+    ) -> bool:
+        """The grid walked on the clock's face as on any day, each candidate converted to UTC on its own (its offset
+        is not the span's). True when ``take`` says the limit is reached."""
+        step = self.step // _US
+        local = self.opening
+        while local + duration <= self.closing:
+            start, end = _us(local), _us(local + duration)
+            if end > self.window_end:
+                break
+            if start >= self.earliest:
+                clash = clash_of((start - self.buf, end + self.buf))
+                if clash is None:
+                    if take(local):
+                        return True
+                else:
+                    gap = clash + self.buf - start
+                    if gap > step:  # equivalent-mutant[compare]: gap == step jumps one step, as below
+                        local += self.step * (gap // step)
+                        continue
+            local += self.step
+        return False
 
 
 def is_slot_free(slot_start: datetime, **kwargs: Any) -> bool:

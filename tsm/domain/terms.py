@@ -69,6 +69,11 @@ def default_bank_holidays() -> BankHolidays:
     return BankHolidays()
 
 
+def _when(day: date) -> str:
+    """A day as the refusals name it (written only when a day is refused: the slot finder asks of every day)."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
 @dataclass
 class TermCalendar:
     terms: list[Term]
@@ -80,6 +85,7 @@ class TermCalendar:
             if b.dates.first <= a.dates.last:
                 raise ValueError(f"terms overlap: {a.label} and {b.label}")
         self._starts = [t.dates.first for t in self.terms]
+        self._bookable: dict[date, bool] = {}
 
     def term_for(self, day: date) -> Term | None:
         """The term whose dates (half term included) contain ``day``, else None."""
@@ -90,24 +96,32 @@ class TermCalendar:
 
     def why_not_bookable(self, day: date) -> str | None:
         """None if a TSM may be held on ``day``; else the reason in words."""
-        when = f"{day:%A} {day.day} {day:%B %Y}"
         if day.weekday() >= 5:
-            return f"{when} is a weekend"
+            return f"{_when(day)} is a weekend"
         name = self.bank_holiday(day)
         if name:
-            return f"{when} is a bank holiday ({name})"
+            return f"{_when(day)} is a bank holiday ({name})"
         term = self.term_for(day)
         if term is None:
-            return f"{when} is outside term time"
+            return f"{_when(day)} is outside term time"
         brk = term.break_on(day)
         if brk is not None:
             if brk.kind == "half_term":
-                return f"{when} is in half term"
-            return f"{when} is a school closure ({brk.label})" if brk.label else f"{when} is a school closure"
+                return f"{_when(day)} is in half term"
+            return (
+                f"{_when(day)} is a school closure ({brk.label})"
+                if brk.label
+                else f"{_when(day)} is a school closure"
+            )
         return None  # equivalent-mutant[delete]: falling off the end returns None too
 
     def is_bookable_day(self, day: date) -> bool:
-        return self.why_not_bookable(day) is None
+        # Kept per day: the slot finder asks of every day of the term for every school (a whole LA's sweep asks
+        # ~40,000 times); the terms and closures are fixed once the calendar is built.
+        known = self._bookable.get(day)
+        if known is None:
+            known = self._bookable[day] = self.why_not_bookable(day) is None
+        return known
 
     def is_bookable_instant(self, at: datetime, tz: tzinfo) -> bool:
         return self.is_bookable_day(at.astimezone(tz).date())
