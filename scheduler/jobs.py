@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, any_, bindparam, or_
@@ -23,7 +24,7 @@ from sqlmodel import col, select
 
 from cards import notifications as cards
 from tsm.adapters.db.delivery import Outbound
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import (
     Meeting,
@@ -35,6 +36,7 @@ from tsm.adapters.db.meetings import (
 from tsm.adapters.db.teams import BotConversation
 from tsm.domain.entitlement import entitlement_for, officer_short_words
 from tsm.domain.model import MeetingStatus
+from tsm.domain.terms import Term as DomainTerm
 from tsm.domain.terms import default_bank_holidays
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
 from tsm.notifications import KIND_PREFIX as EVENT_KIND_PREFIX
@@ -57,6 +59,7 @@ from .marks import Marks
 log = logging.getLogger(__name__)
 CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
+NUDGE_BATCH = 1000  # schools per read of their contacts (the nudges), subjects per read of the ledger
 EVENT_BATCH = 500  # events dispatched per read by the event sweep
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 # Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
@@ -312,25 +315,29 @@ class Jobs:
         return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
 
     async def officer_agendas(self) -> SweepResult:
-        """From ``agenda_hour`` on a working day, each officer's meetings on the next working day."""
+        """From ``agenda_hour`` on a working day, each officer's meetings on the next working day. Like the other
+        nudges, worked out at the first run of each hour (:meth:`_nudge_hour`), every LA in a few reads."""
+        hour = await self._nudge_hour("agendas")
+        if hour is None:
+            return SweepResult()
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
+            by_day: dict[tuple[date, str], list[int]] = {}  # LAs whose agendas are due, by day and time zone
             for la in await s.exec(select(LA)):
-                tz = ZoneInfo(la.timezone)
-                local = now.astimezone(tz)
-                if not _is_working_day(local.date()) or local.hour < self.settings.agenda_hour:
-                    continue
-                day = _next_working_day(local.date())
-                start = datetime.combine(day, time(0), tzinfo=tz)
+                local = now.astimezone(ZoneInfo(la.timezone))
+                if _is_working_day(local.date()) and local.hour >= self.settings.agenda_hour:
+                    by_day.setdefault((_next_working_day(local.date()), la.timezone), []).append(la.id)
+            for (day, tz), la_ids in by_day.items():
+                start = datetime.combine(day, time(0), tzinfo=ZoneInfo(tz))
                 officers = await s.exec(
                     select(Meeting.officer_id)
                     .join(Officer, Officer.id == Meeting.officer_id)
                     .where(
-                        Officer.la_id == la.id,
-                        col(Meeting.status).in_(CHANGEABLE),
                         Meeting.start >= start,
                         Meeting.start < start + timedelta(days=1),
+                        col(Officer.la_id).in_(la_ids),
+                        col(Meeting.status).in_(CHANGEABLE),
                     )
                     .distinct()
                 )
@@ -338,35 +345,38 @@ class Jobs:
                     Due("agenda", "officer", oid, Recipient("officer", oid), day.isoformat())
                     for oid in officers
                 )
-        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+        return await self._claim_nudges("agendas", hour, due)
 
     async def unbooked_weekly(self) -> SweepResult:
         """Each week, an officer's schools with no TSM this term that the LA's rules say should have one."""
+        hour = await self._nudge_hour("unbooked_weekly")
+        if hour is None:
+            return SweepResult()
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
-            for la in await s.exec(select(LA)):
-                tz = ZoneInfo(la.timezone)
-                local = now.astimezone(tz)
+            due_las = []
+            for la, term in await self._current_terms(s):
+                local = now.astimezone(ZoneInfo(la.timezone))
                 if local.weekday() < self.settings.weekly_day or (
                     local.weekday() == self.settings.weekly_day and local.hour < self.settings.weekly_hour
                 ):
                     continue
-                term = (await self.ref.calendar(s, la.id)).term_for(local.date())
-                if term is None:
-                    continue
-                week = f"{local.isocalendar().year}-W{local.isocalendar().week:02d}"
-                for officer_id in {sc.officer_id for sc in await self._unbooked(s, la, term.id)}:
-                    due.append(
-                        Due(
-                            "unbooked_weekly",
-                            "officer",
-                            officer_id,
-                            Recipient("officer", officer_id),
-                            f"{term.id}:{week}",
-                        )
-                    )
-        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+                due_las.append((la, term))
+            weeks = {la.id: _iso_week(now.astimezone(ZoneInfo(la.timezone)).date()) for la, _ in due_las}
+            terms = {la.id: term.id for la, term in due_las}
+            officers = {(u.la_id, u.officer_id) for u in await self._unbooked_in(s, due_las)}
+            due = [
+                Due(
+                    "unbooked_weekly",
+                    "officer",
+                    officer_id,
+                    Recipient("officer", officer_id),
+                    f"{terms[la_id]}:{weeks[la_id]}",
+                )
+                for la_id, officer_id in sorted(officers)
+            ]
+        return await self._claim_nudges("unbooked_weekly", hour, due)
 
     async def term_start_nudges(self) -> SweepResult:
         """From the first day of term: the schools that should book and book themselves, not yet booked."""
@@ -496,109 +506,171 @@ class Jobs:
         if not due:
             return due
         kinds = {d.kind for d in due}
-        subjects = sorted({d.subject_id for d in due})
-        if self.db.is_postgres:  # one array parameter, not thousands of bound values to render on every sweep
-            of_subjects = Outbound.subject_id == any_(bindparam("subjects", subjects, type_=ARRAY(Integer)))
-        else:
-            of_subjects = col(Outbound.subject_id).in_(subjects)
+        subject_kinds = {d.subject_kind for d in due}
+        all_subjects = sorted({d.subject_id for d in due})
+        seen: set[tuple] = set()
         async with self.db.reader() as s:
-            seen = {
-                tuple(row)
-                for row in await s.exec(
-                    select(
-                        Outbound.kind,
-                        Outbound.subject_kind,
-                        Outbound.subject_id,
-                        Outbound.recipient_kind,
-                        Outbound.recipient_id,
-                        Outbound.ref,
+            for i in range(0, len(all_subjects), NUDGE_BATCH):  # reads of a bounded size: one per batch
+                subjects = all_subjects[i : i + NUDGE_BATCH]
+                if self.db.is_postgres:  # one array parameter, not thousands of bound values to render
+                    of_subjects = Outbound.subject_id == any_(
+                        bindparam("subjects", subjects, type_=ARRAY(Integer))
                     )
-                    # kind, subject_kind, subject_id: the leading columns of uq_outbound_once, so the ledger's unique
-                    # index answers this however large it grows (without subject_kind, PostgreSQL scans the table).
-                    .where(
-                        col(Outbound.kind).in_(kinds),
-                        col(Outbound.subject_kind).in_({d.subject_kind for d in due}),
-                        of_subjects,
+                else:
+                    of_subjects = col(Outbound.subject_id).in_(subjects)
+                seen.update(
+                    tuple(row)
+                    for row in await s.exec(
+                        select(
+                            Outbound.kind,
+                            Outbound.subject_kind,
+                            Outbound.subject_id,
+                            Outbound.recipient_kind,
+                            Outbound.recipient_id,
+                            Outbound.ref,
+                        )
+                        # kind, subject_kind, subject_id: the leading columns of uq_outbound_once, so the ledger's
+                        # unique index answers this (without subject_kind, PostgreSQL scans the table).
+                        .where(
+                            col(Outbound.kind).in_(kinds),
+                            col(Outbound.subject_kind).in_(subject_kinds),
+                            of_subjects,
+                        )
                     )
                 )
-            }
         return [
             d
             for d in due
             if (d.kind, d.subject_kind, d.subject_id, d.recipient.kind, d.recipient.id, d.ref) not in seen
         ]
 
-    async def _unbooked(self, s, la: LA, term_id: int) -> list:
-        """Open schools of the LA with a link officer, wanted this term, with no active or held TSM in it: termly
-        schools, and from the profile's yearly_chase_term (summer) those that may book one a year and have had
-        none this academic year (``Entitlement.wanted_this_term``)."""
-        policy, _ = await self.ref.policy_for_la(s, la.id)
-        booked = select(MeetingSchool.school_id).where(MeetingSchool.active_term_id == term_id)
+    async def _nudge_hour(self, name: str) -> datetime | None:
+        """The hour a nudge sweep is to be worked out for, or None when a run has done this hour already (an idle
+        run: one read). Nudges fall due on whole hours (the first day of term, the agenda hour, Monday morning), so
+        the first run of each hour sends them on time; what a cancellation or an import makes due later in the hour
+        goes at the next one. A pass that fails leaves the hour to the next run."""
+        hour = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        mark = await self.marks.get(f"nudge:{name}")
+        if mark is not None and hour <= mark < hour + timedelta(hours=1):
+            return None
+        return hour
+
+    async def _claim_nudges(self, name: str, hour: datetime, due: list[Due]) -> SweepResult:
+        claims = await self.ledger.claim(await self._not_yet_claimed(due))
+        await self.marks.advance(f"nudge:{name}", hour)
+        return await self._deliver(claims)
+
+    async def _current_terms(self, s) -> list[tuple[LA, DomainTerm]]:
+        """Every LA in term today (its local date), with that term: the LAs and their calendars in three reads."""
+        now = self.clock()
+        las = list(await s.exec(select(LA)))
+        calendars = await self.ref.calendars(s, [la.id for la in las])
+        out = []
+        for la in las:
+            term = calendars[la.id].term_for(now.astimezone(ZoneInfo(la.timezone)).date())
+            if term is not None:
+                out.append((la, term))
+        return out
+
+    async def _unbooked(self, s, la: LA, term_id: int) -> list[_Unbooked]:
+        term = next(t for t in (await self.ref.calendar(s, la.id)).terms if t.id == term_id)
+        return await self._unbooked_in(s, [(la, term)])
+
+    async def _unbooked_in(self, s, las: Sequence[tuple[LA, DomainTerm]]) -> list[_Unbooked]:
+        """Open schools of these LAs with a link officer, wanted in the LA's term given, with no active or held TSM
+        in it: termly schools, and from the profile's yearly_chase_term (summer) those that may book one a year and
+        have had none this academic year (``Entitlement.wanted_this_term``). A fixed number of reads for any number
+        of LAs and schools (the schools, the TSMs this year, their trusts)."""
+        if not las:
+            return []
+        calendars = await self.ref.calendars(s, [la.id for la, _ in las])
+        term_of = {la.id: term for la, term in las}
+        policies = {la.id: (await self.ref.policy_for_la(s, la.id))[0] for la, _ in las}
+        this_year = [
+            t.id for la, term in las for t in calendars[la.id].terms if t.academic_year == term.academic_year
+        ]
+        booked = select(MeetingSchool.school_id).where(
+            col(MeetingSchool.active_term_id).in_([term.id for _, term in las])
+        )
         schools = list(
             await s.exec(
                 select(School).where(
-                    School.la_id == la.id,
+                    col(School.la_id).in_(list(term_of)),
                     School.open == True,  # noqa: E712
                     col(School.link_officer_id).is_not(None),  # noqa: E712
                     col(School.id).not_in(booked),
                 )
             )
         )
-        terms = (await self.ref.calendar(s, la.id)).terms
-        term = next(t for t in terms if t.id == term_id)
-        this_year = [t.id for t in terms if t.academic_year == term.academic_year]
+        if not schools:
+            return []
         had = set(
             await s.exec(
                 select(MeetingSchool.school_id).where(col(MeetingSchool.active_term_id).in_(this_year))
             )
         )
+        codes = sorted({sc.trust_code for sc in schools if sc.trust_code})
+        if codes:  # into the session, where school_facts finds them without a read each
+            list(await s.exec(select(Trust).where(col(Trust.code).in_(codes))))
         out = []
         for sc in schools:
+            policy, term = policies[sc.la_id], term_of[sc.la_id]
             ent = entitlement_for(await school_facts(s, sc), policy)
             if ent.wanted_this_term(
                 term.name, had_tsm_this_year=sc.id in had, chase_from=policy.yearly_chase_term
             ):
                 out.append(
-                    _Unbooked(sc.id, sc.name, sc.link_officer_id, ent.none_this_year() if ent.yearly else ent)
+                    _Unbooked(
+                        sc.id,
+                        sc.name,
+                        sc.link_officer_id,
+                        ent.none_this_year() if ent.yearly else ent,
+                        sc.la_id,
+                    )
                 )
         return out
 
     async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:
+        hour = await self._nudge_hour(kind)
+        if hour is None:
+            return SweepResult()
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
-            for la in await s.exec(select(LA)):
-                tz = ZoneInfo(la.timezone)
-                local = now.astimezone(tz)
-                term = (await self.ref.calendar(s, la.id)).term_for(local.date())
-                if term is None or local.date() < term.dates.first + timedelta(weeks=weeks):
+            due_las = []
+            for la, term in await self._current_terms(s):
+                today = now.astimezone(ZoneInfo(la.timezone)).date()
+                if today < term.dates.first + timedelta(weeks=weeks):
                     continue
-                if local.date() > term.dates.last - timedelta(weeks=1):
+                if today > term.dates.last - timedelta(weeks=1):
                     continue  # too late in term to be useful
-                for u in await self._unbooked(s, la, term.id):
-                    if u.entitlement.may_book:
-                        contacts = await s.exec(
-                            select(SchoolContact.id).where(
-                                SchoolContact.school_id == u.school_id,
-                                SchoolContact.active == True,  # noqa: E712
-                                col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
-                            )
-                        )
-                        due.extend(
-                            Due(kind, "school", u.school_id, Recipient("contact", c), str(term.id))
-                            for c in contacts
-                        )
-                    if kind == "chaser" or not u.entitlement.may_book:
-                        due.append(
-                            Due(
-                                f"{kind}_officer",
-                                "school",
-                                u.school_id,
-                                Recipient("officer", u.officer_id),
-                                str(term.id),
-                            )
-                        )
-        return await self._deliver(await self.ledger.claim(await self._not_yet_claimed(due)))
+                due_las.append((la, term))
+            term_ids = {la.id: term.id for la, term in due_las}
+            unbooked = await self._unbooked_in(s, due_las)
+            # The contacts of every school that books itself, in reads of NUDGE_BATCH schools, not one per school.
+            contacts: dict[int, list[int]] = {}
+            self_booking = [u.school_id for u in unbooked if u.entitlement.may_book]
+            for i in range(0, len(self_booking), NUDGE_BATCH):
+                for school_id, contact_id in await s.exec(
+                    select(SchoolContact.school_id, SchoolContact.id).where(
+                        col(SchoolContact.school_id).in_(self_booking[i : i + NUDGE_BATCH]),
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                    )
+                ):
+                    contacts.setdefault(school_id, []).append(contact_id)
+            for u in unbooked:
+                ref = str(term_ids[u.la_id])
+                if u.entitlement.may_book:
+                    due.extend(
+                        Due(kind, "school", u.school_id, Recipient("contact", c), ref)
+                        for c in contacts.get(u.school_id, ())
+                    )
+                if kind == "chaser" or not u.entitlement.may_book:
+                    due.append(
+                        Due(f"{kind}_officer", "school", u.school_id, Recipient("officer", u.officer_id), ref)
+                    )
+        return await self._claim_nudges(kind, hour, due)
 
     async def _end_of_meeting_messages(self, meeting_id: int) -> list[Due]:
         async with self.db.reader() as s:
@@ -919,7 +991,13 @@ class _Unbooked:
     school_id: int
     name: str
     officer_id: int
-    entitlement: object
+    entitlement: Any
+    la_id: int = 0
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _is_working_day(day: date) -> bool:

@@ -56,20 +56,36 @@ class ReferenceData:
         self._calendars[la_id] = (time.monotonic(), cal)
         return cal
 
+    async def calendars(self, s: AsyncSession, la_ids: list[int]) -> dict[int, TermCalendar]:
+        """Several LAs' calendars, those not cached read together in two statements (the sweeps go through every
+        LA: one read per LA would grow with the country)."""
+        now = time.monotonic()
+        stale = [i for i in la_ids if not (i in self._calendars and now - self._calendars[i][0] < self.ttl)]
+        if stale:
+            for la_id, cal in (await load_term_calendars(s, stale)).items():
+                self._calendars[la_id] = (now, cal)
+        return {i: self._calendars[i][1] for i in la_ids}
+
     def invalidate(self) -> None:
         self._calendars.clear()
         self._las.clear()
 
 
 async def load_term_calendar(s: AsyncSession, la_id: int) -> TermCalendar:
-    terms = list(await s.exec(select(Term).where(Term.la_id == la_id)))
+    return (await load_term_calendars(s, [la_id]))[la_id]
+
+
+async def load_term_calendars(s: AsyncSession, la_ids: list[int]) -> dict[int, TermCalendar]:
+    """The LAs' term calendars: their terms in one read, the terms' breaks in another."""
+    terms = list(await s.exec(select(Term).where(col(Term.la_id).in_(la_ids))))
     ids = [t.id for t in terms]
     breaks = list(await s.exec(select(TermBreak).where(col(TermBreak.term_id).in_(ids)))) if ids else []
     by_term: dict[int, list[Break]] = {}
     for b in breaks:
         by_term.setdefault(b.term_id, []).append(Break(DateRange(b.start_date, b.end_date), b.kind, b.label))
-    return TermCalendar(
-        [
+    by_la: dict[int, list[DomainTerm]] = {la_id: [] for la_id in la_ids}
+    for t in terms:
+        by_la[t.la_id].append(
             DomainTerm(
                 t.academic_year,
                 TermName(t.name),
@@ -77,6 +93,5 @@ async def load_term_calendar(s: AsyncSession, la_id: int) -> TermCalendar:
                 tuple(sorted(by_term.get(t.id, []), key=lambda b: b.dates.first)),
                 id=t.id,
             )
-            for t in terms
-        ]
-    )
+        )
+    return {la_id: TermCalendar(la_terms) for la_id, la_terms in by_la.items()}
