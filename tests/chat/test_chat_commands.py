@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from chatkit import inputs, make_chat, text_of, titles
+from chatkit import facts, inputs, make_chat, text_of, titles
 from test_chat_booking import ASHCOMBE, book_through_chat
 
 MANIFEST = Path(__file__).parents[2] / "appmanifest" / "manifest.template.json"
@@ -50,6 +50,45 @@ async def test_help_is_by_role(chat):
     assert "my week" in text_of(officer_help) and "senior leader unavailable" not in text_of(officer_help)
     assert {"My week", "My schools", "Book for a school", "Add contact"} <= set(titles(officer_help.card))
     assert "Hello Priya" in text_of(officer_help)
+
+
+def help_lines(reply) -> dict[str, str]:
+    """The help card's commands: {command: what it does}."""
+    return {title.strip("*"): value for title, value in facts(reply).items()}
+
+
+async def test_each_audiences_help_lists_only_its_own_actions(chat):
+    """Issue 14 item 7h: the officer's help listed "add a colleague" (on "my meetings": a school's action), the
+    school's "book" and "who is my link officer". Each help lists only what that person can do, and no command
+    listed is refused to them for their role."""
+    lead = await chat.contact(ASHCOMBE)
+    await book_through_chat(chat, lead)
+    officer = await chat.officer_of(BROOKFIELD)
+    school_help = help_lines(await chat.say(lead, "help"))
+    officer_help = help_lines(await chat.say(officer, "help"))
+    assert "colleague" in school_help["my meetings"] and "add colleague" in school_help
+    assert not any("colleague" in line or "senior leader" in line for line in officer_help.values()), (
+        officer_help
+    )
+    assert "book" not in officer_help and "book for school" in officer_help
+    assert "who is my link officer" not in officer_help and "who is my link officer" in school_help
+    assert not set(officer_help) & SCHOOL_ONLY and not set(school_help) & OFFICER_ONLY
+    for person, lines in ((lead, school_help), (officer, officer_help)):
+        for command in lines:
+            r = await chat.say(person, command)
+            assert "not open to you" not in text_of(r) and "didn't understand" not in text_of(r), command
+
+
+def test_a_commands_help_is_only_for_roles_that_may_use_it():
+    from tsm.chat.router import Router
+
+    router = Router()
+    with pytest.raises(ValueError, match="contact"):
+        router.command("later", help={"contact": "Later"}, roles=("officer",))(help_lines)
+    router.command("both", help={"officer": "For officers"})(help_lines)
+    assert (
+        router.commands_for("officer") == [("both", "For officers")] and router.commands_for("contact") == []
+    )
 
 
 async def test_typed_commands_ignore_case_and_punctuation(chat):

@@ -1203,10 +1203,18 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 
 def register(router: Router) -> None:
     school = ("contact",)
-    router.command("book", help="Book this term's TSM")(book)
-    router.command("my meetings", "meetings", help="Your upcoming TSMs: move, cancel, add a colleague")(
-        my_meetings
-    )
+    # Each audience's help lists only its own actions: an officer's "book" is "book for school" (listed there), and
+    # adding a colleague is the school's.
+    router.command("book", help={"contact": "Book this term's TSM"})(book)
+    router.command(
+        "my meetings",
+        "meetings",
+        help={
+            "contact": "Your upcoming TSMs: move, cancel, add a colleague",
+            "officer": "Your upcoming TSMs: move or cancel one",
+            "admin": "Your upcoming TSMs: move or cancel one",
+        },
+    )(my_meetings)
     router.command("move", help="Move a booked TSM to another time in its term")(move_start)
     router.command("cancel", help="Cancel a booked TSM (with a reason)")(cancel_start)
     router.command("add colleague", help="Invite a colleague to your TSM", roles=school)(add_colleague_start)

@@ -167,7 +167,7 @@ def register(router: Router) -> None:
         "who is my officer",
         "my link officer",
         "link officer",
-        help="Who your LA link officer is",
+        help={"contact": "Who your LA link officer is"},  # an officer asking is told they are one, unlisted
     )(who_is_my_officer)
     router.command("help", "hi", "hello", "start", "menu", help="What I can do")(show_help)
     router.verb("help.show")(show_help)

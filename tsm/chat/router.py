@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,7 +128,7 @@ Middleware = Callable[[Turn, Next], Awaitable[Reply]]  # answers itself, or retu
 class _Command:
     words: tuple[str, ...]
     handler: Handler
-    help: str
+    help: Mapping[str, str]  # role -> its line on that role's help card (none: not listed there)
     roles: frozenset[str]
 
 
@@ -177,9 +177,15 @@ class Router:
         return register
 
     def command(
-        self, *words: str, help: str = "", roles: Iterable[str] = ALL_ROLES
+        self, *words: str, help: str | Mapping[str, str] = "", roles: Iterable[str] = ALL_ROLES
     ) -> Callable[[Handler], Handler]:
-        """A text command: the message starts with one of ``words`` (case and punctuation ignored)."""
+        """A text command: the message starts with one of ``words`` (case and punctuation ignored). ``help`` is its
+        line on the help card of every role allowed, or per role (each audience's help lists only its own actions:
+        a role left out still has the command, unlisted)."""
+        allowed = frozenset(roles)
+        lines = {r: help for r in allowed} if isinstance(help, str) else dict(help)
+        if not set(lines) <= allowed:
+            raise ValueError(f"help for roles that may not use the command: {sorted(set(lines) - allowed)}")
 
         def register(fn: Handler) -> Handler:
             norm = tuple(_norm(w) for w in words)
@@ -187,7 +193,7 @@ class Router:
                 clash = set(norm) & set(c.words)
                 if clash:
                     raise ValueError(f"command words {sorted(clash)} already have a handler")
-            self._commands.append(_Command(norm, fn, help, frozenset(roles)))
+            self._commands.append(_Command(norm, fn, lines, allowed))
             return fn
 
         return register
@@ -198,7 +204,7 @@ class Router:
 
     def commands_for(self, role: str) -> list[tuple[str, str]]:
         """(first word, help) of the commands a role may use, for the help card."""
-        return [(c.words[0], c.help) for c in self._commands if role in c.roles and c.help]
+        return [(c.words[0], c.help[role]) for c in self._commands if role in c.roles and c.help.get(role)]
 
     # ------------------------------------------------------------------ dispatch
 
