@@ -25,7 +25,7 @@ evaluation request itself as a card with :func:`evaluation_message`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -48,10 +48,13 @@ from tsm.services.meetings import schools_of
 
 from .delivery import SweepResult, deliver
 from .ledger import Claim, Due, Ledger
+from .marks import Marks
 
 log = logging.getLogger(__name__)
 
 KINDS = frozenset({"evaluation_reminder", "action_reminder", "record_prompt"})
+EVALUATION_LOOKBACK = timedelta(days=30)  # how long after its due time an evaluation reminder is still sent
+RECORD_PROMPT_LOOKBACK = timedelta(days=3)  # likewise the record card to the officer
 ACTIVE = ("booked", "moved", "held")
 
 
@@ -107,6 +110,10 @@ class FeedbackJobs:
         self.action_lead_days = action_lead_days
         self.record_prompt_after = record_prompt_after
         self.max_attempts = max_attempts
+        self.marks = Marks(db, clock)
+        # The delivery path: the scheduler's (``Jobs._deliver``: sends in parallel up to its concurrency, like the
+        # reminders) once a Jobs object takes these sweeps on; one after the other when used alone.
+        self.send: Callable[[list[Claim]], Awaitable[SweepResult]] | None = None
 
     @classmethod
     def for_app(cls, app, messenger: MessengerPort, ledger: Ledger) -> FeedbackJobs:
@@ -139,83 +146,86 @@ class FeedbackJobs:
 
     # ------------------------------------------------------------------ evaluation reminder
 
-    async def due_evaluation_reminders(self) -> list[Due]:
-        now = self.clock()
+    async def due_evaluation_reminders(self, now: datetime | None = None) -> list[Due]:
+        """The requests sent ``evaluation_reminder_after`` ago whose reminder fell due since the sweep's mark (the
+        ledger's ``(kind, sent_at)`` index; at most 30 days back), to people who have not answered."""
+        now = now or self.clock()
+        after = self.evaluation_reminder_after
+        since = await self.marks.since("evaluation_reminders", EVALUATION_LOOKBACK, now)
         async with self.db.reader() as s:
             asked = list(
                 await s.exec(
-                    select(Outbound).where(
+                    select(Outbound.subject_id, Outbound.recipient_id).where(
                         Outbound.kind == "evaluation",
+                        col(Outbound.sent_at) > since - after,
+                        col(Outbound.sent_at) <= now - after,
                         Outbound.status == "sent",
                         Outbound.recipient_kind == "contact",
-                        col(Outbound.sent_at) <= now - self.evaluation_reminder_after,
-                        col(Outbound.sent_at) > now - self.evaluation_reminder_after - timedelta(days=30),
                     )
                 )
             )
             if not asked:
                 return []
-            answered = {
-                (r.meeting_id, r.contact_id)
-                for r in await s.exec(
-                    select(EvaluationReceipt).where(
-                        col(EvaluationReceipt.meeting_id).in_({o.subject_id for o in asked})
+            meeting_ids = {mid for mid, _ in asked}
+            answered = set(
+                await s.exec(
+                    select(EvaluationReceipt.meeting_id, EvaluationReceipt.contact_id).where(
+                        col(EvaluationReceipt.meeting_id).in_(meeting_ids)
                     )
                 )
-            }
+            )
             meetings = {
-                m.id: m
-                for m in await s.exec(
-                    select(Meeting).where(col(Meeting.id).in_({o.subject_id for o in asked}))
+                mid: (start, status)
+                for mid, start, status in await s.exec(
+                    select(Meeting.id, Meeting.start, Meeting.status).where(col(Meeting.id).in_(meeting_ids))
                 )
             }
         due = []
-        for o in asked:
-            m = meetings.get(o.subject_id)
-            if (
-                m is None
-                or m.status in ("cancelled", "no_show")
-                or (o.subject_id, o.recipient_id) in answered
-            ):
+        for mid, contact_id in asked:
+            m = meetings.get(mid)
+            if m is None or m[1] in ("cancelled", "no_show") or (mid, contact_id) in answered:
                 continue
             due.append(
-                Due(
-                    "evaluation_reminder",
-                    "meeting",
-                    o.subject_id,
-                    Recipient("contact", o.recipient_id),
-                    iso(m.start),
-                )
+                Due("evaluation_reminder", "meeting", mid, Recipient("contact", contact_id), iso(m[0]))
             )
         return due
 
     async def evaluation_reminders(self) -> SweepResult:
-        return await self._deliver(await self.ledger.claim(await self.due_evaluation_reminders()))
+        now = self.clock()
+        claims = await self.ledger.claim(await self.due_evaluation_reminders(now))
+        await self.marks.advance("evaluation_reminders", now)
+        return await self._deliver(claims)
 
     # ------------------------------------------------------------------ the record, at the meeting's end
 
-    async def due_record_prompts(self) -> list[Due]:
+    async def due_record_prompts(self, now: datetime | None = None) -> list[Due]:
         """Meetings that ended ``record_prompt_after`` ago (up to 3 days) with no record yet: their officer gets the
-        record card to fill in, once per meeting (and time: a moved meeting is a new one)."""
-        now = self.clock()
+        record card to fill in, once per meeting (and time: a moved meeting is a new one). Reads the meetings whose
+        prompt fell due since the sweep's mark, by the index on ``meeting.end``."""
+        now = now or self.clock()
+        after = self.record_prompt_after
+        since = await self.marks.since("record_prompts", RECORD_PROMPT_LOOKBACK, now)
         async with self.db.reader() as s:
             rows = list(
                 await s.exec(
-                    select(Meeting).where(
+                    select(Meeting.id, Meeting.officer_id, Meeting.start).where(
+                        Meeting.end > since - after,
+                        Meeting.end <= now - after,
                         col(Meeting.status).in_(ACTIVE),
-                        Meeting.end <= now - self.record_prompt_after,
-                        Meeting.end > now - timedelta(days=3),
-                        col(Meeting.id).not_in(select(TsmRecord.meeting_id)),
+                        ~select(TsmRecord.id).where(TsmRecord.meeting_id == Meeting.id).exists(),
                     )
                 )
             )
         return [
-            Due("record_prompt", "meeting", m.id, Recipient("officer", m.officer_id), iso(m.start))
-            for m in rows
+            Due("record_prompt", "meeting", mid, Recipient("officer", officer_id), iso(start))
+            for mid, officer_id, start in rows
         ]
 
     async def record_prompts(self) -> SweepResult:
-        return await self._deliver(await self.ledger.claim(await self.due_record_prompts()))
+        now = self.clock()
+        claims = await self.ledger.claim(await self.due_record_prompts(now))
+        await self.marks.advance("record_prompts", now)
+        return await self._deliver(claims)
 
     async def _compose_record_prompt(self, due: Due) -> Message | None:
         from cards.record import record_card
@@ -234,81 +244,106 @@ class FeedbackJobs:
     # ------------------------------------------------------------------ action reminders
 
     async def due_action_reminders(self) -> list[Due]:
+        """The open actions whose reminder is due today: the actions due in the window, their meetings' schools,
+        LAs, next TSMs and the schools' contacts each in one read, whatever the number of actions."""
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
             rows = list(
                 await s.exec(
-                    select(RecordAction, Meeting)
+                    select(
+                        RecordAction.id,
+                        RecordAction.owner,
+                        RecordAction.due_date,
+                        Meeting.id,
+                        Meeting.start,
+                        Meeting.officer_id,
+                    )
                     .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
                     .join(Meeting, Meeting.id == TsmRecord.meeting_id)
                     .where(
-                        col(RecordAction.done_at).is_(None),
                         RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
                         RecordAction.due_date >= (now - timedelta(days=14)).date(),
+                        col(RecordAction.done_at).is_(None),
                     )
                 )
             )
-            for a, m in rows:
-                schools = await schools_of(s, m.id)
-                if not schools:
-                    continue
-                la = await s.get(LA, schools[0].la_id)
-                today = now.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date()
-                nxt = (
-                    await s.exec(
-                        select(Meeting.start)
-                        .join(MeetingSchool, MeetingSchool.meeting_id == Meeting.id)
-                        .where(
-                            col(MeetingSchool.school_id).in_([sc.id for sc in schools]),
-                            Meeting.start > m.start,
-                            col(Meeting.status).in_(ACTIVE),
-                        )
-                        .order_by(Meeting.start)
-                        .limit(1)
-                    )
-                ).first()
-                next_day = (
-                    nxt.astimezone(ZoneInfo(la.timezone if la else "Europe/London")).date() if nxt else None
+            if not rows:
+                return []
+            schools: dict[int, list[int]] = {}
+            la_of: dict[int, int] = {}
+            for mid, school_id, la_id in await s.exec(
+                select(MeetingSchool.meeting_id, School.id, School.la_id)
+                .join(School, School.id == MeetingSchool.school_id)
+                .where(col(MeetingSchool.meeting_id).in_({r[3] for r in rows}))
+            ):
+                schools.setdefault(mid, []).append(school_id)
+                la_of.setdefault(mid, la_id)
+            zones = {
+                la_id: ZoneInfo(tz or "Europe/London")
+                for la_id, tz in await s.exec(
+                    select(LA.id, LA.timezone).where(col(LA.id).in_(set(la_of.values())))
                 )
-                if not action_reminder_due(
-                    due=a.due_date,
-                    today=today,
-                    done=False,
-                    next_tsm=next_day,
-                    lead_days=self.action_lead_days,
+            }
+            all_schools = {sc for ids in schools.values() for sc in ids}
+            starts: dict[int, list[datetime]] = {}  # each school's active TSMs from the earliest meeting on
+            for school_id, start in await s.exec(
+                select(MeetingSchool.school_id, Meeting.start)
+                .join(Meeting, Meeting.id == MeetingSchool.meeting_id)
+                .where(
+                    col(MeetingSchool.school_id).in_(all_schools),
+                    Meeting.start > min(r[4] for r in rows),
+                    col(Meeting.status).in_(ACTIVE),
+                )
+            ):
+                starts.setdefault(school_id, []).append(start)
+            school_owned = {mid for _, owner, _, mid, _, _ in rows if owner == ActionOwner.SCHOOL.value}
+            contacts: dict[int, list[int]] = {}
+            wanted = {sc for mid in school_owned for sc in schools.get(mid, ())}
+            if wanted:
+                for school_id, contact_id in await s.exec(
+                    select(SchoolContact.school_id, SchoolContact.id).where(
+                        col(SchoolContact.school_id).in_(wanted),
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                    )
                 ):
-                    continue
-                if a.owner == ActionOwner.SCHOOL.value:
-                    contacts = list(
-                        await s.exec(
-                            select(SchoolContact.id).where(
-                                col(SchoolContact.school_id).in_([sc.id for sc in schools]),
-                                SchoolContact.active == True,  # noqa: E712
-                                col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
-                            )
-                        )
-                    )
-                    due += [
-                        Due(
-                            "action_reminder", "action", a.id, Recipient("contact", c), a.due_date.isoformat()
-                        )
-                        for c in contacts
-                    ]
-                else:
-                    due.append(
-                        Due(
-                            "action_reminder",
-                            "action",
-                            a.id,
-                            Recipient("officer", m.officer_id),
-                            a.due_date.isoformat(),
-                        )
-                    )
+                    contacts.setdefault(school_id, []).append(contact_id)
+        for action_id, owner, due_date, mid, start, officer_id in rows:
+            if mid not in schools:
+                continue
+            tz = zones.get(la_of[mid], ZoneInfo("Europe/London"))
+            later = [st for sc in schools[mid] for st in starts.get(sc, ()) if st > start]
+            next_day = min(later).astimezone(tz).date() if later else None
+            if not action_reminder_due(
+                due=due_date,
+                today=now.astimezone(tz).date(),
+                done=False,
+                next_tsm=next_day,
+                lead_days=self.action_lead_days,
+            ):
+                continue
+            ref = due_date.isoformat()
+            if owner == ActionOwner.SCHOOL.value:
+                due += [
+                    Due("action_reminder", "action", action_id, Recipient("contact", c), ref)
+                    for sc in schools[mid]
+                    for c in contacts.get(sc, ())
+                ]
+            else:
+                due.append(Due("action_reminder", "action", action_id, Recipient("officer", officer_id), ref))
         return due
 
     async def action_reminders(self) -> SweepResult:
-        return await self._deliver(await self.ledger.claim(await self.due_action_reminders()))
+        """Worked out at the first run of each hour (reminders fall due by the day): an idle run is one read."""
+        hour = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        mark = await self.marks.get("action_reminders")
+        if mark is not None and hour <= mark < hour + timedelta(hours=1):
+            return SweepResult()
+        due = await self.due_action_reminders()
+        claims = await self.ledger.claim(due)
+        await self.marks.advance("action_reminders", hour)
+        return await self._deliver(claims)
 
     # ------------------------------------------------------------------ composing and sending
 
@@ -364,6 +399,8 @@ class FeedbackJobs:
         return Message(f"Action {when} {a.due_date:%d %b}: {school}", card(body, buttons))
 
     async def _deliver(self, claims: list[Claim]) -> SweepResult:
+        if self.send is not None:
+            return await self.send(claims)
         result = SweepResult(claimed=len(claims))
         for claim in claims:
             await deliver(
@@ -429,6 +466,5 @@ class FeedbackJobs:
 
 def feedback_sweep(service) -> tuple[Callable[[], object], int]:
     """(coroutine function, interval seconds) for ``SchedulerService.sweeps()``: the feedback sweeps every 5
-    minutes through the service's own ledger and messenger."""
-    jobs = FeedbackJobs.for_app(service.app, service.messenger, service.ledger)
-    return jobs.run_all, 300
+    minutes, sending through the scheduler's own delivery path (its ledger, messenger and concurrency)."""
+    return service.jobs.feedback.run_all, 300

@@ -119,6 +119,7 @@ class Jobs:
         clock: Callable[[], datetime],
         settings: JobSettings | None = None,
         notifications: Notifications | None = None,
+        feedback: FeedbackJobs | None = None,
     ) -> None:
         self.db = db
         self.messenger = messenger
@@ -129,9 +130,10 @@ class Jobs:
         self.settings = settings or JobSettings()
         self.marks = Marks(db, clock)  # each sweep's watermark: what it has read up to (scheduler/marks.py)
         self.evaluations = Evaluations(db, clock=clock)  # the evaluation card at meeting end (issue 6)
-        self.feedback = FeedbackJobs(
+        self.feedback = feedback or FeedbackJobs(
             db=db, messenger=messenger, ledger=ledger, clock=clock, evaluations=self.evaluations
         )
+        self.feedback.send = self._deliver  # feedback goes out the way reminders do (issue 15 item 6)
         self.notifications = notifications or Notifications(
             db, booking, ConversationService(db, booking, reference, clock=clock), Records(db, clock=clock)
         )

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .feedback_jobs import feedback_sweep
+from .feedback_jobs import FeedbackJobs, feedback_sweep
 from .jobs import Jobs, JobSettings, SweepResult
 from .ledger import Ledger
 from .runner import build_scheduler
@@ -95,6 +95,7 @@ def build_jobs(
         clock=clock,
         settings=job_settings or JobSettings.from_settings(app.settings),
         notifications=app.notifications,
+        feedback=FeedbackJobs.for_app(app, messenger, ledger),
     )
 
 
