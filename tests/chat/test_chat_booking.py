@@ -162,6 +162,28 @@ async def test_contacted_directly_school_is_told_and_its_officer_too(chat, urn):
     assert await chat.meetings_of(urn) == []
 
 
+@pytest.mark.parametrize("urn", [BEACON, UPTON])
+async def test_a_school_the_la_contacts_is_never_offered_a_booking_and_is_told_who_will_contact_it(chat, urn):
+    """Issue 14 item 7g: "my meetings" offered "Book this term's now?", which looped back to "you don't need to
+    book". No card such a school sees offers booking; each says who will contact it."""
+    lead = await chat.contact(urn)
+    officer = await chat.officer_of(urn)
+    seen = [await chat.say(lead, "my meetings"), await chat.say(lead, "help"), await chat.say(lead, "book")]
+    meetings, help_, refused = seen
+    assert "Book this term's now?" not in text_of(meetings)
+    assert "contact you directly" in text_of(meetings) and officer.name in text_of(meetings)
+    assert officer.name in text_of(help_) and "don't need to book" in text_of(help_)
+    assert "**book**" not in [f.split(":")[0] for f in text_of(help_).splitlines()]
+    for (
+        reply
+    ) in seen:  # every button leads somewhere else than a booking (no loop back to "don't need to book")
+        assert not {"Book a TSM", "Book it", "Choose this time"} & set(titles(reply.card)), titles(reply.card)
+        for title in titles(reply.card):
+            pressed = await chat.press(lead, reply, title)
+            assert "You don't need to book" not in text_of(pressed), title
+    assert "You don't need to book" in text_of(refused)  # typing "book" still says why, with who
+
+
 async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(chat):
     lead = await chat.contact(ASHCOMBE)
     dates = await walk_to_dates(chat, lead)  # an autumn offer, kept on the card

@@ -100,27 +100,29 @@ def entitlement_words(info: SchoolInfo, *, officer_view: bool = False) -> tuple[
     return info.entitlement.message, info.figures
 
 
+def contacted_directly_words(info: SchoolInfo, message: str) -> str:
+    """The LA's words for a school it contacts directly, with who will contact it (its link officer)."""
+    if not info.officer_name:
+        return f"{message} Your LA's attendance team will tell you who."
+    if info.officer_name in message:
+        return message
+    return f"{message} Your link officer is {info.officer_name} ({info.officer_email})."
+
+
 async def contacted_directly_reply(ctx: ChatContext, info: SchoolInfo, message: str) -> Reply:
     """A school the LA contacts directly tried to book: tell it so, naming its officer; the request is recorded
     (an event), so the officer is told (tsm.notifications)."""
-    text = (
-        message
-        if info.officer_name and info.officer_name in message
-        else (
-            f"{message} Your link officer is {info.officer_name} ({info.officer_email})."
-            if info.officer_name
-            else message
-        )
-    )
+    text = contacted_directly_words(info, message)
+    asked = info.officer_id is not None and ctx.actor.kind == "contact"
     card = cards.done(
         cards.DoneView(
             "You don't need to book",
             (),
-            note=text + " We have let them know you asked.",
+            note=text + (" We have let them know you asked." if asked else ""),
             buttons=(cards.MY_MEETINGS, cards.HELP),
         )
     )
-    if info.officer_id is not None and ctx.actor.kind == "contact":
+    if asked:
         await conversation(ctx).request_booking(ctx.actor, info.id)
     return Reply(card=card)
 
@@ -779,15 +781,19 @@ async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             )
         )
     buttons: tuple[cards.Button, ...] = (cards.Button("Book a TSM", "book.start"),)
+    empty = "You have no TSM booked from today on."
     if ctx.actor.is_officer:
         buttons = (
             cards.Button("Book for a school", "officer.book_start"),
             cards.Button("My week", "officer.week"),
         )
+    elif ctx.actor.school_id is not None:
+        info = await conv.school_info(ctx.actor, ctx.actor.school_id)
+        if info.entitlement.may_book:
+            empty += " Book this term's now?"
+        else:  # the LA contacts this school directly: never offer a booking it cannot make (issue 14, item 7g)
+            buttons, empty = (), f"{empty} {contacted_directly_words(info, info.entitlement.message)}"
     heading = "Your upcoming TSMs" if views else "No upcoming TSMs"
-    empty = "You have no TSM booked from today on." + (
-        "" if ctx.actor.is_officer else " Book this term's now?"
-    )
     return Reply(card=cards.meetings(cards.MeetingsView(heading, tuple(items), empty, buttons)))
 
 

@@ -29,6 +29,7 @@ async def help_reply(ctx: ChatContext, *, heading: str = "", text: str | None = 
     commands = tuple(_router.commands_for(role)) if _router is not None else ()
     officer = ctx.actor.is_officer
     first = (ctx.actor.name or "").split(" ")[0]
+    buttons: tuple[cards.Button, ...] = OFFICER_BUTTONS if officer else SCHOOL_BUTTONS
     intro = (
         "I keep your Targeting Support Meetings (TSMs) with your schools: your week, your schools' status, "
         "booking on a school's behalf."
@@ -36,14 +37,21 @@ async def help_reply(ctx: ChatContext, *, heading: str = "", text: str | None = 
         else "I book your school's termly Targeting Support Meeting (TSM) with your LA link officer, and help you "
         "move or cancel it."
     )
+    if not officer and ctx.actor.school_id is not None:
+        info = await ctx.services.conversation.school_info(ctx.actor, ctx.actor.school_id)
+        if (
+            not info.entitlement.may_book
+        ):  # the LA contacts the school: no booking offered it cannot make (7g)
+            who = info.officer_name or "Your LA's attendance team"
+            intro = (
+                f"{who} contacts your school to arrange its termly Targeting Support Meeting (TSM): you don't "
+                "need to book. I show your TSMs and help you move or cancel one."
+            )
+            commands = tuple((word, line) for word, line in commands if word != "book")
+            buttons = tuple(b for b in buttons if b.verb != "book.start")
     intro += " Type a command, or use a button."
     card = cards.help_card(
-        cards.HelpView(
-            heading or (f"Hello {first}" if first else "Hello"),
-            intro,
-            commands,
-            OFFICER_BUTTONS if officer else SCHOOL_BUTTONS,
-        )
+        cards.HelpView(heading or (f"Hello {first}" if first else "Hello"), intro, commands, buttons)
     )
     return Reply(text=text, card=card)
 
