@@ -147,12 +147,14 @@ class FeedbackJobs:
     # ------------------------------------------------------------------ evaluation reminder
 
     async def due_evaluation_reminders(self, now: datetime | None = None) -> list[Due]:
+        return (await self._due_evaluation_reminders(now or self.clock()))[0]
+
+    async def _due_evaluation_reminders(self, now: datetime) -> tuple[list[Due], bool]:
         """The requests sent ``evaluation_reminder_after`` ago whose reminder fell due since the sweep's mark (the
         ledger's ``(kind, sent_at)`` index; at most 30 days back), to people who have not answered."""
-        now = now or self.clock()
         after = self.evaluation_reminder_after
-        since = await self.marks.since("evaluation_reminders", EVALUATION_LOOKBACK, now)
         async with self.db.reader() as s:
+            since = await self.marks.since("evaluation_reminders", EVALUATION_LOOKBACK, now, s)
             asked = list(
                 await s.exec(
                     select(Outbound.subject_id, Outbound.recipient_id).where(
@@ -165,7 +167,7 @@ class FeedbackJobs:
                 )
             )
             if not asked:
-                return []
+                return [], False
             meeting_ids = {mid for mid, _ in asked}
             answered = set(
                 await s.exec(
@@ -188,12 +190,14 @@ class FeedbackJobs:
             due.append(
                 Due("evaluation_reminder", "meeting", mid, Recipient("contact", contact_id), iso(m[0]))
             )
-        return due
+        return due, True
 
     async def evaluation_reminders(self) -> SweepResult:
         now = self.clock()
-        claims = await self.ledger.claim(await self.due_evaluation_reminders(now))
-        await self.marks.advance("evaluation_reminders", now)
+        due, read = await self._due_evaluation_reminders(now)
+        claims = await self.ledger.claim(due)
+        if read:  # else the window was empty: the mark may stay, the next window is as cheap
+            await self.marks.advance("evaluation_reminders", now)
         return await self._deliver(claims)
 
     # ------------------------------------------------------------------ the record, at the meeting's end
@@ -204,8 +208,8 @@ class FeedbackJobs:
         prompt fell due since the sweep's mark, by the index on ``meeting.end``."""
         now = now or self.clock()
         after = self.record_prompt_after
-        since = await self.marks.since("record_prompts", RECORD_PROMPT_LOOKBACK, now)
         async with self.db.reader() as s:
+            since = await self.marks.since("record_prompts", RECORD_PROMPT_LOOKBACK, now, s)
             rows = list(
                 await s.exec(
                     select(Meeting.id, Meeting.officer_id, Meeting.start).where(
@@ -223,8 +227,10 @@ class FeedbackJobs:
 
     async def record_prompts(self) -> SweepResult:
         now = self.clock()
-        claims = await self.ledger.claim(await self.due_record_prompts(now))
-        await self.marks.advance("record_prompts", now)
+        due = await self.due_record_prompts(now)
+        claims = await self.ledger.claim(due)
+        if due:  # else the window was empty: the mark may stay
+            await self.marks.advance("record_prompts", now)
         return await self._deliver(claims)
 
     async def _compose_record_prompt(self, due: Due) -> Message | None:

@@ -185,45 +185,51 @@ class Jobs:
         move is the change's own message: tsm.notifications.) Reads only the meetings whose reminder fell due since
         the sweep's mark (``scheduler.marks``), through the index on ``meeting.start``."""
         now = self.clock()
-        claims = await self.ledger.claim(await self.due_reminders(now))
-        await self.marks.advance("reminders", now)
+        due, read = await self._due_reminders(now)
+        claims = await self.ledger.claim(due)
+        if read:
+            await self.marks.advance("reminders", now)
         return await self._deliver(claims)
 
     async def due_reminders(self, now: datetime | None = None) -> list[Due]:
+        return (await self._due_reminders(now or self.clock()))[0]
+
+    async def _due_reminders(self, now: datetime) -> tuple[list[Due], bool]:
         """The reminders due now and not claimed yet (the sweep query; no side effects): those whose due time
         (the start less 7 days, or less 1 day) fell in the sweep's window, for meetings not started yet and not
         changed since that due time (a meeting booked or moved later got its confirmation instead)."""
-        now = now or self.clock()
-        since = await self.marks.since("reminders", REMINDER_LEADS[-1], now)
         due: list[Due] = []
-        # Each lead's window on the start: due in (since, now] is a start in (since + lead, now + lead]; the 7-day
-        # one only while more than a day is left (then the 1-day reminder is the one due).
-        windows = [
-            and_(Meeting.start > max(since + lead, now + floor), Meeting.start <= now + lead)
-            for lead, floor in zip(REMINDER_LEADS, (timedelta(0), REMINDER_LEADS[0]), strict=True)
-        ]
         async with self.db.reader() as s:
+            since = await self.marks.since("reminders", REMINDER_LEADS[-1], now, s)
+            # Each lead's window on the start: due in (since, now] is a start in (since + lead, now + lead]; the
+            # 7-day one only while more than a day is left (then the 1-day reminder is the one due).
+            windows = [
+                and_(Meeting.start > max(since + lead, now + floor), Meeting.start <= now + lead)
+                for lead, floor in zip(REMINDER_LEADS, (timedelta(0), REMINDER_LEADS[0]), strict=True)
+            ]
             # Plain columns, not Meeting objects: at 2,000 rows, building ORM objects was most of the sweep's time.
-            rows = await s.exec(
-                select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
-                .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
-                .where(
-                    or_(*windows),
-                    col(Meeting.status).in_(CHANGEABLE),
-                    col(MeetingAttendee.contact_id).is_not(None),
+            rows = list(
+                await s.exec(
+                    select(Meeting.id, Meeting.start, Meeting.updated_at, MeetingAttendee.contact_id)
+                    .join(MeetingAttendee, MeetingAttendee.meeting_id == Meeting.id)
+                    .where(
+                        or_(*windows),
+                        col(Meeting.status).in_(CHANGEABLE),
+                        col(MeetingAttendee.contact_id).is_not(None),
+                    )
                 )
             )
-            refs: dict[datetime, str] = {}
-            for mid, start, updated_at, contact_id in rows:
-                r = Recipient("contact", contact_id)
-                lead = start - now
-                ref = refs.get(start) or refs.setdefault(start, iso(start))
-                if lead <= timedelta(days=1):
-                    if updated_at <= start - timedelta(days=1):
-                        due.append(Due("remind_1d", "meeting", mid, r, ref))
-                elif lead <= timedelta(days=7) and updated_at <= start - timedelta(days=7):
-                    due.append(Due("remind_7d", "meeting", mid, r, ref))
-        return await self._not_yet_claimed(due)
+        refs: dict[datetime, str] = {}
+        for mid, start, updated_at, contact_id in rows:
+            r = Recipient("contact", contact_id)
+            lead = start - now
+            ref = refs.get(start) or refs.setdefault(start, iso(start))
+            if lead <= timedelta(days=1):
+                if updated_at <= start - timedelta(days=1):
+                    due.append(Due("remind_1d", "meeting", mid, r, ref))
+            elif lead <= timedelta(days=7) and updated_at <= start - timedelta(days=7):
+                due.append(Due("remind_7d", "meeting", mid, r, ref))
+        return await self._not_yet_claimed(due), bool(rows)
 
     async def leader_unavailable(self) -> SweepResult:
         """The senior leader can't attend, so the meeting must be rearranged (Kent's rule).
@@ -396,8 +402,8 @@ class Jobs:
         margin = self.settings.meeting_end_margin
         # Due at the end plus the margin: the ends in (since - margin, now - margin], through the index on
         # meeting.end; never further back than two weeks (the end-of-meeting messages' useful life).
-        since = await self.marks.since("meeting_ends", MEETING_END_LOOKBACK, now)
         async with self.db.reader() as s:
+            since = await self.marks.since("meeting_ends", MEETING_END_LOOKBACK, now, s)
             rows = list(
                 await s.exec(
                     select(Meeting.id, Meeting.officer_id, Meeting.start).where(
@@ -413,9 +419,8 @@ class Jobs:
         total = SweepResult()
         for gate in gates:
             total.add(await self.on_meeting_end(gate.subject_id, source="timer"))
-        await self.marks.advance(
-            "meeting_ends", now
-        )  # each gate claimed above: a worker dying before reads again
+        if rows:  # each gate claimed above: a worker dying before this reads the window again
+            await self.marks.advance("meeting_ends", now)
         return total
 
     async def on_meeting_end(self, meeting_id: int, *, source: str) -> SweepResult:
@@ -612,8 +617,9 @@ class Jobs:
             )
         )
         codes = sorted({sc.trust_code for sc in schools if sc.trust_code})
-        if codes:  # into the session, where school_facts finds them without a read each
-            list(await s.exec(select(Trust).where(col(Trust.code).in_(codes))))
+        # Into the session, where school_facts finds them without a read each (held here: the session's identity
+        # map keeps only the objects someone holds).
+        trusts = list(await s.exec(select(Trust).where(col(Trust.code).in_(codes)))) if codes else []
         out = []
         for sc in schools:
             policy, term = policies[sc.la_id], term_of[sc.la_id]
@@ -630,6 +636,7 @@ class Jobs:
                         sc.la_id,
                     )
                 )
+        del trusts
         return out
 
     async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tsm.adapters.db.delivery import SweepMark
 from tsm.adapters.db.engine import Database
@@ -35,15 +36,26 @@ class Marks:
         self.db = db
         self.clock = clock
 
-    async def get(self, name: str) -> datetime | None:
+    async def get(self, name: str, session: AsyncSession | None = None) -> datetime | None:
+        if session is not None:  # in the sweep's own read: one transaction for the mark and the window
+            return (await session.exec(select(SweepMark.mark).where(SweepMark.name == name))).first()
         async with self.db.reader() as s:
             return (await s.exec(select(SweepMark.mark).where(SweepMark.name == name))).first()
 
-    async def since(self, name: str, lookback: timedelta, now: datetime | None = None) -> datetime:
+    async def since(
+        self,
+        name: str,
+        lookback: timedelta,
+        now: datetime | None = None,
+        session: AsyncSession | None = None,
+    ) -> datetime:
         """The lower bound of this run's window (exclusive): the mark less the overlap, never further back than
-        ``lookback`` from now, and never after now (a clock set back reads again rather than skipping)."""
+        ``lookback`` from now, and never after now (a clock set back reads again rather than skipping).
+
+        A sweep whose window came back empty need not move its mark (the next window is then a little wider and
+        as empty, through the same index): an idle run is this read and the window's, in one transaction."""
         now = now or self.clock()
-        mark = await self.get(name)
+        mark = await self.get(name, session)
         if mark is None:
             return now - lookback
         return max(min(mark, now) - OVERLAP, now - lookback)
