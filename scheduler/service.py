@@ -129,14 +129,19 @@ class SchedulerService:
         return await self.jobs.events()
 
     def wake(self) -> None:
-        """Run the event sweep now (a change was just recorded), not at its next interval. A sweep already
-        running finishes first; the events stay in the database either way."""
+        """Run the event sweep and the calendar outbox now (a change was just recorded: its messages, and with
+        Outlook its calendar write, which the turn left to the outbox), not at their next interval. A sweep already
+        running finishes first; the events and outbox rows stay in the database either way."""
+        self._wake("tsm.events", "tsm.calendar_outbox")
+
+    def _wake(self, *job_ids: str) -> None:
         scheduler = self.scheduler
         if scheduler is None or not scheduler.running:
             return
-        job = scheduler.get_job("tsm.events")
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+        for job_id in job_ids:
+            job = scheduler.get_job(job_id)
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
 
     async def reminders(self) -> SweepResult:
         return await self.jobs.reminders()
@@ -165,7 +170,10 @@ class SchedulerService:
         return await self.jobs.retry_expired()
 
     async def calendar_outbox(self) -> int:
-        return await self.app.sync.process_due()
+        done = await self.app.sync.process_due()
+        if done:  # what Outlook answered may call for a message (a Teams TSM's join link): deliver it now
+            self._wake("tsm.events")
+        return done
 
     async def graph_subscriptions(self) -> dict[str, int] | None:
         """Once an hour across all workers: create and renew the officers' calendar subscriptions."""

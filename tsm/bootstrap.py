@@ -15,7 +15,7 @@ from .adapters.mail import MailPort, build_mailer
 from .clock import Clock, clock_from_settings
 from .notifications import Notifications
 from .observability import Metrics
-from .ports import CalendarPort
+from .ports import CalendarPort, InDatabaseCalendar
 from .services.booking import BookingService
 from .services.calendar_sync import CalendarSync
 from .services.conversation import ConversationService
@@ -71,12 +71,15 @@ def build_app(
     clock: Clock | None = None,
     calendar: CalendarPort | None = None,
     metrics: Metrics | None = None,
+    defer_calendar_writes: bool = False,
 ) -> App:
     """Everything the channels share, from one Settings. ``clock`` overrides the settings' clock (tests);
     ``calendar`` the calendar (tests: one built with ``build_graph_calendar(..., observer=metrics)`` to have its
-    Graph calls counted); ``metrics`` the App's registry (default: a new one). The metrics are given to what they
-    observe at construction: the booking service and the Graph client's middleware (the scheduler's ledger gets
-    them in ``scheduler.service.build_jobs``)."""
+    Graph calls counted); ``metrics`` the App's registry (default: a new one); ``defer_calendar_writes``: calendar
+    writes only in the outbox sweep, never in a booking's own call (the server and the worker; ``CalendarSync``),
+    except with a calendar kept in the database (the local one), which the booking writes in its own transaction.
+    The metrics are given to what they observe at construction: the booking service and the Graph client's
+    middleware (the scheduler's ledger gets them in ``scheduler.service.build_jobs``)."""
     settings = settings or Settings()
     clock = clock or clock_from_settings(settings.clock_start)
     db = Database(
@@ -88,7 +91,14 @@ def build_app(
     mail = build_mailer(settings, observer=metrics)
     cal = calendar or build_calendar(settings, db, metrics=metrics)
     reference = ReferenceData(db)
-    sync = CalendarSync(db, cal, clock=clock, max_attempts=settings.outbox_max_attempts)
+    in_database = isinstance(cal, InDatabaseCalendar) and cal.in_database
+    sync = CalendarSync(
+        db,
+        cal,
+        clock=clock,
+        max_attempts=settings.outbox_max_attempts,
+        deferred=defer_calendar_writes and not in_database,
+    )
     booking = BookingService(db, cal, reference, clock=clock, sync=sync, observer=metrics)
     conversation = ConversationService(db, booking, reference, clock=clock)
     records = Records(db, clock=clock)

@@ -107,7 +107,8 @@ def compose(
     None: emails carry no link).
     """
     if app is None:
-        app = build_app(settings, clock=clock, calendar=calendar)
+        # The server and the worker leave Outlook's writes to the outbox sweep: a turn never waits on Graph.
+        app = build_app(settings, clock=clock, calendar=calendar, defer_calendar_writes=role != "cli")
     settings = app.settings
     if role == "cli":
         return Composition(app, role)

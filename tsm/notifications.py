@@ -21,6 +21,7 @@ the app later while the message is still useful.
 | book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
 | invited (an officer, an admin or the CLI asked) | the school's staff | the invitation to book: a Book button (by email: their sign-in link) |
 | calendar_failed, outlook_change | the officer | what Outlook refused or changed |
+| join_link (Outlook gave a Teams TSM its link after the booking's answer: the outbox, ``CalendarSync``) | the person who booked | the confirmation card with its Join on Teams button |
 | record_saved | the school wrote it: the officer; the officer wrote it first: the school's attendees | the TSM record card |
 | signin_requested (the web page's "email me a link") | the person who asked | their sign-in link, made when it is sent |
 | access_requested (someone the bot does not know pressed "Ask the LA for access") | the LA's admins | who asked (name, email, tenant) and the LA's schools: Add as contact |
@@ -118,6 +119,7 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.LEADER_UNAVAILABLE: (Rule(Audience.OFFICER, "leader_unavailable"),),
     EventKind.BOOK_REQUESTED: (Rule(Audience.OFFICER, "book_requested"),),
     EventKind.CALENDAR_FAILED: (Rule(Audience.OFFICER, "officer_notice"),),
+    EventKind.JOIN_LINK: (Rule(Audience.PERSON, "join_link"),),
     EventKind.OUTLOOK_CHANGE: (Rule(Audience.OFFICER, "officer_notice"),),
     EventKind.RECORD_SAVED: (
         Rule(Audience.OFFICER, "record_from_school", actor_kinds=("contact",)),
@@ -448,6 +450,8 @@ class Notifications:
             return None  # cancelled (or past) since: the cancellation says so
         if message == "confirm":
             return await self._confirm(v, data)
+        if message == "join_link":
+            return self._join_link(v)
         if message == "school_booked":
             return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
         if message == "booked_for_officer":
@@ -488,6 +492,24 @@ class Notifications:
             sent_at=self.booking.clock(),
         )
         return Message(reminder_cards.reminder_text(view), reminder_cards.reminder(view))
+
+    def _join_link(self, v: MeetingView) -> Message | None:
+        """The Teams link Outlook made after the booking was confirmed, to the person who booked."""
+        if not v.join_url:
+            return None
+        view = reminder_cards.ReminderView(
+            "confirm",
+            v.school_label,
+            v.officer_name,
+            v.start,
+            v.end,
+            v.timezone,
+            v.mode,
+            v.location,
+            v.join_url,
+            sent_at=self.booking.clock(),
+        )
+        return Message(f"The Teams link for your TSM is ready: {when(v)}", reminder_cards.reminder(view))
 
     def _when(self, v: MeetingView, start_iso: object) -> str:
         if isinstance(start_iso, str):

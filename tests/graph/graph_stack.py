@@ -90,7 +90,9 @@ def graph_settings(db_url: str, emulator: GraphEmulator, notification_url: str =
 
 
 @contextlib.asynccontextmanager
-async def make_stack(db_url: str, *, emulator_options: dict | None = None, **overrides):
+async def make_stack(
+    db_url: str, *, emulator_options: dict | None = None, defer_calendar_writes: bool = False, **overrides
+):
     emulator = GraphEmulator(notification_retry_delays=(0.2,), **(emulator_options or {}))
     await emulator.start()
     emulator.advance_time((NOW - datetime.now(UTC)).total_seconds())
@@ -99,7 +101,7 @@ async def make_stack(db_url: str, *, emulator_options: dict | None = None, **ove
     settings = graph_settings(db_url, emulator, url, **overrides)
     clock = FixedClock(NOW)
     calendar = build_graph_calendar(settings)
-    app = build_app(settings, clock=clock, calendar=calendar)
+    app = build_app(settings, clock=clock, calendar=calendar, defer_calendar_writes=defer_calendar_writes)
     app.sync.base_delay = 10.0
     watcher = GraphWatcher(
         app.db, calendar, CalendarChanges(app.db, app.booking, clock=clock), settings, clock=emulator.now

@@ -850,7 +850,7 @@ class BookingService:
                 record(
                     s, EventKind.ATTENDEE_ADDED, actor, now, meeting_id=meeting.id, start=_iso(meeting.start)
                 )
-        if self.sync is not None:
+        if self.sync is not None and not self.sync.deferred:
             await self.sync.process_meeting(meeting_id)
         return await self.get_meeting(actor, meeting_id)
 
@@ -1001,10 +1001,12 @@ class BookingService:
         self, actor: Actor, meeting_id: int, verb: str, *, view: MeetingView | None = None
     ) -> BookingResult:
         """The calendar work the change queued, done now (the outbox retries it if it fails), and the result.
-        ``view``: the meeting as the write left it, when the caller has it (the calendar may add the join URL)."""
+        ``view``: the meeting as the write left it, when the caller has it (the calendar may add the join URL).
+        With ``sync.deferred`` (the server, the worker) the work is left to the outbox sweep: the answer never
+        waits on the calendar (``tsm.services.calendar_sync``)."""
         ics = None
         join_url = None
-        if self.sync is not None:
+        if self.sync is not None and not self.sync.deferred:
             try:
                 results = await self.sync.process_meeting(meeting_id)
                 ics = next((r.ics for r in reversed(results) if r.ics), None)

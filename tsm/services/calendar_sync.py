@@ -8,6 +8,13 @@ row is marked failed and a ``calendar_failed`` event tells the officer, whose bo
 calendar. An update waiting for its retry is superseded by a later write of the same meeting (the meeting's
 cancellation is never held up behind it). A crash between commit and calendar call leaves the row pending,
 so the next sweep (``process_due``) repairs it.
+
+``deferred`` (the server and the worker, ``tsm.composition``): the booking service does not call the calendar at
+all; the scheduler's outbox sweep does, woken by the change (``SchedulerService.wake``), so a person's turn never
+waits on Outlook. The confirmation says "booked" at once; when Outlook answers with a Teams meeting's join link, a
+``join_link`` event recorded with it (in the same transaction) has the person who booked sent the link through the
+ledger (``tsm.notifications``). Not deferred (the CLI, which waits): the booking does its calendar work right after
+its commit and its answer carries the link.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from ..adapters.db.meetings import Meeting, MeetingAttendee
 from ..domain.model import Mode
 from ..domain.text import when_text
 from ..ports import Attendee, CalendarError, CalendarPort, CalendarRef, EventDetails, EventResult
-from .events import EventKind, record
+from .events import EventKind, iso, record
 from .meetings import schools_of
 
 log = logging.getLogger(__name__)
@@ -48,12 +55,14 @@ class CalendarSync:
         clock: Callable[[], datetime] = _now,
         max_attempts: int = 6,
         base_delay: float = 30.0,
+        deferred: bool = False,
     ) -> None:
         self.db = db
         self.calendar = calendar
         self.clock = clock
         self.max_attempts = max_attempts
         self.base_delay = base_delay
+        self.deferred = deferred  # calendar writes only in the outbox sweep, never in a booking's turn
 
     async def process_meeting(self, meeting_id: int) -> list[EventResult]:
         """Do a meeting's pending calendar work now (right after its booking commits)."""
@@ -146,9 +155,22 @@ class CalendarSync:
             m = await s.get(Meeting, row.meeting_id)
             if result.event_id and row.op != "cancel":
                 m.calendar_event_id = result.event_id
+            first_link = bool(result.join_url) and not m.join_url and row.op != "cancel"
             if result.join_url:
                 m.join_url = result.join_url
             s.add(m)
+            person = _booker(m.booked_by)
+            if self.deferred and first_link and person and m.status in ("booked", "moved"):
+                # The confirmation went out before Outlook answered: the person who booked is sent the link.
+                record(
+                    s,
+                    EventKind.JOIN_LINK,
+                    "system:calendar",
+                    now,
+                    meeting_id=m.id,
+                    person=person,
+                    start=iso(m.start),
+                )
             await s.exec(
                 update(CalendarOutbox)
                 .where(CalendarOutbox.id == row.id)
@@ -231,6 +253,15 @@ class CalendarSync:
         return event_details(
             m, officer, schools, atts, ZoneInfo(la.timezone if la else "Europe/London")
         ), m.calendar_event_id
+
+
+def _booker(booked_by: str | None) -> str | None:
+    """The person a meeting's ``booked_by`` names, as an event's ``person`` ("contact:12", "officer:3"; an LA admin
+    is an officer), or None (the CLI, the system)."""
+    kind, _, ident = (booked_by or "").partition(":")
+    if kind in ("contact", "officer", "admin") and ident.isdigit():
+        return f"{'contact' if kind == 'contact' else 'officer'}:{ident}"
+    return None
 
 
 def event_details(m: Meeting, officer: Officer, schools, attendees, tz: ZoneInfo) -> EventDetails:

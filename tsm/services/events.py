@@ -41,6 +41,7 @@ class EventKind(StrEnum):
         "book_requested"  # a school the LA contacts directly asked to book (school_id, no meeting)
     )
     CALENDAR_FAILED = "calendar_failed"  # data: text (an Outlook write finally failed)
+    JOIN_LINK = "join_link"  # data: person, start (Outlook made a Teams link after the booking answered)
     OUTLOOK_CHANGE = "outlook_change"  # data: notice, text (declined, deleted or a refused move in Outlook)
     RECORD_SAVED = "record_saved"  # data: created (the TSM record written or updated)
     ENDED = "ended"  # the meeting's end was seen (Teams event or the timer)
