@@ -8,7 +8,7 @@ retried with backoff (or after the channel's Retry-After) until ``max_attempts``
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
@@ -94,6 +94,50 @@ async def deliver(
             max_attempts=max_attempts,
         )
     return sent.status
+
+
+async def send_as_one(
+    claims: Sequence[Claim],
+    message: Message,
+    counts: Counts,
+    *,
+    ledger: Ledger,
+    messenger: MessengerPort,
+    max_attempts: int,
+) -> tuple[SendStatus | None, list[Claim]]:
+    """One message standing for several claimed items to one recipient (a digest: ``scheduler.digests``), composed
+    by the caller. Each claim's lease is renewed right before the send, as :func:`deliver` does; those another worker
+    has taken over meanwhile are theirs (``lost``) and left out. The outcome is recorded on every claim sent for,
+    so exactly-once holds per ledger row: the rows go out together once, or are retried or re-armed together.
+    Returns the send status (None: nothing sent) and the claims it was sent for."""
+    mine = [c for c in claims if await ledger.touch(c)]
+    counts.lost += len(claims) - len(mine)
+    if not mine:
+        return None, []
+    try:
+        sent = await messenger.send(mine[0].due.recipient, message)
+    except Exception as exc:  # noqa: BLE001 - a messenger bug must not lose the claims
+        log.exception("messenger failed on a digest of %d", len(mine))
+        for c in mine:
+            await retry_or_fail(c, counts, type(exc).__name__, ledger=ledger, max_attempts=max_attempts)
+        return None, mine
+    for c in mine:
+        if sent.status is SendStatus.SENT:
+            await ledger.finish(c, "sent")
+            counts.sent += 1
+        elif sent.status in (SendStatus.NO_CONVERSATION, SendStatus.BLOCKED):
+            await ledger.finish(c, "undeliverable", sent.status.value)
+            counts.undeliverable += 1
+        else:
+            await retry_or_fail(
+                c,
+                counts,
+                sent.detail or sent.status.value,
+                sent.retry_after,
+                ledger=ledger,
+                max_attempts=max_attempts,
+            )
+    return sent.status, mine
 
 
 async def retry_or_fail(

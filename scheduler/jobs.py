@@ -38,6 +38,7 @@ from tsm.domain.entitlement import entitlement_for, officer_short_words
 from tsm.domain.model import MeetingStatus
 from tsm.domain.terms import Term as DomainTerm
 from tsm.domain.terms import default_bank_holidays
+from tsm.domain.text import day_text
 from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
 from tsm.notifications import KIND_PREFIX as EVENT_KIND_PREFIX
 from tsm.notifications import Notifications, invite_message
@@ -50,7 +51,8 @@ from tsm.services.meetings import schools_of
 from tsm.services.records import Records
 from tsm.services.reference import ReferenceData
 
-from .delivery import SweepResult, deliver, retry_or_fail
+from . import digests
+from .delivery import SweepResult, deliver, retry_or_fail, send_as_one
 from .feedback_jobs import KINDS as FEEDBACK_KINDS
 from .feedback_jobs import FeedbackJobs, evaluation_message
 from .ledger import Claim, Due, Ledger
@@ -61,6 +63,7 @@ CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
 NUDGE_BATCH = 1000  # schools per read of their contacts (the nudges), subjects per read of the ledger
 EVENT_BATCH = 500  # events dispatched per read by the event sweep
+CHASED = "chased"  # the ref tail of the unbooked digest of the chasers' day (its term's id before it)
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 # Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
 MISSED = (SendStatus.NO_CONVERSATION.value, SendStatus.BLOCKED.value)
@@ -700,15 +703,62 @@ class Jobs:
     # ------------------------------------------------------------------ delivery
 
     async def _deliver(self, claims: Sequence[Claim]) -> SweepResult:
+        """Send what was claimed. What piled up for one person goes as one message per kind (``scheduler.digests``):
+        the newest agenda, unbooked-schools digest or invitation to book only, and an officer's news from several
+        schools as one card."""
         result = SweepResult(claimed=len(claims))
         sem = asyncio.Semaphore(self.settings.send_concurrency)
+        piles = digests.sort(claims)
+        for claim in piles.superseded:
+            if await self.ledger.finish(claim, "skipped", "superseded"):
+                result.skipped += 1
 
         async def one(claim: Claim) -> None:
             async with sem:
                 await self._deliver_one(claim, result)
 
-        await asyncio.gather(*(one(c) for c in claims))
+        async def news(group: list[Claim]) -> None:
+            async with sem:
+                await self._deliver_news(group, result)
+
+        await asyncio.gather(*(one(c) for c in piles.singles), *(news(g) for g in piles.news))
         return result
+
+    async def _deliver_news(self, group: list[Claim], result: SweepResult) -> None:
+        """Several news items for one officer: each composed as it would be alone (None: no longer true), then the
+        newest per school, sent as one message standing for every row."""
+        composed: list[tuple[Claim, Message]] = []
+        for claim in group:
+            try:
+                message = await self.compose(claim.due)
+            except Exception as exc:  # noqa: BLE001 - this row is retried on its own; the others go on
+                log.exception("could not compose %s for the news digest", claim.due.kind)
+                await self._retry_or_fail(claim, result, type(exc).__name__)
+                continue
+            if message is None:
+                await self.ledger.finish(claim, "skipped")
+                result.skipped += 1
+            else:
+                composed.append((claim, message))
+        kept, superseded = digests.newest_per_school(
+            composed, await digests.schools_of(self.db, [c.due for c, _ in composed])
+        )
+        for claim in superseded:
+            if await self.ledger.finish(claim, "skipped", "superseded"):
+                result.skipped += 1
+        if not kept:
+            return
+        status, sent_for = await send_as_one(
+            [c for c, _ in kept],
+            digests.news_message([m for _, m in kept]),
+            result,
+            ledger=self.ledger,
+            messenger=self.messenger,
+            max_attempts=self.settings.max_attempts,
+        )
+        if status is SendStatus.SENT:
+            for claim in sent_for:
+                result.by_kind[claim.due.kind] = result.by_kind.get(claim.due.kind, 0) + 1
 
     async def _deliver_one(self, claim: Claim, result: SweepResult) -> None:
         if claim.due.kind == "meeting_end":  # a gate taken over from a worker that died half way
@@ -889,6 +939,8 @@ class Jobs:
             officer = await s.get(Officer, due.subject_id)
             la = await self.ref.la(s, officer.la_id)
             tz = ZoneInfo(la.timezone)
+            if self.clock().astimezone(tz).date() > day:
+                return None  # its day is over
             start = datetime.combine(day, time(0), tzinfo=tz)
             meetings = list(
                 await s.exec(
@@ -906,35 +958,93 @@ class Jobs:
             for m in meetings:
                 names = [sc.name for sc in await schools_of(s, m.id)]
                 items.append(cards.AgendaItem(m.start, m.end, " & ".join(names), m.mode, m.location))
-        if not items:
-            return None
+        if not items or await self._newer_sent(due):
+            return None  # nothing that day, or a later agenda has reached them: the newest only
         view = cards.AgendaView(f"{day:%A} {day.day} {day:%B}", la.timezone, tuple(items))
         return Message(f"{len(items)} TSM{'s' if len(items) > 1 else ''} on {view.day}", cards.agenda(view))
 
     async def _compose_unbooked(self, due: Due) -> Message | None:
-        term_id = int(due.ref.split(":")[0])
+        """The officer's digest of their schools with no TSM this term, as they are now: each school once, with what
+        the bot last sent it about booking (``_nudged``). None once the term is over or a later digest has reached
+        the officer (a second weekly card supersedes the first)."""
+        term_id, _, when = due.ref.partition(":")
         async with self.db.reader() as s:
             officer = await s.get(Officer, due.subject_id)
             la = await self.ref.la(s, officer.la_id)
+            tz = ZoneInfo(la.timezone)
             cal = await self.ref.calendar(s, la.id)
-            term = next((t for t in cal.terms if t.id == term_id), None)
-            mine = [u for u in await self._unbooked(s, la, term_id) if u.officer_id == officer.id]
-        if not mine or term is None:
+            term = cal.term_for(self.clock().astimezone(tz).date())
+            if term is None or str(term.id) != term_id:
+                return None  # the term is over: its list is old news
+            mine = sorted(
+                (u for u in await self._unbooked(s, la, term.id) if u.officer_id == officer.id),
+                key=lambda u: u.name,
+            )
+            sent = await self._nudged(s, [u.school_id for u in mine], term.id)
+        if not mine or await self._newer_sent(due):
             return None
-        view = cards.UnbookedView(
-            term.label,
-            tuple(
-                cards.UnbookedSchool(
-                    u.school_id, u.name, officer_short_words(u.entitlement)
-                )  # words for the officer
-                for u in sorted(mine, key=lambda u: u.name)
-            ),
+        schools = []
+        for u in mine:
+            kind, at = sent.get(u.school_id, ("", None))
+            status = f"{'reminded' if kind == 'chaser' else 'invited'} {day_text(at, tz)}" if at else ""
+            schools.append(
+                cards.UnbookedSchool(u.school_id, u.name, officer_short_words(u.entitlement), status)
+            )
+        note = (
+            f"{self.settings.chaser_after_weeks} weeks into term, the schools that book themselves have been "
+            "reminded; those contacted directly are yours to arrange."
+            if when == CHASED
+            else ""
         )
+        view = cards.UnbookedView(term.label, tuple(schools), note)
         return Message(
             f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term", cards.unbooked(view)
         )
 
+    async def _nudged(self, s, school_ids: list[int], term_id: int) -> dict[int, tuple[str, datetime]]:
+        """Per school, the last invitation to book this term that reached its staff: (term_start | chaser, when)."""
+        out: dict[int, tuple[str, datetime]] = {}
+        batch = 1000  # schools per read
+        for i in range(0, len(school_ids), batch):
+            rows = await s.exec(
+                select(Outbound.subject_id, Outbound.kind, Outbound.sent_at).where(
+                    col(Outbound.kind).in_(("term_start", "chaser")),
+                    Outbound.subject_kind == "school",
+                    col(Outbound.subject_id).in_(school_ids[i : i + batch]),
+                    Outbound.ref == str(term_id),
+                    Outbound.status == "sent",
+                )
+            )
+            for school_id, kind, at in rows:
+                if at is not None and (school_id not in out or out[school_id][1] < at):
+                    out[school_id] = (kind, at)
+        return out
+
+    async def _newer_sent(self, due: Due) -> bool:
+        """Whether a later message of the same kind about the same subject has already reached this recipient (its
+        ledger row made after this one's, and sent): then this one is old news (a second weekly card supersedes the
+        first; tomorrow's agenda, today's). One read by the ledger's unique key."""
+        same = and_(
+            Outbound.kind == due.kind,
+            Outbound.subject_kind == due.subject_kind,
+            Outbound.subject_id == due.subject_id,
+            Outbound.recipient_kind == due.recipient.kind,
+            Outbound.recipient_id == due.recipient.id,
+        )
+        mine = select(Outbound.id).where(same, Outbound.ref == due.ref).scalar_subquery()
+        async with self.db.reader() as s:
+            later = await s.exec(
+                select(Outbound.id).where(same, Outbound.id > mine, Outbound.status == "sent").limit(1)
+            )
+            return later.first() is not None
+
     async def _compose_school_nudge(self, due: Due) -> Message | None:
+        """The invitation to book this term's TSM (the term-start nudge, the chaser), as things are now: None once the
+        school has booked or its moment is gone. A term-start nudge goes only in the term's first weeks: from the
+        chasers' day the chaser says it, and after the first week it no longer says "a new term has started" but
+        that this term's TSM is not booked yet. Nothing in the term's last week or after it."""
+        if due.recipient.kind == "officer":
+            return None  # the per-school notices officers once got: their unbooked digest says it, once a day at most
         term_id = int(due.ref)
         async with self.db.reader() as s:
             school = await s.get(School, due.subject_id)
@@ -946,18 +1056,19 @@ class Jobs:
                 )
             ).first()
             officer = await s.get(Officer, school.link_officer_id) if school.link_officer_id else None
+            la = await self.ref.la(s, school.la_id)
+            today = self.clock().astimezone(ZoneInfo(la.timezone)).date()
+            term = (await self.ref.calendar(s, la.id)).term_for(today)
         if booked is not None or officer is None:
             return None  # booked in the meantime
-        if due.recipient.kind == "officer":
-            lead = "Still no TSM" if due.kind == "chaser_officer" else "No TSM yet"
-            return Message(
-                f"{lead} this term for {school.name}. Say **book for school** to offer slots or book "
-                "on its behalf."
-            )
+        if term is None or term.id != term_id or today > term.dates.last - timedelta(weeks=1):
+            return None  # the term is over, or too near its end to be of use
+        chasers_from = term.dates.first + timedelta(weeks=self.settings.chaser_after_weeks)
+        if due.kind == "term_start" and today >= chasers_from:
+            return None  # its moment is gone: the chaser is due
+        fresh = due.kind == "term_start" and today < term.dates.first + timedelta(weeks=1)
         # The Book button; by email (no Teams conversation), the sign-in link to the web page.
-        return await invite_message(
-            self.db, school, chaser=due.kind == "chaser", term_start=due.kind != "chaser"
-        )
+        return await invite_message(self.db, school, chaser=not fresh, term_start=fresh)
 
 
 def _ref_time(ref: str) -> datetime | None:

@@ -272,7 +272,11 @@ async def test_weekly_list_of_unbooked_schools_goes_once_a_week(env):
     assert (
         "You arrange it" in text and "will contact you directly" not in text and "Your attendance" not in text
     )
-    assert [a["verb"] for a in walk(ann.card) if a.get("type") == "Action.Execute"] == ["officer.offer_slots"]
+    assert [a["verb"] for a in walk(ann.card) if a.get("type") == "Action.Execute"] == [
+        "officer.offer_slots",
+        "officer.pick_school",
+        "officer.schools",
+    ]
     [schools] = [n for n in walk(ann.card) if n.get("type") == "Input.ChoiceSet" and n["id"] == "schoolId"]
     assert {"Town High School", "Oak Independent School"} <= {c["title"] for c in schools["choices"]}
     env.clock.now = local(2026, 1, 14, 9)
@@ -281,24 +285,46 @@ async def test_weekly_list_of_unbooked_schools_goes_once_a_week(env):
     assert (await env.jobs.unbooked_weekly()).claimed == 2
 
 
-async def test_term_start_nudges_self_booking_schools_and_chasers_escalate(env):
+async def test_term_start_nudges_the_schools_and_the_officer_hears_of_it_once_in_the_digest(env):
     w = env.world
-    env.clock.now = local(2026, 1, 6, 9)
-    res = await env.jobs.term_start_nudges()
+    env.clock.now = local(2026, 1, 6, 9)  # the spring term's first day
+    await env.jobs.term_start_nudges()
     nudged = {r.id for r, _ in env.messenger.sent if r.kind == "contact"}
     assert w.contacts["low_primary.lead"] in nudged and w.contacts["secondary.head"] in nudged
     assert w.contacts["high_primary.lead"] not in nudged  # once a year is enough for it
-    assert w.contacts["independent.lead"] not in nudged  # contacted directly: its officer is told instead
-    officer_msgs = [m.text for r, m in env.messenger.sent if r.kind == "officer"]
-    assert any("Oak Independent School" in t for t in officer_msgs)
+    assert w.contacts["independent.lead"] not in nudged  # contacted directly: its officer arranges it
+    assert all("A new term has started" in m.text for r, m in env.messenger.sent)
+    assert not [
+        m for r, m in env.messenger.sent if r.kind == "officer"
+    ]  # no message per school to the officer
     assert (await env.jobs.term_start_nudges()).claimed == 0
+    env.messenger.sent.clear()
+    await env.jobs.unbooked_weekly()  # the week's digest: every unbooked school once, with what it was sent
+    ann = [m for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"])]
+    assert len(ann) == 1
+    rows = [
+        n["text"] for n in walk(ann[0].card) if n.get("type") == "TextBlock" and n["text"].startswith("**")
+    ]
+    assert any(r.startswith("**Oak Independent School**: You arrange it") for r in rows)
+    assert "**Low Primary School**: Expected each term (invited Tuesday 6 January)" in rows
+    assert len(rows) == len(set(rows))
+
     await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
     env.messenger.sent.clear()
-    env.clock.now = local(2026, 1, 27, 9)  # three weeks in
-    res = await env.jobs.chasers()
-    chased = {r.id for r, _ in env.messenger.sent if r.kind == "contact"}
+    env.clock.now = local(2026, 1, 27, 9)  # three weeks in: the chasers
+    await env.jobs.chasers()
+    chased = {r.id: m.text for r, m in env.messenger.sent if r.kind == "contact"}
     assert w.contacts["low_primary.lead"] not in chased and w.contacts["secondary.lead"] in chased
-    assert res.by_kind.get("chaser_officer", 0) >= 1
+    assert chased[w.contacts["secondary.lead"]].startswith("Town High School has no TSM booked this term yet")
+    assert not [m for r, m in env.messenger.sent if r.kind == "officer"]
+    env.messenger.sent.clear()
+    await env.jobs.unbooked_weekly()
+    [digest] = [m for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"])]
+    rows = [
+        n["text"] for n in walk(digest.card) if n.get("type") == "TextBlock" and n["text"].startswith("**")
+    ]
+    assert "**Trust B Primary**: Expected each term (reminded Tuesday 27 January)" in rows, rows
+    assert not [r for r in rows if r.startswith("**Low Primary School**")]  # booked since
 
 
 async def test_two_workers_at_once_send_every_message_exactly_once(any_db_url):

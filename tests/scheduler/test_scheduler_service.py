@@ -437,7 +437,9 @@ async def test_every_sweep_runs_its_sql_on_both_databases(any_db_url):
         assert (
             sent["remind_7d"] == 2 and sent["leader_rebook"] == 2 and sent["leader_unavailable_officer"] == 1
         )
-        assert sent["unbooked_weekly"] == 2 and sent["chaser"] > 0 and sent["term_start"] > 0
+        # The first run is three weeks into term: the start-of-term nudge has lost its moment (dropped, never sent
+        # late); the chaser says the term's TSM is not booked yet.
+        assert sent["unbooked_weekly"] == 2 and sent["chaser"] > 0 and sent["term_start"] == 0
         env.clock.now += timedelta(hours=49)
         assert (await env.jobs.leader_unavailable()).by_kind == {"leader_rebook_overdue": 1}
         env.clock.now = local(2026, 2, 3, 11, 31).astimezone(env.clock.now.tzinfo)
