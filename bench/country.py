@@ -1238,6 +1238,7 @@ async def measure_turns(url: str, c: Country, args, tmp: Path) -> dict:
             timeout=timeout, connector=aiohttp.TCPConnector(limit=64)
         ) as session:
             users: list[tuple[int, dict | None]] = []
+            no_pick = ""
             for s in unbooked[: args.users * 3]:
                 if len(users) >= args.users:
                     break
@@ -1255,22 +1256,11 @@ async def measure_turns(url: str, c: Country, args, tmp: Path) -> dict:
                 ) as resp:
                     if resp.status != 200:
                         continue
-                pick = None
-                try:  # a date pick to replay, when the first card offers More dates
-                    async with session.post(
-                        tsm_url + "/api/messages", json=bt.invoke(service_url, n, "book.start", {})
-                    ) as resp:
-                        card = bt.first_card(await resp.json())
-                    verb = next(v for v in ("book.dates", "book.pick_mode") if _has(bt, card, v))
-                    more = bt.find(card, verb)
-                    async with session.post(
-                        tsm_url + "/api/messages", json=bt.invoke(service_url, n, more["verb"], more["data"])
-                    ) as resp:
-                        card = bt.first_card(await resp.json())
-                    p = bt.find(card, "book.pick_date")
-                    pick = {**p["data"], "date": bt.first_choice(card, "date")}
-                except Exception:  # noqa: BLE001 - the book turn is measured either way
+                try:  # the second press to replay: "Choose this time" on the first card, else a date pick
+                    pick = await second_press(bt, session, tsm_url, service_url, n)
+                except Exception as exc:  # noqa: BLE001 - the book turn is measured either way
                     pick = None
+                    no_pick = f"{type(exc).__name__}: {exc}"
                 users.append((n, pick))
             if not users:
                 raise RuntimeError("no school contact could start a booking")
@@ -1283,15 +1273,15 @@ async def measure_turns(url: str, c: Country, args, tmp: Path) -> dict:
                 return bt.message(service_url, users[w % len(users)][0], "book")
 
             def pick_turn(w: int) -> dict:
-                n, d = pickers[w % len(pickers)]
-                return bt.invoke(service_url, n, "book.pick_date", d)
+                n, (verb, d) = pickers[w % len(pickers)]
+                return bt.invoke(service_url, n, verb, d)
 
             phases = {
                 "echo (SDK defaults)": (echo_url, echo_turn, 201),
                 "book (text command)": (tsm_url, book_turn, 200),
             }
             if pickers:
-                phases["book.pick_date (invoke)"] = (tsm_url, pick_turn, 200)
+                phases[f"{pickers[0][1][0]} (invoke)"] = (tsm_url, pick_turn, 200)
             cpu_url = tsm_url + "/_bench/cpu"
             for base, make, expect in phases.values():  # warm-up
                 await bt.phase(session, base + "/api/messages", make, 40, args.concurrency, expect, cpu_url)
@@ -1320,6 +1310,7 @@ async def measure_turns(url: str, c: Country, args, tmp: Path) -> dict:
     return {
         "how": "bench/bot_turns.py's client, fake connector and bots' process, on this database",
         "users": len(users),
+        "no_date_pick": "" if pickers else no_pick,
         "turns": {
             k: {x: round(v, 2) if isinstance(v, float) else v for x, v in r.items()}
             for k, r in results.items()
@@ -1328,6 +1319,28 @@ async def measure_turns(url: str, c: Country, args, tmp: Path) -> dict:
             k: round(r["tps"] / echo, 2) for k, r in results.items() if not k.startswith("echo")
         },
         "rss_mb": {"after_start": rss_start, "after_turns": rss_end},
+    }
+
+
+async def second_press(bt, session, tsm_url: str, service_url: str, n: int) -> tuple[str, dict]:
+    """(verb, data) of the booking's second press for user ``n``: "Choose this time" with the first time shown (the
+    three-press flow), or the first date of the dates card (the older flow: how to meet, then the dates)."""
+
+    async def press(verb: str, data: dict) -> dict:
+        async with session.post(
+            tsm_url + "/api/messages", json=bt.invoke(service_url, n, verb, data)
+        ) as resp:
+            return bt.first_card(await resp.json())
+
+    card = await press("book.start", {})
+    if _has(bt, card, "book.pick_start"):
+        data = bt.find(card, "book.pick_start")["data"]
+        return "book.pick_start", {**data, "start": bt.first_choice(card, "start"), "mode": "teams"}
+    verb = next(v for v in ("book.dates", "book.pick_mode") if _has(bt, card, v))
+    card = await press(verb, bt.find(card, verb)["data"])
+    return "book.pick_date", {
+        **bt.find(card, "book.pick_date")["data"],
+        "date": bt.first_choice(card, "date"),
     }
 
 
@@ -1427,6 +1440,8 @@ def print_table(res: dict) -> None:
                 f"  {name:<26}{r['tps']:>9.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}{r['errors']:>8}"
                 f"{(f'{ratio:.2f}' if ratio else ''):>8}"
             )
+        if turns.get("no_date_pick"):
+            print(f"  the second press not measured: {turns['no_date_pick']}")
         rss = turns["rss_mb"]
         print(
             f"  RSS of the bots' process (our server, no scheduler, + the echo bot): "
