@@ -247,6 +247,11 @@ class BookingService:
                 school_id = actor.school_id
             elif actor.kind == "officer" and officer_id is None and school_id is None:
                 officer_id = actor.id
+            elif actor.kind == "admin" and not actor.is_operator:
+                # An LA admin: the meetings of their LA's officers.
+                q = q.where(
+                    col(Meeting.officer_id).in_(select(Officer.id).where(Officer.la_id == actor.la_id))
+                )
             if school_id is not None:
                 q = q.where(
                     col(Meeting.id).in_(
