@@ -13,9 +13,9 @@ import asyncio
 
 from sqlalchemy import select
 
-from tsm.adapters.db.directory import Officer, SchoolContact
+from tsm.adapters.db.directory import Officer, School, SchoolContact
 from tsm.adapters.db.engine import Database
-from tsm.services.actors import Actor
+from tsm.services.actors import Actor, contact_actor, officer_actor
 
 
 class AadResolver:
@@ -53,33 +53,34 @@ class AadResolver:
 
     async def _read(self, aads: list[str]) -> dict[str, tuple[Actor, str | None]]:
         self.queries += 1
-        o, c = Officer.__table__.c, SchoolContact.__table__.c
+        o, c, sc = Officer.__table__.c, SchoolContact.__table__.c, School.__table__.c
         async with self.db.engine.connect() as conn:
             officers = (
                 await conn.execute(
-                    select(o.id, o.name, o.is_admin, o.teams_aad_id, o.teams_tenant_id).where(
+                    select(
+                        o.id, o.name, o.la_id, o.is_admin, o.national_admin, o.teams_aad_id, o.teams_tenant_id
+                    ).where(
                         o.teams_aad_id.in_(aads),
                         o.active == True,  # noqa: E712
                     )
                 )
             ).all()  # noqa: E712
-            found = {
-                r.teams_aad_id: (
-                    Actor("admin" if r.is_admin else "officer", r.id, None, r.name),
-                    r.teams_tenant_id,
-                )
-                for r in officers
-            }
+            found = {r.teams_aad_id: (officer_actor(r), r.teams_tenant_id) for r in officers}
             rest = [a for a in aads if a not in found]
             if rest:
                 contacts = (
                     await conn.execute(
-                        select(c.id, c.school_id, c.name, c.teams_aad_id, c.teams_tenant_id).where(
+                        select(c.id, c.school_id, c.name, sc.la_id, c.teams_aad_id, c.teams_tenant_id)
+                        .select_from(SchoolContact.__table__.join(School.__table__, sc.id == c.school_id))
+                        .where(
                             c.teams_aad_id.in_(rest),
                             c.active == True,  # noqa: E712
                         )
                     )
                 ).all()  # noqa: E712
                 for r in contacts:
-                    found[r.teams_aad_id] = (Actor("contact", r.id, r.school_id, r.name), r.teams_tenant_id)
+                    found[r.teams_aad_id] = (
+                        contact_actor(r.id, r.school_id, r.name, r.la_id),
+                        r.teams_tenant_id,
+                    )
         return found

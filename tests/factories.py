@@ -35,10 +35,14 @@ class World:
 
     def contact(self, key: str) -> Actor:
         school_key = key.split(".")[0]
-        return Actor("contact", self.contacts[key], self.schools[school_key])
+        return Actor("contact", self.contacts[key], self.schools[school_key], la_id=self.la_id)
 
     def officer(self, key: str) -> Actor:
-        return Actor("officer", self.officers[key])
+        return Actor("officer", self.officers[key], la_id=self.la_id)
+
+    def admin(self, key: str) -> Actor:
+        """An officer acting as an LA admin of this world's LA (as the resolvers build one marked is_admin)."""
+        return Actor("admin", self.officers[key], la_id=self.la_id)
 
 
 # The period of the schools' attendance figures: the latest national averages held (domain.md: 2024/25 autumn and
@@ -150,23 +154,33 @@ SCHOOLS = {
 
 
 async def make_world(
-    db: Database, *, policy: str = "norfolk", busy: list[tuple[str, datetime, datetime, str]] = ()
+    db: Database,
+    *,
+    policy: str = "norfolk",
+    busy: list[tuple[str, datetime, datetime, str]] = (),
+    la_code: str = "926",
+    la_name: str = "Norfolk",
+    urn_offset: int = 0,
+    email_domain: str = "la.example",
 ) -> World:
+    """The world; a second one (another LA: ``la_code``, ``urn_offset``, ``email_domain``) sits beside the first in the
+    same database, sharing the trusts (GIAS trusts are national)."""
     async with db.transaction() as s:
-        la = LA(code="926", name="Norfolk", timezone="Europe/London", policy=policy)
+        la = LA(code=la_code, name=la_name, timezone="Europe/London", policy=policy)
         s.add(la)
         await s.flush()
         w = World(la.id)
         for key, name, email in (
-            ("ann", "Ann Officer", "ann@la.example"),
-            ("bob", "Bob Officer", "bob@la.example"),
+            ("ann", "Ann Officer", f"ann@{email_domain}"),
+            ("bob", "Bob Officer", f"bob@{email_domain}"),
         ):
             o = Officer(la_id=la.id, name=name, email=email, mailbox=email)
             s.add(o)
             await s.flush()
             w.officers[key] = o.id
-        s.add(Trust(code="T1", name="Shared Learning Trust"))
-        s.add(Trust(code="T2", name="Allocated Trust", allocated_officer_id=w.officers["bob"]))
+        if await s.get(Trust, "T1") is None:
+            s.add(Trust(code="T1", name="Shared Learning Trust"))
+            s.add(Trust(code="T2", name="Allocated Trust", allocated_officer_id=w.officers["bob"]))
         for year, name, first, last, breaks in TERMS:
             t = Term(
                 la_id=la.id, academic_year=year, name=name, start_date=first, end_date=last, source="test"
@@ -177,6 +191,7 @@ async def make_world(
             for a, b in breaks:
                 s.add(TermBreak(term_id=t.id, kind="half_term", start_date=a, end_date=b))
         for key, (urn, name, type_, group, poe, phase, att, trust, off) in SCHOOLS.items():
+            urn += urn_offset
             sc = School(
                 urn=urn,
                 la_id=la.id,

@@ -46,11 +46,11 @@ async def with_app(settings: Settings, fn):
 
 async def acting_as(app, email: str | None):
     """The actor for ``--as EMAIL``, resolved like a Teams sender (``Directory.identify``: active officers and school
-    contacts only), or an LA admin without it."""
+    contacts only, each within their own LA, ``actors.may_act_for``), or the operator without it."""
     from .services.actors import Actor
 
     if not email:
-        return Actor("admin", None, None, "cli")
+        return Actor.operator()  # the operator at the command line: every LA (they hold the database)
     actor = await app.directory.identify(None, email)
     if actor is not None:
         return actor

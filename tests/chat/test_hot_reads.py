@@ -14,7 +14,6 @@ from tsm.adapters.db.engine import Database
 from tsm.domain.entitlement import entitlement_for
 from tsm.domain.errors import NotAllowed, NotFound
 from tsm.domain.schools import school_facts
-from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
 from tsm.services.conversation import ConversationService
 from tsm.services.reference import ReferenceData
@@ -35,7 +34,7 @@ async def hot(any_db_url, tmp_path):
 
 async def test_school_info_matches_the_orm_reading_for_every_school(hot):
     db, world, conv = hot
-    admin = Actor("admin", world.officers["ann"])
+    admin = world.admin("ann")
     policy = ReferenceData(db).policy("norfolk")
     for key, school_id in world.schools.items():
         info = await conv.school_info(admin, school_id)

@@ -353,3 +353,21 @@ async def test_a_trusts_allocated_officer_is_its_schools_officer_and_books_for_t
     with pytest.raises(BookingRefused) as err:
         await svc.book(Actor("contact", lead_id, alpha.id), alpha.id, datetime(2026, 2, 3, 10, tzinfo=UTC))
     assert err.value.code == "contacted_directly" and "Ann (ann@la.example)" in err.value.message
+
+
+async def test_one_las_officers_file_never_takes_another_las_officer(database, schools, tmp_path):
+    ids = await _officers(database, tmp_path)
+    report = await import_officers(
+        database,
+        write(
+            tmp_path / "k2.csv",
+            "name,email,is_admin\nAnn Taken,ann@la.example,yes\nKim,kim@kent.example,no\n",
+        ),
+        la_code="886",
+    )
+    assert [(line, "another LA" in why) for line, why in report.errors] == [(2, True)]
+    officers = {o.email: o for o in await all_rows(database, Officer)}
+    norfolk = (await all_rows(database, LA))[0].id
+    ann = officers["ann@la.example"]
+    assert (ann.id, ann.la_id, ann.name, ann.is_admin) == (ids["ann@la.example"], norfolk, "Ann", False)
+    assert officers["kim@kent.example"].la_id != norfolk  # the rest of the file is kept

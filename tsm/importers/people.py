@@ -179,14 +179,20 @@ async def import_officers_in(
             parsed[email] = (line, values)
 
     existing = {o.email: o for o in await fetch_in(session, Officer.email, parsed, Officer)}
-    for email, (_line, values) in parsed.items():
+    for email, (line, values) in parsed.items():
         officer = existing.get(email)
+        if officer is not None and officer.la_id != la.id:
+            # LAs are tenants of the data (issue 15): one LA's file never takes another LA's officer (nor their
+            # schools and meetings with them).
+            report.error(line, f"{email} is an officer of another LA: not changed (their LA imports them)")
+            continue
         is_new = officer is None
         if officer is None:
             officer = Officer(la_id=la.id, email=email, name=values["name"], mailbox=values["mailbox"])
         changed = assign(officer, la_id=la.id, active=True, **values)
         count(report, is_new=is_new, changed=changed)
         session.add(officer)
+    report.errors.sort()
     await session.flush()
     audit(
         session,

@@ -23,7 +23,7 @@ from ..domain.emails import work_email
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.model import ContactRole
 from ..domain.pupil_data import check_free_text
-from .actors import Actor
+from .actors import Actor, contact_actor, officer_actor
 from .actors import check_school as _check_school
 from .booking import now_utc
 from .conversation import NOTIFY_ROLES  # the notifications' SCHOOL audience: who an invitation reaches
@@ -99,17 +99,20 @@ class Directory:
                     await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))  # noqa: E712
                 ).first()  # noqa: E712
                 if o is not None and (tid is None or o.teams_tenant_id == tid):
-                    return _officer_actor(o)
-                c = (
+                    return officer_actor(o)
+                hit = (
                     await s.exec(
-                        select(SchoolContact).where(
+                        select(SchoolContact, School.la_id)
+                        .join(School, School.id == SchoolContact.school_id)
+                        .where(
                             SchoolContact.teams_aad_id == aad,
                             SchoolContact.active == True,  # noqa: E712
                         )
                     )
                 ).first()  # noqa: E712
-                if c is not None and (tid is None or c.teams_tenant_id == tid):
-                    return Actor("contact", c.id, c.school_id, c.name)
+                if hit is not None and (tid is None or hit[0].teams_tenant_id == tid):
+                    c, la_id = hit
+                    return contact_actor(c.id, c.school_id, c.name, la_id)
         if not email_or_upn:
             return None
         try:
@@ -124,20 +127,21 @@ class Directory:
             ).first()  # noqa: E712
             if o is not None and (tid is None or await self.tenants.covers(s, tid, o)):
                 await _remember(s, o, aad, tid)
-                return _officer_actor(o)
+                return officer_actor(o)
             contacts = list(
                 await s.exec(
-                    select(SchoolContact)
+                    select(SchoolContact, School.la_id)
+                    .join(School, School.id == SchoolContact.school_id)
                     .where(func.lower(SchoolContact.email) == email, SchoolContact.active == True)  # noqa: E712
                     .order_by(SchoolContact.id)
                 )
             )
             # The same person at two schools (an executive head, say): the first contact their tenant vouches for is
             # used and remembered.
-            for c in contacts:
+            for c, la_id in contacts:
                 if tid is None or await self.tenants.covers(s, tid, c):
                     await _remember(s, c, aad, tid)
-                    return Actor("contact", c.id, c.school_id, c.name)
+                    return contact_actor(c.id, c.school_id, c.name, la_id)
             return None
 
     async def inactive(self, email_or_upn: str) -> bool:
@@ -353,7 +357,3 @@ async def _remember(s, person: Officer | SchoolContact, aad: str | None, tid: st
         )
     person.teams_aad_id, person.teams_tenant_id = aad, tid
     s.add(person)
-
-
-def _officer_actor(o: Officer) -> Actor:
-    return Actor("admin" if o.is_admin else "officer", o.id, None, o.name)

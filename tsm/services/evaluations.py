@@ -30,7 +30,7 @@ from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
 from ..domain.feedback import MAX_COMMENT, Ratings, allowed_from_names, parse_flag, parse_ratings
 from ..domain.pupil_data import check_free_text, free_text
-from .actors import Actor, may_act_for
+from .actors import ANOTHER_LA, Actor, elsewhere, may_act_for
 from .meetings import schools_of
 
 ENDED_OK = ("held",)
@@ -67,7 +67,7 @@ class MeetingFacts:
 
 
 async def load_meeting(s: AsyncSession, actor: Actor, meeting_id: object) -> MeetingFacts:
-    """The meeting, if ``actor`` may see it: its school's contacts, its officer, admins (and the system)."""
+    """The meeting, if ``actor`` may see it: its school's contacts, its officer, its LA's admins (and the system)."""
     if not isinstance(meeting_id, int) or isinstance(meeting_id, bool):
         raise NotFound("No such meeting.")
     m = await s.get(Meeting, meeting_id)
@@ -79,6 +79,8 @@ async def load_meeting(s: AsyncSession, actor: Actor, meeting_id: object) -> Mee
     if not may_act_for(actor, schools, officer.id if officer is not None else None):  # the one access rule
         if actor.kind == "contact":
             raise NotAllowed("That is another school's meeting: you can only see your own school's TSMs.")
+        if elsewhere(actor, schools):
+            raise NotAllowed(ANOTHER_LA)
         if actor.kind == "officer":
             raise NotAllowed(
                 "That meeting is not one of yours: only its link officer (or an LA admin) can see it."

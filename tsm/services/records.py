@@ -136,6 +136,8 @@ class Records:
                 )
             elif actor.kind == "officer":
                 q = q.where(Meeting.officer_id == actor.id)
+            elif actor.kind == "admin" and not actor.is_operator:
+                q = q.where(col(Meeting.officer_id).in_(_la_officers(actor.la_id)))
             return (await s.exec(q.order_by(col(Meeting.start).desc()).limit(1))).first()
 
     async def save(
@@ -271,7 +273,8 @@ class Records:
         return await self.view(actor, meeting_id)
 
     async def open_actions(self, actor: Actor, *, limit: int = 50) -> list[OpenAction]:
-        """Actions not done yet of the contact's school, or of the officer's meetings (admins: all), soonest first."""
+        """Actions not done yet of the contact's school, or of the officer's meetings (LA admins: their LA's),
+        soonest first."""
         q = (
             select(RecordAction, Meeting)
             .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
@@ -288,6 +291,8 @@ class Records:
             q = q.where(Meeting.officer_id == actor.id)
         elif actor.kind != "admin":
             raise NotAllowed("Unknown user.")
+        elif not actor.is_operator:  # an LA admin: their own LA's
+            q = q.where(col(Meeting.officer_id).in_(_la_officers(actor.la_id)))
         async with self.db.reader() as s:
             rows = list(await s.exec(q.order_by(RecordAction.due_date, RecordAction.id).limit(limit)))
             out = []
@@ -431,3 +436,8 @@ async def _who(s: AsyncSession, key: str) -> str:
         return c.name if c else key
     o = await s.get(Officer, int(ident))
     return o.name if o else key
+
+
+def _la_officers(la_id: int | None):
+    """The ids of an LA's officers, as a subquery (an LA admin's meetings are their LA's officers')."""
+    return select(Officer.id).where(Officer.la_id == la_id)

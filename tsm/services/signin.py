@@ -35,7 +35,7 @@ from ..adapters.db.history import AuditLog
 from ..adapters.db.signin import SignInLink, WebSession
 from ..domain.errors import InvalidInput
 from ..messaging import Recipient
-from .actors import Actor
+from .actors import Actor, contact_actor, officer_actor
 from .booking import now_utc
 from .directory import normalise_email
 from .events import EventKind, record
@@ -235,11 +235,13 @@ class SignInLinks:
         """The session's person as an actor, read now: None when they are inactive or gone."""
         async with self.db.reader() as s:
             person = await self._person(s, session.person_kind, session.person_id)
+            school = await s.get(School, person.school_id) if isinstance(person, SchoolContact) else None
         if person is None:
             return None
         if isinstance(person, Officer):
-            return Actor("admin" if person.is_admin else "officer", person.id, None, person.name)
-        return Actor("contact", person.id, person.school_id, person.name)
+            return officer_actor(person)
+        assert school is not None  # _person answers a contact only with their school
+        return contact_actor(person.id, person.school_id, person.name, school.la_id)
 
     async def set_view(self, session_id: int, view: dict[str, Any] | None) -> None:
         async with self.db.transaction() as s:
