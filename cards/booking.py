@@ -35,6 +35,7 @@ VERBS = {
     "meeting.add_colleague_start",
     "meeting.add_colleague",
     "meeting.leader_unavailable",
+    "meeting.keep_time",
     "officer.week",
     "officer.schools",
     "officer.book_start",

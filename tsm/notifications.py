@@ -18,6 +18,7 @@ the app later while the message is still useful.
 | moved | the staff invited; the other side | the confirmation card with the new time; "The TSM for <school> has moved from <before> to <now>." |
 | cancelled | the other side | "... was cancelled by <person>. Reason: <reason>" |
 | leader_unavailable | the officer | "The senior leader of <school> can't attend ..." |
+| time_kept (the school kept the time after that) | the officer | "<person> at <school> is keeping the TSM at <when> ...: it no longer needs rearranging." |
 | book_requested | the school's officer | "<person> at <school> asked to book a TSM ..." |
 | invited (an officer, an admin or the CLI asked) | the school's staff | the invitation to book: a Book button (by email: their sign-in link) |
 | calendar_failed, outlook_change | the officer | what Outlook refused or changed |
@@ -117,6 +118,7 @@ RULES: dict[EventKind, tuple[Rule, ...]] = {
     EventKind.MOVED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OTHER_SIDE, "moved")),
     EventKind.CANCELLED: (Rule(Audience.OTHER_SIDE, "cancelled"),),
     EventKind.LEADER_UNAVAILABLE: (Rule(Audience.OFFICER, "leader_unavailable"),),
+    EventKind.TIME_KEPT: (Rule(Audience.OFFICER, "time_kept"),),
     EventKind.BOOK_REQUESTED: (Rule(Audience.OFFICER, "book_requested"),),
     EventKind.CALENDAR_FAILED: (Rule(Audience.OFFICER, "officer_notice"),),
     EventKind.JOIN_LINK: (Rule(Audience.PERSON, "join_link"),),
@@ -471,6 +473,13 @@ class Notifications:
             return Message(
                 f"The senior leader of {v.school_label} can't attend the TSM on {when(v)}. The school has "
                 "been offered other times this term."
+            )
+        if message == "time_kept":
+            if data.get("start") != iso(v.start):
+                return None  # moved since: the move says what stands
+            return Message(
+                f"{actor_name} at {v.school_label} is keeping the TSM on {when(v)}, after saying the senior "
+                "leader couldn't attend: it no longer needs rearranging."
             )
         raise ValueError(f"unknown event message {kind}")
 

@@ -219,6 +219,20 @@ def samples() -> dict[str, tuple]:
             ),
         ),
         "slots_none": (b.slots, b.SlotsView("Let's find another time", "Told.", OFFER, (), "meeting.move")),
+        "slots_leader": (  # after "senior leader can't attend": move, or keep the time (which clears the mark)
+            b.slots,
+            b.SlotsView(
+                "Let's find another time",
+                "Thank you: Alex Carter has been told that your senior leader can't attend the TSM on Tuesday "
+                "1 December 10:00–11:00. A senior leader is expected, so please move it to another time in the "
+                "Autumn term 2026-27:",
+                OFFER,
+                SLOTS,
+                "meeting.move",
+                "Move to this time",
+                (b.Button("Keep the current time", "meeting.keep_time", (("meetingId", 1),)),),
+            ),
+        ),
         "slots_offer": (
             b.slots,
             b.SlotsView("That time is not on offer", "Not free.", OFFER, SLOTS, "offer.pick_slot"),

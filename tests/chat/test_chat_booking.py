@@ -11,6 +11,7 @@ from chatkit import button, choices, facts, input_values, inputs, make_chat, tex
 from sqlmodel import select
 
 from tsm.adapters.db.directory import LA, SchoolContact
+from tsm.adapters.db.history import DomainEvent
 from tsm.adapters.db.meetings import MeetingAttendee, MeetingLeaderUnavailable
 from tsm.chat import ChatContext
 from tsm.chat.common import conversation
@@ -412,6 +413,36 @@ async def test_senior_leader_cannot_attend(chat):
     assert not moved.error and (await chat.meeting(m.id)).start.isoformat() == offered[1]
     async with chat.app.db.reader() as s:
         assert await s.get(MeetingLeaderUnavailable, m.id) is None  # a new time is a new invitation
+
+
+async def test_keeping_the_current_time_clears_the_senior_leader_mark_and_tells_the_officer(chat):
+    """Issue 14 item 7e: "Keep the current time" after "senior leader can't attend" left the meeting flagged for
+    ever (my meetings, the officer's schools, the overdue nudge). Keeping the time clears the mark with its event,
+    in the same transaction, and the officer is told as tsm.notifications says."""
+    lead, m = await booked(chat)
+    officer = await chat.officer_of(ASHCOMBE)
+    ask = await chat.say(lead, "senior leader unavailable")
+    offered = await chat.press(lead, ask, "Find another time")
+    await told(chat)  # the officer heard that the senior leader can't attend
+    assert "rearrange" in text_of(await chat.say(officer, "my week"))
+    before = await chat.snapshot()
+    kept = await chat.press(lead, offered, "Keep the current time")
+    assert not kept.error and "Your TSM stays at this time" in text_of(kept)
+    assert "Alex Carter has been told you are keeping it" in text_of(kept)
+    assert await chat.snapshot() == before  # nothing moved
+    async with chat.app.db.reader() as s:
+        assert await s.get(MeetingLeaderUnavailable, m.id) is None
+        kinds = [e.kind for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))]
+    assert kinds[-1] == "time_kept"
+    ((recipient, message),) = await told(chat)
+    assert recipient == Recipient("officer", officer.id) and "is keeping the TSM" in message.text
+    listed = await chat.say(lead, "my meetings")
+    assert "Senior leader can't attend" in titles(listed.card)  # offered again, the mark gone
+    assert "please pick another time" not in text_of(listed)
+    assert "rearrange" not in text_of(await chat.say(officer, "my week"))
+    # Pressed again (an old card), nothing more happens and nobody is told twice.
+    again = await chat.press(lead, offered, "Keep the current time")
+    assert not again.error and "has been told" not in text_of(again) and await told(chat) == []
 
 
 async def test_commands_without_a_meeting_lead_somewhere(chat):

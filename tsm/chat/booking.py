@@ -936,7 +936,7 @@ async def _pick_again(ctx: ChatContext, offer: Offer, exc: InvalidInput) -> Repl
                 slot_choices(offer),
                 "meeting.move",
                 "Move to this time",
-                (cards.Button("Keep the current time", "meeting.list"),),
+                (keep_time_button(v.id),),
             )
         )
     return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
@@ -1134,7 +1134,33 @@ async def leader_unavailable(ctx: ChatContext, data: dict[str, Any]) -> Reply:
                 slot_choices(saved),
                 "meeting.move",
                 "Move to this time",
-                (cards.Button("Keep the current time", "meeting.list"),),
+                (keep_time_button(v.id),),
+            )
+        )
+    )
+
+
+def keep_time_button(meeting_id: int) -> cards.Button:
+    return cards.Button("Keep the current time", "meeting.keep_time", (("meetingId", meeting_id),))
+
+
+async def keep_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """ "Keep the current time" (issue 14, item 7e): the meeting stays, and a "senior leader can't attend" mark is
+    cleared with its event in the same transaction, so the officer is told (tsm.notifications) and the meeting is no
+    longer flagged for rearranging."""
+    mid = field_int(data, "meetingId", label="the meeting")
+    v, cleared = await conversation(ctx).keep_time(ctx.actor, mid)
+    told = (
+        f" {v.officer_name} has been told you are keeping it." if cleared and not ctx.actor.is_officer else ""
+    )
+    return Reply(
+        card=cards.done(
+            cards.DoneView(
+                "Your TSM stays at this time",
+                meeting_facts(v, with_attendees=True),
+                v.join_url,
+                note=f"Nothing was moved: your TSM is still on {when(v)}.{told}",
+                buttons=(cards.MY_MEETINGS, cards.HELP),
             )
         )
     )
@@ -1250,5 +1276,6 @@ def register(router: Router) -> None:
     router.verb("meeting.add_colleague_start")(add_colleague_start)
     router.verb("meeting.add_colleague")(add_colleague)
     router.verb("meeting.leader_unavailable", roles=school)(leader_unavailable)
+    router.verb("meeting.keep_time")(keep_time)
     router.verb("offer.accept", roles=school)(offer_accept)
     router.verb("offer.pick_slot")(offer_pick_slot)

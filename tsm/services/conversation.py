@@ -502,6 +502,33 @@ class ConversationService:
                 )
         return view
 
+    async def keep_time(self, actor: Actor, meeting_id: int) -> tuple[MeetingView, bool]:
+        """The school keeps its TSM's time after saying its senior leader can't attend ("Keep the current time"):
+        the mark is cleared, with its event (the officer is told, tsm.notifications), in one transaction. Returns
+        the meeting and whether a mark was cleared (none: nothing to do, nobody told)."""
+        view = await self.booking.get_meeting(actor, meeting_id)  # authorises the actor
+        now = self.clock()
+        if view.status not in CHANGEABLE or view.start <= now:
+            raise BookingRefused(
+                "not_active", "This meeting has already started or is no longer booked: nothing to keep."
+            )
+        async with self.db.transaction() as s:
+            mark = await s.get(MeetingLeaderUnavailable, meeting_id)
+            if mark is None:
+                return view, False
+            await s.delete(mark)
+            s.add(
+                AuditLog(
+                    at=now,
+                    actor=actor.key,
+                    action="meeting.time_kept",
+                    entity="meeting",
+                    entity_id=str(meeting_id),
+                )
+            )
+            record(s, EventKind.TIME_KEPT, actor, now, meeting_id=meeting_id, start=iso(view.start))
+        return view, True
+
     async def request_booking(self, actor: Actor, school_id: int) -> None:
         """Staff of a school the LA contacts directly asked to book: recorded, so its officer is told."""
         async with self.db.transaction() as s:

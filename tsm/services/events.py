@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     MOVED = "moved"
     CANCELLED = "cancelled"  # data: reason
     LEADER_UNAVAILABLE = "leader_unavailable"  # the school said its senior leader can't attend
+    TIME_KEPT = "time_kept"  # the school kept the time after that ("Keep the current time"): mark cleared
     HELD = "held"
     NO_SHOW = "no_show"  # data: reason
     NO_SHOW_UNDONE = "no_show_undone"  # the officer corrected a no-show back to held
