@@ -12,7 +12,7 @@ the app later while the message is still useful.
 
 | event | told | message |
 |---|---|---|
-| booked (by the school) | the staff invited; the officer | the confirmation card; "<school> booked its TSM: <when>, <where>." |
+| booked (by the school) | the staff invited; the officer; a joint TSM: every school's staff besides | the confirmation card; "<school> booked its TSM: <when>, <where>."; "<person> booked a joint TSM for <schools> ...: it is your school's TSM for the term." |
 | proposed (the LA booked for the school) | the school's staff; the officer when an admin booked; other staff invited | the proposal card: Accept, or pick another free time this term; the confirmation card |
 | accepted | the officer | "<person> accepted the TSM for <school>: <when>." |
 | moved | the staff invited; the other side | the confirmation card with the new time; "The TSM for <school> has moved from <before> to <now>." |
@@ -108,7 +108,12 @@ class Rule:
 
 # For each event, its rules in order; a person gets one message per event, from the first rule that reaches them.
 RULES: dict[EventKind, tuple[Rule, ...]] = {
-    EventKind.BOOKED: (Rule(Audience.ATTENDEES, "confirm"), Rule(Audience.OFFICER, "school_booked")),
+    EventKind.BOOKED: (
+        Rule(Audience.ATTENDEES, "confirm"),
+        # A joint TSM booked by one school's contact is each school's TSM of the term: every school's staff are told.
+        Rule(Audience.SCHOOL, "joint_booked", only_if="joint"),
+        Rule(Audience.OFFICER, "school_booked"),
+    ),
     EventKind.PROPOSED: (
         Rule(Audience.SCHOOL, "proposal"),
         Rule(Audience.OFFICER, "booked_for_officer", unless_actor_is_officer=True),
@@ -456,6 +461,12 @@ class Notifications:
             return self._join_link(v)
         if message == "school_booked":
             return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
+        if message == "joint_booked":
+            return Message(
+                f"{actor_name} booked a joint TSM for {', '.join(v.school_names)} with {v.officer_name}: "
+                f"{when(v)}, {place(v)}. It is your school's TSM for the {term_words(v.term_label)}: you can "
+                "add a colleague, move or cancel it under my meetings."
+            )
         if message == "booked_for_officer":
             return Message(
                 f"{actor_name} booked a TSM for {v.school_label} in your calendar: {when(v)}, "

@@ -290,11 +290,14 @@ class BookingService:
         attendee_contact_ids: Sequence[int] | None = None,
         waive_senior_leader: str | None = None,
         site_school_id: int | None = None,
+        senior_leader_ids: Sequence[int] | None = None,
     ) -> BookingResult:
         """Book a TSM for one school (or several schools of one trust) at ``start``. ``attendee_contact_ids``: the
         school staff invited, the senior leader first (None: its attendance leads and senior leaders).
         ``waive_senior_leader``: an officer's reason for booking with no senior leader invited (recorded).
         ``site_school_id``: for a joint TSM on site, whose site it is held at (one of the schools; default the first).
+        ``senior_leader_ids``: for a joint TSM, the people (among ``attendee_contact_ids``) each school picked to attend
+        as its senior leader (default: the first of ``attendee_contact_ids``, as for one school).
 
         With the local calendar (``InDatabaseCalendar``) everything is one transaction: the checks' reads, the
         officer's busy times, the booking and its calendar entry (the ``.ics`` is written once it committed). With
@@ -322,6 +325,7 @@ class BookingService:
                     attendee_contact_ids,
                     with_day=False,
                     waive_senior_leader=waive_senior_leader,
+                    senior_leader_ids=senior_leader_ids,
                 )
             busy = await self._busy(plan.officer, plan.day)
         details: EventDetails | None = None
@@ -344,6 +348,7 @@ class BookingService:
                     attendee_contact_ids,
                     with_day=True,
                     waive_senior_leader=waive_senior_leader,
+                    senior_leader_ids=senior_leader_ids,
                 )
                 meetings = p.day_meetings
                 officer_busy = (
@@ -427,7 +432,10 @@ class BookingService:
             )
             # Booked by the school itself, or by the LA for it (a proposal the school accepts or moves).
             kind = EventKind.BOOKED if actor.kind == "contact" else EventKind.PROPOSED
-            record(s, kind, actor, now, meeting_id=m.id, start=_iso(start), **waived)
+            joint = (
+                {"joint": True} if len(schools) > 1 else {}
+            )  # each school's staff are told (tsm.notifications)
+            record(s, kind, actor, now, meeting_id=m.id, start=_iso(start), **waived, **joint)
             return m
 
         def alternatives():
@@ -468,6 +476,7 @@ class BookingService:
         *,
         with_day: bool,
         waive_senior_leader: str | None,
+        senior_leader_ids: Sequence[int] | None = None,
     ) -> _BookPlan:
         """Everything a booking checks before it writes, in three reads: the schools with their officer, the
         meetings that matter (the schools' booking this term; with ``with_day``, also the officer's meetings around
@@ -549,13 +558,13 @@ class BookingService:
             and m.start < day.end + pad
             and m.end > day.start - pad
         ]
-        attendees = await self._attendees(s, schools, actor, attendee_contact_ids)
+        attendees, led = await self._attendees(s, schools, actor, attendee_contact_ids, senior_leader_ids)
         if len(attendees) > policy.max_invitees:
             raise InvalidInput(
                 f"A TSM can have at most {policy.max_invitees} people invited: please choose fewer. "
                 "Nothing was booked."
             )
-        waived = self._check_senior_leader(actor, schools, policy, attendees, waive_senior_leader)
+        waived = self._check_senior_leader(actor, schools, policy, led, waive_senior_leader)
         return _BookPlan(
             schools, officer, policy, tz, cal, mode_, mtype, end, term, day, attendees, day_meetings, waived
         )
@@ -1068,7 +1077,10 @@ class BookingService:
             officer.id, []
         )
 
-    async def _attendees(self, s, schools, actor: Actor, contact_ids) -> list[MeetingAttendee]:
+    async def _attendees(
+        self, s, schools, actor: Actor, contact_ids, leader_ids: Sequence[int] | None = None
+    ) -> tuple[list[MeetingAttendee], set[int]]:
+        """The people invited, and the schools (ids) that have one of them attending as their senior leader."""
         q = select(SchoolContact).where(
             col(SchoolContact.school_id).in_([sc.id for sc in schools]),
             SchoolContact.active == True,  # noqa: E712
@@ -1097,35 +1109,46 @@ class BookingService:
             ]
         # The one the school picked to attend as its senior leader (sent first) attends as that, whatever the role
         # on record (a deputy head recorded as attendance lead), and comes first on the invitation.
-        leader = contact_ids[0] if contact_ids else None
-        contacts.sort(key=lambda c: c.id != leader)
-        return [
+        # A joint TSM: one picked per school (``leader_ids``, each one of those invited).
+        leaders = set(leader_ids) if leader_ids else ({contact_ids[0]} if contact_ids else set())
+        if contact_ids is not None and leaders - set(contact_ids):
+            raise NotAllowed(
+                "The senior leader chosen is not a contact of your school, so nothing was booked."
+            )
+        contacts.sort(key=lambda c: c.id not in leaders)
+        people = [
             MeetingAttendee(
                 meeting_id=0,
                 contact_id=c.id,
                 name=c.name,
                 email=c.email,
-                role=ContactRole.SENIOR_LEADER.value if c.id == leader else c.role,
-                required=c.id == leader or c.role == ContactRole.SENIOR_LEADER.value,
+                role=ContactRole.SENIOR_LEADER.value if c.id in leaders else c.role,
+                required=c.id in leaders or c.role == ContactRole.SENIOR_LEADER.value,
             )
             for c in contacts
         ]
+        led = {
+            c.school_id
+            for c, a in zip(contacts, people, strict=True)
+            if a.role == ContactRole.SENIOR_LEADER.value
+        }
+        return people, led
 
     def _check_senior_leader(
         self,
         actor: Actor,
         schools: Sequence[School],
         policy: Policy,
-        attendees: Sequence[MeetingAttendee],
+        led: set[int],
         waiver: str | None,
     ) -> str:
-        """A senior leader is invited (the profile's booking.senior_leader_required), or an officer waives it with a
-        reason they record (returned, cleaned). Refused otherwise, saying how to go on."""
-        if not policy.senior_leader_required or any(
-            a.role == ContactRole.SENIOR_LEADER.value for a in attendees
-        ):
+        """A senior leader of each school is invited (the profile's booking.senior_leader_required; a joint TSM: one
+        for every school in it), or an officer waives it with a reason they record (returned, cleaned). Refused
+        otherwise, saying how to go on and which school has none."""
+        missing = [sc for sc in schools if sc.id not in led]
+        if not policy.senior_leader_required or not missing:
             return ""
-        names = " & ".join(sc.name for sc in schools)
+        names = " & ".join(sc.name for sc in missing)
         if waiver is not None and actor.kind in ("officer", "admin"):
             reason = clean_text(waiver, label="the reason the senior leader is waived", max_len=300)
             if len(reason) < 10:
