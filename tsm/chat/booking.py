@@ -184,7 +184,9 @@ async def _soonest(
 ) -> tuple[Offer, str] | Reply:
     """This term's free times for ``mode``, or next term's when this term is booked or full (and why, in words)."""
     booking = ctx.services.booking
-    active = {m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id)}
+    active = {
+        m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
+    }
     offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode)
     why = ""
     if offer.term_id in active or not offer.slots:
@@ -329,7 +331,7 @@ async def open_dates(
     With ``term_id`` and ``day`` (a typed date): that term, and that day's times if it has any."""
     booking = ctx.services.booking
     actor = ctx.actor
-    active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id)}
+    active = {m.term_id: m for m in await booking.list_meetings(actor, school_id=info.id, current_terms=True)}
     offer = await booking.free_slots(
         actor, [info.id], term=term_id if term_id is not None else "current", mode=mode
     )
@@ -689,7 +691,9 @@ async def refusal_reply(ctx: ChatContext, exc: BookingRefused, offer: Offer | No
         # rather than "just taken" about the school's own new meeting.
         mine = [
             m
-            for m in await ctx.services.booking.list_meetings(ctx.actor, school_id=offer.school_ids[0])
+            for m in await ctx.services.booking.list_meetings(
+                ctx.actor, school_id=offer.school_ids[0], current_terms=True
+            )
             if m.term_id == offer.term_id
         ]
         if mine:
