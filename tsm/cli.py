@@ -557,6 +557,9 @@ def _add_report_commands() -> None:
     from .cli_tenants import tenants  # tsm tenants add|list|remove|import (issue 12)
 
     cli.add_command(tenants)
+    from .cli_admins import admins  # tsm admins list|grant-national|revoke-national (issue 15)
+
+    cli.add_command(admins)
 
 
 _add_report_commands()

@@ -53,6 +53,17 @@ class ContactView:
 
 
 @dataclass(frozen=True)
+class NationalAdminRow:
+    email: str
+    name: str
+    la_code: str
+    la_name: str
+    is_admin: bool
+    national: bool
+    active: bool
+
+
+@dataclass(frozen=True)
 class SchoolRow:
     id: int
     urn: int
@@ -290,6 +301,50 @@ class Directory:
                 )
             )
         return told
+
+    # ------------------------------------------------------------------ the national admin right (issue 15)
+
+    async def set_national_admin(self, email: str, granted: bool, *, actor: str = "cli") -> NationalAdminRow:
+        """An operator grants (or takes back) the right to see every LA's reports. Only the command line does this
+        (``tsm admins``): no chat or web action reaches it. The person keeps acting only in their own LA."""
+        address = normalise_email(email)
+        async with self.db.transaction() as s:
+            found = (
+                await s.exec(
+                    select(Officer, LA).join(LA, LA.id == Officer.la_id).where(Officer.email == address)
+                )
+            ).first()
+            if found is None:
+                raise NotFound(f"No officer with email {address}: import them with their LA first.")
+            o, la = found
+            if o.national_admin != granted:
+                o.national_admin = granted
+                s.add(o)
+                s.add(
+                    AuditLog(
+                        at=self.clock(),
+                        actor=actor,
+                        action="officer.national_admin" if granted else "officer.national_admin_revoked",
+                        entity="officer",
+                        entity_id=str(o.id),
+                        detail={"la": la.code},
+                    )
+                )
+            return NationalAdminRow(o.email, o.name, la.code, la.name, o.is_admin, o.national_admin, o.active)
+
+    async def admins(self) -> list[NationalAdminRow]:
+        """Every LA admin and national admin, by LA."""
+        async with self.db.reader() as s:
+            rows = await s.exec(
+                select(Officer, LA)
+                .join(LA, LA.id == Officer.la_id)
+                .where((Officer.is_admin == True) | (Officer.national_admin == True))  # noqa: E712
+                .order_by(LA.code, Officer.email)
+            )
+            return [
+                NationalAdminRow(o.email, o.name, la.code, la.name, o.is_admin, o.national_admin, o.active)
+                for o, la in rows
+            ]
 
 
 ACCESS_REQUEST_DAYS = 7  # one request per address in this many days reaches the LA admins
