@@ -48,6 +48,16 @@ class Trust(SQLModel, table=True):
     allocated_officer_id: int | None = Field(default=None, foreign_key="officer.id")
 
 
+class TrustOfficer(SQLModel, table=True):
+    """A trust's allocated officer in one LA (issue 15): the trust's schools in that LA are that officer's, and are
+    contacted directly where the LA's rules say so. A trust's schools in another LA are that LA's business."""
+
+    __tablename__ = "trust_officer"
+    trust_code: str = Field(foreign_key="trust.code", primary_key=True, max_length=16)
+    la_id: int = Field(foreign_key="la.id", primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+
+
 class School(SQLModel, table=True):
     __tablename__ = "school"
     id: int | None = Field(default=None, primary_key=True)
