@@ -51,6 +51,10 @@ VERBS = {
     "offer.pick_slot",
     "help.show",
     "access.request",
+    "joint.start",
+    "joint.pick_start",
+    "joint.more_dates",
+    "joint.confirm",
 }
 
 
@@ -205,15 +209,25 @@ class StartView:
     # start; the offer keeps them server-side. Without them the card asks only how to meet.
     offer_id: str = ""
     times: tuple[Choice, ...] = ()
+    # A joint TSM for several schools of a trust (issue 13, item 7): ``school`` is the trust; the schools that can
+    # join (value = school id; ``chosen``: the ids preselected, comma-separated), the others with why not; the modes
+    # are the places (Teams, or one school's site: "on_site:<school id>"); its own verbs.
+    schools: tuple[Choice, ...] = ()
+    chosen: str = ""
+    cannot_join: tuple[tuple[str, str], ...] = ()
+    by_officer: bool = False  # the officer books (without a ``school_id``: a joint TSM)
+    modes_label: str = "How would you like to meet?"
+    pick_verb: str = "book.pick_start"
+    more_verb: str = "book.pick_mode"
 
 
 def book_start(v: StartView) -> dict[str, Any]:
     body = [
         _heading(v.heading),
         _text(
-            f"**{v.school}**, with your link officer **{v.officer}**."
-            if v.school_id is None
-            else f"**{v.school}**, with you as link officer."
+            f"**{v.school}**, with you as link officer."
+            if v.school_id is not None or v.by_officer
+            else f"**{v.school}**, with your link officer **{v.officer}**."
         ),
     ]
     if v.entitlement:
@@ -222,12 +236,27 @@ def book_start(v: StartView) -> dict[str, Any]:
         body.append(_text(v.figures, isSubtle=True, size="Small"))
     if v.note:
         body.append(_text(v.note, weight="Bolder"))
+    if v.schools:
+        body.append(
+            _choices(
+                "schools",
+                "Schools in this TSM",
+                v.schools,
+                value=v.chosen,
+                multi=True,
+                expanded=True,
+                error="Please choose the schools.",
+            )
+        )
+    if v.cannot_join:
+        body.append(_text("Can't join this term:", weight="Bolder"))
+        body.append(_facts(list(v.cannot_join)))
     extra: tuple[tuple[str, Any], ...] = () if v.school_id is None else (("schoolId", v.school_id),)
     if len(v.modes) > 1 or not v.times:
         body.append(
             _choices(
                 "mode",
-                "How would you like to meet?",
+                v.modes_label,
                 v.modes,
                 value=v.modes[0].value if v.modes else "",
                 error="Please choose how to meet.",
@@ -239,7 +268,7 @@ def book_start(v: StartView) -> dict[str, Any]:
         extra = (*extra, ("mode", v.modes[0].value))
     if not v.times:
         return _card(
-            body, _actions([Button("Next", "book.pick_mode", extra, inputs=True, style="positive"), STOP])
+            body, _actions([Button("Next", v.more_verb, extra, inputs=True, style="positive"), STOP])
         )
     body.append(_choices("start", "Time", v.times, value=v.times[0].value, error="Please choose a time."))
     return _card(
@@ -248,12 +277,17 @@ def book_start(v: StartView) -> dict[str, Any]:
             [
                 Button(
                     "Choose this time",
-                    "book.pick_start",
+                    v.pick_verb,
                     (*extra, ("offerId", v.offer_id)),
                     inputs=True,
                     style="positive",
                 ),
-                Button("More dates", "book.pick_mode", extra, inputs=True),
+                Button(
+                    "More dates",
+                    v.more_verb,
+                    (*extra, ("offerId", v.offer_id)) if v.schools else extra,
+                    inputs=True,
+                ),
                 STOP,
             ]
         ),
@@ -350,6 +384,20 @@ class AttendeesView:
     note: str = ""
     # The last step at once (issue 14, item 3): the booking's facts and "Book it", the people prefilled.
     facts: tuple[tuple[str, str], ...] = ()
+    # A joint TSM: a senior leader for each school (``leaders`` unused), and its own "Book it" verb.
+    leader_sets: tuple[LeaderSet, ...] = ()
+    confirm_verb: str = "book.confirm"
+
+
+@dataclass(frozen=True)
+class LeaderSet:
+    """One school's senior leader in a joint TSM: an input of its own (``leader_<school id>``)."""
+
+    input_id: str
+    label: str
+    choices: tuple[Choice, ...]  # value = contact id
+    value: str = ""  # preselected
+    required: bool = True
 
 
 def pick_attendees(v: AttendeesView) -> dict[str, Any]:
@@ -357,7 +405,10 @@ def pick_attendees(v: AttendeesView) -> dict[str, Any]:
         body = [
             _heading("Book this TSM?"),
             _facts(list(v.facts)),
-            _text("A senior leader is expected to attend. Nothing is booked until you press Book it."),
+            _text(
+                ("A senior leader of each school" if v.leader_sets else "A senior leader")
+                + " is expected to attend. Nothing is booked until you press Book it."
+            ),
         ]
     else:
         body = [
@@ -366,15 +417,27 @@ def pick_attendees(v: AttendeesView) -> dict[str, Any]:
         ]
     if v.note:
         body.append(_text(v.note, isSubtle=True))
-    body.append(
-        _choices(
-            "leader",
-            "Senior leader",
-            v.leaders,
-            value=v.leader,
-            error="Please choose the senior leader who will attend.",
+    for ls in v.leader_sets:
+        body.append(
+            _choices(
+                ls.input_id,
+                ls.label,
+                ls.choices,
+                value=ls.value,
+                required=ls.required,
+                error="Please choose the senior leader who will attend.",
+            )
         )
-    )
+    if not v.leader_sets:
+        body.append(
+            _choices(
+                "leader",
+                "Senior leader",
+                v.leaders,
+                value=v.leader,
+                error="Please choose the senior leader who will attend.",
+            )
+        )
     if v.colleagues:
         body.append(
             _choices(
@@ -389,7 +452,7 @@ def pick_attendees(v: AttendeesView) -> dict[str, Any]:
     step = (
         Button(
             "Book it",
-            "book.confirm",
+            v.confirm_verb,
             (("offerId", v.offer_id), ("start", v.start)),
             inputs=True,
             style="positive",
@@ -875,6 +938,8 @@ class PickSchoolView:
         "officer.pick_school"  # what "Next" does with the school: book for it, or invite it (officer.invite)
     )
     next_title: str = "Next"
+    input_id: str = "schoolId"  # a joint TSM's trust: "trust", labelled "Trust"
+    label: str = "School"
 
 
 def pick_school(v: PickSchoolView) -> dict[str, Any]:
@@ -887,11 +952,11 @@ def pick_school(v: PickSchoolView) -> dict[str, Any]:
     few = len(v.schools) <= 6  # a few: each name in full, wrapped; more: a drop-down of names that fit it
     body.append(
         _choices(
-            "schoolId",
-            "School",
+            v.input_id,
+            v.label,
             v.schools if few else _school_choices(v.schools),
             value=v.schools[0].value,
-            error="Please choose a school.",
+            error=f"Please choose a {v.label.lower()}.",
             expanded=few,
         )
     )

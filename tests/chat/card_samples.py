@@ -106,6 +106,53 @@ def samples() -> dict[str, tuple]:
                 note="This school is contacted directly: you arrange its TSMs.",
             ),
         ),
+        "book_start_joint": (
+            b.book_start,
+            b.StartView(
+                "Book a joint TSM",
+                "Wexbridge Schools Partnership",
+                "Priya Shah",
+                "One 60-minute TSM for several of the trust's schools. It is each school's TSM for the Autumn term "
+                "2026-27.",
+                "",
+                (
+                    b.Choice("On Microsoft Teams", "teams"),
+                    b.Choice("At Larkspur Primary School", "on_site:13"),
+                    b.Choice("At Queensway Academy", "on_site:17"),
+                    b.Choice("At Zephyr Academy", "on_site:25"),
+                ),
+                offer_id=OFFER,
+                times=FIRST_TIMES,
+                schools=(
+                    b.Choice("Larkspur Primary School: not booked (expected each term)", "13"),
+                    b.Choice("Queensway Academy: not booked (one a year is enough)", "17"),
+                    b.Choice("Zephyr Academy: not booked (expected each term)", "25"),
+                ),
+                chosen="13,17,25",
+                cannot_join=(
+                    ("Kestrel Primary Academy", "its link officer is Alex Carter"),
+                    ("Saxon Free School", "already booked this term (1 December 10:00)"),
+                    ("Amberley Free School", "closed (GIAS lists it as closed)"),
+                ),
+                by_officer=True,
+                modes_label="Where?",
+                pick_verb="joint.pick_start",
+                more_verb="joint.more_dates",
+            ),
+        ),
+        "pick_trust": (
+            b.pick_school,
+            b.PickSchoolView(
+                "A joint TSM for which trust?",
+                (
+                    b.Choice("Demoshire Learning Trust (5 of your schools)", "9001"),
+                    b.Choice("Wexbridge Schools Partnership (2 of your schools)", "9002"),
+                ),
+                verb="joint.start",
+                input_id="trust",
+                label="Trust",
+            ),
+        ),
         "pick_date": (
             b.pick_date,
             b.DatesView(
@@ -144,6 +191,46 @@ def samples() -> dict[str, tuple]:
                 (b.Choice("Pat Pastoral (colleague)", "7"), b.Choice("Sam Teacher (attendance lead)", "8")),
                 "2026-12-01",
                 facts=FACTS,
+            ),
+        ),
+        "pick_attendees_joint": (
+            b.pick_attendees,
+            b.AttendeesView(
+                OFFER,
+                T0.isoformat(),
+                "Tuesday 1 December 10:00–11:00",
+                (),
+                "",
+                (),
+                "2026-12-01",
+                facts=(
+                    ("Schools", "Larkspur Primary School, Queensway Academy, Zephyr Academy"),
+                    ("When", "Tuesday 1 December 10:00–11:00"),
+                    ("Where", "At Queensway Academy"),
+                    ("Link officer", "Priya Shah"),
+                    ("Also invited", "each school's attendance leads"),
+                ),
+                leader_sets=(
+                    b.LeaderSet(
+                        "leader_13",
+                        "Senior leader: Larkspur Primary School",
+                        (b.Choice("Oliver Evans (senior leader)", "2"),),
+                        "2",
+                    ),
+                    b.LeaderSet(
+                        "leader_17",
+                        "Senior leader: Queensway Academy",
+                        (b.Choice("Will Nowak (attendance lead)", "5"), b.Choice("Ann Ode (colleague)", "6")),
+                        "5",
+                    ),
+                    b.LeaderSet(
+                        "leader_25",
+                        "Senior leader: Zephyr Academy",
+                        (b.Choice("Zara Bell (senior leader)", "9"),),
+                        "9",
+                    ),
+                ),
+                confirm_verb="joint.confirm",
             ),
         ),
         "confirm": (

@@ -14,6 +14,7 @@ from .router import Router
 FEATURES: tuple[str, ...] = (
     "tsm.chat.booking",  # school staff: book, my meetings, move, cancel, add colleague, senior leader unavailable
     "tsm.chat.officer",  # officers: my week, my schools, book for a school, add a contact
+    "tsm.chat.joint",  # a joint TSM for several schools of a trust (officers; trust contacts where the LA allows)
     "tsm.chat.feedback",  # evaluations, the TSM record and its actions, reports (issue 6)
     "tsm.chat.help",  # help, and the answer to anything not understood (keep last: it sets the fallback)
 )

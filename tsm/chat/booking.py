@@ -412,6 +412,7 @@ async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
         meeting_id=old.meeting_id,
         ttl=flow.ttl,
         school_name=old.school_name,
+        site_school_id=old.site_school_id,
     )
 
 
@@ -456,6 +457,10 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     flow = flow_of(offer.kind)
     if flow.next is Next.ATTENDEES:
         return await _attendees_card(ctx, offer, start, day)
+    if flow.next is Next.JOINT_ATTENDEES:  # a joint TSM: a senior leader for each school (tsm/chat/joint.py)
+        from .joint import attendees_card
+
+        return await attendees_card(ctx, offer, start)
     if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
         facts = _slot_facts(ctx, offer, start, info)
@@ -757,6 +762,17 @@ async def _upcoming(ctx: ChatContext) -> list[MeetingView]:
     return meetings
 
 
+def _schools_fact(v: MeetingView, own_school_id: int | None) -> tuple[str, str]:
+    """Whose TSM it is: the school; a joint TSM with the trust's other schools (to the officer: every one)."""
+    if len(v.school_names) < 2:
+        return ("School", v.school_label)
+    others = [n for i, n in zip(v.school_ids, v.school_names, strict=True) if i != own_school_id]
+    return ("School", f"Joint TSM with {', '.join(others)}") if own_school_id in v.school_ids else (
+        "Schools",
+        f"Joint TSM: {', '.join(v.school_names)}",
+    )
+
+
 def _changeable(v: MeetingView, at: datetime) -> bool:
     return v.status in CHANGEABLE and v.start > at
 
@@ -772,7 +788,7 @@ async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             cards.MeetingItem(
                 v.id,
                 when(v),
-                meeting_facts(v, with_attendees=True)[:1]
+                (_schools_fact(v, ctx.actor.school_id),)
                 + (
                     ("Where", place(v)),
                     ("Link officer", v.officer_name),

@@ -22,6 +22,7 @@ class Next(StrEnum):
     ATTENDEES = "attendees"  # the school chooses who attends, then confirms (a school booking its own TSM)
     CONFIRM_BOOKING = "confirm_booking"  # confirm, then the school is asked to accept (the LA booking for it)
     CONFIRM_MOVE = "confirm_move"  # confirm moving the existing meeting
+    JOINT_ATTENDEES = "joint_attendees"  # a senior leader for each school of a joint TSM, then confirm
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Flow:
         bool  # bound to any of the school's staff (sent to them), not to the person who opened it
     )
     next: Next
+    # One TSM for several schools of one trust (issue 13, item 7): the offer holds the schools (and the site).
+    joint: bool = False
 
     @property
     def books(self) -> bool:
@@ -83,9 +86,24 @@ PROPOSAL = Flow(
     True,
     Next.CONFIRM_MOVE,
 )
+# A joint TSM for several schools of one trust (Kent's FAQ), booked by their officer or, where the LA's profile allows
+# it (booking.trust_contacts_book_joint), by a contact of one of them: the schools and the place are chosen on the
+# first card and kept with the offer; each school's senior leader on the last (tsm/chat/joint.py).
+JOINT = Flow(
+    "joint",
+    "Book a joint TSM",
+    "book.pick_time",
+    "Choose this time",
+    "joint.confirm",
+    FLOW_TTL,
+    False,
+    Next.JOINT_ATTENDEES,
+    joint=True,
+)
 
-FLOWS: dict[str, Flow] = {f.kind: f for f in (BOOK, OFFICER_BOOK, MOVE, PROPOSAL)}
-BOOKING_KINDS = tuple(f.kind for f in FLOWS.values() if f.books)
+FLOWS: dict[str, Flow] = {f.kind: f for f in (BOOK, OFFICER_BOOK, MOVE, PROPOSAL, JOINT)}
+# The one-school booking steps (book.pick_start, book.confirm): a joint offer has its own (joint.*).
+BOOKING_KINDS = tuple(f.kind for f in FLOWS.values() if f.books and not f.joint)
 MOVING_KINDS = tuple(f.kind for f in FLOWS.values() if not f.books)
 
 

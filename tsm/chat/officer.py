@@ -139,7 +139,7 @@ async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     counts: dict[str, int] = {}
     for st in statuses:
         counts[st.status] = counts.get(st.status, 0) + 1
-        words = STATUS_WORDS[st.status]
+        words = STATUS_WORDS[st.status] + (" (joint)" if st.joint else "")
         if st.start is not None:
             words += f": {st.start.astimezone(ctx.tz):%a %d %b %H:%M}, {'Teams' if st.mode == 'teams' else 'on site'}"
         elif st.status == "not_booked":

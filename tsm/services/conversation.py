@@ -72,6 +72,7 @@ class Offer:
     officer_name: str = ""
     term_label: str = ""
     school_name: str = ""
+    site_school_id: int | None = None  # a joint TSM on site: the school whose site it is held at
 
     def has(self, start: datetime) -> bool:
         return start in self._start_set
@@ -121,6 +122,7 @@ class SchoolStatus:
     start: datetime | None
     mode: str | None
     expectation: str
+    joint: bool = False  # its TSM this term is a joint TSM with other schools of its trust
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +280,12 @@ class ConversationService:
         ttl: timedelta = FLOW_TTL,
         starts: Sequence[datetime] | None = None,
         school_name: str = "",
+        site_school_id: int | None = None,
     ) -> Offer:
-        """Keep the slots a card is about to show. ``actor`` None: any contact of the offer's schools may pick."""
+        """Keep the slots a card is about to show. ``actor`` None: any contact of the offer's schools may pick.
+        ``site_school_id``: a joint TSM on site, held at that one of the offer's schools."""
+        if site_school_id is not None and site_school_id not in offer.school_ids:
+            raise InvalidInput("The meeting's place must be the site of one of its schools.")
         now = self.clock()
         row = ChatOffer(
             id=uuid.uuid4().hex,
@@ -295,7 +301,12 @@ class ConversationService:
             slots=[_minutes(s) for s in (starts if starts is not None else [sl.start for sl in offer.slots])],
             created_at=now,
             expires_at=now + ttl,
-            context={"officer": offer.officer_name, "term": offer.term_label, "school": school_name},
+            context={
+                "officer": offer.officer_name,
+                "term": offer.term_label,
+                "school": school_name,
+                **({"site": site_school_id} if site_school_id is not None else {}),
+            },
         )
         async with self.db.transaction() as s:
             s.add(row)
@@ -397,8 +408,16 @@ class ConversationService:
                         .where(MeetingSchool.school_id == sc.id, MeetingSchool.active_term_id == term.id)
                     )
                 ).first()
+                joint = False
                 if m is not None:
                     status = "held" if m.status == MeetingStatus.HELD.value else "booked"
+                    joint = (
+                        await s.exec(
+                            select(MeetingSchool.school_id).where(
+                                MeetingSchool.meeting_id == m.id, MeetingSchool.school_id != sc.id
+                            )
+                        )
+                    ).first() is not None
                 else:
                     status = "contacted_directly" if not ent.may_book else "not_booked"
                 out.append(
@@ -411,6 +430,7 @@ class ConversationService:
                         m.start if m else None,
                         m.mode if m else None,
                         ent.expectation,
+                        joint,
                     )
                 )
         return label, out
@@ -603,4 +623,9 @@ def _offer(row: ChatOffer) -> Offer:
         officer_name=str((row.context or {}).get("officer", "")),
         term_label=str((row.context or {}).get("term", "")),
         school_name=str((row.context or {}).get("school", "")),
+        site_school_id=_site((row.context or {}).get("site")),
     )
+
+
+def _site(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

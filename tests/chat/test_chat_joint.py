@@ -1,0 +1,250 @@
+"""A joint TSM for several schools of one trust, in the conversation (issue 13, item 7; Kent's FAQ: one TSM for
+several of a trust's schools at one of the sites, with one officer).
+
+The demo's Wexbridge Schools Partnership (trust 9002) has three schools on Priya Shah's list (Larkspur, Queensway,
+Zephyr) and four on other officers'; the Demoshire Learning Trust (9001) is Tom Okafor's. Driven through
+Router.dispatch (tests/chat/chatkit.py); every turn is counted where the presses matter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chatkit import choices, facts, input_values, inputs, text_of, titles, told
+from sqlalchemy import update
+from sqlmodel import select
+
+import tsm.policies
+from tsm.adapters.db.directory import LA, School
+from tsm.adapters.db.meetings import MeetingAttendee
+from tsm.messaging import Recipient
+
+LARKSPUR, QUEENSWAY, ZEPHYR = 990013, 990017, 990025  # trust 9002, Priya Shah's
+KESTREL = 990012  # trust 9002, Alex Carter's
+HARTWELL = 990009  # trust 9001, Tom Okafor's
+ASHCOMBE = 990001  # no trust
+
+
+class Counted:
+    """The chat, counting the person's round trips (a typed message or a pressed button each)."""
+
+    def __init__(self, chat) -> None:
+        self.chat, self.turns = chat, 0
+
+    async def say(self, person, text):
+        self.turns += 1
+        return await self.chat.say(person, text)
+
+    async def press(self, person, reply, title, **inputs):
+        self.turns += 1
+        return await self.chat.press(person, reply, title, **inputs)
+
+
+async def ids(chat, *urns) -> list[int]:
+    return [(await chat.school(u)).id for u in urns]
+
+
+async def with_profile(chat, profile: str) -> None:
+    """The demo LA on a seed's profile (its term dates and people stay the demo's)."""
+    async with chat.app.db.transaction() as s:
+        await s.exec(update(LA).values(policy=profile))
+    chat.app.booking.ref._las.clear()
+
+
+async def test_the_officer_books_a_joint_tsm_for_three_schools_in_as_few_presses_as_one_schools(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    trio = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR)
+    c = Counted(chat)
+
+    first = await c.say(priya, "joint tsm")
+    assert not first.error, text_of(first)
+    words = text_of(first)
+    assert "Wexbridge Schools Partnership" in words and "with you as link officer" in words
+    # the trust's schools on her list, each with its status this term, all chosen; the others with why not
+    offered = {int(ch["value"]): ch["title"] for ch in choices(first.card, "schools")}
+    assert set(offered) == set(trio)
+    assert all("not booked" in t for t in offered.values())
+    assert sorted(input_values(first.card)["schools"].split(",")) == sorted(str(i) for i in trio)
+    assert "Kestrel Primary Academy: its link officer is Alex Carter" in words
+    # the place: Teams (the demo LA's default, chosen) or one of the three schools' sites
+    places = [ch["value"] for ch in choices(first.card, "mode")]
+    assert places[0] == "teams" and {f"on_site:{i}" for i in trio} <= set(places)
+    assert titles(first.card) == ["Choose this time", "More dates", "Stop"]
+
+    last = await c.press(priya, first, "Choose this time")
+    assert not last.error, text_of(last)
+    assert "Book this TSM?" in text_of(last)
+    assert facts(last)["Schools"] == "Larkspur Primary School, Queensway Academy, Zephyr Academy"
+    leader_inputs = {k for k in inputs(last.card) if k.startswith("leader_")}
+    assert leader_inputs == {f"leader_{i}" for i in trio}  # a senior leader for each school, prefilled
+    assert all(input_values(last.card)[k] for k in leader_inputs)
+
+    done = await c.press(priya, last, "Book it")
+    assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
+    assert (
+        c.turns == 3
+    )  # one school's booking by an officer: book for school, Next, Choose this time, Book it
+    [m] = await chat.meetings_of(LARKSPUR)
+    assert (
+        [x.id for x in await chat.meetings_of(QUEENSWAY)]
+        == [m.id]
+        == [x.id for x in await chat.meetings_of(ZEPHYR)]
+    )
+    assert m.booked_by == f"officer:{priya.id}" and m.mode == "teams"
+    async with chat.app.db.reader() as s:
+        invited = list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == m.id)))
+    leaders = [a for a in invited if a.role == "senior_leader"]
+    assert len(leaders) == 3  # one per school
+
+    # each school's contacts are told (the notifications table): the proposal to accept or pick another time
+    sent = await told(chat)
+    for urn in (LARKSPUR, QUEENSWAY, ZEPHYR):
+        for role in ("attendance_lead", "senior_leader"):
+            person = await chat.contact(urn, role)
+            assert Recipient("contact", person.id) in {r for r, _ in sent}, (urn, role)
+
+    # in each school's "my meetings": a joint TSM with the other two; in the officer's schools: booked (joint)
+    will = await chat.contact(QUEENSWAY)
+    mine = await chat.say(will, "my meetings")
+    assert "Joint TSM with Larkspur Primary School, Zephyr Academy" in text_of(mine)
+    schools = await chat.say(priya, "my schools")
+    assert "Queensway Academy (990017): Booked (joint):" in text_of(schools)
+
+
+async def test_the_place_of_a_joint_tsm_is_one_of_the_schools_sites(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    zephyr = await chat.school(ZEPHYR)
+    first = await chat.say(priya, "joint tsm")
+    last = await chat.press(priya, first, "Choose this time", mode=f"on_site:{zephyr.id}")
+    if last.error:  # that time is not free in person (travel time): the card again with in-person times
+        assert "not all the same" in text_of(last)
+        last = await chat.press(priya, last, "Choose this time")
+    assert not last.error and facts(last)["Where"] == "At Zephyr Academy", text_of(last)
+    done = await chat.press(priya, last, "Book it")
+    assert not done.error, text_of(done)
+    [m] = await chat.meetings_of(ZEPHYR)
+    assert m.mode == "on_site" and m.location == zephyr.address
+
+
+async def test_a_forged_card_naming_a_school_of_another_trust_is_refused_with_the_card_back(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway = await ids(chat, LARKSPUR, QUEENSWAY)
+    ashcombe_of_alex, brookfield = await ids(chat, ASHCOMBE, 990002)  # no trust; Brookfield is Priya's own
+    first = await chat.say(priya, "joint tsm")
+    for forged in (f"{larkspur},{brookfield}", f"{larkspur},{ashcombe_of_alex}"):
+        again = await chat.press(priya, first, "Choose this time", schools=forged)
+        assert again.error and "it is not one of this trust's schools" in text_of(again), text_of(again)
+        assert titles(again.card) == titles(first.card)  # the same card, with why under the schools
+        assert choices(again.card, "schools") == choices(first.card, "schools")
+    assert await chat.count_meetings() == 0
+    # a place that is not one of the schools chosen
+    again = await chat.press(
+        priya, first, "Choose this time", schools=f"{larkspur},{queensway}", mode=f"on_site:{brookfield}"
+    )
+    assert again.error and "site of one of the schools chosen" in text_of(again)
+    assert await chat.count_meetings() == 0
+
+
+async def test_a_forged_card_naming_a_school_that_cannot_join_is_refused(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway, zephyr, kestrel = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR, KESTREL)
+    first = await chat.say(priya, "joint tsm")
+    # another officer's school of the same trust
+    again = await chat.press(priya, first, "Choose this time", schools=f"{larkspur},{kestrel}")
+    assert again.error and "its link officer is Alex Carter" in text_of(again)
+    # a school booked since the card was shown: refused at Book it, the first card back without it
+    last = await chat.press(priya, first, "Choose this time")
+    zephyr_lead = await chat.contact(ZEPHYR)
+    own = await chat.say(zephyr_lead, "book")
+    await chat.press(zephyr_lead, await chat.press(zephyr_lead, own, "Choose this time"), "Book it")
+    refused = await chat.press(priya, last, "Book it")
+    assert refused.error and "Zephyr Academy: already booked this term" in text_of(refused), text_of(refused)
+    assert {int(c["value"]) for c in choices(refused.card, "schools")} == {larkspur, queensway}
+    assert [m.id for m in await chat.meetings_of(LARKSPUR)] == []
+    # a closed school is listed with why and cannot be chosen
+    async with chat.app.db.transaction() as s:
+        await s.exec(update(School).where(School.id == queensway).values(open=False))
+    closed = await chat.say(priya, "joint tsm")  # Larkspur alone can join now: nothing to choose
+    assert closed.error and "at least two of Wexbridge Schools Partnership's schools" in text_of(closed)
+    assert "Queensway Academy: closed (GIAS lists it as closed)" in text_of(closed)
+    assert "schools" not in inputs(closed.card)
+
+
+async def test_a_trust_contact_in_kent_books_a_joint_tsm_and_every_school_is_told(chat):
+    await with_profile(chat, "kent")
+    will = await chat.contact(QUEENSWAY)
+    trio = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR)
+    first = await chat.say(will, "joint tsm")
+    assert not first.error, text_of(first)
+    assert "with your link officer **Priya Shah**" in text_of(first) or "Priya Shah" in text_of(first)
+    assert {int(c["value"]) for c in choices(first.card, "schools")} == set(trio)
+    # Kent meets on site by default: at the contact's own school
+    assert input_values(first.card)["mode"] == f"on_site:{trio[1]}"
+    # the contact's own school is always in it
+    again = await chat.press(will, first, "Choose this time", schools=f"{trio[0]},{trio[2]}")
+    assert again.error and "Your own school is always in a joint TSM" in text_of(again)
+    last = await chat.press(will, first, "Choose this time")
+    assert not last.error, text_of(last)
+    done = await chat.press(will, last, "Book it")
+    assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
+    [m] = await chat.meetings_of(ZEPHYR)
+    assert m.booked_by == f"contact:{will.id}"
+    # each school's contacts are told through the notifications table; the officer too
+    sent = await told(chat)
+    reached = {r for r, _ in sent}
+    assert Recipient("officer", (await chat.officer_of(QUEENSWAY)).id) in reached
+    for urn in (LARKSPUR, ZEPHYR):
+        for role in ("attendance_lead", "senior_leader"):
+            assert Recipient("contact", (await chat.contact(urn, role)).id) in reached, (urn, role)
+    lark_lead = await chat.contact(LARKSPUR)
+    mine = await chat.say(lark_lead, "my meetings")
+    assert "Joint TSM with Queensway Academy, Zephyr Academy" in text_of(mine)
+
+
+async def test_a_trust_contact_in_norfolk_cannot_when_the_profile_says_no(chat):
+    await with_profile(chat, "norfolk")
+    will = await chat.contact(QUEENSWAY)
+    refused = await chat.say(will, "joint tsm")
+    assert refused.error and "arranged by Priya Shah" in text_of(refused)
+    assert await chat.count_meetings() == 0
+
+
+async def test_a_trust_contact_chooses_only_siblings_that_book_themselves(chat, tmp_path):
+    # Norfolk's rules (an independent school is contacted directly) with trust contacts allowed to book joint
+    profile = tmp_path / "norfolk_joint.toml"
+    text = (Path(tsm.policies.__file__).parent / "norfolk.toml").read_text(encoding="utf-8")
+    profile.write_text(text.replace("[booking]\n", "[booking]\ntrust_contacts_book_joint = true\n", 1))
+    await with_profile(chat, str(profile))
+    will = await chat.contact(QUEENSWAY)
+    larkspur, zephyr = await ids(chat, LARKSPUR, ZEPHYR)
+    async with chat.app.db.transaction() as s:  # the LA contacts Zephyr directly
+        await s.exec(
+            update(School)
+            .where(School.id == zephyr)
+            .values(type_name="Other independent school", type_group="Independent schools")
+        )
+    first = await chat.say(will, "joint tsm")
+    assert "Zephyr Academy: contacted directly" in text_of(first), text_of(first)
+    assert zephyr not in {int(c["value"]) for c in choices(first.card, "schools")}
+    forged = await chat.press(
+        will, first, "Choose this time", schools=f"{larkspur},{zephyr},{first_own(first)}"
+    )
+    assert forged.error and "contacted directly" in text_of(forged)
+    assert await chat.count_meetings() == 0
+
+
+def first_own(reply) -> str:
+    return [v for v in input_values(reply.card)["schools"].split(",") if v][-1]
+
+
+async def test_an_officer_with_two_trusts_picks_one_first(chat):
+    tom = await chat.officer_of(HARTWELL)
+    picker = await chat.say(tom, "joint tsm")
+    values = [c["value"] for c in choices(picker.card, "trust")]
+    assert values == ["9001", "9002"]  # Demoshire Learning Trust, Wexbridge Schools Partnership (by name)
+    first = await chat.press(tom, picker, "Next", trust="9001")
+    assert "Demoshire Learning Trust" in text_of(first)
+    assert len(choices(first.card, "schools")) == 5
+    alex = await chat.officer_of(ASHCOMBE)
+    other = await chat.act(alex, "joint.start", {"trust": "9001"})
+    assert other.error and "none of your schools" in text_of(other)
