@@ -32,6 +32,7 @@ VERBS = {
     "meeting.cancel_start",
     "meeting.cancel_confirm",
     "meeting.cancel",
+    "meeting.undo_cancel",
     "meeting.add_colleague_start",
     "meeting.add_colleague",
     "meeting.leader_unavailable",

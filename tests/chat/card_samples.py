@@ -279,7 +279,13 @@ def samples() -> dict[str, tuple]:
             b.DoneView(
                 "TSM cancelled",
                 FACTS[:2],
-                buttons=(b.Button("Book another time", "book.start"), b.MY_MEETINGS),
+                note="The other side has been told and the invitation withdrawn. Changed your mind? Undo books "
+                "the same time again while it is free.",
+                buttons=(
+                    b.Button("Undo", "meeting.undo_cancel", (("meetingId", 1),)),
+                    b.Button("Book another time", "book.start"),
+                    b.MY_MEETINGS,
+                ),
             ),
         ),
         "done_officer_rebook": (

@@ -356,6 +356,54 @@ async def test_cancel_with_reason_and_confirmation(chat):
     assert inputs(again.card)["mode"]["label"] == "How would you like to meet?"
 
 
+async def _cancelled(chat):
+    lead, m = await booked(chat)
+    r = await chat.say(lead, "cancel")
+    confirm = await chat.press(lead, r, "Continue", reason="Ofsted visit that week")
+    done = await chat.press(lead, confirm, "Yes, cancel it")
+    assert not done.error and (await chat.meeting(m.id)).status == "cancelled"
+    await told(chat)
+    return lead, m, done
+
+
+async def test_undo_after_cancelling_books_the_same_time_again_while_it_is_free(chat):
+    """Issue 14 item 7f: the cancellation offers Undo; pressing it books the same time again, with the same people,
+    through the booking service's checks (so the officer is told of a booking), and only once."""
+    lead, m, done = await _cancelled(chat)
+    assert titles(done.card)[0] == "Undo" and len(titles(done.card)) <= 3
+    invited = sorted(a.email for a in await _attendees(chat, m.id))
+    # Another school's staff, with this card's data: refused, nothing booked.
+    stranger = await chat.contact(BROOKFIELD)
+    forged = await chat.act(stranger, "meeting.undo_cancel", {"meetingId": m.id})
+    assert forged.error and await chat.count_meetings() == 1
+    undone = await chat.press(lead, done, "Undo")
+    assert not undone.error, text_of(undone)
+    assert "Cancellation undone" in text_of(undone)
+    again = [x for x in await chat.meetings_of(ASHCOMBE) if x.status == "booked"]
+    assert [(x.start, x.mode) for x in again] == [(m.start, m.mode)] and again[0].id != m.id
+    assert sorted(a.email for a in await _attendees(chat, again[0].id)) == invited
+    officer = await chat.officer_of(ASHCOMBE)
+    assert any(
+        r == Recipient("officer", officer.id) and "booked its TSM" in msg.text for r, msg in await told(chat)
+    )
+    twice = await chat.press(lead, done, "Undo")  # an old card pressed again: no second booking
+    assert twice.error and "already booked" in text_of(twice)
+    assert len([x for x in await chat.meetings_of(ASHCOMBE) if x.status == "booked"]) == 1
+
+
+async def test_undo_says_clearly_when_the_time_has_gone(chat):
+    lead, m, done = await _cancelled(chat)
+    other = await chat.contact(ST_BEDE)  # the same officer's school takes the time meanwhile
+    taken = await chat.app.booking.book(
+        await chat.identify(other.who), [(await chat.school(ST_BEDE)).id], m.start, mode=m.mode
+    )
+    assert taken.meeting.start == m.start
+    gone = await chat.press(lead, done, "Undo")
+    assert gone.error and "is no longer free" in text_of(gone) and "the cancellation stands" in text_of(gone)
+    assert {"Book another time", "My meetings"} <= set(titles(gone.card))
+    assert [x.status for x in await chat.meetings_of(ASHCOMBE)] == ["cancelled"]
+
+
 async def test_keep_the_meeting_changes_nothing(chat):
     lead, m = await booked(chat)
     before = await chat.snapshot()
@@ -530,3 +578,8 @@ async def test_one_mode_allowed_skips_the_mode_step(chat, tmp_path):
     )
     forged = await chat.act(lead, "book.pick_mode", {"mode": "teams"})
     assert forged.error and "offers TSMs in person at school only" in text_of(forged)
+
+
+async def _attendees(chat, meeting_id: int) -> list[MeetingAttendee]:
+    async with chat.app.db.reader() as s:
+        return list(await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id)))

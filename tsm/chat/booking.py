@@ -18,7 +18,7 @@ from cards.notifications import with_errors
 from ..domain.dates import MONTHS, WEEKDAYS, academic_year_of, read_day
 from ..domain.entitlement import officer_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
-from ..domain.model import ContactRole, Mode
+from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..domain.pupil_data import check_free_text
 from ..domain.text import day_text, when_text
 from ..services.booking import CHANGEABLE
@@ -1032,17 +1032,75 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         if ctx.actor.is_officer
         else cards.Button("Book another time", "book.start")
     )
+    # Undo while the time is still free (issue 14, item 7f): pressing it books the same time again through the
+    # booking service's checks. Not for a joint TSM (each school's leader and the site were chosen together).
+    undo = (cards.Button("Undo", "meeting.undo_cancel", (("meetingId", v.id),)),) if len(v.school_ids) == 1 else ()
     return Reply(
         text=result.message,
         card=cards.done(
             cards.DoneView(
                 "TSM cancelled",
                 (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
-                note="The other side has been told and the invitation withdrawn.",
-                buttons=(again, cards.MY_MEETINGS),
+                note="The other side has been told and the invitation withdrawn."
+                + (" Changed your mind? Undo books the same time again while it is free." if undo else ""),
+                buttons=(*undo, again, cards.MY_MEETINGS),
             )
         ),
         files=ics_files(result.invitation_ics, "tsm-cancellation.ics"),
+    )
+
+
+async def undo_cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """ "Undo" on the cancellation: the same time booked again, as a new booking through the booking service's
+    normal checks (free, one TSM a term, the school's right to book), with the same people; or why not, clearly."""
+    mid = field_int(data, "meetingId", label="the meeting")
+    old = await ctx.services.booking.get_meeting(ctx.actor, mid)  # authorises: own school's, or officer's
+    if old.status != MeetingStatus.CANCELLED.value or len(old.school_ids) != 1:
+        return _undo_refused(ctx, old, "This TSM is not cancelled, so there is nothing to undo.")
+    if old.start <= now(ctx):
+        return _undo_refused(ctx, old, f"{when(old)} has passed, so it cannot be booked again.")
+    people: list[int] | None = None
+    if not ctx.actor.is_officer:  # the same people, the senior leader first (None: the booking's default)
+        by_email = {
+            c.email.lower(): c.id for c in await ctx.services.directory.contacts_of(ctx.actor, old.school_ids[0])
+        }
+        ordered = sorted(old.attendees, key=lambda a: not a.required)
+        people = [by_email[a.email.lower()] for a in ordered if a.email.lower() in by_email] or None
+    try:
+        result = await ctx.services.booking.book(
+            ctx.actor,
+            list(old.school_ids),
+            old.start,
+            mode=old.mode,
+            meeting_type=old.meeting_type,
+            attendee_contact_ids=people,
+        )
+    except BookingRefused as exc:
+        if exc.code in SLOT_REFUSALS:
+            return _undo_refused(
+                ctx, old, f"{when(old)} is no longer free ({exc.message.rstrip('.')}), so the cancellation stands."
+            )
+        return await refusal_reply(ctx, exc, None)
+    return await booked_reply(ctx, result, heading="Cancellation undone: your TSM is booked")
+
+
+def _undo_refused(ctx: ChatContext, old: MeetingView, message: str) -> Reply:
+    again = (
+        cards.Button("Book another time", "officer.pick_school", (("schoolId", old.school_ids[0]),))
+        if ctx.actor.is_officer
+        else cards.Button("Book another time", "book.start")
+    )
+    return Reply(
+        text=message,
+        card=cards.done(
+            cards.DoneView(
+                "That time is gone" if "no longer free" in message else "Nothing to undo",
+                (("School", old.school_label), ("Was", when(old))),
+                note=message,
+                buttons=(again, cards.MY_MEETINGS),
+            )
+        ),
+        error=True,
     )
 
 
@@ -1293,6 +1351,7 @@ def register(router: Router) -> None:
     router.verb("meeting.cancel_start")(cancel_start)
     router.verb("meeting.cancel_confirm")(cancel_confirm)
     router.verb("meeting.cancel")(cancel)
+    router.verb("meeting.undo_cancel")(undo_cancel)
     router.verb("meeting.add_colleague_start")(add_colleague_start)
     router.verb("meeting.add_colleague")(add_colleague)
     router.verb("meeting.leader_unavailable", roles=school)(leader_unavailable)
