@@ -257,14 +257,7 @@ class FeedbackJobs:
         async with self.db.reader() as s:
             rows = list(
                 await s.exec(
-                    select(
-                        RecordAction.id,
-                        RecordAction.owner,
-                        RecordAction.due_date,
-                        Meeting.id,
-                        Meeting.start,
-                        Meeting.officer_id,
-                    )
+                    select(RecordAction, Meeting.id, Meeting.start, Meeting.officer_id)
                     .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
                     .join(Meeting, Meeting.id == TsmRecord.meeting_id)
                     .where(
@@ -281,7 +274,7 @@ class FeedbackJobs:
             for mid, school_id, la_id in await s.exec(
                 select(MeetingSchool.meeting_id, School.id, School.la_id)
                 .join(School, School.id == MeetingSchool.school_id)
-                .where(col(MeetingSchool.meeting_id).in_({r[3] for r in rows}))
+                .where(col(MeetingSchool.meeting_id).in_({r[1] for r in rows}))
             ):
                 schools.setdefault(mid, []).append(school_id)
                 la_of.setdefault(mid, la_id)
@@ -298,12 +291,12 @@ class FeedbackJobs:
                 .join(Meeting, Meeting.id == MeetingSchool.meeting_id)
                 .where(
                     col(MeetingSchool.school_id).in_(all_schools),
-                    Meeting.start > min(r[4] for r in rows),
+                    Meeting.start > min(r[2] for r in rows),
                     col(Meeting.status).in_(ACTIVE),
                 )
             ):
                 starts.setdefault(school_id, []).append(start)
-            school_owned = {mid for _, owner, _, mid, _, _ in rows if owner == ActionOwner.SCHOOL.value}
+            school_owned = {mid for a, mid, _, _ in rows if a.owner == ActionOwner.SCHOOL.value}
             contacts: dict[int, list[int]] = {}
             wanted = {sc for mid in school_owned for sc in schools.get(mid, ())}
             if wanted:
@@ -315,11 +308,12 @@ class FeedbackJobs:
                     )
                 ):
                     contacts.setdefault(school_id, []).append(contact_id)
-        for action_id, owner, due_date, mid, start, officer_id in rows:
-            if mid not in schools:
+        for a, meeting_id, start, officer_id in rows:
+            action_id, owner, due_date = a.id, a.owner, a.due_date
+            if meeting_id not in schools:
                 continue
-            tz = zones.get(la_of[mid], ZoneInfo("Europe/London"))
-            later = [st for sc in schools[mid] for st in starts.get(sc, ()) if st > start]
+            tz = zones.get(la_of[meeting_id], ZoneInfo("Europe/London"))
+            later = [st for sc in schools[meeting_id] for st in starts.get(sc, ()) if st > start]
             next_day = min(later).astimezone(tz).date() if later else None
             if not action_reminder_due(
                 due=due_date,
@@ -333,7 +327,7 @@ class FeedbackJobs:
             if owner == ActionOwner.SCHOOL.value:
                 due += [
                     Due("action_reminder", "action", action_id, Recipient("contact", c), ref)
-                    for sc in schools[mid]
+                    for sc in schools[meeting_id]
                     for c in contacts.get(sc, ())
                 ]
             else:

@@ -593,11 +593,14 @@ class Jobs:
         of LAs and schools (the schools, the TSMs this year, their trusts)."""
         if not las:
             return []
-        calendars = await self.ref.calendars(s, [la.id for la, _ in las])
-        term_of = {la.id: term for la, term in las}
-        policies = {la.id: (await self.ref.policy_for_la(s, la.id))[0] for la, _ in las}
+        term_of = {la.id: term for la, term in las if la.id is not None}
+        calendars = await self.ref.calendars(s, list(term_of))
+        policies = {la_id: (await self.ref.policy_for_la(s, la_id))[0] for la_id in term_of}
         this_year = [
-            t.id for la, term in las for t in calendars[la.id].terms if t.academic_year == term.academic_year
+            t.id
+            for la_id, term in term_of.items()
+            for t in calendars[la_id].terms
+            if t.academic_year == term.academic_year
         ]
         booked = select(MeetingSchool.school_id).where(
             col(MeetingSchool.active_term_id).in_([term.id for _, term in las])

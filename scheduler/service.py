@@ -17,8 +17,9 @@ job id                      every      what
 ``tsm.calendar_outbox``     30 s       calendar writes still pending (``CalendarSync.process_due``)
 ``tsm.ledger_purge``        1 h        ledger rows finished over 180 days ago, chat offers expired over 30
                                        days ago, download files whose links expired, the local calendar's
-                                       .ics files past TSM_INVITATIONS_RETENTION_DAYS (once a day across
-                                       workers)
+                                       .ics files past TSM_INVITATIONS_RETENTION_DAYS, meetings, events and
+                                       ledger rows past TSM_RETENTION_YEARS and audit rows past the LAs'
+                                       profiles (``scheduler.retention``; once a day across workers)
 ``tsm.feedback``            5 min      evaluation reminder, action reminders, feedback retention purge
 ``tsm.graph_subscriptions`` 1 h        Outlook change-notification subscriptions (Graph backend only;
                                        once an hour across all workers)
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING
 from .feedback_jobs import FeedbackJobs, feedback_sweep
 from .jobs import Jobs, JobSettings, SweepResult
 from .ledger import Ledger
+from .retention import Retention
 from .runner import build_scheduler
 from .runner import worker_id as default_worker_id
 
@@ -199,6 +201,7 @@ class SchedulerService:
             "files": 0,
             "invitations": 0,
             "signin": 0,
+            "history": 0,
         }
         try:
             removed["offers"] = await self._conversations().purge_offers()
@@ -219,17 +222,31 @@ class SchedulerService:
             removed["invitations"] = purge_invitations(self.app, self.jobs.clock())
         except Exception:  # tried again tomorrow
             log.exception("purging old .ics invitations failed")
+        try:
+            removed["history"] = (await self.retention().purge()).total
+        except Exception:  # tried again tomorrow; old history only costs space meanwhile
+            log.exception("purging history past TSM_RETENTION_YEARS failed")
         if any(removed.values()):
             log.info(
                 "housekeeping: %d ledger rows, %d expired chat offers, %d expired files, %d old .ics invitations, "
-                "%d ended web sessions and sign-in links removed",
+                "%d ended web sessions and sign-in links, %d rows of history past the retention period removed",
                 removed["ledger"],
                 removed["offers"],
                 removed["files"],
                 removed["invitations"],
                 removed["signin"],
+                removed["history"],
             )
         return removed
+
+    def retention(self) -> Retention:
+        """The history's retention (``scheduler.retention``): TSM_RETENTION_YEARS, the audit log by the LAs' profiles."""
+        return Retention(
+            self.app.db,
+            clock=self.jobs.clock,
+            years=self.app.settings.retention_years,
+            policy=self.app.reference.policy,
+        )
 
     async def _purge_files(self) -> int:
         from sqlalchemy import delete

@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     # Feedback (issue 6): evaluation comments and TSM records are kept this many days after the meeting, then
     # purged (comments and the author link go, anonymous ratings stay for the trends; records and actions go).
     feedback_retention_days: int = Field(default=730, ge=30, le=3650)
+    # History (issue 15): meetings with their schools, attendees, status changes and calendar entries, domain events
+    # and ledger rows are deleted this many years after the meeting's end (the rows' time), by the daily sweep; the
+    # audit log is kept as long as the LA's policy profile says ([retention] audit_years).
+    retention_years: int = Field(default=6, ge=1, le=100)
     evaluation_reminder_days: int = Field(default=3, ge=1, le=30)  # one reminder this long after the request
     action_reminder_lead_days: int = Field(
         default=7, ge=0, le=60

@@ -245,3 +245,14 @@ def test_which_establishment_types_the_la_covers():
     p = kent(lambda r: r.update(schools={"establishment_types": ["Academy converter", "Community school"]}))
     assert p.covers_type(" academy CONVERTER ") and p.covers_type("Community school")
     assert not p.covers_type("Other independent school") and not p.covers_type(None)
+
+
+def test_the_audit_log_is_kept_seven_years_unless_the_profile_says_otherwise():
+    assert kent(lambda r: r.pop("retention", None)).audit_retention_years == 7
+    assert kent(lambda r: r.update(retention={"audit_years": 1})).audit_retention_years == 1
+    assert kent(lambda r: r.update(retention={"audit_years": 100})).audit_retention_years == 100
+
+
+@pytest.mark.parametrize("years", [0, 101, 6.5, "7", True])
+def test_an_audit_period_that_is_not_a_whole_number_of_years_from_1_to_100_is_refused(years):
+    refused(lambda r: r.update(retention={"audit_years": years}), "retention.audit_years")

@@ -157,6 +157,7 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
             "files": 0,
             "invitations": 0,
             "signin": 0,
+            "history": 0,
         }
         assert await other.ledger_purge() is None  # once a day across workers
         async with app.db.reader() as s:
@@ -168,6 +169,7 @@ async def test_daily_housekeeping_also_drops_chat_offers_expired_over_30_days_ag
             "files": 0,
             "invitations": 0,
             "signin": 0,
+            "history": 0,
         }
         async with app.db.reader() as s:
             assert [o.id[0] for o in await s.exec(select(ChatOffer))] == ["c"]

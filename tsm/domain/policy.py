@@ -167,6 +167,11 @@ class Policy:
     # A school that may book one TSM a year and has had none this academic year is chased from this term on
     # (entitlement.yearly_chase_term).
     yearly_chase_term: str = TermName.SUMMER.value
+    # Years the audit log (who changed what, when) is kept, after which the daily retention sweep deletes its rows;
+    # [retention] audit_years. With several LAs on one database, the longest of their profiles' periods applies.
+    audit_retention_years: int = (
+        7  # equivalent-mutant[constant]: parse_policy, the only maker of a Policy, always sets it
+    )
     la_code: str = ""  # [la] code: the LA's GIAS code
     made_up_la: bool = False  # [la] made_up = true: a made-up LA (the demo) whose code is not an English LA's  # equivalent-mutant[constant]: ditto
 
@@ -273,6 +278,9 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
     min_named = raw.get("evaluation", {}).get("min_answers_to_name_school", 3)
     if not isinstance(min_named, int) or isinstance(min_named, bool) or not 1 <= min_named <= 50:
         raise PolicyError("evaluation.min_answers_to_name_school must be a whole number from 1 to 50")
+    audit_years = raw.get("retention", {}).get("audit_years", 7)
+    if not isinstance(audit_years, int) or isinstance(audit_years, bool) or not 1 <= audit_years <= 100:
+        raise PolicyError("retention.audit_years must be a whole number of years from 1 to 100")
     if granularity <= timedelta(
         0
     ):  # equivalent-mutant[delete,compare,constant=-1]: _minutes already refused < 5
@@ -311,6 +319,7 @@ def parse_policy(key: str, raw: dict[str, Any]) -> Policy:
         yearly_chase_term=chase_term,
         la_code=str(la.get("code", "")).strip(),
         made_up_la=bool(la.get("made_up", False)),
+        audit_retention_years=audit_years,
     )
 
 
