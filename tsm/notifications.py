@@ -460,6 +460,10 @@ class Notifications:
         if message == "join_link":
             return self._join_link(v)
         if message == "school_booked":
+            if len(v.school_names) > 1:  # a joint TSM a trust's school booked (issue 13, item 7)
+                return Message(
+                    f"{actor_name} booked a joint TSM for {', '.join(v.school_names)}: {when(v)}, {place(v)}."
+                )
             return Message(f"{v.school_label} booked its TSM: {when(v)}, {place(v)}.")
         if message == "joint_booked":
             return Message(

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 import tsm.policies
-from tsm.adapters.db.directory import LA, School
+from tsm.adapters.db.directory import LA, School, SchoolContact
 from tsm.adapters.db.meetings import MeetingAttendee
 from tsm.messaging import Recipient
 
@@ -185,6 +185,11 @@ async def test_a_trust_contact_in_kent_books_a_joint_tsm_and_every_school_is_tol
     assert again.error and "Your own school is always in a joint TSM" in text_of(again)
     last = await chat.press(will, first, "Choose this time")
     assert not last.error, text_of(last)
+    async with chat.app.db.transaction() as s:  # a second senior leader at Zephyr, not the one invited
+        deputy = SchoolContact(
+            school_id=trio[2], name="Zed Deputy", email="zed@demo.example", role="senior_leader"
+        )
+        s.add(deputy)
     done = await chat.press(will, last, "Book it")
     assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
     [m] = await chat.meetings_of(ZEPHYR)
@@ -192,7 +197,16 @@ async def test_a_trust_contact_in_kent_books_a_joint_tsm_and_every_school_is_tol
     # each school's contacts are told through the notifications table; the officer too
     sent = await told(chat)
     reached = {r for r, _ in sent}
-    assert Recipient("officer", (await chat.officer_of(QUEENSWAY)).id) in reached
+    officer = Recipient("officer", (await chat.officer_of(QUEENSWAY)).id)
+    [to_officer] = [msg.text for r, msg in sent if r == officer]
+    assert to_officer.startswith(
+        f"{will.name} booked a joint TSM for Larkspur Primary School, Queensway Academy, "
+    )
+    [to_sibling] = [msg.text for r, msg in sent if r == Recipient("contact", deputy.id)]  # not invited
+    assert (
+        "booked a joint TSM for Larkspur" in to_sibling
+        and "your school's TSM for the Autumn term" in to_sibling
+    )
     for urn in (LARKSPUR, ZEPHYR):
         for role in ("attendance_lead", "senior_leader"):
             assert Recipient("contact", (await chat.contact(urn, role)).id) in reached, (urn, role)
@@ -248,3 +262,27 @@ async def test_an_officer_with_two_trusts_picks_one_first(chat):
     alex = await chat.officer_of(ASHCOMBE)
     other = await chat.act(alex, "joint.start", {"trust": "9001"})
     assert other.error and "none of your schools" in text_of(other)
+
+
+async def test_more_dates_keeps_the_schools_and_the_place_chosen(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway = await ids(chat, LARKSPUR, QUEENSWAY)
+    school = await chat.school(LARKSPUR)
+    first = await chat.say(priya, "joint tsm")
+    pair = f"{larkspur},{queensway}"
+    dates = await chat.press(priya, first, "More dates", schools=pair, mode=f"on_site:{larkspur}")
+    assert not dates.error and "in person at school" in text_of(dates), text_of(dates)
+    times = await chat.press(priya, dates, "Show times")
+    last = await chat.press(priya, times, "Choose this time")
+    assert not last.error, text_of(last)
+    assert facts(last)["Schools"] == "Larkspur Primary School, Queensway Academy"
+    assert facts(last)["Where"] == "At Larkspur Primary School"
+    assert {k for k in inputs(last.card) if k.startswith("leader_")} == {
+        f"leader_{larkspur}",
+        f"leader_{queensway}",
+    }
+    done = await chat.press(priya, last, "Book it")
+    assert not done.error, text_of(done)
+    [m] = await chat.meetings_of(QUEENSWAY)
+    assert m.mode == "on_site" and m.location == school.address
+    assert await chat.meetings_of(ZEPHYR) == []  # left out: its term is still open to book

@@ -92,3 +92,39 @@ async def test_where_the_la_allows_contacts_to_book_joint_every_schools_route_is
     with pytest.raises(BookingRefused) as err:
         await svc.book(world.contact("trust_a.lead"), [a, b], local(2026, 4, 21, 10), mode="teams")
     assert err.value.code == "contacted_directly"
+
+
+async def test_a_joint_tsm_needs_a_senior_leader_of_each_school(db):
+    world, svc = await _svc(db)
+    a, b = world.schools["trust_a"], world.schools["trust_b"]
+    lead_a, head_a = world.contacts["trust_a.lead"], world.contacts["trust_a.head"]
+    lead_b, head_b = world.contacts["trust_b.lead"], world.contacts["trust_b.head"]
+    officer = world.officer("ann")
+    # Trust A's head is invited as its senior leader; Trust B sends only its attendance lead: refused, naming B
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(officer, [a, b], AT, mode="teams", attendee_contact_ids=[head_a, lead_a, lead_b])
+    assert err.value.code == "no_senior_leader"
+    assert "Trust B Primary has no senior leader invited" in err.value.message
+    assert "Trust A Primary" not in err.value.message
+    assert await svc.list_meetings(officer, school_id=b) == []
+    # each school picks who attends as its senior leader (Trust B: its attendance lead, who attends as that)
+    done = await svc.book(
+        officer,
+        [a, b],
+        AT,
+        mode="teams",
+        attendee_contact_ids=[head_a, lead_b, head_b],
+        senior_leader_ids=[head_a, lead_b],
+    )
+    roles = {a.email: (a.role, a.required) for a in done.meeting.attendees}
+    assert roles["lead@100007.sch.example"] == ("senior_leader", True)
+    assert roles["head@100006.sch.example"] == ("senior_leader", True)
+    # one named as a senior leader must be among those invited
+    with pytest.raises(NotAllowed):
+        await svc.book(
+            world.officer("ann"),
+            world.schools["low_primary"],
+            AT,
+            attendee_contact_ids=[world.contacts["low_primary.head"]],
+            senior_leader_ids=[world.contacts["high_primary.head"]],
+        )
