@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from cards import notifications as cards
 from tsm.adapters.db.delivery import Outbound
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.meetings import (
     Meeting,
@@ -43,7 +43,7 @@ from tsm.messaging import Message, MessengerPort, Recipient, SendStatus
 from tsm.notifications import KIND_PREFIX as EVENT_KIND_PREFIX
 from tsm.notifications import Notifications, invite_message
 from tsm.services.actors import Actor
-from tsm.services.booking import BookingService, school_facts
+from tsm.services.booking import BookingService, preload_trust_officers, school_facts
 from tsm.services.conversation import ConversationService
 from tsm.services.evaluations import Evaluations
 from tsm.services.events import iso as events_iso
@@ -622,10 +622,8 @@ class Jobs:
                 select(MeetingSchool.school_id).where(col(MeetingSchool.active_term_id).in_(this_year))
             )
         )
-        codes = sorted({sc.trust_code for sc in schools if sc.trust_code})
-        # Into the session, where school_facts finds them without a read each (held here: the session's identity
-        # map keeps only the objects someone holds).
-        trusts = list(await s.exec(select(Trust).where(col(Trust.code).in_(codes)))) if codes else []
+        # Which trusts have an officer in each school's LA, read once: school_facts then reads nothing per school.
+        await preload_trust_officers(s, schools)
         out = []
         for sc in schools:
             policy, term = policies[sc.la_id], term_of[sc.la_id]
@@ -642,7 +640,6 @@ class Jobs:
                         sc.la_id,
                     )
                 )
-        del trusts
         return out
 
     async def _school_nudges(self, kind: str, *, weeks: int) -> SweepResult:

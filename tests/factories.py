@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from tsm.adapters.db.calendars import CalendarEvent
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust, TrustOfficer
 from tsm.adapters.db.engine import Database
 from tsm.services.actors import Actor
 
@@ -180,7 +180,9 @@ async def make_world(
             w.officers[key] = o.id
         if await s.get(Trust, "T1") is None:
             s.add(Trust(code="T1", name="Shared Learning Trust"))
-            s.add(Trust(code="T2", name="Allocated Trust", allocated_officer_id=w.officers["bob"]))
+            s.add(Trust(code="T2", name="Allocated Trust"))
+            await s.flush()
+        s.add(TrustOfficer(trust_code="T2", la_id=la.id, officer_id=w.officers["bob"]))  # in this LA
         for year, name, first, last, breaks in TERMS:
             t = Term(
                 la_id=la.id, academic_year=year, name=name, start_date=first, end_date=last, source="test"

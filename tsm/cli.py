@@ -196,13 +196,23 @@ def import_link_officers_cmd(ctx: click.Context, path: str) -> None:
 
 @import_.command("trust-officers")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--la-code",
+    default=None,
+    help="the LA whose allocations the file holds (its officers only; needed to clear one with several LAs)",
+)
 @click.pass_context
-def import_trust_officers_cmd(ctx: click.Context, path: str) -> None:
-    """Trusts with an allocated officer: CSV trust_code,officer_email."""
+def import_trust_officers_cmd(ctx: click.Context, path: str, la_code: str | None) -> None:
+    """Trusts with an allocated officer in one LA: CSV trust_code,officer_email (each row: the officer's own LA)."""
     from .importers.people import import_trust_officers
 
     _report(
-        _run(_with_app(_settings(ctx), lambda app: import_trust_officers(app.db, path, actor="cli"))),
+        _run(
+            _with_app(
+                _settings(ctx),
+                lambda app: import_trust_officers(app.db, path, la_code=la_code, actor="cli"),
+            )
+        ),
         "trusts",
     )
 

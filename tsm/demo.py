@@ -887,6 +887,7 @@ async def load_demo(db: Database, *, today: date) -> DemoSummary:
                 ("trust_code", "officer_email"),
                 [(code, TRUST_OFFICER) for code, (_n, _f, allocated) in TRUSTS.items() if allocated],
             ),
+            la_code=DEMO_LA_CODE,
             actor=DEMO_ACTOR,
         )
         reports["attendance"] = await import_attendance_in(

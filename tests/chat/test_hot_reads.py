@@ -9,7 +9,7 @@ import pytest
 from factories import make_world
 
 from tsm.adapters.calendar_local import LocalCalendar
-from tsm.adapters.db.directory import Officer, School, Trust
+from tsm.adapters.db.directory import Officer, School, TrustOfficer
 from tsm.adapters.db.engine import Database
 from tsm.domain.entitlement import entitlement_for
 from tsm.domain.errors import NotAllowed, NotFound
@@ -41,9 +41,11 @@ async def test_school_info_matches_the_orm_reading_for_every_school(hot):
         async with db.reader() as s:
             school = await s.get(School, school_id)
             officer = await s.get(Officer, school.link_officer_id)
-            trust = await s.get(Trust, school.trust_code) if school.trust_code else None
+            trust = (
+                await s.get(TrustOfficer, (school.trust_code, school.la_id)) if school.trust_code else None
+            )
         ent = entitlement_for(
-            school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id)),
+            school_facts(school, trust_has_allocated_officer=trust is not None),
             policy,
         )
         assert (info.id, info.urn, info.name, info.phase, info.attendance_pct, info.address) == (

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from tsm.adapters.db.calendars import CalendarEvent
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term, TermBreak, Trust, TrustOfficer
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.migrate import upgrade
 from tsm.demo import (
@@ -131,9 +131,12 @@ async def test_load_demo(database, url):
     assert sum(o.is_admin for o in officers.values()) == 1
     links = Counter(s.link_officer_id for s in schools.values())
     assert set(links) == set(officers) and all(n >= 5 for n in links.values())
-    trusts = {t.code: t for t in await rows(database, Trust)}
-    assert trusts["9001"].allocated_officer_id in officers
-    assert trusts["9002"].allocated_officer_id is None
+    allocated = {t.trust_code: t for t in await rows(database, TrustOfficer)}
+    assert (
+        allocated["9001"].officer_id in officers
+        and allocated["9001"].la_id == next(iter(schools.values())).la_id
+    )
+    assert "9002" not in allocated
 
     # two contacts per school: an attendance lead and a senior leader
     contacts = await rows(database, SchoolContact)

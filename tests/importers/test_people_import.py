@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlmodel import func, select
 
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, TrustOfficer
 from tsm.demo import GIAS_HEADER
 from tsm.domain.errors import NotFound
 from tsm.domain.policy import WorkingHours, load_policy
@@ -275,13 +275,19 @@ async def test_trust_officers_change_the_booking_route(database, schools, tmp_pa
     )
     report = await import_trust_officers(database, path)
     assert [line for line, _ in report.errors] == [3, 4]
-    assert (await all_rows(database, Trust))[0].allocated_officer_id == ids["ann@la.example"]
+    norfolk = next(la.id for la in await all_rows(database, LA) if la.code == NORFOLK)
+    assert [(t.trust_code, t.la_id, t.officer_id) for t in await all_rows(database, TrustOfficer)] == [
+        ("7001", norfolk, ids["ann@la.example"])
+    ]
     schools = {s.urn: s for s in await all_rows(database, School)}
     assert schools[900001].booking_route == schools[900002].booking_route == "contacted_directly"
     assert schools[900003].booking_route == "self"
 
     write(path, "trust_code,officer_email\n7001,\n")
-    assert (await import_trust_officers(database, path)).updated == 1
+    [(_line, why)] = (await import_trust_officers(database, path)).errors  # two LAs: which one's to clear?
+    assert "--la-code" in why
+    assert (await import_trust_officers(database, path, la_code=NORFOLK)).updated == 1
+    assert await all_rows(database, TrustOfficer) == []
     schools = {s.urn: s for s in await all_rows(database, School)}
     assert schools[900001].booking_route == "self"
     async with database.reader() as s:
@@ -371,3 +377,53 @@ async def test_one_las_officers_file_never_takes_another_las_officer(database, s
     ann = officers["ann@la.example"]
     assert (ann.id, ann.la_id, ann.name, ann.is_admin) == (ids["ann@la.example"], norfolk, "Ann", False)
     assert officers["kim@kent.example"].la_id != norfolk  # the rest of the file is kept
+
+
+async def test_a_trusts_allocated_officer_is_per_la_and_one_las_file_never_touches_anothers(
+    database, schools, tmp_path
+):
+    """Issue 15: trust 7001 has schools in Norfolk and in Kent. Norfolk's allocated officer makes Norfolk's schools
+    contacted directly and theirs; Kent's file gives the trust Kent's officer for Kent's school, and leaves Norfolk's
+    allocation (and schools) as they were; an officer of the other LA is refused in an LA's file."""
+    rows = [
+        gias_row(
+            800002, "Kent Seven Academy", la="886", **{"Trusts (code)": "7001", "Trusts (name)": "Seven"}
+        )
+    ]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=GIAS_HEADER)
+    w.writeheader()
+    w.writerows(rows)
+    await import_gias(
+        database, write(tmp_path / "kent.csv", buf.getvalue()), la_code="886", policy=load_policy("kent")
+    )
+    ids = await _officers(database, tmp_path)
+
+    norfolk_file = write(
+        tmp_path / "n.csv", "trust_code,officer_email\n7001,ann@la.example\n7001,ken@kent.example\n"
+    )
+    report = await import_trust_officers(database, norfolk_file, la_code=NORFOLK)
+    assert [(line, "another LA" in why) for line, why in report.errors] == [(3, True)]
+    schools_now = {s.urn: s for s in await all_rows(database, School)}
+    assert schools_now[900001].link_officer_id == ids["ann@la.example"]
+    assert schools_now[900001].booking_route == "contacted_directly"
+    kent_school = schools_now[800002]
+    assert kent_school.link_officer_id != ids["ann@la.example"]  # Norfolk's officer is not Kent's school's
+
+    await import_trust_officers(
+        database,
+        write(tmp_path / "k.csv", "trust_code,officer_email\n7001,ken@kent.example\n"),
+        la_code="886",
+    )
+    allocations = {(t.trust_code, t.la_id): t.officer_id for t in await all_rows(database, TrustOfficer)}
+    assert sorted(allocations.values()) == sorted([ids["ann@la.example"], ids["ken@kent.example"]])
+    schools_now = {s.urn: s for s in await all_rows(database, School)}
+    assert schools_now[800002].link_officer_id == ids["ken@kent.example"]
+    assert schools_now[900001].link_officer_id == ids["ann@la.example"]  # Norfolk's untouched
+
+    # Clearing Kent's allocation leaves Norfolk's.
+    await import_trust_officers(
+        database, write(tmp_path / "k2.csv", "trust_code,officer_email\n7001,\n"), la_code="886"
+    )
+    assert [t.officer_id for t in await all_rows(database, TrustOfficer)] == [ids["ann@la.example"]]
+    assert {s.urn: s for s in await all_rows(database, School)}[900001].booking_route == "contacted_directly"

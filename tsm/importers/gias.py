@@ -27,7 +27,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tsm.adapters.db.columns import now_utc
-from tsm.adapters.db.directory import LA, School, Trust
+from tsm.adapters.db.directory import LA, School, Trust, TrustOfficer
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.history import AuditLog
 from tsm.domain.averages import parse_period
@@ -275,7 +275,9 @@ async def refresh_booking_routes(
     """
     schools = list(schools)
     codes = {s.trust_code for s in schools if s.trust_code}
-    allocated = {t.code for t in await fetch_in(session, Trust.code, codes, Trust) if t.allocated_officer_id}
+    allocated = {
+        (t.trust_code, t.la_id) for t in await fetch_in(session, TrustOfficer.trust_code, codes, TrustOfficer)
+    }  # a trust's officer is per LA (issue 15)
     policies = {} if policies is None else policies
     changed = 0
     for school in schools:
@@ -286,7 +288,9 @@ async def refresh_booking_routes(
                 la = await session.get(LA, school.la_id)
                 pol = policies[school.la_id] = load_policy(la.policy)
         before = (school.booking_route, school.booking_route_reason)
-        apply_booking_route(school, pol, trust_has_allocated_officer=school.trust_code in allocated)
+        apply_booking_route(
+            school, pol, trust_has_allocated_officer=(school.trust_code, school.la_id) in allocated
+        )
         if before != (school.booking_route, school.booking_route_reason):
             changed += 1
         session.add(school)
@@ -537,12 +541,16 @@ async def import_gias_in(
         elif row.trust_name and assign(trust, name=row.trust_name):
             session.add(trust)
 
+    allocated_here = {  # the trusts with an allocated officer in this LA (issue 15: per LA)
+        t.trust_code
+        for t in await fetch_in(session, TrustOfficer.trust_code, list(trusts), TrustOfficer)
+        if t.la_id == la.id
+    }
     for urn, (_line, row) in rows.items():
         school = existing.get(urn)
         is_new = school is None
         if school is None:
             school = School(urn=urn, la_id=la.id, name=row.name)
-        trust = trusts.get(row.trust_code) if row.trust_code else None
         changed = assign(
             school,
             la_id=la.id,
@@ -560,9 +568,7 @@ async def import_gias_in(
             open=True,
         )
         before = (school.booking_route, school.booking_route_reason)
-        apply_booking_route(
-            school, policy, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id)
-        )
+        apply_booking_route(school, policy, trust_has_allocated_officer=row.trust_code in allocated_here)
         changed = changed or before != (school.booking_route, school.booking_route_reason)
         count(report, is_new=is_new, changed=changed)
         session.add(school)

@@ -7,7 +7,8 @@ CSV formats (header row required; column names are case-insensitive, extra colum
   ``mailbox`` empty = the email; ``is_admin`` yes/no/true/false/1/0, empty = no)
 - school contacts: ``urn,name,email,role`` (role ``attendance_lead``, ``senior_leader`` or ``other``)
 - link officers: ``urn,officer_email`` (empty officer_email removes the link)
-- trust officers: ``trust_code,officer_email`` (empty officer_email removes the allocation)
+- trust officers: ``trust_code,officer_email`` (per LA: each row is the trust's officer in that officer's LA; empty
+  officer_email removes the allocation of the LA given with ``la_code``)
 
 Emails are validated and stored lower-cased. Bad rows are reported by line number; good rows are kept.
 """
@@ -19,7 +20,7 @@ import re
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Trust, TrustOfficer
 from tsm.adapters.db.engine import Database
 from tsm.domain.errors import NotFound, PolicyError
 from tsm.domain.model import ContactRole
@@ -308,21 +309,7 @@ async def import_link_officers_in(
 
     schools = {s.urn: s for s in await fetch_in(session, School.urn, [p[1] for p in parsed], School)}
     officers = await _officers_by_email(session, {p[2] for p in parsed if p[2]})
-    trusts = {
-        t.code: t
-        for t in await fetch_in(
-            session, Trust.code, {s.trust_code for s in schools.values() if s.trust_code}, Trust
-        )
-    }
-    allocated_las = {
-        o.id: o.la_id
-        for o in await fetch_in(
-            session,
-            Officer.id,
-            {t.allocated_officer_id for t in trusts.values() if t.allocated_officer_id},
-            Officer,
-        )
-    }
+    allocations = await _trust_officers(session, {s.trust_code for s in schools.values() if s.trust_code})
     kept: list[str] = []
     seen: dict[int, int] = {}
     for line, urn, email in parsed:
@@ -347,9 +334,8 @@ async def import_link_officers_in(
                 continue
             officer_id = officer.id
         seen[urn] = line
-        trust = trusts.get(school.trust_code) if school.trust_code else None
-        allocated = trust.allocated_officer_id if trust is not None else None
-        if allocated is not None and allocated_las.get(allocated) == school.la_id and officer_id != allocated:
+        allocated = allocations.get((school.trust_code, school.la_id)) if school.trust_code else None
+        if allocated is not None and officer_id != allocated:
             kept.append(school.name)  # the trust's allocated officer stays this school's officer (item 6)
             count(report, is_new=False, changed=assign(school, link_officer_id=allocated))
             session.add(school)
@@ -385,16 +371,34 @@ async def import_link_officers_in(
     return report
 
 
-async def import_trust_officers(db: Database, path: Source, *, actor: str = "system") -> ImportReport:
-    """Give trusts (by GIAS trust code) an allocated officer; their schools' booking routes are recomputed."""
+async def _trust_officers(session: AsyncSession, codes) -> dict[tuple[str, int], int]:
+    """(trust code, LA id) -> the trust's allocated officer in that LA (issue 15: per LA)."""
+    return {
+        (t.trust_code, t.la_id): t.officer_id
+        for t in await fetch_in(session, TrustOfficer.trust_code, codes, TrustOfficer)
+    }
+
+
+async def import_trust_officers(
+    db: Database, path: Source, *, la_code: str | None = None, actor: str = "system"
+) -> ImportReport:
+    """Give trusts (by GIAS trust code) an allocated officer in one LA; their schools' booking routes are recomputed.
+    ``la_code``: the LA whose allocations the file holds (needed to clear one when the database holds several LAs)."""
     async with db.transaction() as session:
-        return await import_trust_officers_in(session, path, actor=actor)
+        return await import_trust_officers_in(session, path, la_code=la_code, actor=actor)
 
 
 async def import_trust_officers_in(
-    session: AsyncSession, path: Source, *, actor: str = "system"
+    session: AsyncSession, path: Source, *, la_code: str | None = None, actor: str = "system"
 ) -> ImportReport:
+    """A trust's allocated officer is per LA (issue 15): each row writes the trust's row of its officer's LA (the
+    file's ``la_code``, when given: an officer of another LA is refused), never another LA's. An empty
+    officer_email clears the trust's officer in that LA."""
     report = ImportReport()
+    la = await _la(session, la_code) if la_code else None
+    if la is None:
+        only = list(await session.exec(select(LA).limit(2)))
+        la = only[0] if len(only) == 1 else None
     parsed: list[tuple[int, str, str | None]] = []
     with open_text(path) as f:
         for line, v in _rows(f, TRUST_OFFICER_COLUMNS, ("trust_code", "officer_email"), report):
@@ -405,49 +409,67 @@ async def import_trust_officers_in(
             except ValueError as exc:
                 report.error(line, str(exc))
 
-    trusts = {t.code: t for t in await fetch_in(session, Trust.code, [p[1] for p in parsed], Trust)}
+    codes = [p[1] for p in parsed]
+    trusts = {t.code for t in await fetch_in(session, Trust.code, codes, Trust)}
     officers = await _officers_by_email(session, {p[2] for p in parsed if p[2]})
-    seen: dict[str, int] = {}
-    touched: set[str] = set()
+    rows = {
+        (t.trust_code, t.la_id): t
+        for t in await fetch_in(session, TrustOfficer.trust_code, codes, TrustOfficer)
+    }
+    seen: dict[tuple[str, int | None], int] = {}
+    touched: set[tuple[str, int]] = set()
     for line, code, email in parsed:
-        trust = trusts.get(code)
-        if trust is None:
+        if code not in trusts:
             report.error(line, f"no trust with code {code} (trusts come from the GIAS file)")
             continue
-        if code in seen:
-            report.error(line, f"trust {code} appears more than once (line {seen[code]} was kept)")
-            continue
-        officer_id = None
+        officer = officers.get(email) if email is not None else None
         if email is not None:
-            officer = officers.get(email)
             if officer is None:
                 report.error(line, f"no officer with email {email} (import the officers first)")
                 continue
             if not officer.active:
                 report.error(line, f"officer {email} is not active")
                 continue
-            officer_id = officer.id
-        seen[code] = line
-        changed = assign(trust, allocated_officer_id=officer_id)
+            if la is not None and officer.la_id != la.id:
+                report.error(line, f"officer {email} works for another LA than {la.code}")
+                continue
+        la_id = officer.la_id if officer is not None else (la.id if la is not None else None)
+        if la_id is None:
+            report.error(line, f"which LA's officer of trust {code} to clear? Give --la-code")
+            continue
+        if (code, la_id) in seen:
+            report.error(line, f"trust {code} appears more than once (line {seen[(code, la_id)]} was kept)")
+            continue
+        seen[(code, la_id)] = line
+        row = rows.get((code, la_id))
+        officer_id = officer.id if officer is not None else None
+        changed = (row.officer_id if row is not None else None) != officer_id
         count(report, is_new=False, changed=changed)
-        if changed:
-            touched.add(code)
-            session.add(trust)
+        if not changed:
+            continue
+        touched.add((code, la_id))
+        if officer_id is None:
+            await session.delete(row)
+        elif row is None:
+            session.add(TrustOfficer(trust_code=code, la_id=la_id, officer_id=officer_id))
+        else:
+            row.officer_id = officer_id
+            session.add(row)
     report.errors.sort()
     await session.flush()
     if touched:
-        schools = await fetch_in(session, School.trust_code, touched, School)
-        # The trust's allocated officer is the officer of its schools in that officer's LA: they arrange, book and
-        # hold those schools' TSMs and are the one named to them (issue 13, item 6).
-        officer_las = {o.id: o.la_id for o in officers.values()}
+        schools = [
+            sc
+            for sc in await fetch_in(session, School.trust_code, {code for code, _ in touched}, School)
+            if (sc.trust_code, sc.la_id) in touched
+        ]
+        # The trust's allocated officer in an LA is the officer of its schools in that LA: they arrange, book and hold
+        # those schools' TSMs and are the one named to them (issue 13, item 6).
+        allocations = await _trust_officers(session, {code for code, _ in touched})
         handed = []
         for sc in schools:
-            allocated = trusts[sc.trust_code].allocated_officer_id
-            if (
-                allocated is not None
-                and officer_las.get(allocated) == sc.la_id
-                and sc.link_officer_id != allocated
-            ):
+            allocated = allocations.get((sc.trust_code, sc.la_id))
+            if allocated is not None and sc.link_officer_id != allocated:
                 sc.link_officer_id = allocated
                 session.add(sc)
                 handed.append(sc.name)

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.calendars import CalendarOutbox
-from ..adapters.db.directory import Officer, School, SchoolContact, Term, Trust
+from ..adapters.db.directory import Officer, School, SchoolContact, Term, TrustOfficer
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
 from ..adapters.db.meetings import (
@@ -1340,9 +1340,39 @@ def _booked(view: MeetingView, ics: bytes | None, verb: str) -> BookingResult:
     )
 
 
+_TRUST_OFFICERS = "tsm.trust_officers"  # the session's pre-read answers, (trust, LA) -> bool (preload_trust_officers)
+
+
 async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
-    trust = await s.get(Trust, school.trust_code) if school.trust_code else None
-    return domain_school_facts(school, trust_has_allocated_officer=bool(trust and trust.allocated_officer_id))
+    """The facts the entitlement rules read; the trust's allocated officer is the one of the school's own LA."""
+    return domain_school_facts(school, trust_has_allocated_officer=await trust_has_officer(s, school))
+
+
+async def trust_has_officer(s: AsyncSession, school: School) -> bool:
+    """Whether the school's trust has an allocated officer in the school's LA (``trust_officer``, issue 15)."""
+    if not school.trust_code:
+        return False
+    known = s.info.get(_TRUST_OFFICERS, {}).get((school.trust_code, school.la_id))
+    if known is not None:
+        return known
+    return await s.get(TrustOfficer, (school.trust_code, school.la_id)) is not None
+
+
+async def preload_trust_officers(s: AsyncSession, schools: Sequence[School]) -> None:
+    """Read in one statement which of these schools' trusts have an officer in the school's LA, so that
+    :func:`school_facts` answers for each of them without a read of its own (a sweep over many schools)."""
+    pairs = {(sc.trust_code, sc.la_id) for sc in schools if sc.trust_code}
+    if not pairs:
+        return
+    found = set(
+        await s.exec(
+            select(TrustOfficer.trust_code, TrustOfficer.la_id).where(
+                col(TrustOfficer.trust_code).in_({code for code, _ in pairs}),
+                col(TrustOfficer.la_id).in_({la for _, la in pairs}),
+            )
+        )
+    )
+    s.info.setdefault(_TRUST_OFFICERS, {}).update({pair: pair in found for pair in pairs})
 
 
 def _without_own(busy: list[Interval], meetings) -> list[Interval]:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
-from ..adapters.db.directory import LA, Officer, School, SchoolContact, Trust
+from ..adapters.db.directory import LA, Officer, School, SchoolContact, TrustOfficer
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
 from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingLeaderUnavailable, MeetingSchool
@@ -150,7 +150,7 @@ class _SchoolRow:
 
 
 def _school_info_query():
-    sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, Trust.__table__.c
+    sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, TrustOfficer.__table__.c
     cols = [
         sc.id,
         sc.urn,
@@ -175,12 +175,12 @@ def _school_info_query():
             o.email.label("officer_email"),
             la.policy.label("la_policy"),
             la.timezone.label("la_timezone"),
-            t.allocated_officer_id.label("trust_officer_id"),
+            t.officer_id.label("trust_officer_id"),
         )
         .select_from(
             School.__table__.join(LA.__table__, la.id == sc.la_id)
             .outerjoin(Officer.__table__, o.id == sc.link_officer_id)
-            .outerjoin(Trust.__table__, t.code == sc.trust_code)
+            .outerjoin(TrustOfficer.__table__, (t.trust_code == sc.trust_code) & (t.la_id == sc.la_id))
         )
         .where(sc.id == bindparam("school_id"))
     )

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.delivery import Outbound
-from ..adapters.db.directory import LA, Officer, School, SchoolContact, Term, Trust
+from ..adapters.db.directory import LA, Officer, School, SchoolContact, Term, TrustOfficer
 from ..adapters.db.engine import Database
 from ..adapters.db.feedback import Evaluation, RecordAction, TsmRecord
 from ..adapters.db.meetings import Meeting, MeetingSchool
@@ -296,7 +296,7 @@ class Reports:
     async def _yearly_schools(self, s: AsyncSession, la_id: int, schools: Sequence[School]) -> set[int]:
         """The schools the LA's rules ask for one TSM a year (Norfolk: not below the national average)."""
         policy, _ = await self.ref.policy_for_la(s, la_id)
-        allocated = set(await s.exec(select(Trust.code).where(col(Trust.allocated_officer_id).is_not(None))))
+        allocated = set(await s.exec(select(TrustOfficer.trust_code).where(TrustOfficer.la_id == la_id)))
         return {
             sc.id
             for sc in schools
