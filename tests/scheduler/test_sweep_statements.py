@@ -7,7 +7,7 @@ The same script then runs on both with a fixed clock, counting every statement e
 
 - idle: a run a minute after the last one, with nothing newly due. The counts must be equal at N and 10×N (and
   small in absolute terms: the whole 5-minute cycle within issue 15's 50 statements);
-- the hourly pass of the nudges with nothing new to send: equal at N and 10×N;
+- the hourly pass of the nudges, with one new contact to nudge in the first LA: equal at N and 10×N;
 - busy: the same handful of items made due in the first LA at both sizes (a 7-day and a 1-day reminder, a meeting
   ended, a senior leader's decline, an evaluation reminder): equal at N and 10×N, and the finding and claiming part
   bounded by the batches, not by the rows.
@@ -27,6 +27,7 @@ from scheduler.jobs import Jobs, JobSettings
 from scheduler.ledger import Ledger
 from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.delivery import Outbound
+from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.engine import Database
 from tsm.adapters.db.history import DomainEvent
 from tsm.adapters.db.meetings import Meeting, MeetingAttendee, MeetingSchool
@@ -308,18 +309,29 @@ async def script(country: Country) -> dict[str, dict[str, int]]:
     await country.counts()  # warm: marks set, term-start nudges and the weekly lists sent, caches filled
     country.clock.advance(timedelta(minutes=1))
     out["idle"] = await country.counts()
-    country.clock.now = START + timedelta(
-        hours=1
-    )  # the next hour: the nudges' pass, with nothing new to send
+    # The next hour: the nudges' pass. One school of the first LA has a new attendance lead since the last: the
+    # term-start nudge is due to them, and to no one else.
+    async with country.db.transaction() as s:
+        s.add(
+            SchoolContact(
+                school_id=country.worlds[0].schools["secondary"],
+                name="New Lead",
+                email="new@s.example",
+                role="attendance_lead",
+            )
+        )
+    country.clock.now = START + timedelta(hours=1)
+    before = len(country.messenger.sent)
     out["hourly pass"] = await country.counts(
         {"officer_agendas", "unbooked_weekly", "term_start_nudges", "chasers", "action_reminders"}
     )
+    out["sent"] = {"hourly pass": len(country.messenger.sent) - before}
     country.clock.advance(timedelta(minutes=1))
     await make_busy(country)
     out["finding the reminders"] = {"due_reminders": await country.counter.count(country.jobs.due_reminders)}
     before = len(country.messenger.sent)
     out["busy"] = await country.counts()
-    out["sent"] = {"busy": len(country.messenger.sent) - before}
+    out["sent"]["busy"] = len(country.messenger.sent) - before
     return out
 
 
@@ -383,3 +395,4 @@ async def test_the_sweep_statement_counts_stay_bounded_when_the_data_grows_tenfo
     # Busy: the items were really sent (two contacts for each reminder, the meeting end's messages, the rebooking
     # card and the officer, the evaluation reminder, the record prompt), in the same statements at both sizes.
     assert got_n["sent"]["busy"] >= 9 and got_10n["sent"] == got_n["sent"]
+    assert got_n["sent"]["hourly pass"] >= 1  # the new lead's nudge
