@@ -152,9 +152,9 @@ class Jobs:
             self.leader_unavailable,
             self.meeting_ends,
             self.officer_agendas,
-            self.unbooked_weekly,
             self.term_start_nudges,
             self.chasers,
+            self.unbooked_weekly,  # after the nudges: the digest says what the schools were sent
             self.retry_expired,
             self.late_installs,
         ):
@@ -359,7 +359,12 @@ class Jobs:
         return await self._claim_nudges("agendas", hour, due)
 
     async def unbooked_weekly(self) -> SweepResult:
-        """Each week, an officer's schools with no TSM this term that the LA's rules say should have one."""
+        """The officer's digest of their schools with no TSM this term that the LA's rules say should have one: one
+        card, each school once, with what it was sent (``_compose_unbooked``). Due each week from ``weekly_day`` at
+        ``weekly_hour`` (the term's first day is its first week's), and once more on the chasers' day, when the
+        schools that book themselves have just been reminded. It stands for every per-school notice officers once got
+        (no TSM yet, still no TSM): at most one a day (``_compose_unbooked``), and of several piled up only the newest
+        (``scheduler.digests``). Runs after the nudges, so the digest reports what the schools were sent."""
         hour = await self._nudge_hour("unbooked_weekly")
         if hour is None:
             return SweepResult()
@@ -367,25 +372,27 @@ class Jobs:
         due: list[Due] = []
         async with self.db.reader() as s:
             due_las = []
+            refs: dict[int, list[str]] = {}
             for la, term in await self._current_terms(s):
                 local = now.astimezone(ZoneInfo(la.timezone))
-                if local.weekday() < self.settings.weekly_day or (
-                    local.weekday() == self.settings.weekly_day and local.hour < self.settings.weekly_hour
+                keys = []
+                if local.weekday() > self.settings.weekly_day or (
+                    local.weekday() == self.settings.weekly_day and local.hour >= self.settings.weekly_hour
                 ):
-                    continue
-                due_las.append((la, term))
-            weeks = {la.id: _iso_week(now.astimezone(ZoneInfo(la.timezone)).date()) for la, _ in due_las}
-            terms = {la.id: term.id for la, term in due_las}
+                    keys.append(f"{term.id}:{_iso_week(local.date())}")
+                chasers_from = term.dates.first + timedelta(weeks=self.settings.chaser_after_weeks)
+                if chasers_from <= local.date() <= term.dates.last - timedelta(weeks=1):
+                    keys.append(
+                        f"{term.id}:{CHASED}"
+                    )  # after the week's: the newer of the two if both are due
+                if keys:
+                    due_las.append((la, term))
+                    refs[la.id] = keys
             officers = {(u.la_id, u.officer_id) for u in await self._unbooked_in(s, due_las)}
             due = [
-                Due(
-                    "unbooked_weekly",
-                    "officer",
-                    officer_id,
-                    Recipient("officer", officer_id),
-                    f"{terms[la_id]}:{weeks[la_id]}",
-                )
+                Due("unbooked_weekly", "officer", officer_id, Recipient("officer", officer_id), ref)
                 for la_id, officer_id in sorted(officers)
+                for ref in refs[la_id]
             ]
         return await self._claim_nudges("unbooked_weekly", hour, due)
 
@@ -394,7 +401,7 @@ class Jobs:
         return await self._school_nudges("term_start", weeks=0)
 
     async def chasers(self) -> SweepResult:
-        """``chaser_after_weeks`` into term: chase the school again and tell its officer."""
+        """``chaser_after_weeks`` into term: chase the school again (its officer reads it in their digest)."""
         res = await self._school_nudges("chaser", weeks=self.settings.chaser_after_weeks)
         return res
 
@@ -677,10 +684,6 @@ class Jobs:
                     due.extend(
                         Due(kind, "school", u.school_id, Recipient("contact", c), ref)
                         for c in contacts.get(u.school_id, ())
-                    )
-                if kind == "chaser" or not u.entitlement.may_book:
-                    due.append(
-                        Due(f"{kind}_officer", "school", u.school_id, Recipient("officer", u.officer_id), ref)
                     )
         return await self._claim_nudges(kind, hour, due)
 
@@ -981,8 +984,9 @@ class Jobs:
                 key=lambda u: u.name,
             )
             sent = await self._nudged(s, [u.school_id for u in mine], term.id)
-        if not mine or await self._newer_sent(due):
-            return None
+        midnight = datetime.combine(self.clock().astimezone(tz).date(), time(0), tzinfo=tz)
+        if not mine or await self._newer_sent(due, since=midnight):
+            return None  # all booked, or a later digest (or another today) has reached the officer
         schools = []
         for u in mine:
             kind, at = sent.get(u.school_id, ("", None))
@@ -991,8 +995,8 @@ class Jobs:
                 cards.UnbookedSchool(u.school_id, u.name, officer_short_words(u.entitlement), status)
             )
         note = (
-            f"{self.settings.chaser_after_weeks} weeks into term, the schools that book themselves have been "
-            "reminded; those contacted directly are yours to arrange."
+            "The schools that book themselves have been sent a reminder; those contacted directly are yours "
+            "to arrange."
             if when == CHASED
             else ""
         )
@@ -1020,10 +1024,11 @@ class Jobs:
                     out[school_id] = (kind, at)
         return out
 
-    async def _newer_sent(self, due: Due) -> bool:
+    async def _newer_sent(self, due: Due, *, since: datetime | None = None) -> bool:
         """Whether a later message of the same kind about the same subject has already reached this recipient (its
         ledger row made after this one's, and sent): then this one is old news (a second weekly card supersedes the
-        first; tomorrow's agenda, today's). One read by the ledger's unique key."""
+        first; tomorrow's agenda, today's). With ``since`` (a day's start): or another one was sent that day (one a
+        day). One read by the ledger's unique key."""
         same = and_(
             Outbound.kind == due.kind,
             Outbound.subject_kind == due.subject_kind,
@@ -1032,11 +1037,13 @@ class Jobs:
             Outbound.recipient_id == due.recipient.id,
         )
         mine = select(Outbound.id).where(same, Outbound.ref == due.ref).scalar_subquery()
+        later = Outbound.id > mine
+        if since is not None:
+            sent = col(Outbound.sent_at)
+            later = or_(later, and_(Outbound.ref != due.ref, sent >= since, sent < since + timedelta(days=1)))
         async with self.db.reader() as s:
-            later = await s.exec(
-                select(Outbound.id).where(same, Outbound.id > mine, Outbound.status == "sent").limit(1)
-            )
-            return later.first() is not None
+            found = await s.exec(select(Outbound.id).where(same, later, Outbound.status == "sent").limit(1))
+            return found.first() is not None
 
     async def _compose_school_nudge(self, due: Due) -> Message | None:
         """The invitation to book this term's TSM (the term-start nudge, the chaser), as things are now: None once the

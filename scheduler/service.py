@@ -157,9 +157,9 @@ class SchedulerService:
         result = SweepResult()
         for sweep in (
             self.jobs.officer_agendas,
-            self.jobs.unbooked_weekly,
             self.jobs.term_start_nudges,
             self.jobs.chasers,
+            self.jobs.unbooked_weekly,  # after the nudges: the officer's digest says what the schools were sent
             self.jobs.late_installs,
         ):
             try:

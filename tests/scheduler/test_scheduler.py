@@ -325,6 +325,8 @@ async def test_term_start_nudges_the_schools_and_the_officer_hears_of_it_once_in
     ]
     assert "**Trust B Primary**: Expected each term (reminded Tuesday 27 January)" in rows, rows
     assert not [r for r in rows if r.startswith("**Low Primary School**")]  # booked since
+    # the week's card and the chasers' day's were both due: one card, the chasers' day's
+    assert "have been sent a reminder" in str(digest.card)
 
 
 async def test_two_workers_at_once_send_every_message_exactly_once(any_db_url):

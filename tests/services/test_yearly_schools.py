@@ -83,9 +83,14 @@ async def test_norfolks_one_a_year_schools_are_chased_in_the_summer_term_if_none
     chased = contacts_chased(env)
     assert w.contacts["trust_b.lead"] in chased  # none this year: the summer term is its last chance
     assert w.contacts["high_primary.lead"] not in chased  # had this year's TSM in the autumn
-    officer_notes = [m.text for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"])]
-    assert any("Trust B Primary" in t for t in officer_notes)
-    assert not any("High Primary School" in t for t in officer_notes)
+    # Ann hears of it in the day's digest of her unbooked schools, not one message per school
+    assert not [m for r, m in env.messenger.sent if r.kind == "officer"]
+    await env.jobs.unbooked_weekly()
+    [digest] = [m for r, m in env.messenger.sent if r == Recipient("officer", w.officers["ann"])]
+    assert "**Trust B Primary**: One a year, and none held yet this academic year (reminded" in str(
+        digest.card
+    )
+    assert "High Primary School" not in str(digest.card)
 
     env.messenger.sent.clear()
     at(env, SUMMER_MONDAY)
