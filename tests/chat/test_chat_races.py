@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from cardtree import walk
@@ -40,6 +40,47 @@ async def test_same_time_pressed_by_two_schools_at_once_books_one(any_db_url, tm
         assert len(await chat.meetings_of(ASHCOMBE)) + len(await chat.meetings_of(ST_BEDE)) == 1
     finally:
         await app.close()
+
+
+async def _someone_else_books(chat, start: str) -> None:
+    """St Bede's (Alex Carter's school too) books ``start`` meanwhile, as its own staff would."""
+    other = await chat.contact(ST_BEDE)
+    school = await chat.school(ST_BEDE)
+    result = await chat.app.booking.book(
+        await chat.identify(other.who), [school.id], datetime.fromisoformat(start), mode="teams"
+    )
+    assert result.meeting.start == datetime.fromisoformat(start)
+
+
+async def test_a_time_taken_since_the_first_card_was_drawn_is_said_on_press_with_the_card_refreshed(chat):
+    """Issue 14 item 7i: a card keeps showing a time someone else has just booked. "Choose this time" re-checks:
+    the first card comes back refreshed, saying what changed, and the next press goes ahead."""
+    lead = await chat.contact(ASHCOMBE)
+    first = await chat.say(lead, "book")
+    taken = choices(first.card, "start")[0]["value"]
+    await _someone_else_books(chat, taken)
+    again = await chat.press(lead, first, "Choose this time", start=taken)
+    assert again.error and "That time has just been taken; here are the times still free." in text_of(again)
+    still = [c["value"] for c in choices(again.card, "start")]
+    assert taken not in still and still and titles(again.card)[0] == "Choose this time"
+    last = await chat.press(lead, again, "Choose this time", start=still[0])
+    assert not last.error and "Book it" in titles(last.card)
+    assert len(await chat.meetings_of(ASHCOMBE)) == 0
+
+
+async def test_a_time_taken_since_the_times_card_was_drawn_is_said_on_press_with_that_days_times(chat):
+    lead = await chat.contact(ASHCOMBE)
+    start = await chat.say(lead, "book")
+    dates = await chat.press(lead, start, "More dates", mode="teams")
+    day = choices(dates.card, "date")[2]["value"]
+    times = await chat.press(lead, dates, "Show times", date=day)
+    taken = choices(times.card, "start")[1]["value"]
+    await _someone_else_books(chat, taken)
+    again = await chat.press(lead, times, "Choose this time", start=taken)
+    assert again.error and "That time has just been taken" in text_of(again)
+    still = [c["value"] for c in choices(again.card, "start")]
+    assert taken not in still and still and all(v.startswith(day) for v in still)
+    assert not (await chat.press(lead, again, "Choose this time", start=still[0])).error
 
 
 async def test_a_double_press_books_once(chat):

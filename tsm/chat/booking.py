@@ -23,7 +23,7 @@ from ..domain.pupil_data import check_free_text
 from ..domain.text import day_text, when_text
 from ..services.booking import CHANGEABLE
 from ..services.conversation import ExpiredOffer, Offer, SchoolInfo
-from ..services.views import BookingResult, MeetingView
+from ..services.views import BookingResult, MeetingView, SlotOffer
 from .common import (
     MODE_LABELS,
     conversation,
@@ -241,6 +241,12 @@ async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     except InvalidInput as exc:
         card = _start_card(info, offer, officer=officer, note=note)
         return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
+    # Re-checked on press, unless another mode's times were worked out just now.
+    gone = None if note else await taken_since(ctx, offer, start)
+    if gone is not None:
+        return Reply(
+            text=JUST_TAKEN, card=_start_card(info, gone, officer=officer, note=JUST_TAKEN), error=True
+        )
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
     if not officer:
         return await _attendees_card(ctx, offer, start, day, book=True)
@@ -394,16 +400,11 @@ def _dead_end_reply(message: str, *, has_meeting: bool) -> Reply:
 # ---------------------------------------------------------------------- dates and times (every flow)
 
 
-async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
-    """A fresh offer with the same school, term, mode and meeting as an expired or spent one."""
-    fresh = await ctx.services.booking.free_slots(
-        ctx.actor,
-        list(old.school_ids),
-        term=old.term_id,
-        mode=old.mode,
-        meeting_type=old.meeting_type,
-        exclude_meeting_id=old.meeting_id,
-    )
+async def refreshed(ctx: ChatContext, old: Offer, fresh: SlotOffer | None = None) -> Offer:
+    """A fresh offer with the same school, term, mode and meeting as an expired or spent one (``fresh``: its free
+    times, already worked out)."""
+    if fresh is None:
+        fresh = await _free_now(ctx, old)
     flow = flow_of(old.kind)
     return await conversation(ctx).save_offer(
         None if flow.for_school_staff else ctx.actor,
@@ -414,6 +415,30 @@ async def refreshed(ctx: ChatContext, old: Offer) -> Offer:
         school_name=old.school_name,
         site_school_id=old.site_school_id,
     )
+
+
+async def _free_now(ctx: ChatContext, old: Offer) -> SlotOffer:
+    fresh: SlotOffer = await ctx.services.booking.free_slots(
+        ctx.actor,
+        list(old.school_ids),
+        term=old.term_id,
+        mode=old.mode,
+        meeting_type=old.meeting_type,
+        exclude_meeting_id=old.meeting_id,
+    )
+    return fresh
+
+
+JUST_TAKEN = "That time has just been taken; here are the times still free."
+
+
+async def taken_since(ctx: ChatContext, offer: Offer, start: datetime) -> Offer | None:
+    """Re-checked on press (issue 14, item 7i): a card keeps the times it was drawn with, and someone else may have
+    booked one since. None: ``start`` is still free; else the fresh offer, for the card refreshed."""
+    fresh = await _free_now(ctx, offer)
+    if any(slot.start == start for slot in fresh.slots):
+        return None
+    return await refreshed(ctx, offer, fresh)
 
 
 async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
@@ -453,6 +478,19 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if expired:  # the card was too old: the dates again, worked out afresh
         return dates_reply(offer, intro=_intro(offer), note=expired)
     start = read_start(data, offer)
+    gone = await taken_since(ctx, offer, start)
+    if gone is not None:  # the day's times again if it has any left, else the dates still free
+        local_day = start.astimezone(ZoneInfo(offer.timezone)).date()
+        if local_day in days_of(gone):
+            reply = times_reply(gone, local_day, note=JUST_TAKEN)
+        else:
+            reply = dates_reply(
+                gone,
+                intro=_intro(gone),
+                note="That time has just been taken, and no other time "
+                "that day is free; here are the dates still free.",
+            )
+        return Reply(text=JUST_TAKEN, card=reply.card, error=True)
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
     flow = flow_of(offer.kind)
     if flow.next is Next.ATTENDEES:
@@ -767,9 +805,13 @@ def _schools_fact(v: MeetingView, own_school_id: int | None) -> tuple[str, str]:
     if len(v.school_names) < 2:
         return ("School", v.school_label)
     others = [n for i, n in zip(v.school_ids, v.school_names, strict=True) if i != own_school_id]
-    return ("School", f"Joint TSM with {', '.join(others)}") if own_school_id in v.school_ids else (
-        "Schools",
-        f"Joint TSM: {', '.join(v.school_names)}",
+    return (
+        ("School", f"Joint TSM with {', '.join(others)}")
+        if own_school_id in v.school_ids
+        else (
+            "Schools",
+            f"Joint TSM: {', '.join(v.school_names)}",
+        )
     )
 
 
@@ -1034,7 +1076,11 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     )
     # Undo while the time is still free (issue 14, item 7f): pressing it books the same time again through the
     # booking service's checks. Not for a joint TSM (each school's leader and the site were chosen together).
-    undo = (cards.Button("Undo", "meeting.undo_cancel", (("meetingId", v.id),)),) if len(v.school_ids) == 1 else ()
+    undo = (
+        (cards.Button("Undo", "meeting.undo_cancel", (("meetingId", v.id),)),)
+        if len(v.school_ids) == 1
+        else ()
+    )
     return Reply(
         text=result.message,
         card=cards.done(
@@ -1062,7 +1108,8 @@ async def undo_cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     people: list[int] | None = None
     if not ctx.actor.is_officer:  # the same people, the senior leader first (None: the booking's default)
         by_email = {
-            c.email.lower(): c.id for c in await ctx.services.directory.contacts_of(ctx.actor, old.school_ids[0])
+            c.email.lower(): c.id
+            for c in await ctx.services.directory.contacts_of(ctx.actor, old.school_ids[0])
         }
         ordered = sorted(old.attendees, key=lambda a: not a.required)
         people = [by_email[a.email.lower()] for a in ordered if a.email.lower() in by_email] or None
@@ -1078,7 +1125,9 @@ async def undo_cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     except BookingRefused as exc:
         if exc.code in SLOT_REFUSALS:
             return _undo_refused(
-                ctx, old, f"{when(old)} is no longer free ({exc.message.rstrip('.')}), so the cancellation stands."
+                ctx,
+                old,
+                f"{when(old)} is no longer free ({exc.message.rstrip('.')}), so the cancellation stands.",
             )
         return await refusal_reply(ctx, exc, None)
     return await booked_reply(ctx, result, heading="Cancellation undone: your TSM is booked")
