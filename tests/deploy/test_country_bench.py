@@ -15,7 +15,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_ADMIN_URL, _pg_reachable
+
+# tests/conftest.py's URL and reachability rule, read here: a test module cannot import "conftest" (every folder's
+# conftest.py shares that module name, so which one it gets depends on what pytest collected last).
+PG_ADMIN_URL = os.environ.get("TSM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "country.py"

@@ -15,6 +15,7 @@ The same script then runs on both with a fixed clock, counting every statement e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -354,9 +355,12 @@ def second_pg_url(pg_url):
     import uuid
 
     import psycopg
-    from conftest import PG_ADMIN_URL
 
     from tsm.adapters.db.migrate import upgrade
+
+    # tests/conftest.py's URL, read here: "conftest" is every folder's conftest.py's module name, so importing it
+    # in a whole run gets whichever was collected last
+    PG_ADMIN_URL = os.environ.get("TSM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
     name = f"tsm_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
