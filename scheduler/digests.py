@@ -114,6 +114,8 @@ async def schools_of(db: Database, dues: Sequence[Due]) -> dict[Due, frozenset[i
                     col(DomainEvent.id).in_(event_ids)
                 )
             ):
+                if eid is None:
+                    continue
                 if mid is not None:
                     meeting_of[eid] = mid
                 elif sid is not None:

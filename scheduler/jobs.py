@@ -372,7 +372,7 @@ class Jobs:
         due: list[Due] = []
         async with self.db.reader() as s:
             due_las = []
-            refs: dict[int, list[str]] = {}
+            refs: dict[int | None, list[str]] = {}
             for la, term in await self._current_terms(s):
                 local = now.astimezone(ZoneInfo(la.timezone))
                 keys = []
@@ -382,9 +382,8 @@ class Jobs:
                     keys.append(f"{term.id}:{_iso_week(local.date())}")
                 chasers_from = term.dates.first + timedelta(weeks=self.settings.chaser_after_weeks)
                 if chasers_from <= local.date() <= term.dates.last - timedelta(weeks=1):
-                    keys.append(
-                        f"{term.id}:{CHASED}"
-                    )  # after the week's: the newer of the two if both are due
+                    # after the week's key: the newer of the two when both are due (one card: scheduler.digests)
+                    keys.append(f"{term.id}:{CHASED}")
                 if keys:
                     due_las.append((la, term))
                     refs[la.id] = keys
