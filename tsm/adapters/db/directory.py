@@ -45,7 +45,7 @@ class Trust(SQLModel, table=True):
     __tablename__ = "trust"
     code: str = Field(primary_key=True, max_length=16)
     name: str = Field(max_length=200)
-    allocated_officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    # Its allocated officer is per LA: TrustOfficer (a GIAS trust's schools may sit in several LAs).
 
 
 class TrustOfficer(SQLModel, table=True):

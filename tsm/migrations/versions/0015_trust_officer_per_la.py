@@ -40,7 +40,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Back to one officer a trust: the lowest LA's (only one LA's can be kept).
+    # Back to one officer a trust (0016's downgrade put the column back): the lowest LA's, only one can be kept.
     op.execute(
         "UPDATE trust SET allocated_officer_id = (SELECT trust_officer.officer_id FROM trust_officer "
         "WHERE trust_officer.trust_code = trust.code ORDER BY trust_officer.la_id LIMIT 1)"
