@@ -5,6 +5,10 @@ ledger (exactly one worker wins each item) and sends what it won through the mes
 is scheduled ahead in memory, so a move, a cancellation, a restart or a second worker needs no
 bookkeeping: a moved meeting's reminders are due at new times (the ledger key carries the start), a
 cancelled meeting is simply no longer a candidate.
+
+What a sweep reads is what fell due since its last run, not the history (issue 15): the sweeps with a due time read
+the window since their mark (``scheduler.marks``) through an index on that time; the nudges, which fall due on
+whole hours, are worked out at the first run of each hour for every LA at once in a fixed number of reads.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ job id                      every      what
 ``tsm.reminders``           60 s       confirmations, 7-day (checklist) and 1-day reminders
 ``tsm.meetings``            60 s       senior leader unavailable (rebooking, officer told/nudged);
                                        meetings ended with no Teams event (timer fallback)
-``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers;
+``tsm.nudges``              5 min      officers' agendas, weekly unbooked lists, term-start nudges, chasers
+                                       (worked out at the first run of each hour: they fall due on the hour);
                                        messages that found no bot conversation (or a blocked one), once
                                        the person installs the app or comes back (while still useful)
 ``tsm.retries``             30 s       claims whose lease ran out (worker died) or that asked to retry
