@@ -39,6 +39,7 @@ class BotConversation(SQLModel, table=True):
     blocked_at: datetime | None = utc_ts(nullable=True)
     last_error: str = Field(default="", max_length=300)
     updated_at: datetime = utc_ts(nullable=False)
+    greeted_at: datetime | None = utc_ts(nullable=True)  # the one greeting (a reinstall is not greeted again)
 
 
 class BotProcessedActivity(SQLModel, table=True):
