@@ -321,7 +321,7 @@ class UnbookedSchool:
     school_id: int
     name: str
     why: str
-    # What the school was last sent about it this term, in a few words ("invited Mon 7 Sep", "reminded Mon 28 Sep"),
+    # What the school was last sent about it this term ("invited Monday 7 September", "reminded Monday 28 September"),
     # or "" when nothing was: the officer sees whom the bot has chased and whom they must call.
     status: str = ""
 

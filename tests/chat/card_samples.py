@@ -555,12 +555,15 @@ def samples() -> dict[str, tuple]:
                         1,
                         "St Mary's Church of England Voluntary Aided Primary School",
                         "Expected each term",
-                        "reminded Mon 28 Sep",
+                        "reminded Monday 28 September",
                     ),
-                    n.UnbookedSchool(2, "Ashcombe Primary School", "Expected each term", "invited Mon 7 Sep"),
-                    n.UnbookedSchool(3, "Upton Lodge School", "Contacted directly: you arrange it"),
+                    n.UnbookedSchool(
+                        2, "Ashcombe Primary School", "Expected each term", "invited Monday 7 September"
+                    ),
+                    n.UnbookedSchool(3, "Upton Lodge School", "You arrange it (contacted directly)"),
                 ),
-                note="Schools that book themselves were reminded today.",
+                note="The schools that book themselves have been sent a reminder; those contacted directly are yours "
+                "to arrange.",
             ),
         ),
         "n_school_news": (
