@@ -93,6 +93,10 @@ SWEEPS = (
 FEEDBACK_SWEEPS = ("record_prompts", "evaluation_reminders", "action_reminders", "purge")
 
 
+def progress(what: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {what}", file=sys.stderr, flush=True)
+
+
 def iso(dt: datetime) -> str:
     """A meeting's start as the ledger's ``ref`` writes it (``tsm.services.events.iso``)."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
@@ -1162,13 +1166,15 @@ async def measure_sweeps(url: str, c: Country, rng: random.Random, tmp: Path) ->
     fns = sweep_functions(comp, messenger)
     out: dict[str, dict] = {name: {} for name in fns}
     try:
-        for name, fn in fns.items():  # first pass: catches up on what the seed left due
-            out[name]["catch_up"] = await measured(counter, fn)
-        for name, fn in fns.items():
-            out[name]["idle"] = await measured(counter, fn)
+        for run in ("catch_up", "idle"):  # the first pass catches up on what the seed left due
+            progress(f"sweeps, {run} run")
+            for name, fn in fns.items():
+                out[name][run] = await measured(counter, fn)
+        progress("coverage report")
         reports = await measure_reports(comp, counter, c)
         made = make_busy(url, c, rng)
         clock.now = T_BUSY
+        progress("sweeps, busy run")
         for name, fn in fns.items():
             out[name]["busy"] = await measured(counter, fn)
     finally:
@@ -1548,13 +1554,16 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tsm-country-"))
     try:
         t0 = time.perf_counter()
+        progress(f"migrating {args.db}")
         upgrade(url)
         res["migrate_seconds"] = time.perf_counter() - t0
+        progress("seeding")
         c = seed(url, args.scale, rng)
         res["seed_seconds"] = c.seconds
         res["counts"] = table_counts(url)
         res.update(asyncio.run(measure_sweeps(url, c, rng, tmp)))
         if not args.no_turns:
+            progress("booking turns")
             try:
                 res["turns"] = asyncio.run(measure_turns(url, c, args, tmp))
             except Exception as exc:  # noqa: BLE001 - the sweep figures stand; the reason is printed
