@@ -306,13 +306,20 @@ class TsmTeamsBot(TeamsActivityHandler):
             return
         if (activity.conversation.conversation_type or "personal") != "personal" or activity.action != "add":
             return  # no greeting in group chats, nor again when the app is upgraded
-        if actor is None:
-            reply = await self._unknown(
-                Incoming(who=who, text=None, conversation_id=activity.conversation.id)
-            )
-        else:
-            reply = Reply(text=welcome_text(actor))
-        await self._send_reply(turn_context, reply)
+        # One greeting per conversation (issue 14, item 7a): Teams keeps a 1:1 chat's history across a reinstall.
+        if not await self.store.claim_greeting(activity.conversation.id):
+            return
+        try:
+            if actor is None:
+                reply = await self._unknown(
+                    Incoming(who=who, text=None, conversation_id=activity.conversation.id)
+                )
+            else:
+                reply = Reply(text=welcome_text(actor))
+            await self._send_reply(turn_context, reply)
+        except Exception:
+            await self.store.unclaim_greeting(activity.conversation.id)
+            raise
 
     async def on_installation_update_remove(self, turn_context: TurnContext):
         await self.store.set_installed(turn_context.activity.conversation.id, False)

@@ -272,6 +272,30 @@ class BotStore:
                 return None
             await asyncio.sleep(poll)
 
+    async def claim_greeting(self, conversation_id: str) -> bool:
+        """True once per conversation: the caller greets. Atomic across instances (one UPDATE that only a
+        conversation not greeted yet matches), so a reinstall, or Teams' conversationUpdate and installationUpdate
+        for one install, greets once."""
+        async with self.db.transaction() as s:
+            res = await s.exec(
+                update(BotConversation)
+                .where(
+                    BotConversation.conversation_id == conversation_id,
+                    col(BotConversation.greeted_at).is_(None),
+                )
+                .values(greeted_at=self.clock())
+            )
+            return bool(res.rowcount)
+
+    async def unclaim_greeting(self, conversation_id: str) -> None:
+        """The greeting could not be sent: the next install activity may greet."""
+        async with self.db.transaction() as s:
+            await s.exec(
+                update(BotConversation)
+                .where(BotConversation.conversation_id == conversation_id)
+                .values(greeted_at=None)
+            )
+
     async def set_installed(self, conversation_id: str, installed: bool) -> None:
         self._refs.pop(conversation_id, None)
         async with self.db.transaction() as s:

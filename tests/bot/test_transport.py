@@ -172,6 +172,29 @@ async def test_installation_stores_reference_and_greets(harness):
     assert conv.installed is False
 
 
+async def test_a_conversation_is_greeted_once_whatever_install_activities_arrive(harness):
+    """Issue 14 item 7a: a reinstall (installationUpdate add after a remove) greeted again under the first greeting
+    (Teams keeps a 1:1 chat's history), and so could conversationUpdate + installationUpdate for one install."""
+    h = harness
+    await _know_user(h)
+    await h.post(installation_update(h.connector, "add"))
+    await h.post(conversation_update(h.connector))  # Teams may send both for the same install
+    await h.post(installation_update(h.connector, "remove"))
+    await h.post(installation_update(h.connector, "add"))  # reinstalled
+    [greeting] = h.connector.texts()
+    assert greeting.startswith("Hello Lead!")
+    [conv] = await _conversations(h)
+    assert conv.installed and conv.greeted_at is not None
+    # The other order for a new conversation: conversationUpdate first stores it; the install still greets, once.
+    h.connector.sent.clear()
+    await h.post(conversation_update(h.connector, conv="a:conv-2"))
+    assert h.connector.texts() == []
+    await h.post(installation_update(h.connector, "add", conv="a:conv-2"))
+    await h.post(installation_update(h.connector, "add", conv="a:conv-2"))  # a second add (new activity id)
+    [again] = h.connector.texts()
+    assert again.startswith("Hello Lead!")
+
+
 async def test_conversation_update_stores_reference_without_message_bodies(harness):
     h = harness
     await _know_user(h)

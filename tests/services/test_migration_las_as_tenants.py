@@ -57,7 +57,7 @@ async def test_todays_trust_officers_and_admins_carry_over_per_la_and_back(any_d
     engine.dispose()
 
     upgrade(url)
-    assert current(url) == "0016"
+    assert (current(url) or "") >= "0016"  # head (later revisions leave these tables as 0016 made them)
     assert _rows(url, "SELECT trust_code, la_id, officer_id FROM trust_officer ORDER BY trust_code") == [
         ("7001", 1, 1)  # Ann's, in Ann's LA only; trust 7002 had none
     ]
@@ -85,4 +85,4 @@ async def test_todays_trust_officers_and_admins_carry_over_per_la_and_back(any_d
         ("7002", None),
     ]
     upgrade(url)
-    assert current(url) == "0016"
+    assert (current(url) or "") >= "0016"  # head (later revisions leave these tables as 0016 made them)
