@@ -107,6 +107,8 @@ async def test_the_officer_books_a_joint_tsm_for_three_schools_in_as_few_presses
     will = await chat.contact(QUEENSWAY)
     mine = await chat.say(will, "my meetings")
     assert "Joint TSM with Larkspur Primary School, Zephyr Academy" in text_of(mine)
+    hers = await chat.say(priya, "my meetings")
+    assert "Joint TSM: Larkspur Primary School, Queensway Academy, Zephyr Academy" in text_of(hers)
     schools = await chat.say(priya, "my schools")
     assert "Queensway Academy (990017): Booked (joint):" in text_of(schools)
 
@@ -286,3 +288,177 @@ async def test_more_dates_keeps_the_schools_and_the_place_chosen(chat):
     [m] = await chat.meetings_of(QUEENSWAY)
     assert m.mode == "on_site" and m.location == school.address
     assert await chat.meetings_of(ZEPHYR) == []  # left out: its term is still open to book
+
+
+def profile_file(tmp_path, seed: str, *changes: tuple[str, str]) -> str:
+    """A seed's profile with a few lines changed (a real TOML file, as an LA would write one)."""
+    text = (Path(tsm.policies.__file__).parent / f"{seed}.toml").read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / f"{seed}_changed.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+async def test_an_officer_whose_trusts_have_one_of_their_schools_each_is_told_so(chat):
+    alex = await chat.officer_of(KESTREL)
+    saxon = await chat.school(990019)  # Alex's other school of the trust goes to Priya
+    async with chat.app.db.transaction() as s:
+        await s.exec(
+            update(School)
+            .where(School.id == saxon.id)
+            .values(link_officer_id=(await chat.officer_of(LARKSPUR)).id)
+        )
+    none = await chat.say(alex, "joint tsm")
+    assert none.error and "None of your schools shares a trust with another of your schools" in text_of(none)
+    other = await chat.say(await chat.contact(ASHCOMBE), "joint tsm")  # a school in no trust
+    assert other.error and "is not part of a trust on record" in text_of(other)
+
+
+async def test_a_contact_whose_own_school_is_booked_this_term_is_told_why(chat):
+    await with_profile(chat, "kent")
+    will = await chat.contact(QUEENSWAY)
+    own = await chat.say(will, "book")
+    booked = await chat.press(will, await chat.press(will, own, "Choose this time"), "Book it")
+    assert not booked.error, text_of(booked)
+    again = await chat.say(will, "joint tsm")
+    assert (
+        again.error
+        and "Queensway Academy can't be in a joint TSM this term: already booked this term" in text_of(again)
+    )
+
+
+async def test_card_data_not_in_form_is_refused_with_the_card_back(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway = await ids(chat, LARKSPUR, QUEENSWAY)
+    first = await chat.say(priya, "joint tsm")
+    cases = {
+        f"{larkspur},x": "not in the expected form",
+        str(2**40): "not in the expected form",
+        f"{larkspur},,": "two schools or more",
+        "": "two schools or more",
+        f"{larkspur},{larkspur}": "two schools or more",  # the same school twice is one school
+        "1," * 1001: "not in the expected form",
+    }
+    for schools, why in cases.items():
+        again = await chat.press(priya, first, "Choose this time", schools=schools)
+        assert again.error and why in text_of(again), (schools, text_of(again))
+        assert titles(again.card) == titles(first.card)
+    for mode, why in (
+        ("fax", "Please pick one of the places"),
+        ("on_site:x", "site of one of the schools chosen"),
+    ):
+        again = await chat.press(priya, first, "Choose this time", mode=mode)
+        assert again.error and why in text_of(again), (mode, text_of(again))
+    # a list (as some clients send a multi-select) reads like the comma-separated form
+    listed = await chat.press(priya, first, "Choose this time", schools=[str(larkspur), str(queensway)])
+    assert not listed.error and facts(listed)["Schools"] == "Larkspur Primary School, Queensway Academy"
+    # a time not on the card
+    forged = await chat.press(priya, first, "Choose this time", start="2026-11-23T09:00:00+00:00")
+    assert forged.error and "not one of the times offered" in text_of(forged)
+    assert choices(forged.card, "start") == choices(first.card, "start")
+    # More dates checks the card the same way
+    more = await chat.press(priya, first, "More dates", schools=str(larkspur))
+    assert more.error and "two schools or more" in text_of(more)
+    assert await chat.count_meetings() == 0
+
+
+async def test_each_school_needs_its_senior_leader_and_only_its_own(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway, zephyr = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR)
+    first = await chat.say(priya, "joint tsm")
+    last = await chat.press(priya, first, "Choose this time")
+    # Zephyr's leader left empty: refused (the demo LA expects a senior leader), the first card back, why on it
+    refused = await chat.press(priya, last, "Book it", **{f"leader_{zephyr}": ""})
+    assert refused.error and "Zephyr Academy has no senior leader invited" in text_of(refused), text_of(
+        refused
+    )
+    assert "schools" in inputs(refused.card)
+    # Larkspur's leader named as Queensway's: refused
+    leader = input_values(last.card)[f"leader_{larkspur}"]
+    forged = await chat.press(priya, last, "Book it", **{f"leader_{queensway}": leader})
+    assert forged.error and "not one of that school's staff" in text_of(forged)
+    assert await chat.count_meetings() == 0
+
+
+async def test_a_time_taken_meanwhile_gives_fresh_times_for_the_same_schools(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    trio = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR)
+    first = await chat.say(priya, "joint tsm")
+    last = await chat.press(priya, first, "Choose this time")
+    start = input_values(first.card)["start"]
+    # another of Priya's schools books that very time first
+    brookfield_lead = await chat.contact(990002)
+    own = await chat.say(brookfield_lead, "book")
+    taken = await chat.press(
+        brookfield_lead, await chat.press(brookfield_lead, own, "Choose this time", start=start), "Book it"
+    )
+    assert not taken.error, text_of(taken)
+    refused = await chat.press(priya, last, "Book it")
+    assert refused.error and "Choose this time" in titles(refused.card), text_of(refused)
+    again = await chat.press(priya, refused, "Choose this time")
+    assert not again.error and {k for k in inputs(again.card) if k.startswith("leader_")} == {
+        f"leader_{i}" for i in trio
+    }, text_of(again)
+    done = await chat.press(priya, again, "Book it")
+    assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
+
+
+async def test_when_fewer_than_two_schools_can_still_join_booking_ends_with_why(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway = await ids(chat, LARKSPUR, QUEENSWAY)
+    first = await chat.say(priya, "joint tsm")
+    last = await chat.press(priya, first, "Choose this time", schools=f"{larkspur},{queensway}")
+    for urn in (QUEENSWAY, ZEPHYR):  # both others book their own TSM meanwhile
+        lead = await chat.contact(urn)
+        own = await chat.say(lead, "book")
+        done = await chat.press(lead, await chat.press(lead, own, "Choose this time"), "Book it")
+        assert not done.error, text_of(done)
+    refused = await chat.press(priya, last, "Book it")
+    assert refused.error and "Queensway Academy: already booked this term" in text_of(refused)
+    assert "No joint TSM to book" in text_of(refused) and "schools" not in inputs(refused.card)
+
+
+async def test_in_kent_the_officer_meets_at_a_school_by_default_and_one_way_to_meet_is_said_not_asked(
+    chat, tmp_path
+):
+    await with_profile(chat, "kent")
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur = (await chat.school(LARKSPUR)).id
+    first = await chat.say(priya, "joint tsm")
+    assert input_values(first.card)["mode"] == f"on_site:{larkspur}"  # the first school's site, by name
+    await with_profile(
+        chat,
+        profile_file(
+            tmp_path,
+            "kent",
+            ('modes_allowed = ["on_site", "teams"]', 'modes_allowed = ["teams"]'),
+            ('default_mode = "on_site"', 'default_mode = "teams"'),
+        ),
+    )
+    teams_only = await chat.say(priya, "joint tsm")
+    assert "mode" not in inputs(teams_only.card) and "How: On Microsoft Teams." in text_of(teams_only)
+    last = await chat.press(priya, teams_only, "Choose this time")
+    assert not last.error and facts(last)["Where"].startswith("Microsoft Teams"), text_of(last)
+
+
+async def test_too_many_people_for_one_tsm_gives_the_first_card_back_with_why(chat, tmp_path):
+    await with_profile(
+        chat,
+        profile_file(
+            tmp_path,
+            "kent",
+            ('modes_allowed = ["on_site", "teams"]', 'modes_allowed = ["on_site"]'),
+            ("[booking]\n", "[booking]\nmax_invitees = 4\n"),
+        ),
+    )
+    priya = await chat.officer_of(LARKSPUR)
+    first = await chat.say(priya, "joint tsm")
+    places = [c["value"] for c in choices(first.card, "mode")]
+    assert places and all(p.startswith("on_site:") for p in places)  # in person only: a school's site each
+    last = await chat.press(priya, first, "Choose this time")
+    refused = await chat.press(priya, last, "Book it")  # three senior leaders and three attendance leads
+    assert refused.error and "at most 4 people invited" in text_of(refused), text_of(refused)
+    assert "schools" in inputs(refused.card)
+    assert await chat.count_meetings() == 0
