@@ -1,7 +1,8 @@
 """``tsm report coverage|evaluations|actions`` and ``tsm report purge``: the LA's reports from the command line.
 
-Acts as an LA admin (the whole LA), or with ``--as EMAIL`` as that officer (their own schools only).
-``--term`` takes current (default), previous, next, a term id, or e.g. "autumn 2026-27".
+Acts as the operator (any LA: ``--la-code``, or ``--all-las`` for every one), or with ``--as EMAIL`` as that person:
+an officer their own schools, an LA admin their own LA, a national admin any LA and ``--all-las`` (issue 15).
+``--term`` takes current (default), previous, next, a term id, or e.g. "autumn 2026-27" (across LAs: each LA's own).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from .cli_common import acting_as, run_async, settings_of, with_app
+from .domain.errors import InvalidInput
 
 
 def _write(path: str | None, content: str | bytes, what: str) -> None:
@@ -42,10 +44,27 @@ def _common(fn):
         "--officer", "officer_email", default=None, help="one officer (by email); default: the whole LA"
     )(fn)
     fn = click.option("--la-code", default=None, help="which LA, when the database holds several")(fn)
+    fn = click.option(
+        "--all-las", is_flag=True, help="every LA, one after the other and in total (national admins)"
+    )(fn)
     fn = click.option("--as", "as_email", default=None, help="act as this officer (sees their own schools)")(
         fn
     )
     return fn
+
+
+async def _across(app, as_email, kind, term, la_code, officer_email, csv_path, summary_csv=None, **options):
+    """``--all-las``: the report of every LA (a national admin's, or the operator's), its lines and CSVs."""
+    from .services import reports as rep
+
+    if la_code or officer_email:
+        raise InvalidInput("--all-las covers every LA: give no --la-code or --officer with it.")
+    a = await app.reports.across_las(await acting_as(app, as_email), kind, term, **options)
+    for line in rep.across_lines(a):
+        click.echo(line)
+    _write(csv_path, rep.across_csv(a), "CSV of every LA")
+    if summary_csv:
+        _write(summary_csv, rep.across_coverage_summary_csv(a), "Summary CSV")
 
 
 @click.group("report")
@@ -60,11 +79,15 @@ def report() -> None:
     "--summary-csv", default=None, help="write one row per officer and one for the LA to this CSV file"
 )
 @click.pass_context
-def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv) -> None:
+def coverage(ctx, term, officer_email, la_code, all_las, as_email, csv_path, summary_csv) -> None:
     """Every school in a term: held, booked, no-show, cancelled, offered or not booked; per officer and LA."""
     from .services import reports as rep
 
     async def go(app):
+        if all_las:
+            return await _across(
+                app, as_email, "coverage", term, la_code, officer_email, csv_path, summary_csv
+            )
         actor, officer_id = await _scope(app, as_email, officer_email)
         r = await app.reports.coverage(actor, term, officer_id=officer_id, la_code=la_code)
         for line in rep.coverage_lines(r):
@@ -85,12 +108,18 @@ def coverage(ctx, term, officer_email, la_code, as_email, csv_path, summary_csv)
     "--comments-csv", default=None, help="write the comments (author only when named) to this CSV file"
 )
 @click.pass_context
-def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_path, comments_csv) -> None:
+def evaluations(
+    ctx, term, officer_email, la_code, all_las, as_email, csv_path, chart_path, comments_csv
+) -> None:
     """Evaluation answers per officer and for the LA: mean of each question, number of answers."""
     from .domain.feedback import QUESTION_KEYS, SHORT_LABELS
     from .services import reports as rep
 
     async def go(app):
+        if all_las:
+            if chart_path or comments_csv:
+                raise InvalidInput("--chart and --comments-csv are for one LA (--la-code), not --all-las.")
+            return await _across(app, as_email, "evaluations", term, la_code, officer_email, csv_path)
         actor, officer_id = await _scope(app, as_email, officer_email)
         r = await app.reports.evaluations(actor, term, officer_id=officer_id, la_code=la_code)
         click.echo(f"Evaluations, {r.term.label} ({r.scope.label})")
@@ -116,11 +145,15 @@ def evaluations(ctx, term, officer_email, la_code, as_email, csv_path, chart_pat
 @click.option("--all-terms", is_flag=True, help="open actions of every term, not just --term")
 @click.option("--csv", "csv_path", default=None, help="write the open actions to this CSV file")
 @click.pass_context
-def actions(ctx, term, officer_email, la_code, as_email, all_terms, csv_path) -> None:
+def actions(ctx, term, officer_email, la_code, all_las, as_email, all_terms, csv_path) -> None:
     """Actions agreed at TSMs and not done yet, soonest due first (overdue ones flagged)."""
     from .services import reports as rep
 
     async def go(app):
+        if all_las:
+            return await _across(
+                app, as_email, "actions", term, la_code, officer_email, csv_path, all_terms=all_terms
+            )
         actor, officer_id = await _scope(app, as_email, officer_email)
         r = await app.reports.actions(
             actor, term, officer_id=officer_id, la_code=la_code, all_terms=all_terms

@@ -110,3 +110,40 @@ def test_the_national_admin_right_is_granted_and_taken_back_by_the_operator(run,
     assert "No officer with email nobody@x.example" in run(
         "admins", "grant-national", "nobody@x.example", code=2
     )
+
+
+def test_reports_per_la_and_across_las_for_a_national_admin_only(run, two_las, tmp_path):
+    assert "say which (--la-code), or --all-las" in run("report", "coverage", code=2)
+    norfolk = run("report", "coverage", "--la-code", "926")  # the operator: any LA
+    assert "Oscar Officer: 1 schools" in norfolk
+    assert "Demoshire" not in run("report", "coverage", "--as", "nell@norfolk.example")  # their own LA
+    refused = run("report", "coverage", "--la-code", "999", "--as", "nell@norfolk.example", code=2)
+    assert "your own LA's reports only" in refused and "Alex" not in refused
+    assert "national admins" in run("report", "coverage", "--all-las", "--as", "nell@norfolk.example", code=2)
+
+    run("admins", "grant-national", "nell@norfolk.example")
+    every = run(
+        "report",
+        "coverage",
+        "--all-las",
+        "--as",
+        "nell@norfolk.example",
+        "--csv",
+        str(tmp_path / "all.csv"),
+        "--summary-csv",
+        str(tmp_path / "summary.csv"),
+    )
+    assert "Coverage across 2 LAs" in every
+    assert re.search(r"^Norfolk \(926\): Coverage, Autumn term 2026-27", every, re.M)
+    assert re.search(r"^Demoshire \(999\): Coverage", every, re.M)
+    assert re.search(r"^All LAs: 31 schools: .*booked 1", every, re.M)  # the demo's 30 and Norfolk's 1
+    rows = (tmp_path / "all.csv").read_text().splitlines()
+    assert rows[0].startswith("la_code,term,urn,school")
+    assert {r.split(",")[0] for r in rows[1:]} == {"926", "999"}
+    summary = (tmp_path / "summary.csv").read_text().splitlines()
+    assert [r.split(",")[1] for r in summary[1:]] == ["Norfolk (926)", "Demoshire (999)", "All LAs"]
+    assert "--la-code or --officer" in run("report", "actions", "--all-las", "--la-code", "926", code=2)
+    assert "open actions" in run(
+        "report", "actions", "--all-las", "--all-terms", "--as", "nell@norfolk.example"
+    )
+    assert "evaluations" in run("report", "evaluations", "--all-las", "--as", "nell@norfolk.example")

@@ -11,6 +11,7 @@ from tsm.adapters.db.directory import Officer
 from tsm.bootstrap import build_app
 from tsm.clock import FixedClock
 from tsm.domain.errors import NotAllowed
+from tsm.domain.feedback import Coverage
 from tsm.services.actors import ANOTHER_LA, Actor
 from tsm.services.evaluations import load_meeting
 from tsm.settings import Settings
@@ -127,3 +128,49 @@ async def test_every_channels_resolver_gives_the_actor_their_la_and_the_national
     assert (web.kind, web.la_id) == ("contact", b.la_id)
     web_officer = await app.signin.actor(Session(0, "officer", b.officers["bob"], NOW, None))
     assert (web_officer.kind, web_officer.la_id, web_officer.national) == ("admin", b.la_id, True)
+
+
+# ---------------------------------------------------------------- reports: per LA, and across LAs for a national admin
+
+
+async def test_reports_are_per_la_and_only_a_national_admin_sees_another_la_or_every_la(two_las):
+    app, a, b, _a_meeting, _b_meeting = two_las
+    admin_a = a.admin("ann")
+    # An LA admin: their own LA's report, with or without its code; another LA's refused naming nothing of it.
+    own = await app.reports.coverage(admin_a, "current")
+    assert own.scope.la_id == a.la_id and {r.urn for r in own.rows} == {*range(100001, 100010)}
+    assert (await app.reports.coverage(admin_a, "current", la_code="926")).scope.la_id == a.la_id
+    for code in ("886", "123"):  # another LA's, and no LA at all: the same answer
+        with pytest.raises(NotAllowed, match="your own LA's reports only") as refused:
+            await app.reports.coverage(admin_a, "current", la_code=code)
+        assert "Kent" not in str(refused.value)
+    with pytest.raises(NotAllowed, match="national admins"):
+        await app.reports.across_las(admin_a, "coverage")
+    with pytest.raises(NotAllowed):
+        await app.reports.actions(a.officer("ann"), "current", la_code="886")
+    with pytest.raises(NotAllowed):
+        await app.reports.coverage(a.contact("low_primary.lead"), "current")
+
+    # A national admin (granted in the database, as tsm admins grant-national does): any LA, and all of them.
+    await app.directory.set_national_admin("bob@kent.example", True)
+    national_b = await app.directory.identify(None, "bob@kent.example")
+    assert national_b.national and national_b.la_id == b.la_id
+    norfolk = await app.reports.coverage(national_b, "current", la_code="926")
+    assert norfolk.scope.la_id == a.la_id and {r.urn for r in norfolk.rows} == {*range(100001, 100010)}
+    every = await app.reports.across_las(national_b, "coverage", "spring 2025-26")  # both TSMs are in it
+    assert [(x.la_code, x.report.scope.la_id) for x in every.las] == [("886", b.la_id), ("926", a.la_id)]
+    tallies = every.coverage_tallies()
+    assert [t.officer for t in tallies] == ["Kent (886)", "Norfolk (926)", "All LAs"]
+    assert tallies[-1].schools == tallies[0].schools + tallies[1].schools == 18
+    assert tallies[-1].counts[Coverage.BOOKED] == 2  # one TSM booked in each LA
+    for kind in ("evaluations", "actions"):
+        assert [x.la_code for x in (await app.reports.across_las(national_b, kind)).las] == ["886", "926"]
+
+    # Taken back: the person resolved afterwards sees their own LA only; an actor still carrying the right from before
+    # is refused across LAs too (the right is read again).
+    await app.directory.set_national_admin("bob@kent.example", False)
+    with pytest.raises(NotAllowed, match="national admins"):
+        await app.reports.across_las(national_b, "coverage")
+    again = await app.directory.identify(None, "bob@kent.example")
+    with pytest.raises(NotAllowed):
+        await app.reports.coverage(again, "current", la_code="926")

@@ -1,8 +1,9 @@
 """LA reports: coverage per term, evaluation summary per term and officer (with a PNG chart), outstanding
 actions; each as a read model and as CSV.
 
-Scope: an officer sees their own schools and meetings only; an LA admin (and the CLI) sees the whole LA,
-optionally one officer. School contacts have no reports. The aggregation itself is in
+Scope: an officer sees their own schools and meetings only; an LA admin their own LA, optionally one officer; a
+national admin (and the operator at the command line) any LA, and every LA at once (:meth:`Reports.across_las`).
+Nobody else sees another LA's (issue 15). School contacts have no reports. The aggregation itself is in
 :mod:`tsm.domain.feedback`; this module reads the rows and hands them over.
 
 Coverage "offered": the school has no meeting in the term but was invited to book it: a term-start or
@@ -51,7 +52,7 @@ from ..domain.feedback import (
 )
 from ..domain.schools import school_facts
 from ..domain.terms import TermCalendar
-from .actors import Actor
+from .actors import Actor, may_report_on
 from .reference import ReferenceData
 
 
@@ -140,6 +141,42 @@ class ActionsReport:
     rows: tuple[ActionRow, ...]
 
 
+@dataclass(frozen=True)
+class LaReport:
+    la_code: str
+    la_name: str
+    report: CoverageReport | EvaluationReport | ActionsReport | None
+    missing: str = ""  # why there is none (no term dates yet)
+
+    @property
+    def label(self) -> str:
+        return f"{self.la_name} ({self.la_code})"
+
+
+ALL_LAS = "All LAs"
+
+
+@dataclass(frozen=True)
+class AcrossLas:
+    """One report kind for every LA (a national admin's view, issue 15)."""
+
+    kind: str
+    las: tuple[LaReport, ...]
+
+    def coverage_tallies(self) -> list[CoverageTally]:
+        """One tally per LA (its LA total, named by the LA) and the total of them all, last."""
+        per = []
+        total = CoverageTally(ALL_LAS)
+        for x in self.las:
+            if not isinstance(x.report, CoverageReport):
+                continue
+            la_total = next(t for t in x.report.tallies if t.officer == LA_TOTAL)
+            per.append(CoverageTally(x.label, dict(la_total.counts)))
+            for c, n in la_total.counts.items():
+                total.counts[c] += n
+        return [*per, total]
+
+
 class Reports:
     def __init__(
         self, db: Database, reference: ReferenceData, *, clock: Callable[[], datetime] = _now
@@ -153,27 +190,37 @@ class Reports:
     async def _scope(
         self, s: AsyncSession, actor: Actor, officer_id: int | None, la_code: str | None
     ) -> Scope:
-        if actor.kind == "officer":
-            if officer_id is not None and officer_id != actor.id:
-                raise NotAllowed("You can see reports on your own schools; LA admins see every officer's.")
-            me = await s.get(Officer, actor.id)
+        """Whose report: an officer their own schools; an LA admin their own LA (one officer of it, optionally); a
+        national admin and the operator any LA, named by ``la_code`` (or the only one). Another LA's report is refused
+        to everyone else, in words that name nothing of it (issue 15)."""
+        if actor.kind not in ("officer", "admin", "system"):
+            raise NotAllowed("Reports are for link officers and the LA's managers.")
+        me = await s.get(Officer, actor.id) if actor.id is not None else None
+        if actor.id is not None and (me is None or (actor.la_id is not None and me.la_id != actor.la_id)):
+            raise NotFound("No such officer.")
+        la_id = me.la_id if me is not None else None
+        if la_code:
+            asked = (await s.exec(select(LA).where(LA.code == la_code.strip()))).first()
+            if asked is not None and may_report_on(actor, asked.id):
+                la_id = asked.id
+            elif asked is None and may_report_on(actor, None):
+                raise NotFound(f"No LA with code {la_code}.")
+            else:  # unknown or another LA's: the same answer, so a code is not confirmed to exist
+                raise NotAllowed("You can see your own LA's reports only; national admins see every LA's.")
+        if actor.kind == "officer" and not actor.national:  # a national admin sees whole LAs, their own too
             if me is None:
                 raise NotFound("No such officer.")
+            if officer_id is not None and officer_id != actor.id:
+                raise NotAllowed("You can see reports on your own schools; LA admins see every officer's.")
             return Scope(me.la_id, me.id, me.name)
-        if actor.kind not in ("admin", "system"):
-            raise NotAllowed("Reports are for link officers and the LA's managers.")
-        if actor.id is not None:
-            me = await s.get(Officer, actor.id)
-            la_id = me.la_id if me else None
-        else:
-            la_id = None
-        if la_id is None:
-            q = select(LA).where(LA.code == la_code) if la_code else select(LA)
-            las = list(await s.exec(q))
+        if la_id is None:  # the operator, no LA named: the only LA there is
+            las = list(await s.exec(select(LA).limit(2)))
             if not las:
-                raise NotFound(f"No LA with code {la_code}." if la_code else "No LA is set up yet.")
+                raise NotFound("No LA is set up yet.")
             if len(las) > 1:
-                raise InvalidInput("There are several LAs: say which (--la-code).")
+                raise InvalidInput(
+                    "There are several LAs: say which (--la-code), or --all-las for every one."
+                )
             la_id = las[0].id
         if officer_id is None:
             return Scope(la_id, None)
@@ -181,6 +228,34 @@ class Reports:
         if o is None or o.la_id != la_id:
             raise NotFound("No such officer in this LA.")
         return Scope(la_id, o.id, o.name)
+
+    async def las(self, actor: Actor) -> list[tuple[str, str]]:
+        """Every LA (code, name), for a report across LAs: a national admin's and the operator's only."""
+        if not may_report_on(actor, None):
+            raise NotAllowed(
+                "Reports across LAs are for national admins (an operator grants it: tsm admins grant-national)."
+            )
+        async with self.db.reader() as s:
+            if actor.id is not None:
+                me = await s.get(Officer, actor.id)
+                if me is None or not me.active or not me.national_admin:
+                    raise NotAllowed("Reports across LAs are for national admins.")
+            return [(la.code, la.name) for la in await s.exec(select(LA).order_by(LA.code))]
+
+    async def across_las(
+        self, actor: Actor, kind: str, term: str | int | None = None, **options
+    ) -> AcrossLas:
+        """One report (``coverage``, ``evaluations`` or ``actions``) for every LA, each with its own term (an LA's
+        "current" term is its own), for a national admin. An LA that cannot give it (no term dates yet) is listed with
+        the reason instead."""
+        make = {"coverage": self.coverage, "evaluations": self.evaluations, "actions": self.actions}[kind]
+        out: list[LaReport] = []
+        for code, name in await self.las(actor):
+            try:
+                out.append(LaReport(code, name, await make(actor, term, la_code=code, **options)))
+            except NotFound as why:
+                out.append(LaReport(code, name, None, str(why)))
+        return AcrossLas(kind, tuple(out))
 
     async def officer_id_by_email(self, email: str) -> int:
         async with self.db.reader() as s:
@@ -773,7 +848,87 @@ def coverage_lines(r: CoverageReport) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------------- across LAs (a national admin's)
+
+
+def _with_la(a: AcrossLas, write_one) -> str:
+    """Each LA's CSV (``write_one(report)``) as one file with the LA's code in a first column."""
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    for x in a.las:
+        if x.report is None:
+            continue
+        table = list(csv.reader(io.StringIO(write_one(x.report))))
+        header = header or ["la_code", *table[0]]
+        rows.extend([x.la_code, *r] for r in table[1:])
+    if header is None:
+        return ""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")  # cells already made safe by each LA's CSV
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def across_csv(a: AcrossLas) -> str:
+    """The rows of every LA's report (coverage: one per school; evaluations: per officer; actions: per action)."""
+    one = {"coverage": coverage_csv, "evaluations": evaluations_csv, "actions": actions_csv}[a.kind]
+    return _with_la(a, one)
+
+
+def across_coverage_summary_csv(a: AcrossLas) -> str:
+    """One row per LA and one for all LAs: the coverage of each LA's own term."""
+    terms = {x.label: x.report.term.label for x in a.las if isinstance(x.report, CoverageReport)}
+    return _csv(
+        ["term", "la", "schools", *[c.value for c in COVERAGE_ORDER], "held_pct", "held_or_booked_pct"],
+        [
+            [
+                terms.get(x.officer, "each LA's own"),
+                x.officer,
+                x.schools,
+                *[x.counts[c] for c in COVERAGE_ORDER],
+                f"{x.held_pct:.1f}",
+                f"{x.covered_pct:.1f}",
+            ]
+            for x in a.coverage_tallies()
+        ],
+    )
+
+
+def across_lines(a: AcrossLas) -> list[str]:
+    """Every LA's report as text lines (CLI), then, for coverage, the total of all LAs."""
+    out = [f"{a.kind.title()} across {len(a.las)} LA{'' if len(a.las) == 1 else 's'}"]
+    for x in a.las:
+        if x.report is None:
+            out.append(f"{x.label}: no report ({x.missing})")
+        elif isinstance(x.report, CoverageReport):
+            out.extend(
+                [f"{x.label}: {line}" if i == 0 else line for i, line in enumerate(coverage_lines(x.report))]
+            )
+        elif isinstance(x.report, EvaluationReport):
+            la_total = next((y for y in x.report.summaries if y.officer == LA_TOTAL), None)
+            answers = la_total.answers if la_total else 0
+            overall = la_total.means["overall"] if la_total else None
+            out.append(
+                f"{x.label}: evaluations, {x.report.term.label}: {answers} answer{'s' if answers != 1 else ''}"
+                f"{'' if overall is None else f', overall {overall:.2f}'}"
+            )
+        else:
+            overdue = sum(1 for r in x.report.rows if r.days_overdue)
+            out.append(f"{x.label}: {len(x.report.rows)} open actions, {overdue} overdue")
+    if a.kind == "coverage":
+        total = a.coverage_tallies()[-1]
+        parts = ", ".join(f"{c.value.replace('_', ' ')} {total.counts[c]}" for c in COVERAGE_ORDER)
+        out.append(f"{ALL_LAS}: {total.schools} schools: {parts}; held {total.held_pct:.1f}%")
+    return out
+
+
 __all__ = [
+    "AcrossLas",
+    "LaReport",
+    "across_csv",
+    "across_coverage_summary_csv",
+    "across_lines",
     "Coverage",
     "Reports",
     "resolve_term",
