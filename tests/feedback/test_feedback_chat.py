@@ -381,3 +381,97 @@ async def test_open_actions_name_their_tsm_by_its_date_never_by_an_internal_id(c
         assert "[meeting" not in text and not re.search(r"meeting\s*#?\d", text), text
     mistyped = await chat.say(LEAD, "record the last one")
     assert mistyped.error and "**record**" in mistyped.text and not re.search(r"\d", mistyped.text)
+
+
+def message_under(card: dict, input_id: str) -> str | None:
+    """The attention-coloured sentence right under the input ``input_id`` (with_errors' place for it), if any."""
+
+    def items(nodes: list) -> str | None:
+        for i, node in enumerate(nodes):
+            if node.get("id") == input_id:
+                after = nodes[i + 1] if i + 1 < len(nodes) else {}
+                return after.get("text") if after.get("color") == "Attention" else None
+            found = items(node.get("items", [])) if isinstance(node.get("items"), list) else None
+            if found:
+                return found
+        return None
+
+    return items(card["body"])
+
+
+async def test_a_school_with_no_past_tsm_is_told_so_instead_of_an_empty_form(chat):
+    feedback = await chat.say(OTHER_SCHOOL, "feedback")
+    assert not feedback.error and feedback.card is None
+    assert feedback.text.startswith("Your school has no past TSM to give feedback on yet.")
+    record = await chat.say(OTHER_SCHOOL, "record")
+    assert not record.error and record.card is None
+    assert record.text.startswith("There is no TSM that has started yet to write a record for.")
+
+
+async def test_refused_feedback_comes_back_as_typed_with_the_reason_under_its_field(chat):
+    card = await chat.say(LEAD, "feedback")
+    rated = dict(usefulness="4", working_together="5", clarity="3", overall="4")
+    upn = await chat.press(LEAD, card, "Send feedback", **rated, comments="UPN A123456789012 again")
+    assert upn.error and "looks like a pupil's UPN" in upn.text
+    typed = {k: v.get("value") for k, v in inputs_of(upn.card).items()}
+    assert typed == {**rated, "comments": "UPN A123456789012 again", "anonymous": "false"}
+    assert message_under(upn.card, "comments") == upn.text
+    assert all(message_under(upn.card, k) is None for k in rated)
+    unrated = await chat.press(
+        LEAD, card, "Send feedback", **{**rated, "working_together": ""}, comments="Useful"
+    )
+    assert unrated.error and "How well did the school and the LA work together?" in unrated.text
+    assert message_under(unrated.card, "working_together") == unrated.text
+    assert message_under(unrated.card, "comments") is None
+    assert inputs_of(unrated.card)["comments"]["value"] == "Useful"
+    assert button(unrated.card, "Send feedback")
+    assert await evaluations(chat) == []
+
+
+async def test_a_flagged_record_is_saved_only_by_confirming_the_phrases_shown(chat):
+    """The warning's "Save as written" sends confirm=true with the phrases it showed; an ack without the confirm,
+    or a confirm whose phrases are not a list of the words, saves nothing."""
+    data = {"meetingId": chat.meeting_id, "notes": "Agreed a plan for Kayden Holt"}
+    for forged in (
+        {"ack": ["Kayden Holt"]},
+        {"confirm": "yes", "ack": ["Kayden Holt"]},
+        {"confirm": True, "ack": "Kayden Holt"},
+        {"confirm": "true", "ack": [7, "x" * 301]},
+    ):
+        warned = await chat.act(ANN, "record.save", {**data, **forged})
+        assert not warned.error and warned.text.startswith("Nothing is saved yet"), forged
+    async with chat.app.db.reader() as s:
+        assert list(await s.exec(select(TsmRecord))) == []
+    saved = await chat.act(ANN, "record.save", {**data, "confirm": "true", "ack": ["Kayden Holt"]})
+    assert saved.text == "The TSM record is saved."
+    async with chat.app.db.reader() as s:
+        [rec] = list(await s.exec(select(TsmRecord)))
+    assert rec.notes == "Agreed a plan for Kayden Holt"
+
+
+async def test_report_csv_files_are_named_after_their_term_or_open_actions(chat):
+    terms = await chat.app.reports.terms(chat.world.officer("ann"))
+    spring = next(t for t in terms if t.label == "Spring term 2025-26")
+    cases = [
+        ({"kind": "actions"}, ["tsm-actions-open.csv"]),
+        ({"kind": "actions", "termId": "0"}, ["tsm-actions-open.csv"]),
+        ({"kind": "actions", "termId": str(spring.id)}, ["tsm-actions-spring-2025-26.csv"]),
+        (
+            {"kind": "evaluations", "termId": ""},
+            [
+                "tsm-evaluations-spring-2025-26.csv",
+                "tsm-evaluations-spring-2025-26-comments.csv",
+                "tsm-evaluations-spring-2025-26.png",
+            ],
+        ),
+    ]
+    for data, names in cases:
+        r = await chat.act(ADMIN, "report.csv", data)
+        assert not r.error and [f[0] for f in r.files] == names, data
+        assert r.text == f"Here is the {data['kind']} report as CSV" + (
+            " with its chart." if data["kind"] == "evaluations" else "."
+        )
+    bad = await chat.act(ADMIN, "report.show", {"kind": "actions", "termId": "spring"})
+    assert bad.error and bad.text == "The term is missing or not in the expected form."
+    typed = await chat.say(ANN, "report EVALUATIONS")
+    assert "Evaluations: Spring term 2025-26" in words(typed) and "For Ann Officer." in words(typed)
