@@ -173,3 +173,35 @@ async def test_an_admin_may_correct_it(chat):
     assert not r.error, text_of(r)
     assert await status(chat, m.id) == "no_show"
     assert button(r.card, "Undo: it was held")
+
+
+async def test_a_cancelled_meeting_has_nothing_to_record_either_way(chat):
+    officer = await chat.officer_of(BROOKFIELD)
+    school = await chat.school(BROOKFIELD)
+    offer = await chat.app.booking.free_slots(Actor.system(), school.id, mode="teams")
+    m = (await chat.app.booking.book(Actor.system(), school.id, offer.slots[0].start, mode="teams")).meeting
+    await chat.app.booking.cancel(Actor.system(), m.id, "The school closed for the day")
+    chat.clock.now = m.end + timedelta(minutes=45)
+    before = await chat.snapshot()
+    for verb, data in (
+        ("meeting.mark_no_show_start", {"meetingId": m.id}),
+        ("meeting.mark_no_show", {"meetingId": m.id, "reason": "Nobody came"}),
+        ("meeting.mark_held", {"meetingId": m.id}),
+    ):
+        r = await chat.act(officer, verb, data)
+        assert r.error and text_of(r) == "This meeting was cancelled, so there is nothing to record.", verb
+    assert await chat.snapshot() == before
+    assert await status(chat, m.id) == "cancelled"
+
+
+async def test_asking_again_for_a_meeting_recorded_not_held_offers_only_the_way_back(chat):
+    officer = await chat.officer_of(BROOKFIELD)
+    m, _ = await ended_meeting(chat)
+    done = await chat.act(officer, "meeting.mark_no_show", {"meetingId": m.id, "reason": "Nobody joined"})
+    assert not done.error and await status(chat, m.id) == "no_show"
+    again = await chat.act(officer, "meeting.mark_no_show_start", {"meetingId": m.id})
+    assert not again.error and "Already recorded as not held" in text_of(again)
+    assert "Record as not held" not in titles(again.card) and "It was held" in titles(again.card)
+    assert await status(chat, m.id) == "no_show"  # asking changes nothing
+    held = await chat.press(officer, again, "It was held")
+    assert not held.error and await status(chat, m.id) == "held"
