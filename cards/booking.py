@@ -55,6 +55,7 @@ VERBS = {
     "joint.start",
     "joint.pick_start",
     "joint.more_dates",
+    "joint.pick_time",
     "joint.confirm",
 }
 
@@ -337,6 +338,7 @@ class TimesView:
     day: str
     times: tuple[Choice, ...]  # value = ISO start with offset
     note: str = ""
+    pick_verb: str = "book.pick_time"  # a joint TSM's: joint.pick_time
 
 
 def pick_time(v: TimesView) -> dict[str, Any]:
@@ -359,7 +361,7 @@ def pick_time(v: TimesView) -> dict[str, Any]:
             [
                 Button(
                     "Choose this time",
-                    "book.pick_time",
+                    v.pick_verb,
                     (("offerId", v.offer_id),),
                     inputs=True,
                     style="positive",

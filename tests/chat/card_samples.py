@@ -168,6 +168,12 @@ def samples() -> dict[str, tuple]:
             b.DatesView(OFFER, "Move your TSM", "No dates.", (), back=b.MY_MEETINGS),
         ),
         "pick_time": (b.pick_time, b.TimesView(OFFER, "Book your TSM", "Tuesday 1 December", TIMES)),
+        "pick_time_joint": (
+            b.pick_time,
+            b.TimesView(
+                OFFER, "Book a joint TSM", "Tuesday 1 December", TIMES[:3], pick_verb="joint.pick_time"
+            ),
+        ),
         "pick_attendees": (
             b.pick_attendees,
             b.AttendeesView(

@@ -8,9 +8,10 @@ Router.dispatch (tests/chat/chatkit.py); every turn is counted where the presses
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from chatkit import choices, facts, input_values, inputs, text_of, titles, told
+from chatkit import button, choices, facts, input_values, inputs, text_of, titles, told
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -275,6 +276,11 @@ async def test_more_dates_keeps_the_schools_and_the_place_chosen(chat):
     dates = await chat.press(priya, first, "More dates", schools=pair, mode=f"on_site:{larkspur}")
     assert not dates.error and "in person at school" in text_of(dates), text_of(dates)
     times = await chat.press(priya, dates, "Show times")
+    # the one-school step refuses a joint offer (each flow's own verbs)
+    wrong = await chat.act(
+        priya, "book.pick_time", {"offerId": button_data(times), "start": input_values(times.card)["start"]}
+    )
+    assert wrong.error and "does not belong to this step" in text_of(wrong)
     last = await chat.press(priya, times, "Choose this time")
     assert not last.error, text_of(last)
     assert facts(last)["Schools"] == "Larkspur Primary School, Queensway Academy"
@@ -462,3 +468,21 @@ async def test_too_many_people_for_one_tsm_gives_the_first_card_back_with_why(ch
     assert refused.error and "at most 4 people invited" in text_of(refused), text_of(refused)
     assert "schools" in inputs(refused.card)
     assert await chat.count_meetings() == 0
+
+
+def button_data(reply) -> str:
+    return button(reply.card, "Choose this time")["data"]["offerId"]
+
+
+async def test_a_card_left_open_too_long_gives_fresh_dates_for_the_same_schools(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    larkspur, queensway = await ids(chat, LARKSPUR, QUEENSWAY)
+    first = await chat.say(priya, "joint tsm")
+    dates = await chat.press(priya, first, "More dates", schools=f"{larkspur},{queensway}")
+    times = await chat.press(priya, dates, "Show times")
+    chat.clock.advance(timedelta(days=4))  # the offer lasts three days
+    again = await chat.press(priya, times, "Choose this time")
+    assert not again.error and "has expired" in text_of(again), text_of(again)
+    times = await chat.press(priya, again, "Show times")
+    last = await chat.press(priya, times, "Choose this time")
+    assert facts(last)["Schools"] == "Larkspur Primary School, Queensway Academy", text_of(last)

@@ -495,10 +495,8 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     flow = flow_of(offer.kind)
     if flow.next is Next.ATTENDEES:
         return await _attendees_card(ctx, offer, start, day)
-    if flow.next is Next.JOINT_ATTENDEES:  # a joint TSM: a senior leader for each school (tsm/chat/joint.py)
-        from .joint import attendees_card
-
-        return await attendees_card(ctx, offer, start)
+    if flow.joint:  # a joint TSM's times are picked with joint.pick_time (tsm/chat/joint.py)
+        raise InvalidInput("That button does not belong to this step. Type **help** to start again.")
     if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
         facts = _slot_facts(ctx, offer, start, info)

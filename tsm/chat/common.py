@@ -193,7 +193,11 @@ def times_reply(offer: Offer, day: date, *, note: str = "") -> Reply:
         cards.Choice(f"{time_text(s, tz)}–{time_text(s + offer.duration, tz)}", s.isoformat()) for s in starts
     )
     return Reply(
-        card=cards.pick_time(cards.TimesView(offer.id, heading_for(offer), day_text(day), choices, note))
+        card=cards.pick_time(
+            cards.TimesView(
+                offer.id, heading_for(offer), day_text(day), choices, note, flow_of(offer.kind).times_verb
+            )
+        )
     )
 
 

@@ -39,6 +39,7 @@ class Flow:
     next: Next
     # One TSM for several schools of one trust (issue 13, item 7): the offer holds the schools (and the site).
     joint: bool = False
+    times_verb: str = "book.pick_time"  # the verb that picks a time on the dates-then-times cards
 
     @property
     def books(self) -> bool:
@@ -92,13 +93,14 @@ PROPOSAL = Flow(
 JOINT = Flow(
     "joint",
     "Book a joint TSM",
-    "book.pick_time",
+    "joint.pick_time",
     "Choose this time",
     "joint.confirm",
     FLOW_TTL,
     False,
     Next.JOINT_ATTENDEES,
     joint=True,
+    times_verb="joint.pick_time",
 )
 
 FLOWS: dict[str, Flow] = {f.kind: f for f in (BOOK, OFFICER_BOOK, MOVE, PROPOSAL, JOINT)}

@@ -22,8 +22,9 @@ from cards.notifications import with_errors
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
 from ..domain.text import day_text, when_text
-from ..services.conversation import Offer
+from ..services.conversation import ExpiredOffer, Offer
 from ..services.joint import JointChoice, JointTsms, Person
+from .booking import SLOT_REFUSALS, refreshed, refusal_reply
 from .common import (
     MODE_LABELS,
     conversation,
@@ -340,9 +341,21 @@ def _facts(
     )
 
 
+async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
+    """A time picked on the dates-then-times cards (More dates) or on fresh times after a refusal: the last card."""
+    try:
+        offer = await load_offer(ctx, data, JOINT.kind)
+    except ExpiredOffer as exc:
+        # the card was too old: the dates again, worked out afresh for the same choices
+        if exc.offer is None:
+            raise
+        fresh = await refreshed(ctx, exc.offer)
+        return dates_reply(fresh, intro=intro_for(fresh, fresh.officer_name, fresh.term_label), note=str(exc))
+    return await attendees_card(ctx, offer, read_start(data, offer))
+
+
 async def attendees_card(ctx: ChatContext, offer: Offer, start_at: Any, note: str = "") -> Reply:
-    """The last card: the booking's facts, a senior leader for each school (prefilled), Book it. Also the step after a
-    time picked on the dates and times cards (``book.pick_time`` with a joint offer)."""
+    """The last card: the booking's facts, a senior leader for each school (prefilled), Book it."""
     joint = joint_tsms(ctx)
     choice = await joint.choice(ctx.actor, school_id=offer.school_ids[0])
     names = {sc.id: sc.name for sc in choice.schools}
@@ -370,8 +383,6 @@ async def attendees_card(ctx: ChatContext, offer: Offer, start_at: Any, note: st
 async def confirm(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     """**Book it**: every school checked again (here, to give the first card back with why; and by the booking
     service in its own transaction), each school's senior leader one of its own staff, then booked."""
-    from .booking import SLOT_REFUSALS, refusal_reply
-
     offer = await load_offer(ctx, data, JOINT.kind, allow_expired=True)
     start_at = read_start(data, offer)
     joint = joint_tsms(ctx)
@@ -453,4 +464,5 @@ def register(router: Router) -> None:
     router.verb("joint.start")(start)
     router.verb("joint.pick_start")(pick_start)
     router.verb("joint.more_dates")(more_dates)
+    router.verb("joint.pick_time")(pick_time)
     router.verb("joint.confirm")(confirm)
