@@ -89,9 +89,10 @@ async def _prepare(app) -> tuple[list[tuple[int, list[int]]], list[tuple[School,
 
 
 async def _due_meeting(app, school: School, contact: SchoolContact, term_id: int, i: int) -> tuple:
-    """A meeting booked ten days ago whose 7-day (even i) or 1-day (odd i) reminder is due now."""
+    """A meeting booked ten days ago whose 7-day (even i) or 1-day (odd i) reminder fell due a second ago (the
+    sweeps read what fell due since their last run: issue 15, ``scheduler/marks.py``)."""
     now = app.clock()
-    start = now + (timedelta(days=3) if i % 2 == 0 else timedelta(hours=12))
+    start = now + (timedelta(days=7) if i % 2 == 0 else timedelta(days=1)) - timedelta(seconds=1)
     async with app.db.transaction() as s:
         m = Meeting(
             officer_id=school.link_officer_id,
