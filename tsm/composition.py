@@ -12,7 +12,9 @@ construction (nothing is wired afterwards):
    and nowhere else;
 3. the Graph watcher, when the calendar is Outlook;
 4. the scheduler's sweeps (``scheduler.service.SchedulerService``) over that channel and watcher: always for a
-   worker, for the server when ``TSM_RUN_SCHEDULER`` is on;
+   worker, for the server when ``TSM_RUN_SCHEDULER`` is on; a server composed from its settings alone runs them
+   in a thread of their own (``scheduler.thread.ThreadedScheduler``: a worker composition with its own loop,
+   engine and connections, on the same database and clock), so a sweep never holds a turn up;
 5. for the server: the router with its per-user limit (``TurnLimiter.for_chat``) and the Teams bot, given its
    ports into the scheduler: ``meeting_ended`` (Teams' meetingEnd -> ``scheduler.meeting_events``) and
    ``on_change`` (wake the scheduler's event sweep).
@@ -32,6 +34,7 @@ from typing import Any, Literal
 from bot.runtime import BotRuntime, build_bot_runtime, build_messenger, build_teams_channel
 from scheduler.meeting_events import meeting_end_handler
 from scheduler.service import SchedulerService, SweepIntervals, build_jobs
+from scheduler.thread import ThreadedScheduler
 
 from .adapters.mail import sender_address
 from .bootstrap import App, build_app, build_graph_watcher_if_configured
@@ -40,6 +43,7 @@ from .chat.router import Router
 from .clock import Clock
 from .mailing import ChannelChoice, EmailChannel, SignInIssuer
 from .messaging import MessengerPort
+from .observability import Metrics
 from .ports import CalendarPort
 from .ratelimit import TurnLimiter
 from .settings import Settings
@@ -64,7 +68,8 @@ class Composition:
     )
     router: Router | None = None
     bot: BotRuntime | None = None
-    scheduler: SchedulerService | None = None  # started by the server or the worker, not here
+    # started by the server or the worker, not here; the server's own sweeps run in a thread (ThreadedScheduler)
+    scheduler: SchedulerService | ThreadedScheduler | None = None
     watcher: Any = None  # tsm.adapters.calendar_graph.GraphWatcher, with the Outlook calendar
     web: WebPage | None = None  # the web page for school staff (/web/), another transport for the same router
     closes_messenger: bool = False  # the messenger has its own pool (a worker's): close it
@@ -96,6 +101,7 @@ def compose(
     worker_id: str | None = None,
     intervals: SweepIntervals | None = None,
     signin: SignInIssuer | None = None,
+    metrics: Metrics | None = None,
 ) -> Composition:
     """Build everything for ``role`` from ``settings`` (default: the environment).
 
@@ -104,11 +110,14 @@ def compose(
     (instead of ``settings.run_scheduler``), ``bot_options`` (the Teams channel's and the bot's own),
     ``messenger`` (a worker's, instead of Teams and email; it is then not closed here), ``worker_id``,
     ``intervals``; ``signin``: what makes the sign-in links emails carry (``tsm.services.signin.SignInLinks``;
-    None: emails carry no link).
+    None: emails carry no link); ``metrics``: the App's registry (the embedded sweeps' thread shares the bot's).
     """
+    own_app = app is None
     if app is None:
         # The server and the worker leave Outlook's writes to the outbox sweep: a turn never waits on Graph.
-        app = build_app(settings, clock=clock, calendar=calendar, defer_calendar_writes=role != "cli")
+        app = build_app(
+            settings, clock=clock, calendar=calendar, metrics=metrics, defer_calendar_writes=role != "cli"
+        )
     settings = app.settings
     if role == "cli":
         return Composition(app, role)
@@ -125,8 +134,23 @@ def compose(
         messenger = delivery_channel(app, build_messenger(app), signin)
         closes_messenger = True
     watcher = _graph_watcher(app, tolerant=role == "server")
-    scheduler = None
-    if role == "worker" or (settings.run_scheduler if run_scheduler is None else run_scheduler):
+    scheduler: SchedulerService | ThreadedScheduler | None = None
+    embedded = settings.run_scheduler if run_scheduler is None else run_scheduler
+    if role == "server" and embedded and own_app and calendar is None:
+        # The embedded sweeps in a thread of their own, composed there as a worker is (own loop, engine, Teams
+        # pool, Outlook client), on the same database and clock: they never hold the bot's loop up.
+        scheduler = ThreadedScheduler(
+            lambda: compose(
+                settings,
+                role="worker",
+                clock=app.clock,
+                worker_id=worker_id,
+                intervals=intervals,
+                signin=signin,
+                metrics=app.metrics,  # one registry: the bot's /metrics shows its sweeps' deliveries too
+            )
+        )
+    elif role == "worker" or embedded:
         scheduler = SchedulerService(
             app,
             messenger,
@@ -147,7 +171,11 @@ def compose(
     router = router or build_router(turn_limiter=TurnLimiter.for_chat(settings))
     # Teams' meetingEnd ends the TSM through the in-process scheduler's jobs, or jobs of the bot's own when the
     # sweeps run in a worker (the ledger's gate makes the two paths end a meeting once).
-    jobs = scheduler.jobs if scheduler is not None else build_jobs(app, messenger, worker_id=worker_id)
+    jobs = (
+        scheduler.jobs
+        if isinstance(scheduler, SchedulerService)
+        else build_jobs(app, messenger, worker_id=worker_id)
+    )
     bot = build_bot_runtime(
         app,
         router,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fakes.messenger import ScriptedMessenger
 
 from scheduler.service import SchedulerService
+from scheduler.thread import ThreadedScheduler
 from tsm.chat.router import Incoming, Who
 from tsm.clock import StartedClock, SystemClock
 from tsm.composition import compose
@@ -32,11 +35,10 @@ async def test_the_server_wires_the_bot_to_its_scheduler_at_construction(sqlite_
     )
     try:
         bot = built.bot.bot
-        assert (
-            isinstance(built.scheduler, SchedulerService) and not built.scheduler.running
-        )  # started by the server
-        # one delivery channel: Teams (the bot's own connection) for who has a conversation, else email
-        assert built.scheduler.messenger is built.messenger and built.messenger.teams is built.bot.messenger
+        # The embedded sweeps run in a thread of their own, started by the server (scheduler/thread.py)
+        assert isinstance(built.scheduler, ThreadedScheduler) and not built.scheduler.running
+        # the bot's delivery channel: Teams (the bot's own connection) for who has a conversation, else email
+        assert built.messenger.teams is built.bot.messenger
         assert isinstance(built.messenger, ChannelChoice) and isinstance(built.messenger.email, EmailChannel)
         assert built.messenger.delivery == "teams_then_email" and built.messenger.email.mail is built.app.mail
         assert built.messenger.email.signin is built.app.signin  # the web page's sign-in links
@@ -47,8 +49,21 @@ async def test_the_server_wires_the_bot_to_its_scheduler_at_construction(sqlite_
         # an unknown sender gets the product's answer from the router itself (nothing set on it afterwards)
         reply = await built.router.unknown(Incoming(who=Who(email="x@y.example")))
         assert reply.error and "can't find you (x@y.example)" in reply.text
+        await built.scheduler.start()
+        service = built.scheduler.service
+        # a worker's composition in that thread: its own loop, App (engine), delivery channel; the same clock
+        assert built.scheduler.running and isinstance(service, SchedulerService)
+        assert built.scheduler.loop is not asyncio.get_running_loop()
+        assert service.app is not built.app and service.app.db.engine is not built.app.db.engine
+        assert service.app.clock is built.app.clock and service.app.db.url == built.app.db.url
+        assert service.app.metrics is built.app.metrics  # the bot's /metrics counts the sweeps' deliveries
+        assert (
+            isinstance(service.messenger, ChannelChoice)
+            and service.messenger.teams is not built.bot.messenger
+        )
     finally:
         await built.close()
+    assert not built.scheduler.running
 
 
 async def test_a_server_without_the_scheduler_still_ends_meetings_on_teams_events(sqlite_url, tmp_path):

@@ -226,7 +226,8 @@ async def test_no_method_is_replaced_when_the_app_is_composed(sqlite_url, tmp_pa
     try:
         for built in (server, worker):
             assert _patched_methods(built) == []
-            booking, ledger = built.app.booking, built.scheduler.ledger
+            # the server's embedded sweeps are a worker composition of their own, in their thread (scheduler.thread)
+            booking, ledger = built.app.booking, worker.scheduler.ledger
             for name in ("book", "move", "cancel"):
                 assert (
                     name not in vars(booking)
@@ -234,7 +235,7 @@ async def test_no_method_is_replaced_when_the_app_is_composed(sqlite_url, tmp_pa
                 )
             for name in ("finish", "retry_later"):
                 assert name not in vars(ledger) and getattr(ledger, name).__func__ is vars(Ledger)[name]
-            assert booking.observer is built.app.metrics and ledger.observer is built.app.metrics
+            assert booking.observer is built.app.metrics and ledger.observer is worker.app.metrics
         # The check does catch a replaced method.
         original = server.app.booking.book
         server.app.booking.book = lambda *a, **kw: original(*a, **kw)
