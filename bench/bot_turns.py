@@ -1,9 +1,10 @@
 """Bot turns per second and latency: booking-flow turns through our server vs a bare botbuilder echo bot.
 
-    .venv/bin/python bench/bot_turns.py [--turns 400] [--repeat 3] [--concurrency 8] [--users 8]
+    .venv/bin/python bench/bot_turns.py [--turns 400] [--repeat 3] [--concurrency 8] [--users 8] [--pg [ADMIN_URL]]
 
-Everything runs on loopback. One process runs the bots: our server (``tsm.server.build_web_app``: the real
-CloudAdapter, the database on an embedded SQLite file with the demo LA, the booking flows of ``tsm.chat``) and the
+Everything runs on loopback. One process runs the bots: our server (``tsm.composition.compose`` + ``tsm.server.web_app_for``: the real
+CloudAdapter, the database on an embedded SQLite file with the demo LA, or with ``--pg`` a throw-away PostgreSQL
+database, the booking flows of ``tsm.chat``) and the
 SDK's echo bot with its defaults (``dev/echo_bot.py``); this one runs the clients and a fake Bot Connector (an aiohttp
 server that accepts replies and answers the roster lookup). Each phase posts literal Teams activities from ``--concurrency`` clients over
 keep-alive connections and times each POST until its answer (a message's reply is sent to the connector before
@@ -43,11 +44,13 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dev.echo_bot import build_echo_web_app  # noqa: E402
+from scheduler.service import SweepIntervals  # noqa: E402
 from tsm.adapters.db.directory import SchoolContact  # noqa: E402
 from tsm.adapters.db.migrate import upgrade  # noqa: E402
 from tsm.bootstrap import build_app  # noqa: E402
+from tsm.composition import compose  # noqa: E402
 from tsm.demo import load_demo  # noqa: E402
-from tsm.server import build_web_app  # noqa: E402
+from tsm.server import web_app_for  # noqa: E402
 from tsm.settings import Settings  # noqa: E402
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -148,6 +151,20 @@ def first_choice(card: dict, input_id: str) -> str:
         elif isinstance(n, list):
             stack.extend(n)
     raise RuntimeError(f"no input {input_id}")
+
+
+def input_values(card: dict) -> dict:
+    """The card's inputs with their values (what Teams sends with an action that associates them)."""
+    out, stack = {}, [card]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            if str(n.get("type", "")).startswith("Input.") and "id" in n:
+                out[n["id"]] = n.get("value", "")
+            stack.extend(n.values())
+        elif isinstance(n, list):
+            stack.extend(n)
+    return out
 
 
 async def _child_cpu(session: aiohttp.ClientSession, cpu_url: str) -> float:
@@ -264,17 +281,39 @@ def transport_only_router():
 
 
 async def serve_bots(
-    url: str, tmp: Path, port_file: Path, transport_only: bool = False, cold_offers: bool = False
+    url: str,
+    tmp: Path,
+    port_file: Path,
+    transport_only: bool = False,
+    cold_offers: bool = False,
+    scheduler: str = "off",
+    sweep_every: int = 0,
 ) -> None:
-    """The process under test: our server and the SDK echo bot, and ``GET /_bench/cpu`` (this process's CPU)."""
+    """The process under test: our server and the SDK echo bot, and ``GET /_bench/cpu`` (this process's CPU).
+    ``scheduler``: ``off``, ``loop`` (the embedded sweeps in the bot's own event loop, as before issue 15) or
+    ``thread`` (in a thread of their own, what ``tsm run`` does); ``sweep_every``: every sweep's interval in seconds
+    (0: the product's), to load the process with sweeps."""
     if cold_offers:  # every card's offer read from the database, as when another instance showed the card
         import tsm.services.conversation as conversation
 
         conversation.OFFER_CACHE_SIZE = 0
-    app = build_app(_settings(url, tmp))
-    web_app = build_web_app(
-        app, run_scheduler=False, router=transport_only_router() if transport_only else None
+    intervals = (
+        SweepIntervals(**{name: sweep_every for name in SweepIntervals.__dataclass_fields__})
+        if sweep_every
+        else None
     )
+    settings = _settings(url, tmp).model_copy(update={"run_scheduler": scheduler != "off"})
+    router = transport_only_router() if transport_only else None
+    if (
+        scheduler == "thread"
+    ):  # composed from the settings alone, as tsm run is: the sweeps in their own thread
+        built = compose(settings, role="server", router=router, intervals=intervals)
+    else:
+        built = compose(
+            app=build_app(settings), role="server", router=router, intervals=intervals
+        )  # an App given: the sweeps (if on) in the bot's loop
+    app = built.app
+    web_app = web_app_for(built, close_app=False)
 
     async def cpu(_request: web.Request) -> web.Response:
         return web.json_response({"cpu": _cpu()})
@@ -288,11 +327,17 @@ async def serve_bots(
     finally:
         await r1.cleanup()
         await r2.cleanup()
-        await app.close()
+        await app.close()  # after the web app's clean-up, which stopped the sweeps
 
 
 def _spawn_bots(
-    url: str, tmp: Path, port_file: Path, transport_only: bool, cold_offers: bool = False
+    url: str,
+    tmp: Path,
+    port_file: Path,
+    transport_only: bool,
+    cold_offers: bool = False,
+    scheduler: str = "off",
+    sweep_every: int = 0,
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -306,13 +351,48 @@ def _spawn_bots(
             str(port_file),
             *(["--transport-only"] if transport_only else []),
             *(["--cold-offers"] if cold_offers else []),
+            "--scheduler",
+            scheduler,
+            "--sweep-every",
+            str(sweep_every),
         ]
     )
 
 
+def _pg_database(admin_url: str) -> tuple[str, str]:
+    """A throw-away PostgreSQL database next to ``admin_url``'s: (its URL, its name)."""
+    import uuid
+
+    import psycopg
+
+    name = f"tsm_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{admin_url.rsplit('/', 1)[0]}/{name}", name
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tsm-bench-"))
-    url = f"sqlite:///{tmp}/bench.db"
+    pg_name = None
+    if args.pg:
+        url, pg_name = _pg_database(args.pg)
+    else:
+        url = f"sqlite:///{tmp}/bench.db"
+    try:
+        return await _run(args, tmp, url)
+    finally:
+        if pg_name is not None:
+            _drop_pg_database(args.pg, pg_name)
+
+
+async def _run(args: argparse.Namespace, tmp: Path, url: str) -> int:
     upgrade(url)
     app = build_app(_settings(url, tmp))
     await load_demo(app.db, today=datetime.now(ZoneInfo("Europe/London")).date())
@@ -324,7 +404,9 @@ async def main(args: argparse.Namespace) -> int:
     service_url = connector_url + "/"
     # The bots run in their own process: its CPU is theirs alone (the clients and the fake connector are here).
     port_file = tmp / "ports.json"
-    child = _spawn_bots(url, tmp, port_file, args.transport_only, args.cold_offers)
+    child = _spawn_bots(
+        url, tmp, port_file, args.transport_only, args.cold_offers, args.scheduler, args.sweep_every
+    )
     for _ in range(300):
         if port_file.exists() and port_file.read_text():
             break
@@ -368,8 +450,13 @@ async def main(args: argparse.Namespace) -> int:
                 mode = find(card, "book.pick_mode")
             except RuntimeError:
                 continue  # contacted directly by the LA, or already booked
+            more = {
+                **input_values(card),
+                **mode["data"],
+            }  # "More dates", with the card's inputs as Teams sends them
+            more.pop("verb", None)
             async with session.post(
-                tsm_url + "/api/messages", json=invoke(service_url, n, "book.pick_mode", mode["data"])
+                tsm_url + "/api/messages", json=invoke(service_url, n, "book.pick_mode", more)
             ) as resp:
                 card = first_card(await resp.json())
             pick = find(card, "book.pick_date")
@@ -420,10 +507,13 @@ async def main(args: argparse.Namespace) -> int:
     print(f"$ {shlex.join(['.venv/bin/python', 'bench/bot_turns.py', *sys.argv[1:]])}")
     print(
         f"loopback; both bots in one process, the {args.concurrency} concurrent clients and the fake connector in "
-        f"another; {len(users)} booking users, SQLite with the demo LA; {args.repeat} interleaved runs of "
+        f"another; {len(users)} booking users, {'PostgreSQL' if args.pg else 'SQLite'} with the demo LA; "
+        f"{args.repeat} interleaved runs of "
         f"{args.turns} turns per kind: turns/s and CPU per turn (the bots' process only) are medians of the runs, "
         f"p50/p99 over all turns{'; stand-in flows (--transport-only)' if args.transport_only else ''}"
-        f"{'; no offers kept in memory (--cold-offers)' if args.cold_offers else ''}"
+        f"{'; no offers kept in memory (--cold-offers)' if args.cold_offers else ''}; "
+        f"embedded scheduler: {args.scheduler}"
+        f"{f', every sweep every {args.sweep_every} s' if args.sweep_every and args.scheduler != 'off' else ''}"
     )
     print(
         f"{'turn':<26}{'turns':>7}{'turns/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/turn':>13}{'errors':>8}"
@@ -462,13 +552,41 @@ if __name__ == "__main__":
         help="no offers kept in memory: each date pick reads its offer from the database (as when "
         "another instance showed the card)",
     )
+    p.add_argument(
+        "--pg",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/test",
+        default="",
+        help="run the bots on a throw-away PostgreSQL database made next to this admin connection's "
+        "(default postgresql://postgres@127.0.0.1:5432/test), dropped afterwards; default: an SQLite file",
+    )
+    p.add_argument(
+        "--scheduler",
+        choices=("off", "loop", "thread"),
+        default="off",
+        help="the embedded scheduler in the bots' process: off, in the bot's event loop, or in its own thread "
+        "(what tsm run does)",
+    )
+    p.add_argument(
+        "--sweep-every", type=int, default=0, help="every sweep's interval in seconds (0: the product's)"
+    )
     p.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the bots' process on this database
     p.add_argument("--tmp", help=argparse.SUPPRESS)
     p.add_argument("--port-file", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.serve:
         try:
-            asyncio.run(serve_bots(a.serve, Path(a.tmp), Path(a.port_file), a.transport_only, a.cold_offers))
+            asyncio.run(
+                serve_bots(
+                    a.serve,
+                    Path(a.tmp),
+                    Path(a.port_file),
+                    a.transport_only,
+                    a.cold_offers,
+                    a.scheduler,
+                    a.sweep_every,
+                )
+            )
         except KeyboardInterrupt:
             pass
         sys.exit(0)

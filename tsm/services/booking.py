@@ -156,8 +156,7 @@ class BookingService:
         ids = _ids(school_ids)
         now = self.clock()
         async with self.db.reader() as s:
-            schools = [await self._school(s, i) for i in ids]
-            officer = await self._officer_for(s, schools)
+            schools, officer = await self._schools_with_officer(s, ids)
             self._authorize(actor, schools, officer)
             _check_open(schools)
             policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
@@ -1060,6 +1059,22 @@ class BookingService:
         if school is None:
             raise NotFound(f"No school with id {school_id}.")
         return school
+
+    async def _schools_with_officer(self, s: AsyncSession, ids: list[int]) -> tuple[list[School], Officer]:
+        """The schools (in ``ids``' order) and their one link officer, in one SELECT."""
+        rows = list(
+            await s.exec(
+                select(School, Officer)
+                .outerjoin(Officer, Officer.id == School.link_officer_id)
+                .where(col(School.id).in_(ids))
+            )
+        )
+        found = {sc.id: sc for sc, _ in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"No school with id {missing[0]}.")
+        schools = [found[i] for i in ids]
+        return schools, _the_officer(schools, {off.id: off for _, off in rows if off is not None})
 
     async def _officer_for(self, s: AsyncSession, schools: Sequence[School]) -> Officer:
         ids = {sc.link_officer_id for sc in schools} - {None}

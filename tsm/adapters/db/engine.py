@@ -70,6 +70,38 @@ def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> 
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+IDLE_PING_SECONDS = 30.0  # a pooled PostgreSQL connection idle longer than this is pinged before it is used
+
+
+def _ping_when_idle(sync_engine, idle: float = IDLE_PING_SECONDS) -> None:
+    """Ping a pooled connection at checkout only when it sat idle over ``idle`` seconds (a server restart or a
+    firewall's idle cut shows there); a dead one is replaced before the session uses it (``DisconnectionError``
+    makes the pool connect afresh). A connection in steady use costs no round trip."""
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checkin(_dbapi_conn, record):  # pragma: no cover - every PostgreSQL test
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy):  # pragma: no cover - every PostgreSQL test
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= idle:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute("SELECT 1")
+            finally:
+                cur.close()
+            dbapi_conn.rollback()
+        except Exception as err:  # noqa: BLE001 - any failure means the connection is not usable
+            raise exc.DisconnectionError("idle connection found dead") from err
+
+
 class Database:
     """The async engine and the transactions the services run in (one per operation)."""
 
@@ -93,13 +125,28 @@ class Database:
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=pool_size * 2,
-                pool_pre_ping=True,
+                # No pre-ping on every checkout (a round trip per session on the hot path): a connection idle
+                # longer than IDLE_PING_SECONDS is pinged when checked out (_ping_when_idle), one in use is not, and
+                # one found dead mid-statement is invalidated with the pool's older ones (SQLAlchemy's disconnect
+                # handling); the operation fails whole and is tried again by its caller.
+                pool_pre_ping=False,
                 connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
             )
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._readers = self._sessions
+        if self.backend == "postgresql":
+            _ping_when_idle(self.engine.sync_engine)
+            # Reads run in autocommit: no BEGIN and ROLLBACK round trips around them. Under PostgreSQL's READ
+            # COMMITTED every statement takes its own snapshot inside a transaction too, so a reader sees what it
+            # saw before; readers never write (writes go through ``transaction``).
+            self._readers = async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                class_=AsyncSession,
+                expire_on_commit=False,
+            )
 
     @property
     def is_postgres(self) -> bool:
@@ -121,8 +168,10 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only (on PostgreSQL in autocommit: each statement its own snapshot, as in a READ
+        COMMITTED transaction, without the transaction's two round trips)."""
         try:
-            async with self._sessions() as session:
+            async with self._readers() as session:
                 yield session
         except OperationalError as exc:
             if _busy(exc):
