@@ -73,8 +73,8 @@ def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> 
 IDLE_PING_SECONDS = 30.0  # a pooled PostgreSQL connection idle longer than this is pinged before it is used
 
 
-def _ping_when_idle(sync_engine, idle: float = IDLE_PING_SECONDS) -> None:
-    """Ping a pooled connection at checkout only when it sat idle over ``idle`` seconds (a server restart or a
+def _ping_when_idle(sync_engine) -> None:
+    """Ping a pooled connection at checkout only when it sat idle over ``IDLE_PING_SECONDS`` (a server restart or a
     firewall's idle cut shows there); a dead one is replaced before the session uses it (``DisconnectionError``
     makes the pool connect afresh). A connection in steady use costs no round trip."""
     import time
@@ -89,7 +89,7 @@ def _ping_when_idle(sync_engine, idle: float = IDLE_PING_SECONDS) -> None:
     @event.listens_for(sync_engine, "checkout")
     def _checkout(dbapi_conn, record, _proxy):  # pragma: no cover - every PostgreSQL test
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since <= idle:
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
             return
         try:
             cur = dbapi_conn.cursor()
