@@ -91,5 +91,9 @@ async def test_the_term_start_nudge_and_the_chaser_reach_a_school_without_teams_
     assert [str(m["Subject"]) for m in mw.mail_to("lead@100001.sch.example")][1] == (
         "Low Primary School has no TSM booked this term yet: please pick a time with Ann Officer."
     )
-    # the officer, who has the app, hears of it in Teams
-    assert any(t.startswith("Still no TSM this term for Low Primary School") for t in mw.teams.to(officer))
+    # the officer, who has the app, hears of it in Teams: in the day's digest of unbooked schools, not one message each
+    assert mw.teams.to(officer) == []
+    await mw.jobs.unbooked_weekly()
+    [(_, digest)] = [(r, m) for r, m in mw.teams.sent if r == officer]
+    assert digest.text.endswith("schools still to book this term")
+    assert "**Low Primary School**: Expected each term (reminded Tuesday 27 January)" in str(digest.card)
