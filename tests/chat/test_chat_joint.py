@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from chatkit import button, choices, facts, input_values, inputs, text_of, titles, told
+import pytest
+from chatkit import button, choices, facts, input_values, inputs, make_chat, text_of, titles, told
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -486,3 +487,18 @@ async def test_a_card_left_open_too_long_gives_fresh_dates_for_the_same_schools(
     times = await chat.press(priya, again, "Show times")
     last = await chat.press(priya, times, "Choose this time")
     assert facts(last)["Schools"] == "Larkspur Primary School, Queensway Academy", text_of(last)
+
+
+@pytest.mark.postgres
+async def test_the_joint_tsm_reads_and_booking_on_postgresql(pg_url, tmp_path):
+    pg = await make_chat(pg_url, tmp_path)
+    try:
+        priya = await pg.officer_of(LARKSPUR)
+        first = await pg.say(priya, "joint tsm")
+        assert len(choices(first.card, "schools")) == 3, text_of(first)
+        done = await pg.press(priya, await pg.press(priya, first, "Choose this time"), "Book it")
+        assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
+        schools = await pg.say(priya, "my schools")
+        assert text_of(schools).count("Booked (joint)") == 3
+    finally:
+        await pg.app.close()
