@@ -94,7 +94,7 @@ async def test_an_expired_link_is_410_with_a_clear_text_then_purged_by_housekeep
         service = SchedulerService(h.app, ScriptedMessenger(forbidden=True), worker_id="a")
         service.jobs.clock = lambda: made + timedelta(days=7, minutes=1)
         removed = await service.ledger_purge()
-        assert removed == {"ledger": 0, "offers": 0, "files": 1, "invitations": 0, "signin": 0}
+        assert removed == {"ledger": 0, "offers": 0, "files": 1, "invitations": 0, "signin": 0, "history": 0}
         files.clock = lambda: made
         assert (await h.client.get(path)).status == 404  # deleted: unknown now
         fresh_path = "/" + fresh.split("://", 1)[1].split("/", 1)[1]
