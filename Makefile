@@ -18,7 +18,7 @@ LOCK := requirements-dev.lock
 LOCK_TOOLS := .cache/lock-tools
 UV_VERSION := 0.13.9
 
-.PHONY: run test check lint typecheck format-check test-dates mutate venv lock lock-upgrade bench card-screenshots clean
+.PHONY: run test check lint typecheck format-check test-dates test-dates-all mutate venv lock lock-upgrade bench card-screenshots clean
 
 $(STAMP): pyproject.toml requirements.lock $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -64,6 +64,10 @@ test: $(STAMP) check
 
 test-dates: $(STAMP)
 	bash tools/faked_dates.sh $(PY)
+
+# The whole suite under faked dates (wall-clock tests aside: tools/faked_dates.sh), one date: DATE="2027-03-24 12:00:00"
+test-dates-all: $(STAMP)
+	bash tools/faked_dates.sh --all $(if $(DATE),--date "$(DATE)") $(PY)
 
 # Mutation testing of one file with the tests that reach it: make mutate FILE=tsm/domain/slots.py [MUTATE_ARGS="--sample 40"]
 mutate: $(STAMP)
