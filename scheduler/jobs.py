@@ -490,6 +490,9 @@ class Jobs:
         ``undeliverable`` with ``blocked``) and came back: writing to the bot again or reinstalling it clears
         ``bot_conversation.blocked_at``, and what they missed is sent on the same terms. While they stay blocked,
         nothing is attempted.
+
+        What was re-armed for one person goes as one message per kind (``scheduler.digests``): the newest agenda,
+        unbooked-schools digest and invitation to book only, an officer's news from several schools as one card.
         """
         now = self.clock()
         has_conversation = select(BotConversation.id).where(
@@ -1092,7 +1095,8 @@ def useful_until(kind: str, ref: str, created_at: datetime) -> datetime:
     """Until when a message that could not be delivered is still worth sending late (see ``late_installs``):
     a confirmation or the 1-day reminder until the meeting starts, the 7-day reminder (the checklist) until the
     1-day one is due, next term's offer and the evaluation request for two weeks after the meeting, an agenda
-    until its day is over; anything else for a week."""
+    until its day is over; anything else for a week. Within that, what is sent is composed then: what lost its
+    moment is dropped or reworded there (``Jobs.compose``), and of what piled up only the newest goes."""
     start = _ref_time(ref)
     if start is not None:
         if kind.startswith(EVENT_KIND_PREFIX + "record"):
