@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from cards.notifications import _card as base_card
 from tsm.domain.feedback import QUESTIONS, SCALE
+from tsm.domain.text import when_text
 from tsm.services.evaluations import EvaluationView
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -49,9 +50,7 @@ def execute(title: str, verb: str, data: dict[str, Any], **kw: Any) -> dict[str,
 
 
 def when(start: datetime, end: datetime, tz: str) -> str:
-    z = ZoneInfo(tz)
-    s, e = start.astimezone(z), end.astimezone(z)
-    return f"{s:%A} {s.day} {s:%B} {s:%Y}, {s:%H:%M}–{e:%H:%M}"
+    return when_text(start, end, ZoneInfo(tz), year=True)  # read later than the meeting: with its year
 
 
 # The card.

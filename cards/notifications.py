@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tsm.domain.text import plain
+from tsm.domain.text import day_text, plain, times_text, when_text
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERBS = {
@@ -178,9 +178,7 @@ def _pick(input_id: str, label: str, choices: list[tuple[str, str]], error: str)
 
 
 def when(start: datetime, end: datetime, tz: str) -> str:
-    z = ZoneInfo(tz)
-    s, e = start.astimezone(z), end.astimezone(z)
-    return f"{s:%A} {s.day} {s:%B} {s:%H:%M}–{e:%H:%M}"
+    return when_text(start, end, ZoneInfo(tz))
 
 
 @dataclass(frozen=True)
@@ -216,8 +214,7 @@ def _lead(v: ReminderView) -> tuple[str, str]:
         return "Your TSM is tomorrow", "TSM tomorrow"
     if days == 7:
         return "Your TSM is in a week", "TSM in a week"
-    s = v.start.astimezone(ZoneInfo(v.timezone))
-    return f"Your TSM is on {s:%A} {s.day} {s:%B}, in {days} days", f"TSM in {days} days"
+    return f"Your TSM is on {day_text(v.start, ZoneInfo(v.timezone))}, in {days} days", f"TSM in {days} days"
 
 
 def reminder(v: ReminderView) -> dict[str, Any]:
@@ -307,7 +304,7 @@ def agenda(v: AgendaView) -> dict[str, Any]:
         body.append(
             _facts(
                 [
-                    ("Time", f"{it.start.astimezone(z):%H:%M}–{it.end.astimezone(z):%H:%M}"),
+                    ("Time", times_text(it.start, it.end, z)),
                     ("School", it.school),
                     ("Where", "Microsoft Teams" if it.mode == "teams" else it.place),
                 ]

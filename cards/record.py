@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tsm.domain.feedback import COHORTS, MAX_ACTIONS, ActionOwner, Finding, show_count
-from tsm.domain.text import plain
+from tsm.domain.text import day_text, plain
 from tsm.services.records import RecordView
 
 from .evaluation import card, execute, facts, text, when
@@ -70,7 +70,7 @@ def record_card(v: RecordView) -> dict[str, Any]:
     if not v.actions:
         body.append(text("None recorded.", isSubtle=True))
     for i, a in enumerate(v.actions, 1):
-        status = "✅ done" if a.done else f"due {a.due:%d %b %Y}"
+        status = "✅ done" if a.done else f"due {day_text(a.due, year=True)}"
         body.append(text(f"{i}. {plain(a.text)}  \n_{plain(a.owner_label)}, {status}_"))
         if not a.done and a.id is not None and len(actions) < 4:
             actions.append(execute(f"Mark action {i} done", "record.action_done", {"actionId": a.id}))

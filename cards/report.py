@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsm.domain.feedback import COVERAGE_ORDER, LA_TOTAL, QUESTION_KEYS, SHORT_LABELS, Coverage
-from tsm.domain.text import plain
+from tsm.domain.text import day_text, plain
 from tsm.services.reports import ActionsReport, CoverageReport, EvaluationReport
 
 from .evaluation import card, execute, facts, text
@@ -175,7 +175,7 @@ def actions_card(r: ActionsReport) -> dict[str, Any]:
         due = (
             f"**overdue {x.days_overdue} day{'s' if x.days_overdue != 1 else ''}**"
             if x.days_overdue
-            else f"due {x.due:%d %b %Y}"
+            else f"due {day_text(x.due, year=True)}"
         )
         owner = {"school": "School", "la": "LA", "other": x.owner_detail or "Other service"}.get(
             x.owner, x.owner

@@ -42,6 +42,7 @@ from tsm.adapters.db.feedback import Evaluation, EvaluationReceipt, RecordAction
 from tsm.adapters.db.history import AuditLog
 from tsm.adapters.db.meetings import Meeting, MeetingSchool
 from tsm.domain.feedback import ActionOwner, action_reminder_due, retention_cutoff
+from tsm.domain.text import day_text
 from tsm.messaging import Message, MessengerPort, Recipient
 from tsm.services.evaluations import Evaluations
 from tsm.services.meetings import schools_of
@@ -388,15 +389,15 @@ class FeedbackJobs:
             text("Reminder: an action from your TSM", weight="Bolder", size="Medium"),
             text(f"**{a.text}**"),
             text(
-                f"{school}: agreed at the TSM on {m.start.astimezone(tz):%d %B %Y}. Owner: {owner}. "
-                f"It {when} on {a.due_date:%A %d %B %Y}."
+                f"{school}: agreed at the TSM on {day_text(m.start, tz, year=True)}. Owner: {owner}. "
+                f"It {when} on {day_text(a.due_date, year=True)}."
             ),
         ]
         buttons = [
             execute("Mark it done", "record.action_done", {"actionId": a.id}),
             execute("Open the record", "record.edit", {"meetingId": m.id}),
         ]
-        return Message(f"Action {when} {a.due_date:%d %b}: {school}", card(body, buttons))
+        return Message(f"Action {when} {day_text(a.due_date)}: {school}", card(body, buttons))
 
     async def _deliver(self, claims: list[Claim]) -> SweepResult:
         if self.send is not None:

@@ -969,7 +969,7 @@ class Jobs:
                 items.append(cards.AgendaItem(m.start, m.end, " & ".join(names), m.mode, m.location))
         if not items or await self._newer_sent(due):
             return None  # nothing that day, or a later agenda has reached them: the newest only
-        view = cards.AgendaView(f"{day:%A} {day.day} {day:%B}", la.timezone, tuple(items))
+        view = cards.AgendaView(day_text(day), la.timezone, tuple(items))
         return Message(f"{len(items)} TSM{'s' if len(items) > 1 else ''} on {view.day}", cards.agenda(view))
 
     async def _compose_unbooked(self, due: Due) -> Message | None:

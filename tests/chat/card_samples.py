@@ -32,7 +32,7 @@ TIMES = tuple(
     for i in range(6)
 )
 FIRST_TIMES = tuple(
-    b.Choice(f"{(T0 + timedelta(days=i)):%A %-d %B}, 10:00", (T0 + timedelta(days=i)).isoformat())
+    b.Choice(f"{(T0 + timedelta(days=i)):%A %-d %B} 10:00", (T0 + timedelta(days=i)).isoformat())
     for i in range(24)
 )
 SLOTS = tuple(
@@ -131,7 +131,7 @@ def samples() -> dict[str, tuple]:
                 chosen="13,17,25",
                 cannot_join=(
                     ("Kestrel Primary Academy", "its link officer is Alex Carter"),
-                    ("Saxon Free School", "already booked this term (1 December 10:00)"),
+                    ("Saxon Free School", "already booked this term (Tuesday 1 December 10:00)"),
                     ("Amberley Free School", "closed (GIAS lists it as closed)"),
                 ),
                 by_officer=True,
@@ -397,7 +397,9 @@ def samples() -> dict[str, tuple]:
                 "Your schools this term",
                 "Autumn term 2026-27: 1 booked, 0 held, 1 not booked, 1 to contact directly.",
                 (
-                    b.SchoolRowView("Ashcombe Primary School (990001)", "Booked: Tue 01 Dec 10:00, Teams"),
+                    b.SchoolRowView(
+                        "Ashcombe Primary School (990001)", "Booked: Tuesday 1 December 10:00, Teams"
+                    ),
                     b.SchoolRowView(
                         "Denby Road Primary School (990004)", "Not booked (one a year is enough)"
                     ),
@@ -673,7 +675,7 @@ def samples() -> dict[str, tuple]:
                 (),
                 True,
                 held_meeting_id=7,
-                booked="Tuesday 12 January, 10:00–11:00",
+                booked="Tuesday 12 January 10:00–11:00",
             ),
         ),
         "n_leader_rebook": (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,40 @@ ELEMENTS = {
     "Image",
 }
 ACTIONS = {"Action.Execute", "Action.Submit", "Action.OpenUrl"}
+
+
+# Dates and times written any other way than tsm.domain.text writes them ("Tuesday 1 December", "10:00",
+# "Tuesday 1 December 10:00–11:00"): short days or months, zero-padded days, ISO dates, a comma before the time.
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+OTHER_DATES = re.compile(
+    r"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b"
+    r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b"
+    rf"|\b0\d (?:{_MONTHS})\b"
+    r"|\b20\d\d-\d\d-\d\d\b"
+    rf"|(?:{_MONTHS})(?: \d{{4}})?, \d\d:\d\d"
+)
+
+
+def dates_written_another_way(words: str) -> list[str]:
+    return OTHER_DATES.findall(words)
+
+
+def card_words(card: dict) -> list[str]:
+    """What a person reads on a card: its text, facts, choices, inputs' labels and buttons."""
+    out: list[str] = []
+    for n in walk(card):
+        kind = str(n.get("type", ""))
+        if kind == "TextBlock":
+            out.append(n["text"])
+        elif kind == "FactSet":
+            out += [w for f in n["facts"] for w in (f["title"], f["value"])]
+        elif kind == "Input.ChoiceSet":
+            out += [c["title"] for c in n.get("choices", [])]
+        if kind.startswith("Action."):
+            out.append(n.get("title", ""))
+        if kind.startswith("Input."):
+            out += [n[k] for k in ("label", "placeholder", "errorMessage") if n.get(k)]
+    return out
 
 
 def emitted_verbs(card: dict) -> set[str]:
@@ -164,3 +199,25 @@ def test_every_manifest_command_is_a_registered_command():
     router = build_router()
     words = {w for c in router._commands for w in c.words}
     assert titles <= words, titles - words
+
+
+def test_every_card_writes_dates_and_times_one_way():
+    """Issue 14 item 7d: "Wed 09 Dec 09:00" on one card and "Wednesday 9 December" on another. Every card sample
+    (the snapshots) writes them as tsm.domain.text does; the checker itself catches each other way."""
+    found = {
+        name: bad
+        for name, card in rendered().items()
+        if (bad := dates_written_another_way("\n".join(card_words(card))))
+    }
+    assert found == {}
+    for other in (
+        "Wed 09 Dec 09:00",
+        "9 Dec 2026",
+        "09 December",
+        "2026-12-09",
+        "Wednesday 9 December, 09:00",
+    ):
+        assert dates_written_another_way(other), other
+    assert not dates_written_another_way(
+        "Wednesday 9 December 2026 09:00–10:00. May 2027: Monday 3 May 10:00"
+    )

@@ -5,14 +5,19 @@ meeting.move)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from chatkit import Person, button, choices, facts, text_of, titles, told
 from sqlmodel import select
+from test_chat_cards import dates_written_another_way
 
 from tsm.adapters.db.meetings import MeetingAttendee
 from tsm.chat import Who
+from tsm.domain.text import moment_text
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
+
+LONDON = ZoneInfo("Europe/London")
 
 BROOKFIELD = 990002  # Priya Shah's, above average (one a year is enough)
 ELMSTEAD = 990005  # Priya Shah's, no attendance figure
@@ -152,7 +157,10 @@ async def test_my_schools_shows_each_status(chat):
     await chat.app.booking.mark_held(Actor.system(), held.id)
     r = await chat.say(officer, "my schools")
     f = facts(r)
-    assert f["Brookfield Infant School (990002)"] == f"Booked: {first:%a %d %b %H:%M}, Teams"
+    # One way of writing a date and time (issue 14, item 7d): not "Wed 09 Dec 09:00" here and "Wednesday 9 December"
+    # on the school's cards.
+    assert f["Brookfield Infant School (990002)"] == f"Booked: {moment_text(first, LONDON)}, Teams"
+    assert not dates_written_another_way(text_of(r))
     assert f["Elmstead Primary School (990005)"].startswith("Held")
     assert f["Upton Lodge School (990021)"] == "Not booked (contacted directly: you arrange it)"
     assert f["Fernley CE VC Primary School (990008)"] == "Not booked (one a year is enough)"

@@ -8,11 +8,16 @@ Driven through Router.dispatch with the demo LA (tests/chat/chatkit.py); every t
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from chatkit import choices, facts, input_values, inputs, text_of, titles
 from test_chat_booking import ASHCOMBE
+from test_chat_cards import dates_written_another_way
 from test_chat_officer import BROOKFIELD
 
 from tsm.adapters.db.meetings import MeetingAttendee
+from tsm.domain.text import moment_text
 
 
 class Counted:
@@ -121,3 +126,13 @@ async def test_an_officer_books_for_a_school_from_the_first_card(chat):
     assert not done.error, text_of(done)
     [m] = await chat.meetings_of(BROOKFIELD)
     assert m.booked_by == f"officer:{officer.id}"
+
+
+async def test_the_first_cards_times_are_written_as_every_other_date_and_time(chat):
+    """Issue 14 item 7d: "Wednesday 9 December 09:00", as in my meetings and the officer's schools, not with a comma
+    or in short forms."""
+    lead = await chat.contact(ASHCOMBE)
+    first = await chat.say(lead, "book")
+    for c in choices(first.card, "start"):
+        assert c["title"] == moment_text(datetime.fromisoformat(c["value"]), ZoneInfo("Europe/London"))
+    assert not dates_written_another_way(text_of(first))

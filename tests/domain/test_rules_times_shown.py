@@ -16,7 +16,7 @@ from cards.notifications import ReminderView, reminder, reminder_text
 from cards.notifications import when as card_when
 from tsm.adapters.calendar_local import build_ics
 from tsm.domain.errors import InvalidInput
-from tsm.domain.text import clean_text, day_text, time_text, when_text
+from tsm.domain.text import clean_text, day_text, moment_text, time_text, times_text, when_text
 from tsm.ports import Attendee, CalendarRef, EventDetails
 
 LONDON = ZoneInfo("Europe/London")
@@ -38,6 +38,16 @@ def test_the_day_shown_is_the_london_day():
     assert day_text(late) == "Sunday 13 June"  # no zone: the instant's own date
     assert day_text(date(2027, 6, 14), weekday=False) == "14 June"
     assert day_text(date(2027, 6, 14), year=True) == "Monday 14 June 2027"
+
+
+def test_a_date_and_time_is_written_one_way_whatever_is_shown_of_it():
+    """Issue 14 item 7d: the day, the start, the hours and the span all come from the same words."""
+    assert moment_text(SUMMER_START, LONDON) == "Monday 14 June 10:00"
+    assert times_text(SUMMER_START, SUMMER_END, LONDON) == "10:00–11:30"
+    assert when_text(SUMMER_START, SUMMER_END, LONDON, year=True) == "Monday 14 June 2027 10:00–11:30"
+    assert card_when(WINTER_START, WINTER_START + timedelta(hours=1), "Europe/London") == when_text(
+        WINTER_START, WINTER_START + timedelta(hours=1), LONDON
+    )
 
 
 @pytest.mark.parametrize("kind", ["confirm", "remind_7d", "remind_1d"])

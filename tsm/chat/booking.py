@@ -20,7 +20,7 @@ from ..domain.entitlement import officer_words
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..domain.pupil_data import check_free_text
-from ..domain.text import day_text, when_text
+from ..domain.text import day_text, moment_text, when_text
 from ..services.booking import CHANGEABLE
 from ..services.conversation import ExpiredOffer, Offer, SchoolInfo
 from ..services.views import BookingResult, MeetingView, SlotOffer
@@ -159,10 +159,7 @@ def _start_card(info: SchoolInfo, offer: Offer, *, officer: bool, note: str = ""
     message, figures = entitlement_words(info, officer_view=officer)
     heading = f"Book a TSM for {info.name}" if officer else "Book your TSM"
     tz = ZoneInfo(offer.timezone)
-    times = tuple(
-        cards.Choice(f"{day_text(s.astimezone(tz).date())}, {s.astimezone(tz):%H:%M}", s.isoformat())
-        for s in sorted(offer.starts)[:FIRST_TIMES]
-    )
+    times = tuple(cards.Choice(moment_text(s, tz), s.isoformat()) for s in sorted(offer.starts)[:FIRST_TIMES])
     return cards.book_start(
         cards.StartView(
             heading,

@@ -21,7 +21,7 @@ from cards.notifications import with_errors
 
 from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, Mode
-from ..domain.text import day_text, when_text
+from ..domain.text import moment_text, when_text
 from ..services.conversation import ExpiredOffer, Offer
 from ..services.joint import JointChoice, JointTsms, Person
 from .booking import SLOT_REFUSALS, refreshed, refusal_reply
@@ -128,10 +128,7 @@ def _start_card(ctx: ChatContext, choice: JointChoice, offer: Offer, note: str =
     chosen = _place_value(offer)
     places.sort(key=lambda c: c.value != chosen)  # the offer's place first: the card preselects it
     tz = ZoneInfo(offer.timezone)
-    times = tuple(
-        cards.Choice(f"{day_text(s.astimezone(tz).date())}, {s.astimezone(tz):%H:%M}", s.isoformat())
-        for s in sorted(offer.starts)[:FIRST_TIMES]
-    )
+    times = tuple(cards.Choice(moment_text(s, tz), s.isoformat()) for s in sorted(offer.starts)[:FIRST_TIMES])
     officer = ctx.actor.is_officer
     minutes = int(offer.duration.total_seconds() // 60)
     return cards.book_start(

@@ -16,6 +16,7 @@ from cards.notifications import with_errors
 
 from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
+from ..domain.text import moment_text
 from ..services.views import MeetingView
 from .booking import start_for_school
 from .common import conversation, meeting_facts, now, place, school_picker, term_words, when
@@ -141,7 +142,7 @@ async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         counts[st.status] = counts.get(st.status, 0) + 1
         words = STATUS_WORDS[st.status] + (" (joint)" if st.joint else "")
         if st.start is not None:
-            words += f": {st.start.astimezone(ctx.tz):%a %d %b %H:%M}, {'Teams' if st.mode == 'teams' else 'on site'}"
+            words += f": {moment_text(st.start, ctx.tz)}, {'Teams' if st.mode == 'teams' else 'on site'}"
         elif st.status == "not_booked":
             words += f" ({EXPECTATION_WORDS.get(st.expectation, st.expectation)})"
         rows.append(cards.SchoolRowView(f"{st.name} ({st.urn})", words))

@@ -1,4 +1,7 @@
-"""Dates and times as a school reads them: "Tuesday 3 February", "10:30"."""
+"""Dates and times as a school reads them: "Tuesday 3 February", "10:30", "Tuesday 3 February 10:30–11:30".
+
+The one way a date or time is written to people, in every card, message and email: these functions, nowhere else
+(issue 14, item 7d: "Wed 09 Dec 09:00" beside "Wednesday 9 December" read as two products)."""
 
 from __future__ import annotations
 
@@ -26,8 +29,18 @@ def time_text(dt: datetime, tz: tzinfo) -> str:
     return dt.astimezone(tz).strftime("%H:%M")
 
 
-def when_text(start: datetime, end: datetime, tz: tzinfo) -> str:
-    return f"{day_text(start, tz)} {time_text(start, tz)}–{time_text(end, tz)}"
+def when_text(start: datetime, end: datetime, tz: tzinfo, *, year: bool = False) -> str:
+    return f"{day_text(start, tz, year=year)} {time_text(start, tz)}–{time_text(end, tz)}"
+
+
+def moment_text(at: datetime, tz: tzinfo) -> str:
+    """A start with no end: "Tuesday 3 February 10:30"."""
+    return f"{day_text(at, tz)} {time_text(at, tz)}"
+
+
+def times_text(start: datetime, end: datetime, tz: tzinfo) -> str:
+    """The hours of a day already named: "10:30–11:30"."""
+    return f"{time_text(start, tz)}–{time_text(end, tz)}"
 
 
 def clean_text(value: Any, *, label: str, max_len: int, required: bool = False) -> str:

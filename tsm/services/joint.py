@@ -20,7 +20,7 @@ from ..adapters.db.directory import Officer, School, SchoolContact, Trust
 from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.entitlement import entitlement_for, officer_short_words
 from ..domain.errors import NotAllowed, NotFound
-from ..domain.text import day_text, time_text
+from ..domain.text import moment_text
 from .actors import Actor
 from .actors import check_school as _check_school
 from .booking import school_facts
@@ -276,4 +276,4 @@ class JointTsms:
 
 
 def _short(start: datetime, tz: ZoneInfo) -> str:
-    return f"{day_text(start, tz, weekday=False)} {time_text(start, tz)}"
+    return moment_text(start, tz)
