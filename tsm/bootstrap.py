@@ -61,8 +61,17 @@ def build_calendar(settings: Settings, db: Database, *, metrics: Metrics | None 
     if settings.calendar_backend == "local":
         return LocalCalendar(db, settings.invitations_dir)
     from .adapters.calendar_graph import build_graph_calendar  # only this path imports msgraph
+    from .la_settings import load_la_settings
 
-    return build_graph_calendar(settings, db, observer=metrics)
+    default = build_graph_calendar(settings, db, observer=metrics)
+    per_la = load_la_settings(settings)  # several LAs, each with its own tenant and credentials (issue 15)
+    if not per_la:
+        return default
+    from .adapters.calendar_per_la import PerLaCalendar
+
+    return PerLaCalendar(
+        db, {code: build_graph_calendar(la, db, observer=metrics) for code, la in per_la.items()}, default
+    )
 
 
 def build_app(
@@ -138,7 +147,8 @@ def build_graph_watcher_if_configured(app: App, *, clock: Callable[[], datetime]
     if app.settings.calendar_backend != "graph":
         return None
     from .adapters.calendar_graph import GraphCalendar, build_graph_watcher  # msgraph only on this path
+    from .adapters.calendar_per_la import PerLaCalendar
 
-    if not isinstance(app.calendar, GraphCalendar):
+    if not isinstance(app.calendar, GraphCalendar | PerLaCalendar):
         return None
     return build_graph_watcher(app, clock=clock)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The .ics files written there (attendees' names and emails) are deleted this many days after they were
     # written, by the daily housekeeping and `tsm report purge`.
     invitations_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Several LAs on one deployment (issue 15): a TOML file of each LA's own Microsoft tenant and credentials for its
+    # officers' Outlook calendars (tsm.la_settings); LAs not in it use the graph_* settings below.
+    la_settings_file: str = ""
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: SecretStr = SecretStr("")

@@ -62,6 +62,7 @@ from sqlmodel import select
 from ..domain.model import Interval
 from ..ports import CalendarChange, CalendarError, CalendarRef, EventDetails, EventResult
 from ..settings import Settings
+from .calendar_per_la import PerLaCalendar  # one Graph calendar per LA (issue 15), asked the same
 from .db.calendars import GraphDeltaState, GraphSubscription
 from .db.directory import Officer
 from .db.engine import Database
@@ -835,7 +836,7 @@ class GraphWatcher:
     def __init__(
         self,
         db: Database,
-        calendar: GraphCalendar,
+        calendar: GraphCalendar | PerLaCalendar,
         changes,
         settings: Settings,
         *,
@@ -1088,10 +1089,10 @@ class GraphWatcher:
 
 
 def build_graph_watcher(app, *, clock: Callable[[], datetime] | None = None) -> GraphWatcher:
-    """The watcher for a built :class:`tsm.bootstrap.App` whose calendar is a GraphCalendar."""
+    """The watcher for a built :class:`tsm.bootstrap.App` whose calendar is a GraphCalendar (or one per LA)."""
     from ..services.calendar_changes import CalendarChanges
 
-    if not isinstance(app.calendar, GraphCalendar):
+    if not isinstance(app.calendar, GraphCalendar | PerLaCalendar):
         raise GraphConfigError("The Graph watcher needs TSM_CALENDAR_BACKEND=graph.")
     clock = clock or app.booking.clock
     return GraphWatcher(
