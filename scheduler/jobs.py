@@ -989,14 +989,22 @@ class Jobs:
                 (u for u in await self._unbooked(s, la, term.id) if u.officer_id == officer.id),
                 key=lambda u: u.name,
             )
-            sent = await self._nudged(s, [u.school_id for u in mine], term.id)
+            sent, missed = await self._nudged(s, [u.school_id for u in mine], term.id)
+            staffed = await self._staffed(s, [u.school_id for u in mine if u.entitlement.may_book])
         midnight = datetime.combine(self.clock().astimezone(tz).date(), time(0), tzinfo=tz)
         if not mine or await self._newer_sent(due, since=midnight):
             return None  # all booked, or a later digest (or another today) has reached the officer
         schools = []
         for u in mine:
             kind, at = sent.get(u.school_id, ("", None))
-            status = f"{'reminded' if kind == 'chaser' else 'invited'} {day_text(at, tz)}" if at else ""
+            if at is not None:
+                status = f"{'reminded' if kind == 'chaser' else 'invited'} {day_text(at, tz)}"
+            elif u.entitlement.may_book and u.school_id not in staffed:
+                status = "no attendance lead or senior leader on record to invite"
+            elif u.school_id in missed:
+                status = "not reached: its staff have neither the app nor an email address"
+            else:
+                status = ""
             schools.append(
                 cards.UnbookedSchool(u.school_id, u.name, officer_short_words(u.entitlement), status)
             )
@@ -1011,23 +1019,47 @@ class Jobs:
             f"{len(mine)} school{'s' if len(mine) != 1 else ''} still to book this term", cards.unbooked(view)
         )
 
-    async def _nudged(self, s, school_ids: list[int], term_id: int) -> dict[int, tuple[str, datetime]]:
-        """Per school, the last invitation to book this term that reached its staff: (term_start | chaser, when)."""
+    async def _nudged(
+        self, s, school_ids: list[int], term_id: int
+    ) -> tuple[dict[int, tuple[str, datetime]], set[int]]:
+        """Per school, the last invitation to book this term that reached its staff (term_start | chaser, when), and
+        the schools whose invitations reached nobody (undeliverable: no app, no email address)."""
         out: dict[int, tuple[str, datetime]] = {}
+        missed: set[int] = set()
         batch = 1000  # schools per read
         for i in range(0, len(school_ids), batch):
             rows = await s.exec(
-                select(Outbound.subject_id, Outbound.kind, Outbound.sent_at).where(
+                select(Outbound.subject_id, Outbound.kind, Outbound.status, Outbound.sent_at).where(
                     col(Outbound.kind).in_(("term_start", "chaser")),
                     Outbound.subject_kind == "school",
                     col(Outbound.subject_id).in_(school_ids[i : i + batch]),
                     Outbound.ref == str(term_id),
-                    Outbound.status == "sent",
+                    col(Outbound.status).in_(("sent", "undeliverable")),
                 )
             )
-            for school_id, kind, at in rows:
-                if at is not None and (school_id not in out or out[school_id][1] < at):
+            for school_id, kind, status, at in rows:
+                if status == "undeliverable":
+                    missed.add(school_id)
+                elif at is not None and (school_id not in out or out[school_id][1] < at):
                     out[school_id] = (kind, at)
+        return out, missed - set(out)
+
+    async def _staffed(self, s, school_ids: list[int]) -> set[int]:
+        """The schools with an active attendance lead or senior leader on record: whom the invitations go to."""
+        out: set[int] = set()
+        batch = 1000
+        for i in range(0, len(school_ids), batch):
+            out.update(
+                await s.exec(
+                    select(SchoolContact.school_id)
+                    .where(
+                        col(SchoolContact.school_id).in_(school_ids[i : i + batch]),
+                        SchoolContact.active == True,  # noqa: E712
+                        col(SchoolContact.role).in_(("attendance_lead", "senior_leader")),
+                    )
+                    .distinct()
+                )
+            )
         return out
 
     async def _newer_sent(self, due: Due, *, since: datetime | None = None) -> bool:

@@ -4,7 +4,7 @@ newest agenda and unbooked digest only; a school is never told "a new term has s
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 from cardtree import walk
@@ -13,6 +13,7 @@ from sqlmodel import select
 from test_scheduler_late_install import env_for, install
 
 from tsm.adapters.db.delivery import Outbound
+from tsm.adapters.db.directory import SchoolContact
 from tsm.adapters.db.engine import Database
 from tsm.clock import FixedClock
 from tsm.messaging import Recipient
@@ -170,3 +171,25 @@ async def test_a_first_run_late_in_term_tells_schools_their_tsm_is_not_booked_ne
     clock.now += timedelta(hours=8)  # later that day: nothing more
     await env.jobs.run_all()
     assert env.messenger.sent == []
+
+
+async def test_the_unbooked_digest_says_which_schools_the_invitation_reached_and_which_it_could_not(env):
+    w = env.world
+    ann = Recipient("officer", w.officers["ann"])
+    await install(env.db, ann, env.clock.now)
+    await install(env.db, Recipient("contact", w.contacts["low_primary.lead"]), env.clock.now)
+    async with env.db.transaction() as s:  # Trust B Primary's staff have left: nobody on record
+        for c in await s.exec(select(SchoolContact).where(SchoolContact.school_id == w.schools["trust_b"])):
+            c.active = False
+            s.add(c)
+    env.clock.now = local(2026, 1, 6, 9)  # the term's first day
+    await env.jobs.run_all()
+    [digest] = [m for r, m in env.messenger.sent if r == ann and "still to book" in m.text]
+    rows = {t.split("**")[1]: t for t in lines(digest.card) if t.startswith("**")}
+    assert rows["Low Primary School"].endswith("(invited Tuesday 6 January)")  # its lead has the app
+    assert rows["Trust B Primary"].endswith("(no attendance lead or senior leader on record to invite)")
+    # neither of Town High's staff has the app, and these tests give nobody an email channel
+    assert rows["Town High School"].endswith(
+        "(not reached: its staff have neither the app nor an email address)"
+    )
+    assert rows["Oak Independent School"].endswith("You arrange it")  # contacted directly: no invitation
