@@ -185,6 +185,21 @@ async def test_a_school_the_la_contacts_is_never_offered_a_booking_and_is_told_w
     assert "You don't need to book" in text_of(refused)  # typing "book" still says why, with who
 
 
+async def test_a_school_the_la_contacts_cancelling_its_tsm_is_not_offered_a_booking_either(chat):
+    """Issue 14 items 7f/7g: the cancellation's Undo and "Book another time" would loop back to "you don't need to
+    book" for a school the LA contacts directly: it is told its officer will contact it."""
+    school = await chat.school(UPTON)
+    start = (await chat.app.booking.free_slots(Actor.system(), school.id, mode="teams")).slots[0].start
+    await chat.app.booking.book(Actor.system(), school.id, start, mode="teams")  # the LA arranged it
+    lead = await chat.contact(UPTON)
+    officer = await chat.officer_of(UPTON)
+    r = await chat.say(lead, "cancel")
+    confirm = await chat.press(lead, r, "Continue", reason="Ofsted visit that week")
+    done = await chat.press(lead, confirm, "Yes, cancel it")
+    assert not done.error and titles(done.card) == ["My meetings", "Help"]
+    assert f"{officer.name} has been told and will contact you" in text_of(done)
+
+
 async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(chat):
     lead = await chat.contact(ASHCOMBE)
     dates = await walk_to_dates(chat, lead)  # an autumn offer, kept on the card

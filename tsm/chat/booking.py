@@ -1076,15 +1076,25 @@ async def cancel(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         if len(v.school_ids) == 1
         else ()
     )
+    buttons: tuple[cards.Button, ...] = (*undo, again, cards.MY_MEETINGS)
+    note = "The other side has been told and the invitation withdrawn." + (
+        " Changed your mind? Undo books the same time again while it is free." if undo else ""
+    )
+    if not ctx.actor.is_officer and ctx.actor.school_id is not None:
+        info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
+        if (
+            not info.entitlement.may_book
+        ):  # the LA contacts this school: no booking offered it cannot make (7g)
+            buttons = (cards.MY_MEETINGS, cards.HELP)
+            note = f"{info.officer_name or 'Your LA'} has been told and will contact you about another time."
     return Reply(
         text=result.message,
         card=cards.done(
             cards.DoneView(
                 "TSM cancelled",
                 (("School", v.school_label), ("Was", when(v)), ("Reason", reason)),
-                note="The other side has been told and the invitation withdrawn."
-                + (" Changed your mind? Undo books the same time again while it is free." if undo else ""),
-                buttons=(*undo, again, cards.MY_MEETINGS),
+                note=note,
+                buttons=buttons,
             )
         ),
         files=ics_files(result.invitation_ics, "tsm-cancellation.ics"),
