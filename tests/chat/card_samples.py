@@ -736,6 +736,33 @@ def big_samples() -> dict[str, tuple]:
             ),
         ),
         "meetings": (b.meetings, b.MeetingsView("Your upcoming TSMs", items, "")),
+        "unbooked": (
+            n.unbooked,
+            n.UnbookedView(
+                "autumn term 2026-27",
+                tuple(
+                    n.UnbookedSchool(
+                        i,
+                        f"St Very Long Name Church of England Voluntary Aided Primary School {i} (99{i:04d})",
+                        "One a year, and none held yet this academic year",
+                        "not reached: its staff have neither the app nor an email address",
+                    )
+                    for i in range(60)
+                ),
+                "The schools that book themselves have been sent a reminder; those contacted directly are yours "
+                "to arrange.",
+            ),
+        ),
+        "news": (
+            n.school_news,
+            n.NewsView(
+                tuple(
+                    f"The TSM for St Very Long Name Church of England Voluntary Aided Primary School {i} on "
+                    "Wednesday 30 December 10:00–11:30 was cancelled by Person Number 1. Reason: " + "x" * 400
+                    for i in range(40)
+                )
+            ),
+        ),
         "times": (
             b.pick_time,
             b.TimesView(
