@@ -215,7 +215,7 @@ class _OneRow:
     async def first(self, db: Database, **params) -> tuple | None:
         """The row as a named tuple (by position or by column name), or None."""
         if db.backend != "sqlite":
-            async with db.engine.connect() as conn:
+            async with db.read_engine.connect() as conn:  # autocommit: the statement's one round trip
                 row = (await conn.execute(self.stmt, params)).first()
             return self.row(*row) if row is not None else None
         sql, names, procs = self._compiled(db.engine.dialect)
@@ -308,7 +308,7 @@ class ConversationService:
                 **({"site": site_school_id} if site_school_id is not None else {}),
             },
         )
-        async with self.db.transaction() as s:
+        async with self.db.one_write() as s:  # one INSERT: one round trip on PostgreSQL
             s.add(row)
         return self._remember(_offer(row))
 

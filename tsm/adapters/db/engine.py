@@ -137,16 +137,16 @@ class Database:
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._readers = self._sessions
+        self.read_engine: AsyncEngine = (
+            self.engine
+        )  # for Core reads outside a session (``read_engine.connect()``)
         if self.backend == "postgresql":
             _ping_when_idle(self.engine.sync_engine)
             # Reads run in autocommit: no BEGIN and ROLLBACK round trips around them. Under PostgreSQL's READ
             # COMMITTED every statement takes its own snapshot inside a transaction too, so a reader sees what it
             # saw before; readers never write (writes go through ``transaction``).
-            self._readers = async_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                class_=AsyncSession,
-                expire_on_commit=False,
-            )
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._readers = async_sessionmaker(self.read_engine, class_=AsyncSession, expire_on_commit=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -161,6 +161,26 @@ class Database:
                 if self.backend == "sqlite":
                     await session.connection(execution_options={"sqlite_immediate": True})
                 yield session
+        except OperationalError as exc:
+            if _busy(exc):
+                raise ServiceBusy() from exc
+            raise
+
+    @asynccontextmanager
+    async def one_write(self) -> AsyncIterator[AsyncSession]:
+        """A session for one statement that is atomic by itself (an INSERT of one row), flushed and committed on
+        exit: on PostgreSQL in autocommit, one round trip instead of BEGIN, the statement and COMMIT; elsewhere in a
+        transaction, as :meth:`transaction`."""
+        if self.backend != "postgresql":
+            async with self.transaction() as session:
+                yield session
+            return
+        try:
+            async with self._readers() as session:
+                yield session
+                await (
+                    session.commit()
+                )  # the flush is the statement; psycopg sends no COMMIT outside a transaction
         except OperationalError as exc:
             if _busy(exc):
                 raise ServiceBusy() from exc
