@@ -6,13 +6,14 @@ it, then builds the channels, the router and the scheduler on top; this module i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .adapters.calendar_local import LocalCalendar
 from .adapters.db.engine import Database
-from .adapters.mail import MailPort, build_mailer
+from .adapters.mail import MailPort, build_mailer, sender_address
 from .clock import Clock, clock_from_settings
+from .la_settings import load_la_settings
 from .notifications import Notifications
 from .observability import Metrics
 from .ports import CalendarPort, InDatabaseCalendar
@@ -46,6 +47,8 @@ class App:
     notifications: Notifications | None = None  # who is told what: events -> recipients -> messages
     signin: SignInLinks | None = None  # the web page's sign-in links and sessions (tsm/web/page.py)
     mail: MailPort | None = None  # how emails leave (tsm.adapters.mail): the email channel's
+    # LA code -> (sender, mail port) for LAs with their own sender (TSM_LA_SETTINGS_FILE, issue 15)
+    mail_by_la: dict[str, tuple[str, MailPort]] = field(default_factory=dict)
 
     async def close(self) -> None:
         close = getattr(self.calendar, "close", None)
@@ -53,6 +56,9 @@ class App:
             await close()
         if self.mail is not None:
             await self.mail.close()
+        for _sender, port in self.mail_by_la.values():
+            if port is not self.mail:
+                await port.close()
         await self.db.dispose()
 
 
@@ -61,10 +67,11 @@ def build_calendar(settings: Settings, db: Database, *, metrics: Metrics | None 
     if settings.calendar_backend == "local":
         return LocalCalendar(db, settings.invitations_dir)
     from .adapters.calendar_graph import build_graph_calendar  # only this path imports msgraph
-    from .la_settings import load_la_settings
 
     default = build_graph_calendar(settings, db, observer=metrics)
-    per_la = load_la_settings(settings)  # several LAs, each with its own tenant and credentials (issue 15)
+    per_la = {  # several LAs, each with its own tenant and credentials (issue 15)
+        code: la.settings for code, la in load_la_settings(settings).items() if la.own_graph
+    }
     if not per_la:
         return default
     from .adapters.calendar_per_la import PerLaCalendar
@@ -72,6 +79,19 @@ def build_calendar(settings: Settings, db: Database, *, metrics: Metrics | None 
     return PerLaCalendar(
         db, {code: build_graph_calendar(la, db, observer=metrics) for code, la in per_la.items()}, default
     )
+
+
+def build_mailers_by_la(settings: Settings, default: MailPort, *, metrics: Metrics | None = None) -> dict:
+    """LA code -> (the From of its emails, the mail port they leave by) for the LAs with their own sender (issue 15):
+    with the Graph backend, each its own tenant's sendMail on its own shared mailbox; otherwise the one port."""
+    out = {}
+    for code, la in load_la_settings(settings).items():
+        if not la.own_mail:
+            continue
+        own_port = settings.mail_backend == "graph" and (la.own_graph or la.settings.mail_graph_mailbox)
+        port = build_mailer(la.settings, observer=metrics) if own_port else default
+        out[code] = (sender_address(la.settings), port)
+    return out
 
 
 def build_app(
@@ -136,6 +156,7 @@ def build_app(
         ),
         signin=signin,
         mail=mail,
+        mail_by_la=build_mailers_by_la(settings, mail, metrics=metrics),
     )
 
 

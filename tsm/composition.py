@@ -213,6 +213,7 @@ def delivery_channel(app: App, teams: MessengerPort, signin: SignInIssuer | None
             sender=sender_address(app.settings),
             signin=links,
             origin=getattr(app.signin, "base_url", "") if app.signin is not None else "",
+            by_la=app.mail_by_la,  # LAs with their own sender and mailbox (issue 15)
         )
     return ChannelChoice(teams, email, app.settings.delivery)
 

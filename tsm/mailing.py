@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -56,6 +57,7 @@ class Addressee:
     why: str  # "You receive this as the attendance lead of Oak Primary, ..." (who sent it and why)
     reply_to: str = ""  # a school contact's link officer: a reply reaches a person
     la_name: str = ""
+    la_code: str = ""  # whose LA: its own sender, when it has one (issue 15)
 
 
 async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
@@ -78,7 +80,9 @@ async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
             )
             if officer is not None:
                 why += f" Your link officer is {officer.name} ({officer.email}): reply to this email to reach them."
-            return Addressee(c.name, c.email.strip(), why, officer.email if officer else "", la_name)
+            return Addressee(
+                c.name, c.email.strip(), why, officer.email if officer else "", la_name, la.code if la else ""
+            )
         if recipient.kind == "attendee":  # whoever a meeting invites, school contact or not: its invitation
             a = await s.get(MeetingAttendee, recipient.id)
             if a is None or not (a.email or "").strip():
@@ -90,7 +94,12 @@ async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
             if officer is not None:
                 why += f" Reply to this email to reach {officer.name}, the LA link officer."
             return Addressee(
-                a.name, a.email.strip(), why, officer.email if officer else "", la.name if la else ""
+                a.name,
+                a.email.strip(),
+                why,
+                officer.email if officer else "",
+                la.name if la else "",
+                la.code if la else "",
             )
         if recipient.kind == "officer":
             o = await s.get(Officer, recipient.id)
@@ -104,6 +113,7 @@ async def addressee(db: Database, recipient: Recipient) -> Addressee | None:
                 f"You receive this as a link officer of {la_name} for Targeting Support Meetings (TSMs).",
                 "",
                 la_name,
+                la.code if la else "",
             )
     return None
 
@@ -324,6 +334,7 @@ class EmailChannel:
         sender: str,
         signin: SignInIssuer | None = None,
         origin: str = "",
+        by_la: Mapping[str, tuple[str, MailPort]] | None = None,
     ) -> None:
         self.origin = (
             origin  # the service's public origin: its own links in a message's text are made clickable
@@ -332,6 +343,8 @@ class EmailChannel:
         self.mail = mail
         self.sender = sender
         self.signin = signin
+        # LA code -> (sender, mail port): an LA with its own sender and mailbox writes to its people from them.
+        self.by_la = dict(by_la or {})
 
     async def send(self, recipient: Recipient, message: Message) -> SendResult:
         who = await addressee(self.db, recipient)
@@ -343,13 +356,14 @@ class EmailChannel:
                 link = await self.signin.issue(recipient, card=message.card)
             except Exception:  # noqa: BLE001 - the email still goes, without a link
                 log.exception("no sign-in link for %s %s", recipient.kind, recipient.id)
+        sender, mail = self.by_la.get(who.la_code, (self.sender, self.mail))
         email = compose_email(
             render(message, who, link, origin=self.origin),
             who,
-            sender=self.sender,
+            sender=sender,
             invitation=message.invitation,
         )
-        result = await self.mail.send(email)
+        result = await mail.send(email)
         if result.status is MailStatus.SENT:
             return SendResult(SendStatus.SENT, "email")
         if result.status is MailStatus.RETRY:

@@ -122,7 +122,7 @@ def test_bad_per_la_settings_are_refused_with_a_sentence(tmp_path, monkeypatch):
         encoding="utf-8",
     )
     base = Settings(_env_file=None, la_settings_file=str(path), graph_tenant_id="deployment-tenant")
-    norfolk = load_la_settings(base)["926"]
+    norfolk = load_la_settings(base)["926"].settings
     assert (norfolk.graph_tenant_id, norfolk.graph_client_id) == ("norfolk-tenant", "norfolk-app")
     assert norfolk.graph_client_secret.get_secret_value() == "s3cret"
     assert base.graph_tenant_id == "deployment-tenant"  # the deployment's own stays for the other LAs
