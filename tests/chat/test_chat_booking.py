@@ -419,6 +419,17 @@ async def test_undo_says_clearly_when_the_time_has_gone(chat):
     assert [x.status for x in await chat.meetings_of(ASHCOMBE)] == ["cancelled"]
 
 
+async def test_undo_of_a_tsm_not_cancelled_or_past_books_nothing(chat):
+    other, booked_one = await booked(chat, ST_BEDE)
+    r = await chat.act(other, "meeting.undo_cancel", {"meetingId": booked_one.id})
+    assert r.error and "not cancelled, so there is nothing to undo" in text_of(r)
+    lead, m, done = await _cancelled(chat)
+    chat.clock.now = m.start + timedelta(minutes=5)
+    late = await chat.press(lead, done, "Undo")
+    assert late.error and "has passed" in text_of(late) and "Book another time" in titles(late.card)
+    assert [x.status for x in await chat.meetings_of(ASHCOMBE)] == ["cancelled"]
+
+
 async def test_keep_the_meeting_changes_nothing(chat):
     lead, m = await booked(chat)
     before = await chat.snapshot()
@@ -506,6 +517,21 @@ async def test_keeping_the_current_time_clears_the_senior_leader_mark_and_tells_
     # Pressed again (an old card), nothing more happens and nobody is told twice.
     again = await chat.press(lead, offered, "Keep the current time")
     assert not again.error and "has been told" not in text_of(again) and await told(chat) == []
+
+
+async def test_the_officer_keeping_the_time_clears_the_mark_and_tells_nobody(chat):
+    lead, m = await booked(chat)
+    officer = await chat.officer_of(ASHCOMBE)
+    await chat.press(lead, await chat.say(lead, "senior leader unavailable"), "Find another time")
+    await told(chat)
+    kept = await chat.act(officer, "meeting.keep_time", {"meetingId": m.id})
+    assert not kept.error and "has been told" not in text_of(kept)
+    async with chat.app.db.reader() as s:
+        assert await s.get(MeetingLeaderUnavailable, m.id) is None
+    assert await told(chat) == []  # the officer made the change: nobody else is told by the rules
+    chat.clock.now = m.start + timedelta(minutes=1)
+    started = await chat.act(lead, "meeting.keep_time", {"meetingId": m.id})
+    assert started.error and "already started" in text_of(started)
 
 
 async def test_commands_without_a_meeting_lead_somewhere(chat):

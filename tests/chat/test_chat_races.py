@@ -13,6 +13,7 @@ from chatkit import NOW, Chat, choices, facts, text_of, titles
 from test_chat_booking import ASHCOMBE, ST_BEDE, walk_to_confirm
 
 from tsm.adapters.calendar_local import LocalCalendar
+from tsm.adapters.db.directory import Officer
 from tsm.adapters.db.engine import Database
 from tsm.bootstrap import build_app
 from tsm.clock import FixedClock
@@ -81,6 +82,23 @@ async def test_a_time_taken_since_the_times_card_was_drawn_is_said_on_press_with
     still = [c["value"] for c in choices(again.card, "start")]
     assert taken not in still and still and all(v.startswith(day) for v in still)
     assert not (await chat.press(lead, again, "Choose this time", start=still[0])).error
+
+
+async def test_a_time_taken_that_filled_its_day_brings_back_the_dates_still_free(chat):
+    """The officer takes one TSM a day: the time taken fills its day, so the dates come back, that day gone."""
+    async with chat.app.db.transaction() as s:
+        officer = await s.get(Officer, (await chat.school(ASHCOMBE)).link_officer_id)
+        officer.max_meetings_per_day = 1
+        s.add(officer)
+    lead = await chat.contact(ASHCOMBE)
+    dates = await chat.press(lead, await chat.say(lead, "book"), "More dates", mode="teams")
+    day = choices(dates.card, "date")[2]["value"]
+    times = await chat.press(lead, dates, "Show times", date=day)
+    taken = choices(times.card, "start")[0]["value"]
+    await _someone_else_books(chat, taken)
+    again = await chat.press(lead, times, "Choose this time", start=taken)
+    assert again.error and "no other time that day is free; here are the dates still free" in text_of(again)
+    assert day not in [c["value"] for c in choices(again.card, "date")]
 
 
 async def test_a_double_press_books_once(chat):
