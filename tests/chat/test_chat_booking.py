@@ -10,7 +10,7 @@ import pytest
 from chatkit import button, choices, facts, input_values, inputs, make_chat, text_of, titles, told
 from sqlmodel import select
 
-from tsm.adapters.db.directory import LA, SchoolContact
+from tsm.adapters.db.directory import LA, School, SchoolContact
 from tsm.adapters.db.history import DomainEvent
 from tsm.adapters.db.meetings import MeetingAttendee, MeetingLeaderUnavailable
 from tsm.chat import ChatContext
@@ -198,6 +198,20 @@ async def test_a_school_the_la_contacts_cancelling_its_tsm_is_not_offered_a_book
     done = await chat.press(lead, confirm, "Yes, cancel it")
     assert not done.error and titles(done.card) == ["My meetings", "Help"]
     assert f"{officer.name} has been told and will contact you" in text_of(done)
+
+
+async def test_a_school_the_la_contacts_with_no_link_officer_yet_is_told_who_will_say(chat):
+    async with chat.app.db.transaction() as s:
+        school = await s.get(School, (await chat.school(UPTON)).id)
+        school.link_officer_id = None
+        s.add(school)
+    lead = await chat.contact(UPTON)
+    meetings = await chat.say(lead, "my meetings")
+    assert "Your LA's attendance team will tell you who." in text_of(meetings)
+    assert not {"Book a TSM"} & set(titles(meetings.card))
+    refused = await chat.say(lead, "book")
+    assert "We have let them know" not in text_of(refused)  # nobody to tell: nothing recorded
+    assert await told(chat) == []
 
 
 async def test_already_booked_this_term_offers_next_term_then_refuses_a_second(chat):
