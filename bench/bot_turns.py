@@ -416,6 +416,20 @@ async def _run(args: argparse.Namespace, tmp: Path, url: str) -> int:
         await asyncio.sleep(0.1)
     ports = json.loads(port_file.read_text())
     tsm_url, echo_url = ports["tsm"], ports["echo"]
+    # --compare-scheduler: a second bots' process on the same database with the embedded sweeps running, its book
+    # turns timed in the same interleaved runs (a burst of load elsewhere hits both alike).
+    child2, sched_url = None, ""
+    if args.compare_scheduler:
+        port_file2 = tmp / "ports-scheduler.json"
+        child2 = _spawn_bots(url, tmp, port_file2, False, False, args.compare_scheduler, args.sweep_every)
+        for _ in range(300):
+            if port_file2.exists() and port_file2.read_text():
+                break
+            if child2.poll() is not None:
+                print("the second bot process exited", file=sys.stderr)
+                return 2
+            await asyncio.sleep(0.1)
+        sched_url = json.loads(port_file2.read_text())["tsm"]
 
     from sqlmodel import select
 
@@ -483,22 +497,40 @@ async def _run(args: argparse.Namespace, tmp: Path, url: str) -> int:
         await phase(session, tsm_url + "/api/messages", book_turn, 40, args.concurrency, 200, cpu_url)
         await phase(session, tsm_url + "/api/messages", pick_turn, 40, args.concurrency, 200, cpu_url)
         phases = {
-            "echo (SDK defaults)": (echo_url, echo_turn, 201),
-            "book (text command)": (tsm_url, book_turn, 200),
-            "book.pick_date (invoke)": (tsm_url, pick_turn, 200),
+            "echo (SDK defaults)": (echo_url, echo_turn, 201, cpu_url),
+            "book (text command)": (tsm_url, book_turn, 200, cpu_url),
+            "book.pick_date (invoke)": (tsm_url, pick_turn, 200, cpu_url),
         }
+        if sched_url:
+            await phase(
+                session,
+                sched_url + "/api/messages",
+                book_turn,
+                40,
+                args.concurrency,
+                200,
+                sched_url + "/_bench/cpu",
+            )
+            phases[f"book, sweeps {args.compare_scheduler}"] = (
+                sched_url,
+                book_turn,
+                200,
+                sched_url + "/_bench/cpu",
+            )
         runs: dict[str, list[dict]] = {name: [] for name in phases}
         for _ in range(args.repeat):  # interleaved, so a burst of load elsewhere hits every phase alike
-            for name, (base, make, expect) in phases.items():
+            for name, (base, make, expect, cpu) in phases.items():
                 runs[name].append(
                     await phase(
-                        session, base + "/api/messages", make, args.turns, args.concurrency, expect, cpu_url
+                        session, base + "/api/messages", make, args.turns, args.concurrency, expect, cpu
                     )
                 )
         results = {name: _median_run(rs) for name, rs in runs.items()}
 
-    child.terminate()
-    child.wait(timeout=30)
+    for proc in (child, child2):
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
     for r in runners:
         await r.cleanup()
     await app.close()
@@ -522,6 +554,12 @@ async def _run(args: argparse.Namespace, tmp: Path, url: str) -> int:
         print(
             f"{name:<26}{r['turns']:>7}{r['tps']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['cpu_ms']:>13.2f}"
             f"{r['errors']:>8}"
+        )
+    if sched_url:
+        alone, swept = results["book (text command)"], results[f"book, sweeps {args.compare_scheduler}"]
+        print(
+            f"book p99 with the embedded sweeps ({args.compare_scheduler}) / without: "
+            f"{swept['p99'] / alone['p99']:.2f} (target <= 1.10); p50 {swept['p50'] / alone['p50']:.2f}"
         )
     echo = results["echo (SDK defaults)"]
     booking = [results["book (text command)"], results["book.pick_date (invoke)"]]
@@ -569,6 +607,13 @@ if __name__ == "__main__":
     )
     p.add_argument(
         "--sweep-every", type=int, default=0, help="every sweep's interval in seconds (0: the product's)"
+    )
+    p.add_argument(
+        "--compare-scheduler",
+        choices=("loop", "thread"),
+        default="",
+        help="also time the book turn on a second bots' process with the embedded sweeps running (in its loop or "
+        "in their thread), interleaved with the first's",
     )
     p.add_argument("--serve", help=argparse.SUPPRESS)  # internal: run the bots' process on this database
     p.add_argument("--tmp", help=argparse.SUPPRESS)
