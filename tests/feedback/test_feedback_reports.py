@@ -177,17 +177,18 @@ async def test_coverage_per_officer_and_for_the_la(env, seeded):
 
 async def test_coverage_csv_rows_and_suppression(env, seeded):
     r = await env.reports.coverage(Actor("admin"), "spring 2025-26")
+    # Trust A and B Primary share one TSM (a joint TSM): each names the other in joint_with
     assert rep.coverage_csv(r).splitlines() == [
-        "term,urn,school,officer,status,meeting_date,attendance_pct,pa_count,sa_count",
-        "Spring term 2025-26,100001,Low Primary School,Ann Officer,held,2026-03-10,92.3,41,<5",
-        "Spring term 2025-26,100006,Trust A Primary,Ann Officer,held,2026-03-12,,,",
-        "Spring term 2025-26,100007,Trust B Primary,Ann Officer,held,2026-03-12,,,",
-        "Spring term 2025-26,100002,High Primary School,Ann Officer,booked,2026-03-25,,,",
-        "Spring term 2025-26,100005,Willow Special School,Ann Officer,no_show,2026-03-05,,,",
-        "Spring term 2025-26,100003,Town High School,Ann Officer,cancelled,2026-03-03,,,",
-        "Spring term 2025-26,100004,Oak Independent School,Ann Officer,offered,,,,",
-        "Spring term 2025-26,100008,Allocated Trust Academy,Bob Officer,held,2026-03-11,90.0,<5,<5",
-        "Spring term 2025-26,100009,Bob's Primary,Bob Officer,not_booked,,,,",
+        "term,urn,school,officer,status,meeting_date,attendance_pct,pa_count,sa_count,joint_with",
+        "Spring term 2025-26,100001,Low Primary School,Ann Officer,held,2026-03-10,92.3,41,<5,",
+        "Spring term 2025-26,100006,Trust A Primary,Ann Officer,held,2026-03-12,,,,Trust B Primary",
+        "Spring term 2025-26,100007,Trust B Primary,Ann Officer,held,2026-03-12,,,,Trust A Primary",
+        "Spring term 2025-26,100002,High Primary School,Ann Officer,booked,2026-03-25,,,,",
+        "Spring term 2025-26,100005,Willow Special School,Ann Officer,no_show,2026-03-05,,,,",
+        "Spring term 2025-26,100003,Town High School,Ann Officer,cancelled,2026-03-03,,,,",
+        "Spring term 2025-26,100004,Oak Independent School,Ann Officer,offered,,,,,",
+        "Spring term 2025-26,100008,Allocated Trust Academy,Bob Officer,held,2026-03-11,90.0,<5,<5,",
+        "Spring term 2025-26,100009,Bob's Primary,Bob Officer,not_booked,,,,,",
     ]
     assert rep.coverage_summary_csv(r).splitlines() == [
         "term,officer,schools,held,held_this_year,booked,no_show,cancelled,offered,not_booked,held_pct,"

@@ -5,7 +5,9 @@ and route are checked; the meeting is each school's TSM of the term."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 
 import pytest
 from factories import local, make_world
@@ -15,10 +17,13 @@ from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.directory import School
 from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused, InvalidInput, NotAllowed
+from tsm.domain.feedback import Coverage
 from tsm.domain.policy import load_policy
+from tsm.services.actors import Actor
 from tsm.services.booking import BookingService
 from tsm.services.calendar_sync import CalendarSync
 from tsm.services.reference import ReferenceData
+from tsm.services.reports import Reports, coverage_csv, coverage_lines
 
 AT = local(2026, 1, 8, 10)
 
@@ -128,3 +133,44 @@ async def test_a_joint_tsm_needs_a_senior_leader_of_each_school(db):
             attendee_contact_ids=[world.contacts["low_primary.head"]],
             senior_leader_ids=[world.contacts["high_primary.head"]],
         )
+
+
+async def test_the_coverage_report_shows_each_school_of_a_joint_tsm_as_booked_joint_naming_the_others(db):
+    world, svc = await _svc(db)
+    a, b = world.schools["trust_a"], world.schools["trust_b"]
+    officer = world.officer("ann")
+    await svc.book(officer, [a, b], AT, mode="teams")
+    await svc.book(officer, world.schools["low_primary"], local(2026, 1, 13, 10), mode="teams")
+    svc.clock.now = local(2026, 1, 7, 9)  # in the spring term (from 6 January): "current" is the TSMs' term
+    reports = Reports(db, svc.ref, clock=svc.clock)
+
+    r = await reports.coverage(Actor("admin"), "current")
+    rows = {x.school: x for x in r.rows}
+    assert rows["Trust A Primary"].status is Coverage.BOOKED
+    assert rows["Trust A Primary"].joint_with == ("Trust B Primary",)
+    assert rows["Trust A Primary"].status_words == "booked (joint) with Trust B Primary"
+    assert rows["Trust B Primary"].status_words == "booked (joint) with Trust A Primary"
+    assert rows["Low Primary School"].joint_with == ()  # its own TSM: plain "booked"
+    assert rows["Low Primary School"].status_words == "booked"
+    assert rows["High Primary School"].joint_with == ()  # no TSM at all
+    # each school's TSM of the term: the joint one counts once for each of its schools
+    [ann] = [t for t in r.tallies if t.officer == "Ann Officer"]
+    assert ann.counts[Coverage.BOOKED] == 3
+
+    lines = coverage_lines(r)
+    assert "    Trust A Primary (100006), Ann Officer: booked (joint) with Trust B Primary" in lines
+    assert "    Trust B Primary (100007), Ann Officer: booked (joint) with Trust A Primary" in lines
+    assert not any("Low Primary School" in line for line in lines)
+    table = {row["school"]: row for row in csv.DictReader(io.StringIO(coverage_csv(r)))}
+    assert table["Trust A Primary"]["status"] == "booked"
+    assert table["Trust A Primary"]["joint_with"] == "Trust B Primary"
+    assert table["Low Primary School"]["joint_with"] == ""
+
+    # held: still joint, in the officer's own report as in the LA's
+    svc.clock.now = local(2026, 1, 8, 12)
+    [m] = await svc.list_meetings(officer, school_id=a)
+    await svc.mark_held(officer, m.id)
+    mine = await reports.coverage(officer, "current")
+    assert {x.school: x.status_words for x in mine.rows}[
+        "Trust B Primary"
+    ] == "held (joint) with Trust A Primary"

@@ -435,6 +435,14 @@ class CoverageRow:
     attendance_pct: float | None = None
     pa: int | None = None
     sa: int | None = None
+    # the meeting that decided the status is a joint TSM (issue 13, item 7): the other schools in it, by name
+    joint_with: tuple[str, ...] = ()
+
+    @property
+    def status_words(self) -> str:
+        """The status as the report says it: "booked", or "booked (joint) with A, B" for a joint TSM."""
+        words = self.status.label.lower()
+        return f"{words} (joint) with {', '.join(self.joint_with)}" if self.joint_with else words
 
 
 @dataclass

@@ -333,19 +333,41 @@ class Reports:
                     )
                 )
             }
+            decided_by: dict[int | None, tuple[Coverage, TermMeeting | None, int | None]] = {}
+            for sc, _ in schools:
+                mine = meetings.get(sc.id, [])
+                earlier = held_before.get(sc.id)
+                status, decided = coverage_of(
+                    [tm for tm, _ in mine],
+                    offered=sc.id in offered,
+                    held_this_year=earlier[0] if earlier else None,
+                )
+                mid = None
+                if decided is not None:
+                    mid = next(mid for tm, mid in [*mine, *([earlier] if earlier else [])] if tm is decided)
+                decided_by[sc.id] = (status, decided, mid)
+            # a joint TSM (issue 13, item 7): every school of the deciding meeting, to name the others
+            in_meeting: dict[int, list[tuple[int, str]]] = {}
+            for ms, name in await s.exec(
+                select(MeetingSchool, School.name)
+                .join(School, School.id == MeetingSchool.school_id)
+                .where(
+                    col(MeetingSchool.meeting_id).in_(
+                        sorted({mid for _, _, mid in decided_by.values() if mid is not None})
+                    )
+                )
+                .order_by(School.name)
+            ):
+                in_meeting.setdefault(ms.meeting_id, []).append((ms.school_id, name))
         rows = []
         for sc, officer_name in schools:
-            mine = meetings.get(sc.id, [])
-            earlier = held_before.get(sc.id)
-            status, decided = coverage_of(
-                [tm for tm, _ in mine],
-                offered=sc.id in offered,
-                held_this_year=earlier[0] if earlier else None,
+            status, decided, mid = decided_by[sc.id]
+            rec = records.get(mid) if mid is not None else None
+            others = tuple(
+                name
+                for school_id, name in (in_meeting.get(mid, []) if mid is not None else [])
+                if school_id != sc.id
             )
-            rec = None
-            if decided is not None:
-                mid = next(mid for tm, mid in [*mine, *([earlier] if earlier else [])] if tm is decided)
-                rec = records.get(mid)
             rows.append(
                 CoverageRow(
                     sc.urn,
@@ -356,6 +378,7 @@ class Reports:
                     rec.attendance_pct if rec else None,
                     rec.pa_count if rec else None,
                     rec.sa_count if rec else None,
+                    others,
                 )
             )
         rows.sort(key=lambda r: (r.officer, COVERAGE_ORDER.index(r.status), r.school))
@@ -643,7 +666,8 @@ def _csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def coverage_csv(r: CoverageReport) -> str:
-    """One row per school. Counts under 5 are exported as "<5"."""
+    """One row per school. Counts under 5 are exported as "<5". ``joint_with``: a school whose TSM in the term is a
+    joint TSM (its status "booked", "held"... all the same), the other schools in it, separated by "; "."""
     tz = ZoneInfo(r.timezone)
     return _csv(
         [
@@ -656,6 +680,7 @@ def coverage_csv(r: CoverageReport) -> str:
             "attendance_pct",
             "pa_count",
             "sa_count",
+            "joint_with",
         ],
         [
             [
@@ -668,6 +693,7 @@ def coverage_csv(r: CoverageReport) -> str:
                 "" if x.attendance_pct is None else f"{x.attendance_pct:.1f}",
                 show_count(x.pa),
                 show_count(x.sa),
+                "; ".join(x.joint_with),
             ]
             for x in r.rows
         ],
@@ -845,6 +871,10 @@ def coverage_lines(r: CoverageReport) -> list[str]:
             else ""
         )
         out.append(f"  {x.officer}: {x.schools} schools{over}: {parts}; held {x.held_pct:.1f}%")
+    joint = [x for x in r.rows if x.joint_with]
+    if joint:  # each school of a joint TSM, by officer as the rows are: "booked (joint) with A, B"
+        out.append(f"  Joint TSMs ({len(joint)} schools):")
+        out.extend(f"    {x.school} ({x.urn}), {x.officer}: {x.status_words}" for x in joint)
     return out
 
 
