@@ -29,3 +29,25 @@ def test_the_migrations_build_exactly_the_tables_the_models_declare(any_db_url):
     finally:
         engine.dispose()
     assert diff == [], "\n".join(map(str, diff))
+
+
+def test_alembic_env_registers_every_table_module():
+    """``tsm/migrations/env.py`` imports every table module, so an autogenerate run from it sees every table (it
+    missed ``tenants`` and would have proposed dropping ``ms_tenant``)."""
+    import ast
+    from pathlib import Path
+
+    env = Path(tables.__file__).resolve().parents[2] / "migrations" / "env.py"
+    tree = ast.parse(env.read_text(encoding="utf-8"))
+    imported = {
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == tables.__name__
+        for a in n.names
+    }
+    declaring = {
+        m.name
+        for m in pkgutil.iter_modules(tables.__path__)
+        if "table=True" in (Path(tables.__path__[0]) / f"{m.name}.py").read_text(encoding="utf-8")
+    }
+    assert declaring - imported == set()

@@ -14,6 +14,7 @@ from tsm.adapters.db import (  # importing the table modules registers their tab
     offers,  # noqa: F401  (card offers kept server-side)
     signin,  # noqa: F401  (the web page: sign-in links and sessions)
     teams,  # noqa: F401  (the Teams channel: conversations, processed activities, files)
+    tenants,  # noqa: F401  (Microsoft tenants registered for schools, trusts and LAs)
 )
 
 config = context.config
