@@ -11,8 +11,8 @@ from datetime import UTC
 
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
+from schedkit import Env
 from sqlmodel import select
-from test_scheduler import Env
 
 from bot.store import BotStore, RefInfo
 from tsm.adapters.db.delivery import Outbound

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
+from schedkit import Env
 from sqlmodel import select
-from test_scheduler import Env
 
 from scheduler.jobs import useful_until
 from tsm.adapters.db.delivery import Outbound

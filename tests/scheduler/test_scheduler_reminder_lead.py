@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
-from test_scheduler import Env
+from schedkit import Env
 
 from cards.notifications import ReminderView, lead_days, reminder, reminder_text
 from tsm.clock import FixedClock

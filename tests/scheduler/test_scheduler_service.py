@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
+from schedkit import Env
 from sqlmodel import select
-from test_scheduler import Env
 
 from scheduler.jobs import JobSettings, _end_gate
 from scheduler.ledger import Due, Ledger

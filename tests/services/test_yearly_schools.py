@@ -5,11 +5,13 @@ this year" for it rather than "not booked". Kent asks every school for one a ter
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from factories import local, make_world
 from fakes.messenger import ScriptedMessenger
 from sqlmodel import update
-from test_scheduler import Env
 
 from tsm.adapters.db.directory import School
 from tsm.clock import FixedClock
@@ -18,6 +20,9 @@ from tsm.domain.feedback import Coverage
 from tsm.messaging import Recipient
 from tsm.services.actors import Actor
 from tsm.services.reports import Reports
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scheduler"))
+from schedkit import Env  # noqa: E402  (the scheduler's test world)
 
 SPRING_CHASE = local(2026, 1, 27, 9)  # three weeks into the spring term (6 Jan)
 SUMMER_CHASE = local(2026, 5, 6, 9)  # three weeks into the summer term (15 Apr)
