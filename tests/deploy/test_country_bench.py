@@ -81,6 +81,7 @@ def test_country_bench_measures_every_sweep_idle_and_busy_the_report_and_the_tur
     assert any(n.startswith("feedback.") for n in sweeps)
     for sweep, m in sweeps.items():
         assert m["idle"]["claimed"] in (0, None), f"{sweep} found work in the idle run: {m['idle']}"
+        assert m["idle_hour"]["claimed"] in (0, None), f"{sweep} found work an hour on: {m['idle_hour']}"
         assert m["idle"]["cpu_s"] >= 0 and m["busy"]["cpu_s"] >= 0
     assert sum(m["idle"]["statements"] for m in sweeps.values()) > 0  # the listener counts the product's SQL
     assert res["busy_made"]["bookings"] >= 1
