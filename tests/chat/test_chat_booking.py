@@ -444,6 +444,23 @@ async def test_undo_of_a_tsm_not_cancelled_or_past_books_nothing(chat):
     assert [x.status for x in await chat.meetings_of(ASHCOMBE)] == ["cancelled"]
 
 
+async def test_an_officers_undo_books_the_time_again_as_their_booking_for_the_school(chat):
+    """The officer cancelled: Undo books the same time for the school, which is asked to accept it as for any time
+    the officer books."""
+    lead, m = await booked(chat)
+    officer = await chat.officer_of(ASHCOMBE)
+    done = await chat.act(officer, "meeting.cancel", {"meetingId": m.id, "reason": "Taken ill that week"})
+    assert not done.error and titles(done.card)[0] == "Undo"
+    await told(chat)
+    undone = await chat.press(officer, done, "Undo")
+    assert not undone.error and "Booked for Ashcombe Primary School" in text_of(undone)
+    [again] = [x for x in await chat.meetings_of(ASHCOMBE) if x.status == "booked"]
+    assert again.start == m.start and again.id != m.id
+    assert any(
+        r == Recipient("contact", lead.id) for r, _ in await told(chat)
+    )  # the school is asked to accept
+
+
 async def test_keep_the_meeting_changes_nothing(chat):
     lead, m = await booked(chat)
     before = await chat.snapshot()
