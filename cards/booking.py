@@ -912,6 +912,9 @@ class SchoolsView:
     summary: str
     rows: tuple[SchoolRowView, ...]
     to_book: tuple[Choice, ...]  # schools with no TSM this term; value = school id
+    # the trusts (codes) with two or more of the officer's schools still to book this term: "Joint TSM" (issue 13,
+    # item 7); one trust goes straight to its joint TSM, several to the trust picker first
+    joint_trusts: tuple[str, ...] = ()
 
 
 def officer_schools(v: SchoolsView) -> dict[str, Any]:
@@ -929,6 +932,9 @@ def officer_schools(v: SchoolsView) -> dict[str, Any]:
             )
         )
         buttons.append(Button("Book for this school", "officer.pick_school", inputs=True, style="positive"))
+    if v.joint_trusts:
+        trust = (("trust", v.joint_trusts[0]),) if len(v.joint_trusts) == 1 else ()
+        buttons.append(Button("Joint TSM", "joint.start", trust))
     buttons += [Button("My week", "officer.week"), Button("Add contact", "contact.start"), HELP]
     return _card(body, _actions(buttons))
 

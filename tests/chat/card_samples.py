@@ -410,6 +410,20 @@ def samples() -> dict[str, tuple]:
                 (b.Choice("Denby Road Primary School", "4"), b.Choice("Willowbrook School", "23")),
             ),
         ),
+        # two of the officer's schools of one trust still to book this term: "Joint TSM" for that trust
+        "officer_schools_joint": (
+            b.officer_schools,
+            b.SchoolsView(
+                "Your schools this term",
+                "Autumn term 2026-27: 0 booked, 0 held, 2 not booked, 0 to contact directly.",
+                (
+                    b.SchoolRowView("Larkspur Primary School (990013)", "Not booked (expected each term)"),
+                    b.SchoolRowView("Queensway Academy (990017)", "Not booked (expected each term)"),
+                ),
+                (b.Choice("Larkspur Primary School", "13"), b.Choice("Queensway Academy", "17")),
+                ("9002",),
+            ),
+        ),
         "officer_past": (
             b.officer_past,
             b.PastView(
@@ -732,7 +746,11 @@ def big_samples() -> dict[str, tuple]:
         "schools": (
             b.officer_schools,
             b.SchoolsView(
-                "Your schools", "x" * 200, rows, tuple(b.Choice(r.name, str(i)) for i, r in enumerate(rows))
+                "Your schools",
+                "x" * 200,
+                rows,
+                tuple(b.Choice(r.name, str(i)) for i, r in enumerate(rows)),
+                ("9001", "9002"),  # several trusts: Joint TSM goes to the trust picker
             ),
         ),
         "meetings": (b.meetings, b.MeetingsView("Your upcoming TSMs", items, "")),

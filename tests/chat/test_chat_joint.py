@@ -502,3 +502,42 @@ async def test_the_joint_tsm_reads_and_booking_on_postgresql(pg_url, tmp_path):
         assert text_of(schools).count("Booked (joint)") == 3
     finally:
         await pg.app.close()
+
+
+async def test_my_schools_offers_a_joint_tsm_for_a_trust_with_two_of_the_officers_schools_still_to_book(chat):
+    priya = await chat.officer_of(LARKSPUR)
+    trio = await ids(chat, LARKSPUR, QUEENSWAY, ZEPHYR)
+    mine = await chat.say(priya, "my schools")
+    assert "Joint TSM" in titles(mine.card)
+    first = await chat.press(priya, mine, "Joint TSM")  # her one such trust: straight to its first card
+    assert not first.error and "Wexbridge Schools Partnership" in text_of(first), text_of(first)
+    assert {int(ch["value"]) for ch in choices(first.card, "schools")} == set(trio)
+
+    # two trusts with two or more of his schools each: the trust is picked first
+    tom = await chat.officer_of(HARTWELL)
+    picker = await chat.press(tom, await chat.say(tom, "my schools"), "Joint TSM")
+    assert [c["value"] for c in choices(picker.card, "trust")] == ["9001", "9002"]
+
+    # Larkspur and Queensway booked together: Zephyr alone is left to book, so there is no joint TSM to offer
+    larkspur, queensway = trio[:2]
+    last = await chat.press(priya, first, "Choose this time", schools=f"{larkspur},{queensway}")
+    done = await chat.press(priya, last, "Book it")
+    assert not done.error, text_of(done)
+    after = await chat.say(priya, "my schools")
+    assert "Joint TSM" not in titles(after.card)
+    assert "Queensway Academy (990017): Booked (joint):" in text_of(after)
+
+
+async def test_my_schools_offers_no_joint_tsm_when_no_trust_has_two_of_the_officers_schools(chat):
+    alex = await chat.officer_of(KESTREL)
+    assert "Joint TSM" in titles((await chat.say(alex, "my schools")).card)  # Kestrel and Saxon, both his
+    saxon = await chat.school(990019)
+    async with chat.app.db.transaction() as s:
+        await s.exec(
+            update(School)
+            .where(School.id == saxon.id)
+            .values(link_officer_id=(await chat.officer_of(LARKSPUR)).id)
+        )
+    alone = await chat.say(alex, "my schools")
+    assert not alone.error and "Kestrel" in text_of(alone)
+    assert "Joint TSM" not in titles(alone.card)

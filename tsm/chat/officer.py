@@ -17,6 +17,7 @@ from cards.notifications import with_errors
 from ..domain.errors import BookingRefused, InvalidInput
 from ..domain.model import ContactRole
 from ..domain.text import moment_text
+from ..services.conversation import SchoolStatus
 from ..services.views import MeetingView
 from .booking import start_for_school
 from .common import conversation, meeting_facts, now, place, school_picker, term_words, when
@@ -161,8 +162,21 @@ async def my_schools(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         if st.status in ("not_booked", "contacted_directly")
     )
     return Reply(
-        card=cards.officer_schools(cards.SchoolsView("Your schools this term", summary, tuple(rows), to_book))
+        card=cards.officer_schools(
+            cards.SchoolsView("Your schools this term", summary, tuple(rows), to_book, joint_trusts(statuses))
+        )
     )
+
+
+def joint_trusts(statuses: list[SchoolStatus]) -> tuple[str, ...]:
+    """The trusts for which "my schools" offers a joint TSM (issue 13, item 7): two or more of the officer's schools
+    in it, at least two of them with no TSM this term (a joint TSM needs two that can join; the button would only
+    lead to "needs at least two" otherwise). By trust code, in order."""
+    free: dict[str, int] = {}
+    for st in statuses:
+        if st.trust_code and st.status in ("not_booked", "contacted_directly"):
+            free[st.trust_code] = free.get(st.trust_code, 0) + 1
+    return tuple(sorted(code for code, n in free.items() if n >= 2))
 
 
 PAST_DAYS = 14  # how far back "past meetings" looks (the scheduler's meeting-end sweep looks as far)

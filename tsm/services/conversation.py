@@ -123,6 +123,7 @@ class SchoolStatus:
     mode: str | None
     expectation: str
     joint: bool = False  # its TSM this term is a joint TSM with other schools of its trust
+    trust_code: str | None = None  # its trust (a joint TSM is for several schools of one trust)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +432,7 @@ class ConversationService:
                         m.mode if m else None,
                         ent.expectation,
                         joint,
+                        sc.trust_code,
                     )
                 )
         return label, out
