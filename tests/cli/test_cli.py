@@ -227,3 +227,22 @@ def test_undelivered_lists_who_missed_what_and_why(run, tmp_path):
     assert "booked for officer" in out and "Alex Carter (officer): has not installed the TSM app yet" in out
     mine = run("undelivered", "--officer", "priya.shah@demo.example")
     assert "0 messages not delivered" in mine  # Ashcombe is Alex Carter's school, not Priya Shah's
+
+
+def test_report_coverage_shows_each_school_of_a_joint_tsm_as_booked_joint_naming_the_others(run, tmp_path):
+    run("demo")
+    slots = run("slots", "--urn", "990013", "--limit", "1")  # Larkspur, of Priya Shah's Wexbridge trust
+    start = datetime.strptime(
+        re.search(r"\w{3} (\d\d \w{3} \d{4} \d\d:\d\d)–", slots).group(1), "%d %b %Y %H:%M"
+    )
+    booked = run("book", "--urn", "990013", "--urn", "990017", "--at", f"{start:%Y-%m-%d %H:%M}")
+    assert "Larkspur Primary School & Queensway Academy" in booked
+
+    out = run("report", "coverage", "--as", "priya.shah@demo.example", "--csv", str(tmp_path / "c.csv"))
+    assert "booked 2," in out  # each school's TSM of the term, counted once each
+    assert "    Larkspur Primary School (990013), Priya Shah: booked (joint) with Queensway Academy" in out
+    assert "    Queensway Academy (990017), Priya Shah: booked (joint) with Larkspur Primary School" in out
+    rows = {r.split(",")[1]: r for r in (tmp_path / "c.csv").read_text(encoding="utf-8").splitlines()}
+    assert rows["990013"].endswith(f",booked,{start:%Y-%m-%d},,,,Queensway Academy")
+    assert rows["990017"].endswith(",Larkspur Primary School")
+    assert rows["990025"].endswith(",not_booked,,,,,")  # Zephyr, of the same trust, not in it
