@@ -20,6 +20,7 @@ import tsm.policies
 from tsm.adapters.db.directory import LA, School, SchoolContact
 from tsm.adapters.db.meetings import MeetingAttendee
 from tsm.messaging import Recipient
+from tsm.services.actors import Actor
 
 LARKSPUR, QUEENSWAY, ZEPHYR = 990013, 990017, 990025  # trust 9002, Priya Shah's
 KESTREL = 990012  # trust 9002, Alex Carter's
@@ -500,6 +501,12 @@ async def test_the_joint_tsm_reads_and_booking_on_postgresql(pg_url, tmp_path):
         assert not done.error and "Joint TSM booked" in text_of(done), text_of(done)
         schools = await pg.say(priya, "my schools")
         assert text_of(schools).count("Booked (joint)") == 3
+        assert "Joint TSM" not in titles(schools.card)  # the trust's three are booked: none left to offer
+        # the coverage report's read of the meeting's schools, on PostgreSQL
+        report = await pg.app.reports.coverage(Actor("admin"), "current")
+        joint = {x.school: x.status_words for x in report.rows if x.joint_with}
+        assert joint["Zephyr Academy"] == "booked (joint) with Larkspur Primary School, Queensway Academy"
+        assert len(joint) == 3
     finally:
         await pg.app.close()
 
