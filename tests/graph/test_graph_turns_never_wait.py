@@ -107,6 +107,7 @@ async def test_no_card_action_of_a_booking_waits_on_a_slow_graph_and_the_link_fo
             done, t_done = await press(review, "Book it")
             assert not done.error and "Your TSM is booked" in _words(done), _words(done)
             timings = {"More dates": t_dates, "Choose this time": t_review, "Book it": t_done}
+            print({k: round(v * 1000, 1) for k, v in timings.items()})  # ms, shown with -s
             assert all(t < CARD_ACTION_BUDGET for t in timings.values()), timings
             assert emulator.count() == 0  # no card action called Graph
             assert emulator.events(ANN) == []  # the event is not created in the turn ...
