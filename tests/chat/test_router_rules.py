@@ -4,13 +4,16 @@ with one slip, or none), and what a failing handler's turn answers (the person's
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tsm.chat.router import (
     MAX_ID,
+    ChatContext,
     Incoming,
     Reply,
     Router,
@@ -18,11 +21,13 @@ from tsm.chat.router import (
     field_datetime,
     field_int,
     field_str,
+    one_slip,
     unknown_user_text,
 )
 from tsm.domain.errors import BookingRefused, InvalidInput
 from tsm.observability import Metrics
 from tsm.ports import CalendarError
+from tsm.ratelimit import TurnLimiter
 from tsm.services.actors import Actor
 from tsm.settings import Settings
 
@@ -251,3 +256,81 @@ async def test_a_failing_handler_answers_in_words_and_counts_its_outcome(exc, an
     assert r.error and r.text == answer
     for each in ("ok", "refused", "unavailable", "error"):
         assert svc.metrics.value("tsm_turns_total", kind="message", outcome=each) == (each == outcome), each
+
+
+# ---------------------------------------------------------------------- the rest of the router's surface
+
+
+def test_a_turn_is_an_action_when_a_card_sent_a_verb():
+    assert Incoming(who=Who(), verb="x.go").is_action is True
+    assert Incoming(who=Who(), text="hi").is_action is False
+
+
+def test_times_are_shown_in_the_clients_zone_else_london():
+    def tz(zone):
+        return ChatContext(CONTACT, Incoming(who=Who(), timezone=zone), None, lambda: None).tz
+
+    assert tz("Europe/Paris") == ZoneInfo("Europe/Paris")
+    assert tz(None) == ZoneInfo("Europe/London")
+    assert tz("Mars/Olympus") == ZoneInfo("Europe/London")  # unknown zone
+    assert tz("../etc") == ZoneInfo("Europe/London")  # not a zone name at all
+
+
+def test_a_verb_or_command_has_exactly_one_handler():
+    router = Router()
+
+    async def h(ctx, data):
+        return Reply()
+
+    router.verb("x.go")(h)
+    with pytest.raises(ValueError, match="'x.go' already has a handler"):
+        router.verb("x.go")(h)
+    router.command("book")(h)
+    with pytest.raises(ValueError, match="already have a handler"):
+        router.command("Book", "reserve")(h)
+
+
+def test_one_slip_includes_one_letter_changed():
+    assert one_slip("boak", "book") and one_slip("baok", "book")
+    assert not one_slip("baak", "book")  # two letters changed
+
+
+async def test_the_rate_limits_answer_rounds_the_wait_and_logs_it_to_a_tenth(caplog):
+    now = [1000.0]
+    router, _ = router_with("ping")
+    router.turn_limiter = TurnLimiter([(1, 60.0)], clock=lambda: now[0])
+    assert not (await turn(router, CONTACT, text="ping")).error
+    now[0] += 0.123  # the window frees in 59.877 s
+    with caplog.at_level(logging.INFO, logger="tsm.chat.router"):
+        refused = await turn(router, CONTACT, text="ping")
+    assert refused.error and "Please wait about 60 seconds" in refused.text
+    [rec] = [r for r in caplog.records if r.getMessage() == "turn refused by the per-user rate limit"]
+    assert rec.retry_in == 59.9
+
+
+async def test_a_calendar_failure_is_logged_with_its_kind_and_whether_it_may_pass(caplog):
+    router = Router()
+
+    @router.command("go")
+    async def go(ctx, data):
+        raise CalendarError("slow", retryable=True)
+
+    with caplog.at_level(logging.WARNING, logger="tsm.chat.router"):
+        await turn(router, CONTACT, text="go")
+    assert [r.getMessage() for r in caplog.records] == [
+        "turn stopped by the calendar (CalendarError, retryable=True)"
+    ]
+
+
+async def test_an_unknown_sender_gets_the_routers_own_answer_when_one_is_set():
+    router, ran = router_with("ping")
+    asked = []
+
+    async def unknown_user(incoming, services):
+        asked.append(incoming.text)
+        return Reply(text="Ask the LA for access", error=True)
+
+    assert (await turn(router, None, text="ping")).text.startswith("Hello. I can't find you")
+    router.unknown_user = unknown_user
+    r = await turn(router, None, text="ping")
+    assert r.text == "Ask the LA for access" and asked == ["ping"] and ran == []
