@@ -1355,7 +1355,9 @@ def _booked(view: MeetingView, ics: bytes | None, verb: str) -> BookingResult:
     )
 
 
-_TRUST_OFFICERS = "tsm.trust_officers"  # the session's pre-read answers, (trust, LA) -> bool (preload_trust_officers)
+_TRUST_OFFICERS = (
+    "tsm.trust_officers"  # the session's pre-read answers, (trust, LA) -> bool (preload_trust_officers)
+)
 
 
 async def school_facts(s: AsyncSession, school: School) -> SchoolFacts:
