@@ -214,3 +214,74 @@ async def test_an_unknown_user_is_told_whom_to_ask(chat):
     nobody = Person(Who(email="nobody@nowhere.example", name="Nobody"), 0, "Nobody", "nobody@nowhere.example")
     r = await chat.say(nobody, "book")
     assert r.error and "link officer" in text_of(r)
+
+
+async def attendees(chat, meeting_id: int) -> list[tuple[str, bool]]:
+    from sqlmodel import select
+
+    from tsm.adapters.db.meetings import MeetingAttendee
+
+    async with chat.app.db.reader() as s:
+        rows = await s.exec(select(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting_id))
+        return [(a.email, a.required) for a in rows]
+
+
+async def test_colleagues_in_any_form_a_card_may_send_are_read_or_refused_whole(chat, world):
+    """Teams sends a multi-select as "1,2", a client may send a list or nothing; anything else is refused before
+    any booking, and the people booked are the senior leader once and each colleague once."""
+    lead, _, _ = world
+    review, _ = await walk_to_confirm(chat, lead)
+    data = dict(button(review.card, "Book it")["data"])
+    data.pop("verb")
+    leader = await chat.contact(ASHCOMBE, "senior_leader")
+    for colleagues in (12, "x" * 2001, f"{lead.id},abc", "12345678901", "１２"):
+        await refused(
+            chat, lead, "book.confirm", {**data, "colleagues": colleagues}, "colleagues chosen are not"
+        )
+    booked = await chat.act(
+        lead,
+        "book.confirm",
+        {**data, "leader": str(leader.id), "colleagues": [leader.id, lead.id, f"{lead.id}", " "]},
+    )
+    assert not booked.error, text_of(booked)
+    [m] = await chat.meetings_of(ASHCOMBE)
+    people = await attendees(chat, m.id)
+    assert sorted(people) == sorted([(leader.email, True), (lead.email, False)])
+
+
+async def test_colleagues_left_out_book_the_senior_leader_and_the_person_booking(chat, world):
+    lead, _, _ = world
+    review, _ = await walk_to_confirm(chat, lead)
+    data = dict(button(review.card, "Book it")["data"])
+    data.pop("verb")
+    leader = await chat.contact(ASHCOMBE, "senior_leader")
+    booked = await chat.act(lead, "book.confirm", {**data, "leader": str(leader.id), "colleagues": None})
+    assert not booked.error, text_of(booked)
+    [m] = await chat.meetings_of(ASHCOMBE)
+    assert sorted(await attendees(chat, m.id)) == sorted([(leader.email, True), (lead.email, False)])
+
+
+async def test_a_cancelled_meeting_cannot_be_moved_cancelled_again_or_added_to(chat, world):
+    _, northgate_lead, meeting = world
+    await chat.app.booking.cancel(Actor.system(), meeting.id, "The school closed")
+    mid = {"meetingId": meeting.id}
+    for verb, extra, words in (
+        ("meeting.move_start", {}, "so it cannot be moved"),
+        ("meeting.move", {"start": meeting.start.isoformat()}, "so it cannot be moved"),
+        ("meeting.cancel_start", {}, "so it cannot be cancelled"),
+        ("meeting.cancel_confirm", {"reason": "again"}, "so it cannot be cancelled"),
+        ("meeting.add_colleague_start", {}, "no one can be added now"),
+    ):
+        r = await refused(chat, northgate_lead, verb, {**mid, **extra}, "This meeting is cancelled")
+        assert words in text_of(r), verb
+
+
+async def test_a_colleague_needs_a_name_of_two_letters_or_more(chat, world):
+    _, northgate_lead, meeting = world
+    await refused(
+        chat,
+        northgate_lead,
+        "meeting.add_colleague",
+        {"meetingId": meeting.id, "name": "J", "email": "j@northgate.example"},
+        "Please give your colleague's name.",
+    )
