@@ -163,3 +163,56 @@ async def test_undelivered_messages_name_the_officer_and_the_invited_guest(env):
         "Ann Officer (officer)",
         "Head of Low Primary School (Low Primary School)",
     ]
+
+
+async def test_a_message_the_event_cannot_carry_is_not_sent(env):
+    w = env.world
+    m = (
+        await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], local(2026, 2, 3, 10))
+    ).meeting
+    notes, to = env.jobs.notifications, Recipient("officer", w.officers["ann"])
+    school_only = await add_event(
+        env, EventKind.BOOK_REQUESTED, w.contact("low_primary.lead"), school_id=w.schools["low_primary"]
+    )
+    nobody = await add_event(env, EventKind.BOOK_REQUESTED)
+    notice = await add_event(env, EventKind.CALENDAR_FAILED, meeting_id=m.id)
+    assert await notes.compose(school_only, "ev.confirm", to) is None  # a meeting's message, no meeting
+    assert await notes.compose(nobody, "ev.book_requested", to) is None  # no school to name
+    assert await notes.compose(notice, "ev.officer_notice", to) is None  # nothing to say
+    asked = await notes.compose(school_only, "ev.book_requested", to)
+    assert asked.text.startswith("Lead of Low Primary School at Low Primary School asked to book a TSM.")
+    with pytest.raises(ValueError, match="unknown event message ev.fanfare"):
+        await notes.compose(notice, "ev.fanfare", to)
+
+
+async def test_a_cancellation_with_no_time_in_its_event_names_the_meetings_own(env):
+    w = env.world
+    lead = w.contact("low_primary.lead")
+    m = (await env.booking.book(lead, w.schools["low_primary"], local(2026, 2, 3, 10))).meeting
+    event_id = await add_event(env, EventKind.CANCELLED, lead, meeting_id=m.id, reason="Snow")
+    message = await env.jobs.notifications.compose(event_id, "ev.cancelled", Recipient("officer", 1))
+    assert "Low Primary School on Tuesday 3 February 10:00–11:00 was cancelled by" in message.text
+
+
+async def test_the_invitation_to_book_goes_only_to_an_open_school_and_says_why_it_comes(env):
+    from tsm.adapters.db.directory import School
+    from tsm.notifications import invite_message
+
+    w = env.world
+    async with env.db.reader() as s:
+        school = await s.get(School, w.schools["low_primary"])
+    assert await invite_message(env.db, None) is None
+    plain = await invite_message(env.db, school)
+    chaser = await invite_message(env.db, school, chaser=True)
+    term = await invite_message(env.db, school, term_start=True)
+    assert plain.text == "Ann Officer invites Low Primary School to book this term's TSM."
+    assert (
+        chaser.text
+        == "Low Primary School has no TSM booked this term yet: please pick a time with Ann Officer."
+    )
+    assert term.text == "A new term has started: please book Low Primary School's TSM with Ann Officer."
+    assert "It takes a minute" in str(plain.card)
+    school.open = False
+    assert await invite_message(env.db, school) is None
+    school.open, school.link_officer_id = True, None
+    assert await invite_message(env.db, school) is None
