@@ -285,3 +285,43 @@ async def test_a_colleague_needs_a_name_of_two_letters_or_more(chat, world):
         {"meetingId": meeting.id, "name": "J", "email": "j@northgate.example"},
         "Please give your colleague's name.",
     )
+
+
+async def test_the_people_step_refuses_a_leader_or_colleague_from_another_school(chat, world):
+    lead, _, _ = world
+    dates = await walk_to_dates(chat, lead)
+    day = choices(dates.card, "date")[0]["value"]
+    times = await chat.press(lead, dates, "Show times", date=day)
+    who = await chat.press(lead, times, "Choose this time", start=choices(times.card, "start")[0]["value"])
+    data = dict(button(who.card, "Next")["data"])
+    data.pop("verb")
+    own_leader = await chat.contact(ASHCOMBE, "senior_leader")
+    stranger = await chat.contact(NORTHGATE, "senior_leader")
+    await refused(
+        chat, lead, "book.attendees", {**data, "leader": str(stranger.id)}, "not a contact of your school"
+    )
+    await refused(
+        chat,
+        lead,
+        "book.attendees",
+        {**data, "leader": str(own_leader.id), "colleagues": str(stranger.id)},
+        "not contacts of your school",
+    )
+
+
+async def test_other_dates_from_the_times_card_and_an_expired_card_give_the_dates_afresh(chat, world):
+    from datetime import timedelta
+
+    lead, _, _ = world
+    dates = await walk_to_dates(chat, lead)
+    day = choices(dates.card, "date")[0]["value"]
+    times = await chat.press(lead, dates, "Show times", date=day)
+    again = await chat.press(lead, times, "Other dates")
+    assert not again.error and [c["value"] for c in choices(again.card, "date")] == [
+        c["value"] for c in choices(dates.card, "date")
+    ]
+    chat.clock.now = chat.clock.now + timedelta(days=4)  # the card's offer has expired (3 days)
+    late = await chat.press(lead, times, "Choose this time", start=choices(times.card, "start")[0]["value"])
+    assert not late.error and choices(late.card, "date"), text_of(late)
+    assert "That card has expired (its times may have gone). Here are fresh ones." in text_of(late)
+    assert await chat.meetings_of(ASHCOMBE) == []
