@@ -325,3 +325,17 @@ async def test_other_dates_from_the_times_card_and_an_expired_card_give_the_date
     assert not late.error and choices(late.card, "date"), text_of(late)
     assert "That card has expired (its times may have gone). Here are fresh ones." in text_of(late)
     assert await chat.meetings_of(ASHCOMBE) == []
+
+
+async def test_a_typed_move_or_cancel_with_two_tsms_ahead_asks_which_one(chat, world):
+    lead, _, _ = world
+    school = await chat.school(ASHCOMBE)
+    for term in ("current", "next"):
+        offer = await chat.app.booking.free_slots(Actor.system(), school.id, term=term, mode="teams")
+        await chat.app.booking.book(Actor.system(), school.id, offer.slots[0].start, mode="teams")
+    before = await chat.snapshot()
+    for command, what in (("move", "move"), ("cancel", "cancel")):
+        r = await chat.say(lead, command)
+        assert not r.error and r.text == f"Which one? Use the buttons under the meeting you want to {what}."
+        assert "Your upcoming TSMs" in text_of(r)
+    assert await chat.snapshot() == before
