@@ -91,7 +91,9 @@ def test_coverage_evaluations_and_actions_from_the_command_line(run, tmp_path):
         in out
     )
     rows = (tmp_path / "out" / "cov.csv").read_text().splitlines()
-    assert rows[1] == "Spring term 2025-26,100001,Low Primary School,Ann Officer,held,2026-03-10,94.0,17,<5"
+    assert (
+        rows[1] == "Spring term 2025-26,100001,Low Primary School,Ann Officer,held,2026-03-10,94.0,17,<5,"
+    )  # joint_with: none
     assert len(rows) == 10
     assert (tmp_path / "sum.csv").read_text().splitlines()[
         -1
