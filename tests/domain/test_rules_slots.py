@@ -329,7 +329,9 @@ class _ClocksForwardAtNoon(tzinfo):
 def test_a_clock_change_in_working_hours_compares_each_time_after_it_at_its_own_offset():
     zone = _ClocksForwardAtNoon()
 
-    def on_the_clock(window_end, busy_utc, *, now=at(MONDAY - timedelta(days=7), 9), limit=None):
+    def on_the_clock(
+        window_end, busy_utc, *, now=at(MONDAY - timedelta(days=7), 9), limit=None, hours="09:00-16:00"
+    ):
         found = find_slots(
             window=Interval(
                 datetime.combine(MONDAY, time(0), tzinfo=zone),
@@ -338,7 +340,7 @@ def test_a_clock_change_in_working_hours_compares_each_time_after_it_at_its_own_
             duration=timedelta(minutes=60),
             mode=Mode.TEAMS,
             tz=zone,
-            working_hours=WorkingHours.parse({"mon": "09:00-16:00"}),
+            working_hours=WorkingHours.parse({"mon": hours}),
             calendar=CALENDAR,
             rules=SlotRules(timedelta(minutes=60), timedelta(0), timedelta(0), 3),
             busy=[
@@ -364,10 +366,48 @@ def test_a_clock_change_in_working_hours_compares_each_time_after_it_at_its_own_
     # (13:00 UTC) takes no slot ending after it; the limit stops the search.
     morning = [(time(9), time(11))]
     assert on_the_clock(time(14), morning) == ["11:00", "12:00", "13:00"]
-    assert on_the_clock(time(14), morning, now=datetime.combine(MONDAY, time(11, 30), tzinfo=UTC)) == [
-        "13:00"
-    ]
+    assert on_the_clock(time(14), morning, now=datetime.combine(MONDAY, time(12), tzinfo=UTC)) == ["13:00"]
     assert on_the_clock(time(23), morning, limit=2) == ["11:00", "12:00"]
+    # ... also when the limit is reached in the span the clocks change in, with a span still to come that day
+    assert on_the_clock(time(23), morning, hours=["09:00-12:30", "13:00-16:00"]) == [
+        "11:00",
+        "13:00",
+        "14:00",
+        "15:00",
+    ]
+    assert on_the_clock(time(23), morning, limit=1, hours=["09:00-12:30", "13:00-16:00"]) == ["11:00"]
+
+
+def test_a_busy_block_is_skipped_in_one_jump_in_a_span_the_clocks_change_in(monkeypatch):
+    calls = []
+    original = slots_module._Blocked.first_clash
+
+    def counted(self, fp):
+        calls.append(fp)
+        return original(self, fp)
+
+    monkeypatch.setattr(slots_module._Blocked, "first_clash", counted)
+    zone = _ClocksForwardAtNoon()
+    found = find_slots(
+        window=Interval(
+            datetime.combine(MONDAY, time(0), tzinfo=zone), datetime.combine(MONDAY, time(23), tzinfo=zone)
+        ),
+        duration=timedelta(minutes=60),
+        mode=Mode.TEAMS,
+        tz=zone,
+        working_hours=WorkingHours.parse({"mon": "09:00-16:00"}),
+        calendar=CALENDAR,
+        rules=SlotRules(timedelta(minutes=5), timedelta(0), timedelta(0), 3),
+        busy=[
+            Interval(
+                datetime.combine(MONDAY, time(9), tzinfo=UTC),
+                datetime.combine(MONDAY, time(11, 30), tzinfo=UTC),
+            )
+        ],
+        now=at(MONDAY - timedelta(days=7), 9),
+    )
+    assert f"{found[0].start:%H:%M}" == "11:30"
+    assert len(calls) <= len(found) + 2  # not once per 5 minutes from 09:00
 
 
 # ------------------------------------------------------------------------------------------ why a time is not free

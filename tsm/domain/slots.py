@@ -113,7 +113,7 @@ class _Blocked:
     def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
         items: list[tuple[int, int]] = []
         for a, b in sorted(intervals):
-            if items and a <= items[-1][1]:
+            if items and a <= items[-1][1]:  # equivalent-mutant[compare]: touching kept apart, same clashes
                 if b > items[-1][1]:  # equivalent-mutant[compare]: >= rewrites the same end
                     items[-1] = (items[-1][0], b)
             else:
@@ -188,8 +188,10 @@ def find_slots(
                 opening = datetime.combine(day, a, tzinfo=tz)
                 closing = datetime.combine(day, b, tzinfo=tz)
                 if opening.utcoffset() != closing.utcoffset():
-                    span = _Span(opening, closing, window_end, earliest, buf, step_td)
-                    if span.walk_converting_each(duration, clash_of, take):
+                    _Span(opening, closing, window_end, earliest, buf, step_td).walk_converting_each(
+                        duration, clash_of, take
+                    )
+                    if limit is not None and len(out) >= limit:
                         return out
                     continue
                 # One offset for the whole span: its grid in UTC microseconds, the slot's local time made only
@@ -232,9 +234,9 @@ class _Span:
         duration: timedelta,
         clash_of: Callable[[tuple[int, int]], int | None],
         take: Callable[[datetime], bool],
-    ) -> bool:
+    ) -> None:
         """The grid walked on the clock's face as on any day, each candidate converted to UTC on its own (its offset
-        is not the span's). True when ``take`` says the limit is reached."""
+        is not the span's), until ``take`` says the limit is reached."""
         step = self.step // _US
         local = self.opening
         while local + duration <= self.closing:
@@ -245,14 +247,13 @@ class _Span:
                 clash = clash_of((start - self.buf, end + self.buf))
                 if clash is None:
                     if take(local):
-                        return True
+                        return
                 else:
                     gap = clash + self.buf - start
                     if gap > step:  # equivalent-mutant[compare]: gap == step jumps one step, as below
                         local += self.step * (gap // step)
                         continue
             local += self.step
-        return False
 
 
 def is_slot_free(slot_start: datetime, **kwargs: Any) -> bool:
