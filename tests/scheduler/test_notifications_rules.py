@@ -216,3 +216,36 @@ async def test_the_invitation_to_book_goes_only_to_an_open_school_and_says_why_i
     assert await invite_message(env.db, school) is None
     school.open, school.link_officer_id = True, None
     assert await invite_message(env.db, school) is None
+
+
+async def test_a_confirmation_of_a_time_moved_since_is_not_sent_the_moves_is(env):
+    w = env.world
+    lead = w.contact("low_primary.lead")
+    m = (await env.booking.book(lead, w.schools["low_primary"], local(2026, 2, 3, 10))).meeting
+    await env.booking.move(lead, m.id, local(2026, 2, 4, 14))
+    async with env.db.reader() as s:
+        booked, moved = [
+            e.id
+            for e in await s.exec(
+                select(DomainEvent).where(DomainEvent.meeting_id == m.id).order_by(DomainEvent.id)
+            )
+        ]
+    head = Recipient("contact", w.contacts["low_primary.head"])
+    notes = env.jobs.notifications
+    assert await notes.compose(booked, "ev.confirm", head) is None
+    confirm = await notes.compose(moved, "ev.confirm", head)
+    assert "Wednesday 4 February" in confirm.text
+
+
+async def test_a_proposal_offers_six_other_times_beside_accept(env):
+    from cardtree import walk
+
+    w = env.world
+    m = (await env.booking.book(w.officer("ann"), w.schools["low_primary"], local(2026, 2, 3, 10))).meeting
+    async with env.db.reader() as s:
+        [event] = [e.id for e in await s.exec(select(DomainEvent).where(DomainEvent.meeting_id == m.id))]
+    proposal = await env.jobs.notifications.compose(
+        event, "ev.proposal", Recipient("contact", w.contacts["low_primary.lead"])
+    )
+    [times] = [n for n in walk(proposal.card) if n.get("type") == "Input.ChoiceSet"]
+    assert len(times["choices"]) == 6
