@@ -154,6 +154,9 @@ async def test_a_command_is_its_words_alone_or_followed_by_more():
         ("BOOK", ("book", "")),
         ("book next Tuesday", ("book", "next Tuesday")),
         ("  My meetings  ", ("my meetings", "")),
+        ("My  meetings", ("my meetings", "")),  # two spaces inside the command: nothing of it is left over
+        ("my\tmeetings  next term", ("my meetings", "next term")),
+        ("Book: 3 December", ("book", ": 3 December")),
     ):
         ran.clear()
         r = await turn(router, CONTACT, text=text)

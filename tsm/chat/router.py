@@ -342,7 +342,7 @@ class Router:
         for c in self._commands:
             for w in c.words:
                 if text == w or text.startswith(w + " "):
-                    rest = raw[len(w) :].strip() if text.startswith(w) else ""
+                    rest = _after_words(raw, w)
                     return Route(
                         c.handler,
                         {"args": rest},
@@ -429,6 +429,14 @@ def one_slip(a: str, b: str) -> bool:
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s'-]", " ", text.lower()).split())
+
+
+def _after_words(raw: str, words: str) -> str:
+    """What the person typed after a command's words, however many spaces or marks stand between the words
+    (``_norm`` makes "My  meetings" the command "my meetings"; counting its characters in the raw text left "s")."""
+    between = r"[^\w'-]+"
+    found = re.match(r"[^\w'-]*" + between.join(map(re.escape, words.split())), raw, re.IGNORECASE)
+    return raw[found.end() :].strip() if found else ""
 
 
 # ---------------------------------------------------------------------- reading untrusted card data
