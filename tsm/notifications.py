@@ -502,7 +502,12 @@ class Notifications:
         """The booking confirmation card (moved: the new time) for the school staff invited."""
         if data.get("start") != iso(v.start):
             return None  # moved again since: the later move confirms the time that stands
-        view = reminder_cards.ReminderView(
+        view = self._confirm_view(v, moved="old_start" in data)
+        return Message(reminder_cards.reminder_text(view), reminder_cards.reminder(view))
+
+    def _confirm_view(self, v: MeetingView, *, moved: bool = False) -> reminder_cards.ReminderView:
+        """The confirmation card's view of a meeting as it stands (its time, place and Teams link), sent now."""
+        return reminder_cards.ReminderView(
             "confirm",
             v.school_label,
             v.officer_name,
@@ -512,27 +517,15 @@ class Notifications:
             v.mode,
             v.location,
             v.join_url,
-            moved="old_start" in data,
+            moved=moved,
             sent_at=self.booking.clock(),
         )
-        return Message(reminder_cards.reminder_text(view), reminder_cards.reminder(view))
 
     def _join_link(self, v: MeetingView) -> Message | None:
         """The Teams link Outlook made after the booking was confirmed, to the person who booked."""
         if not v.join_url:
             return None
-        view = reminder_cards.ReminderView(
-            "confirm",
-            v.school_label,
-            v.officer_name,
-            v.start,
-            v.end,
-            v.timezone,
-            v.mode,
-            v.location,
-            v.join_url,
-            sent_at=self.booking.clock(),
-        )
+        view = self._confirm_view(v)
         return Message(f"The Teams link for your TSM is ready: {when(v)}", reminder_cards.reminder(view))
 
     def _when(self, v: MeetingView, start_iso: object) -> str:
