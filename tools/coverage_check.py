@@ -27,8 +27,10 @@ PENDING: dict[str, tuple[float, float]] = {
     # refused), notifications.py 95.8% / 89.5% (17 short: the web page's waiting proposals and next-term offer,
     # sign-in and invitation edges; _subject's "meeting or school gone" cannot happen while domain_event's foreign
     # keys hold). Each may only rise until it reaches 95%. tsm/chat/feedback.py (100/100) and officer.py left the list.
-    "tsm/chat/booking.py": (94.0, 86.0),
-    "tsm/notifications.py": (95.0, 89.0),
+    # Raised to a whole run's figures less a little (make test at b40841f: booking.py 97.3% / 93.3%, notifications.py
+    # 96.0% / 90.1%): what is left is branches, not lines.
+    "tsm/chat/booking.py": (96.5, 92.5),
+    "tsm/notifications.py": (95.5, 89.5),
 }
 
 
