@@ -372,9 +372,22 @@ class BookingService:
                     await local.busy_in(s, [CalendarRef(p.officer.id, p.officer.mailbox)], p.day)
                 ).get(p.officer.id, [])
             officer, schools, tz = p.officer, p.schools, p.tz
-            self._check_slot(
-                start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now
-            )
+            try:
+                self._check_slot(
+                    start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now
+                )
+            except BookingRefused as refusal:
+                if refusal.code != "officer_busy" or local is None:
+                    raise
+                # The busy times were read after the day's TSMs (each statement sees what is committed when it
+                # runs): a TSM booked in between shows only as its calendar entry. Read the day's TSMs again, as
+                # new as the busy times, so the person is told the time has just been taken, not that the officer
+                # is busy. Only a refusal pays for this read.
+                meetings = await self._officer_meetings(s, p.officer.id, p.day, None)
+                self._check_slot(
+                    start, p.mode, p.mtype.duration, tz, officer, p.policy, p.cal, officer_busy, meetings, now
+                )
+                raise
             uid = f"tsm-{uuid.uuid4()}@tsm-bot"
             m = Meeting(
                 officer_id=officer.id,
