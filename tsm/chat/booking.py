@@ -497,24 +497,12 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if flow.next is Next.CONFIRM_BOOKING:
         info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
         facts = _slot_facts(ctx, offer, start, info)
-        return Reply(
-            card=cards.confirm(
-                cards.ConfirmView(
-                    offer.id,
-                    start.isoformat(),
-                    "Book this TSM for the school?",
-                    facts,
-                    cards.Button(
-                        "Book it",
-                        flow.confirm_verb,
-                        (("offerId", offer.id), ("start", start.isoformat())),
-                        style="positive",
-                    ),
-                    day,
-                    note="The school's senior leader and attendance lead are invited; the school is then asked to "
-                    "accept the time or pick another.",
-                )
-            )
+        note = (
+            "The school's senior leader and attendance lead are invited; the school is then asked to "
+            "accept the time or pick another."
+        )
+        return _confirm_reply(
+            offer.id, start, "Book this TSM for the school?", facts, "Book it", flow, day, note
         )
     # move / proposal: moving an existing meeting
     view = await ctx.services.booking.get_meeting(ctx.actor, offer.meeting_id)
@@ -526,23 +514,15 @@ async def pick_time(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         ("Where", place(view)),
         ("Link officer", view.officer_name),
     )
-    return Reply(
-        card=cards.confirm(
-            cards.ConfirmView(
-                offer.id,
-                start.isoformat(),
-                "Move the TSM to this time?",
-                facts,
-                cards.Button(
-                    "Move it",
-                    flow.confirm_verb,
-                    (("offerId", offer.id), ("start", start.isoformat())),
-                    style="positive",
-                ),
-                day,
-                note=updated_invitation_note(ctx),
-            )
-        )
+    return _confirm_reply(
+        offer.id,
+        start,
+        "Move the TSM to this time?",
+        facts,
+        "Move it",
+        flow,
+        day,
+        updated_invitation_note(ctx),
     )
 
 
@@ -1412,3 +1392,12 @@ def register(router: Router) -> None:
     router.verb("meeting.keep_time")(keep_time)
     router.verb("offer.accept", roles=school)(offer_accept)
     router.verb("offer.pick_slot")(offer_pick_slot)
+
+
+def _confirm_reply(
+    offer_id: int, start: datetime, heading: str, facts: Any, title: str, flow: Any, day: Any, note: str
+) -> Reply:
+    """The last card before a booking or a move: the facts, and one positive button carrying the offer and time."""
+    at = start.isoformat()
+    button = cards.Button(title, flow.confirm_verb, (("offerId", offer_id), ("start", at)), style="positive")
+    return Reply(card=cards.confirm(cards.ConfirmView(offer_id, at, heading, facts, button, day, note=note)))
