@@ -14,8 +14,9 @@ whole hours, are worked out at the first run of each hour for every LA at once i
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -67,6 +68,12 @@ CHANGEABLE = (MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value)
 ENDABLE = (*CHANGEABLE, MeetingStatus.HELD.value)  # held: the officer marked it before the end was seen
 NUDGE_BATCH = 1000  # schools per read of their contacts (the nudges), subjects per read of the ledger
 EVENT_BATCH = 500  # events dispatched per read by the event sweep
+# Inside a pass of sweeps (``Jobs._pass``): the unbooked schools of the LAs in term, worked out by the first nudge
+# sweep that needs them and shared by the next ({la_id: (term_id, schools)}); None outside a pass. A context variable,
+# so passes running side by side (two tasks, two threads' loops) never share or clear each other's.
+_UNBOOKED_PASS: contextvars.ContextVar[dict[int, tuple[int, list[Any]]] | None] = contextvars.ContextVar(
+    "unbooked_pass", default=None
+)
 CHASED = "chased"  # the ref tail of the unbooked digest of the chasers' day (its term's id before it)
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent
 # Why a message was undeliverable, for those sent late once the person can be reached (see ``late_installs``).
@@ -148,9 +155,8 @@ class Jobs:
     # ------------------------------------------------------------------ the sweeps
 
     async def run_all(self) -> SweepResult:
-        """One pass of every sweep (what the scheduler runs every minute)."""
-        total = SweepResult()
-        for sweep in (
+        """One pass of every sweep (what the scheduler runs every minute); the nudges as one pass (``nudges``)."""
+        return await self._pass(
             self.events,
             self.reminders,
             self.leader_unavailable,
@@ -161,11 +167,33 @@ class Jobs:
             self.unbooked_weekly,  # after the nudges: the digest says what the schools were sent
             self.retry_expired,
             self.late_installs,
-        ):
-            try:
-                total.add(await sweep())
-            except Exception:  # one failing sweep must not stop the others
-                log.exception("sweep %s failed", sweep.__name__)
+        )
+
+    async def nudges(self) -> SweepResult:
+        """One pass of the nudges (the scheduler's ``tsm.nudges``), in order: the officers' agendas, the term-start
+        nudges, the chasers, the officers' unbooked digest (after the nudges: it says what the schools were sent),
+        late installs."""
+        return await self._pass(
+            self.officer_agendas,
+            self.term_start_nudges,
+            self.chasers,
+            self.unbooked_weekly,
+            self.late_installs,
+        )
+
+    async def _pass(self, *sweeps: Callable[[], Awaitable[SweepResult]]) -> SweepResult:
+        """The sweeps in turn, one failing not stopping the others, with the unbooked schools worked out at most once
+        for the pass (``_unbooked_now``)."""
+        total = SweepResult()
+        token = _UNBOOKED_PASS.set({})
+        try:
+            for sweep in sweeps:
+                try:
+                    total.add(await sweep())
+                except Exception:  # one failing sweep must not stop the others
+                    log.exception("sweep %s failed", getattr(sweep, "__name__", sweep))
+        finally:
+            _UNBOOKED_PASS.reset(token)
         return total
 
     async def events(self) -> SweepResult:
@@ -391,7 +419,7 @@ class Jobs:
                 if keys:
                     due_las.append((la, term))
                     refs[la.id] = keys
-            officers = {(u.la_id, u.officer_id) for u in await self._unbooked_in(s, due_las)}
+            officers = {(u.la_id, u.officer_id) for u in await self._unbooked_now(s, due_las)}
             due = [
                 Due("unbooked_weekly", "officer", officer_id, Recipient("officer", officer_id), ref)
                 for la_id, officer_id in sorted(officers)
@@ -595,6 +623,24 @@ class Jobs:
                 out.append((la, term))
         return out
 
+    async def _unbooked_now(self, s, las: Sequence[tuple[LA, DomainTerm]]) -> list[_Unbooked]:
+        """``_unbooked_in`` for a nudge sweep. Inside a pass of the nudges (``nudges``) the first sweep that needs it
+        works it out for every LA in term (``_current_terms``) and the next take their LAs' part, so an hourly pass
+        reads and judges the country's schools once, not once per sweep. Only who is due is shared: each message is
+        composed from the database as it is when it is sent (a school that booked meanwhile is not chased)."""
+        shared = _UNBOOKED_PASS.get()
+        if shared is None:
+            return await self._unbooked_in(s, las)
+        wanted = {la.id: term.id for la, term in las if la.id is not None}
+        if any(shared.get(la_id, (None, []))[0] != term_id for la_id, term_id in wanted.items()):
+            every = {la.id: (la, term) for la, term in await self._current_terms(s) if la.id is not None}
+            every.update({la.id: (la, term) for la, term in las if la.id is not None})
+            shared.clear()
+            shared.update({la_id: (term.id, []) for la_id, (_, term) in every.items() if term.id is not None})
+            for u in await self._unbooked_in(s, list(every.values())):
+                shared[u.la_id][1].append(u)
+        return [u for la_id in wanted for u in shared[la_id][1]]
+
     async def _unbooked(self, s, la: LA, term_id: int) -> list[_Unbooked]:
         term = next(t for t in (await self.ref.calendar(s, la.id)).terms if t.id == term_id)
         return await self._unbooked_in(s, [(la, term)])
@@ -671,7 +717,7 @@ class Jobs:
                     continue  # too late in term to be useful
                 due_las.append((la, term))
             term_ids = {la.id: term.id for la, term in due_las}
-            unbooked = await self._unbooked_in(s, due_las)
+            unbooked = await self._unbooked_now(s, due_las)
             # The contacts of every school that books itself, in reads of NUDGE_BATCH schools, not one per school.
             contacts: dict[int, list[int]] = {}
             self_booking = [u.school_id for u in unbooked if u.entitlement.may_book]

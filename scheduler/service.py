@@ -155,19 +155,7 @@ class SchedulerService:
         return result
 
     async def nudges(self) -> SweepResult:
-        result = SweepResult()
-        for sweep in (
-            self.jobs.officer_agendas,
-            self.jobs.term_start_nudges,
-            self.jobs.chasers,
-            self.jobs.unbooked_weekly,  # after the nudges: the officer's digest says what the schools were sent
-            self.jobs.late_installs,
-        ):
-            try:
-                result.add(await sweep())
-            except Exception:  # one failing nudge must not stop the others
-                log.exception("sweep %s failed", sweep.__name__)
-        return result
+        return await self.jobs.nudges()
 
     async def retries(self) -> SweepResult:
         return await self.jobs.retry_expired()
