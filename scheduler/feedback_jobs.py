@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, update
+from sqlalchemy import String, cast, delete, exists, func, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
 from cards import evaluation as eval_cards
@@ -250,24 +251,49 @@ class FeedbackJobs:
 
     # ------------------------------------------------------------------ action reminders
 
-    async def due_action_reminders(self) -> list[Due]:
+    async def due_action_reminders(self, *, only_new: bool = False) -> list[Due]:
         """The open actions whose reminder is due today: the actions due in the window, their meetings' schools,
-        LAs, next TSMs and the schools' contacts each in one read, whatever the number of actions."""
+        LAs, next TSMs and the schools' contacts each in one read, whatever the number of actions. ``only_new``: only
+        the actions with no reminder in the ledger yet for their due date (added or re-dated since the last pass); a
+        colleague who joined since an action was reminded is reached by the next whole pass."""
         now = self.clock()
         due: list[Due] = []
         async with self.db.reader() as s:
-            rows = list(
-                await s.exec(
-                    select(RecordAction, Meeting.id, Meeting.start, Meeting.officer_id)
-                    .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
-                    .join(Meeting, Meeting.id == TsmRecord.meeting_id)
-                    .where(
-                        RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
-                        RecordAction.due_date >= (now - timedelta(days=14)).date(),
-                        col(RecordAction.done_at).is_(None),
-                    )
+            query = (
+                core_select(  # six columns: sqlmodel's select() has overloads for four
+                    RecordAction.id,
+                    RecordAction.owner,
+                    RecordAction.due_date,
+                    Meeting.id,
+                    Meeting.start,
+                    Meeting.officer_id,
+                )
+                .join(TsmRecord, TsmRecord.id == RecordAction.record_id)
+                .join(Meeting, Meeting.id == TsmRecord.meeting_id)
+                .where(
+                    RecordAction.due_date <= (now + timedelta(days=self.action_lead_days + 1)).date(),
+                    RecordAction.due_date >= (now - timedelta(days=14)).date(),
+                    col(RecordAction.done_at).is_(None),
                 )
             )
+            if only_new:
+                # The ledger's ref is the due date in ISO form; uq_outbound_once's leading columns answer it.
+                iso_due = (
+                    func.to_char(RecordAction.due_date, "YYYY-MM-DD")
+                    if self.db.is_postgres
+                    else cast(RecordAction.due_date, String)
+                )
+                query = query.where(
+                    ~exists().where(
+                        Outbound.kind == "action_reminder",
+                        Outbound.subject_kind == "action",
+                        Outbound.subject_id == RecordAction.id,
+                        Outbound.ref == iso_due,
+                    )
+                )
+            rows = list(
+                await (await s.connection()).execute(query)
+            )  # a Core select, on the reader's connection
             if not rows:
                 return []
             schools: dict[int, list[int]] = {}
@@ -275,7 +301,7 @@ class FeedbackJobs:
             for mid, school_id, la_id in await s.exec(
                 select(MeetingSchool.meeting_id, School.id, School.la_id)
                 .join(School, School.id == MeetingSchool.school_id)
-                .where(col(MeetingSchool.meeting_id).in_({r[1] for r in rows}))
+                .where(col(MeetingSchool.meeting_id).in_({r[3] for r in rows}))
             ):
                 schools.setdefault(mid, []).append(school_id)
                 la_of.setdefault(mid, la_id)
@@ -292,12 +318,12 @@ class FeedbackJobs:
                 .join(Meeting, Meeting.id == MeetingSchool.meeting_id)
                 .where(
                     col(MeetingSchool.school_id).in_(all_schools),
-                    Meeting.start > min(r[2] for r in rows),
+                    Meeting.start > min(r[4] for r in rows),
                     col(Meeting.status).in_(ACTIVE),
                 )
             ):
                 starts.setdefault(school_id, []).append(start)
-            school_owned = {mid for a, mid, _, _ in rows if a.owner == ActionOwner.SCHOOL.value}
+            school_owned = {mid for _, owner, _, mid, _, _ in rows if owner == ActionOwner.SCHOOL.value}
             contacts: dict[int, list[int]] = {}
             wanted = {sc for mid in school_owned for sc in schools.get(mid, ())}
             if wanted:
@@ -309,8 +335,7 @@ class FeedbackJobs:
                     )
                 ):
                     contacts.setdefault(school_id, []).append(contact_id)
-        for a, meeting_id, start, officer_id in rows:
-            action_id, owner, due_date = a.id, a.owner, a.due_date
+        for action_id, owner, due_date, meeting_id, start, officer_id in rows:
             if meeting_id not in schools:
                 continue
             tz = zones.get(la_of[meeting_id], ZoneInfo("Europe/London"))
@@ -336,12 +361,15 @@ class FeedbackJobs:
         return due
 
     async def action_reminders(self) -> SweepResult:
-        """Worked out at the first run of each hour (reminders fall due by the day): an idle run is one read."""
+        """Worked out at the first run of each hour (reminders fall due by the day): an idle run is one read. The
+        first pass of each day (UTC) works out every open action in the window; the day's other passes only those
+        not reminded yet for their due date (added or re-dated since), so an hourly pass costs what is new, not
+        every open action of the country again."""
         hour = self.clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         mark = await self.marks.get("action_reminders")
         if mark is not None and hour <= mark < hour + timedelta(hours=1):
             return SweepResult()
-        due = await self.due_action_reminders()
+        due = await self.due_action_reminders(only_new=mark is not None and mark.date() == hour.date())
         claims = await self.ledger.claim(due)
         await self.marks.advance("action_reminders", hour)
         return await self._deliver(claims)

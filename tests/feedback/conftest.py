@@ -6,6 +6,7 @@ import pytest
 from factories import make_world
 from feedback_world import NOW, Env
 
+from tsm.adapters.db.engine import Database
 from tsm.clock import FixedClock
 from tsm.services.evaluations import Evaluations
 from tsm.services.records import Records
@@ -15,6 +16,20 @@ from tsm.services.reports import Reports
 
 @pytest.fixture
 async def env(db) -> Env:
+    return await _env(db)
+
+
+@pytest.fixture
+async def any_env(any_db_url) -> Env:
+    """``env`` on SQLite and on PostgreSQL (what reads SQL that differs between the two)."""
+    db = Database(any_db_url)
+    try:
+        yield await _env(db)
+    finally:
+        await db.dispose()
+
+
+async def _env(db: Database) -> Env:
     world = await make_world(db)
     clock = FixedClock(NOW)
     ref = ReferenceData(db)

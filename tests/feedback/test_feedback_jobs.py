@@ -243,3 +243,57 @@ async def test_the_officer_is_asked_for_the_record_once_after_the_meeting(env):
     env.clock.now = local(2026, 3, 19, 15)
     assert (await jobs(env, m, "w2").record_prompts()).sent == 0  # m1 once; m2 has its record
     assert [o.subject_id for o in await env.outbound("record_prompt")] == [m1]
+
+
+async def test_action_reminders_an_hour_on_work_out_only_what_is_new_and_the_next_day_reaches_a_new_colleague(
+    any_env,
+):
+    """The hourly pass of the action reminders: the day's first pass works out every open action in the window; the
+    day's later passes only the actions not reminded yet for their due date (issue 15: every hour re-judged every
+    open action of the country). A re-dated action is reminded within the hour; a colleague who joined the school
+    after its action was reminded gets it at the next day's first pass, while the reminder is still due."""
+    from tsm.adapters.db.directory import SchoolContact
+
+    env = any_env
+    w = env.world
+    mid = await env.meeting(["low_primary"], local(2026, 3, 10, 10))
+    await env.records.save(
+        w.officer("ann"),
+        mid,
+        {
+            "action1_text": "Send first-day calling letters",
+            "action1_owner": "school",
+            "action1_due": "2026-03-27",
+            "action2_text": "Arrange a multi-agency meeting",
+            "action2_owner": "la",
+            "action2_due": "2026-03-26",
+        },
+    )
+    m = ScriptedMessenger()
+    j = jobs(env, m)
+    env.clock.now = local(2026, 3, 20, 9)
+    assert (await j.action_reminders()).sent == 3  # the school's two contacts and the officer
+    everything = await j.due_action_reminders()
+    assert len(everything) == 3  # still due (the ledger keeps them once): the whole pass finds them again
+    assert await j.due_action_reminders(only_new=True) == []  # an hour on: nothing new to work out
+    async with env.db.transaction() as s:
+        new_head = SchoolContact(
+            school_id=w.schools["low_primary"],
+            name="New Deputy",
+            email="deputy@low.example",
+            role="senior_leader",
+        )
+        s.add(new_head)
+        a2 = (await s.exec(select(RecordAction).where(RecordAction.owner == "la"))).one()
+        a2.due_date = a2.due_date + timedelta(days=1)  # re-dated: a new reminder
+        s.add(a2)
+    env.clock.now = local(2026, 3, 20, 10)
+    r = await j.action_reminders()
+    assert r.sent == 1 and m.sent[-1][0] == Recipient("officer", w.officers["ann"])
+    assert "Arrange a multi-agency meeting" in json.dumps(m.sent[-1][1].card)
+    env.clock.now = local(2026, 3, 20, 11)
+    assert (await j.action_reminders()).claimed == 0  # the new colleague waits for the day's first pass
+    env.clock.now = local(2026, 3, 21, 0, 30)  # the next day (UTC): the whole window again
+    r = await j.action_reminders()
+    assert r.sent == 1 and m.sent[-1][0] == Recipient("contact", new_head.id)
+    assert "Send first-day calling letters" in json.dumps(m.sent[-1][1].card)
