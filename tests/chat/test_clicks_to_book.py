@@ -136,3 +136,27 @@ async def test_the_first_cards_times_are_written_as_every_other_date_and_time(ch
     for c in choices(first.card, "start"):
         assert c["title"] == moment_text(datetime.fromisoformat(c["value"]), ZoneInfo("Europe/London"))
     assert not dates_written_another_way(text_of(first))
+
+
+async def test_the_first_card_lists_the_terms_soonest_free_times_and_more_dates_goes_past_them(chat):
+    """The first card works out only its FIRST_TIMES soonest times (the slot finder stops there: issue 15's book
+    turn); they are the term's soonest free times, in order, and "More dates" works the whole term out afresh."""
+    from tsm.chat.booking import FIRST_TIMES
+
+    lead = await chat.contact(ASHCOMBE)
+    actor = await chat.identify(lead.who)
+    whole = await chat.app.booking.free_slots(actor, [actor.school_id], term="current", mode="teams")
+    assert len(whole.slots) > FIRST_TIMES  # the term has more than the card shows
+    first = await chat.say(lead, "book")
+    shown = [c["value"] for c in choices(first.card, "start")]
+    soonest = sorted(s.start for s in whole.slots)[:FIRST_TIMES]
+    assert [datetime.fromisoformat(v) for v in shown] == soonest
+    dates = await chat.press(lead, first, "More dates")
+    assert not dates.error, text_of(dates)
+    later = {datetime.fromisoformat(c["value"]).date() for c in choices(dates.card, "date")}
+    tz = ZoneInfo(whole.timezone)
+    assert (
+        max(later)
+        == max(s.start.astimezone(tz).date() for s in whole.slots)
+        > soonest[-1].astimezone(tz).date()
+    )

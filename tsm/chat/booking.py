@@ -184,7 +184,9 @@ async def _soonest(
     active = {
         m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
     }
-    offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode)
+    # The first card shows the soonest FIRST_TIMES: the slot finder stops there ("More dates" and a press on a time
+    # work the term out afresh), and the offer kept for the card holds just those.
+    offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode, limit=FIRST_TIMES)
     why = ""
     if offer.term_id in active or not offer.slots:
         m = active.get(offer.term_id)
@@ -195,7 +197,7 @@ async def _soonest(
             else f"No free times are left in the {term_words(offer.term_label)}."
         )
         try:
-            nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode)
+            nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode, limit=FIRST_TIMES)
         except BookingRefused as exc:
             return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
         if nxt.term_id in active:
