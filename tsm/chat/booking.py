@@ -274,8 +274,9 @@ async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
 async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     if ctx.actor.is_officer:
         return await school_picker(ctx)
-    if ctx.actor.school_id is None:
-        raise NotAllowed("Only school staff can book their school's TSM.")
+    # Anyone else the router lets in is a contact, and a contact is always of a school (Directory.identify builds it
+    # with its school's id): no "not school staff" refusal here, which no turn could reach.
+    assert ctx.actor.school_id is not None
     info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
     if not info.entitlement.may_book:
         return await contacted_directly_reply(ctx, info, info.entitlement.message)
@@ -826,7 +827,8 @@ async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             cards.Button("Book for a school", "officer.book_start"),
             cards.Button("My week", "officer.week"),
         )
-    elif ctx.actor.school_id is not None:
+    else:  # a contact, always of a school (Directory.identify)
+        assert ctx.actor.school_id is not None
         info = await conv.school_info(ctx.actor, ctx.actor.school_id)
         if info.entitlement.may_book:
             empty += " Book this term's now?"
