@@ -293,10 +293,11 @@ class Notifications:
             ref = start if isinstance(start, str) else iso(m.start)
             return m.officer_id, schools, ref
         if ev.school_id is not None:
-            school = await s.get(School, ev.school_id)
-            if school is None:
-                return None, [], ""
-            return school.link_officer_id, [school.id], ""
+            # domain_event.school_id's foreign key holds the school (a school is closed, never deleted)
+            officer_id = (
+                await s.exec(select(School.link_officer_id).where(School.id == ev.school_id))
+            ).first()
+            return officer_id, [ev.school_id], ""
         return None, [], ""
 
     async def _audience(
@@ -566,7 +567,7 @@ class Notifications:
             f"{plain(name) or email} asks for access to the TSM bot", reminder_cards.access_request(view)
         )
 
-    async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message | None:
+    async def _proposal(self, v: MeetingView, recipient: Recipient) -> Message:
         """Accept, or pick another free time this term: the slots are worked out now and kept server-side."""
         try:
             fresh = await self.booking.free_slots(
@@ -610,9 +611,7 @@ class Notifications:
                 (k for k in kinds if k in (EventKind.PROPOSED.value, EventKind.BOOKED.value, *answered)), None
             )
             if last == EventKind.PROPOSED.value:
-                message = await self._proposal(v, Recipient("contact", actor.id))
-                if message is not None:
-                    out.append(message)
+                out.append(await self._proposal(v, Recipient("contact", actor.id)))
             if len(out) >= limit:
                 break
         if len(out) < limit:
@@ -630,9 +629,8 @@ class Notifications:
             return None
         last = max(held, key=lambda v: v.start)
         async with self.db.reader() as s:
-            school = await s.get(School, actor.school_id)
-            if school is None:
-                return None
+            # the school of a contact with a TSM held: the foreign keys hold it (a school is closed, never deleted)
+            school = await s.get_one(School, actor.school_id)
             policy, tz = await self.booking.ref.policy_for_la(s, school.la_id)
             calendar = await self.booking.ref.calendar(s, school.la_id)
         held_term = next((t for t in calendar.terms if t.id == last.term_id), None)
@@ -751,9 +749,8 @@ async def invite_message(
     if school is None or not school.open or school.link_officer_id is None:
         return None
     async with db.reader() as s:
-        officer = await s.get(Officer, school.link_officer_id)
-    if officer is None:
-        return None
+        # school.link_officer_id's foreign key holds the officer (an officer is made inactive, never deleted)
+        officer = await s.get_one(Officer, school.link_officer_id)
     if chaser:
         text = f"{school.name} has no TSM booked this term yet: please pick a time with {officer.name}."
     elif term_start:
