@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, false, func, literal, null, true, union_all, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.directory import LA, Officer, School, SchoolContact
 from ..adapters.db.engine import Database
@@ -41,6 +43,65 @@ ROLE_WORDS = {
     "head": ContactRole.SENIOR_LEADER,
     "other": ContactRole.OTHER,
 }
+
+
+def _by_aad():
+    """Active officers and contacts with one of the AAD object ids ``aads`` (an expanding parameter): (aad, kind, id,
+    name, la_id, is_admin, national_admin, tenant, school_id), officers and contacts in one statement."""
+    o, c, sc = Officer.__table__, SchoolContact.__table__, School.__table__
+    aads = bindparam("aads", expanding=True)
+    officers = core_select(
+        o.c.teams_aad_id.label("aad"),
+        literal("officer").label("kind"),
+        o.c.id,
+        o.c.name,
+        o.c.la_id,
+        o.c.is_admin,
+        o.c.national_admin,
+        o.c.teams_tenant_id,
+        null().label("school_id"),
+    ).where(o.c.teams_aad_id.in_(aads), o.c.active == true())
+    contacts = (
+        core_select(
+            c.c.teams_aad_id.label("aad"),
+            literal("contact").label("kind"),
+            c.c.id,
+            c.c.name,
+            sc.c.la_id,
+            false().label("is_admin"),
+            false().label("national_admin"),
+            c.c.teams_tenant_id,
+            c.c.school_id,
+        )
+        .select_from(c.join(sc, sc.c.id == c.c.school_id))
+        .where(c.c.teams_aad_id.in_(aads), c.c.active == true())
+    )
+    return union_all(officers, contacts)
+
+
+_BY_AAD = _by_aad()
+
+
+async def people_by_aad(s: AsyncSession, aads: list[str]) -> dict[str, list[tuple]]:
+    """Each AAD id's active officers and contacts (``actor_by_aad`` picks one), in one statement for any number."""
+    out: dict[str, list[tuple]] = {}
+    for row in await (await s.connection()).execute(_BY_AAD, {"aads": aads}):
+        out.setdefault(row[0], []).append(tuple(row[1:]))
+    return out
+
+
+def actor_by_aad(people: list[tuple], tenant: str | None) -> Actor | None:
+    """The actor for one AAD id's people (``people_by_aad``): an officer before a contact, each in id order; with a
+    tenant, only a person remembered in that tenant."""
+    for kind, ident, name, la_id, is_admin, national, remembered, school_id in sorted(
+        people, key=lambda r: (r[0] != "officer", r[1])
+    ):
+        if tenant is not None and remembered != tenant:
+            continue
+        if kind == "officer":
+            return Actor("admin" if is_admin else "officer", ident, None, name, la_id, bool(national))
+        return contact_actor(ident, school_id, name, la_id)
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,25 +166,12 @@ class Directory:
         aad = (aad_object_id or "").strip() or None
         tid = (tenant_id or "").strip().lower() or None
         if aad is not None:
+            # The officers and contacts with this AAD id in one statement (every turn of every person starts here).
             async with self.db.reader() as s:
-                o = (
-                    await s.exec(select(Officer).where(Officer.teams_aad_id == aad, Officer.active == True))  # noqa: E712
-                ).first()  # noqa: E712
-                if o is not None and (tid is None or o.teams_tenant_id == tid):
-                    return officer_actor(o)
-                hit = (
-                    await s.exec(
-                        select(SchoolContact, School.la_id)
-                        .join(School, School.id == SchoolContact.school_id)
-                        .where(
-                            SchoolContact.teams_aad_id == aad,
-                            SchoolContact.active == True,  # noqa: E712
-                        )
-                    )
-                ).first()  # noqa: E712
-                if hit is not None and (tid is None or hit[0].teams_tenant_id == tid):
-                    c, la_id = hit
-                    return contact_actor(c.id, c.school_id, c.name, la_id)
+                found = await people_by_aad(s, [aad])
+            actor = actor_by_aad(found.get(aad, []), tid)
+            if actor is not None:
+                return actor
         if not email_or_upn:
             return None
         try:
