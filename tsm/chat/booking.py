@@ -223,7 +223,7 @@ async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         ctx.actor, offer.school_ids[0]
     )  # authorises: own school or officer's
     if not officer and not info.entitlement.may_book:
-        return await contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.refusal)
     mode = field_str(data, "mode", label="how to meet", max_len=16)
     if mode not in info.modes_allowed:
         raise InvalidInput(
@@ -279,7 +279,7 @@ async def book(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     assert ctx.actor.school_id is not None
     info = await conversation(ctx).school_info(ctx.actor, ctx.actor.school_id)
     if not info.entitlement.may_book:
-        return await contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.refusal)
     args = str(data.get("args", "") or "").strip()
     today = now(ctx).astimezone(ZoneInfo(DEFAULT_TZ)).date()
     day = read_day(args, today, await conversation(ctx).term_calendar(ctx.actor, info.id)) if args else None
@@ -319,7 +319,7 @@ async def pick_mode(ctx: ChatContext, data: dict[str, Any]) -> Reply:
             " only. Please pick one of the buttons."
         )
     if not officer and not info.entitlement.may_book:
-        return await contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.refusal)
     return await open_dates(ctx, info, mode, officer=officer)
 
 
@@ -833,7 +833,7 @@ async def my_meetings(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         if info.entitlement.may_book:
             empty += " Book this term's now?"
         else:  # the LA contacts this school directly: never offer a booking it cannot make (issue 14, item 7g)
-            buttons, empty = (), f"{empty} {contacted_directly_words(info, info.entitlement.message)}"
+            buttons, empty = (), f"{empty} {contacted_directly_words(info, info.entitlement.refusal)}"
     heading = "Your upcoming TSMs" if views else "No upcoming TSMs"
     return Reply(card=cards.meetings(cards.MeetingsView(heading, tuple(items), empty, buttons)))
 
@@ -1314,7 +1314,7 @@ async def offer_pick_slot(ctx: ChatContext, data: dict[str, Any]) -> Reply:
     conv = conversation(ctx)
     info = await conv.school_info(ctx.actor, school_id)  # authorises: own school, or the officer's school
     if ctx.actor.kind == "contact" and not info.entitlement.may_book:
-        return await contacted_directly_reply(ctx, info, info.entitlement.message)
+        return await contacted_directly_reply(ctx, info, info.entitlement.refusal)
     try:
         term_id = await conv.term_id_for(ctx.actor, school_id, start)
     except BookingRefused as exc:

@@ -79,6 +79,9 @@ class SchoolFacts:
     attendance_period: str | None = None  # free text naming the academic year and terms the figure is from
 
 
+ARRANGED_BY_OFFICER = "Your link officer arranges your TSMs."
+
+
 @dataclass(frozen=True)
 class Entitlement:
     rule: str
@@ -90,6 +93,9 @@ class Entitlement:
     none_this_year_yet: bool = (
         False  # a one-a-year school listed because it has had no TSM this academic year
     )
+    schools_book: bool = (
+        True  # the LA's profile lets schools book themselves (booking.schools_book_themselves)
+    )
 
     @property
     def route(self) -> BookingRoute:
@@ -99,8 +105,14 @@ class Entitlement:
 
     @property
     def may_book(self) -> bool:
-        """May the school book through the bot itself? (Contacted-directly schools are booked by their officer.)"""
-        return self.route is BookingRoute.SELF
+        """May the school book through the bot itself? Not when the LA contacts it directly, nor when the LA's
+        profile says its officers arrange every school's TSMs (``schools_book_themselves = false``)."""
+        return self.route is BookingRoute.SELF and self.schools_book
+
+    @property
+    def refusal(self) -> str:
+        """Why the school may not book itself, in the words it is told (only meaningful when not ``may_book``)."""
+        return self.message if self.route is BookingRoute.CONTACTED_DIRECTLY else ARRANGED_BY_OFFICER
 
     @property
     def should_book_each_term(self) -> bool:
@@ -173,7 +185,15 @@ def entitlement_for(facts: SchoolFacts, policy: Policy) -> Entitlement:
     found = matching_average(facts, policy) if avg is not None else None
     for rule in policy.entitlement_rules:
         if _matches(rule, facts, vs_avg):
-            return Entitlement(rule.name, rule.expectation, rule.message, vs_avg, avg, found)
+            return Entitlement(
+                rule.name,
+                rule.expectation,
+                rule.message,
+                vs_avg,
+                avg,
+                found,
+                schools_book=policy.schools_book_themselves,
+            )
     raise AssertionError("policy has no default rule")  # parse_policy guarantees a default
 
 

@@ -908,11 +908,10 @@ class BookingService:
         self, s: AsyncSession, school: School, officer: Officer, policy: Policy
     ) -> None:
         ent = entitlement_for(await school_facts(s, school), policy)
-        if not ent.may_book or not policy.schools_book_themselves:
-            msg = ent.message if not ent.may_book else "Your link officer arranges your TSMs."
+        if not ent.may_book:  # contacted directly, or the LA's officers arrange every school's TSMs
             raise BookingRefused(
                 "contacted_directly",
-                f"{msg} Your link officer is {officer.name} ({officer.email}).",
+                f"{ent.refusal} Your link officer is {officer.name} ({officer.email}).",
                 context={"officer_id": officer.id, "school_id": school.id, "rule": ent.rule},
             )
 

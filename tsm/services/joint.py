@@ -20,6 +20,7 @@ from ..adapters.db.directory import Officer, School, SchoolContact, Trust
 from ..adapters.db.meetings import Meeting, MeetingSchool
 from ..domain.entitlement import entitlement_for, officer_short_words
 from ..domain.errors import NotAllowed, NotFound
+from ..domain.model import BookingRoute
 from ..domain.text import moment_text
 from .actors import Actor
 from .actors import check_school as _check_school
@@ -217,9 +218,8 @@ class JointTsms:
                 elif m is not None:
                     why = f"already booked this term ({_short(m.start, tz)})"
                 elif actor.kind == "contact" and not ent.may_book:
-                    why = f"contacted directly: {officer.name} arranges its TSMs"
-                elif actor.kind == "contact" and not policy.schools_book_themselves:
-                    why = f"{officer.name} arranges its TSMs"
+                    contacted = ent.route is BookingRoute.CONTACTED_DIRECTLY
+                    why = f"{'contacted directly: ' if contacted else ''}{officer.name} arranges its TSMs"
                 # A closed school of another officer's is not shown.
                 if sc.id is not None and (sc.open or sc.link_officer_id == officer.id):
                     schools.append(JointSchool(sc.id, sc.urn, sc.name, sc.address or sc.name, status, why))
