@@ -1,0 +1,791 @@
+"""The booking service's rules that its mutation run (issue 17, tools/mutate.py) found unpinned, one test each, named
+after the rule: on the Norfolk and the Kent profiles where the rule differs between them (the daily cap, the
+default mode, the meeting's length), on SQLite and on PostgreSQL (``db`` here is both).
+
+Outlook is played by the local calendar's store answering as Graph does (``OutlookLike``: written through the
+outbox after the booking's transaction, a Teams link for an online meeting); ``meanwhile`` is what someone else does
+while the officer's calendar is being read, which is how the races between a check and its write are staged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from factories import local, make_world
+from icalendar import Calendar
+from sqlalchemy import event, update
+from sqlmodel import col, select
+
+from tsm.adapters.calendar_local import LocalCalendar
+from tsm.adapters.db.calendars import CalendarOutbox
+from tsm.adapters.db.directory import LA, Officer, School, SchoolContact, Term
+from tsm.adapters.db.engine import Database
+from tsm.adapters.db.history import AuditLog, DomainEvent
+from tsm.adapters.db.meetings import Meeting
+from tsm.clock import FixedClock
+from tsm.domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from tsm.services.actors import Actor
+from tsm.services.booking import BookingService, preload_trust_officers, school_facts
+from tsm.services.calendar_sync import CalendarSync
+from tsm.services.reference import ReferenceData
+
+NOW = local(2026, 1, 5, 8)  # the Monday before the spring term (6 Jan - 27 Mar 2026, half term 16-20 Feb)
+THU = local(2026, 1, 8)  # the first day both profiles' notice allows (Norfolk 48 hours, Kent 72)
+CAP = {"norfolk": 3, "kent": 2}  # booking.max_meetings_per_officer_per_day
+LENGTH = {"norfolk": 60, "kent": 90}  # a primary school's TSM, minutes
+DEFAULT_MODE = {"norfolk": "teams", "kent": "on_site"}
+TEAMS_LINK = "https://teams.microsoft.com/l/meetup-join/example"
+profiles = pytest.mark.parametrize("profile", ["norfolk", "kent"])
+
+
+@pytest.fixture
+async def db(any_db_url):
+    """The same tests on the embedded default (SQLite) and on PostgreSQL."""
+    database = Database(any_db_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(NOW)
+
+
+class LocalMeanwhile(LocalCalendar):
+    """The local calendar; ``meanwhile`` (run once) is what someone else does while the officer's busy times are read."""
+
+    def __init__(self, db: Database, meanwhile=None) -> None:
+        super().__init__(db)
+        self.meanwhile = meanwhile
+
+    async def busy(self, calendars, window):
+        then, self.meanwhile = self.meanwhile, None
+        if then is not None:
+            await then()
+        return await super().busy(calendars, window)
+
+
+class OutlookLike(LocalMeanwhile):
+    """The local calendar's store answering as Graph does: written through the outbox, a Teams link, no .ics."""
+
+    in_database = False
+
+    async def create_event(self, details):
+        result = await super().create_event(details)
+        return replace(result, join_url=TEAMS_LINK if details.online else None, ics=None)
+
+    async def update_event(self, event_id, details):
+        return replace(await super().update_event(event_id, details), ics=None)
+
+
+def service(
+    db: Database, clock, calendar=None, *, sync: bool = True, deferred: bool = False
+) -> BookingService:
+    cal = calendar if calendar is not None else LocalCalendar(db)
+    return BookingService(
+        db,
+        cal,
+        ReferenceData(db),
+        clock=clock,
+        sync=CalendarSync(db, cal, clock=clock, deferred=deferred) if sync else None,
+    )
+
+
+async def setup(db, clock, profile: str = "norfolk", calendar=None, **kw):
+    world = await make_world(db, policy=profile)
+    return world, service(db, clock, calendar, **kw)
+
+
+async def set_school(db, school_id: int, **values) -> None:
+    async with db.transaction() as s:
+        await s.exec(update(School).where(School.id == school_id).values(**values))
+
+
+async def set_officer(db, officer_id: int, **values) -> None:
+    async with db.transaction() as s:
+        await s.exec(update(Officer).where(Officer.id == officer_id).values(**values))
+
+
+async def add_contact(db, school_id: int, name: str, email: str, role: str) -> int:
+    async with db.transaction() as s:
+        c = SchoolContact(school_id=school_id, name=name, email=email, role=role)
+        s.add(c)
+        await s.flush()
+        assert c.id is not None
+        return c.id
+
+
+async def events_of(db, meeting_id: int, kind: str | None = None) -> list[DomainEvent]:
+    async with db.reader() as s:
+        q = select(DomainEvent).where(DomainEvent.meeting_id == meeting_id).order_by(DomainEvent.id)
+        rows = list(await s.exec(q))
+    return [e for e in rows if kind is None or e.kind == kind]
+
+
+def sequence_of(ics: bytes) -> int:
+    return int(str(Calendar.from_ical(ics).walk("VEVENT")[0]["SEQUENCE"]))
+
+
+class Statements:
+    """Every statement sent to the database while ``on`` (a ``before_cursor_execute`` listener)."""
+
+    def __init__(self, db: Database) -> None:
+        self.on = False
+        self.seen: list[str] = []
+
+        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+        def _count(_conn, _cursor, statement, _params, _context, _executemany):
+            if self.on:
+                self.seen.append(statement)
+
+    def __enter__(self):
+        self.seen.clear()
+        self.on = True
+        return self
+
+    def __exit__(self, *exc):
+        self.on = False
+
+
+async def fill_day(svc: BookingService, world, profile: str, day, *, keys=None) -> list[int]:
+    """The officer books Ann's day to its cap, on Teams, two hours apart from 09:00."""
+    keys = keys or ("low_primary", "high_primary", "secondary")[: CAP[profile]]
+    out = []
+    for i, key in enumerate(keys):
+        r = await svc.book(
+            world.officer("ann"), world.schools[key], day.replace(hour=9 + 2 * i), mode="teams"
+        )
+        out.append(r.meeting.id)
+    return out
+
+
+# ---------------------------------------------------------------- a day with no time, in words (why_no_times_on)
+
+
+@profiles
+async def test_a_day_at_the_officers_daily_cap_is_said_to_be_full_with_the_profiles_cap(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
+    await fill_day(
+        svc, world, profile, THU, keys=("high_primary", "secondary", "trust_a")[: CAP[profile] - 1]
+    )
+    assert await svc.why_no_times_on(who, school, THU.date()) is None  # one seat left: its times are taken
+    await svc.book(world.officer("ann"), world.schools["trust_b"], THU.replace(hour=15), mode="teams")
+    assert await svc.why_no_times_on(who, school, THU.date()) == (
+        f"Ann Officer already has {CAP[profile]} TSMs on Thursday 8 January, the most in one day: "
+        "please pick another day."
+    )
+
+
+async def test_only_that_days_tsms_count_toward_its_cap(db, clock):
+    world, svc = await setup(db, clock)
+    await fill_day(
+        svc, world, "norfolk", local(2026, 1, 9), keys=("low_primary", "high_primary", "secondary")
+    )
+    await fill_day(svc, world, "norfolk", THU, keys=("trust_a", "trust_b"))
+    # Friday is full, Thursday has two of three: Friday's meetings (read with a day's margin) are not Thursday's
+    assert await svc.why_no_times_on(world.officer("ann"), world.schools["la_special"], THU.date()) is None
+    assert "already has 3 TSMs on Friday 9 January" in await svc.why_no_times_on(
+        world.officer("ann"), world.schools["la_special"], local(2026, 1, 9).date()
+    )
+
+
+async def test_an_officers_own_daily_cap_fills_the_day_before_the_profiles(db, clock):
+    world, svc = await setup(db, clock)
+    await set_officer(db, world.officers["ann"], max_meetings_per_day=1)
+    await svc.book(world.officer("ann"), world.schools["high_primary"], THU.replace(hour=9))
+    words = await svc.why_no_times_on(
+        world.contact("low_primary.lead"), world.schools["low_primary"], THU.date()
+    )
+    assert words is not None and "already has 1 TSMs on Thursday 8 January" in words
+
+
+@profiles
+async def test_a_day_in_half_term_is_said_to_be_no_school_day(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    words = await svc.why_no_times_on(
+        world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 17).date()
+    )
+    assert (
+        words == "Sorry, Tuesday 17 February 2026 is in half term: TSMs are held on school days in term time."
+    )
+
+
+async def test_a_day_the_officer_does_not_work_is_said_so_with_the_weekday(db, clock):
+    world, svc = await setup(db, clock)
+    await set_officer(db, world.officers["ann"], working_hours={"mon": "09:00-16:00", "thu": "09:00-16:00"})
+    who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
+    assert (
+        await svc.why_no_times_on(who, school, local(2026, 1, 7).date())
+        == "Ann Officer does not work on Wednesdays: please pick another day."
+    )
+    assert await svc.why_no_times_on(who, school, THU.date()) is None  # a day she works, with times free
+
+
+# ---------------------------------------------------------------- days and times of a booking or a move
+
+
+@profiles
+async def test_a_move_into_half_term_is_refused_as_no_school_day(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    r = await svc.book(world.officer("ann"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    with pytest.raises(BookingRefused) as err:
+        await svc.move(world.officer("ann"), r.meeting.id, local(2026, 2, 17, 10))
+    assert err.value.code == "not_bookable_day"
+    assert err.value.message == (
+        "Sorry, Tuesday 17 February 2026 is in half term: TSMs are held on school days in term time."
+    )
+
+
+async def test_an_officers_own_working_hours_replace_the_profiles(db, clock):
+    world, svc = await setup(db, clock)
+    await set_officer(db, world.officers["ann"], working_hours={"thu": "17:00-19:00"})
+    who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
+    offer = await svc.free_slots(who, school)
+    assert offer.slots and {s.start.astimezone(NOW.tzinfo).hour for s in offer.slots} <= {17, 18}
+    with pytest.raises(BookingRefused) as err:  # the profile's hours on Thursday are not hers
+        await svc.book(who, school, THU.replace(hour=10))
+    assert err.value.code == "not_offered"
+    with pytest.raises(BookingRefused) as err:  # nor is Friday
+        await svc.book(who, school, local(2026, 1, 9, 10))
+    assert err.value.code == "officer_not_working" and "does not work on Fridays" in err.value.message
+    assert (await svc.book(who, school, THU.replace(hour=17))).meeting.start == THU.replace(hour=17)
+
+
+@profiles
+async def test_a_days_cap_refuses_a_move_into_a_full_day_with_the_profiles_cap(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    await fill_day(svc, world, profile, THU)
+    r = await svc.book(world.officer("ann"), world.schools["trust_a"], local(2026, 1, 9, 10), mode="teams")
+    with pytest.raises(BookingRefused) as err:
+        await svc.move(world.officer("ann"), r.meeting.id, THU.replace(hour=15))
+    assert err.value.code == "day_full"
+    assert f"already has {CAP[profile]} TSMs on Thursday 8 January" in err.value.message
+
+
+@profiles
+async def test_a_booking_with_no_mode_given_takes_the_profiles_default_mode_and_length(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    r = await svc.book(world.officer("ann"), world.schools["low_primary"], THU.replace(hour=10))
+    assert r.meeting.mode == DEFAULT_MODE[profile]
+    assert r.meeting.end - r.meeting.start == timedelta(minutes=LENGTH[profile])
+
+
+# ---------------------------------------------------------------- which schools, which officer
+
+
+async def test_a_booking_for_a_school_that_does_not_exist_is_not_found(db, clock):
+    world, svc = await setup(db, clock)
+    with pytest.raises(NotFound, match="No school with id 999999"):
+        await svc.book(world.officer("ann"), 999999, THU.replace(hour=10))
+    with pytest.raises(NotFound, match="No school with id 999999"):
+        await svc.book(world.officer("ann"), [world.schools["trust_a"], 999999], THU.replace(hour=10))
+
+
+@profiles
+async def test_a_school_gias_lists_as_closed_can_neither_book_nor_be_booked_for(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    school = world.schools["low_primary"]
+    await set_school(db, school, open=False)
+    for who in (world.contact("low_primary.lead"), world.officer("ann")):
+        with pytest.raises(BookingRefused) as err:
+            await svc.book(who, school, THU.replace(hour=10))
+        assert err.value.code == "school_closed" and err.value.context == {"school_id": school}
+        assert "Low Primary School is not open (GIAS lists it as closed)" in err.value.message
+        with pytest.raises(BookingRefused) as err:
+            await svc.free_slots(who, school)
+        assert err.value.code == "school_closed"
+    assert await svc.list_meetings(world.officer("ann"), include_inactive=True) == []
+
+
+async def test_a_school_with_no_link_officer_is_told_to_contact_the_la(db, clock):
+    world, svc = await setup(db, clock)
+    await set_school(db, world.schools["low_primary"], link_officer_id=None)
+    for call in (
+        lambda: svc.book(Actor.operator(), world.schools["low_primary"], THU.replace(hour=10)),
+        lambda: svc.free_slots(Actor.operator(), world.schools["low_primary"]),
+    ):
+        with pytest.raises(BookingRefused) as err:
+            await call()
+        assert err.value.code == "no_officer"
+        assert err.value.message == (
+            "Low Primary School has no link officer yet. Please contact the LA attendance team."
+        )
+
+
+async def test_a_school_whose_link_officer_has_left_is_told_the_officer_is_not_available(db, clock):
+    world, svc = await setup(db, clock)
+    await set_officer(db, world.officers["ann"], active=False)
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(Actor.operator(), world.schools["low_primary"], THU.replace(hour=10))
+    assert err.value.code == "no_officer" and "not available in the system" in err.value.message
+
+
+# ---------------------------------------------------------------- joint TSMs
+
+
+@profiles
+async def test_a_joint_tsm_on_site_is_held_at_the_first_schools_site_unless_another_is_named(
+    db, clock, profile
+):
+    world, svc = await setup(db, clock, profile)
+    a, b = world.schools["trust_a"], world.schools["trust_b"]
+    await set_school(db, a, street="1 Ash Road")
+    await set_school(db, b, street="2 Beech Road")
+    first = await svc.book(world.officer("ann"), [b, a], THU.replace(hour=10), mode="on_site")
+    assert first.meeting.location == "1 Ash Road, Norwich, NR1 1AA"  # Trust A Primary's: the first school's
+    await svc.cancel(world.officer("ann"), first.meeting.id, "Booked at the wrong site")
+    other = await svc.book(
+        world.officer("ann"), [a, b], THU.replace(hour=10), mode="on_site", site_school_id=b
+    )
+    assert other.meeting.location == "2 Beech Road, Norwich, NR1 1AA"
+    with pytest.raises(InvalidInput, match="site of one of its schools"):
+        await svc.book(
+            world.officer("ann"),
+            [a, b],
+            local(2026, 4, 16, 10),
+            mode="on_site",
+            site_school_id=world.schools["low_primary"],
+        )
+
+
+async def test_a_joint_tsms_event_says_joint_and_a_one_school_tsms_does_not(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    one = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], THU.replace(hour=9))
+    joint = await svc.book(
+        world.officer("ann"), [world.schools["trust_a"], world.schools["trust_b"]], THU.replace(hour=13)
+    )
+    [booked] = await events_of(db, one.meeting.id)
+    [proposed] = await events_of(db, joint.meeting.id)
+    assert (booked.kind, proposed.kind) == ("booked", "proposed")  # by the school itself; by the LA for it
+    assert "joint" not in booked.data and proposed.data["joint"] is True
+
+
+# ---------------------------------------------------------------- who is invited, and who as the senior leader
+
+
+async def test_the_person_sent_first_attends_as_the_senior_leader_whatever_their_role_on_record(db, clock):
+    world, svc = await setup(db, clock)
+    lead, head = world.contacts["low_primary.lead"], world.contacts["low_primary.head"]
+    r = await svc.book(
+        world.contact("low_primary.lead"),
+        world.schools["low_primary"],
+        THU.replace(hour=10),
+        attendee_contact_ids=[lead, head],
+    )
+    people = [(a.email, a.role, a.required) for a in r.meeting.attendees]
+    assert people == [
+        ("lead@100001.sch.example", "senior_leader", True),  # picked to attend as the senior leader
+        ("head@100001.sch.example", "senior_leader", True),  # a senior leader on record is still required
+    ]
+
+
+async def test_the_senior_leader_comes_first_on_the_invitation(db, clock, tmp_path):
+    world, svc = await setup(db, clock)
+    school = world.schools["low_primary"]
+    deputy = await add_contact(db, school, "Dee Deputy", "deputy@100001.sch.example", "attendance_lead")
+    r = await svc.book(
+        world.contact("low_primary.lead"),
+        school,
+        THU.replace(hour=10),
+        attendee_contact_ids=[deputy, world.contacts["low_primary.lead"]],
+    )
+    assert [a.email for a in r.meeting.attendees] == ["deputy@100001.sch.example", "lead@100001.sch.example"]
+    assert [a.email for a in (await svc.get_meeting(world.officer("ann"), r.meeting.id)).attendees] == [
+        "deputy@100001.sch.example",
+        "lead@100001.sch.example",
+    ]
+    event_ = Calendar.from_ical(r.invitation_ics).walk("VEVENT")[0]
+    assert [str(a).removeprefix("mailto:") for a in event_.get("ATTENDEE")][0] == "deputy@100001.sch.example"
+
+
+async def test_a_joint_tsms_senior_leaders_must_be_among_those_invited(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    a, b = world.schools["trust_a"], world.schools["trust_b"]
+    heads = [world.contacts["trust_a.head"], world.contacts["trust_b.head"]]
+    with pytest.raises(NotAllowed, match="senior leader chosen is not a contact of your school"):
+        await svc.book(
+            world.officer("ann"),
+            [a, b],
+            THU.replace(hour=10),
+            attendee_contact_ids=heads[:1],
+            senior_leader_ids=heads,
+        )
+    done = await svc.book(
+        world.officer("ann"),
+        [a, b],
+        THU.replace(hour=10),
+        attendee_contact_ids=heads,
+        senior_leader_ids=heads,
+    )
+    assert {(x.email, x.required) for x in done.meeting.attendees} == {
+        ("head@100006.sch.example", True),
+        ("head@100007.sch.example", True),
+    }
+
+
+# ---------------------------------------------------------------- listing meetings
+
+
+async def test_an_officer_listing_one_schools_meetings_sees_only_that_schools(db, clock):
+    world, svc = await setup(db, clock)
+    mine = await svc.book(world.officer("ann"), world.schools["low_primary"], THU.replace(hour=9))
+    await svc.book(world.officer("ann"), world.schools["high_primary"], THU.replace(hour=13))
+    listed = await svc.list_meetings(world.officer("ann"), school_id=world.schools["low_primary"])
+    assert [m.id for m in listed] == [mine.meeting.id]
+    assert len(await svc.list_meetings(world.officer("ann"))) == 2
+
+
+async def test_an_officer_listing_a_time_range_sees_the_meetings_within_it(db, clock):
+    world, svc = await setup(db, clock)
+    thu = await svc.book(world.officer("ann"), world.schools["low_primary"], THU.replace(hour=9))
+    fri = await svc.book(world.officer("ann"), world.schools["high_primary"], local(2026, 1, 9, 9))
+    ann = world.officer("ann")
+    assert [m.id for m in await svc.list_meetings(ann, since=local(2026, 1, 9))] == [fri.meeting.id]
+    assert [m.id for m in await svc.list_meetings(ann, until=local(2026, 1, 9))] == [thu.meeting.id]
+    assert [m.id for m in await svc.list_meetings(ann, officer_id=world.officers["bob"])] == []
+
+
+async def test_the_operator_lists_every_las_meetings_and_an_la_admin_only_their_las(db, clock):
+    norfolk = await make_world(db)
+    kent = await make_world(
+        db, policy="kent", la_code="886", la_name="Kent", urn_offset=1000, email_domain="kent.example"
+    )
+    svc = service(db, clock)
+    n = await svc.book(norfolk.officer("ann"), norfolk.schools["low_primary"], THU.replace(hour=10))
+    k = await svc.book(kent.officer("ann"), kent.schools["low_primary"], THU.replace(hour=10))
+    assert {m.id for m in await svc.list_meetings(Actor.operator())} == {n.meeting.id, k.meeting.id}
+    assert [m.id for m in await svc.list_meetings(kent.admin("bob"))] == [k.meeting.id]
+    assert [m.id for m in await svc.list_meetings(norfolk.admin("bob"))] == [n.meeting.id]
+
+
+async def test_the_booking_cards_list_the_terms_not_over_soonest_three_not_the_past_nor_further_ahead(
+    db, clock
+):
+    world = await make_world(db)
+    async with db.transaction() as s:
+        for name, first, last in (
+            ("autumn", local(2026, 9, 2), local(2026, 12, 18)),
+            ("spring", local(2027, 1, 5), local(2027, 3, 26)),
+        ):
+            s.add(
+                Term(
+                    la_id=world.la_id,
+                    academic_year="2026-27",
+                    name=name,
+                    start_date=first.date(),
+                    end_date=last.date(),
+                    source="test",
+                )
+            )
+    svc = service(db, clock)
+    who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
+    clock.now = local(2025, 11, 3, 8)
+    past = await svc.book(who, school, local(2025, 11, 6, 10))  # autumn 2025: over by January
+    clock.now = NOW
+    booked = {}
+    for when in (
+        THU.replace(hour=10),
+        local(2026, 4, 16, 10),
+        local(2026, 9, 10, 10),
+        local(2027, 1, 14, 10),
+    ):
+        booked[when.date()] = (await svc.book(who, school, when)).meeting.id
+    shown = [m.id for m in await svc.list_meetings(who, current_terms=True)]
+    assert shown == [booked[THU.date()], booked[local(2026, 4, 16).date()], booked[local(2026, 9, 10).date()]]
+    every = [m.id for m in await svc.list_meetings(who)]
+    assert every == [past.meeting.id, *booked.values()]  # without current_terms: all of them
+
+
+# ---------------------------------------------------------------- moving and cancelling
+
+
+async def test_a_move_whose_meeting_was_cancelled_meanwhile_is_refused_and_the_meeting_stays_cancelled(
+    db, clock
+):
+    world = await make_world(db)
+    cal = LocalMeanwhile(db)
+    svc = service(db, clock, cal)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+
+    async def the_head_cancels():
+        await svc.cancel(world.contact("low_primary.head"), r.meeting.id, "Ofsted are coming")
+
+    cal.meanwhile = the_head_cancels
+    with pytest.raises(BookingRefused) as err:
+        await svc.move(who, r.meeting.id, local(2026, 2, 4, 10))
+    assert err.value.code == "not_active" and err.value.message == (
+        "This meeting is cancelled, so it cannot be moved."
+    )
+    m = await svc.get_meeting(who, r.meeting.id)
+    assert (m.status, m.start) == ("cancelled", local(2026, 2, 3, 10))
+
+
+@profiles
+async def test_a_meeting_that_has_started_can_no_longer_be_moved_cancelled_or_changed(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    clock.now = local(2026, 2, 3, 10)  # its very start
+    for verb, call in (
+        ("moved", svc.move(who, r.meeting.id, local(2026, 2, 5, 10))),
+        ("cancelled", svc.cancel(who, r.meeting.id, "too late now")),
+        ("changed", svc.add_attendee(who, r.meeting.id, name="Pat Pastoral", email="pat@100001.sch.example")),
+    ):
+        with pytest.raises(BookingRefused) as err:
+            await call
+        assert err.value.code == "started"
+        assert err.value.message == f"This meeting has already started, so it cannot be {verb}."
+
+
+async def test_a_cancelled_meeting_cannot_be_moved_or_cancelled_again(db, clock):
+    world, svc = await setup(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    with pytest.raises(BookingRefused) as err:
+        await svc.move(who, r.meeting.id, local(2026, 2, 4, 10))
+    assert (err.value.code, err.value.message) == (
+        "not_active",
+        "This meeting is cancelled, so it cannot be moved.",
+    )
+    with pytest.raises(BookingRefused) as err:
+        await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    assert err.value.code == "not_active"
+
+
+async def test_each_change_is_the_invitations_next_version_so_calendars_replace_the_last(db, clock, tmp_path):
+    world = await make_world(db)
+    svc = service(db, clock, LocalCalendar(db, tmp_path / "invitations"))
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    assert sequence_of(r.invitation_ics) == 0
+    cancelled = await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    assert sequence_of(cancelled.invitation_ics) == 1 and b"METHOD:CANCEL" in cancelled.invitation_ics
+    again = await svc.book(who, world.schools["low_primary"], local(2026, 2, 10, 10))
+    moved = await svc.move(who, again.meeting.id, local(2026, 2, 11, 10))
+    gone = await svc.cancel(who, again.meeting.id, "Head teacher off sick")
+    assert (sequence_of(moved.invitation_ics), sequence_of(gone.invitation_ics)) == (1, 2)
+
+
+async def test_a_moves_event_and_audit_record_the_old_start_and_the_new(db, clock):
+    world, svc = await setup(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    await svc.move(who, r.meeting.id, local(2026, 2, 4, 11))
+    [moved] = await events_of(db, r.meeting.id, "moved")
+    assert moved.data == {"old_start": "2026-02-03T10:00Z", "start": "2026-02-04T11:00Z"}
+    async with db.reader() as s:
+        audit = (await s.exec(select(AuditLog).where(AuditLog.action == "meeting.move"))).one()
+    assert audit.detail == {
+        "old_start": "2026-02-03T10:00:00+00:00",
+        "new_start": "2026-02-04T11:00:00+00:00",
+    }
+
+
+async def test_a_cancellation_needs_a_reason_of_at_least_three_characters(db, clock):
+    world, svc = await setup(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    with pytest.raises(InvalidInput, match="short reason for cancelling"):
+        await svc.cancel(who, r.meeting.id, "no")
+    assert (await svc.cancel(who, r.meeting.id, "ill")).meeting.status == "cancelled"
+
+
+# ---------------------------------------------------------------- held and no-show
+
+
+async def test_marking_a_held_meeting_held_again_changes_nothing_and_shows_it(db, clock):
+    world, svc = await setup(db, clock)
+    r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    clock.now = local(2026, 2, 3, 11, 5)
+    assert (await svc.mark_held(world.officer("ann"), r.meeting.id)).status == "held"
+    again = await svc.mark_held(world.officer("ann"), r.meeting.id)
+    assert (again.id, again.status) == (r.meeting.id, "held")
+    assert [e.kind for e in await events_of(db, r.meeting.id)] == ["booked", "held"]  # told once
+
+
+# ---------------------------------------------------------------- adding a colleague
+
+
+async def test_a_colleague_added_by_their_contact_record_is_invited_with_its_name_email_and_role(db, clock):
+    world, svc = await setup(db, clock)
+    school = world.schools["low_primary"]
+    r = await svc.book(world.contact("low_primary.lead"), school, local(2026, 2, 3, 10))
+    deputy = await add_contact(db, school, "Dee Deputy", "deputy@100001.sch.example", "senior_leader")
+    pastoral = await add_contact(db, school, "Pat Pastoral", "pat@100001.sch.example", "other")
+    await svc.add_attendee(world.contact("low_primary.lead"), r.meeting.id, contact_id=deputy)
+    view = await svc.add_attendee(world.contact("low_primary.lead"), r.meeting.id, contact_id=pastoral)
+    added = {a.email: (a.name, a.role, a.required) for a in view.attendees}
+    assert added["deputy@100001.sch.example"] == (
+        "Dee Deputy",
+        "senior_leader",
+        True,
+    )  # a senior leader: required
+    assert added["pat@100001.sch.example"] == ("Pat Pastoral", "other", False)
+
+
+async def test_a_colleague_must_be_a_contact_of_the_meetings_school(db, clock):
+    world, svc = await setup(db, clock)
+    r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    for contact_id in (world.contacts["high_primary.head"], 999999):
+        with pytest.raises(NotAllowed, match="not a contact of this school"):
+            await svc.add_attendee(world.contact("low_primary.lead"), r.meeting.id, contact_id=contact_id)
+    assert len((await svc.get_meeting(world.officer("ann"), r.meeting.id)).attendees) == 2
+
+
+async def test_adding_someone_already_invited_changes_nothing(db, clock):
+    world, svc = await setup(db, clock)
+    r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    view = await svc.add_attendee(
+        world.contact("low_primary.lead"), r.meeting.id, name="The Head", email="HEAD@100001.sch.example"
+    )
+    assert sorted(a.email for a in view.attendees) == ["head@100001.sch.example", "lead@100001.sch.example"]
+    assert [e.kind for e in await events_of(db, r.meeting.id)] == ["booked"]
+    async with db.reader() as s:
+        assert (await s.get(Meeting, r.meeting.id)).ical_sequence == 0  # no new version sent
+
+
+async def test_a_tsm_holds_at_most_the_profiles_number_of_people_invited(db, clock):
+    world, svc = await setup(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    await svc.book(world.contact("high_primary.lead"), world.schools["high_primary"], local(2026, 2, 3, 14))
+    for i in range(10):  # two invited with the booking; twelve is the most (booking.max_invitees)
+        view = await svc.add_attendee(
+            who, r.meeting.id, name=f"Colleague {i}", email=f"c{i}@100001.sch.example"
+        )
+    assert len(view.attendees) == 12
+    with pytest.raises(InvalidInput, match="already has 12 people invited"):
+        await svc.add_attendee(who, r.meeting.id, name="One More", email="more@100001.sch.example")
+
+
+# ---------------------------------------------------------------- with Outlook (written after, through the outbox)
+
+
+async def test_with_outlook_a_teams_booking_answers_with_its_join_link_and_an_on_site_one_without(db, clock):
+    world, svc = await setup(db, clock, "kent", OutlookLike(db))
+    teams = await svc.book(
+        world.contact("low_primary.lead"), world.schools["low_primary"], THU.replace(hour=9), mode="teams"
+    )
+    assert teams.meeting.join_url == TEAMS_LINK and teams.invitation_ics is None
+    on_site = await svc.book(
+        world.contact("high_primary.lead"), world.schools["high_primary"], THU.replace(hour=13)
+    )
+    assert on_site.meeting.mode == "on_site" and on_site.meeting.join_url is None
+    async with db.reader() as s:
+        ops = list(await s.exec(select(CalendarOutbox.meeting_id, CalendarOutbox.op, CalendarOutbox.status)))
+    assert sorted(ops) == sorted(
+        [(teams.meeting.id, "create", "done"), (on_site.meeting.id, "create", "done")]
+    )
+
+
+async def test_with_outlook_the_officers_busy_time_still_refuses_the_slot(db, clock):
+    world = await make_world(db, busy=[("ann", THU.replace(hour=10), THU.replace(hour=11), "busy")])
+    svc = service(db, clock, OutlookLike(db))
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], THU.replace(hour=10))
+    assert err.value.code == "officer_busy"
+    assert err.value.message == "Ann Officer is not free at Thursday 8 January 10:00\u201311:00."
+    assert await svc.list_meetings(world.officer("ann")) == []
+
+
+async def test_with_outlook_a_school_booked_by_someone_else_meanwhile_is_told_it_is_already_booked(db, clock):
+    world = await make_world(db)
+    cal = OutlookLike(db)
+    svc = service(db, clock, cal)
+    school = world.schools["low_primary"]
+
+    async def the_officer_books_it_first():
+        await svc.book(world.officer("ann"), school, local(2026, 2, 10, 10))
+
+    cal.meanwhile = the_officer_books_it_first
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(world.contact("low_primary.lead"), school, local(2026, 2, 3, 10))
+    assert err.value.code == "already_booked"
+    assert "already booked for the spring term on 10 February at 10:00" in err.value.message
+    assert [m.start for m in await svc.list_meetings(world.officer("ann"))] == [local(2026, 2, 10, 10)]
+
+
+async def test_with_calendar_writes_deferred_the_answer_does_not_wait_for_the_calendar(db, clock):
+    world, svc = await setup(db, clock, "norfolk", OutlookLike(db), deferred=True)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    moved = await svc.move(who, r.meeting.id, local(2026, 2, 4, 10))
+    assert moved.meeting.start == local(2026, 2, 4, 10) and moved.meeting.join_url is None
+    async with db.reader() as s:
+        ops = list(await s.exec(select(CalendarOutbox.op, CalendarOutbox.status).order_by(CalendarOutbox.id)))
+    assert ops == [("create", "pending"), ("update", "pending")]  # left to the outbox sweep
+
+
+async def test_with_no_calendar_sync_a_change_still_answers_with_the_meeting(db, clock):
+    world, svc = await setup(db, clock, sync=False)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    moved = await svc.move(who, r.meeting.id, local(2026, 2, 4, 10))
+    assert (moved.meeting.status, moved.invitation_ics) == ("moved", None)
+    cancelled = await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    assert cancelled.meeting.status == "cancelled"
+
+
+# ---------------------------------------------------------------- terms offered
+
+
+@profiles
+async def test_next_terms_times_are_offered_when_asked_for(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    offer = await svc.free_slots(world.officer("ann"), world.schools["low_primary"], term="next")
+    assert offer.term_label == "summer term 2025-26" and offer.slots
+    assert all(local(2026, 4, 15) <= s.start <= local(2026, 7, 18) for s in offer.slots)
+    clock.now = local(2026, 5, 1, 8)
+    with pytest.raises(BookingRefused) as err:  # no term after summer 2026 is set
+        await svc.free_slots(world.officer("ann"), world.schools["low_primary"], term="next")
+    assert err.value.code == "no_terms"
+
+
+async def test_a_meeting_is_shown_in_its_las_time_zone(db, clock):
+    world = await make_world(db)
+    async with db.transaction() as s:  # an LA in Ireland's time (the same hours as London's in February)
+        await s.exec(update(LA).where(LA.id == world.la_id).values(timezone="Europe/Dublin"))
+    svc = service(db, clock)
+    r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    assert r.meeting.timezone == "Europe/Dublin"
+    assert (await svc.get_meeting(world.officer("ann"), r.meeting.id)).timezone == "Europe/Dublin"
+
+
+# ---------------------------------------------------------------- the trust's allocated officer, read once
+
+
+async def test_a_sweeps_preload_answers_every_schools_trust_question_with_no_read_of_its_own(db, clock):
+    world = await make_world(db)
+    statements = Statements(db)
+    async with db.reader() as s:
+        schools = list(
+            await s.exec(select(School).where(col(School.la_id) == world.la_id).order_by(School.id))
+        )
+        by_key = {k: next(sc for sc in schools if sc.id == i) for k, i in world.schools.items()}
+        with statements:
+            await school_facts(s, by_key["trust_a"])
+        assert len(statements.seen) == 1  # not preloaded: its trust is read
+        with statements:
+            await preload_trust_officers(s, schools)
+        assert len(statements.seen) == 1  # every school's trust in one read
+        with statements:
+            facts = {k: (await school_facts(s, sc)).trust_has_allocated_officer for k, sc in by_key.items()}
+        assert statements.seen == []
+    assert facts["allocated"] is True  # trust T2 has an officer in this LA
+    assert facts["trust_a"] is False and facts["low_primary"] is False
+
+
+async def test_a_school_with_no_trust_has_no_trust_officer_and_costs_no_read(db, clock):
+    world = await make_world(db)
+    statements = Statements(db)
+    async with db.reader() as s:
+        school = await s.get(School, world.schools["low_primary"])
+        with statements:
+            await preload_trust_officers(s, [school])
+            facts = await school_facts(s, school)
+        assert statements.seen == [] and facts.trust_has_allocated_officer is False
