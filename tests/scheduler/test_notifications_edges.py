@@ -343,6 +343,24 @@ async def test_marking_no_events_dispatched_leaves_the_pending_ones_pending(env)
     assert await notes.pending() == []
 
 
+async def test_the_officer_is_told_what_outlook_refused_or_changed_in_at_most_500_characters(env):
+    w = env.world
+    m = (await env.booking.book(w.contact("low_primary.lead"), w.schools["low_primary"], FEB_3)).meeting
+    await told(env)
+    declined = "Head of Low Primary School declined the TSM on Tuesday 3 February 10:00–11:00."
+    changed = await add_event(
+        env, EventKind.OUTLOOK_CHANGE, "system:outlook", meeting_id=m.id, notice="declined", text=declined
+    )
+    failed = await add_event(
+        env, EventKind.CALENDAR_FAILED, meeting_id=m.id, text="Outlook refused: " + "x" * 600
+    )
+    assert await told(env) == {("ev.officer_notice", officer(env))}
+    notes = env.jobs.notifications
+    assert (await notes.compose(changed, "ev.officer_notice", officer(env))).text == declined
+    refused = await notes.compose(failed, "ev.officer_notice", officer(env))
+    assert refused.text == ("Outlook refused: " + "x" * 600)[:500] and refused.card is None
+
+
 # ------------------------------------------------------------------------------------- the proposal card
 
 
