@@ -474,13 +474,15 @@ async def held_spring_tsm(env) -> int:
     return m.id
 
 
-async def test_the_home_offers_next_terms_free_times_once_this_terms_tsm_is_held(env):
+async def test_the_home_offers_five_of_next_terms_free_times_once_this_terms_tsm_is_held(env):
     await held_spring_tsm(env)
     [offer] = await env.jobs.notifications.waiting(env.world.contact("low_primary.lead"))
     assert offer.text == "Next TSM for Low Primary School"
     card = str(offer.card)
     assert "Book your Summer term 2025-26 TSM now?" in card and "Ann Officer" in card
-    assert [a["verb"] for a in actions(offer.card)].count("offer.pick_slot") >= 1
+    assert "offer.pick_slot" in [a["verb"] for a in actions(offer.card)]
+    times = [c["value"] for c in inputs(offer.card)["start"]["choices"]]
+    assert len(times) == 5 and times == sorted(times) and times[0] >= "2026-04-15"
 
 
 async def test_where_the_officer_proposes_next_terms_tsm_the_offer_says_so(env, monkeypatch):
