@@ -9,8 +9,11 @@ while the officer's calendar is being read, which is how the races between a che
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from factories import local, make_world
@@ -51,6 +54,14 @@ async def db(any_db_url):
 @pytest.fixture
 def clock():
     return FixedClock(NOW)
+
+
+@pytest.fixture
+def short_dir():
+    """A folder for a profile file whose path fits the LA's policy column (64 characters, PostgreSQL checks)."""
+    path = Path(tempfile.mkdtemp(prefix="tsm-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class LocalMeanwhile(LocalCalendar):
@@ -789,3 +800,385 @@ async def test_a_school_with_no_trust_has_no_trust_officer_and_costs_no_read(db,
             await preload_trust_officers(s, [school])
             facts = await school_facts(s, school)
         assert statements.seen == [] and facts.trust_has_allocated_officer is False
+
+
+# ---------------------------------------------------------------- the senior leader, waived
+
+
+async def drop_head(db, world, key: str = "low_primary") -> None:
+    """The school's only senior leader on record leaves (the contact is no longer active)."""
+    async with db.transaction() as s:
+        await s.exec(
+            update(SchoolContact)
+            .where(SchoolContact.id == world.contacts[f"{key}.head"])
+            .values(active=False)
+        )
+
+
+@profiles
+async def test_an_officer_books_without_a_senior_leader_only_with_a_reason_of_ten_characters_recorded(
+    db, clock, profile
+):
+    world, svc = await setup(db, clock, profile)
+    school, ann = world.schools["low_primary"], world.officer("ann")
+    await drop_head(db, world)
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(ann, school, THU.replace(hour=10))
+    assert err.value.code == "no_senior_leader"
+    assert err.value.message.startswith("Low Primary School has no senior leader invited")
+    assert '--waive-senior-leader "reason"' in err.value.message
+    with pytest.raises(InvalidInput, match="at least 10 characters"):
+        await svc.book(ann, school, THU.replace(hour=10), waive_senior_leader="Head away")  # nine
+    r = await svc.book(ann, school, THU.replace(hour=10), waive_senior_leader="Head away.")  # ten
+    [proposed] = await events_of(db, r.meeting.id)
+    assert proposed.data["senior_leader_waived"] == "Head away."
+    async with db.reader() as s:
+        audit = (await s.exec(select(AuditLog).where(AuditLog.action == "meeting.book"))).one()
+    assert audit.detail["senior_leader_waived"] == "Head away."
+
+
+async def test_school_staff_cannot_waive_their_senior_leader_and_are_asked_to_pick_one(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    await drop_head(db, world)
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(
+            world.contact("low_primary.lead"),
+            world.schools["low_primary"],
+            THU.replace(hour=10),
+            waive_senior_leader="The head is on long-term leave",
+        )
+    assert err.value.code == "no_senior_leader"
+    assert "Please pick who will attend as your senior leader, or ask your link officer." in err.value.message
+    assert "--waive-senior-leader" not in err.value.message
+
+
+# ---------------------------------------------------------------- terms, modes and meeting types
+
+
+@profiles
+async def test_the_terms_last_day_is_offered(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    clock.now = local(2026, 3, 20, 8)  # a week before the spring term ends (Friday 27 March)
+    offer = await svc.free_slots(world.officer("ann"), world.schools["low_primary"])
+    days = {s.start.astimezone(NOW.tzinfo).date() for s in offer.slots}
+    assert max(days) == local(2026, 3, 27).date()
+    assert min(days) == local(2026, 3, 23).date()  # the notice: nothing before Monday
+
+
+async def test_a_term_is_chosen_by_its_id_and_a_term_not_known_is_refused(db, clock):
+    world, svc = await setup(db, clock)
+    ann, school = world.officer("ann"), world.schools["low_primary"]
+    summer = await svc.free_slots(ann, school, term=world.terms["summer"])
+    assert summer.term_label == "summer term 2025-26" and summer.term_id == world.terms["summer"]
+    with pytest.raises(NotFound, match="No such term"):
+        await svc.free_slots(ann, school, term=999999)
+    with pytest.raises(InvalidInput, match="term must be 'current', 'next' or a term id"):
+        await svc.free_slots(ann, school, term="someday")
+    with pytest.raises(InvalidInput):
+        await svc.free_slots(ann, school, term=True)  # type: ignore[arg-type]  # not term id 1
+    clock.now = local(2026, 8, 1, 8)  # after summer 2026: no term set
+    with pytest.raises(BookingRefused) as err:
+        await svc.free_slots(ann, school)
+    assert err.value.code == "no_terms" and "No term dates are set for the coming months" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("profile", "only", "refused", "words"),
+    [("norfolk", "teams", "on_site", "in person at school"), ("kent", "on_site", "teams", "on Teams")],
+)
+async def test_a_mode_the_la_does_not_offer_is_refused_and_an_unknown_one_is_invalid(
+    db, clock, short_dir, profile, only, refused, words
+):
+    from importlib import resources
+
+    text = resources.files("tsm.policies").joinpath(f"{profile}.toml").read_text()
+    lines = [
+        f'modes_allowed = ["{only}"]' if ln.startswith("modes_allowed") else ln for ln in text.splitlines()
+    ]
+    path = short_dir / f"{profile}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    world, svc = await setup(db, clock, str(path))
+    ann, school = world.officer("ann"), world.schools["low_primary"]
+    for call in (
+        lambda: svc.book(ann, school, THU.replace(hour=10), mode=refused),
+        lambda: svc.free_slots(ann, school, mode=refused),
+    ):
+        with pytest.raises(BookingRefused) as err:
+            await call()
+        assert err.value.code == "mode_not_allowed"
+        assert err.value.message == f"{profile.title()} does not offer TSMs {words}."
+    with pytest.raises(InvalidInput, match="'zoom' is not a meeting mode"):
+        await svc.book(ann, school, THU.replace(hour=10), mode="zoom")
+    assert (await svc.book(ann, school, THU.replace(hour=10))).meeting.mode == only
+
+
+async def test_norfolk_meets_each_school_with_its_phases_type_and_a_pru_or_independent_with_the_special_type(
+    db, clock
+):
+    world, svc = await setup(db, clock)
+    await set_school(db, world.schools["trust_a"], phase="pru_ap")  # an AP academy
+    ann = world.officer("ann")
+    got = {}
+    for hour, key in zip((9, 11, 13), ("secondary", "independent", "trust_a"), strict=True):
+        r = await svc.book(ann, world.schools[key], THU.replace(hour=hour), mode="teams")
+        got[key] = (r.meeting.meeting_type, r.meeting.end - r.meeting.start)
+    r = await svc.book(ann, world.schools["low_primary"], local(2026, 1, 9, 9), mode="teams")
+    got["low_primary"] = (r.meeting.meeting_type, r.meeting.end - r.meeting.start)
+    assert got == {
+        "secondary": ("secondary", timedelta(minutes=90)),
+        "independent": ("special", timedelta(minutes=60)),
+        "trust_a": ("special", timedelta(minutes=60)),
+        "low_primary": ("primary", timedelta(minutes=60)),
+    }
+
+
+async def test_kent_meets_every_school_with_its_first_type_unless_another_of_its_types_is_named(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    ann = world.officer("ann")
+    special = await svc.book(ann, world.schools["la_special"], THU.replace(hour=9))
+    assert (special.meeting.meeting_type, special.meeting.end - special.meeting.start) == (
+        "tsm",
+        timedelta(minutes=90),
+    )
+    short = await svc.book(ann, world.schools["low_primary"], THU.replace(hour=13), meeting_type="tsm_short")
+    assert (short.meeting.meeting_type, short.meeting.end - short.meeting.start) == (
+        "tsm_short",
+        timedelta(minutes=60),
+    )
+    with pytest.raises(InvalidInput, match="'primary' is not a meeting type here"):
+        await svc.book(ann, world.schools["high_primary"], local(2026, 1, 9, 9), meeting_type="primary")
+
+
+async def test_a_time_needs_a_time_zone_and_schools_are_named_by_whole_numbers(db, clock):
+    world, svc = await setup(db, clock)
+    ann, school = world.officer("ann"), world.schools["low_primary"]
+    with pytest.raises(InvalidInput, match="needs a date, a time and a time zone"):
+        await svc.book(ann, school, THU.replace(hour=10, tzinfo=None))
+    for ids in ([], True, [school, "2"]):
+        with pytest.raises(InvalidInput, match="school ids are whole numbers"):
+            await svc.book(ann, ids, THU.replace(hour=10))  # type: ignore[arg-type]
+    r = await svc.book(ann, [school, school], THU.replace(hour=10))  # one school named twice is one school
+    assert r.meeting.school_ids == (school,)
+
+
+# ---------------------------------------------------------------- joint TSMs: who may book one, with whom
+
+
+async def test_a_joint_tsm_needs_its_schools_to_share_one_link_officer(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    await set_school(db, world.schools["trust_b"], link_officer_id=world.officers["bob"])
+    with pytest.raises(InvalidInput, match="A joint TSM needs the schools to share one link officer."):
+        await svc.book(
+            Actor.operator(), [world.schools["trust_a"], world.schools["trust_b"]], THU.replace(hour=10)
+        )
+    with pytest.raises(InvalidInput, match="A joint TSM is only for schools of one trust."):
+        await svc.book(
+            world.officer("ann"),
+            [world.schools["trust_a"], world.schools["low_primary"]],
+            THU.replace(hour=10),
+        )
+
+
+@profiles
+async def test_a_schools_contact_books_a_joint_tsm_only_where_the_la_allows_it(db, clock, profile):
+    world, svc = await setup(db, clock, profile)
+    both = [world.schools["trust_a"], world.schools["trust_b"]]
+    lead = world.contact("trust_a.lead")
+    if profile == "norfolk":  # booking.trust_contacts_book_joint = false
+        with pytest.raises(NotAllowed) as err:
+            await svc.book(lead, both, THU.replace(hour=10))
+        assert str(err.value).startswith(
+            "A joint TSM for several schools of your trust is arranged by Ann Officer"
+        )
+        assert await svc.list_meetings(world.officer("ann")) == []
+    else:
+        r = await svc.book(lead, both, THU.replace(hour=10))
+        assert set(r.meeting.school_ids) == set(both)
+
+
+# ---------------------------------------------------------------- schools no longer open
+
+
+async def test_the_future_tsms_of_schools_no_longer_open_are_cancelled_saying_why_and_a_joint_one_left(
+    db, clock
+):
+    world, svc = await setup(db, clock, "kent")
+    ann = world.officer("ann")
+    closed = await svc.book(ann, world.schools["low_primary"], THU.replace(hour=9))
+    not_covered = await svc.book(ann, world.schools["secondary"], local(2026, 1, 9, 9))
+    still_open = await svc.book(ann, world.schools["high_primary"], local(2026, 1, 12, 9))
+    joint = await svc.book(ann, [world.schools["trust_a"], world.schools["trust_b"]], local(2026, 1, 13, 9))
+    await set_school(db, world.schools["low_primary"], open=False)
+    await set_school(db, world.schools["secondary"], open=False, type_name="Further education")
+    await set_school(db, world.schools["trust_a"], open=False)
+    assert await svc.cancel_for_schools_not_open(Actor.system(), [world.schools["high_primary"]]) == []
+    done = await svc.cancel_for_schools_not_open(Actor.system())
+    assert sorted(done) == sorted([closed.meeting.id, not_covered.meeting.id])
+    status = {m.id: m.status for m in await svc.list_meetings(ann, include_inactive=True)}
+    assert status == {
+        closed.meeting.id: "cancelled",
+        not_covered.meeting.id: "cancelled",
+        still_open.meeting.id: "booked",
+        joint.meeting.id: "booked",  # Trust B Primary is still open: the officer decides
+    }
+    [c1] = await events_of(db, closed.meeting.id, "cancelled")
+    [c2] = await events_of(db, not_covered.meeting.id, "cancelled")
+    assert c1.data["reason"] == (
+        "Low Primary School has closed (GIAS lists it as closed), so its TSM is cancelled."
+    )
+    assert c2.data["reason"] == (
+        "Town High School is not a school the LA holds TSMs with (Further education), so its TSM is cancelled."
+    )
+    assert await svc.cancel_for_schools_not_open(Actor.system()) == []  # nothing left to cancel
+
+
+async def test_a_tsm_whose_schools_have_all_closed_is_cancelled_once(db, clock):
+    world, svc = await setup(db, clock, "kent")
+    joint = await svc.book(
+        world.officer("ann"), [world.schools["trust_a"], world.schools["trust_b"]], THU.replace(hour=9)
+    )
+    await set_school(db, world.schools["trust_a"], open=False)
+    await set_school(db, world.schools["trust_b"], open=False)
+    assert await svc.cancel_for_schools_not_open(Actor.system()) == [joint.meeting.id]
+    assert [e.kind for e in await events_of(db, joint.meeting.id)] == ["proposed", "cancelled"]
+
+
+# ---------------------------------------------------------------- a race the checks cannot see
+
+
+@profiles
+async def test_a_day_filled_by_writes_the_checks_cannot_see_ends_in_just_taken_with_other_times(
+    db, clock, profile
+):
+    # Ann's Thursday seats are all held in the database by meetings the checks do not count (each a write of
+    # another process that commits between the check and the insert, every time): the day's seat refuses the row
+    # on every try, and the answer is "just taken" with other times, not a full day the person cannot see.
+    world, svc = await setup(db, clock, profile)
+    from tsm.adapters.db.meetings import OfficerDayLoad
+
+    async with db.transaction() as s:
+        for seat in range(1, CAP[profile] + 1):
+            m = Meeting(
+                officer_id=world.officers["bob"],
+                term_id=world.terms["spring"],
+                start=local(2026, 3, 2, 9),
+                end=local(2026, 3, 2, 10),
+                mode="teams",
+                meeting_type="primary",
+                status="cancelled",
+                booked_by="test",
+                ical_uid=f"hidden-{seat}@test",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            s.add(m)
+            await s.flush()
+            s.add(
+                OfficerDayLoad(officer_id=world.officers["ann"], day=THU.date(), seat=seat, meeting_id=m.id)
+            )
+    with pytest.raises(BookingRefused) as err:
+        await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], THU.replace(hour=10))
+    assert err.value.code == "slot_taken"
+    assert err.value.message == "Sorry, that time has just been taken. Here are other times."
+    assert err.value.alternatives
+    assert await svc.list_meetings(world.officer("ann")) == []
+
+
+# ---------------------------------------------------------------- held, no-show and the corrections
+
+
+async def test_who_marked_a_meeting_held_is_told_apart_ended_held_or_a_no_show_undone(db, clock):
+    world, svc = await setup(db, clock)
+    ann = world.officer("ann")
+    ms = [
+        (await svc.book(ann, world.schools[key], THU.replace(hour=h), mode="teams")).meeting.id
+        for key, h in (("low_primary", 9), ("high_primary", 11), ("secondary", 13))
+    ]
+    clock.now = local(2026, 1, 8, 16)
+    await svc.mark_held(Actor.system(), ms[0])  # the meeting's end seen (Teams or the timer)
+    await svc.mark_held(ann, ms[1])
+    assert (await svc.mark_no_show(ann, ms[2], "nobody came")).status == "no_show"
+    assert (await svc.mark_held(ann, ms[2])).status == "held"
+    kinds = [[e.kind for e in await events_of(db, m)][1:] for m in ms]
+    assert kinds == [["ended"], ["held"], ["no_show", "no_show_undone"]]
+    [no_show] = await events_of(db, ms[2], "no_show")
+    assert no_show.data["reason"] == "nobody came"
+
+
+async def test_a_no_show_cannot_be_marked_held_once_the_school_has_booked_again_that_term(db, clock):
+    world, svc = await setup(db, clock)
+    who, ann = world.contact("low_primary.lead"), world.officer("ann")
+    first = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    clock.now = local(2026, 2, 3, 11, 5)
+    await svc.mark_no_show(ann, first.meeting.id)
+    again = await svc.book(who, world.schools["low_primary"], local(2026, 3, 3, 10))  # the term is free again
+    with pytest.raises(BookingRefused) as err:
+        await svc.mark_held(ann, first.meeting.id)
+    assert (
+        err.value.code == "already_booked" and "has booked another TSM this term since" in err.value.message
+    )
+    assert (await svc.get_meeting(ann, first.meeting.id)).status == "no_show"
+    assert (await svc.get_meeting(ann, again.meeting.id)).status == "booked"
+
+
+async def test_a_cancelled_meeting_is_never_marked_held_or_a_no_show(db, clock):
+    world, svc = await setup(db, clock)
+    who, ann = world.contact("low_primary.lead"), world.officer("ann")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    clock.now = local(2026, 2, 3, 11, 5)
+    for call in (svc.mark_held(ann, r.meeting.id), svc.mark_no_show(ann, r.meeting.id)):
+        with pytest.raises(BookingRefused) as err:
+            await call
+        assert (err.value.code, err.value.message) == ("cancelled", "This meeting was cancelled.")
+
+
+# ---------------------------------------------------------------- free text: reasons and names
+
+
+async def test_a_reason_may_name_the_meetings_school_but_not_what_looks_like_a_pupils_name(db, clock):
+    world = await make_world(db)
+    await set_school(db, world.schools["low_primary"], name="Isaac Newton Primary")
+    svc = service(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    with pytest.raises(InvalidInput, match="may be a pupil's name"):
+        await svc.cancel(who, r.meeting.id, "Oliver Smith is ill")
+    done = await svc.cancel(who, r.meeting.id, "Isaac Newton Primary is shut for a strike")
+    assert done.meeting.status == "cancelled"
+
+
+async def test_a_colleague_added_with_no_name_is_named_by_their_email(db, clock):
+    world, svc = await setup(db, clock)
+    r = await svc.book(world.contact("low_primary.lead"), world.schools["low_primary"], local(2026, 2, 3, 10))
+    view = await svc.add_attendee(
+        world.contact("low_primary.lead"), r.meeting.id, email="pat@100001.sch.example"
+    )
+    assert ("pat@100001.sch.example", "pat@100001.sch.example", "other", False) in {
+        (a.name, a.email, a.role, a.required) for a in view.attendees
+    }
+    [added] = await events_of(db, r.meeting.id, "attendee_added")
+    assert added.data == {"start": "2026-02-03T10:00Z"}
+
+
+# ---------------------------------------------------------------- the times offered
+
+
+async def test_the_times_offered_for_a_move_count_the_seat_its_own_meeting_frees(db, clock):
+    world, svc = await setup(db, clock)
+    ids = await fill_day(svc, world, "norfolk", THU)  # 09:00, 11:00 and 13:00: Thursday is full
+    who, school = world.officer("ann"), world.schools["low_primary"]
+    assert not any(s.start.date() == THU.date() for s in (await svc.free_slots(who, school)).slots)
+    offer = await svc.free_slots(who, school, exclude_meeting_id=ids[0])  # moving the 09:00
+    thursday = {s.start for s in offer.slots if s.start.date() == THU.date()}
+    assert THU.replace(hour=10) in thursday and THU.replace(hour=11) not in thursday
+    assert len((await svc.free_slots(who, school, limit=6)).slots) == 6
+
+
+async def test_a_cancelled_meeting_is_listed_only_when_inactive_ones_are_asked_for(db, clock):
+    world, svc = await setup(db, clock)
+    who = world.contact("low_primary.lead")
+    r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
+    await svc.cancel(who, r.meeting.id, "Head teacher off sick")
+    assert await svc.list_meetings(who) == []
+    assert [m.status for m in await svc.list_meetings(who, include_inactive=True)] == ["cancelled"]
