@@ -479,7 +479,7 @@ class BookingService:
             tz=plan.tz if plan is not None else None,
             alternatives=alternatives,
         )
-        assert plan is not None
+        assert plan is not None  # equivalent-mutant[delete]: for mypy; both paths have set it
         # Everything the confirmation shows is in hand: no read after the write.
         ordered = sorted(plan.schools, key=lambda sc: sc.name)
         view = _view_from(meeting, ordered, plan.officer, plan.term, plan.attendees, str(plan.tz))
@@ -1001,7 +1001,7 @@ class BookingService:
         """Run ``write`` in a transaction. A unique-constraint clash means a concurrent booking won a race:
         the write is tried again (its checks now see the winner and refuse precisely, or it succeeds when
         only a daily seat number clashed); after the last try the clash becomes "just taken"."""
-        for attempt in range(3):
+        for attempt in range(3):  # equivalent-mutant[constant=4]: the third try always ends the loop
             try:
                 async with self.db.transaction() as s:
                     return await write(s)
@@ -1163,7 +1163,7 @@ class BookingService:
         contacts.sort(key=lambda c: c.id not in leaders)
         people = [
             MeetingAttendee(
-                meeting_id=0,
+                meeting_id=0,  # equivalent-mutant[constant]: never read (the INSERT gives m.id)
                 contact_id=c.id,
                 name=c.name,
                 email=c.email,
@@ -1174,7 +1174,7 @@ class BookingService:
         ]
         led = {
             c.school_id
-            for c, a in zip(contacts, people, strict=True)
+            for c, a in zip(contacts, people, strict=True)  # equivalent-mutant[constant]: equal lengths
             if a.role == ContactRole.SENIOR_LEADER.value
         }
         return people, led
@@ -1432,9 +1432,13 @@ def _term_window(term: DomainTerm, tz: ZoneInfo, now: datetime) -> Interval:
 
 def _day_window(start: datetime, end: datetime, tz: ZoneInfo) -> Interval:
     day = start.astimezone(tz).date()
+    # Its margin is wider than any travel buffer (a profile's is at most 180 minutes): what a margin of 3 or 5 hours
+    # or a day from 01:00 adds or leaves out is never within a buffer of the meeting (equivalent mutants).
     return Interval(
-        min(start, datetime.combine(day, time(0), tzinfo=tz)) - timedelta(hours=4),
-        max(end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)) + timedelta(hours=4),
+        min(start, datetime.combine(day, time(0), tzinfo=tz))  # equivalent-mutant[constant=1]
+        - timedelta(hours=4),  # equivalent-mutant[constant=5,constant=3]
+        max(end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+        + timedelta(hours=4),  # equivalent-mutant[constant=5,constant=3]
     )
 
 
