@@ -13,6 +13,7 @@ from datetime import UTC, timedelta
 import pytest
 from cardtree import actions, inputs
 from factories import local, make_world
+from icalendar import Calendar
 from sqlmodel import select
 from test_scheduler_late_install import env_for
 
@@ -582,6 +583,12 @@ async def invitations_of(env, notes, event_id: int) -> dict[Recipient, object]:
     }
 
 
+def ics_description(ics: bytes) -> str:
+    """The calendar entry's description, as a calendar program shows it."""
+    [event] = Calendar.from_ical(ics).walk("VEVENT")
+    return str(event["description"])
+
+
 async def test_a_booking_sends_the_invitation_to_every_attendee_and_the_officer_the_booker_too(env):
     w = env.world
     notes = notes_of(env, invitations=True)
@@ -636,6 +643,7 @@ async def test_a_cancellation_sends_cancel_with_its_reason_and_stops_the_earlier
     assert message.invitation.method == "CANCEL" and b"METHOD:CANCEL" in message.invitation.ics
     assert message.text.startswith("Cancelled: ")
     assert "Reason for cancelling: Ofsted visit" in message.text
+    assert ics_description(message.invitation.ics).endswith("\n\nReason: Ofsted visit")  # in the calendar too
     assert message.text.endswith("Open the attached cancel.ics to take it out of your calendar.")
 
 
@@ -647,6 +655,7 @@ async def test_a_cancellation_without_a_reason_says_none(env):
     event = await add_event(env, EventKind.CANCELLED, w.officer("ann"), meeting_id=m.id)
     message = (await invitations_of(env, notes, event))[officer(env)]
     assert message.invitation.method == "CANCEL" and "Reason" not in message.text
+    assert "Reason" not in ics_description(message.invitation.ics)
 
 
 async def test_a_cancellation_for_a_meeting_not_cancelled_sends_no_cancel(env):
