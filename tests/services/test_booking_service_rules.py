@@ -1043,6 +1043,33 @@ async def test_a_tsm_whose_schools_have_all_closed_is_cancelled_once(db, clock):
     assert [e.kind for e in await events_of(db, joint.meeting.id)] == ["proposed", "cancelled"]
 
 
+class MovesOn:
+    """A clock read first at ``first`` and at ``then`` ever after: a sweep that takes a moment to run."""
+
+    def __init__(self, first, then) -> None:
+        self.times = [first]
+        self.then = then
+
+    def __call__(self):
+        return self.times.pop() if self.times else self.then
+
+
+async def test_a_tsm_that_starts_while_the_closed_schools_sweep_runs_is_left_as_it_is(db, clock, caplog):
+    world, svc = await setup(db, clock, "kent")
+    ann = world.officer("ann")
+    starting = await svc.book(ann, world.schools["low_primary"], local(2026, 2, 3, 10))
+    later = await svc.book(ann, world.schools["high_primary"], local(2026, 2, 4, 10))
+    await set_school(db, world.schools["low_primary"], open=False)
+    await set_school(db, world.schools["high_primary"], open=False)
+    sweep = service(db, MovesOn(local(2026, 2, 3, 9, 59), local(2026, 2, 3, 10)))
+    with caplog.at_level("WARNING", logger="tsm.services.booking"):
+        assert await sweep.cancel_for_schools_not_open(Actor.system()) == [later.meeting.id]
+    status = {m.id: m.status for m in await svc.list_meetings(ann, include_inactive=True)}
+    assert status == {starting.meeting.id: "booked", later.meeting.id: "cancelled"}
+    assert f"meeting {starting.meeting.id} of a school not open left as it is" in caplog.text
+    assert "already started" in caplog.text
+
+
 # ---------------------------------------------------------------- a race the checks cannot see
 
 
