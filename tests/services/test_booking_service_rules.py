@@ -875,7 +875,7 @@ async def test_a_term_is_chosen_by_its_id_and_a_term_not_known_is_refused(db, cl
     with pytest.raises(InvalidInput, match="term must be 'current', 'next' or a term id"):
         await svc.free_slots(ann, school, term="someday")
     with pytest.raises(InvalidInput):
-        await svc.free_slots(ann, school, term=True)  # type: ignore[arg-type]  # not term id 1
+        await svc.free_slots(ann, school, term=True)  # not term id 1
     clock.now = local(2026, 8, 1, 8)  # after summer 2026: no term set
     with pytest.raises(BookingRefused) as err:
         await svc.free_slots(ann, school)
@@ -956,7 +956,7 @@ async def test_a_time_needs_a_time_zone_and_schools_are_named_by_whole_numbers(d
         await svc.book(ann, school, THU.replace(hour=10, tzinfo=None))
     for ids in ([], True, [school, "2"]):
         with pytest.raises(InvalidInput, match="school ids are whole numbers"):
-            await svc.book(ann, ids, THU.replace(hour=10))  # type: ignore[arg-type]
+            await svc.book(ann, ids, THU.replace(hour=10))
     r = await svc.book(ann, [school, school], THU.replace(hour=10))  # one school named twice is one school
     assert r.meeting.school_ids == (school,)
 
