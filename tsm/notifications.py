@@ -401,7 +401,7 @@ class Notifications:
                     school = await s.get(School, c.school_id) if c is not None else None
                     who = (
                         f"{c.name} ({school.name})"
-                        if c is not None and school is not None
+                        if c is not None and school is not None  # equivalent-mutant[boolop]: FK holds school
                         else f"contact {rid}"
                     )
                 elif rkind == "attendee":

@@ -19,7 +19,7 @@ from test_scheduler_late_install import env_for
 
 from scheduler.retention import Retention
 from tsm.adapters.calendar_local import LocalCalendar
-from tsm.adapters.db.directory import Officer, SchoolContact
+from tsm.adapters.db.directory import Officer, School, SchoolContact
 from tsm.adapters.db.history import DomainEvent
 from tsm.adapters.db.meetings import Meeting
 from tsm.clock import FixedClock
@@ -719,3 +719,22 @@ async def test_an_invitation_to_book_goes_to_the_schools_staff_from_its_officer(
     message = await env.jobs.notifications.compose(event, "ev.invite", contact(env, "low_primary.lead"))
     assert message.text == "Ann Officer invites Low Primary School to book this term's TSM."
     assert [(a["title"], a["verb"]) for a in actions(message.card)] == [("Book a TSM", "book.start")]
+
+
+async def test_an_invitation_to_a_school_with_no_link_officer_yet_waits_for_its_staff_until_one_is_linked(
+    env,
+):
+    """The event still names the school's staff (no officer is no reason to tell nobody); the message is composed
+    when it is sent, so it says nothing while no officer is linked and names the officer once one is."""
+    w = env.world
+    await set_row(env, School, w.schools["low_primary"], link_officer_id=None)
+    event = await add_event(env, EventKind.INVITED, "admin", school_id=w.schools["low_primary"])
+    assert await told(env) == {
+        ("ev.invite", contact(env, "low_primary.lead")),
+        ("ev.invite", contact(env, "low_primary.head")),
+    }
+    notes = env.jobs.notifications
+    assert await notes.compose(event, "ev.invite", contact(env, "low_primary.lead")) is None
+    await set_row(env, School, w.schools["low_primary"], link_officer_id=w.officers["bob"])
+    message = await notes.compose(event, "ev.invite", contact(env, "low_primary.lead"))
+    assert message.text == "Bob Officer invites Low Primary School to book this term's TSM."
