@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
 from scheduler.thread import ThreadedScheduler
 from tsm.adapters.db.directory import School, SchoolContact
 from tsm.adapters.db.history import DomainEvent
+from tsm.clock import FixedClock
 from tsm.composition import compose
 from tsm.demo import load_demo
 from tsm.services.actors import contact_actor
@@ -107,11 +108,12 @@ async def test_a_start_up_failure_in_the_thread_is_raised_to_the_server():
 
 async def test_the_servers_embedded_sweeps_deliver_a_change_the_bot_made(sqlite_url, tmp_path):
     """The server composed from its settings: a booking made on the bot's loop is dispatched by the event sweep in
-    the scheduler's thread once the bot wakes it (as after a turn)."""
+    the scheduler's thread once the bot wakes it (as after a turn). The clock is the demo's Monday, given to the
+    composition root: on the real date the demo's term may have no free time left (its last days: 17 December)."""
     settings = Settings(
         _env_file=None, database_url=sqlite_url, invitations_dir=tmp_path / "inv", mail_dir=tmp_path / "mail"
     )
-    built = compose(settings, role="server")
+    built = compose(settings, role="server", clock=FixedClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC)))
     try:
         app = built.app
         await load_demo(app.db, today=date(2026, 11, 23))
