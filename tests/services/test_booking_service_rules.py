@@ -1202,6 +1202,22 @@ async def test_the_times_offered_for_a_move_count_the_seat_its_own_meeting_frees
     assert len((await svc.free_slots(who, school, limit=6)).slots) == 6
 
 
+async def test_the_times_offered_for_a_move_include_its_own_time_and_times_overlapping_it(db, clock):
+    """The meeting being moved is not busy time for its own move: its calendar entry is the bot's, so its own time
+    and the times overlapping it are offered, as move() accepts them (they were left out: the moved meeting was
+    dropped from the officer's TSMs before its calendar entry was told apart from busy time)."""
+    world, svc = await setup(db, clock)
+    who, school = world.contact("low_primary.lead"), world.schools["low_primary"]
+    m = (await svc.book(who, school, THU.replace(hour=9))).meeting
+    offer = await svc.free_slots(who, school, exclude_meeting_id=m.id)
+    thursday = {s.start for s in offer.slots if s.start.date() == THU.date()}
+    assert {THU.replace(hour=9), THU.replace(hour=9, minute=30)} <= thursday
+    moved = await svc.move(who, m.id, THU.replace(hour=9, minute=30))
+    assert moved.meeting.start == THU.replace(hour=9, minute=30)
+    # Without the move, the 09:00 TSM's time is taken.
+    assert THU.replace(hour=9, minute=30) not in {s.start for s in (await svc.free_slots(who, school)).slots}
+
+
 async def test_a_cancelled_meeting_is_listed_only_when_inactive_ones_are_asked_for(db, clock):
     world, svc = await setup(db, clock)
     who = world.contact("low_primary.lead")

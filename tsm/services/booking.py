@@ -165,10 +165,14 @@ class BookingService:
             mode_ = self._mode(policy, mode)
             mtype = self._meeting_type(policy, schools[0], meeting_type)
             window = _term_window(the_term, tz, now)
-            meetings = await self._officer_meetings(s, officer.id, window, exclude_meeting_id)
+            # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
+            # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are offered
+            # (move() accepts them).
+            every = await self._officer_meetings(s, officer.id, window, None)
+            meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
         slots: list[Slot] = []
         if window.end > window.start:
-            busy = _without_own(await self._busy(officer, window), meetings)
+            busy = _without_own(await self._busy(officer, window), every)
             slots = find_slots(
                 window=window,
                 duration=mtype.duration,
