@@ -64,7 +64,7 @@ from .chat.common import meeting_facts, place, slot_choices, term_words, when
 from .chat.flows import PROPOSAL
 from .domain.errors import BookingRefused, TsmError
 from .domain.model import MeetingStatus
-from .domain.text import day_text, plain, when_text
+from .domain.text import day_text, days_words, plain, when_text
 from .messaging import Invitation, Message, Recipient
 from .services.actors import Actor
 from .services.booking import BookingService
@@ -737,7 +737,7 @@ class Notifications:
 def _signin_message(url: str, days: int) -> Message:
     """Text only: the link is the message (an email channel adds no second link to a message without a card)."""
     return Message(
-        f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days} days. "
+        f"Here is your link to sign in to the TSM booking page: {url}\n\nIt works once, for {days_words(days)}. "
         "If you did not ask for it, you can ignore this message: nothing happens until the link is opened.",
         email_only=True,
     )  # they asked the page for it by giving this address: it goes there

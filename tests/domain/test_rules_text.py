@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tsm.domain.errors import InvalidInput
-from tsm.domain.text import clean_text, hold_escapes, plain, release_escapes, unescape
+from tsm.domain.text import clean_text, days_words, hold_escapes, plain, release_escapes, unescape
 
 TYPED = [
     "[link](https://evil.example)",
@@ -102,3 +102,7 @@ def test_nothing_typed_shows_as_nothing():
 def test_an_escaped_character_is_held_as_the_private_use_character_at_its_own_code_plus_e000():
     assert hold_escapes("\\*\\[") == "\ue02a\ue05b"
     assert release_escapes("\ue02a\ue05b") == "*["
+
+
+def test_a_number_of_days_is_said_in_the_singular_only_for_one():
+    assert [days_words(n) for n in (0, 1, 2, 7)] == ["0 days", "1 day", "2 days", "7 days"]

@@ -552,7 +552,7 @@ async def test_a_sign_in_link_goes_to_the_person_who_asked_made_when_it_is_sent(
     short = notes_of(
         env, signin=SignInLinks(env.db, base_url="https://tsm.example", link_ttl=timedelta(hours=12))
     )
-    assert "It works once, for 1 days." in (await short.compose(event, "ev.signin", lead)).text
+    assert "It works once, for 1 day." in (await short.compose(event, "ev.signin", lead)).text
     await add_event(env, EventKind.SIGNIN_REQUESTED, person=f"officer:{w.officers['bob']}")
     assert await told(env, notes) == {("ev.signin", officer(env, "bob"))}
 

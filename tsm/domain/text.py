@@ -115,3 +115,8 @@ def release_escapes(value: str, *, html: bool = False) -> str:
         lambda m: _html.escape(chr(ord(m.group(0)) - _HELD)) if html else chr(ord(m.group(0)) - _HELD),
         value,
     )
+
+
+def days_words(days: int) -> str:
+    """``1 day``, ``7 days``: a number of days as a sentence says it."""
+    return f"{days} day" if days == 1 else f"{days} days"

@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from ..chat.router import Incoming, Reply, Router, Who
+from ..domain.text import days_words
 from ..ratelimit import KeyedLimiters, SlidingWindow
 from ..services.actors import Actor
 from ..services.events import recorded_in_this_task
@@ -71,7 +72,7 @@ OFFICER_NAV = (
 )
 SIGNIN_SENT = (
     "If that address belongs to a school contact or an officer we know, a sign-in link is on its way to "
-    "it. It works once, for {days} days. Nothing arrived? Check the junk folder, or ask your LA link "
+    "it. It works once, for {days}. Nothing arrived? Check the junk folder, or ask your LA link "
     "officer to check the address they have for you."
 )
 
@@ -288,7 +289,7 @@ class WebPage:
         days = max(1, round(self.signin.link_ttl.total_seconds() / 86400))
         return self._page(
             "Check your email",
-            f'<h1>Check your email</h1><p role="status">{escape(SIGNIN_SENT.format(days=days))}</p>',
+            f'<h1>Check your email</h1><p role="status">{escape(SIGNIN_SENT.format(days=days_words(days)))}</p>',
         )
 
     async def link_form(self, request: web.Request) -> web.Response:
