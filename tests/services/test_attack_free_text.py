@@ -11,7 +11,6 @@ the CLI and the web page are covered alike).
 from __future__ import annotations
 
 import os
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -170,14 +169,16 @@ async def test_ics_invitations_are_deleted_after_their_retention(svc, world, inv
     [old] = list(invites.glob("*.ics"))
     cal = LocalCalendar(None, invites)
     now = local(2026, 1, 5, 8).astimezone()
-    assert cal.purge_invitations(now, timedelta(days=30)) == 0  # written just now (by the file's clock)
+    # The files' ages are set against the test's clock, not the machine's (a file's time is the real one, today's
+    # date may be anything: under a faked 24 March 2027 a file written just now looked 107 days old).
+    written = now.timestamp() - 60
+    os.utime(old, (written, written))
+    assert cal.purge_invitations(now, timedelta(days=30)) == 0  # written a minute ago
     young = invites / "young.ics"
     young.write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
-    aged = time.time() - 31 * 86400
-    os.utime(old, (aged, aged))
-    from datetime import datetime
-
-    assert cal.purge_invitations(datetime.now().astimezone(), timedelta(days=30)) == 1
+    os.utime(young, (now.timestamp() - 29 * 86400,) * 2)
+    os.utime(old, (now.timestamp() - 31 * 86400,) * 2)
+    assert cal.purge_invitations(now, timedelta(days=30)) == 1
     assert not old.exists() and young.exists()
 
 
