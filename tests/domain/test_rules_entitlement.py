@@ -3,11 +3,12 @@ on Norfolk's and Kent's shipped tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from tsm.domain.entitlement import (
+    Entitlement,
     SchoolFacts,
     classify_phase,
     entitlement_for,
@@ -105,6 +106,28 @@ def test_kent_every_school_books_termly_itself():
     ):
         ent = entitlement_for(facts, KENT)
         assert (ent.rule, ent.expectation, ent.route) == ("every_school_termly", "termly", BookingRoute.SELF)
+
+
+def test_where_the_las_officers_arrange_every_tsm_no_school_books_itself_and_each_is_told_why():
+    """``booking.schools_book_themselves = false``: the school's rule and expectation stand (what the LA expects of
+    it), but it may not book itself; a school the LA contacts directly is told the rule's own words, any other that
+    its link officer arranges its TSMs. With the profile's default (true) a self-booking school books."""
+    officers_arrange = replace(KENT, schools_book_themselves=False)
+    ent = entitlement_for(SchoolFacts(Phase.PRIMARY, attendance_pct=90.0), officers_arrange)
+    assert (ent.route, ent.may_book, ent.schools_book) == (BookingRoute.SELF, False, False)
+    assert ent.refusal == "Your link officer arranges your TSMs."
+    assert ent == replace(
+        entitlement_for(SchoolFacts(Phase.PRIMARY, attendance_pct=90.0), KENT), schools_book=False
+    )
+    contacted = entitlement_for(
+        SchoolFacts(Phase.PRIMARY, independent=True), replace(NORFOLK, schools_book_themselves=False)
+    )
+    assert not contacted.may_book and contacted.refusal == contacted.message != ent.refusal
+    assert entitlement_for(SchoolFacts(Phase.PRIMARY, independent=True), NORFOLK).refusal == contacted.message
+    kent_school = entitlement_for(SchoolFacts(Phase.PRIMARY, attendance_pct=90.0), KENT)
+    assert kent_school.may_book and kent_school.schools_book
+    bare = Entitlement("r", "termly", "m", "below", None)  # as older code and tests build one: schools book
+    assert bare.may_book
 
 
 def test_a_rule_applies_only_when_all_its_conditions_hold():

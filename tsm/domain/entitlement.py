@@ -143,9 +143,7 @@ class Entitlement:
 
 def compare(pct: float, average: float) -> str:
     """ "below", "equal" or "above", to the hundredth of a percent the DfE publishes (no float noise)."""
-    diff = round(
-        pct - average, 6
-    )  # equivalent-mutant[constant]: 5 or 7 places: the same answer at the hundredth published
+    diff = round(pct - average, 6)  # equivalent-mutant[constant]: 5 or 7 places, the same at the hundredth
     return "below" if diff < 0 else "equal" if diff == 0 else "above"
 
 
