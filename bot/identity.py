@@ -3,8 +3,8 @@
 This is the AAD-id half of ``tsm.services.directory.Directory.identify`` (same rules: an active officer first,
 admin when ``is_admin``, else an active school contact; with a tenant, only a person remembered in that tenant),
 resolved for all the turns that arrive together in one read (``people_by_aad``: officers and contacts in one
-statement; ``actor_by_aad``: the rule, shared with ``Directory.identify``). Nothing is cached: every turn is resolved against the
-database as it is now. A miss falls back to ``Directory.identify(aad, email, tenant)`` with the email from the Teams
+statement; ``actor_by_aad``: the rule, shared with ``Directory.identify``). Nothing is cached: every turn is resolved
+against the database as it is now. A miss falls back to ``Directory.identify(aad, email, tenant)`` with the email from the Teams
 roster (which, under the tenant rules, also remembers the AAD id and its tenant).
 """
 

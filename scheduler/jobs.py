@@ -71,8 +71,8 @@ EVENT_BATCH = 500  # events dispatched per read by the event sweep
 # Inside a pass of sweeps (``Jobs._pass``): the unbooked schools of the LAs in term, worked out by the first nudge
 # sweep that needs them and shared by the next ({la_id: (term_id, schools)}); None outside a pass. A context variable,
 # so passes running side by side (two tasks, two threads' loops) never share or clear each other's.
-_UNBOOKED_PASS: contextvars.ContextVar[dict[int, tuple[int, list[Any]]] | None] = contextvars.ContextVar(
-    "unbooked_pass", default=None
+_UNBOOKED_PASS: contextvars.ContextVar[dict[int, tuple[int, list[_Unbooked]]] | None] = (
+    contextvars.ContextVar("unbooked_pass", default=None)
 )
 CHASED = "chased"  # the ref tail of the unbooked digest of the chasers' day (its term's id before it)
 LATE_INSTALL_WINDOW = timedelta(days=14)  # undeliverable messages older than this are never re-sent

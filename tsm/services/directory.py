@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, false, func, literal, null, true, union_all, update
+from sqlalchemy import Row, bindparam, false, func, literal, null, true, union_all, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -82,25 +82,21 @@ def _by_aad():
 _BY_AAD = _by_aad()
 
 
-async def people_by_aad(s: AsyncSession, aads: list[str]) -> dict[str, list[tuple]]:
+async def people_by_aad(s: AsyncSession, aads: list[str]) -> dict[str, list[Row]]:
     """Each AAD id's active officers and contacts (``actor_by_aad`` picks one), in one statement for any number."""
-    out: dict[str, list[tuple]] = {}
+    out: dict[str, list[Row]] = {}
     for row in await (await s.connection()).execute(_BY_AAD, {"aads": aads}):
-        out.setdefault(row[0], []).append(tuple(row[1:]))
+        out.setdefault(row.aad, []).append(row)
     return out
 
 
-def actor_by_aad(people: list[tuple], tenant: str | None) -> Actor | None:
+def actor_by_aad(people: list[Row], tenant: str | None) -> Actor | None:
     """The actor for one AAD id's people (``people_by_aad``): an officer before a contact, each in id order; with a
     tenant, only a person remembered in that tenant."""
-    for kind, ident, name, la_id, is_admin, national, remembered, school_id in sorted(
-        people, key=lambda r: (r[0] != "officer", r[1])
-    ):
-        if tenant is not None and remembered != tenant:
+    for p in sorted(people, key=lambda r: (r.kind != "officer", r.id)):
+        if tenant is not None and p.teams_tenant_id != tenant:
             continue
-        if kind == "officer":
-            return Actor("admin" if is_admin else "officer", ident, None, name, la_id, bool(national))
-        return contact_actor(ident, school_id, name, la_id)
+        return officer_actor(p) if p.kind == "officer" else contact_actor(p.id, p.school_id, p.name, p.la_id)
     return None
 
 
