@@ -42,3 +42,45 @@ async def test_a_row_held_by_another_session_answers_busy_within_the_lock_timeou
         ).meeting.status == "cancelled"  # lock gone
     finally:
         await db.dispose()
+
+
+async def test_a_rollback_journal_file_opened_while_another_writes_waits_instead_of_answering_busy(tmp_path):
+    """CI, 2026-12-07: four bot instances opening one new SQLite file together; one answered ServiceBusy. The
+    migrations left the file in rollback-journal mode, and switching a file to WAL fails at once ("database is
+    locked", SQLite's busy handler is not called) while another connection holds a write transaction. Now the
+    switch waits for that writer, and the migrations leave the file in WAL so no engine switches it at all."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "old.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (i INTEGER)")
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    other.execute("BEGIN IMMEDIATE")  # another process is writing when this one opens the file
+    other.execute("INSERT INTO t VALUES (1)")
+    done = threading.Timer(0.4, lambda: other.execute("COMMIT"))
+    done.start()
+    db = Database(f"sqlite:///{path}", busy_timeout=5)
+    try:
+        t0 = time.monotonic()
+        async with db.transaction() as s:
+            await s.connection()
+        assert 0.3 < time.monotonic() - t0 < 5  # it waited for the other writer, then went on
+        with sqlite3.connect(path) as fresh:
+            assert fresh.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("SELECT i FROM t").fetchall() == [(1,)]  # the other writer's row was kept
+    finally:
+        done.join()
+        other.close()
+        await db.dispose()
+
+
+def test_the_migrations_leave_a_sqlite_file_in_wal(tmp_path):
+    from tsm.adapters.db.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/new.db"
+    upgrade(url)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

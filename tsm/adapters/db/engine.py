@@ -50,6 +50,30 @@ def _busy(exc: OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
+def use_wal(cur, wait: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    """Put a SQLite file in WAL mode (persistent: once per file). Reading the mode takes no lock, so a file already
+    in WAL (every file ``upgrade`` made) costs nothing. Switching a rollback-journal file fails at once with
+    "database is locked", without the busy handler, while another connection holds a write transaction (four
+    engines opening one fresh file together hit this: CI, 2026-12-07), so the switch is retried for up to ``wait``
+    seconds; another connection switching it meanwhile ends the wait."""
+    import sqlite3
+    import time
+
+    def mode() -> str:
+        # SQLAlchemy's aiosqlite cursor: execute, then fetch from the cursor
+        cur.execute("PRAGMA journal_mode")
+        return str(cur.fetchone()[0]).lower()
+
+    deadline = time.monotonic() + wait
+    while mode() != "wal":
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
     """Foreign keys on, WAL, a busy timeout; write transactions BEGIN IMMEDIATE so concurrent writers queue
     instead of deadlocking on a lock upgrade, while readers BEGIN DEFERRED and never wait for a writer."""
@@ -58,9 +82,9 @@ def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> 
     def _connect(dbapi_conn, _record):  # pragma: no cover - exercised by every SQLite test
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        use_wal(cur, busy_timeout)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from .engine import driver_urls, ensure_sqlite_dir
+from .engine import DEFAULT_BUSY_TIMEOUT, driver_urls, ensure_sqlite_dir, use_wal
 
 
 def alembic_config(url: str) -> Config:
@@ -31,6 +31,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     cfg = alembic_config(url)
     if make_url(url).get_backend_name() != "postgresql":
         command.upgrade(cfg, revision)  # SQLite: one file, writers serialised by its own lock
+        _sqlite_wal(url)
         return
     engine = create_engine(driver_urls(url)[0], poolclass=NullPool)
     try:
@@ -42,6 +43,21 @@ def upgrade(url: str, revision: str = "head") -> None:
                 lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
     finally:
         engine.dispose()
+
+
+def _sqlite_wal(url: str) -> None:
+    """Leave the file in WAL mode (persistent), so the engines that open it next never switch its journal mode while
+    another holds a write transaction (see :func:`engine.use_wal`)."""
+    import sqlite3
+
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        return
+    conn = sqlite3.connect(path, timeout=DEFAULT_BUSY_TIMEOUT, isolation_level=None)
+    try:
+        use_wal(conn.cursor())
+    finally:
+        conn.close()
 
 
 def downgrade(url: str, revision: str) -> None:
