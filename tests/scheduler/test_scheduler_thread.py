@@ -75,7 +75,9 @@ async def test_a_sweep_busy_in_its_own_thread_never_holds_up_the_bots_loop():
     try:
         assert threaded.running and threaded.loop is not asyncio.get_running_loop()
         lag = await _worst_lag(1.0)
-        assert lag < 0.1, lag  # the hog blocks its own loop 0.3 s at a time, not this one
+        # The hog blocks its own loop 0.3 s at a time, not this one (in the bot's loop, below, a wait is >= 0.25 s;
+        # a loaded machine adds its own scheduling here, so the line between them is drawn at 0.2 s).
+        assert lag < 0.2, lag
         assert built.scheduler.threads == {"tsm-scheduler"}
         threaded.wake()
         await asyncio.sleep(0.5)  # the wake runs on the thread's loop, between two blocks
