@@ -84,3 +84,20 @@ def test_the_migrations_leave_a_sqlite_file_in_wal(tmp_path):
 
     with sqlite3.connect(tmp_path / "new.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_in_memory_database_keeps_its_journal_mode_and_is_not_waited_on():
+    """WAL is for files: SQLite leaves an in-memory database in "memory" mode and says so, with no error. The
+    switch is asked once, not retried until the mode reads "wal" (which it never would)."""
+    import sqlite3
+
+    from tsm.adapters.db.engine import use_wal
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        t0 = time.monotonic()
+        use_wal(conn.cursor(), wait=5)
+        assert time.monotonic() - t0 < 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+    finally:
+        conn.close()

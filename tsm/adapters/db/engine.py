@@ -64,10 +64,14 @@ def use_wal(cur, wait: float = DEFAULT_BUSY_TIMEOUT) -> None:
         cur.execute("PRAGMA journal_mode")
         return str(cur.fetchone()[0]).lower()
 
+    if mode() == "wal":
+        return
     deadline = time.monotonic() + wait
-    while mode() != "wal":
+    while True:
         try:
+            # Returns the mode it ends in: an in-memory database stays "memory", as it always did here.
             cur.execute("PRAGMA journal_mode=WAL")
+            return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
