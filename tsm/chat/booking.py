@@ -181,15 +181,22 @@ async def _soonest(
 ) -> tuple[Offer, str] | Reply:
     """This term's free times for ``mode``, or next term's when this term is booked or full (and why, in words)."""
     booking = ctx.services.booking
-    active = {
-        m.term_id: m for m in await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
-    }
+    booked = (
+        info.booked_term_ids
+    )  # read with the school: no query for the school's meetings unless one is booked
+
+    async def active() -> dict[int, MeetingView]:
+        return {
+            m.term_id: m
+            for m in await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
+        }
+
     # The first card shows the soonest FIRST_TIMES: the slot finder stops there ("More dates" and a press on a time
     # work the term out afresh), and the offer kept for the card holds just those.
     offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode, limit=FIRST_TIMES)
     why = ""
-    if offer.term_id in active or not offer.slots:
-        m = active.get(offer.term_id)
+    if offer.term_id in booked or not offer.slots:
+        m = (await active()).get(offer.term_id) if offer.term_id in booked else None
         why = (
             f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
             f"{term_words(offer.term_label)} TSM: {when(m)}."
@@ -200,7 +207,7 @@ async def _soonest(
             nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode, limit=FIRST_TIMES)
         except BookingRefused as exc:
             return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
-        if nxt.term_id in active:
+        if nxt.term_id in booked:
             return _dead_end_reply(
                 f"{info.name} is already booked for the {term_words(offer.term_label)} and the "
                 f"{term_words(nxt.term_label)}. Only one TSM per term: you can move or cancel one.",

@@ -14,8 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import String, bindparam, delete
+from sqlalchemy import insert as core_insert
 from sqlalchemy import select as core_select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import select
 
 from ..adapters.db.directory import LA, Officer, School, SchoolContact, TrustOfficer
@@ -110,6 +113,8 @@ class SchoolInfo:
     national_average_year: str  # the year and measure of the average compared with ("" when none)
     figures: str = ""  # the school's figure and the average of the same period, in words, for the school
     figures_for_officer: str = ""  # the same for its officer
+    # The terms (ids) in which the school holds an active TSM (booked, moved or held), past terms included.
+    booked_term_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,28 @@ class _SchoolRow:
         return ", ".join(p for p in (self.street, self.town, self.postcode) if p)
 
 
+class _IdList(FunctionElement):
+    """Integers joined with commas in one text (an aggregate): ``group_concat(x)`` on SQLite, ``string_agg`` on
+    PostgreSQL; the separator is written into the SQL, so the statement has no parameter of its own."""
+
+    type = String()
+    inherit_cache = True
+    name = "id_list"
+
+
+@compiles(_IdList)
+def _id_list_default(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_IdList, "postgresql")
+def _id_list_pg(element, compiler, **kw):
+    return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
+
+
 def _school_info_query():
     sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, TrustOfficer.__table__.c
+    ms = MeetingSchool.__table__.c
     cols = [
         sc.id,
         sc.urn,
@@ -177,6 +202,13 @@ def _school_info_query():
             la.policy.label("la_policy"),
             la.timezone.label("la_timezone"),
             t.officer_id.label("trust_officer_id"),
+            # The terms the school holds an active TSM in (meeting_school.active_term_id, NULL once a meeting is
+            # cancelled or a no-show), read with the school: the first booking card needs them on every turn, and
+            # the unique (school_id, active_term_id) index answers it without touching the meetings.
+            core_select(_IdList(ms.active_term_id))
+            .where(ms.school_id == sc.id, ms.active_term_id.is_not(None))
+            .scalar_subquery()
+            .label("booked_term_ids"),
         )
         .select_from(
             School.__table__.join(LA.__table__, la.id == sc.la_id)
@@ -200,9 +232,9 @@ class _OneRow:
     def __init__(self, stmt) -> None:
         self.stmt = stmt
         self.row = namedtuple("Row", [c.key for c in stmt.selected_columns], rename=True)  # type: ignore[misc]
-        self._sqlite: tuple[str, tuple[str, ...], tuple] | None = None
+        self._sqlite: tuple[str, tuple[str, ...], tuple, dict] | None = None
 
-    def _compiled(self, dialect) -> tuple[str, tuple[str, ...], tuple]:
+    def _compiled(self, dialect) -> tuple[str, tuple[str, ...], tuple, dict]:
         if self._sqlite is None:
             c = self.stmt.compile(dialect=dialect)
             names = tuple(c.positiontup or ())
@@ -210,7 +242,8 @@ class _OneRow:
                 col.type.dialect_impl(dialect).result_processor(dialect, None)
                 for col in self.stmt.selected_columns
             )
-            self._sqlite = (c.string, names, procs)
+            # The statement's own constants (a separator, say) travel as parameters with their values.
+            self._sqlite = (c.string, names, procs, dict(c.params))
         return self._sqlite
 
     async def first(self, db: Database, **params) -> tuple | None:
@@ -219,10 +252,11 @@ class _OneRow:
             async with db.read_engine.connect() as conn:  # autocommit: the statement's one round trip
                 row = (await conn.execute(self.stmt, params)).first()
             return self.row(*row) if row is not None else None
-        sql, names, procs = self._compiled(db.engine.dialect)
+        sql, names, procs, own = self._compiled(db.engine.dialect)
+        values = tuple(params[n] if n in params else own[n] for n in names)
         async with db.engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            rows = await raw.driver_connection.execute_fetchall(sql, tuple(params[n] for n in names))
+            rows = await raw.driver_connection.execute_fetchall(sql, values)
         if not rows:
             return None
         return self.row(*(p(v) if p is not None else v for p, v in zip(procs, rows[0], strict=True)))
@@ -231,6 +265,8 @@ class _OneRow:
 # Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
 _SCHOOL_WIDTH, _SCHOOL_INFO_STMT = _school_info_query()
 _SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
+_INSERT_OFFER = core_insert(ChatOffer.__table__)
+_OFFER_COLUMNS = tuple(c.name for c in ChatOffer.__table__.columns)
 _OFFER_BY_ID = _OneRow(
     core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
 )
@@ -309,8 +345,8 @@ class ConversationService:
                 **({"site": site_school_id} if site_school_id is not None else {}),
             },
         )
-        async with self.db.one_write() as s:  # one INSERT: one round trip on PostgreSQL
-            s.add(row)
+        # One INSERT built once (no ORM unit of work): one round trip on PostgreSQL.
+        await self.db.write_one(_INSERT_OFFER, {c: getattr(row, c) for c in _OFFER_COLUMNS})
         return self._remember(_offer(row))
 
     async def offer(self, actor: Actor, offer_id: object) -> Offer:
@@ -356,7 +392,9 @@ class ConversationService:
             raise NotFound("No such school.")
         school = _SchoolRow(*row[:_SCHOOL_WIDTH])
         _check_school(actor, school)
-        officer_id, officer_name, officer_email, la_policy, _la_tz, trust_officer = row[_SCHOOL_WIDTH:]
+        officer_id, officer_name, officer_email, la_policy, _la_tz, trust_officer, booked = row[
+            _SCHOOL_WIDTH:
+        ]
         policy = self.ref.policy(la_policy)
         facts = domain_school_facts(school, trust_has_allocated_officer=bool(trust_officer))
         ent = entitlement_for(facts, policy)
@@ -378,6 +416,7 @@ class ConversationService:
             ent.average.label if ent.average else "",
             figures_words(facts, policy),
             figures_words(facts, policy, officer_view=True),
+            frozenset(int(t) for t in booked.split(",")) if booked else frozenset(),
         )
 
     async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:

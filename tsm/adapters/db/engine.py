@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -194,21 +195,17 @@ class Database:
                 raise ServiceBusy() from exc
             raise
 
-    @asynccontextmanager
-    async def one_write(self) -> AsyncIterator[AsyncSession]:
-        """A session for one statement that is atomic by itself (an INSERT of one row), flushed and committed on
-        exit: on PostgreSQL in autocommit, one round trip instead of BEGIN, the statement and COMMIT; elsewhere in a
-        transaction, as :meth:`transaction`."""
+    async def write_one(self, stmt, params: dict[str, Any]) -> None:
+        """One Core statement that is atomic by itself (an INSERT of one row), committed: on PostgreSQL in
+        autocommit, one round trip instead of BEGIN, the statement and COMMIT (and no ORM unit of work); elsewhere
+        in a transaction, as :meth:`core_transaction`. A locked database raises :class:`ServiceBusy`."""
         if self.backend != "postgresql":
-            async with self.transaction() as session:
-                yield session
+            async with self.core_transaction() as conn:
+                await conn.execute(stmt, params)
             return
         try:
-            async with self._readers() as session:
-                yield session
-                await (
-                    session.commit()
-                )  # the flush is the statement; psycopg sends no COMMIT outside a transaction
+            async with self.read_engine.connect() as conn:
+                await conn.execute(stmt, params)
         except OperationalError as exc:
             if _busy(exc):
                 raise ServiceBusy() from exc
