@@ -18,10 +18,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import DateTime, String, bindparam, delete, func, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
@@ -76,6 +77,34 @@ class RefInfo:
     channel_id: str
     bot_id: str
     reference: dict[str, Any]
+
+
+def _pg_claims():
+    """Claim a batch of activities on PostgreSQL: one statement whatever the batch's size (the ids as three arrays,
+    unnested), so it is compiled once and prepared by the driver; the rows that went in are the claims won."""
+    t = BotProcessedActivity.__table__
+    rows = (
+        func.unnest(
+            bindparam("conversation_ids", type_=postgresql.ARRAY(String)),
+            bindparam("activity_ids", type_=postgresql.ARRAY(String)),
+            bindparam(
+                "received_at", type_=postgresql.ARRAY(DateTime())
+            ),  # naive UTC, as the column stores it
+        )
+        .table_valued("c", "a", "t")
+        .render_derived(name="claims")
+    )
+    return (
+        postgresql.insert(t)
+        .from_select(
+            ["conversation_id", "activity_id", "received_at"], core_select(rows.c.c, rows.c.a, rows.c.t)
+        )
+        .on_conflict_do_nothing(index_elements=["conversation_id", "activity_id"])
+        .returning(t.c.conversation_id, t.c.activity_id)
+    )
+
+
+_PG_CLAIMS = _pg_claims()
 
 
 class BotStore:
@@ -187,8 +216,21 @@ class BotStore:
         table = BotProcessedActivity.__table__
         claims = {op.claim: op.received_at for op in batch if op.claim is not None}
         won: set[tuple[str, str]] = set()
+        if self.db.is_postgres and claims:
+            params = {
+                "conversation_ids": [c for c, _ in claims],
+                "activity_ids": [a for _, a in claims],
+                "received_at": [at.astimezone(UTC).replace(tzinfo=None) for at in claims.values()],
+            }
+            if all(op.upsert is None and op.response is None for op in batch):
+                # Claims only (a turn's usual batch): one statement, atomic by itself, in autocommit: one round
+                # trip instead of BEGIN, INSERT and COMMIT.
+                async with self.db.read_engine.connect() as conn:
+                    return {(r[0], r[1]) for r in (await conn.execute(_PG_CLAIMS, params)).all()}
         async with self._core_transaction() as conn:
-            if claims:
+            if claims and self.db.is_postgres:
+                won = {(r[0], r[1]) for r in (await conn.execute(_PG_CLAIMS, params)).all()}
+            elif claims:
                 ins = (
                     self._insert(table)
                     .values(

@@ -193,7 +193,9 @@ async def _soonest(
 
     # The first card shows the soonest FIRST_TIMES: the slot finder stops there ("More dates" and a press on a time
     # work the term out afresh), and the offer kept for the card holds just those.
-    offer = await booking.free_slots(ctx.actor, [info.id], term="current", mode=mode, limit=FIRST_TIMES)
+    offer = await booking.free_slots(
+        ctx.actor, [info.id], term="current", mode=mode, limit=FIRST_TIMES, known=info.known
+    )
     why = ""
     if offer.term_id in booked or not offer.slots:
         m = (await active()).get(offer.term_id) if offer.term_id in booked else None
@@ -204,7 +206,9 @@ async def _soonest(
             else f"No free times are left in the {term_words(offer.term_label)}."
         )
         try:
-            nxt = await booking.free_slots(ctx.actor, [info.id], term="next", mode=mode, limit=FIRST_TIMES)
+            nxt = await booking.free_slots(
+                ctx.actor, [info.id], term="next", mode=mode, limit=FIRST_TIMES, known=info.known
+            )
         except BookingRefused as exc:
             return _dead_end_reply(why + " " + exc.message, has_meeting=m is not None)
         if nxt.term_id in booked:

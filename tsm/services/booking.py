@@ -169,12 +169,24 @@ class BookingService:
         meeting_type: str | None = None,
         limit: int | None = None,
         exclude_meeting_id: int | None = None,
+        known: KnownSchools | None = None,
     ) -> SlotOffer:
-        """Free slots of the schools' link officer in a term ("current", "next" or a term id)."""
+        """Free slots of the schools' link officer in a term ("current", "next" or a term id). ``known``: the
+        schools and officer as the caller read them this turn (``ConversationService.school_info``), not read
+        again; the access rule and the checks run on them all the same."""
         ids = _ids(school_ids)
         now = self.clock()
+        local = (
+            self.calendar
+            if isinstance(self.calendar, InDatabaseCalendar) and self.calendar.in_database
+            else None
+        )
         async with self.db.reader() as s:
-            schools, officer = await self._schools_with_officer(s, ids)
+            if known is not None and [sc.id for sc in known.schools] == ids:
+                schools = list(known.schools)
+                officer = _the_officer(schools, {known.officer.id: known.officer} if known.officer else {})
+            else:
+                schools, officer = await self._schools_with_officer(s, ids)
             self._authorize(actor, schools, officer)
             _check_open(schools)
             policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
@@ -188,9 +200,17 @@ class BookingService:
             # (move() accepts them).
             every = await self._officer_meetings(s, officer.id, window, None)
             meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
+            # The local calendar's entries in the same session (one connection for the turn's reads).
+            held = (
+                (await local.busy_in(s, [CalendarRef(officer.id, officer.mailbox)], window)).get(
+                    officer.id, []
+                )
+                if local is not None and window.end > window.start
+                else None
+            )
         slots: list[Slot] = []
         if window.end > window.start:
-            busy = _without_own(await self._busy(officer, window), every)
+            busy = _without_own(held if held is not None else await self._busy(officer, window), every)
             slots = find_slots(
                 window=window,
                 duration=mtype.duration,
@@ -1341,6 +1361,14 @@ def _check_open(schools: Sequence[School]) -> None:
                 f"{sc.name} is not open (GIAS lists it as closed), so no TSM can be booked for it.",
                 context={"school_id": sc.id},
             )
+
+
+@dataclass(frozen=True)
+class KnownSchools:
+    """Schools and their link officer as read earlier in the same turn (whole rows, detached)."""
+
+    schools: tuple[School, ...]
+    officer: Officer | None
 
 
 def _the_officer(schools: Sequence[School], officers: dict[int, Officer]) -> Officer:

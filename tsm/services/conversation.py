@@ -6,10 +6,11 @@ Every method takes the acting :class:`Actor` and checks it; nothing here trusts 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from ..domain.schools import school_facts as domain_school_facts
 from ..domain.terms import TermCalendar
 from .actors import Actor
 from .actors import check_school as _check_school
-from .booking import CHANGEABLE, BookingService, now_utc, school_facts
+from .booking import CHANGEABLE, BookingService, KnownSchools, now_utc, school_facts
 from .events import EventKind, iso, record
 from .officer_loads import officer_loads
 from .reference import ReferenceData
@@ -115,6 +116,12 @@ class SchoolInfo:
     figures_for_officer: str = ""  # the same for its officer
     # The terms (ids) in which the school holds an active TSM (booked, moved or held), past terms included.
     booked_term_ids: frozenset[int] = frozenset()
+    _row: tuple = field(default=(), repr=False, compare=False)  # the school-info row it was made from
+
+    @cached_property
+    def known(self) -> KnownSchools | None:
+        """The school and its officer as entities, for the free times in the same turn (not read again)."""
+        return _known(self._row) if self._row else None
 
 
 @dataclass(frozen=True)
@@ -174,31 +181,20 @@ def _id_list_pg(element, compiler, **kw):
     return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
 
 
+_SCHOOL_COLUMNS = tuple(c.name for c in School.__table__.columns)
+_OFFICER_COLUMNS = tuple(c.name for c in Officer.__table__.columns)
+_SCHOOL_ROW_AT = tuple(_SCHOOL_COLUMNS.index(f.name) for f in dataclasses.fields(_SchoolRow))
+
+
 def _school_info_query():
+    """The school's whole row, its link officer's whole row (the free times need both: ``KnownSchools``), then its
+    LA's policy and time zone, its trust's officer in its LA and the terms it holds a TSM in."""
     sc, o, la, t = School.__table__.c, Officer.__table__.c, LA.__table__.c, TrustOfficer.__table__.c
     ms = MeetingSchool.__table__.c
-    cols = [
-        sc.id,
-        sc.urn,
-        sc.la_id,
-        sc.name,
-        sc.type_name,
-        sc.type_group,
-        sc.phase_of_education,
-        sc.phase,
-        sc.street,
-        sc.town,
-        sc.postcode,
-        sc.attendance_pct,
-        sc.attendance_period,
-        sc.link_officer_id,
-    ]
-    return len(cols), (
+    return (
         core_select(
-            *cols,
-            o.id.label("officer_id"),
-            o.name.label("officer_name"),
-            o.email.label("officer_email"),
+            *School.__table__.columns,
+            *(c.label(f"officer_{c.name}") for c in Officer.__table__.columns),
             la.policy.label("la_policy"),
             la.timezone.label("la_timezone"),
             t.officer_id.label("trust_officer_id"),
@@ -217,6 +213,16 @@ def _school_info_query():
         )
         .where(sc.id == bindparam("school_id"))
     )
+
+
+def _known(row: tuple) -> KnownSchools:
+    """The school and officer of a school-info row as detached entities, for ``BookingService.free_slots``."""
+    n, m = len(_SCHOOL_COLUMNS), len(_OFFICER_COLUMNS)
+    school = School(**dict(zip(_SCHOOL_COLUMNS, row[:n], strict=True)))
+    officer = (
+        Officer(**dict(zip(_OFFICER_COLUMNS, row[n : n + m], strict=True))) if row[n] is not None else None
+    )
+    return KnownSchools((school,), officer)
 
 
 class _OneRow:
@@ -263,7 +269,7 @@ class _OneRow:
 
 
 # Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
-_SCHOOL_WIDTH, _SCHOOL_INFO_STMT = _school_info_query()
+_SCHOOL_INFO_STMT = _school_info_query()
 _SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
 _INSERT_OFFER = core_insert(ChatOffer.__table__)
 _OFFER_COLUMNS = tuple(c.name for c in ChatOffer.__table__.columns)
@@ -390,11 +396,13 @@ class ConversationService:
         row = await _SCHOOL_INFO.first(self.db, school_id=school_id)
         if row is None:
             raise NotFound("No such school.")
-        school = _SchoolRow(*row[:_SCHOOL_WIDTH])
+        school = _SchoolRow(*(row[i] for i in _SCHOOL_ROW_AT))
         _check_school(actor, school)
-        officer_id, officer_name, officer_email, la_policy, _la_tz, trust_officer, booked = row[
-            _SCHOOL_WIDTH:
-        ]
+        n = len(_SCHOOL_COLUMNS)
+        officer_id, officer_name, officer_email = (
+            row[n + _OFFICER_COLUMNS.index(c)] for c in ("id", "name", "email")
+        )
+        la_policy, _la_tz, trust_officer, booked = row[n + len(_OFFICER_COLUMNS) :]
         policy = self.ref.policy(la_policy)
         facts = domain_school_facts(school, trust_has_allocated_officer=bool(trust_officer))
         ent = entitlement_for(facts, policy)
@@ -417,6 +425,7 @@ class ConversationService:
             figures_words(facts, policy),
             figures_words(facts, policy, officer_view=True),
             frozenset(int(t) for t in booked.split(",")) if booked else frozenset(),
+            _row=tuple(row),
         )
 
     async def officer_statuses(self, actor: Actor) -> tuple[str, list[SchoolStatus]]:

@@ -1,0 +1,65 @@
+"""The first booking card's free times take the school and its officer from the turn's school-info read
+(``SchoolInfo.known``, issue 15 item 5) instead of reading them again: the same times as a read of their own, on
+SQLite and PostgreSQL, with the access rule and the checks still run on them, and the school's booked terms read
+with it."""
+
+from __future__ import annotations
+
+import pytest
+from chatkit import make_chat
+
+from tsm.domain.errors import BookingRefused, NotAllowed
+
+ASHCOMBE, BROOKFIELD = 990001, 990002
+
+
+@pytest.fixture
+async def chat(any_db_url, tmp_path):
+    c = await make_chat(any_db_url, tmp_path)
+    yield c
+    await c.app.close()
+
+
+async def test_known_school_gives_the_same_times_and_is_still_checked(chat):
+    app = chat.app
+    lead = await chat.contact(ASHCOMBE)
+    actor = await chat.identify(lead.who)
+    info = await app.conversation.school_info(actor, lead_school := actor.school_id)
+    known = info.known
+    assert known is not None and [s.id for s in known.schools] == [lead_school]
+    assert known.officer is not None and known.officer.id == info.officer_id
+    assert known.officer.name == info.officer_name
+
+    read = await app.booking.free_slots(actor, [lead_school], term="current", limit=24)
+    given = await app.booking.free_slots(actor, [lead_school], term="current", limit=24, known=known)
+    assert given.slots and given == read
+
+    # Another school's contact handed this school's entities is refused as before: the rule runs on them.
+    other = await chat.contact(BROOKFIELD)
+    stranger = await chat.identify(other.who)
+    with pytest.raises(NotAllowed):
+        await app.booking.free_slots(stranger, [lead_school], term="current", known=known)
+    # Entities for other ids than those asked for are not used: the schools asked for are read.
+    theirs = await app.conversation.school_info(stranger, stranger.school_id)
+    assert await app.booking.free_slots(stranger, [stranger.school_id], known=known) == (
+        await app.booking.free_slots(stranger, [stranger.school_id], known=theirs.known)
+    )
+
+    # An officer who has left: the known officer (inactive) is refused as a read one is.
+    known.officer.active = False
+    with pytest.raises(BookingRefused, match="not available"):
+        await app.booking.free_slots(actor, [lead_school], known=known)
+
+
+async def test_booked_terms_come_with_the_school(chat):
+    lead = await chat.contact(ASHCOMBE)
+    actor = await chat.identify(lead.who)
+    before = await chat.app.conversation.school_info(actor, actor.school_id)
+    assert before.booked_term_ids == frozenset()
+    offer = await chat.app.booking.free_slots(actor, [actor.school_id], term="current", limit=1)
+    result = await chat.app.booking.book(actor, [actor.school_id], offer.slots[0].start, mode=offer.mode)
+    after = await chat.app.conversation.school_info(actor, actor.school_id)
+    assert after.booked_term_ids == frozenset({offer.term_id})
+    await chat.app.booking.cancel(actor, result.meeting.id, reason="Test cancel")
+    again = await chat.app.conversation.school_info(actor, actor.school_id)
+    assert again.booked_term_ids == frozenset()
