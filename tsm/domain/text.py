@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from .errors import InvalidInput
@@ -33,8 +34,10 @@ def when_text(start: datetime, end: datetime, tz: tzinfo, *, year: bool = False)
     return f"{day_text(start, tz, year=year)} {time_text(start, tz)}–{time_text(end, tz)}"
 
 
+@lru_cache(maxsize=4096)
 def moment_text(at: datetime, tz: tzinfo) -> str:
-    """A start with no end: "Tuesday 3 February 10:30"."""
+    """A start with no end: "Tuesday 3 February 10:30". Kept for the times last written: every free-times card
+    writes two dozen of them, mostly the same ones as the card before."""
     return f"{day_text(at, tz)} {time_text(at, tz)}"
 
 

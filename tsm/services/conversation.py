@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, delete
 from sqlalchemy import insert as core_insert
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import select
 
@@ -215,12 +217,22 @@ def _school_info_query():
     )
 
 
+def _entity(cls: Any, names: tuple[str, ...], values: Sequence[Any]) -> Any:
+    """A detached entity of ``cls`` holding a row's values, made as the ORM makes one it loads (the class's
+    ``__new__``, then the values into its state's dict), not through ``__init__``, whose defaults and checks are
+    for new rows (and cost ten times as much)."""
+    configure_mappers()  # at once when done: the first turn after start-up may come before any ORM read
+    obj = cls.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
 def _known(row: tuple) -> KnownSchools:
     """The school and officer of a school-info row as detached entities, for ``BookingService.free_slots``."""
     n, m = len(_SCHOOL_COLUMNS), len(_OFFICER_COLUMNS)
-    school = School(**dict(zip(_SCHOOL_COLUMNS, row[:n], strict=True)))
-    officer = (
-        Officer(**dict(zip(_OFFICER_COLUMNS, row[n : n + m], strict=True))) if row[n] is not None else None
+    school: School = _entity(School, _SCHOOL_COLUMNS, row[:n])
+    officer: Officer | None = (
+        _entity(Officer, _OFFICER_COLUMNS, row[n : n + m]) if row[n] is not None else None
     )
     return KnownSchools((school,), officer)
 
