@@ -92,6 +92,15 @@ class CalendarPort(Protocol):
 
 
 @runtime_checkable
+class BusyAsStatement(Protocol):
+    """An in-database calendar whose busy read is a Core ``select`` of (officer_id, start, end) with the binds
+    ``ids`` (expanding), ``before`` and ``after``: a caller may read it in one statement with its own rows (the
+    free times read the officer's TSMs and calendar entries in one round trip)."""
+
+    def busy_select(self) -> Any: ...
+
+
+@runtime_checkable
 class InDatabaseCalendar(Protocol):
     """A calendar kept in the product's own database (the local calendar). Its reads and its writes can join the
     caller's transaction, so "Book it" reads the officer's busy times, books and writes the calendar entry in one

@@ -29,6 +29,7 @@ from tsm.adapters.db.history import AuditLog, DomainEvent
 from tsm.adapters.db.meetings import Meeting
 from tsm.clock import FixedClock
 from tsm.domain.errors import BookingRefused, InvalidInput, NotAllowed, NotFound
+from tsm.ports import BusyAsStatement
 from tsm.services.actors import Actor
 from tsm.services.booking import BookingService, preload_trust_officers, school_facts
 from tsm.services.calendar_sync import CalendarSync
@@ -1225,3 +1226,38 @@ async def test_a_cancelled_meeting_is_listed_only_when_inactive_ones_are_asked_f
     await svc.cancel(who, r.meeting.id, "Head teacher off sick")
     assert await svc.list_meetings(who) == []
     assert [m.status for m in await svc.list_meetings(who, include_inactive=True)] == ["cancelled"]
+
+
+class TwoReads:
+    """The local calendar without its busy read as a statement: the free times read its entries on their own."""
+
+    in_database = True
+
+    def __init__(self, db: Database) -> None:
+        self._calendar = LocalCalendar(db)
+
+    def __getattr__(self, name: str):
+        if name == "busy_select":
+            raise AttributeError(name)
+        return getattr(self._calendar, name)
+
+
+async def test_the_officers_tsms_and_calendar_entries_read_in_one_statement_offer_what_two_reads_do(
+    db, clock
+):
+    """Issue 15 item 5: with the local calendar the free times read the officer's TSMs and calendar entries in one
+    UNION ALL; the times offered are those of the two reads on their own, without the busy hour or the TSM."""
+    world = await make_world(db, busy=[("ann", THU.replace(hour=10), THU.replace(hour=11), "busy")])
+    one, two = service(db, clock), service(db, clock, TwoReads(db))
+    assert isinstance(one.calendar, BusyAsStatement) and not isinstance(two.calendar, BusyAsStatement)
+    await one.book(world.officer("ann"), world.schools["low_primary"], THU.replace(hour=14))
+    lead = world.contact("secondary.lead")
+    merged = await one.free_slots(lead, world.schools["secondary"], term="current")
+    apart = await two.free_slots(lead, world.schools["secondary"], term="current")
+    assert merged.slots and merged == apart
+    thursday = [s.start for s in merged.slots if s.start.date() == THU.date()]
+    assert thursday and all(
+        not (THU.replace(hour=9) < s < THU.replace(hour=11))
+        and not (THU.replace(hour=13) < s < THU.replace(hour=15))
+        for s in thursday
+    ), thursday

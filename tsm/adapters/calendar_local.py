@@ -86,6 +86,10 @@ class LocalCalendar:
         async with self.db.reader() as s:
             return await self.busy_in(s, calendars, window)
 
+    def busy_select(self):
+        """``busy_in``'s read as a statement (``tsm.ports.BusyAsStatement``)."""
+        return _BUSY
+
     async def busy_in(
         self, s, calendars: Sequence[CalendarRef], window: Interval
     ) -> dict[int, list[Interval]]:

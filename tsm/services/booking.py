@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, update
+from sqlalchemy import and_, bindparam, delete, insert, literal_column, null, or_, union_all, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -45,7 +45,7 @@ from ..domain.slots import ExistingMeeting, NotFree, Slot, SlotRules, find_slots
 from ..domain.terms import Term as DomainTerm
 from ..domain.terms import TermCalendar
 from ..domain.text import clean_text, day_text, time_text, when_text
-from ..ports import CalendarPort, CalendarRef, EventDetails, InDatabaseCalendar
+from ..ports import BusyAsStatement, CalendarPort, CalendarRef, EventDetails, InDatabaseCalendar
 from . import meetings as meetings_
 from .actors import Actor, check_meeting
 from .calendar_sync import event_details
@@ -75,6 +75,24 @@ def _officer_meetings_query():
 
 
 _OFFICER_MEETINGS = _officer_meetings_query()
+
+
+def _meetings_and_busy_query(busy):
+    """The officer's active TSMs (kind 0: id, start, end, mode) and the calendar's blocking entries (kind 1: officer
+    id, start, end) in one statement: ``_OFFICER_MEETINGS`` (its window binds renamed ``m_before``/``m_after``, as
+    the two windows differ) UNION ALL the calendar's ``busy`` select."""
+    m = Meeting.__table__.c
+    meetings = core_select(literal_column("0").label("kind"), m.id, m.start, m.end, m.mode).where(
+        m.officer_id == bindparam("officer_id"),
+        m.status.in_(ACTIVE),
+        m.start < bindparam("m_before"),
+        m.end > bindparam("m_after"),
+        m.id != bindparam("exclude"),
+    )
+    b = busy.subquery()
+    return union_all(meetings, core_select(literal_column("1"), *b.c, null()))
+
+
 CHANGEABLE = [MeetingStatus.BOOKED.value, MeetingStatus.MOVED.value]
 BLOCK = timedelta(minutes=BLOCK_MINUTES)
 
@@ -147,6 +165,7 @@ class BookingService:
         self.clock = clock
         self.sync = sync
         self.observer = observer
+        self._meetings_and_busy_stmt: Any = None  # built on first use, from the calendar's busy select
 
     # ------------------------------------------------------------------ reading
 
@@ -198,16 +217,15 @@ class BookingService:
             # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
             # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are offered
             # (move() accepts them).
-            every = await self._officer_meetings(s, officer.id, window, None)
+            held: list[Interval] | None = None
+            if isinstance(local, BusyAsStatement):  # the TSMs and the calendar's entries in one statement
+                every, held = await self._meetings_and_busy(s, local, officer.id, window)
+            else:
+                every = await self._officer_meetings(s, officer.id, window, None)
+                if local is not None and window.end > window.start:  # in the same session
+                    ref = CalendarRef(officer.id, officer.mailbox)
+                    held = (await local.busy_in(s, [ref], window)).get(officer.id, [])
             meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
-            # The local calendar's entries in the same session (one connection for the turn's reads).
-            held = (
-                (await local.busy_in(s, [CalendarRef(officer.id, officer.mailbox)], window)).get(
-                    officer.id, []
-                )
-                if local is not None and window.end > window.start
-                else None
-            )
         slots: list[Slot] = []
         if window.end > window.start:
             busy = _without_own(held if held is not None else await self._busy(officer, window), every)
@@ -1159,6 +1177,34 @@ class BookingService:
             },
         )
         return [(mid, ExistingMeeting(start, end, Mode(mode))) for mid, start, end, mode in rows]
+
+    async def _meetings_and_busy(
+        self, s: AsyncSession, local: BusyAsStatement, officer_id: int, window: Interval
+    ) -> tuple[list[tuple[int, ExistingMeeting]], list[Interval]]:
+        """``_officer_meetings`` (none left out) and the in-database calendar's busy times, in one statement."""
+        if self._meetings_and_busy_stmt is None:
+            self._meetings_and_busy_stmt = _meetings_and_busy_query(local.busy_select())
+        pad = timedelta(days=1)
+        rows = await (await s.connection()).execute(
+            self._meetings_and_busy_stmt,
+            {
+                "officer_id": officer_id,
+                "m_before": window.end + pad,
+                "m_after": window.start - pad,
+                "exclude": -1,
+                "ids": [officer_id],
+                "before": window.end,
+                "after": window.start,
+            },
+        )
+        meetings: list[tuple[int, ExistingMeeting]] = []
+        busy: list[Interval] = []
+        for kind, mid, start, end, mode in rows:
+            if kind == 0:
+                meetings.append((mid, ExistingMeeting(start, end, Mode(mode))))
+            else:
+                busy.append(Interval(start, end))
+        return meetings, busy
 
     async def _busy(self, officer: Officer, window: Interval) -> list[Interval]:
         return (await self.calendar.busy([CalendarRef(officer.id, officer.mailbox)], window)).get(
