@@ -284,7 +284,6 @@ class _OneRow:
 _SCHOOL_INFO_STMT = _school_info_query()
 _SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
 _INSERT_OFFER = core_insert(ChatOffer.__table__)
-_OFFER_COLUMNS = tuple(c.name for c in ChatOffer.__table__.columns)
 _OFFER_BY_ID = _OneRow(
     core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
 )
@@ -342,30 +341,33 @@ class ConversationService:
         if site_school_id is not None and site_school_id not in offer.school_ids:
             raise InvalidInput("The meeting's place must be the site of one of its schools.")
         now = self.clock()
-        row = ChatOffer(
-            id=uuid.uuid4().hex,
-            kind=kind,
-            actor_key=actor.key if actor is not None else "",
-            school_ids=list(offer.school_ids),
-            meeting_id=meeting_id,
-            term_id=offer.term_id,
-            mode=offer.mode,
-            meeting_type=offer.meeting_type,
-            duration_minutes=offer.duration_minutes,
-            timezone=offer.timezone,
-            slots=[_minutes(s) for s in (starts if starts is not None else [sl.start for sl in offer.slots])],
-            created_at=now,
-            expires_at=now + ttl,
-            context={
+        values: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "kind": kind,
+            "actor_key": actor.key if actor is not None else "",
+            "school_ids": list(offer.school_ids),
+            "meeting_id": meeting_id,
+            "term_id": offer.term_id,
+            "mode": offer.mode,
+            "meeting_type": offer.meeting_type,
+            "duration_minutes": offer.duration_minutes,
+            "timezone": offer.timezone,
+            "slots": [
+                _minutes(s) for s in (starts if starts is not None else [sl.start for sl in offer.slots])
+            ],
+            "context": {
                 "officer": offer.officer_name,
                 "term": offer.term_label,
                 "school": school_name,
                 **({"site": site_school_id} if site_school_id is not None else {}),
             },
-        )
-        # One INSERT built once (no ORM unit of work): one round trip on PostgreSQL.
-        await self.db.write_one(_INSERT_OFFER, {c: getattr(row, c) for c in _OFFER_COLUMNS})
-        return self._remember(_offer(row))
+            "created_at": now,
+            "expires_at": now + ttl,
+        }
+        # One INSERT built once (no ORM unit of work, no entity made): one round trip on PostgreSQL. The offer kept
+        # is made from the row's values as a read of it would be (``_offer``).
+        await self.db.write_one(_INSERT_OFFER, values)
+        return self._remember(_offer(_OFFER_BY_ID.row(**values)))
 
     async def offer(self, actor: Actor, offer_id: object) -> Offer:
         """The offer a card refers to, if the actor may use it; otherwise a clear refusal."""
@@ -668,7 +670,8 @@ class ConversationService:
         return await self.booking.get_meeting(actor, meeting_id)
 
 
-def _offer(row: ChatOffer) -> Offer:
+def _offer(row: Any) -> Offer:
+    """An offer from a ``chat_offer`` row (its columns by name)."""
     return Offer(
         id=row.id,
         kind=row.kind,
