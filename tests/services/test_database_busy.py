@@ -101,3 +101,88 @@ def test_an_in_memory_database_keeps_its_journal_mode_and_is_not_waited_on():
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
     finally:
         conn.close()
+
+
+async def _traced_sqlite(path, busy_timeout: float) -> tuple[Database, list[str]]:
+    from sqlalchemy import event, text
+
+    db = Database(f"sqlite:///{path}", busy_timeout=busy_timeout)
+    trace: list[str] = []
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.driver_connection._conn.set_trace_callback(
+            lambda sql: trace.append(sql.split()[0].upper())
+        )
+
+    async with db.core_transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    trace.clear()
+    return db, trace
+
+
+async def test_this_processs_sqlite_writers_take_turns_before_sqlite_sees_them(tmp_path):
+    """Two write transactions of one process on SQLite: the second does not start its BEGIN IMMEDIATE while the
+    first holds the write lock (where SQLite's busy handler would keep it sleeping in steps of up to 100 ms after
+    the lock is free), but once the first committed; both rows are kept."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    db, trace = await _traced_sqlite(tmp_path / "w.db", busy_timeout=10)
+    try:
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with db.core_transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                holding.set()
+                await release.wait()
+
+        async def second() -> None:
+            await holding.wait()
+            async with db.core_transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+        tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+        await holding.wait()
+        await asyncio.sleep(0.2)  # the second writer is waiting meanwhile
+        release.set()
+        await asyncio.gather(*tasks)
+        writes = [s for s in trace if s in ("BEGIN", "INSERT", "COMMIT")]
+        assert writes == ["BEGIN", "INSERT", "COMMIT", "BEGIN", "INSERT", "COMMIT"], trace
+        async with db.engine.connect() as conn:
+            assert sorted((await conn.execute(text("SELECT x FROM t"))).scalars()) == [1, 2]
+    finally:
+        await db.dispose()
+
+
+async def test_a_sqlite_writer_kept_waiting_past_the_busy_timeout_is_told_busy(tmp_path):
+    import asyncio
+
+    from sqlalchemy import text
+
+    db, _ = await _traced_sqlite(tmp_path / "b.db", busy_timeout=0.3)
+    try:
+        release = asyncio.Event()
+        holding = asyncio.Event()
+
+        async def first() -> None:
+            async with db.core_transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                holding.set()
+                await release.wait()
+
+        task = asyncio.create_task(first())
+        await holding.wait()
+        t0 = time.monotonic()
+        with pytest.raises(ServiceBusy):
+            async with db.transaction():
+                pass
+        assert 0.25 < time.monotonic() - t0 < 5
+        release.set()
+        await task
+        async with db.engine.connect() as conn:
+            assert list((await conn.execute(text("SELECT x FROM t"))).scalars()) == [1]
+    finally:
+        await db.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -161,6 +163,13 @@ class Database:
                 pool_pre_ping=False,
                 connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"},
             )
+        self.busy_timeout = busy_timeout
+        # SQLite has one writer at a time: this process's writers take turns here, per event loop, and so never
+        # meet each other in SQLite's busy handler, which sleeps in steps of up to 100 ms and so kept a writer
+        # waiting long after the lock was free (the p99 of a turn under load). Other processes still wait there.
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)
@@ -182,11 +191,31 @@ class Database:
         return self.backend == "postgresql"
 
     @asynccontextmanager
+    async def _one_writer(self) -> AsyncIterator[None]:
+        """On SQLite, this process's write transactions one at a time (see ``_writer_locks``); a turn that waits
+        longer than the busy timeout gets :class:`ServiceBusy`, as it would from SQLite. Elsewhere nothing."""
+        if self.backend != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), self.busy_timeout)
+        except TimeoutError:
+            raise ServiceBusy() from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on any error. A database locked
         by someone else raises :class:`ServiceBusy` (nothing was written)."""
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._one_writer(), self._sessions() as session, session.begin():
                 if self.backend == "sqlite":
                     await session.connection(execution_options={"sqlite_immediate": True})
                 yield session
@@ -228,7 +257,7 @@ class Database:
         """A Core connection inside one transaction (``BEGIN IMMEDIATE`` on SQLite), for writers that batch raw
         statements; a database locked by someone else raises :class:`ServiceBusy`, as in :meth:`transaction`."""
         try:
-            async with self.engine.connect() as conn:
+            async with self._one_writer(), self.engine.connect() as conn:
                 if self.backend == "sqlite":
                     conn = await conn.execution_options(sqlite_immediate=True)
                 async with conn.begin():
