@@ -93,8 +93,8 @@ class CalendarPort(Protocol):
 
 @runtime_checkable
 class BusyAsStatement(Protocol):
-    """An in-database calendar whose busy read is a Core ``select`` of (officer_id, start, end) with the binds
-    ``ids`` (expanding), ``before`` and ``after``: a caller may read it in one statement with its own rows (the
+    """An in-database calendar whose busy read for one officer is a Core ``select`` of (officer_id, start, end) with
+    the binds ``officer_id``, ``before`` and ``after``: a caller may read it in one statement with its own rows (the
     free times read the officer's TSMs and calendar entries in one round trip)."""
 
     def busy_select(self) -> Any: ...

@@ -30,8 +30,9 @@ BROOKFIELD = 990002
 # terms the school holds a TSM in come with the school (no read of its meetings unless one is booked) and the offer
 # is one INSERT (issue 15 item 5). 8 since the free times take the school and officer that read gave (no second
 # read of them) and read the officer's TSMs and calendar entries in one read transaction; 7 since those two are one
-# statement (UNION ALL).
-BOOK_COMMAND = 7
+# statement (UNION ALL); 3 since the school, the free times' read and the offer's INSERT go straight to the driver
+# (tsm.adapters.db.hot: no BEGIN/ROLLBACK around a read, the INSERT committed by itself).
+BOOK_COMMAND = 3
 PICK_DATE_WARM = 0  # the offer this instance wrote (offers never change once written)
 PICK_DATE_COLD = 1  # the offer written by another instance: one SELECT
 # "Book it" with the local calendar, BEGIN/COMMIT included, in one transaction: the schools with their officer,

@@ -186,3 +186,29 @@ async def test_a_sqlite_writer_kept_waiting_past_the_busy_timeout_is_told_busy(t
             assert list((await conn.execute(text("SELECT x FROM t"))).scalars()) == [1]
     finally:
         await db.dispose()
+
+
+async def test_a_hot_write_kept_waiting_by_another_process_is_told_busy_and_writes_nothing(tmp_path):
+    """``tsm.adapters.db.hot``'s one-statement write goes straight to the driver: a write lock held by another
+    process (another connection here) past the busy timeout is ServiceBusy, as through a transaction, not a raw
+    sqlite3 error; once the lock is free the same write goes in."""
+    import sqlite3
+
+    from sqlalchemy import Column, Integer, MetaData, Table, insert, text
+
+    from tsm.adapters.db.hot import HotStatement
+
+    db, _ = await _traced_sqlite(tmp_path / "h.db", busy_timeout=0.3)
+    write = HotStatement(insert(Table("t", MetaData(), Column("x", Integer))))
+    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(ServiceBusy):
+            await write.write(db, x=1)
+        other.execute("ROLLBACK")
+        await write.write(db, x=2)
+        async with db.engine.connect() as conn:
+            assert list((await conn.execute(text("SELECT x FROM t"))).scalars()) == [2]
+    finally:
+        other.close()
+        await db.dispose()

@@ -18,6 +18,7 @@ from ..domain.model import Interval
 from ..ports import CalendarRef, EventDetails, EventResult
 from .db.calendars import CalendarEvent
 from .db.engine import Database
+from .db.hot import constants_in
 
 BLOCKING = ("busy", "tentative", "oof")  # workingElsewhere and free do not block a slot
 
@@ -36,6 +37,21 @@ def _busy_query():
 
 
 _BUSY = _busy_query()
+
+
+def _busy_one_query():
+    """``_BUSY`` for one officer (bind ``officer_id``): what ``busy_select`` gives a caller to read with its own."""
+    c = CalendarEvent.__table__.c
+    return core_select(c.officer_id, c.start, c.end).where(
+        c.officer_id == bindparam("officer_id"),
+        c.cancelled == false(),
+        constants_in(c.show_as, BLOCKING),
+        c.start < bindparam("before"),
+        c.end > bindparam("after"),
+    )
+
+
+_BUSY_ONE = _busy_one_query()
 PRODID = "-//TSM bot//Targeting Support Meetings//EN"
 
 
@@ -87,8 +103,8 @@ class LocalCalendar:
             return await self.busy_in(s, calendars, window)
 
     def busy_select(self):
-        """``busy_in``'s read as a statement (``tsm.ports.BusyAsStatement``)."""
-        return _BUSY
+        """``busy_in``'s read for one officer, as a statement (``tsm.ports.BusyAsStatement``)."""
+        return _BUSY_ONE
 
     async def busy_in(
         self, s, calendars: Sequence[CalendarRef], window: Interval

@@ -26,6 +26,7 @@ from ..adapters.db.calendars import CalendarOutbox
 from ..adapters.db.directory import Officer, School, SchoolContact, Term, TrustOfficer
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
+from ..adapters.db.hot import HotStatement, constants_in
 from ..adapters.db.meetings import (
     Meeting,
     MeetingAttendee,
@@ -84,7 +85,7 @@ def _meetings_and_busy_query(busy):
     m = Meeting.__table__.c
     meetings = core_select(literal_column("0").label("kind"), m.id, m.start, m.end, m.mode).where(
         m.officer_id == bindparam("officer_id"),
-        m.status.in_(ACTIVE),
+        constants_in(m.status, ACTIVE),
         m.start < bindparam("m_before"),
         m.end > bindparam("m_after"),
         m.id != bindparam("exclude"),
@@ -165,7 +166,9 @@ class BookingService:
         self.clock = clock
         self.sync = sync
         self.observer = observer
-        self._meetings_and_busy_stmt: Any = None  # built on first use, from the calendar's busy select
+        self._meetings_and_busy_stmt: HotStatement | None = (
+            None  # built on first use, with the calendar's select
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -219,7 +222,7 @@ class BookingService:
             # (move() accepts them).
             held: list[Interval] | None = None
             if isinstance(local, BusyAsStatement):  # the TSMs and the calendar's entries in one statement
-                every, held = await self._meetings_and_busy(s, local, officer.id, window)
+                every, held = await self._meetings_and_busy(local, officer.id, window)
             else:
                 every = await self._officer_meetings(s, officer.id, window, None)
                 if local is not None and window.end > window.start:  # in the same session
@@ -1179,23 +1182,21 @@ class BookingService:
         return [(mid, ExistingMeeting(start, end, Mode(mode))) for mid, start, end, mode in rows]
 
     async def _meetings_and_busy(
-        self, s: AsyncSession, local: BusyAsStatement, officer_id: int, window: Interval
+        self, local: BusyAsStatement, officer_id: int, window: Interval
     ) -> tuple[list[tuple[int, ExistingMeeting]], list[Interval]]:
-        """``_officer_meetings`` (none left out) and the in-database calendar's busy times, in one statement."""
+        """``_officer_meetings`` (none left out) and the in-database calendar's busy times, in one statement (a
+        read of its own: ``tsm.adapters.db.hot``, one trip to the driver)."""
         if self._meetings_and_busy_stmt is None:
-            self._meetings_and_busy_stmt = _meetings_and_busy_query(local.busy_select())
+            self._meetings_and_busy_stmt = HotStatement(_meetings_and_busy_query(local.busy_select()))
         pad = timedelta(days=1)
-        rows = await (await s.connection()).execute(
-            self._meetings_and_busy_stmt,
-            {
-                "officer_id": officer_id,
-                "m_before": window.end + pad,
-                "m_after": window.start - pad,
-                "exclude": -1,
-                "ids": [officer_id],
-                "before": window.end,
-                "after": window.start,
-            },
+        rows = await self._meetings_and_busy_stmt.all(
+            self.db,
+            officer_id=officer_id,
+            m_before=window.end + pad,
+            m_after=window.start - pad,
+            exclude=-1,
+            before=window.end,
+            after=window.start,
         )
         meetings: list[tuple[int, ExistingMeeting]] = []
         busy: list[Interval] = []

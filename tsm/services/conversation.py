@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +27,7 @@ from sqlmodel import select
 from ..adapters.db.directory import LA, Officer, School, SchoolContact, TrustOfficer
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog
+from ..adapters.db.hot import HotStatement
 from ..adapters.db.meetings import Meeting, MeetingAttendee, MeetingLeaderUnavailable, MeetingSchool
 from ..adapters.db.offers import ChatOffer
 from ..domain.entitlement import Entitlement, entitlement_for, figures_words
@@ -237,54 +238,11 @@ def _known(row: tuple) -> KnownSchools:
     return KnownSchools((school,), officer)
 
 
-class _OneRow:
-    """The first row of a fixed Core ``select``, read as one statement on its own.
-
-    On SQLite the compiled statement goes to the driver connection of a pooled connection, outside any
-    transaction: one trip to aiosqlite's thread instead of eight through a Core transaction (BEGIN, then cursor,
-    execute, fetch and close, then the rollback). A single SELECT reads one consistent snapshot by itself, so
-    nothing is lost. Values pass through the column types' result processors as Core would apply them. On
-    PostgreSQL it is an ordinary Core execute.
-    """
-
-    def __init__(self, stmt) -> None:
-        self.stmt = stmt
-        self.row = namedtuple("Row", [c.key for c in stmt.selected_columns], rename=True)  # type: ignore[misc]
-        self._sqlite: tuple[str, tuple[str, ...], tuple, dict] | None = None
-
-    def _compiled(self, dialect) -> tuple[str, tuple[str, ...], tuple, dict]:
-        if self._sqlite is None:
-            c = self.stmt.compile(dialect=dialect)
-            names = tuple(c.positiontup or ())
-            procs = tuple(
-                col.type.dialect_impl(dialect).result_processor(dialect, None)
-                for col in self.stmt.selected_columns
-            )
-            # The statement's own constants (a separator, say) travel as parameters with their values.
-            self._sqlite = (c.string, names, procs, dict(c.params))
-        return self._sqlite
-
-    async def first(self, db: Database, **params) -> tuple | None:
-        """The row as a named tuple (by position or by column name), or None."""
-        if db.backend != "sqlite":
-            async with db.read_engine.connect() as conn:  # autocommit: the statement's one round trip
-                row = (await conn.execute(self.stmt, params)).first()
-            return self.row(*row) if row is not None else None
-        sql, names, procs, own = self._compiled(db.engine.dialect)
-        values = tuple(params[n] if n in params else own[n] for n in names)
-        async with db.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            rows = await raw.driver_connection.execute_fetchall(sql, values)
-        if not rows:
-            return None
-        return self.row(*(p(v) if p is not None else v for p, v in zip(procs, rows[0], strict=True)))
-
-
 # Built once: a turn's hot reads are one Core statement each (no ORM identity map, no per-turn statement building).
 _SCHOOL_INFO_STMT = _school_info_query()
-_SCHOOL_INFO = _OneRow(_SCHOOL_INFO_STMT)
-_INSERT_OFFER = core_insert(ChatOffer.__table__)
-_OFFER_BY_ID = _OneRow(
+_SCHOOL_INFO = HotStatement(_SCHOOL_INFO_STMT)
+_INSERT_OFFER = HotStatement(core_insert(ChatOffer.__table__))
+_OFFER_BY_ID = HotStatement(
     core_select(ChatOffer.__table__).where(ChatOffer.__table__.c.id == bindparam("offer_id"))
 )
 
@@ -366,7 +324,8 @@ class ConversationService:
         }
         # One INSERT built once (no ORM unit of work, no entity made): one round trip on PostgreSQL. The offer kept
         # is made from the row's values as a read of it would be (``_offer``).
-        await self.db.write_one(_INSERT_OFFER, values)
+        await _INSERT_OFFER.write(self.db, **values)
+        assert _OFFER_BY_ID.row is not None
         return self._remember(_offer(_OFFER_BY_ID.row(**values)))
 
     async def offer(self, actor: Actor, offer_id: object) -> Offer:

@@ -43,7 +43,7 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _busy(exc: OperationalError) -> bool:
+def is_busy(exc: Exception) -> bool:
     """A lock held by someone else, not a broken query: SQLite's "database is locked"/"busy", PostgreSQL's lock or
     statement timeout (SQLSTATE 55P03 lock_not_available, 57014 query_canceled)."""
     orig = getattr(exc, "orig", None)
@@ -191,8 +191,8 @@ class Database:
         return self.backend == "postgresql"
 
     @asynccontextmanager
-    async def _one_writer(self) -> AsyncIterator[None]:
-        """On SQLite, this process's write transactions one at a time (see ``_writer_locks``); a turn that waits
+    async def one_writer(self) -> AsyncIterator[None]:
+        """On SQLite, this process's write transactions one at a time (see ``_writer_locks``; ``tsm.adapters.db.hot`` writes through it too); a turn that waits
         longer than the busy timeout gets :class:`ServiceBusy`, as it would from SQLite. Elsewhere nothing."""
         if self.backend != "sqlite":
             yield
@@ -215,12 +215,12 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on any error. A database locked
         by someone else raises :class:`ServiceBusy` (nothing was written)."""
         try:
-            async with self._one_writer(), self._sessions() as session, session.begin():
+            async with self.one_writer(), self._sessions() as session, session.begin():
                 if self.backend == "sqlite":
                     await session.connection(execution_options={"sqlite_immediate": True})
                 yield session
         except OperationalError as exc:
-            if _busy(exc):
+            if is_busy(exc):
                 raise ServiceBusy() from exc
             raise
 
@@ -236,7 +236,7 @@ class Database:
             async with self.read_engine.connect() as conn:
                 await conn.execute(stmt, params)
         except OperationalError as exc:
-            if _busy(exc):
+            if is_busy(exc):
                 raise ServiceBusy() from exc
             raise
 
@@ -248,7 +248,7 @@ class Database:
             async with self._readers() as session:
                 yield session
         except OperationalError as exc:
-            if _busy(exc):
+            if is_busy(exc):
                 raise ServiceBusy() from exc
             raise
 
@@ -257,13 +257,13 @@ class Database:
         """A Core connection inside one transaction (``BEGIN IMMEDIATE`` on SQLite), for writers that batch raw
         statements; a database locked by someone else raises :class:`ServiceBusy`, as in :meth:`transaction`."""
         try:
-            async with self._one_writer(), self.engine.connect() as conn:
+            async with self.one_writer(), self.engine.connect() as conn:
                 if self.backend == "sqlite":
                     conn = await conn.execution_options(sqlite_immediate=True)
                 async with conn.begin():
                     yield conn
         except OperationalError as exc:
-            if _busy(exc):
+            if is_busy(exc):
                 raise ServiceBusy() from exc
             raise
 
