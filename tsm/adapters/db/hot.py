@@ -2,10 +2,10 @@
 
 On SQLite (aiosqlite) every call on a cursor is a trip to the connection's thread and back, and a Core
 transaction costs about eight of them (BEGIN, cursor, execute, fetch, close, COMMIT or ROLLBACK); the GIL switches
-between that thread and the event loop are most of a turn's CPU under load. Here a statement compiled once goes
+between that thread and the event loop are a large part of a turn's CPU under load. Here a statement compiled once goes
 straight to the driver connection of a pooled connection: a read in one trip (a single SELECT reads one consistent
 snapshot by itself, so nothing is lost outside a transaction), a one-statement write in two (the statement, then
-its commit), after this process's other writers (``Database._one_writer``). Parameters and values pass through the
+its commit), after this process's other writers (``Database.one_writer``). Parameters and values pass through the
 column types' bind and result processors as Core applies them. On PostgreSQL these are ordinary Core executes in
 autocommit: one round trip each.
 """
