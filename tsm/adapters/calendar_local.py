@@ -23,27 +23,12 @@ from .db.hot import constants_in
 BLOCKING = ("busy", "tentative", "oof")  # workingElsewhere and free do not block a slot
 
 
-def _busy_query():
-    """The officers' blocking entries overlapping a window, built once: three columns as plain rows (every
-    free-times card reads it; no ORM entities, no statement built per call)."""
+def _busy_query(officers):
+    """The blocking entries of ``officers`` (a condition on the officer id) overlapping a window, built once: three
+    columns as plain rows (every free-times card reads it; no ORM entities, no statement built per call)."""
     c = CalendarEvent.__table__.c
     return core_select(c.officer_id, c.start, c.end).where(
-        c.officer_id.in_(bindparam("ids", expanding=True)),
-        c.cancelled == false(),
-        c.show_as.in_(BLOCKING),
-        c.start < bindparam("before"),
-        c.end > bindparam("after"),
-    )
-
-
-_BUSY = _busy_query()
-
-
-def _busy_one_query():
-    """``_BUSY`` for one officer (bind ``officer_id``): what ``busy_select`` gives a caller to read with its own."""
-    c = CalendarEvent.__table__.c
-    return core_select(c.officer_id, c.start, c.end).where(
-        c.officer_id == bindparam("officer_id"),
+        officers(c.officer_id),
         c.cancelled == false(),
         constants_in(c.show_as, BLOCKING),
         c.start < bindparam("before"),
@@ -51,7 +36,9 @@ def _busy_one_query():
     )
 
 
-_BUSY_ONE = _busy_one_query()
+_BUSY = _busy_query(lambda officer_id: officer_id.in_(bindparam("ids", expanding=True)))
+# One officer's (bind ``officer_id``): what ``busy_select`` gives a caller to read with its own rows.
+_BUSY_ONE = _busy_query(lambda officer_id: officer_id == bindparam("officer_id"))
 PRODID = "-//TSM bot//Targeting Support Meetings//EN"
 
 

@@ -181,16 +181,7 @@ async def _soonest(
 ) -> tuple[Offer, str] | Reply:
     """This term's free times for ``mode``, or next term's when this term is booked or full (and why, in words)."""
     booking = ctx.services.booking
-    booked = (
-        info.booked_term_ids
-    )  # read with the school: no query for the school's meetings unless one is booked
-
-    async def active() -> dict[int, MeetingView]:
-        return {
-            m.term_id: m
-            for m in await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
-        }
-
+    booked = info.booked_term_ids  # read with the school: its meetings are read only when one is booked
     # The first card shows the soonest FIRST_TIMES: the slot finder stops there ("More dates" and a press on a time
     # work the term out afresh), and the offer kept for the card holds just those.
     offer = await booking.free_slots(
@@ -198,7 +189,10 @@ async def _soonest(
     )
     why = ""
     if offer.term_id in booked or not offer.slots:
-        m = (await active()).get(offer.term_id) if offer.term_id in booked else None
+        m = None
+        if offer.term_id in booked:  # for the words that say when
+            mine = await booking.list_meetings(ctx.actor, school_id=info.id, current_terms=True)
+            m = next((x for x in mine if x.term_id == offer.term_id), None)
         why = (
             f"{'The school' if officer else 'You'} already {'has' if officer else 'have'} the "
             f"{term_words(offer.term_label)} TSM: {when(m)}."

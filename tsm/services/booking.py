@@ -61,16 +61,16 @@ log = logging.getLogger(__name__)
 ACTIVE = [s.value for s in MeetingStatus if s.is_active]
 
 
-def _officer_meetings_query():
+def _officer_meetings_query(*lead, before: str = "before", after: str = "after"):
     """An officer's active TSMs overlapping a window (the slot finder's and the booking checks' read), built once:
-    four columns as plain rows, no ORM entities and no statement built (or cache key worked out) per call, since
-    every free-times card and every booking runs it."""
+    ``lead`` columns, then id, start, end and mode as plain rows, no ORM entities and no statement built (or cache
+    key worked out) per call, since every free-times card and every booking runs it."""
     m = Meeting.__table__.c
-    return core_select(m.id, m.start, m.end, m.mode).where(
+    return core_select(*lead, m.id, m.start, m.end, m.mode).where(
         m.officer_id == bindparam("officer_id"),
-        m.status.in_(ACTIVE),
-        m.start < bindparam("before"),
-        m.end > bindparam("after"),
+        constants_in(m.status, ACTIVE),
+        m.start < bindparam(before),
+        m.end > bindparam(after),
         m.id != bindparam("exclude"),
     )
 
@@ -82,14 +82,7 @@ def _meetings_and_busy_query(busy):
     """The officer's active TSMs (kind 0: id, start, end, mode) and the calendar's blocking entries (kind 1: officer
     id, start, end) in one statement: ``_OFFICER_MEETINGS`` (its window binds renamed ``m_before``/``m_after``, as
     the two windows differ) UNION ALL the calendar's ``busy`` select."""
-    m = Meeting.__table__.c
-    meetings = core_select(literal_column("0").label("kind"), m.id, m.start, m.end, m.mode).where(
-        m.officer_id == bindparam("officer_id"),
-        constants_in(m.status, ACTIVE),
-        m.start < bindparam("m_before"),
-        m.end > bindparam("m_after"),
-        m.id != bindparam("exclude"),
-    )
+    meetings = _officer_meetings_query(literal_column("0").label("kind"), before="m_before", after="m_after")
     b = busy.subquery()
     return union_all(meetings, core_select(literal_column("1"), *b.c, null()))
 
@@ -166,9 +159,8 @@ class BookingService:
         self.clock = clock
         self.sync = sync
         self.observer = observer
-        self._meetings_and_busy_stmt: HotStatement | None = (
-            None  # built on first use, with the calendar's select
-        )
+        # Built on first use, with the calendar's select.
+        self._meetings_and_busy_stmt: HotStatement | None = None
 
     # ------------------------------------------------------------------ reading
 

@@ -371,11 +371,8 @@ class ConversationService:
             raise NotFound("No such school.")
         school = _SchoolRow(*(row[i] for i in _SCHOOL_ROW_AT))
         _check_school(actor, school)
-        n = len(_SCHOOL_COLUMNS)
-        officer_id, officer_name, officer_email = (
-            row[n + _OFFICER_COLUMNS.index(c)] for c in ("id", "name", "email")
-        )
-        la_policy, _la_tz, trust_officer, booked = row[n + len(_OFFICER_COLUMNS) :]
+        officer_id, officer_name, officer_email = row.officer_id, row.officer_name, row.officer_email
+        la_policy, trust_officer, booked = row.la_policy, row.trust_officer_id, row.booked_term_ids
         policy = self.ref.policy(la_policy)
         facts = domain_school_facts(school, trust_has_allocated_officer=bool(trust_officer))
         ent = entitlement_for(facts, policy)

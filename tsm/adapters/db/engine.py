@@ -7,7 +7,6 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -192,8 +191,9 @@ class Database:
 
     @asynccontextmanager
     async def one_writer(self) -> AsyncIterator[None]:
-        """On SQLite, this process's write transactions one at a time (see ``_writer_locks``; ``tsm.adapters.db.hot`` writes through it too); a turn that waits
-        longer than the busy timeout gets :class:`ServiceBusy`, as it would from SQLite. Elsewhere nothing."""
+        """On SQLite, this process's write transactions one at a time (see ``_writer_locks``; ``tsm.adapters.db.hot``
+        writes through it too); a turn that waits longer than the busy timeout gets :class:`ServiceBusy`, as it would
+        from SQLite. Elsewhere nothing."""
         if self.backend != "sqlite":
             yield
             return
@@ -219,22 +219,6 @@ class Database:
                 if self.backend == "sqlite":
                     await session.connection(execution_options={"sqlite_immediate": True})
                 yield session
-        except OperationalError as exc:
-            if is_busy(exc):
-                raise ServiceBusy() from exc
-            raise
-
-    async def write_one(self, stmt, params: dict[str, Any]) -> None:
-        """One Core statement that is atomic by itself (an INSERT of one row), committed: on PostgreSQL in
-        autocommit, one round trip instead of BEGIN, the statement and COMMIT (and no ORM unit of work); elsewhere
-        in a transaction, as :meth:`core_transaction`. A locked database raises :class:`ServiceBusy`."""
-        if self.backend != "postgresql":
-            async with self.core_transaction() as conn:
-                await conn.execute(stmt, params)
-            return
-        try:
-            async with self.read_engine.connect() as conn:
-                await conn.execute(stmt, params)
         except OperationalError as exc:
             if is_busy(exc):
                 raise ServiceBusy() from exc

@@ -17,6 +17,7 @@ from collections import namedtuple
 from typing import Any
 
 from sqlalchemy import literal_column
+from sqlalchemy.exc import OperationalError
 
 from ...domain.errors import ServiceBusy
 from .engine import Database, is_busy
@@ -82,9 +83,16 @@ class HotStatement:
         return rows[0] if rows else None
 
     async def write(self, db: Database, **params: Any) -> None:
-        """Run a one-statement write (an INSERT of one row: atomic by itself) and commit it."""
+        """Run a one-statement write (an INSERT of one row: atomic by itself) and commit it. A write lock held past
+        the busy timeout (SQLite) or a row lock past the lock timeout (PostgreSQL) raises :class:`ServiceBusy`."""
         if db.backend != "sqlite":
-            await db.write_one(self.stmt, params)
+            try:
+                async with db.read_engine.connect() as conn:  # autocommit: no BEGIN and COMMIT around it
+                    await conn.execute(self.stmt, params)
+            except OperationalError as exc:
+                if is_busy(exc):
+                    raise ServiceBusy() from exc
+                raise
             return
         sql, values, _ = self._sqlite_call(db, params)
         async with db.one_writer(), db.engine.connect() as conn:
