@@ -45,10 +45,10 @@ def ensure_sqlite_dir(url: str) -> None:
 def is_busy(exc: Exception) -> bool:
     """A lock held by someone else, not a broken query: SQLite's "database is locked"/"busy", PostgreSQL's lock or
     statement timeout (SQLSTATE 55P03 lock_not_available, 57014 query_canceled)."""
-    orig = getattr(exc, "orig", None)
+    orig = getattr(exc, "orig", None) or exc  # Core's wrapper, or the driver's own error
     if getattr(orig, "sqlstate", None) in ("55P03", "57014"):
         return True
-    text = str(orig or exc).lower()
+    text = str(orig).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
 
