@@ -63,3 +63,27 @@ async def test_booked_terms_come_with_the_school(chat):
     await chat.app.booking.cancel(actor, result.meeting.id, reason="Test cancel")
     again = await chat.app.conversation.school_info(actor, actor.school_id)
     assert again.booked_term_ids == frozenset()
+
+
+async def test_known_school_with_its_las_reference_data_in_memory_opens_no_session(chat, monkeypatch):
+    """The first card's free times on the in-database calendar: the school and officer from the turn's read, the
+    LA's policy and terms from memory, the officer's diary in one statement of its own; a session (and its setup and
+    close) only when the LA's data has to be read, and then the same times."""
+    app = chat.app
+    lead = await chat.contact(ASHCOMBE)
+    actor = await chat.identify(lead.who)
+    info = await app.conversation.school_info(actor, actor.school_id)
+    app.booking.ref.invalidate()
+    assert app.booking.ref.cached_for_la(info.known.schools[0].la_id) is None
+    first = await app.booking.free_slots(actor, [actor.school_id], limit=24, known=info.known)  # reads the LA
+    assert app.booking.ref.cached_for_la(info.known.schools[0].la_id) is not None
+
+    def no_session():
+        raise AssertionError("a session was opened")
+
+    monkeypatch.setattr(app.booking.db, "reader", no_session)
+    again = await app.booking.free_slots(actor, [actor.school_id], limit=24, known=info.known)
+    assert again == first and first.slots
+    app.booking.ref.ttl = 0  # the terms are due to be read again: a session, the same times
+    with pytest.raises(AssertionError, match="a session was opened"):
+        await app.booking.free_slots(actor, [actor.school_id], limit=24, known=info.known)

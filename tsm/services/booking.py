@@ -195,32 +195,54 @@ class BookingService:
             if isinstance(self.calendar, InDatabaseCalendar) and self.calendar.in_database
             else None
         )
-        async with self.db.reader() as s:
-            if known is not None and [sc.id for sc in known.schools] == ids:
-                schools = list(known.schools)
-                officer = _the_officer(schools, {known.officer.id: known.officer} if known.officer else {})
-            else:
-                schools, officer = await self._schools_with_officer(s, ids)
+        held: list[Interval] | None = None
+        if (
+            known is not None
+            and [sc.id for sc in known.schools] == ids
+            and isinstance(local, BusyAsStatement)
+        ):
+            # The schools and officer read this turn, the LA's policy and terms from memory, and the officer's TSMs
+            # and calendar entries in one statement of its own: no session (a session only if the LA's reference
+            # data is not in memory).
+            schools = list(known.schools)
+            officer = _the_officer(schools, {known.officer.id: known.officer} if known.officer else {})
             self._authorize(actor, schools, officer)
             _check_open(schools)
-            policy, tz = await self.ref.policy_for_la(s, schools[0].la_id)
-            cal = await self.ref.calendar(s, schools[0].la_id)
-            the_term = self._pick_term(cal, term, now.astimezone(tz).date())
-            mode_ = self._mode(policy, mode)
-            mtype = self._meeting_type(policy, schools[0], meeting_type)
-            window = _term_window(the_term, tz, now)
-            # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
-            # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are offered
-            # (move() accepts them).
-            held: list[Interval] | None = None
-            if isinstance(local, BusyAsStatement):  # the TSMs and the calendar's entries in one statement
-                every, held = await self._meetings_and_busy(local, officer.id, window)
-            else:
-                every = await self._officer_meetings(s, officer.id, window, None)
-                if local is not None and window.end > window.start:  # in the same session
-                    ref = CalendarRef(officer.id, officer.mailbox)
-                    held = (await local.busy_in(s, [ref], window)).get(officer.id, [])
-            meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
+            refs = self.ref.cached_for_la(schools[0].la_id)
+            if refs is None:
+                async with self.db.reader() as s:
+                    refs = await self.ref.for_la(s, schools[0].la_id)
+            policy, tz, cal = refs
+            the_term, mode_, mtype, window = self._framing(
+                policy, tz, cal, schools[0], term, mode, meeting_type, now
+            )
+            every, held = await self._meetings_and_busy(local, officer.id, window)
+        else:
+            async with self.db.reader() as s:
+                if known is not None and [sc.id for sc in known.schools] == ids:
+                    schools = list(known.schools)
+                    officer = _the_officer(
+                        schools, {known.officer.id: known.officer} if known.officer else {}
+                    )
+                else:
+                    schools, officer = await self._schools_with_officer(s, ids)
+                self._authorize(actor, schools, officer)
+                _check_open(schools)
+                policy, tz, cal = await self.ref.for_la(s, schools[0].la_id)
+                the_term, mode_, mtype, window = self._framing(
+                    policy, tz, cal, schools[0], term, mode, meeting_type, now
+                )
+                # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
+                # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are
+                # offered (move() accepts them).
+                if isinstance(local, BusyAsStatement):  # the TSMs and the calendar's entries in one statement
+                    every, held = await self._meetings_and_busy(local, officer.id, window)
+                else:
+                    every = await self._officer_meetings(s, officer.id, window, None)
+                    if local is not None and window.end > window.start:  # in the same session
+                        ref = CalendarRef(officer.id, officer.mailbox)
+                        held = (await local.busy_in(s, [ref], window)).get(officer.id, [])
+        meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
         slots: list[Slot] = []
         if window.end > window.start:
             busy = _without_own(held if held is not None else await self._busy(officer, window), every)
@@ -1309,6 +1331,26 @@ class BookingService:
         return _view_from(m, schools, officer, term, atts, la.timezone if la else "Europe/London")
 
     # ------------------------------------------------------------------ internals: policy helpers
+
+    def _framing(
+        self,
+        policy: Policy,
+        tz: ZoneInfo,
+        cal: TermCalendar,
+        school: School,
+        term: str | int,
+        mode: str | Mode | None,
+        meeting_type: str | None,
+        now: datetime,
+    ):
+        """The term, mode, meeting type and window (what is left of the term from now) that free times are found in."""
+        the_term = self._pick_term(cal, term, now.astimezone(tz).date())
+        return (
+            the_term,
+            self._mode(policy, mode),
+            self._meeting_type(policy, school, meeting_type),
+            _term_window(the_term, tz, now),
+        )
 
     def _pick_term(self, cal: TermCalendar, term: str | int, today: date) -> DomainTerm:
         current = cal.current_or_next(today)

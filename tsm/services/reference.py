@@ -48,6 +48,21 @@ class ReferenceData:
         policy = self.policy(la.policy)
         return policy, ZoneInfo(la.timezone or policy.timezone)
 
+    async def for_la(self, s: AsyncSession, la_id: int) -> tuple[Policy, ZoneInfo, TermCalendar]:
+        """The LA's policy, time zone and term calendar."""
+        policy, tz = await self.policy_for_la(s, la_id)
+        return policy, tz, await self.calendar(s, la_id)
+
+    def cached_for_la(self, la_id: int) -> tuple[Policy, ZoneInfo, TermCalendar] | None:
+        """``for_la`` from memory alone, or None when something would have to be read (the caller then opens a
+        session for ``for_la``)."""
+        la = self._las.get(la_id)
+        hit = self._calendars.get(la_id)
+        if la is None or hit is None or time.monotonic() - hit[0] >= self.ttl:
+            return None
+        policy = self.policy(la.policy)
+        return policy, ZoneInfo(la.timezone or policy.timezone), hit[1]
+
     async def calendar(self, s: AsyncSession, la_id: int) -> TermCalendar:
         hit = self._calendars.get(la_id)
         if hit and time.monotonic() - hit[0] < self.ttl:
