@@ -37,8 +37,7 @@ class AadResolver:
             batch, self._pending = self._pending, {}
             try:
                 self.queries += 1
-                async with self.db.reader() as s:
-                    found = await people_by_aad(s, sorted({aad for aad, _tenant in batch}))
+                found = await people_by_aad(self.db, sorted({aad for aad, _tenant in batch}))
             except Exception as exc:
                 for futs in batch.values():
                     for f in futs:

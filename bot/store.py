@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from tsm.adapters.db.engine import Database
+from tsm.adapters.db.hot import HotStatement
 from tsm.adapters.db.teams import BotConversation, BotProcessedActivity
 from tsm.services.actors import Actor
 from tsm.services.booking import now_utc
@@ -105,6 +106,7 @@ def _pg_claims():
 
 
 _PG_CLAIMS = _pg_claims()
+_PG_CLAIMS_HOT = HotStatement(_PG_CLAIMS)  # the claims-only batch, straight to the driver
 
 
 class BotStore:
@@ -224,9 +226,8 @@ class BotStore:
             }
             if all(op.upsert is None and op.response is None for op in batch):
                 # Claims only (a turn's usual batch): one statement, atomic by itself, in autocommit: one round
-                # trip instead of BEGIN, INSERT and COMMIT.
-                async with self.db.read_engine.connect() as conn:
-                    return {(r[0], r[1]) for r in (await conn.execute(_PG_CLAIMS, params)).all()}
+                # trip instead of BEGIN, INSERT and COMMIT (tsm.adapters.db.hot).
+                return {(r[0], r[1]) for r in await _PG_CLAIMS_HOT.write(self.db, **params)}
         async with self._core_transaction() as conn:
             if claims and self.db.is_postgres:
                 won = {(r[0], r[1]) for r in (await conn.execute(_PG_CLAIMS, params)).all()}

@@ -1,7 +1,7 @@
 """A turn refused by the per-user rate limit costs no database work, end to end through the Teams transport.
 
 Literal Teams activities go through the real aiohttp server, CloudAdapter and bot (``tests/bot/botkit.py``) and
-SQLite reports every statement it runs (``SqlTrace``, as in ``test_turn_statements.py``). The rate limit is the
+SQLite reports every statement it runs (``tests/driver_trace.py``). The rate limit is the
 router's first guard and needs only the ids in the activity: identify (a directory read) and the transport's
 claim of the activity (a write) come after it, so a flood is answered without touching the database.
 """
@@ -16,9 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bot"))
 
 from botkit import make_harness
+from driver_trace import DriverTrace
 from fakes.connector import invoke, member, message
 from sqlalchemy import text  # noqa: E402
-from test_turn_statements import SqlTrace  # noqa: E402
 
 RATE_LIMITED_TURN = (
     0  # statements a turn refused by the rate limit may run (7 when the transport identified and
@@ -47,7 +47,7 @@ async def _known_user(h, user_id="29:user-1", aad="aad-1"):
     h.connector.members[user_id] = member(user_id, email, aad, name)
 
 
-async def _count(h, trace: SqlTrace, activity: dict):
+async def _count(h, trace: DriverTrace, activity: dict):
     async def post():
         r = await h.post(activity)
         assert r.status == 200
@@ -60,8 +60,7 @@ async def _count(h, trace: SqlTrace, activity: dict):
 async def test_a_rate_limited_turn_runs_no_sql_statement(harness, kind):
     h = harness
     await _known_user(h)
-    trace = SqlTrace()
-    await trace.install(h.app.db)
+    trace = await DriverTrace().install(h.app.db)
     turn = (
         (lambda: message(h.connector, "ping"))
         if kind == "message"

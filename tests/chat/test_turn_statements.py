@@ -1,8 +1,9 @@
 """Round trips per booking turn, counted, not timed: a later change that adds database work to the hot turns
 fails here (``bench/bot_turns.py`` times them).
 
-SQLite reports every statement it runs (``sqlite3``'s trace callback, installed on each pooled connection), so
-the count covers every path a read can take: ORM, Core, or the driver itself; BEGIN and ROLLBACK included.
+The driver reports every statement it runs (tests/driver_trace.py: SQLite's trace callback, BEGIN and ROLLBACK
+included; psycopg's cursor executes), so the count covers every path a read can take: ORM, Core, or the driver
+itself.
 The actor is resolved outside the count (the transport does it for all turns in flight in one batched read).
 """
 
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chatkit import Chat, button, choices, text_of
-from sqlalchemy import event
+import pytest
+from chatkit import Chat, button, choices, make_chat, text_of
+from driver_trace import DriverTrace
 
-from tsm.adapters.db.engine import Database
 from tsm.adapters.db.offers import ChatOffer
 from tsm.chat.common import conversation
 from tsm.services.conversation import ConversationService, ExpiredOffer
@@ -33,6 +34,9 @@ BROOKFIELD = 990002
 # statement (UNION ALL); 3 since the school, the free times' read and the offer's INSERT go straight to the driver
 # (tsm.adapters.db.hot: no BEGIN/ROLLBACK around a read, the INSERT committed by itself).
 BOOK_COMMAND = 3
+# On PostgreSQL (psycopg's cursor executes, tests/driver_trace.py): the school with everything the card needs, the
+# officer's TSMs and calendar entries, the offer's INSERT; each in autocommit, one round trip, no BEGIN/COMMIT.
+BOOK_COMMAND_POSTGRES = 3
 PICK_DATE_WARM = 0  # the offer this instance wrote (offers never change once written)
 PICK_DATE_COLD = 1  # the offer written by another instance: one SELECT
 # "Book it" with the local calendar, BEGIN/COMMIT included, in one transaction: the schools with their officer,
@@ -44,36 +48,10 @@ BOOK_CONFIRM = 15
 BOOK_CONFIRM_TRANSACTIONS = 1
 
 
-class SqlTrace:
-    def __init__(self) -> None:
-        self.on = False
-        self.statements: list[str] = []
-
-    async def install(self, db: Database) -> None:
-        await db.engine.dispose()  # connections made from now on are traced
-
-        @event.listens_for(db.engine.sync_engine, "connect")
-        def _connect(dbapi_conn, _record):
-            dbapi_conn.driver_connection._conn.set_trace_callback(self._trace)
-
-    def _trace(self, sql: str) -> None:
-        if self.on:
-            self.statements.append(" ".join(sql.split())[:120])
-
-    async def count(self, turn):
-        self.statements.clear()
-        self.on = True
-        try:
-            reply = await turn()
-        finally:
-            self.on = False
-        return reply, list(self.statements)
-
-
 class TracedChat(Chat):
     """Identify outside the count: the flow's own statements only."""
 
-    trace: SqlTrace
+    trace: DriverTrace
 
     async def identify(self, who):
         was, self.trace.on = self.trace.on, False
@@ -83,10 +61,9 @@ class TracedChat(Chat):
             self.trace.on = was
 
 
-async def traced(chat: Chat) -> tuple[TracedChat, SqlTrace]:
+async def traced(chat: Chat) -> tuple[TracedChat, DriverTrace]:
     t = TracedChat(chat.app, chat.clock)
-    t.trace = SqlTrace()
-    await t.trace.install(chat.app.db)
+    t.trace = await DriverTrace().install(chat.app.db)
     return t, t.trace
 
 
@@ -108,6 +85,25 @@ async def test_book_command_turn_stays_within_its_statement_budget(chat):
     assert "Alex Carter" in text_of(reply) and "below the national average" in text_of(reply)
     assert len(stmts) <= BOOK_COMMAND, stmts
     assert stmts and stmts[0].startswith("SELECT"), "the school is read from the database on every turn"
+
+
+@pytest.mark.postgres
+async def test_book_command_turn_on_postgres_stays_within_its_statement_budget(pg_url, tmp_path):
+    chat = await make_chat(pg_url, tmp_path)
+    try:
+        c = TracedChat(chat.app, chat.clock)
+        c.trace = await DriverTrace().install(chat.app.db)
+        lead = await c.contact(ASHCOMBE)
+        await c.say(lead, "book")  # warm: the LA's reference data and the pool's connection
+        with c.trace:
+            reply = await c.say(lead, "book")
+        stmts = c.trace.statements
+        assert not reply.error, text_of(reply)
+        assert "Alex Carter" in text_of(reply) and choices(reply.card, "start")
+        assert len(stmts) <= BOOK_COMMAND_POSTGRES, stmts
+        assert [st.split()[0] for st in stmts] == ["SELECT", "SELECT", "INSERT"], stmts
+    finally:
+        await chat.app.close()
 
 
 async def test_book_it_turn_stays_within_its_statement_budget(chat):

@@ -5,8 +5,8 @@ transport's batched resolver (bot/identity.py) applies the same rule to the same
 
 from __future__ import annotations
 
+from driver_trace import DriverTrace
 from factories import make_world
-from sqlalchemy import event
 from sqlmodel import update
 
 from bot.identity import AadResolver
@@ -32,17 +32,12 @@ async def test_the_sender_is_found_by_aad_id_in_one_statement_officer_first_with
         await _set(db, SchoolContact, lead, teams_aad_id="aad-both", teams_tenant_id=T2)
         await _set(db, SchoolContact, head, teams_aad_id="aad-head", teams_tenant_id=T2)
         directory, resolver = Directory(db), AadResolver(db)
-        statements: list[str] = []
-
-        @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-        def _count(_conn, _cursor, statement, _params, _context, _executemany):
-            if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
-                statements.append(statement)
+        trace = await DriverTrace().install(db)  # what the driver runs: the read goes straight to it
 
         async def both(aad: str, tenant: str | None):
-            statements.clear()
-            got = await directory.identify(aad, None, tenant)
-            assert len(statements) == 1, statements  # officers and contacts in one read
+            with trace:
+                got = await directory.identify(aad, None, tenant)
+            assert len(trace.statements) == 1, trace.statements  # officers and contacts in one read, no BEGIN
             assert await resolver.resolve(aad, tenant) == got
             return (got.kind, got.id) if got is not None else None
 

@@ -6,20 +6,35 @@ UPN from the Teams roster); the match is remembered by AAD object id. Nothing he
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, bindparam, false, func, literal, null, true, union_all, update
+from sqlalchemy import (
+    String,
+    any_,
+    bindparam,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..adapters.db.directory import LA, Officer, School, SchoolContact
 from ..adapters.db.engine import Database
 from ..adapters.db.history import AuditLog, DomainEvent
+from ..adapters.db.hot import HotStatement
 from ..adapters.db.tenants import MsTenant
 from ..domain.emails import work_email
 from ..domain.errors import InvalidInput, NotAllowed, NotFound
@@ -45,11 +60,10 @@ ROLE_WORDS = {
 }
 
 
-def _by_aad():
-    """Active officers and contacts with one of the AAD object ids ``aads`` (an expanding parameter): (aad, kind, id,
-    name, la_id, is_admin, national_admin, tenant, school_id), officers and contacts in one statement."""
+def _by_aad(match):
+    """Active officers and contacts whose AAD object id ``match`` (a condition on the id column) accepts: (aad, kind,
+    id, name, la_id, is_admin, national_admin, tenant, school_id), officers and contacts in one statement."""
     o, c, sc = Officer.__table__, SchoolContact.__table__, School.__table__
-    aads = bindparam("aads", expanding=True)
     officers = core_select(
         o.c.teams_aad_id.label("aad"),
         literal("officer").label("kind"),
@@ -60,7 +74,7 @@ def _by_aad():
         o.c.national_admin,
         o.c.teams_tenant_id,
         null().label("school_id"),
-    ).where(o.c.teams_aad_id.in_(aads), o.c.active == true())
+    ).where(match(o.c.teams_aad_id), o.c.active == true())
     contacts = (
         core_select(
             c.c.teams_aad_id.label("aad"),
@@ -74,23 +88,43 @@ def _by_aad():
             c.c.school_id,
         )
         .select_from(c.join(sc, sc.c.id == c.c.school_id))
-        .where(c.c.teams_aad_id.in_(aads), c.c.active == true())
+        .where(match(c.c.teams_aad_id), c.c.active == true())
     )
     return union_all(officers, contacts)
 
 
-_BY_AAD = _by_aad()
+# The ids travel as one parameter whatever their number, so the statement is compiled once and prepared by the
+# driver (tsm.adapters.db.hot): an array on PostgreSQL, a JSON list read by json_each on SQLite.
+_BY_AAD = {
+    "postgresql": HotStatement(
+        _by_aad(lambda aad: aad == any_(bindparam("aads", type_=postgresql.ARRAY(String))))
+    ),
+    "sqlite": HotStatement(
+        _by_aad(
+            lambda aad: aad.in_(
+                core_select(literal_column("value")).select_from(
+                    func.json_each(bindparam("aads", type_=String))
+                )
+            )
+        )
+    ),
+}
 
 
-async def people_by_aad(s: AsyncSession, aads: list[str]) -> dict[str, list[Row]]:
-    """Each AAD id's active officers and contacts (``actor_by_aad`` picks one), in one statement for any number."""
-    out: dict[str, list[Row]] = {}
-    for row in await (await s.connection()).execute(_BY_AAD, {"aads": aads}):
+async def people_by_aad(db: Database, aads: list[str]) -> dict[str, list[Any]]:
+    """Each AAD id's active officers and contacts (``actor_by_aad`` picks one), in one statement for any number:
+    rows with the fields ``_by_aad`` names."""
+    out: dict[str, list[Any]] = {}
+    if db.backend == "sqlite":
+        rows = await _BY_AAD["sqlite"].all(db, aads=json.dumps(aads))
+    else:
+        rows = await _BY_AAD[db.backend].all(db, aads=aads)
+    for row in rows:
         out.setdefault(row.aad, []).append(row)
     return out
 
 
-def actor_by_aad(people: list[Row], tenant: str | None) -> Actor | None:
+def actor_by_aad(people: list[Any], tenant: str | None) -> Actor | None:
     """The actor for one AAD id's people (``people_by_aad``): an officer before a contact, each in id order; with a
     tenant, only a person remembered in that tenant."""
     for p in sorted(people, key=lambda r: (r.kind != "officer", r.id)):
@@ -163,8 +197,7 @@ class Directory:
         tid = (tenant_id or "").strip().lower() or None
         if aad is not None:
             # The officers and contacts with this AAD id in one statement (every turn of every person starts here).
-            async with self.db.reader() as s:
-                found = await people_by_aad(s, [aad])
+            found = await people_by_aad(self.db, [aad])
             actor = actor_by_aad(found.get(aad, []), tid)
             if actor is not None:
                 return actor
