@@ -118,3 +118,50 @@ async def test_postgres_a_statement_cancelled_in_flight_never_goes_back_to_the_p
             assert raw.driver_connection.autocommit is False
     finally:
         await db.dispose()
+
+
+async def test_sqlite_a_connection_returned_inside_a_transaction_is_rolled_back_and_only_then(
+    sqlite_url, tmp_path
+):
+    """SQLite's pool rolls a connection back on its return only when a transaction is open (a rollback is a trip
+    to aiosqlite's thread, a second one for every hot read): one returned mid-transaction has its write undone
+    and the write lock freed; one returned idle costs no call."""
+    import sqlite3
+
+    from sqlalchemy.util import greenlet_spawn
+
+    db = await _db(sqlite_url)
+    try:
+        pooled = await db.engine.raw_connection()
+        driver = pooled.driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute("INSERT INTO hot_t (id, name) VALUES (7, 'left open')")
+        await greenlet_spawn(pooled.close)
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # the write lock was freed
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert await _ids(db) == []
+
+        calls = 0
+        pooled = await db.engine.raw_connection()
+        real = pooled.driver_connection.rollback
+
+        async def counted():
+            nonlocal calls
+            calls += 1
+            return await real()
+
+        pooled.driver_connection.rollback = counted
+        await greenlet_spawn(pooled.close)  # returned idle
+        await _READ.first(db)  # a hot read on the same (only) pooled connection, returned idle
+        assert calls == 0
+        async with db.engine.connect() as conn:  # returned inside a transaction: rolled back
+            await conn.begin()
+            await conn.execute(insert(_t).values(id=8, name="again"))
+            assert (await conn.get_raw_connection()).driver_connection is driver
+        assert calls == 1 and await _ids(db) == []
+    finally:
+        await db.dispose()

@@ -94,6 +94,17 @@ def _sqlite_pragmas(sync_engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> 
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
+    @event.listens_for(sync_engine, "reset")
+    def _reset(dbapi_conn, _record, reset_state):  # pragma: no cover - exercised by every SQLite test
+        # A connection back in the pool is rolled back only if SQLite says a transaction is open (BEGIN is always
+        # explicit here: isolation_level None). The pool's own reset would roll back every time, and on aiosqlite
+        # every call is a trip to the connection's thread: for a read that went straight to the driver
+        # (tsm.adapters.db.hot) it was a second trip after the statement's one.
+        if reset_state.terminate_only:
+            return
+        if dbapi_conn.driver_connection._conn.in_transaction:
+            dbapi_conn.rollback()
+
     @event.listens_for(sync_engine, "begin")
     def _begin(conn):  # pragma: no cover
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
@@ -169,6 +180,8 @@ class Database:
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        if self.backend == "sqlite":
+            kwargs["pool_reset_on_return"] = None  # _sqlite_pragmas resets a connection only if it needs it
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.backend == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine, busy_timeout)

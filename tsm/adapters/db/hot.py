@@ -8,9 +8,11 @@ error as ``orig``), a lock held past the timeout as :class:`ServiceBusy`.
 
 - SQLite (aiosqlite): every call on a cursor is a trip to the connection's thread and back, and a Core transaction
   costs about eight of them (BEGIN, cursor, execute, fetch, close, COMMIT or ROLLBACK); the GIL switches between
-  that thread and the event loop are a large part of a turn's CPU under load. Here a read is one trip (a single
-  SELECT reads one consistent snapshot by itself, so nothing is lost outside a transaction), a one-statement write
-  two (the statement, then its commit), after this process's other writers (``Database.one_writer``).
+  that thread and the event loop are a large part of a turn's CPU under load. Here a statement is one trip (executed
+  and fetched there together): a single SELECT reads one consistent snapshot by itself, so nothing is lost outside
+  a transaction, and a one-statement write commits by itself (no implicit transactions), after this process's other
+  writers (``Database.one_writer``). The pool takes the connection back without a rollback trip (it rolls back only
+  an open transaction: ``engine._sqlite_pragmas``).
 - PostgreSQL (psycopg): the connection is put in autocommit for the statement and back after it (client-side
   flags, no round trip): one round trip a statement, no BEGIN or ROLLBACK. psycopg prepares a statement the
   connection has run a few times. A connection the statement failed on in a way that leaves its state unknown
@@ -109,7 +111,7 @@ class HotStatement:
         if db.backend != "sqlite":
             rows = await _pg_execute(db, plan, params, fetch=True)
         else:
-            rows = await _sqlite_read(db, plan, params)
+            rows = await _sqlite_run(db, plan, params)
         assert plan.results is not None  # made by the first read at the latest
         return self._rows(rows, plan.results)
 
@@ -127,34 +129,28 @@ class HotStatement:
         if db.backend != "sqlite":
             rows = await _pg_execute(db, plan, params, fetch=fetch)
         else:
-            values = plan.values(params)
-            async with db.one_writer(), db.engine.connect() as conn:
-                raw: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's connection
-                try:
-                    cur = await raw.execute(plan.sql, values)
-                    rows = list(await cur.fetchall()) if fetch else []
-                    await raw.commit()
-                except BaseException as exc:
-                    await raw.rollback()
-                    if isinstance(exc, sqlite3.Error):
-                        # another process held the write lock past the busy timeout: ServiceBusy
-                        raise _core_error(plan, values, exc, sqlite3.Error) from exc
-                    raise
+            async with db.one_writer():
+                rows = await _sqlite_run(db, plan, params)
         if not fetch:
             return []
         assert plan.results is not None
         return self._rows(rows, plan.results)
 
 
-async def _sqlite_read(db: Database, plan: _Plan, params: dict[str, Any]) -> list:
-    """A read in one trip to aiosqlite's thread."""
+async def _sqlite_run(db: Database, plan: _Plan, params: dict[str, Any]) -> list:
+    """One statement in one trip to aiosqlite's thread (execute and fetch there together). The connection has no
+    implicit transactions (``isolation_level`` None, ``engine._sqlite_pragmas``): a write commits by itself, and the
+    pool takes the connection back without a rollback trip."""
     values = plan.values(params)
-    async with db.engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's connection
-        try:
-            return await driver.execute_fetchall(plan.sql, values)
-        except sqlite3.Error as exc:
-            raise _core_error(plan, values, exc, sqlite3.Error) from exc
+    pooled = await db.engine.raw_connection()
+    driver: Any = pooled.driver_connection  # aiosqlite's connection
+    try:
+        return list(await driver.execute_fetchall(plan.sql, values))
+    except sqlite3.Error as exc:
+        # e.g. another process held the write lock past the busy timeout: ServiceBusy
+        raise _core_error(plan, values, exc, sqlite3.Error) from exc
+    finally:
+        await greenlet_spawn(pooled.close)  # rolled back there if a transaction were open
 
 
 async def _pg_execute(db: Database, plan: _Plan, params: dict[str, Any], *, fetch: bool) -> list[tuple]:
