@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from chatkit import Chat, button, choices, make_chat, text_of
+from chatkit import Chat, actions, button, choices, make_chat, text_of
 from driver_trace import DriverTrace
 
 from tsm.adapters.db.offers import ChatOffer
@@ -37,6 +37,12 @@ BOOK_COMMAND = 3
 # On PostgreSQL (psycopg's cursor executes, tests/driver_trace.py): the school with everything the card needs, the
 # officer's TSMs and calendar entries, the offer's INSERT; each in autocommit, one round trip, no BEGIN/COMMIT.
 BOOK_COMMAND_POSTGRES = 3
+# "Choose this time" on the first card (book.pick_start, a contact): the school (one read that also gives the
+# officer), the time's day re-checked (the officer's TSMs and calendar entries on that day, one read: not the whole
+# term), the school's contacts for the attendees card (a read transaction: BEGIN, the school, its contacts,
+# ROLLBACK). Was 10: the schools and officer read again in a session to re-search the whole term, and the school
+# read a second time for the booking's facts.
+PICK_START = 6
 PICK_DATE_WARM = 0  # the offer this instance wrote (offers never change once written)
 PICK_DATE_COLD = 1  # the offer written by another instance: one SELECT
 # "Book it" with the local calendar, BEGIN/COMMIT included, in one transaction: the schools with their officer,
@@ -121,6 +127,17 @@ async def test_book_it_turn_stays_within_its_statement_budget(chat):
     # one INSERT per table, however many blocks and people
     inserts = [st.split(" (")[0] for st in stmts if st.startswith("INSERT")]
     assert len(inserts) == len(set(inserts)), inserts
+
+
+async def test_choose_this_time_turn_stays_within_its_statement_budget(chat):
+    c, trace = await traced(chat)
+    lead = await c.contact(ASHCOMBE)
+    first = await c.say(lead, "book")
+    start = choices(first.card, "start")[0]["value"]
+    reply, stmts = await trace.count(lambda: c.press(lead, first, "Choose this time", start=start))
+    assert not reply.error and "Book it" in [a["title"] for a in actions(reply.card)], text_of(reply)
+    assert "Ashcombe Primary School" in text_of(reply)  # the booking's facts, from the turn's one school read
+    assert len(stmts) <= PICK_START, "\n".join(stmts)
 
 
 async def test_pick_date_turn_stays_within_its_statement_budget(chat):

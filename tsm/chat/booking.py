@@ -21,7 +21,7 @@ from ..domain.errors import BookingRefused, InvalidInput, NotAllowed
 from ..domain.model import ContactRole, MeetingStatus, Mode
 from ..domain.pupil_data import check_free_text
 from ..domain.text import day_text, moment_text, when_text
-from ..services.booking import CHANGEABLE
+from ..services.booking import CHANGEABLE, KnownSchools
 from ..services.conversation import ExpiredOffer, Offer, SchoolInfo
 from ..services.views import BookingResult, MeetingView, SlotOffer
 from .common import (
@@ -246,14 +246,14 @@ async def pick_start(ctx: ChatContext, data: dict[str, Any]) -> Reply:
         card = _start_card(info, offer, officer=officer, note=note)
         return Reply(text=str(exc), card=with_errors(card, {"start": str(exc)}), error=True)
     # Re-checked on press, unless another mode's times were worked out just now.
-    gone = None if note else await taken_since(ctx, offer, start)
+    gone = None if note else await taken_since(ctx, offer, start, known=info.known)
     if gone is not None:
         return Reply(
             text=JUST_TAKEN, card=_start_card(info, gone, officer=officer, note=JUST_TAKEN), error=True
         )
     day = start.astimezone(ZoneInfo(offer.timezone)).date().isoformat()
     if not officer:
-        return await _attendees_card(ctx, offer, start, day, book=True)
+        return await _attendees_card(ctx, offer, start, day, book=True, info=info)
     flow = flow_of(offer.kind)
     return Reply(
         card=cards.confirm(
@@ -422,7 +422,10 @@ async def refreshed(ctx: ChatContext, old: Offer, fresh: SlotOffer | None = None
     )
 
 
-async def _free_now(ctx: ChatContext, old: Offer) -> SlotOffer:
+async def _free_now(
+    ctx: ChatContext, old: Offer, *, day: date | None = None, known: KnownSchools | None = None
+) -> SlotOffer:
+    """The offer's free times now: its term's, or ``day``'s only."""
     fresh: SlotOffer = await ctx.services.booking.free_slots(
         ctx.actor,
         list(old.school_ids),
@@ -430,6 +433,8 @@ async def _free_now(ctx: ChatContext, old: Offer) -> SlotOffer:
         mode=old.mode,
         meeting_type=old.meeting_type,
         exclude_meeting_id=old.meeting_id,
+        known=known,
+        day=day,
     )
     return fresh
 
@@ -437,13 +442,18 @@ async def _free_now(ctx: ChatContext, old: Offer) -> SlotOffer:
 JUST_TAKEN = "That time has just been taken; here are the times still free."
 
 
-async def taken_since(ctx: ChatContext, offer: Offer, start: datetime) -> Offer | None:
+async def taken_since(
+    ctx: ChatContext, offer: Offer, start: datetime, *, known: KnownSchools | None = None
+) -> Offer | None:
     """Re-checked on press (issue 14, item 7i): a card keeps the times it was drawn with, and someone else may have
-    booked one since. None: ``start`` is still free; else the fresh offer, for the card refreshed."""
-    fresh = await _free_now(ctx, offer)
-    if any(slot.start == start for slot in fresh.slots):
+    booked one since. None: ``start`` is still free; else the fresh offer, for the card refreshed. The check reads
+    and searches ``start``'s day only (its free times are the term's on that day); the whole term only when it has
+    been taken. ``known``: the school and officer this turn read (``SchoolInfo.known``)."""
+    day = start.astimezone(ZoneInfo(offer.timezone)).date()
+    that_day = await _free_now(ctx, offer, day=day, known=known)
+    if any(slot.start == start for slot in that_day.slots):
         return None
-    return await refreshed(ctx, offer, fresh)
+    return await refreshed(ctx, offer, await _free_now(ctx, offer, known=known))
 
 
 async def _offer_or_fresh(ctx: ChatContext, data: dict[str, Any]) -> tuple[Offer, str]:
@@ -551,10 +561,17 @@ def _slot_facts(
 
 
 async def _attendees_card(
-    ctx: ChatContext, offer: Offer, start: datetime, day: str, note: str = "", *, book: bool = False
+    ctx: ChatContext,
+    offer: Offer,
+    start: datetime,
+    day: str,
+    note: str = "",
+    *,
+    book: bool = False,
+    info: SchoolInfo | None = None,
 ) -> Reply:
     """Who attends (the senior leader preselected). ``book``: the last card at once, with the booking's facts and
-    Book it."""
+    Book it (``info``: the school as this turn read it, else read)."""
     contacts = await ctx.services.directory.contacts_of(ctx.actor, offer.school_ids[0])
     leaders = [c for c in contacts if c.role == ContactRole.SENIOR_LEADER.value]
     if not leaders:
@@ -575,14 +592,17 @@ async def _attendees_card(
                 tuple(cards.Choice(f"{c.name} ({_role(c.role)})", str(c.id)) for c in colleagues),
                 day,
                 note,
-                await _booking_facts(ctx, offer, start) if book else (),
+                await _booking_facts(ctx, offer, start, info) if book else (),
             )
         )
     )
 
 
-async def _booking_facts(ctx: ChatContext, offer: Offer, start: datetime) -> tuple[tuple[str, str], ...]:
-    info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
+async def _booking_facts(
+    ctx: ChatContext, offer: Offer, start: datetime, info: SchoolInfo | None = None
+) -> tuple[tuple[str, str], ...]:
+    if info is None or info.id != offer.school_ids[0]:
+        info = await conversation(ctx).school_info(ctx.actor, offer.school_ids[0])
     return _slot_facts(ctx, offer, start, info)
 
 

@@ -184,10 +184,12 @@ class BookingService:
         limit: int | None = None,
         exclude_meeting_id: int | None = None,
         known: KnownSchools | None = None,
+        day: date | None = None,
     ) -> SlotOffer:
         """Free slots of the schools' link officer in a term ("current", "next" or a term id). ``known``: the
         schools and officer as the caller read them this turn (``ConversationService.school_info``), not read
-        again; the access rule and the checks run on them all the same."""
+        again; the access rule and the checks run on them all the same. ``day`` (the LA's local date): that day's
+        slots only, the same as the term's on that day (a press re-checking one time reads and searches one day)."""
         ids = _ids(school_ids)
         now = self.clock()
         local = (
@@ -214,7 +216,7 @@ class BookingService:
                     refs = await self.ref.for_la(s, schools[0].la_id)
             policy, tz, cal = refs
             the_term, mode_, mtype, window = self._framing(
-                policy, tz, cal, schools[0], term, mode, meeting_type, now
+                policy, tz, cal, schools[0], term, mode, meeting_type, now, day
             )
             every, held = await self._meetings_and_busy(local, officer.id, window)
         else:
@@ -230,7 +232,7 @@ class BookingService:
                 _check_open(schools)
                 policy, tz, cal = await self.ref.for_la(s, schools[0].la_id)
                 the_term, mode_, mtype, window = self._framing(
-                    policy, tz, cal, schools[0], term, mode, meeting_type, now
+                    policy, tz, cal, schools[0], term, mode, meeting_type, now, day
                 )
                 # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
                 # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are
@@ -1342,14 +1344,21 @@ class BookingService:
         mode: str | Mode | None,
         meeting_type: str | None,
         now: datetime,
+        day: date | None = None,
     ):
-        """The term, mode, meeting type and window (what is left of the term from now) that free times are found in."""
+        """The term, mode, meeting type and window (what is left of the term from now; with ``day``, of that day)
+        that free times are found in."""
         the_term = self._pick_term(cal, term, now.astimezone(tz).date())
+        window = _term_window(the_term, tz, now)
+        if day is not None:
+            start = max(window.start, datetime.combine(day, time(0), tzinfo=tz))
+            end = min(window.end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+            window = Interval(min(start, end), end)
         return (
             the_term,
             self._mode(policy, mode),
             self._meeting_type(policy, school, meeting_type),
-            _term_window(the_term, tz, now),
+            window,
         )
 
     def _pick_term(self, cal: TermCalendar, term: str | int, today: date) -> DomainTerm:
