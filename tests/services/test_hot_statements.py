@@ -165,3 +165,36 @@ async def test_sqlite_a_connection_returned_inside_a_transaction_is_rolled_back_
         assert calls == 1 and await _ids(db) == []
     finally:
         await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_many_free_time_reads_at_once_never_hold_one_connection_while_waiting_for_another(
+    pg_url, tmp_path
+):
+    """A hot statement takes a connection of its own, so it must never run while its caller holds one: as many
+    callers as the pool has connections, each holding one and waiting for a second, wait for ever (the pool's
+    30-second timeout). The sweeps compose 64 messages at a time, and a rebooking message reads free times (no
+    school read this turn: the session path); bench/country.py's busy run failed on it. Here the pool has 3
+    connections and 12 readers go at once."""
+    from factories import local, make_world
+
+    from tsm.adapters.calendar_local import LocalCalendar
+    from tsm.clock import FixedClock
+    from tsm.services.booking import BookingService
+    from tsm.services.calendar_sync import CalendarSync
+    from tsm.services.reference import ReferenceData
+
+    db = Database(pg_url, pool_size=1)  # 1 and 2 overflow
+    try:
+        world = await make_world(db)
+        clock = FixedClock(local(2026, 1, 5, 8))
+        cal = LocalCalendar(db, tmp_path)
+        svc = BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))
+        who = world.contact("low_primary.lead")
+        offers = await asyncio.wait_for(
+            asyncio.gather(*(svc.free_slots(who, world.schools["low_primary"], limit=5) for _ in range(12))),
+            20,
+        )
+        assert offers[0].slots and all(o == offers[0] for o in offers)
+    finally:
+        await db.dispose()

@@ -237,13 +237,17 @@ class BookingService:
                 # Every TSM of the officer, the one being moved too: its calendar entry is ours, not busy time; then
                 # the moved one is left out of the day's TSMs, so its own time and the times overlapping it are
                 # offered (move() accepts them).
-                if isinstance(local, BusyAsStatement):  # the TSMs and the calendar's entries in one statement
-                    every, held = await self._meetings_and_busy(local, officer.id, window)
-                else:
+                if not isinstance(local, BusyAsStatement):
                     every = await self._officer_meetings(s, officer.id, window, None)
                     if local is not None and window.end > window.start:  # in the same session
                         ref = CalendarRef(officer.id, officer.mailbox)
                         held = (await local.busy_in(s, [ref], window)).get(officer.id, [])
+            if isinstance(local, BusyAsStatement):
+                # The TSMs and the calendar's entries in one statement, on a connection of its own: only once the
+                # session has given its connection back. Taking a second connection while holding one deadlocks the
+                # pool when as many callers as it has connections do it at once (the sweeps compose 64 messages at
+                # a time: bench/country.py's busy run waited 30 s for a connection and failed).
+                every, held = await self._meetings_and_busy(local, officer.id, window)
         meetings = [(mid, m) for mid, m in every if mid != exclude_meeting_id]
         slots: list[Slot] = []
         if window.end > window.start:
