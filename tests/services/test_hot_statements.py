@@ -198,3 +198,19 @@ async def test_postgres_many_free_time_reads_at_once_never_hold_one_connection_w
         assert offers[0].slots and all(o == offers[0] for o in offers)
     finally:
         await db.dispose()
+
+
+async def test_cores_statement_listeners_see_hot_statements_too(any_db_url):
+    """What counts statements with a ``before_cursor_execute`` listener (bench/country.py, the sweeps' budgets)
+    counts the ones that go straight to the driver as well."""
+    from sqlalchemy import event
+
+    db = await _db(any_db_url)
+    try:
+        seen: list[str] = []
+        event.listen(db.engine.sync_engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+        await _INSERT.write(db, id=1, name="a", score=None, at=None)
+        await _READ.first(db)
+        assert [s.split()[0] for s in seen] == ["INSERT", "SELECT"] and "hot_t" in seen[1]
+    finally:
+        await db.dispose()
