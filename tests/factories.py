@@ -281,3 +281,14 @@ async def officer_notices(app, kind: str | None = None) -> list[OfficerNoticeSee
         [to] = [o.recipient for o in await app.notifications.outgoing([ev]) if o.recipient.kind == "officer"]
         out.append(OfficerNoticeSeen(to.id, ev.meeting_id, notice, (ev.data or {})["text"]))
     return out
+
+
+def local_booking(db: Database, clock, invitations_dir=None):
+    """A BookingService on the local calendar (in the database; invitations written under ``invitations_dir``)."""
+    from tsm.adapters.calendar_local import LocalCalendar
+    from tsm.services.booking import BookingService
+    from tsm.services.calendar_sync import CalendarSync
+    from tsm.services.reference import ReferenceData
+
+    cal = LocalCalendar(db, invitations_dir) if invitations_dir is not None else LocalCalendar(db)
+    return BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))

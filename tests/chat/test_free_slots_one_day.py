@@ -10,7 +10,6 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from chatkit import make_chat
 from sqlmodel import col, select, update
 
 from tsm.adapters.db.directory import School
@@ -21,10 +20,8 @@ ASHCOMBE = 990001  # demo primary, self-booking, officer Alex Carter
 
 
 @pytest.fixture
-async def chat(any_db_url, tmp_path):
-    c = await make_chat(any_db_url, tmp_path)
-    yield c
-    await c.app.close()
+def chat(chat_any_db):
+    return chat_any_db
 
 
 async def test_a_days_free_times_are_the_terms_on_that_day_every_day(chat):

@@ -6,7 +6,6 @@ with it."""
 from __future__ import annotations
 
 import pytest
-from chatkit import make_chat
 
 from tsm.domain.errors import BookingRefused, NotAllowed
 
@@ -14,10 +13,8 @@ ASHCOMBE, BROOKFIELD = 990001, 990002
 
 
 @pytest.fixture
-async def chat(any_db_url, tmp_path):
-    c = await make_chat(any_db_url, tmp_path)
-    yield c
-    await c.app.close()
+def chat(chat_any_db):
+    return chat_any_db
 
 
 async def test_known_school_gives_the_same_times_and_is_still_checked(chat):

@@ -8,15 +8,11 @@ import time
 
 import psycopg
 import pytest
-from factories import local, make_world
+from factories import local, local_booking, make_world
 
-from tsm.adapters.calendar_local import LocalCalendar
 from tsm.adapters.db.engine import Database
 from tsm.clock import FixedClock
 from tsm.domain.errors import ServiceBusy
-from tsm.services.booking import BookingService
-from tsm.services.calendar_sync import CalendarSync
-from tsm.services.reference import ReferenceData
 
 
 @pytest.mark.postgres
@@ -24,9 +20,7 @@ async def test_a_row_held_by_another_session_answers_busy_within_the_lock_timeou
     db = Database(pg_url, lock_timeout=0.5)
     try:
         world = await make_world(db)
-        clock = FixedClock(local(2026, 1, 5, 8))
-        cal = LocalCalendar(db, tmp_path)
-        svc = BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))
+        svc = local_booking(db, FixedClock(local(2026, 1, 5, 8)), tmp_path)
         who = world.contact("low_primary.lead")
         r = await svc.book(who, world.schools["low_primary"], local(2026, 2, 3, 10))
         with psycopg.connect(pg_url) as other:  # another session holds the meeting's row

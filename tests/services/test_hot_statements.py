@@ -176,20 +176,14 @@ async def test_postgres_many_free_time_reads_at_once_never_hold_one_connection_w
     30-second timeout). The sweeps compose 64 messages at a time, and a rebooking message reads free times (no
     school read this turn: the session path); bench/country.py's busy run failed on it. Here the pool has 3
     connections and 12 readers go at once."""
-    from factories import local, make_world
+    from factories import local, local_booking, make_world
 
-    from tsm.adapters.calendar_local import LocalCalendar
     from tsm.clock import FixedClock
-    from tsm.services.booking import BookingService
-    from tsm.services.calendar_sync import CalendarSync
-    from tsm.services.reference import ReferenceData
 
     db = Database(pg_url, pool_size=1)  # 1 and 2 overflow
     try:
         world = await make_world(db)
-        clock = FixedClock(local(2026, 1, 5, 8))
-        cal = LocalCalendar(db, tmp_path)
-        svc = BookingService(db, cal, ReferenceData(db), clock=clock, sync=CalendarSync(db, cal, clock=clock))
+        svc = local_booking(db, FixedClock(local(2026, 1, 5, 8)), tmp_path)
         who = world.contact("low_primary.lead")
         offers = await asyncio.wait_for(
             asyncio.gather(*(svc.free_slots(who, world.schools["low_primary"], limit=5) for _ in range(12))),
