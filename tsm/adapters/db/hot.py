@@ -86,9 +86,8 @@ class HotStatement:
     def __init__(self, stmt) -> None:
         self.stmt = stmt
         columns = getattr(stmt, "selected_columns", None)
-        self.columns = list(
-            columns if columns is not None else stmt.exported_columns
-        )  # an INSERT's RETURNING
+        # a select's columns, or an INSERT's RETURNING (none without)
+        self.columns = list(columns if columns is not None else stmt.exported_columns)
         self.row = namedtuple("Row", [c.key for c in self.columns], rename=True) if self.columns else None
         self._plans: dict[str, _Plan] = {}
 
